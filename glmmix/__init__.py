@@ -1,0 +1,33 @@
+"""glmmix: multilevel mixture models by maximum likelihood, from formulas.
+
+    >>> import glmmix as gm
+    >>> long = gm.wide_to_long(gm.datasets.load("lsat"), id=None)
+    >>> res = gm.fit("y ~ 0 + item | class(id) ~ 1", long, n_classes=2, family="bernoulli", seed=1)
+    >>> print(res.summary())
+"""
+
+__version__ = "0.1.0"
+
+from . import datasets, families  # noqa: E402
+from .api import fit  # noqa: E402
+from .estimation import FitOptions  # noqa: E402
+from .exceptions import (  # noqa: E402
+    BoundaryWarning,
+    ConvergenceWarning,
+    DesignError,
+    FormulaError,
+    GlmmixError,
+    IdentificationError,
+    SingularInformationWarning,
+)
+from .formula import parse_formula  # noqa: E402
+from .long import wide_to_long  # noqa: E402
+from .results import MixtureResults  # noqa: E402
+
+load_results = MixtureResults.load
+
+__all__ = [
+    "fit", "wide_to_long", "datasets", "families", "FitOptions", "MixtureResults", "load_results",
+    "parse_formula", "GlmmixError", "FormulaError", "DesignError", "IdentificationError",
+    "ConvergenceWarning", "BoundaryWarning", "SingularInformationWarning",
+]

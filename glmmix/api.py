@@ -1,0 +1,247 @@
+"""``glmmix.fit``: formula -> design -> likelihood -> estimation -> inference -> results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.special import logsumexp
+
+from .design import build_design
+from .estimation import FitOptions, estimate
+from .exceptions import DesignError
+from .families import get_family
+from .formula import parse_formula
+from .inference import covariance, delta_cov
+from .likelihood import MixtureLikelihood
+from .params import ParamLayout
+from .results import MixtureResults
+
+
+def _starts(starts):
+    if starts is None:
+        return 0, 0
+    if isinstance(starts, (tuple, list)):
+        if len(starts) != 2:
+            raise DesignError("starts must be an int or a pair (n_starts, n_final)")
+        n, f = int(starts[0]), int(starts[1])
+    else:
+        n = int(starts)
+        f = min(5, n)
+    if n < 0 or f < 0 or (n > 0 and f < 1) or f > max(n, 1):
+        raise DesignError(f"starts=({n}, {f}) is not valid: need n_starts >= n_final >= 1")
+    return n, f
+
+
+def fit(
+    formula: str,
+    data: pd.DataFrame,
+    n_classes: int = 1,
+    family="gaussian",
+    link: str | None = None,
+    *,
+    invariant=(),
+    class_specific=(),
+    fix: dict | None = None,
+    equal: list | None = None,
+    thresholds_by: str | None = None,
+    trials: str | None = None,
+    starts=(20, 5),
+    seed: int | None = None,
+    se: str = "ml",
+    n_jobs: int = 1,
+    start_params=None,
+    options: FitOptions | None = None,
+) -> MixtureResults:
+    """Fit a (multilevel) mixture GLM by maximum likelihood.
+
+    Parameters
+    ----------
+    formula : str
+        ``"y ~ terms | class(unit) ~ terms"``; see :mod:`glmmix.formula`. Examples:
+        ``"y ~ 0 + item | class(person) ~ 1"`` (LCA), ``"y ~ 0 + item | class(person) ~ 1 + x"``
+        (LCA with class membership regressed on x, eq 4), ``"y ~ x | class ~ 1"`` (finite
+        mixture regression, one class per row), ``"y ~ x"`` (a GLM; n_classes=1).
+    data : DataFrame
+        Long data, one row per response (see :func:`glmmix.wide_to_long`). Rows with a
+        missing outcome are dropped and counted.
+    n_classes : int
+        Number of latent classes K >= 1.
+    family : str or Family
+        ``"bernoulli"``, ``"binomial"`` (with ``trials``), ``"poisson"``, ``"gaussian"``,
+        ``"ordinal"``.
+    link : str, optional
+        ``"logit"``/``"probit"`` (bernoulli, binomial, ordinal), ``"log"``, ``"identity"``.
+    invariant : list of str
+        Outcome-part terms whose coefficients are equal across classes (class-invariant);
+        every other term is class-specific. ``"sigma"``/``"thresholds"`` make family
+        parameters invariant.
+    class_specific : list of str
+        Family parameters to free per class: ``"sigma"`` (gaussian residual SD; invariant by
+        default, as in Mplus).
+    fix : dict, optional
+        ``{parameter label: value}`` fixes parameters (natural scale).
+    equal : list of lists, optional
+        Groups of parameter labels held equal.
+    thresholds_by : str, optional
+        Ordinal family: a column whose levels get separate thresholds (``"item"``).
+    trials : str, optional
+        Binomial family: column with the number of trials.
+    starts : int or (int, int)
+        Random starting sets and how many of the best are completed (default 20 and 5,
+        Section 10 of Asparouhov & Muthen). ``0`` uses the data-based start only.
+    seed : int, optional
+        Seed for the random starts; a fixed seed gives identical results (also in parallel).
+    se : {"ml", "robust", "none"}
+        Observed-information or sandwich standard errors.
+    n_jobs : int
+        Run the starts in parallel with joblib (``-1``: all cores).
+    start_params : array, optional
+        Unconstrained free-parameter vector to start from (e.g. ``other_result.theta``).
+    options : FitOptions, optional
+        Full control of the estimation (overrides ``starts``, ``seed``, ``n_jobs``).
+
+    Returns
+    -------
+    MixtureResults
+    """
+    # Step 1: read the formula and check the arguments (before touching the data).
+    parsed = parse_formula(formula)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise DesignError(f"n_classes must be an integer >= 1, not {n_classes!r}")
+    if se not in ("ml", "robust", "none", None):
+        raise DesignError(f"se must be 'ml', 'robust' or 'none', not {se!r}")
+    if parsed.has_random:
+        terms = [str(t) for p in [parsed.outcome_part] + [c.part for c in parsed.classes] for t in p.random + p.factors]
+        raise NotImplementedError(
+            f"random and factor terms {terms} are read correctly but not estimable yet in this "
+            "version of glmmix (numerical integration is being added); fit the model without them"
+        )
+    fam = get_family(family, link)
+    n_starts, n_final = _starts(starts)
+    opts = options or FitOptions(n_starts=n_starts, n_final=n_final, seed=seed, n_jobs=n_jobs)
+    # Step 2: design, parameter layout, likelihood.
+    design = build_design(parsed, data, int(n_classes), fam, thresholds_by=thresholds_by, trials=trials)
+    layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal)
+    lik = MixtureLikelihood(design, layout)
+    if start_params is not None and len(start_params) != layout.n_free:
+        raise DesignError(f"start_params has {len(start_params)} values; the model has {layout.n_free} free parameters")
+    # Step 3: estimation and inference.
+    fr = estimate(lik, opts, start_params=start_params)
+    cov_free, info = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)
+    return MixtureResults(_state(lik, fr, cov_free, se or "none", opts), lik)
+
+
+def natural_params(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
+    """Free parameters on the reported scale (family parameters through their transforms)."""
+    L = lik.layout
+    phi = L.expand(theta)
+    P = L.unpack(phi)
+    d = lik.design
+    nat = phi.copy()
+    eb = L.blocks["extra"]
+    if eb.size:
+        nat[eb.slice] = np.stack([d.family.extra_natural(P["extra"][k], d.aux) for k in range(lik.K)]).ravel()
+    return nat[L._first_full]
+
+
+def _class_prop(lik, theta):
+    P = lik.layout.unpack(lik.layout.expand(theta))
+    lin = np.concatenate([lik.Z @ P["gamma"], np.zeros((lik.Z.shape[0], 1))], axis=1)
+    return np.exp(lin - logsumexp(lin, axis=1, keepdims=True)).mean(axis=0)
+
+
+def _one_hot(X):
+    if sp.issparse(X):
+        Xc = X.tocsr()
+        return bool(np.all(np.diff(Xc.indptr) == 1) and np.all(Xc.data == 1.0))
+    return bool(np.all((X == 0) | (X == 1)) and np.all(X.sum(axis=1) == 1))
+
+
+def _model_name(lik):
+    d = lik.design
+    K = d.n_classes
+    if K == 1:
+        return "generalized linear model (one class)"
+    if d.unit_name is not None:
+        if _one_hot(d.X):
+            return "latent class analysis (LCA)" + (" with covariates" if d.Z.shape[1] > 1 else "")
+        return "latent class regression (one class per unit)"
+    return "finite mixture GLM (one class per row)"
+
+
+def _state(lik, fr, cov_free, se_type, opts) -> dict:
+    d = lik.design
+    L = lik.layout
+    K = d.n_classes
+    theta = fr.theta
+    nat = natural_params(lik, theta)
+    cov = None
+    if cov_free is not None:
+        cov = delta_cov(lambda t: natural_params(lik, t), theta, cov_free)
+    es = lik.evaluate(theta, derivs=False)
+    cp = _class_prop(lik, theta)
+    cp_se = np.full(K, np.nan)
+    if cov_free is not None and K > 1:
+        cp_se = np.sqrt(np.clip(np.diag(delta_cov(lambda t: _class_prop(lik, t), theta, cov_free)), 0, None))
+    profile = None
+    if _one_hot(d.X) and d.family.name != "ordinal":
+        def prof(t):
+            P = L.unpack(L.expand(t))
+            return d.family.mean(P["beta"], P["extra"], d.aux).ravel()
+
+        vals = prof(theta).reshape(-1, K)
+        ses = np.full_like(vals, np.nan)
+        if cov_free is not None:
+            ses = np.sqrt(np.clip(np.diag(delta_cov(prof, theta, cov_free)), 0, None)).reshape(-1, K)
+        cn = [f"{d.class_name}{k + 1}" for k in range(K)]
+        profile = {"index": d.x_names, "columns": cn + [f"se:{c}" for c in cn],
+                   "values": np.concatenate([vals, ses], axis=1)}
+    phi = L.expand(theta)
+    P = L.unpack(phi)
+    aux_keep = {k: v for k, v in d.aux.items() if k in ("categories", "n_cat", "threshold_levels", "threshold_by")}
+    cls = d.formula.classes[0] if d.formula.classes else None
+    return {
+        "format": "glmmix-results",
+        "glmmix_version": __import__("glmmix").__version__,
+        "model_name": _model_name(lik),
+        "formula": d.formula.text,
+        "outcome_rhs": d.formula.outcome_part.fixed,
+        "class_rhs": cls.part.fixed if cls is not None else None,
+        "family": d.family.name,
+        "link": d.family.link.name,
+        "aux": aux_keep,
+        "n_classes": K,
+        "class_name": d.class_name,
+        "labels": L.labels,
+        "label_blocks": [L.block_of(i) for i in L._first_full],
+        "params": nat,
+        "theta": theta,
+        "cov": cov,
+        "se_type": se_type,
+        "llf": fr.ll,
+        "nobs": d.n_rows,
+        "n_units": d.n_units,
+        "n_dropped": d.n_dropped,
+        "n_missing_wide": d.n_missing_wide,
+        "unit_name": d.unit_name,
+        "unit_ids": list(d.unit_ids),
+        "posterior": es.post,
+        "class_prop": {"value": cp, "se": cp_se},
+        "profile": profile,
+        "x_names": d.x_names,
+        "z_names": d.z_names,
+        "beta_full": P["beta"],
+        "extra_full": P["extra"],
+        "gamma_full": P["gamma"],
+        "converged": fr.converged,
+        "grad_max": fr.grad_max,
+        "em_iterations": fr.em_iterations,
+        "qn_iterations": fr.qn_iterations,
+        "best_replicated": fr.best_replicated,
+        "n_best": fr.n_best,
+        "boundary": fr.boundary,
+        "warnings": fr.warnings,
+        "starts": [vars(r) for r in fr.starts],
+        "options": {"n_starts": opts.n_starts, "n_final": opts.n_final, "seed": opts.seed},
+    }

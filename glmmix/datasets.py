@@ -1,0 +1,51 @@
+"""Public data sets shipped with glmmix (see ``glmmix/data/README.md`` for sources)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pandas as pd
+
+from .exceptions import GlmmixError
+
+_DESCRIPTIONS = {
+    "carcinoma": "7 pathologists' ratings (0 = no, 1 = yes) of 118 slides (Agresti; R poLCA).",
+    "lsat": "LSAT section 6: 5 binary items, 1000 examinees (Bock & Lieberman 1970; R ltm).",
+    "verbagg_long": "Verbal aggression, long form: 316 persons x 24 items (De Boeck & Wilson 2004; R lme4).",
+    "verbagg_wide": "Verbal aggression, wide form: 316 persons x 24 binary items.",
+    "ability": "ICAR ability items: 1525 persons x 16 binary items with missing values (R psychTools).",
+    "contraception": "Bangladesh Fertility Survey 1989: 1934 women in 60 districts (R mlmRev).",
+    "cbpp": "Contagious bovine pleuropneumonia: 56 herd-periods in 15 herds (R lme4).",
+}
+
+
+def names() -> list[str]:
+    """Names of the shipped data sets."""
+    return sorted(_DESCRIPTIONS)
+
+
+def describe(name: str) -> str:
+    """One-line description and source of a data set."""
+    _check(name)
+    return _DESCRIPTIONS[name]
+
+
+def _check(name):
+    if name not in _DESCRIPTIONS:
+        raise GlmmixError(f"unknown data set {name!r}; available: {names()}")
+
+
+def load(name: str) -> pd.DataFrame:
+    """Load a shipped data set as a DataFrame.
+
+    ``carcinoma`` is recoded from poLCA's 1/2 coding to 0/1 (1 = carcinoma present).
+    """
+    _check(name)
+    with resources.files("glmmix").joinpath("data", f"{name}.csv").open("r") as fh:
+        df = pd.read_csv(fh)
+    if name == "carcinoma":
+        df = df - 1
+    if name in ("verbagg_long", "verbagg_wide"):
+        df["id"] = df["id"].astype(int)
+    df.attrs["source"] = _DESCRIPTIONS[name]
+    return df

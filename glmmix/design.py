@@ -1,0 +1,295 @@
+"""Design: everything the likelihood needs, as numpy arrays, built from a formula and data.
+
+Steps (:func:`build_design`):
+
+1. check the data and every column the formula names, before any computation;
+2. drop rows whose outcome is missing (valid ML under MAR in long format) and count them;
+   a missing predictor is an error, never a silent drop;
+3. validate the outcome against the family's support;
+4. index units (the level of the class variable) and sort rows by unit;
+5. build the outcome design X and the class design Z with formulaic, checking that class
+   covariates are constant within units (eq 17: only unit-level covariates predict a
+   unit-level class).
+
+Arrays use one axis order throughout: rows first, then classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from formulaic import Formula
+
+from .exceptions import DesignError, FormulaError
+from .families import Family
+from .formula import ParsedFormula
+
+
+@dataclass
+class Design:
+    """Numeric form of a model on a data set (no parameters).
+
+    Attributes
+    ----------
+    y : ndarray of shape (n_rows,)
+    X : ndarray or scipy.sparse.csr_matrix of shape (n_rows, p)
+        Outcome-part design; one column per fixed coefficient.
+    x_names : list of str
+    x_terms : dict of str -> list of int
+        Formula term -> its columns in X.
+    unit_of_row : ndarray of int of shape (n_rows,)
+        Unit index of every row; rows are sorted by unit.
+    unit_starts : ndarray of int of shape (n_units,)
+        First row of every unit (for segment sums with ``np.add.reduceat``).
+    unit_ids : Index
+        Labels of the units, in unit-index order.
+    Z : ndarray of shape (n_units, q)
+        Class-part design (one row per unit).
+    """
+
+    formula: ParsedFormula
+    family: Family
+    aux: dict
+    y: np.ndarray
+    X: np.ndarray | sp.csr_matrix
+    x_names: list[str]
+    x_terms: dict
+    x_spec: object
+    unit_of_row: np.ndarray
+    unit_starts: np.ndarray
+    unit_ids: pd.Index
+    unit_name: str | None
+    Z: np.ndarray
+    z_names: list[str]
+    z_spec: object | None
+    n_classes: int
+    class_name: str
+    row_index: pd.Index
+    n_dropped: int = 0
+    n_missing_wide: int = 0
+    x_scale: np.ndarray = field(default=None)
+
+    @property
+    def n_rows(self) -> int:
+        return self.y.shape[0]
+
+    @property
+    def n_units(self) -> int:
+        return self.unit_starts.shape[0]
+
+    @property
+    def unit_sizes(self) -> np.ndarray:
+        return np.diff(np.append(self.unit_starts, self.n_rows))
+
+
+def _as_frame(data) -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise DesignError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    if data.shape[0] == 0:
+        raise DesignError("the data set is empty (0 rows)")
+    return data
+
+
+def _required(fixed: str, where: str, columns) -> set:
+    try:
+        req = Formula(fixed).rhs.required_variables if "~" in fixed else Formula(fixed).required_variables
+    except Exception as exc:  # formulaic parse errors
+        raise FormulaError(f"cannot read the {where} {fixed!r}: {exc}") from None
+    return set(req)
+
+
+def _missing_columns(names, data, where):
+    absent = sorted(n for n in names if n not in data.columns)
+    if absent:
+        raise DesignError(
+            f"column(s) {absent} named in the {where} are not in the data; "
+            f"available columns: {list(data.columns)}"
+        )
+
+
+def build_design(
+    formula: ParsedFormula,
+    data: pd.DataFrame,
+    n_classes: int,
+    family: Family,
+    thresholds_by: str | None = None,
+    trials: str | None = None,
+) -> Design:
+    """Build the :class:`Design` of ``formula`` on ``data`` (see the module docstring)."""
+    # Step 1: data and columns.
+    data = _as_frame(data)
+    if formula.classes and len(formula.classes) > 1:
+        raise NotImplementedError(
+            "several class variables in one formula (LTA, C and D together) are planned but not "
+            "implemented yet; fit one class variable"
+        )
+    cls = formula.classes[0] if formula.classes else None
+    if n_classes > 1 and cls is None:
+        raise FormulaError(
+            f"n_classes={n_classes} needs a class part: add '| class(unit) ~ 1' (one class per "
+            "unit, e.g. LCA) or '| class ~ 1' (one class per row) to the formula"
+        )
+    out_vars = _required(formula.outcome_part.fixed, "outcome part", data.columns)
+    _missing_columns([formula.outcome], data, "formula's outcome")
+    _missing_columns(out_vars, data, "outcome part")
+    unit_name = cls.level if cls is not None else None
+    cls_vars = set()
+    if cls is not None:
+        if unit_name is not None:
+            _missing_columns([unit_name], data, f"class part {cls.name}({unit_name})")
+        cls_vars = _required(cls.part.fixed, "class part", data.columns)
+        _missing_columns(cls_vars, data, "class part")
+    for arg, col in (("thresholds_by", thresholds_by), ("trials", trials)):
+        if col is not None:
+            _missing_columns([col], data, f"argument {arg}")
+
+    # Step 2: missing outcomes are dropped and counted; missing elsewhere is an error.
+    yser = data[formula.outcome]
+    keep = yser.notna().to_numpy()
+    n_dropped = int((~keep).sum())
+    if n_dropped == len(data):
+        raise DesignError(f"every value of the outcome {formula.outcome!r} is missing")
+    df = data.loc[keep] if n_dropped else data
+    others = sorted((out_vars | cls_vars | {c for c in (unit_name, thresholds_by, trials) if c}) - {formula.outcome})
+    for col in others:
+        nmiss = int(df[col].isna().sum())
+        if nmiss:
+            raise DesignError(
+                f"column {col!r} has {nmiss} missing value(s) in rows with an observed outcome; "
+                "glmmix drops only rows with a missing outcome: drop or impute these rows first"
+            )
+
+    # Step 3: outcome support (family-specific checks) and family auxiliaries.
+    aux: dict = {}
+    if thresholds_by is not None:
+        if family.name != "ordinal":
+            raise DesignError("thresholds_by is only meaningful for family='ordinal'")
+        tb = pd.Categorical(df[thresholds_by])
+        aux["threshold_by"] = thresholds_by
+        aux["threshold_levels"] = [str(c) for c in tb.categories]
+        aux["threshold_group"] = tb.codes.astype(np.intp)
+    if trials is not None:
+        if family.name not in ("binomial", "bernoulli"):
+            raise DesignError("trials is only meaningful for the binomial family")
+        aux["trials"] = df[trials].to_numpy(dtype=float)
+
+    # Step 4: units and row order.
+    if unit_name is not None:
+        ucodes, uniq = pd.factorize(df[unit_name], sort=True)
+        unit_ids = pd.Index(uniq, name=unit_name)
+    else:
+        ucodes = np.arange(len(df))
+        unit_ids = pd.Index(df.index, name="row")
+    order = np.argsort(ucodes, kind="stable")
+    df = df.iloc[order]
+    ucodes = ucodes[order]
+    for key in ("threshold_group", "trials"):
+        if key in aux:
+            aux[key] = aux[key][order]
+    y = family.prepare(df[formula.outcome], aux)
+    starts = np.flatnonzero(np.r_[True, ucodes[1:] != ucodes[:-1]])
+
+    # Step 5: design matrices.
+    X, x_names, x_terms, x_spec = _fixed_matrix(formula.outcome_part.fixed, df, "outcome part")
+    if family.name == "ordinal":
+        _check_ordinal_design(X, x_names, aux)
+    if X.shape[1] == 0 and not family.has_extra:
+        raise FormulaError("the outcome part has no terms: nothing to estimate")
+    Z, z_names, z_spec = np.ones((len(starts), 1)), ["Intercept"], None
+    if cls is not None:
+        udf = df.iloc[starts]
+        if unit_name is not None and cls_vars:
+            _check_unit_constant(df, unit_name, sorted(cls_vars), cls.name)
+        Zm, z_names, _, z_spec = _fixed_matrix(cls.part.fixed, udf, f"class part of {cls.name!r}")
+        Z = np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float)
+    return Design(
+        formula=formula,
+        family=family,
+        aux=aux,
+        y=y,
+        X=X,
+        x_names=x_names,
+        x_terms=x_terms,
+        x_spec=x_spec,
+        unit_of_row=ucodes.astype(np.intp),
+        unit_starts=starts.astype(np.intp),
+        unit_ids=unit_ids,
+        unit_name=unit_name,
+        Z=Z,
+        z_names=z_names,
+        z_spec=z_spec,
+        n_classes=n_classes,
+        class_name=cls.name if cls is not None else "class",
+        row_index=df.index,
+        n_dropped=n_dropped,
+        n_missing_wide=int(data.attrs.get("n_missing", 0) or 0),
+        x_scale=_column_scale(X),
+    )
+
+
+def _fixed_matrix(rhs: str, df: pd.DataFrame, where: str):
+    """Model matrix of a fixed right-hand side; sparse when that pays (item dummies)."""
+    try:
+        mm = Formula(rhs).get_model_matrix(df, na_action="raise")
+    except Exception as exc:
+        raise FormulaError(f"cannot build the {where} '{rhs}': {exc}") from None
+    spec = mm.model_spec
+    names = list(spec.column_names)
+    terms = {str(t): list(ix) for t, ix in spec.term_indices.items()}
+    X = np.asarray(mm.to_numpy() if hasattr(mm, "to_numpy") else mm, dtype=float)
+    if not np.all(np.isfinite(X)):
+        bad = [names[j] for j in np.flatnonzero(~np.isfinite(X).all(axis=0))]
+        raise DesignError(f"the {where} has non-finite values in column(s) {bad}")
+    density = np.count_nonzero(X) / max(X.size, 1)
+    if X.shape[1] >= 4 and density < 0.3:
+        X = sp.csr_matrix(X)
+    return X, names, terms, spec
+
+
+def _column_scale(X):
+    """Root mean square of each column over its nonzero rows (scale for random starts)."""
+    if sp.issparse(X):
+        Xc = X.tocsc()
+        sq = np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel()
+        nnz = np.diff(Xc.indptr)
+    else:
+        sq = (X * X).sum(axis=0)
+        nnz = np.count_nonzero(X, axis=0)
+    return np.sqrt(sq / np.maximum(nnz, 1)) + (nnz == 0)
+
+
+def _check_unit_constant(df, unit, cols, cname):
+    nun = df.groupby(unit, sort=False, observed=True)[cols].nunique(dropna=False)
+    for col in cols:
+        bad = nun.index[nun[col].to_numpy() > 1]
+        if len(bad):
+            raise DesignError(
+                f"class covariate {col!r} varies within {unit!r} (e.g. {unit} = {bad[0]!r}); "
+                f"the class variable {cname}({unit}) can only be predicted by {unit}-level "
+                "covariates: use a column that is constant within each unit"
+            )
+
+
+def _check_ordinal_design(X, names, aux):
+    Xd = X.toarray() if sp.issparse(X) else X
+    if X.shape[1] == 0:
+        return
+    g = aux.get("threshold_group")
+    g = np.zeros(X.shape[0], np.intp) if g is None else g
+    ng = int(g.max()) + 1
+    for j, name in enumerate(names):
+        col = Xd[:, j]
+        lo = np.full(ng, np.inf)
+        hi = np.full(ng, -np.inf)
+        np.minimum.at(lo, g, col)
+        np.maximum.at(hi, g, col)
+        if np.allclose(lo, hi):
+            by = aux.get("threshold_by")
+            raise FormulaError(
+                f"term column {name!r} is constant within "
+                + (f"each level of {by!r}" if by else "the data")
+                + ": ordinal thresholds already act as intercepts; remove it (e.g. write 'y ~ 0 + x')"
+            )

@@ -1,0 +1,365 @@
+"""Estimation: starting values, EM, quasi-Newton, random starts (the paper's Section 10).
+
+The recipe:
+
+1. A data-based centre: every class gets the one-class (homogeneous) estimates, found by
+   scoring steps on Q with all posterior weights equal to one.
+2. Stage one: ``n_starts`` random perturbations of the centre, each run for a few EM
+   iterations ("partial optimization").
+3. Stage two: the best ``n_final`` are completed: EM until the log-likelihood settles,
+   then BFGS with the exact gradient to a converged maximum.
+4. The start report: the completed log-likelihoods, whether the best was reached more than
+   once (a :class:`ConvergenceWarning` if not), and classes put in a canonical order
+   (decreasing size) so results do not depend on which start won.
+
+EM here is Lange's (1995) EM-gradient algorithm: the M-step is one scoring step on Q with
+its expected information (``MixtureLikelihood.q_information``), with step-halving so the
+log-likelihood never decreases. It needs nothing family-specific beyond the family's
+first derivatives and working weights, so it serves every family and constraint.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import linalg, optimize
+
+from .exceptions import BoundaryWarning, ConvergenceWarning
+from .likelihood import EStep, MixtureLikelihood
+
+#: linear-predictor coefficients beyond this are candidates for a boundary (probability 0/1)
+BOUNDARY_VALUE = 15.0
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Control of the estimation (one object, as lme4's ``glmerControl``).
+
+    Attributes
+    ----------
+    n_starts, n_final : int
+        Random starting sets, and how many of the best are completed (Section 10: 20 and 5).
+    stage1_iter : int
+        EM iterations for each starting set in stage one.
+    em_iter : int
+        Maximum EM iterations before the quasi-Newton phase.
+    em_tol : float
+        EM stops when the log-likelihood gains less than this per iteration.
+    gtol : float
+        Convergence: max |gradient of the log-likelihood| / n_units below this.
+    maxiter : int
+        Maximum quasi-Newton iterations.
+    replicate_tol : float
+        Two log-likelihoods within this are "the same maximum".
+    n_jobs : int
+        Parallel workers for the starts (joblib); 1 runs serially.
+    seed : int or None
+    """
+
+    n_starts: int = 20
+    n_final: int = 5
+    stage1_iter: int = 10
+    em_iter: int = 50
+    em_tol: float = 1e-3
+    gtol: float = 1e-6
+    maxiter: int = 2000
+    replicate_tol: float = 1e-3
+    n_jobs: int = 1
+    seed: int | None = None
+    verbose: bool = False
+
+
+@dataclass
+class StartRecord:
+    start: int
+    ll_stage1: float
+    ll_final: float | None = None
+    converged: bool | None = None
+    em_iterations: int = 0
+    qn_iterations: int = 0
+
+
+@dataclass
+class FitResult:
+    """What estimation hands to inference: estimates and diagnostics, no tables."""
+
+    theta: np.ndarray
+    ll: float
+    converged: bool
+    grad_max: float
+    em_iterations: int
+    qn_iterations: int
+    starts: list = field(default_factory=list)
+    best_replicated: bool | None = None
+    n_best: int = 1
+    boundary: list = field(default_factory=list)
+    message: str = ""
+    warnings: list = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- starts
+def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
+    """Every class at the one-class ML estimates (classes equal, class logits zero)."""
+    L = lik.layout
+    d = lik.design
+    fam = d.family
+    parts = L.unpack(L.fixed_val.copy())
+    parts["beta"][:] = 0.0
+    ex0 = fam.extra_start(d.y, d.aux)
+    parts["extra"][:] = ex0[None, :]
+    parts["gamma"][:] = 0.0
+    phi = L.pack(parts)
+    m = L.free_idx < 0
+    phi[m] = L.fixed_val[m]
+    theta = L.from_full(phi)
+    K = lik.K
+
+    def homo(es: EStep):
+        # every class sees every row with weight one: Q of K identical one-class models
+        return EStep(float(es.fe.logf.sum()), es.ll_units, np.exp(es.logprior), es.logprior,
+                     np.ones_like(es.wrow), es.fe, es.parts)
+
+    es = homo(lik.evaluate(theta))
+    for _ in range(max_iter):
+        g = L.reduce(lik.full_gradient(es))
+        H = lik.q_information(es)
+        step = _solve(H, g)
+        t = 1.0
+        for _ in range(30):
+            new = homo(lik.evaluate(theta + t * step))
+            if np.isfinite(new.ll) and new.ll >= es.ll - 1e-9 * abs(es.ll):
+                break
+            t *= 0.5
+        gain = new.ll - es.ll
+        theta, es = theta + t * step, new
+        if gain < 1e-8 * K * max(1.0, abs(es.ll)):
+            break
+    return theta
+
+
+def perturb(lik: MixtureLikelihood, theta0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random starting set around ``theta0`` (Mplus-style perturbation of class parameters)."""
+    L = lik.layout
+    d = lik.design
+    fam = d.family
+    P = L.unpack(L.expand(theta0))
+    K = lik.K
+    scale = fam.perturb_scale
+    if fam.name == "gaussian":
+        scale = scale * float(np.exp(P["extra"][:, 0].mean()))
+    beta = P["beta"] + scale * rng.uniform(-1, 1, size=P["beta"].shape) / d.x_scale[:, None]
+    extra = np.stack([fam.extra_perturb(P["extra"][k], d.aux, rng) for k in range(K)]) if P["extra"].size else P["extra"]
+    gamma = P["gamma"].copy()
+    if gamma.size:
+        gamma[0] += 0.5 * rng.standard_normal(gamma.shape[1])  # intercept row (first column of Z)
+    phi = L.pack({"beta": beta, "extra": extra, "gamma": gamma})
+    m = L.free_idx < 0
+    phi[m] = L.fixed_val[m]
+    return L.from_full(phi)
+
+
+# ----------------------------------------------------------------------------- EM
+def _solve(H, g):
+    n = H.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    ridge = 1e-8 * max(1.0, np.abs(np.diag(H)).max())
+    try:
+        c = linalg.cho_factor(H + ridge * np.eye(n), check_finite=False)
+        return linalg.cho_solve(c, g, check_finite=False)
+    except (linalg.LinAlgError, ValueError):
+        return np.linalg.lstsq(H + ridge * np.eye(n), g, rcond=None)[0]
+
+
+def em(lik: MixtureLikelihood, theta: np.ndarray, max_iter: int, tol: float):
+    """EM-gradient iterations. Returns (theta, EStep at theta, iterations, last H)."""
+    es = lik.evaluate(theta)
+    H = None
+    it = 0
+    for it in range(1, max_iter + 1):
+        g = lik.layout.reduce(lik.full_gradient(es))
+        H = lik.q_information(es)
+        step = _solve(H, g)
+        t = 1.0
+        for _ in range(30):
+            new = lik.evaluate(theta + t * step)
+            if np.isfinite(new.ll) and new.ll >= es.ll - 1e-12 * abs(es.ll):
+                break
+            t *= 0.5
+        else:
+            break
+        gain = new.ll - es.ll
+        theta, es = theta + t * step, new
+        if gain < tol:
+            break
+    return theta, es, it, H
+
+
+# ----------------------------------------------------------------------------- quasi-Newton
+def quasi_newton(lik: MixtureLikelihood, theta: np.ndarray, H0, opts: FitOptions):
+    """BFGS on -loglik / n_units with the exact gradient; H0 preconditions the first step."""
+    N = float(lik.design.n_units)
+    n = theta.shape[0]
+
+    def f(t):
+        ll, g, _ = lik.loglik_and_grad(t)
+        if not np.isfinite(ll):
+            return np.inf, np.zeros_like(t)
+        return -ll / N, -g / N
+
+    options = {"gtol": opts.gtol, "maxiter": opts.maxiter}
+    if H0 is not None and n:
+        Hs = 0.5 * (H0 + H0.T) / N
+        ridge = 1e-6 * max(1.0, np.abs(np.diag(Hs)).max())
+        try:
+            c = linalg.cho_factor(Hs + ridge * np.eye(n), check_finite=False)
+            Hi = linalg.cho_solve(c, np.eye(n), check_finite=False)
+            Hi = 0.5 * (Hi + Hi.T)
+            np.linalg.cholesky(Hi)
+            options["hess_inv0"] = Hi
+        except (linalg.LinAlgError, ValueError, np.linalg.LinAlgError):
+            pass
+    res = optimize.minimize(f, theta, jac=True, method="BFGS", options=options)
+    return res.x, -res.fun * N, res.nit, res
+
+
+def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> FitResult:
+    """Complete one start: EM until it settles, then BFGS."""
+    theta, es, n_em, H = em(lik, theta, opts.em_iter, opts.em_tol)
+    ll_em = es.ll
+    theta_qn, ll_qn, n_qn, res = quasi_newton(lik, theta, H, opts)
+    if not np.isfinite(ll_qn) or ll_qn < ll_em - 1e-8:
+        theta_qn, ll_qn = theta, ll_em
+    ll, g, _ = lik.loglik_and_grad(theta_qn)
+    gmax = float(np.max(np.abs(g))) if g.size else 0.0
+    ok = gmax / lik.design.n_units < max(opts.gtol * 10, 1e-5)
+    return FitResult(theta_qn, ll, bool(ok), gmax, n_em, n_qn, message=str(res.message))
+
+
+# ----------------------------------------------------------------------------- boundary
+def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
+    """Free parameters whose estimate runs off to infinity (probabilities of 0 or 1).
+
+    A candidate is a linear-predictor or class-logit coefficient beyond
+    ``BOUNDARY_VALUE`` in size; it is on the boundary when moving it further out changes
+    the log-likelihood by less than 1e-6 (the likelihood is flat towards its asymptote).
+    """
+    L = lik.layout
+    fam = lik.family.name
+    cands = []
+    for i, full in enumerate(L._first_full):
+        blk = L.block_of(full)
+        if blk == "gamma" or (blk == "beta" and fam in ("bernoulli", "binomial", "ordinal", "poisson")):
+            if abs(theta[i]) > BOUNDARY_VALUE:
+                cands.append(i)
+        if blk == "extra" and fam == "ordinal" and abs(theta[i]) > BOUNDARY_VALUE / 3:
+            cands.append(i)
+    if not cands:
+        return []
+    ll0 = lik.loglik(theta)
+    out = []
+    for i in cands:
+        t = theta.copy()
+        t[i] = theta[i] * 1.5
+        if abs(lik.loglik(t) - ll0) < 1e-6:
+            out.append(i)
+    return out
+
+
+# ----------------------------------------------------------------------------- driver
+def _stage1(lik, theta, n_iter, tol):
+    th, es, _, _ = em(lik, theta, n_iter, tol)
+    return th, es.ll
+
+
+def _run(fn, args_list, n_jobs, desc=None):
+    if n_jobs == 1 or len(args_list) <= 1:
+        return [fn(*a) for a in args_list]
+    try:
+        from joblib import Parallel, delayed
+    except ImportError as exc:  # pragma: no cover - optional dependency
+        raise ImportError("parallel starts need joblib: pip install 'glmmix[parallel]'") from exc
+    return Parallel(n_jobs=n_jobs)(delayed(fn)(*a) for a in args_list)
+
+
+def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> FitResult:
+    """Maximum-likelihood estimation with random starts; see the module docstring."""
+    rng = np.random.default_rng(opts.seed)
+    center = homogeneous_start(lik) if start_params is None else np.asarray(start_params, float)
+    K = lik.K
+    records: list[StartRecord] = []
+    if K == 1 or opts.n_starts <= 0:
+        thetas = [center]
+        records.append(StartRecord(0, lik.loglik(center)))
+        finals_idx = [0]
+    else:
+        # Step 2: stage one, partial optimization of every random start.
+        seeds = rng.spawn(opts.n_starts)
+        cand = [center] if start_params is not None else []
+        cand += [perturb(lik, center, s) for s in seeds]
+        out = _run(_stage1, [(lik, c, opts.stage1_iter, opts.em_tol) for c in cand], opts.n_jobs)
+        thetas = [o[0] for o in out]
+        for i, (_, ll) in enumerate(out):
+            records.append(StartRecord(i, ll))
+        lls = np.array([r.ll_stage1 for r in records])
+        lls = np.where(np.isfinite(lls), lls, -np.inf)
+        finals_idx = list(np.argsort(-lls, kind="stable")[: max(1, opts.n_final)])
+    # Step 3: complete the best few.
+    fits = _run(converge, [(lik, thetas[i], opts) for i in finals_idx], opts.n_jobs)
+    for i, fr in zip(finals_idx, fits):
+        records[i].ll_final = fr.ll
+        records[i].converged = fr.converged
+        records[i].em_iterations = fr.em_iterations
+        records[i].qn_iterations = fr.qn_iterations
+    best_pos = int(np.argmax([f.ll if np.isfinite(f.ll) else -np.inf for f in fits]))
+    best = fits[best_pos]
+    n_best = int(sum(abs(f.ll - best.ll) < opts.replicate_tol for f in fits))
+    best.starts = records
+    best.n_best = n_best
+    best.best_replicated = n_best >= 2 if len(fits) >= 2 else None
+    if best.best_replicated is False:
+        msg = (
+            f"the best log-likelihood {best.ll:.4f} was reached by only 1 of {len(fits)} completed "
+            "starts; it may be a local maximum: increase starts=(n_starts, n_final)"
+        )
+        best.warnings.append(msg)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    if not best.converged:
+        msg = (
+            f"the optimizer did not converge (max |gradient| = {best.grad_max:.3g}; {best.message}); "
+            "estimates and standard errors may be unreliable"
+        )
+        best.warnings.append(msg)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    # Step 4: canonical class order, then boundary estimates.
+    best.theta = canonical_order(lik, best.theta)
+    best.boundary = find_boundary(lik, best.theta)
+    if best.boundary:
+        names = [lik.layout.labels[i] for i in best.boundary]
+        msg = (
+            f"{len(names)} estimate(s) ran to the boundary of the parameter space (a probability of "
+            f"0 or 1, an empty category or class): {names}. They are held at their current value "
+            "and get no standard error."
+        )
+        best.warnings.append(msg)
+        warnings.warn(msg, BoundaryWarning, stacklevel=3)
+    return best
+
+
+def class_proportions(lik: MixtureLikelihood, theta) -> np.ndarray:
+    es = lik.evaluate(theta, derivs=False)
+    return es.post.mean(axis=0)
+
+
+def canonical_order(lik: MixtureLikelihood, theta) -> np.ndarray:
+    """Relabel classes by decreasing estimated proportion (when constraints allow it)."""
+    if lik.K == 1:
+        return theta
+    L = lik.layout
+    prop = class_proportions(lik, theta)
+    perm = np.argsort(-prop, kind="stable")
+    if not L.permutation_allowed(perm):
+        return theta
+    return L.from_full(L.permute_full(L.expand(theta), perm))

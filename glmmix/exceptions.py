@@ -1,0 +1,40 @@
+"""Errors and warnings raised by glmmix.
+
+Every error says what is wrong and, where it can, what to change.
+"""
+
+
+class GlmmixError(Exception):
+    """Base class of all glmmix errors."""
+
+
+class FormulaError(GlmmixError, ValueError):
+    """The formula cannot be read, or names something that does not exist."""
+
+
+class DesignError(GlmmixError, ValueError):
+    """The data do not fit the model: missing columns, bad values, bad grouping."""
+
+
+class IdentificationError(GlmmixError, ValueError):
+    """The model as specified is not identified (confounded terms, too few classes...)."""
+
+
+class GlmmixWarning(UserWarning):
+    """Base class of glmmix warnings."""
+
+
+class ConvergenceWarning(GlmmixWarning):
+    """The optimizer stopped before convergence, or the best log-likelihood was not replicated."""
+
+
+class BoundaryWarning(GlmmixWarning):
+    """An estimate sits on (or runs towards) the boundary of the parameter space."""
+
+
+class SingularInformationWarning(GlmmixWarning):
+    """The information matrix is singular: standard errors are not available for some parameters."""
+
+
+class DataWarning(GlmmixWarning):
+    """Something about the data the user should know (rows dropped, few units, ...)."""

@@ -1,0 +1,564 @@
+"""Outcome families and links.
+
+A family turns linear predictors into log-densities and their derivatives. It knows
+nothing about classes or quadrature: every array it sees has shape ``(n_rows, n_states)``,
+where a *state* is whatever the likelihood engine is summing over (classes, nodes, or
+both, flattened). Family-specific parameters (a residual SD, ordinal thresholds) are
+passed per state as an array of shape ``(n_states, n_extra)`` on the unconstrained scale.
+
+References: Asparouhov & Muthen (2006), eq (1)-(2) (probit/logit latent-response form and
+thresholds for categorical outcomes; identity for continuous outcomes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from .exceptions import DesignError
+
+LOG_2PI = np.log(2.0 * np.pi)
+
+
+# --------------------------------------------------------------------------- links
+class Link:
+    """A link g with mean = g^{-1}(eta), for the latent-response (cdf) links."""
+
+    name = "link"
+
+    def cdf(self, x):  # P(Y* <= x) for cdf links
+        raise NotImplementedError
+
+    def logcdf(self, x):
+        raise NotImplementedError
+
+    def logpdf(self, x):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return self.name
+
+
+class Logit(Link):
+    name = "logit"
+
+    def cdf(self, x):
+        return special.expit(x)
+
+    def logcdf(self, x):
+        return -np.logaddexp(0.0, -x)
+
+    def logpdf(self, x):
+        return -np.abs(x) - 2.0 * np.log1p(np.exp(-np.abs(x)))
+
+    #: variance of the standard logistic distribution, pi^2 / 3
+    latent_variance = np.pi**2 / 3.0
+
+
+class Probit(Link):
+    name = "probit"
+
+    def cdf(self, x):
+        return special.ndtr(x)
+
+    def logcdf(self, x):
+        return special.log_ndtr(x)
+
+    def logpdf(self, x):
+        return -0.5 * (x * x + LOG_2PI)
+
+    latent_variance = 1.0
+
+
+class LogLink(Link):
+    name = "log"
+
+
+class Identity(Link):
+    name = "identity"
+
+
+LINKS = {"logit": Logit, "probit": Probit, "log": LogLink, "identity": Identity}
+
+
+def _log_diff_cdf(link: Link, lo, hi):
+    """log(F(hi) - F(lo)) for lo < hi, accurate in both tails."""
+    # Work in the lower tail when the interval lies below 0, else in the upper tail.
+    upper = lo > 0
+    a = np.where(upper, -hi, lo)  # F(hi)-F(lo) = S(lo)-S(hi) = F(-lo) - F(-hi)
+    b = np.where(upper, -lo, hi)
+    lb = link.logcdf(b)
+    la = link.logcdf(a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = la - lb
+        out = lb + np.log(-np.expm1(np.minimum(d, 0.0)))
+    return np.where(np.isneginf(a), lb, out)
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class FamilyEval:
+    """Row-level evaluation of a family for every state.
+
+    Attributes
+    ----------
+    logf : ndarray of shape (n_rows, n_states)
+        log f(y_r | eta_rs, extra_s).
+    d_eta : ndarray of shape (n_rows, n_states)
+        d logf / d eta.
+    w_eta : ndarray of shape (n_rows, n_states)
+        Expected information for eta (non-negative), used by EM's scoring steps.
+    d_extra : ndarray of shape (n_rows, n_states, m) or None
+        d logf / d a for the m extra parameters each row involves.
+    extra_cols : ndarray of int of shape (n_rows, m) or None
+        Which entries of the state's extra-parameter vector those m derivatives belong to.
+    """
+
+    logf: np.ndarray
+    d_eta: np.ndarray | None = None
+    w_eta: np.ndarray | None = None
+    d_extra: np.ndarray | None = None
+    extra_cols: np.ndarray | None = None
+
+
+# --------------------------------------------------------------------------- families
+class Family:
+    """Base class. Subclasses define the support check, log-density and derivatives."""
+
+    name = "family"
+    default_link = "identity"
+    allowed_links: tuple = ()
+    #: scale of random perturbations of linear-predictor coefficients for random starts
+    perturb_scale = 1.0
+
+    def __init__(self, link: str | None = None):
+        link = link or self.default_link
+        if link not in self.allowed_links:
+            raise DesignError(
+                f"family {self.name!r} does not support link {link!r}; "
+                f"use one of {list(self.allowed_links)}"
+            )
+        self.link = LINKS[link]()
+
+    # ---- data preparation (called once by the design builder)
+    def prepare(self, y: pd.Series, aux: dict) -> np.ndarray:
+        """Validate the outcome and return it as a float array; may fill ``aux``."""
+        raise NotImplementedError
+
+    def n_extra(self, aux: dict) -> int:
+        """Number of family parameters per class."""
+        return 0
+
+    def extra_names(self, aux: dict) -> list[str]:
+        return []
+
+    def extra_start(self, y, aux: dict) -> np.ndarray:
+        return np.zeros(self.n_extra(aux))
+
+    def extra_natural(self, a: np.ndarray, aux: dict) -> np.ndarray:
+        """Unconstrained extra parameters -> reported (natural) values, last axis."""
+        return a
+
+    def extra_from_natural(self, v: np.ndarray, aux: dict) -> np.ndarray:
+        return v
+
+    def extra_perturb(self, a, aux, rng):
+        return a
+
+    @property
+    def has_extra(self):
+        return False
+
+    # ---- evaluation
+    def evaluate(self, y, eta, extra, aux, derivs=True) -> FamilyEval:
+        raise NotImplementedError
+
+    def mean(self, eta, extra, aux):
+        """E[y | eta] for every state, shape of eta."""
+        raise NotImplementedError
+
+    def sample(self, eta, extra, aux, rng):
+        """Draw y given a vector eta (n,) and extra (n, n_extra)."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}(link={self.link.name!r})"
+
+
+class Binomial(Family):
+    """Binomial (Bernoulli when every row has one trial), logit or probit link.
+
+    The log-likelihood includes log C(n, y), so values agree with the full binomial density.
+    """
+
+    name = "binomial"
+    default_link = "logit"
+    allowed_links = ("logit", "probit")
+
+    @property
+    def perturb_scale(self):
+        return 2.0 if self.link.name == "logit" else 1.2
+
+    def prepare(self, y, aux):
+        trials = aux.get("trials")
+        yv = _numeric_outcome(y)
+        if trials is None:
+            bad = ~np.isin(yv, (0.0, 1.0))
+            if bad.any():
+                vals = pd.unique(yv[bad])[:5]
+                raise DesignError(
+                    f"outcome {y.name!r} must be 0/1 for family {self.name!r}: found "
+                    f"{list(vals)} in {int(bad.sum())} row(s) (first at index "
+                    f"{y.index[np.argmax(bad)]!r})"
+                )
+            aux["trials"] = np.ones_like(yv)
+            aux["lchoose"] = np.zeros_like(yv)
+        else:
+            n = np.asarray(trials, float)
+            bad = (yv < 0) | (yv > n) | (yv != np.round(yv))
+            if bad.any():
+                raise DesignError(
+                    f"outcome {y.name!r} must be an integer between 0 and the number of "
+                    f"trials: {int(bad.sum())} row(s) are not"
+                )
+            aux["lchoose"] = special.gammaln(n + 1) - special.gammaln(yv + 1) - special.gammaln(n - yv + 1)
+        return yv
+
+    def evaluate(self, y, eta, extra, aux, derivs=True):
+        n = aux["trials"][:, None]
+        yy = y[:, None]
+        lp = self.link.logcdf(eta)
+        lq = self.link.logcdf(-eta)
+        logf = yy * lp + (n - yy) * lq + aux["lchoose"][:, None]
+        if not derivs:
+            return FamilyEval(logf)
+        if self.link.name == "logit":
+            p = np.exp(lp)
+            d = yy - n * p
+            w = n * p * np.exp(lq)
+        else:
+            lphi = self.link.logpdf(eta)
+            rp = np.exp(lphi - lp)  # phi/Phi
+            rq = np.exp(lphi - lq)  # phi/(1-Phi)
+            d = yy * rp - (n - yy) * rq
+            w = n * np.exp(2 * lphi - lp - lq)
+        return FamilyEval(logf, d, w)
+
+    def mean(self, eta, extra, aux):
+        return self.link.cdf(eta)
+
+    def sample(self, eta, extra, aux, rng):
+        n = aux.get("trials", np.ones_like(eta))
+        return rng.binomial(np.asarray(n, int), self.link.cdf(eta)).astype(float)
+
+
+class Bernoulli(Binomial):
+    name = "bernoulli"
+
+
+class Poisson(Family):
+    """Poisson with log link; the log-likelihood includes -log(y!)."""
+
+    name = "poisson"
+    default_link = "log"
+    allowed_links = ("log",)
+    perturb_scale = 1.0
+
+    def prepare(self, y, aux):
+        yv = _numeric_outcome(y)
+        bad = (yv < 0) | (yv != np.round(yv))
+        if bad.any():
+            vals = pd.unique(yv[bad])[:5]
+            raise DesignError(
+                f"outcome {y.name!r} must be a non-negative integer count for family "
+                f"'poisson': found {list(vals)} in {int(bad.sum())} row(s)"
+            )
+        aux["lgy"] = special.gammaln(yv + 1.0)
+        return yv
+
+    def evaluate(self, y, eta, extra, aux, derivs=True):
+        mu = np.exp(np.minimum(eta, 700.0))
+        logf = y[:, None] * eta - mu - aux["lgy"][:, None]
+        if not derivs:
+            return FamilyEval(logf)
+        return FamilyEval(logf, y[:, None] - mu, mu)
+
+    def mean(self, eta, extra, aux):
+        return np.exp(eta)
+
+    def sample(self, eta, extra, aux, rng):
+        return rng.poisson(np.exp(eta)).astype(float)
+
+
+class Gaussian(Family):
+    """Normal outcome, identity link, residual SD sigma (unconstrained: log sigma).
+
+    The residual variance is class-invariant by default (as in Mplus); pass
+    ``class_specific=["sigma"]`` to :func:`glmmix.fit` to free it per class.
+    """
+
+    name = "gaussian"
+    default_link = "identity"
+    allowed_links = ("identity",)
+
+    @property
+    def has_extra(self):
+        return True
+
+    def prepare(self, y, aux):
+        yv = _numeric_outcome(y)
+        if not np.all(np.isfinite(yv)):
+            raise DesignError(f"outcome {y.name!r} has non-finite values")
+        aux["y_sd"] = float(np.std(yv)) or 1.0
+        return yv
+
+    def n_extra(self, aux):
+        return 1
+
+    def extra_names(self, aux):
+        return ["sigma"]
+
+    def extra_start(self, y, aux):
+        return np.array([np.log(aux["y_sd"])])
+
+    def extra_natural(self, a, aux):
+        return np.exp(a)
+
+    def extra_from_natural(self, v, aux):
+        return np.log(v)
+
+    @property
+    def perturb_scale(self):
+        return 1.0  # multiplied by the outcome SD in the start generator
+
+    def evaluate(self, y, eta, extra, aux, derivs=True):
+        ls = extra[:, 0][None, :]
+        s2 = np.exp(2 * ls)
+        r = y[:, None] - eta
+        z2 = r * r / s2
+        logf = -0.5 * LOG_2PI - ls - 0.5 * z2
+        if not derivs:
+            return FamilyEval(logf)
+        n = y.shape[0]
+        return FamilyEval(
+            logf,
+            r / s2,
+            np.broadcast_to(1.0 / s2, eta.shape),
+            (z2 - 1.0)[:, :, None],
+            np.zeros((n, 1), dtype=np.intp),
+        )
+
+    def mean(self, eta, extra, aux):
+        return eta
+
+    def sample(self, eta, extra, aux, rng):
+        return eta + np.exp(extra[:, 0]) * rng.standard_normal(eta.shape)
+
+
+class Ordinal(Family):
+    """Cumulative (proportional-odds) model: P(y <= k | eta) = F(tau_k - eta).
+
+    Thresholds tau_1 < ... < tau_{M-1} are class-specific by default and may be separate
+    for each level of a column (``thresholds_by="item"``, as each item of an ordinal LCA
+    has its own thresholds). Unconstrained form: a_1 = tau_1, a_k = log(tau_k - tau_{k-1}).
+    """
+
+    name = "ordinal"
+    default_link = "logit"
+    allowed_links = ("logit", "probit")
+
+    @property
+    def perturb_scale(self):
+        return 2.0 if self.link.name == "logit" else 1.2
+
+    @property
+    def has_extra(self):
+        return True
+
+    def prepare(self, y, aux):
+        if isinstance(y.dtype, pd.CategoricalDtype):
+            if not y.cat.ordered:
+                raise DesignError(
+                    f"outcome {y.name!r} is an unordered categorical; make it ordered "
+                    "(pd.Categorical(..., ordered=True)) so the category order is known"
+                )
+            cats = list(y.cat.categories)
+            codes = y.cat.codes.to_numpy().astype(float)
+        elif pd.api.types.is_numeric_dtype(y.dtype):
+            cats = sorted(pd.unique(y.to_numpy()))
+            codes = pd.Categorical(y.to_numpy(), categories=cats).codes.astype(float)
+        else:
+            raise DesignError(
+                f"outcome {y.name!r} must be numeric or an ordered categorical for family "
+                "'ordinal' (the order of its categories must be known)"
+            )
+        if len(cats) < 2:
+            raise DesignError(f"outcome {y.name!r} has fewer than two categories")
+        aux["categories"] = cats
+        aux["n_cat"] = len(cats)
+        groups = aux.get("threshold_group")
+        if groups is None:
+            aux["threshold_group"] = np.zeros(len(codes), dtype=np.intp)
+            aux["threshold_levels"] = [None]
+        ng = len(aux["threshold_levels"])
+        seen = np.zeros((ng, len(cats)), bool)
+        seen[aux["threshold_group"], codes.astype(int)] = True
+        if not seen.all():
+            g, k = np.argwhere(~seen)[0]
+            lev = aux["threshold_levels"][g]
+            where = "" if lev is None else f" for {aux.get('threshold_by')!r} = {lev!r}"
+            raise DesignError(
+                f"outcome {y.name!r} has no responses in category {cats[k]!r}{where}; its "
+                "thresholds are not identified: recode (merge categories) first"
+            )
+        return codes
+
+    def n_extra(self, aux):
+        return len(aux["threshold_levels"]) * (aux["n_cat"] - 1)
+
+    def extra_names(self, aux):
+        m = aux["n_cat"] - 1
+        out = []
+        for lev in aux["threshold_levels"]:
+            for k in range(m):
+                out.append(f"threshold[{k + 1}]" if lev is None else f"threshold[{lev}:{k + 1}]")
+        return out
+
+    def extra_start(self, y, aux):
+        m = aux["n_cat"] - 1
+        out = []
+        g = aux["threshold_group"]
+        for j in range(len(aux["threshold_levels"])):
+            yy = y[g == j]
+            cum = np.array([(yy <= k).mean() for k in range(m)])
+            cum = np.clip(cum, 1e-3, 1 - 1e-3)
+            # invert the link's cdf through a bisection-free closed form
+            tau = special.logit(cum) if self.link.name == "logit" else special.ndtri(cum)
+            tau = np.maximum.accumulate(tau + 1e-6 * np.arange(m))
+            out.append(self._to_unconstrained(tau))
+        return np.concatenate(out)
+
+    @staticmethod
+    def _to_unconstrained(tau):
+        a = np.empty_like(tau)
+        a[..., 0] = tau[..., 0]
+        a[..., 1:] = np.log(np.maximum(np.diff(tau, axis=-1), 1e-12))
+        return a
+
+    def extra_natural(self, a, aux):
+        m = aux["n_cat"] - 1
+        shp = a.shape
+        aa = a.reshape(shp[:-1] + (-1, m))
+        tau = np.cumsum(np.concatenate([aa[..., :1], np.exp(aa[..., 1:])], axis=-1), axis=-1)
+        return tau.reshape(shp)
+
+    def extra_from_natural(self, v, aux):
+        m = aux["n_cat"] - 1
+        shp = v.shape
+        return self._to_unconstrained(v.reshape(shp[:-1] + (-1, m))).reshape(shp)
+
+    def extra_perturb(self, a, aux, rng):
+        m = aux["n_cat"] - 1
+        a = a.copy().reshape(-1, m)
+        a[:, 0] += self.perturb_scale * rng.uniform(-1, 1, size=a.shape[0])
+        return a.reshape(-1)
+
+    def _taus(self, extra, aux):
+        """Thresholds with -inf/+inf padding: shape (n_states, n_groups, M+1)."""
+        m = aux["n_cat"] - 1
+        s = extra.shape[0]
+        tau = self.extra_natural(extra, aux).reshape(s, -1, m)
+        pad_lo = np.full(tau.shape[:-1] + (1,), -np.inf)
+        pad_hi = np.full(tau.shape[:-1] + (1,), np.inf)
+        return np.concatenate([pad_lo, tau, pad_hi], axis=-1)
+
+    def evaluate(self, y, eta, extra, aux, derivs=True):
+        m = aux["n_cat"] - 1
+        g = aux["threshold_group"]
+        k = y.astype(np.intp)
+        taus = self._taus(extra, aux)  # (S, G, M+1)
+        hi = taus[:, g, k + 1].T - eta  # (n, S)
+        lo = taus[:, g, k].T - eta
+        logf = _log_diff_cdf(self.link, lo, hi)
+        if not derivs:
+            return FamilyEval(logf)
+        with np.errstate(over="ignore", invalid="ignore"):
+            fhi = np.where(np.isinf(hi), 0.0, np.exp(self.link.logpdf(hi) - logf))
+            flo = np.where(np.isinf(lo), 0.0, np.exp(self.link.logpdf(lo) - logf))
+        d_eta = flo - fhi
+        # expected information for eta: sum_k (f(b_k) - f(a_k))^2 / P_k over categories
+        n, s = eta.shape
+        w = np.zeros_like(eta)
+        for c in range(m + 1):
+            h = taus[:, g, c + 1].T - eta
+            l = taus[:, g, c].T - eta
+            lp = _log_diff_cdf(self.link, l, h)
+            fh = np.where(np.isinf(h), 0.0, np.exp(self.link.logpdf(h) - 0.5 * lp))
+            fl = np.where(np.isinf(l), 0.0, np.exp(self.link.logpdf(l) - 0.5 * lp))
+            w += (fh - fl) ** 2
+        # derivatives w.r.t. tau_j (j = 1..m): +fhi if j == k+1 (upper), -flo if j == k
+        dtau = np.zeros((n, s, m))
+        rows = np.arange(n)
+        up = k < m
+        dtau[rows[up], :, k[up]] += fhi[up]
+        lw = k > 0
+        dtau[rows[lw], :, k[lw] - 1] -= flo[lw]
+        # chain rule to a: tau_j = a_0 + sum_{i<=j, i>=1} exp(a_i) => d tau_j / d a_i
+        ex = np.exp(extra.reshape(s, -1, m)[:, :, 1:])  # (S, G, m-1)
+        rev = np.cumsum(dtau[:, :, ::-1], axis=2)[:, :, ::-1]  # sum_{j>=i} dtau_j
+        d_a = rev.copy()
+        if m > 1:
+            d_a[:, :, 1:] = rev[:, :, 1:] * ex[:, g, :].transpose(1, 0, 2)
+        cols = g[:, None] * m + np.arange(m)[None, :]
+        return FamilyEval(logf, d_eta, w, d_a, cols)
+
+    def mean(self, eta, extra, aux):
+        """Expected category index (0-based) for every state."""
+        m = aux["n_cat"] - 1
+        g = aux["threshold_group"]
+        taus = self._taus(extra, aux)
+        out = np.zeros_like(eta)
+        for c in range(1, m + 1):  # E[k] = sum_{c>=1} P(y >= c)
+            out += 1.0 - self.link.cdf(taus[:, g, c].T - eta)
+        return out
+
+    def sample(self, eta, extra, aux, rng):
+        m = aux["n_cat"] - 1
+        g = aux["threshold_group"]
+        tau = self.extra_natural(extra, aux).reshape(len(eta), -1, m)[np.arange(len(eta)), g]
+        u = rng.uniform(size=len(eta))
+        cum = self.link.cdf(tau - eta[:, None])
+        return (u[:, None] > cum).sum(axis=1).astype(float)
+
+
+FAMILIES = {
+    "bernoulli": Bernoulli,
+    "binomial": Binomial,
+    "poisson": Poisson,
+    "gaussian": Gaussian,
+    "normal": Gaussian,
+    "ordinal": Ordinal,
+    "cumulative": Ordinal,
+}
+
+
+def get_family(family, link=None) -> Family:
+    """Resolve a family given as a name or an instance."""
+    if isinstance(family, Family):
+        if link is not None and link != family.link.name:
+            raise DesignError(f"family object has link {family.link.name!r} but link={link!r} was given")
+        return family
+    if not isinstance(family, str) or family.lower() not in FAMILIES:
+        raise DesignError(f"unknown family {family!r}; use one of {sorted(FAMILIES)}")
+    return FAMILIES[family.lower()](link)
+
+
+def _numeric_outcome(y: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(y.dtype):
+        return y.to_numpy().astype(float)
+    if not pd.api.types.is_numeric_dtype(y.dtype):
+        raise DesignError(f"outcome {y.name!r} must be numeric (it has dtype {y.dtype})")
+    return y.to_numpy(dtype=float)

@@ -1,0 +1,251 @@
+"""Reading glmmix formulas.
+
+A glmmix formula has an outcome part and, for mixtures, a class part, separated by a
+top-level ``|``::
+
+    y ~ 0 + item | class(person) ~ 1 + x
+    ^^^^^^^^^^^^   ^^^^^^^^^^^^^^^^^^^^^^
+    outcome part   class part: a class variable per `person`, its multinomial logit on x
+
+* ``class(person) ~ ...`` puts the class variable at the level of the grouping column
+  ``person`` (one class per person: LCA, the stochastic constraint of eq 16).
+* ``class ~ ...`` puts it at the row level (one class per response: finite mixture
+  regression, and with a random intercept ``(1|person)`` the GoM model of eq 28-30).
+* Random terms use lme4's spelling ``(1 + x | g)`` (correlated) and ``(1 + x || g)``
+  (uncorrelated); factor terms with estimated loadings use glmmTMB's
+  ``rr(0 + item | person, d)``.
+
+This module only reads the text: it returns a frozen :class:`ParsedFormula` and never sees
+data. The fixed parts are handed to formulaic later (``design.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .exceptions import FormulaError
+
+_IDENT = r"[A-Za-z_.][A-Za-z0-9_.]*"
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """``(expr | group)`` or ``(expr || group)``: normal random effects of ``expr`` by ``group``."""
+
+    expr: str
+    group: str
+    correlated: bool = True
+
+    def __str__(self):
+        bar = "|" if self.correlated else "||"
+        return f"({self.expr} {bar} {self.group})"
+
+
+@dataclass(frozen=True)
+class FactorTerm:
+    """``rr(expr | group, d)``: d factors per group with loadings on the columns of ``expr``."""
+
+    expr: str
+    group: str
+    n_factors: int = 1
+
+    def __str__(self):
+        return f"rr({self.expr} | {self.group}, {self.n_factors})"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One equation: fixed right-hand side (formulaic syntax) plus random/factor terms."""
+
+    fixed: str
+    random: tuple[RandomTerm, ...] = ()
+    factors: tuple[FactorTerm, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassPart:
+    """A latent class variable: its name, its level (grouping column or None = row), its logit."""
+
+    name: str
+    level: str | None
+    part: Part
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    text: str
+    outcome: str
+    outcome_part: Part
+    classes: tuple[ClassPart, ...] = field(default_factory=tuple)
+
+    @property
+    def has_random(self) -> bool:
+        parts = [self.outcome_part] + [c.part for c in self.classes]
+        return any(p.random or p.factors for p in parts)
+
+
+def _split_top(text: str, seps: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Split ``text`` at separators found outside parentheses.
+
+    Returns a list of (separator_before, piece); the first separator is ''.
+    """
+    out, depth, cur, sep, i = [], 0, [], "", 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth < 0:
+                raise FormulaError(f"unbalanced ')' in formula {text!r}")
+        if depth == 0:
+            hit = next((s for s in seps if text.startswith(s, i)), None)
+            if hit is not None:
+                out.append((sep, "".join(cur)))
+                cur, sep = [], hit
+                i += len(hit)
+                continue
+        cur.append(ch)
+        i += 1
+    if depth != 0:
+        raise FormulaError(f"unbalanced '(' in formula {text!r}")
+    out.append((sep, "".join(cur)))
+    return out
+
+
+def _parse_rhs(rhs: str, where: str) -> Part:
+    """Separate lme4-style random terms and rr() factor terms from the fixed terms."""
+    rhs = rhs.strip()
+    if not rhs:
+        raise FormulaError(f"the right-hand side of the {where} is empty")
+    fixed_terms: list[str] = []
+    random: list[RandomTerm] = []
+    factors: list[FactorTerm] = []
+    for sign, term in _split_top(rhs, ("+", "-")):
+        t = term.strip()
+        if not t:
+            if sign or fixed_terms:
+                raise FormulaError(f"empty term in the {where}: {rhs!r}")
+            continue
+        m_rr = re.fullmatch(r"rr\((.*)\)", t, flags=re.S)
+        if m_rr:
+            if sign == "-":
+                raise FormulaError(f"cannot subtract a factor term: {t!r}")
+            factors.append(_parse_rr(m_rr.group(1), t))
+            continue
+        if t.startswith("(") and t.endswith(")") and _is_bar_term(t[1:-1]):
+            if sign == "-":
+                raise FormulaError(f"cannot subtract a random term: {t!r}")
+            random.append(_parse_bar(t[1:-1], t))
+            continue
+        fixed_terms.append(f"{sign} {t}" if sign else t)
+    fixed = " ".join(fixed_terms).strip()
+    if fixed.startswith("+"):
+        fixed = fixed[1:].strip()
+    if not fixed:
+        fixed = "1"  # as in lme4, an intercept unless removed
+    elif fixed.startswith("-"):
+        fixed = "1 " + fixed
+    return Part(fixed, tuple(random), tuple(factors))
+
+
+def _is_bar_term(inner: str) -> bool:
+    return len(_split_top(inner, ("||", "|"))) == 2
+
+
+def _parse_bar(inner: str, term: str) -> RandomTerm:
+    (_, expr), (bar, group) = _split_top(inner, ("||", "|"))
+    expr, group = expr.strip(), group.strip()
+    if not expr:
+        raise FormulaError(f"random term {term!r} has nothing left of '|' (write (1 | {group}))")
+    _check_group(group, term)
+    return RandomTerm(expr, group, correlated=(bar == "|"))
+
+
+def _parse_rr(args: str, term: str) -> FactorTerm:
+    pieces = _split_top(args, (",",))
+    if len(pieces) > 2:
+        raise FormulaError(f"rr() takes 'expr | group' and a number of factors: {term!r}")
+    body = pieces[0][1]
+    d = 1
+    if len(pieces) == 2:
+        txt = pieces[1][1].strip()
+        txt = txt.split("=", 1)[1].strip() if "=" in txt else txt
+        if not txt.isdigit() or int(txt) < 1:
+            raise FormulaError(f"the number of factors in {term!r} must be a positive integer")
+        d = int(txt)
+    if not _is_bar_term(body):
+        raise FormulaError(f"rr() needs 'expr | group' inside: {term!r}")
+    (_, expr), (bar, group) = _split_top(body, ("||", "|"))
+    _check_group(group.strip(), term)
+    return FactorTerm(expr.strip(), group.strip(), d)
+
+
+def _check_group(group: str, term: str):
+    if not re.fullmatch(_IDENT, group):
+        # nested (a/b) and interaction (a:b) grouping are planned; say so rather than misread
+        raise FormulaError(
+            f"grouping factor {group!r} in {term!r} must be a single column name "
+            "(build combined or nested group ids as a column first)"
+        )
+
+
+def parse_formula(text: str) -> ParsedFormula:
+    """Read a glmmix formula into a :class:`ParsedFormula`.
+
+    Parameters
+    ----------
+    text : str
+        ``"outcome ~ rhs"`` optionally followed by ``"| classvar(level) ~ rhs"`` parts.
+
+    Raises
+    ------
+    FormulaError
+        When the text cannot be read; the message quotes the offending piece.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise FormulaError("formula must be a non-empty string such as 'y ~ 0 + item | class(person) ~ 1'")
+    parts = _split_top(text, ("||", "|"))
+    if any(sep == "||" for sep, _ in parts):
+        raise FormulaError(f"'||' is only allowed inside a random term such as (1 + x || g): {text!r}")
+    outcome_text = parts[0][1]
+    if "~" not in outcome_text:
+        raise FormulaError(
+            f"the formula has no outcome: {outcome_text.strip()!r} needs the form 'y ~ terms'"
+        )
+    lhs, rhs = outcome_text.split("~", 1)
+    outcome = lhs.strip()
+    if not outcome:
+        raise FormulaError(f"the formula has no outcome left of '~': {text!r}")
+    if not re.fullmatch(_IDENT, outcome):
+        raise FormulaError(
+            f"the outcome {outcome!r} must be a column name (binomial outcomes with trials: "
+            "pass trials='column' to fit)"
+        )
+    out_part = _parse_rhs(rhs, "outcome part")
+    classes = []
+    for _, ctext in parts[1:]:
+        classes.append(_parse_class(ctext, text))
+    names = [c.name for c in classes]
+    if len(set(names)) != len(names):
+        raise FormulaError(f"class variable names repeat in {text!r}: {names}")
+    return ParsedFormula(text.strip(), outcome, out_part, tuple(classes))
+
+
+def _parse_class(ctext: str, full: str) -> ClassPart:
+    ctext = ctext.strip()
+    if not ctext:
+        raise FormulaError(f"empty class part after '|' in {full!r}")
+    if "~" in ctext:
+        lhs, rhs = ctext.split("~", 1)
+    else:
+        lhs, rhs = ctext, "1"
+    lhs = lhs.strip()
+    m = re.fullmatch(rf"({_IDENT})\s*(?:\(\s*({_IDENT})\s*\))?", lhs)
+    if not m:
+        raise FormulaError(
+            f"class part {lhs!r} must read 'class' (one class per row) or 'class(unit)' "
+            "(one class per level of the column 'unit')"
+        )
+    return ClassPart(m.group(1), m.group(2), _parse_rhs(rhs, f"class part {lhs!r}"))

@@ -1,0 +1,111 @@
+"""Standard errors: observed information, sandwich, and the delta method.
+
+* ``se="ml"``: the inverse observed information, -H^{-1}, with H the Hessian of the
+  log-likelihood from central differences of the exact gradient.
+* ``se="robust"``: the sandwich H^{-1} B H^{-1} with B the sum over independent units of the
+  outer products of their scores (White 1980; Mplus's MLR).
+
+Parameters on a boundary are held fixed: they are left out of H and get no SE.
+Reported values are on the natural scale (e.g. sigma rather than log sigma); their
+covariance is J V J' with J the Jacobian of that map (the delta method).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .exceptions import SingularInformationWarning
+
+
+def numeric_hessian(grad, theta, idx=None, rel_step=1e-5):
+    """Hessian of a function from central differences of its gradient, symmetrised.
+
+    ``idx`` restricts the differentiation to those coordinates (others held fixed).
+    """
+    theta = np.asarray(theta, float)
+    idx = np.arange(theta.size) if idx is None else np.asarray(idx)
+    m = idx.size
+    H = np.zeros((m, m))
+    for a, i in enumerate(idx):
+        h = rel_step * max(1.0, abs(theta[i]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[i] += h
+        tm[i] -= h
+        H[:, a] = (grad(tp)[idx] - grad(tm)[idx]) / (2 * h)
+    return 0.5 * (H + H.T)
+
+
+def covariance(lik, theta, kind="ml", boundary=()):
+    """Covariance matrix of the free parameters (NaN rows/columns for boundary ones).
+
+    Returns (cov, info) where info has the Hessian's smallest eigenvalue and a flag
+    for a singular information matrix.
+    """
+    n = theta.size
+    cov = np.full((n, n), np.nan)
+    info = {"singular": False, "min_eig": np.nan}
+    if kind in (None, "none", False):
+        return None, info
+    if kind not in ("ml", "robust"):
+        raise ValueError(f"se must be 'ml', 'robust' or 'none', not {kind!r}")
+    idx = np.array([i for i in range(n) if i not in set(boundary)], dtype=int)
+    if idx.size == 0:
+        return cov, info
+    H = numeric_hessian(lik.gradient, theta, idx)
+    info_mat = -H
+    w = np.linalg.eigvalsh(info_mat)
+    info["min_eig"] = float(w[0])
+    scale = max(1.0, float(np.abs(w).max()))
+    if w[0] <= 1e-9 * scale:
+        info["singular"] = True
+        warnings.warn(
+            "the information matrix is singular or not positive definite (smallest eigenvalue "
+            f"{w[0]:.3g}): some parameters are not identified; their standard errors are "
+            "unreliable (shown as NaN where the inverse fails)",
+            SingularInformationWarning,
+            stacklevel=3,
+        )
+        V = np.linalg.pinv(info_mat)
+    else:
+        V = np.linalg.inv(info_mat)
+    if kind == "robust":
+        S = lik.unit_scores(theta)[:, idx]
+        B = S.T @ S
+        V = V @ B @ V
+    V = 0.5 * (V + V.T)
+    cov[np.ix_(idx, idx)] = V
+    if info["singular"]:
+        bad = np.diag(V) <= 0
+        cov[np.ix_(idx[bad], idx)] = np.nan
+        cov[np.ix_(idx, idx[bad])] = np.nan
+    return cov, info
+
+
+def jacobian(fun, theta, rel_step=1e-6):
+    """Jacobian of a vector function by central differences (cheap maps only)."""
+    theta = np.asarray(theta, float)
+    f0 = np.asarray(fun(theta))
+    J = np.zeros((f0.size, theta.size))
+    for i in range(theta.size):
+        h = rel_step * max(1.0, abs(theta[i]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[i] += h
+        tm[i] -= h
+        J[:, i] = (np.asarray(fun(tp)) - np.asarray(fun(tm))).ravel() / (2 * h)
+    return J
+
+
+def delta_cov(fun, theta, cov):
+    """Covariance of fun(theta) by the delta method (NaN propagates from cov)."""
+    J = jacobian(fun, theta)
+    Jz = np.where(J == 0, 0.0, J)
+    C = np.where(np.isnan(cov), 0.0, cov)
+    V = Jz @ C @ Jz.T
+    # a derived value that depends on a parameter without SE has no SE either
+    nan_par = np.isnan(np.diag(cov))
+    bad = (np.abs(J[:, nan_par]) > 0).any(axis=1)
+    V[bad, :] = np.nan
+    V[:, bad] = np.nan
+    return V

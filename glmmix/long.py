@@ -1,0 +1,108 @@
+"""From wide data (one row per unit, one column per item) to long data (one row per response).
+
+The long form is what every glmmix model reads: the GoM model of eq (31)-(32) needs one row
+per measurement with item dummies, and LCA is the same data with one class per unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DesignError
+
+
+def wide_to_long(
+    df: pd.DataFrame,
+    items: list[str] | None = None,
+    id: str | None = None,
+    item_name: str = "item",
+    value_name: str = "y",
+    keep: list[str] | None = None,
+    dummies: bool = False,
+    verbose: bool = False,
+) -> pd.DataFrame:
+    """Reshape wide data to long data: one row per observed response.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per unit (person), one column per item.
+    items : list of str, optional
+        The item columns, in the order they should take as levels of ``item_name``.
+        Default: every column except ``id`` and ``keep``.
+    id : str, optional
+        Column identifying units. If None, a column ``"id"`` numbering the rows 1..n is made
+        (an error if ``df`` already has a column of that name).
+    item_name, value_name : str
+        Names of the item column (an ordered categorical with the items as levels, so that
+        ``0 + item`` gives one dummy per item in item order) and of the response column.
+    keep : list of str, optional
+        Unit-level columns to carry along to every row of the unit (covariates).
+        Default: every column that is neither ``id`` nor an item.
+    dummies : bool
+        Also add one 0/1 column per item (eq 31's X_q), named ``{item_name}_{item}``.
+    verbose : bool
+        Print how many missing responses were dropped.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``id``, ``item_name``, ``value_name``, then the kept columns; rows sorted
+        by unit then item. ``result.attrs["n_missing"]`` holds the number of missing
+        responses that became absent rows, ``result.attrs["n_units"]`` the number of units.
+    """
+    # Step 1: validate the arguments against the data.
+    if not isinstance(df, pd.DataFrame):
+        raise DesignError("wide_to_long needs a pandas DataFrame")
+    if df.shape[0] == 0:
+        raise DesignError("the data set has no rows")
+    df = df.copy()
+    if id is None:
+        if "id" in df.columns:
+            raise DesignError("the data already have a column 'id': pass id='id' (or another name)")
+        id = "id"
+        df.insert(0, id, np.arange(1, len(df) + 1))
+    elif id not in df.columns:
+        raise DesignError(f"id column {id!r} is not in the data; columns are {list(df.columns)}")
+    if df[id].isna().any():
+        raise DesignError(f"id column {id!r} has {int(df[id].isna().sum())} missing value(s)")
+    if df[id].duplicated().any():
+        dup = df.loc[df[id].duplicated(), id].iloc[0]
+        raise DesignError(f"id column {id!r} repeats values (e.g. {dup!r}); wide data need one row per unit")
+    keep = list(keep) if keep is not None else None
+    if items is None:
+        items = [c for c in df.columns if c != id and (keep is None or c not in keep)]
+    items = list(items)
+    if not items:
+        raise DesignError("no item columns given")
+    missing = [c for c in items + (keep or []) if c not in df.columns]
+    if missing:
+        raise DesignError(f"column(s) {missing} are not in the data; columns are {list(df.columns)}")
+    if len(set(items)) != len(items):
+        raise DesignError("items repeat")
+    if keep is None:
+        keep = [c for c in df.columns if c != id and c not in items]
+    for name in (item_name, value_name):
+        if name in keep or name == id:
+            raise DesignError(f"output column {name!r} clashes with an input column; choose another name")
+
+    # Step 2: melt, drop missing responses, order by unit then item.
+    long = df.melt(id_vars=[id] + keep, value_vars=items, var_name=item_name, value_name=value_name)
+    n_missing = int(long[value_name].isna().sum())
+    long = long.loc[long[value_name].notna()]
+    long[item_name] = pd.Categorical(long[item_name], categories=items, ordered=True)
+    unit_order = pd.Series(np.arange(len(df)), index=df[id].to_numpy())
+    order = np.lexsort((long[item_name].cat.codes.to_numpy(), unit_order.loc[long[id].to_numpy()].to_numpy()))
+    long = long.iloc[order].reset_index(drop=True)
+    long = long[[id, item_name, value_name] + keep]
+    if dummies:
+        codes = long[item_name].cat.codes.to_numpy()
+        for j, it in enumerate(items):
+            long[f"{item_name}_{it}"] = (codes == j).astype(np.int8)
+    long.attrs["n_missing"] = n_missing
+    long.attrs["n_units"] = int(df.shape[0])
+    if verbose:
+        print(f"wide_to_long: {len(long)} responses from {df.shape[0]} units and {len(items)} items; "
+              f"{n_missing} missing response(s) dropped")
+    return long

@@ -1,0 +1,251 @@
+"""Parameter layout: named blocks, constraints, and the map between free and full vectors.
+
+The *full* vector phi holds every model parameter on its unconstrained scale, block after
+block:
+
+* ``beta``  (p, K): outcome coefficients, class-specific by default (eq 2's nu_c, eq 32's tau_qc);
+* ``extra`` (K, E): family parameters (log residual SD, ordinal thresholds in increment form);
+* ``gamma`` (q, K-1): class-logit coefficients, the last class the reference (eq 4, alpha_L = 0).
+
+The *free* vector theta is what optimizers see. Every full entry is either free (mapped to
+one free index; several full entries may share one, which is how class-invariant terms and
+user equality constraints work) or fixed to a value. ``phi = expand(theta)``; gradients are
+pulled back by summing over tied entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .exceptions import DesignError
+
+
+@dataclass
+class Block:
+    name: str
+    shape: tuple
+    offset: int
+    labels: list  # one label per entry, C order
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape)) if self.shape else 0
+
+    @property
+    def slice(self):
+        return slice(self.offset, self.offset + self.size)
+
+
+class ParamLayout:
+    """Blocks, labels, ties and fixed values of a model's parameters."""
+
+    def __init__(self, design, invariant=(), class_specific=(), fix=None, equal=None):
+        K = design.n_classes
+        fam = design.family
+        p = len(design.x_names)
+        E = fam.n_extra(design.aux)
+        q = design.Z.shape[1]
+        self.n_classes = K
+        self.class_name = design.class_name
+        cls = self._class_label
+        # Step 1: blocks and full labels.
+        blocks = []
+        off = 0
+
+        def add(name, shape, labels):
+            nonlocal off
+            b = Block(name, shape, off, labels)
+            blocks.append(b)
+            off += b.size
+
+        add("beta", (p, K), [f"{cls(k)}{x}" for x in design.x_names for k in range(K)])
+        enames = fam.extra_names(design.aux)
+        add("extra", (K, E), [f"{cls(k)}{e}" for k in range(K) for e in enames])
+        zn = design.z_names
+        add("gamma", (q, K - 1), [f"logit:{self.class_name}{k + 1}:{z}" for z in zn for k in range(K - 1)])
+        self.blocks = {b.name: b for b in blocks}
+        self.n_full = off
+        self.full_labels = [lab for b in blocks for lab in b.labels]
+
+        # Step 2: ties. Class-invariant terms tie beta across classes; sigma is invariant
+        # unless asked otherwise; ordinal thresholds are class-specific unless asked.
+        parent = np.arange(self.n_full)
+
+        def find(i):
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        def union(i, j):
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+
+        inv_cols = set()
+        for term in invariant:
+            if term in design.x_terms:
+                inv_cols.update(design.x_terms[term])
+            elif term in design.x_names:
+                inv_cols.add(design.x_names.index(term))
+            elif term in enames or term in ("sigma", "thresholds"):
+                continue
+            else:
+                raise DesignError(
+                    f"invariant term {term!r} is not a term of the outcome part; terms are "
+                    f"{list(design.x_terms)} (columns {design.x_names})"
+                )
+        bb = self.blocks["beta"]
+        for j in inv_cols:
+            for k in range(1, K):
+                union(bb.offset + j * K, bb.offset + j * K + k)
+        eb = self.blocks["extra"]
+        extra_invariant = fam.name == "gaussian" and "sigma" not in class_specific
+        extra_invariant |= "thresholds" in invariant or "sigma" in invariant
+        for t in class_specific:
+            if t not in ("sigma", "thresholds"):
+                raise DesignError(f"class_specific accepts 'sigma' (gaussian); got {t!r}")
+        if extra_invariant:
+            for e in range(E):
+                for k in range(1, K):
+                    union(eb.offset + e, eb.offset + k * E + e)
+        self._invariant_cols = sorted(inv_cols)
+
+        # Step 3: user equalities and fixed values (by full or free label).
+        fixed_val = np.full(self.n_full, np.nan)
+        for group in equal or []:
+            idx = [i for lab in group for i in self._resolve(lab, find)]
+            for i in idx[1:]:
+                union(idx[0], i)
+        for lab, val in (fix or {}).items():
+            for i in self._resolve(lab, find):
+                blk = self.block_of(i)
+                if blk == "extra" and fam.name == "ordinal":
+                    raise NotImplementedError("fixing ordinal thresholds is not supported yet")
+                fixed_val[i] = np.log(val) if (blk == "extra" and fam.name == "gaussian") else val
+        roots = np.array([find(i) for i in range(self.n_full)])
+        # a tie group is fixed when any member is
+        for r in np.unique(roots):
+            members = roots == r
+            vals = fixed_val[members]
+            if np.isfinite(vals).any():
+                fixed_val[members] = vals[np.isfinite(vals)][0]
+        free_roots = [r for r in np.unique(roots) if not np.isfinite(fixed_val[r])]
+        rmap = {r: i for i, r in enumerate(free_roots)}
+        self.free_idx = np.array([rmap.get(r, -1) for r in roots], dtype=np.intp)
+        self.fixed_val = np.where(self.free_idx < 0, fixed_val, 0.0)
+        self.n_free = len(free_roots)
+        # Free labels: the full label, without the class prefix when all classes share it.
+        self.labels = []
+        for r in free_roots:
+            members = np.flatnonzero(roots == r)
+            lab = self.full_labels[r]
+            if len(members) == K and K > 1 and self._is_class_tie(members):
+                lab = self._strip_class(lab)
+            self.labels.append(lab)
+        self._first_full = np.array([np.flatnonzero(self.free_idx == i)[0] for i in range(self.n_free)], dtype=np.intp)
+
+    # ---- labels
+    def _class_label(self, k):
+        return f"{self.class_name}{k + 1}:" if self.n_classes > 1 else ""
+
+    def _strip_class(self, lab):
+        pre = f"{self.class_name}1:"
+        return lab[len(pre):] if lab.startswith(pre) else lab
+
+    def _is_class_tie(self, members):
+        blocks = {self.block_of(i) for i in members}
+        return len(blocks) == 1 and blocks <= {"beta", "extra"}
+
+    def _resolve(self, lab, find):
+        hits = [i for i, l in enumerate(self.full_labels) if l == lab]
+        if not hits:  # a class-free label names every class's copy
+            hits = [i for i, l in enumerate(self.full_labels) if self._strip_class_any(l) == lab]
+        if not hits:
+            raise DesignError(f"unknown parameter {lab!r}; parameters are {self.full_labels}")
+        return hits
+
+    def _strip_class_any(self, lab):
+        for k in range(self.n_classes):
+            pre = f"{self.class_name}{k + 1}:"
+            if lab.startswith(pre):
+                return lab[len(pre):]
+        return lab
+
+    def block_of(self, i):
+        for b in self.blocks.values():
+            if b.offset <= i < b.offset + b.size:
+                return b.name
+        raise IndexError(i)
+
+    # ---- maps
+    def expand(self, theta: np.ndarray) -> np.ndarray:
+        """Free vector -> full vector (fixed entries filled in)."""
+        phi = self.fixed_val.copy()
+        m = self.free_idx >= 0
+        phi[m] = theta[self.free_idx[m]]
+        return phi
+
+    def reduce(self, g_full: np.ndarray) -> np.ndarray:
+        """Pull a gradient (last axis = full parameters) back to the free parameters."""
+        m = self.free_idx >= 0
+        if g_full.ndim == 1:
+            return np.bincount(self.free_idx[m], weights=g_full[m], minlength=self.n_free)
+        out = np.zeros(g_full.shape[:-1] + (self.n_free,))
+        np.add.at(out, (..., self.free_idx[m]), g_full[..., m])
+        return out
+
+    def from_full(self, phi: np.ndarray) -> np.ndarray:
+        """Full vector -> free vector (first member of each tie group)."""
+        return phi[self._first_full].copy()
+
+    def unpack(self, phi: np.ndarray) -> dict:
+        """Full vector -> dict of block arrays (views)."""
+        return {n: phi[b.slice].reshape(b.shape) for n, b in self.blocks.items()}
+
+    def pack(self, parts: dict) -> np.ndarray:
+        phi = np.zeros(self.n_full)
+        for n, b in self.blocks.items():
+            phi[b.slice] = np.asarray(parts[n], float).reshape(-1)
+        return phi
+
+    # ---- classes
+    def permute_full(self, phi: np.ndarray, perm) -> np.ndarray:
+        """Relabel classes: new class k is old class perm[k]. The likelihood is unchanged.
+
+        Class logits are re-expressed against the new last class (eq 4's alpha_L = 0).
+        """
+        perm = np.asarray(perm)
+        P = self.unpack(phi)
+        K = self.n_classes
+        beta = P["beta"][:, perm]
+        extra = P["extra"][perm]
+        g = np.concatenate([P["gamma"], np.zeros((P["gamma"].shape[0], 1))], axis=1)[:, perm]
+        gamma = (g - g[:, -1:])[:, : K - 1]
+        return self.pack({"beta": beta, "extra": extra, "gamma": gamma})
+
+    def permutation_allowed(self, perm) -> bool:
+        """True when relabelling classes maps the constraint structure onto itself."""
+        if np.array_equal(perm, np.arange(self.n_classes)):
+            return True
+        idx = self.permute_full(np.arange(self.n_full, dtype=float) + 1.0, perm)
+        # gamma entries mix under permutation; they carry no ties or fixes by default
+        gb = self.blocks["gamma"]
+        if (self.free_idx[gb.slice] < 0).any() or len(np.unique(self.free_idx[gb.slice])) != gb.size:
+            return False
+        src = np.round(idx).astype(int) - 1
+        nong = np.ones(self.n_full, bool)
+        nong[gb.slice] = False
+        s = src[nong]
+        fi, fv = self.free_idx[nong], self.fixed_val[nong]
+        fs, fvs = self.free_idx[s], self.fixed_val[s]
+        # same partition into tie groups and same fixed values
+        if not np.array_equal(fi < 0, fs < 0) or not np.allclose(fv, fvs):
+            return False
+        pairs = {}
+        for a, b in zip(fi, fs):
+            if a >= 0 and pairs.setdefault(a, b) != b:
+                return False
+        return True

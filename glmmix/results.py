@@ -1,0 +1,275 @@
+"""Fitted-model results in the statsmodels manner.
+
+Attributes use statsmodels' names (``params``, ``bse``, ``tvalues``, ``pvalues``,
+``conf_int()``, ``llf``, ``aic``, ``bic``, ``nobs``, ``summary()``) and are labelled pandas
+objects. ``params`` are on the reported scale (SDs, thresholds; logits for class
+membership); ``theta`` keeps the optimizer's unconstrained vector.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+from scipy import stats
+from scipy.special import logsumexp
+
+from .exceptions import GlmmixError
+from .inference import delta_cov
+
+
+class MixtureResults:
+    """Results of :func:`glmmix.fit`.
+
+    Attributes
+    ----------
+    params : Series
+        Estimates of the free parameters, natural scale.
+    bse, tvalues, pvalues : Series
+        Standard errors, z statistics (statsmodels calls them tvalues) and p-values.
+    llf : float
+        Maximised log-likelihood (with all constants of the densities).
+    nobs : int
+        Rows used (responses). ``n_units`` counts independent units (for BIC).
+    posterior : DataFrame
+        Posterior class probabilities per unit, indexed by unit id.
+    class_proportions : Series
+        Model-implied class proportions (averaged over units' covariates).
+    converged : bool
+    starts : DataFrame
+        The random-start report.
+    """
+
+    def __init__(self, state: dict, lik=None):
+        self._s = state
+        self.model = lik  # MixtureLikelihood; None after load()
+        self.params = pd.Series(state["params"], index=state["labels"], name="coef")
+        cov = np.array(state["cov"], dtype=float) if state.get("cov") is not None else None
+        self._cov = cov
+        self.theta = np.asarray(state["theta"], float)
+        self.llf = float(state["llf"])
+        self.nobs = int(state["nobs"])
+        self.n_units = int(state["n_units"])
+        self.n_classes = int(state["n_classes"])
+        self.converged = bool(state["converged"])
+        self.se_type = state["se_type"]
+        self.formula = state["formula"]
+        self.family = state["family"]
+        self.link = state["link"]
+        self.boundary = list(state.get("boundary", []))
+        self.warnings = list(state.get("warnings", []))
+        post = np.asarray(state["posterior"], float).reshape(-1, self.n_classes)
+        self.posterior = pd.DataFrame(post, index=pd.Index(state["unit_ids"], name=state["unit_name"]),
+                                      columns=[f"{state['class_name']}{k + 1}" for k in range(self.n_classes)])
+        cp = state["class_prop"]
+        self.class_proportions = pd.Series(cp["value"], index=self.posterior.columns, name="proportion")
+        self.class_proportions_se = pd.Series(cp["se"], index=self.posterior.columns, dtype=float, name="se")
+        self.starts = pd.DataFrame(state["starts"])
+
+    # ------------------------------------------------------------------ inference
+    @property
+    def df_model(self) -> int:
+        """Number of free parameters."""
+        return len(self.params)
+
+    @property
+    def aic(self):
+        return -2 * self.llf + 2 * self.df_model
+
+    @property
+    def bic(self):
+        return -2 * self.llf + np.log(self.n_units) * self.df_model
+
+    @property
+    def sabic(self):
+        """Sample-size adjusted BIC (Sclove 1987): n* = (n + 2) / 24."""
+        return -2 * self.llf + np.log((self.n_units + 2) / 24.0) * self.df_model
+
+    @property
+    def entropy(self):
+        """Relative entropy of the classification, 1 - sum(-p log p) / (n log K) (Mplus)."""
+        if self.n_classes == 1:
+            return np.nan
+        p = self.posterior.to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = -np.where(p > 0, p * np.log(p), 0.0).sum()
+        return float(1.0 - h / (len(p) * np.log(self.n_classes)))
+
+    def cov_params(self) -> pd.DataFrame:
+        if self._cov is None:
+            raise GlmmixError("no covariance: the model was fitted with se='none'")
+        return pd.DataFrame(self._cov, index=self.params.index, columns=self.params.index)
+
+    @property
+    def bse(self) -> pd.Series:
+        if self._cov is None:
+            return pd.Series(np.nan, index=self.params.index, name="bse")
+        return pd.Series(np.sqrt(np.diag(self._cov)), index=self.params.index, name="bse")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return (self.params / self.bse).rename("z")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="P>|z|")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        z = stats.norm.ppf(1 - alpha / 2)
+        lo, hi = self.params - z * self.bse, self.params + z * self.bse
+        return pd.DataFrame({alpha / 2: lo, 1 - alpha / 2: hi})
+
+    # ------------------------------------------------------------------ profiles
+    def profile(self) -> pd.DataFrame:
+        """Class-specific expected outcomes for designs made of item dummies.
+
+        For ``y ~ 0 + item`` (LCA), the item-response probabilities per class (poLCA's
+        ``probs``); columns ``class1 ... classK`` and their delta-method SEs ``se:class1 ...``.
+        """
+        prof = self._s.get("profile")
+        if prof is None:
+            raise GlmmixError(
+                "profile() needs an outcome part made only of item dummies (e.g. 'y ~ 0 + item'); "
+                "use predict(which='class') for other designs"
+            )
+        return pd.DataFrame(prof["values"], index=prof["index"], columns=prof["columns"])
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, newdata: pd.DataFrame | None = None, which: str = "marginal") -> pd.Series | pd.DataFrame:
+        """Expected outcomes.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict for; default the rows used in fitting (in their original order).
+        which : {"marginal", "posterior", "class"}
+            ``"marginal"``: sum_c P(c | class covariates) E[y | c]; ``"posterior"``: weighted by
+            each unit's posterior class probabilities (fitted data only); ``"class"``: a
+            DataFrame with E[y | c] for every class.
+        """
+        if which not in ("marginal", "posterior", "class"):
+            raise ValueError("which must be 'marginal', 'posterior' or 'class'")
+        if self.model is None:
+            if newdata is None:
+                raise GlmmixError("a loaded result has no data: pass newdata to predict()")
+            return self._predict_new(newdata, which)
+        lik = self.model
+        d = lik.design
+        if newdata is None:
+            X, unit_of_row, Z, index, aux = d.X, d.unit_of_row, d.Z, d.row_index, d.aux
+        else:
+            if which == "posterior":
+                raise GlmmixError("which='posterior' is only available for the fitted data")
+            return self._predict_new(newdata, which)
+        P = lik.layout.unpack(lik.layout.expand(self.theta))
+        eta = np.asarray(X @ P["beta"])
+        mu = d.family.mean(eta, P["extra"], aux)
+        return self._combine(mu, unit_of_row, Z, P, which, index)
+
+    def _combine(self, mu, unit_of_row, Z, P, which, index):
+        cols = self.posterior.columns
+        if which == "class":
+            return pd.DataFrame(mu, index=index, columns=cols)
+        if which == "posterior":
+            w = self.posterior.to_numpy()[unit_of_row]
+        else:
+            lin = np.concatenate([Z @ P["gamma"], np.zeros((Z.shape[0], 1))], axis=1)
+            w = np.exp(lin - logsumexp(lin, axis=1, keepdims=True))[unit_of_row]
+        return pd.Series((w * mu).sum(axis=1), index=index, name="predicted")
+
+    def _predict_new(self, newdata, which):
+        s = self._s
+        if which == "posterior":
+            raise GlmmixError("which='posterior' is only available for the fitted data")
+        X = _aligned_matrix(s["outcome_rhs"], newdata, s["x_names"], "outcome part")
+        Z = _aligned_matrix(s["class_rhs"], newdata, s["z_names"], "class part")
+        from .families import get_family
+
+        fam = get_family(s["family"], s["link"])
+        aux = dict(s.get("aux", {}))
+        if fam.name == "ordinal":
+            by = aux.get("threshold_by")
+            levels = aux["threshold_levels"]
+            if by is not None:
+                g = pd.Categorical(newdata[by].astype(str), categories=levels)
+                if (g.codes < 0).any():
+                    raise GlmmixError(f"newdata has levels of {by!r} not seen in fitting")
+                aux["threshold_group"] = g.codes.astype(np.intp)
+            else:
+                aux["threshold_group"] = np.zeros(len(newdata), np.intp)
+        P = {"beta": np.array(s["beta_full"]), "extra": np.array(s["extra_full"]).reshape(self.n_classes, -1),
+             "gamma": np.array(s["gamma_full"]).reshape(Z.shape[1], -1)}
+        mu = fam.mean(X @ P["beta"], P["extra"], aux)
+        return self._combine(mu, np.arange(len(newdata)), Z, P, which, newdata.index)
+
+    # ------------------------------------------------------------------ tables
+    def params_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        ci = self.conf_int(alpha)
+        tab = pd.DataFrame({"coef": self.params, "std err": self.bse, "z": self.tvalues,
+                            "P>|z|": self.pvalues, f"[{alpha / 2:g}": ci.iloc[:, 0], f"{1 - alpha / 2:g}]": ci.iloc[:, 1]})
+        tab.loc[[self.params.index[i] for i in self.boundary], ["std err", "z", "P>|z|"]] = np.nan
+        return tab
+
+    def summary(self, alpha: float = 0.05):
+        """A statsmodels ``Summary`` (``print`` it; ``.as_html()``, ``.as_latex()``)."""
+        from .summary import build_summary
+
+        return build_summary(self, alpha)
+
+    def __repr__(self):
+        return (f"<MixtureResults: {self._s['model_name']}, {self.n_classes} class(es), "
+                f"llf={self.llf:.4f}, {self.df_model} parameters>")
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        """Write the results to a JSON file (no pickle): reload with ``MixtureResults.load``."""
+        Path(path).write_text(json.dumps(_jsonable(self._s), indent=1))
+
+    @classmethod
+    def load(cls, path) -> "MixtureResults":
+        s = json.loads(Path(path).read_text())
+        if s.get("format") != "glmmix-results":
+            raise GlmmixError(f"{path} is not a glmmix results file")
+        s["cov"] = None if s["cov"] is None else np.array([[np.nan if v is None else v for v in row] for row in s["cov"]])
+        s["class_prop"]["se"] = [np.nan if v is None else v for v in s["class_prop"]["se"]]
+        return cls(s, lik=None)
+
+
+def _aligned_matrix(rhs, df, names, where):
+    if rhs is None:
+        return np.ones((len(df), 1))
+    try:
+        mm = Formula(rhs).get_model_matrix(df, na_action="raise")
+    except Exception as exc:
+        raise GlmmixError(f"cannot build the {where} for newdata: {exc}") from None
+    cols = list(mm.columns)
+    extra = [c for c in cols if c not in names]
+    if extra:
+        raise GlmmixError(f"newdata produces column(s) {extra} in the {where} that the fitted model does not have "
+                          "(a level not seen in fitting?)")
+    out = np.zeros((len(df), len(names)))
+    for j, n in enumerate(names):
+        if n in cols:
+            out[:, j] = mm[n].to_numpy(dtype=float)
+    return out
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _jsonable(o.tolist())
+    if isinstance(o, (np.floating, float)):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if isinstance(o, (str, int, bool)) or o is None:
+        return o
+    return str(o)

@@ -1,0 +1,80 @@
+"""Summary tables for :class:`~glmmix.results.MixtureResults` (statsmodels ``Summary``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from statsmodels.iolib.summary2 import Summary
+
+
+def _fmt(x, d=4):
+    return "" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{d}f}"
+
+
+def _titled(df, title):
+    """Put a section title in the header of the label column."""
+    out = df.copy()
+    out.insert(0, title, list(out.index))
+    return out.reset_index(drop=True)
+
+
+def build_summary(res, alpha=0.05) -> Summary:
+    s = res._s
+    smry = Summary()
+    smry.add_title(f"glmmix: {s['model_name']}")
+    left = {
+        "Formula:": s["formula"],
+        "Family:": f"{res.family} ({res.link} link)",
+        "Classes:": str(res.n_classes),
+        "Rows used:": str(res.nobs),
+        "Rows dropped (missing outcome):": str(s["n_dropped"]),
+        f"Units ({s['unit_name'] or 'rows'}):": str(res.n_units),
+        "Log-likelihood:": _fmt(res.llf),
+        "Parameters:": str(res.df_model),
+    }
+    if s.get("n_missing_wide"):
+        left["Responses missing in wide data:"] = str(s["n_missing_wide"])
+    right = {
+        "AIC:": _fmt(res.aic, 3),
+        "BIC:": _fmt(res.bic, 3),
+        "SABIC:": _fmt(res.sabic, 3),
+        "Entropy:": _fmt(res.entropy, 3) if res.n_classes > 1 else "",
+        "Converged:": "yes" if res.converged else "NO",
+        "Max |gradient|:": f"{s['grad_max']:.2e}",
+        "Std. errors:": {"ml": "ML (observed information)", "robust": "robust (sandwich)"}.get(res.se_type, "none"),
+        "Best LL replicated:": {True: f"yes ({s['n_best']} starts)", False: "NO", None: "n/a"}[s["best_replicated"]],
+    }
+    info = pd.DataFrame({"a": list(left.keys()), "b": list(left.values())})
+    info2 = pd.DataFrame({"c": list(right.keys()), "d": list(right.values())})
+    n = max(len(info), len(info2))
+    info = info.reindex(range(n)).fillna("")
+    info2 = info2.reindex(range(n)).fillna("")
+    smry.add_df(pd.concat([info, info2], axis=1), header=False, index=False)
+    tab = res.params_table(alpha)
+    blocks = s["label_blocks"]
+    fmt = tab.copy()
+    for col in fmt.columns:
+        fmt[col] = [_fmt(v, 4) for v in tab[col]]
+    for i in res.boundary:
+        fmt.iloc[i, 1] = "boundary"
+    titles = {
+        "beta": "Outcome part (class-specific unless shared)",
+        "extra": "Family parameters",
+        "gamma": f"Class membership: multinomial logits, reference {s['class_name']}{res.n_classes}",
+    }
+    for key in ("beta", "extra", "gamma"):
+        rows = [lab for lab, b in zip(tab.index, blocks) if b == key]
+        if rows:
+            smry.add_df(_titled(fmt.loc[rows], titles[key]), index=False)
+    if res.n_classes > 1:
+        cp = pd.DataFrame({"proportion": [_fmt(v) for v in res.class_proportions],
+                           "std err": [_fmt(v) for v in res.class_proportions_se],
+                           "posterior mean": [_fmt(v) for v in res.posterior.mean()]},
+                          index=res.class_proportions.index)
+        smry.add_df(_titled(cp, "Class proportions (model-implied; delta-method SEs)"), index=False)
+    notes = list(res.warnings)
+    if s["n_dropped"]:
+        notes.append(f"{s['n_dropped']} row(s) with a missing outcome were dropped (ML under MAR).")
+    if notes:
+        smry.add_text("\n".join(f"Note: {t}" for t in notes))
+    return smry

@@ -1,0 +1,120 @@
+## Shared helpers for the reference-value scripts (sourced; run scripts from /work/main).
+suppressPackageStartupMessages(library(jsonlite))
+sw <- function(pkgs) {
+  out <- lapply(pkgs, function(p) as.character(packageVersion(p)))
+  names(out) <- pkgs
+  out
+}
+rver <- function() R.version.string
+save_json <- function(x, name) {
+  f <- file.path("tests/reference/values", paste0(name, ".json"))
+  write_json(x, f, digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null")
+  cat("wrote", f, "\n")
+}
+## named list from a named vector (keeps names in JSON)
+nl <- function(v) as.list(v)
+## matrix -> list of rows keyed by rownames, each a named list by colnames
+mat2list <- function(m) {
+  lapply(setNames(seq_len(nrow(m)), rownames(m)), function(i) as.list(setNames(m[i, ], colnames(m))))
+}
+## Run flexmix 'nrep' times from random starts, return all fits + summary of the best.
+multistart <- function(fitfun, nrep, seed = 1, tol = 1e-6) {
+  set.seed(seed)
+  fits <- vector("list", nrep)
+  for (i in seq_len(nrep)) fits[[i]] <- try(fitfun(), silent = TRUE)
+  ok <- !vapply(fits, inherits, TRUE, "try-error")
+  ll <- rep(NA_real_, nrep)
+  ll[ok] <- vapply(fits[ok], function(f) as.numeric(logLik(f)), 1)
+  k <- rep(NA_integer_, nrep)
+  k[ok] <- vapply(fits[ok], function(f) as.integer(f@k), 1L)
+  best <- which.max(ll)
+  list(best = fits[[best]], ll = ll, k = k, best_ll = ll[best],
+       n_best = sum(abs(ll - ll[best]) < tol, na.rm = TRUE), n_ok = sum(ok))
+}
+
+## ---- latent class helpers (flexmix FLXMCmvbinary) ----
+FLX_CONTROL <- list(minprior = 0, iter.max = 20000, tolerance = 1e-10)
+
+## Standard errors from numDeriv's Hessian of flexmix's own observed-data log-likelihood
+## (flexmix:::FLXlogLikfun) at the EM estimates, in flexmix's parametrization
+## (FLXMCmvbinary: the item probabilities themselves; concomitant: multinomial logits
+## log(pi_k / pi_1)). Parameters on the boundary (probability within 1e-6 of 0 or 1) are
+## held fixed and get SE NA (reported as null).
+flx_hessian_se <- function(m, bound = 1e-6) {
+  f <- flexmix::FLXlogLikfun(m)
+  p0 <- flexmix::FLXgetParameters(m)
+  isprob <- grepl("center", names(p0))
+  fixed <- isprob & (p0 < bound | p0 > 1 - bound)
+  idx <- which(!fixed)
+  ## work on the logit scale for probabilities (keeps numDeriv's steps inside (0,1)),
+  ## then delta method back: d p / d logit = p (1 - p)
+  lg <- isprob[idx]
+  to_p <- function(q) { q[lg] <- plogis(q[lg]); q }
+  q0 <- p0[idx]; q0[lg] <- qlogis(q0[lg])
+  g <- function(q) { p <- p0; p[idx] <- to_p(q); f(p) }
+  H <- numDeriv::hessian(g, q0)
+  Vq <- solve(-H)
+  J <- diag(ifelse(lg, p0[idx] * (1 - p0[idx]), 1), length(idx))
+  V <- J %*% Vq %*% J
+  se <- rep(NA_real_, length(p0)); names(se) <- names(p0)
+  se[idx] <- sqrt(diag(V))
+  Vfull <- matrix(NA_real_, length(p0), length(p0), dimnames = list(names(p0), names(p0)))
+  Vfull[idx, idx] <- V
+  list(par = p0, se = se, vcov = Vfull, fixed = names(p0)[fixed],
+       grad_max = max(abs(numDeriv::grad(g, q0))))
+}
+
+## Summarise a binary LCA flexmix fit, classes sorted by prior (largest first).
+lca_summary <- function(ms, items, with_se = TRUE, concomitant = FALSE) {
+  m <- ms$best
+  K <- m@k
+  pri <- prior(m)
+  ord <- order(pri, decreasing = TRUE)
+  P <- parameters(m)          # items x components
+  rownames(P) <- items
+  out <- list(
+    loglik = as.numeric(logLik(m)),
+    npar = attr(logLik(m), "df"),
+    class_proportions = pri[ord],
+    prob_yes = lapply(setNames(ord, paste0("class", seq_along(ord))),
+                      function(j) as.list(setNames(P[, j], items))),
+    em_iterations = m@iter,
+    converged = m@converged,
+    starts = list(n = length(ms$ll), n_ok = ms$n_ok, n_reaching_best = ms$n_best,
+                  tolerance_for_same = 1e-6, all_logliks = sort(ms$ll, decreasing = TRUE)),
+    original_component_order = ord)
+  out$nobs <- nrow(m@posterior$scaled)
+  if (with_se) {
+    s <- try(flx_hessian_se(m), silent = TRUE)
+    if (inherits(s, "try-error")) {
+      out$se_note <- paste("Hessian failed:", as.character(s))
+    } else {
+      sep <- lapply(setNames(seq_along(ord), paste0("class", seq_along(ord))), function(c) {
+        j <- ord[c]
+        nm <- paste0("model.1_Comp.", j, ".center.", colnames(m@model[[1]]@y))
+        v <- s$se[nm]; names(v) <- items
+        as.list(v)
+      })
+      out$prob_yes_se <- sep
+      ## SE of class proportions by the delta method from the logits (if no concomitant)
+      if (!concomitant && K > 1) {
+        an <- paste0("concomitant_Comp.", 2:K, ".alpha")
+        if (all(an %in% names(s$par))) {
+          a <- c(0, s$par[an]); pr <- exp(a) / sum(exp(a))
+          J <- (diag(pr) - pr %o% pr)[, -1, drop = FALSE]   # d pi / d alpha_(2..K)
+          Va <- s$vcov[an, an, drop = FALSE]
+          out$class_proportions_se <- sqrt(diag(J %*% Va %*% t(J)))[ord]
+        }
+      }
+      out$se_method <- paste("sqrt(diag(solve(-H))), H = numDeriv::hessian of flexmix's observed-data",
+        "log-likelihood (FLXlogLikfun) at the EM optimum, computed in logits of the item probabilities",
+        "and mapped to the probability scale by the delta method; class proportions via delta method from flexmix's logits log(pi_k/pi_1).",
+        "Boundary probabilities (within 1e-6 of 0 or 1) held fixed, SE null. Observed",
+        "information, not poLCA's probs.se (poLCA not installable here).")
+      out$se_boundary_fixed <- s$fixed
+      out$max_abs_gradient_at_optimum <- s$grad_max
+      out$hessian_se_raw <- as.list(s$se)
+    }
+  }
+  out
+}
