@@ -18,7 +18,7 @@ mat2list <- function(m) {
   lapply(setNames(seq_len(nrow(m)), rownames(m)), function(i) as.list(setNames(m[i, ], colnames(m))))
 }
 ## Run flexmix 'nrep' times from random starts, return all fits + summary of the best.
-multistart <- function(fitfun, nrep, seed = 1, tol = 1e-6) {
+multistart <- function(fitfun, nrep, seed = 1, tol = 1e-6, polish = NULL) {
   set.seed(seed)
   fits <- vector("list", nrep)
   for (i in seq_len(nrep)) fits[[i]] <- try(fitfun(), silent = TRUE)
@@ -28,12 +28,21 @@ multistart <- function(fitfun, nrep, seed = 1, tol = 1e-6) {
   k <- rep(NA_integer_, nrep)
   k[ok] <- vapply(fits[ok], function(f) as.integer(f@k), 1L)
   best <- which.max(ll)
-  list(best = fits[[best]], ll = ll, k = k, best_ll = ll[best],
+  out <- list(best = fits[[best]], ll = ll, k = k, best_ll = ll[best],
        n_best = sum(abs(ll - ll[best]) < tol, na.rm = TRUE), n_ok = sum(ok))
+  if (!is.null(polish)) {
+    ## continue EM from the best fit's posterior with a much tighter tolerance
+    p <- polish(posterior(out$best))
+    out$polished <- list(loglik_before = ll[best], loglik_after = as.numeric(logLik(p)),
+                         extra_iterations = p@iter)
+    if (as.numeric(logLik(p)) >= ll[best]) out$best <- p
+  }
+  out
 }
 
 ## ---- latent class helpers (flexmix FLXMCmvbinary) ----
 FLX_CONTROL <- list(minprior = 0, iter.max = 20000, tolerance = 1e-10)
+FLX_POLISH <- list(minprior = 0, iter.max = 100000, tolerance = 1e-15)
 
 ## Standard errors from numDeriv's Hessian of flexmix's own observed-data log-likelihood
 ## (flexmix:::FLXlogLikfun) at the EM estimates, in flexmix's parametrization
@@ -82,7 +91,8 @@ lca_summary <- function(ms, items, with_se = TRUE, concomitant = FALSE) {
     converged = m@converged,
     starts = list(n = length(ms$ll), n_ok = ms$n_ok, n_reaching_best = ms$n_best,
                   tolerance_for_same = 1e-6, all_logliks = sort(ms$ll, decreasing = TRUE)),
-    original_component_order = ord)
+    original_component_order = ord,
+    polish = ms$polished)
   out$nobs <- nrow(m@posterior$scaled)
   if (with_se) {
     s <- try(flx_hessian_se(m), silent = TRUE)

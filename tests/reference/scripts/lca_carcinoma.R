@@ -13,8 +13,9 @@ res <- list(
   loglik_note = "Full Bernoulli log-likelihood sum_i log sum_k pi_k prod_j p_kj^x_ij (1-p_kj)^(1-x_ij); no constants exist/dropped.",
   poLCA = "poLCA is not packaged for Debian 12 and CRAN is unreachable; flexmix used instead, so no poLCA probs.se/P.se.")
 for (K in 2:3) {
-  call <- sprintf("flexmix(X ~ 1, k = %d, model = FLXMCmvbinary(), control = list(minprior = 0, iter.max = 20000, tolerance = 1e-10)) from %d random starts (set.seed(%d)), best logLik kept", K, NREP, K)
-  ms <- multistart(function() flexmix(X ~ 1, k = K, model = FLXMCmvbinary(), control = FLX_CONTROL), NREP, seed = K)
+  call <- sprintf("flexmix(X ~ 1, k = %d, model = FLXMCmvbinary(), control = list(minprior = 0, iter.max = 20000, tolerance = 1e-10)) from %d random starts (set.seed(%d)), best logLik kept, then EM continued from its posterior with tolerance = 1e-15", K, NREP, K)
+  ms <- multistart(function() flexmix(X ~ 1, k = K, model = FLXMCmvbinary(), control = FLX_CONTROL), NREP, seed = K,
+    polish = function(post) flexmix(X ~ 1, k = K, cluster = post, model = FLXMCmvbinary(), control = FLX_POLISH))
   r <- lca_summary(ms, items)
   r$call <- call
   res[[paste0("K", K)]] <- r

@@ -1,0 +1,136 @@
+"""Invariant battery for every family: densities against scipy.stats, derivatives against
+finite differences, expected information against its definition."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special, stats
+
+from glmmix.families import get_family
+
+
+def _prepared(name, link, y, **aux):
+    fam = get_family(name, link)
+    a = dict(aux)
+    yv = fam.prepare(pd.Series(y, name="y"), a)
+    return fam, yv, a
+
+
+CASES = [
+    ("bernoulli", "logit"),
+    ("bernoulli", "probit"),
+    ("poisson", "log"),
+    ("gaussian", "identity"),
+    ("ordinal", "logit"),
+    ("ordinal", "probit"),
+]
+
+
+def _data(name, rng, n=40):
+    if name == "bernoulli":
+        return rng.integers(0, 2, n).astype(float)
+    if name == "poisson":
+        return rng.poisson(2.0, n).astype(float)
+    if name == "gaussian":
+        return rng.normal(1.0, 2.0, n)
+    return np.tile([0.0, 1.0, 2.0, 3.0], n // 4)
+
+
+def _extra(fam, aux, rng, S):
+    E = fam.n_extra(aux)
+    if fam.name == "ordinal":
+        return np.tile(fam.extra_from_natural(np.array([-1.0, 0.2, 1.5]), aux), (S, 1)) + 0.1 * rng.standard_normal((S, E))
+    return 0.3 * rng.standard_normal((S, E))
+
+
+def test_densities_match_scipy(rng):
+    eta = rng.normal(0, 1.5, (40, 2))
+    y = rng.integers(0, 2, 40).astype(float)
+    fam, yv, aux = _prepared("bernoulli", "logit", y)
+    ref = stats.bernoulli.logpmf(y[:, None], 1 / (1 + np.exp(-eta)))
+    np.testing.assert_allclose(fam.evaluate(yv, eta, np.zeros((2, 0)), aux).logf, ref, rtol=1e-12)
+    fam, yv, aux = _prepared("bernoulli", "probit", y)
+    ref = stats.bernoulli.logpmf(y[:, None], stats.norm.cdf(eta))
+    np.testing.assert_allclose(fam.evaluate(yv, eta, np.zeros((2, 0)), aux).logf, ref, rtol=1e-10)
+    yc = rng.poisson(3, 40).astype(float)
+    fam, yv, aux = _prepared("poisson", "log", yc)
+    ref = stats.poisson.logpmf(yc[:, None], np.exp(eta))
+    np.testing.assert_allclose(fam.evaluate(yv, eta, np.zeros((2, 0)), aux).logf, ref, rtol=1e-10)
+    yg = rng.normal(size=40)
+    fam, yv, aux = _prepared("gaussian", None, yg)
+    ls = np.array([[0.3], [-0.2]])
+    ref = stats.norm.logpdf(yg[:, None], eta, np.exp(ls[:, 0])[None, :])
+    np.testing.assert_allclose(fam.evaluate(yv, eta, ls, aux).logf, ref, rtol=1e-12)
+    yb = rng.integers(0, 6, 40).astype(float)
+    fam, yv, aux = _prepared("binomial", "logit", yb, trials=np.full(40, 5.0))
+    ref = stats.binom.logpmf(yb[:, None], 5, 1 / (1 + np.exp(-eta)))
+    np.testing.assert_allclose(fam.evaluate(yv, eta, np.zeros((2, 0)), aux).logf, ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_ordinal_probabilities(link, rng):
+    y = np.tile([0.0, 1.0, 2.0, 3.0], 10)
+    fam, yv, aux = _prepared("ordinal", link, y)
+    tau = np.array([-1.0, 0.2, 1.5])
+    a = fam.extra_from_natural(tau, aux)
+    np.testing.assert_allclose(fam.extra_natural(a, aux), tau)
+    eta = rng.normal(size=(40, 1))
+    F = stats.logistic.cdf if link == "logit" else stats.norm.cdf
+    cum = np.concatenate([np.zeros((40, 1)), F(tau[None, :] - eta), np.ones((40, 1))], axis=1)
+    p = cum[np.arange(40), yv.astype(int) + 1] - cum[np.arange(40), yv.astype(int)]
+    np.testing.assert_allclose(fam.evaluate(yv, eta, a[None, :], aux).logf[:, 0], np.log(p), rtol=1e-10)
+    # probabilities of all categories sum to one; extreme eta stays finite
+    a3 = {**aux, "threshold_group": np.zeros(3, np.intp)}
+    tot = sum(np.exp(fam.evaluate(np.full(3, float(k)), np.array([[-40.0], [0.0], [40.0]]), a[None, :], a3).logf) for k in range(4))
+    np.testing.assert_allclose(tot, 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, link", CASES)
+def test_derivatives_match_finite_differences(name, link, rng):
+    y = _data(name, rng)
+    fam, yv, aux = _prepared(name, link, y)
+    S = 2
+    eta = rng.normal(0.3, 1.0, (len(y), S))
+    extra = _extra(fam, aux, rng, S)
+    fe = fam.evaluate(yv, eta, extra, aux)
+    h = 1e-6
+    num = (fam.evaluate(yv, eta + h, extra, aux).logf - fam.evaluate(yv, eta - h, extra, aux).logf) / (2 * h)
+    np.testing.assert_allclose(fe.d_eta, num, rtol=1e-5, atol=1e-7)
+    if fe.d_extra is not None:
+        E = extra.shape[1]
+        for e in range(E):
+            ep, em = extra.copy(), extra.copy()
+            ep[:, e] += h
+            em[:, e] -= h
+            num = (fam.evaluate(yv, eta, ep, aux).logf - fam.evaluate(yv, eta, em, aux).logf) / (2 * h)
+            ana = np.zeros_like(num)
+            for j in range(fe.extra_cols.shape[1]):
+                ana += np.where(fe.extra_cols[:, j:j + 1] == e, fe.d_extra[:, :, j], 0.0)
+            np.testing.assert_allclose(ana, num, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name, link", CASES)
+def test_expected_information(name, link, rng):
+    """w_eta equals E[(dlogf/deta)^2] (Fisher information), computed by enumeration or sampling."""
+    y = _data(name, rng)
+    fam, _, aux = _prepared(name, link, y)
+    eta = np.array([[0.4]])
+    extra = _extra(fam, aux, rng, 1)
+    if name == "gaussian":
+        expected = np.exp(-2 * extra[0, 0])
+    else:
+        support = np.arange(4.0) if name == "ordinal" else (np.arange(60.0) if name == "poisson" else np.array([0.0, 1.0]))
+        a = dict(aux)
+        if name == "ordinal":
+            a["threshold_group"] = np.zeros(len(support), np.intp)
+        if name == "poisson":
+            a["lgy"] = special.gammaln(support + 1)
+        if name == "bernoulli":
+            a["trials"] = np.ones(2)
+            a["lchoose"] = np.zeros(2)
+        fe = fam.evaluate(support, np.repeat(eta, len(support), 0), extra, a)
+        expected = float((np.exp(fe.logf) * fe.d_eta**2).sum())
+    got = fam.evaluate(np.array([y[0]]), eta, extra, {**aux, "threshold_group": np.zeros(1, np.intp),
+                                                       "trials": np.ones(1), "lchoose": np.zeros(1),
+                                                       "lgy": np.zeros(1)}).w_eta
+    np.testing.assert_allclose(got, expected, rtol=1e-8)

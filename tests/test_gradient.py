@@ -1,0 +1,73 @@
+"""Every analytic gradient against finite differences (Fisher's identity, eq 2-4)."""
+
+import numpy as np
+import pytest
+from scipy.optimize import approx_fprime
+
+from helpers import make_lik, mixed_data
+
+CASES = [
+    # formula, K, family, link, extra kwargs
+    ("y ~ 0 + item | class(unit) ~ 1", 3, "bernoulli", "logit", {}),
+    ("y ~ 0 + item | class(unit) ~ 1 + z", 2, "bernoulli", "probit", {}),
+    ("y ~ 0 + item + x | class(unit) ~ 1 + z", 3, "bernoulli", "logit", {"invariant": ["x"]}),
+    ("y ~ 1 + x | class ~ 1 + x", 2, "poisson", "log", {}),
+    ("y ~ 0 + item | class(unit) ~ z", 2, "poisson", "log", {}),
+    ("y ~ 1 + x | class(unit) ~ 1", 2, "gaussian", None, {}),
+    ("y ~ 1 + x | class(unit) ~ 1", 3, "gaussian", None, {"class_specific": ["sigma"]}),
+    ("y ~ 0 + x | class(unit) ~ 1 + z", 2, "ordinal", "logit", {"thresholds_by": "item"}),
+    ("y ~ 0 + x | class(unit) ~ 1", 2, "ordinal", "probit", {}),
+    ("y ~ 1 + x", 1, "gaussian", None, {}),
+    ("y ~ 0 + item | class(unit) ~ 1", 2, "bernoulli", "logit",
+     {"fix": {"class1:item[i0]": 1.5}, "equal": [["class1:item[i1]", "class2:item[i2]"]]}),
+]
+
+
+@pytest.mark.parametrize("formula, K, family, link, kw", CASES)
+def test_gradient_matches_finite_differences(formula, K, family, link, kw, rng):
+    data = mixed_data(rng, family=family)
+    lik = make_lik(formula, data, K, family, link, **kw)
+    for _ in range(2):
+        theta = 0.5 * rng.standard_normal(lik.layout.n_free)
+        ll, g, _ = lik.loglik_and_grad(theta)
+        num = approx_fprime(theta, lik.loglik, 1e-6)
+        np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
+        # unit scores add up to the gradient (needed by the sandwich)
+        np.testing.assert_allclose(lik.unit_scores(theta).sum(axis=0), g, rtol=1e-8, atol=1e-8)
+        # the EM metric is symmetric positive semi-definite
+        H = lik.q_information(lik.evaluate(theta))
+        np.testing.assert_allclose(H, H.T, atol=1e-8)
+        assert np.linalg.eigvalsh(H).min() > -1e-8
+
+
+def test_fixed_and_equal_constraints_hold(rng):
+    data = mixed_data(rng)
+    lik = make_lik("y ~ 0 + item | class(unit) ~ 1", data, 2, "bernoulli",
+                   fix={"class1:item[i0]": 1.5}, equal=[["class1:item[i1]", "class2:item[i2]"]])
+    L = lik.layout
+    assert L.n_free == 2 * 4 + 1 - 2
+    P = L.unpack(L.expand(rng.standard_normal(L.n_free)))
+    assert P["beta"][0, 0] == 1.5 and P["beta"][1, 0] == P["beta"][2, 1]
+
+
+@pytest.mark.parametrize("formula, K, family, link, kw", [CASES[1], CASES[6], CASES[7]])
+def test_likelihood_invariant_to_class_labels(formula, K, family, link, kw, rng):
+    data = mixed_data(rng, family=family)
+    lik = make_lik(formula, data, K, family, link, **kw)
+    theta = 0.5 * rng.standard_normal(lik.layout.n_free)
+    perm = np.roll(np.arange(K), 1)
+    assert lik.layout.permutation_allowed(perm)
+    phi2 = lik.layout.permute_full(lik.layout.expand(theta), perm)
+    theta2 = lik.layout.from_full(phi2)
+    np.testing.assert_allclose(lik.loglik(theta2), lik.loglik(theta), rtol=1e-12)
+    post1 = lik.evaluate(theta).post
+    post2 = lik.evaluate(theta2).post
+    np.testing.assert_allclose(post2, post1[:, perm], atol=1e-12)
+
+
+def test_row_order_within_units_does_not_matter(rng):
+    data = mixed_data(rng)
+    lik1 = make_lik("y ~ 0 + item | class(unit) ~ 1 + z", data, 2, "bernoulli")
+    lik2 = make_lik("y ~ 0 + item | class(unit) ~ 1 + z", data.sample(frac=1.0, random_state=3), 2, "bernoulli")
+    theta = rng.standard_normal(lik1.layout.n_free)
+    np.testing.assert_allclose(lik1.loglik(theta), lik2.loglik(theta), rtol=1e-12)
