@@ -208,7 +208,7 @@ class Binomial(Family):
         if trials is None:
             bad = ~np.isin(yv, (0.0, 1.0))
             if bad.any():
-                vals = pd.unique(yv[bad])[:5]
+                vals = [float(v) for v in pd.unique(yv[bad])[:5]]
                 raise DesignError(
                     f"outcome {y.name!r} must be 0/1 for family {self.name!r}: found "
                     f"{list(vals)} in {int(bad.sum())} row(s) (first at index "
@@ -271,7 +271,7 @@ class Poisson(Family):
         yv = _numeric_outcome(y)
         bad = (yv < 0) | (yv != np.round(yv))
         if bad.any():
-            vals = pd.unique(yv[bad])[:5]
+            vals = [float(v) for v in pd.unique(yv[bad])[:5]]
             raise DesignError(
                 f"outcome {y.name!r} must be a non-negative integer count for family "
                 f"'poisson': found {list(vals)} in {int(bad.sum())} row(s)"

@@ -1,0 +1,111 @@
+"""Bad input gives a clear error naming the culprit, before any fitting."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmmix as gm
+from glmmix import DesignError, FormulaError
+
+
+@pytest.fixture
+def long():
+    return pd.DataFrame({
+        "person": np.repeat([1, 2, 3, 4], 3),
+        "item": np.tile(["a", "b", "c"], 4),
+        "y": [0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0],
+        "x": np.repeat([0.1, 0.5, -0.3, 1.2], 3),
+        "xrow": np.arange(12.0),
+    })
+
+
+LCA = "y ~ 0 + item | class(person) ~ 1"
+
+
+def test_unknown_column(long):
+    with pytest.raises(DesignError, match="'zz'"):
+        gm.fit("y ~ 0 + item + zz | class(person) ~ 1", long, n_classes=2, family="bernoulli")
+    with pytest.raises(DesignError, match="'nobody'"):
+        gm.fit("y ~ 0 + item | class(nobody) ~ 1", long, n_classes=2, family="bernoulli")
+    with pytest.raises(DesignError, match="'w'"):
+        gm.fit("y ~ 0 + item | class(person) ~ 1 + w", long, n_classes=2, family="bernoulli")
+
+
+def test_outcome_outside_support(long):
+    bad = long.assign(y=long["y"].where(long.index != 4, 2))
+    with pytest.raises(DesignError, match=r"0/1.*\[2\.0\]"):
+        gm.fit(LCA, bad, n_classes=2, family="bernoulli")
+    with pytest.raises(DesignError, match="non-negative integer"):
+        gm.fit("y ~ 1 + x", long.assign(y=long["y"] + 0.5), family="poisson")
+    with pytest.raises(DesignError, match="non-negative integer"):
+        gm.fit("y ~ 1 + x", long.assign(y=long["y"] - 1), family="poisson")
+
+
+def test_class_covariate_varying_within_unit(long):
+    with pytest.raises(DesignError, match="'xrow' varies within 'person'"):
+        gm.fit("y ~ 0 + item | class(person) ~ 1 + xrow", long, n_classes=2, family="bernoulli")
+
+
+@pytest.mark.parametrize("K", [0, -1, 1.5, "2", True])
+def test_bad_number_of_classes(long, K):
+    with pytest.raises(DesignError, match="n_classes"):
+        gm.fit(LCA, long, n_classes=K, family="bernoulli")
+
+
+def test_empty_data(long):
+    with pytest.raises(DesignError, match="empty"):
+        gm.fit(LCA, long.iloc[:0], n_classes=2, family="bernoulli")
+
+
+def test_formula_without_outcome(long):
+    with pytest.raises(FormulaError, match="no outcome"):
+        gm.fit("0 + item | class(person) ~ 1", long, n_classes=2, family="bernoulli")
+
+
+def test_classes_without_class_part(long):
+    with pytest.raises(FormulaError, match="class part"):
+        gm.fit("y ~ 0 + item", long, n_classes=2, family="bernoulli")
+
+
+def test_random_terms_not_yet(long):
+    with pytest.raises(NotImplementedError, match=r"\(1 \| person\)"):
+        gm.fit("y ~ 0 + item | class ~ 1 + (1|person)", long, n_classes=2, family="bernoulli")
+    with pytest.raises(NotImplementedError, match="rr"):
+        gm.fit("y ~ 0 + item + rr(0 + item | person, 1)", long, family="bernoulli")
+
+
+def test_missing_predictor_is_an_error_not_a_drop(long):
+    with pytest.raises(DesignError, match=r"'x' has 1 missing"):
+        gm.fit("y ~ 1 + x", long.assign(x=long["x"].where(long.index != 3)), family="gaussian")
+
+
+def test_unknown_family_link_and_terms(long):
+    with pytest.raises(DesignError, match="unknown family"):
+        gm.fit(LCA, long, n_classes=2, family="binary")
+    with pytest.raises(DesignError, match="link"):
+        gm.fit(LCA, long, n_classes=2, family="poisson", link="logit")
+    with pytest.raises(DesignError, match="invariant term 'q'"):
+        gm.fit(LCA, long, n_classes=2, family="bernoulli", invariant=["q"])
+    with pytest.raises(DesignError, match="unknown parameter"):
+        gm.fit(LCA, long, n_classes=2, family="bernoulli", fix={"class9:item[a]": 1.0})
+
+
+def test_ordinal_intercept_confounded_with_thresholds(long):
+    with pytest.raises(FormulaError, match="thresholds"):
+        gm.fit("y ~ 1 + x", long, family="ordinal")
+    with pytest.raises(FormulaError, match="item"):
+        gm.fit("y ~ 0 + item | class(person) ~ 1", long, n_classes=2, family="ordinal", thresholds_by="item")
+
+
+def test_ordinal_empty_category_named(long):
+    df = long.assign(y=np.where(long["item"] == "a", 0, long["y"] + 1))
+    with pytest.raises(DesignError, match="'item' = 'a'"):
+        gm.fit("y ~ 0 + x", df, family="ordinal", thresholds_by="item")
+
+
+def test_missing_outcomes_dropped_and_counted(long):
+    df = long.assign(y=long["y"].astype(float).where(~long.index.isin([0, 5])))
+    res = gm.fit(LCA, df, n_classes=2, family="bernoulli", seed=1, starts=(4, 2), se="none")
+    assert res.nobs == 10
+    assert res._s["n_dropped"] == 2
+    assert "2 row(s) with a missing outcome" in str(res.summary())
