@@ -118,8 +118,9 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
 
     def homo(es: EStep):
         # every class sees every row with weight one: Q of K identical one-class models
-        return EStep(float(es.fe.logf.sum()), es.ll_units, np.exp(es.logprior), es.logprior,
-                     np.ones_like(es.wrow), es.fe, es.parts)
+        w = np.repeat(lik.count[:, None], K, axis=1)
+        return EStep(float((w * es.fe.logf).sum()), es.ll_units, np.exp(es.logprior), es.logprior,
+                     w, es.fe, es.parts)
 
     es = homo(lik.evaluate(theta))
     for _ in range(max_iter):

@@ -44,55 +44,82 @@ class EStep:
     ll_units : (n_units,)
     post : (n_units, K) posterior class probabilities
     logprior : (n_units, K)
-    wrow : (n_rows, K) posterior weight of each row's class (post broadcast to rows)
-    fe : FamilyEval at rows
+    wpat : (n_patterns, K) posterior-weighted count of each row pattern in each class
+    fe : FamilyEval at the row patterns
     """
 
     ll: float
     ll_units: np.ndarray
     post: np.ndarray
     logprior: np.ndarray
-    wrow: np.ndarray
+    wpat: np.ndarray
     fe: object
     parts: dict
 
 
+def row_patterns(design: Design):
+    """Distinct rows of (X, y, family row data) and the map from rows to them.
+
+    Row log-densities depend on a row only through its pattern, so the family is evaluated
+    once per pattern (for ``y ~ 0 + item`` with binary y: 2 x n_items patterns however
+    many units there are). Returns (representative row of each pattern, inverse map).
+    """
+    X = design.X
+    n, p = X.shape
+    cols = [design.y[:, None]]
+    for key in ("threshold_group", "trials"):
+        if key in design.aux:
+            cols.append(np.asarray(design.aux[key], float)[:, None])
+    if p * n > 5e7:  # too large to compare densely: no compression
+        return np.arange(n), np.arange(n)
+    Xd = X.toarray() if sp.issparse(X) else np.asarray(X)
+    key = np.ascontiguousarray(np.concatenate([Xd] + cols, axis=1))
+    void = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
+    _, first, inv = np.unique(void, return_index=True, return_inverse=True)
+    return first, inv.ravel()
+
+
 class MixtureLikelihood:
-    """Likelihood of a :class:`~glmmix.design.Design` under a :class:`~glmmix.params.ParamLayout`."""
+    """Likelihood of a :class:`~glmmix.design.Design` under a :class:`~glmmix.params.ParamLayout`.
+
+    Row computations run on distinct row patterns (see :func:`row_patterns`); the sparse
+    count matrix ``C`` (n_units x n_patterns) carries them to units (``C @ logf``) and
+    carries unit posteriors back to patterns (``C.T @ post``).
+    """
 
     def __init__(self, design: Design, layout: ParamLayout):
         self.design = design
         self.layout = layout
         self.K = design.n_classes
         self.family = design.family
-        self.X = design.X
-        self.Xt = design.X.T.tocsr() if sp.issparse(design.X) else None
         self.Z = design.Z
-        self.y = design.y
-        self.aux = design.aux
-        self.starts = design.unit_starts
-        self.uor = design.unit_of_row
-        # unit incidence matrix (n_units x n_rows) for per-unit score sums
-        n, U = design.n_rows, design.n_units
-        self._S = sp.csr_matrix((np.ones(n), (self.uor, np.arange(n))), shape=(U, n))
+        first, inv = row_patterns(design)
+        n, U, P = design.n_rows, design.n_units, first.size
+        self.n_patterns = P
+        Xp = design.X[first]
+        self.X = Xp.tocsr() if sp.issparse(Xp) else np.asarray(Xp)
+        self.Xt = self.X.T.tocsr() if sp.issparse(self.X) else None
+        self.y = design.y[first]
+        self.aux = {k: (v[first] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
+                    for k, v in design.aux.items()}
+        self.C = sp.csr_matrix((np.ones(n), (design.unit_of_row, inv)), shape=(U, P))
+        self.CT = self.C.T.tocsr()
+        self.count = np.asarray(self.C.sum(axis=0)).ravel()
 
     # ------------------------------------------------------------------ pieces
-    def _eta(self, beta):
-        return np.asarray(self.X @ beta)
-
     def evaluate(self, theta: np.ndarray, derivs: bool = True) -> EStep:
         """Log-likelihood and posteriors at free parameters ``theta``."""
         phi = self.layout.expand(theta)
         P = self.layout.unpack(phi)
-        eta = self._eta(P["beta"])  # (n, K)
+        eta = np.asarray(self.X @ P["beta"])  # (n_patterns, K)
         fe = self.family.evaluate(self.y, eta, P["extra"], self.aux, derivs=derivs)
-        lu = np.add.reduceat(fe.logf, self.starts, axis=0)  # (U, K)
+        lu = self.C @ fe.logf  # (U, K): sum over each unit's rows
         logprior = log_softmax_ref(self.Z @ P["gamma"])
         lj = logprior + lu
         ll_units = logsumexp(lj, axis=1)
         post = np.exp(lj - ll_units[:, None])
-        wrow = post[self.uor]
-        return EStep(float(ll_units.sum()), ll_units, post, logprior, wrow, fe, P)
+        wpat = self.CT @ post if derivs else None
+        return EStep(float(ll_units.sum()), ll_units, post, logprior, wpat, fe, P)
 
     def loglik(self, theta) -> float:
         return self.evaluate(theta, derivs=False).ll
@@ -102,19 +129,19 @@ class MixtureLikelihood:
         """Gradient with respect to the full parameter vector (Fisher's identity)."""
         L = self.layout
         g = np.zeros(L.n_full)
-        wd = es.wrow * es.fe.d_eta  # (n, K)
+        wd = es.wpat * es.fe.d_eta  # (P, K)
         gb = self.Xt @ wd if self.Xt is not None else self.X.T @ wd
         g[L.blocks["beta"].slice] = np.asarray(gb).ravel()
         eb = L.blocks["extra"]
         if eb.size:
-            g[eb.slice] = self._extra_sum(es.wrow[:, :, None] * es.fe.d_extra, es.fe.extra_cols).ravel()
+            g[eb.slice] = self._extra_sum(es.wpat[:, :, None] * es.fe.d_extra, es.fe.extra_cols).ravel()
         if self.K > 1:
             resid = es.post - np.exp(es.logprior)
             g[L.blocks["gamma"].slice] = (self.Z.T @ resid[:, : self.K - 1]).ravel()
         return g
 
     def _extra_sum(self, vals, cols):
-        """Sum row contributions (n, K, m) into (K, E) using column map cols (n, m)."""
+        """Sum pattern contributions (P, K, m) into (K, E) using column map cols (P, m)."""
         K = self.K
         E = self.layout.blocks["extra"].shape[1]
         out = np.empty((K, E))
@@ -137,24 +164,25 @@ class MixtureLikelihood:
         L = self.layout
         U, K = self.design.n_units, self.K
         out = np.zeros((U, L.n_full))
-        wd = es.wrow * es.fe.d_eta
         bb = L.blocks["beta"]
         p = bb.shape[0]
         sb = np.zeros((U, p, K))
         for k in range(K):  # classes only
-            Xk = self.X.multiply(wd[:, k : k + 1]) if sp.issparse(self.X) else self.X * wd[:, k : k + 1]
-            m = self._S @ Xk
-            sb[:, :, k] = m.toarray() if sp.issparse(m) else m
+            d = es.fe.d_eta[:, k : k + 1]
+            Xk = self.X.multiply(d) if sp.issparse(self.X) else self.X * d
+            m = self.C @ Xk  # (U, p): sum over the unit's rows of d_rk x_r
+            sb[:, :, k] = es.post[:, k : k + 1] * (m.toarray() if sp.issparse(m) else m)
         out[:, bb.slice] = sb.reshape(U, -1)
         eb = L.blocks["extra"]
         if eb.size:
             E = eb.shape[1]
-            vals = es.wrow[:, :, None] * es.fe.d_extra  # (n, K, m)
-            se = np.zeros((U, K, E))
             cols = es.fe.extra_cols
+            se = np.zeros((U, K, E))
             for k in range(K):
+                dense = np.zeros((self.n_patterns, E))
                 for j in range(cols.shape[1]):
-                    np.add.at(se[:, k, :], (self.uor, cols[:, j]), vals[:, k, j])
+                    np.add.at(dense, (np.arange(self.n_patterns), cols[:, j]), es.fe.d_extra[:, k, j])
+                se[:, k, :] = es.post[:, k : k + 1] * (self.C @ dense)
             out[:, eb.slice] = se.reshape(U, -1)
         if K > 1:
             resid = (es.post - np.exp(es.logprior))[:, : K - 1]
@@ -175,7 +203,7 @@ class MixtureLikelihood:
         K = self.K
         bb = L.blocks["beta"]
         p = bb.shape[0]
-        W = es.wrow * es.fe.w_eta  # (n, K)
+        W = es.wpat * es.fe.w_eta  # (P, K)
         for k in range(K):
             if sp.issparse(self.X):
                 Hk = (self.Xt @ self.X.multiply(W[:, k : k + 1])).toarray()
@@ -186,7 +214,7 @@ class MixtureLikelihood:
         eb = L.blocks["extra"]
         if eb.size:
             E = eb.shape[1]
-            d2 = self._extra_sum(es.wrow[:, :, None] * es.fe.d_extra**2, es.fe.extra_cols)  # BHHH diagonal
+            d2 = self._extra_sum(es.wpat[:, :, None] * es.fe.d_extra**2, es.fe.extra_cols)  # BHHH diagonal
             for k in range(K):
                 full = eb.offset + k * E + np.arange(E)
                 _scatter(H, L.free_idx[full], np.diag(d2[k]))
