@@ -24,16 +24,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import logsumexp
 
 from .design import Design
 from .params import ParamLayout
 
 
+def lse(a: np.ndarray) -> np.ndarray:
+    """log(sum(exp(a), axis=1)) for a 2-d array, stable; a lean scipy.special.logsumexp."""
+    m = a.max(axis=1)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return np.log(np.exp(a - m[:, None]).sum(axis=1)) + m
+
+
 def log_softmax_ref(lin: np.ndarray) -> np.ndarray:
     """log softmax over [lin, 0] (last class is the reference), shape (n, K)."""
     full = np.concatenate([lin, np.zeros((lin.shape[0], 1))], axis=1)
-    return full - logsumexp(full, axis=1, keepdims=True)
+    return full - lse(full)[:, None]
 
 
 @dataclass
@@ -105,6 +111,11 @@ class MixtureLikelihood:
         self.C = sp.csr_matrix((np.ones(n), (design.unit_of_row, inv)), shape=(U, P))
         self.CT = self.C.T.tocsr()
         self.count = np.asarray(self.C.sum(axis=0)).ravel()
+        # class priors depend on a unit only through its row of Z
+        zv = np.ascontiguousarray(self.Z).view(np.dtype((np.void, self.Z.dtype.itemsize * self.Z.shape[1]))).ravel()
+        _, zfirst, self.zinv = np.unique(zv, return_index=True, return_inverse=True)
+        self.Zu = self.Z[zfirst]
+        self.zinv = self.zinv.ravel()
 
     # ------------------------------------------------------------------ pieces
     def evaluate(self, theta: np.ndarray, derivs: bool = True) -> EStep:
@@ -114,9 +125,9 @@ class MixtureLikelihood:
         eta = np.asarray(self.X @ P["beta"])  # (n_patterns, K)
         fe = self.family.evaluate(self.y, eta, P["extra"], self.aux, derivs=derivs)
         lu = self.C @ fe.logf  # (U, K): sum over each unit's rows
-        logprior = log_softmax_ref(self.Z @ P["gamma"])
+        logprior = log_softmax_ref(self.Zu @ P["gamma"])[self.zinv]
         lj = logprior + lu
-        ll_units = logsumexp(lj, axis=1)
+        ll_units = lse(lj)
         post = np.exp(lj - ll_units[:, None])
         wpat = self.CT @ post if derivs else None
         return EStep(float(ll_units.sum()), ll_units, post, logprior, wpat, fe, P)
