@@ -245,7 +245,7 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
 
     A candidate is a linear-predictor or class-logit coefficient beyond
     ``BOUNDARY_VALUE`` in size; it is on the boundary when moving it further out changes
-    the log-likelihood by less than 1e-6 (the likelihood is flat towards its asymptote).
+    the log-likelihood by less than 1e-4 (the likelihood is flat towards its asymptote).
     """
     L = lik.layout
     fam = lik.family.name
@@ -264,7 +264,7 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
     for i in cands:
         t = theta.copy()
         t[i] = theta[i] * 1.5
-        if abs(lik.loglik(t) - ll0) < 1e-6:
+        if abs(lik.loglik(t) - ll0) < 1e-4:
             out.append(i)
     return out
 
