@@ -174,6 +174,10 @@ def _solve(H, g):
         return np.linalg.lstsq(H + ridge * np.eye(n), g, rcond=None)[0]
 
 
+#: largest change of any unconstrained parameter in one EM step (a trust region)
+MAX_STEP = 5.0
+
+
 def em(lik: MixtureLikelihood, theta: np.ndarray, max_iter: int, tol: float):
     """EM-gradient iterations. Returns (theta, EStep at theta, iterations, last H)."""
     es = lik.evaluate(theta)
@@ -183,6 +187,9 @@ def em(lik: MixtureLikelihood, theta: np.ndarray, max_iter: int, tol: float):
         g = lik.layout.reduce(lik.full_gradient(es))
         H = lik.q_information(es)
         step = _solve(H, g)
+        big = np.abs(step).max() if step.size else 0.0
+        if big > MAX_STEP:
+            step *= MAX_STEP / big
         t = 1.0
         for _ in range(30):
             new = lik.evaluate(theta + t * step)

@@ -452,7 +452,8 @@ class Ordinal(Family):
         m = aux["n_cat"] - 1
         shp = a.shape
         aa = a.reshape(shp[:-1] + (-1, m))
-        tau = np.cumsum(np.concatenate([aa[..., :1], np.exp(aa[..., 1:])], axis=-1), axis=-1)
+        # increments are exp(a); a beyond +-30 is far past any finite estimate (a boundary)
+        tau = np.cumsum(np.concatenate([aa[..., :1], np.exp(np.clip(aa[..., 1:], -30, 30))], axis=-1), axis=-1)
         return tau.reshape(shp)
 
     def extra_from_natural(self, v, aux):
@@ -507,7 +508,7 @@ class Ordinal(Family):
         lw = k > 0
         dtau[rows[lw], :, k[lw] - 1] -= flo[lw]
         # chain rule to a: tau_j = a_0 + sum_{i<=j, i>=1} exp(a_i) => d tau_j / d a_i
-        ex = np.exp(extra.reshape(s, -1, m)[:, :, 1:])  # (S, G, m-1)
+        ex = np.exp(np.clip(extra.reshape(s, -1, m)[:, :, 1:], -30, 30))  # (S, G, m-1)
         rev = np.cumsum(dtau[:, :, ::-1], axis=2)[:, :, ::-1]  # sum_{j>=i} dtau_j
         d_a = rev.copy()
         if m > 1:
