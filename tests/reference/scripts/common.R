@@ -128,3 +128,55 @@ lca_summary <- function(ms, items, with_se = TRUE, concomitant = FALSE) {
   }
   out
 }
+
+## ---- GLMM helpers ----
+## Exact marginal log-likelihood of a random-intercept GLMM by adaptive numerical
+## integration (stats::integrate) per group, at given fixed-effect linear predictor
+## 'eta' (without the random effect) and random-intercept SD 'sd'. 'ldens(y, eta)' is the
+## full conditional log density per row (all constants included).
+exact_ri_loglik <- function(y, eta, group, sd, ldens) {
+  g <- split(seq_along(y), group)
+  tot <- 0
+  for (idx in g) {
+    lf <- function(u) vapply(u, function(v) sum(ldens(y[idx], eta[idx] + v)), 0) + dnorm(u, 0, sd, log = TRUE)
+    opt <- optimize(lf, c(-10 * sd, 10 * sd), maximum = TRUE)
+    c0 <- opt$objective; m <- opt$maximum
+    I <- integrate(function(u) exp(lf(u) - c0), m - 12 * sd, m + 12 * sd,
+                   rel.tol = 1e-12, abs.tol = 0, subdivisions = 1000L)$value
+    tot <- tot + c0 + log(I)
+  }
+  tot
+}
+ldens_bern_logit  <- function(y, eta) dbinom(y, 1, plogis(eta), log = TRUE)
+ldens_bern_probit <- function(y, eta) dbinom(y, 1, pnorm(eta), log = TRUE)
+
+## Summary of a merMod fit
+mer_summary <- function(m) {
+  vc <- lme4::VarCorr(m)
+  re <- lapply(vc, function(v) {
+    s <- attr(v, "stddev")
+    out <- list(sd = as.list(s))
+    if (length(s) > 1) { cr <- attr(v, "correlation"); out$corr <- cr[lower.tri(cr)] }
+    out
+  })
+  fe <- lme4::fixef(m)
+  list(logLik = as.numeric(logLik(m)), df = attr(logLik(m), "df"),
+       fixef = as.list(fe), fixef_se = as.list(sqrt(diag(as.matrix(vcov(m))))),
+       random_effects = re,
+       theta = as.list(lme4::getME(m, "theta")),
+       optimizer = m@optinfo$optimizer,
+       optimizer_messages = c(m@optinfo$conv$lme4$messages, m@optinfo$warnings),
+       nAGQ = if (isGLMM(m)) m@devcomp$dims[["nAGQ"]] else NULL)
+}
+tmb_summary <- function(m) {
+  vc <- glmmTMB::VarCorr(m)$cond
+  re <- lapply(vc, function(v) {
+    s <- attr(v, "stddev"); out <- list(sd = as.list(s))
+    if (length(s) > 1) { cr <- attr(v, "correlation"); out$corr <- cr[lower.tri(cr)] }
+    out })
+  fe <- glmmTMB::fixef(m)$cond
+  list(logLik = as.numeric(logLik(m)), df = attr(logLik(m), "df"),
+       fixef = as.list(fe), fixef_se = as.list(sqrt(diag(vcov(m)$cond))),
+       random_effects = re, convergence = m$fit$convergence, message = m$fit$message,
+       pdHess = m$sdr$pdHess)
+}
