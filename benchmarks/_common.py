@@ -8,9 +8,12 @@ both packages, so that the two programs' solutions are judged by the same yardst
 
 from __future__ import annotations
 
+import hashlib
+import os
 import platform
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -187,9 +190,26 @@ def env_info() -> str:
     gv = getattr(gm, "__version__", "?")
     return (
         f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"pandas {pd.__version__}, glmmix {gv}, stepmix {sv}; {platform.machine()}, "
-        f"BLAS: {blas or 'unknown'}"
+        f"pandas {pd.__version__}, glmmix {gv} (source {glmmix_fingerprint()}), stepmix {sv}; "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, BLAS: {blas or 'unknown'}"
     )
+
+
+def glmmix_fingerprint() -> str:
+    """sha256 (12 hex digits) of the imported glmmix's *.py sources and their newest mtime.
+
+    glmmix is installed editable and may change between runs; this ties printed timings to
+    one state of the source tree.
+    """
+    root = Path(gm.__file__).resolve().parent
+    h = hashlib.sha256()
+    newest = 0.0
+    for f in sorted(root.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+        newest = max(newest, f.stat().st_mtime)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(newest))
+    return f"sha256:{h.hexdigest()[:12]}, newest file {stamp} UTC"
 
 
 def print_table(rows: list[dict], columns: list[str], floatfmt: dict | None = None):

@@ -15,6 +15,9 @@ from .formula import parse_formula
 from .inference import covariance, delta_cov
 from .likelihood import MixtureLikelihood
 from .params import ParamLayout
+from .quadrature import Integration
+from .random_effects import covariance as re_covariance
+from .random_effects import natural as re_natural
 from .results import MixtureResults
 
 
@@ -52,6 +55,9 @@ def fit(
     n_jobs: int = 1,
     start_params=None,
     options: FitOptions | None = None,
+    integration: str = "agh",
+    n_points: int | None = None,
+    adaptive: bool | None = None,
 ) -> MixtureResults:
     """Fit a (multilevel) mixture GLM by maximum likelihood.
 
@@ -100,6 +106,17 @@ def fit(
         Unconstrained free-parameter vector to start from (e.g. ``other_result.theta``).
     options : FitOptions, optional
         Full control of the estimation (overrides ``starts``, ``seed``, ``n_jobs``).
+    integration : str
+        Numerical integration of random effects: ``"agh"`` (adaptive Gauss-Hermite, the
+        default), ``"gh"`` (non-adaptive), ``"trapezoid"`` (the paper's preferred rule,
+        robust for huge variances), ``"laplace"`` (one adaptive point at the mode, as
+        lme4's default), ``"mc"`` / ``"qmc"`` (Monte Carlo / quasi-Monte Carlo, for many
+        dimensions).
+    n_points : int, optional
+        Points per dimension (GH, trapezoid) or in all (MC, QMC); defaults depend on the
+        dimension (15 per dimension for one-dimensional adaptive Gauss-Hermite).
+    adaptive : bool, optional
+        Move nodes to each cluster's posterior (default for agh, laplace, mc, qmc).
 
     Returns
     -------
@@ -111,25 +128,64 @@ def fit(
         raise DesignError(f"n_classes must be an integer >= 1, not {n_classes!r}")
     if se not in ("ml", "robust", "none", None):
         raise DesignError(f"se must be 'ml', 'robust' or 'none', not {se!r}")
-    if parsed.has_random:
-        terms = [str(t) for p in [parsed.outcome_part] + [c.part for c in parsed.classes] for t in p.random + p.factors]
-        raise NotImplementedError(
-            f"random and factor terms {terms} are read correctly but not estimable yet in this "
-            "version of glmmix (numerical integration is being added); fit the model without them"
-        )
     fam = get_family(family, link)
     n_starts, n_final = _starts(starts)
     opts = options or FitOptions(n_starts=n_starts, n_final=n_final, seed=seed, n_jobs=n_jobs)
     # Step 2: design, parameter layout, likelihood.
     design = build_design(parsed, data, int(n_classes), fam, thresholds_by=thresholds_by, trials=trials)
     layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal)
-    lik = MixtureLikelihood(design, layout)
+    integ = Integration.make(integration, n_points, design.D, design.n_clusters, adaptive=adaptive,
+                             seed=0 if seed is None else seed)
+    _check_integration(integ)
+    lik = MixtureLikelihood(design, layout, integ)
     if start_params is not None and len(start_params) != layout.n_free:
         raise DesignError(f"start_params has {len(start_params)} values; the model has {layout.n_free} free parameters")
     # Step 3: estimation and inference.
     fr = estimate(lik, opts, start_params=start_params)
     cov_free, info = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)
     return MixtureResults(_state(lik, fr, cov_free, se or "none", opts), lik)
+
+
+def _check_integration(integ):
+    import warnings
+
+    from .exceptions import GlmmixWarning
+
+    if integ.D == 0:
+        return
+    per_dim = integ.n_points
+    if integ.method in ("gh", "trapezoid") and not integ.adaptive and per_dim < 10:
+        warnings.warn(
+            f"non-adaptive {integ.method} with {per_dim} points per dimension is usually inaccurate "
+            "(the log-likelihood can be off by whole units); use integration='agh' or more points",
+            GlmmixWarning, stacklevel=3)
+    if integ.method in ("mc", "qmc") and per_dim < 200:
+        warnings.warn(f"{integ.method} with {per_dim} points is coarse; use 1000 or more",
+                      GlmmixWarning, stacklevel=3)
+
+
+def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray]:
+    """Derived quantities reported with delta-method SEs.
+
+    * ICC of each random class-logit intercept, Var / (Var + pi^2/3) (eq 20; the logistic
+      latent-response variance, as the class logits are logits).
+    """
+    d = lik.design
+    names, vals = [], []
+    if d.re_cls:
+        L = lik.layout
+        P = L.unpack(L.expand(theta))
+        k0 = 0
+        for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
+            n = len(pos)
+            S = re_covariance(b, P["re_cls"][k0:k0 + n], pos)
+            rows = b.row_names(d.n_classes, d.class_name)
+            for i, r in enumerate(rows):
+                if r.startswith(d.class_name) and ":" not in r:
+                    names.append(f"icc({b.group}:{r})")
+                    vals.append(S[i, i] / (S[i, i] + np.pi**2 / 3))
+            k0 += n
+    return names, np.array(vals)
 
 
 def natural_params(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
@@ -142,6 +198,25 @@ def natural_params(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
     eb = L.blocks["extra"]
     if eb.size:
         nat[eb.slice] = np.stack([d.family.extra_natural(P["extra"][k], d.aux) for k in range(lik.K)]).ravel()
+    if d.re_out:
+        rb = L.blocks["re_out"]
+        vals = np.empty(rb.shape)
+        for k in range(lik.K):
+            k0 = 0
+            for b, pos in zip(d.re_out, lik._pos):
+                n = len(pos)
+                vals[k, k0:k0 + n] = re_natural(b, P["re_out"][k, k0:k0 + n], pos)
+                k0 += n
+        nat[rb.slice] = vals.ravel()
+    if d.re_cls:
+        cb = L.blocks["re_cls"]
+        vals = np.empty(cb.size)
+        k0 = 0
+        for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
+            n = len(pos)
+            vals[k0:k0 + n] = re_natural(b, P["re_cls"][k0:k0 + n], pos)
+            k0 += n
+        nat[cb.slice] = vals
     return nat[L._first_full]
 
 
@@ -161,6 +236,17 @@ def _one_hot(X):
 def _model_name(lik):
     d = lik.design
     K = d.n_classes
+    if d.D:
+        kinds = {b.structure for b in d.re_out}
+        if K == 1:
+            return "factor model / IRT (GLMM with loadings)" if "rr" in kinds else "generalized linear mixed model (GLMM)"
+        if d.re_cls and d.unit_name is None:
+            return "grade of membership (GoM)" + (" with factors (FMA-GoM)" if d.re_out else "")
+        if d.re_cls:
+            return "two-level latent class model (random class intercepts)"
+        if d.form == "outside":
+            return "factor mixture (FMA / mixture IRT)" if "rr" in kinds else "mixture GLMM (classes per cluster)"
+        return "mixture GLMM (classes within clusters)"
     if K == 1:
         return "generalized linear model (one class)"
     if d.unit_name is not None:
@@ -197,6 +283,10 @@ def _state(lik, fr, cov_free, se_type, opts) -> dict:
         cn = [f"{d.class_name}{k + 1}" for k in range(K)]
         profile = {"index": d.x_names, "columns": cn + [f"se:{c}" for c in cn],
                    "values": np.concatenate([vals, ses], axis=1)}
+    dnames, dvals = derived(lik, theta)
+    dse = np.full(len(dnames), np.nan)
+    if cov_free is not None and dnames:
+        dse = np.sqrt(np.clip(np.diag(delta_cov(lambda t: derived(lik, t)[1], theta, cov_free)), 0, None))
     phi = L.expand(theta)
     P = L.unpack(phi)
     aux_keep = {k: v for k, v in d.aux.items() if k in ("categories", "n_cat", "threshold_levels", "threshold_by")}
@@ -234,6 +324,11 @@ def _state(lik, fr, cov_free, se_type, opts) -> dict:
         "beta_full": P["beta"],
         "extra_full": P["extra"],
         "gamma_full": P["gamma"],
+        "derived": {"names": dnames, "value": dvals, "se": dse},
+        "integration": lik.integ.state() if d.D else None,
+        "n_clusters": d.n_clusters,
+        "cluster_name": d.cluster_name,
+        "form": d.form,
         "converged": fr.converged,
         "grad_max": fr.grad_max,
         "em_iterations": fr.em_iterations,

@@ -26,6 +26,7 @@ from formulaic import Formula
 from .exceptions import DesignError, FormulaError
 from .families import Family
 from .formula import ParsedFormula
+from .random_effects import build_blocks, check_grouping, check_nested, random_terms
 
 
 @dataclass
@@ -71,6 +72,21 @@ class Design:
     n_dropped: int = 0
     n_missing_wide: int = 0
     x_scale: np.ndarray = field(default=None)
+    cluster_of_unit: np.ndarray = field(default=None)
+    cluster_ids: pd.Index = field(default=None)
+    cluster_name: str | None = None
+    form: str = "none"  # "none" (no random effects), "inside" (classes within clusters), "outside"
+    re_out: list = field(default_factory=list)
+    re_cls: list = field(default_factory=list)
+
+    @property
+    def n_clusters(self) -> int:
+        return self.cluster_ids.shape[0]
+
+    @property
+    def D(self) -> int:
+        """Dimension of the numerical integration."""
+        return sum(b.d for b in self.re_out) + sum(b.d for b in self.re_cls)
 
     @property
     def n_rows(self) -> int:
@@ -133,9 +149,25 @@ def build_design(
             "unit, e.g. LCA) or '| class ~ 1' (one class per row) to the formula"
         )
     out_vars = _required(formula.outcome_part.fixed, "outcome part", data.columns)
-    _missing_columns([formula.outcome], data, "formula's outcome")
+    outcome_cols, outcome_pair = _outcome_columns(formula.outcome)
+    _missing_columns(outcome_cols, data, "formula's outcome")
     _missing_columns(out_vars, data, "outcome part")
     unit_name = cls.level if cls is not None else None
+    re_o = random_terms(formula.outcome_part)
+    re_c = random_terms(cls.part) if cls is not None else []
+    groups = sorted({t.group for t in re_o + re_c})
+    if len(groups) > 1:
+        raise NotImplementedError(
+            f"random terms for several grouping columns {groups} (crossed or nested random effects) "
+            "are not supported yet; use one grouping column for all random terms"
+        )
+    cluster_name = groups[0] if groups else None
+    re_vars = set()
+    for t in re_o + re_c:
+        re_vars |= _required(t.expr, f"random term {t}", data.columns)
+    if cluster_name is not None:
+        _missing_columns([cluster_name], data, "random terms' grouping")
+    _missing_columns(re_vars, data, "random terms")
     cls_vars = set()
     if cls is not None:
         if unit_name is not None:
@@ -147,13 +179,26 @@ def build_design(
             _missing_columns([col], data, f"argument {arg}")
 
     # Step 2: missing outcomes are dropped and counted; missing elsewhere is an error.
-    yser = data[formula.outcome]
+    if outcome_pair is not None:
+        try:
+            succ = data.eval(outcome_pair[0]).astype(float)
+            fail = data.eval(outcome_pair[1]).astype(float)
+        except Exception as exc:
+            raise FormulaError(f"cannot evaluate the outcome {formula.outcome!r}: {exc}") from None
+        data = data.assign(**{"__succ": succ, "__trials": succ + fail})
+        if trials is not None:
+            raise DesignError("give trials either through cbind(successes, failures) or trials=, not both")
+        trials = "__trials"
+        yname = "__succ"
+    else:
+        yname = formula.outcome
+    yser = data[yname]
     keep = yser.notna().to_numpy()
     n_dropped = int((~keep).sum())
     if n_dropped == len(data):
         raise DesignError(f"every value of the outcome {formula.outcome!r} is missing")
     df = data.loc[keep] if n_dropped else data
-    others = sorted((out_vars | cls_vars | {c for c in (unit_name, thresholds_by, trials) if c}) - {formula.outcome})
+    others = sorted((out_vars | cls_vars | re_vars | {c for c in (unit_name, cluster_name, thresholds_by, trials) if c}) - {yname})
     for col in others:
         nmiss = int(df[col].isna().sum())
         if nmiss:
@@ -176,21 +221,45 @@ def build_design(
             raise DesignError("trials is only meaningful for the binomial family")
         aux["trials"] = df[trials].to_numpy(dtype=float)
 
-    # Step 4: units and row order.
+    # Step 4: units (level of the class variable), clusters (level of the random effects),
+    # and row order (by cluster, then unit).
+    form = "none"
+    if cluster_name is not None:
+        check_grouping(df, cluster_name, "random terms")
+        if unit_name == cluster_name:
+            form = "outside"  # class at the clusters' level: classes outside the integral
+        elif unit_name is not None:
+            check_nested(df, unit_name, cluster_name)
+            form = "inside"
+        else:
+            form = "inside"
+    ccodes = pd.factorize(df[cluster_name], sort=True)[0] if cluster_name is not None else None
     if unit_name is not None:
         ucodes, uniq = pd.factorize(df[unit_name], sort=True)
-        unit_ids = pd.Index(uniq, name=unit_name)
     else:
         ucodes = np.arange(len(df))
-        unit_ids = pd.Index(df.index, name="row")
-    order = np.argsort(ucodes, kind="stable")
+    order = np.lexsort((ucodes, ccodes)) if ccodes is not None else np.argsort(ucodes, kind="stable")
     df = df.iloc[order]
     ucodes = ucodes[order]
+    # renumber units in their sorted order so every unit is one contiguous run of rows
+    first_seen = np.r_[True, ucodes[1:] != ucodes[:-1]]
+    new_code = np.cumsum(first_seen) - 1
+    unit_ids = pd.Index(df[unit_name].to_numpy()[first_seen], name=unit_name) if unit_name is not None \
+        else pd.Index(df.index[first_seen], name="row")
+    ucodes = new_code
     for key in ("threshold_group", "trials"):
         if key in aux:
             aux[key] = aux[key][order]
-    y = family.prepare(df[formula.outcome], aux)
+    y = family.prepare(df[yname].rename(formula.outcome), aux)
     starts = np.flatnonzero(np.r_[True, ucodes[1:] != ucodes[:-1]])
+    if cluster_name is not None and form == "inside":
+        cvals = df[cluster_name].to_numpy()[starts]
+        ccode_u, cuniq = pd.factorize(cvals)
+        cluster_of_unit = ccode_u.astype(np.intp)
+        cluster_ids = pd.Index(cuniq, name=cluster_name)
+    else:  # every unit is its own cluster
+        cluster_of_unit = np.arange(len(starts), dtype=np.intp)
+        cluster_ids = unit_ids
 
     # Step 5: design matrices.
     X, x_names, x_terms, x_spec = _fixed_matrix(formula.outcome_part.fixed, df, "outcome part")
@@ -205,6 +274,21 @@ def build_design(
             _check_unit_constant(df, unit_name, sorted(cls_vars), cls.name)
         Zm, z_names, _, z_spec = _fixed_matrix(cls.part.fixed, udf, f"class part of {cls.name!r}")
         Z = np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float)
+    re_out = build_blocks(re_o, df, "outcome", n_classes)
+    re_cls = []
+    if re_c:
+        cvars = set()
+        for t in re_c:
+            cvars |= _required(t.expr, f"random term {t}", df.columns)
+        if unit_name is not None and cvars:
+            _check_unit_constant(df, unit_name, sorted(cvars), cls.name)
+        if form == "outside":
+            raise FormulaError(
+                f"random terms in the class part ({', '.join(map(str, re_c))}) vary the class logits "
+                f"across levels of {cluster_name!r}, but the class variable itself lives at that level: "
+                "put the class variable at a lower level (e.g. class ~ ... or class(unit) ~ ...)"
+            )
+        re_cls = build_blocks(re_c, df.iloc[starts], "class", n_classes)
     return Design(
         formula=formula,
         family=family,
@@ -218,6 +302,12 @@ def build_design(
         unit_starts=starts.astype(np.intp),
         unit_ids=unit_ids,
         unit_name=unit_name,
+        cluster_of_unit=cluster_of_unit,
+        cluster_ids=cluster_ids,
+        cluster_name=cluster_name,
+        form=form,
+        re_out=re_out,
+        re_cls=re_cls,
         Z=Z,
         z_names=z_names,
         z_spec=z_spec,
@@ -228,6 +318,22 @@ def build_design(
         n_missing_wide=int(data.attrs.get("n_missing", 0) or 0),
         x_scale=_column_scale(X),
     )
+
+
+def _outcome_columns(outcome: str):
+    """Columns an outcome names; ``cbind(successes, failures)`` gives binomial counts (lme4)."""
+    import re
+
+    m = re.fullmatch(r"cbind\((.*)\)", outcome.strip())
+    if not m:
+        return [outcome], None
+    from .formula import _split_top
+
+    parts = [p for _, p in _split_top(m.group(1), (",",))]
+    if len(parts) != 2:
+        raise FormulaError(f"{outcome!r}: cbind() takes two arguments, successes and failures")
+    cols = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", m.group(1)))
+    return sorted(cols), (parts[0].strip(), parts[1].strip())
 
 
 def _fixed_matrix(rhs: str, df: pd.DataFrame, where: str):

@@ -101,7 +101,8 @@ class FitResult:
 
 # ----------------------------------------------------------------------------- starts
 def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
-    """Every class at the one-class ML estimates (classes equal, class logits zero)."""
+    """Every class at the one-class ML estimates of the fixed part (no random effects),
+    then random-effect factor matrices at their starting values (SDs and loadings 0.5)."""
     L = lik.layout
     d = lik.design
     fam = d.family
@@ -110,26 +111,42 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
     ex0 = fam.extra_start(d.y, d.aux)
     parts["extra"][:] = ex0[None, :]
     parts["gamma"][:] = 0.0
+    parts["re_out"][:] = 0.0
+    parts["re_cls"][:] = 0.0
     phi = L.pack(parts)
     m = L.free_idx < 0
     phi[m] = L.fixed_val[m]
     theta = L.from_full(phi)
     K = lik.K
+    # only the fixed outcome coefficients and family parameters move in this phase
+    movable = np.zeros(L.n_free, bool)
+    for name in ("beta", "extra"):
+        idx = L.free_idx[L.blocks[name].slice]
+        movable[idx[idx >= 0]] = True
 
     def homo(es: EStep):
         # every class sees every row with weight one: Q of K identical one-class models
-        w = np.repeat(lik.count[:, None], K, axis=1)
-        return EStep(float((w * es.fe.logf).sum()), es.ll_units, np.exp(es.logprior), es.logprior,
-                     w, es.fe, es.parts)
+        Q = es.wpat.shape[2]
+        w = np.broadcast_to(lik.count[:, None, None] / Q, es.wpat.shape).copy()
+        lf = es.fe.logf.reshape(lik.count.shape[0], K, -1).mean(axis=2)
+        return EStep(float((lik.count[:, None] * lf).sum()), es.ll_units, es.post, es.logprior,
+                     w, es.fe, es.parts, es.resid * 0.0, es.post_node, es.nodes)
 
-    es = homo(lik.evaluate(theta))
+    es = lik.evaluate(theta)
+    es.eta_q, q = es.eta_q, es.eta_q
+    es = homo(es)
+    es.eta_q = q
     for _ in range(max_iter):
         g = L.reduce(lik.full_gradient(es))
         H = lik.q_information(es)
-        step = _solve(H, g)
+        step = np.zeros_like(theta)
+        if movable.any():
+            step[movable] = _solve(H[np.ix_(movable, movable)], g[movable])
         t = 1.0
         for _ in range(30):
-            new = homo(lik.evaluate(theta + t * step))
+            raw = lik.evaluate(theta + t * step)
+            new = homo(raw)
+            new.eta_q = raw.eta_q
             if np.isfinite(new.ll) and new.ll >= es.ll - 1e-9 * abs(es.ll):
                 break
             t *= 0.5
@@ -137,7 +154,17 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
         theta, es = theta + t * step, new
         if gain < 1e-8 * K * max(1.0, abs(es.ll)):
             break
-    return theta
+    # random-effect starting values
+    phi = L.expand(theta)
+    P = L.unpack(phi)
+    starts_out = [b.start() for b in d.re_out]
+    if starts_out:
+        P["re_out"][:] = np.concatenate(starts_out)[None, :]
+    if d.re_cls:
+        P["re_cls"][:] = np.concatenate([b.start() * 2.0 for b in d.re_cls])
+    phi = L.pack(P)
+    phi[m] = L.fixed_val[m]
+    return L.from_full(phi)
 
 
 def perturb(lik: MixtureLikelihood, theta0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -155,7 +182,7 @@ def perturb(lik: MixtureLikelihood, theta0: np.ndarray, rng: np.random.Generator
     gamma = P["gamma"].copy()
     if gamma.size:
         gamma[0] += 0.5 * rng.standard_normal(gamma.shape[1])  # intercept row (first column of Z)
-    phi = L.pack({"beta": beta, "extra": extra, "gamma": gamma})
+    phi = L.pack({**P, "beta": beta, "extra": extra, "gamma": gamma})
     m = L.free_idx < 0
     phi[m] = L.fixed_val[m]
     return L.from_full(phi)
@@ -180,10 +207,16 @@ MAX_STEP = 5.0
 
 def em(lik: MixtureLikelihood, theta: np.ndarray, max_iter: int, tol: float):
     """EM-gradient iterations. Returns (theta, EStep at theta, iterations, last H)."""
+    adaptive = lik.integ.adaptive and lik.D > 0
+    if adaptive:
+        lik.adapt(theta)
     es = lik.evaluate(theta)
     H = None
     it = 0
     for it in range(1, max_iter + 1):
+        if adaptive and it > 1:
+            lik.adapt(theta, max_iter=2)
+            es = lik.evaluate(theta)
         g = lik.layout.reduce(lik.full_gradient(es))
         H = lik.q_information(es)
         step = _solve(H, g)
@@ -208,7 +241,7 @@ def em(lik: MixtureLikelihood, theta: np.ndarray, max_iter: int, tol: float):
 # ----------------------------------------------------------------------------- quasi-Newton
 def quasi_newton(lik: MixtureLikelihood, theta: np.ndarray, H0, opts: FitOptions):
     """BFGS on -loglik / n_units with the exact gradient; H0 preconditions the first step."""
-    N = float(lik.design.n_units)
+    N = float(lik.design.n_clusters)
     n = theta.shape[0]
 
     def f(t):
@@ -234,16 +267,30 @@ def quasi_newton(lik: MixtureLikelihood, theta: np.ndarray, H0, opts: FitOptions
 
 
 def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> FitResult:
-    """Complete one start: EM until it settles, then BFGS."""
+    """Complete one start: EM until it settles, then BFGS (in rounds of re-adaptation when
+    the quadrature is adaptive: BFGS with the nodes fixed, then the nodes moved to the new
+    posteriors, until the log-likelihood no longer changes)."""
     theta, es, n_em, H = em(lik, theta, opts.em_iter, opts.em_tol)
-    ll_em = es.ll
-    theta_qn, ll_qn, n_qn, res = quasi_newton(lik, theta, H, opts)
-    if not np.isfinite(ll_qn) or ll_qn < ll_em - 1e-8:
-        theta_qn, ll_qn = theta, ll_em
-    ll, g, _ = lik.loglik_and_grad(theta_qn)
+    adaptive = lik.integ.adaptive and lik.D > 0
+    n_qn = 0
+    res = None
+    ll_prev = -np.inf
+    for _round in range(10 if adaptive else 1):
+        ll_start = lik.adapt(theta) if adaptive else lik.loglik(theta)
+        theta_qn, ll_qn, it, res = quasi_newton(lik, theta, H, opts)
+        n_qn += it
+        if np.isfinite(ll_qn) and ll_qn >= ll_start - 1e-8:
+            theta = theta_qn
+        if not adaptive:
+            break
+        ll_now = lik.adapt(theta)
+        if abs(ll_now - ll_prev) < 1e-7 and abs(ll_now - ll_qn) < 1e-6:
+            break
+        ll_prev = ll_now
+    ll, g, _ = lik.loglik_and_grad(theta)
     gmax = float(np.max(np.abs(g))) if g.size else 0.0
-    ok = gmax / lik.design.n_units < max(opts.gtol * 10, 1e-5)
-    return FitResult(theta_qn, ll, bool(ok), gmax, n_em, n_qn, message=str(res.message))
+    ok = gmax / lik.design.n_clusters < max(opts.gtol * 10, 1e-5)
+    return FitResult(theta, ll, bool(ok), gmax, n_em, n_qn, message=str(res.message) if res else "")
 
 
 # ----------------------------------------------------------------------------- boundary
@@ -259,7 +306,7 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
     cands = []
     for i, full in enumerate(L._first_full):
         blk = L.block_of(full)
-        if blk == "gamma" or (blk == "beta" and fam in ("bernoulli", "binomial", "ordinal", "poisson")):
+        if blk in ("gamma", "re_out", "re_cls") or (blk == "beta" and fam in ("bernoulli", "binomial", "ordinal", "poisson")):
             if abs(theta[i]) > BOUNDARY_VALUE:
                 cands.append(i)
         if blk == "extra" and fam == "ordinal" and abs(theta[i]) > BOUNDARY_VALUE / 3:
@@ -342,7 +389,9 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
         best.warnings.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
     # Step 4: canonical class order, then boundary estimates.
-    best.theta = canonical_order(lik, best.theta)
+    best.theta = normalize_signs(lik, canonical_order(lik, best.theta))
+    if lik.integ.adaptive and lik.D > 0:
+        best.ll = lik.adapt(best.theta)
     best.boundary = find_boundary(lik, best.theta)
     if best.boundary:
         names = [lik.layout.labels[i] for i in best.boundary]
@@ -354,6 +403,46 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
         best.warnings.append(msg)
         warnings.warn(msg, BoundaryWarning, stacklevel=3)
     return best
+
+
+def normalize_signs(lik: MixtureLikelihood, theta) -> np.ndarray:
+    """Flip latent directions so that each factor matrix column starts positive.
+
+    u -> -u leaves N(0, I) unchanged, so L[:, j] -> -L[:, j] gives the same model. With
+    classes inside the integral every class shares u, so a column is flipped in all classes
+    by the sign of class 1; with classes outside, per class.
+    """
+    d = lik.design
+    if not (d.re_out or d.re_cls):
+        return theta
+    L = lik.layout
+    P = L.unpack(L.expand(theta).copy())
+    Lo, Lc = lik.factor_matrices(P)
+    new_out = []
+    for b, Lk, pos in zip(d.re_out, Lo, lik._pos):
+        for j in range(b.d):
+            if d.form == "outside":
+                sgn = np.where(Lk[:, j, j] < 0, -1.0, 1.0)
+                Lk[:, :, j] *= sgn[:, None]
+            elif Lk[0, j, j] < 0:
+                Lk[:, :, j] *= -1.0
+        new_out.append(Lk[:, pos[:, 0], pos[:, 1]])
+    new_cls = []
+    for b, Lm, pos in zip(d.re_cls, Lc, lik._pos[len(d.re_out):]):
+        for j in range(b.d):
+            if Lm[j, j] < 0:
+                Lm[:, j] *= -1.0
+        new_cls.append(Lm[pos[:, 0], pos[:, 1]])
+    if new_out:
+        P["re_out"][:] = np.concatenate(new_out, axis=1)
+    if new_cls:
+        P["re_cls"][:] = np.concatenate(new_cls)
+    phi = L.pack(P)
+    m = L.free_idx < 0
+    phi[m] = L.fixed_val[m]
+    new = L.from_full(phi)
+    # a flip that a constraint does not allow (e.g. a fixed negative loading) is undone
+    return new if np.allclose(L.expand(new), phi) else theta
 
 
 def class_proportions(lik: MixtureLikelihood, theta) -> np.ndarray:

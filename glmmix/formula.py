@@ -218,7 +218,7 @@ def parse_formula(text: str) -> ParsedFormula:
     outcome = lhs.strip()
     if not outcome:
         raise FormulaError(f"the formula has no outcome left of '~': {text!r}")
-    if not re.fullmatch(_IDENT, outcome):
+    if not (re.fullmatch(_IDENT, outcome) or re.fullmatch(r"cbind\(.*\)", outcome, flags=re.S)):
         raise FormulaError(
             f"the outcome {outcome!r} must be a column name (binomial outcomes with trials: "
             "pass trials='column' to fit)"

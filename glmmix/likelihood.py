@@ -1,21 +1,34 @@
-"""The mixture likelihood: log-likelihood, posteriors, exact gradient, unit scores.
+"""The multilevel mixture likelihood: log-likelihood, posteriors, exact gradient, scores.
 
-For unit u (the level of the class variable) with rows r in u,
+Rows r sit in units u (the level of the class variable C), units in clusters g (the level
+of the random effects, standard-normal latents u_g of dimension D entering through factor
+matrices, see ``random_effects.py``). Two forms:
 
-    L_u = sum_c P(C_u = c | z_u) * prod_{r in u} f(y_r | eta_rc),                (eq 2-4, 16)
-    eta_rc = x_r' beta_c,   P(C_u = c | z_u) = softmax_c(z_u' gamma_c), gamma_K = 0.
+* classes inside clusters (``form="inside"``; LCA with random effects per classroom,
+  GoM's row-level classes with a person effect, a GLMM with K = 1):
 
-Everything is evaluated in log space and vectorised over all rows and units at once:
-row log-densities (n_rows, K) -> segment sums over units (n_units, K) -> logsumexp over
-classes. No Python loop runs over rows or units.
+      L_g = int phi(u) prod_{units in g} sum_c P(c | z_u, u) prod_{r in unit} f(y_r | c, u) du
 
-The gradient is exact, by Fisher's identity: the score is the posterior expectation of the
-complete-data score, i.e. the gradient of EM's Q-function at the current parameters:
+* classes at the cluster level (``form="outside"``; FMA, between-level classes, eq 18):
 
-    d/d beta_c  = X' (w_rc * dlogf/deta_rc),      w_rc = P(C_u(r) = c | y_u),
-    d/d gamma_c = Z' (w_uc - P(C_u = c | z_u)).
+      L_g = sum_c P(c | z_g) int phi(u) prod_{r in g} f(y_r | c, u) du
 
-Array axis order: rows or units first, then classes.
+Without random effects both reduce to the LCA form (one node). The integral is a weighted
+sum over nodes (``quadrature.py``). Everything runs in log space, vectorised over all rows,
+units and clusters at once; Python loops run over classes and random terms only.
+
+Row log-densities depend on a row only through its *pattern* (design rows, outcome, family
+data) as long as the nodes are shared by all clusters, so the family is evaluated on
+distinct patterns and sparse count matrices carry them to units. With adaptive nodes
+(per-cluster positions) the patterns are the rows.
+
+The gradient is exact by Fisher's identity: the posterior expectation of the
+complete-data score. For a coefficient entering eta linearly through a feature a_r
+(x_r for beta; z_ri * u_j for an entry L_ij of a factor matrix) it is
+sum_{r, states} w_{r,state} (d logf / d eta) a_r; for class logits it is posterior minus
+prior probabilities, times the logit's feature.
+
+Array axis order: rows/units/clusters first, then classes, then nodes.
 """
 
 from __future__ import annotations
@@ -27,31 +40,34 @@ import scipy.sparse as sp
 
 from .design import Design
 from .params import ParamLayout
+from .quadrature import Integration
 
 
-def lse(a: np.ndarray) -> np.ndarray:
-    """log(sum(exp(a), axis=1)) for a 2-d array, stable; a lean scipy.special.logsumexp."""
-    m = a.max(axis=1)
+def lse(a: np.ndarray, axis: int = 1) -> np.ndarray:
+    """log(sum(exp(a), axis)), stable; a lean scipy.special.logsumexp."""
+    m = a.max(axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
-    return np.log(np.exp(a - m[:, None]).sum(axis=1)) + m
+    return np.squeeze(np.log(np.exp(a - m).sum(axis=axis, keepdims=True)) + m, axis=axis)
 
 
 def log_softmax_ref(lin: np.ndarray) -> np.ndarray:
-    """log softmax over [lin, 0] (last class is the reference), shape (n, K)."""
-    full = np.concatenate([lin, np.zeros((lin.shape[0], 1))], axis=1)
-    return full - lse(full)[:, None]
+    """log softmax over classes of [lin, 0] (last class the reference); class axis 1."""
+    shp = list(lin.shape)
+    shp[1] = 1
+    full = np.concatenate([lin, np.zeros(shp)], axis=1)
+    return full - np.expand_dims(lse(full, axis=1), 1)
 
 
 @dataclass
 class EStep:
-    """Results of one evaluation at the current parameters.
+    """One evaluation at the current parameters.
 
-    ll : float, total log-likelihood
-    ll_units : (n_units,)
-    post : (n_units, K) posterior class probabilities
-    logprior : (n_units, K)
-    wpat : (n_patterns, K) posterior-weighted count of each row pattern in each class
-    fe : FamilyEval at the row patterns
+    ll : float; ll_units : (n_clusters,) log-likelihood of each independent cluster
+    post : (n_units, K) posterior class probabilities (nodes integrated out)
+    logprior : (n_units, K, Qc) class log-probabilities (Qc = 1 without random class logits)
+    wpat : (n_patterns, K, Q) posterior weight of each (pattern, class, node)
+    resid : (n_units, K, Qc) posterior minus prior class probabilities, weighted by nodes
+    post_node : (n_clusters, Q) posterior node weights (class-averaged)
     """
 
     ll: float
@@ -61,22 +77,41 @@ class EStep:
     wpat: np.ndarray
     fe: object
     parts: dict
+    resid: np.ndarray = None
+    post_node: np.ndarray = None
+    nodes: np.ndarray = None
 
 
-def row_patterns(design: Design):
-    """Distinct rows of (X, y, family row data) and the map from rows to them.
+class _RowSet:
+    """Rows (or distinct row patterns) with what the family and the engine need."""
 
-    Row log-densities depend on a row only through its pattern, so the family is evaluated
-    once per pattern (for ``y ~ 0 + item`` with binary y: 2 x n_items patterns however
-    many units there are). Returns (representative row of each pattern, inverse map).
-    """
+    def __init__(self, design: Design, first, inv, per_row: bool):
+        n = design.n_rows
+        X = design.X[first]
+        self.X = X.tocsr() if sp.issparse(X) else np.asarray(X)
+        self.Xt = self.X.T.tocsr() if sp.issparse(self.X) else None
+        self.Zs = [b.Z[first] for b in design.re_out]
+        self.y = design.y[first]
+        self.aux = {k: (v[first] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
+                    for k, v in design.aux.items()}
+        P = first.size
+        self.P = P
+        self.C = sp.csr_matrix((np.ones(n), (design.unit_of_row, inv)), shape=(design.n_units, P))
+        self.CT = self.C.T.tocsr()
+        self.count = np.asarray(self.C.sum(axis=0)).ravel()
+        # cluster of each pattern: only meaningful when patterns are rows
+        self.cluster = design.cluster_of_unit[design.unit_of_row[first]] if per_row else None
+
+
+def row_patterns(design: Design, include_re: bool = True):
+    """Distinct rows of (X, random-term designs, y, family row data) and the map to them."""
     X = design.X
     n, p = X.shape
-    cols = [design.y[:, None]]
+    cols = [design.y[:, None]] + ([b.Z for b in design.re_out] if include_re else [])
     for key in ("threshold_group", "trials"):
         if key in design.aux:
             cols.append(np.asarray(design.aux[key], float)[:, None])
-    if p * n > 5e7:  # too large to compare densely: no compression
+    if p * n > 5e7:
         return np.arange(n), np.arange(n)
     Xd = X.toarray() if sp.issparse(X) else np.asarray(X)
     key = np.ascontiguousarray(np.concatenate([Xd] + cols, axis=1))
@@ -86,79 +121,203 @@ def row_patterns(design: Design):
 
 
 class MixtureLikelihood:
-    """Likelihood of a :class:`~glmmix.design.Design` under a :class:`~glmmix.params.ParamLayout`.
+    """Likelihood of a :class:`~glmmix.design.Design` under a :class:`~glmmix.params.ParamLayout`."""
 
-    Row computations run on distinct row patterns (see :func:`row_patterns`); the sparse
-    count matrix ``C`` (n_units x n_patterns) carries them to units (``C @ logf``) and
-    carries unit posteriors back to patterns (``C.T @ post``).
-    """
-
-    def __init__(self, design: Design, layout: ParamLayout):
+    def __init__(self, design: Design, layout: ParamLayout, integration: Integration | None = None):
         self.design = design
         self.layout = layout
         self.K = design.n_classes
         self.family = design.family
         self.Z = design.Z
-        first, inv = row_patterns(design)
-        n, U, P = design.n_rows, design.n_units, first.size
-        self.n_patterns = P
-        Xp = design.X[first]
-        self.X = Xp.tocsr() if sp.issparse(Xp) else np.asarray(Xp)
-        self.Xt = self.X.T.tocsr() if sp.issparse(self.X) else None
-        self.y = design.y[first]
-        self.aux = {k: (v[first] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
-                    for k, v in design.aux.items()}
-        self.C = sp.csr_matrix((np.ones(n), (design.unit_of_row, inv)), shape=(U, P))
-        self.CT = self.C.T.tocsr()
-        self.count = np.asarray(self.C.sum(axis=0)).ravel()
-        # class priors depend on a unit only through its row of Z
+        self.form = design.form
+        self.integ = integration or Integration.make("agh", None, design.D, design.n_clusters)
+        self.D = design.D
+        # dimension offsets of every random block in the latent vector u
+        off = 0
+        self._dims_out, self._dims_cls = [], []
+        for b in design.re_out:
+            self._dims_out.append(slice(off, off + b.d))
+            off += b.d
+        for b in design.re_cls:
+            self._dims_cls.append(slice(off, off + b.d))
+            off += b.d
+        self._pos = [np.array(b.free_positions()).reshape(-1, 2) for b in list(design.re_out) + list(design.re_cls)]
+        first, inv = (np.arange(design.n_rows), np.arange(design.n_rows)) if self.integ.adaptive \
+            else row_patterns(design)
+        self.pat = _RowSet(design, first, inv, per_row=self.integ.adaptive)
+        self._rows = None
+        self.n_patterns = self.pat.P
+        self.count = self.pat.count
+        self.Gm = sp.csr_matrix((np.ones(design.n_units), (design.cluster_of_unit, np.arange(design.n_units))),
+                                shape=(design.n_clusters, design.n_units))
         zv = np.ascontiguousarray(self.Z).view(np.dtype((np.void, self.Z.dtype.itemsize * self.Z.shape[1]))).ravel()
-        _, zfirst, self.zinv = np.unique(zv, return_index=True, return_inverse=True)
-        self.Zu = self.Z[zfirst]
-        self.zinv = self.zinv.ravel()
+        _, zfirst, zinv = np.unique(zv, return_index=True, return_inverse=True)
+        self.Zu, self.zinv = self.Z[zfirst], zinv.ravel()
 
-    # ------------------------------------------------------------------ pieces
-    def evaluate(self, theta: np.ndarray, derivs: bool = True) -> EStep:
+    # ------------------------------------------------------------------ parameters
+    def factor_matrices(self, P):
+        """Factor matrices of the outcome blocks per class [(K, q, d)] and class blocks [(m, d)]."""
+        out, cls = [], []
+        k0 = 0
+        re_out, re_cls = P["re_out"], P["re_cls"]
+        for b, pos in zip(self.design.re_out, self._pos):
+            L = np.zeros((self.K, b.m, b.d))
+            n = len(pos)
+            L[:, pos[:, 0], pos[:, 1]] = re_out[:, k0:k0 + n]
+            out.append(L)
+            k0 += n
+        k0 = 0
+        for b, pos in zip(self.design.re_cls, self._pos[len(self.design.re_out):]):
+            L = np.zeros((b.m, b.d))
+            n = len(pos)
+            L[pos[:, 0], pos[:, 1]] = re_cls[k0:k0 + n]
+            cls.append(L)
+            k0 += n
+        return out, cls
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, theta: np.ndarray, derivs: bool = True, rows: bool = False) -> EStep:
         """Log-likelihood and posteriors at free parameters ``theta``."""
-        phi = self.layout.expand(theta)
-        P = self.layout.unpack(phi)
-        eta = np.asarray(self.X @ P["beta"])  # (n_patterns, K)
-        fe = self.family.evaluate(self.y, eta, P["extra"], self.aux, derivs=derivs)
-        lu = self.C @ fe.logf  # (U, K): sum over each unit's rows
-        logprior = log_softmax_ref(self.Zu @ P["gamma"])[self.zinv]
-        lj = logprior + lu
-        ll_units = lse(lj)
-        post = np.exp(lj - ll_units[:, None])
-        wpat = self.CT @ post if derivs else None
-        return EStep(float(ll_units.sum()), ll_units, post, logprior, wpat, fe, P)
+        rs = self._rowset(rows)
+        P = self.layout.unpack(self.layout.expand(theta))
+        K = self.K
+        u_nodes, logw = self.integ.nodes()  # (G, Q, D), (G, Q)
+        Q = logw.shape[1]
+        Lo, Lc = self.factor_matrices(P)
+        # Step 1: linear predictors for every (pattern, class, node).
+        eta = np.asarray(rs.X @ P["beta"])[:, :, None]  # (P, K, 1)
+        if self.design.re_out:
+            A = np.zeros((rs.P, K, self.D))
+            for Zt, L, dims in zip(rs.Zs, Lo, self._dims_out):
+                A[:, :, dims] += np.einsum("pi,kij->pkj", Zt, L)
+            if rs.cluster is None:
+                eta = eta + np.einsum("pkd,qd->pkq", A, u_nodes[0])
+            else:
+                eta = eta + np.einsum("pkd,pqd->pkq", A, u_nodes[rs.cluster])
+        else:
+            eta = np.broadcast_to(eta, (rs.P, K, Q)) if Q > 1 else eta
+        Qe = eta.shape[2]
+        extra = np.repeat(P["extra"], Qe, axis=0)
+        fe = self.family.evaluate(rs.y, eta.reshape(rs.P, K * Qe), extra, rs.aux, derivs=derivs)
+        # Step 2: sum rows into units.
+        lu = np.asarray(rs.C @ fe.logf).reshape(-1, K, Qe)
+        if Qe == 1 and Q > 1:
+            lu = np.broadcast_to(lu, lu.shape[:2] + (Q,))
+        # Step 3: class log-probabilities, with random class logits if any.
+        lin = (self.Zu @ P["gamma"])[self.zinv][:, :, None]  # (U, K-1, 1)
+        if self.design.re_cls:
+            B = np.zeros((self.design.n_units, K - 1, self.D))
+            for b, L, dims in zip(self.design.re_cls, Lc, self._dims_cls):
+                q = b.Z.shape[1]
+                Lr = L.reshape(K - 1, q, b.d)
+                B[:, :, dims] += np.einsum("ui,cij->ucj", b.Z, Lr)
+            lin = lin + np.einsum("ucd,uqd->ucq", B, u_nodes[self.design.cluster_of_unit])
+        logprior = log_softmax_ref(lin)  # (U, K, Qc)
+        # Step 4: combine by form.
+        if self.form == "outside":
+            lt = lu + logw[:, None, :]  # units are clusters
+            lk = lse(lt, axis=2)  # (G, K)
+            post_q = np.exp(lt - lk[:, :, None])
+            lj = logprior[:, :, 0] + lk
+            ll_g = lse(lj, axis=1)
+            post = np.exp(lj - ll_g[:, None])
+            Wu = post[:, :, None] * post_q
+            resid = (post - np.exp(logprior[:, :, 0]))[:, :, None]
+            post_node = np.einsum("gk,gkq->gq", post, post_q)
+        else:
+            lj = logprior + lu  # (U, K, Q)
+            lu2 = lse(lj, axis=1)  # (U, Q)
+            post_c = np.exp(lj - lu2[:, None, :])
+            lg = np.asarray(self.Gm @ lu2) + logw  # (G, Q)
+            ll_g = lse(lg, axis=1)
+            post_node = np.exp(lg - ll_g[:, None])
+            pq_u = post_node[self.design.cluster_of_unit]  # (U, Q)
+            Wu = post_c * pq_u[:, None, :]
+            post = Wu.sum(axis=2)
+            prior = np.exp(logprior)
+            resid = (post_c - prior) * pq_u[:, None, :] if prior.shape[2] > 1 else \
+                (post - prior[:, :, 0])[:, :, None]
+        wpat = None
+        if derivs:
+            wpat = np.asarray(rs.CT @ Wu.reshape(Wu.shape[0], -1)).reshape(rs.P, K, Q)
+        es = EStep(float(ll_g.sum()), ll_g, post, logprior, wpat, fe, P, resid, post_node, u_nodes)
+        es.eta_q = Qe
+        return es
+
+    def _rowset(self, rows):
+        if not rows or self.pat.cluster is not None:
+            return self.pat
+        if self._rows is None:
+            n = self.design.n_rows
+            self._rows = _RowSet(self.design, np.arange(n), np.arange(n), per_row=True)
+        return self._rows
 
     def loglik(self, theta) -> float:
         return self.evaluate(theta, derivs=False).ll
 
     # ------------------------------------------------------------------ gradient
-    def full_gradient(self, es: EStep) -> np.ndarray:
+    def _row_terms(self, es: EStep, rs: _RowSet):
+        """Posterior-weighted eta-derivatives (P, K, Q) and node-weighted moments (P, K, D)."""
+        K = self.K
+        Q = es.wpat.shape[2]
+        d = es.fe.d_eta.reshape(rs.P, K, es.eta_q)
+        WD = es.wpat * d
+        M = None
+        if self.design.re_out:
+            nodes = es.nodes[0] if rs.cluster is None else es.nodes[rs.cluster]
+            M = np.einsum("pkq,qd->pkd", WD, nodes) if rs.cluster is None else np.einsum("pkq,pqd->pkd", WD, nodes)
+        return WD, M
+
+    def full_gradient(self, es: EStep, rows: bool = False) -> np.ndarray:
         """Gradient with respect to the full parameter vector (Fisher's identity)."""
+        rs = self._rowset(rows)
         L = self.layout
+        K = self.K
         g = np.zeros(L.n_full)
-        wd = es.wpat * es.fe.d_eta  # (P, K)
-        gb = self.Xt @ wd if self.Xt is not None else self.X.T @ wd
+        WD, M = self._row_terms(es, rs)
+        wd = WD.sum(axis=2)
+        gb = rs.Xt @ wd if rs.Xt is not None else rs.X.T @ wd
         g[L.blocks["beta"].slice] = np.asarray(gb).ravel()
         eb = L.blocks["extra"]
         if eb.size:
-            g[eb.slice] = self._extra_sum(es.wpat[:, :, None] * es.fe.d_extra, es.fe.extra_cols).ravel()
-        if self.K > 1:
-            resid = es.post - np.exp(es.logprior)
-            g[L.blocks["gamma"].slice] = (self.Z.T @ resid[:, : self.K - 1]).ravel()
+            vals = (es.wpat.reshape(rs.P, -1)[:, :, None] * es.fe.d_extra) if es.eta_q > 1 else \
+                (es.wpat.sum(axis=2)[:, :, None] * es.fe.d_extra)
+            g[eb.slice] = self._extra_sum(vals, es.fe.extra_cols, es.eta_q).ravel()
+        if self.design.re_out:
+            G = []
+            for Zt, pos, dims in zip(rs.Zs, self._pos, self._dims_out):
+                Gt = np.einsum("pi,pkj->kij", Zt, M[:, :, dims])  # (K, q, d)
+                G.append(Gt[:, pos[:, 0], pos[:, 1]])
+            g[L.blocks["re_out"].slice] = np.concatenate(G, axis=1).ravel()
+        if K > 1:
+            r = es.resid[:, : K - 1, :].sum(axis=2)
+            g[L.blocks["gamma"].slice] = (self.Z.T @ r).ravel()
+            if self.design.re_cls:
+                g[L.blocks["re_cls"].slice] = self._cls_re_grad(es)
         return g
 
-    def _extra_sum(self, vals, cols):
-        """Sum pattern contributions (P, K, m) into (K, E) using column map cols (P, m)."""
+    def _cls_re_grad(self, es: EStep, per_unit: bool = False):
+        K = self.K
+        nodes = es.nodes[self.design.cluster_of_unit]  # (U, Q, D)
+        Mc = np.einsum("ucq,uqd->ucd", es.resid[:, : K - 1, :], nodes)
+        out = []
+        for b, pos, dims in zip(self.design.re_cls, self._pos[len(self.design.re_out):], self._dims_cls):
+            q = b.Z.shape[1]
+            # L rows are (class c, column i): d lin_uc / d L[(c,i), j] = Z[u,i] u_j
+            Gu = np.einsum("ui,ucj->ucij", b.Z, Mc[:, :, dims]).reshape(b.Z.shape[0], (K - 1) * q, b.d)
+            sel = Gu[:, pos[:, 0], pos[:, 1]]
+            out.append(sel if per_unit else sel.sum(axis=0))
+        return np.concatenate(out, axis=-1)
+
+    def _extra_sum(self, vals, cols, Qe):
+        """Sum (P, K*Qe, m) contributions into (K, E) using column map cols (P, m)."""
         K = self.K
         E = self.layout.blocks["extra"].shape[1]
-        out = np.empty((K, E))
+        S = vals.shape[1]
+        out = np.zeros((K, E))
         flat_cols = cols.ravel()
-        for k in range(K):  # loop over classes only
-            out[k] = np.bincount(flat_cols, weights=vals[:, k, :].ravel(), minlength=E)
+        for s in range(S):  # loop over states only
+            out[s // (S // K)] += np.bincount(flat_cols, weights=vals[:, s, :].ravel(), minlength=E)
         return out
 
     def loglik_and_grad(self, theta):
@@ -168,76 +327,177 @@ class MixtureLikelihood:
     def gradient(self, theta):
         return self.loglik_and_grad(theta)[1]
 
-    # ------------------------------------------------------------------ unit scores
+    # ------------------------------------------------------------------ cluster scores
     def unit_scores(self, theta) -> np.ndarray:
-        """Per-unit gradients, shape (n_units, n_free); they sum to the gradient."""
-        es = self.evaluate(theta)
+        """Per-cluster gradients (independent units), shape (n_clusters, n_free)."""
+        es = self.evaluate(theta, rows=True)
+        rs = self._rowset(True)
         L = self.layout
-        U, K = self.design.n_units, self.K
-        out = np.zeros((U, L.n_full))
+        K = self.K
+        n, G = self.design.n_rows, self.design.n_clusters
+        Gr = sp.csr_matrix((np.ones(n), (rs.cluster, np.arange(n))), shape=(G, n))
+        out = np.zeros((G, L.n_full))
+        WD, M = self._row_terms(es, rs)
+        wd = WD.sum(axis=2)
+        Xd = rs.X.toarray() if sp.issparse(rs.X) else rs.X
         bb = L.blocks["beta"]
-        p = bb.shape[0]
-        sb = np.zeros((U, p, K))
-        for k in range(K):  # classes only
-            d = es.fe.d_eta[:, k : k + 1]
-            Xk = self.X.multiply(d) if sp.issparse(self.X) else self.X * d
-            m = self.C @ Xk  # (U, p): sum over the unit's rows of d_rk x_r
-            sb[:, :, k] = es.post[:, k : k + 1] * (m.toarray() if sp.issparse(m) else m)
-        out[:, bb.slice] = sb.reshape(U, -1)
+        out[:, bb.slice] = np.asarray(Gr @ (Xd[:, :, None] * wd[:, None, :]).reshape(n, -1))
         eb = L.blocks["extra"]
         if eb.size:
             E = eb.shape[1]
-            cols = es.fe.extra_cols
-            se = np.zeros((U, K, E))
-            for k in range(K):
-                dense = np.zeros((self.n_patterns, E))
-                for j in range(cols.shape[1]):
-                    np.add.at(dense, (np.arange(self.n_patterns), cols[:, j]), es.fe.d_extra[:, k, j])
-                se[:, k, :] = es.post[:, k : k + 1] * (self.C @ dense)
-            out[:, eb.slice] = se.reshape(U, -1)
+            vals = (es.wpat.reshape(n, -1)[:, :, None] * es.fe.d_extra) if es.eta_q > 1 else \
+                (es.wpat.sum(axis=2)[:, :, None] * es.fe.d_extra)
+            S = vals.shape[1]
+            dense = np.zeros((n, K, E))
+            for s in range(S):
+                for j in range(es.fe.extra_cols.shape[1]):
+                    np.add.at(dense[:, s // (S // K), :], (np.arange(n), es.fe.extra_cols[:, j]), vals[:, s, j])
+            out[:, eb.slice] = np.asarray(Gr @ dense.reshape(n, -1))
+        if self.design.re_out:
+            cols = []
+            for Zt, pos, dims in zip(rs.Zs, self._pos, self._dims_out):
+                per = np.einsum("ni,nkj->nkij", Zt, M[:, :, dims])[:, :, pos[:, 0], pos[:, 1]]
+                cols.append(per)
+            out[:, L.blocks["re_out"].slice] = np.asarray(Gr @ np.concatenate(cols, axis=2).reshape(n, -1))
         if K > 1:
-            resid = (es.post - np.exp(es.logprior))[:, : K - 1]
-            out[:, L.blocks["gamma"].slice] = (self.Z[:, :, None] * resid[:, None, :]).reshape(U, -1)
+            r = es.resid[:, : K - 1, :].sum(axis=2)
+            per_unit = (self.Z[:, :, None] * r[:, None, :]).reshape(self.Z.shape[0], -1)
+            out[:, L.blocks["gamma"].slice] = np.asarray(self.Gm @ per_unit)
+            if self.design.re_cls:
+                out[:, L.blocks["re_cls"].slice] = np.asarray(self.Gm @ self._cls_re_grad(es, per_unit=True))
         return L.reduce(out)
 
     # ------------------------------------------------------------------ EM metric
     def q_information(self, es: EStep) -> np.ndarray:
         """Expected complete-data information of Q at the current posterior weights.
 
-        Block-diagonal (beta per class, extra per class, gamma), pulled back to the free
-        parameters; EM's M-step is a scoring step with this matrix (Lange's EM gradient
-        algorithm), which keeps the EM phase general across families and constraints.
+        Block-diagonal (beta per class; family parameters by BHHH; random-effect entries by
+        their diagonal; class logits by the multinomial information), pulled back to the free
+        parameters. EM's M-step is a scoring step with this matrix (Lange's EM-gradient
+        algorithm), so the EM phase serves every family, random term and constraint.
         """
+        rs = self.pat
         L = self.layout
-        n_free = L.n_free
-        H = np.zeros((n_free, n_free))
+        H = np.zeros((L.n_free, L.n_free))
         K = self.K
         bb = L.blocks["beta"]
         p = bb.shape[0]
-        W = es.wpat * es.fe.w_eta  # (P, K)
+        w_eta = es.fe.w_eta.reshape(rs.P, K, es.eta_q)
+        Wfull = es.wpat * w_eta  # (P, K, Q)
+        W = Wfull.sum(axis=2)
         for k in range(K):
-            if sp.issparse(self.X):
-                Hk = (self.Xt @ self.X.multiply(W[:, k : k + 1])).toarray()
+            if sp.issparse(rs.X):
+                Hk = (rs.Xt @ rs.X.multiply(W[:, k : k + 1])).toarray()
             else:
-                Hk = self.X.T @ (self.X * W[:, k : k + 1])
-            full = bb.offset + np.arange(p) * K + k
-            _scatter(H, L.free_idx[full], Hk)
+                Hk = rs.X.T @ (rs.X * W[:, k : k + 1])
+            _scatter(H, L.free_idx[bb.offset + np.arange(p) * K + k], Hk)
         eb = L.blocks["extra"]
         if eb.size:
             E = eb.shape[1]
-            d2 = self._extra_sum(es.wpat[:, :, None] * es.fe.d_extra**2, es.fe.extra_cols)  # BHHH diagonal
+            vals = (es.wpat.reshape(rs.P, -1)[:, :, None] * es.fe.d_extra**2) if es.eta_q > 1 else \
+                (es.wpat.sum(axis=2)[:, :, None] * es.fe.d_extra**2)
+            d2 = self._extra_sum(vals, es.fe.extra_cols, es.eta_q)
             for k in range(K):
-                full = eb.offset + k * E + np.arange(E)
-                _scatter(H, L.free_idx[full], np.diag(d2[k]))
+                _scatter(H, L.free_idx[eb.offset + k * E + np.arange(E)], np.diag(d2[k]))
+        if self.design.re_out:
+            nodes = es.nodes[0] if rs.cluster is None else es.nodes[rs.cluster]
+            sq = np.einsum("pkq,qd->pkd", Wfull, nodes**2) if rs.cluster is None else \
+                np.einsum("pkq,pqd->pkd", Wfull, nodes**2)
+            rb = L.blocks["re_out"]
+            R = rb.shape[1]
+            diag = []
+            for Zt, pos, dims in zip(rs.Zs, self._pos, self._dims_out):
+                Dt = np.einsum("pi,pkj->kij", Zt**2, sq[:, :, dims])
+                diag.append(Dt[:, pos[:, 0], pos[:, 1]])
+            diag = np.concatenate(diag, axis=1)
+            for k in range(K):
+                _scatter(H, L.free_idx[rb.offset + k * R + np.arange(R)], np.diag(diag[k]))
         if K > 1:
             gb = L.blocks["gamma"]
             q = gb.shape[0]
-            pi = np.exp(es.logprior)[:, : K - 1]
+            prior = np.exp(es.logprior)
+            pq = es.post_node[self.design.cluster_of_unit] if prior.shape[2] > 1 else None
+            pi = (prior * pq[:, None, :]).sum(axis=2)[:, : K - 1] if pq is not None else prior[:, : K - 1, 0]
             A = -pi[:, :, None] * pi[:, None, :]
             A[:, np.arange(K - 1), np.arange(K - 1)] += pi
             Hg = np.einsum("ui,uj,uab->iajb", self.Z, self.Z, A).reshape(q * (K - 1), q * (K - 1))
             _scatter(H, L.free_idx[gb.slice], Hg)
+            if self.design.re_cls:
+                nodes = es.nodes[self.design.cluster_of_unit]
+                v = prior[:, : K - 1, :] * (1 - prior[:, : K - 1, :]) * pq[:, None, :]
+                Mc = np.einsum("ucq,uqd->ucd", v, nodes**2)
+                diag = []
+                for b, pos, dims in zip(self.design.re_cls, self._pos[len(self.design.re_out):], self._dims_cls):
+                    qq = b.Z.shape[1]
+                    Du = np.einsum("ui,ucj->cij", b.Z**2, Mc[:, :, dims]).reshape((K - 1) * qq, b.d)
+                    diag.append(Du[pos[:, 0], pos[:, 1]])
+                cb = L.blocks["re_cls"]
+                _scatter(H, L.free_idx[cb.slice], np.diag(np.concatenate(diag)))
         return H
+
+    # ------------------------------------------------------------------ adaptation
+    def adapt(self, theta, max_iter: int = 20, tol: float = 1e-6) -> float:
+        """Move the nodes of every cluster to its posterior (adaptive quadrature).
+
+        Posterior means and covariances of the latents (Rabe-Hesketh, Skrondal & Pickles
+        2002), iterated to a fixed point; for Laplace (one node), the posterior mode and
+        curvature by Newton's method (``_adapt_mode``). Returns the log-likelihood.
+        """
+        if not self.integ.adaptive or self.D == 0:
+            return self.loglik(theta)
+        if self.integ.method == "laplace" or self.integ.n_nodes < 2:
+            return self._adapt_mode(theta)
+        prev = None
+        for _ in range(max_iter):
+            es = self.evaluate(theta, derivs=False)
+            if prev is not None and abs(es.ll - prev) < tol:
+                break
+            prev = es.ll
+            w = es.post_node
+            u = es.nodes
+            mean = np.einsum("gq,gqd->gd", w, u)
+            dev = u - mean[:, None, :]
+            cov = np.einsum("gq,gqi,gqj->gij", w, dev, dev)
+            self.integ.set_moments(mean, cov)
+        return self.loglik(theta)
+
+    def _adapt_mode(self, theta, max_iter: int = 50):
+        """Laplace: the mode and curvature of each cluster's integrand (K = 1, outcome effects)."""
+        if self.K > 1 or self.design.re_cls:
+            raise NotImplementedError(
+                "integration='laplace' is available for models without classes (GLMMs); use "
+                "'agh' (adaptive Gauss-Hermite) for mixtures"
+            )
+        rs = self._rowset(True)
+        P = self.layout.unpack(self.layout.expand(theta))
+        Lo, _ = self.factor_matrices(P)
+        n, G, D = self.design.n_rows, self.design.n_clusters, self.D
+        A = np.zeros((n, D))
+        for Zt, L, dims in zip(rs.Zs, Lo, self._dims_out):
+            A[:, dims] += Zt @ L[0]
+        eta0 = np.asarray(rs.X @ P["beta"])[:, 0]
+        extra = P["extra"]
+        Gr = sp.csr_matrix((np.ones(n), (rs.cluster, np.arange(n))), shape=(G, n))
+        u = self.integ.m.copy()
+        I = np.eye(D)
+        for _ in range(max_iter):
+            eta = eta0 + (A * u[rs.cluster]).sum(1)
+            fe = self.family.evaluate(rs.y, eta[:, None], extra, rs.aux)
+            grad = np.asarray(Gr @ (fe.d_eta[:, 0:1] * A)) - u
+            H = np.asarray(Gr @ (fe.w_eta[:, 0:1] * np.einsum("ni,nj->nij", A, A).reshape(n, -1))).reshape(G, D, D) + I
+            step = np.linalg.solve(H, grad[:, :, None])[:, :, 0]
+            u = u + step
+            if np.abs(step).max() < 1e-8:
+                break
+        self.integ.set_moments(u, np.linalg.inv(H))
+        return self.loglik(theta)
+
+    def posterior_moments(self, theta):
+        """Posterior means (G, D) and covariances (G, D, D) of the standardized latents."""
+        es = self.evaluate(theta, derivs=False)
+        mean = np.einsum("gq,gqd->gd", es.post_node, es.nodes)
+        dev = es.nodes - mean[:, None, :]
+        return mean, np.einsum("gq,gqi,gqj->gij", es.post_node, dev, dev)
 
 
 def _scatter(H, idx, block):

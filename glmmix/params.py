@@ -65,6 +65,20 @@ class ParamLayout:
         add("extra", (K, E), [f"{cls(k)}{e}" for k in range(K) for e in enames])
         zn = design.z_names
         add("gamma", (q, K - 1), [f"logit:{self.class_name}{k + 1}:{z}" for z in zn for k in range(K - 1)])
+        # random terms: the free entries of each factor matrix L (see random_effects.py);
+        # outcome-part ones per class (tied across classes unless class_specific=["random"])
+        self.re_out_labels = [lab for b in design.re_out for lab in b.labels(K, self.class_name)]
+        self.re_cls_labels = [lab for b in design.re_cls for lab in b.labels(K, self.class_name)]
+        R = len(self.re_out_labels)
+        # an SD equals one entry of L when that row of L has a single free entry
+        self._fixable_re = set()
+        for b in list(design.re_out) + list(design.re_cls):
+            pos = b.free_positions()
+            for (i, j), lab in zip(pos, b.labels(K, self.class_name)):
+                if b.structure == "rr" or sum(1 for (a, _) in pos if a == i) == 1:
+                    self._fixable_re.add(lab)
+        add("re_out", (K, R), [f"{cls(k)}{lab}" for k in range(K) for lab in self.re_out_labels])
+        add("re_cls", (len(self.re_cls_labels),), list(self.re_cls_labels))
         self.blocks = {b.name: b for b in blocks}
         self.n_full = off
         self.full_labels = [lab for b in blocks for lab in b.labels]
@@ -105,8 +119,15 @@ class ParamLayout:
         extra_invariant = fam.name == "gaussian" and "sigma" not in class_specific
         extra_invariant |= "thresholds" in invariant or "sigma" in invariant
         for t in class_specific:
-            if t not in ("sigma", "thresholds"):
-                raise DesignError(f"class_specific accepts 'sigma' (gaussian); got {t!r}")
+            if t not in ("sigma", "thresholds", "random"):
+                raise DesignError(
+                    f"class_specific accepts 'sigma' (gaussian residual SD) and 'random' (random-effect "
+                    f"covariances and loadings); got {t!r}")
+        rb = self.blocks["re_out"]
+        if "random" not in class_specific:
+            for e in range(R):
+                for k in range(1, K):
+                    union(rb.offset + e, rb.offset + k * R + e)
         if extra_invariant:
             for e in range(E):
                 for k in range(1, K):
@@ -124,6 +145,10 @@ class ParamLayout:
                 blk = self.block_of(i)
                 if blk == "extra" and fam.name == "ordinal":
                     raise NotImplementedError("fixing ordinal thresholds is not supported yet")
+                if blk in ("re_out", "re_cls") and self._strip_class_any(self.full_labels[i]) not in self._fixable_re:
+                    raise NotImplementedError(
+                        f"fixing {lab!r} is not supported yet: only SDs of a term's first effect (or of "
+                        "uncorrelated terms) and loadings can be fixed")
                 fixed_val[i] = np.log(val) if (blk == "extra" and fam.name == "gaussian") else val
         roots = np.array([find(i) for i in range(self.n_full)])
         # a tie group is fixed when any member is
@@ -157,7 +182,7 @@ class ParamLayout:
 
     def _is_class_tie(self, members):
         blocks = {self.block_of(i) for i in members}
-        return len(blocks) == 1 and blocks <= {"beta", "extra"}
+        return len(blocks) == 1 and blocks <= {"beta", "extra", "re_out"}
 
     def _resolve(self, lab, find):
         hits = [i for i, l in enumerate(self.full_labels) if l == lab]
@@ -206,8 +231,13 @@ class ParamLayout:
         return {n: phi[b.slice].reshape(b.shape) for n, b in self.blocks.items()}
 
     def pack(self, parts: dict) -> np.ndarray:
+        """Dict of block arrays -> full vector; empty blocks may be left out."""
         phi = np.zeros(self.n_full)
         for n, b in self.blocks.items():
+            if n not in parts:
+                if b.size:
+                    raise KeyError(f"block {n!r} missing")
+                continue
             phi[b.slice] = np.asarray(parts[n], float).reshape(-1)
         return phi
 
@@ -224,7 +254,8 @@ class ParamLayout:
         extra = P["extra"][perm]
         g = np.concatenate([P["gamma"], np.zeros((P["gamma"].shape[0], 1))], axis=1)[:, perm]
         gamma = (g - g[:, -1:])[:, : K - 1]
-        return self.pack({"beta": beta, "extra": extra, "gamma": gamma})
+        return self.pack({"beta": beta, "extra": extra, "gamma": gamma, "re_out": P["re_out"][perm],
+                          "re_cls": P["re_cls"]})
 
     def permutation_allowed(self, perm) -> bool:
         """True when relabelling classes maps the constraint structure onto itself."""
@@ -234,6 +265,8 @@ class ParamLayout:
         # gamma entries mix under permutation; they carry no ties or fixes by default
         gb = self.blocks["gamma"]
         if (self.free_idx[gb.slice] < 0).any() or len(np.unique(self.free_idx[gb.slice])) != gb.size:
+            return False
+        if self.blocks["re_cls"].size:  # random class logits are tied to the reference class
             return False
         src = np.round(idx).astype(int) - 1
         nong = np.ones(self.n_full, bool)

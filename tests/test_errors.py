@@ -67,11 +67,20 @@ def test_classes_without_class_part(long):
         gm.fit("y ~ 0 + item", long, n_classes=2, family="bernoulli")
 
 
-def test_random_terms_not_yet(long):
-    with pytest.raises(NotImplementedError, match=r"\(1 \| person\)"):
-        gm.fit("y ~ 0 + item | class ~ 1 + (1|person)", long, n_classes=2, family="bernoulli")
-    with pytest.raises(NotImplementedError, match="rr"):
-        gm.fit("y ~ 0 + item + rr(0 + item | person, 1)", long, family="bernoulli")
+def test_random_term_errors(long):
+    with pytest.raises(DesignError, match="'one' .* only one level"):
+        gm.fit("y ~ 1 + (1 | one)", long.assign(one=1), family="bernoulli")
+    with pytest.raises(DesignError, match="'c' does not vary"):
+        gm.fit("y ~ 1 + (1 + c | person)", long.assign(c=2.0), family="bernoulli")
+    with pytest.raises(DesignError, match="not nested"):
+        gm.fit("y ~ 0 + item + (1 | grp) | class(person) ~ 1", long.assign(grp=np.arange(12) % 2),
+               n_classes=2, family="bernoulli")
+    with pytest.raises(NotImplementedError, match="several grouping columns"):
+        gm.fit("y ~ 1 + (1 | person) + (1 | item)", long, family="bernoulli")
+    with pytest.raises(DesignError, match="integration"):
+        gm.fit("y ~ 1 + (1 | person)", long, family="bernoulli", integration="simpson")
+    with pytest.warns(gm.exceptions.GlmmixWarning, match="inaccurate"):
+        gm.fit("y ~ 1 + (1 | person)", long, family="bernoulli", integration="gh", n_points=5)
 
 
 def test_missing_predictor_is_an_error_not_a_drop(long):

@@ -180,3 +180,16 @@ tmb_summary <- function(m) {
        random_effects = re, convergence = m$fit$convergence, message = m$fit$message,
        pdHess = m$sdr$pdHess)
 }
+
+## glmer controls: tight PIRLS tolerance (tolPwrss = 1e-12). With lme4's default
+## tolPwrss = 1e-7 the Laplace (nAGQ = 1) log-likelihood can be off by several 1e-3
+## (VerbAgg: -4039.25460 vs the true Laplace -4039.24854 that glmmTMB reports).
+GLMER_CTRL  <- lme4::glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5), tolPwrss = 1e-12)
+GLMER_CTRL0 <- lme4::glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5))
+GLMER_CTRL_STR <- 'glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5), tolPwrss = 1e-12)'
+default_tol <- function(m) {
+  m0 <- update(m, control = GLMER_CTRL0)
+  list(logLik = as.numeric(logLik(m0)), fixef = as.list(lme4::fixef(m0)),
+       theta = as.list(lme4::getME(m0, "theta")),
+       control = 'glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5))  # lme4 default tolPwrss = 1e-7')
+}

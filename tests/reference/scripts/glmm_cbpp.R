@@ -4,7 +4,7 @@ suppressPackageStartupMessages({library(lme4); library(glmmTMB)})
 d <- read.csv("/work/shared/data/cbpp.csv")
 d$herd <- factor(d$herd, levels = sort(unique(d$herd)))
 d$period <- factor(d$period, levels = c("1", "2", "3", "4"))
-ctrl <- glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5))
+ctrl <- GLMER_CTRL
 ## constants
 lchoose_sum <- sum(lchoose(d$size, d$incidence))
 lsat_sum <- sum(dbinom(d$incidence, d$size, d$incidence / d$size, log = TRUE))  # saturated log-lik incl. log-choose
@@ -31,10 +31,11 @@ exact <- function(m, fe, sd) {
 }
 m1 <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), data = d, family = binomial, nAGQ = 25, control = ctrl)
 r1 <- mer_summary(m1)
-r1$call <- 'glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), data = d, family = binomial, nAGQ = 25, control = glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5)))'
+r1$call <- 'glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), data = d, family = binomial, nAGQ = 25, control = glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5), tolPwrss = 1e-12))'
 r1$logLik_printed <- r1$logLik; r1$logLik <- NULL
 r1$logLik_exact_from_printed <- r1$logLik_printed + lsat_sum
 r1$logLik_exact_integrate <- exact(m1, fixef(m1), r1$random_effects$herd$sd[[1]])
+r1$with_default_tolPwrss <- default_tol(m1)
 res$glmer_agq25 <- r1
 m2 <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), data = d, family = binomial, nAGQ = 1, control = ctrl)
 r2 <- mer_summary(m2)
@@ -42,6 +43,7 @@ r2$call <- sub("nAGQ = 25", "nAGQ = 1", r1$call)
 r2$logLik_printed <- r2$logLik; r2$logLik <- NULL
 r2$note <- "Laplace: printed logLik includes the log-choose constant (full density), but is the Laplace approximation at the Laplace optimum"
 r2$logLik_exact_integrate_at_laplace_estimates <- exact(m2, fixef(m2), r2$random_effects$herd$sd[[1]])
+r2$with_default_tolPwrss <- default_tol(m2)
 res$glmer_laplace <- r2
 m3 <- glmmTMB(cbind(incidence, size - incidence) ~ period + (1 | herd), data = d, family = binomial)
 r3 <- tmb_summary(m3)

@@ -1,0 +1,185 @@
+"""Random terms: normal latent variables entering linear predictors through a factor matrix.
+
+Every random term, whatever its spelling, is a design Z (rows x q) times a factor matrix
+L (q x d) times standard-normal latents u (d), so its effects are b = L u ~ N(0, L L'):
+
+* ``(1 + x | g)``: L lower triangular (q = d): a Cholesky factor, correlated effects
+  (the paper's Cholesky parameterization, Section 10);
+* ``(1 + x || g)``: L diagonal: uncorrelated effects;
+* ``rr(0 + item | g, d)``: L lower trapezoidal (q x d): d factors with loadings (eq 35-41;
+  glmmTMB's reduced-rank spelling);
+* in the class part, ``(1 | g)`` gives each of the K-1 class logits a random intercept,
+  jointly normal (eq 34), and ``rr(1 | g, 1)`` the one-factor version (eq 35).
+
+So one gradient formula serves covariances, loadings and random class intercepts:
+d eta / d L_ij = z_i u_j.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+
+from .exceptions import DesignError, FormulaError
+from .formula import FactorTerm, RandomTerm
+
+
+@dataclass
+class RandomBlock:
+    """One random term after materialization.
+
+    Attributes
+    ----------
+    part : {"outcome", "class"}
+    group : str
+    structure : {"chol", "diag", "rr"}
+    Z : ndarray (n_rows x q) for the outcome part, (n_units x q) for the class part
+    names : list of str, the q column names
+    d : int, number of latent dimensions
+    m : int, rows of L: q (outcome) or q * (K-1) (class part, class-major)
+    """
+
+    part: str
+    group: str
+    structure: str
+    Z: np.ndarray
+    names: list
+    d: int
+    m: int
+    term: str
+
+    def mask(self) -> np.ndarray:
+        """Free entries of L (m x d)."""
+        i, j = np.indices((self.m, self.d))
+        if self.structure == "diag":
+            return i == j
+        return i >= j  # lower triangular / trapezoidal
+
+    def free_positions(self):
+        """(row, col) of free entries: diagonal first, then the rest row by row."""
+        msk = self.mask()
+        diag = [(k, k) for k in range(min(self.m, self.d)) if msk[k, k]]
+        rest = [(i, j) for i in range(self.m) for j in range(self.d) if msk[i, j] and i != j]
+        return diag + rest
+
+    def row_names(self, K, class_name):
+        if self.part == "outcome":
+            return list(self.names)
+        return [f"{class_name}{c + 1}" + ("" if n == "Intercept" else f":{n}") for c in range(K - 1) for n in self.names]
+
+    def labels(self, K, class_name):
+        """Reported (natural-scale) names of the free entries, in free_positions order."""
+        rows = self.row_names(K, class_name)
+        g = self.group
+        out = []
+        for i, j in self.free_positions():
+            if self.structure == "rr":
+                out.append(f"loading({g}:{rows[i]})" if self.d == 1 else f"loading{j + 1}({g}:{rows[i]})")
+            elif i == j:
+                out.append(f"sd({g}:{rows[i]})")
+            else:
+                out.append(f"cor({g}:{rows[i]},{rows[j]})")
+        return out
+
+    def start(self):
+        """Starting values of the free entries: effects with SD 0.5, or loadings 0.5."""
+        return np.array([0.5 if (i == j or self.structure == "rr") else 0.0 for i, j in self.free_positions()])
+
+
+def build_blocks(terms, df, where, K):
+    """Materialize random terms on ``df`` (rows, or one row per unit for the class part)."""
+    blocks = []
+    for t in terms:
+        Z, names = _term_matrix(t.expr, df, t, where)
+        if isinstance(t, FactorTerm):
+            structure, d = "rr", t.n_factors
+        else:
+            structure, d = ("chol" if t.correlated else "diag"), Z.shape[1]
+        m = Z.shape[1] if where == "outcome" else Z.shape[1] * (K - 1)
+        if where == "class":
+            if K < 2:
+                raise FormulaError(f"random term {t} in the class part needs n_classes >= 2")
+            if structure != "rr":
+                d = m
+        if structure == "rr" and d > m:
+            raise FormulaError(f"{t} asks for {d} factors but has only {m} loadings per factor")
+        blocks.append(RandomBlock(where, t.group, structure, Z, names, d, m, str(t)))
+    return blocks
+
+
+def _term_matrix(expr, df, term, where):
+    try:
+        mm = Formula(expr).get_model_matrix(df, na_action="raise")
+    except Exception as exc:
+        raise FormulaError(f"cannot build random term {term}: {exc}") from None
+    Z = np.asarray(mm.to_numpy(), dtype=float)
+    names = list(mm.model_spec.column_names)
+    if Z.shape[1] == 0:
+        raise FormulaError(f"random term {term} has no columns")
+    for j, name in enumerate(names):
+        if name != "Intercept" and np.ptp(Z[:, j]) == 0:
+            raise DesignError(
+                f"random term {term}: column {name!r} does not vary in the data, so its random "
+                "slope is not identified; remove it from the term"
+            )
+    if np.linalg.matrix_rank(Z) < Z.shape[1]:
+        raise DesignError(
+            f"random term {term}: its columns {names} are linearly dependent; drop one (e.g. write "
+            "'0 + item' rather than '1 + item')"
+        )
+    return Z, names
+
+
+def check_grouping(df: pd.DataFrame, group: str, what: str):
+    if df[group].nunique() < 2:
+        raise DesignError(
+            f"grouping column {group!r} ({what}) has only one level: a random effect needs at "
+            "least two groups (and in practice many more)"
+        )
+
+
+def check_nested(df: pd.DataFrame, inner: str, outer: str):
+    """Every level of ``inner`` must sit in exactly one level of ``outer``."""
+    n = df.groupby(inner, sort=False, observed=True)[outer].nunique()
+    bad = n.index[n.to_numpy() > 1]
+    if len(bad):
+        raise DesignError(
+            f"{inner!r} is not nested in {outer!r}: {inner} = {bad[0]!r} appears in several "
+            f"levels of {outer!r}. Units must be nested in clusters (crossed grouping is not "
+            "supported); check the id columns"
+        )
+
+
+def random_terms(part) -> list:
+    return list(part.random) + list(part.factors)
+
+
+__all__ = ["RandomBlock", "RandomTerm", "FactorTerm", "build_blocks", "check_grouping", "check_nested"]
+
+
+def natural(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Free entries of L -> reported values in the same positions.
+
+    chol / diag: SDs (sqrt of diag(L L')) at diagonal positions, correlations at the others;
+    rr: the loadings themselves.
+    """
+    if block.structure == "rr":
+        return entries.copy()
+    L = np.zeros((block.m, block.d))
+    L[pos[:, 0], pos[:, 1]] = entries
+    S = L @ L.T
+    sd = np.sqrt(np.maximum(np.diag(S), 0.0))
+    out = np.empty_like(entries)
+    for k, (i, j) in enumerate(pos):
+        out[k] = sd[i] if i == j else S[i, j] / max(sd[i] * sd[j], 1e-300)
+    return out
+
+
+def covariance(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Covariance matrix L L' of a block's effects."""
+    L = np.zeros((block.m, block.d))
+    L[pos[:, 0], pos[:, 1]] = entries
+    return L @ L.T
