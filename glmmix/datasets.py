@@ -47,5 +47,8 @@ def load(name: str) -> pd.DataFrame:
         df = df - 1
     if name in ("verbagg_long", "verbagg_wide"):
         df["id"] = df["id"].astype(int)
+    if name == "cbpp":  # factors in R's lme4::cbpp
+        df["period"] = pd.Categorical(df["period"].astype(str), categories=["1", "2", "3", "4"])
+        df["herd"] = df["herd"].astype(str)
     df.attrs["source"] = _DESCRIPTIONS[name]
     return df

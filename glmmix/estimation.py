@@ -270,8 +270,8 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> Fit
     """Complete one start: EM until it settles, then BFGS (in rounds of re-adaptation when
     the quadrature is adaptive: BFGS with the nodes fixed, then the nodes moved to the new
     posteriors, until the log-likelihood no longer changes)."""
-    theta, es, n_em, H = em(lik, theta, opts.em_iter, opts.em_tol)
-    adaptive = lik.integ.adaptive and lik.D > 0
+    theta, es, n_em, H = em(lik, theta, 0 if lik.laplace else opts.em_iter, opts.em_tol)
+    adaptive = lik.integ.adaptive and lik.D > 0 and not lik.laplace
     n_qn = 0
     res = None
     ll_prev = -np.inf

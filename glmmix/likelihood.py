@@ -176,8 +176,14 @@ class MixtureLikelihood:
         return out, cls
 
     # ------------------------------------------------------------------ evaluation
+    @property
+    def laplace(self) -> bool:
+        return self.integ.method == "laplace" and self.D > 0
+
     def evaluate(self, theta: np.ndarray, derivs: bool = True, rows: bool = False) -> EStep:
         """Log-likelihood and posteriors at free parameters ``theta``."""
+        if self.laplace:
+            self._find_mode(theta)
         rs = self._rowset(rows)
         P = self.layout.unpack(self.layout.expand(theta))
         K = self.K
@@ -322,6 +328,18 @@ class MixtureLikelihood:
 
     def loglik_and_grad(self, theta):
         es = self.evaluate(theta)
+        if self.laplace:
+            # the Laplace approximation moves its mode and curvature with theta; its gradient
+            # is taken by central differences of the re-optimized approximation
+            g = np.empty(theta.size)
+            for i in range(theta.size):
+                h = 1e-6 * max(1.0, abs(theta[i]))
+                tp, tm = theta.copy(), theta.copy()
+                tp[i] += h
+                tm[i] -= h
+                g[i] = (self.loglik(tp) - self.loglik(tm)) / (2 * h)
+            self._find_mode(theta)
+            return es.ll, g, es
         return es.ll, self.layout.reduce(self.full_gradient(es)), es
 
     def gradient(self, theta):
@@ -443,10 +461,11 @@ class MixtureLikelihood:
         2002), iterated to a fixed point; for Laplace (one node), the posterior mode and
         curvature by Newton's method (``_adapt_mode``). Returns the log-likelihood.
         """
-        if not self.integ.adaptive or self.D == 0:
+        if not self.integ.adaptive or self.D == 0 or self.laplace:
             return self.loglik(theta)
-        if self.integ.method == "laplace" or self.integ.n_nodes < 2:
-            return self._adapt_mode(theta)
+        if self.integ.n_nodes < 2:
+            self._find_mode(theta)
+            return self.loglik(theta)
         prev = None
         for _ in range(max_iter):
             es = self.evaluate(theta, derivs=False)
@@ -461,7 +480,7 @@ class MixtureLikelihood:
             self.integ.set_moments(mean, cov)
         return self.loglik(theta)
 
-    def _adapt_mode(self, theta, max_iter: int = 50):
+    def _find_mode(self, theta, max_iter: int = 50):
         """Laplace: the mode and curvature of each cluster's integrand (K = 1, outcome effects)."""
         if self.K > 1 or self.design.re_cls:
             raise NotImplementedError(
@@ -478,8 +497,9 @@ class MixtureLikelihood:
         eta0 = np.asarray(rs.X @ P["beta"])[:, 0]
         extra = P["extra"]
         Gr = sp.csr_matrix((np.ones(n), (rs.cluster, np.arange(n))), shape=(G, n))
-        u = self.integ.m.copy()
+        u = np.zeros((G, D))
         I = np.eye(D)
+        H = np.broadcast_to(I, (G, D, D))
         for _ in range(max_iter):
             eta = eta0 + (A * u[rs.cluster]).sum(1)
             fe = self.family.evaluate(rs.y, eta[:, None], extra, rs.aux)
@@ -490,7 +510,6 @@ class MixtureLikelihood:
             if np.abs(step).max() < 1e-8:
                 break
         self.integ.set_moments(u, np.linalg.inv(H))
-        return self.loglik(theta)
 
     def posterior_moments(self, theta):
         """Posterior means (G, D) and covariances (G, D, D) of the standardized latents."""
