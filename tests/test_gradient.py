@@ -71,3 +71,67 @@ def test_row_order_within_units_does_not_matter(rng):
     lik2 = make_lik("y ~ 0 + item | class(unit) ~ 1 + z", data.sample(frac=1.0, random_state=3), 2, "bernoulli")
     theta = rng.standard_normal(lik1.layout.n_free)
     np.testing.assert_allclose(lik1.loglik(theta), lik2.loglik(theta), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------- random effects
+def clustered_data(rng, n_clusters=12, per=4, n_items=3):
+    """Long data: clusters of units, units with items; unit covariate z, row covariate x."""
+    rows = []
+    uid = 0
+    for g in range(n_clusters):
+        a = rng.normal()
+        for _ in range(per):
+            for j in range(n_items):
+                x = rng.normal()
+                eta = a + 0.5 * x + (j - 1) * 0.4
+                rows.append((g, uid, f"i{j}", x, float(rng.uniform() < 1 / (1 + np.exp(-eta)))))
+            uid += 1
+    import pandas as pd
+    df = pd.DataFrame(rows, columns=["cl", "unit", "item", "x", "y"])
+    df["z"] = rng.normal(size=uid)[df["unit"]]
+    df["yg"] = df["y"] + df["x"] + rng.normal(size=len(df))
+    return df
+
+
+RE_CASES = [
+    # formula, K, family, fit kwargs, integration kwargs
+    ("y ~ 1 + x + (1 + x | cl)", 1, "bernoulli", {}, {}),
+    ("y ~ 1 + x + (1 + x || cl)", 1, "bernoulli", {}, {"method": "gh"}),
+    ("yg ~ 1 + x + (1 | cl)", 1, "gaussian", {}, {"method": "trapezoid", "n": 9}),
+    ("y ~ 0 + item + rr(0 + item | unit, 1)", 1, "bernoulli", {}, {}),
+    ("y ~ 0 + item + rr(0 + item | unit, 2)", 1, "bernoulli", {}, {"method": "gh", "n": 5}),
+    ("y ~ 0 + item | class ~ 1 + (1 | unit)", 2, "bernoulli", {}, {}),  # GoM
+    ("y ~ 0 + item | class ~ 1 + (1 | unit)", 3, "bernoulli", {}, {"method": "gh", "n": 5}),  # GoM, K=3
+    ("y ~ 0 + item | class ~ 1 + rr(1 | unit, 1)", 3, "bernoulli", {}, {}),  # restricted GoM
+    ("y ~ 0 + item + rr(0 + item | unit, 1) | class(unit) ~ 1", 2, "bernoulli", {}, {}),  # FMA (outside)
+    ("y ~ 0 + item + rr(0 + item | unit, 1) | class(unit) ~ 1", 2, "bernoulli",
+     {"class_specific": ["random"]}, {"method": "gh"}),  # FMA, class-specific loadings
+    ("y ~ 0 + item + (1 | cl) | class(unit) ~ 1 + z", 2, "bernoulli", {}, {}),  # classes within clusters
+    ("y ~ 0 + item | class(unit) ~ 1 + (1 | cl)", 2, "bernoulli", {}, {}),  # within-between class
+    ("y ~ 0 + item + rr(0 + item | unit, 1) | class ~ 1 + (1 | unit)", 2, "bernoulli", {}, {"n": 5}),  # FMA-GoM
+    ("yg ~ 1 + x + (1 | cl) | class(cl) ~ 1", 2, "gaussian", {"class_specific": ["sigma"]}, {}),  # between-level classes
+]
+
+
+@pytest.mark.parametrize("formula, K, family, kw, ikw", RE_CASES)
+def test_random_effect_gradients(formula, K, family, kw, ikw, rng):
+    from glmmix.quadrature import Integration
+
+    data = clustered_data(rng)
+    lik = make_lik(formula, data, K, family, **kw)
+    d = lik.design
+    method = ikw.get("method", "agh")
+    integ = Integration.make(method, ikw.get("n", 7 if d.D == 1 else 4), d.D, d.n_clusters,
+                             adaptive=method == "agh")
+    from glmmix.likelihood import MixtureLikelihood
+
+    lik = MixtureLikelihood(d, lik.layout, integ)
+    theta = 0.4 * rng.standard_normal(lik.layout.n_free)
+    if integ.adaptive:  # a non-trivial adaptation, held fixed while differentiating
+        lik.adapt(theta)
+    ll, g, _ = lik.loglik_and_grad(theta)
+    num = approx_fprime(theta, lik.loglik, 1e-6)
+    np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
+    np.testing.assert_allclose(lik.unit_scores(theta).sum(axis=0), g, rtol=1e-7, atol=1e-7)
+    H = lik.q_information(lik.evaluate(theta))
+    assert np.linalg.eigvalsh(H).min() > -1e-8
