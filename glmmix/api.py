@@ -221,9 +221,23 @@ def natural_params(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
 
 
 def _class_prop(lik, theta):
+    """Model-implied class proportions: P(c | z_u) averaged over units and, with random
+    class logits, over their normal distribution (the integration rule's standard nodes)."""
     P = lik.layout.unpack(lik.layout.expand(theta))
-    lin = np.concatenate([lik.Z @ P["gamma"], np.zeros((lik.Z.shape[0], 1))], axis=1)
-    return np.exp(lin - logsumexp(lin, axis=1, keepdims=True)).mean(axis=0)
+    d = lik.design
+    lin = (lik.Z @ P["gamma"])[:, :, None]  # (U, K-1, 1)
+    w = np.ones(1)
+    if d.re_cls:
+        _, Lc = lik.factor_matrices(P)
+        t, logw = lik.integ.t, lik.integ.logw
+        w = np.exp(logw) / np.exp(logw).sum()
+        B = np.zeros((d.n_units, lik.K - 1, lik.D))
+        for b, L, dims in zip(d.re_cls, Lc, lik._dims_cls):
+            B[:, :, dims] += np.einsum("ui,cij->ucj", b.Z, L.reshape(lik.K - 1, b.Z.shape[1], b.d))
+        lin = lin + np.einsum("ucd,qd->ucq", B, t)
+    full = np.concatenate([lin, np.zeros((lin.shape[0], 1, lin.shape[2]))], axis=1)
+    p = np.exp(full - logsumexp(full, axis=1, keepdims=True))
+    return (p * w[None, None, :]).sum(axis=2).mean(axis=0)
 
 
 def _one_hot(X):

@@ -53,6 +53,8 @@ class MixtureResults:
         self.llf = float(state["llf"])
         self.nobs = int(state["nobs"])
         self.n_units = int(state["n_units"])
+        #: independent units (clusters; equal to n_units without random effects): BIC's n
+        self.n_clusters = int(state.get("n_clusters") or state["n_units"])
         self.n_classes = int(state["n_classes"])
         self.converged = bool(state["converged"])
         self.se_type = state["se_type"]
@@ -81,12 +83,13 @@ class MixtureResults:
 
     @property
     def bic(self):
-        return -2 * self.llf + np.log(self.n_units) * self.df_model
+        """BIC with n = the number of independent units (clusters)."""
+        return -2 * self.llf + np.log(self.n_clusters) * self.df_model
 
     @property
     def sabic(self):
-        """Sample-size adjusted BIC (Sclove 1987): n* = (n + 2) / 24."""
-        return -2 * self.llf + np.log((self.n_units + 2) / 24.0) * self.df_model
+        """Sample-size adjusted BIC (Sclove 1987): n* = (n + 2) / 24, n independent units."""
+        return -2 * self.llf + np.log((self.n_clusters + 2) / 24.0) * self.df_model
 
     @property
     def entropy(self):

@@ -32,6 +32,12 @@ def build_summary(res, alpha=0.05) -> Summary:
         "Log-likelihood:": _fmt(res.llf),
         "Parameters:": str(res.df_model),
     }
+    if s.get("cluster_name") and s.get("form") == "inside":
+        left[f"Clusters ({s['cluster_name']}):"] = str(s["n_clusters"])
+    if s.get("integration"):
+        it = s["integration"]
+        kind = "adaptive " if it["adaptive"] and it["method"] != "laplace" else ""
+        left["Integration:"] = f"{kind}{it['method']}, {it['n_nodes']} nodes"
     if s.get("n_missing_wide"):
         left["Responses missing in wide data:"] = str(s["n_missing_wide"])
     right = {
@@ -61,11 +67,18 @@ def build_summary(res, alpha=0.05) -> Summary:
         "beta": "Outcome part (class-specific unless shared)",
         "extra": "Family parameters",
         "gamma": f"Class membership: multinomial logits, reference {s['class_name']}{res.n_classes}",
+        "re_out": "Random effects (SDs, correlations, loadings)",
+        "re_cls": "Random class logits (SDs, correlations, loadings)",
     }
-    for key in ("beta", "extra", "gamma"):
+    for key in ("beta", "extra", "re_out", "gamma", "re_cls"):
         rows = [lab for lab, b in zip(tab.index, blocks) if b == key]
         if rows:
             smry.add_df(_titled(fmt.loc[rows], titles[key]), index=False)
+    der = s.get("derived") or {}
+    if der.get("names"):
+        dt = pd.DataFrame({"value": [_fmt(v) for v in der["value"]], "std err": [_fmt(v) for v in der["se"]]},
+                          index=der["names"])
+        smry.add_df(_titled(dt, "Derived quantities (delta-method SEs)"), index=False)
     if res.n_classes > 1:
         cp = pd.DataFrame({"proportion": [_fmt(v) for v in res.class_proportions],
                            "std err": [_fmt(v) for v in res.class_proportions_se],
