@@ -270,7 +270,9 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> Fit
     """Complete one start: EM until it settles, then BFGS (in rounds of re-adaptation when
     the quadrature is adaptive: BFGS with the nodes fixed, then the nodes moved to the new
     posteriors, until the log-likelihood no longer changes)."""
-    theta, es, n_em, H = em(lik, theta, 0 if lik.laplace else opts.em_iter, opts.em_tol)
+    # EM stabilises mixtures; a one-class model needs only a few steps before BFGS
+    n_em_max = 0 if lik.laplace else (opts.em_iter if lik.K > 1 else min(opts.em_iter, 5))
+    theta, es, n_em, H = em(lik, theta, n_em_max, opts.em_tol)
     adaptive = lik.integ.adaptive and lik.D > 0 and not lik.laplace
     n_qn = 0
     res = None
