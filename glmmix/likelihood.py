@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .design import Design
@@ -96,25 +97,43 @@ class _RowSet:
                     for k, v in design.aux.items()}
         P = first.size
         self.P = P
-        self.C = sp.csr_matrix((np.ones(n), (design.unit_of_row, inv)), shape=(design.n_units, P))
-        self.CT = self.C.T.tocsr()
-        self.count = np.asarray(self.C.sum(axis=0)).ravel()
+        C = sp.csr_matrix((np.ones(n), (design.unit_of_row, inv)), shape=(design.n_units, P))
+        self.count = np.asarray(C.sum(axis=0)).ravel()
+        if design.n_units * P <= 4 * C.nnz:  # few patterns: dense products are faster
+            C = C.toarray()
+        self.C = C
+        self.CT = np.ascontiguousarray(C.T) if isinstance(C, np.ndarray) else C.T.tocsr()
         # cluster of each pattern: only meaningful when patterns are rows
         self.cluster = design.cluster_of_unit[design.unit_of_row[first]] if per_row else None
 
 
 def row_patterns(design: Design, include_re: bool = True):
-    """Distinct rows of (X, random-term designs, y, family row data) and the map to them."""
+    """Distinct rows of (X, random-term designs, y, family row data) and the map to them.
+
+    Rows are hashed by a random projection and grouped with a hash table; the grouping is
+    then verified exactly (a collision, practically impossible, falls back to sorting).
+    Returns (representative row of each pattern, inverse map).
+    """
     X = design.X
     n, p = X.shape
     cols = [design.y[:, None]] + ([b.Z for b in design.re_out] if include_re else [])
     for key in ("threshold_group", "trials"):
         if key in design.aux:
             cols.append(np.asarray(design.aux[key], float)[:, None])
-    if p * n > 5e7:
-        return np.arange(n), np.arange(n)
-    Xd = X.toarray() if sp.issparse(X) else np.asarray(X)
-    key = np.ascontiguousarray(np.concatenate([Xd] + cols, axis=1))
+    extra = np.concatenate(cols, axis=1)
+    rng = np.random.default_rng(20061127)
+    r = rng.standard_normal(p + extra.shape[1])
+    h = np.asarray(X @ r[:p]).ravel() + extra @ r[p:]
+    inv, uniq = pd.factorize(h)
+    inv = np.asarray(inv, dtype=np.intp)
+    first = np.full(len(uniq), n, dtype=np.intp)
+    np.minimum.at(first, inv, np.arange(n))
+    rep = first[inv]
+    same_x = (abs(X[rep] - X)).max() == 0 if sp.issparse(X) else np.array_equal(X[rep], X)
+    if same_x and np.array_equal(extra[rep], extra):
+        return first, inv
+    Xd = X.toarray() if sp.issparse(X) else np.asarray(X)  # pragma: no cover - hash collision
+    key = np.ascontiguousarray(np.concatenate([Xd, extra], axis=1))
     void = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
     _, first, inv = np.unique(void, return_index=True, return_inverse=True)
     return first, inv.ravel()
