@@ -55,7 +55,7 @@ def fit(
     n_jobs: int = 1,
     start_params=None,
     options: FitOptions | None = None,
-    integration: str = "agh",
+    integration: str = "auto",
     n_points: int | None = None,
     adaptive: bool | None = None,
 ) -> MixtureResults:
@@ -107,14 +107,17 @@ def fit(
     options : FitOptions, optional
         Full control of the estimation (overrides ``starts``, ``seed``, ``n_jobs``).
     integration : str
-        Numerical integration of random effects: ``"agh"`` (adaptive Gauss-Hermite, the
-        default), ``"gh"`` (non-adaptive), ``"trapezoid"`` (the paper's preferred rule,
-        robust for huge variances), ``"laplace"`` (one adaptive point at the mode, as
-        lme4's default), ``"mc"`` / ``"qmc"`` (Monte Carlo / quasi-Monte Carlo, for many
-        dimensions).
+        Numerical integration of random effects: ``"auto"`` (default: adaptive Gauss-Hermite
+        for random effects in outcome predictors; the trapezoid rule when class logits are
+        random, as in GoM, where Gauss-Hermite is inaccurate), ``"agh"`` (adaptive
+        Gauss-Hermite), ``"gh"`` (non-adaptive), ``"trapezoid"`` (the paper's preferred
+        rule, robust for huge variances; nodes over +-6 SD), ``"laplace"`` (one adaptive
+        point at the mode, as lme4's default), ``"mc"`` / ``"qmc"`` (Monte Carlo /
+        quasi-Monte Carlo, for many dimensions).
     n_points : int, optional
         Points per dimension (GH, trapezoid) or in all (MC, QMC); defaults depend on the
-        dimension (15 per dimension for one-dimensional adaptive Gauss-Hermite).
+        dimension (15 per dimension for one-dimensional adaptive Gauss-Hermite, 61 for the
+        trapezoid rule).
     adaptive : bool, optional
         Move nodes to each cluster's posterior (default for agh, laplace, mc, qmc).
 
@@ -135,7 +138,7 @@ def fit(
     design = build_design(parsed, data, int(n_classes), fam, thresholds_by=thresholds_by, trials=trials)
     layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal)
     integ = Integration.make(integration, n_points, design.D, design.n_clusters, adaptive=adaptive,
-                             seed=0 if seed is None else seed)
+                             seed=0 if seed is None else seed, class_logits=bool(design.re_cls))
     _check_integration(integ)
     lik = MixtureLikelihood(design, layout, integ)
     if start_params is not None and len(start_params) != layout.n_free:
@@ -330,7 +333,7 @@ def _state(lik, fr, cov_free, se_type, opts) -> dict:
         "n_missing_wide": d.n_missing_wide,
         "unit_name": d.unit_name,
         "unit_ids": list(d.unit_ids),
-        "posterior": es.post,
+        "posterior": lik.unit_posterior(es),
         "class_prop": {"value": cp, "se": cp_se},
         "profile": profile,
         "x_names": d.x_names,

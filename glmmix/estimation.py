@@ -20,6 +20,7 @@ first derivatives and working weights, so it serves every family and constraint.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, field
 
@@ -127,15 +128,14 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
     def homo(es: EStep):
         # every class sees every row with weight one: Q of K identical one-class models
         Q = es.wpat.shape[2]
-        w = np.broadcast_to(lik.count[:, None, None] / Q, es.wpat.shape).copy()
+        new = copy.copy(es)
+        new.wpat = np.broadcast_to(lik.count[:, None, None] / Q, es.wpat.shape).copy()
         lf = es.fe.logf.reshape(lik.count.shape[0], K, -1).mean(axis=2)
-        return EStep(float((lik.count[:, None] * lf).sum()), es.ll_units, es.post, es.logprior,
-                     w, es.fe, es.parts, es.resid * 0.0, es.post_node, es.nodes)
+        new.ll = float((lik.count[:, None] * lf).sum())
+        new.resid = es.resid * 0.0
+        return new
 
-    es = lik.evaluate(theta)
-    es.eta_q, q = es.eta_q, es.eta_q
-    es = homo(es)
-    es.eta_q = q
+    es = homo(lik.evaluate(theta))
     for _ in range(max_iter):
         g = L.reduce(lik.full_gradient(es))
         H = lik.q_information(es)
@@ -144,9 +144,7 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
             step[movable] = _solve(H[np.ix_(movable, movable)], g[movable])
         t = 1.0
         for _ in range(30):
-            raw = lik.evaluate(theta + t * step)
-            new = homo(raw)
-            new.eta_q = raw.eta_q
+            new = homo(lik.evaluate(theta + t * step))
             if np.isfinite(new.ll) and new.ll >= es.ll - 1e-9 * abs(es.ll):
                 break
             t *= 0.5
@@ -344,6 +342,10 @@ def _run(fn, args_list, n_jobs, desc=None):
 def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> FitResult:
     """Maximum-likelihood estimation with random starts; see the module docstring."""
     rng = np.random.default_rng(opts.seed)
+    if lik.layout.n_free == 0:  # everything fixed: evaluate only
+        th = np.zeros(0)
+        ll = lik.adapt(th) if lik.integ.adaptive else lik.loglik(th)
+        return FitResult(th, ll, True, 0.0, 0, 0, [StartRecord(0, ll, ll, True)], None, 1)
     center = homogeneous_start(lik) if start_params is None else np.asarray(start_params, float)
     K = lik.K
     records: list[StartRecord] = []
@@ -449,7 +451,7 @@ def normalize_signs(lik: MixtureLikelihood, theta) -> np.ndarray:
 
 def class_proportions(lik: MixtureLikelihood, theta) -> np.ndarray:
     es = lik.evaluate(theta, derivs=False)
-    return es.post.mean(axis=0)
+    return lik.unit_posterior(es).mean(axis=0)
 
 
 def canonical_order(lik: MixtureLikelihood, theta) -> np.ndarray:

@@ -84,9 +84,16 @@ class EStep:
 
 
 class _RowSet:
-    """Rows (or distinct row patterns) with what the family and the engine need."""
+    """Rows (or distinct row patterns) and units (or distinct unit patterns).
 
-    def __init__(self, design: Design, first, inv, per_row: bool):
+    Row patterns: rows with the same design rows, outcome and family data. Unit patterns:
+    units with the same row patterns, class covariates and class random-term designs; they
+    are used when the nodes are shared by all clusters (non-adaptive rules, or no random
+    effects), since such units then contribute identically. ``Gv`` (clusters x unit
+    patterns) counts how often each unit pattern occurs in each cluster.
+    """
+
+    def __init__(self, design: Design, first, inv, per_row: bool, compress_units: bool):
         n = design.n_rows
         X = design.X[first]
         self.X = X.tocsr() if sp.issparse(X) else np.asarray(X)
@@ -97,14 +104,45 @@ class _RowSet:
                     for k, v in design.aux.items()}
         P = first.size
         self.P = P
-        C = sp.csr_matrix((np.ones(n), (design.unit_of_row, inv)), shape=(design.n_units, P))
+        U, G = design.n_units, design.n_clusters
+        C = sp.csr_matrix((np.ones(n), (design.unit_of_row, inv)), shape=(U, P))
         self.count = np.asarray(C.sum(axis=0)).ravel()
-        if design.n_units * P <= 4 * C.nnz:  # few patterns: dense products are faster
-            C = C.toarray()
-        self.C = C
-        self.CT = np.ascontiguousarray(C.T) if isinstance(C, np.ndarray) else C.T.tocsr()
         # cluster of each pattern: only meaningful when patterns are rows
         self.cluster = design.cluster_of_unit[design.unit_of_row[first]] if per_row else None
+        W = [b.Z for b in design.re_cls]
+        vfirst, vinv = _unit_patterns(C, design.Z, W) if compress_units else (np.arange(U), np.arange(U))
+        self.vinv = vinv
+        self.V = vfirst.size
+        self.mult = np.bincount(vinv, minlength=self.V).astype(float)
+        Cv = C[vfirst]
+        if self.V * P <= 4 * Cv.nnz:  # few patterns: dense products are faster
+            Cv = Cv.toarray()
+        self.C = Cv
+        self.CT = np.ascontiguousarray(Cv.T) if isinstance(Cv, np.ndarray) else Cv.T.tocsr()
+        self.Zv = design.Z[vfirst]
+        self.Wv = [w[vfirst] for w in W]
+        self.cluster_of_v = design.cluster_of_unit[vfirst]  # used only when units are not merged
+        self.Gv = sp.csr_matrix((np.ones(U), (design.cluster_of_unit, vinv)), shape=(G, self.V))
+        self.GvT = self.Gv.T.tocsr()
+        zv = np.ascontiguousarray(self.Zv).view(np.dtype((np.void, self.Zv.dtype.itemsize * self.Zv.shape[1]))).ravel()
+        _, zfirst, zinv = np.unique(zv, return_index=True, return_inverse=True)
+        self.Zu, self.zinv = self.Zv[zfirst], zinv.ravel()
+
+
+def _unit_patterns(C, Z, W):
+    """Distinct units by (row-pattern counts, class covariates, class random-term designs)."""
+    U = C.shape[0]
+    rng = np.random.default_rng(20061128)
+    extra = np.concatenate([Z] + W, axis=1)
+    h = np.asarray(C @ rng.standard_normal(C.shape[1])).ravel() + extra @ rng.standard_normal(extra.shape[1])
+    inv, uniq = pd.factorize(h)
+    inv = np.asarray(inv, dtype=np.intp)
+    first = np.full(len(uniq), U, dtype=np.intp)
+    np.minimum.at(first, inv, np.arange(U))
+    rep = first[inv]
+    if abs(C[rep] - C).max() == 0 and np.array_equal(extra[rep], extra):
+        return first, inv
+    return np.arange(U), np.arange(U)  # pragma: no cover - hash collision: no merging
 
 
 def row_patterns(design: Design, include_re: bool = True):
@@ -161,17 +199,15 @@ class MixtureLikelihood:
             self._dims_cls.append(slice(off, off + b.d))
             off += b.d
         self._pos = [np.array(b.free_positions()).reshape(-1, 2) for b in list(design.re_out) + list(design.re_cls)]
-        first, inv = (np.arange(design.n_rows), np.arange(design.n_rows)) if self.integ.adaptive \
-            else row_patterns(design)
-        self.pat = _RowSet(design, first, inv, per_row=self.integ.adaptive)
+        # adaptive nodes differ by cluster; rows then differ by cluster only if the nodes enter
+        # their linear predictors (outcome random terms), else patterns still apply (GoM)
+        per_row = self.integ.adaptive and bool(design.re_out)
+        self.shared_nodes = not (self.integ.adaptive and self.D > 0)
+        first, inv = (np.arange(design.n_rows), np.arange(design.n_rows)) if per_row else row_patterns(design)
+        self.pat = _RowSet(design, first, inv, per_row=per_row, compress_units=self.shared_nodes)
         self._rows = None
         self.n_patterns = self.pat.P
         self.count = self.pat.count
-        self.Gm = sp.csr_matrix((np.ones(design.n_units), (design.cluster_of_unit, np.arange(design.n_units))),
-                                shape=(design.n_clusters, design.n_units))
-        zv = np.ascontiguousarray(self.Z).view(np.dtype((np.void, self.Z.dtype.itemsize * self.Z.shape[1]))).ravel()
-        _, zfirst, zinv = np.unique(zv, return_index=True, return_inverse=True)
-        self.Zu, self.zinv = self.Z[zfirst], zinv.ravel()
 
     # ------------------------------------------------------------------ parameters
     def factor_matrices(self, P):
@@ -224,57 +260,79 @@ class MixtureLikelihood:
         Qe = eta.shape[2]
         extra = np.repeat(P["extra"], Qe, axis=0)
         fe = self.family.evaluate(rs.y, eta.reshape(rs.P, K * Qe), extra, rs.aux, derivs=derivs)
-        # Step 2: sum rows into units.
-        lu = np.asarray(rs.C @ fe.logf).reshape(-1, K, Qe)
+        # Step 2: sum rows into units (unit patterns).
+        V = rs.V
+        lu = np.asarray(rs.C @ fe.logf).reshape(V, K, Qe)
         if Qe == 1 and Q > 1:
-            lu = np.broadcast_to(lu, lu.shape[:2] + (Q,))
+            lu = np.broadcast_to(lu, (V, K, Q))
+        if self.shared_nodes:
+            nodes_v = u_nodes[:1]  # (1, Q, D), broadcast over units
+            logw_v = logw[:1]
+        else:
+            nodes_v = u_nodes[rs.cluster_of_v]
+            logw_v = logw[rs.cluster_of_v]
         # Step 3: class log-probabilities, with random class logits if any.
-        lin = (self.Zu @ P["gamma"])[self.zinv][:, :, None]  # (U, K-1, 1)
+        lin = (rs.Zu @ P["gamma"])[rs.zinv][:, :, None]  # (V, K-1, 1)
         if self.design.re_cls:
-            B = np.zeros((self.design.n_units, K - 1, self.D))
-            for b, L, dims in zip(self.design.re_cls, Lc, self._dims_cls):
-                q = b.Z.shape[1]
-                Lr = L.reshape(K - 1, q, b.d)
-                B[:, :, dims] += np.einsum("ui,cij->ucj", b.Z, Lr)
-            lin = lin + np.einsum("ucd,uqd->ucq", B, u_nodes[self.design.cluster_of_unit])
-        logprior = log_softmax_ref(lin)  # (U, K, Qc)
+            B = np.zeros((V, K - 1, self.D))
+            for b, Wt, L, dims in zip(self.design.re_cls, rs.Wv, Lc, self._dims_cls):
+                q = Wt.shape[1]
+                B[:, :, dims] += np.einsum("ui,cij->ucj", Wt, L.reshape(K - 1, q, b.d))
+            lin = lin + np.einsum("ucd,uqd->ucq", B, np.broadcast_to(nodes_v, (V,) + nodes_v.shape[1:]))
+        logprior = log_softmax_ref(lin)  # (V, K, Qc)
         # Step 4: combine by form.
-        if self.form == "outside":
-            lt = lu + logw[:, None, :]  # units are clusters
-            lk = lse(lt, axis=2)  # (G, K)
+        m = rs.mult
+        post_c = None
+        if self.form == "outside":  # units are clusters
+            lt = lu + logw_v[:, None, :]
+            lk = lse(lt, axis=2)  # (V, K)
             post_q = np.exp(lt - lk[:, :, None])
             lj = logprior[:, :, 0] + lk
-            ll_g = lse(lj, axis=1)
-            post = np.exp(lj - ll_g[:, None])
-            Wu = post[:, :, None] * post_q
-            resid = (post - np.exp(logprior[:, :, 0]))[:, :, None]
-            post_node = np.einsum("gk,gkq->gq", post, post_q)
+            ll_v = lse(lj, axis=1)
+            post_v = np.exp(lj - ll_v[:, None])
+            ll = float(m @ ll_v)
+            ll_g = ll_v[rs.vinv]
+            Wu = m[:, None, None] * post_v[:, :, None] * post_q
+            resid = (m[:, None] * (post_v - np.exp(logprior[:, :, 0])))[:, :, None]
+            pq = m[:, None] * np.einsum("vk,vkq->vq", post_v, post_q)
+            post_node = (pq / m[:, None])[rs.vinv]
+            post = post_v[rs.vinv]
         else:
-            lj = logprior + lu  # (U, K, Q)
-            lu2 = lse(lj, axis=1)  # (U, Q)
+            lj = logprior + lu  # (V, K, Q)
+            lu2 = lse(lj, axis=1)  # (V, Q)
             post_c = np.exp(lj - lu2[:, None, :])
-            lg = np.asarray(self.Gm @ lu2) + logw  # (G, Q)
+            lg = np.asarray(rs.Gv @ lu2) + logw  # (G, Q)
             ll_g = lse(lg, axis=1)
+            ll = float(ll_g.sum())
             post_node = np.exp(lg - ll_g[:, None])
-            pq_u = post_node[self.design.cluster_of_unit]  # (U, Q)
-            Wu = post_c * pq_u[:, None, :]
-            post = Wu.sum(axis=2)
-            prior = np.exp(logprior)
-            resid = (post_c - prior) * pq_u[:, None, :] if prior.shape[2] > 1 else \
-                (post - prior[:, :, 0])[:, :, None]
+            pq = np.asarray(rs.GvT @ post_node)  # (V, Q): node weights summed over the units
+            Wu = post_c * pq[:, None, :]
+            resid = (post_c - np.exp(logprior)) * pq[:, None, :]
+            post = None
         wpat = None
         if derivs:
-            wpat = np.asarray(rs.CT @ Wu.reshape(Wu.shape[0], -1)).reshape(rs.P, K, Q)
-        es = EStep(float(ll_g.sum()), ll_g, post, logprior, wpat, fe, P, resid, post_node, u_nodes)
+            wpat = np.asarray(rs.CT @ Wu.reshape(V, -1)).reshape(rs.P, K, Q)
+        es = EStep(ll, ll_g, post, logprior, wpat, fe, P, resid, post_node, u_nodes)
         es.eta_q = Qe
+        es.pq = pq
+        es.rs = rs
+        es.post_c = post_c
         return es
 
+    def unit_posterior(self, es: EStep) -> np.ndarray:
+        """Posterior class probabilities of every unit (n_units, K), nodes integrated out."""
+        if es.post is not None:
+            return es.post
+        rs = es.rs
+        cu = self.design.cluster_of_unit
+        return np.einsum("ukq,uq->uk", es.post_c[rs.vinv], es.post_node[cu])
+
     def _rowset(self, rows):
-        if not rows or self.pat.cluster is not None:
+        if not rows or (self.pat.cluster is not None and self.pat.V == self.design.n_units):
             return self.pat
         if self._rows is None:
             n = self.design.n_rows
-            self._rows = _RowSet(self.design, np.arange(n), np.arange(n), per_row=True)
+            self._rows = _RowSet(self.design, np.arange(n), np.arange(n), per_row=True, compress_units=False)
         return self._rows
 
     def loglik(self, theta) -> float:
@@ -316,20 +374,21 @@ class MixtureLikelihood:
             g[L.blocks["re_out"].slice] = np.concatenate(G, axis=1).ravel()
         if K > 1:
             r = es.resid[:, : K - 1, :].sum(axis=2)
-            g[L.blocks["gamma"].slice] = (self.Z.T @ r).ravel()
+            g[L.blocks["gamma"].slice] = (es.rs.Zv.T @ r).ravel()
             if self.design.re_cls:
                 g[L.blocks["re_cls"].slice] = self._cls_re_grad(es)
         return g
 
     def _cls_re_grad(self, es: EStep, per_unit: bool = False):
         K = self.K
-        nodes = es.nodes[self.design.cluster_of_unit]  # (U, Q, D)
-        Mc = np.einsum("ucq,uqd->ucd", es.resid[:, : K - 1, :], nodes)
+        rs = es.rs
+        nodes = es.nodes[:1] if self.shared_nodes else es.nodes[rs.cluster_of_v]  # (V or 1, Q, D)
+        Mc = np.einsum("ucq,uqd->ucd", es.resid[:, : K - 1, :], np.broadcast_to(nodes, (rs.V,) + nodes.shape[1:]))
         out = []
-        for b, pos, dims in zip(self.design.re_cls, self._pos[len(self.design.re_out):], self._dims_cls):
-            q = b.Z.shape[1]
+        for b, Wt, pos, dims in zip(self.design.re_cls, rs.Wv, self._pos[len(self.design.re_out):], self._dims_cls):
+            q = Wt.shape[1]
             # L rows are (class c, column i): d lin_uc / d L[(c,i), j] = Z[u,i] u_j
-            Gu = np.einsum("ui,ucj->ucij", b.Z, Mc[:, :, dims]).reshape(b.Z.shape[0], (K - 1) * q, b.d)
+            Gu = np.einsum("ui,ucj->ucij", Wt, Mc[:, :, dims]).reshape(rs.V, (K - 1) * q, b.d)
             sel = Gu[:, pos[:, 0], pos[:, 1]]
             out.append(sel if per_unit else sel.sum(axis=0))
         return np.concatenate(out, axis=-1)
@@ -398,10 +457,10 @@ class MixtureLikelihood:
             out[:, L.blocks["re_out"].slice] = np.asarray(Gr @ np.concatenate(cols, axis=2).reshape(n, -1))
         if K > 1:
             r = es.resid[:, : K - 1, :].sum(axis=2)
-            per_unit = (self.Z[:, :, None] * r[:, None, :]).reshape(self.Z.shape[0], -1)
-            out[:, L.blocks["gamma"].slice] = np.asarray(self.Gm @ per_unit)
+            per_unit = (rs.Zv[:, :, None] * r[:, None, :]).reshape(rs.V, -1)
+            out[:, L.blocks["gamma"].slice] = np.asarray(rs.Gv @ per_unit)
             if self.design.re_cls:
-                out[:, L.blocks["re_cls"].slice] = np.asarray(self.Gm @ self._cls_re_grad(es, per_unit=True))
+                out[:, L.blocks["re_cls"].slice] = np.asarray(rs.Gv @ self._cls_re_grad(es, per_unit=True))
         return L.reduce(out)
 
     # ------------------------------------------------------------------ EM metric
@@ -452,21 +511,26 @@ class MixtureLikelihood:
         if K > 1:
             gb = L.blocks["gamma"]
             q = gb.shape[0]
-            prior = np.exp(es.logprior)
-            pq = es.post_node[self.design.cluster_of_unit] if prior.shape[2] > 1 else None
-            pi = (prior * pq[:, None, :]).sum(axis=2)[:, : K - 1] if pq is not None else prior[:, : K - 1, 0]
+            prior = np.exp(es.logprior)  # (V, K, Qc)
+            m = rs.mult
+            if prior.shape[2] > 1:
+                pi = (prior * es.pq[:, None, :]).sum(axis=2)[:, : K - 1] / m[:, None]
+            else:
+                pi = prior[:, : K - 1, 0]
             A = -pi[:, :, None] * pi[:, None, :]
             A[:, np.arange(K - 1), np.arange(K - 1)] += pi
-            Hg = np.einsum("ui,uj,uab->iajb", self.Z, self.Z, A).reshape(q * (K - 1), q * (K - 1))
+            A *= m[:, None, None]
+            Hg = np.einsum("ui,uj,uab->iajb", rs.Zv, rs.Zv, A).reshape(q * (K - 1), q * (K - 1))
             _scatter(H, L.free_idx[gb.slice], Hg)
             if self.design.re_cls:
-                nodes = es.nodes[self.design.cluster_of_unit]
-                v = prior[:, : K - 1, :] * (1 - prior[:, : K - 1, :]) * pq[:, None, :]
+                nodes = es.nodes[:1] if self.shared_nodes else es.nodes[rs.cluster_of_v]
+                nodes = np.broadcast_to(nodes, (rs.V,) + nodes.shape[1:])
+                v = prior[:, : K - 1, :] * (1 - prior[:, : K - 1, :]) * es.pq[:, None, :]
                 Mc = np.einsum("ucq,uqd->ucd", v, nodes**2)
                 diag = []
-                for b, pos, dims in zip(self.design.re_cls, self._pos[len(self.design.re_out):], self._dims_cls):
-                    qq = b.Z.shape[1]
-                    Du = np.einsum("ui,ucj->cij", b.Z**2, Mc[:, :, dims]).reshape((K - 1) * qq, b.d)
+                for b, Wt, pos, dims in zip(self.design.re_cls, rs.Wv, self._pos[len(self.design.re_out):], self._dims_cls):
+                    qq = Wt.shape[1]
+                    Du = np.einsum("ui,ucj->cij", Wt**2, Mc[:, :, dims]).reshape((K - 1) * qq, b.d)
                     diag.append(Du[pos[:, 0], pos[:, 1]])
                 cb = L.blocks["re_cls"]
                 _scatter(H, L.free_idx[cb.slice], np.diag(np.concatenate(diag)))

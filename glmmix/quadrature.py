@@ -24,7 +24,7 @@ from scipy import special, stats
 
 from .exceptions import DesignError
 
-METHODS = ("agh", "gh", "trapezoid", "laplace", "mc", "qmc")
+METHODS = ("auto", "agh", "gh", "trapezoid", "laplace", "mc", "qmc")
 LOG_2PI = np.log(2 * np.pi)
 
 
@@ -73,7 +73,7 @@ def default_points(method: str, D: int) -> int:
     if method in ("mc", "qmc"):
         return 1000 if D <= 3 else 2000
     if method == "trapezoid":
-        return {1: 31, 2: 15}.get(D, 7)
+        return {1: 61, 2: 31, 3: 13}.get(D, 7)
     return {1: 15, 2: 9, 3: 5}.get(D, 3)  # Gauss-Hermite, per dimension
 
 
@@ -101,10 +101,19 @@ class Integration:
     R: np.ndarray = field(repr=False, default=None)  # (G, D, D)
 
     @classmethod
-    def make(cls, method, n_points, D, n_clusters, adaptive=None, seed=0, bound=5.0):
-        method = (method or "agh").lower()
+    def make(cls, method, n_points, D, n_clusters, adaptive=None, seed=0, bound=None, class_logits=False):
+        """Build a rule. ``method="auto"``: adaptive Gauss-Hermite when random effects enter
+        only linear predictors of outcomes (GLMMs, IRT, FMA); the non-adaptive trapezoid rule
+        (Mplus's default, the paper's preference) when class logits are random (GoM,
+        within-between classes), whose posteriors are far from normal: there Gauss-Hermite,
+        adaptive or not, is inaccurate, while the trapezoid rule converges quickly."""
+        method = (method or "auto").lower()
         if method not in METHODS:
             raise DesignError(f"integration must be one of {METHODS}, not {method!r}")
+        if method == "auto":
+            method = "trapezoid" if class_logits else "agh"
+        if bound is None:
+            bound = 6.0
         if D == 0:
             obj = cls("none", 1, 0, False, np.zeros((1, 0)), np.zeros(1))
             obj.reset(n_clusters)

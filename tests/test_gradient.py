@@ -60,8 +60,8 @@ def test_likelihood_invariant_to_class_labels(formula, K, family, link, kw, rng)
     phi2 = lik.layout.permute_full(lik.layout.expand(theta), perm)
     theta2 = lik.layout.from_full(phi2)
     np.testing.assert_allclose(lik.loglik(theta2), lik.loglik(theta), rtol=1e-12)
-    post1 = lik.evaluate(theta).post
-    post2 = lik.evaluate(theta2).post
+    post1 = lik.unit_posterior(lik.evaluate(theta))
+    post2 = lik.unit_posterior(lik.evaluate(theta2))
     np.testing.assert_allclose(post2, post1[:, perm], atol=1e-12)
 
 
