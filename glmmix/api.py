@@ -13,7 +13,7 @@ from .exceptions import DesignError
 from .families import get_family
 from .formula import parse_formula
 from .inference import covariance, delta_cov
-from .likelihood import MixtureLikelihood
+from .likelihood import MixtureLikelihood, log_softmax_ref
 from .params import ParamLayout
 from .quadrature import Integration
 from .random_effects import covariance as re_covariance
@@ -54,6 +54,8 @@ def fit(
     se: str = "ml",
     n_jobs: int = 1,
     start_params=None,
+    start_from: MixtureResults | None = None,
+    start_values: dict | None = None,
     options: FitOptions | None = None,
     integration: str = "auto",
     n_points: int | None = None,
@@ -104,6 +106,14 @@ def fit(
         Run the starts in parallel with joblib (``-1``: all cores).
     start_params : array, optional
         Unconstrained free-parameter vector to start from (e.g. ``other_result.theta``).
+    start_from : MixtureResults, optional
+        A simpler fitted model (e.g. the LCA before a GoM, one class before K, a model
+        without a random term): parameters with the same labels start at its estimates,
+        the others at their defaults; random starts are drawn around that point
+        (Section 10's advice to build models gradually). A one-class model's parameters
+        start every class.
+    start_values : dict, optional
+        ``{label: value}`` overrides of individual starting values (unconstrained scale).
     options : FitOptions, optional
         Full control of the estimation (overrides ``starts``, ``seed``, ``n_jobs``).
     integration : str
@@ -141,12 +151,48 @@ def fit(
                              seed=0 if seed is None else seed, class_logits=bool(design.re_cls))
     _check_integration(integ)
     lik = MixtureLikelihood(design, layout, integ)
+    if start_from is not None:
+        if start_params is not None:
+            raise DesignError("give start_params or start_from, not both")
+        start_params = _transfer(start_from, lik)
+    if start_values:
+        from .estimation import homogeneous_start
+
+        base = np.asarray(start_params, float) if start_params is not None else homogeneous_start(lik)
+        phi = layout.expand(base)
+        for lab, val in start_values.items():
+            for i in layout._resolve(lab, None):
+                phi[i] = val
+        start_params = layout.from_full(phi)
     if start_params is not None and len(start_params) != layout.n_free:
         raise DesignError(f"start_params has {len(start_params)} values; the model has {layout.n_free} free parameters")
     # Step 3: estimation and inference.
     fr = estimate(lik, opts, start_params=start_params)
     cov_free, info = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)
     return MixtureResults(_state(lik, fr, cov_free, se or "none", opts), lik)
+
+
+def _transfer(src: MixtureResults, lik: MixtureLikelihood) -> np.ndarray:
+    """Starting values for ``lik`` from a fitted result, matched by full parameter labels."""
+    from .estimation import homogeneous_start
+
+    src_lik = src.model
+    if src_lik is None:
+        raise DesignError("start_from needs a result fitted in this session (not a loaded one)")
+    sL = src_lik.layout
+    src_full = dict(zip(sL.full_labels, sL.expand(src.theta)))
+    L = lik.layout
+    phi = L.expand(homogeneous_start(lik))
+    hits = 0
+    one_class = src.n_classes == 1
+    for i, lab in enumerate(L.full_labels):
+        key = lab if lab in src_full else (L._strip_class_any(lab) if one_class else None)
+        if key in src_full and L.free_idx[i] >= 0:
+            phi[i] = src_full[key]
+            hits += 1
+    if hits == 0:
+        raise DesignError("start_from shares no parameter labels with this model; nothing to start from")
+    return L.from_full(phi)
 
 
 def _check_integration(integ):
@@ -225,22 +271,23 @@ def natural_params(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
 
 def _class_prop(lik, theta):
     """Model-implied class proportions: P(c | z_u) averaged over units and, with random
-    class logits, over their normal distribution (the integration rule's standard nodes)."""
+    class logits, over their normal distribution (the integration rule's standard nodes).
+    Computed on distinct unit patterns, weighted by how often each occurs."""
     P = lik.layout.unpack(lik.layout.expand(theta))
     d = lik.design
-    lin = (lik.Z @ P["gamma"])[:, :, None]  # (U, K-1, 1)
+    rs = lik.pat
+    lin = (rs.Zv @ P["gamma"])[:, :, None]  # (V, K-1, 1)
     w = np.ones(1)
     if d.re_cls:
         _, Lc = lik.factor_matrices(P)
         t, logw = lik.integ.t, lik.integ.logw
         w = np.exp(logw) / np.exp(logw).sum()
-        B = np.zeros((d.n_units, lik.K - 1, lik.D))
-        for b, L, dims in zip(d.re_cls, Lc, lik._dims_cls):
-            B[:, :, dims] += np.einsum("ui,cij->ucj", b.Z, L.reshape(lik.K - 1, b.Z.shape[1], b.d))
+        B = np.zeros((rs.V, lik.K - 1, lik.D))
+        for b, Wt, L, dims in zip(d.re_cls, rs.Wv, Lc, lik._dims_cls):
+            B[:, :, dims] += np.einsum("ui,cij->ucj", Wt, L.reshape(lik.K - 1, Wt.shape[1], b.d))
         lin = lin + np.einsum("ucd,qd->ucq", B, t)
-    full = np.concatenate([lin, np.zeros((lin.shape[0], 1, lin.shape[2]))], axis=1)
-    p = np.exp(full - logsumexp(full, axis=1, keepdims=True))
-    return (p * w[None, None, :]).sum(axis=2).mean(axis=0)
+    p = np.exp(log_softmax_ref(lin))
+    return (rs.mult[:, None] * (p * w[None, None, :]).sum(axis=2)).sum(axis=0) / rs.mult.sum()
 
 
 def _one_hot(X):

@@ -212,7 +212,7 @@ def em(lik: MixtureLikelihood, theta: np.ndarray, max_iter: int, tol: float):
     H = None
     it = 0
     for it in range(1, max_iter + 1):
-        if adaptive and it > 1:
+        if adaptive and it > 1 and it % 3 == 1:  # re-adapt the nodes every third iteration
             lik.adapt(theta, max_iter=2)
             es = lik.evaluate(theta)
         g = lik.layout.reduce(lik.full_gradient(es))
@@ -270,6 +270,8 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> Fit
     posteriors, until the log-likelihood no longer changes)."""
     # EM stabilises mixtures; a one-class model needs only a few steps before BFGS
     n_em_max = 0 if lik.laplace else (opts.em_iter if lik.K > 1 else min(opts.em_iter, 5))
+    if lik.D > 0 and lik.K > 1:  # with integration, BFGS takes over sooner
+        n_em_max = min(n_em_max, 20)
     theta, es, n_em, H = em(lik, theta, n_em_max, opts.em_tol)
     adaptive = lik.integ.adaptive and lik.D > 0 and not lik.laplace
     n_qn = 0

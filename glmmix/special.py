@@ -1,0 +1,185 @@
+"""Named special cases of the one model: each builds the general formula, prints it, fits it.
+
+The point of these helpers is to teach the general spelling: every one of them is a call
+of :func:`glmmix.fit` with a formula and, for the 3PL, constraints (Asparouhov & Muthen,
+Sections 7-9):
+
+=============  =====================================================================
+LCA            ``y ~ 0 + item | class(id) ~ 1``                       (eq 27, 16)
+GoM            ``y ~ 0 + item | class ~ 1 + (1 | id)``                (eq 28-34)
+restricted GoM ``y ~ 0 + item | class ~ 1 + rr(1 | id, 1)``           (eq 35)
+FMA            ``y ~ 0 + item + rr(0 + item | id, 1) | class(id) ~ 1`` (eq 36-37)
+FMA-GoM        ``y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)`` (eq 38-41)
+3PL            FMA-GoM with 2 classes, class logits ``class ~ 0 + item`` and class 1 fixed
+               at tau = 15, lambda = 0 (eq 42-50)
+=============  =====================================================================
+
+GoM, FMA and FMA-GoM start from the LCA estimates by default, with random starts around
+them (the paper's advice, Section 7 and 10).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .api import fit
+from .results import MixtureResults
+
+
+def _say(name, formula, kw, verbose):
+    if verbose:
+        extra = "".join(f", {k}={v!r}" for k, v in kw.items() if k in ("n_classes", "family", "link", "class_specific"))
+        print(f"glmmix {name}: gm.fit({formula!r}, data{extra})")
+
+
+def _rhs(covariates):
+    return "1" + "".join(f" + {c}" for c in (covariates or []))
+
+
+def lca(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", covariates=None,
+        verbose=True, **kw) -> MixtureResults:
+    """Latent class analysis: one class per unit ``id`` (eq 16), items as dummies."""
+    f = f"{y} ~ 0 + {item} | class({id}) ~ {_rhs(covariates)}"
+    _say("LCA", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
+    return fit(f, data, n_classes=n_classes, family=family, **kw)
+
+
+def gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", covariates=None,
+        restricted=False, start_lca=True, verbose=True, **kw) -> MixtureResults:
+    """Grade of Membership: one class per response with person-specific random class logits.
+
+    ``restricted=True`` uses the one-factor structure of eq 35 (one integration dimension
+    for any number of classes). Starts from the LCA fit unless ``start_lca=False``.
+    """
+    re = f"rr(1 | {id}, 1)" if restricted else f"(1 | {id})"
+    f = f"{y} ~ 0 + {item} | class ~ {_rhs(covariates)} + {re}"
+    _say("GoM" + (" (restricted, eq 35)" if restricted else ""), f,
+         {"n_classes": n_classes, "family": family, **kw}, verbose)
+    if start_lca and n_classes > 1 and "start_from" not in kw and "start_params" not in kw:
+        base = lca(data, n_classes, family, y=y, item=item, id=id, covariates=covariates, verbose=False,
+                   se="none", **{k: v for k, v in kw.items() if k in ("link", "seed", "starts")})
+        kw["start_from"] = base
+    return fit(f, data, n_classes=n_classes, family=family, **kw)
+
+
+def fma(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", n_factors=1,
+        class_specific_loadings=False, covariates=None, start_lca=True, verbose=True, **kw) -> MixtureResults:
+    """Factor mixture analysis / mixture IRT (eq 36-37): LCA plus a factor within classes."""
+    f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, {n_factors}) | class({id}) ~ {_rhs(covariates)}"
+    if class_specific_loadings:
+        kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
+    _say("FMA", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
+    if start_lca and n_classes > 1 and "start_from" not in kw and "start_params" not in kw:
+        kw["start_from"] = lca(data, n_classes, family, y=y, item=item, id=id, covariates=covariates,
+                               verbose=False, se="none",
+                               **{k: v for k, v in kw.items() if k in ("link", "seed", "starts")})
+    return fit(f, data, n_classes=n_classes, family=family, **kw)
+
+
+def fma_gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id",
+            class_specific_loadings=False, start_lca=True, verbose=True, **kw) -> MixtureResults:
+    """FMA-GoM (eq 38-41): one class per response, random class logits, a person factor."""
+    f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, 1) | class ~ 1 + (1 | {id})"
+    if class_specific_loadings:
+        kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
+    _say("FMA-GoM", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
+    if start_lca and n_classes > 1 and "start_from" not in kw and "start_params" not in kw:
+        kw["start_from"] = lca(data, n_classes, family, y=y, item=item, id=id, verbose=False, se="none",
+                               **{k: v for k, v in kw.items() if k in ("link", "seed", "starts")})
+    return fit(f, data, n_classes=n_classes, family=family, **kw)
+
+
+#: the fixed threshold of the "always correct" class in the 3PL (eq 43-47): Psi(15) ~ 1
+THREE_PL_TAU = 15.0
+
+
+def three_pl(data, link="logit", *, y="y", item="item", id="id", verbose=True, **kw) -> MixtureResults:
+    """The 3PL guessing model as a constrained 2-class FMA-GoM (eq 42-47).
+
+    Class 1 (guessing correctly) has tau_i1 = 15 and lambda_i1 = 0, so P(y = 1 | class 1) ~ 1;
+    class 2 is the 2PL; P(class 1) for a response to item i is logistic(gamma_i) with no
+    random class intercept (alpha = 0). The IRT parameters g_i, a_i, b_i (eq 48-50) are in
+    :func:`irt_parameters`. Starts from the 2PL fit.
+    """
+    levels = list(pd.Categorical(data[item]).categories)
+    f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, 1) | class ~ 0 + {item}"
+    fix = {f"class1:{item}[{lev}]": THREE_PL_TAU for lev in levels}
+    fix.update({f"class1:loading({id}:{item}[{lev}])": 0.0 for lev in levels})
+    fix.update(kw.pop("fix", {}) or {})
+    _say("3PL (constrained FMA-GoM, eq 43-47)", f, {"n_classes": 2, "family": "bernoulli", "link": link}, verbose)
+    if verbose:
+        print(f"   with class_specific=['random'] and fix = tau_i1 = {THREE_PL_TAU:g}, lambda_i1 = 0 for every item")
+    if "start_from" not in kw and "start_params" not in kw:
+        two = fit(f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, 1)", data, family="bernoulli", link=link, se="none",
+                  **{k: v for k, v in kw.items() if k in ("n_points", "integration")})
+        kw["start_from"] = two
+        kw.setdefault("start_values", {f"logit:class1:{item}[{lev}]": -2.0 for lev in levels})
+    res = fit(f, data, n_classes=2, family="bernoulli", link=link, class_specific=["random"], fix=fix, **kw)
+    res._s["model_name"] = "3PL guessing model (constrained FMA-GoM)"
+    res._s["three_pl"] = {"item": item, "id": id, "levels": [str(v) for v in levels]}
+    return res
+
+
+def irt_parameters(res: MixtureResults) -> pd.DataFrame:
+    """g_i, a_i, b_i of a 3PL fit (eq 48-50) with delta-method standard errors."""
+    info = res._s.get("three_pl")
+    if info is None:
+        raise ValueError("irt_parameters() needs a result of glmmix.three_pl()")
+    item, id_ = info["item"], info["id"]
+    labels = []
+    for lev in info["levels"]:
+        labels += [f"logit:class1:{item}[{lev}]", f"class2:loading({id_}:{item}[{lev}])", f"class2:{item}[{lev}]"]
+    p = res.params[labels].to_numpy()
+    V = res.cov_params().loc[labels, labels].to_numpy()
+
+    def f(v):
+        v = v.reshape(-1, 3)
+        g = 1 / (1 + np.exp(-v[:, 0]))
+        a = v[:, 1]
+        b = -v[:, 2] / a
+        return np.column_stack([g, a, b]).ravel()
+
+    from .inference import delta_cov
+
+    est = f(p).reshape(-1, 3)
+    se = np.sqrt(np.clip(np.diag(delta_cov(f, p, V)), 0, None)).reshape(-1, 3)
+    return pd.DataFrame({"g": est[:, 0], "se(g)": se[:, 0], "a": est[:, 1], "se(a)": se[:, 1],
+                         "b": est[:, 2], "se(b)": se[:, 2]}, index=pd.Index(info["levels"], name=item))
+
+
+def compare(results: dict | list) -> pd.DataFrame:
+    """Comparison table in the form of the paper's Tables 5 and 6.
+
+    ``results``: a dict {name: result} or a list of results (named by their model type).
+    """
+    if not isinstance(results, dict):
+        results = {r._s["model_name"] + (f" ({r.n_classes} classes)" if r.n_classes > 1 else ""): r for r in results}
+    rows = []
+    for name, r in results.items():
+        rows.append({"model": name, "log-likelihood": r.llf, "parameters": r.df_model, "AIC": r.aic,
+                     "BIC": r.bic, "SABIC": r.sabic, "entropy": r.entropy, "converged": r.converged,
+                     "best LL replicated": r._s.get("best_replicated")})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1, class_y: int = 1,
+                  ax=None, labels=True):
+    """Figure 4: item probabilities of one model's class (x) against another's (y)."""
+    import matplotlib.pyplot as plt
+
+    px = res_x.profile()[f"{res_x.posterior.columns[class_x - 1]}"]
+    py = res_y.profile()[f"{res_y.posterior.columns[class_y - 1]}"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(px, py)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    if labels:
+        for name, a, b in zip(px.index, px, py):
+            ax.annotate(name, (a, b), fontsize=7, xytext=(2, 2), textcoords="offset points")
+    ax.set_xlabel(f"{res_x._s['model_name']}: class {class_x}")
+    ax.set_ylabel(f"{res_y._s['model_name']}: class {class_y}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Item probabilities (correlation {np.corrcoef(px, py)[0, 1]:.2f})")
+    return ax
