@@ -98,6 +98,7 @@ class FitResult:
     boundary: list = field(default_factory=list)
     message: str = ""
     warnings: list = field(default_factory=list)
+    adapt_state: tuple | None = None  # adaptive nodes (m, R) belonging to theta
 
 
 # ----------------------------------------------------------------------------- starts
@@ -292,7 +293,8 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> Fit
     ll, g, _ = lik.loglik_and_grad(theta)
     gmax = float(np.max(np.abs(g))) if g.size else 0.0
     ok = gmax / lik.design.n_clusters < max(opts.gtol * 10, 1e-5)
-    return FitResult(theta, ll, bool(ok), gmax, n_em, n_qn, message=str(res.message) if res else "")
+    return FitResult(theta, ll, bool(ok), gmax, n_em, n_qn, message=str(res.message) if res else "",
+                     adapt_state=(lik.integ.m.copy(), lik.integ.R.copy()))
 
 
 # ----------------------------------------------------------------------------- boundary
@@ -313,10 +315,14 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
                 cands.append(i)
         if blk == "extra" and fam == "ordinal" and abs(theta[i]) > BOUNDARY_VALUE / 3:
             cands.append(i)
+    # a random-effect SD or loading beyond this many logits makes responses deterministic:
+    # it is running to infinity whatever the flatness check below says
+    huge = [i for i in cands if L.block_of(L._first_full[i]) in ("re_out", "re_cls") and abs(theta[i]) > 50]
+    cands = [i for i in cands if i not in huge]
     if not cands:
-        return []
+        return huge
     ll0 = lik.loglik(theta)
-    out = []
+    out = list(huge)
     for i in cands:
         t = theta.copy()
         t[i] = theta[i] * 1.5
@@ -387,6 +393,34 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
         )
         best.warnings.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    # Step 4: canonical class order, then boundary estimates.
+    if best.adapt_state is not None:  # the nodes this start was fitted with
+        lik.integ.m, lik.integ.R = (a.copy() for a in best.adapt_state)
+    theta0, ll0 = best.theta, best.ll
+    state0 = (lik.integ.m.copy(), lik.integ.R.copy())
+    best.theta = normalize_signs(lik, canonical_order(lik, best.theta))
+    if lik.integ.adaptive and lik.D > 0:
+        best.ll = lik.adapt(best.theta)
+        if best.ll < ll0 - 1e-6:  # re-adaptation failed (extreme estimates): keep the fitted state
+            best.theta = theta0
+            lik.integ.m, lik.integ.R = state0
+            best.ll = lik.loglik(theta0)
+    best.boundary = find_boundary(lik, best.theta)
+    if best.boundary:
+        names = [lik.layout.labels[i] for i in best.boundary]
+        msg = (
+            f"{len(names)} estimate(s) ran to the boundary of the parameter space (a probability of "
+            f"0 or 1, an empty category or class, an infinite variance or loading): {names}. They are "
+            "held at their current value and get no standard error."
+        )
+        best.warnings.append(msg)
+        warnings.warn(msg, BoundaryWarning, stacklevel=3)
+        # convergence is judged on the parameters that are not running off to infinity
+        g = lik.gradient(best.theta)
+        keep = np.ones(g.size, bool)
+        keep[best.boundary] = False
+        best.grad_max = float(np.abs(g[keep]).max()) if keep.any() else 0.0
+        best.converged = best.grad_max / lik.design.n_clusters < max(opts.gtol * 10, 1e-5)
     if not best.converged:
         msg = (
             f"the optimizer did not converge (max |gradient| = {best.grad_max:.3g}; {best.message}); "
@@ -394,20 +428,6 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
         )
         best.warnings.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-    # Step 4: canonical class order, then boundary estimates.
-    best.theta = normalize_signs(lik, canonical_order(lik, best.theta))
-    if lik.integ.adaptive and lik.D > 0:
-        best.ll = lik.adapt(best.theta)
-    best.boundary = find_boundary(lik, best.theta)
-    if best.boundary:
-        names = [lik.layout.labels[i] for i in best.boundary]
-        msg = (
-            f"{len(names)} estimate(s) ran to the boundary of the parameter space (a probability of "
-            f"0 or 1, an empty category or class): {names}. They are held at their current value "
-            "and get no standard error."
-        )
-        best.warnings.append(msg)
-        warnings.warn(msg, BoundaryWarning, stacklevel=3)
     return best
 
 
