@@ -1,0 +1,88 @@
+"""GoM, FMA, FMA-GoM and the 3PL as formula special cases (paper Sections 7-9)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import glmmix as gm
+
+
+@pytest.fixture(scope="module")
+def lsat():
+    return gm.wide_to_long(gm.datasets.load("lsat"))
+
+
+def quiet(fn, *a, **k):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*a, **k)
+
+
+@pytest.fixture(scope="module")
+def lca2(lsat):
+    return quiet(gm.lca, lsat, 2, seed=1, verbose=False)
+
+
+def test_3pl_on_lsat_matches_girth(lsat):
+    # ../shared/REFERENCE-VALUES.md: girth 0.8.0's logistic 3PL estimates re-evaluated by
+    # 61-point quadrature give -2466.6491, guessing ~0.21 for item 2 and ~0 for the others.
+    # The tau = 15 constraint (eq 43-47) leaves P(y=1 | class 1) = 1 - 3e-7, negligible here.
+    res = quiet(gm.three_pl, lsat, seed=1, verbose=False)
+    assert res.llf == pytest.approx(-2466.6491, abs=2e-3)
+    irt = gm.irt_parameters(res)
+    assert irt.loc["I2", "g"] == pytest.approx(0.21, abs=0.03)
+    assert (irt.drop("I2")["g"] < 0.02).all()
+    assert (irt["a"] > 0).all()
+    assert "3PL" in str(res.summary())
+
+
+def test_gom_nests_lca_and_restricted_equals_unrestricted_for_two_classes(lsat, lca2):
+    gom = quiet(gm.gom, lsat, 2, seed=1, verbose=False)
+    assert gom.llf >= lca2.llf - 1e-6  # GoM adds one parameter to the LCA (Section 7)
+    assert gom.df_model == lca2.df_model + 1
+    # eq 35: with K = 2 the restricted (one-factor) GoM is the unrestricted GoM
+    rgom = quiet(gm.gom, lsat, 2, restricted=True, seed=1, verbose=False)
+    assert rgom.llf == pytest.approx(gom.llf, abs=1e-4)
+    assert abs(rgom.params["loading(id:class1)"]) == pytest.approx(gom.params["sd(id:class1)"], rel=1e-2)
+    assert "grade of membership" in gom._s["model_name"]
+
+
+def test_fma_and_2pl_nesting(lsat, lca2):
+    fma = quiet(gm.fma, lsat, 2, seed=1, verbose=False)
+    assert fma.llf >= lca2.llf - 1e-6
+    two_pl = gm.fit("y ~ 0 + item + rr(0 + item | id, 1)", lsat, family="bernoulli")
+    assert fma.llf >= two_pl.llf - 1e-6  # one class of the FMA is the 2PL
+    assert fma.df_model == lca2.df_model + 5
+
+
+def test_fma_without_finite_maximum_warns_by_name():
+    # On carcinoma, the 2-class model with one factor lets loadings run off to infinity:
+    # the fit must say so, naming them.
+    ca = gm.wide_to_long(gm.datasets.load("carcinoma"))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        res = gm.fma(ca, 2, seed=1, verbose=False, starts=(8, 3))
+    msgs = [str(x.message) for x in w if issubclass(x.category, gm.BoundaryWarning)]
+    assert any("loading(id:item[" in m for m in msgs)
+    assert any(res.params.index[i].startswith("loading") for i in res.boundary)
+
+
+def test_helpers_print_the_general_formula(lsat, capsys):
+    quiet(gm.lca, lsat, 2, seed=1, starts=(2, 1), se="none")
+    out = capsys.readouterr().out
+    assert "gm.fit('y ~ 0 + item | class(id) ~ 1'" in out
+
+
+def test_compare_table(lsat, lca2):
+    two = gm.fit("y ~ 0 + item + rr(0 + item | id, 1)", lsat, family="bernoulli")
+    tab = gm.compare({"LCA": lca2, "2PL": two})
+    assert list(tab.index) == ["LCA", "2PL"]
+    assert tab.loc["LCA", "parameters"] == 11 and tab.loc["2PL", "parameters"] == 10
+    assert tab.loc["2PL", "BIC"] == pytest.approx(two.bic)
+
+
+def test_start_from_maps_labels(lsat, lca2):
+    res = quiet(gm.fit, "y ~ 0 + item | class ~ 1 + (1 | id)", lsat, n_classes=2, family="bernoulli",
+                start_from=lca2, starts=0, se="none")
+    assert res.llf >= lca2.llf - 1e-6
