@@ -333,6 +333,8 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
 
 # ----------------------------------------------------------------------------- driver
 def _stage1(lik, theta, n_iter, tol):
+    if n_iter == 0:
+        return theta, lik.loglik(theta)
     th, es, _, _ = em(lik, theta, n_iter, tol)
     return th, es.ll
 
@@ -366,7 +368,9 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
         seeds = rng.spawn(opts.n_starts)
         cand = [center] if start_params is not None else []
         cand += [perturb(lik, center, s) for s in seeds]
-        out = _run(_stage1, [(lik, c, opts.stage1_iter, opts.em_tol) for c in cand], opts.n_jobs)
+        # when every start is completed anyway, stage one's partial optimization is skipped
+        n_iter1 = 0 if opts.n_final >= len(cand) else opts.stage1_iter
+        out = _run(_stage1, [(lik, c, n_iter1, opts.em_tol) for c in cand], opts.n_jobs)
         thetas = [o[0] for o in out]
         for i, (_, ll) in enumerate(out):
             records.append(StartRecord(i, ll))

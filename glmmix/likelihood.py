@@ -96,6 +96,8 @@ class _RowSet:
     def __init__(self, design: Design, first, inv, per_row: bool, compress_units: bool):
         n = design.n_rows
         X = design.X[first]
+        if sp.issparse(X) and X.shape[0] * X.shape[1] <= 2_000_000:  # few patterns: dense is faster
+            X = X.toarray()
         self.X = X.tocsr() if sp.issparse(X) else np.asarray(X)
         self.Xt = self.X.T.tocsr() if sp.issparse(self.X) else None
         self.Zs = [b.Z[first] for b in design.re_out]
