@@ -179,8 +179,9 @@ def perturb(lik: MixtureLikelihood, theta0: np.ndarray, rng: np.random.Generator
     beta = P["beta"] + scale * rng.uniform(-1, 1, size=P["beta"].shape) / d.x_scale[:, None]
     extra = np.stack([fam.extra_perturb(P["extra"][k], d.aux, rng) for k in range(K)]) if P["extra"].size else P["extra"]
     gamma = P["gamma"].copy()
-    if gamma.size:
-        gamma[0] += 0.5 * rng.standard_normal(gamma.shape[1])  # intercept row (first column of Z)
+    if gamma.size:  # every class-logit coefficient, scaled by its covariate's spread
+        zs = np.sqrt((d.Z**2).mean(axis=0))
+        gamma += 0.5 * rng.standard_normal(gamma.shape) / np.where(zs > 0, zs, 1.0)[:, None]
     phi = L.pack({**P, "beta": beta, "extra": extra, "gamma": gamma})
     m = L.free_idx < 0
     phi[m] = L.fixed_val[m]
