@@ -36,8 +36,10 @@ def build_summary(res, alpha=0.05) -> Summary:
         left[f"Clusters ({s['cluster_name']}):"] = str(s["n_clusters"])
     if s.get("integration"):
         it = s["integration"]
+        names = {"agh": "Gauss-Hermite", "gh": "Gauss-Hermite", "trapezoid": "trapezoid", "laplace": "Laplace",
+                 "mc": "Monte Carlo", "qmc": "quasi-Monte Carlo"}
         kind = "adaptive " if it["adaptive"] and it["method"] != "laplace" else ""
-        left["Integration:"] = f"{kind}{it['method']}, {it['n_nodes']} nodes"
+        left["Integration:"] = f"{kind}{names.get(it['method'], it['method'])}, {it['n_nodes']} nodes"
     if s.get("n_missing_wide"):
         left["Responses missing in wide data:"] = str(s["n_missing_wide"])
     right = {
@@ -64,7 +66,7 @@ def build_summary(res, alpha=0.05) -> Summary:
     for i in res.boundary:
         fmt.iloc[i, 1] = "boundary"
     titles = {
-        "beta": "Outcome part (class-specific unless shared)",
+        "beta": "Outcome part (class-specific unless shared)" if res.n_classes > 1 else "Fixed effects",
         "extra": "Family parameters",
         "gamma": f"Class membership: multinomial logits, reference {s['class_name']}{res.n_classes}",
         "re_out": "Random effects (SDs, correlations, loadings)",
