@@ -186,3 +186,32 @@ def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1
     ax.set_ylim(0, 1)
     ax.set_title(f"Item probabilities (correlation {np.corrcoef(px, py)[0, 1]:.2f})")
     return ax
+
+
+def lrtest(restricted: MixtureResults, full: MixtureResults) -> pd.Series:
+    """Likelihood-ratio test of a restricted model against a fuller one that nests it.
+
+    Returns the statistic, degrees of freedom (difference in free parameters), the
+    chi-square p-value and a note. When the restriction puts a parameter on the boundary of
+    the fuller model's space (a variance of zero, an ICC of 1, a class with zero
+    probability), the statistic does not have its usual chi-square distribution (Section 5
+    of the paper); the note says so, and the chi-square p-value is then conservative at best.
+    """
+    from scipy import stats
+
+    stat = 2.0 * (full.llf - restricted.llf)
+    df = full.df_model - restricted.df_model
+    if df <= 0:
+        raise ValueError("the second model must have more free parameters than the first")
+    notes = []
+    if stat < -1e-6:
+        notes.append("the fuller model has the lower log-likelihood: it did not reach its maximum "
+                     "(more starts, or start it from the restricted fit with start_from=)")
+    extra = [p for p in full.params.index if p not in restricted.params.index]
+    if any(p.startswith(("sd(", "loading(")) for p in extra) or full.boundary or full.n_classes != restricted.n_classes:
+        notes.append("boundary caveat: the restriction sets a variance to zero (or a class proportion or an "
+                     "ICC to a bound), so the statistic is not chi-square distributed (Section 5); the "
+                     "p-value below is only an approximation (a 50:50 mixture of chi-square(df-1) and "
+                     "chi-square(df) is the usual correction for one variance)")
+    return pd.Series({"statistic": max(stat, 0.0), "df": df, "p-value": float(stats.chi2.sf(max(stat, 0.0), df)),
+                      "note": "; ".join(notes)})

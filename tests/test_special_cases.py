@@ -88,3 +88,13 @@ def test_start_from_maps_labels(lsat, lca2):
     res = quiet(gm.fit, "y ~ 0 + item | class ~ 1 + (1 | id)", lsat, n_classes=2, family="bernoulli",
                 start_from=lca2, starts=0, se="none")
     assert res.llf >= lca2.llf - 1e-6
+
+
+def test_lrtest_states_the_boundary_caveat(lsat, lca2):
+    ras = gm.fit("y ~ 0 + item + (1|id)", lsat, family="bernoulli")
+    glm = gm.fit("y ~ 0 + item", lsat, family="bernoulli")
+    t = gm.lrtest(glm, ras)
+    assert t["df"] == 1 and t["statistic"] == pytest.approx(2 * (ras.llf - glm.llf))
+    assert "boundary caveat" in t["note"]
+    with pytest.raises(ValueError):
+        gm.lrtest(ras, glm)
