@@ -98,3 +98,14 @@ def test_lrtest_states_the_boundary_caveat(lsat, lca2):
     assert "boundary caveat" in t["note"]
     with pytest.raises(ValueError):
         gm.lrtest(ras, glm)
+
+
+def test_profile_plot(lsat, lca2):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    gom = quiet(gm.gom, lsat, 2, seed=1, verbose=False, starts=(4, 2), se="none")
+    ax = gm.plot_profiles(lca2, gom, 1, 1)
+    xs, ys = ax.collections[0].get_offsets().T
+    np.testing.assert_allclose(xs, lca2.profile()["class1"].to_numpy())
+    np.testing.assert_allclose(ys, gom.profile()["class1"].to_numpy())
+    assert "correlation" in ax.get_title()
