@@ -135,7 +135,7 @@ class Integration:
             t, lw = monte_carlo(n, D, np.random.default_rng(seed))
         else:
             t, lw = quasi_monte_carlo(n, D, seed)
-        if t.shape[0] > 20000:
+        if t.shape[0] > 500_000:
             raise DesignError(
                 f"{method} with {n} points in {D} dimensions needs {t.shape[0]} nodes; use fewer "
                 "points or integration='qmc' for many dimensions"

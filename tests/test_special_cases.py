@@ -109,3 +109,38 @@ def test_profile_plot(lsat, lca2):
     np.testing.assert_allclose(xs, lca2.profile()["class1"].to_numpy())
     np.testing.assert_allclose(ys, gom.profile()["class1"].to_numpy())
     assert "correlation" in ax.get_title()
+
+
+def test_lca_is_the_gom_with_a_huge_intercept_variance(lsat, lca2):
+    """Section 7 / Table 4: the LCA is the GoM's limit as Var(alpha) grows without bound.
+
+    At the LCA's estimates, with the class logit's SD fixed at s and its intercept at
+    s * Phi^{-1}(pi) (so the class proportion stays pi), the GoM log-likelihood approaches
+    the LCA's as s grows. The class probability becomes a step of width 1/s in the
+    standardized effect, so the trapezoid rule is made fine enough to resolve it.
+    Measured: 0.12 below at s = 20, 1.4e-3 at s = 100.
+    """
+    from scipy.special import ndtri
+
+    from glmmix.likelihood import MixtureLikelihood
+    from glmmix.quadrature import Integration
+
+    gom = quiet(gm.fit, "y ~ 0 + item | class ~ 1 + (1 | id)", lsat, n_classes=2, family="bernoulli",
+                start_from=lca2, starts=0, se="none")
+    L = gom.model.layout
+    src = dict(zip(lca2.model.layout.full_labels, lca2.model.layout.expand(lca2.theta)))
+    pi1 = lca2.class_proportions.iloc[0]
+    gaps = []
+    for s in (20.0, 100.0):
+        integ = Integration.make("trapezoid", int(200 * s) + 1, 1, gom.model.design.n_clusters, bound=8.0)
+        lik = MixtureLikelihood(gom.model.design, L, integ)
+        phi = L.expand(gom.theta).copy()
+        for i, lab in enumerate(L.full_labels):
+            if lab in src and not lab.startswith("logit"):
+                phi[i] = src[lab]
+        phi[L.full_labels.index("logit:class1:Intercept")] = s * ndtri(pi1)
+        phi[L.full_labels.index("sd(id:class1)")] = s
+        gaps.append(abs(lik.loglik(L.from_full(phi)) - lca2.llf))
+    assert gaps[1] < gaps[0]
+    assert gaps[1] < 5e-3
+    assert gom.llf >= lca2.llf - 1e-6  # and the free GoM is at least as good
