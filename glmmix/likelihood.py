@@ -63,7 +63,8 @@ def log_softmax_ref(lin: np.ndarray) -> np.ndarray:
 class EStep:
     """One evaluation at the current parameters.
 
-    ll : float; ll_units : (n_clusters,) log-likelihood of each independent cluster
+    ll : float; ll_units : (n_clusters,) log-likelihood of each independent cluster (None
+    without random effects, where it is not needed)
     post : (n_units, K) posterior class probabilities (nodes integrated out)
     logprior : (n_units, K, Qc) class log-probabilities (Qc = 1 without random class logits)
     wpat : (n_patterns, K, Q) posterior weight of each (pattern, class, node)
@@ -274,6 +275,8 @@ class MixtureLikelihood:
             nodes_v = u_nodes[rs.cluster_of_v]
             logw_v = logw[rs.cluster_of_v]
         # Step 3: class log-probabilities, with random class logits if any.
+        if not self.design.re_cls:  # priors depend on the unit only through its covariates
+            logprior = log_softmax_ref((rs.Zu @ P["gamma"])[:, :, None])[rs.zinv]
         lin = (rs.Zu @ P["gamma"])[rs.zinv][:, :, None]  # (V, K-1, 1)
         if self.design.re_cls:
             B = np.zeros((V, K - 1, self.D))
@@ -281,7 +284,7 @@ class MixtureLikelihood:
                 q = Wt.shape[1]
                 B[:, :, dims] += np.einsum("ui,cij->ucj", Wt, L.reshape(K - 1, q, b.d))
             lin = lin + np.einsum("ucd,uqd->ucq", B, np.broadcast_to(nodes_v, (V,) + nodes_v.shape[1:]))
-        logprior = log_softmax_ref(lin)  # (V, K, Qc)
+            logprior = log_softmax_ref(lin)  # (V, K, Qc)
         # Step 4: combine by form.
         m = rs.mult
         post_c = None
@@ -303,11 +306,17 @@ class MixtureLikelihood:
             lj = logprior + lu  # (V, K, Q)
             lu2 = lse(lj, axis=1)  # (V, Q)
             post_c = np.exp(lj - lu2[:, None, :])
-            lg = np.asarray(rs.Gv @ lu2) + logw  # (G, Q)
-            ll_g = lse(lg, axis=1)
-            ll = float(ll_g.sum())
-            post_node = np.exp(lg - ll_g[:, None])
-            pq = np.asarray(rs.GvT @ post_node)  # (V, Q): node weights summed over the units
+            if Q == 1 and self.D == 0:  # no integration: clusters are units, one node of weight 1
+                ll = float(m @ lu2[:, 0])
+                ll_g = None
+                post_node = np.ones((self.design.n_clusters, 1))
+                pq = m[:, None]
+            else:
+                lg = np.asarray(rs.Gv @ lu2) + logw  # (G, Q)
+                ll_g = lse(lg, axis=1)
+                ll = float(ll_g.sum())
+                post_node = np.exp(lg - ll_g[:, None])
+                pq = np.asarray(rs.GvT @ post_node)  # (V, Q): node weights summed over the units
             Wu = post_c * pq[:, None, :]
             resid = (post_c - np.exp(logprior)) * pq[:, None, :]
             post = None
