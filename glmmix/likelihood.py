@@ -125,11 +125,34 @@ class _RowSet:
         self.Zv = design.Z[vfirst]
         self.Wv = [w[vfirst] for w in W]
         self.cluster_of_v = design.cluster_of_unit[vfirst]  # used only when units are not merged
-        self.Gv = sp.csr_matrix((np.ones(U), (design.cluster_of_unit, vinv)), shape=(G, self.V))
-        self.GvT = self.Gv.T.tocsr()
+        Gv = sp.csr_matrix((np.ones(U), (design.cluster_of_unit, vinv)), shape=(G, self.V))
+        self.Gv = Gv
+        self.GvT = Gv.T.tocsr()
+        # cluster patterns: with shared nodes, clusters with the same unit patterns contribute
+        # identically (e.g. persons with the same response pattern in a GoM)
+        gfirst, ginv = _unit_patterns(Gv, np.zeros((G, 0)), []) if compress_units else (np.arange(G), np.arange(G))
+        self.ginv = ginv
+        self.gmult = np.bincount(ginv, minlength=gfirst.size).astype(float)
+        self.Gc = Gv[gfirst].tocsr()
+        self.GcT = self.Gc.T.tocsr()
         zv = np.ascontiguousarray(self.Zv).view(np.dtype((np.void, self.Zv.dtype.itemsize * self.Zv.shape[1]))).ravel()
         _, zfirst, zinv = np.unique(zv, return_index=True, return_inverse=True)
         self.Zu, self.zinv = self.Zv[zfirst], zinv.ravel()
+
+
+class _Expand:
+    """Rows of a cluster-pattern array seen per cluster, without materializing (G, Q)."""
+
+    def __init__(self, arr, inv):
+        self.arr, self.inv = arr, inv
+        self.shape = (inv.size,) + arr.shape[1:]
+
+    def __getitem__(self, idx):
+        return self.arr[self.inv[idx]]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.arr[self.inv]
+        return out if dtype is None else out.astype(dtype)
 
 
 def _unit_patterns(C, Z, W):
@@ -311,12 +334,14 @@ class MixtureLikelihood:
                 ll_g = None
                 post_node = np.ones((self.design.n_clusters, 1))
                 pq = m[:, None]
-            else:
-                lg = np.asarray(rs.Gv @ lu2) + logw  # (G, Q)
-                ll_g = lse(lg, axis=1)
-                ll = float(ll_g.sum())
-                post_node = np.exp(lg - ll_g[:, None])
-                pq = np.asarray(rs.GvT @ post_node)  # (V, Q): node weights summed over the units
+            else:  # clusters (or cluster patterns, with multiplicities)
+                lg = np.asarray(rs.Gc @ lu2) + logw[: rs.Gc.shape[0]]  # shared nodes: rows of logw agree
+                llc = lse(lg, axis=1)
+                ll = float(rs.gmult @ llc)
+                ll_g = llc[rs.ginv]
+                post_c_node = np.exp(lg - llc[:, None])
+                post_node = _Expand(post_c_node, rs.ginv) if self.shared_nodes else post_c_node
+                pq = np.asarray(rs.GcT @ (rs.gmult[:, None] * post_c_node))  # (V, Q): summed over units
             Wu = post_c * pq[:, None, :]
             resid = (post_c - np.exp(logprior)) * pq[:, None, :]
             post = None
@@ -608,9 +633,10 @@ class MixtureLikelihood:
     def posterior_moments(self, theta):
         """Posterior means (G, D) and covariances (G, D, D) of the standardized latents."""
         es = self.evaluate(theta, derivs=False)
-        mean = np.einsum("gq,gqd->gd", es.post_node, es.nodes)
+        w = np.asarray(es.post_node)
+        mean = np.einsum("gq,gqd->gd", w, es.nodes)
         dev = es.nodes - mean[:, None, :]
-        return mean, np.einsum("gq,gqi,gqj->gij", es.post_node, dev, dev)
+        return mean, np.einsum("gq,gqi,gqj->gij", w, dev, dev)
 
 
 def _scatter(H, idx, block):

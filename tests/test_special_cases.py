@@ -144,3 +144,50 @@ def test_lca_is_the_gom_with_a_huge_intercept_variance(lsat, lca2):
     assert gaps[1] < gaps[0]
     assert gaps[1] < 5e-3
     assert gom.llf >= lca2.llf - 1e-6  # and the free GoM is at least as good
+
+
+def test_fma_is_the_fma_gom_with_a_huge_intercept_variance(lsat):
+    """Section 8: the FMA is nested in the FMA-GoM as Var(alpha) grows without bound.
+
+    At the FMA estimates, with the class logit's SD fixed at s and intercept s * Phi^{-1}(pi),
+    the FMA-GoM log-likelihood approaches the FMA's. Both are evaluated with the same
+    41-point Gauss-Hermite rule for the factor; the class dimension gets a trapezoid rule
+    fine enough for its step of width 1/s. Cluster patterns (LSAT's 1000 persons have 30
+    response patterns) keep the 2-d evaluation cheap. Measured: 0.078 at s = 20, 0.011 at
+    s = 100 (the approach is slow, like 1/s, as ../shared/REFERENCE-VALUES.md notes).
+    """
+    from scipy.special import ndtri
+
+    from glmmix.likelihood import MixtureLikelihood
+    from glmmix.quadrature import Integration, gauss_hermite, trapezoid
+    from helpers import make_lik
+
+    fma = quiet(gm.fma, lsat, 2, seed=1, verbose=False)
+    G = fma.model.design.n_clusters
+    gh = Integration.make("gh", 41, 1, G, adaptive=False)
+    fma_lik = MixtureLikelihood(fma.model.design, fma.model.layout, gh)
+    ll_fma = fma_lik.loglik(fma.theta)
+    assert ll_fma == pytest.approx(fma.llf, abs=1e-3)  # 41 GH points suffice for LSAT's factor
+
+    base = make_lik("y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)", lsat, 2, "bernoulli")
+    L = base.layout
+    src = dict(zip(fma.model.layout.full_labels, fma.model.layout.expand(fma.theta)))
+    pi1 = fma.class_proportions.iloc[0]
+    gaps = []
+    for s in (20.0, 100.0):
+        tf, wf = gauss_hermite(41, 1)
+        ta, wa = trapezoid(int(40 * s) + 1, 1, 8.0)
+        t = np.column_stack([np.repeat(tf[:, 0], ta.shape[0]), np.tile(ta[:, 0], tf.shape[0])])
+        lw = np.repeat(wf, ta.shape[0]) + np.tile(wa, tf.shape[0])
+        integ = Integration("trapezoid", 0, 2, False, t, lw)
+        integ.reset(G)
+        lik = MixtureLikelihood(base.design, L, integ)
+        phi = L.expand(np.zeros(L.n_free))
+        for i, lab in enumerate(L.full_labels):
+            if lab in src and not lab.startswith("logit"):
+                phi[i] = src[lab]
+        phi[L.full_labels.index("logit:class1:Intercept")] = s * ndtri(pi1)
+        phi[L.full_labels.index("sd(id:class1)")] = s
+        gaps.append(abs(lik.loglik(L.from_full(phi)) - ll_fma))
+    assert gaps[1] < gaps[0]
+    assert gaps[1] < 2e-2
