@@ -1,0 +1,245 @@
+"""Simulation from the model, and a Monte Carlo runner.
+
+``simulate`` draws new outcomes from a fitted result, or from a model given by formula,
+data (the design: covariates, ids) and parameters by label. Draws follow the model's own
+structure: latents per cluster, classes per unit (or per cluster), outcomes per row.
+
+``monte_carlo`` runs a simulation study: generate, fit, compare with the truth, in parallel
+through joblib (so ``joblib.parallel_config(backend="dask")`` runs it on a Dask cluster),
+with a progress bar when tqdm is installed. A replication that fails is recorded, not fatal.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .design import build_design
+from .exceptions import DesignError
+from .families import get_family
+from .formula import parse_formula
+from .likelihood import MixtureLikelihood, log_softmax_ref
+from .params import ParamLayout
+from .results import MixtureResults
+
+
+def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
+    """Outcomes (design row order) and true classes (per unit) drawn from the model."""
+    d = lik.design
+    L = lik.layout
+    P = L.unpack(L.expand(theta))
+    K, G, U = d.n_classes, d.n_clusters, d.n_units
+    u = rng.standard_normal((G, lik.D))
+    Lo, Lc = lik.factor_matrices(P)
+    # class logits per unit (with random class logits), classes drawn per unit
+    lin = d.Z @ P["gamma"]  # (U, K-1)
+    for b, L_, dims in zip(d.re_cls, Lc, lik._dims_cls):
+        q = b.Z.shape[1]
+        lin = lin + np.einsum("ui,cij,uj->uc", b.Z, L_.reshape(K - 1, q, b.d), u[d.cluster_of_unit][:, dims])
+    prob = np.exp(log_softmax_ref(lin[:, :, None])[:, :, 0])
+    cls = (rng.uniform(size=(U, 1)) > np.cumsum(prob, axis=1)).sum(axis=1)
+    cls = np.minimum(cls, K - 1)
+    crow = cls[d.unit_of_row]
+    eta = np.asarray(d.X @ P["beta"])[np.arange(d.n_rows), crow]
+    grow = d.cluster_of_unit[d.unit_of_row]
+    for b, L_, dims in zip(d.re_out, Lo, lik._dims_out):
+        eta = eta + np.einsum("ri,rij,rj->r", b.Z, L_[crow], u[grow][:, dims])
+    extra = P["extra"][crow]
+    y = d.family.sample(eta, extra, d.aux, rng)
+    return y, cls
+
+
+def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None, *, n_classes: int = 1,
+             family="gaussian", link: str | None = None, seed=None, **layout_kw) -> pd.DataFrame:
+    """Draw a data set from a model.
+
+    Parameters
+    ----------
+    model : MixtureResults or str
+        A fitted result (new outcomes for its data and estimates), or a formula.
+    data : DataFrame
+        With a formula: the design (covariates, ids, items). The outcome column may be absent
+        (it is created) except for ordinal outcomes, whose categories it defines.
+    params : dict
+        With a formula: every free parameter by label, on the scale ``result.params`` reports
+        (``class1:item[u1]``, ``sigma``, ``sd(g:Intercept)``, ``cor(g:x,Intercept)``,
+        ``logit:class1:Intercept``, ...), so ``dict(result.params)`` round-trips. Missing labels
+        raise an error that lists the model's labels.
+    seed : int or Generator
+
+    Returns
+    -------
+    DataFrame
+        A copy of the data (rows with an observed outcome) with the outcome replaced, and a
+        column ``true_class`` (1-based) when the model has classes.
+    """
+    if isinstance(model, MixtureResults):
+        if model.model is None or data is None:
+            raise DesignError("simulate(result, data) needs a result fitted in this session and the data it was "
+                              "fitted on (the design: covariates, ids)")
+        return _simulate_result(model, data, seed)
+    if data is None or params is None:
+        raise DesignError("simulate(formula, data, params=...) needs data and params")
+    parsed = parse_formula(model)
+    fam = get_family(family, link)
+    source = data
+    if parsed.outcome not in data.columns:
+        if fam.name == "ordinal":
+            raise DesignError("an ordinal outcome column must be present: its categories define the thresholds")
+        data = data.assign(**{parsed.outcome: 0.0})
+    design = build_design(parsed, data, n_classes, fam,
+                          **{k: layout_kw.pop(k) for k in ("thresholds_by", "trials") if k in layout_kw})
+    layout = ParamLayout(design, **layout_kw)
+    lik = MixtureLikelihood(design, layout)
+    missing = [lab for lab in layout.labels if lab not in params]
+    if missing:
+        raise DesignError(f"params lacks {missing}; the model's parameters are {layout.labels}")
+    theta = from_natural(lik, np.array([params[lab] for lab in layout.labels], float))
+    return _assemble(lik, theta, source, np.random.default_rng(seed))
+
+
+def from_natural(lik: MixtureLikelihood, values: np.ndarray) -> np.ndarray:
+    """Reported-scale values of the free parameters (as in ``result.params``) -> theta.
+
+    The inverse of ``api.natural_params``: family parameters through the family's inverse
+    transform; SDs and correlations of correlated random effects to the Cholesky factor of
+    their covariance; loadings and coefficients as they are.
+    """
+    L = lik.layout
+    d = lik.design
+    phi = L.expand(values)
+    P = L.unpack(phi.copy())
+    if P["extra"].size:
+        P["extra"][:] = np.stack([d.family.extra_from_natural(P["extra"][k], d.aux) for k in range(lik.K)])
+
+    def chol_block(b, entries, pos):
+        if b.structure == "rr":
+            return entries
+        sd = np.zeros(b.m)
+        R = np.eye(b.m)
+        for v, (i, j) in zip(entries, pos):
+            if i == j:
+                sd[i] = v
+            else:
+                R[i, j] = R[j, i] = v
+        S = np.outer(sd, sd) * R
+        Lm = np.linalg.cholesky(S + 1e-300 * np.eye(b.m)) if b.m > 1 else np.sqrt(S)
+        return Lm[pos[:, 0], pos[:, 1]]
+
+    for k in range(lik.K):
+        k0 = 0
+        for b, pos in zip(d.re_out, lik._pos):
+            n = len(pos)
+            P["re_out"][k, k0:k0 + n] = chol_block(b, P["re_out"][k, k0:k0 + n], pos)
+            k0 += n
+    k0 = 0
+    for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
+        n = len(pos)
+        P["re_cls"][k0:k0 + n] = chol_block(b, P["re_cls"][k0:k0 + n], pos)
+        k0 += n
+    return L.from_full(L.pack(P))
+
+
+def _assemble(lik, theta, data, rng):
+    y, cls = _draw(lik, theta, rng)
+    d = lik.design
+    out = data.loc[d.row_index].copy()
+    out[d.formula.outcome] = y
+    if d.n_classes > 1:
+        out["true_class"] = cls[d.unit_of_row] + 1
+    return out.sort_index()
+
+
+def _simulate_result(res: MixtureResults, data: pd.DataFrame, seed=None) -> pd.DataFrame:
+    return _assemble(res.model, res.theta, data, np.random.default_rng(seed))
+
+
+@dataclass
+class MonteCarloResult:
+    """Per-parameter summary of a simulation study, plus every replication's estimates."""
+
+    table: pd.DataFrame
+    estimates: pd.DataFrame
+    ses: pd.DataFrame
+    failures: list
+
+    def __repr__(self):
+        return f"<MonteCarloResult: {len(self.estimates)} replications, {len(self.failures)} failed>\n{self.table}"
+
+
+def _one(rep, generate, fit, seed):
+    rng = np.random.default_rng(seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fit(generate(rng))
+        return rep, res.params, res.bse, res.llf, None
+    except Exception as exc:  # a failed replication is recorded, not fatal
+        return rep, None, None, None, f"{type(exc).__name__}: {exc}"
+
+
+def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs: int = 1,
+                progress: bool = True, align=None) -> MonteCarloResult:
+    """Run a simulation study.
+
+    Parameters
+    ----------
+    generate : callable rng -> DataFrame
+    fit : callable DataFrame -> MixtureResults
+    truth : dict label -> true value (reported scale)
+    n_rep : int
+    n_jobs : int
+        joblib workers; with ``joblib.parallel_config(backend="dask")`` the study runs on a
+        Dask cluster unchanged.
+    align : callable (params Series) -> params Series, optional
+        Relabel classes before comparison (label switching), e.g. by matching profiles.
+
+    Returns
+    -------
+    MonteCarloResult with a table of mean estimate, bias, MSE, mean SE, SD of the
+    estimates, SE/SD ratio and 95% coverage for each parameter in ``truth``.
+    """
+    seeds = np.random.SeedSequence(seed).spawn(n_rep)
+    jobs = [(r, generate, fit, s) for r, s in enumerate(seeds)]
+    if n_jobs == 1:
+        it = jobs
+        if progress:
+            try:
+                from tqdm.auto import tqdm
+
+                it = tqdm(jobs, desc="replications")
+            except ImportError:
+                pass
+        out = [_one(*j) for j in it]
+    else:
+        from joblib import Parallel, delayed
+
+        out = Parallel(n_jobs=n_jobs)(delayed(_one)(*j) for j in jobs)
+    est, ses, fails = {}, {}, []
+    for rep, p, b, llf, err in out:
+        if err is not None:
+            fails.append((rep, err))
+            continue
+        if align is not None:
+            p, b = align(p, b)
+        est[rep], ses[rep] = p, b
+    E = pd.DataFrame(est).T
+    S = pd.DataFrame(ses).T
+    rows = []
+    for lab, val in truth.items():
+        if lab not in E.columns:
+            raise DesignError(f"truth names {lab!r}, which the fitted model does not have")
+        e, s = E[lab].to_numpy(float), S[lab].to_numpy(float)
+        ok = np.isfinite(s)
+        z = stats.norm.ppf(0.975)
+        rows.append({"parameter": lab, "true": val, "mean": np.nanmean(e), "bias": np.nanmean(e) - val,
+                     "MSE": np.nanmean((e - val) ** 2), "mean SE": np.nanmean(s[ok]) if ok.any() else np.nan,
+                     "SD": np.nanstd(e, ddof=1) if len(e) > 1 else np.nan,
+                     "coverage": np.mean(np.abs(e[ok] - val) <= z * s[ok]) if ok.any() else np.nan})
+    tab = pd.DataFrame(rows).set_index("parameter")
+    tab["SE/SD"] = tab["mean SE"] / tab["SD"]
+    return MonteCarloResult(tab, E, S, fails)

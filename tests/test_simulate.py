@@ -1,0 +1,76 @@
+"""glmmix.simulate and the Monte Carlo runner."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmmix as gm
+
+
+def design(rng, G=60, n=10):
+    return pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.normal(size=G * n)})
+
+
+def test_simulate_from_parameters_and_refit(rng):
+    d = design(rng, G=300)
+    truth = {"Intercept": -0.3, "x": 0.8, "sd(g:Intercept)": 1.2}
+    sim = gm.simulate("y ~ 1 + x + (1 | g)", d, params=truth, family="bernoulli", seed=3)
+    assert set(np.unique(sim["y"])) <= {0.0, 1.0} and len(sim) == len(d)
+    res = gm.fit("y ~ 1 + x + (1 | g)", sim, family="bernoulli")
+    for k, v in truth.items():
+        assert abs(res.params[k] - v) < 4 * res.bse[k]
+
+
+def test_simulate_between_level_classes_keeps_classes_constant_in_clusters(rng):
+    d = design(rng)
+    p = {"class1:Intercept": 1.0, "class2:Intercept": 0.0, "class1:x": 0.2, "class2:x": 0.8, "sigma": 1.0,
+         "sd(g:Intercept)": 0.3, "logit:class1:Intercept": 0.0}
+    sim = gm.simulate("y ~ 1 + x + (1 | g) | class(g) ~ 1", d, params=p, n_classes=2, family="gaussian", seed=1)
+    assert (sim.groupby("g")["true_class"].nunique() == 1).all()
+    res = gm.simulate("y ~ 1 + x | class ~ 1", d, params={k: v for k, v in p.items() if k not in ("sd(g:Intercept)",)},
+                      n_classes=2, family="gaussian", seed=1)
+    assert (res.groupby("g")["true_class"].nunique() > 1).any()  # row-level classes vary
+
+
+def test_simulate_from_result_and_missing_params(rng):
+    d = design(rng)
+    with pytest.raises(gm.DesignError, match="params lacks"):
+        gm.simulate("y ~ 1 + x", d, params={"x": 1.0}, family="poisson")
+    sim = gm.simulate("y ~ 1 + x", d, params={"Intercept": 0.2, "x": 0.5}, family="poisson", seed=2)
+    fitted = gm.fit("y ~ 1 + x", sim, family="poisson")
+    again = gm.simulate(fitted, sim, seed=4)
+    assert (again["y"] >= 0).all() and not np.array_equal(again["y"], sim["y"])
+
+
+def test_monte_carlo_runner_recovers_and_records_failures():
+    base = design(np.random.default_rng(0), G=80)
+    truth = {"Intercept": 0.5, "x": -0.4}
+
+    def generate(rng):
+        out = gm.simulate("y ~ 1 + x", base, params=truth, family="poisson", seed=rng)
+        if rng.uniform() < 0.1:
+            out = out.iloc[:0]  # an empty data set: this replication fails
+        return out
+
+    mc = gm.monte_carlo(generate, lambda df: gm.fit("y ~ 1 + x", df, family="poisson"), truth, n_rep=20,
+                        seed=1, progress=False)
+    assert len(mc.estimates) + len(mc.failures) == 20
+    assert all("empty" in f[1] for f in mc.failures)
+    tab = mc.table
+    assert (tab["bias"].abs() < 3 * tab["SD"] / np.sqrt(len(mc.estimates)) + 1e-9).all()
+    assert (tab["coverage"] > 0.7).all() and set(tab.columns) >= {"MSE", "SE/SD", "coverage"}
+    par = gm.monte_carlo(generate, lambda df: gm.fit("y ~ 1 + x", df, family="poisson"), truth, n_rep=6,
+                         seed=1, n_jobs=2)
+    seq = gm.monte_carlo(generate, lambda df: gm.fit("y ~ 1 + x", df, family="poisson"), truth, n_rep=6,
+                         seed=1, progress=False)
+    pd.testing.assert_frame_equal(par.estimates, seq.estimates)
+
+
+def test_params_on_the_reported_scale_round_trip(rng):
+    from glmmix.simulate import from_natural
+
+    d = design(rng, G=40).assign(y=0.0)
+    d["y"] = d["x"] + rng.normal(size=len(d))
+    res = gm.fit("y ~ 1 + x + (1 + x | g)", d, family="gaussian")
+    theta = from_natural(res.model, res.params.to_numpy())
+    np.testing.assert_allclose(res.model.layout.expand(theta), res.model.layout.expand(res.theta), atol=1e-8)
