@@ -33,6 +33,14 @@ def _say(name, formula, kw, verbose):
         print(f"glmmix {name}: gm.fit({formula!r}, data{extra})")
 
 
+def _lca_start(data, n_classes, family, kw, *, y, item, id, covariates=None):
+    """Start from the LCA (the paper's advice) unless the caller gave starting values."""
+    if n_classes > 1 and "start_from" not in kw and "start_params" not in kw:
+        kw["start_from"] = lca(data, n_classes, family, y=y, item=item, id=id, covariates=covariates,
+                               verbose=False, se="none",
+                               **{k: v for k, v in kw.items() if k in ("link", "seed", "starts")})
+
+
 def _rhs(covariates):
     return "1" + "".join(f" + {c}" for c in (covariates or []))
 
@@ -56,10 +64,8 @@ def gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", cov
     f = f"{y} ~ 0 + {item} | class ~ {_rhs(covariates)} + {re}"
     _say("GoM" + (" (restricted, eq 35)" if restricted else ""), f,
          {"n_classes": n_classes, "family": family, **kw}, verbose)
-    if start_lca and n_classes > 1 and "start_from" not in kw and "start_params" not in kw:
-        base = lca(data, n_classes, family, y=y, item=item, id=id, covariates=covariates, verbose=False,
-                   se="none", **{k: v for k, v in kw.items() if k in ("link", "seed", "starts")})
-        kw["start_from"] = base
+    if start_lca:
+        _lca_start(data, n_classes, family, kw, y=y, item=item, id=id, covariates=covariates)
     return fit(f, data, n_classes=n_classes, family=family, **kw)
 
 
@@ -70,10 +76,8 @@ def fma(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", n_f
     if class_specific_loadings:
         kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
     _say("FMA", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
-    if start_lca and n_classes > 1 and "start_from" not in kw and "start_params" not in kw:
-        kw["start_from"] = lca(data, n_classes, family, y=y, item=item, id=id, covariates=covariates,
-                               verbose=False, se="none",
-                               **{k: v for k, v in kw.items() if k in ("link", "seed", "starts")})
+    if start_lca:
+        _lca_start(data, n_classes, family, kw, y=y, item=item, id=id, covariates=covariates)
     return fit(f, data, n_classes=n_classes, family=family, **kw)
 
 
@@ -84,9 +88,8 @@ def fma_gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id",
     if class_specific_loadings:
         kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
     _say("FMA-GoM", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
-    if start_lca and n_classes > 1 and "start_from" not in kw and "start_params" not in kw:
-        kw["start_from"] = lca(data, n_classes, family, y=y, item=item, id=id, verbose=False, se="none",
-                               **{k: v for k, v in kw.items() if k in ("link", "seed", "starts")})
+    if start_lca:
+        _lca_start(data, n_classes, family, kw, y=y, item=item, id=id)
     return fit(f, data, n_classes=n_classes, family=family, **kw)
 
 
