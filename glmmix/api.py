@@ -391,6 +391,7 @@ def _state(lik, fr, cov_free, se_type, opts) -> dict:
         "derived": {"names": dnames, "value": dvals, "se": dse},
         "integration": lik.integ.state() if d.D else None,
         "n_clusters": d.n_clusters,
+        "unit_cluster": [d.cluster_ids[c] for c in d.cluster_of_unit] if d.form == "inside" and d.cluster_name else None,
         "cluster_name": d.cluster_name,
         "form": d.form,
         "converged": fr.converged,

@@ -125,6 +125,20 @@ class MixtureResults:
         lo, hi = self.params - z * self.bse, self.params + z * self.bse
         return pd.DataFrame({alpha / 2: lo, 1 - alpha / 2: hi})
 
+    def cluster_class_proportions(self) -> pd.DataFrame:
+        """Class proportions in each cluster: the mean posterior class probabilities of its units.
+
+        For classes within clusters (two-level LCA, GoM, within-between classes); rows are
+        clusters, columns classes.
+        """
+        uc = self._s.get("unit_cluster")
+        if uc is None:
+            raise GlmmixError("cluster_class_proportions() needs classes within clusters (a class part "
+                              "below the level of the random terms)")
+        post = self.posterior.copy()
+        post.index = pd.Index(uc, name=self._s["cluster_name"])
+        return post.groupby(level=0, sort=False).mean()
+
     # ------------------------------------------------------------------ profiles
     def profile(self) -> pd.DataFrame:
         """Class-specific expected outcomes for designs made of item dummies.

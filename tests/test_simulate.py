@@ -74,3 +74,17 @@ def test_params_on_the_reported_scale_round_trip(rng):
     res = gm.fit("y ~ 1 + x + (1 + x | g)", d, family="gaussian")
     theta = from_natural(res.model, res.params.to_numpy())
     np.testing.assert_allclose(res.model.layout.expand(theta), res.model.layout.expand(res.theta), atol=1e-8)
+
+
+def test_cluster_class_proportions_follow_random_class_intercepts(rng):
+    d = design(rng, G=40, n=25)
+    p = {"class1:Intercept": 2.0, "class2:Intercept": -2.0, "class1:x": 0.0, "class2:x": 0.0, "sigma": 1.0,
+         "logit:class1:Intercept": 0.0, "sd(g:class1)": 2.0}
+    sim = gm.simulate("y ~ 1 + x | class ~ 1 + (1 | g)", d, params=p, n_classes=2, family="gaussian", seed=8)
+    res = gm.fit("y ~ 1 + x | class ~ 1 + (1 | g)", sim, n_classes=2, family="gaussian", seed=1, starts=(6, 2))
+    cp = res.cluster_class_proportions()
+    assert cp.shape == (40, 2)
+    np.testing.assert_allclose(cp.sum(axis=1), 1.0)
+    k = 0 if res.params["class1:Intercept"] > 0 else 1
+    true = sim.assign(c1=(sim["true_class"] == 1).astype(float)).groupby("g")["c1"].mean()
+    assert np.corrcoef(cp.iloc[:, k].to_numpy(), true.loc[cp.index].to_numpy())[0, 1] > 0.9
