@@ -218,12 +218,40 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
 
     * ICC of each random class-logit intercept, Var / (Var + pi^2/3) (eq 20; the logistic
       latent-response variance, as the class logits are logits).
+    * Between-level regressions among correlated random effects (eq 5, 15; e.g. alpha_2 on
+      alpha_1): slopes and residual SDs implied by their covariance.
     """
     d = lik.design
     names, vals = [], []
+    L = lik.layout
+    P = L.unpack(L.expand(theta))
+    # between-level regressions (eq 5, 15): each correlated effect on the ones before it;
+    # for jointly normal effects these re-express the covariance (slopes S[i,<i] S[<i,<i]^-1)
+    blocks = [(b, P["re_out"][0], pos) for b, pos in zip(d.re_out, lik._pos)]
+    blocks += [(b, P["re_cls"], pos) for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):])]
+    k_out = k_cls = 0
+    for b, entries, pos in blocks:
+        n = len(pos)
+        if b.part == "outcome":
+            e, k_out = entries[k_out:k_out + n], k_out + n
+        else:
+            e, k_cls = entries[k_cls:k_cls + n], k_cls + n
+        if b.structure != "chol" or b.m < 2:
+            continue
+        S = re_covariance(b, e, pos)
+        rows = b.row_names(d.n_classes, d.class_name)
+        for i in range(1, b.m):
+            A, c = S[:i, :i], S[i, :i]
+            try:
+                coef = np.linalg.solve(A, c)
+            except np.linalg.LinAlgError:
+                continue
+            for j in range(i):
+                names.append(f"regression({b.group}:{rows[i]} on {rows[j]})")
+                vals.append(coef[j])
+            names.append(f"residual sd({b.group}:{rows[i]})")
+            vals.append(np.sqrt(max(S[i, i] - c @ coef, 0.0)))
     if d.re_cls:
-        L = lik.layout
-        P = L.unpack(L.expand(theta))
         k0 = 0
         for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
             n = len(pos)

@@ -88,3 +88,17 @@ def test_cluster_class_proportions_follow_random_class_intercepts(rng):
     k = 0 if res.params["class1:Intercept"] > 0 else 1
     true = sim.assign(c1=(sim["true_class"] == 1).astype(float)).groupby("g")["c1"].mean()
     assert np.corrcoef(cp.iloc[:, k].to_numpy(), true.loc[cp.index].to_numpy())[0, 1] > 0.9
+
+
+def test_between_level_regression_of_random_effects(rng):
+    """eq 15: alpha_2 = beta * alpha_1 + e, here as intercept and slope effects of (1 + x | g)."""
+    d = design(rng, G=400, n=8)
+    p = {"Intercept": 0.0, "x": 0.5, "sigma": 0.5, "sd(g:Intercept)": 1.0, "sd(g:x)": 0.8, "cor(g:x,Intercept)": 0.6}
+    sim = gm.simulate("y ~ 1 + x + (1 + x | g)", d, params=p, family="gaussian", seed=2)
+    res = gm.fit("y ~ 1 + x + (1 + x | g)", sim, family="gaussian")
+    der = dict(zip(res._s["derived"]["names"], zip(res._s["derived"]["value"], res._s["derived"]["se"])))
+    b, se = der["regression(g:x on Intercept)"]
+    assert abs(b - 0.6 * 0.8 / 1.0) < 4 * se  # true slope cov/var = 0.48
+    r, rse = der["residual sd(g:x)"]
+    assert abs(r - 0.8 * np.sqrt(1 - 0.36)) < 4 * rse
+    assert "regression(g:x on Intercept)" in str(res.summary())
