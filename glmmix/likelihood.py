@@ -171,7 +171,7 @@ def _unit_patterns(C, Z, W):
     return np.arange(U), np.arange(U)  # pragma: no cover - hash collision: no merging
 
 
-def row_patterns(design: Design, include_re: bool = True):
+def row_patterns(design: Design):
     """Distinct rows of (X, random-term designs, y, family row data) and the map to them.
 
     Rows are hashed by a random projection and grouped with a hash table; the grouping is
@@ -180,7 +180,7 @@ def row_patterns(design: Design, include_re: bool = True):
     """
     X = design.X
     n, p = X.shape
-    cols = [design.y[:, None]] + ([b.Z for b in design.re_out] if include_re else [])
+    cols = [design.y[:, None]] + [b.Z for b in design.re_out]
     for key in ("threshold_group", "trials"):
         if key in design.aux:
             cols.append(np.asarray(design.aux[key], float)[:, None])
@@ -378,7 +378,6 @@ class MixtureLikelihood:
     def _row_terms(self, es: EStep, rs: _RowSet):
         """Posterior-weighted eta-derivatives (P, K, Q) and node-weighted moments (P, K, D)."""
         K = self.K
-        Q = es.wpat.shape[2]
         d = es.fe.d_eta.reshape(rs.P, K, es.eta_q)
         WD = es.wpat * d
         M = None
@@ -399,8 +398,7 @@ class MixtureLikelihood:
         g[L.blocks["beta"].slice] = np.asarray(gb).ravel()
         eb = L.blocks["extra"]
         if eb.size:
-            vals = (es.wpat.reshape(rs.P, -1)[:, :, None] * es.fe.d_extra) if es.eta_q > 1 else \
-                (es.wpat.sum(axis=2)[:, :, None] * es.fe.d_extra)
+            vals = _state_weights(es)[:, :, None] * es.fe.d_extra
             g[eb.slice] = self._extra_sum(vals, es.fe.extra_cols, es.eta_q).ravel()
         if self.design.re_out:
             G = []
@@ -477,8 +475,7 @@ class MixtureLikelihood:
         eb = L.blocks["extra"]
         if eb.size:
             E = eb.shape[1]
-            vals = (es.wpat.reshape(n, -1)[:, :, None] * es.fe.d_extra) if es.eta_q > 1 else \
-                (es.wpat.sum(axis=2)[:, :, None] * es.fe.d_extra)
+            vals = _state_weights(es)[:, :, None] * es.fe.d_extra
             S = vals.shape[1]
             dense = np.zeros((n, K, E))
             for s in range(S):
@@ -526,8 +523,7 @@ class MixtureLikelihood:
         eb = L.blocks["extra"]
         if eb.size:
             E = eb.shape[1]
-            vals = (es.wpat.reshape(rs.P, -1)[:, :, None] * es.fe.d_extra**2) if es.eta_q > 1 else \
-                (es.wpat.sum(axis=2)[:, :, None] * es.fe.d_extra**2)
+            vals = _state_weights(es)[:, :, None] * es.fe.d_extra**2
             d2 = self._extra_sum(vals, es.fe.extra_cols, es.eta_q)
             for k in range(K):
                 _scatter(H, L.free_idx[eb.offset + k * E + np.arange(E)], np.diag(d2[k]))
@@ -637,6 +633,15 @@ class MixtureLikelihood:
         mean = np.einsum("gq,gqd->gd", w, es.nodes)
         dev = es.nodes - mean[:, None, :]
         return mean, np.einsum("gq,gqi,gqj->gij", w, dev, dev)
+
+
+def _state_weights(es: EStep) -> np.ndarray:
+    """Posterior weight of each (pattern, family state): (P, K * eta_q).
+
+    Family states are (class, node) when nodes enter the outcome's linear predictor, else
+    classes only (the node weights are then summed)."""
+    P = es.wpat.shape[0]
+    return es.wpat.reshape(P, -1) if es.eta_q > 1 else es.wpat.sum(axis=2)
 
 
 def _scatter(H, idx, block):

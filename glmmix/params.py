@@ -74,7 +74,7 @@ class ParamLayout:
         self._fixable_re = set()
         for b in list(design.re_out) + list(design.re_cls):
             pos = b.free_positions()
-            for (i, j), lab in zip(pos, b.labels(K, self.class_name)):
+            for (i, _), lab in zip(pos, b.labels(K, self.class_name)):
                 if b.structure == "rr" or sum(1 for (a, _) in pos if a == i) == 1:
                     self._fixable_re.add(lab)
         add("re_out", (K, R), [f"{cls(k)}{lab}" for k in range(K) for lab in self.re_out_labels])

@@ -18,7 +18,6 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from .exceptions import GlmmixError
-from .inference import delta_cov
 
 
 class MixtureResults:

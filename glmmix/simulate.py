@@ -81,7 +81,7 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
         if model.model is None or data is None:
             raise DesignError("simulate(result, data) needs a result fitted in this session and the data it was "
                               "fitted on (the design: covariates, ids)")
-        return _simulate_result(model, data, seed)
+        return _assemble(model.model, model.theta, data, np.random.default_rng(seed))
     if data is None or params is None:
         raise DesignError("simulate(formula, data, params=...) needs data and params")
     parsed = parse_formula(model)
@@ -154,10 +154,6 @@ def _assemble(lik, theta, data, rng):
     return out.sort_index()
 
 
-def _simulate_result(res: MixtureResults, data: pd.DataFrame, seed=None) -> pd.DataFrame:
-    return _assemble(res.model, res.theta, data, np.random.default_rng(seed))
-
-
 @dataclass
 class MonteCarloResult:
     """Per-parameter summary of a simulation study, plus every replication's estimates."""
@@ -177,9 +173,9 @@ def _one(rep, generate, fit, seed):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = fit(generate(rng))
-        return rep, res.params, res.bse, res.llf, None
+        return rep, res.params, res.bse, None
     except Exception as exc:  # a failed replication is recorded, not fatal
-        return rep, None, None, None, f"{type(exc).__name__}: {exc}"
+        return rep, None, None, f"{type(exc).__name__}: {exc}"
 
 
 def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs: int = 1,
@@ -220,7 +216,7 @@ def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs:
 
         out = Parallel(n_jobs=n_jobs)(delayed(_one)(*j) for j in jobs)
     est, ses, fails = {}, {}, []
-    for rep, p, b, llf, err in out:
+    for rep, p, b, err in out:
         if err is not None:
             fails.append((rep, err))
             continue

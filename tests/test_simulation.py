@@ -65,7 +65,6 @@ def test_lca_covariate_recovery(rng):
             assert abs(za) < 4 and abs(zb) < 4
     else:  # compare the implied class probabilities at z = 0 and z = 1 instead
         for zval in (0.0, 1.0):
-            new = pd.DataFrame({"item": ["u1"], "z": [zval]})
             lin = np.array([1.0 + 0.8 * zval, 0.4 - 0.5 * zval, 0.0])
             p_true = np.exp(lin) / np.exp(lin).sum()
             P = res.model.layout.unpack(res.model.layout.expand(res.theta))

@@ -1,6 +1,5 @@
 """Every vignette runs (reduced size) without error."""
 
-import os
 import runpy
 from pathlib import Path
 
