@@ -16,7 +16,21 @@ _DESCRIPTIONS = {
     "ability": "ICAR ability items: 1525 persons x 16 binary items with missing values (R psychTools).",
     "contraception": "Bangladesh Fertility Survey 1989: 1934 women in 60 districts (R mlmRev).",
     "cbpp": "Contagious bovine pleuropneumonia: 56 herd-periods in 15 herds (R lme4).",
+    "toca_sim": "Simulated two-level LTA data mimicking the TOCA example (Asparouhov & Muthen 2006, "
+                "Section 4, Table 1): 1200 students in 60 classrooms, 10 binary items, fall and spring.",
 }
+
+
+def generator(name: str) -> dict:
+    """Generating parameters of a simulated data set (``toca_sim``), from its JSON file."""
+    import json
+
+    _check(name)
+    path = resources.files("glmmix").joinpath("data", f"{name}.json")
+    if not path.is_file():
+        raise GlmmixError(f"data set {name!r} is not simulated: it has no generator parameters")
+    with path.open("r") as fh:
+        return json.load(fh)
 
 
 def names() -> list[str]:

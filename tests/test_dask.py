@@ -1,0 +1,117 @@
+"""monte_carlo (and random starts) on a local dask.distributed cluster, through joblib's Dask backend.
+
+This is the path users take when one machine is not enough: start a ``distributed.Client`` on a
+cluster, wrap the study in ``joblib.parallel_config(backend="dask")``, and call ``monte_carlo``
+unchanged. The cluster here is in-process (threads), so it starts in well under a second and
+needs no pickling of this module's functions into other processes.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+distributed = pytest.importorskip("distributed")
+joblib = pytest.importorskip("joblib")
+
+import glmmix as gm  # noqa: E402
+
+FORMULA = "y ~ 0 + item | class(id) ~ 1"
+N_PERSONS, N_ITEMS = 200, 5
+DESIGN = pd.DataFrame({"id": np.repeat(np.arange(N_PERSONS), N_ITEMS),
+                       "item": np.tile([f"u{j + 1}" for j in range(N_ITEMS)], N_PERSONS)})
+TRUTH = {**{f"class1:item[u{j + 1}]": 1.5 for j in range(N_ITEMS)},
+         **{f"class2:item[u{j + 1}]": -1.5 for j in range(N_ITEMS)},
+         "logit:class1:Intercept": 0.4}
+N_REP, SEED = 4, 11
+
+
+def generate(rng):
+    return gm.simulate(FORMULA, DESIGN, params=TRUTH, n_classes=2, family="bernoulli", seed=rng)
+
+
+def rep_index(rng):
+    """The replication number: monte_carlo seeds replication r with SeedSequence(seed).spawn(n_rep)[r]."""
+    bg = rng.bit_generator
+    seq = getattr(bg, "seed_seq", None) or bg._seed_seq  # public from numpy 1.25
+    return seq.spawn_key[-1]
+
+
+def generate_failing(rng):
+    if rep_index(rng) == 2:
+        raise RuntimeError("replication 2 fails on purpose")
+    return generate(rng)
+
+
+def fit(df):
+    return gm.fit(FORMULA, df, n_classes=2, family="bernoulli", starts=(4, 2), seed=0)
+
+
+def fit_on_worker(df):
+    # Raises ValueError outside a Dask worker, which monte_carlo would record as a failure.
+    distributed.get_worker()
+    return fit(df)
+
+
+def align(p, b):
+    """Label switching: call the class with the higher item logits class 1."""
+    items = [f"item[u{j + 1}]" for j in range(N_ITEMS)]
+    if sum(p[f"class1:{i}"] for i in items) >= sum(p[f"class2:{i}"] for i in items):
+        return p, b
+    swap = {f"class{k}:{i}": f"class{3 - k}:{i}" for k in (1, 2) for i in items}
+    p, b = p.rename(index=swap).loc[p.index], b.rename(index=swap).loc[b.index]
+    p["logit:class1:Intercept"] = -p["logit:class1:Intercept"]
+    return p, b
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                       dashboard_address=None)
+    c = distributed.Client(cluster)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+
+
+def test_monte_carlo_on_dask_matches_serial_run(client):
+    with distributed.get_task_stream(client) as ts, joblib.parallel_config(backend="dask"):
+        mc = gm.monte_carlo(generate, fit_on_worker, TRUTH, n_rep=N_REP, seed=SEED, n_jobs=2,
+                            progress=False, align=align)
+    assert mc.failures == []  # every replication ran inside a Dask worker (fit_on_worker)
+    assert list(mc.estimates.index) == list(range(N_REP))
+
+    # the tasks of this study ran on the cluster's workers
+    ours = [t for t in ts.data if "_one" in str(t["key"])]
+    assert ours, [t["key"] for t in ts.data]
+    assert {t["worker"] for t in ours} <= set(client.scheduler_info()["workers"])
+
+    tab = mc.table
+    assert list(tab.index) == list(TRUTH)
+    assert np.isfinite(tab[["mean", "bias", "MSE", "mean SE", "SD"]].to_numpy()).all()
+    np.testing.assert_allclose(tab["true"], list(TRUTH.values()))
+
+    # same seed, no Dask, one process: identical numbers (replications are seeded by SeedSequence)
+    seq = gm.monte_carlo(generate, fit, TRUTH, n_rep=N_REP, seed=SEED, n_jobs=1, progress=False, align=align)
+    pd.testing.assert_frame_equal(mc.estimates, seq.estimates)
+    pd.testing.assert_frame_equal(mc.ses, seq.ses)
+    pd.testing.assert_frame_equal(mc.table, seq.table)
+
+
+def test_failed_replication_on_dask_is_recorded_not_raised(client):
+    with joblib.parallel_config(backend="dask"):
+        mc = gm.monte_carlo(generate_failing, fit_on_worker, TRUTH, n_rep=N_REP, seed=SEED, n_jobs=-1,
+                            progress=False, align=align)
+    assert mc.failures == [(2, "RuntimeError: replication 2 fails on purpose")]
+    assert list(mc.estimates.index) == [0, 1, 3]
+    assert np.isfinite(mc.table["bias"]).all()
+    assert "1 failed" in repr(mc)
+
+
+def test_random_starts_on_dask_match_serial_fit(client):
+    df = generate(np.random.default_rng(5))
+    with joblib.parallel_config(backend="dask"):
+        par = gm.fit(FORMULA, df, n_classes=2, family="bernoulli", starts=(4, 2), seed=0, n_jobs=2)
+    ser = gm.fit(FORMULA, df, n_classes=2, family="bernoulli", starts=(4, 2), seed=0)
+    pd.testing.assert_series_equal(par.params, ser.params)
