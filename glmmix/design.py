@@ -25,8 +25,9 @@ from formulaic import Formula
 
 from .exceptions import DesignError, FormulaError
 from .families import Family
+from .classes import ClassSystem, ClassVar
 from .formula import ParsedFormula
-from .random_effects import build_blocks, check_grouping, check_nested, random_terms
+from .random_effects import RandomBlock, _term_matrix, build_blocks, check_grouping, check_nested, random_terms
 
 
 @dataclass
@@ -78,6 +79,13 @@ class Design:
     form: str = "none"  # "none" (no random effects), "inside" (classes within clusters), "outside"
     re_out: list = field(default_factory=list)
     re_cls: list = field(default_factory=list)
+    classes: ClassSystem = None  # the class variables and their joint state (classes.py)
+    x_group: np.ndarray = None  # measurement group of every X column (several class variables)
+    mgroups: list = None  # measurement groups: tuples of class-variable indices
+
+    @property
+    def multi(self) -> bool:
+        return self.classes is not None and not self.classes.single
 
     @property
     def n_clusters(self) -> int:
@@ -133,15 +141,17 @@ def build_design(
     family: Family,
     thresholds_by: str | None = None,
     trials: str | None = None,
+    measured_by=None,
+    class_sizes: dict | None = None,
 ) -> Design:
-    """Build the :class:`Design` of ``formula`` on ``data`` (see the module docstring)."""
+    """Build the :class:`Design` of ``formula`` on ``data`` (see the module docstring).
+
+    With several class variables, ``class_sizes`` gives each one's number of classes and
+    ``measured_by`` says which rows measure which variable (see :func:`glmmix.fit`).
+    """
     # Step 1: data and columns.
     data = _as_frame(data)
-    if formula.classes and len(formula.classes) > 1:
-        raise NotImplementedError(
-            "several class variables in one formula (LTA, C and D together) are planned but not "
-            "implemented yet; fit one class variable"
-        )
+    multi = len(formula.classes) > 1
     cls = formula.classes[0] if formula.classes else None
     if n_classes > 1 and cls is None:
         raise FormulaError(
@@ -154,7 +164,7 @@ def build_design(
     _missing_columns(out_vars, data, "outcome part")
     unit_name = cls.level if cls is not None else None
     re_o = random_terms(formula.outcome_part)
-    re_c = random_terms(cls.part) if cls is not None else []
+    re_c = [t for c in formula.classes for t in random_terms(c.part)]
     groups = sorted({t.group for t in re_o + re_c})
     if len(groups) > 1:
         raise NotImplementedError(
@@ -169,11 +179,21 @@ def build_design(
         _missing_columns([cluster_name], data, "random terms' grouping")
     _missing_columns(re_vars, data, "random terms")
     cls_vars = set()
-    if cls is not None:
-        if unit_name is not None:
-            _missing_columns([unit_name], data, f"class part {cls.name}({unit_name})")
-        cls_vars = _required(cls.part.fixed, "class part", data.columns)
-        _missing_columns(cls_vars, data, "class part")
+    for c in formula.classes:
+        if c.level is not None:
+            _missing_columns([c.level], data, f"class part {c.name}({c.level})")
+        cv = _required(c.part.fixed, f"class part of {c.name!r}", data.columns)
+        _missing_columns(cv, data, f"class part of {c.name!r}")
+        cls_vars |= cv
+    roles = None
+    if multi:
+        roles = _class_roles(formula, data, cluster_name, class_sizes)
+        unit_name, cluster_name = roles["unit"], roles["cluster"]
+        if family.name == "ordinal":
+            raise NotImplementedError(
+                "ordinal outcomes with several class variables are not supported yet (their "
+                "thresholds would need one set per measuring class variable); use binary items")
+    meas_cols = _measured_by_columns(measured_by, data) if multi else set()
     for arg, col in (("thresholds_by", thresholds_by), ("trials", trials)):
         if col is not None:
             _missing_columns([col], data, f"argument {arg}")
@@ -198,7 +218,9 @@ def build_design(
     if n_dropped == len(data):
         raise DesignError(f"every value of the outcome {formula.outcome!r} is missing")
     df = data.loc[keep] if n_dropped else data
-    others = sorted((out_vars | cls_vars | re_vars | {c for c in (unit_name, cluster_name, thresholds_by, trials) if c}) - {yname})
+    meas = _measurement(formula, roles, measured_by, data) if multi else None
+    others = sorted((out_vars | cls_vars | re_vars | meas_cols
+                     | {c for c in (unit_name, cluster_name, thresholds_by, trials) if c}) - {yname})
     for col in others:
         nmiss = int(df[col].isna().sum())
         if nmiss:
@@ -225,8 +247,12 @@ def build_design(
     # and row order (by cluster, then unit).
     form = "none"
     if cluster_name is not None:
-        check_grouping(df, cluster_name, "random terms")
-        if unit_name == cluster_name:
+        check_grouping(df, cluster_name, "random terms" if groups else "between-level class variables")
+        if multi:
+            if unit_name is not None:
+                check_nested(df, unit_name, cluster_name)
+            form = "inside"
+        elif unit_name == cluster_name:
             form = "outside"  # class at the clusters' level: classes outside the integral
         elif unit_name is not None:
             check_nested(df, unit_name, cluster_name)
@@ -250,8 +276,12 @@ def build_design(
     for key in ("threshold_group", "trials"):
         if key in aux:
             aux[key] = aux[key][order]
+    if meas is not None:
+        meas = meas[keep][order]
     y = family.prepare(df[yname].rename(formula.outcome), aux)
     starts = np.flatnonzero(np.r_[True, ucodes[1:] != ucodes[:-1]])
+    if multi and cluster_name is not None and unit_name is None:
+        unit_ids = pd.Index(df.index[starts], name="row")
     if cluster_name is not None and form == "inside":
         cvals = df[cluster_name].to_numpy()[starts]
         ccode_u, cuniq = pd.factorize(cvals)
@@ -268,15 +298,24 @@ def build_design(
     if X.shape[1] == 0 and not family.has_extra:
         raise FormulaError("the outcome part has no terms: nothing to estimate")
     Z, z_names, z_spec = np.ones((len(starts), 1)), ["Intercept"], None
-    if cls is not None:
+    x_group, mgroups = None, None
+    if multi:
+        X, x_names, x_terms, x_group, mgroups = _expand_by_group(X, x_names, x_terms, meas, roles)
+        system, re_cls = _class_system(formula, df, starts, cluster_of_unit, roles, class_sizes, unit_name, cluster_name)
+        Z = np.concatenate([v.Z for v in system.vars if not v.between], axis=1)
+        z_names = [f"{v.name}:{z}" for v in system.vars if not v.between for z in v.z_names]
+        re_out = build_blocks(re_o, df, "outcome", system.S)
+        n_classes = system.S
+    elif cls is not None:
         udf = df.iloc[starts]
         if unit_name is not None and cls_vars:
             _check_unit_constant(df, unit_name, sorted(cls_vars), cls.name)
         Zm, z_names, _, z_spec = _fixed_matrix(cls.part.fixed, udf, f"class part of {cls.name!r}")
         Z = np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float)
-    re_out = build_blocks(re_o, df, "outcome", n_classes)
-    re_cls = []
-    if re_c:
+    if not multi:
+        re_out = build_blocks(re_o, df, "outcome", n_classes)
+        re_cls = []
+    if re_c and not multi:
         cvars = set()
         for t in re_c:
             cvars |= _required(t.expr, f"random term {t}", df.columns)
@@ -289,6 +328,9 @@ def build_design(
                 "put the class variable at a lower level (e.g. class ~ ... or class(unit) ~ ...)"
             )
         re_cls = build_blocks(re_c, df.iloc[starts], "class", n_classes)
+    if not multi:
+        system = ClassSystem([ClassVar(cls.name if cls is not None else "class", n_classes, unit_name,
+                                       False, Z, z_names, z_spec)], single=True)
     return Design(
         formula=formula,
         family=family,
@@ -317,6 +359,9 @@ def build_design(
         n_dropped=n_dropped,
         n_missing_wide=int(data.attrs.get("n_missing", 0) or 0),
         x_scale=_column_scale(X),
+        classes=system,
+        x_group=x_group,
+        mgroups=mgroups,
     )
 
 
@@ -399,3 +444,221 @@ def _check_ordinal_design(X, names, aux):
                 + (f"each level of {by!r}" if by else "the data")
                 + ": ordinal thresholds already act as intercepts; remove it (e.g. write 'y ~ 0 + x')"
             )
+
+
+# ---------------------------------------------------------------------- several class variables
+def _class_roles(formula, data, cluster_name, class_sizes):
+    """Which class variables are within (one class per unit) and which between (per cluster).
+
+    Between variables live at the clusters' level: the grouping column of the random terms,
+    or, without random terms, the coarser of two class levels (the other nested in it).
+    Every within variable must share one level (the unit).
+    """
+    classes = formula.classes
+    levels = {c.name: c.level for c in classes}
+    distinct = sorted({lv for lv in levels.values()}, key=lambda x: (x is None, str(x)))
+    if cluster_name is None and len(distinct) == 2:
+        a, b = distinct
+        if b is None:
+            cluster_name = a
+        else:
+            nested_ab = data.groupby(a, observed=True)[b].nunique().max() == 1
+            cluster_name = b if nested_ab else a
+            inner = a if nested_ab else b
+            check_nested(data, inner, cluster_name)
+    elif len(distinct) > 2 or (cluster_name is not None and len(distinct) > 2):
+        raise NotImplementedError(
+            f"class variables at more than two levels {distinct} are not supported; within-level "
+            "variables must share one level and between-level variables sit at the clusters' level")
+    between = [c.name for c in classes if cluster_name is not None and c.level == cluster_name]
+    within = [c.name for c in classes if c.name not in between]
+    if not within:
+        raise NotImplementedError(
+            f"every class variable {between} is at the cluster level {cluster_name!r}; with one "
+            "level, write a single class variable")
+    wl = {levels[n] for n in within}
+    if len(wl) > 1:
+        raise NotImplementedError(
+            f"within-level class variables {within} sit at different levels {sorted(map(str, wl))}; "
+            "they must share one level (e.g. all per person)")
+    names = [c.name for c in classes]
+    for c in classes:
+        if c.name in between:
+            bad = [p for p in c.parents if p in within]
+            if bad:
+                raise FormulaError(
+                    f"between-level class variable {c.name!r} cannot be predicted by within-level "
+                    f"class variable(s) {bad}: a cluster's class can only depend on cluster-level variables")
+    sizes = dict(class_sizes or {})
+    missing = [n for n in names if n not in sizes]
+    if missing:
+        raise DesignError(f"n_classes gives no number of classes for class variable(s) {missing}")
+    for n in names:
+        if int(sizes[n]) < 2:
+            raise DesignError(f"class variable {n!r} needs at least 2 classes (got {sizes[n]})")
+    return {"unit": wl.pop(), "cluster": cluster_name, "within": within, "between": between,
+            "order": within + between}
+
+
+def _measured_by_columns(measured_by, data):
+    if measured_by is None:
+        return set()
+    if isinstance(measured_by, str):
+        _missing_columns([measured_by], data, "argument measured_by")
+        return {measured_by}
+    if isinstance(measured_by, dict):
+        cols = set()
+        for sel in measured_by.values():
+            if isinstance(sel, str):
+                cols |= {c for c in data.columns if isinstance(c, str) and c in sel}
+        return cols
+    raise DesignError("measured_by must be a column name or a dict {class variable: row selector}")
+
+
+def _measurement(formula, roles, measured_by, data):
+    """Boolean matrix (rows of ``data`` x class variables in ``roles['order']``): which class
+    variables each row measures."""
+    order = roles["order"]
+    within, between = roles["within"], roles["between"]
+    n = len(data)
+    M = np.zeros((n, len(order)), bool)
+    idx = {name: i for i, name in enumerate(order)}
+    if measured_by is None:
+        if len(within) > 1:
+            raise DesignError(
+                f"the formula has several within-level class variables {within}: say which rows "
+                "measure which with measured_by='time' (a column whose sorted values map to "
+                f"{within} in order) or measured_by={{'{within[0]}': 'time == 1', ...}}")
+        M[:] = True
+    elif isinstance(measured_by, str):
+        col = data[measured_by]
+        vals = pd.unique(col.dropna())
+        vals = sorted(vals)
+        if len(vals) != len(within):
+            raise DesignError(
+                f"measured_by column {measured_by!r} has {len(vals)} distinct value(s) {list(vals)[:10]} "
+                f"but the formula has {len(within)} within-level class variables {within}: each value "
+                "must measure one class variable, in order")
+        for v, name in zip(vals, within):
+            M[:, idx[name]] = (col == v).to_numpy()
+        for name in between:
+            M[:, idx[name]] = True
+    else:
+        unknown = [k for k in measured_by if k not in idx]
+        if unknown:
+            raise DesignError(f"measured_by names {unknown}, which are not class variables {order}")
+        for name, sel in measured_by.items():
+            if sel is True:
+                m = np.ones(n, bool)
+            elif isinstance(sel, str):
+                try:
+                    m = np.asarray(data.eval(sel), dtype=bool)
+                except Exception as exc:
+                    raise DesignError(f"measured_by[{name!r}] = {sel!r} cannot be evaluated: {exc}") from None
+            else:
+                m = np.asarray(sel, dtype=bool)
+            if m.shape != (n,):
+                raise DesignError(f"measured_by[{name!r}] must select rows of the data (length {n})")
+            M[:, idx[name]] = m
+    none = ~M.any(axis=1)
+    if none.any():
+        first = data.index[np.flatnonzero(none)[0]]
+        raise DesignError(
+            f"{int(none.sum())} row(s) (e.g. row {first!r}) are measured by no class variable; every "
+            "outcome must belong to a class variable: check measured_by")
+    for name in within:
+        if not M[:, idx[name]].any():
+            raise DesignError(f"no row measures class variable {name!r}: check measured_by")
+    return M
+
+
+def _expand_by_group(X, x_names, x_terms, meas, roles):
+    """One copy of the outcome design per measurement group (the set of class variables a
+    row measures), so each group's coefficients can depend on its own classes only."""
+    key = meas.astype(np.int64) @ (1 << np.arange(meas.shape[1], dtype=np.int64))
+    codes, uniq = pd.factorize(key, sort=True)
+    groups = [tuple(int(t) for t in range(meas.shape[1]) if (u >> t) & 1) for u in uniq]
+    if len(groups) == 1:
+        return X, x_names, x_terms, np.zeros(len(x_names), np.intp), groups
+    p = len(x_names)
+    mats = []
+    for g in range(len(groups)):
+        D = sp.diags((codes == g).astype(float))
+        mats.append(D @ (X if sp.issparse(X) else sp.csr_matrix(X)))
+    Xe = sp.hstack(mats).tocsr()
+    names = [x for _ in groups for x in x_names]
+    terms = {t: [g * p + j for g in range(len(groups)) for j in cols] for t, cols in x_terms.items()}
+    x_group = np.repeat(np.arange(len(groups)), p)
+    # drop copies that no row of the group uses (e.g. item dummies of another time)
+    used = np.asarray(abs(Xe).sum(axis=0)).ravel() > 0
+    if not used.all():
+        keep = np.flatnonzero(used)
+        remap = -np.ones(Xe.shape[1], np.intp)
+        remap[keep] = np.arange(keep.size)
+        Xe = Xe[:, keep]
+        names = [names[j] for j in keep]
+        terms = {t: [int(remap[j]) for j in cols if remap[j] >= 0] for t, cols in terms.items()}
+        x_group = x_group[keep]
+    return Xe, names, terms, x_group, groups
+
+
+def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name, cluster_name):
+    """Class variables (within first, then between) with their logit designs, and the random
+    logit blocks. Random intercepts of several variables' logits with the same grouping are
+    one correlated block (eq 15's alpha_1, alpha_2)."""
+    order = roles["order"]
+    parts = {c.name: c for c in formula.classes}
+    udf = df.iloc[starts]
+    cstart = np.flatnonzero(np.r_[True, cluster_of_unit[1:] != cluster_of_unit[:-1]]) if cluster_name else None
+    cdf = udf.iloc[cstart] if cluster_name else None
+    variables = []
+    for name in order:
+        c = parts[name]
+        between = name in roles["between"]
+        cvars = sorted(_required(c.part.fixed, f"class part of {name!r}", df.columns))
+        level = cluster_name if between else unit_name
+        if cvars and level is not None:
+            _check_unit_constant(df, level, cvars, name)
+        frame = cdf if between else udf
+        Zm, zn, _, zspec = _fixed_matrix(c.part.fixed, frame, f"class part of {name!r}")
+        Z = np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float)
+        variables.append(ClassVar(name, int(sizes[name]), level, between, Z, zn, zspec,
+                                  [order.index(p) for p in c.parents]))
+    system = ClassSystem(variables, single=False)
+    # random logit terms
+    merged: dict = {}
+    blocks = []
+    for t, name in enumerate(order):
+        c = parts[name]
+        terms = random_terms(c.part)
+        if terms and variables[t].between:
+            raise FormulaError(
+                f"random terms in the class part of the between-level variable {name!r} vary its "
+                f"logits across clusters, but it has one class per cluster already: remove them")
+        for term in terms:
+            slots = system.slots[t]
+            snames = [f"{name}#{k + 1}" for k in range(variables[t].K - 1)]
+            if hasattr(term, "correlated") and term.correlated:
+                key = (term.group, term.expr)
+                if key in merged:
+                    b = merged[key]
+                    b.slots = b.slots + slots
+                    b.slot_names = b.slot_names + snames
+                    b.m = b.Z.shape[1] * len(b.slots)
+                    b.d = b.m
+                    b.term = b.term + " & " + f"{name}: {term}"
+                    continue
+            Z, names = _term_matrix(term.expr, udf, term, "class")
+            if hasattr(term, "n_factors"):
+                structure, d = "rr", term.n_factors
+            else:
+                structure, d = ("chol" if term.correlated else "diag"), Z.shape[1] * len(slots)
+            m = Z.shape[1] * len(slots)
+            if structure == "rr" and d > m:
+                raise FormulaError(f"{term} asks for {d} factors but has only {m} loadings per factor")
+            b = RandomBlock("class", term.group, structure, Z, names, d, m, f"{name}: {term}",
+                            slots=list(slots), slot_names=snames)
+            blocks.append(b)
+            if structure != "rr" and term.correlated:
+                merged[(term.group, term.expr)] = b
+    return system, blocks

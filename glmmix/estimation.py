@@ -133,7 +133,6 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
         new.wpat = np.broadcast_to(lik.count[:, None, None] / Q, es.wpat.shape).copy()
         lf = es.fe.logf.reshape(lik.count.shape[0], K, -1).mean(axis=2)
         new.ll = float((lik.count[:, None] * lf).sum())
-        new.resid = es.resid * 0.0
         return new
 
     es = homo(lik.evaluate(theta))
@@ -180,8 +179,8 @@ def perturb(lik: MixtureLikelihood, theta0: np.ndarray, rng: np.random.Generator
     extra = np.stack([fam.extra_perturb(P["extra"][k], d.aux, rng) for k in range(K)]) if P["extra"].size else P["extra"]
     gamma = P["gamma"].copy()
     if gamma.size:  # every class-logit coefficient, scaled by its covariate's spread
-        zs = np.sqrt((d.Z**2).mean(axis=0))
-        gamma += 0.5 * rng.standard_normal(gamma.shape) / np.where(zs > 0, zs, 1.0)[:, None]
+        zs = d.classes.gamma_scale().reshape(gamma.shape)
+        gamma += 0.5 * rng.standard_normal(gamma.shape) / zs
     phi = L.pack({**P, "beta": beta, "extra": extra, "gamma": gamma})
     m = L.free_idx < 0
     phi[m] = L.fixed_val[m]

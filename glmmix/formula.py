@@ -70,6 +70,7 @@ class ClassPart:
     name: str
     level: str | None
     part: Part
+    parents: tuple = ()  # earlier class variables in this variable's logit (eq 9, 24)
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,61 @@ def parse_formula(text: str) -> ParsedFormula:
     names = [c.name for c in classes]
     if len(set(names)) != len(names):
         raise FormulaError(f"class variable names repeat in {text!r}: {names}")
+    if len(classes) > 1:
+        classes = [_with_parents(c, names) for c in classes]
+        _check_acyclic(classes)
     return ParsedFormula(text.strip(), outcome, out_part, tuple(classes))
+
+
+def _with_parents(c: ClassPart, names) -> ClassPart:
+    """Move terms naming other class variables out of the logit's fixed part (eq 9, 24)."""
+    keep, parents = [], []
+    for sign, term in _split_top(c.part.fixed, ("+", "-")):
+        t = term.strip()
+        if t in names:
+            if t == c.name:
+                raise FormulaError(f"class variable {c.name!r} cannot predict itself")
+            if sign == "-":
+                raise FormulaError(f"cannot subtract class variable {t!r} in the class part of {c.name!r}")
+            parents.append(t)
+            continue
+        used = set(re.findall(_IDENT, t)) & set(names)
+        if used:
+            raise NotImplementedError(
+                f"term {t!r} in the class part of {c.name!r} combines class variable(s) {sorted(used)} "
+                "with other terms; only main effects of class variables are supported "
+                "(write them as separate terms)")
+        if t:
+            keep.append(f"{sign} {t}" if sign else t)
+    fixed = " ".join(keep).strip()
+    if fixed.startswith("+"):
+        fixed = fixed[1:].strip()
+    fixed = fixed or "1"
+    if fixed.startswith("-"):
+        fixed = "1 " + fixed
+    return ClassPart(c.name, c.level, Part(fixed, c.part.random, c.part.factors), tuple(parents))
+
+
+def _check_acyclic(classes):
+    """Class variables must form a recursive system: no variable may depend on itself."""
+    deps = {c.name: list(c.parents) for c in classes}
+    state = {}
+
+    def visit(n, path):
+        if state.get(n) == 1:
+            cyc = path[path.index(n):] + [n]
+            raise FormulaError(
+                "the class variables' logits form a cycle " + " -> ".join(reversed(cyc))
+                + " (a variable's predictors must come before it: a recursive system, eq 8-9)")
+        if state.get(n) == 2:
+            return
+        state[n] = 1
+        for p in deps[n]:
+            visit(p, path + [n])
+        state[n] = 2
+
+    for c in classes:
+        visit(c.name, [])
 
 
 def _parse_class(ctext: str, full: str) -> ClassPart:

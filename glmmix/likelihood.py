@@ -128,16 +128,30 @@ class _RowSet:
         Gv = sp.csr_matrix((np.ones(U), (design.cluster_of_unit, vinv)), shape=(G, self.V))
         self.Gv = Gv
         self.GvT = Gv.T.tocsr()
-        # cluster patterns: with shared nodes, clusters with the same unit patterns contribute
-        # identically (e.g. persons with the same response pattern in a GoM)
-        gfirst, ginv = _unit_patterns(Gv, np.zeros((G, 0)), []) if compress_units else (np.arange(G), np.arange(G))
+        # cluster patterns: with shared nodes, clusters with the same unit patterns (and the
+        # same between-level covariates) contribute identically (e.g. persons with the same
+        # response pattern in a GoM)
+        cs = design.classes
+        Zb = np.concatenate([cs.vars[t].Z for t in cs.betw], axis=1) if cs.betw else np.zeros((G, 0))
+        gfirst, ginv = _unit_patterns(Gv, Zb, []) if compress_units else (np.arange(G), np.arange(G))
         self.ginv = ginv
         self.gmult = np.bincount(ginv, minlength=gfirst.size).astype(float)
         self.Gc = Gv[gfirst].tocsr()
         self.GcT = self.Gc.T.tocsr()
+        self.Zgs = {t: cs.vars[t].Z[gfirst] for t in cs.betw}
         zv = np.ascontiguousarray(self.Zv).view(np.dtype((np.void, self.Zv.dtype.itemsize * self.Zv.shape[1]))).ravel()
         _, zfirst, zinv = np.unique(zv, return_index=True, return_inverse=True)
         self.Zu, self.zinv = self.Zv[zfirst], zinv.ravel()
+        # per-variable covariate rows of the within-level class variables, on unit patterns
+        # (Zvs) and on distinct covariate rows (Zus), with the sparse map units -> rows
+        self.Zvs, self.Zus = {}, {}
+        off = 0
+        for t in cs.within:
+            q = cs.vars[t].Z.shape[1]
+            self.Zvs[t] = self.Zv[:, off:off + q]
+            self.Zus[t] = self.Zu[:, off:off + q]
+            off += q
+        self.Zmap = sp.csr_matrix((np.ones(self.V), (self.zinv, np.arange(self.V))), shape=(self.Zu.shape[0], self.V))
 
 
 class _Expand:
@@ -210,6 +224,7 @@ class MixtureLikelihood:
         self.design = design
         self.layout = layout
         self.K = design.n_classes
+        self.cs = design.classes
         self.family = design.family
         self.Z = design.Z
         self.form = design.form
@@ -297,20 +312,20 @@ class MixtureLikelihood:
         else:
             nodes_v = u_nodes[rs.cluster_of_v]
             logw_v = logw[rs.cluster_of_v]
-        # Step 3: class log-probabilities, with random class logits if any.
-        if not self.design.re_cls:  # priors depend on the unit only through its covariates
-            logprior = log_softmax_ref((rs.Zu @ P["gamma"])[:, :, None])[rs.zinv]
-        lin = (rs.Zu @ P["gamma"])[rs.zinv][:, :, None]  # (V, K-1, 1)
-        if self.design.re_cls:
-            B = np.zeros((V, K - 1, self.D))
-            for b, Wt, L, dims in zip(self.design.re_cls, rs.Wv, Lc, self._dims_cls):
-                q = Wt.shape[1]
-                B[:, :, dims] += np.einsum("ui,cij->ucj", Wt, L.reshape(K - 1, q, b.d))
-            lin = lin + np.einsum("ucd,uqd->ucq", B, np.broadcast_to(nodes_v, (V,) + nodes_v.shape[1:]))
-            logprior = log_softmax_ref(lin)  # (V, K, Qc)
+        # Step 3: class log-probabilities (the joint state's recursive logits, classes.py),
+        # with random class logits if any.
+        cs = self.cs
+        gam = P["gamma"].ravel()
+        re_lin = self._class_re_lin(rs, Lc, nodes_v) if self.design.re_cls else None
+        if re_lin is None:  # priors depend on the unit only through its covariates
+            logprior = cs.logprior("within", gam, rs.Zus)[rs.zinv]
+        else:
+            logprior = cs.logprior("within", gam, rs.Zvs, re_lin)  # (V, S, Qc)
+        logpb = cs.logprior("between", gam, rs.Zgs) if cs.betw else None  # (cluster patterns, Kb)
         # Step 4: combine by form.
         m = rs.mult
         post_c = None
+        post_bq = None
         if self.form == "outside":  # units are clusters
             lt = lu + logw_v[:, None, :]
             lk = lse(lt, axis=2)  # (V, K)
@@ -321,39 +336,79 @@ class MixtureLikelihood:
             ll = float(m @ ll_v)
             ll_g = ll_v[rs.vinv]
             Wu = m[:, None, None] * post_v[:, :, None] * post_q
-            resid = (m[:, None] * (post_v - np.exp(logprior[:, :, 0])))[:, :, None]
+            wprior = (m[:, None] * post_v)[:, :, None]
             pq = m[:, None] * np.einsum("vk,vkq->vq", post_v, post_q)
             post_node = (pq / m[:, None])[rs.vinv]
             post = post_v[rs.vinv]
+            wb = None
         else:
-            lj = logprior + lu  # (V, K, Q)
-            lu2 = lse(lj, axis=1)  # (V, Q)
-            post_c = np.exp(lj - lu2[:, None, :])
-            if Q == 1 and self.D == 0:  # no integration: clusters are units, one node of weight 1
-                ll = float(m @ lu2[:, 0])
+            # within states w are summed per unit; between states b (one per cluster, Section 6)
+            # and nodes per cluster: L_g = sum_b P(b) int phi(u) prod_units sum_w P(w|b,u) f du
+            Kb = cs.Kb
+            lj = (logprior + lu).reshape(V, Kb, K // Kb, -1)  # (V, Kb, Kw, Q)
+            lu2 = lse(lj, axis=2)  # (V, Kb, Q)
+            post_c = np.exp(lj - lu2[:, :, None, :]).reshape(V, K, -1)
+            if Q == 1 and self.D == 0 and Kb == 1:  # no integration: clusters are units
+                ll = float(m @ lu2[:, 0, 0])
                 ll_g = None
                 post_node = np.ones((self.design.n_clusters, 1))
-                pq = m[:, None]
+                pq = m[:, None, None]
+                wb = None
             else:  # clusters (or cluster patterns, with multiplicities)
-                lg = np.asarray(rs.Gc @ lu2) + logw[: rs.Gc.shape[0]]  # shared nodes: rows of logw agree
-                llc = lse(lg, axis=1)
+                Gp = rs.Gc.shape[0]
+                lg = np.asarray(rs.Gc @ lu2.reshape(V, -1)).reshape(Gp, Kb, Q)
+                lg = lg + logw[:Gp, None, :]  # shared nodes: rows of logw agree
+                if logpb is not None:
+                    lg = lg + logpb[:, :, None]
+                llc = lse(lg.reshape(Gp, -1), axis=1)
                 ll = float(rs.gmult @ llc)
                 ll_g = llc[rs.ginv]
-                post_c_node = np.exp(lg - llc[:, None])
-                post_node = _Expand(post_c_node, rs.ginv) if self.shared_nodes else post_c_node
-                pq = np.asarray(rs.GcT @ (rs.gmult[:, None] * post_c_node))  # (V, Q): summed over units
-            Wu = post_c * pq[:, None, :]
-            resid = (post_c - np.exp(logprior)) * pq[:, None, :]
+                post_bq = np.exp(lg - llc[:, None, None])  # (Gp, Kb, Q)
+                pcn = post_bq.sum(axis=1)
+                post_node = _Expand(pcn, rs.ginv) if self.shared_nodes else pcn
+                pq = np.asarray(rs.GcT @ (rs.gmult[:, None] * post_bq.reshape(Gp, -1))).reshape(V, Kb, Q)
+                wb = rs.gmult[:, None] * post_bq.sum(axis=2) if logpb is not None else None
+            Wu = (post_c.reshape(V, Kb, K // Kb, -1) * pq[:, :, None, :]).reshape(V, K, -1)
+            if Wu.shape[2] == 1 and Q > 1:
+                Wu = np.broadcast_to(Wu, (V, K, Q))
+            wprior = Wu if re_lin is not None else Wu.sum(axis=2, keepdims=True)
             post = None
         wpat = None
         if derivs:
             wpat = np.asarray(rs.CT @ Wu.reshape(V, -1)).reshape(rs.P, K, Q)
-        es = EStep(ll, ll_g, post, logprior, wpat, fe, P, resid, post_node, u_nodes)
+        es = EStep(ll, ll_g, post, logprior, wpat, fe, P, None, post_node, u_nodes)
         es.eta_q = Qe
         es.pq = pq
         es.rs = rs
         es.post_c = post_c
+        es.post_bq = post_bq
+        es.wprior = wprior
+        es.wb = wb
+        es.re_lin = re_lin
         return es
+
+    def _class_re_lin(self, rs, Lc, nodes_v):
+        """Random parts of the class logits, (V, n_slots, Q): W_u L u for every node."""
+        V = rs.V
+        B = np.zeros((V, self.cs.n_slots, self.D))
+        for b, Wt, L, dims in zip(self.design.re_cls, rs.Wv, Lc, self._dims_cls):
+            q = Wt.shape[1]
+            B[:, b.slots, dims] += np.einsum("ui,cij->ucj", Wt, L.reshape(len(b.slots), q, b.d))
+        return np.einsum("ucd,uqd->ucq", B, np.broadcast_to(nodes_v, (V,) + nodes_v.shape[1:]))
+
+    def _gamma_grad(self, es: EStep, per_unit: bool = False):
+        """Gradient of the class logits (flat), and the per-slot residuals of random logits."""
+        cs, rs = self.cs, es.rs
+        gam = es.parts["gamma"].ravel()
+        if es.re_lin is None and not per_unit:  # aggregate to distinct covariate rows
+            W = np.asarray(rs.Zmap @ es.wprior.reshape(rs.V, -1)).reshape(-1, *es.wprior.shape[1:])
+            g, resid = cs.gradient("within", gam, rs.Zus, W)
+        else:
+            g, resid = cs.gradient("within", gam, rs.Zvs, es.wprior, es.re_lin, per_unit=per_unit)
+        gb = None
+        if es.wb is not None:
+            gb, _ = cs.gradient("between", gam, rs.Zgs, es.wb, per_unit=per_unit)
+        return g, gb, resid
 
     def unit_posterior(self, es: EStep) -> np.ndarray:
         """Posterior class probabilities of every unit (n_units, K), nodes integrated out."""
@@ -361,7 +416,12 @@ class MixtureLikelihood:
             return es.post
         rs = es.rs
         cu = self.design.cluster_of_unit
-        return np.einsum("ukq,uq->uk", es.post_c[rs.vinv], es.post_node[cu])
+        if es.post_bq is None:
+            return np.einsum("ukq,uq->uk", es.post_c[rs.vinv], np.asarray(es.post_node)[cu])
+        Kb = self.cs.Kb
+        pbq = es.post_bq[rs.ginv][cu]  # (U, Kb, Q)
+        pc = es.post_c[rs.vinv].reshape(cu.size, Kb, self.K // Kb, -1)
+        return np.einsum("ubwq,ubq->ubw", pc, pbq).reshape(cu.size, self.K)
 
     def _rowset(self, rows):
         if not rows or (self.pat.cluster is not None and self.pat.V == self.design.n_units):
@@ -407,22 +467,23 @@ class MixtureLikelihood:
                 G.append(Gt[:, pos[:, 0], pos[:, 1]])
             g[L.blocks["re_out"].slice] = np.concatenate(G, axis=1).ravel()
         if K > 1:
-            r = es.resid[:, : K - 1, :].sum(axis=2)
-            g[L.blocks["gamma"].slice] = (es.rs.Zv.T @ r).ravel()
+            gg, gbt, resid = self._gamma_grad(es)
+            if gbt is not None:
+                gg = gg + gbt
+            g[L.blocks["gamma"].slice] = gg
             if self.design.re_cls:
-                g[L.blocks["re_cls"].slice] = self._cls_re_grad(es)
+                g[L.blocks["re_cls"].slice] = self._cls_re_grad(es, resid)
         return g
 
-    def _cls_re_grad(self, es: EStep, per_unit: bool = False):
-        K = self.K
+    def _cls_re_grad(self, es: EStep, resid, per_unit: bool = False):
         rs = es.rs
         nodes = es.nodes[:1] if self.shared_nodes else es.nodes[rs.cluster_of_v]  # (V or 1, Q, D)
-        Mc = np.einsum("ucq,uqd->ucd", es.resid[:, : K - 1, :], np.broadcast_to(nodes, (rs.V,) + nodes.shape[1:]))
+        Mc = np.einsum("ucq,uqd->ucd", resid, np.broadcast_to(nodes, (rs.V,) + nodes.shape[1:]))
         out = []
         for b, Wt, pos, dims in zip(self.design.re_cls, rs.Wv, self._pos[len(self.design.re_out):], self._dims_cls):
             q = Wt.shape[1]
-            # L rows are (class c, column i): d lin_uc / d L[(c,i), j] = Z[u,i] u_j
-            Gu = np.einsum("ui,ucj->ucij", Wt, Mc[:, :, dims]).reshape(rs.V, (K - 1) * q, b.d)
+            # L rows are (slot c, column i): d lin_uc / d L[(c,i), j] = Z[u,i] u_j
+            Gu = np.einsum("ui,ucj->ucij", Wt, Mc[:, b.slots, dims]).reshape(rs.V, len(b.slots) * q, b.d)
             sel = Gu[:, pos[:, 0], pos[:, 1]]
             out.append(sel if per_unit else sel.sum(axis=0))
         return np.concatenate(out, axis=-1)
@@ -489,11 +550,13 @@ class MixtureLikelihood:
                 cols.append(per)
             out[:, L.blocks["re_out"].slice] = np.asarray(Gr @ np.concatenate(cols, axis=2).reshape(n, -1))
         if K > 1:
-            r = es.resid[:, : K - 1, :].sum(axis=2)
-            per_unit = (rs.Zv[:, :, None] * r[:, None, :]).reshape(rs.V, -1)
-            out[:, L.blocks["gamma"].slice] = np.asarray(rs.Gv @ per_unit)
+            gg, gbt, resid = self._gamma_grad(es, per_unit=True)
+            gsl = L.blocks["gamma"].slice
+            out[:, gsl] = np.asarray(rs.Gv @ gg)
+            if gbt is not None:  # rows=True: cluster patterns are clusters
+                out[:, gsl] += gbt[rs.ginv]
             if self.design.re_cls:
-                out[:, L.blocks["re_cls"].slice] = np.asarray(rs.Gv @ self._cls_re_grad(es, per_unit=True))
+                out[:, L.blocks["re_cls"].slice] = np.asarray(rs.Gv @ self._cls_re_grad(es, resid, per_unit=True))
         return L.reduce(out)
 
     # ------------------------------------------------------------------ EM metric
@@ -542,27 +605,24 @@ class MixtureLikelihood:
                 _scatter(H, L.free_idx[rb.offset + k * R + np.arange(R)], np.diag(diag[k]))
         if K > 1:
             gb = L.blocks["gamma"]
-            q = gb.shape[0]
-            prior = np.exp(es.logprior)  # (V, K, Qc)
-            m = rs.mult
-            if prior.shape[2] > 1:
-                pi = (prior * es.pq[:, None, :]).sum(axis=2)[:, : K - 1] / m[:, None]
+            cs = self.cs
+            gam = es.parts["gamma"].ravel()
+            if es.re_lin is None:
+                W = np.asarray(rs.Zmap @ es.wprior.reshape(rs.V, -1)).reshape(-1, *es.wprior.shape[1:])
+                Hg, v = cs.information("within", gam, rs.Zus, W)
             else:
-                pi = prior[:, : K - 1, 0]
-            A = -pi[:, :, None] * pi[:, None, :]
-            A[:, np.arange(K - 1), np.arange(K - 1)] += pi
-            A *= m[:, None, None]
-            Hg = np.einsum("ui,uj,uab->iajb", rs.Zv, rs.Zv, A).reshape(q * (K - 1), q * (K - 1))
+                Hg, v = cs.information("within", gam, rs.Zvs, es.wprior, es.re_lin)
+            if es.wb is not None:
+                Hg = Hg + cs.information("between", gam, rs.Zgs, es.wb)[0]
             _scatter(H, L.free_idx[gb.slice], Hg)
             if self.design.re_cls:
                 nodes = es.nodes[:1] if self.shared_nodes else es.nodes[rs.cluster_of_v]
                 nodes = np.broadcast_to(nodes, (rs.V,) + nodes.shape[1:])
-                v = prior[:, : K - 1, :] * (1 - prior[:, : K - 1, :]) * es.pq[:, None, :]
                 Mc = np.einsum("ucq,uqd->ucd", v, nodes**2)
                 diag = []
                 for b, Wt, pos, dims in zip(self.design.re_cls, rs.Wv, self._pos[len(self.design.re_out):], self._dims_cls):
                     qq = Wt.shape[1]
-                    Du = np.einsum("ui,ucj->cij", Wt**2, Mc[:, :, dims]).reshape((K - 1) * qq, b.d)
+                    Du = np.einsum("ui,ucj->cij", Wt**2, Mc[:, b.slots, dims]).reshape(len(b.slots) * qq, b.d)
                     diag.append(Du[pos[:, 0], pos[:, 1]])
                 cb = L.blocks["re_cls"]
                 _scatter(H, L.free_idx[cb.slice], np.diag(np.concatenate(diag)))

@@ -41,7 +41,8 @@ class Block:
 class ParamLayout:
     """Blocks, labels, ties and fixed values of a model's parameters."""
 
-    def __init__(self, design, invariant=(), class_specific=(), fix=None, equal=None):
+    def __init__(self, design, invariant=(), class_specific=(), fix=None, equal=None,
+                 measurement_invariance=False):
         K = design.n_classes
         fam = design.family
         p = len(design.x_names)
@@ -49,7 +50,12 @@ class ParamLayout:
         q = design.Z.shape[1]
         self.n_classes = K
         self.class_name = design.class_name
+        self.multi = design.multi
         cls = self._class_label
+        if self.multi:
+            return self._init_multi(design, invariant, class_specific, fix, equal, measurement_invariance)
+        if measurement_invariance:
+            raise DesignError("measurement_invariance applies to models with several class variables (LTA)")
         # Step 1: blocks and full labels.
         blocks = []
         off = 0
@@ -134,6 +140,9 @@ class ParamLayout:
                     union(eb.offset + e, eb.offset + k * E + e)
         self._invariant_cols = sorted(inv_cols)
 
+        self._finish(find, union, fix, equal, fam, K)
+
+    def _finish(self, find, union, fix, equal, fam, K):
         # Step 3: user equalities and fixed values (by full or free label).
         fixed_val = np.full(self.n_full, np.nan)
         for group in equal or []:
@@ -167,10 +176,126 @@ class ParamLayout:
         for r in free_roots:
             members = np.flatnonzero(roots == r)
             lab = self.full_labels[r]
-            if len(members) == K and K > 1 and self._is_class_tie(members):
+            if not self.multi and len(members) == K and K > 1 and self._is_class_tie(members):
                 lab = self._strip_class(lab)
             self.labels.append(lab)
         self._first_full = np.array([np.flatnonzero(self.free_idx == i)[0] for i in range(self.n_free)], dtype=np.intp)
+
+    def _init_multi(self, design, invariant, class_specific, fix, equal, measurement_invariance):
+        """Several class variables: the class axis is the joint state (classes.py).
+
+        Full entries are per joint state; entries whose labels agree are tied. A row's
+        coefficients depend only on the classes of the variables that measure it (its
+        measurement group), so the label of beta[j, s] names those classes only; class-
+        invariant terms name the group's variables without classes; measurement invariance
+        (eq 11) gives equal-structure groups one name.
+        """
+        cs = design.classes
+        S = cs.S
+        fam = design.family
+        E = fam.n_extra(design.aux)
+        for t in class_specific:
+            if t == "sigma":
+                raise NotImplementedError("class-specific residual SDs with several class variables are not supported yet")
+            if t not in ("random",):
+                raise DesignError(f"class_specific accepts 'random' with several class variables; got {t!r}")
+        inv_cols = set()
+        for term in invariant:
+            if term in design.x_terms:
+                inv_cols.update(design.x_terms[term])
+            elif term in design.x_names:
+                inv_cols.update(j for j, n in enumerate(design.x_names) if n == term)
+            else:
+                raise DesignError(
+                    f"invariant term {term!r} is not a term of the outcome part; terms are "
+                    f"{list(design.x_terms)} (columns {sorted(set(design.x_names))})")
+        within = cs.within
+        gname = {}
+        for g, members in enumerate(design.mgroups):
+            gname[g] = [cs.vars[t].name for t in members]
+        if measurement_invariance:
+            single = [g for g, m in enumerate(design.mgroups) if len(m) == 1 and m[0] in within]
+            Ks = {cs.vars[design.mgroups[g][0]].K for g in single}
+            if len(single) < 2 or len(Ks) != 1 or len(single) != len(design.mgroups):
+                raise DesignError(
+                    "measurement_invariance=True needs every row measured by one within-level class "
+                    "variable, at least two such variables, and the same number of classes for each")
+            joint = ",".join(cs.vars[design.mgroups[g][0]].name for g in single)
+        self.measurement_invariance = bool(measurement_invariance)
+
+        def prefix(g, s):
+            members = design.mgroups[g]
+            if measurement_invariance:
+                return f"{joint}#{cs.digits[s, members[0]] + 1}:"
+            return cs.state_name(s, members) + ":"
+
+        blocks = []
+        off = 0
+
+        def add(name, shape, labels):
+            nonlocal off
+            b = Block(name, shape, off, labels)
+            blocks.append(b)
+            off += b.size
+
+        bl = []
+        for j, x in enumerate(design.x_names):
+            g = design.x_group[j]
+            for s in range(S):
+                if j in inv_cols:
+                    bl.append(f"{','.join(gname[g])}:{x}")
+                else:
+                    bl.append(prefix(g, s) + x)
+        add("beta", (len(design.x_names), S), bl)
+        enames = fam.extra_names(design.aux)
+        add("extra", (S, E), [e for _ in range(S) for e in enames])
+        add("gamma", (cs.n_gamma,), cs.gamma_labels())
+        self.re_out_labels = [lab for b in design.re_out for lab in b.labels(S, self.class_name)]
+        self.re_cls_labels = [lab for b in design.re_cls for lab in b.labels(S, self.class_name)]
+        R = len(self.re_out_labels)
+        self._fixable_re = set()
+        for b in list(design.re_out) + list(design.re_cls):
+            pos = b.free_positions()
+            for (i, _), lab in zip(pos, b.labels(S, self.class_name)):
+                if b.structure == "rr" or sum(1 for (a, _) in pos if a == i) == 1:
+                    self._fixable_re.add(lab)
+        if "random" in class_specific:
+            if not cs.betw:
+                raise NotImplementedError(
+                    "class-specific random-effect distributions with several class variables are "
+                    "supported for between-level class variables (eq 25); this model has none")
+            rl = [cs.state_name(s, cs.betw) + ":" + lab for s in range(S) for lab in self.re_out_labels]
+        else:
+            rl = [lab for _ in range(S) for lab in self.re_out_labels]
+        add("re_out", (S, R), rl)
+        add("re_cls", (len(self.re_cls_labels),), list(self.re_cls_labels))
+        self.blocks = {b.name: b for b in blocks}
+        self.n_full = off
+        self.full_labels = [lab for b in blocks for lab in b.labels]
+        parent = np.arange(self.n_full)
+
+        def find(i):
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        def union(i, j):
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+
+        for name in ("beta", "extra", "re_out"):
+            b = self.blocks[name]
+            first = {}
+            for i in range(b.offset, b.offset + b.size):
+                lab = self.full_labels[i]
+                if lab in first:
+                    union(first[lab], i)
+                else:
+                    first[lab] = i
+        self._invariant_cols = sorted(inv_cols)
+        self._finish(find, union, fix, equal, fam, S)
 
     # ---- labels
     def _class_label(self, k):
@@ -193,6 +318,9 @@ class ParamLayout:
         return hits
 
     def _strip_class_any(self, lab):
+        if self.multi:
+            head, _, rest = lab.partition(":")
+            return rest if ("#" in head and rest and not head.startswith(("sd(", "cor(", "loading"))) else lab
         for k in range(self.n_classes):
             pre = f"{self.class_name}{k + 1}:"
             if lab.startswith(pre):
@@ -261,6 +389,8 @@ class ParamLayout:
         """True when relabelling classes maps the constraint structure onto itself."""
         if np.array_equal(perm, np.arange(self.n_classes)):
             return True
+        if self.multi:  # joint states: relabelling one variable permutes states jointly
+            return False
         idx = self.permute_full(np.arange(self.n_full, dtype=float) + 1.0, perm)
         # gamma entries mix under permutation; they carry no ties or fixes by default
         gb = self.blocks["gamma"]

@@ -50,6 +50,8 @@ class RandomBlock:
     d: int
     m: int
     term: str
+    slots: list = None  # class part: the logits (slots) its rows load on, slot-major rows
+    slot_names: list = None
 
     def mask(self) -> np.ndarray:
         """Free entries of L (m x d)."""
@@ -68,6 +70,8 @@ class RandomBlock:
     def row_names(self, K, class_name):
         if self.part == "outcome":
             return list(self.names)
+        if self.slot_names is not None:
+            return [s + ("" if n == "Intercept" else f":{n}") for s in self.slot_names for n in self.names]
         return [f"{class_name}{c + 1}" + ("" if n == "Intercept" else f":{n}") for c in range(K - 1) for n in self.names]
 
     def labels(self, K, class_name):
@@ -106,7 +110,8 @@ def build_blocks(terms, df, where, K):
                 d = m
         if structure == "rr" and d > m:
             raise FormulaError(f"{t} asks for {d} factors but has only {m} loadings per factor")
-        blocks.append(RandomBlock(where, t.group, structure, Z, names, d, m, str(t)))
+        slots = list(range(K - 1)) if where == "class" else None
+        blocks.append(RandomBlock(where, t.group, structure, Z, names, d, m, str(t), slots=slots))
     return blocks
 
 
