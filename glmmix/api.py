@@ -38,10 +38,12 @@ def _starts(starts):
 def fit(
     formula: str,
     data: pd.DataFrame,
-    n_classes: int = 1,
+    n_classes: int | dict = 1,
     family="gaussian",
     link: str | None = None,
     *,
+    measured_by=None,
+    measurement_invariance: bool = False,
     invariant=(),
     class_specific=(),
     fix: dict | None = None,
@@ -72,8 +74,21 @@ def fit(
     data : DataFrame
         Long data, one row per response (see :func:`glmmix.wide_to_long`). Rows with a
         missing outcome are dropped and counted.
-    n_classes : int
-        Number of latent classes K >= 1.
+    n_classes : int or dict
+        Number of latent classes K >= 1; with several class variables an int (the same for
+        every variable) or ``{name: K}``.
+    measured_by : str or dict, optional
+        Several class variables (LTA, eq 6-9): which rows measure which variable. A column
+        name (e.g. ``"time"``) whose sorted distinct values map, in order, to the
+        within-level class variables of the formula; or ``{name: selector}`` with a query
+        string (``"time == 1"``), ``True`` (every row) or a boolean array. Between-level
+        variables measure every row unless the dict says otherwise. A row's outcome
+        coefficients depend on the classes of the variables that measure it (C and D
+        together: on (c, d), eq 22).
+    measurement_invariance : bool
+        Several class variables measured by the same items: equal outcome coefficients for
+        equal class numbers across variables (the time-invariant latent class model, eq 11),
+        as equality constraints.
     family : str or Family
         ``"bernoulli"``, ``"binomial"`` (with ``trials``), ``"poisson"``, ``"gaussian"``,
         ``"ordinal"``.
@@ -136,6 +151,25 @@ def fit(
     """
     # Step 1: read the formula and check the arguments (before touching the data).
     parsed = parse_formula(formula)
+    class_sizes = None
+    if len(parsed.classes) > 1:
+        names = [c.name for c in parsed.classes]
+        if isinstance(n_classes, dict):
+            unknown = sorted(set(n_classes) - set(names))
+            if unknown:
+                raise DesignError(f"n_classes names {unknown}, which are not class variables {names}")
+            class_sizes = dict(n_classes)
+        else:
+            class_sizes = {n: n_classes for n in names}
+        for n, k in class_sizes.items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+                raise DesignError(f"n_classes for {n!r} must be an integer, not {k!r}")
+        n_classes = 2
+    elif isinstance(n_classes, dict):
+        raise DesignError("n_classes as a dict needs several class variables in the formula")
+    elif measured_by is not None:
+        raise DesignError("measured_by needs several class variables in the formula (e.g. LTA: "
+                          "'y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1')")
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
         raise DesignError(f"n_classes must be an integer >= 1, not {n_classes!r}")
     if se not in ("ml", "robust", "none", None):
@@ -144,10 +178,13 @@ def fit(
     n_starts, n_final = _starts(starts)
     opts = options or FitOptions(n_starts=n_starts, n_final=n_final, seed=seed, n_jobs=n_jobs)
     # Step 2: design, parameter layout, likelihood.
-    design = build_design(parsed, data, int(n_classes), fam, thresholds_by=thresholds_by, trials=trials)
-    layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal)
+    design = build_design(parsed, data, int(n_classes), fam, thresholds_by=thresholds_by, trials=trials,
+                          measured_by=measured_by, class_sizes=class_sizes)
+    layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
+                         measurement_invariance=measurement_invariance)
     integ = Integration.make(integration, n_points, design.D, design.n_clusters, adaptive=adaptive,
-                             seed=0 if seed is None else seed, class_logits=bool(design.re_cls))
+                             seed=0 if seed is None else seed,
+                             class_logits=bool(design.re_cls) and design.unit_name is None)
     _check_integration(integ)
     lik = MixtureLikelihood(design, layout, integ)
     if start_from is not None:
@@ -222,6 +259,11 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
     """
     d = lik.design
     names, vals = [], []
+    if d.multi:
+        from .structural import derived_multi
+
+        names, vals = derived_multi(lik, theta)
+        names, vals = list(names), list(vals)
     L = lik.layout
     P = L.unpack(L.expand(theta))
     # between-level regressions (eq 5, 15): each correlated effect on the ones before it;
@@ -257,7 +299,7 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
             S = re_covariance(b, P["re_cls"][k0:k0 + n], pos)
             rows = b.row_names(d.n_classes, d.class_name)
             for i, r in enumerate(rows):
-                if r.startswith(d.class_name) and ":" not in r:
+                if (d.multi or r.startswith(d.class_name)) and ":" not in r:
                     names.append(f"icc({b.group}:{r})")
                     vals.append(S[i, i] / (S[i, i] + np.pi**2 / 3))
             k0 += n
@@ -300,8 +342,12 @@ def _class_prop(lik, theta):
     """Model-implied class proportions: P(c | z_u) averaged over units and, with random
     class logits, over their normal distribution (the integration rule's standard nodes).
     Computed on distinct unit patterns, weighted by how often each occurs."""
-    P = lik.layout.unpack(lik.layout.expand(theta))
     d = lik.design
+    if d.multi:  # joint states: the averaged joint distribution (structural.py)
+        from .structural import joint_prior
+
+        return joint_prior(lik, theta).mean(axis=0)
+    P = lik.layout.unpack(lik.layout.expand(theta))
     rs = lik.pat
     lin = (rs.Zv @ P["gamma"])[:, :, None]  # (V, K-1, 1)
     w = np.ones(1)
@@ -327,6 +373,13 @@ def _one_hot(X):
 def _model_name(lik):
     d = lik.design
     K = d.n_classes
+    if d.multi:
+        cs = d.classes
+        if cs.betw:
+            return "within and between latent classes (C and D, Section 6)"
+        lta = "latent transition analysis (LTA)" if any(v.parents for v in cs.vars) else \
+            "several latent class variables"
+        return ("two-level " + lta + ", random class intercepts") if d.re_cls else lta
     if d.D:
         kinds = {b.structure for b in d.re_out}
         if K == 1:
@@ -362,7 +415,9 @@ def _state(lik, fr, cov_free, se_type, opts) -> dict:
     if cov_free is not None and K > 1:
         cp_se = np.sqrt(np.clip(np.diag(delta_cov(lambda t: _class_prop(lik, t), theta, cov_free)), 0, None))
     profile = None
-    if _one_hot(d.X) and d.family.name != "ordinal":
+    if d.multi:
+        profile = _profile_multi(lik, theta, cov_free)
+    elif _one_hot(d.X) and d.family.name != "ordinal":
         def prof(t):
             P = L.unpack(L.expand(t))
             return d.family.mean(P["beta"], P["extra"], d.aux).ravel()
@@ -394,6 +449,8 @@ def _state(lik, fr, cov_free, se_type, opts) -> dict:
         "aux": aux_keep,
         "n_classes": K,
         "class_name": d.class_name,
+        "class_names": [d.classes.state_name(s) for s in range(K)],
+        "class_sizes": {v.name: v.K for v in d.classes.vars},
         "labels": L.labels,
         "label_blocks": [L.block_of(i) for i in L._first_full],
         "params": nat,
@@ -432,3 +489,42 @@ def _state(lik, fr, cov_free, se_type, opts) -> dict:
         "starts": [vars(r) for r in fr.starts],
         "options": {"n_starts": opts.n_starts, "n_final": opts.n_final, "seed": opts.seed},
     }
+
+
+def _profile_multi(lik, theta, cov_free):
+    """Item profiles per class variable: rows ``variable:item``, columns the classes.
+
+    Each measurement group measured by one class variable contributes its columns; the
+    mean of a column in class k is taken in a joint state whose digit for that variable is k.
+    """
+    d = lik.design
+    cs = d.classes
+    L = lik.layout
+    if not _one_hot(d.X) or d.family.name == "ordinal":
+        return None
+    groups = d.mgroups
+    if any(len(g) != 1 for g in groups):
+        return None
+    Kmax = max(cs.vars[g[0]].K for g in groups)
+    cols, index = [], []
+    for j, x in enumerate(d.x_names):
+        t = groups[d.x_group[j]][0]
+        v = cs.vars[t]
+        states = [int(np.flatnonzero(cs.digits[:, t] == k)[0]) for k in range(v.K)]
+        cols.append((j, states))
+        index.append(f"{v.name}:{x}")
+
+    def prof(th):
+        P = L.unpack(L.expand(th))
+        mu = d.family.mean(P["beta"], P["extra"], d.aux)  # (p, S)
+        out = np.full((len(cols), Kmax), np.nan)
+        for r, (j, states) in enumerate(cols):
+            out[r, : len(states)] = mu[j, states]
+        return out.ravel()
+
+    vals = prof(theta).reshape(-1, Kmax)
+    ses = np.full_like(vals, np.nan)
+    if cov_free is not None:
+        ses = np.sqrt(np.clip(np.diag(delta_cov(prof, theta, cov_free)), 0, None)).reshape(-1, Kmax)
+    cn = [f"class{k + 1}" for k in range(Kmax)]
+    return {"index": index, "columns": cn + [f"se:{c}" for c in cn], "values": np.concatenate([vals, ses], axis=1)}

@@ -149,6 +149,9 @@ class ClassSystem:
         return lin
 
     def _logsoftmax(self, lin):
+        if lin.shape[2] == 1:  # two classes: log-sigmoid, no max/exp/sum pass
+            sp_ = np.logaddexp(0.0, lin)
+            return np.concatenate([lin - sp_, -sp_], axis=2)
         shp = list(lin.shape)
         shp[2] = 1
         full = np.concatenate([lin, np.zeros(shp)], axis=2)

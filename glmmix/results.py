@@ -64,7 +64,8 @@ class MixtureResults:
         self.warnings = list(state.get("warnings", []))
         post = np.asarray(state["posterior"], float).reshape(-1, self.n_classes)
         self.posterior = pd.DataFrame(post, index=pd.Index(state["unit_ids"], name=state["unit_name"]),
-                                      columns=[f"{state['class_name']}{k + 1}" for k in range(self.n_classes)])
+                                      columns=state.get("class_names") or
+                                      [f"{state['class_name']}{k + 1}" for k in range(self.n_classes)])
         cp = state["class_prop"]
         self.class_proportions = pd.Series(cp["value"], index=self.posterior.columns, name="proportion")
         self.class_proportions_se = pd.Series(cp["se"], index=self.posterior.columns, dtype=float, name="se")
