@@ -140,6 +140,30 @@ class MixtureResults:
         return post.groupby(level=0, sort=False).mean()
 
     # ------------------------------------------------------------------ profiles
+    def derived(self) -> pd.DataFrame:
+        """Derived quantities with delta-method SEs: ICCs of random class intercepts (eq 20),
+        between-level regressions (eq 15), and with several class variables the class
+        proportions of each, transition probabilities, R^2 (eq 14) and Section 4's variance
+        decomposition (formulas in ``glmmix.structural``)."""
+        der = self._s.get("derived") or {"names": [], "value": [], "se": []}
+        return pd.DataFrame({"value": np.asarray(der["value"], float), "se": np.asarray(der["se"], float)},
+                            index=pd.Index(der["names"], name="quantity"))
+
+    def transition_matrix(self, to: str, given: str, se: bool = False) -> pd.DataFrame:
+        """P(to = k | given = j): rows the classes of ``given``, columns those of ``to``
+        (Section 4's switching probabilities); ``se=True`` returns their delta-method SEs."""
+        der = self.derived()
+        col = "se" if se else "value"
+        sizes = self._s.get("class_sizes") or {}
+        if to not in sizes or given not in sizes:
+            raise GlmmixError(f"transition_matrix needs class variables of this model: {sorted(sizes)}")
+        keys = [[f"P({to}#{k + 1}|{given}#{j + 1})" for k in range(sizes[to])] for j in range(sizes[given])]
+        if keys[0][0] not in der.index:
+            raise GlmmixError(f"{given!r} is not a predictor of {to!r} in the class part")
+        return pd.DataFrame([[der.loc[k, col] for k in row] for row in keys],
+                            index=pd.Index([f"{given}#{j + 1}" for j in range(sizes[given])], name=given),
+                            columns=pd.Index([f"{to}#{k + 1}" for k in range(sizes[to])], name=to))
+
     def profile(self) -> pd.DataFrame:
         """Class-specific expected outcomes for designs made of item dummies.
 

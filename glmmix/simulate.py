@@ -22,7 +22,7 @@ from .design import build_design
 from .exceptions import DesignError
 from .families import get_family
 from .formula import parse_formula
-from .likelihood import MixtureLikelihood, log_softmax_ref
+from .likelihood import MixtureLikelihood
 from .params import ParamLayout
 from .results import MixtureResults
 
@@ -35,12 +35,25 @@ def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
     K, G, U = d.n_classes, d.n_clusters, d.n_units
     u = rng.standard_normal((G, lik.D))
     Lo, Lc = lik.factor_matrices(P)
-    # class logits per unit (with random class logits), classes drawn per unit
-    lin = d.Z @ P["gamma"]  # (U, K-1)
-    for b, L_, dims in zip(d.re_cls, Lc, lik._dims_cls):
-        q = b.Z.shape[1]
-        lin = lin + np.einsum("ui,cij,uj->uc", b.Z, L_.reshape(K - 1, q, b.d), u[d.cluster_of_unit][:, dims])
-    prob = np.exp(log_softmax_ref(lin[:, :, None])[:, :, 0])
+    # joint class state per unit (classes.py): between-level classes drawn per cluster, then
+    # the within-level state given them, from the recursive logits at the cluster's latents
+    cs = d.classes
+    gam = P["gamma"].ravel()
+    re_lin = None
+    if d.re_cls:
+        B = np.zeros((U, cs.n_slots, lik.D))
+        for b, L_, dims in zip(d.re_cls, Lc, lik._dims_cls):
+            q = b.Z.shape[1]
+            B[:, b.slots, dims] += np.einsum("ui,cij->ucj", b.Z, L_.reshape(len(b.slots), q, b.d))
+        re_lin = np.einsum("ucd,ud->uc", B, u[d.cluster_of_unit])[:, :, None]
+    prob = np.exp(cs.logprior("within", gam, {t: cs.vars[t].Z for t in cs.within}, re_lin)[:, :, 0])  # (U, S)
+    if cs.betw:
+        pb = np.exp(cs.logprior("between", gam, {t: cs.vars[t].Z for t in cs.betw}))  # (G, Kb)
+        bcl = (rng.uniform(size=(G, 1)) > np.cumsum(pb, axis=1)).sum(axis=1)
+        bcl = np.minimum(bcl, cs.Kb - 1)
+        same_b = (np.arange(K)[None, :] // cs.Kw) == bcl[d.cluster_of_unit][:, None]
+        prob = np.where(same_b, prob, 0.0)
+        prob = prob / prob.sum(axis=1, keepdims=True)
     cls = (rng.uniform(size=(U, 1)) > np.cumsum(prob, axis=1)).sum(axis=1)
     cls = np.minimum(cls, K - 1)
     crow = cls[d.unit_of_row]
@@ -91,8 +104,12 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
         if fam.name == "ordinal":
             raise DesignError("an ordinal outcome column must be present: its categories define the thresholds")
         data = data.assign(**{parsed.outcome: 0.0})
-    design = build_design(parsed, data, n_classes, fam,
-                          **{k: layout_kw.pop(k) for k in ("thresholds_by", "trials") if k in layout_kw})
+    class_sizes = None
+    if len(parsed.classes) > 1:
+        class_sizes = dict(n_classes) if isinstance(n_classes, dict) else {c.name: n_classes for c in parsed.classes}
+        n_classes = 2
+    design = build_design(parsed, data, n_classes, fam, class_sizes=class_sizes,
+                          **{k: layout_kw.pop(k) for k in ("thresholds_by", "trials", "measured_by") if k in layout_kw})
     layout = ParamLayout(design, **layout_kw)
     lik = MixtureLikelihood(design, layout)
     missing = [lab for lab in layout.labels if lab not in params]
@@ -149,7 +166,10 @@ def _assemble(lik, theta, data, rng):
     d = lik.design
     out = data.loc[d.row_index].copy()
     out[d.formula.outcome] = y
-    if d.n_classes > 1:
+    if d.multi:  # one column per class variable, 1-based
+        for t, v in enumerate(d.classes.vars):
+            out[f"true_{v.name}"] = d.classes.digits[cls[d.unit_of_row], t] + 1
+    elif d.n_classes > 1:
         out["true_class"] = cls[d.unit_of_row] + 1
     return out.sort_index()
 

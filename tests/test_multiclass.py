@@ -1,0 +1,229 @@
+"""Several class variables: LTA (Sections 3-4) and C and D together (Section 6).
+
+Every check here is against something independent of the engine's joint-state code:
+brute-force enumeration of the classes (written out in numpy below, straight from eq 8-9
+and 22-26), finite differences for the gradient, and recovery of simulated parameters.
+"""
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import approx_fprime
+from scipy.special import expit, log_softmax
+
+import glmmix as gm
+from glmmix.design import build_design
+from glmmix.exceptions import DesignError, FormulaError
+from glmmix.families import get_family
+from glmmix.formula import parse_formula
+from glmmix.likelihood import MixtureLikelihood
+from glmmix.params import ParamLayout
+
+
+def lik_of(formula, data, sizes, family="bernoulli", measured_by=None, **kw):
+    d = build_design(parse_formula(formula), data, 2, get_family(family), measured_by=measured_by,
+                     class_sizes=sizes)
+    return MixtureLikelihood(d, ParamLayout(d, **kw))
+
+
+def lta_data(rng, n=40, items=3, times=3, rooms=None):
+    rows = []
+    for i in range(n):
+        x = rng.normal()
+        for t in range(1, times + 1):
+            for j in range(items):
+                rows.append((i, t, f"u{j}", x, float(rng.uniform() < 0.5)))
+    df = pd.DataFrame(rows, columns=["id", "time", "item", "x", "y"])
+    if rooms:
+        df["room"] = df["id"] % rooms
+    return df
+
+
+# --------------------------------------------------------------------------- brute force
+def test_lta_three_times_equals_enumeration(rng):
+    """C1 ~ x, C2 ~ C1 + x, C3 ~ C1 + C2 (full recursive system, eq 8-9), 2/3/2 classes,
+    item probabilities per time: the log-likelihood equals the sum over all class paths."""
+    df = lta_data(rng)
+    f = "y ~ 0 + item | c1(id) ~ 1 + x | c2(id) ~ 1 + c1 + x | c3(id) ~ 1 + c1 + c2"
+    sizes = {"c1": 2, "c2": 3, "c3": 2}
+    lik = lik_of(f, df, sizes, measured_by="time")
+    L = lik.layout
+    theta = rng.normal(size=L.n_free)
+    par = dict(zip(L.labels, theta))
+    ll = 0.0
+    for i, g in df.groupby("id"):
+        x = g["x"].iloc[0]
+        total = []
+        for c1, c2, c3 in itertools.product(range(2), range(3), range(2)):
+            l1 = log_softmax([par["logit:c1#1:Intercept"] + par["logit:c1#1:x"] * x, 0.0])[c1]
+            lin2 = [par[f"logit:c2#{k}:Intercept"] + par[f"logit:c2#{k}:x"] * x
+                    + (par[f"logit:c2#{k}:c1#1"] if c1 == 0 else 0.0) for k in (1, 2)]
+            l2 = log_softmax(lin2 + [0.0])[c2]
+            lin3 = par["logit:c3#1:Intercept"] + (par["logit:c3#1:c1#1"] if c1 == 0 else 0.0) \
+                + {0: par["logit:c3#1:c2#1"], 1: par["logit:c3#1:c2#2"], 2: 0.0}[c2]
+            l3 = log_softmax([lin3, 0.0])[c3]
+            lf = 0.0
+            for _, r in g.iterrows():
+                c = (c1, c2, c3)[int(r.time) - 1]
+                eta = par[f"c{int(r.time)}#{c + 1}:item[{r['item']}]"]
+                lf += r.y * eta - np.logaddexp(0, eta)
+            total.append(l1 + l2 + l3 + lf)
+        ll += np.logaddexp.reduce(total)
+    assert lik.loglik(theta) == pytest.approx(ll, abs=1e-9)
+
+
+def test_within_between_classes_equal_enumeration(rng):
+    """C per student and D per school (eq 22-26), outcome parameters specific to (c, d),
+    C regressed on D and on x, D on a school covariate w: enumeration over d and c."""
+    G, n = 8, 5
+    school = np.repeat(np.arange(G), n * 3)
+    student = np.repeat(np.arange(G * n), 3)
+    item = np.tile(["a", "b", "c"], G * n)
+    w = rng.normal(size=G)[school]
+    x = rng.normal(size=G * n)[student]
+    df = pd.DataFrame({"school": school, "student": student, "item": item, "w": w, "x": x,
+                       "y": (rng.uniform(size=school.size) < 0.5).astype(float)})
+    lik = lik_of("y ~ 0 + item | c(student) ~ 1 + x + d | d(school) ~ 1 + w", df, {"c": 2, "d": 2})
+    L = lik.layout
+    assert lik.design.classes.betw == [1] and lik.design.cluster_name == "school"
+    theta = rng.normal(size=L.n_free)
+    par = dict(zip(L.labels, theta))
+    ll = 0.0
+    for s, gs in df.groupby("school"):
+        wv = gs["w"].iloc[0]
+        terms = []
+        for dcl in range(2):
+            ld = log_softmax([par["logit:d#1:Intercept"] + par["logit:d#1:w"] * wv, 0.0])[dcl]
+            lstud = 0.0
+            for _, g in gs.groupby("student"):
+                xv = g["x"].iloc[0]
+                per = []
+                for c in range(2):
+                    lc = log_softmax([par["logit:c#1:Intercept"] + par["logit:c#1:x"] * xv
+                                      + (par["logit:c#1:d#1"] if dcl == 0 else 0.0), 0.0])[c]
+                    eta = np.array([par[f"c#{c + 1}.d#{dcl + 1}:item[{it}]"] for it in g["item"]])
+                    per.append(lc + (g["y"].to_numpy() * eta - np.logaddexp(0, eta)).sum())
+                lstud += np.logaddexp.reduce(per)
+            terms.append(ld + lstud)
+        ll += np.logaddexp.reduce(terms)
+    assert lik.loglik(theta) == pytest.approx(ll, abs=1e-9)
+
+
+def test_measurement_invariance_ties_item_parameters(rng):
+    df = lta_data(rng, times=2)
+    lik = lik_of("y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1", df, {"c1": 2, "c2": 2},
+                 measured_by="time", measurement_invariance=True)
+    L = lik.layout
+    assert L.n_free == 3 * 2 + 1 + 2  # items x classes, P(C1), C2's intercept and C1 effect
+    assert "c1,c2#1:item[u0]" in L.labels
+    P = L.unpack(L.expand(rng.normal(size=L.n_free)))
+    d = lik.design
+    for j, name in enumerate(d.x_names):  # time-1 copy of an item in class k == time-2 copy
+        other = [i for i, n in enumerate(d.x_names) if n == name and i != j][0]
+        np.testing.assert_array_equal(P["beta"][j, [0, 1]], P["beta"][other, [0, 2]][[0, 1]])
+
+
+# --------------------------------------------------------------------------- gradients
+GRAD_CASES = [
+    ("y ~ 0 + item | c1(id) ~ 1 + x | c2(id) ~ 1 + c1 + x", {"c1": 2, "c2": 3}, "time", {}),
+    ("y ~ 0 + item | c1(id) ~ 1 + (1 | room) | c2(id) ~ 1 + c1 + (1 | room)", {"c1": 2, "c2": 2}, "time",
+     {"measurement_invariance": True}),
+    ("y ~ 0 + item | c1(id) ~ 1 + (1 || room) | c2(id) ~ 1 + c1", {"c1": 3, "c2": 2}, "time", {}),
+    ("y ~ 0 + item + (1 | room) | c(id) ~ 1 + d | d(room) ~ 1", {"c": 2, "d": 2}, None,
+     {"class_specific": ["random"]}),
+    ("y ~ 0 + item | c(id) ~ 1 + x + d | d(room) ~ 1", {"c": 2, "d": 3}, {"c": True}, {}),
+]
+
+
+@pytest.mark.parametrize("formula, sizes, measured_by, kw", GRAD_CASES)
+def test_multiclass_gradient_matches_finite_differences(formula, sizes, measured_by, kw, rng):
+    times = 2 if measured_by == "time" else 1
+    df = lta_data(rng, n=30, times=times, rooms=6)
+    lik = lik_of(formula, df, sizes, measured_by=measured_by, **kw)
+    theta = 0.5 * rng.standard_normal(lik.layout.n_free)
+    ll, g, _ = lik.loglik_and_grad(theta)
+    num = approx_fprime(theta, lik.loglik, 1e-6)
+    np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
+    np.testing.assert_allclose(lik.unit_scores(theta).sum(axis=0), g, rtol=1e-7, atol=1e-7)
+    H = lik.q_information(lik.evaluate(theta))
+    np.testing.assert_allclose(H, H.T, atol=1e-8)
+    assert np.linalg.eigvalsh(H).min() > -1e-8
+
+
+# --------------------------------------------------------------------------- errors
+def test_bad_multiclass_input_gives_clear_errors(rng):
+    df = lta_data(rng, times=2)
+    lta = "y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1"
+    with pytest.raises(DesignError, match="measured_by"):
+        gm.fit(lta, df, n_classes=2, family="bernoulli")
+    with pytest.raises(DesignError, match="1 distinct value"):
+        gm.fit(lta, df.assign(time=1), n_classes=2, family="bernoulli", measured_by="time")
+    with pytest.raises(DesignError, match="measured by no class variable"):
+        gm.fit(lta, df, n_classes=2, family="bernoulli", measured_by={"c1": "time == 1"})
+    with pytest.raises(FormulaError, match="cycle"):
+        gm.fit("y ~ 0 + item | c1(id) ~ 1 + c2 | c2(id) ~ 1 + c1", df, n_classes=2, family="bernoulli",
+               measured_by="time")
+    with pytest.raises(DesignError, match="not class variables"):
+        gm.fit(lta, df, n_classes={"c1": 2, "c3": 2}, family="bernoulli", measured_by="time")
+    with pytest.raises(DesignError, match="measurement_invariance"):
+        gm.fit(lta, df, n_classes={"c1": 2, "c2": 3}, family="bernoulli", measured_by="time",
+               measurement_invariance=True)
+    df["room"] = df["id"] % 5
+    with pytest.raises(FormulaError, match="cannot be predicted by within-level"):
+        gm.fit("y ~ 0 + item | c(id) ~ 1 | d(room) ~ 1 + c", df, n_classes=2, family="bernoulli")
+    with pytest.raises(DesignError, match="varies within 'room'"):
+        gm.fit("y ~ 0 + item | c(id) ~ 1 | d(room) ~ 1 + x", df, n_classes=2, family="bernoulli")
+
+
+# --------------------------------------------------------------------------- recovery
+def test_lta_with_covariate_recovers_parameters():
+    """Simulate a single-level LTA (C1 ~ x, C2 ~ C1 + x, invariant items) and refit."""
+    rng = np.random.default_rng(11)
+    n, items = 1500, 6
+    base = pd.DataFrame([(i, t, f"u{j}") for i in range(n) for t in (1, 2) for j in range(items)],
+                        columns=["id", "time", "item"])
+    base["x"] = rng.normal(size=n)[base["id"]]
+    f = "y ~ 0 + item | c1(id) ~ 1 + x | c2(id) ~ 1 + c1 + x"
+    truth = {f"c1,c2#1:item[u{j}]": 1.5 for j in range(items)}
+    truth.update({f"c1,c2#2:item[u{j}]": -1.5 for j in range(items)})
+    truth.update({"logit:c1#1:Intercept": 0.2, "logit:c1#1:x": 0.8, "logit:c2#1:Intercept": -1.5,
+                  "logit:c2#1:c1#1": 3.0, "logit:c2#1:x": 0.5})
+    df = gm.simulate(f, base, params=truth, n_classes=2, family="bernoulli", seed=4, measured_by="time",
+                     measurement_invariance=True)
+    assert set(df["true_c1"]) == {1, 2}
+    res = gm.fit(f, df, n_classes=2, family="bernoulli", measured_by="time", measurement_invariance=True,
+                 seed=2, starts=(10, 3), start_values={k: v for k, v in truth.items() if "item" in k})
+    est, se = res.params, res.bse
+    for lab, v in truth.items():
+        assert abs(est[lab] - v) < 4 * se[lab] + 0.05, (lab, est[lab], v, se[lab])
+    # derived transition probabilities are consistent with the parameters
+    d = res.derived()
+    assert d.loc["P(c2#1|c1#1)", "value"] + d.loc["P(c2#2|c1#1)", "value"] == pytest.approx(1.0)
+
+
+def test_within_between_recovery_and_class_specific_random_effects():
+    """C within, D between (Section 6): D shifts C's logit and has its own random-intercept SD."""
+    rng = np.random.default_rng(5)
+    G, n, items = 120, 12, 5
+    base = pd.DataFrame([(g, g * n + i, f"u{j}") for g in range(G) for i in range(n) for j in range(items)],
+                        columns=["school", "student", "item"])
+    f = "y ~ 0 + item + (1 | school) | c(student) ~ 1 + d | d(school) ~ 1"
+    truth = {f"c#1:item[u{j}]": 1.5 for j in range(items)}
+    truth.update({f"c#2:item[u{j}]": -1.5 for j in range(items)})
+    truth.update({"logit:c#1:Intercept": -1.0, "logit:c#1:d#1": 2.0, "logit:d#1:Intercept": 0.0,
+                  "d#1:sd(school:Intercept)": 1.0, "d#2:sd(school:Intercept)": 0.3})
+    kw = dict(n_classes=2, family="bernoulli", measured_by={"c": True}, class_specific=["random"])
+    df = gm.simulate(f, base, params=truth, seed=3, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit(f, df, seed=1, starts=(8, 2), start_values={k: v for k, v in truth.items() if "item" in k},
+                     **kw)
+    for lab, v in truth.items():
+        if "sd(" in lab:
+            continue
+        assert abs(res.params[lab] - v) < 4 * res.bse[lab] + 0.05, (lab, res.params[lab], v)
+    sd1, sd2 = res.params["d#1:sd(school:Intercept)"], res.params["d#2:sd(school:Intercept)"]
+    assert sd1 > sd2 and abs(sd1 - 1.0) < 4 * res.bse["d#1:sd(school:Intercept)"] + 0.05
