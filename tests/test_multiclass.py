@@ -227,3 +227,65 @@ def test_within_between_recovery_and_class_specific_random_effects():
         assert abs(res.params[lab] - v) < 4 * res.bse[lab] + 0.05, (lab, res.params[lab], v)
     sd1, sd2 = res.params["d#1:sd(school:Intercept)"], res.params["d#2:sd(school:Intercept)"]
     assert sd1 > sd2 and abs(sd1 - 1.0) < 4 * res.bse["d#1:sd(school:Intercept)"] + 0.05
+
+
+# --------------------------------------------------------------------------- reference
+def test_lta_on_toca_matches_independent_r_implementation():
+    """Single-level LTA on toca_sim against tests/reference/values/lta_toca.json: an
+    independent R implementation (forward sum over the 4 joint states, EM from 100 starts,
+    BFGS polish; R 4.2.2), cross-checked with R's msm 1.7 (hidden Markov model) to 1e-9.
+    Class 1 = the disruptive class (the start values label it, as in the vignette)."""
+    import json
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "reference" / "values" / "lta_toca.json").read_text())
+    df = gm.datasets.load("toca_sim")
+    items = ref["data"]["items"]
+    label = {f"c1,c2#{k}:item[{it}]": (1.0 if k == 1 else -1.0) for it in items for k in (1, 2)}
+    kw = dict(n_classes=2, family="bernoulli", measured_by="time")
+    res = gm.fit("y ~ 0 + item | c1(student) ~ 1 | c2(student) ~ 1 + c1", df, measurement_invariance=True,
+                 starts=0, start_values=label, **kw)
+    assert res.llf == pytest.approx(ref["loglik"], abs=1e-4)
+    assert res.df_model == ref["n_params"]
+    der = res.derived()["value"]
+    assert der["P(c1#1)"] == pytest.approx(ref["p_c1"][0], abs=1e-4)
+    tm = res.transition_matrix("c2", "c1").to_numpy()
+    np.testing.assert_allclose(tm, ref["transition"], atol=1e-4)
+    prof = res.profile()
+    for it in items:
+        np.testing.assert_allclose(prof.loc[f"c1:item[{it}]", ["class1", "class2"]], ref["items"][it], atol=1e-4)
+    se_ref = ref["invariant"]["p_c1_se"][0]
+    assert res.derived()["se"]["P(c1#1)"] == pytest.approx(se_ref, rel=0.02)
+    # without measurement invariance (43 parameters)
+    label2 = {f"c{t}#{k}:item[{it}]": (1.0 if k == 1 else -1.0) for it in items for k in (1, 2) for t in (1, 2)}
+    res2 = gm.fit("y ~ 0 + item | c1(student) ~ 1 | c2(student) ~ 1 + c1", df, starts=0, start_values=label2, **kw)
+    assert res2.llf == pytest.approx(ref["loglik_noninvariant"], abs=1e-4)
+    assert res2.df_model == ref["n_params_noninvariant"]
+    lr = gm.lrtest(res, res2)
+    assert float(lr["statistic"]) == pytest.approx(ref["lr_test_invariance"]["statistic"], abs=1e-3)
+
+
+def test_two_level_lta_integration_rules_agree():
+    """The two-level LTA's log-likelihood at one parameter vector: adaptive Gauss-Hermite
+    (the default here) against a fine trapezoid rule."""
+    from glmmix.quadrature import Integration
+
+    df = gm.datasets.load("toca_sim")
+    df = df[df.classroom <= 12]
+    f = "y ~ 0 + item | c1(student) ~ 1 + (1 | classroom) | c2(student) ~ 1 + c1 + (1 | classroom)"
+    d = build_design(parse_formula(f), df, 2, get_family("bernoulli"), measured_by="time",
+                     class_sizes={"c1": 2, "c2": 2})
+    L = ParamLayout(d, measurement_invariance=True)
+    par = {lab: 0.0 for lab in L.labels}
+    par.update({lab: (1.5 if "#1:" in lab else -1.5) for lab in L.labels if "item" in lab})
+    par.update({"logit:c2#1:c1#1": 3.5, "logit:c2#1:Intercept": -1.5, "sd(classroom:c1#1)": 1.4,
+                "sd(classroom:c2#1)": 0.9, "cor(classroom:c2#1,c1#1)": 0.6})
+    lls = {}
+    for method, n in (("agh", 9), ("agh", 15), ("trapezoid", 61)):
+        lik = MixtureLikelihood(d, L, Integration.make(method, n, d.D, d.n_clusters))
+        from glmmix.simulate import from_natural
+
+        theta = from_natural(lik, np.array([par[lab] for lab in L.labels]))
+        lls[(method, n)] = lik.adapt(theta)
+    assert lls[("agh", 9)] == pytest.approx(lls[("trapezoid", 61)], abs=2e-3)
+    assert lls[("agh", 15)] == pytest.approx(lls[("trapezoid", 61)], abs=2e-3)
