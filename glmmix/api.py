@@ -132,8 +132,9 @@ def fit(
         Full control of the estimation (overrides ``starts``, ``seed``, ``n_jobs``).
     integration : str
         Numerical integration of random effects: ``"auto"`` (default: adaptive Gauss-Hermite
-        for random effects in outcome predictors; the trapezoid rule when class logits are
-        random, as in GoM, where Gauss-Hermite is inaccurate), ``"agh"`` (adaptive
+        for random effects in outcome predictors and in logits of unit-level classes (two-level
+        LCA, LTA); the trapezoid rule when logits of row-level classes are random, as in
+        GoM, where Gauss-Hermite is inaccurate), ``"agh"`` (adaptive
         Gauss-Hermite), ``"gh"`` (non-adaptive), ``"trapezoid"`` (the paper's preferred
         rule, robust for huge variances; nodes over +-6 SD), ``"laplace"`` (one adaptive
         point at the mode, as lme4's default), ``"mc"`` / ``"qmc"`` (Monte Carlo /
