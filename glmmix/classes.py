@@ -150,7 +150,7 @@ class ClassSystem:
 
     def _logsoftmax(self, lin):
         if lin.shape[2] == 1:  # two classes: log-sigmoid, no max/exp/sum pass
-            sp_ = np.logaddexp(0.0, lin)
+            sp_ = np.log1p(np.exp(-np.abs(lin))) + np.maximum(lin, 0.0)  # log(1 + e^lin)
             return np.concatenate([lin - sp_, -sp_], axis=2)
         shp = list(lin.shape)
         shp[2] = 1

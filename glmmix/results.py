@@ -261,7 +261,9 @@ class MixtureResults:
         return build_summary(self, alpha)
 
     def __repr__(self):
-        return (f"<MixtureResults: {self._s['model_name']}, {self.n_classes} class(es), "
+        from .summary import _classes_text
+
+        return (f"<MixtureResults: {self._s['model_name']}, classes {_classes_text(self._s, self.n_classes)}, "
                 f"llf={self.llf:.4f}, {self.df_model} parameters>")
 
     # ------------------------------------------------------------------ persistence

@@ -69,10 +69,10 @@ def joint_prior(lik: MixtureLikelihood, theta) -> np.ndarray:
     return p
 
 
-def marginals(lik, theta) -> tuple[list, np.ndarray]:
+def marginals(lik, theta, p=None) -> tuple[list, np.ndarray]:
     """Class proportions of every variable (names ``P(c1#1)``)."""
     cs = lik.cs
-    p = joint_prior(lik, theta)
+    p = joint_prior(lik, theta) if p is None else p
     names, vals = [], []
     for k, v in enumerate(cs.vars):
         if v.between:
@@ -89,10 +89,10 @@ def marginals(lik, theta) -> tuple[list, np.ndarray]:
     return names, np.array(vals)
 
 
-def transitions(lik, theta) -> tuple[list, np.ndarray]:
+def transitions(lik, theta, p=None) -> tuple[list, np.ndarray]:
     """P(C_t = k | C_p = j) for every parent p of every variable t (names ``P(c2#1|c1#2)``)."""
     cs = lik.cs
-    pm = joint_prior(lik, theta).mean(axis=0)
+    pm = (joint_prior(lik, theta) if p is None else p).mean(axis=0)
     names, vals = [], []
     for t, v in enumerate(cs.vars):
         for p in v.parents:
@@ -193,7 +193,9 @@ def decomposition(lik, theta) -> tuple[list, np.ndarray]:
 
 def derived_multi(lik, theta) -> tuple[list, np.ndarray]:
     names, vals = [], []
-    for f in (marginals, transitions, r_squared, decomposition):
+    p = joint_prior(lik, theta)
+    for f in (lambda lk, th: marginals(lk, th, p), lambda lk, th: transitions(lk, th, p), r_squared,
+              decomposition):
         n, v = f(lik, theta)
         names += n
         vals += list(v)

@@ -18,6 +18,13 @@ def _titled(df, title):
     return out.reset_index(drop=True)
 
 
+def _classes_text(s, K):
+    sizes = s.get("class_sizes") or {}
+    if len(sizes) < 2:
+        return str(K)
+    return ", ".join(f"{n}: {k}" for n, k in sizes.items()) + f" ({K} joint states)"
+
+
 def build_summary(res, alpha=0.05) -> Summary:
     s = res._s
     smry = Summary()
@@ -25,7 +32,7 @@ def build_summary(res, alpha=0.05) -> Summary:
     left = {
         "Formula:": s["formula"],
         "Family:": f"{res.family} ({res.link} link)",
-        "Classes:": str(res.n_classes),
+        "Classes:": _classes_text(s, res.n_classes),
         "Rows used:": str(res.nobs),
         "Rows dropped (missing outcome):": str(s["n_dropped"]),
         f"Units ({s['unit_name'] or 'rows'}):": str(res.n_units),
@@ -68,7 +75,9 @@ def build_summary(res, alpha=0.05) -> Summary:
     titles = {
         "beta": "Outcome part (class-specific unless shared)" if res.n_classes > 1 else "Fixed effects",
         "extra": "Family parameters",
-        "gamma": f"Class membership: multinomial logits, reference {s['class_name']}{res.n_classes}",
+        "gamma": (f"Class membership: multinomial logits, reference {s['class_name']}{res.n_classes}"
+                  if len(s.get("class_sizes") or {}) < 2 else
+                  "Class membership: recursive multinomial logits, reference the last class of each"),
         "re_out": "Random effects (SDs, correlations, loadings)",
         "re_cls": "Random class logits (SDs, correlations, loadings)",
     }

@@ -179,7 +179,7 @@ def test_bad_multiclass_input_gives_clear_errors(rng):
 
 
 # --------------------------------------------------------------------------- recovery
-def test_lta_with_covariate_recovers_parameters():
+def test_lta_with_covariate_recovers_parameters(tmp_path):
     """Simulate a single-level LTA (C1 ~ x, C2 ~ C1 + x, invariant items) and refit."""
     rng = np.random.default_rng(11)
     n, items = 1500, 6
@@ -202,6 +202,11 @@ def test_lta_with_covariate_recovers_parameters():
     # derived transition probabilities are consistent with the parameters
     d = res.derived()
     assert d.loc["P(c2#1|c1#1)", "value"] + d.loc["P(c2#2|c1#1)", "value"] == pytest.approx(1.0)
+    assert "c1: 2, c2: 2 (4 joint states)" in str(res.summary())
+    res.save(tmp_path / "lta.json")
+    back = gm.MixtureResults.load(tmp_path / "lta.json")
+    pd.testing.assert_frame_equal(back.transition_matrix("c2", "c1"), res.transition_matrix("c2", "c1"))
+    assert list(back.posterior.columns) == ["c1#1.c2#1", "c1#2.c2#1", "c1#1.c2#2", "c1#2.c2#2"]
 
 
 def test_within_between_recovery_and_class_specific_random_effects():
