@@ -356,3 +356,30 @@ def test_two_level_lta_monte_carlo():
     for lab in ("logit:c2#1:c1#1", "sd(room:c1#1)", "logit:c1#1:Intercept", "cor(room:c2#1,c1#1)"):
         assert abs(tab.loc[lab, "bias"]) < 0.25 * abs(truth[lab]) + 0.05, tab.loc[lab]
         assert 0.85 <= tab.loc[lab, "coverage"] <= 1.0, tab.loc[lab]
+
+
+def test_markov_lta_is_nested_in_the_full_recursive_system():
+    """Three times; data from a first-order Markov chain (C3 depends on C2 only). The full
+    recursive system (C3 ~ C1 + C2) adds one parameter and fits no worse; the LR statistic
+    is small, and the Markov model has no C1 -> C3 effect."""
+    rng = np.random.default_rng(8)
+    n, items = 800, 5
+    base = pd.DataFrame([(i, t, f"u{j}") for i in range(n) for t in (1, 2, 3) for j in range(items)],
+                        columns=["id", "time", "item"])
+    markov = "y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1 | c3(id) ~ 1 + c2"
+    full = "y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1 | c3(id) ~ 1 + c1 + c2"
+    truth = {f"c1,c2,c3#{k}:item[u{j}]": (1.5 if k == 1 else -1.5) for j in range(items) for k in (1, 2)}
+    truth.update({"logit:c1#1:Intercept": 0.0, "logit:c2#1:Intercept": -1.5, "logit:c2#1:c1#1": 3.0,
+                  "logit:c3#1:Intercept": -1.5, "logit:c3#1:c2#1": 3.0})
+    kw = dict(n_classes=2, family="bernoulli", measured_by="time", measurement_invariance=True)
+    df = gm.simulate(markov, base, params=truth, seed=rng, **kw)
+    label = {k: v for k, v in truth.items() if "item" in k}
+    m = gm.fit(markov, df, starts=0, start_values=label, **kw)
+    f = gm.fit(full, df, starts=0, start_values=label, **kw)
+    assert "logit:c3#1:c1#1" not in m.params.index and "logit:c3#1:c1#1" in f.params.index
+    assert f.df_model == m.df_model + 1
+    assert f.llf >= m.llf - 1e-6
+    assert 2 * (f.llf - m.llf) < 10.8  # chi2(1) 0.999 quantile
+    for lab in ("logit:c2#1:c1#1", "logit:c3#1:c2#1"):
+        assert abs(m.params[lab] - truth[lab]) < 4 * m.bse[lab]
+    assert m.transition_matrix("c3", "c2").shape == (2, 2)
