@@ -174,6 +174,15 @@ class ClassSystem:
             out += lsm[:, self._cfg[t][states], self.digits[states, t], :]
         return out if which == "within" else out[:, :, 0]
 
+    def _weights(self, which, W):
+        """The variables of ``which`` and posterior weights as (n, S, Qc) (between: (n, Kb)
+        placed on the between states)."""
+        if which == "within":
+            return self.within, W
+        Wf = np.zeros((W.shape[0], self.S, 1))
+        Wf[:, self.bstates, 0] = W
+        return self.betw, Wf
+
     def gradient(self, which, gamma, Zs, W, re_lin=None, per_unit=False):
         """Fisher-identity gradient of sum W * log P with respect to the flat logit vector.
 
@@ -181,13 +190,8 @@ class ClassSystem:
         "between". Returns (g (n_gamma,) or (n, n_gamma) if per_unit, slot residuals
         (n, n_slots, Qc) for the random logits, or None).
         """
-        ts = self.within if which == "within" else self.betw
-        n = W.shape[0]
-        if which == "between":
-            Wf = np.zeros((n, self.S, 1))
-            Wf[:, self.bstates, 0] = W
-            W = Wf
-        Qc = W.shape[2]
+        ts, W = self._weights(which, W)
+        n, Qc = W.shape[0], W.shape[2]
         g = np.zeros((n, self.n_gamma)) if per_unit else np.zeros(self.n_gamma)
         resid = np.zeros((n, self.n_slots, Qc)) if (which == "within" and self.n_slots) else None
         for t in ts:
@@ -217,13 +221,8 @@ class ClassSystem:
         """Expected complete-data information of the logit coefficients (n_gamma, n_gamma),
         block-diagonal over variables, and the per-slot variances (n, n_slots, Qc) that the
         EM metric of random logits uses."""
-        ts = self.within if which == "within" else self.betw
-        n = W.shape[0]
-        if which == "between":
-            Wf = np.zeros((n, self.S, 1))
-            Wf[:, self.bstates, 0] = W
-            W = Wf
-        Qc = W.shape[2]
+        ts, W = self._weights(which, W)
+        n, Qc = W.shape[0], W.shape[2]
         H = np.zeros((self.n_gamma, self.n_gamma))
         var = np.zeros((n, self.n_slots, Qc)) if (which == "within" and self.n_slots) else None
         for t in ts:

@@ -38,6 +38,24 @@ class Block:
         return slice(self.offset, self.offset + self.size)
 
 
+def _union_find(n):
+    """find/union over n entries; a group's root is its smallest member."""
+    parent = np.arange(n)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i, j):
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+
+    return find, union
+
+
 class ParamLayout:
     """Blocks, labels, ties and fixed values of a model's parameters."""
 
@@ -73,16 +91,7 @@ class ParamLayout:
         add("gamma", (q, K - 1), [f"logit:{self.class_name}{k + 1}:{z}" for z in zn for k in range(K - 1)])
         # random terms: the free entries of each factor matrix L (see random_effects.py);
         # outcome-part ones per class (tied across classes unless class_specific=["random"])
-        self.re_out_labels = [lab for b in design.re_out for lab in b.labels(K, self.class_name)]
-        self.re_cls_labels = [lab for b in design.re_cls for lab in b.labels(K, self.class_name)]
-        R = len(self.re_out_labels)
-        # an SD equals one entry of L when that row of L has a single free entry
-        self._fixable_re = set()
-        for b in list(design.re_out) + list(design.re_cls):
-            pos = b.free_positions()
-            for (i, _), lab in zip(pos, b.labels(K, self.class_name)):
-                if b.structure == "rr" or sum(1 for (a, _) in pos if a == i) == 1:
-                    self._fixable_re.add(lab)
+        R = self._re_labels(design, K)
         add("re_out", (K, R), [f"{cls(k)}{lab}" for k in range(K) for lab in self.re_out_labels])
         add("re_cls", (len(self.re_cls_labels),), list(self.re_cls_labels))
         self.blocks = {b.name: b for b in blocks}
@@ -91,18 +100,7 @@ class ParamLayout:
 
         # Step 2: ties. Class-invariant terms tie beta across classes; sigma is invariant
         # unless asked otherwise; ordinal thresholds are class-specific unless asked.
-        parent = np.arange(self.n_full)
-
-        def find(i):
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        def union(i, j):
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
+        find, union = _union_find(self.n_full)
 
         inv_cols = set()
         for term in invariant:
@@ -250,15 +248,7 @@ class ParamLayout:
         enames = fam.extra_names(design.aux)
         add("extra", (S, E), [e for _ in range(S) for e in enames])
         add("gamma", (cs.n_gamma,), cs.gamma_labels())
-        self.re_out_labels = [lab for b in design.re_out for lab in b.labels(S, self.class_name)]
-        self.re_cls_labels = [lab for b in design.re_cls for lab in b.labels(S, self.class_name)]
-        R = len(self.re_out_labels)
-        self._fixable_re = set()
-        for b in list(design.re_out) + list(design.re_cls):
-            pos = b.free_positions()
-            for (i, _), lab in zip(pos, b.labels(S, self.class_name)):
-                if b.structure == "rr" or sum(1 for (a, _) in pos if a == i) == 1:
-                    self._fixable_re.add(lab)
+        R = self._re_labels(design, S)
         if "random" in class_specific:
             if not cs.betw:
                 raise NotImplementedError(
@@ -272,18 +262,7 @@ class ParamLayout:
         self.blocks = {b.name: b for b in blocks}
         self.n_full = off
         self.full_labels = [lab for b in blocks for lab in b.labels]
-        parent = np.arange(self.n_full)
-
-        def find(i):
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        def union(i, j):
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
+        find, union = _union_find(self.n_full)
 
         for name in ("beta", "extra", "re_out"):
             b = self.blocks[name]
@@ -296,6 +275,20 @@ class ParamLayout:
                     first[lab] = i
         self._invariant_cols = sorted(inv_cols)
         self._finish(find, union, fix, equal, fam, S)
+
+    def _re_labels(self, design, K):
+        """Labels of the random terms' free entries (outcome and class part); which of them
+        can be fixed (an SD equals one entry of L when that row of L has a single free entry).
+        Returns the number of outcome-part entries."""
+        self.re_out_labels = [lab for b in design.re_out for lab in b.labels(K, self.class_name)]
+        self.re_cls_labels = [lab for b in design.re_cls for lab in b.labels(K, self.class_name)]
+        self._fixable_re = set()
+        for b in list(design.re_out) + list(design.re_cls):
+            pos = b.free_positions()
+            for (i, _), lab in zip(pos, b.labels(K, self.class_name)):
+                if b.structure == "rr" or sum(1 for (a, _) in pos if a == i) == 1:
+                    self._fixable_re.add(lab)
+        return len(self.re_out_labels)
 
     # ---- labels
     def _class_label(self, k):

@@ -52,21 +52,26 @@ def _nodes(lik):
     return t, w / w.sum()
 
 
-def joint_prior(lik: MixtureLikelihood, theta) -> np.ndarray:
-    """P(s) of every unit, random class logits integrated out: (n_units, S)."""
+def _joint_by_node(lik: MixtureLikelihood, theta):
+    """P(s | unit, node) (U, S, Qc) with between classes weighted by their cluster's
+    probabilities; the node weights w (Qc,), the flat logits and the random logit parts."""
     cs = lik.cs
     d = lik.design
     P = lik.layout.unpack(lik.layout.expand(theta))
     gam = P["gamma"].ravel()
     t, w = _nodes(lik)
     re_lin = _re_lin(lik, P, t) if t is not None else None
-    Zs = {k: cs.vars[k].Z for k in cs.within}
-    p = (np.exp(cs.logprior("within", gam, Zs, re_lin)) * w[None, None, :]).sum(axis=2)  # (U, S)
+    pj = np.exp(cs.logprior("within", gam, {k: cs.vars[k].Z for k in cs.within}, re_lin))
     if cs.betw:
-        pb = np.exp(cs.logprior("between", gam, {k: cs.vars[k].Z for k in cs.betw}))  # (G, Kb)
-        pu = pb[d.cluster_of_unit]
-        p = (p.reshape(-1, cs.Kb, cs.Kw) * pu[:, :, None]).reshape(p.shape)
-    return p
+        pb = np.exp(cs.logprior("between", gam, {k: cs.vars[k].Z for k in cs.betw}))[d.cluster_of_unit]
+        pj = (pj.reshape(pj.shape[0], cs.Kb, cs.Kw, -1) * pb[:, :, None, None]).reshape(pj.shape)
+    return pj, w, gam, re_lin
+
+
+def joint_prior(lik: MixtureLikelihood, theta) -> np.ndarray:
+    """P(s) of every unit, random class logits integrated out: (n_units, S)."""
+    pj, w, _, _ = _joint_by_node(lik, theta)
+    return (pj * w[None, None, :]).sum(axis=2)
 
 
 def marginals(lik, theta, p=None) -> tuple[list, np.ndarray]:
@@ -108,18 +113,8 @@ def transitions(lik, theta, p=None) -> tuple[list, np.ndarray]:
 def r_squared(lik, theta) -> tuple[list, np.ndarray]:
     """R^2 of each binary within variable's logit (eq 14 generalized; see module docstring)."""
     cs = lik.cs
-    d = lik.design
-    P = lik.layout.unpack(lik.layout.expand(theta))
-    gam = P["gamma"].ravel()
-    t, w = _nodes(lik)
-    re_lin = _re_lin(lik, P, t) if t is not None else None
-    Zs = {k: cs.vars[k].Z for k in cs.within}
     # joint distribution of the states per unit and node, to weigh the parents' states
-    lp = cs.logprior("within", gam, Zs, re_lin)  # (U, S, Qc)
-    pj = np.exp(lp)
-    if cs.betw:
-        pb = np.exp(cs.logprior("between", gam, {k: cs.vars[k].Z for k in cs.betw}))[d.cluster_of_unit]
-        pj = (pj.reshape(pj.shape[0], cs.Kb, cs.Kw, -1) * pb[:, :, None, None]).reshape(pj.shape)
+    pj, w, gam, re_lin = _joint_by_node(lik, theta)
     wt = pj * w[None, None, :] / pj.shape[0]  # weights over (unit, state, node), sum 1
     names, vals = [], []
     for k in cs.within:
