@@ -158,8 +158,8 @@ try:
         ax.text((x0 + x1) / 2 + 0.15, (y0 + y1) / 2 + dy, text, fontsize=8, color="darkred")
 
     arrow("a1", "a2", f"beta = {d2['regression(classroom:c2#1 on c1#1)']:.2f}", 0.15)
-    arrow("a1", "C1", f"R2 = {d2['r2(c1)']:.2f}")
-    arrow("a2", "C2", f"SD(e) = {d2['residual sd(classroom:c2#1)']:.2f}")
+    arrow("a1", "C1", f"R2 = {d2['r2(c1)']:.2f}", -0.45)
+    arrow("a2", "C2", f"SD(e) = {d2['residual sd(classroom:c2#1)']:.2f}", -0.45)
     arrow("C1", "C2", f"gamma = {P['logit:c2#1:c1#1']:.2f}", 0.15)
     arrow("C1", "U1", "pi_cp")
     arrow("C2", "U2", "pi_cp (equal)")
