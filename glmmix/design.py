@@ -189,10 +189,6 @@ def build_design(
     if multi:
         roles = _class_roles(formula, data, cluster_name, class_sizes)
         unit_name, cluster_name = roles["unit"], roles["cluster"]
-        if family.name == "ordinal":
-            raise NotImplementedError(
-                "ordinal outcomes with several class variables are not supported yet (their "
-                "thresholds would need one set per measuring class variable); use binary items")
     meas_cols = _measured_by_columns(measured_by, data) if multi else set()
     for arg, col in (("thresholds_by", thresholds_by), ("trials", trials)):
         if col is not None:
@@ -278,6 +274,16 @@ def build_design(
             aux[key] = aux[key][order]
     if meas is not None:
         meas = meas[keep][order]
+        if family.name == "ordinal":
+            # thresholds per measurement group (and per thresholds_by level): each group's
+            # thresholds depend on the classes of the variables measuring it, like its X copy
+            mg, _ = _group_codes(meas)
+            lev = aux.get("threshold_levels", [None])
+            tg = aux.get("threshold_group", np.zeros(len(mg), np.intp))
+            ng = int(mg.max()) + 1
+            aux["threshold_group"] = (mg * len(lev) + tg).astype(np.intp)
+            aux["threshold_levels"] = [lv for _ in range(ng) for lv in lev]
+            aux["threshold_mgroup"] = np.repeat(np.arange(ng), len(lev))
     y = family.prepare(df[yname].rename(formula.outcome), aux)
     starts = np.flatnonzero(np.r_[True, ucodes[1:] != ucodes[:-1]])
     if multi and cluster_name is not None and unit_name is None:
@@ -572,12 +578,18 @@ def _measurement(formula, roles, measured_by, data):
     return M
 
 
-def _expand_by_group(X, x_names, x_terms, meas, roles):
-    """One copy of the outcome design per measurement group (the set of class variables a
-    row measures), so each group's coefficients can depend on its own classes only."""
+def _group_codes(meas):
+    """Measurement group of every row (codes) and the groups (tuples of variable indices)."""
     key = meas.astype(np.int64) @ (1 << np.arange(meas.shape[1], dtype=np.int64))
     codes, uniq = pd.factorize(key, sort=True)
     groups = [tuple(int(t) for t in range(meas.shape[1]) if (u >> t) & 1) for u in uniq]
+    return np.asarray(codes, np.intp), groups
+
+
+def _expand_by_group(X, x_names, x_terms, meas, roles):
+    """One copy of the outcome design per measurement group (the set of class variables a
+    row measures), so each group's coefficients can depend on its own classes only."""
+    codes, groups = _group_codes(meas)
     if len(groups) == 1:
         return X, x_names, x_terms, np.zeros(len(x_names), np.intp), groups
     p = len(x_names)

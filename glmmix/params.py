@@ -203,6 +203,8 @@ class ParamLayout:
                 inv_cols.update(design.x_terms[term])
             elif term in design.x_names:
                 inv_cols.update(j for j, n in enumerate(design.x_names) if n == term)
+            elif term == "thresholds" and fam.name == "ordinal":
+                continue
             else:
                 raise DesignError(
                     f"invariant term {term!r} is not a term of the outcome part; terms are "
@@ -246,7 +248,16 @@ class ParamLayout:
                     bl.append(prefix(g, s) + x)
         add("beta", (len(design.x_names), S), bl)
         enames = fam.extra_names(design.aux)
-        add("extra", (S, E), [e for _ in range(S) for e in enames])
+        emg = design.aux.get("threshold_mgroup")  # ordinal: measurement group of each threshold
+        if emg is not None:
+            m = design.aux["n_cat"] - 1
+            egroup = np.repeat(emg, m)
+            inv_thr = "thresholds" in invariant
+            el = [(f"{','.join(gname[egroup[e]])}:" if inv_thr else prefix(egroup[e], s)) + enames[e]
+                  for s in range(S) for e in range(E)]
+        else:
+            el = [e for _ in range(S) for e in enames]
+        add("extra", (S, E), el)
         add("gamma", (cs.n_gamma,), cs.gamma_labels())
         R = self._re_labels(design, S)
         if "random" in class_specific:

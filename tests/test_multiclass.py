@@ -23,9 +23,9 @@ from glmmix.likelihood import MixtureLikelihood
 from glmmix.params import ParamLayout
 
 
-def lik_of(formula, data, sizes, family="bernoulli", measured_by=None, **kw):
+def lik_of(formula, data, sizes, family="bernoulli", measured_by=None, thresholds_by=None, **kw):
     d = build_design(parse_formula(formula), data, 2, get_family(family), measured_by=measured_by,
-                     class_sizes=sizes)
+                     class_sizes=sizes, thresholds_by=thresholds_by)
     return MixtureLikelihood(d, ParamLayout(d, **kw))
 
 
@@ -138,10 +138,19 @@ GRAD_CASES = [
 ]
 
 
+GRAD_CASES += [
+    ("y ~ 0 + x | c1(id) ~ 1 | c2(id) ~ 1 + c1", {"c1": 2, "c2": 2}, "time",
+     {"family": "ordinal", "thresholds_by": "item", "measurement_invariance": True}),
+    ("y ~ 0 + x | c1(id) ~ 1 | c2(id) ~ 1 + c1", {"c1": 2, "c2": 3}, "time", {"family": "ordinal"}),
+]
+
+
 @pytest.mark.parametrize("formula, sizes, measured_by, kw", GRAD_CASES)
 def test_multiclass_gradient_matches_finite_differences(formula, sizes, measured_by, kw, rng):
     times = 2 if measured_by == "time" else 1
     df = lta_data(rng, n=30, times=times, rooms=6)
+    if kw.get("family") == "ordinal":
+        df["y"] = rng.integers(0, 3, size=len(df)).astype(float)
     lik = lik_of(formula, df, sizes, measured_by=measured_by, **kw)
     theta = 0.5 * rng.standard_normal(lik.layout.n_free)
     ll, g, _ = lik.loglik_and_grad(theta)
@@ -390,3 +399,33 @@ def test_markov_lta_is_nested_in_the_full_recursive_system():
     for lab in ("logit:c2#1:c1#1", "logit:c3#1:c2#1"):
         assert abs(m.params[lab] - truth[lab]) < 4 * m.bse[lab]
     assert m.transition_matrix("c3", "c2").shape == (2, 2)
+
+
+def test_ordinal_lta_thresholds_follow_their_class_variable(rng):
+    """Ordinal items (cumulative logit): thresholds per item are class-specific and, with
+    measurement invariance, equal across time; the likelihood equals enumeration."""
+    df = lta_data(rng, n=25, items=2, times=2)
+    df["y"] = rng.integers(0, 3, size=len(df)).astype(float)
+    f = "y ~ 0 + x | c1(id) ~ 1 | c2(id) ~ 1 + c1"
+    lik = lik_of(f, df, {"c1": 2, "c2": 2}, family="ordinal", measured_by="time", thresholds_by="item",
+                 measurement_invariance=True)
+    L = lik.layout
+    assert "c1,c2#1:threshold[u0:1]" in L.labels and "c1,c2#2:threshold[u1:2]" in L.labels
+    assert L.n_free == 2 * (2 * 2 + 1) + 1 + 2  # classes x (items x 2 thresholds + x), logits
+    theta = 0.5 * rng.normal(size=L.n_free)
+    nat = dict(zip(L.labels, gm.api.natural_params(lik, theta)))
+    ll = 0.0
+    for _, g in df.groupby("id"):
+        tot = []
+        for c1, c2 in itertools.product(range(2), range(2)):
+            lp = log_softmax([nat["logit:c1#1:Intercept"], 0.0])[c1]
+            lp += log_softmax([nat["logit:c2#1:Intercept"] + (nat["logit:c2#1:c1#1"] if c1 == 0 else 0.0), 0.0])[c2]
+            for _, r in g.iterrows():
+                c = (c1, c2)[int(r.time) - 1]
+                eta = nat[f"c1,c2#{c + 1}:x"] * r.x
+                cut = [-np.inf] + [nat[f"c1,c2#{c + 1}:threshold[{r['item']}:{k}]"] for k in (1, 2)] + [np.inf]
+                k = int(r.y)
+                lp += np.log(expit(cut[k + 1] - eta) - expit(cut[k] - eta))
+            tot.append(lp)
+        ll += np.logaddexp.reduce(tot)
+    assert lik.loglik(theta) == pytest.approx(ll, abs=1e-8)
