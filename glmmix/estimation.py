@@ -486,7 +486,15 @@ def canonical_order(lik: MixtureLikelihood, theta) -> np.ndarray:
         return theta
     L = lik.layout
     prop = class_proportions(lik, theta)
-    perm = np.argsort(-prop, kind="stable")
+    if L.multi:  # each variable by its own marginal proportions; one order for invariant items
+        cs = lik.cs
+        marg = [np.array([prop[cs.digits[:, t] == k].sum() for k in range(v.K)]) for t, v in enumerate(cs.vars)]
+        perm = [np.argsort(-m, kind="stable") for m in marg]
+        if getattr(L, "measurement_invariance", False):
+            lead = perm[cs.within[0]]
+            perm = [lead if (t in cs.within and cs.Ks[t] == len(lead)) else p for t, p in enumerate(perm)]
+    else:
+        perm = np.argsort(-prop, kind="stable")
     if not L.permutation_allowed(perm):
         return theta
     return L.from_full(L.permute_full(L.expand(theta), perm))

@@ -189,6 +189,8 @@ class ParamLayout:
         (eq 11) gives equal-structure groups one name.
         """
         cs = design.classes
+        self._cs = cs
+        self._has_re_cls = bool(design.re_cls)
         S = cs.S
         fam = design.family
         E = fam.n_extra(design.aux)
@@ -379,6 +381,8 @@ class ParamLayout:
 
         Class logits are re-expressed against the new last class (eq 4's alpha_L = 0).
         """
+        if self.multi:
+            return self._permute_multi(phi, perm)
         perm = np.asarray(perm)
         P = self.unpack(phi)
         K = self.n_classes
@@ -391,10 +395,10 @@ class ParamLayout:
 
     def permutation_allowed(self, perm) -> bool:
         """True when relabelling classes maps the constraint structure onto itself."""
+        if self.multi:
+            return self._multi_permutation_allowed(perm)
         if np.array_equal(perm, np.arange(self.n_classes)):
             return True
-        if self.multi:  # joint states: relabelling one variable permutes states jointly
-            return False
         idx = self.permute_full(np.arange(self.n_full, dtype=float) + 1.0, perm)
         # gamma entries mix under permutation; they carry no ties or fixes by default
         gb = self.blocks["gamma"]
@@ -409,6 +413,71 @@ class ParamLayout:
         fi, fv = self.free_idx[nong], self.fixed_val[nong]
         fs, fvs = self.free_idx[s], self.fixed_val[s]
         # same partition into tie groups and same fixed values
+        if not np.array_equal(fi < 0, fs < 0) or not np.allclose(fv, fvs):
+            return False
+        pairs = {}
+        for a, b in zip(fi, fs):
+            if a >= 0 and pairs.setdefault(a, b) != b:
+                return False
+        return True
+
+    # ---- relabelling with several class variables
+    def _permute_multi(self, phi, perms):
+        """Relabel each class variable t by perms[t] (new class k is old class perms[t][k]).
+
+        Joint states map digit-wise; every variable's logits are re-expressed against its new
+        reference class and its parents' new reference classes (the shifts move into the
+        intercept, so a variable with parents needs an intercept). The likelihood is unchanged.
+        """
+        cs = self._cs
+        perms = [np.asarray(p) for p in perms]
+        old_digits = np.stack([perms[t][cs.digits[:, t]] for t in range(cs.T)], axis=1)
+        strides = np.cumprod(np.r_[1, cs.Ks[:-1]])
+        old_state = old_digits @ strides  # new state s' is old state old_state[s']
+        P = self.unpack(phi)
+        gam = P["gamma"].copy()
+        for t, v in enumerate(cs.vars):
+            G = gam[cs.gslices[t]].reshape(cs.gshapes[t])
+            q = v.Z.shape[1]
+            pt = perms[t]
+            full = np.concatenate([G, np.zeros((G.shape[0], 1))], axis=1)[:, pt]
+            full = full - full[:, -1:]  # new reference class
+            new = full[:, :-1].copy()
+            row = q
+            for p in v.parents:
+                Kp = int(cs.Ks[p])
+                D = np.concatenate([new[row:row + Kp - 1], np.zeros((1, v.K - 1))], axis=0)[perms[p]]
+                shift = D[-1].copy()  # effect of the new reference class of the parent
+                new[row:row + Kp - 1] = (D - shift)[:-1]
+                if np.any(shift != 0):
+                    if "Intercept" not in v.z_names:
+                        raise ValueError("relabelling a parent needs an intercept in the child's logit")
+                    new[v.z_names.index("Intercept")] += shift
+                row += Kp - 1
+            gam[cs.gslices[t]] = new.ravel()
+        return self.pack({"beta": P["beta"][:, old_state], "extra": P["extra"][old_state], "gamma": gam,
+                          "re_out": P["re_out"][old_state], "re_cls": P["re_cls"]})
+
+    def _multi_permutation_allowed(self, perms) -> bool:
+        cs = self._cs
+        if all(np.array_equal(p, np.arange(len(p))) for p in perms):
+            return True
+        if self._has_re_cls:  # random logits are tied to the reference classes
+            return False
+        gb = self.blocks["gamma"]
+        if (self.free_idx[gb.slice] < 0).any() or len(np.unique(self.free_idx[gb.slice])) != gb.size:
+            return False
+        for v in cs.vars:  # moving a parent's reference class shifts the child's intercept
+            if "Intercept" not in v.z_names and any(
+                    not np.array_equal(perms[p], np.arange(cs.Ks[p])) for p in v.parents):
+                return False
+        idx = self._permute_multi(np.arange(self.n_full, dtype=float) + 1.0, perms)
+        src = np.round(idx).astype(int) - 1
+        nong = np.ones(self.n_full, bool)
+        nong[gb.slice] = False
+        s = src[nong]
+        fi, fv = self.free_idx[nong], self.fixed_val[nong]
+        fs, fvs = self.free_idx[s], self.fixed_val[s]
         if not np.array_equal(fi < 0, fs < 0) or not np.allclose(fv, fvs):
             return False
         pairs = {}

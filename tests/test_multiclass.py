@@ -227,7 +227,8 @@ def test_within_between_recovery_and_class_specific_random_effects():
     f = "y ~ 0 + item + (1 | school) | c(student) ~ 1 + d | d(school) ~ 1"
     truth = {f"c#1:item[u{j}]": 1.5 for j in range(items)}
     truth.update({f"c#2:item[u{j}]": -1.5 for j in range(items)})
-    truth.update({"logit:c#1:Intercept": -1.0, "logit:c#1:d#1": 2.0, "logit:d#1:Intercept": 0.0,
+    # class 1 the larger of each variable (P(c#1) = 0.64, P(d#1) = 0.62): fits report classes by size
+    truth.update({"logit:c#1:Intercept": -0.5, "logit:c#1:d#1": 2.0, "logit:d#1:Intercept": 0.5,
                   "d#1:sd(school:Intercept)": 1.0, "d#2:sd(school:Intercept)": 0.3})
     kw = dict(n_classes=2, family="bernoulli", measured_by={"c": True}, class_specific=["random"])
     df = gm.simulate(f, base, params=truth, seed=3, **kw)
@@ -429,3 +430,29 @@ def test_ordinal_lta_thresholds_follow_their_class_variable(rng):
             tot.append(lp)
         ll += np.logaddexp.reduce(tot)
     assert lik.loglik(theta) == pytest.approx(ll, abs=1e-8)
+
+
+def test_relabelling_joint_states_keeps_the_likelihood(rng):
+    """Relabelling each class variable (logits re-expressed against new reference classes,
+    parents' shifts moved into intercepts) leaves the log-likelihood unchanged; fits report
+    every variable's classes in decreasing size (one order for measurement-invariant items)."""
+    df = lta_data(rng, n=40, times=3)
+    f = "y ~ 0 + item | c1(id) ~ 1 + x | c2(id) ~ 1 + c1 + x | c3(id) ~ 1 + c1 + c2"
+    lik = lik_of(f, df, {"c1": 2, "c2": 3, "c3": 2}, measured_by="time")
+    L = lik.layout
+    theta = rng.normal(size=L.n_free)
+    for perms in ([[1, 0], [2, 0, 1], [0, 1]], [[0, 1], [1, 2, 0], [1, 0]], [[1, 0], [0, 1, 2], [1, 0]]):
+        assert L.permutation_allowed(perms)
+        th2 = L.from_full(L.permute_full(L.expand(theta), perms))
+        assert lik.loglik(th2) == pytest.approx(lik.loglik(theta), abs=1e-9)
+    # invariant items: only a common relabelling keeps the ties
+    lik2 = lik_of("y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1", lta_data(rng, times=2), {"c1": 2, "c2": 2},
+                  measured_by="time", measurement_invariance=True)
+    assert lik2.layout.permutation_allowed([[1, 0], [1, 0]])
+    assert not lik2.layout.permutation_allowed([[1, 0], [0, 1]])
+    df = gm.datasets.load("toca_sim")
+    res = gm.fit("y ~ 0 + item | c1(student) ~ 1 | c2(student) ~ 1 + c1", df, n_classes=2, family="bernoulli",
+                 measured_by="time", measurement_invariance=True, seed=5, starts=(6, 2))
+    der = res.derived()["value"]
+    assert der["P(c1#1)"] >= der["P(c1#2)"]
+    assert res.llf == pytest.approx(-11242.8222, abs=1e-3)
