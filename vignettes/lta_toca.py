@@ -13,9 +13,10 @@ probabilities at both times (time-invariant measurement, eq 11); C2's logit has 
 predictor (eq 13). The two-level model adds classroom random intercepts alpha_1j,
 alpha_2j of the two class logits, correlated, i.e. alpha_2 = mu + beta alpha_1 + e (eq 15).
 
-Class labels in models with several class variables follow the starting values (as in
-Mplus): we label class 1 "disruptive" by starting its item logits at +1 and class 2's at
--1, and check against random starts that this start reaches the best log-likelihood.
+glmmix reports classes by size, but with random class logits (the two-level model) labels
+follow the starting values, as in Mplus: we label class 1 "disruptive" by starting its item
+logits at +1 and class 2's at -1, and check against random starts that this start reaches
+the best log-likelihood.
 """
 
 import os
