@@ -269,12 +269,23 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
     P = L.unpack(L.expand(theta))
     # between-level regressions (eq 5, 15): each correlated effect on the ones before it;
     # for jointly normal effects these re-express the covariance (slopes S[i,<i] S[<i,<i]^-1)
-    blocks = [(b, P["re_out"][0], pos) for b, pos in zip(d.re_out, lik._pos)]
-    blocks += [(b, P["re_cls"], pos) for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):])]
+    # class-specific covariances (eq 18, 25: [eta_j | D_j = d]) give one set per distinct class
+    blocks = []
+    rb = L.blocks["re_out"]
+    if rb.size:
+        fi = L.free_idx[rb.slice].reshape(rb.shape)
+        reps = sorted({tuple(r): k for k, r in reversed(list(enumerate(fi.tolist())))}.values())
+        for k in reps:
+            pre = "" if len(reps) == 1 else (
+                d.classes.state_name(k, d.classes.betw) if d.multi else f"{d.class_name}{k + 1}") + ":"
+            blocks += [(b, P["re_out"][k], pos, pre) for b, pos in zip(d.re_out, lik._pos)]
+    blocks += [(b, P["re_cls"], pos, "") for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):])]
     k_out = k_cls = 0
-    for b, entries, pos in blocks:
+    for b, entries, pos, pre in blocks:
         n = len(pos)
         if b.part == "outcome":
+            if b is d.re_out[0]:
+                k_out = 0
             e, k_out = entries[k_out:k_out + n], k_out + n
         else:
             e, k_cls = entries[k_cls:k_cls + n], k_cls + n
@@ -289,9 +300,9 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
             except np.linalg.LinAlgError:
                 continue
             for j in range(i):
-                names.append(f"regression({b.group}:{rows[i]} on {rows[j]})")
+                names.append(f"{pre}regression({b.group}:{rows[i]} on {rows[j]})")
                 vals.append(coef[j])
-            names.append(f"residual sd({b.group}:{rows[i]})")
+            names.append(f"{pre}residual sd({b.group}:{rows[i]})")
             vals.append(np.sqrt(max(S[i, i] - c @ coef, 0.0)))
     if d.re_cls:
         k0 = 0

@@ -456,3 +456,18 @@ def test_relabelling_joint_states_keeps_the_likelihood(rng):
     der = res.derived()["value"]
     assert der["P(c1#1)"] >= der["P(c1#2)"]
     assert res.llf == pytest.approx(-11242.8222, abs=1e-3)
+
+
+def test_between_regressions_are_reported_per_class_when_class_specific(rng):
+    """eq 25: [eta_j | D_j = d] has its own covariance per d, so the between-level regression
+    of the random slope on the random intercept is reported for each class."""
+    df = lta_data(rng, n=30, times=1, rooms=6)
+    lik = lik_of("y ~ 0 + item + (1 + x | room) | c(id) ~ 1 + d | d(room) ~ 1", df, {"c": 2, "d": 2},
+                 class_specific=["random"])
+    theta = rng.normal(size=lik.layout.n_free)
+    nat = dict(zip(lik.layout.labels, gm.api.natural_params(lik, theta)))
+    names, vals = gm.api.derived(lik, theta)
+    der = dict(zip(names, vals))
+    for k in (1, 2):
+        slope = nat[f"d#{k}:cor(room:x,Intercept)"] * nat[f"d#{k}:sd(room:x)"] / nat[f"d#{k}:sd(room:Intercept)"]
+        assert der[f"d#{k}:regression(room:x on Intercept)"] == pytest.approx(slope, rel=1e-9)
