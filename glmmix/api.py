@@ -17,6 +17,7 @@ from .params import ParamLayout
 from .quadrature import Integration
 from .random_effects import covariance as re_covariance
 from .random_effects import natural as re_natural
+from .random_effects import set_parameterization
 from .results import MixtureResults
 
 
@@ -44,6 +45,7 @@ def fit(
     *,
     measured_by=None,
     measurement_invariance: bool = False,
+    re_parameterization: str = "cholesky",
     invariant=(),
     class_specific=(),
     fix: dict | None = None,
@@ -85,6 +87,12 @@ def fit(
         variables measure every row unless the dict says otherwise. A row's outcome
         coefficients depend on the classes of the variables that measure it (C and D
         together: on (c, d), eq 22).
+    re_parameterization : {"cholesky", "regression"}
+        How correlated random effects are parameterized: the Cholesky factor of their
+        covariance (Section 10; reported as SDs and correlations) or recursive between-level
+        regressions, each effect on the ones before it (eq 5, 15, 25: alpha_2 = beta alpha_1
+        + e), reported as ``sd(g:first)``, ``regression(g:second on first)`` and ``residual
+        sd(g:second)``; the same model, but its slopes can be fixed or held equal.
     measurement_invariance : bool
         Several class variables measured by the same items: equal outcome coefficients for
         equal class numbers across variables (the time-invariant latent class model, eq 11),
@@ -111,7 +119,9 @@ def fit(
         Binomial family: column with the number of trials.
     starts : int or (int, int)
         Random starting sets and how many of the best are completed (default 20 and 5,
-        Section 10 of Asparouhov & Muthen). ``0`` uses the data-based start only.
+        Section 10 of Asparouhov & Muthen). ``0``: one start, the given starting values, or
+        (with classes and none given) one perturbation of the data-based centre, which is
+        itself a saddle point (every class alike).
     seed : int, optional
         Seed for the random starts; a fixed seed gives identical results (also in parallel).
     se : {"ml", "robust", "none"}
@@ -181,6 +191,7 @@ def fit(
     # Step 2: design, parameter layout, likelihood.
     design = build_design(parsed, data, int(n_classes), fam, thresholds_by=thresholds_by, trials=trials,
                           measured_by=measured_by, class_sizes=class_sizes)
+    set_parameterization(design, re_parameterization)
     layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
                          measurement_invariance=measurement_invariance)
     integ = Integration.make(integration, n_points, design.D, design.n_clusters, adaptive=adaptive,

@@ -360,6 +360,10 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
     K = lik.K
     records: list[StartRecord] = []
     if K == 1 or opts.n_starts <= 0:
+        if K > 1 and start_params is None:
+            # the data-based centre (every class alike) is a stationary point, a saddle, of a
+            # mixture likelihood: one start means one perturbation of it
+            center = perturb(lik, center, rng)
         thetas = [center]
         records.append(StartRecord(0, lik.loglik(center)))
         finals_idx = [0]
@@ -450,6 +454,9 @@ def normalize_signs(lik: MixtureLikelihood, theta) -> np.ndarray:
     Lo, Lc = lik.factor_matrices(P)
     new_out = []
     for b, Lk, pos in zip(d.re_out, Lo, lik._pos):
+        if b.structure == "reg":  # the sign of u_j is that of psi_j; slopes are unaffected
+            new_out.append(_reg_abs(b, Lk, pos, P, lik, "re_out"))
+            continue
         for j in range(b.d):
             if d.form == "outside":
                 sgn = np.where(Lk[:, j, j] < 0, -1.0, 1.0)
@@ -459,6 +466,9 @@ def normalize_signs(lik: MixtureLikelihood, theta) -> np.ndarray:
         new_out.append(Lk[:, pos[:, 0], pos[:, 1]])
     new_cls = []
     for b, Lm, pos in zip(d.re_cls, Lc, lik._pos[len(d.re_out):]):
+        if b.structure == "reg":
+            new_cls.append(_reg_abs(b, Lm, pos, P, lik, "re_cls"))
+            continue
         for j in range(b.d):
             if Lm[j, j] < 0:
                 Lm[:, j] *= -1.0
@@ -473,6 +483,22 @@ def normalize_signs(lik: MixtureLikelihood, theta) -> np.ndarray:
     new = L.from_full(phi)
     # a flip that a constraint does not allow (e.g. a fixed negative loading) is undone
     return new if np.allclose(L.expand(new), phi) else theta
+
+
+def _reg_abs(b, Lm, pos, P, lik, which):
+    """Entries of a regression-parameterized block with non-negative residual SDs."""
+    d = lik.design
+    blocks = d.re_out if which == "re_out" else d.re_cls
+    poss = lik._pos if which == "re_out" else lik._pos[len(d.re_out):]
+    k0 = 0
+    for bb, pp in zip(blocks, poss):
+        if bb is b:
+            break
+        k0 += len(pp)
+    ent = P[which][..., k0:k0 + len(pos)].copy()
+    diag = pos[:, 0] == pos[:, 1]
+    ent[..., diag] = np.abs(ent[..., diag])
+    return ent
 
 
 def class_proportions(lik: MixtureLikelihood, theta) -> np.ndarray:

@@ -42,6 +42,8 @@ import scipy.sparse as sp
 from .design import Design
 from .params import ParamLayout
 from .quadrature import Integration
+from .random_effects import factor as re_factor
+from .random_effects import reg_metric_scale, reg_pullback
 
 
 def lse(a: np.ndarray, axis: int = 1) -> np.ndarray:
@@ -240,6 +242,7 @@ class MixtureLikelihood:
             self._dims_cls.append(slice(off, off + b.d))
             off += b.d
         self._pos = [np.array(b.free_positions()).reshape(-1, 2) for b in list(design.re_out) + list(design.re_cls)]
+        self._regs = None
         # adaptive nodes differ by cluster; rows then differ by cluster only if the nodes enter
         # their linear predictors (outcome random terms), else patterns still apply (GoM)
         per_row = self.integ.adaptive and bool(design.re_out)
@@ -257,19 +260,49 @@ class MixtureLikelihood:
         k0 = 0
         re_out, re_cls = P["re_out"], P["re_cls"]
         for b, pos in zip(self.design.re_out, self._pos):
-            L = np.zeros((self.K, b.m, b.d))
             n = len(pos)
-            L[:, pos[:, 0], pos[:, 1]] = re_out[:, k0:k0 + n]
+            if b.structure == "reg":
+                L = np.stack([re_factor(b, re_out[k, k0:k0 + n], pos) for k in range(self.K)])
+            else:
+                L = np.zeros((self.K, b.m, b.d))
+                L[:, pos[:, 0], pos[:, 1]] = re_out[:, k0:k0 + n]
             out.append(L)
             k0 += n
         k0 = 0
         for b, pos in zip(self.design.re_cls, self._pos[len(self.design.re_out):]):
-            L = np.zeros((b.m, b.d))
             n = len(pos)
-            L[pos[:, 0], pos[:, 1]] = re_cls[k0:k0 + n]
-            cls.append(L)
+            cls.append(re_factor(b, re_cls[k0:k0 + n], pos))
             k0 += n
         return out, cls
+
+    def _reg_entries(self):
+        """(block name, class, full indices, RandomBlock, positions) of every regression-
+        parameterized random term (random_effects.py), per class for outcome terms."""
+        L = self.layout
+        out = []
+        k0 = 0
+        rb = L.blocks["re_out"]
+        R = rb.shape[1] if rb.size else 0
+        for b, pos in zip(self.design.re_out, self._pos):
+            n = len(pos)
+            if b.structure == "reg":
+                for k in range(self.K):
+                    out.append(("re_out", k, rb.offset + k * R + k0 + np.arange(n), b, pos))
+            k0 += n
+        k0 = 0
+        cb = L.blocks["re_cls"]
+        for b, pos in zip(self.design.re_cls, self._pos[len(self.design.re_out):]):
+            n = len(pos)
+            if b.structure == "reg":
+                out.append(("re_cls", None, cb.offset + k0 + np.arange(n), b, pos))
+            k0 += n
+        return out
+
+    def _pullback(self, phi, g):
+        """Chain rule from factor-matrix entries to regression parameters (last axis of g)."""
+        for _, _, idx, b, pos in self._regs:
+            g[..., idx] = reg_pullback(b, phi[idx], pos, g[..., idx])
+        return g
 
     # ------------------------------------------------------------------ evaluation
     @property
@@ -473,6 +506,10 @@ class MixtureLikelihood:
             g[L.blocks["gamma"].slice] = gg
             if self.design.re_cls:
                 g[L.blocks["re_cls"].slice] = self._cls_re_grad(es, resid)
+        if self._regs is None:
+            self._regs = self._reg_entries()
+        if self._regs:
+            g = self._pullback(L.pack(es.parts), g)
         return g
 
     def _cls_re_grad(self, es: EStep, resid, per_unit: bool = False):
@@ -557,6 +594,10 @@ class MixtureLikelihood:
                 out[:, gsl] += gbt[rs.ginv]
             if self.design.re_cls:
                 out[:, L.blocks["re_cls"].slice] = np.asarray(rs.Gv @ self._cls_re_grad(es, resid, per_unit=True))
+        if self._regs is None:
+            self._regs = self._reg_entries()
+        if self._regs:
+            out = self._pullback(L.pack(es.parts), out)
         return L.reduce(out)
 
     # ------------------------------------------------------------------ EM metric
@@ -626,6 +667,17 @@ class MixtureLikelihood:
                     diag.append(Du[pos[:, 0], pos[:, 1]])
                 cb = L.blocks["re_cls"]
                 _scatter(H, L.free_idx[cb.slice], np.diag(np.concatenate(diag)))
+        if self._regs is None:
+            self._regs = self._reg_entries()
+        if self._regs:  # regression-parameterized terms: the metric of their own parameters
+            phi = L.pack(es.parts)
+            done = set()
+            for _, _, idx, b, pos in self._regs:
+                sc = reg_metric_scale(b, phi[idx], pos)
+                for j, fi in enumerate(L.free_idx[idx]):
+                    if fi >= 0 and fi not in done:
+                        H[fi, fi] *= sc[j]
+                        done.add(fi)
         return H
 
     # ------------------------------------------------------------------ adaptation

@@ -299,7 +299,7 @@ class ParamLayout:
         for b in list(design.re_out) + list(design.re_cls):
             pos = b.free_positions()
             for (i, _), lab in zip(pos, b.labels(K, self.class_name)):
-                if b.structure == "rr" or sum(1 for (a, _) in pos if a == i) == 1:
+                if b.structure in ("rr", "reg") or sum(1 for (a, _) in pos if a == i) == 1:
                     self._fixable_re.add(lab)
         return len(self.re_out_labels)
 

@@ -8,6 +8,11 @@ L (q x d) times standard-normal latents u (d), so its effects are b = L u ~ N(0,
 * ``(1 + x || g)``: L diagonal: uncorrelated effects;
 * ``rr(0 + item | g, d)``: L lower trapezoidal (q x d): d factors with loadings (eq 35-41;
   glmmTMB's reduced-rank spelling);
+* ``re_parameterization="regression"`` (correlated terms): the same covariance written as
+  recursive between-level regressions (eq 5, 15, 25): b = B b + diag(psi) u with B strictly
+  lower triangular, so L = (I - B)^-1 diag(psi); the free entries are the slopes B (each
+  effect on the ones before it) and the residual SDs psi, which constraints can then fix
+  (``fix={"regression(g:c2#1 on c1#1)": 0}``) or equate;
 * in the class part, ``(1 | g)`` gives each of the K-1 class logits a random intercept,
   jointly normal (eq 34), and ``rr(1 | g, 1)`` the one-factor version (eq 35).
 
@@ -80,7 +85,10 @@ class RandomBlock:
         g = self.group
         out = []
         for i, j in self.free_positions():
-            if self.structure == "rr":
+            if self.structure == "reg":
+                out.append(f"sd({g}:{rows[i]})" if i == j == 0 else (
+                    f"residual sd({g}:{rows[i]})" if i == j else f"regression({g}:{rows[i]} on {rows[j]})"))
+            elif self.structure == "rr":
                 out.append(f"loading({g}:{rows[i]})" if self.d == 1 else f"loading{j + 1}({g}:{rows[i]})")
             elif i == j:
                 out.append(f"sd({g}:{rows[i]})")
@@ -165,6 +173,67 @@ def random_terms(part) -> list:
 __all__ = ["RandomBlock", "RandomTerm", "FactorTerm", "build_blocks", "check_grouping", "check_nested"]
 
 
+def set_parameterization(design, kind: str):
+    """``"cholesky"`` (default) or ``"regression"``: write every correlated term's covariance
+    as recursive regressions among its effects (eq 5, 15, 25)."""
+    if kind not in ("cholesky", "regression"):
+        raise DesignError(f"re_parameterization must be 'cholesky' or 'regression', not {kind!r}")
+    if kind == "regression":
+        blocks = [b for b in list(design.re_out) + list(design.re_cls) if b.structure == "chol"]
+        if not any(b.m > 1 for b in blocks):
+            raise DesignError("re_parameterization='regression' needs a correlated random term with "
+                              "several effects, e.g. (1 + x | g) or random intercepts of two class logits")
+        for b in blocks:
+            b.structure = "reg"
+
+
+def factor(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The factor matrix L (m x d) of a block from its free entries."""
+    if block.structure != "reg":
+        L = np.zeros((block.m, block.d))
+        L[pos[:, 0], pos[:, 1]] = entries
+        return L
+    M, psi = _reg_parts(block, entries, pos)
+    return M * psi[None, :]
+
+
+def _reg_parts(block, entries, pos):
+    """(I - B)^-1 and psi of a regression-parameterized block."""
+    m = block.m
+    B = np.zeros((m, m))
+    psi = np.zeros(m)
+    diag = pos[:, 0] == pos[:, 1]
+    psi[pos[diag, 0]] = entries[diag]
+    B[pos[~diag, 0], pos[~diag, 1]] = entries[~diag]
+    M = np.linalg.inv(np.eye(m) - B)  # unit lower triangular
+    return M, psi
+
+
+def reg_pullback(block, entries, pos, gL):
+    """Gradient with respect to a regression block's (psi, B) from the gradient with respect
+    to the entries of L at the same positions (last axis): L = M diag(psi), M = (I - B)^-1,
+    dL = M dB L + M d(diag psi)."""
+    M, psi = _reg_parts(block, entries, pos)
+    L = M * psi[None, :]
+    G = np.zeros(gL.shape[:-1] + (block.m, block.d))
+    G[..., pos[:, 0], pos[:, 1]] = gL
+    dpsi = np.einsum("...ri,ri->...i", G, M)
+    dB = np.einsum("ra,...rc,bc->...ab", M, G, L)
+    diag = pos[:, 0] == pos[:, 1]
+    out = np.empty_like(gL)
+    out[..., diag] = dpsi[..., pos[diag, 0]]
+    out[..., ~diag] = dB[..., pos[~diag, 0], pos[~diag, 1]]
+    return out
+
+
+def reg_metric_scale(block, entries, pos):
+    """Squared diagonal of dL/d(psi, B) at the free positions (for the EM metric)."""
+    M, psi = _reg_parts(block, entries, pos)
+    L = M * psi[None, :]
+    diag = pos[:, 0] == pos[:, 1]
+    return np.where(diag, 1.0, L[pos[:, 1], pos[:, 1]] ** 2)
+
+
 def natural(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Free entries of L -> reported values in the same positions.
 
@@ -173,6 +242,11 @@ def natural(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.ndar
     """
     if block.structure == "rr":
         return entries.copy()
+    if block.structure == "reg":  # slopes as they are; SDs non-negative
+        out = entries.copy()
+        d = pos[:, 0] == pos[:, 1]
+        out[d] = np.abs(out[d])
+        return out
     L = np.zeros((block.m, block.d))
     L[pos[:, 0], pos[:, 1]] = entries
     S = L @ L.T
@@ -185,6 +259,5 @@ def natural(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.ndar
 
 def covariance(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Covariance matrix L L' of a block's effects."""
-    L = np.zeros((block.m, block.d))
-    L[pos[:, 0], pos[:, 1]] = entries
+    L = factor(block, entries, pos)
     return L @ L.T

@@ -24,6 +24,7 @@ from .families import get_family
 from .formula import parse_formula
 from .likelihood import MixtureLikelihood
 from .params import ParamLayout
+from .random_effects import set_parameterization
 from .results import MixtureResults
 
 
@@ -110,6 +111,7 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
         n_classes = 2
     design = build_design(parsed, data, n_classes, fam, class_sizes=class_sizes,
                           **{k: layout_kw.pop(k) for k in ("thresholds_by", "trials", "measured_by") if k in layout_kw})
+    set_parameterization(design, layout_kw.pop("re_parameterization", "cholesky"))
     layout = ParamLayout(design, **layout_kw)
     lik = MixtureLikelihood(design, layout)
     missing = [lab for lab in layout.labels if lab not in params]
@@ -134,7 +136,7 @@ def from_natural(lik: MixtureLikelihood, values: np.ndarray) -> np.ndarray:
         P["extra"][:] = np.stack([d.family.extra_from_natural(P["extra"][k], d.aux) for k in range(lik.K)])
 
     def chol_block(b, entries, pos):
-        if b.structure == "rr":
+        if b.structure in ("rr", "reg"):  # loadings; slopes and residual SDs as reported
             return entries
         sd = np.zeros(b.m)
         R = np.eye(b.m)

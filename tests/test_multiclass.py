@@ -471,3 +471,48 @@ def test_between_regressions_are_reported_per_class_when_class_specific(rng):
     for k in (1, 2):
         slope = nat[f"d#{k}:cor(room:x,Intercept)"] * nat[f"d#{k}:sd(room:x)"] / nat[f"d#{k}:sd(room:Intercept)"]
         assert der[f"d#{k}:regression(room:x on Intercept)"] == pytest.approx(slope, rel=1e-9)
+
+
+# --------------------------------------------------------------------------- regressions (eq 15)
+@pytest.mark.parametrize("formula, sizes, measured_by", [
+    ("y ~ 0 + item | c1(id) ~ 1 + (1 | room) | c2(id) ~ 1 + c1 + (1 | room)", {"c1": 2, "c2": 2}, "time"),
+    ("y ~ 0 + item + (1 + x | room) | c(id) ~ 1", {"c": 2}, None),
+])
+def test_regression_parameterization_gradient(formula, sizes, measured_by, rng):
+    df = lta_data(rng, n=30, times=2 if measured_by else 1, rooms=6)
+    if len(sizes) == 1:
+        d = build_design(parse_formula(formula), df, 2, get_family("bernoulli"))
+    else:
+        d = build_design(parse_formula(formula), df, 2, get_family("bernoulli"), measured_by=measured_by,
+                         class_sizes=sizes)
+    gm.random_effects.set_parameterization(d, "regression")
+    lik = MixtureLikelihood(d, ParamLayout(d))
+    assert any(lab.startswith("regression(room:") for lab in lik.layout.labels)
+    theta = 0.5 * rng.standard_normal(lik.layout.n_free)
+    ll, g, _ = lik.loglik_and_grad(theta)
+    num = approx_fprime(theta, lik.loglik, 1e-6)
+    np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
+    np.testing.assert_allclose(lik.unit_scores(theta).sum(axis=0), g, rtol=1e-7, atol=1e-7)
+    assert np.linalg.eigvalsh(lik.q_information(lik.evaluate(theta))).min() > -1e-8
+
+
+def test_regression_parameterization_is_the_same_model_and_can_be_constrained():
+    """alpha_2 = beta alpha_1 + e as parameters (eq 15): the same maximum as the Cholesky
+    form, beta equal to the derived regression, and beta fixed at 0 equals independent
+    random intercepts (||)."""
+    df = gm.datasets.load("toca_sim")
+    df = df[df.classroom <= 30]
+    f = "y ~ 0 + item | c1(student) ~ 1 + (1 | classroom) | c2(student) ~ 1 + c1 + (1 | classroom)"
+    kw = dict(n_classes=2, family="bernoulli", measured_by="time", measurement_invariance=True, starts=0)
+    chol = gm.fit(f, df, **kw)
+    reg = gm.fit(f, df, re_parameterization="regression", start_from=chol, **kw)
+    assert reg.llf == pytest.approx(chol.llf, abs=1e-4)
+    b = "regression(classroom:c2#1 on c1#1)"
+    assert reg.params[b] == pytest.approx(chol.derived().loc[b, "value"], abs=2e-3)
+    assert reg.bse[b] == pytest.approx(chol.derived().loc[b, "se"], rel=0.05)
+    assert reg.params["residual sd(classroom:c2#1)"] == pytest.approx(
+        chol.derived().loc["residual sd(classroom:c2#1)", "value"], abs=2e-3)
+    zero = gm.fit(f, df, re_parameterization="regression", fix={b: 0.0}, start_from=chol, **kw)
+    ind = gm.fit(f.replace("(1 | classroom)", "(1 || classroom)"), df, start_from=chol, **kw)
+    assert zero.llf == pytest.approx(ind.llf, abs=1e-3)
+    assert zero.llf < reg.llf
