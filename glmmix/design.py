@@ -513,10 +513,13 @@ def _measured_by_columns(measured_by, data):
         _missing_columns([measured_by], data, "argument measured_by")
         return {measured_by}
     if isinstance(measured_by, dict):
+        import re
+
         cols = set()
         for sel in measured_by.values():
-            if isinstance(sel, str):
-                cols |= {c for c in data.columns if isinstance(c, str) and c in sel}
+            if isinstance(sel, str):  # the columns a query string names
+                names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sel))
+                cols |= {c for c in data.columns if isinstance(c, str) and c in names}
         return cols
     raise DesignError("measured_by must be a column name or a dict {class variable: row selector}")
 
