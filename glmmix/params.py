@@ -406,6 +406,13 @@ class ParamLayout:
             return False
         if self.blocks["re_cls"].size:  # random class logits are tied to the reference class
             return False
+        return self._ties_preserved(idx)
+
+    def _ties_preserved(self, idx):
+        """True when moving every full entry to where a relabelling sends it (idx: the
+        permuted 1-based positions) keeps the tie groups and fixed values; the class logits,
+        which mix under relabelling, are left out."""
+        gb = self.blocks["gamma"]
         src = np.round(idx).astype(int) - 1
         nong = np.ones(self.n_full, bool)
         nong[gb.slice] = False
@@ -471,17 +478,4 @@ class ParamLayout:
             if "Intercept" not in v.z_names and any(
                     not np.array_equal(perms[p], np.arange(cs.Ks[p])) for p in v.parents):
                 return False
-        idx = self._permute_multi(np.arange(self.n_full, dtype=float) + 1.0, perms)
-        src = np.round(idx).astype(int) - 1
-        nong = np.ones(self.n_full, bool)
-        nong[gb.slice] = False
-        s = src[nong]
-        fi, fv = self.free_idx[nong], self.fixed_val[nong]
-        fs, fvs = self.free_idx[s], self.fixed_val[s]
-        if not np.array_equal(fi < 0, fs < 0) or not np.allclose(fv, fvs):
-            return False
-        pairs = {}
-        for a, b in zip(fi, fs):
-            if a >= 0 and pairs.setdefault(a, b) != b:
-                return False
-        return True
+        return self._ties_preserved(self._permute_multi(np.arange(self.n_full, dtype=float) + 1.0, perms))
