@@ -69,20 +69,14 @@ class ParamLayout:
         self.n_classes = K
         self.class_name = design.class_name
         self.multi = design.multi
+        self.blocks, self.n_full, self.full_labels = {}, 0, []
         cls = self._class_label
         if self.multi:
             return self._init_multi(design, invariant, class_specific, fix, equal, measurement_invariance)
         if measurement_invariance:
             raise DesignError("measurement_invariance applies to models with several class variables (LTA)")
         # Step 1: blocks and full labels.
-        blocks = []
-        off = 0
-
-        def add(name, shape, labels):
-            nonlocal off
-            b = Block(name, shape, off, labels)
-            blocks.append(b)
-            off += b.size
+        add = self._add_block
 
         add("beta", (p, K), [f"{cls(k)}{x}" for x in design.x_names for k in range(K)])
         enames = fam.extra_names(design.aux)
@@ -94,9 +88,6 @@ class ParamLayout:
         R = self._re_labels(design, K)
         add("re_out", (K, R), [f"{cls(k)}{lab}" for k in range(K) for lab in self.re_out_labels])
         add("re_cls", (len(self.re_cls_labels),), list(self.re_cls_labels))
-        self.blocks = {b.name: b for b in blocks}
-        self.n_full = off
-        self.full_labels = [lab for b in blocks for lab in b.labels]
 
         # Step 2: ties. Class-invariant terms tie beta across classes; sigma is invariant
         # unless asked otherwise; ordinal thresholds are class-specific unless asked.
@@ -231,14 +222,7 @@ class ParamLayout:
                 return f"{joint}#{cs.digits[s, members[0]] + 1}:"
             return cs.state_name(s, members) + ":"
 
-        blocks = []
-        off = 0
-
-        def add(name, shape, labels):
-            nonlocal off
-            b = Block(name, shape, off, labels)
-            blocks.append(b)
-            off += b.size
+        add = self._add_block
 
         bl = []
         for j, x in enumerate(design.x_names):
@@ -272,9 +256,6 @@ class ParamLayout:
             rl = [lab for _ in range(S) for lab in self.re_out_labels]
         add("re_out", (S, R), rl)
         add("re_cls", (len(self.re_cls_labels),), list(self.re_cls_labels))
-        self.blocks = {b.name: b for b in blocks}
-        self.n_full = off
-        self.full_labels = [lab for b in blocks for lab in b.labels]
         find, union = _union_find(self.n_full)
 
         for name in ("beta", "extra", "re_out"):
@@ -288,6 +269,13 @@ class ParamLayout:
                     first[lab] = i
         self._invariant_cols = sorted(inv_cols)
         self._finish(find, union, fix, equal, fam, S)
+
+    def _add_block(self, name, shape, labels):
+        """Append a named block of full parameters (C order) with one label per entry."""
+        b = Block(name, shape, self.n_full, list(labels))
+        self.blocks[name] = b
+        self.n_full += b.size
+        self.full_labels += b.labels
 
     def _re_labels(self, design, K):
         """Labels of the random terms' free entries (outcome and class part); which of them

@@ -220,7 +220,6 @@ def test_lta_with_covariate_recovers_parameters(tmp_path):
 
 def test_within_between_recovery_and_class_specific_random_effects():
     """C within, D between (Section 6): D shifts C's logit and has its own random-intercept SD."""
-    rng = np.random.default_rng(5)
     G, n, items = 120, 12, 5
     base = pd.DataFrame([(g, g * n + i, f"u{j}") for g in range(G) for i in range(n) for j in range(items)],
                         columns=["school", "student", "item"])
