@@ -45,7 +45,7 @@ def main(argv=None):
     t2 = time.perf_counter()
     from glmmix.inference import covariance
 
-    covariance(res.model, res.theta, "ml", res.boundary)
+    covariance(res.model.likelihood, res.theta, "ml", res.boundary)
     t3 = time.perf_counter()
     print(f"rows {len(long)}, persons {n}: LCA {t1 - t0:.2f} s, GoM (default starts) {t2 - t1:.2f} s, "
           f"standard errors {t3 - t2:.2f} s; total {t3 - t0:.2f} s")

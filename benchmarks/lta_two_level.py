@@ -23,7 +23,7 @@ LTA2 = "y ~ 0 + item | c1(student) ~ 1 + (1 | classroom) | c2(student) ~ 1 + c1 
 
 
 def _eval_ms(res, reps=10):
-    lik = res.model
+    lik = res.model.likelihood
     t0 = time.perf_counter()
     for _ in range(reps):
         lik.full_gradient(lik.evaluate(res.theta))
@@ -51,9 +51,9 @@ def main(argv=None):
     integ = two._s["integration"]
     print(f"data: {df.student.nunique()} students, {df.classroom.nunique()} classrooms; starts={starts}")
     print(f"single-level LTA: log-likelihood {one.llf:.4f}, {t1:.2f} s; one evaluation + gradient {e1:.2f} ms "
-          f"({one.model.pat.V} unit patterns, 1 node)")
+          f"({one.model.likelihood.pat.V} unit patterns, 1 node)")
     print(f"two-level LTA:    log-likelihood {two.llf:.4f}, {t2:.2f} s; one evaluation + gradient {e2:.2f} ms "
-          f"({two.model.pat.V} units, {integ['method']} {integ['n_points']}^2 = {integ['n_points'] ** 2} nodes "
+          f"({two.model.likelihood.pat.V} units, {integ['method']} {integ['n_points']}^2 = {integ['n_points'] ** 2} nodes "
           "per classroom)")
     print(f"ratio two-level / single-level: fit {t2 / t1:.1f}x, evaluation {e2 / e1:.1f}x")
     return t2

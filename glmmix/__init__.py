@@ -22,6 +22,7 @@ from .exceptions import (  # noqa: E402
 )
 from .formula import parse_formula  # noqa: E402
 from .long import wide_to_long  # noqa: E402
+from .model import MixtureModel  # noqa: E402
 from .results import MixtureResults  # noqa: E402
 from .simulate import monte_carlo, simulate  # noqa: E402
 from .special import compare, fma, fma_gom, gom, irt_parameters, lca, lrtest, plot_profiles, three_pl  # noqa: E402
@@ -29,7 +30,7 @@ from .special import compare, fma, fma_gom, gom, irt_parameters, lca, lrtest, pl
 load_results = MixtureResults.load
 
 __all__ = [
-    "fit", "wide_to_long", "datasets", "families", "FitOptions", "MixtureResults", "load_results",
+    "fit", "MixtureModel", "wide_to_long", "datasets", "families", "FitOptions", "MixtureResults", "load_results",
     "parse_formula", "GlmmixError", "FormulaError", "DesignError", "IdentificationError",
     "ConvergenceWarning", "BoundaryWarning", "SingularInformationWarning",
     "lca", "gom", "fma", "fma_gom", "three_pl", "irt_parameters", "compare", "plot_profiles", "lrtest", "simulate", "monte_carlo",

@@ -22,7 +22,7 @@ d eta / d L_ij = z_i u_j.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -173,18 +173,24 @@ def random_terms(part) -> list:
 __all__ = ["RandomBlock", "RandomTerm", "FactorTerm", "build_blocks", "check_grouping", "check_nested"]
 
 
-def set_parameterization(design, kind: str):
-    """``"cholesky"`` (default) or ``"regression"``: write every correlated term's covariance
-    as recursive regressions among its effects (eq 5, 15, 25)."""
+def with_parameterization(design, kind: str):
+    """The design with its correlated random terms parameterized as ``kind``:
+    ``"cholesky"`` (the design itself) or ``"regression"`` (a copy whose correlated terms
+    are written as recursive regressions among their effects, eq 5, 15, 25). The given
+    design is not changed."""
     if kind not in ("cholesky", "regression"):
         raise DesignError(f"re_parameterization must be 'cholesky' or 'regression', not {kind!r}")
-    if kind == "regression":
-        blocks = [b for b in list(design.re_out) + list(design.re_cls) if b.structure == "chol"]
-        if not any(b.m > 1 for b in blocks):
-            raise DesignError("re_parameterization='regression' needs a correlated random term with "
-                              "several effects, e.g. (1 + x | g) or random intercepts of two class logits")
-        for b in blocks:
-            b.structure = "reg"
+    if kind == "cholesky":
+        return design
+    blocks = [b for b in list(design.re_out) + list(design.re_cls) if b.structure == "chol"]
+    if not any(b.m > 1 for b in blocks):
+        raise DesignError("re_parameterization='regression' needs a correlated random term with "
+                          "several effects, e.g. (1 + x | g) or random intercepts of two class logits")
+
+    def reg(b):
+        return replace(b, structure="reg") if b.structure == "chol" else b
+
+    return replace(design, re_out=[reg(b) for b in design.re_out], re_cls=[reg(b) for b in design.re_cls])
 
 
 def factor(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.ndarray:

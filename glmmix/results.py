@@ -42,9 +42,10 @@ class MixtureResults:
         The random-start report.
     """
 
-    def __init__(self, state: dict, lik=None):
+    def __init__(self, state: dict, model=None):
         self._s = state
-        self.model = lik  # MixtureLikelihood; None after load()
+        #: the :class:`~glmmix.model.MixtureModel` that was fitted; None after load()
+        self.model = model
         self.params = pd.Series(state["params"], index=state["labels"], name="coef")
         cov = np.array(state["cov"], dtype=float) if state.get("cov") is not None else None
         self._cov = cov
@@ -278,7 +279,7 @@ class MixtureResults:
             raise GlmmixError(f"{path} is not a glmmix results file")
         s["cov"] = None if s["cov"] is None else np.array([[np.nan if v is None else v for v in row] for row in s["cov"]])
         s["class_prop"]["se"] = [np.nan if v is None else v for v in s["class_prop"]["se"]]
-        return cls(s, lik=None)
+        return cls(s, model=None)
 
 
 def _aligned_matrix(rhs, df, names, where):

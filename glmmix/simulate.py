@@ -18,13 +18,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .design import build_design
 from .exceptions import DesignError
 from .families import get_family
 from .formula import parse_formula
 from .likelihood import MixtureLikelihood
-from .params import ParamLayout
-from .random_effects import set_parameterization
+from .model import MixtureModel
 from .results import MixtureResults
 
 
@@ -95,7 +93,7 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
         if model.model is None or data is None:
             raise DesignError("simulate(result, data) needs a result fitted in this session and the data it was "
                               "fitted on (the design: covariates, ids)")
-        return _assemble(model.model, model.theta, data, np.random.default_rng(seed))
+        return _assemble(model.model.likelihood, model.theta, data, np.random.default_rng(seed))
     if data is None or params is None:
         raise DesignError("simulate(formula, data, params=...) needs data and params")
     parsed = parse_formula(model)
@@ -105,15 +103,9 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
         if fam.name == "ordinal":
             raise DesignError("an ordinal outcome column must be present: its categories define the thresholds")
         data = data.assign(**{parsed.outcome: 0.0})
-    class_sizes = None
-    if len(parsed.classes) > 1:
-        class_sizes = dict(n_classes) if isinstance(n_classes, dict) else {c.name: n_classes for c in parsed.classes}
-        n_classes = 2
-    design = build_design(parsed, data, n_classes, fam, class_sizes=class_sizes,
-                          **{k: layout_kw.pop(k) for k in ("thresholds_by", "trials", "measured_by") if k in layout_kw})
-    set_parameterization(design, layout_kw.pop("re_parameterization", "cholesky"))
-    layout = ParamLayout(design, **layout_kw)
-    lik = MixtureLikelihood(design, layout)
+    # the likelihood object is only used for its structure: the default rule is enough
+    lik = MixtureModel.from_formula(model, data, n_classes, fam, integration="agh", **layout_kw).likelihood
+    layout = lik.layout
     missing = [lab for lab in layout.labels if lab not in params]
     if missing:
         raise DesignError(f"params lacks {missing}; the model's parameters are {layout.labels}")
@@ -124,7 +116,7 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
 def from_natural(lik: MixtureLikelihood, values: np.ndarray) -> np.ndarray:
     """Reported-scale values of the free parameters (as in ``result.params``) -> theta.
 
-    The inverse of ``api.natural_params``: family parameters through the family's inverse
+    The inverse of ``reporting.natural_params``: family parameters through the family's inverse
     transform; SDs and correlations of correlated random effects to the Cholesky factor of
     their covariance; loadings and coefficients as they are.
     """

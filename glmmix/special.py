@@ -120,7 +120,8 @@ def three_pl(data, link="logit", *, y="y", item="item", id="id", verbose=True, *
         kw.setdefault("start_values", {f"logit:class1:{item}[{lev}]": -1.0 for lev in levels})
     # the 3PL's likelihood is flat in the guessing parameters (maxima a few thousandths
     # apart on LSAT): more random starts than the default
-    kw.setdefault("starts", (40, 8))
+    if "options" not in kw:
+        kw.setdefault("starts", (40, 8))
     res = fit(f, data, n_classes=2, family="bernoulli", link=link, class_specific=["random"], fix=fix, **kw)
     res._s["model_name"] = "3PL guessing model (constrained FMA-GoM)"
     res._s["three_pl"] = {"item": item, "id": id, "levels": [str(v) for v in levels]}

@@ -3,17 +3,12 @@
 import numpy as np
 import pandas as pd
 
-from glmmix.design import build_design
-from glmmix.families import get_family
-from glmmix.formula import parse_formula
-from glmmix.likelihood import MixtureLikelihood
-from glmmix.params import ParamLayout
+from glmmix.model import MixtureModel
 
 
 def make_lik(formula, data, K, family, link=None, **kw):
-    layout_kw = {k: kw.pop(k) for k in ("invariant", "class_specific", "fix", "equal") if k in kw}
-    d = build_design(parse_formula(formula), data, K, get_family(family, link), **kw)
-    return MixtureLikelihood(d, ParamLayout(d, **layout_kw))
+    """The likelihood of a model (adaptive Gauss-Hermite with the default points)."""
+    return MixtureModel.from_formula(formula, data, K, family, link, integration="agh", **kw).likelihood
 
 
 def mixed_data(rng, n_units=30, n_items=4, family="bernoulli"):

@@ -20,13 +20,14 @@ from glmmix.exceptions import DesignError, FormulaError
 from glmmix.families import get_family
 from glmmix.formula import parse_formula
 from glmmix.likelihood import MixtureLikelihood
+from glmmix.model import MixtureModel
 from glmmix.params import ParamLayout
 
 
 def lik_of(formula, data, sizes, family="bernoulli", measured_by=None, thresholds_by=None, **kw):
-    d = build_design(parse_formula(formula), data, 2, get_family(family), measured_by=measured_by,
-                     class_sizes=sizes, thresholds_by=thresholds_by)
-    return MixtureLikelihood(d, ParamLayout(d, **kw))
+    """The likelihood of a model with several class variables (adaptive Gauss-Hermite)."""
+    return MixtureModel.from_formula(formula, data, sizes, family, measured_by=measured_by,
+                                     thresholds_by=thresholds_by, integration="agh", **kw).likelihood
 
 
 def lta_data(rng, n=40, items=3, times=3, rooms=None):
@@ -413,7 +414,7 @@ def test_ordinal_lta_thresholds_follow_their_class_variable(rng):
     assert "c1,c2#1:threshold[u0:1]" in L.labels and "c1,c2#2:threshold[u1:2]" in L.labels
     assert L.n_free == 2 * (2 * 2 + 1) + 1 + 2  # classes x (items x 2 thresholds + x), logits
     theta = 0.5 * rng.normal(size=L.n_free)
-    nat = dict(zip(L.labels, gm.api.natural_params(lik, theta)))
+    nat = dict(zip(L.labels, gm.reporting.natural_params(lik, theta)))
     ll = 0.0
     for _, g in df.groupby("id"):
         tot = []
@@ -464,8 +465,8 @@ def test_between_regressions_are_reported_per_class_when_class_specific(rng):
     lik = lik_of("y ~ 0 + item + (1 + x | room) | c(id) ~ 1 + d | d(room) ~ 1", df, {"c": 2, "d": 2},
                  class_specific=["random"])
     theta = rng.normal(size=lik.layout.n_free)
-    nat = dict(zip(lik.layout.labels, gm.api.natural_params(lik, theta)))
-    names, vals = gm.api.derived(lik, theta)
+    nat = dict(zip(lik.layout.labels, gm.reporting.natural_params(lik, theta)))
+    names, vals = gm.reporting.derived(lik, theta)
     der = dict(zip(names, vals))
     for k in (1, 2):
         slope = nat[f"d#{k}:cor(room:x,Intercept)"] * nat[f"d#{k}:sd(room:x)"] / nat[f"d#{k}:sd(room:Intercept)"]
@@ -479,13 +480,9 @@ def test_between_regressions_are_reported_per_class_when_class_specific(rng):
 ])
 def test_regression_parameterization_gradient(formula, sizes, measured_by, rng):
     df = lta_data(rng, n=30, times=2 if measured_by else 1, rooms=6)
-    if len(sizes) == 1:
-        d = build_design(parse_formula(formula), df, 2, get_family("bernoulli"))
-    else:
-        d = build_design(parse_formula(formula), df, 2, get_family("bernoulli"), measured_by=measured_by,
-                         class_sizes=sizes)
-    gm.random_effects.set_parameterization(d, "regression")
-    lik = MixtureLikelihood(d, ParamLayout(d))
+    n_classes = 2 if len(sizes) == 1 else sizes
+    lik = MixtureModel.from_formula(formula, df, n_classes, "bernoulli", measured_by=measured_by,
+                                    re_parameterization="regression", integration="agh").likelihood
     assert any(lab.startswith("regression(room:") for lab in lik.layout.labels)
     theta = 0.5 * rng.standard_normal(lik.layout.n_free)
     ll, g, _ = lik.loglik_and_grad(theta)
@@ -519,4 +516,4 @@ def test_regression_parameterization_is_the_same_model_and_can_be_constrained():
     ind = gm.fit(f.replace("(1 | classroom)", "(1 || classroom)"), df, start_from=chol, se="none", **kw)
     alias = {"sd(classroom:c2#1)": "residual sd(classroom:c2#1)"}
     vals = np.array([zero.params[alias.get(lab, lab)] for lab in ind.params.index])
-    assert ind.model.adapt(from_natural(ind.model, vals)) == pytest.approx(zero.llf, abs=1e-4)
+    assert ind.model.adapt(from_natural(ind.model.likelihood, vals)) == pytest.approx(zero.llf, abs=1e-4)

@@ -72,7 +72,7 @@ def test_params_on_the_reported_scale_round_trip(rng):
     d = design(rng, G=40).assign(y=0.0)
     d["y"] = d["x"] + rng.normal(size=len(d))
     res = gm.fit("y ~ 1 + x + (1 + x | g)", d, family="gaussian")
-    theta = from_natural(res.model, res.params.to_numpy())
+    theta = from_natural(res.model.likelihood, res.params.to_numpy())
     np.testing.assert_allclose(res.model.layout.expand(theta), res.model.layout.expand(res.theta), atol=1e-8)
 
 

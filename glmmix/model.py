@@ -1,0 +1,297 @@
+"""``MixtureModel``: the pipeline built once, from a formula and data, before any fitting.
+
+    formula text --parse_formula--> ParsedFormula
+    + data       --build_design--> Design (with the random terms' parameterization)
+    + constraints --ParamLayout--> free parameters, labels, ties, fixed values
+    + integration rule --MixtureLikelihood--> loglike, score, information
+    .fit(starts, seed, se) --estimate, covariance, reporting--> MixtureResults
+
+As statsmodels' Model / Results and lme4's ``lFormula`` / deviance function / optimizer /
+``mkMerMod``: the model object knows the data and the parameter space; ``fit`` finds the
+maximum and hands the numbers to a results object. :func:`glmmix.fit` is
+``MixtureModel.from_formula(...).fit(...)``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .design import Design, build_design
+from .estimation import FitOptions, estimate, homogeneous_start
+from .exceptions import DesignError, GlmmixWarning
+from .families import get_family
+from .formula import ParsedFormula, parse_formula
+from .inference import covariance, numeric_hessian
+from .likelihood import MixtureLikelihood
+from .params import ParamLayout
+from .quadrature import Integration
+from .random_effects import with_parameterization
+from .reporting import results_state
+from .results import MixtureResults
+
+#: default random starts (Section 10 of Asparouhov & Muthen: 20 sets, the best 5 completed)
+DEFAULT_STARTS = (20, 5)
+
+
+class _Unset:
+    """Marks a keyword the caller did not give (so a conflict with ``options`` is seen)."""
+
+    def __repr__(self):
+        return "<default>"
+
+
+UNSET = _Unset()
+
+
+def class_sizes_of(parsed: ParsedFormula, n_classes, measured_by=None) -> tuple[int, dict | None]:
+    """Check ``n_classes`` against the formula's class variables.
+
+    Returns ``(K, sizes)``: with one class variable K and None; with several, K = 2 (a
+    placeholder the design replaces by the joint state count) and ``{name: K}``.
+    """
+    sizes = None
+    if len(parsed.classes) > 1:
+        names = [c.name for c in parsed.classes]
+        if isinstance(n_classes, dict):
+            unknown = sorted(set(n_classes) - set(names))
+            if unknown:
+                raise DesignError(f"n_classes names {unknown}, which are not class variables {names}")
+            sizes = dict(n_classes)
+        else:
+            sizes = {n: n_classes for n in names}
+        for n, k in sizes.items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+                raise DesignError(f"n_classes for {n!r} must be an integer, not {k!r}")
+        n_classes = 2
+    elif isinstance(n_classes, dict):
+        raise DesignError("n_classes as a dict needs several class variables in the formula")
+    elif measured_by is not None:
+        raise DesignError("measured_by needs several class variables in the formula (e.g. LTA: "
+                          "'y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1')")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise DesignError(f"n_classes must be an integer >= 1, not {n_classes!r}")
+    return int(n_classes), sizes
+
+
+def parse_starts(starts) -> tuple[int, int]:
+    """``starts`` as (n_starts, n_final): an int n means (n, min(5, n)); None means (0, 0)."""
+    if starts is None:
+        return 0, 0
+    if isinstance(starts, (tuple, list)):
+        if len(starts) != 2:
+            raise DesignError("starts must be an int or a pair (n_starts, n_final)")
+        n, f = int(starts[0]), int(starts[1])
+    else:
+        n = int(starts)
+        f = min(5, n)
+    if n < 0 or f < 0 or (n > 0 and f < 1) or f > max(n, 1):
+        raise DesignError(f"starts=({n}, {f}) is not valid: need n_starts >= n_final >= 1")
+    return n, f
+
+
+def fit_options(starts=UNSET, seed=UNSET, n_jobs=UNSET, options: FitOptions | None = None,
+                se: str | None = "ml") -> FitOptions:
+    """The estimation settings from ``fit``'s keywords, checked before any computation.
+
+    ``options`` (a :class:`FitOptions`) is the full control; giving it together with
+    ``starts``, ``seed`` or ``n_jobs`` is refused rather than letting one silently win.
+    """
+    if se not in ("ml", "robust", "none", None):
+        raise DesignError(f"se must be 'ml', 'robust' or 'none', not {se!r}")
+    given = [name for name, v in (("starts", starts), ("seed", seed), ("n_jobs", n_jobs)) if v is not UNSET]
+    if options is not None:
+        if not isinstance(options, FitOptions):
+            raise DesignError(f"options must be a glmmix.FitOptions, not {type(options).__name__}")
+        if given:
+            raise DesignError(f"give {', '.join(given)} inside options=FitOptions(...) or as keywords, not both "
+                              "(options would override them)")
+        return options
+    n_starts, n_final = parse_starts(DEFAULT_STARTS if starts is UNSET else starts)
+    return FitOptions(n_starts=n_starts, n_final=n_final, seed=None if seed is UNSET else seed,
+                      n_jobs=1 if n_jobs is UNSET else n_jobs)
+
+
+def _check_integration(integ: Integration):
+    if integ.D == 0:
+        return
+    per_dim = integ.n_points
+    if integ.method in ("gh", "trapezoid") and not integ.adaptive and per_dim < 10:
+        warnings.warn(
+            f"non-adaptive {integ.method} with {per_dim} points per dimension is usually inaccurate "
+            "(the log-likelihood can be off by whole units); use integration='agh' or more points",
+            GlmmixWarning, stacklevel=4)
+    if integ.method in ("mc", "qmc") and per_dim < 200:
+        warnings.warn(f"{integ.method} with {per_dim} points is coarse; use 1000 or more",
+                      GlmmixWarning, stacklevel=4)
+
+
+class MixtureModel:
+    """A (multilevel) mixture GLM on a data set: design, parameter layout and likelihood.
+
+    Build it with :meth:`from_formula`; evaluate :meth:`loglike`, :meth:`score` and
+    :meth:`information` at a vector of free parameters on the unconstrained scale (the
+    order of :attr:`param_names`, as ``MixtureResults.theta``); :meth:`fit` estimates it.
+
+    Attributes
+    ----------
+    design : Design
+        The numeric form of the model on the data (arrays, names, formulaic specs).
+    layout : ParamLayout
+        Parameter blocks, labels, ties and fixed values.
+    likelihood : MixtureLikelihood
+        The likelihood engine (posteriors, gradients, adaptive quadrature state).
+    integration : Integration
+        The integration rule of the random effects.
+    """
+
+    def __init__(self, design: Design, layout: ParamLayout, integration: Integration | None = None):
+        self.design = design
+        self.layout = layout
+        self.likelihood = MixtureLikelihood(design, layout, integration)
+        self.integration = self.likelihood.integ
+
+    @classmethod
+    def from_formula(
+        cls,
+        formula: str,
+        data: pd.DataFrame,
+        n_classes: int | dict = 1,
+        family="gaussian",
+        link: str | None = None,
+        *,
+        measured_by=None,
+        measurement_invariance: bool = False,
+        re_parameterization: str = "cholesky",
+        invariant=(),
+        class_specific=(),
+        fix: dict | None = None,
+        equal: list | None = None,
+        thresholds_by: str | None = None,
+        trials: str | None = None,
+        integration: str = "auto",
+        n_points: int | None = None,
+        adaptive: bool | None = None,
+        integration_seed: int | None = None,
+    ) -> "MixtureModel":
+        """Build the model; the arguments are those of :func:`glmmix.fit` that describe the
+        model (not its estimation). ``integration_seed`` seeds the Monte Carlo rules'
+        nodes (``integration="mc"/"qmc"``; default 0)."""
+        parsed = parse_formula(formula)
+        K, sizes = class_sizes_of(parsed, n_classes, measured_by)
+        fam = get_family(family, link)
+        design = build_design(parsed, data, K, fam, thresholds_by=thresholds_by, trials=trials,
+                              measured_by=measured_by, class_sizes=sizes)
+        design = with_parameterization(design, re_parameterization)
+        layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
+                             measurement_invariance=measurement_invariance)
+        integ = Integration.make(integration, n_points, design.D, design.n_clusters, adaptive=adaptive,
+                                 seed=0 if integration_seed is None else integration_seed,
+                                 class_logits=bool(design.re_cls) and design.unit_name is None)
+        _check_integration(integ)
+        return cls(design, layout, integ)
+
+    # ------------------------------------------------------------------ description
+    @property
+    def param_names(self) -> list[str]:
+        """Labels of the free parameters (the order of ``params`` vectors)."""
+        return list(self.layout.labels)
+
+    @property
+    def n_params(self) -> int:
+        return self.layout.n_free
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (joint states with several class variables)."""
+        return self.design.n_classes
+
+    def __repr__(self):
+        return (f"<MixtureModel: {self.design.formula.text!r}, {self.n_classes} class(es), "
+                f"{self.n_params} free parameters, {self.design.n_rows} rows>")
+
+    # ------------------------------------------------------------------ likelihood
+    def _theta(self, params) -> np.ndarray:
+        theta = np.asarray(params, dtype=float).ravel()
+        if theta.size != self.layout.n_free:
+            raise DesignError(f"params has {theta.size} values; the model has {self.layout.n_free} free parameters")
+        return theta
+
+    def loglike(self, params) -> float:
+        """Log-likelihood at the free parameters (unconstrained scale). With adaptive
+        quadrature the nodes are those of the last adaptation (see :meth:`adapt`)."""
+        return float(self.likelihood.loglik(self._theta(params)))
+
+    def score(self, params) -> np.ndarray:
+        """Gradient of :meth:`loglike` (exact; Fisher's identity)."""
+        return self.likelihood.gradient(self._theta(params))
+
+    def information(self, params) -> np.ndarray:
+        """Observed information, minus the Hessian of :meth:`loglike` (central differences
+        of the exact :meth:`score`)."""
+        theta = self._theta(params)
+        return -numeric_hessian(self.likelihood.gradient, theta)
+
+    def adapt(self, params) -> float:
+        """Move the adaptive quadrature nodes to the posteriors at ``params``; returns the
+        log-likelihood there (non-adaptive rules: just the log-likelihood)."""
+        return float(self.likelihood.adapt(self._theta(params)))
+
+    def start_params(self) -> np.ndarray:
+        """The data-based centre: every class at the one-class estimates."""
+        return homogeneous_start(self.likelihood)
+
+    # ------------------------------------------------------------------ estimation
+    def fit(self, starts=UNSET, seed=UNSET, se: str | None = "ml", *, n_jobs=UNSET, start_params=None,
+            start_from=None, start_values: dict | None = None, options: FitOptions | None = None):
+        """Maximum-likelihood estimation; returns :class:`~glmmix.results.MixtureResults`.
+
+        ``starts``, ``seed``, ``n_jobs`` or ``options`` (not both), ``se``, and the starting
+        values ``start_params`` / ``start_from`` / ``start_values`` as in :func:`glmmix.fit`.
+        """
+        opts = fit_options(starts, seed, n_jobs, options, se)
+        theta0 = self.starting_values(start_params, start_from, start_values)
+        lik = self.likelihood
+        fr = estimate(lik, opts, start_params=theta0)
+        cov_free, _ = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)
+        return MixtureResults(results_state(lik, fr, cov_free, se or "none", opts), self)
+
+    def starting_values(self, start_params=None, start_from=None, start_values=None) -> np.ndarray | None:
+        """The starting vector from the three ways of giving one (None: the default centre)."""
+        layout = self.layout
+        if start_from is not None:
+            if start_params is not None:
+                raise DesignError("give start_params or start_from, not both")
+            start_params = self._transfer(start_from)
+        if start_values:
+            base = np.asarray(start_params, float) if start_params is not None else self.start_params()
+            phi = layout.expand(base)
+            for lab, val in start_values.items():
+                for i in layout._resolve(lab, None):
+                    phi[i] = val
+            start_params = layout.from_full(phi)
+        if start_params is not None and len(start_params) != layout.n_free:
+            raise DesignError(f"start_params has {len(start_params)} values; the model has {layout.n_free} "
+                              "free parameters")
+        return start_params
+
+    def _transfer(self, src) -> np.ndarray:
+        """Starting values from a fitted result, matched by full parameter labels."""
+        if src.model is None:
+            raise DesignError("start_from needs a result fitted in this session (not a loaded one)")
+        sL = src.model.layout
+        src_full = dict(zip(sL.full_labels, sL.expand(src.theta)))
+        L = self.layout
+        phi = L.expand(self.start_params())
+        hits = 0
+        one_class = src.n_classes == 1
+        for i, lab in enumerate(L.full_labels):
+            key = lab if lab in src_full else (L._strip_class_any(lab) if one_class else None)
+            if key in src_full and L.free_idx[i] >= 0:
+                phi[i] = src_full[key]
+                hits += 1
+        if hits == 0:
+            raise DesignError("start_from shares no parameter labels with this model; nothing to start from")
+        return L.from_full(phi)

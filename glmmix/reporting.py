@@ -1,0 +1,312 @@
+"""Reporting: what a fitted model's numbers mean, on the scale people read them.
+
+Natural-scale parameters (SDs, correlations, thresholds; the inverse of the optimizer's
+transforms), derived quantities (ICCs, between-level regressions, and with several class
+variables the quantities of ``structural.py``), model-implied class proportions, item
+profiles, the model's name, and the state a :class:`~glmmix.results.MixtureResults` is
+built from. Delta-method SEs throughout (``inference.delta_cov``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .inference import delta_cov
+from .likelihood import MixtureLikelihood, log_softmax_ref
+from .random_effects import covariance as re_covariance
+from .random_effects import natural as re_natural
+
+
+def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray]:
+    """Derived quantities reported with delta-method SEs.
+
+    * ICC of each random class-logit intercept, Var / (Var + pi^2/3) (eq 20; the logistic
+      latent-response variance, as the class logits are logits).
+    * Between-level regressions among correlated random effects (eq 5, 15; e.g. alpha_2 on
+      alpha_1): slopes and residual SDs implied by their covariance.
+    """
+    d = lik.design
+    names, vals = [], []
+    if d.multi:
+        from .structural import derived_multi
+
+        names, vals = derived_multi(lik, theta)
+        names, vals = list(names), list(vals)
+    L = lik.layout
+    P = L.unpack(L.expand(theta))
+    # between-level regressions (eq 5, 15): each correlated effect on the ones before it;
+    # for jointly normal effects these re-express the covariance (slopes S[i,<i] S[<i,<i]^-1)
+    # class-specific covariances (eq 18, 25: [eta_j | D_j = d]) give one set per distinct class
+    blocks = []
+    rb = L.blocks["re_out"]
+    if rb.size:
+        fi = L.free_idx[rb.slice].reshape(rb.shape)
+        reps = sorted({tuple(r): k for k, r in reversed(list(enumerate(fi.tolist())))}.values())
+        for k in reps:
+            pre = "" if len(reps) == 1 else (
+                d.classes.state_name(k, d.classes.betw) if d.multi else f"{d.class_name}{k + 1}") + ":"
+            blocks += [(b, P["re_out"][k], pos, pre) for b, pos in zip(d.re_out, lik._pos)]
+    blocks += [(b, P["re_cls"], pos, "") for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):])]
+    k_out = k_cls = 0
+    for b, entries, pos, pre in blocks:
+        n = len(pos)
+        if b.part == "outcome":
+            if b is d.re_out[0]:
+                k_out = 0
+            e, k_out = entries[k_out:k_out + n], k_out + n
+        else:
+            e, k_cls = entries[k_cls:k_cls + n], k_cls + n
+        if b.structure != "chol" or b.m < 2:
+            continue
+        S = re_covariance(b, e, pos)
+        rows = b.row_names(d.n_classes, d.class_name)
+        for i in range(1, b.m):
+            A, c = S[:i, :i], S[i, :i]
+            try:
+                coef = np.linalg.solve(A, c)
+            except np.linalg.LinAlgError:
+                continue
+            for j in range(i):
+                names.append(f"{pre}regression({b.group}:{rows[i]} on {rows[j]})")
+                vals.append(coef[j])
+            names.append(f"{pre}residual sd({b.group}:{rows[i]})")
+            vals.append(np.sqrt(max(S[i, i] - c @ coef, 0.0)))
+    if d.re_cls:
+        k0 = 0
+        for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
+            n = len(pos)
+            S = re_covariance(b, P["re_cls"][k0:k0 + n], pos)
+            rows = b.row_names(d.n_classes, d.class_name)
+            for i, r in enumerate(rows):
+                if (d.multi or r.startswith(d.class_name)) and ":" not in r:
+                    names.append(f"icc({b.group}:{r})")
+                    vals.append(S[i, i] / (S[i, i] + np.pi**2 / 3))
+            k0 += n
+    return names, np.array(vals)
+
+
+def natural_params(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
+    """Free parameters on the reported scale (family parameters through their transforms)."""
+    L = lik.layout
+    phi = L.expand(theta)
+    P = L.unpack(phi)
+    d = lik.design
+    nat = phi.copy()
+    eb = L.blocks["extra"]
+    if eb.size:
+        nat[eb.slice] = np.stack([d.family.extra_natural(P["extra"][k], d.aux) for k in range(lik.K)]).ravel()
+    if d.re_out:
+        rb = L.blocks["re_out"]
+        vals = np.empty(rb.shape)
+        for k in range(lik.K):
+            k0 = 0
+            for b, pos in zip(d.re_out, lik._pos):
+                n = len(pos)
+                vals[k, k0:k0 + n] = re_natural(b, P["re_out"][k, k0:k0 + n], pos)
+                k0 += n
+        nat[rb.slice] = vals.ravel()
+    if d.re_cls:
+        cb = L.blocks["re_cls"]
+        vals = np.empty(cb.size)
+        k0 = 0
+        for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
+            n = len(pos)
+            vals[k0:k0 + n] = re_natural(b, P["re_cls"][k0:k0 + n], pos)
+            k0 += n
+        nat[cb.slice] = vals
+    return nat[L._first_full]
+
+
+def _class_prop(lik, theta):
+    """Model-implied class proportions: P(c | z_u) averaged over units and, with random
+    class logits, over their normal distribution (the integration rule's standard nodes).
+    Computed on distinct unit patterns, weighted by how often each occurs."""
+    d = lik.design
+    if d.multi:  # joint states: the averaged joint distribution (structural.py)
+        from .structural import joint_prior
+
+        return joint_prior(lik, theta).mean(axis=0)
+    P = lik.layout.unpack(lik.layout.expand(theta))
+    rs = lik.pat
+    lin = (rs.Zv @ P["gamma"])[:, :, None]  # (V, K-1, 1)
+    w = np.ones(1)
+    if d.re_cls:
+        _, Lc = lik.factor_matrices(P)
+        t, logw = lik.integ.t, lik.integ.logw
+        w = np.exp(logw) / np.exp(logw).sum()
+        B = np.zeros((rs.V, lik.K - 1, lik.D))
+        for b, Wt, L, dims in zip(d.re_cls, rs.Wv, Lc, lik._dims_cls):
+            B[:, :, dims] += np.einsum("ui,cij->ucj", Wt, L.reshape(lik.K - 1, Wt.shape[1], b.d))
+        lin = lin + np.einsum("ucd,qd->ucq", B, t)
+    p = np.exp(log_softmax_ref(lin))
+    return (rs.mult[:, None] * (p * w[None, None, :]).sum(axis=2)).sum(axis=0) / rs.mult.sum()
+
+
+def _one_hot(X):
+    if sp.issparse(X):
+        Xc = X.tocsr()
+        return bool(np.all(np.diff(Xc.indptr) == 1) and np.all(Xc.data == 1.0))
+    return bool(np.all((X == 0) | (X == 1)) and np.all(X.sum(axis=1) == 1))
+
+
+def _model_name(lik):
+    d = lik.design
+    K = d.n_classes
+    if d.multi:
+        cs = d.classes
+        if cs.betw:
+            return "within and between latent classes (C and D, Section 6)"
+        lta = "latent transition analysis (LTA)" if any(v.parents for v in cs.vars) else \
+            "several latent class variables"
+        return ("two-level " + lta + ", random class intercepts") if d.re_cls else lta
+    if d.D:
+        kinds = {b.structure for b in d.re_out}
+        if K == 1:
+            return "factor model / IRT (GLMM with loadings)" if "rr" in kinds else "generalized linear mixed model (GLMM)"
+        if d.re_cls and d.unit_name is None:
+            return "grade of membership (GoM)" + (" with factors (FMA-GoM)" if d.re_out else "")
+        if d.re_cls:
+            return "two-level latent class model (random class intercepts)"
+        if d.form == "outside":
+            return "factor mixture (FMA / mixture IRT)" if "rr" in kinds else "mixture GLMM (classes per cluster)"
+        return "mixture GLMM (classes within clusters)"
+    if K == 1:
+        return "generalized linear model (one class)"
+    if d.unit_name is not None:
+        if _one_hot(d.X):
+            return "latent class analysis (LCA)" + (" with covariates" if d.Z.shape[1] > 1 else "")
+        return "latent class regression (one class per unit)"
+    return "finite mixture GLM (one class per row)"
+
+
+def results_state(lik, fr, cov_free, se_type, opts) -> dict:
+    """Everything a :class:`~glmmix.results.MixtureResults` reports, from the likelihood,
+    the estimation's FitResult and the free parameters' covariance."""
+    d = lik.design
+    L = lik.layout
+    K = d.n_classes
+    theta = fr.theta
+    nat = natural_params(lik, theta)
+    cov = None
+    if cov_free is not None:
+        cov = delta_cov(lambda t: natural_params(lik, t), theta, cov_free)
+    es = lik.evaluate(theta, derivs=False)
+    cp = _class_prop(lik, theta)
+    cp_se = np.full(K, np.nan)
+    if cov_free is not None and K > 1:
+        cp_se = np.sqrt(np.clip(np.diag(delta_cov(lambda t: _class_prop(lik, t), theta, cov_free)), 0, None))
+    profile = None
+    if d.multi:
+        profile = _profile_multi(lik, theta, cov_free)
+    elif _one_hot(d.X) and d.family.name != "ordinal":
+        def prof(t):
+            P = L.unpack(L.expand(t))
+            return d.family.mean(P["beta"], P["extra"], d.aux).ravel()
+
+        vals = prof(theta).reshape(-1, K)
+        ses = np.full_like(vals, np.nan)
+        if cov_free is not None:
+            ses = np.sqrt(np.clip(np.diag(delta_cov(prof, theta, cov_free)), 0, None)).reshape(-1, K)
+        cn = [f"{d.class_name}{k + 1}" for k in range(K)]
+        profile = {"index": d.x_names, "columns": cn + [f"se:{c}" for c in cn],
+                   "values": np.concatenate([vals, ses], axis=1)}
+    dnames, dvals = derived(lik, theta)
+    dse = np.full(len(dnames), np.nan)
+    if cov_free is not None and dnames:
+        dse = np.sqrt(np.clip(np.diag(delta_cov(lambda t: derived(lik, t)[1], theta, cov_free)), 0, None))
+    phi = L.expand(theta)
+    P = L.unpack(phi)
+    aux_keep = {k: v for k, v in d.aux.items() if k in ("categories", "n_cat", "threshold_levels", "threshold_by")}
+    cls = d.formula.classes[0] if d.formula.classes else None
+    return {
+        "format": "glmmix-results",
+        "glmmix_version": __import__("glmmix").__version__,
+        "model_name": _model_name(lik),
+        "formula": d.formula.text,
+        "outcome_rhs": d.formula.outcome_part.fixed,
+        "class_rhs": cls.part.fixed if cls is not None else None,
+        "family": d.family.name,
+        "link": d.family.link.name,
+        "aux": aux_keep,
+        "n_classes": K,
+        "class_name": d.class_name,
+        "class_names": [d.classes.state_name(s) for s in range(K)],
+        "class_sizes": {v.name: v.K for v in d.classes.vars},
+        "labels": L.labels,
+        "label_blocks": [L.block_of(i) for i in L._first_full],
+        "params": nat,
+        "theta": theta,
+        "cov": cov,
+        "se_type": se_type,
+        "llf": fr.ll,
+        "nobs": d.n_rows,
+        "n_units": d.n_units,
+        "n_dropped": d.n_dropped,
+        "n_missing_wide": d.n_missing_wide,
+        "unit_name": d.unit_name,
+        "unit_ids": list(d.unit_ids),
+        "posterior": lik.unit_posterior(es),
+        "class_prop": {"value": cp, "se": cp_se},
+        "profile": profile,
+        "x_names": d.x_names,
+        "z_names": d.z_names,
+        "beta_full": P["beta"],
+        "extra_full": P["extra"],
+        "gamma_full": P["gamma"],
+        "derived": {"names": dnames, "value": dvals, "se": dse},
+        "integration": lik.integ.state() if d.D else None,
+        "n_clusters": d.n_clusters,
+        "unit_cluster": [d.cluster_ids[c] for c in d.cluster_of_unit] if d.form == "inside" and d.cluster_name else None,
+        "cluster_name": d.cluster_name,
+        "form": d.form,
+        "converged": fr.converged,
+        "grad_max": fr.grad_max,
+        "em_iterations": fr.em_iterations,
+        "qn_iterations": fr.qn_iterations,
+        "best_replicated": fr.best_replicated,
+        "n_best": fr.n_best,
+        "boundary": fr.boundary,
+        "warnings": fr.warnings,
+        "starts": [vars(r) for r in fr.starts],
+        "options": {"n_starts": opts.n_starts, "n_final": opts.n_final, "seed": opts.seed},
+    }
+
+
+def _profile_multi(lik, theta, cov_free):
+    """Item profiles per class variable: rows ``variable:item``, columns the classes.
+
+    Each measurement group measured by one class variable contributes its columns; the
+    mean of a column in class k is taken in a joint state whose digit for that variable is k.
+    """
+    d = lik.design
+    cs = d.classes
+    L = lik.layout
+    if not _one_hot(d.X) or d.family.name == "ordinal":
+        return None
+    groups = d.mgroups
+    if any(len(g) != 1 for g in groups):
+        return None
+    Kmax = max(cs.vars[g[0]].K for g in groups)
+    cols, index = [], []
+    for j, x in enumerate(d.x_names):
+        t = groups[d.x_group[j]][0]
+        v = cs.vars[t]
+        states = [int(np.flatnonzero(cs.digits[:, t] == k)[0]) for k in range(v.K)]
+        cols.append((j, states))
+        index.append(f"{v.name}:{x}")
+
+    def prof(th):
+        P = L.unpack(L.expand(th))
+        mu = d.family.mean(P["beta"], P["extra"], d.aux)  # (p, S)
+        out = np.full((len(cols), Kmax), np.nan)
+        for r, (j, states) in enumerate(cols):
+            out[r, : len(states)] = mu[j, states]
+        return out.ravel()
+
+    vals = prof(theta).reshape(-1, Kmax)
+    ses = np.full_like(vals, np.nan)
+    if cov_free is not None:
+        ses = np.sqrt(np.clip(np.diag(delta_cov(prof, theta, cov_free)), 0, None)).reshape(-1, Kmax)
+    cn = [f"class{k + 1}" for k in range(Kmax)]
+    return {"index": index, "columns": cn + [f"se:{c}" for c in cn], "values": np.concatenate([vals, ses], axis=1)}

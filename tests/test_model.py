@@ -1,0 +1,89 @@
+"""The model object: the pipeline built once, evaluated and fitted."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import approx_fprime
+
+import glmmix as gm
+from glmmix.exceptions import DesignError
+from glmmix.params import ParamLayout
+from helpers import mixed_data
+
+
+def clustered(rng, n_clusters=25, per=6):
+    g = np.repeat(np.arange(n_clusters), per)
+    x = rng.normal(size=g.size)
+    b = rng.normal(scale=0.8, size=n_clusters)[g]
+    y = (rng.uniform(size=g.size) < 1 / (1 + np.exp(-(0.3 + 0.7 * x + b)))).astype(float)
+    return pd.DataFrame({"g": g, "x": x, "y": y})
+
+
+@pytest.mark.parametrize("formula, K, family, kw", [
+    ("y ~ 0 + item | class(unit) ~ 1 + z", 2, "bernoulli", {}),
+    ("y ~ 1 + x | class(unit) ~ 1", 2, "gaussian", {"class_specific": ["sigma"]}),
+    ("y ~ 0 + x | class(unit) ~ 1", 2, "ordinal", {"thresholds_by": "item"}),
+])
+def test_score_and_information_match_finite_differences(formula, K, family, kw, rng):
+    model = gm.MixtureModel.from_formula(formula, mixed_data(rng, family=family), K, family, **kw)
+    theta = 0.5 * rng.standard_normal(model.n_params)
+    g = model.score(theta)
+    num = approx_fprime(theta, model.loglike, 1e-6)
+    np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
+    info = model.information(theta)
+    num_h = -np.array([approx_fprime(theta, lambda t: model.score(t)[i], 1e-6) for i in range(theta.size)])
+    np.testing.assert_allclose(info, 0.5 * (num_h + num_h.T), rtol=1e-4, atol=1e-4 * np.abs(num_h).max())
+    assert len(model.param_names) == model.n_params
+
+
+def test_fit_equals_gm_fit_exactly(lsat_long):
+    kw = dict(n_classes=2, family="bernoulli")
+    model = gm.MixtureModel.from_formula("y ~ 0 + item | class(id) ~ 1", lsat_long, **kw)
+    a = model.fit(starts=(6, 2), seed=3)
+    b = gm.fit("y ~ 0 + item | class(id) ~ 1", lsat_long, starts=(6, 2), seed=3, **kw)
+    assert a.llf == b.llf
+    pd.testing.assert_series_equal(a.params, b.params)
+    pd.testing.assert_series_equal(a.bse, b.bse)
+    assert a.model is model and a.model.loglike(a.theta) == pytest.approx(a.llf, abs=1e-9)
+    # at the maximum the score vanishes and the information is positive definite
+    assert np.abs(model.score(a.theta)).max() < 1e-2
+    assert np.linalg.eigvalsh(model.information(a.theta)).min() > 0
+
+
+def test_regression_parameterization_leaves_the_design_alone(rng):
+    """re_parameterization='regression' builds its own design: the Cholesky model built from
+    the same design afterwards is unchanged (the design is never mutated)."""
+    from glmmix.random_effects import with_parameterization
+
+    df = clustered(rng)
+    chol = gm.MixtureModel.from_formula("y ~ 1 + x + (1 + x | g)", df, family="bernoulli")
+    reg_design = with_parameterization(chol.design, "regression")
+    assert [b.structure for b in chol.design.re_out] == ["chol"]
+    assert [b.structure for b in reg_design.re_out] == ["reg"]
+    reg = gm.MixtureModel(reg_design, ParamLayout(reg_design))
+    assert any(lab.startswith("regression(g:") for lab in reg.param_names)
+    assert not any(lab.startswith("regression(") for lab in chol.param_names)
+
+
+def test_options_and_its_keywords_are_not_both_accepted(lsat_long):
+    f = "y ~ 0 + item | class(id) ~ 1"
+    opts = gm.FitOptions(n_starts=2, n_final=1, seed=1)
+    for kw in ({"starts": 5}, {"seed": 2}, {"n_jobs": 2}):
+        with pytest.raises(DesignError, match="not both"):
+            gm.fit(f, lsat_long, n_classes=2, family="bernoulli", options=opts, **kw)
+    with pytest.raises(DesignError, match="FitOptions"):
+        gm.fit(f, lsat_long, n_classes=2, family="bernoulli", options={"n_starts": 2})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = gm.fit(f, lsat_long, n_classes=2, family="bernoulli", options=opts, se="none")
+        b = gm.fit(f, lsat_long, n_classes=2, family="bernoulli", starts=(2, 1), seed=1, se="none")
+    assert a.llf == b.llf
+
+
+def test_params_of_the_wrong_length_are_refused(lsat_long):
+    model = gm.MixtureModel.from_formula("y ~ 0 + item | class(id) ~ 1", lsat_long, 2, "bernoulli")
+    with pytest.raises(DesignError, match="11 free parameters"):
+        model.loglike(np.zeros(3))
+    assert "11 free parameters" in repr(model)
