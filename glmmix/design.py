@@ -24,9 +24,10 @@ import scipy.sparse as sp
 from formulaic import Formula
 
 from .exceptions import DesignError, FormulaError
-from .families import Family
+from .families import Family, _check_counts
 from .classes import ClassSystem, ClassVar
-from .formula import ParsedFormula
+from .formula import ParsedFormula, _split_top, column_name
+from .validate import check_data
 from .random_effects import RandomBlock, _term_matrix, build_blocks, check_grouping, check_nested, random_terms
 
 
@@ -72,6 +73,9 @@ class Design:
     row_index: pd.Index
     n_dropped: int = 0
     n_missing_wide: int = 0
+    n_units_dropped: int = 0  # units (and clusters) whose every outcome is missing
+    n_clusters_dropped: int = 0
+    dropped_levels: dict = field(default_factory=dict)  # column -> levels without an observed outcome
     x_scale: np.ndarray = field(default=None)
     cluster_of_unit: np.ndarray = field(default=None)
     cluster_ids: pd.Index = field(default=None)
@@ -109,14 +113,6 @@ class Design:
         return np.diff(np.append(self.unit_starts, self.n_rows))
 
 
-def _as_frame(data) -> pd.DataFrame:
-    if not isinstance(data, pd.DataFrame):
-        raise DesignError(f"data must be a pandas DataFrame, not {type(data).__name__}")
-    if data.shape[0] == 0:
-        raise DesignError("the data set is empty (0 rows)")
-    return data
-
-
 def _required(fixed: str, where: str, columns) -> set:
     try:
         req = Formula(fixed).rhs.required_variables if "~" in fixed else Formula(fixed).required_variables
@@ -150,7 +146,7 @@ def build_design(
     ``measured_by`` says which rows measure which variable (see :func:`glmmix.fit`).
     """
     # Step 1: data and columns.
-    data = _as_frame(data)
+    data = check_data(data)
     multi = len(formula.classes) > 1
     cls = formula.classes[0] if formula.classes else None
     if n_classes > 1 and cls is None:
@@ -196,14 +192,11 @@ def build_design(
 
     # Step 2: missing outcomes are dropped and counted; missing elsewhere is an error.
     if outcome_pair is not None:
-        try:
-            succ = data.eval(outcome_pair[0]).astype(float)
-            fail = data.eval(outcome_pair[1]).astype(float)
-        except Exception as exc:
-            raise FormulaError(f"cannot evaluate the outcome {formula.outcome!r}: {exc}") from None
-        data = data.assign(**{"__succ": succ, "__trials": succ + fail})
         if trials is not None:
             raise DesignError("give trials either through cbind(successes, failures) or trials=, not both")
+        succ, fail = (outcome_values(data, a, formula.outcome) for a in outcome_pair)
+        succ = succ.where(fail.notna())  # a row missing either count has no observed outcome
+        data = data.assign(**{"__succ": succ, "__trials": succ + fail})
         trials = "__trials"
         yname = "__succ"
     else:
@@ -214,6 +207,11 @@ def build_design(
     if n_dropped == len(data):
         raise DesignError(f"every value of the outcome {formula.outcome!r} is missing")
     df = data.loc[keep] if n_dropped else data
+    if outcome_pair is not None:
+        for arg, v in zip(outcome_pair, (succ, fail)):
+            _check_counts(v.to_numpy()[keep], arg.strip(), "counts in cbind(successes, failures)", df.index)
+    df, dropped_levels = _drop_empty_levels(data, df, out_vars | cls_vars | re_vars
+                                            | ({thresholds_by} if thresholds_by else set()))
     meas = _measurement(formula, roles, measured_by, data) if multi else None
     others = sorted((out_vars | cls_vars | re_vars | meas_cols
                      | {c for c in (unit_name, cluster_name, thresholds_by, trials) if c}) - {yname})
@@ -237,7 +235,10 @@ def build_design(
     if trials is not None:
         if family.name not in ("binomial", "bernoulli"):
             raise DesignError("trials is only meaningful for the binomial family")
+        if not pd.api.types.is_numeric_dtype(df[trials].dtype) or pd.api.types.is_bool_dtype(df[trials].dtype):
+            raise DesignError(f"trials column {trials!r} must be numeric (it has dtype {df[trials].dtype})")
         aux["trials"] = df[trials].to_numpy(dtype=float)
+        aux["trials_name"] = trials if outcome_pair is None else f"successes + failures of {formula.outcome}"
 
     # Step 4: units (level of the class variable), clusters (level of the random effects),
     # and row order (by cluster, then unit).
@@ -285,6 +286,7 @@ def build_design(
             aux["threshold_levels"] = [lv for _ in range(ng) for lv in lev]
             aux["threshold_mgroup"] = np.repeat(np.arange(ng), len(lev))
     y = family.prepare(df[yname].rename(formula.outcome), aux)
+    aux.pop("trials_name", None)
     starts = np.flatnonzero(np.r_[True, ucodes[1:] != ucodes[:-1]])
     if multi and cluster_name is not None and unit_name is None:
         unit_ids = pd.Index(df.index[starts], name="row")
@@ -363,6 +365,9 @@ def build_design(
         class_name=cls.name if cls is not None else "class",
         row_index=df.index,
         n_dropped=n_dropped,
+        n_units_dropped=_n_vanished(data, df, unit_name),
+        n_clusters_dropped=_n_vanished(data, df, cluster_name) if cluster_name != unit_name else 0,
+        dropped_levels=dropped_levels,
         n_missing_wide=int(data.attrs.get("n_missing", 0) or 0),
         x_scale=_column_scale(X),
         classes=system,
@@ -372,19 +377,78 @@ def build_design(
 
 
 def _outcome_columns(outcome: str):
-    """Columns an outcome names; ``cbind(successes, failures)`` gives binomial counts (lme4)."""
+    """Columns an outcome names; ``cbind(successes, failures)`` gives binomial counts (lme4).
+
+    Each count is a column (plain, ```quoted``` or ``Q("quoted")``) or an expression of
+    columns that ``DataFrame.eval`` reads (``cbind(s, n - s)``).
+    """
     import re
 
-    m = re.fullmatch(r"cbind\((.*)\)", outcome.strip())
+    m = re.fullmatch(r"cbind\((.*)\)", outcome.strip(), flags=re.S)
     if not m:
         return [outcome], None
-    from .formula import _split_top
-
-    parts = [p for _, p in _split_top(m.group(1), (",",))]
-    if len(parts) != 2:
+    parts = [p.strip() for _, p in _split_top(m.group(1), (",",))]
+    if len(parts) != 2 or not all(parts):
         raise FormulaError(f"{outcome!r}: cbind() takes two arguments, successes and failures")
-    cols = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", m.group(1)))
-    return sorted(cols), (parts[0].strip(), parts[1].strip())
+    cols = set()
+    for p in parts:
+        name = column_name(p)
+        if name is not None:
+            cols.add(name)
+        else:  # an expression: its quoted names and plain identifiers
+            cols |= {a or b for a, b in re.findall(r"`([^`]+)`|((?:[^\W\d]|_)\w*)", p)}
+    return sorted(cols), (parts[0], parts[1])
+
+
+def outcome_values(data: pd.DataFrame, arg: str, outcome: str) -> pd.Series:
+    """One argument of ``cbind()``: a column's values, or an expression evaluated on ``data``."""
+    name = column_name(arg)
+    if name is not None:
+        v = data[name]
+    else:
+        try:
+            v = data.eval(arg)
+        except Exception as exc:  # pandas' own messages, about the user's expression
+            raise FormulaError(f"cannot evaluate {arg!r} in the outcome {outcome!r}: {exc}") from None
+    if not isinstance(v, pd.Series) or not (pd.api.types.is_numeric_dtype(v.dtype)
+                                            or pd.api.types.is_bool_dtype(v.dtype)):
+        raise DesignError(f"{arg!r} in the outcome {outcome!r} must give numeric counts")
+    return v.astype(float)
+
+
+def _drop_empty_levels(data, df, columns):
+    """Remove levels of categorical (or text) columns that no row with an observed outcome
+    has: an unused category, or an item whose every response is missing, would otherwise get
+    a coefficient the likelihood does not depend on (and count in the parameters, AIC, BIC).
+    Returns the data with unused categories removed and ``{column: [levels]}``."""
+    dropped, changed = {}, {}
+    for col in sorted(c for c in columns if c in df.columns):
+        full, kept = data[col], df[col]
+        if isinstance(full.dtype, pd.CategoricalDtype):
+            levels = list(full.cat.categories)
+        elif pd.api.types.is_object_dtype(full.dtype) or pd.api.types.is_string_dtype(full.dtype):
+            levels = list(pd.unique(full.dropna()))
+        else:
+            continue
+        present = set(pd.unique(kept.dropna()))
+        gone = [lv for lv in levels if lv not in present]
+        if gone:
+            dropped[col] = [lv.item() if isinstance(lv, np.generic) else lv for lv in gone]
+            if isinstance(full.dtype, pd.CategoricalDtype):
+                changed[col] = kept.cat.remove_unused_categories()
+    return (df.assign(**changed) if changed else df), dropped
+
+
+def _n_vanished(data, df, col) -> int:
+    """Levels of ``col`` (units, clusters) that only rows with a missing outcome have, and
+    units that :func:`glmmix.wide_to_long` left without a row (every response missing)."""
+    if col is None or col not in data.columns:
+        return 0
+    n = int(data[col].dropna().nunique() - df[col].nunique())
+    if data.attrs.get("id") == col:
+        gone = pd.Index(data.attrs.get("units_without_responses") or [])
+        n += int((~gone.isin(data[col])).sum())
+    return n
 
 
 def _fixed_matrix(rhs: str, df: pd.DataFrame, where: str):
@@ -400,6 +464,11 @@ def _fixed_matrix(rhs: str, df: pd.DataFrame, where: str):
     if not np.all(np.isfinite(X)):
         bad = [names[j] for j in np.flatnonzero(~np.isfinite(X).all(axis=0))]
         raise DesignError(f"the {where} has non-finite values in column(s) {bad}")
+    zero = [names[j] for j in np.flatnonzero(~X.any(axis=0))] if X.shape[0] else []
+    if zero:  # the likelihood does not depend on such a coefficient: not identified
+        raise DesignError(
+            f"column(s) {zero} of the {where} are zero in every row used: their coefficients are not "
+            "identified; remove the term, or the empty combinations of its factors")
     density = np.count_nonzero(X) / max(X.size, 1)
     if X.shape[1] >= 4 and density < 0.3:
         X = sp.csr_matrix(X)

@@ -223,11 +223,14 @@ class Binomial(Family):
             aux["lchoose"] = np.zeros_like(yv)
         else:
             n = np.asarray(trials, float)
-            bad = (yv < 0) | (yv > n) | (yv != np.round(yv))
+            _check_counts(n, aux.get("trials_name", "trials"), "numbers of trials", y.index)
+            bad = (yv < 0) | (yv > n) | (yv != np.round(yv)) | ~np.isfinite(yv)
             if bad.any():
+                vals = [float(v) for v in pd.unique(yv[bad])[:5]]
                 raise DesignError(
                     f"outcome {y.name!r} must be an integer between 0 and the number of "
-                    f"trials: {int(bad.sum())} row(s) are not"
+                    f"trials: {int(bad.sum())} row(s) are not (values {vals}, first at index "
+                    f"{y.index[np.argmax(bad)]!r})"
                 )
             aux["lchoose"] = special.gammaln(n + 1) - special.gammaln(yv + 1) - special.gammaln(n - yv + 1)
         return yv
@@ -277,13 +280,7 @@ class Poisson(Family):
 
     def prepare(self, y, aux):
         yv = _numeric_outcome(y)
-        bad = (yv < 0) | (yv != np.round(yv))
-        if bad.any():
-            vals = [float(v) for v in pd.unique(yv[bad])[:5]]
-            raise DesignError(
-                f"outcome {y.name!r} must be a non-negative integer count for family "
-                f"'poisson': found {list(vals)} in {int(bad.sum())} row(s)"
-            )
+        _check_counts(yv, y.name, "counts for family 'poisson'", y.index)
         aux["lgy"] = special.gammaln(yv + 1.0)
         return yv
 
@@ -318,8 +315,10 @@ class Gaussian(Family):
 
     def prepare(self, y, aux):
         yv = _numeric_outcome(y)
-        if not np.all(np.isfinite(yv)):
-            raise DesignError(f"outcome {y.name!r} has non-finite values")
+        bad = ~np.isfinite(yv)
+        if bad.any():
+            raise DesignError(f"outcome {y.name!r} has non-finite values {[float(v) for v in pd.unique(yv[bad])[:5]]} "
+                              f"in {int(bad.sum())} row(s) (first at index {y.index[np.argmax(bad)]!r})")
         aux["y_sd"] = float(np.std(yv)) or 1.0
         return yv
 
@@ -396,6 +395,13 @@ class Ordinal(Family):
             cats = list(y.cat.categories)
             codes = y.cat.codes.to_numpy().astype(float)
         elif pd.api.types.is_numeric_dtype(y.dtype):
+            yv = _numeric_outcome(y)
+            bad = ~np.isfinite(yv)
+            if bad.any():
+                raise DesignError(
+                    f"outcome {y.name!r} has non-finite values {[float(v) for v in pd.unique(yv[bad])[:5]]} "
+                    f"in {int(bad.sum())} row(s) (first at index {y.index[np.argmax(bad)]!r}); an "
+                    "ordinal outcome's categories must be finite numbers or an ordered categorical")
             cats = sorted(pd.unique(y.to_numpy()))
             codes = pd.Categorical(y.to_numpy(), categories=cats).codes.astype(float)
         else:
@@ -571,3 +577,14 @@ def _numeric_outcome(y: pd.Series) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(y.dtype):
         raise DesignError(f"outcome {y.name!r} must be numeric (it has dtype {y.dtype})")
     return y.to_numpy(dtype=float)
+
+
+def _check_counts(v: np.ndarray, name, what: str, index=None):
+    """Refuse values that are not finite non-negative integers, naming the column and values."""
+    bad = ~np.isfinite(v) | (v < 0) | (v != np.round(v))
+    if bad.any():
+        vals = [float(x) for x in pd.unique(v[bad])[:5]]
+        where = f" (first at index {index[np.argmax(bad)]!r})" if index is not None else ""
+        raise DesignError(
+            f"column {name!r} must hold non-negative integer {what}: found {vals} in "
+            f"{int(bad.sum())} row(s){where}")

@@ -26,7 +26,23 @@ from dataclasses import dataclass, field
 
 from .exceptions import FormulaError
 
-_IDENT = r"[A-Za-z_.][A-Za-z0-9_.]*"
+_IDENT = r"(?:[^\W\d]|\.)[\w.]*"  # a column name: letters of any script, digits, '_', '.'
+_QUOTED = r"`([^`]+)`|Q\(\s*(?:\"([^\"]+)\"|'([^']+)')\s*\)"  # `any name`, Q("any name")
+
+
+def column_name(text: str) -> str | None:
+    """The column a piece of formula text names, or None when it is not a single name.
+
+    Plain names may use letters of any script, digits, ``_`` and ``.``; any other name is
+    quoted with backticks (```my y```) or ``Q("my y")``, as in formulaic.
+    """
+    t = text.strip()
+    if re.fullmatch(_IDENT, t):
+        return t
+    m = re.fullmatch(_QUOTED, t)
+    if m:
+        return next(g for g in m.groups() if g is not None)
+    return None
 
 
 @dataclass(frozen=True)
@@ -160,8 +176,7 @@ def _parse_bar(inner: str, term: str) -> RandomTerm:
     expr, group = expr.strip(), group.strip()
     if not expr:
         raise FormulaError(f"random term {term!r} has nothing left of '|' (write (1 | {group}))")
-    _check_group(group, term)
-    return RandomTerm(expr, group, correlated=(bar == "|"))
+    return RandomTerm(expr, _check_group(group, term), correlated=(bar == "|"))
 
 
 def _parse_rr(args: str, term: str) -> FactorTerm:
@@ -179,17 +194,18 @@ def _parse_rr(args: str, term: str) -> FactorTerm:
     if not _is_bar_term(body):
         raise FormulaError(f"rr() needs 'expr | group' inside: {term!r}")
     (_, expr), (bar, group) = _split_top(body, ("||", "|"))
-    _check_group(group.strip(), term)
-    return FactorTerm(expr.strip(), group.strip(), d)
+    return FactorTerm(expr.strip(), _check_group(group.strip(), term), d)
 
 
-def _check_group(group: str, term: str):
-    if not re.fullmatch(_IDENT, group):
+def _check_group(group: str, term: str) -> str:
+    name = column_name(group)
+    if name is None:
         # nested (a/b) and interaction (a:b) grouping are planned; say so rather than misread
         raise FormulaError(
             f"grouping factor {group!r} in {term!r} must be a single column name "
             "(build combined or nested group ids as a column first)"
         )
+    return name
 
 
 def parse_formula(text: str) -> ParsedFormula:
@@ -216,13 +232,18 @@ def parse_formula(text: str) -> ParsedFormula:
             f"the formula has no outcome: {outcome_text.strip()!r} needs the form 'y ~ terms'"
         )
     lhs, rhs = outcome_text.split("~", 1)
+    if "~" in rhs:
+        raise FormulaError(f"the outcome part {outcome_text.strip()!r} has more than one '~': write 'y ~ terms'")
     outcome = lhs.strip()
     if not outcome:
         raise FormulaError(f"the formula has no outcome left of '~': {text!r}")
-    if not (re.fullmatch(_IDENT, outcome) or re.fullmatch(r"cbind\(.*\)", outcome, flags=re.S)):
+    name = column_name(outcome)
+    if name is not None:
+        outcome = name
+    elif not re.fullmatch(r"cbind\(.*\)", outcome, flags=re.S):
         raise FormulaError(
-            f"the outcome {outcome!r} must be a column name (binomial outcomes with trials: "
-            "pass trials='column' to fit)"
+            f"the outcome {outcome!r} must be a column name (quote other names as `my y` or "
+            "Q('my y'); binomial outcomes: cbind(successes, failures), or trials='column')"
         )
     out_part = _parse_rhs(rhs, "outcome part")
     classes = []
@@ -297,10 +318,11 @@ def _parse_class(ctext: str, full: str) -> ClassPart:
     else:
         lhs, rhs = ctext, "1"
     lhs = lhs.strip()
-    m = re.fullmatch(rf"({_IDENT})\s*(?:\(\s*({_IDENT})\s*\))?", lhs)
-    if not m:
+    m = re.fullmatch(rf"({_IDENT})\s*(?:\((.*)\))?", lhs, flags=re.S)
+    level = column_name(m.group(2)) if m and m.group(2) is not None else None
+    if not m or (m.group(2) is not None and level is None):
         raise FormulaError(
             f"class part {lhs!r} must read 'class' (one class per row) or 'class(unit)' "
             "(one class per level of the column 'unit')"
         )
-    return ClassPart(m.group(1), m.group(2), _parse_rhs(rhs, f"class part {lhs!r}"))
+    return ClassPart(m.group(1), level, _parse_rhs(rhs, f"class part {lhs!r}"))

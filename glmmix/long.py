@@ -50,7 +50,9 @@ def wide_to_long(
     DataFrame
         Columns ``id``, ``item_name``, ``value_name``, then the kept columns; rows sorted
         by unit then item. ``result.attrs["n_missing"]`` holds the number of missing
-        responses that became absent rows, ``result.attrs["n_units"]`` the number of units.
+        responses that became absent rows, ``result.attrs["n_units"]`` the number of units,
+        ``result.attrs["units_without_responses"]`` the ids of units with no response at all
+        (they have no row; :func:`glmmix.fit` counts them among the units dropped).
     """
     # Step 1: validate the arguments against the data.
     if not isinstance(df, pd.DataFrame):
@@ -102,6 +104,9 @@ def wide_to_long(
             long[f"{item_name}_{it}"] = (codes == j).astype(np.int8)
     long.attrs["n_missing"] = n_missing
     long.attrs["n_units"] = int(df.shape[0])
+    # units every response of which is missing have no row left: fit() counts them as dropped
+    long.attrs["id"] = id
+    long.attrs["units_without_responses"] = df.loc[df[items].isna().all(axis=1), id].tolist()
     if verbose:
         print(f"wide_to_long: {len(long)} responses from {df.shape[0]} units and {len(items)} items; "
               f"{n_missing} missing response(s) dropped")

@@ -31,6 +31,8 @@ from .quadrature import Integration
 from .random_effects import with_parameterization
 from .reporting import results_state
 from .results import MixtureResults
+from .validate import (check_label_values, check_model_args, check_n_jobs, check_options, check_seed,
+                       check_start_params, check_starts)
 
 #: default random starts (Section 10 of Asparouhov & Muthen: 20 sets, the best 5 completed)
 DEFAULT_STARTS = (20, 5)
@@ -76,22 +78,6 @@ def class_sizes_of(parsed: ParsedFormula, n_classes, measured_by=None) -> tuple[
     return int(n_classes), sizes
 
 
-def parse_starts(starts) -> tuple[int, int]:
-    """``starts`` as (n_starts, n_final): an int n means (n, min(5, n)); None means (0, 0)."""
-    if starts is None:
-        return 0, 0
-    if isinstance(starts, (tuple, list)):
-        if len(starts) != 2:
-            raise DesignError("starts must be an int or a pair (n_starts, n_final)")
-        n, f = int(starts[0]), int(starts[1])
-    else:
-        n = int(starts)
-        f = min(5, n)
-    if n < 0 or f < 0 or (n > 0 and f < 1) or f > max(n, 1):
-        raise DesignError(f"starts=({n}, {f}) is not valid: need n_starts >= n_final >= 1")
-    return n, f
-
-
 def fit_options(starts=UNSET, seed=UNSET, n_jobs=UNSET, options: FitOptions | None = None,
                 se: str | None = "ml") -> FitOptions:
     """The estimation settings from ``fit``'s keywords, checked before any computation.
@@ -103,15 +89,14 @@ def fit_options(starts=UNSET, seed=UNSET, n_jobs=UNSET, options: FitOptions | No
         raise DesignError(f"se must be 'ml', 'robust' or 'none', not {se!r}")
     given = [name for name, v in (("starts", starts), ("seed", seed), ("n_jobs", n_jobs)) if v is not UNSET]
     if options is not None:
-        if not isinstance(options, FitOptions):
-            raise DesignError(f"options must be a glmmix.FitOptions, not {type(options).__name__}")
+        check_options(options)
         if given:
             raise DesignError(f"give {', '.join(given)} inside options=FitOptions(...) or as keywords, not both "
                               "(options would override them)")
         return options
-    n_starts, n_final = parse_starts(DEFAULT_STARTS if starts is UNSET else starts)
-    return FitOptions(n_starts=n_starts, n_final=n_final, seed=None if seed is UNSET else seed,
-                      n_jobs=1 if n_jobs is UNSET else n_jobs)
+    n_starts, n_final = check_starts(DEFAULT_STARTS if starts is UNSET else starts)
+    return FitOptions(n_starts=n_starts, n_final=n_final, seed=None if seed is UNSET else check_seed(seed),
+                      n_jobs=1 if n_jobs is UNSET else check_n_jobs(n_jobs))
 
 
 def _check_integration(integ: Integration):
@@ -179,6 +164,9 @@ class MixtureModel:
         """Build the model; the arguments are those of :func:`glmmix.fit` that describe the
         model (not its estimation). ``integration_seed`` seeds the Monte Carlo rules'
         nodes (``integration="mc"/"qmc"``; default 0)."""
+        args = check_model_args(data=data, fix=fix, equal=equal, invariant=invariant,
+                                class_specific=class_specific, thresholds_by=thresholds_by, trials=trials)
+        fix, equal, invariant, class_specific = args["fix"], args["equal"], args["invariant"], args["class_specific"]
         parsed = parse_formula(formula)
         K, sizes = class_sizes_of(parsed, n_classes, measured_by)
         fam = get_family(family, link)
@@ -261,7 +249,11 @@ class MixtureModel:
     def starting_values(self, start_params=None, start_from=None, start_values=None) -> np.ndarray | None:
         """The starting vector from the three ways of giving one (None: the default centre)."""
         layout = self.layout
+        start_params = check_start_params(start_params)
+        start_values = check_label_values(start_values, "start_values")
         if start_from is not None:
+            if not isinstance(start_from, MixtureResults):
+                raise DesignError(f"start_from must be a fitted MixtureResults, not {type(start_from).__name__}")
             if start_params is not None:
                 raise DesignError("give start_params or start_from, not both")
             start_params = self._transfer(start_from)
@@ -272,10 +264,7 @@ class MixtureModel:
                 for i in layout._resolve(lab, None):
                     phi[i] = val
             start_params = layout.from_full(phi)
-        if start_params is not None and len(start_params) != layout.n_free:
-            raise DesignError(f"start_params has {len(start_params)} values; the model has {layout.n_free} "
-                              "free parameters")
-        return start_params
+        return check_start_params(start_params, layout.n_free)
 
     def _transfer(self, src) -> np.ndarray:
         """Starting values from a fitted result, matched by full parameter labels."""

@@ -147,7 +147,13 @@ class ParamLayout:
                     raise NotImplementedError(
                         f"fixing {lab!r} is not supported yet: only SDs of a term's first effect (or of "
                         "uncorrelated terms) and loadings can be fixed")
-                fixed_val[i] = np.log(val) if (blk == "extra" and fam.name == "gaussian") else val
+                if blk == "extra" and fam.name == "gaussian":
+                    if not val > 0:
+                        raise DesignError(f"fix[{lab!r}] = {val!r}: a residual SD must be positive")
+                    val = np.log(val)
+                if not np.isfinite(val):  # NaN marks a free parameter below: never let one through
+                    raise DesignError(f"fix[{lab!r}] must be a finite number, not {val!r}")
+                fixed_val[i] = val
         roots = np.array([find(i) for i in range(self.n_full)])
         # a tie group is fixed when any member is
         for r in np.unique(roots):

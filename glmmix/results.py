@@ -53,6 +53,14 @@ class MixtureResults:
         self.llf = float(state["llf"])
         self.nobs = int(state["nobs"])
         self.n_units = int(state["n_units"])
+        #: rows dropped because their outcome is missing
+        self.n_dropped = int(state.get("n_dropped") or 0)
+        #: units (levels of the class variable's column) with no observed outcome, hence not in n_units
+        self.n_units_dropped = int(state.get("n_units_dropped") or 0)
+        #: clusters (levels of the random terms' grouping column) with no observed outcome
+        self.n_clusters_dropped = int(state.get("n_clusters_dropped") or 0)
+        #: ``{column: [levels]}`` of factor levels without an observed outcome, which get no parameter
+        self.dropped_levels = dict(state.get("dropped_levels") or {})
         #: independent units (clusters; equal to n_units without random effects): BIC's n
         self.n_clusters = int(state.get("n_clusters") or state["n_units"])
         self.n_classes = int(state["n_classes"])

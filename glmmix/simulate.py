@@ -24,6 +24,7 @@ from .formula import parse_formula
 from .likelihood import MixtureLikelihood
 from .model import MixtureModel
 from .results import MixtureResults
+from .validate import check_data, check_label_values, check_seed
 
 
 def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
@@ -89,6 +90,12 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
         A copy of the data (rows with an observed outcome) with the outcome replaced, and a
         column ``true_class`` (1-based) when the model has classes.
     """
+    seed = check_seed(seed, generator_ok=True)
+    if data is not None:
+        check_data(data)
+        if not data.index.is_unique:
+            raise DesignError("simulate needs data with a unique index (its rows receive the draws): "
+                              "call data.reset_index(drop=True) first")
     if isinstance(model, MixtureResults):
         if model.model is None or data is None:
             raise DesignError("simulate(result, data) needs a result fitted in this session and the data it was "
@@ -96,6 +103,9 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
         return _assemble(model.model.likelihood, model.theta, data, np.random.default_rng(seed))
     if data is None or params is None:
         raise DesignError("simulate(formula, data, params=...) needs data and params")
+    params = check_label_values(params, "params")
+    if "fix" in layout_kw:
+        layout_kw["fix"] = check_label_values(layout_kw["fix"], "fix")
     parsed = parse_formula(model)
     fam = get_family(family, link)
     source = data
@@ -159,13 +169,37 @@ def _assemble(lik, theta, data, rng):
     y, cls = _draw(lik, theta, rng)
     d = lik.design
     out = data.loc[d.row_index].copy()
-    out[d.formula.outcome] = y
+    _write_outcome(out, d, y)
     if d.multi:  # one column per class variable, 1-based
         for t, v in enumerate(d.classes.vars):
             out[f"true_{v.name}"] = d.classes.digits[cls[d.unit_of_row], t] + 1
     elif d.n_classes > 1:
         out["true_class"] = cls[d.unit_of_row] + 1
     return out.sort_index()
+
+
+def _write_outcome(out: pd.DataFrame, d, y: np.ndarray):
+    """Put drawn outcomes where a refit reads them: the outcome column, or for
+    ``cbind(successes, failures)`` the successes column and the failures column (trials minus
+    successes), so that fitting the same formula to the simulated data uses the draws."""
+    from .design import _outcome_columns, outcome_values
+    from .formula import column_name
+
+    _, pair = _outcome_columns(d.formula.outcome)
+    if pair is None:
+        out[d.formula.outcome] = y
+        return
+    s_col, f_col = column_name(pair[0]), column_name(pair[1])
+    if s_col is None:
+        raise DesignError(f"cannot simulate {d.formula.outcome!r}: the successes {pair[0]!r} must be a column "
+                          "(the failures may be an expression such as n - s)")
+    out[s_col] = y
+    fail = d.aux["trials"] - y
+    if f_col is not None:
+        out[f_col] = fail
+    elif not np.allclose(outcome_values(out, pair[1], d.formula.outcome).to_numpy(), fail):
+        raise DesignError(f"cannot simulate {d.formula.outcome!r}: the failures {pair[1]!r} are an expression "
+                          "that does not equal trials minus successes once the successes are replaced")
 
 
 @dataclass

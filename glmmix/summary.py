@@ -39,6 +39,8 @@ def build_summary(res, alpha=0.05) -> Summary:
         "Log-likelihood:": _fmt(res.llf),
         "Parameters:": str(res.df_model),
     }
+    if s["unit_name"]:
+        left["Units dropped (no outcome):"] = str(res.n_units_dropped)
     if s.get("cluster_name") and s.get("form") == "inside":
         left[f"Clusters ({s['cluster_name']}):"] = str(s["n_clusters"])
     if s.get("integration"):
@@ -99,6 +101,15 @@ def build_summary(res, alpha=0.05) -> Summary:
     notes = list(res.warnings)
     if s["n_dropped"]:
         notes.append(f"{s['n_dropped']} row(s) with a missing outcome were dropped (ML under MAR).")
+    if res.n_units_dropped:
+        notes.append(f"{res.n_units_dropped} unit(s) of {s['unit_name'] or 'rows'!r} have no observed outcome "
+                     "and are not in the model.")
+    if res.n_clusters_dropped:
+        notes.append(f"{res.n_clusters_dropped} cluster(s) of {s['cluster_name']!r} have no observed outcome "
+                     "and are not in the model.")
+    for col, levels in res.dropped_levels.items():
+        shown = ", ".join(levels[:10]) + (", ..." if len(levels) > 10 else "")
+        notes.append(f"level(s) of {col!r} without an observed outcome get no parameter: {shown}.")
     if notes:
         smry.add_text("\n".join(f"Note: {t}" for t in notes))
     return smry
