@@ -104,8 +104,6 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
     if data is None or params is None:
         raise DesignError("simulate(formula, data, params=...) needs data and params")
     params = check_label_values(params, "params")
-    if "fix" in layout_kw:
-        layout_kw["fix"] = check_label_values(layout_kw["fix"], "fix")
     parsed = parse_formula(model)
     fam = get_family(family, link)
     source = data
