@@ -165,7 +165,9 @@ class MixtureModel:
         model (not its estimation). ``integration_seed`` seeds the Monte Carlo rules'
         nodes (``integration="mc"/"qmc"``; default 0)."""
         args = check_model_args(data=data, fix=fix, equal=equal, invariant=invariant,
-                                class_specific=class_specific, thresholds_by=thresholds_by, trials=trials)
+                                class_specific=class_specific, thresholds_by=thresholds_by, trials=trials,
+                                integration=integration, adaptive=adaptive,
+                                measurement_invariance=measurement_invariance)
         fix, equal, invariant, class_specific = args["fix"], args["equal"], args["invariant"], args["class_specific"]
         parsed = parse_formula(formula)
         K, sizes = class_sizes_of(parsed, n_classes, measured_by)

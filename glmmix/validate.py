@@ -177,13 +177,25 @@ def check_start_params(start_params, n_free: int | None = None):
     return v
 
 
-def check_model_args(*, data, fix, equal, invariant, class_specific, thresholds_by, trials) -> dict:
+def check_flag(value, name: str):
+    """``None`` or a bool."""
+    if value is not None and not isinstance(value, (bool, np.bool_)):
+        raise DesignError(f"{name} must be True, False or None, not {value!r}")
+    return None if value is None else bool(value)
+
+
+def check_model_args(*, data, fix, equal, invariant, class_specific, thresholds_by, trials,
+                     integration="auto", adaptive=None, measurement_invariance=False) -> dict:
     """The arguments that describe a model (:meth:`glmmix.MixtureModel.from_formula`), checked
     before the data are read; returned normalized (values as floats, term lists as tuples).
     The estimation arguments (``seed``, ``n_jobs``, ``starts``, ``options``, starting values)
     are checked by the ``check_*`` functions above when the model is fitted."""
     check_data(data)
+    if integration is not None and not isinstance(integration, str):
+        raise DesignError(f"integration must be a rule's name such as 'agh' or 'trapezoid', not {integration!r}")
+    check_flag(measurement_invariance, "measurement_invariance")
     return {
+        "adaptive": check_flag(adaptive, "adaptive"),
         "fix": check_label_values(fix, "fix"),
         "equal": check_equal(equal),
         "invariant": check_terms(invariant, "invariant"),

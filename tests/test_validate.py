@@ -191,7 +191,8 @@ def test_outcome_out_of_support_is_refused(glm_data, formula, family, column, va
     ({"start_params": "abc"}, "start_params"), ({"start_params": [[0.0, 1.0, 2.0]]}, "start_params"),
     ({"equal": "x"}, "equal"), ({"equal": [["x"]]}, "equal"), ({"trials": 3}, "trials"),
     ({"thresholds_by": ["x"]}, "thresholds_by"), ({"invariant": [1]}, "invariant"),
-    ({"start_from": "model"}, "start_from"),
+    ({"start_from": "model"}, "start_from"), ({"integration": 5}, "integration"),
+    ({"adaptive": "yes"}, "adaptive"), ({"measurement_invariance": "no"}, "measurement_invariance"),
 ])
 def test_bad_arguments_are_named(glm_data, kw, fragment):
     with pytest.raises(DesignError, match=fragment):
