@@ -48,7 +48,12 @@ def fit(
         mixture regression, one class per row), ``"y ~ x"`` (a GLM; n_classes=1).
     data : DataFrame
         Long data, one row per response (see :func:`glmmix.wide_to_long`). Rows with a
-        missing outcome are dropped and counted.
+        missing outcome are dropped and counted (``n_dropped``), as are units and clusters
+        left without an observed outcome (``n_units_dropped``, ``n_clusters_dropped``).
+        Levels of categorical or text columns that no row with an observed outcome has (an
+        unused category, an unanswered item) get no parameter and are listed in
+        ``dropped_levels``; a design column that is zero in every row is refused. Column
+        names that are not plain identifiers are quoted: ```my y```, ``Q("my y")``.
     n_classes : int or dict
         Number of latent classes K >= 1; with several class variables an int (the same for
         every variable) or ``{name: K}``.
