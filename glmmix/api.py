@@ -27,7 +27,7 @@ def fit(
     trials: str | None = None,
     starts=UNSET,
     seed: int | None = UNSET,
-    se: str = "ml",
+    se: str = "auto",
     n_jobs: int = UNSET,
     start_params=None,
     start_from: MixtureResults | None = None,
@@ -36,6 +36,10 @@ def fit(
     integration: str = "auto",
     n_points: int | None = None,
     adaptive: bool | None = None,
+    weights: str | None = None,
+    cluster_weights: str | None = None,
+    weight_scaling: str | None = None,
+    cluster_weight_scaling: str = "sample",
 ) -> MixtureResults:
     """Fit a (multilevel) mixture GLM by maximum likelihood.
 
@@ -102,8 +106,9 @@ def fit(
         itself a saddle point (every class alike).
     seed : int, optional
         Seed for the random starts; a fixed seed gives identical results (also in parallel).
-    se : {"ml", "robust", "none"}
-        Observed-information or sandwich standard errors.
+    se : {"auto", "ml", "robust", "none"}
+        Observed-information or sandwich standard errors; ``"auto"``: sandwich with sampling
+        weights (pseudo-maximum likelihood, Mplus's MLR), observed information otherwise.
     n_jobs : int
         Run the starts in parallel with joblib (``-1``: all cores).
     start_params : array, optional
@@ -134,6 +139,21 @@ def fit(
         trapezoid rule).
     adaptive : bool, optional
         Move nodes to each cluster's posterior (default for agh, laplace, mc, qmc).
+    weights : str, optional
+        Column of sampling weights, constant within units (the class variable's level; rows
+        when there is none): pseudo-maximum-likelihood estimates with sandwich SEs (Mplus's
+        WEIGHT with MLR). In two-level models these are the within-cluster weights. Integer
+        weights act as frequency weights (units duplicated) with ``weight_scaling="unscaled"``.
+    cluster_weights : str, optional
+        Column of between-level weights of the clusters of a two-level model (the random
+        terms' grouping), constant within clusters (Mplus's BWEIGHT).
+    weight_scaling : {"unscaled", "sample", "cluster", "ecluster"}, optional
+        Scaling of ``weights``: single-level models ``"unscaled"`` (default) or ``"sample"``
+        (sum to the number of units); within-cluster weights ``"cluster"`` (default, sum to
+        the cluster size), ``"ecluster"`` (sum to the effective cluster size) or
+        ``"unscaled"`` (Asparouhov 2006; see :mod:`glmmix.weights`).
+    cluster_weight_scaling : {"sample", "unscaled"}
+        ``"sample"`` (default) scales cluster weights to sum to the number of clusters.
 
     Returns
     -------
@@ -146,5 +166,6 @@ def fit(
         measurement_invariance=measurement_invariance, re_parameterization=re_parameterization,
         invariant=invariant, class_specific=class_specific, fix=fix, equal=equal, thresholds_by=thresholds_by,
         trials=trials, integration=integration, n_points=n_points, adaptive=adaptive,
-        integration_seed=opts.seed if options is None else None)
+        integration_seed=opts.seed if options is None else None, weights=weights,
+        cluster_weights=cluster_weights, weight_scaling=weight_scaling, cluster_weight_scaling=cluster_weight_scaling)
     return model.fit(se=se, options=opts, start_params=start_params, start_from=start_from, start_values=start_values)

@@ -16,6 +16,8 @@ _DESCRIPTIONS = {
     "ability": "ICAR ability items: 1525 persons x 16 binary items with missing values (R psychTools).",
     "contraception": "Bangladesh Fertility Survey 1989: 1934 women in 60 districts (R mlmRev).",
     "cbpp": "Contagious bovine pleuropneumonia: 56 herd-periods in 15 herds (R lme4).",
+    "apistrat": "California schools' Academic Performance Index, stratified sample of 200 with sampling "
+                "weights pw (R survey's apistrat).",
     "toca_sim": "Simulated two-level LTA data mimicking the TOCA example (Asparouhov & Muthen 2006, "
                 "Section 4, Table 1): 1200 students in 60 classrooms, 10 binary items, fall and spring.",
 }

@@ -29,6 +29,8 @@ from .classes import ClassSystem, ClassVar
 from .formula import ParsedFormula, _split_top, column_name
 from .validate import check_data
 from .random_effects import RandomBlock, _term_matrix, build_blocks, check_grouping, check_nested, random_terms
+from .weights import check_arguments as check_weights
+from .weights import sampling_weights
 
 
 @dataclass
@@ -86,6 +88,9 @@ class Design:
     classes: ClassSystem = None  # the class variables and their joint state (classes.py)
     x_group: np.ndarray = None  # measurement group of every X column (several class variables)
     mgroups: list = None  # measurement groups: tuples of class-variable indices
+    unit_weight: np.ndarray = None  # sampling weights of units (weights.py), None: all 1
+    cluster_weight: np.ndarray = None  # sampling weights of clusters in two-level models
+    weighting: dict = None  # the weight columns and scalings used
 
     @property
     def multi(self) -> bool:
@@ -139,11 +144,16 @@ def build_design(
     trials: str | None = None,
     measured_by=None,
     class_sizes: dict | None = None,
+    weights: str | None = None,
+    cluster_weights: str | None = None,
+    weight_scaling: str | None = None,
+    cluster_weight_scaling: str = "sample",
 ) -> Design:
     """Build the :class:`Design` of ``formula`` on ``data`` (see the module docstring).
 
     With several class variables, ``class_sizes`` gives each one's number of classes and
     ``measured_by`` says which rows measure which variable (see :func:`glmmix.fit`).
+    ``weights``, ``cluster_weights`` and their scalings: sampling weights (``weights.py``).
     """
     # Step 1: data and columns.
     data = check_data(data)
@@ -189,6 +199,7 @@ def build_design(
     for arg, col in (("thresholds_by", thresholds_by), ("trials", trials)):
         if col is not None:
             _missing_columns([col], data, f"argument {arg}")
+    check_weights(data, weights, cluster_weights, weight_scaling, cluster_weight_scaling)
 
     # Step 2: missing outcomes are dropped and counted; missing elsewhere is an error.
     if outcome_pair is not None:
@@ -214,7 +225,8 @@ def build_design(
                                             | ({thresholds_by} if thresholds_by else set()))
     meas = _measurement(formula, roles, measured_by, data) if multi else None
     others = sorted((out_vars | cls_vars | re_vars | meas_cols
-                     | {c for c in (unit_name, cluster_name, thresholds_by, trials) if c}) - {yname})
+                     | {c for c in (unit_name, cluster_name, thresholds_by, trials, weights, cluster_weights) if c})
+                    - {yname})
     for col in others:
         nmiss = int(df[col].isna().sum())
         if nmiss:
@@ -339,6 +351,8 @@ def build_design(
     if not multi:
         system = ClassSystem([ClassVar(cls.name if cls is not None else "class", n_classes, unit_name,
                                        False, Z, z_names, z_spec)], single=True)
+    uw, cw, winfo = sampling_weights(df, ucodes, starts, unit_ids, unit_name, cluster_of_unit, cluster_ids, cluster_name,
+                              form == "inside", weights, cluster_weights, weight_scaling, cluster_weight_scaling)
     return Design(
         formula=formula,
         family=family,
@@ -373,6 +387,9 @@ def build_design(
         classes=system,
         x_group=x_group,
         mgroups=mgroups,
+        unit_weight=uw,
+        cluster_weight=cw,
+        weighting=winfo,
     )
 
 

@@ -111,14 +111,19 @@ class _RowSet:
         self.P = P
         U, G = design.n_units, design.n_clusters
         C = sp.csr_matrix((np.ones(n), (design.unit_of_row, inv)), shape=(U, P))
-        self.count = np.asarray(C.sum(axis=0)).ravel()
+        # sampling weights (weights.py): a unit's contribution is multiplied by its weight
+        # (within-cluster weight) and its cluster's; compressed counts are weighted counts
+        uw = np.ones(U) if design.unit_weight is None else design.unit_weight
+        cw = np.ones(G) if design.cluster_weight is None else design.cluster_weight
+        tw = uw * cw[design.cluster_of_unit]
+        self.count = np.asarray(C.T @ tw).ravel()
         # cluster of each pattern: only meaningful when patterns are rows
         self.cluster = design.cluster_of_unit[design.unit_of_row[first]] if per_row else None
         W = [b.Z for b in design.re_cls]
         vfirst, vinv = _unit_patterns(C, design.Z, W) if compress_units else (np.arange(U), np.arange(U))
         self.vinv = vinv
         self.V = vfirst.size
-        self.mult = np.bincount(vinv, minlength=self.V).astype(float)
+        self.mult = np.bincount(vinv, weights=tw, minlength=self.V)
         Cv = C[vfirst]
         if self.V * P <= 4 * Cv.nnz:  # few patterns: dense products are faster
             Cv = Cv.toarray()
@@ -127,18 +132,19 @@ class _RowSet:
         self.Zv = design.Z[vfirst]
         self.Wv = [w[vfirst] for w in W]
         self.cluster_of_v = design.cluster_of_unit[vfirst]  # used only when units are not merged
-        Gv = sp.csr_matrix((np.ones(U), (design.cluster_of_unit, vinv)), shape=(G, self.V))
-        self.Gv = Gv
-        self.GvT = Gv.T.tocsr()
+        # clusters x unit patterns: counts (Gv) and within-weighted counts (Gw)
+        self.Gv = sp.csr_matrix((np.ones(U), (design.cluster_of_unit, vinv)), shape=(G, self.V))
+        Gw = self.Gv if design.unit_weight is None else \
+            sp.csr_matrix((uw, (design.cluster_of_unit, vinv)), shape=(G, self.V))
         # cluster patterns: with shared nodes, clusters with the same unit patterns (and the
         # same between-level covariates) contribute identically (e.g. persons with the same
         # response pattern in a GoM)
         cs = design.classes
         Zb = np.concatenate([cs.vars[t].Z for t in cs.betw], axis=1) if cs.betw else np.zeros((G, 0))
-        gfirst, ginv = _unit_patterns(Gv, Zb, []) if compress_units else (np.arange(G), np.arange(G))
+        gfirst, ginv = _unit_patterns(Gw, Zb, []) if compress_units else (np.arange(G), np.arange(G))
         self.ginv = ginv
-        self.gmult = np.bincount(ginv, minlength=gfirst.size).astype(float)
-        self.Gc = Gv[gfirst].tocsr()
+        self.gmult = np.bincount(ginv, weights=cw, minlength=gfirst.size)
+        self.Gc = Gw[gfirst].tocsr()
         self.GcT = self.Gc.T.tocsr()
         self.Zgs = {t: cs.vars[t].Z[gfirst] for t in cs.betw}
         zv = np.ascontiguousarray(self.Zv).view(np.dtype((np.void, self.Zv.dtype.itemsize * self.Zv.shape[1]))).ravel()
@@ -359,6 +365,7 @@ class MixtureLikelihood:
         m = rs.mult
         post_c = None
         post_bq = None
+        post_vq = None
         if self.form == "outside":  # units are clusters
             lt = lu + logw_v[:, None, :]
             lk = lse(lt, axis=2)  # (V, K)
@@ -374,6 +381,7 @@ class MixtureLikelihood:
             post_node = (pq / m[:, None])[rs.vinv]
             post = post_v[rs.vinv]
             wb = None
+            post_vq = post_v[:, :, None] * post_q
         else:
             # within states w are summed per unit; between states b (one per cluster, Section 6)
             # and nodes per cluster: L_g = sum_b P(b) int phi(u) prod_units sum_w P(w|b,u) f du
@@ -415,6 +423,7 @@ class MixtureLikelihood:
         es.rs = rs
         es.post_c = post_c
         es.post_bq = post_bq
+        es.post_vq = post_vq  # classes outside: posterior of (class, node) per unit pattern
         es.wprior = wprior
         es.wb = wb
         es.re_lin = re_lin
@@ -707,8 +716,14 @@ class MixtureLikelihood:
             self.integ.set_moments(mean, cov)
         return self.loglik(theta)
 
-    def _find_mode(self, theta, max_iter: int = 50):
-        """Laplace: the mode and curvature of each cluster's integrand (K = 1, outcome effects)."""
+    def _find_mode(self, theta):
+        """Laplace: adapt the one node to each cluster's mode and curvature."""
+        u, H = self.conditional_modes(theta)
+        self.integ.set_moments(u, np.linalg.inv(H))
+
+    def conditional_modes(self, theta, max_iter: int = 50):
+        """Modes u (G, D) of each cluster's integrand log p(y_g | u) + log phi(u) and the
+        negative Hessians H (G, D, D) there, by Newton's method (K = 1, outcome effects)."""
         if self.K > 1 or self.design.re_cls:
             raise NotImplementedError(
                 "integration='laplace' is available for models without classes (GLMMs); use "
@@ -723,7 +738,10 @@ class MixtureLikelihood:
             A[:, dims] += Zt @ L[0]
         eta0 = np.asarray(rs.X @ P["beta"])[:, 0]
         extra = P["extra"]
-        Gr = sp.csr_matrix((np.ones(n), (rs.cluster, np.arange(n))), shape=(G, n))
+        # within-cluster weights are powers of the rows' densities inside the integral
+        uw = self.design.unit_weight
+        rw = np.ones(n) if uw is None else uw[self.design.unit_of_row]
+        Gr = sp.csr_matrix((rw, (rs.cluster, np.arange(n))), shape=(G, n))
         u = np.zeros((G, D))
         I = np.eye(D)
         H = np.broadcast_to(I, (G, D, D))
@@ -736,7 +754,7 @@ class MixtureLikelihood:
             u = u + step
             if np.abs(step).max() < 1e-8:
                 break
-        self.integ.set_moments(u, np.linalg.inv(H))
+        return u, H
 
     def posterior_moments(self, theta):
         """Posterior means (G, D) and covariances (G, D, D) of the standardized latents."""

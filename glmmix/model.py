@@ -79,14 +79,14 @@ def class_sizes_of(parsed: ParsedFormula, n_classes, measured_by=None) -> tuple[
 
 
 def fit_options(starts=UNSET, seed=UNSET, n_jobs=UNSET, options: FitOptions | None = None,
-                se: str | None = "ml") -> FitOptions:
+                se: str | None = "auto") -> FitOptions:
     """The estimation settings from ``fit``'s keywords, checked before any computation.
 
     ``options`` (a :class:`FitOptions`) is the full control; giving it together with
     ``starts``, ``seed`` or ``n_jobs`` is refused rather than letting one silently win.
     """
-    if se not in ("ml", "robust", "none", None):
-        raise DesignError(f"se must be 'ml', 'robust' or 'none', not {se!r}")
+    if se not in ("auto", "ml", "robust", "none", None):
+        raise DesignError(f"se must be 'auto', 'ml', 'robust' or 'none', not {se!r}")
     given = [name for name, v in (("starts", starts), ("seed", seed), ("n_jobs", n_jobs)) if v is not UNSET]
     if options is not None:
         check_options(options)
@@ -160,6 +160,10 @@ class MixtureModel:
         n_points: int | None = None,
         adaptive: bool | None = None,
         integration_seed: int | None = None,
+        weights: str | None = None,
+        cluster_weights: str | None = None,
+        weight_scaling: str | None = None,
+        cluster_weight_scaling: str = "sample",
     ) -> "MixtureModel":
         """Build the model; the arguments are those of :func:`glmmix.fit` that describe the
         model (not its estimation). ``integration_seed`` seeds the Monte Carlo rules'
@@ -173,7 +177,9 @@ class MixtureModel:
         K, sizes = class_sizes_of(parsed, n_classes, measured_by)
         fam = get_family(family, link)
         design = build_design(parsed, data, K, fam, thresholds_by=thresholds_by, trials=trials,
-                              measured_by=measured_by, class_sizes=sizes)
+                              measured_by=measured_by, class_sizes=sizes, weights=weights,
+                              cluster_weights=cluster_weights, weight_scaling=weight_scaling,
+                              cluster_weight_scaling=cluster_weight_scaling)
         design = with_parameterization(design, re_parameterization)
         layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
                              measurement_invariance=measurement_invariance)
@@ -234,7 +240,7 @@ class MixtureModel:
         return homogeneous_start(self.likelihood)
 
     # ------------------------------------------------------------------ estimation
-    def fit(self, starts=UNSET, seed=UNSET, se: str | None = "ml", *, n_jobs=UNSET, start_params=None,
+    def fit(self, starts=UNSET, seed=UNSET, se: str | None = "auto", *, n_jobs=UNSET, start_params=None,
             start_from=None, start_values: dict | None = None, options: FitOptions | None = None):
         """Maximum-likelihood estimation; returns :class:`~glmmix.results.MixtureResults`.
 
@@ -242,6 +248,8 @@ class MixtureModel:
         values ``start_params`` / ``start_from`` / ``start_values`` as in :func:`glmmix.fit`.
         """
         opts = fit_options(starts, seed, n_jobs, options, se)
+        if se == "auto":  # sampling weights: pseudo-maximum likelihood, sandwich SEs
+            se = "robust" if self.design.weighting else "ml"
         theta0 = self.starting_values(start_params, start_from, start_values)
         lik = self.likelihood
         fr = estimate(lik, opts, start_params=theta0)

@@ -263,6 +263,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "unit_cluster": [d.cluster_ids[c] for c in d.cluster_of_unit] if d.form == "inside" and d.cluster_name else None,
         "cluster_name": d.cluster_name,
         "form": d.form,
+        "weighting": d.weighting,
         "converged": fr.converged,
         "grad_max": fr.grad_max,
         "em_iterations": fr.em_iterations,

@@ -148,6 +148,24 @@ class MixtureResults:
         post.index = pd.Index(uc, name=self._s["cluster_name"])
         return post.groupby(level=0, sort=False).mean()
 
+    def random_effects(self, kind: str = "eap") -> pd.DataFrame:
+        """Scores of every random effect and factor per cluster (lme4's ``ranef``, mirt's
+        ``fscores``), a DataFrame indexed by cluster.
+
+        ``kind="eap"``: posterior means and SDs (columns ``sd:...``) on the model's own
+        integration rule; ``kind="map"``: conditional modes and the SDs from the curvature at
+        the mode (models without classes). Effects of ``(1 + x | g)`` terms are named by the
+        term's columns, ``rr()`` factors ``factor``/``factor1``..., random class logits
+        ``logit:class1``...; with random class logits the clusters' membership scores
+        P(C = c | u) (eq 29, 34: a GoM's grades of membership) are ``membership:class1``....
+        See :mod:`glmmix.scoring`.
+        """
+        from .scoring import random_effects
+
+        if self.model is None:
+            raise GlmmixError("random_effects() needs a result fitted in this session (a loaded result has no data)")
+        return random_effects(self.model.likelihood, self.theta, kind)
+
     # ------------------------------------------------------------------ profiles
     def derived(self) -> pd.DataFrame:
         """Derived quantities with delta-method SEs: ICCs of random class intercepts (eq 20),

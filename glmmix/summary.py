@@ -36,7 +36,7 @@ def build_summary(res, alpha=0.05) -> Summary:
         "Rows used:": str(res.nobs),
         "Rows dropped (missing outcome):": str(s["n_dropped"]),
         f"Units ({s['unit_name'] or 'rows'}):": str(res.n_units),
-        "Log-likelihood:": _fmt(res.llf),
+        ("Pseudo log-likelihood:" if s.get("weighting") else "Log-likelihood:"): _fmt(res.llf),
         "Parameters:": str(res.df_model),
     }
     if s["unit_name"]:
@@ -49,6 +49,12 @@ def build_summary(res, alpha=0.05) -> Summary:
                  "mc": "Monte Carlo", "qmc": "quasi-Monte Carlo"}
         kind = "adaptive " if it["adaptive"] and it["method"] != "laplace" else ""
         left["Integration:"] = f"{kind}{names.get(it['method'], it['method'])}, {it['n_nodes']} nodes"
+    if s.get("weighting"):
+        w = s["weighting"]
+        left["Sampling weights:"] = ", ".join(
+            f"{w[k]} ({lvl}, {w[sc]})" for k, sc, lvl in (("weights", "weight_scaling", "units"),
+                                                          ("cluster_weights", "cluster_weight_scaling", "clusters"))
+            if k in w)
     if s.get("n_missing_wide"):
         left["Responses missing in wide data:"] = str(s["n_missing_wide"])
     right = {

@@ -1,0 +1,180 @@
+"""Scores of random effects and factors per cluster (lme4's ``ranef``, mirt's ``fscores``).
+
+* ``kind="eap"``: the posterior mean (expected a posteriori) and posterior SD of every
+  random effect and factor given the cluster's data, at the estimates, computed on the
+  model's own integration rule (the adapted nodes of adaptive quadrature, the fixed nodes
+  otherwise): E[h(u) | y_g] = sum_q w_gq h(u_gq) with w_gq the cluster's posterior node
+  weights (classes summed out). With Laplace integration (one node at the mode) the
+  posterior is its normal approximation N(mode, H^-1).
+* ``kind="map"``: conditional modes (lme4's ``ranef``), the maximum over u of
+  log p(y_g | u) + log phi(u) by Newton's method, and the conditional SDs from the
+  curvature at the mode (lme4's ``condVar``); for models without classes.
+
+What is scored, per random term (``random_effects.py``: effects b = L u, u ~ N(0, I)):
+
+* ``(1 + x | g)``, ``(1 + x || g)``: the effects b, columns named by the term's columns
+  (``Intercept``, ``x``);
+* ``rr(expr | g, d)``: the d standardized factors u (``factor`` or ``factor1``, ...), the
+  IRT ability scores;
+* a random term in the class part: the random class logits, ``logit:class1`` ...; with one
+  class variable also each cluster's membership scores P(C = c | u) (eq 29, 30, 34; for a
+  GoM the person's grade of membership in each pure class), averaged over the cluster's
+  units when the class part has unit-level covariates, as ``membership:class1`` ...
+
+Class-specific random-effect covariances (``class_specific=["random"]``) make b depend on
+the class: with classes at the cluster level (FMA, mixture GLMMs) the EAP averages over
+the cluster's joint posterior of (class, node); with classes inside clusters only a
+dependence on between-level classes is scored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .exceptions import GlmmixError
+from .likelihood import log_softmax_ref
+
+KINDS = ("eap", "map")
+
+
+def random_effects(lik, theta, kind: str = "eap") -> pd.DataFrame:
+    """Scores per cluster: columns the quantities, then ``sd:`` + quantity (posterior SDs)."""
+    if kind not in KINDS:
+        raise GlmmixError(f"kind must be one of {KINDS}, not {kind!r}")
+    d = lik.design
+    if d.D == 0:
+        raise GlmmixError("the model has no random effects or factors to score")
+    if kind == "map":
+        names, mean, sd = _modes(lik, theta)
+    else:
+        names, mean, sd = _eap(lik, theta)
+    names = _unique(names)
+    out = pd.DataFrame(np.concatenate([mean, sd], axis=1), columns=names + [f"sd:{n}" for n in names],
+                       index=pd.Index(d.cluster_ids, name=d.cluster_name))
+    return out
+
+
+def _unique(names):
+    seen, out = set(), []
+    for n, term in names:
+        out.append(n if n not in seen else f"{term}:{n}")
+        seen.add(out[-1])
+    return out
+
+
+def _blocks(lik, P):
+    """(name, term, dims, factor matrices per state or None for factors) of every random term."""
+    d = lik.design
+    Lo, Lc = lik.factor_matrices(P)
+    out = []
+    for b, L, dims in zip(d.re_out, Lo, lik._dims_out):
+        if b.structure == "rr":
+            out.append(([("factor" if b.d == 1 else f"factor{j + 1}", b.term) for j in range(b.d)], dims, None))
+        else:
+            out.append(([(n, b.term) for n in b.row_names(d.n_classes, d.class_name)], dims, L))
+    for b, L, dims in zip(d.re_cls, Lc, lik._dims_cls):
+        if b.structure == "rr":
+            out.append(([("logit factor" if b.d == 1 else f"logit factor{j + 1}", b.term) for j in range(b.d)],
+                        dims, None))
+        else:
+            out.append(([(f"logit:{n}", b.term) for n in b.row_names(d.n_classes, d.class_name)], dims, L[None]))
+    return out
+
+
+def _state_weights(lik, es, Lo):
+    """Posterior weights of (cluster, state, node), (G, S, Q), and the state of each class
+    for the outcome factor matrices (None when they do not depend on the class)."""
+    d = lik.design
+    G = d.n_clusters
+    K = lik.K
+    post_node = np.asarray(es.post_node)
+    if all(np.array_equal(L[k], L[0]) for L in Lo for k in range(K)):
+        return post_node[:, None, :], None
+    rs = es.rs
+    if d.form == "outside":  # units are clusters: the joint posterior of (class, node)
+        return es.post_vq[rs.vinv], np.arange(K)
+    cs = d.classes
+    Kw = cs.Kw
+    if es.post_bq is not None and all(np.array_equal(L[k], L[(k // Kw) * Kw]) for L in Lo for k in range(K)):
+        return np.asarray(es.post_bq)[rs.ginv][:G], cs.bstates
+    raise NotImplementedError(
+        "random_effects() with class-specific random-effect covariances of classes inside clusters: the "
+        "effect of a cluster differs between its units' classes; refit with the covariances invariant")
+
+
+def _eap(lik, theta):
+    d = lik.design
+    es = lik.evaluate(theta, derivs=False)
+    P = es.parts
+    Lo, _ = lik.factor_matrices(P)
+    G = d.n_clusters
+    if lik.laplace:  # one node at the mode: the normal approximation N(m, R R')
+        R = lik.integ.R
+        return _normal(lik, P, lik.integ.m, np.einsum("gij,gkj->gik", R, R))
+    U = np.broadcast_to(es.nodes, (G,) + es.nodes.shape[1:])  # (G, Q, D)
+    W, states = _state_weights(lik, es, Lo)  # (G, S, Q)
+    wq = W.sum(axis=1)
+    names, means, sds = [], [], []
+    for nm, dims, L in _blocks(lik, P):
+        if L is None:  # factors: standardized latents
+            vals = U[:, None, :, dims]
+            Ws = wq[:, None, :]
+        elif L.shape[0] == 1 or states is None:
+            vals = np.einsum("gqd,id->gqi", U[:, :, dims], L[0])[:, None]
+            Ws = wq[:, None, :]
+        else:
+            vals = np.einsum("gqd,sid->gsqi", U[:, :, dims], L[states])
+            Ws = W
+        mean = np.einsum("gsq,gsqi->gi", Ws, vals)
+        var = np.einsum("gsq,gsqi->gi", Ws, (vals - mean[:, None, None, :]) ** 2)
+        names += nm
+        means.append(mean)
+        sds.append(np.sqrt(np.maximum(var, 0.0)))
+    if d.re_cls and not d.multi:
+        M = _membership(lik, es, P)  # (G, K, Q)
+        mean = np.einsum("gq,gkq->gk", wq, M)
+        var = np.einsum("gq,gkq->gk", wq, (M - mean[:, :, None]) ** 2)
+        names += [(f"membership:{d.classes.state_name(k)}", "membership") for k in range(lik.K)]
+        means.append(mean)
+        sds.append(np.sqrt(np.maximum(var, 0.0)))
+    return names, np.concatenate(means, axis=1), np.concatenate(sds, axis=1)
+
+
+def _membership(lik, es, P):
+    """P(C = c | z_u, u) at every node, averaged over each cluster's units: (G, K, Q)."""
+    d = lik.design
+    rs = es.rs
+    _, Lc = lik.factor_matrices(P)
+    nodes_v = es.nodes[:1] if lik.shared_nodes else np.asarray(es.nodes)[rs.cluster_of_v]
+    re_lin = lik._class_re_lin(rs, Lc, nodes_v)  # (V, K-1, Q)
+    lin = np.asarray(rs.Zv @ P["gamma"])[:, :, None] + re_lin
+    p = np.exp(log_softmax_ref(lin))  # (V, K, Q)
+    U = d.n_units
+    cnt = sp.csr_matrix((np.ones(U), (d.cluster_of_unit, rs.vinv)), shape=(d.n_clusters, rs.V))
+    n_g = np.asarray(cnt.sum(axis=1)).ravel()
+    V, K, Q = p.shape
+    return np.asarray(cnt @ p.reshape(V, -1)).reshape(-1, K, Q) / n_g[:, None, None]
+
+
+def _modes(lik, theta):
+    d = lik.design
+    if lik.K > 1 or d.re_cls:
+        raise NotImplementedError(
+            "kind='map' (conditional modes) is available for models without classes (GLMMs, factor "
+            "models); use kind='eap' for mixtures")
+    u, H = lik.conditional_modes(theta)
+    return _normal(lik, lik.layout.unpack(lik.layout.expand(theta)), u, np.linalg.inv(H))
+
+
+def _normal(lik, P, m, C):
+    """Scores of latents u ~ N(m_g, C_g) per cluster: means and SDs of every term."""
+    D = lik.design.D
+    names, means, sds = [], [], []
+    for nm, dims, L in _blocks(lik, P):
+        A = np.eye(D)[dims] if L is None else L[0] @ np.eye(D)[dims]
+        means.append(m @ A.T)
+        sds.append(np.sqrt(np.einsum("ij,gjk,ik->gi", A, C, A)))
+        names += nm
+    return names, np.concatenate(means, axis=1), np.concatenate(sds, axis=1)

@@ -1,0 +1,135 @@
+"""Sampling weights: pseudo-maximum likelihood (Mplus's WEIGHT / BWEIGHT with MLR).
+
+The log-likelihood becomes a weighted sum over independent units,
+
+    single level:  log L = sum_u w_u log L_u
+    two levels:    log L = sum_g w_g log int phi(u) prod_{units i in g} L_i(u)^{w_i|g} du
+
+(Asparouhov 2006, "General multi-level modeling with sampling weights", Communications in
+Statistics 35: 439-460): ``weights`` are the weights of the class variable's units (rows
+when classes or outcomes are per row), ``cluster_weights`` those of the clusters (the
+random terms' grouping) in two-level models. In the engine one weight per unit multiplies
+its contribution everywhere (log-likelihood, gradient, EM statistics, scores), and the
+pattern compression counts weighted units. Standard errors are the sandwich
+(``se="robust"``, the default with weights); the observed information alone is valid only
+for frequency weights (integer weights reproduce the likelihood of the data with the
+weighted units duplicated).
+
+Scaling (Asparouhov 2006, Section 3; Mplus's WTSCALE and BWTSCALE):
+
+* ``weight_scaling`` for single-level models: ``"unscaled"`` (default; frequency weights)
+  or ``"sample"`` (scaled to sum to the number of units, Mplus's single-level default).
+  Estimates and sandwich SEs do not depend on it; the log-likelihood does.
+* ``weight_scaling`` for within-cluster weights of two-level models: ``"cluster"``
+  (default, Mplus's WTSCALE=CLUSTER: scaled to sum to the cluster's sample size),
+  ``"ecluster"`` (to the effective cluster size (sum w)^2 / sum w^2, WTSCALE=ECLUSTER) or
+  ``"unscaled"``. Unscaled within weights bias the variance components in small clusters;
+  the scaled ones are approximately unbiased (Asparouhov 2006; Pfeffermann et al. 1998).
+* ``cluster_weight_scaling``: ``"sample"`` (default, BWTSCALE=SAMPLE: scaled to sum to the
+  number of clusters) or ``"unscaled"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DesignError
+
+WITHIN_SCALINGS = ("cluster", "ecluster", "unscaled")
+SINGLE_SCALINGS = ("unscaled", "sample")
+CLUSTER_SCALINGS = ("sample", "unscaled")
+
+
+def check_arguments(data, weights, cluster_weights, weight_scaling, cluster_weight_scaling):
+    """Argument checks before any computation: columns exist, scalings are known."""
+    for arg, col in (("weights", weights), ("cluster_weights", cluster_weights)):
+        if col is None:
+            continue
+        if not isinstance(col, str):
+            raise DesignError(f"{arg} must be the name of a column, not {type(col).__name__}")
+        if col not in data.columns:
+            raise DesignError(f"column {col!r} given as {arg} is not in the data; available columns: "
+                              f"{list(data.columns)}")
+        if not pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(data[col]):
+            raise DesignError(f"{arg} column {col!r} must be numeric, not {data[col].dtype}")
+    allowed = WITHIN_SCALINGS + SINGLE_SCALINGS
+    if weight_scaling is not None and weight_scaling not in allowed:
+        raise DesignError(f"weight_scaling must be one of {sorted(set(allowed))}, not {weight_scaling!r}")
+    if cluster_weight_scaling not in CLUSTER_SCALINGS:
+        raise DesignError(f"cluster_weight_scaling must be one of {CLUSTER_SCALINGS}, not {cluster_weight_scaling!r}")
+    if weights is None and weight_scaling is not None:
+        raise DesignError("weight_scaling needs weights=")
+    if cluster_weights is None and cluster_weight_scaling != "sample":
+        raise DesignError("cluster_weight_scaling needs cluster_weights=")
+
+
+def _values(df, col, arg):
+    v = df[col].to_numpy(dtype=float)
+    bad = ~np.isfinite(v) | (v <= 0)
+    if bad.any():
+        raise DesignError(f"{arg} column {col!r} has {int(bad.sum())} value(s) that are not positive and finite "
+                          f"(e.g. {v[bad][0]!r}); drop units with weight zero from the data")
+    return v
+
+
+def _constant(v, first, code, col, level, ids, arg):
+    """Values per group from rows (groups are contiguous runs starting at ``first``)."""
+    per = v[first]
+    diff = v != per[code]
+    if diff.any():
+        g = code[np.flatnonzero(diff)[0]]
+        raise DesignError(f"{arg} column {col!r} varies within {level} (e.g. {level} = {ids[g]!r}); "
+                          f"{arg} must be constant within each {level}")
+    return per
+
+
+def sampling_weights(df, unit_of_row, unit_starts, unit_ids, unit_name, cluster_of_unit, cluster_ids,
+                     cluster_name, two_level, weights, cluster_weights, weight_scaling, cluster_weight_scaling):
+    """Scaled unit and cluster weights for the design's sorted rows: (unit (U,) or None,
+    cluster (G,) or None, a description {argument: column or scaling} or None)."""
+    uw = cw = None
+    info = {}
+    unit_level = unit_name if unit_name is not None else "row"
+    if weights is not None:
+        uw = _constant(_values(df, weights, "weights"), unit_starts, unit_of_row, weights, unit_level,
+                       unit_ids, "weights")
+        scaling = weight_scaling or ("cluster" if two_level else "unscaled")
+        info.update(weights=weights, weight_scaling=scaling)
+        if two_level:
+            if scaling not in WITHIN_SCALINGS:
+                raise DesignError(f"weight_scaling={scaling!r} is for single-level models; within-cluster "
+                                  f"weights take {WITHIN_SCALINGS}")
+            G = cluster_ids.shape[0]
+            s1 = np.bincount(cluster_of_unit, uw, G)
+            if scaling != "unscaled":
+                first = np.r_[0, np.flatnonzero(np.diff(cluster_of_unit)) + 1]
+                const = np.allclose(uw, uw[first][cluster_of_unit], rtol=1e-12, atol=0)
+                if const:
+                    raise DesignError(
+                        f"weights column {weights!r} is constant within every cluster of {cluster_name!r}, so "
+                        f"scaling it within clusters ({scaling!r}) would make every weight 1: weights of whole "
+                        f"clusters go in cluster_weights={weights!r}")
+            if scaling == "cluster":
+                uw = uw * (np.bincount(cluster_of_unit, minlength=G) / s1)[cluster_of_unit]
+            elif scaling == "ecluster":
+                uw = uw * (s1 / np.bincount(cluster_of_unit, uw * uw, G))[cluster_of_unit]
+        else:
+            if scaling not in SINGLE_SCALINGS:
+                raise DesignError(f"weight_scaling={scaling!r} is for within-cluster weights of two-level models; "
+                                  f"single-level models take {SINGLE_SCALINGS}")
+            if scaling == "sample":
+                uw = uw * uw.size / uw.sum()
+    if cluster_weights is not None:
+        if not two_level:
+            raise DesignError("cluster_weights need a two-level model (units nested in the clusters of random "
+                              "terms or between-level classes); for independent units use weights=")
+        per_unit = _constant(_values(df, cluster_weights, "cluster_weights"), unit_starts, unit_of_row,
+                             cluster_weights, unit_level, unit_ids, "cluster_weights")
+        first = np.r_[0, np.flatnonzero(np.diff(cluster_of_unit)) + 1]
+        cw = _constant(per_unit, first, cluster_of_unit, cluster_weights, cluster_name, cluster_ids,
+                       "cluster_weights")
+        if cluster_weight_scaling == "sample":
+            cw = cw * cw.size / cw.sum()
+        info.update(cluster_weights=cluster_weights, cluster_weight_scaling=cluster_weight_scaling)
+    return uw, cw, (info or None)

@@ -1,0 +1,147 @@
+"""Scores of random effects and factors: ``res.random_effects()`` (glmmix/scoring.py).
+
+EAPs and posterior SDs are checked against brute-force integration at the estimates (a
+4001-point trapezoid rule over the standardized latent, written here from the model
+equations and the reported parameters, independently of the engine); conditional modes
+against lme4's ``ranef`` (tests/reference/scripts/ranef_verbagg.R, R 4.2.2, lme4 1.1.31).
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit, log_ndtr
+
+import glmmix as gm
+from conftest import load_reference
+from glmmix.exceptions import GlmmixError
+
+GRID = np.linspace(-10, 10, 4001)
+LOGPHI = -0.5 * GRID**2
+
+
+def _brute(loglik_u):
+    """Posterior mean and SD of h(u) per person: loglik_u (n, grid) log p(y | u)."""
+    lw = loglik_u + LOGPHI
+    w = np.exp(lw - lw.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    return w
+
+
+def _moments(w, h):
+    mean = (w * h).sum(axis=1)
+    return mean, np.sqrt((w * (h - mean[:, None]) ** 2).sum(axis=1))
+
+
+def _bernoulli_loglik(Y, eta):
+    """Y (n, J) 0/1, eta (n or 1, J, grid) -> (n, grid)."""
+    return np.einsum("nj,njg->ng", Y, -np.logaddexp(0, -eta)) + np.einsum("nj,njg->ng", 1 - Y, -np.logaddexp(0, eta))
+
+
+@pytest.fixture(scope="module")
+def verbagg():
+    return gm.datasets.load("verbagg_long")
+
+
+@pytest.fixture(scope="module")
+def rasch(verbagg):
+    return gm.fit("y ~ 0 + item + (1 | id)", verbagg, family="bernoulli", starts=0, se="none")
+
+
+def test_rasch_eap_against_brute_force(verbagg, rasch):
+    Y = verbagg.pivot(index="id", columns="item", values="y")
+    beta = rasch.params[[f"item[{c}]" for c in Y.columns]].to_numpy()
+    s = rasch.params["sd(id:Intercept)"]
+    eta = beta[None, :, None] + s * GRID[None, None, :]
+    w = _brute(_bernoulli_loglik(Y.to_numpy(float), eta))
+    mean, sd = _moments(w, s * GRID[None, :])
+    re = rasch.random_effects()
+    assert list(re.columns) == ["Intercept", "sd:Intercept"]
+    assert re.index.name == "id" and (re.index == Y.index).all()
+    np.testing.assert_allclose(re["Intercept"], mean, atol=1e-6)
+    np.testing.assert_allclose(re["sd:Intercept"], sd, atol=1e-6)
+
+
+def test_rasch_modes_against_lme4(rasch):
+    # ranef(glmer(r2 ~ 0 + item + (1|id), VerbAgg, binomial, nAGQ = 25)) and condVar
+    ref = load_reference("ranef_verbagg.json")
+    mode = rasch.random_effects(kind="map")
+    ids = [int(i) for i in ref["id"]]
+    # the fits differ by the optimizers' tolerances (1e-4 in sd); the modes follow them
+    np.testing.assert_allclose(mode.loc[ids, "Intercept"], ref["mode"], atol=5e-4)
+    np.testing.assert_allclose(mode.loc[ids, "sd:Intercept"], ref["sd"], atol=5e-4)
+    # modes are not means: the posterior is skewed for extreme persons
+    eap = rasch.random_effects()
+    assert np.abs(eap["Intercept"] - mode["Intercept"]).max() > 0.05
+
+
+def test_2pl_factor_scores_against_brute_force():
+    wide = gm.datasets.load("lsat")
+    long = gm.wide_to_long(wide)
+    two = gm.fit("y ~ 0 + item + rr(0 + item | id, 1)", long, family="bernoulli", starts=0, se="none")
+    Y = long.pivot(index="id", columns="item", values="y")
+    beta = two.params[[f"item[{c}]" for c in Y.columns]].to_numpy()
+    a = two.params[[f"loading(id:item[{c}])" for c in Y.columns]].to_numpy()
+    eta = beta[None, :, None] + a[None, :, None] * GRID[None, None, :]
+    w = _brute(_bernoulli_loglik(Y.to_numpy(float), eta))
+    mean, sd = _moments(w, GRID[None, :])
+    re = two.random_effects()
+    assert list(re.columns) == ["factor", "sd:factor"]
+    np.testing.assert_allclose(re["factor"], mean, atol=1e-6)
+    np.testing.assert_allclose(re["sd:factor"], sd, atol=1e-6)
+    mode = two.random_effects("map")
+    # the mode of a posterior over few items lies between the prior's and the EAP
+    assert np.corrcoef(mode["factor"], re["factor"])[0, 1] > 0.99
+
+
+def _gom_data(seed=3, n=250, J=8):
+    rng = np.random.default_rng(seed)
+    alpha = 0.3 + 1.5 * rng.standard_normal(n)
+    p1 = expit(alpha)
+    tau = np.array([[1.0, -1.0]] * J) * np.linspace(0.8, 1.5, J)[:, None]
+    c = (rng.uniform(size=(n, J)) >= p1[:, None]).astype(int)  # 0 = class1
+    y = (rng.standard_normal((n, J)) < tau[np.arange(J)[None, :], c]).astype(float)
+    df = pd.DataFrame(y, columns=[f"i{j}" for j in range(J)])
+    return gm.wide_to_long(df)
+
+
+def test_gom_membership_against_brute_force():
+    long = _gom_data()
+    gom = gm.fit("y ~ 0 + item | class ~ 1 + (1 | id)", long, 2, family="bernoulli", link="probit",
+                 seed=2, starts=(4, 2), n_points=201, se="none")
+    Y = long.pivot(index="id", columns="item", values="y")
+    items = list(Y.columns)
+    t1 = gom.params[[f"class1:item[{c}]" for c in items]].to_numpy()
+    t2 = gom.params[[f"class2:item[{c}]" for c in items]].to_numpy()
+    g, s = gom.params["logit:class1:Intercept"], gom.params["sd(id:class1)"]
+    p1 = expit(g + s * GRID)  # P(C = 1 | u), eq 30
+    Yn = Y.to_numpy(float)[:, :, None]
+    f1 = np.exp(Yn * log_ndtr(t1)[None, :, None] + (1 - Yn) * log_ndtr(-t1)[None, :, None])
+    f2 = np.exp(Yn * log_ndtr(t2)[None, :, None] + (1 - Yn) * log_ndtr(-t2)[None, :, None])
+    ll = np.log(p1[None, None, :] * f1 + (1 - p1)[None, None, :] * f2).sum(axis=1)
+    w = _brute(ll)
+    re = gom.random_effects()
+    assert list(re.columns[:3]) == ["logit:class1", "membership:class1", "membership:class2"]
+    for col, h in (("logit:class1", s * GRID), ("membership:class1", p1), ("membership:class2", 1 - p1)):
+        mean, sd = _moments(w, np.broadcast_to(h, w.shape))
+        np.testing.assert_allclose(re[col], mean, atol=1e-6)
+        np.testing.assert_allclose(re[f"sd:{col}"], sd, atol=1e-6)
+    np.testing.assert_allclose(re["membership:class1"] + re["membership:class2"], 1.0, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="kind='map'"):
+        gom.random_effects("map")
+
+
+def test_laplace_scores_are_its_normal_approximation(verbagg, rasch):
+    lap = gm.fit("y ~ 0 + item + (1 | id)", verbagg, family="bernoulli", integration="laplace", se="none",
+                 start_params=rasch.theta, starts=0)
+    re = lap.random_effects()
+    mode = lap.random_effects("map")
+    np.testing.assert_allclose(re.to_numpy(), mode.to_numpy(), atol=1e-6)
+
+
+def test_scoring_errors(rasch):
+    with pytest.raises(GlmmixError, match="kind"):
+        rasch.random_effects(kind="mean")
+    lca = gm.fit("y ~ 0 + item | class(id) ~ 1", gm.wide_to_long(gm.datasets.load("carcinoma")), 2,
+                 family="bernoulli", seed=1, starts=(4, 2), se="none")
+    with pytest.raises(GlmmixError, match="no random effects"):
+        lca.random_effects()
