@@ -147,3 +147,36 @@ def test_scoring_errors(rasch):
                  family="bernoulli", seed=1, starts=(4, 2), se="none")
     with pytest.raises(GlmmixError, match="no random effects"):
         lca.random_effects()
+
+
+@pytest.mark.filterwarnings("ignore::glmmix.exceptions.GlmmixWarning")
+def test_class_specific_effects_of_cluster_classes_against_brute_force(rng):
+    # classes of clusters with their own random-intercept SD: the EAP averages over the
+    # joint posterior of (class, node); a fine trapezoid rule makes it the exact integral
+    from test_gradient import clustered_data
+
+    data = clustered_data(rng, n_clusters=40, per=3)
+    data["yg"] = data["yg"] + np.where(data["cl"] % 2 == 0, 1.5, -1.0) * (1 + 0.8 * rng.standard_normal(40))[data["cl"]]
+    res = gm.fit("yg ~ 1 + x + (1 | cl) | class(cl) ~ 1", data, 2, family="gaussian", class_specific=["random"],
+                 seed=1, starts=(4, 2), se="none", integration="trapezoid", n_points=201)
+    p = res.params
+    logit = p["logit:class1:Intercept"]
+    prior = np.array([expit(logit), 1 - expit(logit)])
+    sig = p["sigma"]
+    groups = [g for _, g in data.sort_values("cl").groupby("cl")]
+    lw = np.zeros((len(groups), 2, GRID.size))
+    for k in range(2):
+        b0, b1, s = p[f"class{k + 1}:Intercept"], p[f"class{k + 1}:x"], p[f"class{k + 1}:sd(cl:Intercept)"]
+        for i, g in enumerate(groups):
+            r = g["yg"].to_numpy()[:, None] - (b0 + b1 * g["x"].to_numpy()[:, None] + s * GRID[None, :])
+            lw[i, k] = np.log(prior[k]) - 0.5 * (r**2).sum(axis=0) / sig**2 + LOGPHI
+    w = np.exp(lw - lw.max(axis=(1, 2), keepdims=True))
+    w /= w.sum(axis=(1, 2), keepdims=True)
+    s = np.array([p["class1:sd(cl:Intercept)"], p["class2:sd(cl:Intercept)"]])
+    b = s[None, :, None] * GRID[None, None, :]
+    mean = (w * b).sum(axis=(1, 2))
+    sd = np.sqrt((w * (b - mean[:, None, None]) ** 2).sum(axis=(1, 2)))
+    re = res.random_effects()
+    assert s[0] != pytest.approx(s[1], rel=0.05)
+    np.testing.assert_allclose(re["Intercept"], mean, atol=1e-6)
+    np.testing.assert_allclose(re["sd:Intercept"], sd, atol=1e-6)
