@@ -1,6 +1,6 @@
 """Sampling weights (glmmix/weights.py): frequency weights reproduce duplicated units, the
 weighted gradient matches finite differences, and a weighted GLM matches R's survey::svyglm
-(tests/reference/scripts/svyglm_apistrat.R, R 4.2.2, survey 4.1-1)."""
+(tests/reference/scripts/svyglm_apistrat.R, R 4.2.2, survey 4.1.1)."""
 
 import numpy as np
 import pandas as pd
