@@ -14,7 +14,9 @@ from .estimation import FitOptions  # noqa: E402
 from .exceptions import (  # noqa: E402
     BoundaryWarning,
     ConvergenceWarning,
+    DegenerateLikelihoodWarning,
     DesignError,
+    EstimationError,
     FormulaError,
     GlmmixError,
     IdentificationError,
@@ -31,7 +33,7 @@ load_results = MixtureResults.load
 
 __all__ = [
     "fit", "MixtureModel", "wide_to_long", "datasets", "families", "FitOptions", "MixtureResults", "load_results",
-    "parse_formula", "GlmmixError", "FormulaError", "DesignError", "IdentificationError",
-    "ConvergenceWarning", "BoundaryWarning", "SingularInformationWarning",
+    "parse_formula", "GlmmixError", "FormulaError", "DesignError", "IdentificationError", "EstimationError",
+    "ConvergenceWarning", "BoundaryWarning", "DegenerateLikelihoodWarning", "SingularInformationWarning",
     "lca", "gom", "fma", "fma_gom", "three_pl", "irt_parameters", "compare", "plot_profiles", "lrtest", "simulate", "monte_carlo",
 ]

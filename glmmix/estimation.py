@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg, optimize
 
-from .exceptions import BoundaryWarning, ConvergenceWarning
+from .exceptions import BoundaryWarning, ConvergenceWarning, DegenerateLikelihoodWarning, EstimationError, GlmmixError
+from .identification import check_identified, degenerate_message, degenerate_params
 from .likelihood import EStep, MixtureLikelihood
+from .scaling import Rescaling, ScaledLikelihood, internal
 
 #: linear-predictor coefficients beyond this are candidates for a boundary (probability 0/1)
 BOUNDARY_VALUE = 15.0
@@ -80,6 +82,7 @@ class StartRecord:
     converged: bool | None = None
     em_iterations: int = 0
     qn_iterations: int = 0
+    error: str | None = None  # a numerical failure of this start (the fit went on without it)
 
 
 @dataclass
@@ -152,14 +155,15 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
         theta, es = theta + t * step, new
         if gain < 1e-8 * K * max(1.0, abs(es.ll)):
             break
-    # random-effect starting values
+    # random-effect starting values, in units of the outcome and the term's design (scaling.py)
     phi = L.expand(theta)
     P = L.unpack(phi)
+    unit = L.unpack(Rescaling.of(lik).a_full)
     starts_out = [b.start() for b in d.re_out]
     if starts_out:
-        P["re_out"][:] = np.concatenate(starts_out)[None, :]
+        P["re_out"][:] = np.concatenate(starts_out)[None, :] * unit["re_out"]
     if d.re_cls:
-        P["re_cls"][:] = np.concatenate([b.start() * 2.0 for b in d.re_cls])
+        P["re_cls"][:] = np.concatenate([b.start() * 2.0 for b in d.re_cls]) * unit["re_cls"]
     phi = L.pack(P)
     phi[m] = L.fixed_val[m]
     return L.from_full(phi)
@@ -304,6 +308,8 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
     A candidate is a linear-predictor or class-logit coefficient beyond
     ``BOUNDARY_VALUE`` in size; it is on the boundary when moving it further out changes
     the log-likelihood by less than 1e-4 (the likelihood is flat towards its asymptote).
+    Sizes are those of ``theta``, which inside :func:`estimate` are internal coordinates
+    (:mod:`glmmix.scaling`): logits per SD of the covariate.
     """
     L = lik.layout
     fam = lik.family.name
@@ -339,6 +345,38 @@ def _stage1(lik, theta, n_iter, tol):
     return th, es.ll
 
 
+@dataclass
+class StartFailure:
+    """What a start that raised leaves behind: the error, for the starts table."""
+
+    error: str
+
+
+def _own_state(lik, state):
+    """A shallow copy of ``lik`` with its own adaptive-quadrature state, set to ``state``."""
+    if isinstance(lik, ScaledLikelihood):
+        return ScaledLikelihood(_own_state(lik._base, state), lik._rs)
+    new = copy.copy(lik)
+    new.integ = copy.copy(lik.integ)
+    new.integ.m, new.integ.R = (a.copy() for a in state)
+    return new
+
+
+def _guarded(fn, lik, state, *args):
+    """Run one start on its own copy of the adaptation state, begun at ``state``.
+
+    Every start then computes the same numbers whether starts run one after another or in
+    parallel (``n_jobs``), and whatever ran before. A numerical failure inside the start is
+    returned, not raised, so that one start's overflow or singular matrix does not abort
+    the fit. Refusals (glmmix errors, NotImplementedError) still propagate."""
+    try:
+        return fn(_own_state(lik, state), *args)
+    except (GlmmixError, NotImplementedError):
+        raise
+    except (ArithmeticError, ValueError, RuntimeError, linalg.LinAlgError) as exc:
+        return StartFailure(f"{type(exc).__name__}: {exc}")
+
+
 def _run(fn, args_list, n_jobs, desc=None):
     if n_jobs == 1 or len(args_list) <= 1:
         return [fn(*a) for a in args_list]
@@ -350,13 +388,24 @@ def _run(fn, args_list, n_jobs, desc=None):
 
 
 def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> FitResult:
-    """Maximum-likelihood estimation with random starts; see the module docstring."""
+    """Maximum-likelihood estimation with random starts; see the module docstring.
+
+    The search runs on internal coordinates of unit scale (:mod:`glmmix.scaling`);
+    ``start_params`` and the returned ``theta`` are on the original scale.
+    """
+    check_identified(lik)
+    slik, rs = internal(lik)
+    if slik is not lik:
+        fr = estimate(slik, opts, None if start_params is None else rs.to_internal(start_params))
+        fr.theta = rs.to_external(fr.theta)
+        return fr
     rng = np.random.default_rng(opts.seed)
     if lik.layout.n_free == 0:  # everything fixed: evaluate only
         th = np.zeros(0)
         ll = lik.adapt(th) if lik.integ.adaptive else lik.loglik(th)
         return FitResult(th, ll, True, 0.0, 0, 0, [StartRecord(0, ll, ll, True)], None, 1)
     center = homogeneous_start(lik) if start_params is None else np.asarray(start_params, float)
+    adapt0 = (lik.integ.m.copy(), lik.integ.R.copy())  # every start begins from this adaptation
     K = lik.K
     records: list[StartRecord] = []
     if K == 1 or opts.n_starts <= 0:
@@ -374,21 +423,32 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
         cand += [perturb(lik, center, s) for s in seeds]
         # when every start is completed anyway, stage one's partial optimization is skipped
         n_iter1 = 0 if opts.n_final >= len(cand) else opts.stage1_iter
-        out = _run(_stage1, [(lik, c, n_iter1, opts.em_tol) for c in cand], opts.n_jobs)
-        thetas = [o[0] for o in out]
-        for i, (_, ll) in enumerate(out):
-            records.append(StartRecord(i, ll))
+        out = _run(_guarded, [(_stage1, lik, adapt0, c, n_iter1, opts.em_tol) for c in cand], opts.n_jobs)
+        thetas = [c if isinstance(o, StartFailure) else o[0] for c, o in zip(cand, out)]
+        for i, o in enumerate(out):
+            failed = isinstance(o, StartFailure)
+            records.append(StartRecord(i, np.nan if failed else o[1], error=o.error if failed else None))
         lls = np.array([r.ll_stage1 for r in records])
         lls = np.where(np.isfinite(lls), lls, -np.inf)
-        finals_idx = list(np.argsort(-lls, kind="stable")[: max(1, opts.n_final)])
+        finals_idx = [i for i in np.argsort(-lls, kind="stable") if records[i].error is None][: max(1, opts.n_final)]
     # Step 3: complete the best few.
-    fits = _run(converge, [(lik, thetas[i], opts) for i in finals_idx], opts.n_jobs)
+    fits = _run(_guarded, [(converge, lik, adapt0, thetas[i], opts) for i in finals_idx], opts.n_jobs)
     for i, fr in zip(finals_idx, fits):
+        if isinstance(fr, StartFailure):
+            records[i].error = fr.error
+            continue
         records[i].ll_final = fr.ll
         records[i].converged = fr.converged
         records[i].em_iterations = fr.em_iterations
         records[i].qn_iterations = fr.qn_iterations
-    best_pos = int(np.argmax([f.ll if np.isfinite(f.ll) else -np.inf for f in fits]))
+    fits = [f for f in fits if not isinstance(f, StartFailure) and np.isfinite(f.ll)]
+    if not fits:
+        errors = sorted({r.error for r in records if r.error}) or ["non-finite log-likelihood"]
+        raise EstimationError(f"every start failed ({len(finals_idx)} completed, {len(records)} in all): "
+                              + "; ".join(errors))
+    # a solution on an unbounded likelihood (a collapsed variance) loses to any proper one
+    degen = [bool(degenerate_params(lik, f.theta)) for f in fits]
+    best_pos = int(np.argmax([-np.inf if (dg and not all(degen)) else f.ll for f, dg in zip(fits, degen)]))
     best = fits[best_pos]
     n_best = int(sum(abs(f.ll - best.ll) < opts.replicate_tol for f in fits))
     best.starts = records
@@ -429,7 +489,13 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
         keep[best.boundary] = False
         best.grad_max = float(np.abs(g[keep]).max()) if keep.any() else 0.0
         best.converged = best.grad_max / lik.design.n_clusters < max(opts.gtol * 10, 1e-5)
-    if not best.converged:
+    collapsed = degenerate_params(lik, best.theta)
+    if collapsed:
+        msg = degenerate_message(collapsed)
+        best.converged = False
+        best.warnings.append(msg)
+        warnings.warn(msg, DegenerateLikelihoodWarning, stacklevel=3)
+    elif not best.converged:
         msg = (
             f"the optimizer did not converge (max |gradient| = {best.grad_max:.3g}; {best.message}); "
             "estimates and standard errors may be unreliable"

@@ -20,6 +20,10 @@ class IdentificationError(GlmmixError, ValueError):
     """The model as specified is not identified (confounded terms, too few classes...)."""
 
 
+class EstimationError(GlmmixError, RuntimeError):
+    """Estimation failed: every start broke down numerically."""
+
+
 class GlmmixWarning(UserWarning):
     """Base class of glmmix warnings."""
 
@@ -38,3 +42,8 @@ class SingularInformationWarning(GlmmixWarning):
 
 class DataWarning(GlmmixWarning):
     """Something about the data the user should know (rows dropped, few units, ...)."""
+
+
+class DegenerateLikelihoodWarning(GlmmixWarning):
+    """The likelihood is unbounded at the estimates: a residual SD collapsed onto a few
+    observations (the maximum does not exist; the log-likelihood is meaningless)."""

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from .exceptions import SingularInformationWarning
+from .scaling import internal
 
 
 def numeric_hessian(grad, theta, idx=None, rel_step=1e-5):
@@ -48,6 +49,10 @@ def covariance(lik, theta, kind="ml", boundary=()):
     info = {"singular": False, "min_eig": np.nan}
     if kind in (None, "none", False):
         return None, info
+    slik, rs = internal(lik)
+    if slik is not lik:  # differentiate on internal coordinates of unit scale (scaling.py)
+        cov_u, info = covariance(slik, rs.to_internal(theta), kind, boundary)
+        return rs.cov_to_external(cov_u), info
     if kind not in ("ml", "robust"):
         raise ValueError(f"se must be 'ml', 'robust' or 'none', not {kind!r}")
     idx = np.array([i for i in range(n) if i not in set(boundary)], dtype=int)
@@ -83,13 +88,18 @@ def covariance(lik, theta, kind="ml", boundary=()):
     return cov, info
 
 
-def jacobian(fun, theta, rel_step=1e-6):
-    """Jacobian of a vector function by central differences (cheap maps only)."""
+def jacobian(fun, theta, rel_step=1e-6, scale=None):
+    """Jacobian of a vector function by central differences (cheap maps only).
+
+    Steps are ``rel_step * max(scale_i, |theta_i|)``; ``scale`` (default 1) is a typical
+    size of each coordinate, such as its standard error.
+    """
     theta = np.asarray(theta, float)
+    scale = np.ones(theta.size) if scale is None else np.asarray(scale, float)
     f0 = np.asarray(fun(theta))
     J = np.zeros((f0.size, theta.size))
     for i in range(theta.size):
-        h = rel_step * max(1.0, abs(theta[i]))
+        h = rel_step * max(scale[i], abs(theta[i]))
         tp, tm = theta.copy(), theta.copy()
         tp[i] += h
         tm[i] -= h
@@ -98,8 +108,14 @@ def jacobian(fun, theta, rel_step=1e-6):
 
 
 def delta_cov(fun, theta, cov):
-    """Covariance of fun(theta) by the delta method (NaN propagates from cov)."""
-    J = jacobian(fun, theta)
+    """Covariance of fun(theta) by the delta method (NaN propagates from cov).
+
+    The Jacobian's steps follow each parameter's standard error (where it has one), so
+    they shrink and grow with the parameter's units and the result is scale equivariant.
+    """
+    se = np.sqrt(np.abs(np.diag(cov)))
+    scale = np.where(np.isfinite(se) & (se > 0), se, 1.0)
+    J = jacobian(fun, theta, scale=np.minimum(scale, np.maximum(1.0, np.abs(theta))))
     Jz = np.where(J == 0, 0.0, J)
     C = np.where(np.isnan(cov), 0.0, cov)
     V = Jz @ C @ Jz.T

@@ -550,13 +550,7 @@ class MixtureLikelihood:
         if self.laplace:
             # the Laplace approximation moves its mode and curvature with theta; its gradient
             # is taken by central differences of the re-optimized approximation
-            g = np.empty(theta.size)
-            for i in range(theta.size):
-                h = 1e-6 * max(1.0, abs(theta[i]))
-                tp, tm = theta.copy(), theta.copy()
-                tp[i] += h
-                tm[i] -= h
-                g[i] = (self.loglik(tp) - self.loglik(tm)) / (2 * h)
+            g = central_gradient(self.loglik, theta)
             self._find_mode(theta)
             return es.ll, g, es
         return es.ll, self.layout.reduce(self.full_gradient(es)), es
@@ -763,6 +757,19 @@ class MixtureLikelihood:
         mean = np.einsum("gq,gqd->gd", w, es.nodes)
         dev = es.nodes - mean[:, None, :]
         return mean, np.einsum("gq,gqi,gqj->gij", w, dev, dev)
+
+
+def central_gradient(f, theta, rel_step: float = 1e-6) -> np.ndarray:
+    """Gradient of a scalar function by central differences (steps relative to max(1, |theta_i|))."""
+    theta = np.asarray(theta, float)
+    g = np.empty(theta.size)
+    for i in range(theta.size):
+        h = rel_step * max(1.0, abs(theta[i]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[i] += h
+        tm[i] -= h
+        g[i] = (f(tp) - f(tm)) / (2 * h)
+    return g
 
 
 def _state_weights(es: EStep) -> np.ndarray:

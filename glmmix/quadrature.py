@@ -77,6 +77,36 @@ def default_points(method: str, D: int) -> int:
     return {1: 15, 2: 9, 3: 5}.get(D, 3)  # Gauss-Hermite, per dimension
 
 
+#: fewest points per dimension each rule supports
+MIN_POINTS = {"agh": 3, "gh": 3, "trapezoid": 3, "mc": 2, "qmc": 2}
+
+
+def check_points(method: str, n_points, adaptive=None) -> None:
+    """Refuse a number of points the rule does not support (before any computation).
+
+    Adaptive Gauss-Hermite moves its nodes to each cluster's posterior mean and variance,
+    computed from the nodes themselves: with one node the variance is lost, with two it is
+    badly estimated (the log-likelihood is then off by whole units); one point at the
+    posterior mode with its curvature is ``integration="laplace"``.
+    """
+    if n_points is None:
+        return
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)):
+        raise DesignError(f"n_points must be a positive integer (or None for the default), not {n_points!r}")
+    if n_points < 1:
+        raise DesignError(f"n_points must be at least 1, not {n_points}; leave it out (None) for the default")
+    if method == "laplace":
+        if n_points != 1:
+            raise DesignError(f"integration='laplace' uses one point (the mode); n_points={n_points} "
+                              "asks for adaptive Gauss-Hermite: use integration='agh'")
+        return
+    low = MIN_POINTS.get(method, 1)
+    if n_points < low:
+        hint = " (one point at the mode is integration='laplace')" if method in ("agh", "gh") else ""
+        raise DesignError(f"integration={method!r} needs at least {low} points per dimension, not "
+                          f"n_points={n_points}{hint}")
+
+
 @dataclass
 class Integration:
     """An integration rule plus the per-cluster adaptation state.
@@ -112,11 +142,14 @@ class Integration:
         adaptive Gauss-Hermite with a few points per dimension agrees with a fine trapezoid
         rule (1e-4 on the two-level LTA of the TOCA vignette) at a fraction of the nodes;
         ``class_logits`` is True only for the former."""
+        if not isinstance(method, (str, type(None))):
+            raise DesignError(f"integration must be one of {METHODS}, not {method!r}")
         method = (method or "auto").lower()
         if method not in METHODS:
             raise DesignError(f"integration must be one of {METHODS}, not {method!r}")
         if method == "auto":
             method = "trapezoid" if class_logits else "agh"
+        check_points(method, n_points, adaptive)
         if bound is None:
             bound = 6.0
         if D == 0:

@@ -208,20 +208,97 @@ class MonteCarloResult:
     estimates: pd.DataFrame
     ses: pd.DataFrame
     failures: list
+    #: replications whose classes were relabelled to match the truth (label switching)
+    relabelled: list = None
 
     def __repr__(self):
         return f"<MonteCarloResult: {len(self.estimates)} replications, {len(self.failures)} failed>\n{self.table}"
 
 
-def _one(rep, generate, fit, seed):
+def align_to_truth(res, truth: dict):
+    """Relabel a fit's classes to match the true ones (label switching).
+
+    The permutation minimizes the squared distance between estimated and true
+    class-specific parameters, each standardized by the spread of its true values across
+    classes (the Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``). Class-
+    specific parameters and their SEs move with their class; class logits are re-expressed
+    against the new reference class, with SEs from the covariance of the estimates.
+    Returns ``(params, bse, permutation)``, ``permutation`` None when nothing moved or
+    the model cannot be relabelled this way (several class variables, random class
+    logits, no class-specific parameter in ``truth``).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    p, b = res.params.copy(), res.bse.copy()
+    cols = [str(c) for c in res.posterior.columns]
+    K = len(cols)
+    cname = cols[0][:-1] if cols else ""
+    if K < 2 or cols != [f"{cname}{k + 1}" for k in range(K)]:
+        return p, b, None
+    spec, logits = {}, {}
+    for lab in p.index:
+        for k in range(K):
+            if lab.startswith(f"{cname}{k + 1}:"):
+                spec.setdefault(lab[len(f"{cname}{k + 1}:"):], {})[k] = lab
+            elif lab.startswith(f"logit:{cname}{k + 1}:"):
+                logits.setdefault(lab[len(f"logit:{cname}{k + 1}:"):], {})[k] = lab
+    # labels naming a class in another way (random class logits) would need more than this
+    named = {lab for d in list(spec.values()) + list(logits.values()) for lab in d.values()}
+    if any(f"{cname}1" in lab for lab in p.index if lab not in named):
+        return p, b, None
+    cost = np.zeros((K, K))  # cost[true class, estimated class]
+    used = False
+    for rest, labs in spec.items():
+        tv = [truth.get(f"{cname}{k + 1}:{rest}") for k in range(K)]
+        if len(labs) < K or any(t is None for t in tv):
+            continue
+        tv = np.asarray(tv, float)
+        ev = np.array([p[labs[k]] for k in range(K)], float)
+        spread = tv.std()
+        if spread > 0 and np.all(np.isfinite(ev)):
+            cost += ((tv[:, None] - ev[None, :]) / spread) ** 2
+            used = True
+    if not used:
+        return p, b, None
+    perm = linear_sum_assignment(cost)[1]  # true class k <- estimated class perm[k]
+    if np.array_equal(perm, np.arange(K)):
+        return p, b, None
+    for labs in spec.values():
+        if len(labs) == K:
+            p[[labs[k] for k in range(K)]] = [res.params[labs[perm[k]]] for k in range(K)]
+            b[[labs[k] for k in range(K)]] = [res.bse[labs[perm[k]]] for k in range(K)]
+    try:
+        V = res.cov_params()
+    except Exception:  # fitted with se="none"
+        V = None
+    for labs in logits.values():  # new logit k = old logit perm[k] - old logit perm[K-1]
+        if len(labs) != K - 1:
+            return res.params.copy(), res.bse.copy(), None
+        for k in range(K - 1):
+            c = pd.Series(0.0, index=res.params.index)
+            if perm[k] < K - 1:
+                c[labs[perm[k]]] += 1.0
+            if perm[K - 1] < K - 1:
+                c[labs[perm[K - 1]]] -= 1.0
+            p[labs[k]] = float(c @ res.params)
+            b[labs[k]] = float(np.sqrt(max(c @ V @ c, 0.0))) if V is not None else np.nan
+    return p, b, perm
+
+
+def _one(rep, generate, fit, seed, truth=None):
     rng = np.random.default_rng(seed)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = fit(generate(rng))
-        return rep, res.params, res.bse, None
+        perm = None
+        if truth is not None:
+            p, b, perm = align_to_truth(res, truth)
+        else:
+            p, b = res.params, res.bse
+        return rep, p, b, None, perm is not None
     except Exception as exc:  # a failed replication is recorded, not fatal
-        return rep, None, None, f"{type(exc).__name__}: {exc}"
+        return rep, None, None, f"{type(exc).__name__}: {exc}", False
 
 
 def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs: int = 1,
@@ -237,8 +314,12 @@ def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs:
     n_jobs : int
         joblib workers; with ``joblib.parallel_config(backend="dask")`` the study runs on a
         Dask cluster unchanged.
-    align : callable (params Series) -> params Series, optional
-        Relabel classes before comparison (label switching), e.g. by matching profiles.
+    align : callable or bool, optional
+        Label switching. By default (None or True) each replication's classes are matched
+        to the truth's by :func:`align_to_truth` (the permutation closest to the true
+        class-specific parameters); the replications relabelled are listed in
+        ``result.relabelled``. A callable ``(params, bse) -> (params, bse)`` relabels
+        instead; ``False`` leaves the labels as fitted.
 
     Returns
     -------
@@ -246,7 +327,8 @@ def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs:
     estimates, SE/SD ratio and 95% coverage for each parameter in ``truth``.
     """
     seeds = np.random.SeedSequence(seed).spawn(n_rep)
-    jobs = [(r, generate, fit, s) for r, s in enumerate(seeds)]
+    auto = align is None or align is True
+    jobs = [(r, generate, fit, s, dict(truth) if auto else None) for r, s in enumerate(seeds)]
     if n_jobs == 1:
         it = jobs
         if progress:
@@ -261,13 +343,15 @@ def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs:
         from joblib import Parallel, delayed
 
         out = Parallel(n_jobs=n_jobs)(delayed(_one)(*j) for j in jobs)
-    est, ses, fails = {}, {}, []
-    for rep, p, b, err in out:
+    est, ses, fails, moved = {}, {}, [], []
+    for rep, p, b, err, relabelled in out:
         if err is not None:
             fails.append((rep, err))
             continue
-        if align is not None:
+        if callable(align):
             p, b = align(p, b)
+        if relabelled:
+            moved.append(rep)
         est[rep], ses[rep] = p, b
     E = pd.DataFrame(est).T
     S = pd.DataFrame(ses).T
@@ -284,4 +368,4 @@ def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs:
                      "coverage": np.mean(np.abs(e[ok] - val) <= z * s[ok]) if ok.any() else np.nan})
     tab = pd.DataFrame(rows).set_index("parameter")
     tab["SE/SD"] = tab["mean SE"] / tab["SD"]
-    return MonteCarloResult(tab, E, S, fails)
+    return MonteCarloResult(tab, E, S, fails, moved)

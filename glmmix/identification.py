@@ -1,0 +1,97 @@
+"""Models the data cannot identify, and likelihoods without a maximum.
+
+Checked before any computation (:func:`check_identified`, raising):
+
+* more classes than units (a class variable with K classes needs at least K units at its
+  level; with fewer, classes are empty or copies and the fit means nothing);
+* more free parameters than observations (rows);
+* a gaussian outcome that is constant while its residual SD is free: the likelihood grows
+  without bound as sigma -> 0.
+
+Checked at the estimates (:func:`degenerate_params`): a gaussian residual SD whose class
+fits its observations exactly (residual RMS below ``SIGMA_FLOOR`` times the outcome's SD).
+With class-specific SDs a class can sit on a single observation (or on tied values, or on
+as many points as it has coefficients) and the likelihood is again unbounded; such a solution is
+reported with a :class:`~glmmix.exceptions.DegenerateLikelihoodWarning` and
+``converged=False``, and among random starts a non-degenerate solution is preferred.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .exceptions import DesignError, IdentificationError
+
+#: a residual SD below this fraction of the outcome's SD is a collapsed variance
+SIGMA_FLOOR = 1e-6
+
+
+def check_identified(lik) -> None:
+    """Refuse models the data cannot identify (see the module docstring)."""
+    d = lik.design
+    L = lik.layout
+    cs = d.classes
+    for t, v in enumerate(cs.vars):
+        between = t in getattr(cs, "betw", ())
+        n, level = (d.n_clusters, d.cluster_name) if between else (d.n_units, d.unit_name or "rows")
+        if v.K > 1 and v.K > n:
+            raise IdentificationError(
+                f"n_classes={v.K} for {v.name!r} exceeds the number of units it classifies ({n} "
+                f"{level!s}): at most {n} classes can be told apart; use fewer classes")
+    if L.n_free > d.n_rows:
+        raise IdentificationError(
+            f"the model has {L.n_free} free parameters but the data have only {d.n_rows} "
+            "observations: it cannot be identified; simplify it (fewer classes or terms) or add data")
+    if d.family.name == "gaussian" and _sigma_free(L):
+        y = np.asarray(d.y, float)
+        if y.size and np.ptp(y) == 0:
+            raise DesignError(
+                f"the gaussian outcome {d.formula.outcome!r} is constant (every value {y[0]:g}): its "
+                "likelihood has no maximum (the residual SD goes to 0); fix sigma (fix={'sigma': value}) "
+                "or model a varying outcome")
+
+
+def _sigma_free(L) -> bool:
+    eb = L.blocks["extra"]
+    return bool(eb.size and (L.free_idx[eb.slice] >= 0).any())
+
+
+def degenerate_params(lik, theta) -> list[str]:
+    """Labels of gaussian residual SDs that collapsed onto observations fitted exactly.
+
+    A class's SD has collapsed when the posterior-weighted RMS of its residuals (the value
+    its ML estimate moves to) is below ``SIGMA_FLOOR`` times the outcome's SD; a shared
+    SD, when the pooled RMS is. This sees the collapse wherever the optimizer stopped on
+    its way to sigma = 0. With random effects (residuals depend on them) the estimate
+    itself is compared with the floor.
+    """
+    d = lik.design
+    L = lik.layout
+    if d.family.name != "gaussian" or not _sigma_free(L):
+        return []
+    y = np.asarray(d.y, float)
+    floor = SIGMA_FLOOR * float(np.std(y))
+    if floor == 0:
+        return []
+    eb = L.blocks["extra"]
+    fi = L.free_idx[eb.slice]  # (K,) one sigma per class (or joint state)
+    P = L.unpack(L.expand(theta))
+    if d.D:
+        low = P["extra"][:, 0] < np.log(floor)
+    else:
+        eta = np.asarray(d.X @ P["beta"])
+        w = lik.unit_posterior(lik.evaluate(theta, derivs=False))[d.unit_of_row]
+        wr2 = w * (y[:, None] - eta) ** 2
+        low = np.zeros(fi.size, bool)
+        for f in np.unique(fi[fi >= 0]):  # classes sharing a sigma are pooled
+            k = fi == f
+            wk = w[:, k].sum()
+            low[k] = wk > 1e-8 and np.sqrt(wr2[:, k].sum() / wk) < floor
+    return sorted({L.labels[i] for i in fi[low & (fi >= 0)]})
+
+
+def degenerate_message(names) -> str:
+    return (f"the likelihood is unbounded: the residual SD {names} collapses to 0 on "
+            f"observations its class fits exactly (residuals below {SIGMA_FLOOR:g} times the outcome's SD); "
+            "the maximum does not exist and this log-likelihood is meaningless. Use a class-invariant "
+            "sigma (the default), fewer classes, or fix sigma")

@@ -1,0 +1,318 @@
+"""Numerical robustness: scale equivariance, degenerate likelihoods, identification,
+integration rules, determinism and failing starts."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+import glmmix as gm
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))
+
+
+# ----------------------------------------------------------------------------- scale
+@pytest.fixture(scope="module")
+def glm_data():
+    rng = np.random.default_rng(7)
+    n = 200
+    x = rng.normal(size=n)
+    return pd.DataFrame({"x": x, "y": 1 + 0.52 * x + rng.normal(scale=0.5, size=n)})
+
+
+@pytest.mark.parametrize("s", [1e-8, 1e-6, 1e-3, 1e3, 1e6, 1e8])
+def test_gaussian_glm_outcome_scale_matches_ols(glm_data, s):
+    # reference: statsmodels OLS on the same rescaled data (ML sigma = sqrt(SSR / n))
+    d = glm_data.assign(y=glm_data["y"] * s)
+    n = len(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no convergence or singularity warning at any scale
+        res = gm.fit("y ~ 1 + x", d, family="gaussian")
+    ols = sm.OLS(d["y"], sm.add_constant(d["x"])).fit()
+    assert res.converged
+    assert _rel(res.params[["Intercept", "x"]], ols.params) < 1e-6
+    assert res.params["sigma"] == pytest.approx(np.sqrt(ols.ssr / n), rel=1e-6)
+    assert res.llf == pytest.approx(ols.llf, rel=1e-9, abs=1e-6)
+    base = gm.fit("y ~ 1 + x", glm_data, family="gaussian")
+    assert res.llf == pytest.approx(base.llf - n * np.log(s), abs=1e-6)
+    assert _rel(res.bse, base.bse * s) < 1e-4
+
+
+@pytest.mark.parametrize("s", [1e-6, 1e6])
+def test_gaussian_glm_covariate_scale(glm_data, s):
+    base = gm.fit("y ~ 1 + x", glm_data, family="gaussian")
+    res = gm.fit("y ~ 1 + x", glm_data.assign(x=glm_data["x"] * s), family="gaussian")
+    assert _rel(res.params, base.params * np.array([1, 1 / s, 1])) < 1e-6
+    assert _rel(res.bse, base.bse * np.array([1, 1 / s, 1])) < 1e-4
+    assert res.llf == pytest.approx(base.llf, abs=1e-6)
+
+
+@pytest.mark.parametrize("s", [1e-6, 1e8])
+def test_poisson_covariate_scale(s):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=300)
+    d = pd.DataFrame({"x": x, "y": rng.poisson(np.exp(0.3 + 0.5 * x))})
+    base = gm.fit("y ~ x", d, family="poisson")
+    res = gm.fit("y ~ x", d.assign(x=x * s), family="poisson")
+    assert res.converged and not res.boundary
+    assert _rel(res.params, base.params * np.array([1, 1 / s])) < 1e-6
+    assert res.llf == pytest.approx(base.llf, abs=1e-7)
+
+
+@pytest.fixture(scope="module")
+def mixreg_data():
+    rng = np.random.default_rng(1)
+    n = 300
+    x = rng.normal(size=n)
+    c = rng.random(n) < 0.4
+    y = np.where(c, 1 + 2 * x, -1 - 0.5 * x) + rng.normal(size=n) * 0.4
+    return pd.DataFrame({"x": x, "y": y})
+
+
+def _mixreg(d):
+    return gm.fit("y ~ 1 + x | class ~ 1", d, n_classes=2, family="gaussian", seed=3)
+
+
+@pytest.mark.parametrize("s", [1e-6, 1e6])
+def test_mixture_regression_outcome_and_covariate_scale(mixreg_data, s):
+    base = _mixreg(mixreg_data)
+    n = len(mixreg_data)
+    res = _mixreg(mixreg_data.assign(y=mixreg_data["y"] * s))
+    unit = np.array([1.0 if lab.startswith("logit") else s for lab in base.params.index])
+    assert _rel(res.params, base.params * unit) < 1e-6
+    assert res.llf == pytest.approx(base.llf - n * np.log(s), abs=1e-6)
+    assert _rel(res.bse, base.bse * unit) < 1e-4
+    res = _mixreg(mixreg_data.assign(x=mixreg_data["x"] * s))
+    unit = np.array([1 / s if lab.endswith(":x") else 1.0 for lab in base.params.index])
+    assert _rel(res.params, base.params * unit) < 1e-6
+    assert res.llf == pytest.approx(base.llf, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def lmm_data():
+    rng = np.random.default_rng(2)
+    G, m = 40, 8
+    g = np.repeat(np.arange(G), m)
+    x = rng.normal(size=G * m)
+    b0, b1 = rng.normal(size=G) * 0.8, rng.normal(size=G) * 0.5
+    y = 1 + 0.5 * x + b0[g] + b1[g] * x + rng.normal(size=G * m) * 0.6
+    return pd.DataFrame({"y": y, "x": x, "g": g})
+
+
+@pytest.mark.parametrize("s", [1e-6, 1e6])
+def test_lmm_random_slope_scale(lmm_data, s):
+    f = "y ~ 1 + x + (1 + x | g)"
+    base = gm.fit(f, lmm_data, family="gaussian")
+    n = len(lmm_data)
+    res = gm.fit(f, lmm_data.assign(y=lmm_data["y"] * s), family="gaussian")
+    assert res.converged
+    unit = np.array([1.0 if lab.startswith("cor") else s for lab in base.params.index])
+    assert _rel(res.params, base.params * unit) < 1e-6
+    assert res.llf == pytest.approx(base.llf - n * np.log(s), abs=1e-6)
+    res = gm.fit(f, lmm_data.assign(x=lmm_data["x"] * s), family="gaussian")
+    assert res.converged
+    unit = np.array([1 / s if lab in ("x", "sd(g:x)") else 1.0 for lab in base.params.index])
+    assert _rel(res.params, base.params * unit) < 1e-6
+    assert res.llf == pytest.approx(base.llf, abs=1e-6)
+
+
+# ----------------------------------------------------------------------------- identification
+def test_more_classes_than_units_is_refused():
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"y": rng.integers(0, 2, 60).astype(float), "item": np.tile(list("abc"), 20),
+                      "id": np.repeat(np.arange(20), 3)})
+    with pytest.raises(gm.IdentificationError, match="n_classes=100.*20 id"):
+        gm.fit("y ~ 0 + item | class(id) ~ 1", d, n_classes=100, family="bernoulli")
+
+
+def test_more_parameters_than_observations_is_refused():
+    with pytest.raises(gm.IdentificationError, match="3 free parameters.*only 2 observations"):
+        gm.fit("y ~ 1 + x", pd.DataFrame({"y": [3.0, 4.0], "x": [1.0, 2.0]}), family="gaussian")
+
+
+# ----------------------------------------------------------------------------- degenerate
+def test_one_row_gaussian_is_refused():
+    # today: llf +252 with sigma 1e-110
+    with pytest.raises(gm.GlmmixError, match="free parameters"):
+        gm.fit("y ~ 1", pd.DataFrame({"y": [3.0]}), family="gaussian")
+
+
+def test_constant_gaussian_outcome_is_refused_unless_sigma_fixed():
+    d = pd.DataFrame({"y": np.full(50, 2.0)})
+    with pytest.raises(gm.DesignError, match="'y' is constant"):
+        gm.fit("y ~ 1 | class ~ 1", d, n_classes=2, family="gaussian")
+    res = gm.fit("y ~ 1", d, family="gaussian", fix={"sigma": 1.0})
+    assert res.params["Intercept"] == pytest.approx(2.0)
+    assert np.isfinite(res.llf)
+
+
+def test_collapsed_class_variance_is_reported():
+    # 30 tied values: a class with its own SD sits on them and the likelihood is unbounded
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"y": np.r_[np.zeros(30), rng.normal(3, 1, size=30)]})
+    with pytest.warns(gm.DegenerateLikelihoodWarning, match="unbounded"):
+        res = gm.fit("y ~ 1 | class ~ 1", d, n_classes=2, family="gaussian", class_specific=["sigma"],
+                     seed=1, starts=(6, 2))
+    assert not res.converged
+    assert any("unbounded" in w for w in res.warnings)
+    assert "unbounded" in str(res.summary())
+    # a class-invariant SD (the default) has a proper maximum
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gm.DegenerateLikelihoodWarning)
+        ok = gm.fit("y ~ 1 | class ~ 1", d, n_classes=2, family="gaussian", seed=1, starts=(6, 2))
+    assert ok.converged
+
+
+# ----------------------------------------------------------------------------- integration rules
+@pytest.fixture(scope="module")
+def glmm_data():
+    rng = np.random.default_rng(4)
+    g = np.repeat(np.arange(30), 6)
+    x = rng.normal(size=g.size)
+    eta = -0.3 + 0.8 * x + rng.normal(size=30)[g] * 1.2
+    return pd.DataFrame({"y": (rng.random(g.size) < 1 / (1 + np.exp(-eta))).astype(float), "x": x, "g": g})
+
+
+@pytest.mark.parametrize("n_points, match", [
+    (0, "at least 1"), (-2, "at least 1"), (7.5, "positive integer"), (True, "positive integer"),
+    ("9", "positive integer"), (1, "at least 3 points.*laplace"), (2, "at least 3 points"),
+])
+def test_unsupported_number_of_points_is_refused(glmm_data, n_points, match):
+    with pytest.raises(gm.DesignError, match=match):
+        gm.fit("y ~ x + (1 | g)", glmm_data, family="bernoulli", n_points=n_points)
+
+
+def test_laplace_takes_one_point_only(glmm_data):
+    with pytest.raises(gm.DesignError, match="laplace.*one point"):
+        gm.fit("y ~ x + (1 | g)", glmm_data, family="bernoulli", integration="laplace", n_points=5)
+    lap = gm.fit("y ~ x + (1 | g)", glmm_data, family="bernoulli", integration="laplace", n_points=1)
+    agh = gm.fit("y ~ x + (1 | g)", glmm_data, family="bernoulli")
+    assert lap.llf == pytest.approx(agh.llf, abs=1.0)  # Laplace is close to adaptive GH here
+
+
+# ----------------------------------------------------------------------------- Monte Carlo labels
+TRUTH2 = {"class1:Intercept": -1.0, "class2:Intercept": 2.0, "sigma": 0.5, "logit:class1:Intercept": 0.0}
+
+
+def _gen2(rng):
+    c = rng.random(150) < 0.5
+    return pd.DataFrame({"y": np.where(c, -1.0, 2.0) + 0.5 * rng.standard_normal(150)})
+
+
+def _fit2(df):
+    return gm.fit("y ~ 1 | class ~ 1", df, n_classes=2, family="gaussian", seed=0, starts=(4, 2))
+
+
+def test_monte_carlo_aligns_labels_to_the_truth_by_default():
+    mc = gm.monte_carlo(_gen2, _fit2, TRUTH2, n_rep=8, seed=5, progress=False)
+    raw = gm.monte_carlo(_gen2, _fit2, TRUTH2, n_rep=8, seed=5, progress=False, align=False)
+    # classes are ordered by size, so about half the replications come out switched
+    assert 0 < len(mc.relabelled) < 8
+    assert abs(raw.table.loc["class1:Intercept", "bias"]) > 0.5
+    assert abs(mc.table.loc["class1:Intercept", "bias"]) < 0.1
+    assert mc.table.loc["class2:Intercept", "coverage"] >= 0.75
+    for r in mc.relabelled:  # a switched replication: estimates swap, the logit changes sign
+        e, f = mc.estimates.loc[r], raw.estimates.loc[r]
+        assert e["class1:Intercept"] == f["class2:Intercept"]
+        assert e["logit:class1:Intercept"] == pytest.approx(-f["logit:class1:Intercept"])
+        assert mc.ses.loc[r, "logit:class1:Intercept"] == pytest.approx(raw.ses.loc[r, "logit:class1:Intercept"])
+
+
+def test_align_to_truth_reexpresses_logits_against_the_new_reference():
+    from glmmix.simulate import align_to_truth
+
+    rng = np.random.default_rng(2)
+    c = rng.choice(3, size=400, p=[0.2, 0.3, 0.5])
+    df = pd.DataFrame({"y": np.array([-3.0, 0.0, 3.0])[c] + 0.5 * rng.standard_normal(400)})
+    res = gm.fit("y ~ 1 | class ~ 1", df, n_classes=3, family="gaussian", seed=0, starts=(6, 3))
+    truth = {"class1:Intercept": -3.0, "class2:Intercept": 0.0, "class3:Intercept": 3.0}
+    p, b, perm = align_to_truth(res, truth)
+    assert perm is not None  # classes come out by size (0.5, 0.3, 0.2)
+    np.testing.assert_allclose(p[list(truth)], list(truth.values()), atol=0.15)
+    prop = np.exp(np.r_[p["logit:class1:Intercept"], p["logit:class2:Intercept"], 0.0])
+    np.testing.assert_allclose(prop / prop.sum(), res.class_proportions.to_numpy()[perm], rtol=1e-8)
+    assert np.all(np.isfinite(b)) and np.all(b > 0)
+
+
+# ----------------------------------------------------------------------------- determinism
+@pytest.fixture(scope="module")
+def mixture_glmm_data():
+    rng = np.random.default_rng(4)
+    g = np.repeat(np.arange(40), 6)
+    x = rng.normal(size=g.size)
+    c = rng.random(g.size) < 0.5
+    eta = np.where(c, -1.0, 1.5) + 0.8 * x + rng.normal(size=40)[g]
+    return pd.DataFrame({"y": (rng.random(g.size) < 1 / (1 + np.exp(-eta))).astype(float), "x": x, "g": g})
+
+
+def test_parallel_starts_are_bit_identical(mixture_glmm_data):
+    # adaptive quadrature: each start begins from the same adaptation state and carries its
+    # own, so the order and placement of the starts cannot change a bit of the result
+    joblib = pytest.importorskip("joblib")
+    kw = dict(n_classes=2, family="bernoulli", seed=3, starts=(4, 2), se="none")
+    f = "y ~ 1 + x + (1 | g) | class ~ 1"
+    serial = gm.fit(f, mixture_glmm_data, n_jobs=1, **kw)
+    with joblib.parallel_config(backend="threading"):
+        par = gm.fit(f, mixture_glmm_data, n_jobs=2, **kw)
+    assert serial.llf == par.llf
+    np.testing.assert_array_equal(serial.theta, par.theta)
+    pd.testing.assert_frame_equal(serial.starts, par.starts)
+
+
+# ----------------------------------------------------------------------------- failing starts
+def test_a_failing_start_is_recorded_and_the_fit_goes_on(mixreg_data, monkeypatch):
+    import glmmix.estimation as est
+
+    kw = dict(n_classes=2, family="gaussian", seed=3, starts=(6, 3))
+    ok = gm.fit("y ~ 1 + x | class ~ 1", mixreg_data, **kw)
+    real, calls = est.converge, []
+
+    def flaky(lik, theta, opts):
+        calls.append(1)
+        if len(calls) == 2:
+            raise FloatingPointError("overflow in exp")
+        return real(lik, theta, opts)
+
+    monkeypatch.setattr(est, "converge", flaky)
+    res = gm.fit("y ~ 1 + x | class ~ 1", mixreg_data, **kw)
+    errors = res.starts["error"].dropna()
+    assert len(errors) == 1 and "FloatingPointError: overflow in exp" in errors.iloc[0]
+    assert np.isnan(res.starts.loc[errors.index[0], "ll_final"])
+    assert res.converged and res.llf == pytest.approx(ok.llf, abs=1e-6)
+
+    def stage1_fails(lik, theta, *args):
+        raise np.linalg.LinAlgError("singular matrix")
+
+    monkeypatch.setattr(est, "converge", real)
+    monkeypatch.setattr(est, "_stage1", stage1_fails)  # every stage-one start fails ...
+    with pytest.raises(gm.EstimationError, match="every start failed.*LinAlgError: singular matrix"):
+        gm.fit("y ~ 1 + x | class ~ 1", mixreg_data, n_classes=2, family="gaussian", seed=3, starts=(6, 2))
+
+
+def test_every_start_failing_is_an_error_not_nan(mixreg_data, monkeypatch):
+    import glmmix.estimation as est
+
+    def broken(lik, theta, opts):
+        raise ValueError("array must not contain infs or NaNs")
+
+    monkeypatch.setattr(est, "converge", broken)
+    for kw in (dict(n_classes=2, starts=(4, 2)), dict(n_classes=1)):
+        with pytest.raises(gm.EstimationError, match="every start failed.*infs or NaNs"):
+            gm.fit("y ~ 1 + x | class ~ 1" if kw["n_classes"] > 1 else "y ~ 1 + x", mixreg_data,
+                   family="gaussian", seed=3, **kw)
+
+
+def test_a_refusal_inside_a_start_is_not_swallowed(mixreg_data, monkeypatch):
+    import glmmix.estimation as est
+
+    def refuse(lik, theta, opts):
+        raise NotImplementedError("not for this model")
+
+    monkeypatch.setattr(est, "converge", refuse)
+    with pytest.raises(NotImplementedError, match="not for this model"):
+        gm.fit("y ~ 1 + x", mixreg_data, family="gaussian")
