@@ -20,6 +20,7 @@ from .exceptions import (  # noqa: E402
     FormulaError,
     GlmmixError,
     IdentificationError,
+    LabelSwitchingWarning,
     SingularInformationWarning,
 )
 from .formula import parse_formula  # noqa: E402
@@ -34,6 +35,6 @@ load_results = MixtureResults.load
 __all__ = [
     "fit", "MixtureModel", "wide_to_long", "datasets", "families", "FitOptions", "MixtureResults", "load_results",
     "parse_formula", "GlmmixError", "FormulaError", "DesignError", "IdentificationError", "EstimationError",
-    "ConvergenceWarning", "BoundaryWarning", "DegenerateLikelihoodWarning", "SingularInformationWarning",
+    "ConvergenceWarning", "BoundaryWarning", "DegenerateLikelihoodWarning", "LabelSwitchingWarning", "SingularInformationWarning",
     "lca", "gom", "fma", "fma_gom", "three_pl", "irt_parameters", "compare", "plot_profiles", "lrtest", "simulate", "monte_carlo",
 ]

@@ -47,3 +47,7 @@ class DataWarning(GlmmixWarning):
 class DegenerateLikelihoodWarning(GlmmixWarning):
     """The likelihood is unbounded at the estimates: a residual SD collapsed onto a few
     observations (the maximum does not exist; the log-likelihood is meaningless)."""
+
+
+class LabelSwitchingWarning(GlmmixWarning):
+    """A simulation study could not match estimated classes to the true ones."""

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .exceptions import DesignError
+from .exceptions import DesignError, LabelSwitchingWarning
 from .families import get_family
 from .formula import parse_formula
 from .likelihood import MixtureLikelihood
@@ -223,9 +223,10 @@ def align_to_truth(res, truth: dict):
     classes (the Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``). Class-
     specific parameters and their SEs move with their class; class logits are re-expressed
     against the new reference class, with SEs from the covariance of the estimates.
-    Returns ``(params, bse, permutation)``, ``permutation`` None when nothing moved or
-    the model cannot be relabelled this way (several class variables, random class
-    logits, no class-specific parameter in ``truth``).
+    Returns ``(params, bse, permutation)``: true class k is estimated class
+    ``permutation[k]``; ``permutation`` is None when the classes cannot be matched this
+    way (several class variables, random class logits, no class-specific parameter of
+    ``truth`` that differs between classes).
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -233,7 +234,9 @@ def align_to_truth(res, truth: dict):
     cols = [str(c) for c in res.posterior.columns]
     K = len(cols)
     cname = cols[0][:-1] if cols else ""
-    if K < 2 or cols != [f"{cname}{k + 1}" for k in range(K)]:
+    if K < 2:
+        return p, b, np.arange(K)
+    if cols != [f"{cname}{k + 1}" for k in range(K)]:
         return p, b, None
     spec, logits = {}, {}
     for lab in p.index:
@@ -262,7 +265,7 @@ def align_to_truth(res, truth: dict):
         return p, b, None
     perm = linear_sum_assignment(cost)[1]  # true class k <- estimated class perm[k]
     if np.array_equal(perm, np.arange(K)):
-        return p, b, None
+        return p, b, perm
     for labs in spec.values():
         if len(labs) == K:
             p[[labs[k] for k in range(K)]] = [res.params[labs[perm[k]]] for k in range(K)]
@@ -291,14 +294,18 @@ def _one(rep, generate, fit, seed, truth=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = fit(generate(rng))
-        perm = None
+        status = "kept"
         if truth is not None:
             p, b, perm = align_to_truth(res, truth)
+            if perm is None:
+                status = "unaligned"
+            elif not np.array_equal(perm, np.arange(perm.size)):
+                status = "relabelled"
         else:
             p, b = res.params, res.bse
-        return rep, p, b, None, perm is not None
+        return rep, p, b, None, status
     except Exception as exc:  # a failed replication is recorded, not fatal
-        return rep, None, None, f"{type(exc).__name__}: {exc}", False
+        return rep, None, None, f"{type(exc).__name__}: {exc}", "failed"
 
 
 def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs: int = 1,
@@ -343,16 +350,21 @@ def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs:
         from joblib import Parallel, delayed
 
         out = Parallel(n_jobs=n_jobs)(delayed(_one)(*j) for j in jobs)
-    est, ses, fails, moved = {}, {}, [], []
-    for rep, p, b, err, relabelled in out:
+    est, ses, fails, moved, unaligned = {}, {}, [], [], 0
+    for rep, p, b, err, status in out:
         if err is not None:
             fails.append((rep, err))
             continue
         if callable(align):
             p, b = align(p, b)
-        if relabelled:
-            moved.append(rep)
+        moved += [rep] if status == "relabelled" else []
+        unaligned += status == "unaligned"
         est[rep], ses[rep] = p, b
+    if unaligned:
+        warnings.warn(
+            f"the classes of {unaligned} replication(s) could not be matched to the truth (several class "
+            "variables, random class logits, or no class-specific parameter in truth): label switching "
+            "may bias the summary; pass align=(params, bse) -> (params, bse)", LabelSwitchingWarning, stacklevel=2)
     E = pd.DataFrame(est).T
     S = pd.DataFrame(ses).T
     rows = []

@@ -52,6 +52,17 @@ def test_gaussian_glm_covariate_scale(glm_data, s):
     assert res.llf == pytest.approx(base.llf, abs=1e-6)
 
 
+@pytest.mark.parametrize("s", [1e-6, 1e6])
+def test_fixed_values_stay_on_the_data_scale(lmm_data, s):
+    # fix= is given in the data's units; the internal rescaling must not touch it
+    base = gm.fit("y ~ x + (1 | g)", lmm_data, family="gaussian", fix={"x": 0.5, "sd(g:Intercept)": 1.0})
+    res = gm.fit("y ~ x + (1 | g)", lmm_data.assign(y=lmm_data["y"] * s), family="gaussian",
+                 fix={"x": 0.5 * s, "sd(g:Intercept)": 1.0 * s})
+    assert list(res.params.index) == ["Intercept", "sigma"]
+    assert _rel(res.params, base.params * s) < 1e-6
+    assert res.llf == pytest.approx(base.llf - len(lmm_data) * np.log(s), abs=1e-6)
+
+
 @pytest.mark.parametrize("s", [1e-6, 1e8])
 def test_poisson_covariate_scale(s):
     rng = np.random.default_rng(3)

@@ -43,7 +43,7 @@ assert abs(fits[2].llf + 317.2568) < 1e-3 and abs(fits[3].llf + 293.7050) < 1e-3
 # 2. LSAT ---------------------------------------------------------------------------------
 lsat = gm.wide_to_long(gm.datasets.load("lsat"))
 res = gm.fit("y ~ 0 + item | class(id) ~ 1", lsat, n_classes=2, family="bernoulli", seed=1, starts=STARTS)
-best = res.starts.dropna().iloc[0]
+best = res.starts.dropna(subset=["ll_final"]).iloc[0]
 print(f"\nLSAT, 2 classes: log-likelihood {res.llf:.4f} (flexmix/StepMix: -2467.4055); "
       f"max |gradient| {res._s['grad_max']:.1e}; best start used {int(best.em_iterations)} EM "
       f"and {int(best.qn_iterations)} BFGS iterations")
