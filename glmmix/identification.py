@@ -4,7 +4,9 @@ Checked before any computation (:func:`check_identified`, raising):
 
 * more classes than units (a class variable with K classes needs at least K units at its
   level; with fewer, classes are empty or copies and the fit means nothing);
-* more free parameters than observations (rows);
+* more free parameters than observations (rows), or, in a binary latent class model, than
+  its possible response patterns can identify (2^J - 1 for J items: two classes need three
+  items);
 * a gaussian outcome that is constant while its residual SD is free: the likelihood grows
   without bound as sigma -> 0.
 
@@ -19,6 +21,7 @@ reported with a :class:`~glmmix.exceptions.DegenerateLikelihoodWarning` and
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from .exceptions import DesignError, IdentificationError
 
@@ -42,6 +45,12 @@ def check_identified(lik) -> None:
         raise IdentificationError(
             f"the model has {L.n_free} free parameters but the data have only {d.n_rows} "
             "observations: it cannot be identified; simplify it (fewer classes or terms) or add data")
+    cells = _lca_cells(d)
+    if cells is not None and L.n_free > cells - 1:
+        raise IdentificationError(
+            f"a latent class model of {d.X.shape[1]} binary items has {L.n_free} free parameters, more "
+            f"than the {cells - 1} that the {cells} possible response patterns can identify; use fewer "
+            "classes or more items")
     if d.family.name == "gaussian" and _sigma_free(L):
         y = np.asarray(d.y, float)
         if y.size and np.ptp(y) == 0:
@@ -49,6 +58,18 @@ def check_identified(lik) -> None:
                 f"the gaussian outcome {d.formula.outcome!r} is constant (every value {y[0]:g}): its "
                 "likelihood has no maximum (the residual SD goes to 0); fix sigma (fix={'sigma': value}) "
                 "or model a varying outcome")
+
+
+def _lca_cells(d):
+    """Possible response patterns of a plain binary latent class model (one indicator column
+    per item, no covariates, no random effects), or None for any other model."""
+    if d.family.name != "bernoulli" or d.D or d.multi or d.unit_name is None or d.Z.shape[1] != 1:
+        return None
+    X = d.X.tocsr() if sp.issparse(d.X) else sp.csr_matrix(np.asarray(d.X))
+    if not (np.all(np.diff(X.indptr) == 1) and np.all(X.data == 1.0)):
+        return None
+    J = X.shape[1]
+    return 2 ** J if J < 60 else None
 
 
 def _sigma_free(L) -> bool:

@@ -327,3 +327,23 @@ def test_a_refusal_inside_a_start_is_not_swallowed(mixreg_data, monkeypatch):
     monkeypatch.setattr(est, "converge", refuse)
     with pytest.raises(NotImplementedError, match="not for this model"):
         gm.fit("y ~ 1 + x", mixreg_data, family="gaussian")
+
+
+def test_latent_class_model_with_more_parameters_than_patterns_is_refused():
+    rng = np.random.default_rng(1)
+    n = 100
+
+    def lca(J, K):
+        d = pd.DataFrame({"y": rng.integers(0, 2, n * J).astype(float),
+                          "item": np.tile([f"u{j}" for j in range(J)], n), "id": np.repeat(np.arange(n), J)})
+        return gm.fit("y ~ 0 + item | class(id) ~ 1", d, n_classes=K, family="bernoulli", seed=1,
+                      starts=(2, 1), se="none")
+
+    # two items and two classes: 5 parameters for 3 identifiable pattern frequencies
+    with pytest.raises(gm.IdentificationError, match="5 free parameters.*3 that the 4 possible"):
+        lca(2, 2)
+    with pytest.raises(gm.IdentificationError, match="11 free parameters"):
+        lca(3, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert lca(3, 2).df_model == 7  # just identified
