@@ -38,6 +38,15 @@ def numeric_hessian(grad, theta, idx=None, rel_step=1e-5):
     return 0.5 * (H + H.T)
 
 
+def observed_information(lik, theta) -> np.ndarray:
+    """Minus the Hessian of the log-likelihood at ``theta`` (central differences of the exact
+    gradient), differentiated on internal coordinates of unit scale (:mod:`glmmix.scaling`)
+    so that the steps suit parameters of any size, and mapped back."""
+    slik, rs = internal(lik)
+    H = numeric_hessian(slik.gradient, rs.to_internal(theta))
+    return -H / rs.a[:, None] / rs.a[None, :]
+
+
 def covariance(lik, theta, kind="ml", boundary=()):
     """Covariance matrix of the free parameters (NaN rows/columns for boundary ones).
 

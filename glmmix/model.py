@@ -24,7 +24,7 @@ from .estimation import FitOptions, estimate, homogeneous_start
 from .exceptions import DesignError, GlmmixWarning
 from .families import get_family
 from .formula import ParsedFormula, parse_formula
-from .inference import covariance, numeric_hessian
+from .inference import covariance, observed_information
 from .likelihood import MixtureLikelihood
 from .params import ParamLayout
 from .quadrature import Integration
@@ -227,8 +227,7 @@ class MixtureModel:
     def information(self, params) -> np.ndarray:
         """Observed information, minus the Hessian of :meth:`loglike` (central differences
         of the exact :meth:`score`)."""
-        theta = self._theta(params)
-        return -numeric_hessian(self.likelihood.gradient, theta)
+        return observed_information(self.likelihood, self._theta(params))
 
     def adapt(self, params) -> float:
         """Move the adaptive quadrature nodes to the posteriors at ``params``; returns the

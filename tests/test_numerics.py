@@ -347,3 +347,19 @@ def test_latent_class_model_with_more_parameters_than_patterns_is_refused():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert lca(3, 2).df_model == 7  # just identified
+
+
+def test_model_information_is_scale_equivariant(lmm_data):
+    s = 1e-6
+    f = "y ~ x + (1 | g)"
+    base = gm.fit(f, lmm_data, family="gaussian", se="none")
+    m1 = gm.MixtureModel.from_formula(f, lmm_data, family="gaussian")
+    ms = gm.MixtureModel.from_formula(f, lmm_data.assign(y=lmm_data["y"] * s), family="gaussian")
+    assert list(base.params.index) == ["Intercept", "x", "sigma", "sd(g:Intercept)"]
+    m1.adapt(base.theta)
+    ts = base.theta * np.array([s, s, 1, s]) + np.array([0, 0, np.log(s), 0])
+    ms.adapt(ts)
+    f_ = np.array([1 / s, 1 / s, 1, 1 / s])
+    want = f_[:, None] * m1.information(base.theta) * f_[None, :]
+    norm = np.sqrt(np.outer(np.diag(want), np.diag(want)))  # entries relative to the matrix's scale
+    np.testing.assert_allclose(ms.information(ts) / norm, want / norm, atol=1e-7)
