@@ -23,9 +23,10 @@ import pandas as pd
 import scipy.sparse as sp
 from formulaic import Formula
 
-from .exceptions import DesignError, FormulaError
+from .exceptions import DesignError, FormulaError, GlmmixError
 from .families import Family, _check_counts
 from .classes import ClassSystem, ClassVar
+from .encoding import Encoding, freeze
 from .formula import ParsedFormula, _split_top, column_name
 from .validate import check_data
 from .random_effects import RandomBlock, _term_matrix, build_blocks, check_grouping, check_nested, random_terms
@@ -91,6 +92,10 @@ class Design:
     unit_weight: np.ndarray = None  # sampling weights of units (weights.py), None: all 1
     cluster_weight: np.ndarray = None  # sampling weights of clusters in two-level models
     weighting: dict = None  # the weight columns and scalings used
+    measured_by: object = None  # the fit's measured_by argument (rows of new data are assigned alike)
+    meas_values: list = None  # the sorted values of a measured_by column
+    trials_arg: str | None = None  # the fit's trials argument (a column name)
+    stored: bool = False  # read from a results file (glmmix.persist): only its encodings are used
 
     @property
     def multi(self) -> bool:
@@ -118,7 +123,11 @@ class Design:
         return np.diff(np.append(self.unit_starts, self.n_rows))
 
 
-def _required(fixed: str, where: str, columns) -> set:
+def _required(fixed: str, where: str, columns, enc=None) -> set:
+    """Columns a right-hand side reads; from its fitted encoding when given (new rows of a
+    fitted model: the text is then not read)."""
+    if enc is not None:
+        return enc.required_columns()
     try:
         req = Formula(fixed).rhs.required_variables if "~" in fixed else Formula(fixed).required_variables
     except Exception as exc:  # formulaic parse errors
@@ -148,12 +157,17 @@ def build_design(
     cluster_weights: str | None = None,
     weight_scaling: str | None = None,
     cluster_weight_scaling: str = "sample",
+    fitted: Design | None = None,
 ) -> Design:
     """Build the :class:`Design` of ``formula`` on ``data`` (see the module docstring).
 
     With several class variables, ``class_sizes`` gives each one's number of classes and
     ``measured_by`` says which rows measure which variable (see :func:`glmmix.fit`).
     ``weights``, ``cluster_weights`` and their scalings: sampling weights (``weights.py``).
+    With ``fitted`` (the design of a fitted model), ``data`` holds new units: every design
+    is encoded with the fitted encodings (levels, contrasts, transform states), outcome
+    categories and threshold groups are the fitted ones, and checks that concern
+    estimation (enough groups, varying columns, empty levels) are skipped.
     """
     # Step 1: data and columns.
     data = check_data(data)
@@ -164,7 +178,8 @@ def build_design(
             f"n_classes={n_classes} needs a class part: add '| class(unit) ~ 1' (one class per "
             "unit, e.g. LCA) or '| class ~ 1' (one class per row) to the formula"
         )
-    out_vars = _required(formula.outcome_part.fixed, "outcome part", data.columns)
+    fenc = _fitted_encodings(fitted)
+    out_vars = _required(formula.outcome_part.fixed, "outcome part", data.columns, fenc.get("outcome"))
     outcome_cols, outcome_pair = _outcome_columns(formula.outcome)
     _missing_columns(outcome_cols, data, "formula's outcome")
     _missing_columns(out_vars, data, "outcome part")
@@ -180,7 +195,7 @@ def build_design(
     cluster_name = groups[0] if groups else None
     re_vars = set()
     for t in re_o + re_c:
-        re_vars |= _required(t.expr, f"random term {t}", data.columns)
+        re_vars |= _required(t.expr, f"random term {t}", data.columns, fenc.get(str(t)))
     if cluster_name is not None:
         _missing_columns([cluster_name], data, "random terms' grouping")
     _missing_columns(re_vars, data, "random terms")
@@ -188,7 +203,7 @@ def build_design(
     for c in formula.classes:
         if c.level is not None:
             _missing_columns([c.level], data, f"class part {c.name}({c.level})")
-        cv = _required(c.part.fixed, f"class part of {c.name!r}", data.columns)
+        cv = _required(c.part.fixed, f"class part of {c.name!r}", data.columns, fenc.get(c.name))
         _missing_columns(cv, data, f"class part of {c.name!r}")
         cls_vars |= cv
     roles = None
@@ -205,7 +220,7 @@ def build_design(
     if outcome_pair is not None:
         if trials is not None:
             raise DesignError("give trials either through cbind(successes, failures) or trials=, not both")
-        succ, fail = (outcome_values(data, a, formula.outcome) for a in outcome_pair)
+        succ, fail = (outcome_values(data, a, formula.outcome, fitted is not None) for a in outcome_pair)
         succ = succ.where(fail.notna())  # a row missing either count has no observed outcome
         data = data.assign(**{"__succ": succ, "__trials": succ + fail})
         trials = "__trials"
@@ -221,9 +236,14 @@ def build_design(
     if outcome_pair is not None:
         for arg, v in zip(outcome_pair, (succ, fail)):
             _check_counts(v.to_numpy()[keep], arg.strip(), "counts in cbind(successes, failures)", df.index)
-    df, dropped_levels = _drop_empty_levels(data, df, out_vars | cls_vars | re_vars
-                                            | ({thresholds_by} if thresholds_by else set()))
-    meas = _measurement(formula, roles, measured_by, data) if multi else None
+    dropped_levels = {}
+    if fitted is None:  # new rows keep the fitted encoding
+        df, dropped_levels = _drop_empty_levels(data, df, out_vars | cls_vars | re_vars
+                                                | ({thresholds_by} if thresholds_by else set()))
+    meas_values = None
+    if multi and isinstance(measured_by, str):
+        meas_values = sorted(pd.unique(data[measured_by].dropna())) if fitted is None else fitted.meas_values
+    meas = _measurement(formula, roles, measured_by, data, meas_values, fitted is not None) if multi else None
     others = sorted((out_vars | cls_vars | re_vars | meas_cols
                      | {c for c in (unit_name, cluster_name, thresholds_by, trials, weights, cluster_weights) if c})
                     - {yname})
@@ -240,10 +260,19 @@ def build_design(
     if thresholds_by is not None:
         if family.name != "ordinal":
             raise DesignError("thresholds_by is only meaningful for family='ordinal'")
-        tb = pd.Categorical(df[thresholds_by])
+        if fitted is None:
+            tb = pd.Categorical(df[thresholds_by])
+            cats, codes = list(tb.categories), tb.codes
+        else:  # new rows: the fitted levels
+            cats = fitted.aux["threshold_cats"]
+            codes = pd.Index(cats, dtype=object).get_indexer(pd.Index(df[thresholds_by].to_numpy(), dtype=object))
+            if (codes < 0).any():
+                bad = list(pd.unique(df[thresholds_by][codes < 0]))[:10]
+                raise DesignError(f"column {thresholds_by!r} (thresholds_by) has level(s) {bad} not seen in fitting")
         aux["threshold_by"] = thresholds_by
-        aux["threshold_levels"] = [str(c) for c in tb.categories]
-        aux["threshold_group"] = tb.codes.astype(np.intp)
+        aux["threshold_cats"] = cats
+        aux["threshold_levels"] = [str(c) for c in cats]
+        aux["threshold_group"] = np.asarray(codes, np.intp)
     if trials is not None:
         if family.name not in ("binomial", "bernoulli"):
             raise DesignError("trials is only meaningful for the binomial family")
@@ -256,7 +285,8 @@ def build_design(
     # and row order (by cluster, then unit).
     form = "none"
     if cluster_name is not None:
-        check_grouping(df, cluster_name, "random terms" if groups else "between-level class variables")
+        if fitted is None:
+            check_grouping(df, cluster_name, "random terms" if groups else "between-level class variables")
         if multi:
             if unit_name is not None:
                 check_nested(df, unit_name, cluster_name)
@@ -290,14 +320,23 @@ def build_design(
         if family.name == "ordinal":
             # thresholds per measurement group (and per thresholds_by level): each group's
             # thresholds depend on the classes of the variables measuring it, like its X copy
-            mg, _ = _group_codes(meas)
+            mg, mgroups_new = _group_codes(meas)
+            ng = int(mg.max()) + 1
+            if fitted is not None:  # group numbers of the fit (new rows may lack some groups)
+                mg = np.array([fitted.mgroups.index(g) if g in fitted.mgroups else -1 for g in mgroups_new])[mg]
+                if (mg < 0).any():
+                    raise DesignError("rows of new data are measured by a combination of class variables the "
+                                      "fitted model has not seen")
+                ng = len(fitted.mgroups)
             lev = aux.get("threshold_levels", [None])
             tg = aux.get("threshold_group", np.zeros(len(mg), np.intp))
-            ng = int(mg.max()) + 1
             aux["threshold_group"] = (mg * len(lev) + tg).astype(np.intp)
             aux["threshold_levels"] = [lv for _ in range(ng) for lv in lev]
             aux["threshold_mgroup"] = np.repeat(np.arange(ng), len(lev))
-    y = family.prepare(df[yname].rename(formula.outcome), aux)
+    if fitted is not None and family.name == "ordinal":
+        y = _ordinal_codes(df[yname].rename(formula.outcome), fitted.aux, aux)
+    else:
+        y = family.prepare(df[yname].rename(formula.outcome), aux)
     aux.pop("trials_name", None)
     starts = np.flatnonzero(np.r_[True, ucodes[1:] != ucodes[:-1]])
     if multi and cluster_name is not None and unit_name is None:
@@ -312,33 +351,39 @@ def build_design(
         cluster_ids = unit_ids
 
     # Step 5: design matrices.
-    X, x_names, x_terms, x_spec = _fixed_matrix(formula.outcome_part.fixed, df, "outcome part")
-    if family.name == "ordinal":
+    X, x_names, x_terms, x_spec = _fixed_matrix(formula.outcome_part.fixed, df, "outcome part",
+                                                None if fitted is None else fitted.x_spec)
+    if family.name == "ordinal" and fitted is None:
         _check_ordinal_design(X, x_names, aux)
     if X.shape[1] == 0 and not family.has_extra:
         raise FormulaError("the outcome part has no terms: nothing to estimate")
     Z, z_names, z_spec = np.ones((len(starts), 1)), ["Intercept"], None
     x_group, mgroups = None, None
     if multi:
-        X, x_names, x_terms, x_group, mgroups = _expand_by_group(X, x_names, x_terms, meas, roles)
-        system, re_cls = _class_system(formula, df, starts, cluster_of_unit, roles, class_sizes, unit_name, cluster_name)
+        if fitted is None:
+            X, x_names, x_terms, x_group, mgroups = _expand_by_group(X, x_names, x_terms, meas, roles)
+        else:
+            X, x_names, x_terms, x_group, mgroups = _expand_like(X, x_names, meas, fitted)
+        system, re_cls = _class_system(formula, df, starts, cluster_of_unit, roles, class_sizes, unit_name,
+                                       cluster_name, fitted)
         Z = np.concatenate([v.Z for v in system.vars if not v.between], axis=1)
         z_names = [f"{v.name}:{z}" for v in system.vars if not v.between for z in v.z_names]
-        re_out = build_blocks(re_o, df, "outcome", system.S)
+        re_out = build_blocks(re_o, df, "outcome", system.S, None if fitted is None else fitted.re_out)
         n_classes = system.S
     elif cls is not None:
         udf = df.iloc[starts]
         if unit_name is not None and cls_vars:
             _check_unit_constant(df, unit_name, sorted(cls_vars), cls.name)
-        Zm, z_names, _, z_spec = _fixed_matrix(cls.part.fixed, udf, f"class part of {cls.name!r}")
+        Zm, z_names, _, z_spec = _fixed_matrix(cls.part.fixed, udf, f"class part of {cls.name!r}",
+                                               None if fitted is None else fitted.z_spec)
         Z = np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float)
     if not multi:
-        re_out = build_blocks(re_o, df, "outcome", n_classes)
+        re_out = build_blocks(re_o, df, "outcome", n_classes, None if fitted is None else fitted.re_out)
         re_cls = []
     if re_c and not multi:
         cvars = set()
         for t in re_c:
-            cvars |= _required(t.expr, f"random term {t}", df.columns)
+            cvars |= _required(t.expr, f"random term {t}", df.columns, fenc.get(str(t)))
         if unit_name is not None and cvars:
             _check_unit_constant(df, unit_name, sorted(cvars), cls.name)
         if form == "outside":
@@ -347,7 +392,7 @@ def build_design(
                 f"across levels of {cluster_name!r}, but the class variable itself lives at that level: "
                 "put the class variable at a lower level (e.g. class ~ ... or class(unit) ~ ...)"
             )
-        re_cls = build_blocks(re_c, df.iloc[starts], "class", n_classes)
+        re_cls = build_blocks(re_c, df.iloc[starts], "class", n_classes, None if fitted is None else fitted.re_cls)
     if not multi:
         system = ClassSystem([ClassVar(cls.name if cls is not None else "class", n_classes, unit_name,
                                        False, Z, z_names, z_spec)], single=True)
@@ -390,7 +435,75 @@ def build_design(
         unit_weight=uw,
         cluster_weight=cw,
         weighting=winfo,
+        measured_by=measured_by,
+        meas_values=meas_values,
+        trials_arg=None if outcome_pair is not None else trials,
     )
+
+
+class _Encodings(dict):
+    """Encodings of a fitted design by part ("outcome", class variable names, random terms).
+    For a design read from a file every part must have one: its text is never read."""
+
+    strict = False
+
+    def get(self, key, default=None):
+        if key not in self and self.strict:
+            raise NotImplementedError(f"the stored model has no encoding of {key!r}")
+        return super().get(key, default)
+
+
+def _fitted_encodings(fitted) -> dict:
+    out = _Encodings()
+    if fitted is None:
+        return out
+    out.strict = bool(fitted.stored)
+    out["outcome"] = fitted.x_spec
+    for v in fitted.classes.vars:
+        out[v.name] = v.z_spec if v.z_spec is not None else Encoding(["Intercept"], [], {})
+    for b in list(fitted.re_out) + list(fitted.re_cls):
+        for piece in b.term.split(" & "):  # merged class-logit terms: "c1: (1 | g) & c2: (1 | g)"
+            out[piece.split(": ", 1)[-1]] = b.enc
+    return out
+
+
+def _ordinal_codes(y: pd.Series, fitted_aux: dict, aux: dict) -> np.ndarray:
+    """Codes of an ordinal outcome of new rows in the fitted categories."""
+    cats = fitted_aux["categories"]
+    vals = y.astype(object).to_numpy() if isinstance(y.dtype, pd.CategoricalDtype) else y.to_numpy()
+    idx = pd.Index(cats, dtype=object).get_indexer(pd.Index(vals, dtype=object))
+    if (idx < 0).any():
+        raise DesignError(f"outcome {y.name!r} has categories {list(pd.unique(vals[idx < 0]))[:10]} not seen in "
+                          f"fitting (the fitted categories are {cats})")
+    aux["categories"] = cats
+    aux["n_cat"] = len(cats)
+    if "threshold_group" not in aux:
+        aux["threshold_group"] = np.zeros(len(vals), dtype=np.intp)
+        aux["threshold_levels"] = [None]
+    return idx.astype(float)
+
+
+def _expand_like(X, x_names, meas, fitted):
+    """The outcome design of new rows with several class variables, column for column as
+    fitted: column j of the fitted design is the base column of the same name on the rows of
+    the same measurement group."""
+    codes, groups = _group_codes(meas)
+    new = [g for g in groups if g not in fitted.mgroups]
+    if new:
+        vs = [[fitted.classes.vars[t].name for t in g] for g in new]
+        raise DesignError(f"rows of new data are measured by class variables {vs}, a combination the fitted "
+                          "model has not seen")
+    gid = {g: i for i, g in enumerate(groups)}
+    base = {n: j for j, n in enumerate(x_names)}
+    Xs = X if sp.issparse(X) else sp.csr_matrix(X)
+    Xc = Xs.tocsc()
+    cols = []
+    for j, name in enumerate(fitted.x_names):
+        g = fitted.mgroups[fitted.x_group[j]]
+        mask = (codes == gid[g]).astype(float) if g in gid else np.zeros(X.shape[0])
+        cols.append(sp.diags(mask) @ Xc[:, base[name]])
+    Xe = sp.hstack(cols).tocsr()
+    return Xe, list(fitted.x_names), dict(fitted.x_terms), fitted.x_group, fitted.mgroups
 
 
 def _outcome_columns(outcome: str):
@@ -417,11 +530,16 @@ def _outcome_columns(outcome: str):
     return sorted(cols), (parts[0], parts[1])
 
 
-def outcome_values(data: pd.DataFrame, arg: str, outcome: str) -> pd.Series:
-    """One argument of ``cbind()``: a column's values, or an expression evaluated on ``data``."""
+def outcome_values(data: pd.DataFrame, arg: str, outcome: str, new_rows: bool = False) -> pd.Series:
+    """One argument of ``cbind()``: a column's values, or an expression evaluated on ``data``
+    (for new rows of a fitted model, computed by the encoding interpreter: never evaluated)."""
     name = column_name(arg)
     if name is not None:
         v = data[name]
+    elif new_rows:
+        from .encoding import evaluate
+
+        v = pd.Series(evaluate(arg, data, f"outcome {outcome!r}"), index=data.index)
     else:
         try:
             v = data.eval(arg)
@@ -468,20 +586,29 @@ def _n_vanished(data, df, col) -> int:
     return n
 
 
-def _fixed_matrix(rhs: str, df: pd.DataFrame, where: str):
-    """Model matrix of a fixed right-hand side; sparse when that pays (item dummies)."""
-    try:
-        mm = Formula(rhs).get_model_matrix(df, na_action="raise")
-    except Exception as exc:
-        raise FormulaError(f"cannot build the {where} '{rhs}': {exc}") from None
-    spec = mm.model_spec
-    names = list(spec.column_names)
-    terms = {str(t): list(ix) for t, ix in spec.term_indices.items()}
-    X = np.asarray(mm.to_numpy() if hasattr(mm, "to_numpy") else mm, dtype=float)
+def _fixed_matrix(rhs: str, df: pd.DataFrame, where: str, enc=None):
+    """Model matrix of a fixed right-hand side (sparse when that pays: item dummies), its
+    column names, term -> columns, and its fitted encoding (:mod:`glmmix.encoding`).
+
+    With ``enc`` (a fitted encoding), ``df`` holds new rows, encoded as the fitted ones were.
+    """
+    new_rows = enc is not None
+    if enc is None:
+        try:
+            mm = Formula(rhs).get_model_matrix(df, na_action="raise")
+        except Exception as exc:
+            raise FormulaError(f"cannot build the {where} '{rhs}': {exc}") from None
+        spec = mm.model_spec
+        names = list(spec.column_names)
+        terms = {str(t): list(ix) for t, ix in spec.term_indices.items()}
+        X = np.asarray(mm.to_numpy() if hasattr(mm, "to_numpy") else mm, dtype=float)
+        enc = freeze(spec, df, X, where)
+    else:
+        X, names, terms = enc.matrix(df, where), list(enc.columns), enc.term_indices
     if not np.all(np.isfinite(X)):
         bad = [names[j] for j in np.flatnonzero(~np.isfinite(X).all(axis=0))]
         raise DesignError(f"the {where} has non-finite values in column(s) {bad}")
-    zero = [names[j] for j in np.flatnonzero(~X.any(axis=0))] if X.shape[0] else []
+    zero = [names[j] for j in np.flatnonzero(~X.any(axis=0))] if X.shape[0] and not new_rows else []
     if zero:  # the likelihood does not depend on such a coefficient: not identified
         raise DesignError(
             f"column(s) {zero} of the {where} are zero in every row used: their coefficients are not "
@@ -489,7 +616,7 @@ def _fixed_matrix(rhs: str, df: pd.DataFrame, where: str):
     density = np.count_nonzero(X) / max(X.size, 1)
     if X.shape[1] >= 4 and density < 0.3:
         X = sp.csr_matrix(X)
-    return X, names, terms, spec
+    return X, names, terms, enc
 
 
 def _column_scale(X):
@@ -610,9 +737,9 @@ def _measured_by_columns(measured_by, data):
     raise DesignError("measured_by must be a column name or a dict {class variable: row selector}")
 
 
-def _measurement(formula, roles, measured_by, data):
+def _measurement(formula, roles, measured_by, data, values=None, new_rows=False):
     """Boolean matrix (rows of ``data`` x class variables in ``roles['order']``): which class
-    variables each row measures."""
+    variables each row measures; ``values``: the sorted values of a ``measured_by`` column."""
     order = roles["order"]
     within, between = roles["within"], roles["between"]
     n = len(data)
@@ -627,8 +754,11 @@ def _measurement(formula, roles, measured_by, data):
         M[:] = True
     elif isinstance(measured_by, str):
         col = data[measured_by]
-        vals = pd.unique(col.dropna())
-        vals = sorted(vals)
+        vals = values
+        unseen = sorted(set(pd.unique(col.dropna())) - set(vals))
+        if unseen:
+            raise DesignError(f"measured_by column {measured_by!r} has value(s) {unseen[:10]} not seen in fitting "
+                              f"(the fitted values are {list(vals)})")
         if len(vals) != len(within):
             raise DesignError(
                 f"measured_by column {measured_by!r} has {len(vals)} distinct value(s) {list(vals)[:10]} "
@@ -661,7 +791,7 @@ def _measurement(formula, roles, measured_by, data):
         raise DesignError(
             f"{int(none.sum())} row(s) (e.g. row {first!r}) are measured by no class variable; every "
             "outcome must belong to a class variable: check measured_by")
-    for name in within:
+    for name in within if not new_rows else ():
         if not M[:, idx[name]].any():
             raise DesignError(f"no row measures class variable {name!r}: check measured_by")
     return M
@@ -703,7 +833,7 @@ def _expand_by_group(X, x_names, x_terms, meas, roles):
     return Xe, names, terms, x_group, groups
 
 
-def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name, cluster_name):
+def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name, cluster_name, fitted=None):
     """Class variables (within first, then between) with their logit designs, and the random
     logit blocks. Random intercepts of several variables' logits with the same grouping are
     one correlated block (eq 15's alpha_1, alpha_2)."""
@@ -716,12 +846,14 @@ def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name,
     for name in order:
         c = parts[name]
         between = name in roles["between"]
-        cvars = sorted(_required(c.part.fixed, f"class part of {name!r}", df.columns))
+        cvars = sorted(_required(c.part.fixed, f"class part of {name!r}", df.columns,
+                                 None if fitted is None else fitted.classes.vars[len(variables)].z_spec))
         level = cluster_name if between else unit_name
         if cvars and level is not None:
             _check_unit_constant(df, level, cvars, name)
         frame = cdf if between else udf
-        Zm, zn, _, zspec = _fixed_matrix(c.part.fixed, frame, f"class part of {name!r}")
+        Zm, zn, _, zspec = _fixed_matrix(c.part.fixed, frame, f"class part of {name!r}",
+                                         None if fitted is None else fitted.classes.vars[len(variables)].z_spec)
         Z = np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float)
         variables.append(ClassVar(name, int(sizes[name]), level, between, Z, zn, zspec,
                                   [order.index(p) for p in c.parents]))
@@ -749,7 +881,8 @@ def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name,
                     b.d = b.m
                     b.term = b.term + " & " + f"{name}: {term}"
                     continue
-            Z, names = _term_matrix(term.expr, udf, term, "class")
+            fb = None if fitted is None else fitted.re_cls[len(blocks)]
+            Z, names, enc = _term_matrix(term.expr, udf, term, "class", None if fb is None else fb.enc)
             if hasattr(term, "n_factors"):
                 structure, d = "rr", term.n_factors
             else:
@@ -757,8 +890,8 @@ def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name,
             m = Z.shape[1] * len(slots)
             if structure == "rr" and d > m:
                 raise FormulaError(f"{term} asks for {d} factors but has only {m} loadings per factor")
-            b = RandomBlock("class", term.group, structure, Z, names, d, m, f"{name}: {term}",
-                            slots=list(slots), slot_names=snames)
+            b = RandomBlock("class", term.group, structure if fb is None else fb.structure, Z, names, d, m,
+                            f"{name}: {term}", slots=list(slots), slot_names=snames, enc=enc)
             blocks.append(b)
             if structure != "rr" and term.correlated:
                 merged[(term.group, term.expr)] = b

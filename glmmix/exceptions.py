@@ -24,6 +24,10 @@ class EstimationError(GlmmixError, RuntimeError):
     """Estimation failed: every start broke down numerically."""
 
 
+class ResultsFileError(GlmmixError, ValueError):
+    """A file given to ``load_results`` is not a glmmix results file (or is damaged)."""
+
+
 class GlmmixWarning(UserWarning):
     """Base class of glmmix warnings."""
 

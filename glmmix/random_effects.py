@@ -57,6 +57,7 @@ class RandomBlock:
     term: str
     slots: list = None  # class part: the logits (slots) its rows load on, slot-major rows
     slot_names: list = None
+    enc: object = None  # the fitted encoding of expr (encoding.Encoding), for new rows
 
     def mask(self) -> np.ndarray:
         """Free entries of L (m x d)."""
@@ -101,11 +102,12 @@ class RandomBlock:
         return np.array([0.5 if (i == j or self.structure == "rr") else 0.0 for i, j in self.free_positions()])
 
 
-def build_blocks(terms, df, where, K):
-    """Materialize random terms on ``df`` (rows, or one row per unit for the class part)."""
+def build_blocks(terms, df, where, K, fitted=None):
+    """Materialize random terms on ``df`` (rows, or one row per unit for the class part);
+    with ``fitted`` (the fitted blocks), new rows are encoded as the fitted ones were."""
     blocks = []
-    for t in terms:
-        Z, names = _term_matrix(t.expr, df, t, where)
+    for i, t in enumerate(terms):
+        Z, names, enc = _term_matrix(t.expr, df, t, where, None if fitted is None else fitted[i].enc)
         if isinstance(t, FactorTerm):
             structure, d = "rr", t.n_factors
         else:
@@ -119,17 +121,26 @@ def build_blocks(terms, df, where, K):
         if structure == "rr" and d > m:
             raise FormulaError(f"{t} asks for {d} factors but has only {m} loadings per factor")
         slots = list(range(K - 1)) if where == "class" else None
-        blocks.append(RandomBlock(where, t.group, structure, Z, names, d, m, str(t), slots=slots))
+        blocks.append(RandomBlock(where, t.group, structure, Z, names, d, m, str(t), slots=slots, enc=enc))
+        if fitted is not None:
+            blocks[-1].structure = fitted[i].structure
     return blocks
 
 
-def _term_matrix(expr, df, term, where):
+def _term_matrix(expr, df, term, where, enc=None):
+    """Design of a random term, its column names and its fitted encoding; with ``enc``, the
+    rows are new rows of a fitted model (encoded as fitted, no identification checks)."""
+    from .encoding import freeze
+
+    if enc is not None:
+        return enc.matrix(df, f"random term {term}"), list(enc.columns), enc
     try:
         mm = Formula(expr).get_model_matrix(df, na_action="raise")
     except Exception as exc:
         raise FormulaError(f"cannot build random term {term}: {exc}") from None
     Z = np.asarray(mm.to_numpy(), dtype=float)
     names = list(mm.model_spec.column_names)
+    enc = freeze(mm.model_spec, df, Z, f"random term {term}")
     if Z.shape[1] == 0:
         raise FormulaError(f"random term {term} has no columns")
     for j, name in enumerate(names):
@@ -143,7 +154,7 @@ def _term_matrix(expr, df, term, where):
             f"random term {term}: its columns {names} are linearly dependent; drop one (e.g. write "
             "'0 + item' rather than '1 + item')"
         )
-    return Z, names
+    return Z, names, enc
 
 
 def check_grouping(df: pd.DataFrame, group: str, what: str):

@@ -218,14 +218,11 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
     phi = L.expand(theta)
     P = L.unpack(phi)
     aux_keep = {k: v for k, v in d.aux.items() if k in ("categories", "n_cat", "threshold_levels", "threshold_by")}
-    cls = d.formula.classes[0] if d.formula.classes else None
     return {
         "format": "glmmix-results",
         "glmmix_version": __import__("glmmix").__version__,
         "model_name": _model_name(lik),
         "formula": d.formula.text,
-        "outcome_rhs": d.formula.outcome_part.fixed,
-        "class_rhs": cls.part.fixed if cls is not None else None,
         "family": d.family.name,
         "link": d.family.link.name,
         "aux": aux_keep,

@@ -8,14 +8,9 @@ membership); ``theta`` keeps the optimizer's unconstrained vector.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from formulaic import Formula
 from scipy import stats
-from scipy.special import logsumexp
 
 from .exceptions import GlmmixError
 
@@ -201,77 +196,50 @@ class MixtureResults:
         if prof is None:
             raise GlmmixError(
                 "profile() needs an outcome part made only of item dummies (e.g. 'y ~ 0 + item'); "
-                "use predict(which='class') for other designs"
+                "use predict(which='by_class') for other designs"
             )
         return pd.DataFrame(prof["values"], index=prof["index"], columns=prof["columns"])
 
     # ------------------------------------------------------------------ prediction
     def predict(self, newdata: pd.DataFrame | None = None, which: str = "marginal") -> pd.Series | pd.DataFrame:
-        """Expected outcomes.
+        """Expected outcomes, posterior class probabilities or modal classes.
 
         Parameters
         ----------
         newdata : DataFrame, optional
-            Rows to predict for; default the rows used in fitting (in their original order).
-        which : {"marginal", "posterior", "class"}
-            ``"marginal"``: sum_c P(c | class covariates) E[y | c]; ``"posterior"``: weighted by
-            each unit's posterior class probabilities (fitted data only); ``"class"``: a
-            DataFrame with E[y | c] for every class.
+            Rows to predict for, encoded as the fitted rows were (levels, contrasts,
+            transform states; unseen levels are refused); default the rows used in fitting.
+            Per-row results keep the order and index of ``newdata``.
+        which : {"marginal", "conditional", "by_class", "posterior", "class"}
+            ``"marginal"``: sum_c P(c | class covariates) E[y | c]; ``"conditional"``: the
+            same weighted by each unit's posterior class probabilities (the units'
+            responses are needed); ``"by_class"``: a DataFrame with E[y | c] for every
+            class; ``"posterior"``: posterior class probabilities of every unit given its
+            responses and covariates (a DataFrame indexed by unit); ``"class"``: every unit's
+            modal class. See :mod:`glmmix.predict`.
         """
-        if which not in ("marginal", "posterior", "class"):
-            raise ValueError("which must be 'marginal', 'posterior' or 'class'")
-        if self.model is None:
-            if newdata is None:
-                raise GlmmixError("a loaded result has no data: pass newdata to predict()")
-            return self._predict_new(newdata, which)
-        lik = self.model
-        d = lik.design
-        if newdata is None:
-            X, unit_of_row, Z, index, aux = d.X, d.unit_of_row, d.Z, d.row_index, d.aux
-        else:
-            if which == "posterior":
-                raise GlmmixError("which='posterior' is only available for the fitted data")
-            return self._predict_new(newdata, which)
-        P = lik.layout.unpack(lik.layout.expand(self.theta))
-        eta = np.asarray(X @ P["beta"])
-        mu = d.family.mean(eta, P["extra"], aux)
-        return self._combine(mu, unit_of_row, Z, P, which, index)
+        from .predict import predict
 
-    def _combine(self, mu, unit_of_row, Z, P, which, index):
-        cols = self.posterior.columns
-        if which == "class":
-            return pd.DataFrame(mu, index=index, columns=cols)
-        if which == "posterior":
-            w = self.posterior.to_numpy()[unit_of_row]
-        else:
-            lin = np.concatenate([Z @ P["gamma"], np.zeros((Z.shape[0], 1))], axis=1)
-            w = np.exp(lin - logsumexp(lin, axis=1, keepdims=True))[unit_of_row]
-        return pd.Series((w * mu).sum(axis=1), index=index, name="predicted")
+        return predict(self, newdata, which)
 
-    def _predict_new(self, newdata, which):
-        s = self._s
-        if which == "posterior":
-            raise GlmmixError("which='posterior' is only available for the fitted data")
-        X = _aligned_matrix(s["outcome_rhs"], newdata, s["x_names"], "outcome part")
-        Z = _aligned_matrix(s["class_rhs"], newdata, s["z_names"], "class part")
-        from .families import get_family
+    @property
+    def modal_class(self) -> pd.Series:
+        """The most likely class of every fitted unit (highest posterior probability)."""
+        from .predict import modal_class
 
-        fam = get_family(s["family"], s["link"])
-        aux = dict(s.get("aux", {}))
-        if fam.name == "ordinal":
-            by = aux.get("threshold_by")
-            levels = aux["threshold_levels"]
-            if by is not None:
-                g = pd.Categorical(newdata[by].astype(str), categories=levels)
-                if (g.codes < 0).any():
-                    raise GlmmixError(f"newdata has levels of {by!r} not seen in fitting")
-                aux["threshold_group"] = g.codes.astype(np.intp)
-            else:
-                aux["threshold_group"] = np.zeros(len(newdata), np.intp)
-        P = {"beta": np.array(s["beta_full"]), "extra": np.array(s["extra_full"]).reshape(self.n_classes, -1),
-             "gamma": np.array(s["gamma_full"]).reshape(Z.shape[1], -1)}
-        mu = fam.mean(X @ P["beta"], P["extra"], aux)
-        return self._combine(mu, np.arange(len(newdata)), Z, P, which, newdata.index)
+        return modal_class(self.posterior)
+
+    def classification_table(self) -> pd.DataFrame:
+        """Average posterior class probabilities by modal class (Mplus), with counts."""
+        from .predict import classification_table
+
+        return classification_table(self.posterior)
+
+    def entropy_by_class(self) -> pd.Series:
+        """Relative entropy of the classification within each modal class."""
+        from .predict import entropy_by_class
+
+        return entropy_by_class(self.posterior)
 
     # ------------------------------------------------------------------ tables
     def params_table(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -295,51 +263,14 @@ class MixtureResults:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path) -> None:
-        """Write the results to a JSON file (no pickle): reload with ``MixtureResults.load``."""
-        Path(path).write_text(json.dumps(_jsonable(self._s), indent=1))
+        """Write the results to a JSON file of data (no pickle, no code): reload with
+        ``glmmix.load_results`` (see :mod:`glmmix.persist`)."""
+        from .persist import save
+
+        save(self, path)
 
     @classmethod
     def load(cls, path) -> "MixtureResults":
-        s = json.loads(Path(path).read_text())
-        if s.get("format") != "glmmix-results":
-            raise GlmmixError(f"{path} is not a glmmix results file")
-        s["cov"] = None if s["cov"] is None else np.array([[np.nan if v is None else v for v in row] for row in s["cov"]])
-        s["class_prop"]["se"] = [np.nan if v is None else v for v in s["class_prop"]["se"]]
-        return cls(s, model=None)
+        from .persist import load
 
-
-def _aligned_matrix(rhs, df, names, where):
-    if rhs is None:
-        return np.ones((len(df), 1))
-    try:
-        mm = Formula(rhs).get_model_matrix(df, na_action="raise")
-    except Exception as exc:
-        raise GlmmixError(f"cannot build the {where} for newdata: {exc}") from None
-    cols = list(mm.columns)
-    extra = [c for c in cols if c not in names]
-    if extra:
-        raise GlmmixError(f"newdata produces column(s) {extra} in the {where} that the fitted model does not have "
-                          "(a level not seen in fitting?)")
-    out = np.zeros((len(df), len(names)))
-    for j, n in enumerate(names):
-        if n in cols:
-            out[:, j] = mm[n].to_numpy(dtype=float)
-    return out
-
-
-def _jsonable(o):
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _jsonable(o.tolist())
-    if isinstance(o, (np.floating, float)):
-        return None if not np.isfinite(o) else float(o)
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.bool_,)):
-        return bool(o)
-    if isinstance(o, (str, int, bool)) or o is None:
-        return o
-    return str(o)
+        return load(cls, path)

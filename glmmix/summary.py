@@ -104,6 +104,13 @@ def build_summary(res, alpha=0.05) -> Summary:
                            "posterior mean": [_fmt(v) for v in res.posterior.mean()]},
                           index=res.class_proportions.index)
         smry.add_df(_titled(cp, "Class proportions (model-implied; delta-method SEs)"), index=False)
+        ct = res.classification_table()
+        ent = res.entropy_by_class()
+        cls = ct.drop(columns="n")
+        out = pd.DataFrame({c: [_fmt(v, 3) for v in cls[c]] for c in cls.columns}, index=cls.index)
+        out["units"] = [str(int(v)) for v in ct["n"]]
+        out["entropy"] = [_fmt(v, 3) for v in ent]
+        smry.add_df(_titled(out, "Classification (mean posterior by modal class)"), index=False)
     notes = list(res.warnings)
     if s["n_dropped"]:
         notes.append(f"{s['n_dropped']} row(s) with a missing outcome were dropped (ML under MAR).")

@@ -44,12 +44,12 @@ def test_summary_text_and_html(res):
 def test_predict(res):
     p = res.predict()
     assert len(p) == 5000 and p.between(0, 1).all()
-    by_class = res.predict(which="class")
+    by_class = res.predict(which="by_class")
     prof = res.profile()
     # class-specific predictions equal the item profiles
     first = by_class.iloc[:5].to_numpy()
     np.testing.assert_allclose(first, prof[["class1", "class2"]].to_numpy(), rtol=1e-12)
-    post = res.predict(which="posterior")
+    post = res.predict(which="conditional")
     assert not np.allclose(post, p)
     new = pd.DataFrame({"item": pd.Categorical(["I3", "I1"], categories=["I1", "I2", "I3", "I4", "I5"])})
     np.testing.assert_allclose(res.predict(new), [p.iloc[2], p.iloc[0]])

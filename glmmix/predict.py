@@ -1,0 +1,219 @@
+"""Predictions and classification, for the fitted units and for new ones.
+
+Everything computed for new rows uses the fitted encodings (:mod:`glmmix.encoding`):
+categorical levels and codings, stateful-transform states, outcome categories, threshold
+groups; the design is never rebuilt from the formula text on the new rows. A level not
+seen in fitting is refused by name.
+
+``which``:
+
+* ``"marginal"``: E[y_r] = sum_s P(s | z_u) E[y_r | s], the class probabilities from the
+  class part (covariates; random class logits integrated with the model's rule);
+* ``"conditional"``: the same weighted by each unit's posterior class probabilities
+  (needs the units' responses);
+* ``"by_class"``: E[y_r | s] for every class (joint state), a DataFrame;
+* ``"posterior"``: P(s | responses, covariates) of every unit, a DataFrame indexed by
+  unit (poLCA's ``poLCA.posterior``, StepMix's ``predict_proba``); with random effects the
+  posterior integrates them with the model's integration rule (re-adapted to the new
+  clusters for adaptive rules);
+* ``"class"``: the modal class of every unit (StepMix's ``predict``).
+
+Per-row results keep the order (and index) of the rows given; per-unit results list units
+in their order of first appearance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataWarning, DesignError, GlmmixError
+
+WHICH = ("marginal", "conditional", "by_class", "posterior", "class")
+
+
+def predict(res, newdata=None, which="marginal"):
+    """See :meth:`glmmix.results.MixtureResults.predict`."""
+    if which not in WHICH:
+        raise GlmmixError(f"which must be one of {WHICH}, not {which!r}")
+    if newdata is not None and not isinstance(newdata, pd.DataFrame):
+        raise DesignError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+    if newdata is not None and len(newdata) == 0:
+        raise DesignError("newdata has no rows")
+    if which in ("posterior", "class"):
+        post = res.posterior if newdata is None else posterior(res, newdata)
+        return post if which == "posterior" else modal_class(post)
+    if newdata is None:
+        if res.model is None:
+            raise GlmmixError("a loaded result has no data: pass newdata to predict()")
+        lik = res.model.likelihood
+        post = res.posterior.to_numpy()
+        return _expected(lik, res.theta, which, post, lik.design.row_index, res.posterior.columns)
+    nlik = _new_likelihood(res, newdata, with_outcome=False)  # every row, missing outcomes included
+    post = None
+    if which == "conditional":  # weights: the units' posteriors given their observed responses
+        d = nlik.design
+        pu = posterior(res, newdata)
+        keys = d.unit_ids if d.unit_name is not None else newdata.index[d.unit_ids.to_numpy()]
+        if d.unit_name is None and newdata.index.has_duplicates:
+            raise DesignError("which='conditional' with one unit per row needs newdata with a unique index")
+        post = pu.reindex(keys).to_numpy()
+        if np.isnan(post).any():
+            raise DesignError("which='conditional' needs the posterior of every unit; some units have no "
+                              "observed response and their class depends on other units")
+    out = _expected(nlik, res.theta, which, post, nlik.design.row_index, res.posterior.columns).sort_index()
+    out.index = newdata.index[out.index.to_numpy()]  # rows were labelled by position
+    return out
+
+
+def modal_class(post: pd.DataFrame) -> pd.Series:
+    """The class of highest posterior probability of every unit (first one on ties)."""
+    return pd.Series(post.columns[np.argmax(post.to_numpy(), axis=1)], index=post.index, name="class")
+
+
+def classification_table(post: pd.DataFrame) -> pd.DataFrame:
+    """Average posterior class probabilities of the units of each modal class (Mplus's
+    "average latent class probabilities for most likely latent class membership"): row k
+    averages the posteriors of the units whose modal class is k; the diagonal shows how
+    cleanly each class is classified. Rows of empty modal classes are NaN; a column ``n``
+    counts the units."""
+    p = post.to_numpy()
+    k = np.argmax(p, axis=1)
+    K = p.shape[1]
+    n = np.bincount(k, minlength=K)
+    sums = np.zeros((K, K))
+    np.add.at(sums, k, p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg = sums / n[:, None]
+    tab = pd.DataFrame(avg, index=pd.Index(post.columns, name="modal class"), columns=post.columns)
+    tab["n"] = n
+    return tab
+
+
+def entropy_by_class(post: pd.DataFrame) -> pd.Series:
+    """Relative entropy of the classification restricted to each modal class,
+    1 - sum_{u in k} sum_c -p log p / (n_k log K): 1 when every unit of class k is
+    classified with certainty; the overall relative entropy (Mplus's) is the n_k-weighted
+    mean of these."""
+    p = post.to_numpy()
+    K = p.shape[1]
+    k = np.argmax(p, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
+    n = np.bincount(k, minlength=K)
+    hk = np.bincount(k, weights=h, minlength=K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        val = 1.0 - hk / (n * np.log(K)) if K > 1 else np.full(K, np.nan)
+    return pd.Series(val, index=post.columns, name="entropy")
+
+
+def posterior(res, newdata: pd.DataFrame) -> pd.DataFrame:
+    """Posterior class probabilities of the units of ``newdata`` given their responses
+    (missing responses are skipped) and covariates, at the fitted parameters; a unit with no
+    observed response gets its prior class probabilities."""
+    nlik = _new_likelihood(res, newdata, with_outcome=True)
+    out = _by_unit(_unit_posterior(nlik, res.theta), nlik.design, newdata, res.posterior.columns)
+    fd = _source(res).design
+    unit = fd.unit_name
+    keys = newdata[unit] if unit is not None else pd.Series(newdata.index, index=newdata.index)
+    silent = ~keys.isin(out.index).to_numpy()
+    if not silent.any():
+        return out
+    # units without an observed response: their posterior is their prior P(s | z), unless
+    # their class depends on other units (random class logits, between-level classes)
+    lost = list(pd.unique(keys[silent]))
+    if fd.re_cls or (fd.multi and fd.classes.betw):
+        warnings.warn(f"{len(lost)} unit(s) of newdata have no observed response (e.g. {lost[0]!r}); their "
+                      "class depends on other units of their cluster, so they are left out", DataWarning,
+                      stacklevel=3)
+        return out
+    from .structural import joint_prior
+
+    rows = newdata[silent]
+    plik = _new_likelihood(res, rows, with_outcome=False)
+    prior = _by_unit(joint_prior(plik, res.theta), plik.design, rows, res.posterior.columns)
+    both = pd.concat([out, prior])
+    return both.loc[list(pd.unique(keys))]
+
+
+def _by_unit(p, d, newdata, columns) -> pd.DataFrame:
+    """Per-unit rows of a new-data design, units in their order of first appearance (rows of
+    ``newdata`` when every row is a unit)."""
+    out = pd.DataFrame(p, index=d.unit_ids, columns=columns)
+    if d.unit_name is not None:
+        first = pd.Index(pd.unique(newdata[d.unit_name].to_numpy()))
+        return out.loc[first[first.isin(out.index)]]
+    out = out.sort_index()  # rows are positions of newdata
+    out.index = newdata.index[out.index.to_numpy()]
+    return out
+
+
+# ---------------------------------------------------------------------- the engine on new rows
+def _unit_posterior(nlik, theta):
+    if nlik.integ.adaptive and nlik.D:
+        nlik.adapt(theta)
+    return nlik.unit_posterior(nlik.evaluate(theta, derivs=False))
+
+
+def _expected(lik, theta, which, post, index, classes):
+    """Expected outcomes of the rows of ``lik``'s design."""
+    from .structural import joint_prior
+
+    d = lik.design
+    P = lik.layout.unpack(lik.layout.expand(theta))
+    mu = np.asarray(d.family.mean(np.asarray(d.X @ P["beta"]), P["extra"], d.aux))
+    if which == "by_class":
+        return pd.DataFrame(mu, index=index, columns=classes)
+    w = post if which == "conditional" else joint_prior(lik, theta)
+    return pd.Series((w[d.unit_of_row] * mu).sum(axis=1), index=index, name="predicted")
+
+
+def _source(res):
+    """The fitted likelihood, or for a loaded result its stored skeleton (glmmix.persist)."""
+    if res.model is not None:
+        return res.model.likelihood
+    stored = res._stored
+    if stored.note:
+        raise NotImplementedError(stored.note)
+    return stored
+
+
+def _new_likelihood(res, newdata, with_outcome):
+    """The model's likelihood on new units, with the fitted encodings, layout and rule.
+
+    Rows are labelled by their positions in ``newdata``. Without outcomes (expected values),
+    the outcome is set to a placeholder and missing unit or cluster columns make every row
+    its own unit."""
+    from .design import _outcome_columns, build_design
+    from .likelihood import MixtureLikelihood
+
+    lik = _source(res)
+    d = lik.design
+    df = newdata.reset_index(drop=True)
+    cols, pair = _outcome_columns(d.formula.outcome)
+    if not with_outcome:
+        df = df.copy()
+        fill = d.aux["categories"][0] if d.family.name == "ordinal" else 0.0
+        fails = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", pair[1])) - set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", pair[0])) \
+            if pair is not None else set()
+        for c in cols:  # a valid placeholder: 0 successes (of 1 trial)
+            df[c] = 1.0 if c in fails else fill
+        for c in (d.unit_name, d.cluster_name):
+            if c is not None and c not in df.columns:
+                df[c] = np.arange(len(df))
+    else:
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise DesignError(f"newdata lacks the outcome column(s) {missing}: posterior class probabilities "
+                              "are computed from the units' responses")
+    sizes = {v.name: v.K for v in d.classes.vars} if d.multi else None
+    nd = build_design(d.formula, df, 2 if d.multi else d.n_classes, d.family,
+                      thresholds_by=d.aux.get("threshold_by"), trials=d.trials_arg,
+                      measured_by=d.measured_by, class_sizes=sizes, fitted=d)
+    integ = dataclasses.replace(lik.integ)
+    integ.reset(nd.n_clusters)
+    return MixtureLikelihood(nd, lik.layout, integ)
