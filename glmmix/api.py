@@ -40,6 +40,8 @@ def fit(
     cluster_weights: str | None = None,
     weight_scaling: str | None = None,
     cluster_weight_scaling: str = "sample",
+    items: list[str] | None = None,
+    id: str | None = None,
 ) -> MixtureResults:
     """Fit a (multilevel) mixture GLM by maximum likelihood.
 
@@ -154,6 +156,15 @@ def fit(
         ``"unscaled"`` (Asparouhov 2006; see :mod:`glmmix.weights`).
     cluster_weight_scaling : {"sample", "unscaled"}
         ``"sample"`` (default) scales cluster weights to sum to the number of clusters.
+    items : list of str, optional
+        ``data`` are wide (one row per unit, one column per item): reshape them with
+        :func:`glmmix.wide_to_long` first. The outcome's name is the formula's left-hand side
+        and the item column's the one other variable of the formula missing from ``data``
+        (``y`` and ``item`` in ``"y ~ 0 + item | class(id) ~ 1"``); the other columns are kept
+        as unit covariates. Without ``items`` the data are long.
+    id : str, optional
+        With ``items``: the column identifying units (default: a new column ``id`` numbering
+        the rows).
 
     Returns
     -------
@@ -167,5 +178,6 @@ def fit(
         invariant=invariant, class_specific=class_specific, fix=fix, equal=equal, thresholds_by=thresholds_by,
         trials=trials, integration=integration, n_points=n_points, adaptive=adaptive,
         integration_seed=opts.seed if options is None else None, weights=weights,
-        cluster_weights=cluster_weights, weight_scaling=weight_scaling, cluster_weight_scaling=cluster_weight_scaling)
+        cluster_weights=cluster_weights, weight_scaling=weight_scaling, cluster_weight_scaling=cluster_weight_scaling,
+        items=items, id=id)
     return model.fit(se=se, options=opts, start_params=start_params, start_from=start_from, start_values=start_values)

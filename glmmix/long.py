@@ -111,3 +111,63 @@ def wide_to_long(
         print(f"wide_to_long: {len(long)} responses from {df.shape[0]} units and {len(items)} items; "
               f"{n_missing} missing response(s) dropped")
     return long
+
+
+def formula_variables(parsed) -> set[str]:
+    """Every data column a parsed formula reads (outcome, terms, random terms, levels)."""
+    from formulaic import Formula
+
+    from .exceptions import FormulaError
+
+    parts = [parsed.outcome_part] + [c.part for c in parsed.classes]
+    names = {c.name for c in parsed.classes}
+    texts = [p.fixed for p in parts]
+    groups = set()
+    for p in parts:
+        for t in tuple(p.random) + tuple(p.factors):
+            texts.append(t.expr)
+            groups.add(t.group)
+    out = set(groups) | {c.level for c in parsed.classes if c.level}
+    for t in texts:
+        try:
+            out |= set(Formula(t).required_variables)
+        except Exception as exc:  # formulaic's own messages vary by version
+            raise FormulaError(f"cannot read the terms {t!r}: {exc}") from None
+    return out - names
+
+
+def wide_for_formula(parsed, data: pd.DataFrame, items, id: str | None = None) -> pd.DataFrame:
+    """Reshape wide data to the long form that ``parsed`` reads (``fit(..., items=...)``).
+
+    The outcome (``y`` in ``y ~ 0 + item | class(id) ~ 1``) and the item column are named by
+    the formula's variables missing from the wide data: the outcome is the formula's
+    left-hand side and the item column the one other variable it names that the data lack
+    (``"item"`` when the formula names none). Every other column stays, copied to each of
+    the unit's rows as a unit-level covariate; missing responses are dropped and counted
+    (the summary reports them).
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DesignError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    if isinstance(items, str) or not hasattr(items, "__iter__"):
+        raise DesignError(f"items must be a list of column names, not {items!r}")
+    items = list(items)
+    cols = set(map(str, data.columns))
+    if id is not None and id not in cols:
+        raise DesignError(f"id column {id!r} is not in the data; columns are {list(data.columns)}")
+    y = parsed.outcome
+    if not (y.replace("_", "").replace(".", "").isalnum()):
+        raise DesignError(f"with items= the outcome must be a plain name made by the reshaping, not {y!r}")
+    if y in cols:
+        raise DesignError(f"the outcome {y!r} is a column of the wide data; with items= the reshaping makes "
+                          f"the outcome column: write another name left of '~' (e.g. 'response ~ ...')")
+    absent = formula_variables(parsed) - cols - {y}
+    if id is None and "id" not in cols:
+        absent.discard("id")  # wide_to_long numbers the rows in a new column 'id'
+    if len(absent) > 1:
+        raise DesignError(
+            f"column(s) {sorted(absent)} of the formula are neither in the data nor made by the reshaping "
+            f"(which makes the outcome {y!r} and one item column); columns are {list(data.columns)}")
+    item_name = absent.pop() if absent else "item"
+    if item_name in items:
+        raise DesignError(f"{item_name!r} is both an item and the formula's item column; rename one")
+    return wide_to_long(data, items=items, id=id, item_name=item_name, value_name=y)

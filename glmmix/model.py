@@ -26,6 +26,7 @@ from .families import get_family
 from .formula import ParsedFormula, parse_formula
 from .inference import covariance, observed_information
 from .likelihood import MixtureLikelihood
+from .long import wide_for_formula
 from .params import ParamLayout
 from .quadrature import Integration
 from .random_effects import with_parameterization
@@ -164,10 +165,17 @@ class MixtureModel:
         cluster_weights: str | None = None,
         weight_scaling: str | None = None,
         cluster_weight_scaling: str = "sample",
+        items: list[str] | None = None,
+        id: str | None = None,
     ) -> "MixtureModel":
         """Build the model; the arguments are those of :func:`glmmix.fit` that describe the
         model (not its estimation). ``integration_seed`` seeds the Monte Carlo rules'
-        nodes (``integration="mc"/"qmc"``; default 0)."""
+        nodes (``integration="mc"/"qmc"``; default 0); ``items``/``id`` give wide data."""
+        if items is not None:
+            data = wide_for_formula(parse_formula(formula), data, items, id)
+        elif id is not None:
+            raise DesignError("id= names the unit column of wide data and needs items=; long data name the "
+                              "unit in the formula ('class(id)')")
         args = check_model_args(data=data, fix=fix, equal=equal, invariant=invariant,
                                 class_specific=class_specific, thresholds_by=thresholds_by, trials=trials,
                                 integration=integration, adaptive=adaptive,

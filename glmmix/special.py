@@ -41,20 +41,37 @@ def _lca_start(data, n_classes, family, kw, *, y, item, id, covariates=None):
                                **{k: v for k, v in kw.items() if k in ("link", "seed", "starts")})
 
 
+def _long(data, items, y, item, id):
+    """Wide data with ``items=`` to the long form the helpers' formulas read."""
+    if items is None:
+        return data
+    from .long import wide_to_long
+
+    uid = id if (id in getattr(data, "columns", ()) or id != "id") else None
+    return wide_to_long(data, items=items, id=uid, item_name=item, value_name=y)
+
+
 def _rhs(covariates):
     return "1" + "".join(f" + {c}" for c in (covariates or []))
 
 
 def lca(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", covariates=None,
-        verbose=True, **kw) -> MixtureResults:
-    """Latent class analysis: one class per unit ``id`` (eq 16), items as dummies."""
+        items=None, verbose=True, **kw) -> MixtureResults:
+    """Latent class analysis: one class per unit ``id`` (eq 16), items as dummies.
+
+    ``data`` are long (columns ``y``, ``item``, ``id``), or wide with ``items=[columns]``
+    (one row per unit; reshaped by :func:`glmmix.wide_to_long`, other columns kept as unit
+    covariates). The same holds for :func:`gom`, :func:`fma`, :func:`fma_gom` and
+    :func:`three_pl`.
+    """
+    data = _long(data, items, y, item, id)
     f = f"{y} ~ 0 + {item} | class({id}) ~ {_rhs(covariates)}"
     _say("LCA", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
     return fit(f, data, n_classes=n_classes, family=family, **kw)
 
 
 def gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", covariates=None,
-        restricted=False, start_lca=True, verbose=True, **kw) -> MixtureResults:
+        restricted=False, start_lca=True, items=None, verbose=True, **kw) -> MixtureResults:
     """Grade of Membership: one class per response with person-specific random class logits.
 
     ``restricted=True`` uses the one-factor structure of eq 35 (one integration dimension
@@ -70,8 +87,10 @@ def gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", cov
 
 
 def fma(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", n_factors=1,
-        class_specific_loadings=False, covariates=None, start_lca=True, verbose=True, **kw) -> MixtureResults:
+        class_specific_loadings=False, covariates=None, start_lca=True, items=None, verbose=True,
+        **kw) -> MixtureResults:
     """Factor mixture analysis / mixture IRT (eq 36-37): LCA plus a factor within classes."""
+    data = _long(data, items, y, item, id)
     f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, {n_factors}) | class({id}) ~ {_rhs(covariates)}"
     if class_specific_loadings:
         kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
@@ -82,8 +101,9 @@ def fma(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", n_f
 
 
 def fma_gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id",
-            class_specific_loadings=False, start_lca=True, verbose=True, **kw) -> MixtureResults:
+            class_specific_loadings=False, start_lca=True, items=None, verbose=True, **kw) -> MixtureResults:
     """FMA-GoM (eq 38-41): one class per response, random class logits, a person factor."""
+    data = _long(data, items, y, item, id)
     f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, 1) | class ~ 1 + (1 | {id})"
     if class_specific_loadings:
         kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
@@ -97,7 +117,8 @@ def fma_gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id",
 THREE_PL_TAU = 15.0
 
 
-def three_pl(data, link="logit", *, y="y", item="item", id="id", verbose=True, **kw) -> MixtureResults:
+def three_pl(data, link="logit", *, y="y", item="item", id="id", items=None, verbose=True,
+             **kw) -> MixtureResults:
     """The 3PL guessing model as a constrained 2-class FMA-GoM (eq 42-47).
 
     Class 1 (guessing correctly) has tau_i1 = 15 and lambda_i1 = 0, so P(y = 1 | class 1) ~ 1;
@@ -105,6 +126,7 @@ def three_pl(data, link="logit", *, y="y", item="item", id="id", verbose=True, *
     random class intercept (alpha = 0). The IRT parameters g_i, a_i, b_i (eq 48-50) are in
     :func:`irt_parameters`. Starts from the 2PL fit.
     """
+    data = _long(data, items, y, item, id)
     levels = list(pd.Categorical(data[item]).categories)
     f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, 1) | class ~ 0 + {item}"
     fix = {f"class1:{item}[{lev}]": THREE_PL_TAU for lev in levels}

@@ -42,3 +42,47 @@ def test_wide_to_long_errors(kwargs, fragment):
 def test_wide_to_long_duplicate_ids():
     with pytest.raises(DesignError, match="repeats"):
         gm.wide_to_long(pd.DataFrame({"pid": [1, 1], "u1": [1, 0]}), items=["u1"], id="pid")
+
+
+def test_fit_reshapes_wide_data_in_one_call(carcinoma_long):
+    # the same model from wide data (items=) and from wide_to_long's long data: same fit
+    wide = gm.datasets.load("carcinoma")
+    wide.iloc[0, 2] = np.nan
+    wide.insert(0, "pid", np.arange(100, 100 + len(wide)))
+    wide["x"] = np.linspace(-1, 1, len(wide))
+    items = [c for c in wide.columns if c not in ("pid", "x")]
+    res_w = gm.fit("resp ~ 0 + rater | class(pid) ~ 1 + x", wide, n_classes=2, family="bernoulli",
+                   items=items, id="pid", seed=3, starts=(4, 2))
+    long = gm.wide_to_long(wide, items=items, id="pid", item_name="rater", value_name="resp")
+    res_l = gm.fit("resp ~ 0 + rater | class(pid) ~ 1 + x", long, n_classes=2, family="bernoulli",
+                   seed=3, starts=(4, 2))
+    assert res_w.llf == pytest.approx(res_l.llf, abs=1e-8)
+    assert list(res_w.params.index) == list(res_l.params.index)
+    assert "class2:rater[B]" in res_w.params.index and "logit:class1:x" in res_w.params.index
+    assert res_w._s["n_missing_wide"] == 1 and res_w.nobs == len(wide) * len(items) - 1
+    assert "Responses missing in wide data:" in str(res_w.summary())
+
+
+def test_helpers_take_wide_data():
+    wide = gm.datasets.load("lsat")
+    res = gm.lca(wide, 2, items=list(wide.columns), seed=1, verbose=False, starts=(4, 2))
+    # flexmix / StepMix reference for LSAT, 2 classes (tests/test_lca_reference.py)
+    assert res.llf == pytest.approx(-2467.4055, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "formula, kwargs, fragment",
+    [
+        ("I1 ~ 0 + item | class(id) ~ 1", {}, "outcome 'I1' is a column of the wide data"),
+        ("y ~ 0 + item + z | class(id) ~ 1", {}, "['item', 'z'] of the formula are neither in the data"),
+        ("y ~ 0 + item | class(id) ~ 1", {"items": "I1"}, "items must be a list"),
+        ("y ~ 0 + item | class(pid) ~ 1", {"id": "pid"}, "'pid' is not in the data"),
+        ("y ~ 0 + item | class(id) ~ 1", {"items": None, "id": "id"}, "needs items="),
+    ],
+)
+def test_fit_wide_errors(formula, kwargs, fragment):
+    wide = gm.datasets.load("lsat")
+    kw = {"items": list(wide.columns), **kwargs}
+    with pytest.raises(DesignError) as e:
+        gm.fit(formula, wide, n_classes=2, family="bernoulli", **kw)
+    assert fragment in str(e.value)
