@@ -1,8 +1,15 @@
-"""The ``glmmix`` command: worked examples on shipped data.
+"""The ``glmmix`` command line.
 
-    glmmix example lca        # 3-class LCA of the carcinoma ratings (Agresti; poLCA)
-    glmmix example list       # what examples exist
+    glmmix fit DATA.csv --formula "y ~ 0 + item | class(id) ~ 1" --classes 3 --family bernoulli
+    glmmix fit wide.csv --wide --id pid --classes 3 --out results.json   # LCA of every other column
+    glmmix summary results.json
+    glmmix example lca        # worked examples on shipped data (``glmmix example list``)
     glmmix datasets           # shipped data sets
+    glmmix --version
+
+Data are read from CSV (``.csv``, ``.tsv``, ``.txt``) and, where pandas can read them,
+Parquet (``.parquet``) and Stata (``.dta``) files. Errors print one line and exit with
+status 2.
 """
 
 from __future__ import annotations
@@ -10,6 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
+
+from .exceptions import GlmmixError
+
+
+class CommandError(GlmmixError):
+    """A problem with the command line's arguments or files."""
 
 
 def _example_lca():
@@ -43,29 +57,204 @@ EXAMPLES = {
     "lsat": ("2-class latent class analysis of LSAT section 6", _example_lsat),
 }
 
+_READERS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".dta": "stata"}
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="glmmix", description="Multilevel mixture models by maximum likelihood.")
-    sub = parser.add_subparsers(dest="cmd")
+
+def read_data(path: str):
+    """Read a data file by its extension (CSV, TSV, Parquet, Stata) into a DataFrame."""
+    import pandas as pd
+
+    p = Path(path)
+    kind = _READERS.get(p.suffix.lower())
+    if kind is None:
+        raise CommandError(f"cannot read {path!r}: use a .csv, .tsv, .parquet or .dta file")
+    if not p.is_file():
+        raise CommandError(f"no such file: {path!r}")
+    try:
+        if kind in ("csv", "tsv"):
+            df = pd.read_csv(p, sep="\t" if kind == "tsv" else ",")
+        elif kind == "parquet":
+            df = pd.read_parquet(p)
+        else:
+            df = pd.read_stata(p)
+    except ImportError:
+        raise CommandError(f"cannot read {path!r}: pandas reads {kind} files only with an optional package "
+                           "(pip install pyarrow)") from None
+    except Exception as exc:  # parser errors of pandas and its engines
+        raise CommandError(f"cannot read {path!r} as {kind}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+    if df.shape[0] == 0:
+        raise CommandError(f"{path!r} has no rows")
+    return df
+
+
+def _starts(text: str | None):
+    if text is None:
+        return None
+    try:
+        vals = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise CommandError(f"--starts must be N or N,FINAL (integers), not {text!r}") from None
+    if len(vals) not in (1, 2):
+        raise CommandError(f"--starts must be N or N,FINAL, not {text!r}")
+    return vals[0] if len(vals) == 1 else tuple(vals)
+
+
+def _fit(args) -> int:
+    import glmmix as gm
+
+    data = read_data(args.data)
+    items = [s.strip() for s in args.items.split(",") if s.strip()] if args.items else None
+    kw = {}
+    if args.wide or items:
+        if items is None:
+            items = [c for c in data.columns if c != args.id]
+        kw.update(items=items, id=args.id)
+        formula = args.formula or "y ~ 0 + item | class(id) ~ 1".replace("(id)", f"({args.id or 'id'})")
+    else:
+        if args.id:
+            raise CommandError("--id names the unit column of wide data: add --wide (or --items)")
+        if not args.formula:
+            raise CommandError("--formula is required for long data (or give --wide for an LCA of wide data)")
+        formula = args.formula
+    starts = _starts(args.starts)
+    if starts is not None:
+        kw["starts"] = starts
+    if args.link:
+        kw["link"] = args.link
+    if args.progress:
+        kw["progress"] = True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = gm.fit(formula, data, n_classes=args.classes, family=args.family, seed=args.seed,
+                     n_jobs=args.jobs, se=args.se, **kw)
+    text = str(res.summary())
+    print(text)
+    if res.n_classes > 1:
+        try:
+            prof = res.profile()
+        except GlmmixError:
+            prof = None
+        if prof is not None:
+            print("\nClass profiles (expected outcome by class; se: delta method):")
+            print(prof.round(4).to_string())
+    # warnings once each, unless the summary's notes already say the same
+    shown = "".join(text.split())
+    for msg in dict.fromkeys(str(w.message) for w in caught):
+        if "".join(msg.split()) not in shown:
+            print(f"warning: {msg}", file=sys.stderr)
+    if args.out:
+        try:
+            res.save(args.out)
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.out!r}: {exc.strerror or exc}") from None
+        print(f"\nresults written to {args.out} (read them back with: glmmix summary {args.out})")
+    return 0
+
+
+def _summary(args) -> int:
+    from .results import MixtureResults
+
+    p = Path(args.results)
+    if not p.is_file():
+        raise CommandError(f"no such file: {args.results!r}")
+    try:
+        res = MixtureResults.load(p)
+    except GlmmixError:
+        raise
+    except Exception as exc:  # not JSON, or JSON of another kind
+        raise CommandError(f"{args.results!r} is not a glmmix results file ({type(exc).__name__})") from None
+    print(res.summary())
+    return 0
+
+
+def _example(args) -> int:
+    if args.name == "list":
+        for k, (d, _) in EXAMPLES.items():
+            print(f"  {k:8s} {d}")
+        return 0
+    if args.name not in EXAMPLES:
+        raise CommandError(f"no example named {args.name!r}; examples are {', '.join(EXAMPLES)} "
+                           "(glmmix example list)")
+    EXAMPLES[args.name][1]()
+    return 0
+
+
+def _datasets(args) -> int:
+    from . import datasets
+
+    for n in datasets.names():
+        print(f"  {n:15s} {datasets.describe(n)}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error raises instead of printing usage and exiting."""
+
+    def error(self, message):
+        raise CommandError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="glmmix", description="Multilevel mixture models by maximum likelihood.")
+    parser.add_argument("--version", action="version", version=f"glmmix {__version__}")
+    sub = parser.add_subparsers(dest="cmd", parser_class=_Parser)
+    f = sub.add_parser("fit", help="fit a model to a data file and print its summary",
+                       description="Fit a model to a data file (CSV; Parquet, Stata where pandas reads them) "
+                                   "and print its summary.")
+    f.add_argument("data", help="data file: long (one row per response) or, with --wide, one row per unit")
+    f.add_argument("--formula", "-f", help='glmmix formula, e.g. "y ~ 0 + item | class(id) ~ 1"')
+    f.add_argument("--classes", "-k", type=int, default=1, help="number of latent classes (default 1)")
+    f.add_argument("--family", default="gaussian",
+                   help="bernoulli, binomial, poisson, gaussian or ordinal (default gaussian)")
+    f.add_argument("--link", help="logit, probit, log or identity (default: the family's)")
+    f.add_argument("--wide", action="store_true",
+                   help="wide data: reshape with wide_to_long; without --formula, an LCA of every column but --id")
+    f.add_argument("--id", help="with --wide: the unit column (default: rows are units)")
+    f.add_argument("--items", help="with wide data: item columns, comma separated (default: all but --id)")
+    f.add_argument("--seed", type=int, help="seed of the random starts")
+    f.add_argument("--starts", help="random starts: N or N,FINAL (default 20,5)")
+    f.add_argument("--jobs", type=int, default=1, help="parallel starts (-1: all cores)")
+    f.add_argument("--se", default="ml", choices=["ml", "robust", "none"], help="standard errors (default ml)")
+    f.add_argument("--progress", action="store_true", help="show a progress bar over the starts")
+    f.add_argument("--out", "-o", help="write the results to this JSON file")
+    f.set_defaults(run=_fit)
+    s = sub.add_parser("summary", help="print the summary of saved results")
+    s.add_argument("results", help="a JSON file written by 'glmmix fit --out' or MixtureResults.save")
+    s.set_defaults(run=_summary)
     ex = sub.add_parser("example", help="run a worked example on shipped data")
     ex.add_argument("name", help="example name, or 'list'")
-    sub.add_parser("datasets", help="list the shipped data sets")
-    args = parser.parse_args(argv)
-    if args.cmd == "example":
-        if args.name == "list" or args.name not in EXAMPLES:
-            for k, (d, _) in EXAMPLES.items():
-                print(f"  {k:8s} {d}")
-            return 0 if args.name == "list" else 2
-        EXAMPLES[args.name][1]()
-        return 0
-    if args.cmd == "datasets":
-        import glmmix as gm
+    ex.set_defaults(run=_example)
+    d = sub.add_parser("datasets", help="list the shipped data sets")
+    d.set_defaults(run=_datasets)
+    return parser
 
-        for n in gm.datasets.names():
-            print(f"  {n:15s} {gm.datasets.describe(n)}")
-        return 0
-    parser.print_help()
-    return 0
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 success, 2 error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.cmd is None:
+            parser.print_help()
+            return 0
+        return args.run(args)
+    except GlmmixError as exc:
+        print(f"glmmix: error: {exc}", file=sys.stderr)
+        return 2
+    except NotImplementedError as exc:
+        print(f"glmmix: not implemented: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        print("glmmix: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a defect: still one line, with what to report
+        print(f"glmmix: internal error ({type(exc).__name__}: {exc}); please report it with the command line",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

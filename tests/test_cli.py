@@ -1,0 +1,104 @@
+"""The command line, through main(argv) and as a separate process."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import glmmix as gm
+from glmmix.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    wide = gm.datasets.load("carcinoma")
+    wide.insert(0, "slide", range(1, len(wide) + 1))
+    wide.to_csv(d / "wide.csv", index=False)
+    wide.to_stata(d / "wide.dta", write_index=False)
+    gm.wide_to_long(wide, id="slide").to_csv(d / "long.csv", index=False)
+    (d / "bad.json").write_text('{"a": 1}')
+    return d
+
+
+def run(*argv):
+    """The installed command as a person runs it: a new process, output and exit status."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-m", "glmmix", *argv], capture_output=True, text=True, env=env, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_fit_wide_lca_writes_results_and_summary_reads_them(files, capsys):
+    out = files / "res.json"
+    # 2-class LCA of the carcinoma ratings: poLCA gives -317.2569 (tests/test_lca_reference.py)
+    assert main(["fit", str(files / "wide.csv"), "--wide", "--id", "slide", "-k", "2", "--family", "bernoulli",
+                 "--seed", "1", "--starts", "4,2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "-317.2569" in text and "class(slide)" in text and "Class profiles" in text
+    res = gm.load_results(out)
+    assert res.llf == pytest.approx(-317.2569, abs=1e-3)
+    assert main(["summary", str(out)]) == 0
+    assert "-317.2569" in capsys.readouterr().out
+
+
+def test_fit_long_and_stata_agree(files, capsys):
+    f = "y ~ 0 + item | class(slide) ~ 1"
+    assert main(["fit", str(files / "long.csv"), "-f", f, "-k", "2", "--family", "bernoulli", "--seed", "1",
+                 "--starts", "4,2"]) == 0
+    assert "-317.2569" in capsys.readouterr().out
+    assert main(["fit", str(files / "wide.dta"), "--wide", "--id", "slide", "--items", "A,B,C,D,E,F,G",
+                 "-k", "2", "--family", "bernoulli", "--seed", "1", "--starts", "4,2"]) == 0
+    assert "-317.2569" in capsys.readouterr().out
+
+
+def test_parquet(files, capsys):
+    pytest.importorskip("pyarrow")
+    pd.read_csv(files / "wide.csv").to_parquet(files / "wide.parquet")
+    assert main(["fit", str(files / "wide.parquet"), "--wide", "--id", "slide", "-k", "2",
+                 "--family", "bernoulli", "--seed", "1", "--starts", "4,2"]) == 0
+    assert "-317.2569" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["fit", "{d}/nope.csv", "-f", "y ~ x"], "no such file"),
+        (["fit", "{d}/wide.csv", "-f", "y ~ x"], "'y'"),
+        (["fit", "{d}/wide.csv"], "--formula is required"),
+        (["fit", "{d}/wide.csv", "--id", "slide"], "add --wide"),
+        (["fit", "{d}/wide.csv", "--wide", "--id", "pid"], "'pid' is not in the data"),
+        (["fit", "{d}/wide.csv", "--wide", "-k", "two"], "invalid int value"),
+        (["fit", "{d}/wide.csv", "--wide", "-k", "2", "--starts", "x"], "--starts"),
+        (["fit", "{d}/wide.csv", "--wide", "-k", "2", "--family", "bernouli"], "unknown family"),
+        (["fit", "{d}/wide.xlsx", "--wide"], "use a .csv"),
+        (["fit", "{d}/long.csv", "-f", "y ~ 0 + item | class(slide) ~ 1 +", "-k", "2"], "empty term"),
+        (["summary", "{d}/bad.json"], "not a glmmix results file"),
+        (["summary", "{d}/wide.csv"], "not a glmmix results file"),
+        (["example", "nosuch"], "no example named 'nosuch'"),
+        (["bogus"], "invalid choice"),
+    ],
+)
+def test_errors_are_one_line_with_status_2(files, capsys, argv, fragment):
+    assert main([a.format(d=files) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("glmmix: error: ") and fragment in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_as_a_process(files):
+    rc, out, err = run("--version")
+    assert rc == 0 and out.strip() == f"glmmix {gm.__version__}"
+    rc, out, err = run("example", "nosuch")
+    assert rc == 2 and out == "" and err.strip() == ("glmmix: error: no example named 'nosuch'; examples are "
+                                                      "lca, lsat (glmmix example list)")
+
+
+
+def test_example_list(capsys):
+    assert main(["example", "list"]) == 0
+    assert "lca" in capsys.readouterr().out
