@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 
 from .estimation import FitOptions
@@ -42,6 +44,8 @@ def fit(
     cluster_weight_scaling: str = "sample",
     items: list[str] | None = None,
     id: str | None = None,
+    progress: bool | None = None,
+    verbose: bool = False,
 ) -> MixtureResults:
     """Fit a (multilevel) mixture GLM by maximum likelihood.
 
@@ -165,6 +169,11 @@ def fit(
     id : str, optional
         With ``items``: the column identifying units (default: a new column ``id`` numbering
         the rows).
+    progress : bool, optional
+        A tqdm progress bar over the random starts; default (None): only in interactive
+        sessions (the prompt, IPython, Jupyter).
+    verbose : bool
+        Print the stages of the estimation: random starts, EM, BFGS, adaptation of the nodes.
 
     Returns
     -------
@@ -172,6 +181,9 @@ def fit(
     """
     # Estimation settings are checked first, before the data are touched.
     opts = fit_options(starts, seed, n_jobs, options, se)
+    if progress is not None or verbose:
+        opts = dataclasses.replace(opts, progress=opts.progress if progress is None else progress,
+                                   verbose=opts.verbose or bool(verbose))
     model = MixtureModel.from_formula(
         formula, data, n_classes, family, link, measured_by=measured_by,
         measurement_invariance=measurement_invariance, re_parameterization=re_parameterization,

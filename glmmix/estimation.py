@@ -31,6 +31,7 @@ from .exceptions import BoundaryWarning, ConvergenceWarning, DegenerateLikelihoo
 from .identification import check_identified, degenerate_message, degenerate_params
 from .likelihood import EStep, MixtureLikelihood
 from .scaling import Rescaling, ScaledLikelihood, internal
+from .progress import run_jobs, say
 
 #: linear-predictor coefficients beyond this are candidates for a boundary (probability 0/1)
 BOUNDARY_VALUE = 15.0
@@ -59,6 +60,10 @@ class FitOptions:
     n_jobs : int
         Parallel workers for the starts (joblib); 1 runs serially.
     seed : int or None
+    verbose : bool
+        Print the stages: random starts (stage one), EM, BFGS, adaptation of the nodes.
+    progress : bool or None
+        A progress bar over the starts; None: only in interactive sessions.
     """
 
     n_starts: int = 20
@@ -72,6 +77,7 @@ class FitOptions:
     n_jobs: int = 1
     seed: int | None = None
     verbose: bool = False
+    progress: bool | None = None
 
 
 @dataclass
@@ -278,6 +284,8 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> Fit
     if lik.D > 0 and lik.K > 1:  # with integration, BFGS takes over sooner
         n_em_max = min(n_em_max, 20)
     theta, es, n_em, H = em(lik, theta, n_em_max, opts.em_tol)
+    if n_em_max:
+        say(opts.verbose, f"  EM: {n_em} iteration(s), log-likelihood {es.ll:.4f}")
     adaptive = lik.integ.adaptive and lik.D > 0 and not lik.laplace
     n_qn = 0
     res = None
@@ -286,11 +294,13 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> Fit
         ll_start = lik.adapt(theta) if adaptive else lik.loglik(theta)
         theta_qn, ll_qn, it, res = quasi_newton(lik, theta, H, opts)
         n_qn += it
+        say(opts.verbose, f"  BFGS: {it} iteration(s), log-likelihood {ll_qn:.4f}")
         if np.isfinite(ll_qn) and ll_qn >= ll_start - 1e-8:
             theta = theta_qn
         if not adaptive:
             break
         ll_now = lik.adapt(theta)
+        say(opts.verbose, f"  nodes adapted (round {_round + 1}): log-likelihood {ll_now:.4f}")
         if abs(ll_now - ll_prev) < 1e-7 and abs(ll_now - ll_qn) < 1e-6:
             break
         ll_prev = ll_now
@@ -377,14 +387,8 @@ def _guarded(fn, lik, state, *args):
         return StartFailure(f"{type(exc).__name__}: {exc}")
 
 
-def _run(fn, args_list, n_jobs, desc=None):
-    if n_jobs == 1 or len(args_list) <= 1:
-        return [fn(*a) for a in args_list]
-    try:
-        from joblib import Parallel, delayed
-    except ImportError as exc:  # pragma: no cover - optional dependency
-        raise ImportError("parallel starts need joblib: pip install 'glmmix[parallel]'") from exc
-    return Parallel(n_jobs=n_jobs)(delayed(fn)(*a) for a in args_list)
+def _run(fn, args_list, opts: FitOptions, desc=""):
+    return run_jobs(fn, args_list, opts.n_jobs, desc, opts.progress)
 
 
 def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> FitResult:
@@ -423,7 +427,8 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
         cand += [perturb(lik, center, s) for s in seeds]
         # when every start is completed anyway, stage one's partial optimization is skipped
         n_iter1 = 0 if opts.n_final >= len(cand) else opts.stage1_iter
-        out = _run(_guarded, [(_stage1, lik, adapt0, c, n_iter1, opts.em_tol) for c in cand], opts.n_jobs)
+        say(opts.verbose, f"starts: {len(cand)} starting sets, {n_iter1} EM iterations each (stage one)")
+        out = _run(_guarded, [(_stage1, lik, adapt0, c, n_iter1, opts.em_tol) for c in cand], opts, "starts")
         thetas = [c if isinstance(o, StartFailure) else o[0] for c, o in zip(cand, out)]
         for i, o in enumerate(out):
             failed = isinstance(o, StartFailure)
@@ -431,8 +436,10 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
         lls = np.array([r.ll_stage1 for r in records])
         lls = np.where(np.isfinite(lls), lls, -np.inf)
         finals_idx = [i for i in np.argsort(-lls, kind="stable") if records[i].error is None][: max(1, opts.n_final)]
+        say(opts.verbose, f"stage one: best log-likelihood {lls.max():.4f}; completing the best {len(finals_idx)}")
     # Step 3: complete the best few.
-    fits = _run(_guarded, [(converge, lik, adapt0, thetas[i], opts) for i in finals_idx], opts.n_jobs)
+    fits = _run(_guarded, [(converge, lik, adapt0, thetas[i], opts) for i in finals_idx], opts,
+                "completing starts" if len(finals_idx) > 1 else "")
     for i, fr in zip(finals_idx, fits):
         if isinstance(fr, StartFailure):
             records[i].error = fr.error
@@ -454,6 +461,7 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
     best.starts = records
     best.n_best = n_best
     best.best_replicated = n_best >= 2 if len(fits) >= 2 else None
+    say(opts.verbose, f"best log-likelihood {best.ll:.4f}, reached by {n_best} of {len(fits)} completed start(s)")
     if best.best_replicated is False:
         msg = (
             f"the best log-likelihood {best.ll:.4f} was reached by only 1 of {len(fits)} completed "

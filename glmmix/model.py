@@ -28,6 +28,7 @@ from .inference import covariance, observed_information
 from .likelihood import MixtureLikelihood
 from .long import wide_for_formula
 from .params import ParamLayout
+from .progress import say
 from .quadrature import Integration
 from .random_effects import with_parameterization
 from .reporting import results_state
@@ -259,7 +260,11 @@ class MixtureModel:
             se = "robust" if self.design.weighting else "ml"
         theta0 = self.starting_values(start_params, start_from, start_values)
         lik = self.likelihood
+        d = self.design
+        say(opts.verbose, f"model: {self.layout.n_free} free parameters, {d.n_clusters} independent units"
+                          + (f", {d.D} random-effect dimension(s), integration {self.integration.method!r}" if d.D else ""))
         fr = estimate(lik, opts, start_params=theta0)
+        say(opts.verbose, f"standard errors: {se}")
         cov_free, _ = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)
         return MixtureResults(results_state(lik, fr, cov_free, se or "none", opts), self)
 

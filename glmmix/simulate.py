@@ -6,7 +6,7 @@ structure: latents per cluster, classes per unit (or per cluster), outcomes per 
 
 ``monte_carlo`` runs a simulation study: generate, fit, compare with the truth, in parallel
 through joblib (so ``joblib.parallel_config(backend="dask")`` runs it on a Dask cluster),
-with a progress bar when tqdm is installed. A replication that fails is recorded, not fatal.
+with a progress bar in interactive sessions. A replication that fails is recorded, not fatal.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .families import get_family
 from .formula import parse_formula
 from .likelihood import MixtureLikelihood
 from .model import MixtureModel
+from .progress import run_jobs
 from .results import MixtureResults
 from .validate import check_data, check_label_values, check_seed
 
@@ -309,7 +310,7 @@ def _one(rep, generate, fit, seed, truth=None):
 
 
 def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs: int = 1,
-                progress: bool = True, align=None) -> MonteCarloResult:
+                progress: bool | None = None, align=None) -> MonteCarloResult:
     """Run a simulation study.
 
     Parameters
@@ -321,6 +322,8 @@ def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs:
     n_jobs : int
         joblib workers; with ``joblib.parallel_config(backend="dask")`` the study runs on a
         Dask cluster unchanged.
+    progress : bool, optional
+        A progress bar over the replications (default: only in interactive sessions).
     align : callable or bool, optional
         Label switching. By default (None or True) each replication's classes are matched
         to the truth's by :func:`align_to_truth` (the permutation closest to the true
@@ -336,20 +339,7 @@ def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs:
     seeds = np.random.SeedSequence(seed).spawn(n_rep)
     auto = align is None or align is True
     jobs = [(r, generate, fit, s, dict(truth) if auto else None) for r, s in enumerate(seeds)]
-    if n_jobs == 1:
-        it = jobs
-        if progress:
-            try:
-                from tqdm.auto import tqdm
-
-                it = tqdm(jobs, desc="replications")
-            except ImportError:
-                pass
-        out = [_one(*j) for j in it]
-    else:
-        from joblib import Parallel, delayed
-
-        out = Parallel(n_jobs=n_jobs)(delayed(_one)(*j) for j in jobs)
+    out = run_jobs(_one, jobs, n_jobs, "replications", progress)
     est, ses, fails, moved, unaligned = {}, {}, [], [], 0
     for rep, p, b, err, status in out:
         if err is not None:

@@ -1,0 +1,54 @@
+"""Progress bars and stage messages for long computations.
+
+``progress=None`` (the default everywhere) shows a tqdm bar only in interactive sessions
+(the Python prompt, IPython, Jupyter); ``True`` always (tqdm needed), ``False`` never.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def interactive() -> bool:
+    """True at the Python prompt, in IPython and in Jupyter."""
+    if hasattr(sys, "ps1") or sys.flags.interactive:
+        return True
+    ip = sys.modules.get("IPython")
+    return bool(ip is not None and getattr(ip, "get_ipython", lambda: None)() is not None)
+
+
+def progress_bar(iterable, total: int, desc: str, progress: bool | None):
+    """``iterable`` wrapped in a tqdm bar when ``progress`` asks for one (see the module doc)."""
+    if progress is None:
+        progress = interactive()
+        if progress:
+            try:
+                import tqdm  # noqa: F401
+            except ImportError:
+                return iterable
+    if not progress:
+        return iterable
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        raise ImportError("progress=True needs tqdm: pip install tqdm") from None
+    return tqdm(iterable, total=total, desc=desc, leave=False)
+
+
+def run_jobs(fn, args_list: list, n_jobs: int = 1, desc: str = "", progress: bool | None = None) -> list:
+    """``[fn(*a) for a in args_list]``, in parallel with joblib when ``n_jobs != 1``, in order,
+    with a progress bar over the finished jobs."""
+    if n_jobs == 1 or len(args_list) <= 1:
+        return [fn(*a) for a in progress_bar(args_list, len(args_list), desc, progress)]
+    try:
+        from joblib import Parallel, delayed
+    except ImportError as exc:  # pragma: no cover - optional dependency
+        raise ImportError("parallel runs need joblib: pip install 'glmmix[parallel]'") from exc
+    gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(*a) for a in args_list)
+    return list(progress_bar(gen, len(args_list), desc, progress))
+
+
+def say(verbose: bool, text: str) -> None:
+    """Print one stage message when ``verbose``."""
+    if verbose:
+        print(f"glmmix: {text}", flush=True)

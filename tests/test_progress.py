@@ -1,0 +1,42 @@
+"""Progress bars and stage messages (progress=, verbose=)."""
+
+import pytest
+
+import glmmix as gm
+from glmmix.progress import interactive, run_jobs
+
+F = "y ~ 0 + item | class(id) ~ 1"
+
+
+def test_verbose_prints_the_stages(carcinoma_long, capsys):
+    res = gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli", seed=1, starts=(6, 2), verbose=True)
+    out = capsys.readouterr().out
+    for stage in ("starts: 6 starting sets", "stage one: best log-likelihood", "EM:", "BFGS:",
+                  f"best log-likelihood {res.llf:.4f}, reached by", "standard errors: ml"):
+        assert stage in out
+    # FitOptions.verbose does the same
+    gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli",
+           options=gm.FitOptions(n_starts=3, n_final=1, seed=1, verbose=True))
+    assert "starts: 3 starting sets" in capsys.readouterr().out
+
+
+def test_verbose_reports_node_adaptation(capsys):
+    d = gm.datasets.load("cbpp")
+    gm.fit("incidence ~ period + (1 | herd)", d, family="binomial", trials="size", verbose=True)
+    assert "nodes adapted (round 1)" in capsys.readouterr().out
+
+
+def test_progress_bar_only_when_asked(carcinoma_long, capsys):
+    pytest.importorskip("tqdm")
+    assert not interactive()  # pytest is not an interactive session
+    gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli", seed=1, starts=(6, 2))
+    cap = capsys.readouterr()
+    assert cap.out == "" and "starts" not in cap.err
+    gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli", seed=1, starts=(6, 2), progress=True)
+    err = capsys.readouterr().err
+    assert "starts:" in err and "/6 " in err and "completing starts:" in err
+
+
+def test_run_jobs_keeps_order_in_parallel():
+    pytest.importorskip("joblib")
+    assert run_jobs(pow, [(i, 2) for i in range(6)], n_jobs=2, progress=False) == [i * i for i in range(6)]
