@@ -353,8 +353,10 @@ def build_design(
     # Step 5: design matrices.
     X, x_names, x_terms, x_spec = _fixed_matrix(formula.outcome_part.fixed, df, "outcome part",
                                                 None if fitted is None else fitted.x_spec)
-    if family.name == "ordinal" and fitted is None:
-        _check_ordinal_design(X, x_names, aux)
+    if family.name == "ordinal":  # new data (fitted) are encoded as in the fit: the same columns
+        X, x_names, x_terms = _thresholds_absorb_intercept(X, x_names, x_terms)
+        if fitted is None:
+            _check_ordinal_design(X, x_names, x_terms, aux, formula.outcome)
     if X.shape[1] == 0 and not family.has_extra:
         raise FormulaError("the outcome part has no terms: nothing to estimate")
     Z, z_names, z_spec = np.ones((len(starts), 1)), ["Intercept"], None
@@ -643,26 +645,54 @@ def _check_unit_constant(df, unit, cols, cname):
             )
 
 
-def _check_ordinal_design(X, names, aux):
-    Xd = X.toarray() if sp.issparse(X) else X
+def _thresholds_absorb_intercept(X, names, terms):
+    """Ordinal outcomes: the thresholds are the intercepts, so the outcome part's intercept
+    column is dropped and factors keep their treatment contrasts (as R's clmm and polr do
+    with ``rating ~ item``)."""
+    if "Intercept" not in names:
+        return X, names, terms
+    j = names.index("Intercept")
+    keep = [i for i in range(len(names)) if i != j]
+    X = X[:, keep]
+    names = [names[i] for i in keep]
+    terms = {t: [i - (i > j) for i in ix if i != j] for t, ix in terms.items()}
+    return X, names, {t: ix for t, ix in terms.items() if ix}
+
+
+def _spans_constant(Xd, G) -> bool:
+    """Whether the columns of ``Xd`` reproduce every column of the indicator matrix ``G``."""
+    if Xd.shape[1] == 0:
+        return False
+    coef = np.linalg.lstsq(Xd, G, rcond=None)[0]
+    return bool(np.abs(Xd @ coef - G).max() < 1e-8)
+
+
+def _check_ordinal_design(X, names, terms, aux, outcome):
+    """Refuse outcome-part terms that the thresholds already contain (a constant within each
+    set of thresholds), naming the term and what to write instead."""
     if X.shape[1] == 0:
         return
+    Xd = X.toarray() if sp.issparse(X) else X
     g = aux.get("threshold_group")
     g = np.zeros(X.shape[0], np.intp) if g is None else g
-    ng = int(g.max()) + 1
-    for j, name in enumerate(names):
-        col = Xd[:, j]
-        lo = np.full(ng, np.inf)
-        hi = np.full(ng, -np.inf)
-        np.minimum.at(lo, g, col)
-        np.maximum.at(hi, g, col)
-        if np.allclose(lo, hi):
-            by = aux.get("threshold_by")
+    G = np.zeros((X.shape[0], int(g.max()) + 1))
+    G[np.arange(X.shape[0]), g] = 1.0
+    by = aux.get("threshold_by")
+    where = f"each level of {by!r}" if by else "the data"
+    for term, ix in terms.items():
+        if _spans_constant(Xd[:, ix], G):
+            if by and all(np.ptp(Xd[g == k][:, ix], axis=0).max(initial=0) == 0 for k in range(G.shape[1])):
+                raise FormulaError(
+                    f"term {term!r} is constant within {where}, and thresholds_by={by!r} gives each level "
+                    f"its own thresholds, which already contain it: remove {term!r}")
             raise FormulaError(
-                f"term column {name!r} is constant within "
-                + (f"each level of {by!r}" if by else "the data")
-                + ": ordinal thresholds already act as intercepts; remove it (e.g. write 'y ~ 0 + x')"
-            )
+                f"the columns of term {term!r} add up to a constant within {where}: the ordinal thresholds "
+                f"already act as intercepts. Write '{outcome} ~ {term} + ...' without '0 +' (treatment "
+                f"contrasts, the thresholds absorbing the intercept, as R's clmm and polr do)")
+    if _spans_constant(Xd, G):
+        raise FormulaError(
+            f"the outcome part's columns {names} add up to a constant within {where}, which the ordinal "
+            "thresholds already are: drop '0 +' and one of the factors' full sets of dummies")
 
 
 # ---------------------------------------------------------------------- several class variables

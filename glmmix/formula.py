@@ -199,13 +199,21 @@ def _parse_rr(args: str, term: str) -> FactorTerm:
 
 def _check_group(group: str, term: str) -> str:
     name = column_name(group)
-    if name is None:
-        # nested (a/b) and interaction (a:b) grouping are planned; say so rather than misread
-        raise FormulaError(
-            f"grouping factor {group!r} in {term!r} must be a single column name "
-            "(build combined or nested group ids as a column first)"
-        )
-    return name
+    if name is not None:
+        return name
+    parts = [p.strip() for p in re.split(r"[/:]", group)]
+    if len(parts) == 2 and all(re.fullmatch(_IDENT, p) for p in parts):
+        a, b = parts
+        made = (f"make one column for the combination, e.g. data['{a}_{b}'] = data['{a}'].astype(str) + '_' + "
+                f"data['{b}'].astype(str), and write {term.replace(group, f'{a}_{b}')!r}")
+        if "/" in group:
+            raise FormulaError(
+                f"{term!r}: lme4's nested grouping {group!r} means random effects for {a!r} and for {b!r} within "
+                f"{a!r} ((1|{a}) + (1|{a}:{b})), two grouping levels; glmmix integrates over one grouping column "
+                f"(several levels are not implemented yet). For the inner level alone, {made}")
+        raise FormulaError(f"{term!r}: the grouping {group!r} (each combination of {a!r} and {b!r} a group) must "
+                           f"be a single column: {made}")
+    raise FormulaError(f"grouping factor {group!r} in {term!r} must be a single column name")
 
 
 def parse_formula(text: str) -> ParsedFormula:

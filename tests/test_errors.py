@@ -99,11 +99,25 @@ def test_unknown_family_link_and_terms(long):
         gm.fit(LCA, long, n_classes=2, family="bernoulli", fix={"class9:item[a]": 1.0})
 
 
-def test_ordinal_intercept_confounded_with_thresholds(long):
-    with pytest.raises(FormulaError, match="thresholds"):
-        gm.fit("y ~ 1 + x", long, family="ordinal")
-    with pytest.raises(FormulaError, match="item"):
+def test_ordinal_intercept_absorbed_by_thresholds(long):
+    # clmm / polr spelling: the intercept is dropped, the thresholds take its place
+    with_1 = gm.fit("y ~ 1 + x", long, family="ordinal")
+    without = gm.fit("y ~ 0 + x", long, family="ordinal")
+    assert with_1.llf == pytest.approx(without.llf, abs=1e-10)
+    assert list(with_1.params.index) == list(without.params.index)
+    # treatment contrasts: one coefficient per item but the first
+    res = gm.fit("y ~ item", long, family="ordinal")
+    assert [p for p in res.params.index if p.startswith("item")] == ["item[T.b]", "item[T.c]"]
+
+
+def test_ordinal_full_dummies_refused_with_the_spelling_to_use(long):
+    with pytest.raises(FormulaError, match=r"term 'item' add up to a constant .* Write 'y ~ item \+ \.\.\.' without '0 \+'"):
+        gm.fit("y ~ 0 + item", long, family="ordinal")
+    with pytest.raises(FormulaError, match=r"term 'item' is constant within each level of 'item'"):
         gm.fit("y ~ 0 + item | class(person) ~ 1", long, n_classes=2, family="ordinal", thresholds_by="item")
+    long = long.assign(a=(long["item"] == "a") * 1.0, bc=(long["item"] != "a") * 2.0)
+    with pytest.raises(FormulaError, match=r"columns \['a', 'bc'\] add up to a constant"):
+        gm.fit("y ~ 0 + a + bc", long, family="ordinal")
 
 
 def test_ordinal_empty_category_named(long):

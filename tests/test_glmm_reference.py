@@ -102,3 +102,22 @@ def test_grouseticks_poisson():
     d = d.assign(YEAR=d["YEAR"].astype(str), sH=(d.HEIGHT - d.HEIGHT.mean()) / d.HEIGHT.std())
     res = gm.fit("TICKS ~ YEAR + sH + (1|BROOD)", d, family="poisson", n_points=25)
     assert res.llf == pytest.approx(-988.954685, abs=1e-4)
+
+
+def test_ordinal_written_as_clmm_users_write_it(verbagg):
+    # R 4.2.2, ordinal 2022.11-16 (tests/reference/scripts/clmm_verbagg.R):
+    # clmm(resp ~ item + Gender + (1 | id), nAGQ = 15) on six items: the thresholds absorb the
+    # intercept, item and Gender keep treatment contrasts
+    ref = load_reference("clmm_verbagg.json")["agq15"]
+    items = ["S1WantCurse", "S1WantScold", "S1WantShout", "S2WantCurse", "S2WantScold", "S2WantShout"]
+    d = verbagg[verbagg["item"].isin(items)].copy()
+    d["resp"] = pd.Categorical(d["resp"], categories=["no", "perhaps", "yes"], ordered=True)
+    res = gm.fit("resp ~ item + Gender + (1 | id)", d, family="ordinal", n_points=15)
+    assert res.llf == pytest.approx(ref["logLik"], abs=2e-5)  # logLik(m)
+    assert res.df_model == ref["df"]
+    beta = {k.replace("item", "item[T.").replace("GenderM", "Gender[T.M") + "]": v for k, v in ref["beta"].items()}
+    np.testing.assert_allclose(res.params[list(beta)], list(beta.values()), atol=1e-4)  # m$beta
+    np.testing.assert_allclose(res.params[["threshold[1]", "threshold[2]"]], list(ref["alpha"].values()), atol=1e-4)
+    assert res.params["sd(id:Intercept)"] == pytest.approx(ref["sd_id"], rel=1e-4)  # VarCorr(m)
+    se = {b: ref["se"][k] for b, k in zip(beta, ref["beta"])}
+    np.testing.assert_allclose(res.bse[list(se)], list(se.values()), rtol=1e-3)  # sqrt(diag(vcov(m)))
