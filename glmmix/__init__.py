@@ -8,7 +8,7 @@
 
 __version__ = "0.1.0"
 
-from . import datasets, families  # noqa: E402
+from . import datasets, families, plots  # noqa: E402
 from .api import fit  # noqa: E402
 from .estimation import FitOptions  # noqa: E402
 from .exceptions import (  # noqa: E402
@@ -33,7 +33,7 @@ from .special import compare, fma, fma_gom, gom, irt_parameters, lca, lrtest, pl
 load_results = MixtureResults.load
 
 __all__ = [
-    "fit", "MixtureModel", "wide_to_long", "datasets", "families", "FitOptions", "MixtureResults", "load_results",
+    "fit", "MixtureModel", "wide_to_long", "datasets", "families", "plots", "FitOptions", "MixtureResults", "load_results",
     "parse_formula", "GlmmixError", "FormulaError", "DesignError", "IdentificationError", "EstimationError",
     "ConvergenceWarning", "BoundaryWarning", "DegenerateLikelihoodWarning", "LabelSwitchingWarning", "SingularInformationWarning",
     "lca", "gom", "fma", "fma_gom", "three_pl", "irt_parameters", "compare", "plot_profiles", "lrtest", "simulate", "monte_carlo",

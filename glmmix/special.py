@@ -193,24 +193,34 @@ def compare(results: dict | list) -> pd.DataFrame:
 
 
 def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1, class_y: int = 1,
-                  ax=None, labels=True):
-    """Figure 4: item probabilities of one model's class (x) against another's (y)."""
+                  ax=None, labels=True, names: tuple[str, str] | None = None):
+    """Figure 4: item probabilities of one model's class (x) against another's (y).
+
+    Each axis names its model (``names=`` overrides the fitted models' names) and class;
+    item labels are placed so that they overlap neither each other nor the points, and
+    points on the edges (probabilities of 0 or 1) are drawn whole. Returns the axes.
+    """
     import matplotlib.pyplot as plt
+
+    from .plots import COLORS, place_labels
 
     px = res_x.profile()[f"{res_x.posterior.columns[class_x - 1]}"]
     py = res_y.profile()[f"{res_y.posterior.columns[class_y - 1]}"]
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.scatter(px, py)
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-    if labels:
-        for name, a, b in zip(px.index, px, py):
-            ax.annotate(name, (a, b), fontsize=7, xytext=(2, 2), textcoords="offset points")
-    ax.set_xlabel(f"{res_x._s['model_name']}: class {class_x}")
-    ax.set_ylabel(f"{res_y._s['model_name']}: class {class_y}")
+        _, ax = plt.subplots(figsize=(4.8, 4.8), layout="constrained")
+    nx, ny = names or (res_x._s["model_name"], res_y._s["model_name"])
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", zorder=1)
+    ax.scatter(px, py, s=22, color=COLORS[0], zorder=3, clip_on=False)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_title(f"Item probabilities (correlation {np.corrcoef(px, py)[0, 1]:.2f})")
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"{nx}: class {class_x}")
+    ax.set_ylabel(f"{ny}: class {class_y}")
+    ax.set_title(f"Item probabilities (correlation {np.corrcoef(px, py)[0, 1]:.2f})", fontsize=10)
+    if labels:
+        from .plots import _short
+
+        place_labels(ax, px.to_numpy(), py.to_numpy(), [_short(str(n)) for n in px.index])
     return ax
 
 

@@ -1,0 +1,149 @@
+"""Every figure renders to PNG (Agg backend) and shows what it claims."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmmix as gm
+
+mpl = pytest.importorskip("matplotlib")
+mpl.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from glmmix import plots  # noqa: E402
+
+F = "y ~ 0 + item | class(id) ~ 1"
+
+
+@pytest.fixture(scope="module")
+def lca3(carcinoma_long):
+    return gm.fit(F, carcinoma_long, n_classes=3, family="bernoulli", seed=1, starts=(6, 3))
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def png(fig, tmp_path, name):
+    path = tmp_path / f"{name}.png"
+    fig.savefig(path, dpi=60)
+    assert path.stat().st_size > 2000
+    return path
+
+
+def test_profile_and_proportions(lca3, tmp_path):
+    fig = plots.profile(lca3)
+    png(fig, tmp_path, "profile")
+    ax = fig.axes[0]
+    prof = lca3.profile()
+    lines = [ln for ln in ax.get_lines() if len(ln.get_ydata()) == len(prof)]
+    assert len(lines) == 3
+    np.testing.assert_allclose(np.sort([ln.get_ydata() for ln in lines], axis=0),
+                               np.sort(prof[["class1", "class2", "class3"]].to_numpy().T, axis=0))
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0].startswith("class1 (")
+    fig = plots.class_proportions(lca3)
+    png(fig, tmp_path, "props")
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    np.testing.assert_allclose(heights, lca3.class_proportions.to_numpy())
+
+
+def test_posterior_histogram_counts_every_unit(lca3, tmp_path):
+    fig = plots.posterior_histogram(lca3)
+    png(fig, tmp_path, "posterior")
+    assert sum(p.get_height() for p in fig.axes[0].patches) == pytest.approx(lca3.posterior.shape[0])
+    assert f"{lca3.entropy:.3f}" in fig.axes[0].get_title()
+
+
+def test_item_curves_rasch_and_fma(lsat_long, tmp_path):
+    ras = gm.fit("y ~ 0 + item + (1|id)", lsat_long, family="bernoulli", se="none")
+    fig = plots.item_curves(ras)
+    png(fig, tmp_path, "icc")
+    th, p = fig.axes[0].get_lines()[1].get_data()
+    P = ras.params
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-(P["item[I2]"] + P["sd(id:Intercept)"] * th))))
+    fma = gm.fit("y ~ 0 + item + rr(0 + item | id, 1) | class(id) ~ 1", lsat_long.query("id <= 300"), n_classes=2,
+                 family="bernoulli", se="none", starts=0, seed=1, n_points=5)
+    fig = plots.item_curves(fma)
+    png(fig, tmp_path, "icc_fma")
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "class2"
+    th, p = fig.axes[1].get_lines()[2].get_data()
+    P = fma.params
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-(P["class2:item[I3]"] + P["loading(id:item[I3])"] * th))))
+    lca = gm.fit(F, lsat_long, n_classes=2, family="bernoulli", seed=1, se="none", starts=(2, 1))
+    with pytest.raises(gm.GlmmixError, match="needs an IRT model"):
+        plots.item_curves(lca)
+
+
+def test_caterpillar(lsat_long, tmp_path):
+    ras = gm.fit("y ~ 0 + item + (1|id)", lsat_long.query("id <= 60"), family="bernoulli", se="none")
+    if not hasattr(ras, "random_effects"):
+        with pytest.raises(NotImplementedError, match="random_effects"):
+            plots.caterpillar(ras)
+        return
+    fig = plots.caterpillar(ras)
+    png(fig, tmp_path, "caterpillar")
+    xs = fig.axes[0].get_lines()[0].get_xdata()
+    assert np.all(np.diff(xs) >= 0) and len(xs) == 60
+
+
+def test_transition_diagram(tmp_path):
+    rng = np.random.default_rng(3)
+    base = pd.DataFrame([(i, t, f"u{j}") for i in range(200) for t in (1, 2) for j in range(4)],
+                        columns=["id", "time", "item"])
+    f = "y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1"
+    truth = {f"c1,c2#1:item[u{j}]": 2.0 for j in range(4)}
+    truth.update({f"c1,c2#2:item[u{j}]": -2.0 for j in range(4)})
+    truth.update({"logit:c1#1:Intercept": 0.0, "logit:c2#1:Intercept": -1.5, "logit:c2#1:c1#1": 3.0})
+    df = gm.simulate(f, base, params=truth, n_classes=2, family="bernoulli", seed=int(rng.integers(100)),
+                     measured_by="time", measurement_invariance=True)
+    lta = gm.fit(f, df, n_classes=2, family="bernoulli", measured_by="time", measurement_invariance=True,
+                 seed=2, starts=(4, 2), se="none")
+    fig = plots.transition_diagram(lta)
+    png(fig, tmp_path, "lta")
+    T = lta.transition_matrix("c2", "c1")
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {f"{v:.2f}" for v in T.to_numpy().ravel()} <= texts
+    with pytest.raises(gm.GlmmixError, match="no transition"):
+        plots.transition_diagram(lta, to="c1", given="c2")
+
+
+def test_bic_by_k_marks_minimum(tmp_path):
+    tab = pd.DataFrame({"llf": [-10.0, -5.0, -4.0], "AIC": [22.0, 16.0, 18.0], "BIC": [23.0, 19.0, 24.0],
+                        "SABIC": [22.5, 17.0, 20.0]}, index=pd.Index([1, 2, 3], name="K"))
+    fig = plots.bic_by_k(tab)
+    png(fig, tmp_path, "bic")
+    marks = [ln for ln in fig.axes[0].get_lines() if len(ln.get_xdata()) == 1]
+    assert [float(m.get_xdata()[0]) for m in marks] == [2.0, 2.0, 2.0]
+    with pytest.raises(gm.GlmmixError, match="none of the columns"):
+        plots.bic_by_k(tab[["llf"]])
+
+
+def test_plot_profiles_labels_do_not_overlap(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0.3, 0.5, 25), rng.uniform(0.3, 0.5, 25)
+    x[:3], y[:3] = [0.0, 1.0, 1.0], [0.0, 1.0, 0.0]  # corners: labels must stay inside
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(x, y)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    anns = plots.place_labels(ax, x, y, [f"item{i}" for i in range(25)])
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [mpl.text.Text.get_window_extent(a, r) for a in anns]  # the text, without its leader line
+    for i in range(len(boxes)):
+        assert ax.get_window_extent(r).contains(boxes[i].x0, boxes[i].y0)
+        assert ax.get_window_extent(r).contains(boxes[i].x1, boxes[i].y1)
+        for j in range(i):
+            assert not boxes[i].overlaps(boxes[j]), (i, j)
+    png(fig, tmp_path, "labels")
+
+
+def test_gm_plot_profiles_names_models(lsat_long, tmp_path):
+    a = gm.fit(F, lsat_long, n_classes=2, family="bernoulli", seed=1, starts=(2, 1), se="none")
+    b = gm.fit(F, lsat_long, n_classes=3, family="bernoulli", seed=1, starts=(2, 1), se="none")
+    ax = gm.plot_profiles(a, b, 1, 2, names=("LCA, K = 2", "LCA, K = 3"))
+    assert ax.get_xlabel() == "LCA, K = 2: class 1" and ax.get_ylabel() == "LCA, K = 3: class 2"
+    assert not any(c.get_clip_on() for c in ax.collections)
+    png(ax.figure, tmp_path, "fig4")
