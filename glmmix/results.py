@@ -82,21 +82,22 @@ class MixtureResults:
         return len(self.params)
 
     @property
-    def aic(self):
+    def aic(self) -> float:
+        """Akaike's information criterion, -2 llf + 2 df_model."""
         return -2 * self.llf + 2 * self.df_model
 
     @property
-    def bic(self):
+    def bic(self) -> float:
         """BIC with n = the number of independent units (clusters)."""
         return -2 * self.llf + np.log(self.n_clusters) * self.df_model
 
     @property
-    def sabic(self):
+    def sabic(self) -> float:
         """Sample-size adjusted BIC (Sclove 1987): n* = (n + 2) / 24, n independent units."""
         return -2 * self.llf + np.log((self.n_clusters + 2) / 24.0) * self.df_model
 
     @property
-    def entropy(self):
+    def entropy(self) -> float:
         """Relative entropy of the classification, 1 - sum(-p log p) / (n log K) (Mplus)."""
         if self.n_classes == 1:
             return np.nan
@@ -106,25 +107,40 @@ class MixtureResults:
         return float(1.0 - h / (len(p) * np.log(self.n_classes)))
 
     def cov_params(self) -> pd.DataFrame:
+        """Covariance matrix of the estimates (reported scale), labelled by parameter.
+
+        Observed-information or sandwich (``se="robust"``), mapped to the reported scale by
+        the delta method; rows and columns of boundary estimates are NaN.
+
+        Raises
+        ------
+        GlmmixError
+            When the model was fitted with ``se="none"``.
+        """
         if self._cov is None:
             raise GlmmixError("no covariance: the model was fitted with se='none'")
         return pd.DataFrame(self._cov, index=self.params.index, columns=self.params.index)
 
     @property
     def bse(self) -> pd.Series:
+        """Standard errors of ``params`` (NaN for boundary estimates or with ``se="none"``)."""
         if self._cov is None:
             return pd.Series(np.nan, index=self.params.index, name="bse")
         return pd.Series(np.sqrt(np.diag(self._cov)), index=self.params.index, name="bse")
 
     @property
     def tvalues(self) -> pd.Series:
+        """z statistics ``params / bse`` (statsmodels' name for them)."""
         return (self.params / self.bse).rename("z")
 
     @property
     def pvalues(self) -> pd.Series:
+        """Two-sided p-values of the z statistics against the standard normal."""
         return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="P>|z|")
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals ``params +- z(1 - alpha/2) bse``: two columns (lower, upper)
+        indexed by parameter."""
         z = stats.norm.ppf(1 - alpha / 2)
         lo, hi = self.params - z * self.bse, self.params + z * self.bse
         return pd.DataFrame({alpha / 2: lo, 1 - alpha / 2: hi})
@@ -243,6 +259,8 @@ class MixtureResults:
 
     # ------------------------------------------------------------------ tables
     def params_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """The coefficient table of the summary as a DataFrame: estimate, standard error, z,
+        p-value and (1 - alpha) confidence limits; boundary estimates have NaN inference."""
         ci = self.conf_int(alpha)
         tab = pd.DataFrame({"coef": self.params, "std err": self.bse, "z": self.tvalues,
                             "P>|z|": self.pvalues, f"[{alpha / 2:g}": ci.iloc[:, 0], f"{1 - alpha / 2:g}]": ci.iloc[:, 1]})
@@ -271,6 +289,16 @@ class MixtureResults:
 
     @classmethod
     def load(cls, path) -> "MixtureResults":
+        """Read results written by :meth:`save` (also ``glmmix.load_results``).
+
+        The file is read as data (no pickle, nothing evaluated) and validated. A loaded result
+        has no data: ``predict`` needs ``newdata`` and ``start_from`` is unavailable.
+
+        Raises
+        ------
+        GlmmixError
+            When the file is not a valid glmmix results file.
+        """
         from .persist import load
 
         return load(cls, path)

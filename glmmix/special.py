@@ -55,8 +55,9 @@ def _rhs(covariates):
     return "1" + "".join(f" + {c}" for c in (covariates or []))
 
 
-def lca(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", covariates=None,
-        items=None, verbose=True, **kw) -> MixtureResults:
+def lca(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",
+        id: str = "id", covariates: list[str] | None = None,
+        items: list[str] | None = None, verbose: bool = True, **kw) -> MixtureResults:
     """Latent class analysis: one class per unit ``id`` (eq 16), items as dummies.
 
     ``data`` are long (columns ``y``, ``item``, ``id``), or wide with ``items=[columns]``
@@ -70,8 +71,9 @@ def lca(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", cov
     return fit(f, data, n_classes=n_classes, family=family, **kw)
 
 
-def gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", covariates=None,
-        restricted=False, start_lca=True, items=None, verbose=True, **kw) -> MixtureResults:
+def gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",
+        id: str = "id", covariates: list[str] | None = None, restricted: bool = False, start_lca: bool = True,
+        items: list[str] | None = None, verbose: bool = True, **kw) -> MixtureResults:
     """Grade of Membership: one class per response with person-specific random class logits.
 
     ``restricted=True`` uses the one-factor structure of eq 35 (one integration dimension
@@ -86,9 +88,10 @@ def gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", cov
     return fit(f, data, n_classes=n_classes, family=family, **kw)
 
 
-def fma(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", n_factors=1,
-        class_specific_loadings=False, covariates=None, start_lca=True, items=None, verbose=True,
-        **kw) -> MixtureResults:
+def fma(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",
+        id: str = "id", n_factors: int = 1, class_specific_loadings: bool = False,
+        covariates: list[str] | None = None, start_lca: bool = True, items: list[str] | None = None,
+        verbose: bool = True, **kw) -> MixtureResults:
     """Factor mixture analysis / mixture IRT (eq 36-37): LCA plus a factor within classes."""
     data = _long(data, items, y, item, id)
     f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, {n_factors}) | class({id}) ~ {_rhs(covariates)}"
@@ -100,8 +103,9 @@ def fma(data, n_classes, family="bernoulli", *, y="y", item="item", id="id", n_f
     return fit(f, data, n_classes=n_classes, family=family, **kw)
 
 
-def fma_gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id",
-            class_specific_loadings=False, start_lca=True, items=None, verbose=True, **kw) -> MixtureResults:
+def fma_gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",
+            id: str = "id", class_specific_loadings: bool = False, start_lca: bool = True,
+            items: list[str] | None = None, verbose: bool = True, **kw) -> MixtureResults:
     """FMA-GoM (eq 38-41): one class per response, random class logits, a person factor."""
     data = _long(data, items, y, item, id)
     f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, 1) | class ~ 1 + (1 | {id})"
@@ -117,8 +121,8 @@ def fma_gom(data, n_classes, family="bernoulli", *, y="y", item="item", id="id",
 THREE_PL_TAU = 15.0
 
 
-def three_pl(data, link="logit", *, y="y", item="item", id="id", items=None, verbose=True,
-             **kw) -> MixtureResults:
+def three_pl(data: pd.DataFrame, link: str = "logit", *, y: str = "y", item: str = "item", id: str = "id",
+             items: list[str] | None = None, verbose: bool = True, **kw) -> MixtureResults:
     """The 3PL guessing model as a constrained 2-class FMA-GoM (eq 42-47).
 
     Class 1 (guessing correctly) has tau_i1 = 15 and lambda_i1 = 0, so P(y = 1 | class 1) ~ 1;
@@ -193,7 +197,7 @@ def compare(results: dict | list) -> pd.DataFrame:
 
 
 def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1, class_y: int = 1,
-                  ax=None, labels=True, names: tuple[str, str] | None = None):
+                  ax=None, labels: bool = True, names: tuple[str, str] | None = None):
     """Figure 4: item probabilities of one model's class (x) against another's (y).
 
     Each axis names its model (``names=`` overrides the fitted models' names) and class;

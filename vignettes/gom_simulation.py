@@ -45,3 +45,5 @@ print(f"\nsd of the class logit: true {sigma}, estimated {sd:.3f} (SE {gom.bse['
 z = np.concatenate([(est1 - p1) / se1, (est2 - p2) / se2])
 print(f"largest |estimate - truth| / SE over the {2 * J} item probabilities: {np.nanmax(np.abs(z)):.2f}")
 print("log-likelihood gain of the GoM over the LCA:", round(gom.llf - lca.llf, 2))
+# what the vignette shows: the GoM recovers the truth and fits the GoM data better than the LCA
+assert gom.llf > lca.llf and np.nanmax(np.abs(z)) < 4.5 and abs(sd - sigma) < 4 * gom.bse["sd(id:class1)"]

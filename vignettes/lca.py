@@ -11,8 +11,8 @@ Run:  python vignettes/lca.py          (about 20 seconds)
 """
 
 import os
-import tempfile
 import warnings
+from pathlib import Path
 
 import pandas as pd
 
@@ -21,6 +21,9 @@ import glmmix as gm
 QUICK = os.environ.get("GLMMIX_VIGNETTE_QUICK") == "1"
 STARTS = (8, 3) if QUICK else (20, 5)
 warnings.simplefilter("ignore", gm.BoundaryWarning)  # item probabilities of 0/1 are expected here
+OUT = Path(os.environ.get("GLMMIX_VIGNETTE_OUT") or Path(__file__).resolve().parent / "output") / "lca"
+OUT.mkdir(parents=True, exist_ok=True)
+print(f"Figures and files of this vignette go to {OUT}")
 
 # 1. Carcinoma ----------------------------------------------------------------------------
 long = gm.wide_to_long(gm.datasets.load("carcinoma"))
@@ -39,6 +42,15 @@ print(table.round(4).to_string(index=False))
 print("\n3-class item-response probabilities P(rater says carcinoma | class):")
 print(fits[3].profile().round(3).to_string())
 assert abs(fits[2].llf + 317.2568) < 1e-3 and abs(fits[3].llf + 293.7050) < 1e-3
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    gm.plots.profile(fits[3]).savefig(OUT / "carcinoma_profile.png", dpi=150)
+    gm.plots.bic_by_k(table.set_index("classes")).savefig(OUT / "carcinoma_bic.png", dpi=150)
+    print(f"Profile plot and BIC by number of classes: {OUT / 'carcinoma_profile.png'}, {OUT / 'carcinoma_bic.png'}")
+except ImportError:
+    print("(matplotlib not installed: pip install 'glmmix[plot]' for the figures)")
 
 # 2. LSAT ---------------------------------------------------------------------------------
 lsat = gm.wide_to_long(gm.datasets.load("lsat"))
@@ -47,6 +59,7 @@ best = res.starts.dropna(subset=["ll_final"]).iloc[0]
 print(f"\nLSAT, 2 classes: log-likelihood {res.llf:.4f} (flexmix/StepMix: -2467.4055); "
       f"max |gradient| {res._s['grad_max']:.1e}; best start used {int(best.em_iterations)} EM "
       f"and {int(best.qn_iterations)} BFGS iterations")
+assert abs(res.llf + 2467.4055) < 1e-3 and res.converged
 
 # 3. Covariates of class membership ------------------------------------------------------
 va = gm.datasets.load("verbagg_long")
@@ -56,9 +69,9 @@ print("\nVerbal aggression, 2 classes, class membership on trait anger:")
 print(res_cov.params_table().loc[[c for c in res_cov.params.index if c.startswith("logit")]].round(4))
 
 # 4. Save and load ------------------------------------------------------------------------
-path = os.path.join(tempfile.mkdtemp(), "carcinoma3.json")
+path = OUT / "carcinoma3.json"
 fits[3].save(path)
 back = gm.load_results(path)
-print(f"\nSaved to and reloaded from {os.path.basename(path)}: llf {back.llf:.4f}, "
-      f"{len(back.params)} parameters")
+print(f"\nSaved to and reloaded from {path}: llf {back.llf:.4f}, {len(back.params)} parameters")
+assert back.llf == fits[3].llf and back.params.equals(fits[3].params)
 print(back.summary())

@@ -22,6 +22,7 @@ the best log-likelihood.
 import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ import glmmix as gm
 
 QUICK = os.environ.get("GLMMIX_VIGNETTE_QUICK") == "1"
 warnings.simplefilter("ignore", gm.BoundaryWarning)
+OUT = Path(os.environ.get("GLMMIX_VIGNETTE_OUT") or Path(__file__).resolve().parent / "output") / "lta_toca"
+OUT.mkdir(parents=True, exist_ok=True)
+print(f"Figures and files of this vignette go to {OUT}")
 df = gm.datasets.load("toca_sim")
 gen = gm.datasets.generator("toca_sim")
 items = list(gen["pi"])
@@ -51,6 +55,7 @@ lta1 = gm.fit(LTA, df, starts=0, start_values=label, **kw)
 t_single = time.time() - t0
 print(f"\nSingle-level LTA: log-likelihood {lta1.llf:.4f} (random starts: best {free.llf:.4f}, "
       f"replicated: {free._s['best_replicated']}); {lta1.df_model} parameters")
+assert lta1.llf > free.llf - 1e-3  # the labelled start reaches the best maximum of the random starts
 
 # Two-level LTA, starting from the single-level estimates.
 t0 = time.time()
@@ -165,9 +170,11 @@ try:
     arrow("C1", "U1", "pi_cp")
     arrow("C2", "U2", "pi_cp (equal)")
     ax.set_title("Two-level latent transition model (the paper's Figure 1), glmmix estimates", fontsize=9)
-    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "glmmix_lta_figure_1.png")
+    path = OUT / "figure_1.png"
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=150)
     print(f"Figure 1 (path diagram) written to {path}")
+    gm.plots.transition_diagram(lta1).savefig(OUT / "transitions_single_level.png", dpi=150)
+    print(f"Transition diagram of the single-level LTA written to {OUT / 'transitions_single_level.png'}")
 except ImportError:
     pass

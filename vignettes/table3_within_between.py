@@ -13,6 +13,7 @@ ICC 0.995). glmmix names the variance in a boundary warning.
 
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,9 @@ import glmmix as gm
 
 QUICK = os.environ.get("GLMMIX_VIGNETTE_QUICK") == "1"
 warnings.simplefilter("ignore", gm.BoundaryWarning)
+OUT = Path(os.environ.get("GLMMIX_VIGNETTE_OUT") or Path(__file__).resolve().parent / "output") / "table3_within_between"
+OUT.mkdir(parents=True, exist_ok=True)
+print(f"Figures and files of this vignette go to {OUT}")
 G, n = 100, 10
 rng = np.random.default_rng(3)
 design = pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.standard_normal(G * n)})
@@ -71,9 +75,9 @@ try:
         ax.set_title(f"Var(alpha_1) = {var}")
         ax.set_xlabel("alpha_1 (standardized)")
         ax.set_ylabel("P(C = 1 | alpha_1)")
-    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "glmmix_figures_2_3.png")
+    path = OUT / "figures_2_3.png"
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=150)
     print(f"Figures 2-3 written to {path}")
 except ImportError:
     pass

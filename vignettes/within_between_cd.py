@@ -119,6 +119,9 @@ d_modal = np.where(p_d1.groupby(school.to_numpy()).first() > 0.5, 1, 2)
 print(f"\nModal classes agree with the simulated ones for {np.mean(np.where(p_c1 > 0.5, 1, 2) == true_c):.3f} "
       f"of students (C) and {np.mean(d_modal == true_d.loc[p_d1.groupby(school.to_numpy()).first().index]):.3f} "
       f"of schools (D); relative entropy {cd.entropy:.3f}")
+# what the vignette shows: the estimates recover the simulation's values
+assert tab["z"].abs().max() < 4.5, tab["z"].abs().max()
+assert np.mean(np.where(p_c1 > 0.5, 1, 2) == true_c) > 0.7
 
 # ---------------------------------------------------------------- simpler models
 c_only = timed_fit("(a) C only, random intercept", "y ~ 0 + item + (1 | school) | c(student) ~ 1",
