@@ -90,7 +90,15 @@ def check_options(options):
     check_n_jobs(options.n_jobs, "options.n_jobs")
     for f in fields(options):
         v = getattr(options, f.name)
-        if f.name in ("seed", "n_jobs", "verbose"):
+        if f.name in ("seed", "n_jobs"):
+            continue
+        if f.name == "verbose":
+            if not isinstance(v, (bool, np.bool_)):
+                raise DesignError(f"options.verbose must be True or False, not {v!r}")
+            continue
+        if f.name == "progress":
+            if v is not None and not isinstance(v, (bool, np.bool_)):
+                raise DesignError(f"options.progress must be True, False or None, not {v!r}")
             continue
         if f.type in ("int", int):
             ok = _is_int(v) and v >= 0

@@ -40,3 +40,10 @@ def test_progress_bar_only_when_asked(carcinoma_long, capsys):
 def test_run_jobs_keeps_order_in_parallel():
     pytest.importorskip("joblib")
     assert run_jobs(pow, [(i, 2) for i in range(6)], n_jobs=2, progress=False) == [i * i for i in range(6)]
+
+
+def test_bad_progress_and_verbose_values_refused(carcinoma_long):
+    with pytest.raises(gm.DesignError, match="options.progress must be True, False or None"):
+        gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli", progress="yes")
+    with pytest.raises(gm.DesignError, match="options.verbose must be True or False"):
+        gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli", options=gm.FitOptions(verbose=2))
