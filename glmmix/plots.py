@@ -245,7 +245,7 @@ def caterpillar(res, effect: str | None = None, ax=None, max_labels: int = 40):
         ax.set_yticks([])
     ax.set_ylim(-1, n)
     ax.set_ylabel(str(re_.index.name or "cluster"))
-    ax.set_xlabel(f"{effect}: EAP +- 2 posterior SD")
+    ax.set_xlabel(f"{effect}: EAP \u00b1 2 posterior SD")
     ax.set_title(_title(res), fontsize=10)
     return fig
 

@@ -76,16 +76,16 @@ def test_item_curves_rasch_and_fma(lsat_long, tmp_path):
         plots.item_curves(lca)
 
 
-def test_caterpillar(lsat_long, tmp_path):
-    ras = gm.fit("y ~ 0 + item + (1|id)", lsat_long.query("id <= 60"), family="bernoulli", se="none")
-    if not hasattr(ras, "random_effects"):
-        with pytest.raises(NotImplementedError, match="random_effects"):
-            plots.caterpillar(ras)
-        return
-    fig = plots.caterpillar(ras)
+def test_caterpillar(tmp_path):
+    res = gm.fit("incidence ~ period + (1 | herd)", gm.datasets.load("cbpp"), family="binomial", trials="size")
+    fig = plots.caterpillar(res)
     png(fig, tmp_path, "caterpillar")
-    xs = fig.axes[0].get_lines()[0].get_xdata()
-    assert np.all(np.diff(xs) >= 0) and len(xs) == 60
+    ln = fig.axes[0].get_lines()[0]
+    scores = res.random_effects()
+    np.testing.assert_allclose(ln.get_xdata(), np.sort(scores["Intercept"].to_numpy()))
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][-1] == str(scores["Intercept"].idxmax())
+    with pytest.raises(gm.GlmmixError, match="not one of the random effects"):
+        plots.caterpillar(res, effect="slope")
 
 
 def test_transition_diagram(tmp_path):
