@@ -149,12 +149,16 @@ def _inv_link(link):
 def _irt(res):
     """(theta grid, {panel: {item: probabilities}}) of an IRT-type model."""
     theta = np.linspace(-4, 4, 161)
-    if res._s.get("three_pl"):
-        from .special import irt_parameters
-
-        t = irt_parameters(res)
+    info = res._s.get("three_pl")
+    if info:  # g + (1 - g) F(a theta + tau): eq 48-50 with a = lambda_i2, b = -tau_i2 / a
         f = _inv_link(res.link)
-        return theta, {"": {str(i): r.g + (1 - r.g) * f(r.a * (theta - r.b)) for i, r in t.iterrows()}}
+        P, it, g_ = res.params, info["item"], info["id"]
+        curves = {}
+        for lev in info["levels"]:
+            g = 1 / (1 + np.exp(-P[f"logit:class1:{it}[{lev}]"]))
+            a, tau = P[f"class2:loading({g_}:{it}[{lev}])"], P[f"class2:{it}[{lev}]"]
+            curves[str(lev)] = g + (1 - g) * f(tau + a * theta)
+        return theta, {"": curves}
     if res.family not in ("bernoulli", "binomial"):
         raise GlmmixError("item_curves() needs binary items (family 'bernoulli')")
     P = res.params
