@@ -206,6 +206,7 @@ class MixtureModel:
 
     @property
     def n_params(self) -> int:
+        """Number of free parameters (the length of ``params`` vectors)."""
         return self.layout.n_free
 
     @property
