@@ -378,9 +378,12 @@ def _guarded(fn, lik, state, *args):
     Every start then computes the same numbers whether starts run one after another or in
     parallel (``n_jobs``), and whatever ran before. A numerical failure inside the start is
     returned, not raised, so that one start's overflow or singular matrix does not abort
-    the fit. Refusals (glmmix errors, NotImplementedError) still propagate."""
+    the fit. Refusals (glmmix errors, NotImplementedError) still propagate. Overflow in
+    trial steps is expected (step-halving and the line search back off from non-finite
+    values), so numpy's floating-point warnings are silenced inside a start."""
     try:
-        return fn(_own_state(lik, state), *args)
+        with np.errstate(all="ignore"):
+            return fn(_own_state(lik, state), *args)
     except (GlmmixError, NotImplementedError):
         raise
     except (ArithmeticError, ValueError, RuntimeError, linalg.LinAlgError) as exc:
