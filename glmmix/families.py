@@ -402,7 +402,7 @@ class Ordinal(Family):
                     f"outcome {y.name!r} has non-finite values {[float(v) for v in pd.unique(yv[bad])[:5]]} "
                     f"in {int(bad.sum())} row(s) (first at index {y.index[np.argmax(bad)]!r}); an "
                     "ordinal outcome's categories must be finite numbers or an ordered categorical")
-            cats = sorted(pd.unique(y.to_numpy()))
+            cats = [c.item() if isinstance(c, np.generic) else c for c in sorted(pd.unique(y.to_numpy()))]
             codes = pd.Categorical(y.to_numpy(), categories=cats).codes.astype(float)
         else:
             raise DesignError(

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 import glmmix as gm
 from glmmix.exceptions import GlmmixError, GlmmixWarning
 
-settings.register_profile("glmmix-quick", max_examples=25, derandomize=True, deadline=None, database=None,
+settings.register_profile("glmmix-quick", max_examples=50, derandomize=True, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("glmmix-slow", max_examples=400, derandomize=False, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -41,6 +41,12 @@ SHAPES = {
     "glm": ("{y} ~ x", {}),
     "lca": ("{y} ~ 0 + item | class(unit) ~ 1", {"n_classes": 2}),
     "glmm": ("{y} ~ x + (1 | unit)", {}),
+}
+# ordinal thresholds are the intercepts (per item in an ordinal LCA)
+ORDINAL_SHAPES = {
+    "glm": ("{y} ~ 0 + x", {}),
+    "lca": ("{y} ~ 0 | class(unit) ~ 1", {"n_classes": 2, "thresholds_by": "item"}),
+    "glmm": ("{y} ~ 0 + x + (1 | unit)", {}),
 }
 ODD_VALUES = [np.nan, np.inf, -np.inf, -1.0, 0.5, 2.0, 7.0, 1e12, 0.0, "text", None, True]
 ODD_NAMES = ["y.1", "ÿ", "名前", "my y", "1y", "y-z", "", "Intercept", "class", "x"]
@@ -71,12 +77,12 @@ def base_frame(family: str, n_units: int, n_items: int, seed: int) -> pd.DataFra
 
 
 @st.composite
-def damaged_case(draw):
-    family = draw(st.sampled_from(FAMILIES))
+def damaged_case(draw, family=None):
+    family = family or draw(st.sampled_from(FAMILIES))
     shape = draw(st.sampled_from(sorted(SHAPES)))
     df = base_frame(family, draw(st.integers(3, 8)), draw(st.integers(2, 4)), draw(st.integers(0, 2**16)))
     y = "cbind(y, f)" if family == "binomial-cbind" else "y"
-    formula, kw = SHAPES[shape]
+    formula, kw = (ORDINAL_SHAPES if family == "ordinal" else SHAPES)[shape]
     kw = dict(kw, family=family.split("-")[0], starts=(2, 1), seed=draw(st.integers(0, 5)), se="none")
     if family == "binomial":
         kw["trials"] = "n"
@@ -151,14 +157,39 @@ def check_call(formula, df, kw):
             observed = df.loc[~missing, "unit"].nunique()
             assert res.n_units == observed
             assert res.n_units_dropped == df["unit"].nunique() - observed
+        if "item" in df.columns and ("item" in formula.split("|")[0] or kw.get("thresholds_by") == "item"):
+            col = df["item"]
+            levels = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) else \
+                list(pd.unique(col.dropna())) if col.dtype == object else []
+            present = set(col[~missing].dropna())
+            assert res.dropped_levels.get("item", []) == [str(v) for v in levels if v not in present]
     return res
 
 
-@QUICK
-@given(damaged_case())
-def test_damaged_data_and_arguments(case):
-    formula, df, kw, _ = case
-    check_call(formula, df, kw)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_damaged_data_and_arguments(family):
+    @settings(QUICK, max_examples=8)
+    @given(damaged_case(family))
+    def run(case):
+        formula, df, kw, _ = case
+        res = check_call(formula, df, kw)
+        if res is not None and "y" in df.columns and df.index.is_unique:
+            check_simulate(res, df)
+
+    run()
+
+
+def check_simulate(res, df):
+    """Draws from a fitted model land in the outcome columns and lie in the family's support."""
+    try:
+        sim = gm.simulate(res, df, seed=1)
+    except GlmmixError as exc:
+        assert str(exc).strip()
+        return
+    y = sim["y"].to_numpy(float)
+    assert len(sim) == res.nobs and np.all(np.isfinite(y))
+    if res.family in ("bernoulli", "binomial", "poisson"):
+        assert np.all(y >= 0) and np.array_equal(y, np.round(y))
 
 
 @pytest.mark.slow
@@ -176,20 +207,33 @@ TOKENS = ["y", "x", "item", "unit", "1", "0", "~", "~", "+", "+", "-", "|", "||"
           "(", "class(", " "]
 
 
+OUTCOMES = ["y", "`y`", 'Q("y")', "y.1", "ÿ", "cbind(y, f)", "cbind(`y`, 1 - y)", "nope", "`y", "y y", "1"]
+TERMS = ["x", "item", "0", "1", "-1", "C(item)", "I(x**2)", "scale(x)", "x:item", "x*item", "(1 | unit)",
+         "(x || unit)", "(1 + x | unit)", "rr(0 + item | unit, 1)", "rr(1 | unit, 2)", "nope", "(1 | nope)",
+         "(1 | unit:item)", "poly(x, 2)", "`x`", "ÿ", "y.1", "(1 |)", "rr(x)", "class"]
+CLASS_PARTS = ["class(unit) ~ 1", "class(unit) ~ 1 + ÿ", "class ~ 1", "class ~ 1 + (1 | unit)",
+               "class(unit) ~ x", "class(nope) ~ 1", "class(unit)", "c2(unit) ~ 1 + class", "class ~ rr(1 | unit, 1)"]
+
+
 @st.composite
 def formula_text(draw):
-    pieces = draw(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=12))
-    if draw(st.booleans()):  # often start from a valid outcome part so the rest gets exercised
-        pieces = ["y", "~"] + pieces
-    return " ".join(pieces)
+    """Mostly formulas built from valid and invalid pieces; sometimes free token noise."""
+    if draw(st.integers(0, 4)) == 0:
+        return " ".join(draw(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=12)))
+    terms = draw(st.lists(st.sampled_from(TERMS), min_size=1, max_size=4))
+    text = f"{draw(st.sampled_from(OUTCOMES))} ~ " + " + ".join(terms)
+    for part in draw(st.lists(st.sampled_from(CLASS_PARTS), max_size=2)):
+        text += " | " + part
+    return text
 
 
 FORMULA_DATA = base_frame("bernoulli", 6, 3, 1)
-FORMULA_DATA = FORMULA_DATA.assign(f=1.0 - FORMULA_DATA["y"], **{"ÿ": 1.0, "y.1": 0.0})
+FORMULA_DATA = FORMULA_DATA.assign(f=1.0 - FORMULA_DATA["y"], **{"ÿ": FORMULA_DATA["unit"] % 2, "y.1": 0.0})
 
 
 def check_formula(text):
-    check_call(text, FORMULA_DATA, {"family": "binomial", "n_classes": 2 if "class" in text else 1,
+    n_classes = 2 if "|" in text and "class" in text else 1
+    check_call(text, FORMULA_DATA, {"family": "binomial", "n_classes": n_classes,
                                     "options": gm.FitOptions(n_starts=0, maxiter=50), "se": "none"})
 
 
