@@ -126,6 +126,7 @@ def damaged_case(draw, family=None):
                 ("n_classes", 0), ("n_classes", 1.5), ("n_classes", "2"), ("family", "gamma"),
                 ("link", "cloglog"), ("trials", "x"), ("trials", 3), ("se", "bootstrap"),
                 ("integration", "simpson"), ("equal", [["x"]]), ("invariant", ["nope"]),
+                ("weights", "n"), ("weights", "x"), ("weights", 2.0), ("weight_scaling", "nope"),
             ]))
             kw[key] = val
         damage.append(kind)
