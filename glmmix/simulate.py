@@ -25,7 +25,7 @@ from .likelihood import MixtureLikelihood
 from .model import MixtureModel
 from .progress import run_jobs
 from .results import MixtureResults
-from .validate import check_data, check_label_values, check_seed
+from .validate import check_data, check_label_values, check_n_jobs, check_seed
 
 
 def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
@@ -336,6 +336,13 @@ def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs:
     MonteCarloResult with a table of mean estimate, bias, MSE, mean SE, SD of the
     estimates, SE/SD ratio and 95% coverage for each parameter in ``truth``.
     """
+    seed, n_jobs = check_seed(seed), check_n_jobs(n_jobs)
+    if not callable(generate) or not callable(fit):
+        raise DesignError("monte_carlo needs generate (rng -> DataFrame) and fit (DataFrame -> result) functions")
+    if not isinstance(n_rep, (int, np.integer)) or isinstance(n_rep, bool) or n_rep < 1:
+        raise DesignError(f"n_rep must be a positive integer, not {n_rep!r}")
+    if not isinstance(truth, dict):
+        raise DesignError(f"truth must be a dict {{parameter label: true value}}, not {type(truth).__name__}")
     seeds = np.random.SeedSequence(seed).spawn(n_rep)
     auto = align is None or align is True
     jobs = [(r, generate, fit, s, dict(truth) if auto else None) for r, s in enumerate(seeds)]

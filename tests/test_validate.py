@@ -244,3 +244,11 @@ def test_simulate_arguments(glm_data):
     with pytest.raises(DesignError, match=r"params\['x'\]"):
         gm.simulate("y ~ x", glm_data, params={"Intercept": 0.0, "x": np.nan, "sigma": 1.0})
     assert isinstance(DesignError("x"), GlmmixError)
+
+
+@pytest.mark.parametrize("kw, fragment", [({"seed": "abc"}, "seed"), ({"n_jobs": 0}, "n_jobs"),
+                                          ({"n_rep": 0}, "n_rep"), ({"truth": [1.0]}, "truth")])
+def test_monte_carlo_arguments(kw, fragment):
+    args = {"generate": lambda rng: None, "fit": lambda df: None, "truth": {"x": 1.0}, "n_rep": 2, **kw}
+    with pytest.raises(DesignError, match=fragment):
+        gm.monte_carlo(**args)
