@@ -169,7 +169,7 @@ def check_call(formula, df, kw):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_damaged_data_and_arguments(family):
-    @settings(QUICK, max_examples=8)
+    @settings(QUICK, max_examples=20)
     @given(damaged_case(family))
     def run(case):
         formula, df, kw, _ = case
