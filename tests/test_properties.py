@@ -161,7 +161,7 @@ def check_call(formula, df, kw):
         if "item" in df.columns and ("item" in formula.split("|")[0] or kw.get("thresholds_by") == "item"):
             col = df["item"]
             levels = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) else \
-                list(pd.unique(col.dropna())) if col.dtype == object else []
+                list(pd.unique(col.dropna())) if pd.api.types.is_string_dtype(col) else []
             present = set(col[~missing].dropna())
             assert res.dropped_levels.get("item", []) == [str(v) for v in levels if v not in present]
     return res
