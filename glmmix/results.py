@@ -145,6 +145,23 @@ class MixtureResults:
         lo, hi = self.params - z * self.bse, self.params + z * self.bse
         return pd.DataFrame({alpha / 2: lo, 1 - alpha / 2: hi})
 
+    def wald_test(self, r_matrix, scalar: bool = True):
+        """Joint Wald test of linear hypotheses on ``params`` (statsmodels semantics, chi-square).
+
+        ``r_matrix``: equations in parameter labels, e.g.
+        ``"class1:item[u1] = class2:item[u1]"`` or ``"a = 0, b = 0"``; a list of equations; an
+        array R; or a pair (R, q). See :mod:`glmmix.hypothesis`.
+        """
+        from .hypothesis import wald_test
+
+        return wald_test(self.params, self.cov_params().to_numpy(), r_matrix, scalar=scalar)
+
+    def t_test(self, r_matrix):
+        """A z test for each linear hypothesis (statsmodels' ``t_test``; normal reference)."""
+        from .hypothesis import t_test
+
+        return t_test(self.params, self.cov_params().to_numpy(), r_matrix)
+
     def cluster_class_proportions(self) -> pd.DataFrame:
         """Class proportions in each cluster: the mean posterior class probabilities of its units.
 

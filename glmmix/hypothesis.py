@@ -1,0 +1,156 @@
+"""Wald and z tests of linear hypotheses on a fitted model's parameters (statsmodels semantics).
+
+A hypothesis is ``R params = q``, given as
+
+* a string of comma-separated linear equations in parameter labels, e.g.
+  ``"class1:item[u1] = class2:item[u1]"`` or ``"2*x - z = 1, w"`` (a bare expression means
+  ``= 0``): labels are read as whole names, so colons, brackets and parentheses in them
+  need no quoting;
+* a list of such strings (one equation each);
+* an array ``R`` (one row per equation, one column per parameter; ``q = 0``) or a pair
+  ``(R, q)``.
+
+``wald_test`` returns the chi-square statistic ``(R b - q)' (R V R')^-1 (R b - q)`` with as many
+degrees of freedom as equations, ``t_test`` one z statistic per equation (the normal
+reference distribution statsmodels uses for models without a residual degree of freedom).
+Both return statsmodels ``ContrastResults``, so ``.statistic``, ``.pvalue``,
+``.conf_int()`` and ``.summary()`` behave as they do there.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import numpy as np
+from statsmodels.stats.contrast import ContrastResults
+
+from .exceptions import GlmmixError
+
+
+class HypothesisError(GlmmixError, ValueError):
+    """A hypothesis that cannot be read or tested."""
+
+
+def _linear(node, names):
+    """(coefficient vector, constant) of a linear expression's AST."""
+    k = len(names)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return np.zeros(k), float(node.value)
+    if isinstance(node, ast.Name):
+        m = re.fullmatch(r"_p(\d+)_", node.id)
+        if m is None:
+            raise HypothesisError(f"{node.id!r} is not a parameter label; labels are {list(names)}")
+        v = np.zeros(k)
+        v[int(m.group(1))] = 1.0
+        return v, 0.0
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v, c = _linear(node.operand, names)
+        return (-v, -c) if isinstance(node.op, ast.USub) else (v, c)
+    if isinstance(node, ast.BinOp):
+        a, ca = _linear(node.left, names)
+        b, cb = _linear(node.right, names)
+        if isinstance(node.op, ast.Add):
+            return a + b, ca + cb
+        if isinstance(node.op, ast.Sub):
+            return a - b, ca - cb
+        if isinstance(node.op, ast.Mult):
+            if a.any() and b.any():
+                raise HypothesisError("a hypothesis must be linear in the parameters (a product of two labels)")
+            return (a * cb + b * ca), ca * cb
+        if isinstance(node.op, ast.Div):
+            if b.any() or cb == 0:
+                raise HypothesisError("a hypothesis can divide by a non-zero number only")
+            return a / cb, ca / cb
+    raise HypothesisError(f"cannot read {ast.unparse(node)!r} as a linear expression in parameter labels")
+
+
+def parse_constraints(text: str, names) -> tuple[np.ndarray, np.ndarray]:
+    """``R`` and ``q`` of comma-separated linear equations in the labels ``names``."""
+    names = list(names)
+    if not isinstance(text, str) or not text.strip():
+        raise HypothesisError("the hypothesis must be a non-empty string of equations, e.g. 'a = b'")
+    order = sorted(range(len(names)), key=lambda i: -len(names[i]))
+    pattern = re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(names[i]) for i in order) + r")(?![\w.])")
+    index = {n: i for i, n in enumerate(names)}
+    coded = pattern.sub(lambda m: f" _p{index[m.group(0)]}_ ", text)
+    rows, consts = [], []
+    for part in coded.split(","):
+        sides = part.split("=")
+        if len(sides) > 2 or any(not s.strip() for s in sides):
+            raise HypothesisError(f"cannot read the equation {_decode(part, names).strip()!r}: "
+                                  "write 'expression = expression' or 'expression' (meaning = 0)")
+        try:
+            trees = [ast.parse(s.strip(), mode="eval").body for s in sides]
+        except SyntaxError:
+            raise HypothesisError(f"cannot read the equation {_decode(part, names).strip()!r}") from None
+        lhs = _linear(trees[0], names)
+        rhs = _linear(trees[1], names) if len(trees) == 2 else (np.zeros(len(names)), 0.0)
+        r = lhs[0] - rhs[0]
+        if not r.any():
+            raise HypothesisError(f"the equation {_decode(part, names).strip()!r} involves no parameter")
+        rows.append(r)
+        consts.append(rhs[1] - lhs[1])
+    return np.array(rows), np.array(consts)
+
+
+def _decode(s, names):
+    return re.sub(r"\s*_p(\d+)_\s*", lambda m: names[int(m.group(1))], s)
+
+
+def constraint_matrix(r_matrix, names) -> tuple[np.ndarray, np.ndarray]:
+    """``(R, q)`` from any accepted spelling of a hypothesis (module docstring)."""
+    names = list(names)
+    if isinstance(r_matrix, str):
+        return parse_constraints(r_matrix, names)
+    if isinstance(r_matrix, (list, tuple)) and r_matrix and all(isinstance(s, str) for s in r_matrix):
+        return parse_constraints(", ".join(r_matrix), names)
+    q = None
+    if isinstance(r_matrix, tuple) and len(r_matrix) == 2:
+        r_matrix, q = r_matrix
+    try:
+        R = np.atleast_2d(np.asarray(r_matrix, dtype=float))
+    except (TypeError, ValueError):
+        raise HypothesisError("r_matrix must be a string of equations, a list of them, an array R or a pair "
+                              "(R, q)") from None
+    if R.ndim != 2 or R.shape[1] != len(names):
+        raise HypothesisError(f"r_matrix has {R.shape[-1]} columns; the model has {len(names)} parameters")
+    q = np.zeros(R.shape[0]) if q is None else np.atleast_1d(np.asarray(q, dtype=float)).ravel()
+    if q.size != R.shape[0]:
+        raise HypothesisError(f"q has {q.size} values for {R.shape[0]} equations")
+    return R, q
+
+
+def _inputs(params, cov, r_matrix):
+    names = list(params.index)
+    R, q = constraint_matrix(r_matrix, names)
+    b = params.to_numpy(dtype=float)
+    used = np.flatnonzero(np.any(R != 0, axis=0))
+    bad = [names[i] for i in used if not np.isfinite(cov[i, i])]
+    if bad:
+        raise HypothesisError(f"parameter(s) {bad} have no standard error (fixed, on a boundary, or se='none'): "
+                              "a Wald test cannot involve them")
+    C = np.where(np.isfinite(cov), cov, 0.0)
+    return R, q, b, R @ C @ R.T
+
+
+def wald_test(params, cov, r_matrix, scalar: bool = True) -> ContrastResults:
+    """Joint chi-square Wald test of ``R params = q`` (statsmodels' ``wald_test`` without F)."""
+    R, q, b, V = _inputs(params, cov, r_matrix)
+    d = R @ b - q
+    J = R.shape[0]
+    rank = np.linalg.matrix_rank(V)
+    if rank < J:
+        raise HypothesisError(f"the {J} equations are not linearly independent (rank {rank}): drop redundant ones")
+    stat = d @ np.linalg.solve(V, d)
+    stat = float(stat) if scalar else np.array([[stat]])
+    return ContrastResults(chi2=stat, df_denom=J, statistic=stat, distribution="chi2", distargs=(J,))
+
+
+def t_test(params, cov, r_matrix) -> ContrastResults:
+    """One z test per equation of ``R params = q`` (statsmodels' ``t_test`` with a normal reference)."""
+    R, q, b, V = _inputs(params, cov, r_matrix)
+    effect = R @ b
+    # statsmodels' shapes: a single equation keeps a (1, 1) standard error and statistic
+    sd = np.sqrt(np.diag(V)) if R.shape[0] > 1 else np.sqrt(V)
+    return ContrastResults(effect=effect, statistic=(effect - q) / sd, sd=sd, df_denom=None, distribution="norm")
