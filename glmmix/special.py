@@ -128,7 +128,7 @@ def three_pl(data: pd.DataFrame, link: str = "logit", *, y: str = "y", item: str
     Class 1 (guessing correctly) has tau_i1 = 15 and lambda_i1 = 0, so P(y = 1 | class 1) ~ 1;
     class 2 is the 2PL; P(class 1) for a response to item i is logistic(gamma_i) with no
     random class intercept (alpha = 0). The IRT parameters g_i, a_i, b_i (eq 48-50) are in
-    :func:`irt_parameters`. Starts from the 2PL fit.
+    :func:`glmmix.irt_parameters`. Starts from the 2PL fit.
     """
     data = _long(data, items, y, item, id)
     levels = list(pd.Categorical(data[item]).categories)
@@ -154,11 +154,12 @@ def three_pl(data: pd.DataFrame, link: str = "logit", *, y: str = "y", item: str
     return res
 
 
-def irt_parameters(res: MixtureResults) -> pd.DataFrame:
-    """g_i, a_i, b_i of a 3PL fit (eq 48-50) with delta-method standard errors."""
+def three_pl_parameters(res: MixtureResults) -> pd.DataFrame:
+    """g_i, a_i, b_i of a 3PL fit (eq 48-50) with delta-method standard errors
+    (:func:`glmmix.irt_parameters` for every item response model)."""
     info = res._s.get("three_pl")
     if info is None:
-        raise ValueError("irt_parameters() needs a result of glmmix.three_pl()")
+        raise ValueError("three_pl_parameters() needs a result of glmmix.three_pl()")
     item, id_ = info["item"], info["id"]
     labels = []
     for lev in info["levels"]:
@@ -177,8 +178,10 @@ def irt_parameters(res: MixtureResults) -> pd.DataFrame:
 
     est = f(p).reshape(-1, 3)
     se = np.sqrt(np.clip(np.diag(delta_cov(f, p, V)), 0, None)).reshape(-1, 3)
-    return pd.DataFrame({"g": est[:, 0], "se(g)": se[:, 0], "a": est[:, 1], "se(a)": se[:, 1],
-                         "b": est[:, 2], "se(b)": se[:, 2]}, index=pd.Index(info["levels"], name=item))
+    out = pd.DataFrame({"g": est[:, 0], "se(g)": se[:, 0], "a": est[:, 1], "se(a)": se[:, 1],
+                        "b": est[:, 2], "se(b)": se[:, 2]}, index=pd.Index(info["levels"], name=item))
+    out.attrs.update(model="3PL", link=res.link)
+    return out
 
 
 def compare(results: dict | list) -> pd.DataFrame:
