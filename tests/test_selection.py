@@ -1,0 +1,152 @@
+"""Class enumeration: the Vuong-LMR test against its definition computed independently,
+the weighted chi-square distribution, the bootstrap LRT on carcinoma, the enumeration table."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.special import logsumexp
+
+import glmmix as gm
+from glmmix.exceptions import GlmmixError
+from glmmix.selection import TABLE_COLUMNS, weighted_chi2_sf
+
+LCA = "y ~ 0 + item | class(id) ~ 1"
+
+
+@pytest.fixture(scope="module")
+def carcinoma():
+    long = gm.wide_to_long(gm.datasets.load("carcinoma"), id=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        enum = gm.enumerate_classes(LCA, long, n_classes=range(1, 5), family="bernoulli", seed=1)
+    return long, enum
+
+
+def test_weighted_chi2_distribution():
+    x = np.array([0.5, 3.0, 9.0])
+    # all weights 1: chi-square(df)
+    np.testing.assert_allclose([weighted_chi2_sf(v, np.ones(4)) for v in x], stats.chi2.sf(x, 4), atol=1e-7)
+    # mixed signs: against a Monte Carlo draw of sum w_j Z_j^2
+    w = np.array([1.3, 0.9, 0.4, -0.2, -0.7])
+    rng = np.random.default_rng(0)
+    q = (rng.standard_normal((400_000, w.size)) ** 2) @ w
+    for v in (-1.0, 0.5, 2.0, 5.0):
+        assert weighted_chi2_sf(v, w) == pytest.approx(np.mean(q > v), abs=3e-3)
+
+
+def _lca_unit_ll(v, Y, K):
+    """Per-person LCA log-likelihood from the labels' values (item logits per class, class
+    logits against the last class), written independently of the engine."""
+    J = Y.shape[1]
+    beta = v[: J * K].reshape(J, K)  # labels are ordered item-major: class1:item[A], class2:item[A], ...
+    g = np.append(v[J * K:], 0.0)
+    logpi = g - logsumexp(g)
+    lp = -np.logaddexp(0, -beta)  # log P(y = 1)
+    lq = -np.logaddexp(0, beta)
+    return logsumexp(logpi[None, :] + Y @ lp + (1 - Y) @ lq, axis=1)
+
+
+def _brute_force_lmr(small, big, Y):
+    """Vuong's W from its definition: finite-difference scores per person and Hessians."""
+    mats = []
+    for res in (big, small):
+        v = res.params.to_numpy()
+        keep = [i for i in range(v.size) if i not in set(res.boundary)]
+        h = 1e-4
+
+        def f(u, res=res):
+            w = v.copy()
+            w[keep] = u
+            return _lca_unit_ll(w, Y, res.n_classes)
+
+        u0 = v[keep]
+        S = np.column_stack([(f(u0 + h * e) - f(u0 - h * e)) / (2 * h) for e in np.eye(len(keep))])
+        H = np.array([[(f(u0 + h * (a + b)).sum() - f(u0 + h * (a - b)).sum() - f(u0 - h * (a - b)).sum()
+                        + f(u0 - h * (a + b)).sum()) / (4 * h * h) for b in np.eye(len(keep))]
+                      for a in np.eye(len(keep))])
+        mats.append((S, H))
+    (Sf, Af), (Sg, Ag) = mats
+    n = Y.shape[0]
+    Af, Ag = Af / n, Ag / n
+    W = np.block([[-(Sf.T @ Sf / n) @ np.linalg.inv(Af), -(Sf.T @ Sg / n) @ np.linalg.inv(Ag)],
+                  [(Sg.T @ Sf / n) @ np.linalg.inv(Af), (Sg.T @ Sg / n) @ np.linalg.inv(Ag)]])
+    return np.sort(np.linalg.eigvals(W).real)[::-1]
+
+
+def test_lmr_matches_its_definition():
+    wide = gm.datasets.load("lsat")
+    long = gm.wide_to_long(wide, id=None)
+    fits = [gm.fit(LCA, long, n_classes=k, family="bernoulli", seed=2) for k in (1, 2)]
+    assert not fits[1].boundary
+    lmr = gm.lmr_test(*fits)
+    lam = _brute_force_lmr(fits[0], fits[1], wide.to_numpy(float))
+    np.testing.assert_allclose(lmr.eigenvalues, lam, atol=2e-4 * np.abs(lam).max())
+    assert lmr.pvalue == pytest.approx(weighted_chi2_sf(lmr.statistic, lam), abs=1e-4)
+    assert lmr.statistic == pytest.approx(2 * (fits[1].llf - fits[0].llf))
+    assert lmr.df == 6 and lmr.mean == pytest.approx(lam.sum(), abs=1e-3)
+    n = fits[0].n_clusters
+    assert lmr.adjusted_statistic == pytest.approx(lmr.statistic / (1 + 1 / (6 * np.log(n))))
+    assert "Lo-Mendell-Rubin adjusted LRT" in lmr.summary()
+
+
+def test_enumeration_table(carcinoma):
+    _, enum = carcinoma
+    tab = enum.table
+    assert list(tab.columns) == TABLE_COLUMNS and list(tab.index) == [1, 2, 3, 4]
+    # poLCA's carcinoma log-likelihoods (poLCA 1.6, nrep = 20): 2 and 3 classes
+    np.testing.assert_allclose(tab.loc[[2, 3], "log-likelihood"], [-317.2568, -293.7050], atol=1e-3)
+    for k, r in enum.fits.items():
+        assert tab.loc[k, "BIC"] == pytest.approx(r.bic)
+        assert tab.loc[k, "CAIC"] == pytest.approx(-2 * r.llf + r.df_model * (np.log(118) + 1))
+        assert tab.loc[k, "smallest class"] == pytest.approx(r.class_proportions.min())
+    assert enum.best("BIC") == 3 and np.isnan(tab.loc[1, "LMR p"]) and tab["BLRT p"].isna().all()
+    # LMR: 2 classes rejected in favour of 3, 3 not in favour of 4
+    assert tab.loc[3, "LMR p"] < 0.01 and tab.loc[3, "aLMR p"] < 0.01
+    assert tab.loc[4, "LMR p"] > 0.05 and tab.loc[4, "aLMR p"] > 0.05
+    text = enum.summary()
+    assert "BIC at K = 3" in text and "aLMR p" in text and " BLRT p" not in text.splitlines()[1]
+
+
+def test_blrt_on_carcinoma(carcinoma):
+    long, enum = carcinoma
+    f = enum.fits
+    b23 = gm.blrt(f[2], f[3], long, n_boot=19, seed=5, starts=(8, 2))
+    assert b23.statistic == pytest.approx(47.10, abs=0.01)
+    assert b23.bootstrap.max() < b23.statistic and b23.pvalue == pytest.approx(0.05)
+    b34 = gm.blrt(f[3], f[4], long, n_boot=19, seed=5, starts=(8, 2))
+    assert b34.pvalue > 0.05 and b34.n_failed == 0
+    assert "bootstrapped likelihood ratio test for 3 (H0) versus 4" in b34.summary()
+
+
+def test_blrt_reproducible_in_parallel_and_in_the_table():
+    rng = np.random.default_rng(4)
+    n, J = 150, 4
+    wide = pd.DataFrame((rng.uniform(size=(n, J)) < 0.4).astype(int), columns=list("abcd"))
+    long = gm.wide_to_long(wide, id=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        enum = gm.enumerate_classes(LCA, long, n_classes=[1, 2], family="bernoulli", seed=3, blrt=True, n_boot=4,
+                                    boot_starts=(4, 2), n_jobs=2)
+        again = gm.blrt(enum.fits[1], enum.fits[2], long, n_boot=4, seed=3 + 2, starts=(4, 2))
+    np.testing.assert_allclose(again.bootstrap, enum.blrt[2].bootstrap)
+    assert enum.table.loc[2, "BLRT p"] == again.pvalue and "BLRT p" in enum.summary()
+
+
+def test_selection_errors(carcinoma):
+    long, enum = carcinoma
+    with pytest.raises(GlmmixError, match="more classes"):
+        gm.lmr_test(enum.fits[3], enum.fits[2])
+    with pytest.raises(GlmmixError, match="n_classes"):
+        gm.enumerate_classes(LCA, long, n_classes=[0, 1], family="bernoulli")
+    with pytest.raises(GlmmixError, match="sets 'start_from'"):
+        gm.enumerate_classes(LCA, long, n_classes=[1, 2], family="bernoulli", start_from=enum.fits[1])
+    other = gm.fit(LCA, long.iloc[:-7], n_classes=3, family="bernoulli", seed=1, se="none")
+    with pytest.raises(GlmmixError, match="same data"):
+        gm.lmr_test(enum.fits[2], other)
+    with pytest.raises(GlmmixError, match="n_boot"):
+        gm.blrt(enum.fits[2], enum.fits[3], long, n_boot=0)
+    with pytest.raises(GlmmixError, match="criterion"):
+        enum.best("R2")
