@@ -30,6 +30,7 @@ from .results import MixtureResults  # noqa: E402
 from .simulate import monte_carlo, simulate  # noqa: E402
 from .irt import irt_parameters, item_curves  # noqa: E402
 from .selection import blrt, enumerate_classes, lmr_test  # noqa: E402
+from .threestep import three_step  # noqa: E402
 from .special import compare, fma, fma_gom, gom, lca, lrtest, plot_profiles, three_pl  # noqa: E402
 
 load_results = MixtureResults.load
@@ -38,5 +39,5 @@ __all__ = [
     "fit", "MixtureModel", "wide_to_long", "datasets", "families", "plots", "FitOptions", "MixtureResults", "load_results",
     "parse_formula", "GlmmixError", "FormulaError", "DesignError", "IdentificationError", "EstimationError",
     "ConvergenceWarning", "BoundaryWarning", "DegenerateLikelihoodWarning", "LabelSwitchingWarning", "SingularInformationWarning",
-    "lca", "gom", "fma", "fma_gom", "three_pl", "irt_parameters", "item_curves", "compare", "plot_profiles", "lrtest", "enumerate_classes", "lmr_test", "blrt", "simulate", "monte_carlo",
+    "lca", "gom", "fma", "fma_gom", "three_pl", "irt_parameters", "item_curves", "compare", "plot_profiles", "lrtest", "enumerate_classes", "lmr_test", "blrt", "three_step", "simulate", "monte_carlo",
 ]

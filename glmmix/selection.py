@@ -400,7 +400,7 @@ def _fit_one(formula, data, K, seed, kw):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = fit(formula, data, n_classes=K, seed=seed, **kw)
-    return K, res, [str(w.message) for w in caught]
+    return K, res, [(w.category, str(w.message)) for w in caught]
 
 
 def enumerate_classes(formula: str, data: pd.DataFrame, n_classes=range(1, 7), *, lmr: bool = True,
@@ -443,8 +443,8 @@ def enumerate_classes(formula: str, data: pd.DataFrame, n_classes=range(1, 7), *
     out = _parallel(_fit_one, jobs, n_jobs, "fitting K classes", progress)
     fits = {K: res for K, res, _ in out}
     for K, _, msgs in out:
-        for m in dict.fromkeys(msgs):
-            warnings.warn(f"K = {K}: {m}", stacklevel=2)
+        for cat, m in dict.fromkeys(msgs):
+            warnings.warn(f"K = {K}: {m}", cat, stacklevel=2)
     rows = {K: _row(fits[K]) for K in ks}
     lmrs, blrts = {}, {}
     for K in ks:

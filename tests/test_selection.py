@@ -150,3 +150,51 @@ def test_selection_errors(carcinoma):
         gm.blrt(enum.fits[2], enum.fits[3], long, n_boot=0)
     with pytest.raises(GlmmixError, match="criterion"):
         enum.best("R2")
+
+
+def _independence_data(seed, n=200, J=5):
+    """One class: J independent binary items (the null of 1 against 2 classes)."""
+    rng = np.random.default_rng(seed)
+    wide = pd.DataFrame((rng.uniform(size=(n, J)) < np.linspace(0.25, 0.75, J)).astype(int),
+                        columns=[f"u{j}" for j in range(J)])
+    return gm.wide_to_long(wide, id=None)
+
+
+def _null_pvalues(rep, n_boot, starts=(10, 3)):
+    long = _independence_data(10_000 + rep)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = [gm.fit(LCA, long, n_classes=k, family="bernoulli", seed=rep, starts=starts) for k in (1, 2)]
+        lmr = gm.lmr_test(*fits)
+        boot = gm.blrt(*fits, long, n_boot=n_boot, seed=rep, starts=starts) if n_boot else None
+    return lmr.pvalue, lmr.adjusted_pvalue, (boot.pvalue if boot else np.nan)
+
+
+def test_null_behaviour_small():
+    """A fast version of the size studies below: under the null, p-values are not all small."""
+    p = np.array([_null_pvalues(rep, 9, starts=(5, 2)) for rep in range(2)])
+    assert np.mean(p[:, 2]) > 0.2
+    assert np.all((p[:, :2] >= 0) & (p[:, :2] <= 1))
+
+
+@pytest.mark.slow
+def test_blrt_size_by_simulation():
+    """Data from 1 class, BLRT of 1 against 2 classes at 5%: over 200 replications the
+    rejection rate is within 3 binomial SEs of 0.05."""
+    from joblib import Parallel, delayed
+
+    p = np.array(Parallel(n_jobs=-1)(delayed(_null_pvalues)(rep, 39) for rep in range(200)))
+    rate = np.mean(p[:, 2] <= 0.05)
+    assert abs(rate - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / 200), rate
+
+
+@pytest.mark.slow
+def test_lmr_null_behaviour_by_simulation():
+    """Data from 1 class, LMR of 1 against 2 classes: the rejection rate at 5% over 200
+    replications. LMR is known to be somewhat liberal for LCA (Nylund et al. 2007 report
+    rates up to about 0.1-0.15 for some designs); it must not be far above that."""
+    from joblib import Parallel, delayed
+
+    p = np.array(Parallel(n_jobs=-1)(delayed(_null_pvalues)(rep, 0) for rep in range(200)))
+    rate, rate_adj = np.mean(p[:, 0] <= 0.05), np.mean(p[:, 1] <= 0.05)
+    assert rate <= 0.15 and rate_adj <= rate + 1e-12, (rate, rate_adj)

@@ -1,0 +1,333 @@
+"""Distal outcomes and covariates of latent classes without shifting the classes: three-step methods.
+
+Step 1 is the fitted measurement model (``res``); step 2 assigns each unit to its modal
+class W and computes the classification errors
+
+    D[s, t] = P(W = t | X = s) = sum_i p_is 1(W_i = t) / sum_i p_is
+
+from the posteriors p_is (Vermunt 2010, eq 6; Bakk, Tekle & Vermunt 2013). Step 3 relates the
+classes X to further variables while the measurement part stays fixed:
+
+* ``method="bch"`` (Bolck, Croon & Hagenaars 2004; Vermunt 2010; Bakk & Vermunt 2016): each
+  unit enters every class s with weight w_is = (D^-1)[W_i, s], and the distal model
+  ``z ~ x`` is fitted per class by weighted least squares (class-specific residual
+  variances). Standard errors are the sandwich of these estimating equations (the weights
+  held fixed), as in Latent GOLD and Mplus.
+* ``method="ml"`` (Vermunt 2010; Asparouhov & Muthen 2014, Mplus DU3STEP/R3STEP): a latent
+  class model with W as a single indicator whose response probabilities are fixed at D,
+
+      L_i = sum_s P(X = s | x_i) D[s, W_i] f(z_i | X = s),
+
+  maximised over the distal model's parameters (class-specific regressions and residual SDs)
+  or, for covariates, the multinomial logits of P(X = s | x). Standard errors are the
+  inverse observed information.
+
+Both ignore the sampling error of step 1, as those programs do by default. The formula is
+``"z ~ 1"`` (class-specific means of a distal outcome z; Gaussian), ``"z ~ 1 + x"``
+(class-specific regressions), or ``"~ x1 + x2"`` (covariates predicting class membership,
+``method="ml"`` only). Variables are read per unit: ``data`` has the unit column of the
+fitted model (long data are fine when the variables are constant within units).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+from scipy import optimize, stats
+from scipy.special import logsumexp
+
+from .exceptions import GlmmixError
+
+
+class ThreeStepError(GlmmixError, ValueError):
+    """A three-step analysis that cannot be done as asked."""
+
+
+def classification_errors(posterior: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(modal class per unit (0-based), D with D[s, t] = P(W = t | X = s))."""
+    p = np.asarray(posterior, dtype=float)
+    W = p.argmax(axis=1)
+    K = p.shape[1]
+    onehot = np.eye(K)[W]
+    D = (p.T @ onehot) / p.sum(axis=0)[:, None]
+    return W, D
+
+
+def _unit_data(res, data, formula):
+    unit = res.posterior.index.name
+    if not isinstance(data, pd.DataFrame):
+        raise ThreeStepError("data must be a DataFrame")
+    if not isinstance(formula, str) or "~" not in formula:
+        raise ThreeStepError(f"formula must read 'z ~ 1', 'z ~ 1 + x' or '~ x', not {formula!r}")
+    lhs, rhs = (s.strip() for s in formula.split("~", 1))
+    if unit is None or unit not in data.columns:
+        raise ThreeStepError(f"data needs the fitted model's unit column {unit!r} to match units to classes")
+    try:
+        mm = Formula(rhs).get_model_matrix(data, na_action="ignore")
+    except Exception as exc:
+        raise ThreeStepError(f"cannot build the design of {rhs!r}: {exc}") from None
+    cols = [lhs] if lhs else []
+    for c in cols:
+        if c not in data.columns:
+            raise ThreeStepError(f"the distal outcome {c!r} is not a column of data")
+    frame = pd.concat([data[[unit, *cols]].reset_index(drop=True), mm.reset_index(drop=True)], axis=1)
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    varying = [c for c in frame.columns if c != unit and (frame.groupby(unit)[c].nunique(dropna=False) > 1).any()]
+    if varying:
+        raise ThreeStepError(f"{varying} vary within units of {unit!r}: three-step variables are unit-level")
+    per_unit = frame.groupby(unit, sort=False).first()
+    missing = res.posterior.index.difference(per_unit.index)
+    if len(missing):
+        raise ThreeStepError(f"{len(missing)} fitted unit(s) of {unit!r} are not in data (e.g. {missing[0]!r})")
+    per_unit = per_unit.loc[res.posterior.index]
+    X = per_unit[list(mm.columns)].to_numpy(dtype=float)
+    z = per_unit[lhs].to_numpy(dtype=float) if lhs else None
+    ok = np.isfinite(X).all(axis=1) & (np.isfinite(z) if z is not None else True)
+    return lhs, list(mm.columns), X, z, ok
+
+
+class ThreeStepResults:
+    """Step-3 estimates with statsmodels-style attributes (``params``, ``bse``, ``pvalues``,
+    ``conf_int()``, ``cov_params()``, ``wald_test()``, ``t_test()``, ``summary()``)."""
+
+    def __init__(self, params, cov, method, formula, D, n, llf=None):
+        self.params = params
+        self._cov = cov
+        self.method = method
+        self.formula = formula
+        self.classification_errors = D
+        self.nobs = n
+        self.llf = llf
+
+    def cov_params(self) -> pd.DataFrame:
+        return pd.DataFrame(self._cov, index=self.params.index, columns=self.params.index)
+
+    @property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.clip(np.diag(self._cov), 0, None)), index=self.params.index, name="bse")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return (self.params / self.bse).rename("z")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="P>|z|")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        q = stats.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame({alpha / 2: self.params - q * self.bse, 1 - alpha / 2: self.params + q * self.bse})
+
+    def wald_test(self, r_matrix, scalar: bool = True):
+        """Joint Wald test, e.g. equal distal means: ``"class1:Intercept = class2:Intercept"``."""
+        from .hypothesis import wald_test
+
+        return wald_test(self.params, self._cov, r_matrix, scalar=scalar)
+
+    def t_test(self, r_matrix):
+        from .hypothesis import t_test
+
+        return t_test(self.params, self._cov, r_matrix)
+
+    def summary(self) -> str:
+        names = {"bch": "BCH (weighted, sandwich SEs)", "ml": "ML three-step (fixed classification errors)"}
+        ci = self.conf_int()
+        tab = pd.DataFrame({"coef": self.params, "std err": self.bse, "z": self.tvalues, "P>|z|": self.pvalues,
+                            "[0.025": ci.iloc[:, 0], "0.975]": ci.iloc[:, 1]})
+        D = pd.DataFrame(self.classification_errors, index=[f"X={c}" for c in self._classes],
+                         columns=[f"W={c}" for c in self._classes])
+        lines = [f"Three-step analysis: {self.formula}  [{names[self.method]}]", f"Units: {self.nobs}"]
+        if self.llf is not None:
+            lines.append(f"Step-3 log-likelihood: {self.llf:.4f}")
+        lines += [tab.to_string(float_format=lambda v: f"{v:.4f}"),
+                  "Classification errors P(W = modal class | X = class):", D.to_string(float_format=lambda v: f"{v:.3f}")]
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.summary()
+
+    def __repr__(self):
+        return f"<ThreeStepResults: {self.method}, {self.formula!r}, {len(self.params)} parameters>"
+
+
+def _bch(W, D, X, z, classes, xnames):
+    K = D.shape[0]
+    try:
+        Dinv = np.linalg.inv(D)
+    except np.linalg.LinAlgError:
+        raise ThreeStepError("the classification error matrix is singular: the classes are not separated "
+                             "enough for BCH weights") from None
+    w = Dinv[W]  # (n, K)
+    n, p = X.shape
+    est, psi, bread = [], [], []
+    for s in range(K):
+        A = (X * w[:, s:s + 1]).T @ X
+        beta = np.linalg.solve(A, (X * w[:, s:s + 1]).T @ z)
+        e = z - X @ beta
+        sw = w[:, s].sum()
+        s2 = (w[:, s] * e**2).sum() / sw
+        if s2 <= 0:
+            raise ThreeStepError(f"BCH gives a negative residual variance in {classes[s]}: too few units or too "
+                                 "much classification error; use method='ml'")
+        est += [*beta, s2]
+        psi.append(np.column_stack([X * (w[:, s] * e)[:, None], w[:, s] * (e**2 - s2)]))
+        B = np.zeros((p + 1, p + 1))
+        B[:p, :p] = A
+        B[p, p] = sw
+        bread.append(B)
+    Psi = np.concatenate(psi, axis=1)
+    m = p + 1
+    Ainv = np.zeros((K * m, K * m))
+    for s in range(K):
+        Ainv[s * m:(s + 1) * m, s * m:(s + 1) * m] = np.linalg.inv(bread[s])
+    V = Ainv @ (Psi.T @ Psi) @ Ainv
+    est = np.array(est)
+    # report sigma = sqrt(sigma^2) (delta method)
+    J = np.eye(K * m)
+    for s in range(K):
+        i = s * m + p
+        J[i, i] = 0.5 / np.sqrt(est[i])
+        est[i] = np.sqrt(est[i])
+    V = J @ V @ J.T
+    labels = [f"{c}:{v}" for c in classes for v in [*xnames, "sigma"]]
+    return pd.Series(est, index=labels, name="coef"), V
+
+
+def _ml_parts(theta, W, logD, X, z, K, mode, Xc):
+    """Per-unit log-likelihood and gradient of the step-3 model."""
+    n = len(W)
+    if mode == "distal":
+        p = X.shape[1]
+        g = np.append(theta[: K - 1], 0.0)
+        logpi = np.broadcast_to(g - logsumexp(g), (n, K))
+        B = theta[K - 1:].reshape(K, p + 1)
+        beta, logsig = B[:, :p], B[:, p]
+        e = z[:, None] - X @ beta.T  # (n, K)
+        sig2 = np.exp(2 * logsig)
+        logf = -0.5 * np.log(2 * np.pi) - logsig - 0.5 * e**2 / sig2
+    else:
+        q = Xc.shape[1]
+        G = np.column_stack([theta.reshape(q, K - 1), np.zeros(q)])
+        lin = Xc @ G
+        logpi = lin - logsumexp(lin, axis=1, keepdims=True)
+        logf = 0.0
+    a = logpi + logD[:, W].T + logf
+    ll = logsumexp(a, axis=1)
+    r = np.exp(a - ll[:, None])  # posterior given W (and z)
+    if mode == "distal":
+        pi = np.exp(logpi)
+        gg = (r - pi)[:, : K - 1]
+        gb = [np.column_stack([X * (r[:, s] * e[:, s] / sig2[s])[:, None],
+                               r[:, s] * (e[:, s] ** 2 / sig2[s] - 1.0)]) for s in range(K)]
+        score = np.concatenate([gg, *gb], axis=1)
+    else:
+        pi = np.exp(logpi)
+        score = np.einsum("ni,nk->nik", Xc, (r - pi)[:, : K - 1]).reshape(n, -1)
+    return ll, score
+
+
+def _ml(W, D, X, z, classes, xnames, mode, post):
+    from .inference import numeric_hessian
+
+    K = D.shape[0]
+    with np.errstate(divide="ignore"):
+        logD = np.log(np.clip(D, 1e-300, None))
+    if mode == "distal":
+        p = X.shape[1]
+        start = [np.zeros(K - 1)]
+        share = post.mean(axis=0)
+        start[0] = np.log(share[: K - 1] / share[K - 1])
+        for s in range(K):  # posterior-weighted regressions start the search
+            w = post[:, s]
+            beta = np.linalg.lstsq(X * np.sqrt(w)[:, None], z * np.sqrt(w), rcond=None)[0]
+            res = z - X @ beta
+            start.append(np.append(beta, 0.5 * np.log(max((w * res**2).sum() / w.sum(), 1e-8))))
+        theta0 = np.concatenate(start)
+        Xc = None
+    else:
+        Xc = X
+        theta0 = np.zeros(X.shape[1] * (K - 1))
+
+    def f(t):
+        ll, sc = _ml_parts(t, W, logD, X, z, K, mode, Xc)
+        return -ll.sum(), -sc.sum(axis=0)
+
+    opt = optimize.minimize(f, theta0, jac=True, method="BFGS", options={"gtol": 1e-7, "maxiter": 2000})
+    theta = opt.x
+    if not np.isfinite(opt.fun) or np.abs(opt.jac).max() > 1e-3:
+        raise ThreeStepError(f"the step-3 maximisation did not converge ({opt.message})")
+    H = numeric_hessian(lambda t: -f(t)[1], theta)
+    try:
+        V = np.linalg.inv(-H)
+    except np.linalg.LinAlgError:
+        raise ThreeStepError("the step-3 information matrix is singular") from None
+    if mode == "distal":
+        p = X.shape[1]
+        labels = [f"logit:{classes[s]}:Intercept" for s in range(K - 1)]
+        labels += [f"{c}:{v}" for c in classes for v in [*xnames, "sigma"]]
+        est = theta.copy()
+        J = np.eye(theta.size)
+        for s in range(K):
+            i = K - 1 + s * (p + 1) + p
+            est[i] = np.exp(theta[i])
+            J[i, i] = est[i]
+        V = J @ V @ J.T
+    else:
+        labels = [f"logit:{classes[k]}:{v}" for v in xnames for k in range(K - 1)]
+        est = theta
+    return pd.Series(est, index=labels, name="coef"), V, -opt.fun
+
+
+def three_step(res, data: pd.DataFrame, formula: str, method: str = "bch", family: str = "gaussian"):
+    """Relate latent classes to a distal outcome or to covariates without shifting the classes.
+
+    Parameters
+    ----------
+    res : MixtureResults
+        The fitted measurement model (one class variable, classes per unit).
+    data : DataFrame
+        With the fitted model's unit column and the step-3 variables (constant within units).
+    formula : str
+        ``"z ~ 1"`` (class-specific means and SDs of a distal outcome z), ``"z ~ 1 + x"``
+        (class-specific regressions of z), or ``"~ x"`` (covariates of class membership,
+        multinomial logits against the last class; ``method="ml"``).
+    method : {"bch", "ml"}
+        See :mod:`glmmix.threestep`.
+    family : "gaussian"
+        The distal outcome's distribution.
+
+    Returns
+    -------
+    ThreeStepResults
+    """
+    if method not in ("bch", "ml"):
+        raise ThreeStepError(f"method must be 'bch' or 'ml', not {method!r}")
+    if family != "gaussian":
+        raise NotImplementedError("three_step() handles Gaussian distal outcomes; other families are not "
+                                  "implemented yet")
+    post = getattr(res, "posterior", None)
+    if post is None or res.n_classes < 2:
+        raise ThreeStepError("three_step() needs a fitted model with at least 2 classes")
+    if len((getattr(res, "_s", {}) or {}).get("class_sizes") or {}) > 1:
+        raise NotImplementedError("three_step() handles one class variable")
+    lhs, xnames, X, z, ok = _unit_data(res, data, formula)
+    P = post.to_numpy(dtype=float)
+    W_all, D = classification_errors(P)  # from every fitted unit (step 2)
+    W, X, P = W_all[ok], X[ok], P[ok]
+    z = z[ok] if z is not None else None
+    classes = list(post.columns)
+    if lhs:
+        if method == "bch":
+            params, V = _bch(W, D, X, z, classes, xnames)
+            llf = None
+        else:
+            params, V, llf = _ml(W, D, X, z, classes, xnames, "distal", P)
+    else:
+        if method == "bch":
+            raise NotImplementedError("covariates of class membership use method='ml' (BCH covariates are not "
+                                      "implemented)")
+        params, V, llf = _ml(W, D, X, None, classes, xnames, "covariates", P)
+    out = ThreeStepResults(params, 0.5 * (V + V.T), method, formula, D, int(ok.sum()), llf)
+    out._classes = classes
+    return out
