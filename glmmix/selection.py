@@ -19,7 +19,10 @@ where A are the Hessians of the mean log-likelihood per unit, B_f = E[s_f s_f'],
 B_g = E[s_g s_g'] and B_fg = E[s_f s_g'] the (cross-)products of the units' scores, all at
 the estimates. Its p-value is computed exactly by Imhof's (1961) inversion formula. The
 adjusted test divides LR by 1 + 1 / ((p - q) log n) (Lo, Mendell & Rubin 2001, eq 15) and
-refers it to the same distribution. Parameters on a boundary of their space (a probability of
+refers it to the same distribution. This is Vuong's formula as Latent GOLD implements it; Mplus's
+TECH11 puts the robust (sandwich) covariance in place of -A^-1, which can give rather
+different p-values (Vermunt 2024, Methodology 20, 72-83). Under the null neither version has
+uniform p-values; the bootstrap LRT is the better-calibrated test. Parameters on a boundary of their space (a probability of
 0 or 1) are held fixed, as for standard errors: they enter neither scores nor Hessians.
 
 The table of :class:`ClassEnumeration` has these columns (a stable interface):
@@ -232,9 +235,10 @@ class BLRTResult:
 
 def _fit_settings(res, fit_kwargs):
     kw = dict(fit_kwargs or {})
-    for bad in ("n_classes", "data", "seed", "start_from", "start_params"):
+    for bad in ("n_classes", "data", "seed", "start_from", "start_params", "starts", "options", "n_jobs"):
         if bad in kw:
-            raise SelectionError(f"fit_kwargs cannot set {bad!r}: the bootstrap chooses it")
+            raise SelectionError(f"fit_kwargs cannot set {bad!r}: the bootstrap chooses it (starts: blrt's own "
+                                 "argument)")
     kw.setdefault("family", res.family)
     kw.setdefault("link", res.link)
     kw.setdefault("se", "none")
@@ -399,7 +403,7 @@ def _fit_one(formula, data, K, seed, kw):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = fit(formula, data, n_classes=K, seed=seed, **kw)
+        res = fit(formula, data, n_classes=K, **({} if seed is None else {"seed": seed}), **kw)
     return K, res, [(w.category, str(w.message)) for w in caught]
 
 
@@ -454,8 +458,12 @@ def enumerate_classes(formula: str, data: pd.DataFrame, n_classes=range(1, 7), *
         small, big = fits[K - 1], fits[K]
         rows[K]["LMR LR"] = max(2 * (big.llf - small.llf), 0.0)
         if lmr:
-            lmrs[K] = lmr_test(small, big)
-            rows[K]["LMR p"], rows[K]["aLMR p"] = lmrs[K].pvalue, lmrs[K].adjusted_pvalue
+            try:
+                lmrs[K] = lmr_test(small, big)
+            except (GlmmixError, NotImplementedError, np.linalg.LinAlgError) as exc:
+                warnings.warn(f"no LMR test for {K - 1} against {K} classes: {exc}", stacklevel=2)
+            else:
+                rows[K]["LMR p"], rows[K]["aLMR p"] = lmrs[K].pvalue, lmrs[K].adjusted_pvalue
         if blrt:
             kw = {k: v for k, v in fit_kwargs.items() if k not in ("starts", "n_jobs", "options")}
             blrts[K] = _run_blrt(small, big, data, n_boot=n_boot, seed=None if seed is None else seed + K,

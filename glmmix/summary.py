@@ -25,6 +25,25 @@ def _classes_text(s, K):
     return ", ".join(f"{n}: {k}" for n, k in sizes.items()) + f" ({K} joint states)"
 
 
+def _irt_table(res):
+    """The IRT parameterization of binary item response models (glmmix.irt), formatted; else None."""
+    if res.family != "bernoulli":
+        return None
+    from .exceptions import GlmmixError
+    from .irt import irt_parameters
+
+    try:
+        tab = irt_parameters(res)
+    except (GlmmixError, NotImplementedError, ValueError):
+        return None
+    out = tab.copy()
+    out.index = [":".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in tab.index]
+    for col in out.columns:
+        out[col] = [_fmt(v, 4) for v in tab[col]]
+    out.attrs = dict(tab.attrs)
+    return out
+
+
 def build_summary(res, alpha=0.05) -> Summary:
     s = res._s
     smry = Summary()
@@ -98,6 +117,9 @@ def build_summary(res, alpha=0.05) -> Summary:
         dt = pd.DataFrame({"value": [_fmt(v) for v in der["value"]], "std err": [_fmt(v) for v in der["se"]]},
                           index=der["names"])
         smry.add_df(_titled(dt, "Derived quantities (delta-method SEs)"), index=False)
+    irt = _irt_table(res)
+    if irt is not None:
+        smry.add_df(_titled(irt, f"IRT {irt.attrs['model']}, theta ~ N(0, 1)"), index=False)
     if res.n_classes > 1:
         cp = pd.DataFrame({"proportion": [_fmt(v) for v in res.class_proportions],
                            "std err": [_fmt(v) for v in res.class_proportions_se],

@@ -52,6 +52,13 @@ def test_rasch(lsat):
     assert irt.attrs["model"] == "Rasch"
 
 
+def test_summary_shows_irt_parameters(two_pl, lsat):
+    text = str(two_pl.summary())
+    assert "IRT 2PL, theta ~ N(0, 1)" in text and "-3.3588" in text
+    lca = gm.fit("y ~ 0 + item | class(id) ~ 1", lsat, n_classes=2, family="bernoulli", seed=1, se="none")
+    assert "IRT" not in str(lca.summary())
+
+
 def test_item_curves(two_pl):
     irt = gm.irt_parameters(two_pl)
     grid = np.array([-1.0, 0.0, 2.0])
