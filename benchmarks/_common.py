@@ -109,7 +109,7 @@ def fit_glmmix(wide: pd.DataFrame, items: list[str], n_classes: int, starts, see
         t1 = time.perf_counter()
         res = gm.fit(
             LCA_FORMULA, long, n_classes=n_classes, family="bernoulli",
-            starts=tuple(starts), seed=seed, se="none", n_jobs=1,
+            starts=starts if isinstance(starts, str) else tuple(starts), seed=seed, se="none", n_jobs=1,
         )
         t2 = time.perf_counter()
     st = res.starts

@@ -59,7 +59,7 @@ def compare_size(n_units: int, n_items: int = 15, n_classes: int = 3, n_starts: 
     if single:
         settings.append(("single start", (1, 1), 1))
     if glmmix_default:
-        settings.append(("glmmix default (20,5)", (20, 5), None))
+        settings.append(("glmmix default (auto)", "auto", None))
 
     rows = []
     for label, gstarts, n_init in settings:
@@ -147,7 +147,7 @@ def main(argv=None):
     ap.add_argument("--starts", type=int, default=5, help="random starts for both programs")
     ap.add_argument("--no-single", action="store_true", help="skip the single-start comparison")
     ap.add_argument("--glmmix-default", action="store_true",
-                    help="also time glmmix with its default starts=(20, 5)")
+                    help="also time glmmix with its default starts='auto'")
     ap.add_argument("--max-iter", type=int, default=10000, help="StepMix max_iter")
     ap.add_argument("--abs-tol", type=float, default=1e-10,
                     help="StepMix abs_tol (change of the average log-likelihood per unit)")

@@ -105,11 +105,18 @@ def fit(
         Ordinal family: a column whose levels get separate thresholds (``"item"``).
     trials : str, optional
         Binomial family: column with the number of trials.
-    starts : int or (int, int)
-        Random starting sets and how many of the best are completed (default 20 and 5,
-        Section 10 of Asparouhov & Muthen). ``0``: one start, the given starting values, or
-        (with classes and none given) one perturbation of the data-based centre, which is
-        itself a saddle point (every class alike).
+    starts : "auto", int or (int, int)
+        ``"auto"`` (default): an adaptive search. Stage one partially optimizes 20 to 60
+        random starting sets (more when a start is cheap), the best 5 are completed, and more
+        are completed (the next of stage one's ranking, perturbations of the best solution,
+        fresh stage-one batches) until the best log-likelihood has been reached by 2
+        completed starts from distinct initial values, or 40 completed starts or the time
+        budget (twice the first round, at least 5 s) are spent, which warns
+        (:class:`~glmmix.estimation.FitOptions` changes these numbers). ``(n, k)``: ``n``
+        random starts, the best ``k`` completed (Section 10 of Asparouhov & Muthen: 20 and
+        5). ``0``: one start, the given starting values, or (with classes and none given) one
+        perturbation of the data-based centre, which is itself a saddle point (every class
+        alike). What the search did is in ``result.search``.
     seed : int, optional
         Seed for the random starts; a fixed seed gives identical results (also in parallel).
     se : {"auto", "ml", "robust", "none"}

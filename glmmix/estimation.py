@@ -1,16 +1,24 @@
-"""Estimation: starting values, EM, quasi-Newton, random starts (the paper's Section 10).
+"""Estimation: starting values, EM, quasi-Newton, the start search (the paper's Section 10).
 
 The recipe:
 
 1. A data-based centre: every class gets the one-class (homogeneous) estimates, found by
    scoring steps on Q with all posterior weights equal to one.
-2. Stage one: ``n_starts`` random perturbations of the centre, each run for a few EM
-   iterations ("partial optimization").
-3. Stage two: the best ``n_final`` are completed: EM until the log-likelihood settles,
-   then BFGS with the exact gradient to a converged maximum.
-4. The start report: the completed log-likelihoods, whether the best was reached more than
-   once (a :class:`ConvergenceWarning` if not), and classes put in a canonical order
-   (decreasing size) so results do not depend on which start won.
+2. Stage one: random perturbations of the centre, each run for a few EM iterations
+   ("partial optimization"). Structured starts (from simpler models the fitted one nests,
+   built by the caller) skip stage one.
+3. Stage two: the best are completed: EM until the log-likelihood settles, then BFGS with
+   the exact gradient to a converged maximum.
+4. The search report (:class:`SearchReport`): starts drawn, completed and converged, the
+   distinct maxima with how many starts reached each, whether the best was replicated (a
+   :class:`ConvergenceWarning` if not), and classes put in a canonical order (decreasing
+   size) so results do not depend on which start won.
+
+``starts="auto"`` (the default, :func:`adaptive_search`) sizes stage one by the cost of a
+start and then extends: more completions from stage one's ranking, perturbations of the
+best solution so far, fresh stage-one batches, until the best log-likelihood has been
+reached by ``replicate_k`` completed starts from distinct initial values or the budget
+(``max_completed`` completions, ``max_time`` seconds) is spent.
 
 EM here is Lange's (1995) EM-gradient algorithm: the M-step is one scoring step on Q with
 its expected information (``MixtureLikelihood.q_information``), with step-halving so the
@@ -21,6 +29,7 @@ first derivatives and working weights, so it serves every family and constraint.
 from __future__ import annotations
 
 import copy
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -43,8 +52,12 @@ class FitOptions:
 
     Attributes
     ----------
-    n_starts, n_final : int
-        Random starting sets, and how many of the best are completed (Section 10: 20 and 5).
+    n_starts : int or "auto"
+        ``"auto"`` (default): the adaptive search (see the module docstring). An int: that
+        many random starting sets in stage one (Section 10: 20).
+    n_final : int
+        Fixed search: how many of the best stage-one starts are completed. Adaptive search:
+        how many are completed per round.
     stage1_iter : int
         EM iterations for each starting set in stage one.
     em_iter : int
@@ -56,7 +69,18 @@ class FitOptions:
     maxiter : int
         Maximum quasi-Newton iterations.
     replicate_tol : float
-        Two log-likelihoods within this are "the same maximum".
+        Two completed log-likelihoods are "the same maximum" when they differ by less than
+        ``max(replicate_tol, 1e-7 * |log-likelihood|)`` (the precision of a converged fit).
+    replicate_k : int
+        Adaptive search: stop once the best log-likelihood has been reached by this many
+        completed starts from distinct initial values (2: Mplus's advice that the best
+        log-likelihood be replicated).
+    max_completed : int
+        Adaptive search: at most this many completed starts.
+    max_time : float or None
+        Adaptive search: stop extending after this many seconds in all; ``None``: twice the
+        first round's time (so extending costs at most one more round), at least 5 seconds. (The other limits do not depend on the
+        machine, so a fixed seed gives the same result unless the time limit is what stops.)
     n_jobs : int
         Parallel workers for the starts (joblib); 1 runs serially.
     seed : int or None
@@ -66,7 +90,7 @@ class FitOptions:
         A progress bar over the starts; None: only in interactive sessions.
     """
 
-    n_starts: int = 20
+    n_starts: int | str = "auto"
     n_final: int = 5
     stage1_iter: int = 10
     em_iter: int = 50
@@ -74,10 +98,17 @@ class FitOptions:
     gtol: float = 1e-6
     maxiter: int = 2000
     replicate_tol: float = 1e-3
+    replicate_k: int = 2
+    max_completed: int = 40
+    max_time: float | None = None
     n_jobs: int = 1
     seed: int | None = None
     verbose: bool = False
     progress: bool | None = None
+
+    @property
+    def adaptive(self) -> bool:
+        return isinstance(self.n_starts, str)
 
 
 @dataclass
@@ -89,6 +120,85 @@ class StartRecord:
     em_iterations: int = 0
     qn_iterations: int = 0
     error: str | None = None  # a numerical failure of this start (the fit went on without it)
+    origin: str = "random"
+
+
+@dataclass
+class SearchReport:
+    """What the start search did (``MixtureResults.search``), Mplus's final-stage list.
+
+    Attributes
+    ----------
+    mode : str
+        ``"auto"`` (adaptive), ``"fixed"`` (``starts=(n, k)``) or ``"single"`` (one start).
+    drawn, stage1, completed, converged : int
+        Starting sets drawn (random and structured), partially optimized in stage one,
+        completed (EM and BFGS to the end) and, of those, converged.
+    maxima : list of dict
+        Distinct maxima among the completed starts, best first: ``loglik`` (the best of the
+        group), ``starts`` (how many completed starts reached it), ``converged`` and
+        ``origins`` (``random``, ``perturbed best``, or the simpler model a structured
+        start came from).
+    best_replicated : bool or None
+        Whether the best log-likelihood was reached by at least ``replicate_k`` completed
+        starts (None: only one start was completed, by request).
+    n_best, replicate_k : int
+    tolerance : float
+        Log-likelihoods closer than this are one maximum.
+    stopped : str
+        Why the search ended.
+    seconds : float
+    best_origin : str
+        The origin of the start that reached the reported maximum.
+    limits : list of dict
+        Boundary limits evaluated for the nesting guarantee: ``model``, ``loglik`` and
+        ``used`` (whether the limit beat every completed start and is reported instead).
+    """
+
+    mode: str
+    drawn: int = 0
+    stage1: int = 0
+    completed: int = 0
+    converged: int = 0
+    maxima: list = field(default_factory=list)
+    best_replicated: bool | None = None
+    n_best: int = 1
+    replicate_k: int = 2
+    tolerance: float = 1e-3
+    stopped: str = ""
+    seconds: float = 0.0
+    best_origin: str = ""
+    limits: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SearchReport:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def table(self):
+        """The distinct maxima as a DataFrame (best first)."""
+        import pandas as pd
+
+        rows = [{"loglik": m["loglik"], "starts": m["starts"], "converged": m["converged"],
+                 "origins": ", ".join(m["origins"])} for m in self.maxima]
+        return pd.DataFrame(rows, columns=["loglik", "starts", "converged", "origins"])
+
+    def __str__(self) -> str:
+        rep = {True: f"yes ({self.n_best} starts)", False: f"NO ({self.n_best} of {self.replicate_k} needed)",
+               None: "n/a (one start)"}[self.best_replicated]
+        lines = [f"Start search ({self.mode}): {self.drawn} drawn, {self.stage1} in stage one, "
+                 f"{self.completed} completed, {self.converged} converged, {self.seconds:.2f} s",
+                 f"Best log-likelihood replicated: {rep}; stopped: {self.stopped}",
+                 "Distinct maxima (log-likelihood, completed starts reaching it):"]
+        for m in self.maxima[:10]:
+            lines.append(f"  {m['loglik']:14.4f}  {m['starts']:4d}   from {', '.join(m['origins'])}")
+        if len(self.maxima) > 10:
+            lines.append(f"  ... and {len(self.maxima) - 10} lower")
+        for lim in self.limits:
+            lines.append(f"  limit {lim['model']}: {lim['loglik']:.4f}" + ("  (reported: above every start)" if lim["used"] else ""))
+        return "\n".join(lines)
 
 
 @dataclass
@@ -108,6 +218,7 @@ class FitResult:
     message: str = ""
     warnings: list = field(default_factory=list)
     adapt_state: tuple | None = None  # adaptive nodes (m, R) belonging to theta
+    search: SearchReport | None = None
 
 
 # ----------------------------------------------------------------------------- starts
@@ -394,84 +505,280 @@ def _run(fn, args_list, opts: FitOptions, desc=""):
     return run_jobs(fn, args_list, opts.n_jobs, desc, opts.progress)
 
 
-def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> FitResult:
-    """Maximum-likelihood estimation with random starts; see the module docstring.
+def stage1_size(lik: MixtureLikelihood) -> int:
+    """Stage-one starts of the adaptive search, from the size of the arrays one evaluation
+    fills (patterns x classes x nodes): 60 for an LCA (a start costs 10 to 20 ms, most of it
+    fixed per-iteration overhead), down to 20 (Section 10's default) for a model whose
+    evaluation fills a million cells. A function of the model only, so results do not depend
+    on the machine."""
+    Q = int(np.asarray(lik.integ.nodes()[1]).shape[-1]) if lik.D > 0 else 1
+    work = float(lik.n_patterns) * lik.K * Q
+    return int(np.clip(round(60.0 / (1.0 + work / 2e4)), 20, 60))
+
+
+def _tolerance(opts: FitOptions, ll: float) -> float:
+    return max(opts.replicate_tol, 1e-7 * abs(ll)) if np.isfinite(ll) else opts.replicate_tol
+
+
+def _maxima(records: list[StartRecord], tol: float) -> list[dict]:
+    """Completed starts grouped into distinct maxima, best first: a start joins the group
+    whose best log-likelihood is within ``tol`` above it (no chaining of near ties)."""
+    done = sorted((r for r in records if r.ll_final is not None and np.isfinite(r.ll_final)),
+                  key=lambda r: -r.ll_final)
+    groups: list[dict] = []
+    for r in done:
+        if not groups or groups[-1]["loglik"] - r.ll_final >= tol:
+            groups.append({"loglik": float(r.ll_final), "starts": 0, "converged": 0, "origins": []})
+        g = groups[-1]
+        g["starts"] += 1
+        g["converged"] += int(bool(r.converged))
+        if r.origin not in g["origins"]:
+            g["origins"].append(r.origin)
+    return groups
+
+
+class _Search:
+    """Book-keeping of one start search: records, completed fits, the report."""
+
+    def __init__(self, lik, opts, rng, mode):
+        self.lik, self.opts, self.rng = lik, opts, rng
+        self.adapt0 = (lik.integ.m.copy(), lik.integ.R.copy())  # every start begins from this adaptation
+        self.records: list[StartRecord] = []
+        self.fits: dict[int, FitResult] = {}
+        self.degenerate: dict[int, bool] = {}
+        self.n_tried = 0  # completions attempted (failed ones included)
+        self.seen: set = set()
+        self.report = SearchReport(mode, replicate_k=opts.replicate_k)
+
+    def add(self, theta, ll1, origin) -> int | None:
+        """Record a starting set; None if the same initial values were drawn before."""
+        key = np.round(np.asarray(theta, float), 8).tobytes()
+        if key in self.seen:
+            return None
+        self.seen.add(key)
+        self.records.append(StartRecord(len(self.records), ll1, origin=origin))
+        self.report.drawn += 1
+        return len(self.records) - 1
+
+    def draw(self, centres, n):
+        """n random starting sets, perturbations of the centres in turn: [(theta, origin)]."""
+        out = []
+        for j, s in enumerate(self.rng.spawn(n)):
+            c, origin = centres[j % len(centres)]
+            out.append((perturb(self.lik, c, s), "random" if origin == "centre" else f"around {origin}"))
+        return out
+
+    def stage_one(self, drawn):
+        """Partial optimization of [(theta, origin)]; returns [(index, theta after stage one)],
+        best first."""
+        opts = self.opts
+        say(opts.verbose, f"starts: {len(drawn)} starting sets, {opts.stage1_iter} EM iterations each (stage one)")
+        out = _run(_guarded, [(_stage1, self.lik, self.adapt0, t, opts.stage1_iter, opts.em_tol) for t, _ in drawn],
+                   opts, "starts")
+        res = []
+        for o, (t, origin) in zip(out, drawn):
+            if isinstance(o, StartFailure):
+                i = self.add(t, np.nan, origin)
+                if i is not None:
+                    self.records[i].error = o.error
+                continue
+            th, ll = o
+            i = self.add(th, ll, origin)
+            if i is not None:
+                res.append((i, th))
+        self.report.stage1 += len(res)
+        res.sort(key=lambda it: -self.records[it[0]].ll_stage1 if np.isfinite(self.records[it[0]].ll_stage1) else np.inf)
+        return res
+
+    def complete(self, items):
+        """Complete [(index, theta)] (EM + BFGS) and record the results."""
+        items = [it for it in items if it[0] not in self.fits]
+        self.n_tried += len(items)
+        fits = _run(_guarded, [(converge, self.lik, self.adapt0, th, self.opts) for _, th in items], self.opts,
+                    "completing starts" if len(items) > 1 else "")
+        for (i, _), fr in zip(items, fits):
+            r = self.records[i]
+            if isinstance(fr, StartFailure):
+                r.error = fr.error
+                continue
+            r.ll_final, r.converged = fr.ll, fr.converged
+            r.em_iterations, r.qn_iterations = fr.em_iterations, fr.qn_iterations
+            if np.isfinite(fr.ll):
+                self.fits[i] = fr
+                self.degenerate[i] = bool(degenerate_params(self.lik, fr.theta))
+
+    def perturbation(self):
+        """A random perturbation of the best solution so far: (index, theta), or None."""
+        if not self.fits:
+            return None
+        th = perturb(self.lik, self.best()[1].theta, self.rng.spawn(1)[0])
+        i = self.add(th, np.nan, "perturbed best")
+        return None if i is None else (i, th)
+
+    def best(self) -> tuple[int, FitResult]:
+        """The highest completed start; a solution on an unbounded likelihood (a collapsed
+        variance) loses to any proper one."""
+        if not self.fits:
+            errors = sorted({r.error for r in self.records if r.error}) or ["non-finite log-likelihood"]
+            raise EstimationError(f"every start failed ({len(self.records)} in all): " + "; ".join(errors))
+        all_degen = all(self.degenerate.values())
+        i = max(self.fits, key=lambda j: -np.inf if (self.degenerate[j] and not all_degen) else self.fits[j].ll)
+        return i, self.fits[i]
+
+    def n_best(self) -> int:
+        if not self.fits:
+            return 0
+        _, b = self.best()
+        tol = _tolerance(self.opts, b.ll)
+        return int(sum(abs(f.ll - b.ll) < tol for f in self.fits.values() if np.isfinite(f.ll)))
+
+    def finish(self, t0, stopped) -> FitResult:
+        i, best = self.best()
+        rep = self.report
+        rep.tolerance = _tolerance(self.opts, best.ll)
+        rep.maxima = _maxima(self.records, rep.tolerance)
+        rep.completed = len(self.fits)
+        rep.converged = int(sum(f.converged for f in self.fits.values()))
+        rep.n_best = self.n_best()
+        rep.best_replicated = None if rep.completed < 2 else rep.n_best >= self.opts.replicate_k
+        rep.best_origin = self.records[i].origin
+        rep.stopped = stopped
+        rep.seconds = time.perf_counter() - t0
+        best.starts = self.records
+        best.n_best = rep.n_best
+        best.best_replicated = rep.best_replicated
+        best.search = rep
+        return best
+
+
+def adaptive_search(S: _Search, centres, pending, t0) -> str:
+    """The ``starts="auto"`` search; returns why it stopped (see the module docstring).
+
+    Round one: every structured start and the best ``n_final`` of :func:`stage1_size`
+    stage-one starts (perturbations of the data-based centre and of the structured starts
+    in turn) are completed. While the best log-likelihood has fewer than
+    ``replicate_k`` completed starts: the next ``n_final`` of the stage-one ranking (its
+    better half; then a fresh stage-one batch) and two perturbations of the best solution
+    so far are completed, until ``max_completed`` or ``max_time`` is reached. A cheap model
+    (a full stage one of 60) whose best is replicated completes two perturbations of the best
+    once more: a rival maximum reached by many random starts can hide a better one with a
+    small basin next to it (VerbAgg's 3-class LCA: -4028.8038 and -4028.6114), which such
+    perturbations find; a better one found that way must then be replicated in turn.
+    """
+    lik, opts = S.lik, S.opts
+    n1 = stage1_size(lik)
+    batch = max(1, opts.n_final)
+
+    def fresh_pool():
+        ranked = S.stage_one(S.draw(centres, n1))
+        return ranked[: max(batch, len(ranked) // 2)]
+
+    pool = fresh_pool()
+    S.complete(pending + pool[:batch])
+    pool = pool[batch:]
+    budget_time = opts.max_time if opts.max_time is not None else max(5.0, 2.0 * (time.perf_counter() - t0))
+    confirmed = n1 < 60  # cheap models (a full stage one) also try to leave a replicated maximum once
+    while S.n_best() < opts.replicate_k or not confirmed:
+        if S.n_best() >= opts.replicate_k:
+            confirmed = True
+            ll_before = S.best()[1].ll
+            S.complete([it for it in (S.perturbation() for _ in range(2)) if it is not None])
+            if S.best()[1].ll < ll_before + _tolerance(opts, ll_before):
+                break
+            continue
+        if S.n_tried >= opts.max_completed:
+            return f"budget: {opts.max_completed} completed starts"
+        if time.perf_counter() - t0 > budget_time:
+            return f"budget: {budget_time:.1f} s"
+        if not pool:
+            pool = fresh_pool()
+        room = opts.max_completed - S.n_tried
+        take = [it for it in (S.perturbation() for _ in range(min(2, room))) if it is not None]
+        n = max(0, min(batch, room - len(take)))
+        take, pool = take + pool[:n], pool[n:]
+        S.complete(take)
+    return f"best log-likelihood reached by {S.n_best()} starts"
+
+
+def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, structured=(), limits=()) -> FitResult:
+    """Maximum-likelihood estimation with a start search; see the module docstring.
+
+    ``structured``: [(theta, origin)] starting values built from simpler models (completed
+    without stage one, and centres of random starts). ``limits``: [(theta, model)] points at
+    which this model equals a simpler one it nests as a boundary limit (a variance to
+    infinity, a class proportion to 0): each is evaluated, and one above every completed
+    start is reported instead (the nesting guarantee), with a boundary warning.
 
     The search runs on internal coordinates of unit scale (:mod:`glmmix.scaling`);
-    ``start_params`` and the returned ``theta`` are on the original scale.
+    ``start_params``, the structured starts and limits, and the returned ``theta`` are on
+    the original scale.
     """
     check_identified(lik)
     slik, rs = internal(lik)
     if slik is not lik:
-        fr = estimate(slik, opts, None if start_params is None else rs.to_internal(start_params))
+        fr = estimate(slik, opts, None if start_params is None else rs.to_internal(start_params),
+                      [(rs.to_internal(t), o) for t, o in structured], [(rs.to_internal(t), m) for t, m in limits])
         fr.theta = rs.to_external(fr.theta)
         return fr
+    t0 = time.perf_counter()
     rng = np.random.default_rng(opts.seed)
     if lik.layout.n_free == 0:  # everything fixed: evaluate only
         th = np.zeros(0)
         ll = lik.adapt(th) if lik.integ.adaptive else lik.loglik(th)
-        return FitResult(th, ll, True, 0.0, 0, 0, [StartRecord(0, ll, ll, True)], None, 1)
+        rep = SearchReport("single", drawn=1, completed=1, converged=1, n_best=1, stopped="nothing to estimate",
+                           maxima=[{"loglik": float(ll), "starts": 1, "converged": 1, "origins": ["given"]}],
+                           best_origin="given", seconds=time.perf_counter() - t0)
+        return FitResult(th, ll, True, 0.0, 0, 0, [StartRecord(0, ll, ll, True, origin="given")], None, 1, search=rep)
     center = homogeneous_start(lik) if start_params is None else np.asarray(start_params, float)
-    adapt0 = (lik.integ.m.copy(), lik.integ.R.copy())  # every start begins from this adaptation
     K = lik.K
-    records: list[StartRecord] = []
-    if K == 1 or opts.n_starts <= 0:
+    single = K == 1 or (not opts.adaptive and opts.n_starts <= 0)
+    S = _Search(lik, opts, rng, "single" if single else ("auto" if opts.adaptive else "fixed"))
+    if single:
+        origin = "given" if start_params is not None else "centre"
         if K > 1 and start_params is None:
             # the data-based centre (every class alike) is a stationary point, a saddle, of a
             # mixture likelihood: one start means one perturbation of it
             center = perturb(lik, center, rng)
-        thetas = [center]
-        records.append(StartRecord(0, lik.loglik(center)))
-        finals_idx = [0]
+            origin = "perturbed centre"
+        i = S.add(center, lik.loglik(center), origin)
+        S.complete([(i, center)])
+        stopped = "one start requested"
     else:
-        # Step 2: stage one, partial optimization of every random start.
-        seeds = rng.spawn(opts.n_starts)
-        cand = [center] if start_params is not None else []
-        cand += [perturb(lik, center, s) for s in seeds]
-        # when every start is completed anyway, stage one's partial optimization is skipped
-        n_iter1 = 0 if opts.n_final >= len(cand) else opts.stage1_iter
-        say(opts.verbose, f"starts: {len(cand)} starting sets, {n_iter1} EM iterations each (stage one)")
-        out = _run(_guarded, [(_stage1, lik, adapt0, c, n_iter1, opts.em_tol) for c in cand], opts, "starts")
-        thetas = [c if isinstance(o, StartFailure) else o[0] for c, o in zip(cand, out)]
-        for i, o in enumerate(out):
-            failed = isinstance(o, StartFailure)
-            records.append(StartRecord(i, np.nan if failed else o[1], error=o.error if failed else None))
-        lls = np.array([r.ll_stage1 for r in records])
-        lls = np.where(np.isfinite(lls), lls, -np.inf)
-        finals_idx = [i for i in np.argsort(-lls, kind="stable") if records[i].error is None][: max(1, opts.n_final)]
-        say(opts.verbose, f"stage one: best log-likelihood {lls.max():.4f}; completing the best {len(finals_idx)}")
-    # Step 3: complete the best few.
-    fits = _run(_guarded, [(converge, lik, adapt0, thetas[i], opts) for i in finals_idx], opts,
-                "completing starts" if len(finals_idx) > 1 else "")
-    for i, fr in zip(finals_idx, fits):
-        if isinstance(fr, StartFailure):
-            records[i].error = fr.error
-            continue
-        records[i].ll_final = fr.ll
-        records[i].converged = fr.converged
-        records[i].em_iterations = fr.em_iterations
-        records[i].qn_iterations = fr.qn_iterations
-    fits = [f for f in fits if not isinstance(f, StartFailure) and np.isfinite(f.ll)]
-    if not fits:
-        errors = sorted({r.error for r in records if r.error}) or ["non-finite log-likelihood"]
-        raise EstimationError(f"every start failed ({len(finals_idx)} completed, {len(records)} in all): "
-                              + "; ".join(errors))
-    # a solution on an unbounded likelihood (a collapsed variance) loses to any proper one
-    degen = [bool(degenerate_params(lik, f.theta)) for f in fits]
-    best_pos = int(np.argmax([-np.inf if (dg and not all(degen)) else f.ll for f, dg in zip(fits, degen)]))
-    best = fits[best_pos]
-    n_best = int(sum(abs(f.ll - best.ll) < opts.replicate_tol for f in fits))
-    best.starts = records
-    best.n_best = n_best
-    best.best_replicated = n_best >= 2 if len(fits) >= 2 else None
-    say(opts.verbose, f"best log-likelihood {best.ll:.4f}, reached by {n_best} of {len(fits)} completed start(s)")
-    if best.best_replicated is False:
+        pending = []
+        centres = [(center, "given" if start_params is not None else "centre")]
+        if start_params is not None:
+            pending.append((S.add(center, np.nan, "given"), center))
+        for th, origin in structured:
+            i = S.add(th, np.nan, origin)
+            if i is not None:
+                pending.append((i, th))
+                centres.append((th, origin))
+        if opts.adaptive:
+            stopped = adaptive_search(S, centres, pending, t0)
+        else:
+            # Step 2: stage one, partial optimization of every random start.
+            cand = S.draw(centres, opts.n_starts)
+            if opts.n_final >= len(cand):  # every start completed anyway: no stage one
+                items = [(S.add(c, np.nan, o), c) for c, o in cand]
+                items = [it for it in items if it[0] is not None]
+            else:
+                items = S.stage_one(cand)
+            # Step 3: complete the best few (and every given or structured start).
+            S.complete(pending + items[: max(1, opts.n_final)])
+            stopped = f"fixed: {len(S.fits)} completed as requested"
+    best = S.finish(t0, stopped)
+    rep = best.search
+    say(opts.verbose, f"best log-likelihood {best.ll:.4f}, reached by {rep.n_best} of {rep.completed} completed "
+                      f"start(s); {rep.stopped}")
+    if rep.best_replicated is False:
         msg = (
-            f"the best log-likelihood {best.ll:.4f} was reached by only 1 of {len(fits)} completed "
-            "starts; it may be a local maximum: increase starts=(n_starts, n_final)"
+            f"the best log-likelihood {best.ll:.4f} was reached by only {rep.n_best} of {rep.completed} completed "
+            f"starts ({rep.stopped}); it may be a local maximum: "
+            + ("raise FitOptions(max_completed=, max_time=)" if opts.adaptive else "increase starts=(n_starts, n_final)")
         )
         best.warnings.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    best = _nesting_guarantee(lik, best, limits, opts)
     # Step 4: canonical class order, then boundary estimates.
     if best.adapt_state is not None:  # the nodes this start was fitted with
         lik.integ.m, lik.integ.R = (a.copy() for a in best.adapt_state)
@@ -514,6 +821,36 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None) -> Fit
         best.warnings.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
     return best
+
+
+def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
+    """Evaluate each boundary limit; report one above the best completed start instead."""
+    if not limits:
+        return best
+    rep = best.search
+    adaptive = lik.integ.adaptive and lik.D > 0
+    state = (lik.integ.m.copy(), lik.integ.R.copy())
+    top, top_ll = None, best.ll + rep.tolerance
+    for theta, model in limits:
+        theta = np.asarray(theta, float)
+        ll = float(lik.adapt(theta) if adaptive else lik.loglik(theta))
+        rep.limits.append({"model": model, "loglik": ll, "used": False})
+        if np.isfinite(ll) and ll > top_ll:
+            top, top_ll = (theta, (lik.integ.m.copy(), lik.integ.R.copy()), len(rep.limits) - 1), ll
+    lik.integ.m, lik.integ.R = state
+    if top is None:
+        return best
+    theta, astate, j = top
+    rep.limits[j]["used"] = True
+    g = lik.gradient(theta) if not adaptive else lik.loglik_and_grad(theta)[1]
+    new = FitResult(theta, top_ll, True, float(np.abs(g).max()) if g.size else 0.0, 0, 0, best.starts,
+                    best.best_replicated, best.n_best, warnings=list(best.warnings), adapt_state=astate,
+                    search=rep, message=f"the limit {rep.limits[j]['model']}")
+    msg = (f"the best completed start ({best.ll:.4f}) is below the model's boundary limit {rep.limits[j]['model']} "
+           f"({top_ll:.4f}); the limit is reported (its boundary parameters are named below)")
+    new.warnings.append(msg)
+    warnings.warn(msg, BoundaryWarning, stacklevel=4)
+    return new
 
 
 def normalize_signs(lik: MixtureLikelihood, theta) -> np.ndarray:

@@ -36,8 +36,8 @@ from .results import MixtureResults
 from .validate import (check_label_values, check_model_args, check_n_jobs, check_options, check_seed,
                        check_start_params, check_starts)
 
-#: default random starts (Section 10 of Asparouhov & Muthen: 20 sets, the best 5 completed)
-DEFAULT_STARTS = (20, 5)
+#: the default start search: adaptive (estimation.adaptive_search)
+DEFAULT_STARTS = "auto"
 
 
 class _Unset:
@@ -139,6 +139,9 @@ class MixtureModel:
         self.layout = layout
         self.likelihood = MixtureLikelihood(design, layout, integration)
         self.integration = self.likelihood.integ
+        #: the formula, data and model arguments (set by from_formula): the simpler models
+        #: this one nests are built from them (structured starts, nesting.py)
+        self.spec: dict | None = None
 
     @classmethod
     def from_formula(
@@ -172,6 +175,8 @@ class MixtureModel:
         """Build the model; the arguments are those of :func:`glmmix.fit` that describe the
         model (not its estimation). ``integration_seed`` seeds the Monte Carlo rules'
         nodes (``integration="mc"/"qmc"``; default 0); ``items``/``id`` give wide data."""
+        spec = dict(locals())
+        spec.pop("cls")
         if items is not None:
             data = wide_for_formula(parse_formula(formula), data, items, id)
         elif id is not None:
@@ -196,7 +201,9 @@ class MixtureModel:
                                  seed=0 if integration_seed is None else integration_seed,
                                  class_logits=bool(design.re_cls) and design.unit_name is None)
         _check_integration(integ)
-        return cls(design, layout, integ)
+        model = cls(design, layout, integ)
+        model.spec = spec
+        return model
 
     # ------------------------------------------------------------------ description
     @property
@@ -264,10 +271,22 @@ class MixtureModel:
         d = self.design
         say(opts.verbose, f"model: {self.layout.n_free} free parameters, {d.n_clusters} independent units"
                           + (f", {d.D} random-effect dimension(s), integration {self.integration.method!r}" if d.D else ""))
-        fr = estimate(lik, opts, start_params=theta0)
+        starts_s, limits = self.structured_starts(opts)
+        fr = estimate(lik, opts, start_params=theta0, structured=starts_s, limits=limits)
         say(opts.verbose, f"standard errors: {se}")
         cov_free, _ = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)
         return MixtureResults(results_state(lik, fr, cov_free, se or "none", opts), self)
+
+    def structured_starts(self, opts: FitOptions) -> tuple[list, list]:
+        """Starting values and boundary limits from the simpler models this one nests
+        (``glmmix.nesting``); none for one class, one start, or a model not built from a
+        formula."""
+        if self.spec is None or self.likelihood.K == 1 or not (opts.adaptive or opts.n_starts > 0):
+            return [], []
+        from .nesting import structured
+
+        rng = np.random.default_rng(None if opts.seed is None else [opts.seed, 1])
+        return structured(self, opts, rng)
 
     def starting_values(self, start_params=None, start_from=None, start_values=None) -> np.ndarray | None:
         """The starting vector from the three ways of giving one (None: the default centre)."""

@@ -270,6 +270,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "boundary": fr.boundary,
         "warnings": fr.warnings,
         "starts": [vars(r) for r in fr.starts],
+        "search": fr.search.to_dict() if fr.search is not None else None,
         "options": {"n_starts": opts.n_starts, "n_final": opts.n_final, "seed": opts.seed},
     }
 

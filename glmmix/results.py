@@ -34,7 +34,12 @@ class MixtureResults:
         Model-implied class proportions (averaged over units' covariates).
     converged : bool
     starts : DataFrame
-        The random-start report.
+        One row per starting set: stage-one and final log-likelihoods, convergence,
+        iterations and origin (random, perturbed best, or the simpler model it came from).
+    search : SearchReport
+        What the start search did: starts drawn, completed and converged, the distinct
+        maxima with how many starts reached each (``search.table()``), whether the best was
+        replicated, why the search stopped and the time spent (``print(res.search)``).
     """
 
     def __init__(self, state: dict, model=None):
@@ -74,6 +79,9 @@ class MixtureResults:
         self.class_proportions = pd.Series(cp["value"], index=self.posterior.columns, name="proportion")
         self.class_proportions_se = pd.Series(cp["se"], index=self.posterior.columns, dtype=float, name="se")
         self.starts = pd.DataFrame(state["starts"])
+        from .estimation import SearchReport
+
+        self.search = SearchReport.from_dict(state["search"]) if state.get("search") else None
 
     # ------------------------------------------------------------------ inference
     @property

@@ -14,8 +14,9 @@ FMA-GoM        ``y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)`` (e
                at tau = 15, lambda = 0 (eq 42-50)
 =============  =====================================================================
 
-GoM, FMA and FMA-GoM start from the LCA estimates by default, with random starts around
-them (the paper's advice, Section 7 and 10).
+None of them has starting logic of its own: :func:`glmmix.fit` derives the simpler models
+a formula nests (the LCA under GoM, FMA and FMA-GoM, the one-class factor model under FMA,
+FMA-GoM and the 3PL) from its structure and starts from them (``glmmix.nesting``).
 """
 
 from __future__ import annotations
@@ -31,14 +32,6 @@ def _say(name, formula, kw, verbose):
     if verbose:
         extra = "".join(f", {k}={v!r}" for k, v in kw.items() if k in ("n_classes", "family", "link", "class_specific"))
         print(f"glmmix {name}: gm.fit({formula!r}, data{extra})")
-
-
-def _lca_start(data, n_classes, family, kw, *, y, item, id, covariates=None):
-    """Start from the LCA (the paper's advice) unless the caller gave starting values."""
-    if n_classes > 1 and "start_from" not in kw and "start_params" not in kw:
-        kw["start_from"] = lca(data, n_classes, family, y=y, item=item, id=id, covariates=covariates,
-                               verbose=False, se="none",
-                               **{k: v for k, v in kw.items() if k in ("link", "seed", "starts")})
 
 
 def _long(data, items, y, item, id):
@@ -72,25 +65,23 @@ def lca(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str
 
 
 def gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",
-        id: str = "id", covariates: list[str] | None = None, restricted: bool = False, start_lca: bool = True,
+        id: str = "id", covariates: list[str] | None = None, restricted: bool = False,
         items: list[str] | None = None, verbose: bool = True, **kw) -> MixtureResults:
     """Grade of Membership: one class per response with person-specific random class logits.
 
     ``restricted=True`` uses the one-factor structure of eq 35 (one integration dimension
-    for any number of classes). Starts from the LCA fit unless ``start_lca=False``.
+    for any number of classes).
     """
     re = f"rr(1 | {id}, 1)" if restricted else f"(1 | {id})"
     f = f"{y} ~ 0 + {item} | class ~ {_rhs(covariates)} + {re}"
     _say("GoM" + (" (restricted, eq 35)" if restricted else ""), f,
          {"n_classes": n_classes, "family": family, **kw}, verbose)
-    if start_lca:
-        _lca_start(data, n_classes, family, kw, y=y, item=item, id=id, covariates=covariates)
     return fit(f, data, n_classes=n_classes, family=family, **kw)
 
 
 def fma(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",
         id: str = "id", n_factors: int = 1, class_specific_loadings: bool = False,
-        covariates: list[str] | None = None, start_lca: bool = True, items: list[str] | None = None,
+        covariates: list[str] | None = None, items: list[str] | None = None,
         verbose: bool = True, **kw) -> MixtureResults:
     """Factor mixture analysis / mixture IRT (eq 36-37): LCA plus a factor within classes."""
     data = _long(data, items, y, item, id)
@@ -98,13 +89,11 @@ def fma(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str
     if class_specific_loadings:
         kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
     _say("FMA", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
-    if start_lca:
-        _lca_start(data, n_classes, family, kw, y=y, item=item, id=id, covariates=covariates)
     return fit(f, data, n_classes=n_classes, family=family, **kw)
 
 
 def fma_gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",
-            id: str = "id", class_specific_loadings: bool = False, start_lca: bool = True,
+            id: str = "id", class_specific_loadings: bool = False,
             items: list[str] | None = None, verbose: bool = True, **kw) -> MixtureResults:
     """FMA-GoM (eq 38-41): one class per response, random class logits, a person factor."""
     data = _long(data, items, y, item, id)
@@ -112,8 +101,6 @@ def fma_gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y:
     if class_specific_loadings:
         kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
     _say("FMA-GoM", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
-    if start_lca:
-        _lca_start(data, n_classes, family, kw, y=y, item=item, id=id)
     return fit(f, data, n_classes=n_classes, family=family, **kw)
 
 
@@ -128,7 +115,9 @@ def three_pl(data: pd.DataFrame, link: str = "logit", *, y: str = "y", item: str
     Class 1 (guessing correctly) has tau_i1 = 15 and lambda_i1 = 0, so P(y = 1 | class 1) ~ 1;
     class 2 is the 2PL; P(class 1) for a response to item i is logistic(gamma_i) with no
     random class intercept (alpha = 0). The IRT parameters g_i, a_i, b_i (eq 48-50) are in
-    :func:`glmmix.irt_parameters`. Starts from the 2PL fit.
+    :func:`glmmix.irt_parameters`. ``glmmix.fit`` starts it from the 2PL (the one-class model of
+    the same formula) with the guessing class rare and with it favoured, and never reports
+    less than the 2PL, its limit as every guessing parameter goes to 0.
     """
     data = _long(data, items, y, item, id)
     levels = list(pd.Categorical(data[item]).categories)
@@ -139,15 +128,6 @@ def three_pl(data: pd.DataFrame, link: str = "logit", *, y: str = "y", item: str
     _say("3PL (constrained FMA-GoM, eq 43-47)", f, {"n_classes": 2, "family": "bernoulli", "link": link}, verbose)
     if verbose:
         print(f"   with class_specific=['random'] and fix = tau_i1 = {THREE_PL_TAU:g}, lambda_i1 = 0 for every item")
-    if "start_from" not in kw and "start_params" not in kw:
-        two = fit(f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, 1)", data, family="bernoulli", link=link, se="none",
-                  **{k: v for k, v in kw.items() if k in ("n_points", "integration")})
-        kw["start_from"] = two
-        kw.setdefault("start_values", {f"logit:class1:{item}[{lev}]": -1.0 for lev in levels})
-    # the 3PL's likelihood is flat in the guessing parameters (maxima a few thousandths
-    # apart on LSAT): more random starts than the default
-    if "options" not in kw:
-        kw.setdefault("starts", (40, 8))
     res = fit(f, data, n_classes=2, family="bernoulli", link=link, class_specific=["random"], fix=fix, **kw)
     res._s["model_name"] = "3PL guessing model (constrained FMA-GoM)"
     res._s["three_pl"] = {"item": item, "id": id, "levels": [str(v) for v in levels]}

@@ -86,6 +86,11 @@ def build_summary(res, alpha=0.05) -> Summary:
         "Std. errors:": {"ml": "ML (observed information)", "robust": "robust (sandwich)"}.get(res.se_type, "none"),
         "Best LL replicated:": {True: f"yes ({s['n_best']} starts)", False: "NO", None: "n/a"}[s["best_replicated"]],
     }
+    if res.search is not None and res.search.mode != "single":
+        sr = res.search
+        left["Starts:"] = f"{sr.drawn} drawn, {sr.completed} completed, {sr.converged} converged ({sr.seconds:.1f} s)"
+        right["Best LL replicated:"] = (f"yes ({sr.n_best} starts)" if sr.best_replicated else
+                                        f"NO ({sr.n_best} of {sr.completed})")
     info = pd.DataFrame({"a": list(left.keys()), "b": list(left.values())})
     info2 = pd.DataFrame({"c": list(right.keys()), "d": list(right.values())})
     n = max(len(info), len(info2))
@@ -133,6 +138,15 @@ def build_summary(res, alpha=0.05) -> Summary:
         out["units"] = [str(int(v)) for v in ct["n"]]
         out["entropy"] = [_fmt(v, 3) for v in ent]
         smry.add_df(_titled(out, "Classification (mean posterior by modal class)"), index=False)
+    if res.search is not None and res.search.mode != "single" and res.search.maxima:
+        mx = res.search.maxima
+        top = mx[:5]
+        dt = pd.DataFrame({"starts": [str(m["starts"]) for m in top],
+                           "from": [", ".join(m["origins"]) for m in top]},
+                          index=[f"{m['loglik']:.4f}" for m in top])
+        title = (f"Distinct maxima of the completed starts ({len(mx)}; best first"
+                 + (f", {len(mx) - 5} lower not shown" if len(mx) > 5 else "") + ")")
+        smry.add_df(_titled(dt, title), index=False)
     notes = list(res.warnings)
     if s["n_dropped"]:
         notes.append(f"{s['n_dropped']} row(s) with a missing outcome were dropped (ML under MAR).")

@@ -60,8 +60,13 @@ def check_n_jobs(n_jobs, name: str = "n_jobs") -> int:
     return int(n_jobs)
 
 
-def check_starts(starts) -> tuple[int, int]:
-    """``starts`` as (number of random starts, number completed)."""
+def check_starts(starts) -> tuple[int | str, int]:
+    """``starts`` as (number of random starts, number completed); ``"auto"`` as ("auto", 5)."""
+    if isinstance(starts, str):
+        if starts != "auto":
+            raise DesignError(f"starts must be 'auto', an integer or a pair of integers (n_starts, n_final), "
+                              f"not {starts!r}")
+        return "auto", 5
     if starts is None:
         return 0, 0
     if isinstance(starts, (tuple, list)):
@@ -90,7 +95,8 @@ def check_options(options):
     check_n_jobs(options.n_jobs, "options.n_jobs")
     for f in fields(options):
         v = getattr(options, f.name)
-        if f.name in ("seed", "n_jobs"):
+        if f.name in ("seed", "n_jobs") or (f.name == "n_starts" and v == "auto") or \
+                (f.name == "max_time" and v is None):
             continue
         if f.name == "verbose":
             if not isinstance(v, (bool, np.bool_)):
@@ -100,14 +106,17 @@ def check_options(options):
             if v is not None and not isinstance(v, (bool, np.bool_)):
                 raise DesignError(f"options.progress must be True, False or None, not {v!r}")
             continue
-        if f.type in ("int", int):
+        if f.type in ("int", int, "int | str"):
             ok = _is_int(v) and v >= 0
         else:
             ok = _is_real(v) and np.isfinite(v) and v >= 0
         if not ok:
             raise DesignError(f"options.{f.name} must be a non-negative {'integer' if f.type in ('int', int) else 'number'}, "
                               f"not {v!r}")
-    if options.n_starts > 0 and not 1 <= options.n_final <= options.n_starts:
+    if options.n_starts == "auto":
+        if options.n_final < 1 or options.replicate_k < 1 or options.max_completed < 1:
+            raise DesignError("options.n_final, replicate_k and max_completed must be at least 1 with n_starts='auto'")
+    elif options.n_starts > 0 and not 1 <= options.n_final <= options.n_starts:
         raise DesignError(f"options.n_final={options.n_final} must be between 1 and n_starts={options.n_starts}")
     return options
 

@@ -1,0 +1,265 @@
+"""Simpler models a mixture nests, derived from its formula: structured starts and limits.
+
+A mixture with random terms contains simpler models as boundary limits of its parameter
+space. They are read off the formula, never off a model's name:
+
+* **between limit**: a row-level class variable with a random class intercept on ``g``
+  (``class ~ 1 + (1 | g)``: GoM, FMA-GoM, Table 3's Model 6) becomes the cluster-level
+  class variable ``class(g)`` as the intercept's variance goes to infinity (every row of a
+  cluster then falls in one class: the LCA, the FMA, Model 5);
+* **no random effects**: dropping every random term of the outcome part (loadings and SDs
+  to 0) and, for a unit-level class variable, of the class part (two-level to single-level),
+  after the between limit: the LCA under an FMA, FMA-GoM or GoM;
+* **one class**: with outcome random terms, the one-class model (the factor model or 2PL
+  under an FMA or a 3PL) is the limit in which one class takes every unit.
+
+Each simpler model is built from the fitted model's formula, data and arguments
+(``MixtureModel.spec``) and fitted with the same estimation options and its own start
+search (fits are shared within one top-level fit) and its estimates are carried over by parameter label. They
+give the structured starts of :func:`glmmix.estimation.estimate` (the simpler solution,
+and for one class every class in turn taking most of the weight, and with several
+class-logit columns each column in turn giving a class weight, so the 3PL starts from the
+2PL, from a guessing-heavy solution and from guessing on one item at a time) and the limits of the nesting guarantee
+(the full model evaluated at the boundary point equal to the simpler fit).
+
+Models with several class variables get no structured starts (random starts only).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from .exceptions import GlmmixError
+from .formula import ClassPart, ParsedFormula, Part
+
+#: a class-logit SD at which a row-level class variable acts as a cluster-level one
+LIMIT_SD = 1e3
+#: log-odds at which a class has (numerically) no weight
+LIMIT_LOGIT = 30.0
+#: the weight of the favoured class in one-class starts
+FAVOURED = 0.8
+#: one-class starts that raise one class-logit column at a time, for at most this many columns
+MAX_COLUMN_STARTS = 20
+
+_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("glmmix_nesting_cache", default=None)
+
+
+@dataclass(frozen=True)
+class Simpler:
+    kind: str  # "between limit", "no random effects", "one class"
+    formula: str
+    n_classes: int
+
+
+def _part_text(p: Part, drop_random: bool = False) -> str:
+    terms = [p.fixed.strip() or "1"]
+    if not drop_random:
+        terms += [str(t) for t in p.random] + [str(f) for f in p.factors]
+    return " + ".join(terms)
+
+
+def _class_text(c: ClassPart, level, drop_random) -> str:
+    lhs = f"{c.name}({level})" if level else c.name
+    return f"{lhs} ~ {_part_text(c.part, drop_random)}"
+
+
+def _between_group(c: ClassPart):
+    """The grouping column of a row-level class variable's random intercepts, if one."""
+    if c.level is not None:
+        return None
+    groups = {t.group for t in c.part.random} | {f.group for f in c.part.factors}
+    return groups.pop() if len(groups) == 1 else None
+
+
+def simpler_models(parsed: ParsedFormula, n_classes: int) -> list[Simpler]:
+    """The simpler models nested in this one (see the module docstring), cheapest last."""
+    if len(parsed.classes) != 1 or n_classes < 2:
+        return []
+    c = parsed.classes[0]
+    op = parsed.outcome_part
+    out_random = bool(op.random or op.factors)
+    cls_random = bool(c.part.random or c.part.factors)
+    g = _between_group(c)
+    found = []
+    if g is not None:  # variance to infinity: the class variable moves to the cluster level
+        f = f"{parsed.outcome} ~ {_part_text(op)} | {_class_text(c, g, True)}"
+        found.append(Simpler("between limit", f, n_classes))
+    level = g if g is not None else c.level
+    if (out_random or cls_random) and level is not None:  # a row-level mixture is no start
+        f = f"{parsed.outcome} ~ {_part_text(op, True)} | {_class_text(c, level, True)}"
+        if all(s.formula != f for s in found):
+            found.append(Simpler("no random effects", f, n_classes))
+    if out_random:
+        found.append(Simpler("one class", f"{parsed.outcome} ~ {_part_text(op)}", 1))
+    return found
+
+
+def _keep_fix(label: str, simple: Simpler, class_name: str) -> bool:
+    """Whether a ``fix=``/``equal=`` label can apply to the simpler model."""
+    if simple.kind == "one class":
+        return not re.match(rf"(logit:)?{re.escape(class_name)}\d+:", label) and not label.startswith("logit:")
+    if simple.kind == "no random effects":
+        return not re.search(r"(^|:)(sd|cor|loading|regression|residual sd)\(", label)
+    return not label.startswith(("sd(", "cor(", "loading(", "regression(", "residual sd("))
+
+
+def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts):
+    """Fit a simpler model (shared within one top-level fit); None if it cannot be fitted."""
+    from .model import MixtureModel
+
+    cache = _CACHE.get()
+    key = (simple.formula, simple.n_classes)
+    if cache is not None and key in cache:
+        return cache[key]
+    kw = {k: v for k, v in spec.items() if k not in ("formula", "n_classes")}
+    if kw.get("fix"):
+        kw["fix"] = {k: v for k, v in kw["fix"].items() if _keep_fix(k, simple, class_name)}
+    if kw.get("equal"):
+        kw["equal"] = [grp for grp in kw["equal"] if all(_keep_fix(x, simple, class_name) for x in grp)]
+    if simple.n_classes == 1:
+        kw.pop("class_specific", None)
+        kw.pop("invariant", None)
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = MixtureModel.from_formula(simple.formula, n_classes=simple.n_classes, **kw)
+            res = model.fit(se="none", options=opts)
+    except (GlmmixError, NotImplementedError, ValueError, np.linalg.LinAlgError):
+        res = None
+    if cache is not None:
+        cache[key] = res
+    return res
+
+
+def _with(lik, theta, **blocks) -> np.ndarray:
+    L = lik.layout
+    P = L.unpack(L.expand(theta).copy())
+    for name, fn in blocks.items():
+        P[name][...] = fn(P[name])
+    phi = L.pack(P)
+    m = L.free_idx < 0
+    phi[m] = L.fixed_val[m]
+    return L.from_full(phi)
+
+
+def _logit_targets(lik, target) -> np.ndarray | None:
+    """Class-logit coefficients (q, K-1) whose logits equal ``target`` (K-1,) in every unit,
+    or None if the class part's design cannot express constant logits."""
+    Zv = np.asarray(lik.pat.Zv, float)
+    g, *_ = np.linalg.lstsq(Zv, np.ones(len(Zv)), rcond=None)
+    if np.abs(Zv @ g - 1).max() > 1e-8:
+        return None
+    return g[:, None] * np.asarray(target, float)[None, :]
+
+
+def _class_favoured(lik, theta, j, odds) -> np.ndarray | None:
+    """``theta`` with class j at log-odds ``odds`` over each other class (reference: last)."""
+    K = lik.K
+    target = np.zeros(K - 1)
+    if j == K - 1:
+        target[:] = -odds
+    else:
+        target[j] = odds
+    G = _logit_targets(lik, target)
+    if G is None:
+        return None
+    return _with(lik, theta, gamma=lambda _: G)
+
+
+def _column_starts(lik, theta) -> list:
+    """One-class starts in which a single class-logit column gives a class weight (logit -1)
+    while every other column keeps it rare (logit -3): with item-specific class logits (the
+    3PL's guessing), one item's guessing at a time."""
+    Zv = np.asarray(lik.pat.Zv, float)
+    q = Zv.shape[1]
+    if q < 2 or q > MAX_COLUMN_STARTS:
+        return []
+    out = []
+    for k in range(lik.K - 1):
+        for c in range(q):
+            G = np.full((q, lik.K - 1), -3.0)
+            G[c, k] = -1.0
+            out.append((_with(lik, theta, gamma=lambda _, G=G: G), f"one class, class {k + 1} by column {c + 1}"))
+    return out
+
+
+def _between_limit_gamma(lik, theta, props, sd) -> np.ndarray:
+    """Random class intercepts with SD ``sd`` and means giving each cluster a whole class
+    with the simpler model's proportions (threshold crossings of sd * u, u standard normal)."""
+    K = lik.K
+    p = np.clip(np.asarray(props, float), 1e-6, 1)
+    # class k (non-reference) against the reference: P(alpha_k > 0) ~ p_k / (p_k + p_K)
+    c = stats.norm.ppf(p[:-1] / (p[:-1] + p[-1]))
+    G = _logit_targets(lik, sd * c)
+
+    def re_cls(v):
+        out = np.zeros_like(v)
+        d = lik.design
+        k0 = 0
+        for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
+            n = len(pos)
+            out[k0:k0 + n] = np.where(pos[:, 0] == pos[:, 1], sd, 0.0)
+            k0 += n
+        return out
+
+    th = _with(lik, theta, re_cls=re_cls)
+    return th if G is None else _with(lik, th, gamma=lambda _: G)
+
+
+def structured(model, opts, rng) -> tuple[list, list]:
+    """Structured starts [(theta, origin)] and boundary limits [(theta, model)] for a
+    :class:`~glmmix.model.MixtureModel`, from its formula, data and arguments (``spec``)."""
+    from .estimation import perturb
+    from .formula import parse_formula
+
+    lik, spec = model.likelihood, model.spec
+    parsed = parse_formula(spec["formula"])
+    d = lik.design
+    found = simpler_models(parsed, lik.K)
+    if not found or d.multi:
+        return [], []
+    token = None
+    if _CACHE.get() is None:
+        token = _CACHE.set({})
+    try:
+        starts, limits = [], []
+        for simple in found:
+            res = fit_simpler(simple, d.class_name, spec, opts)
+            if res is None:
+                continue
+            try:  # parameters matched by label (a one-class model's to every class)
+                th = model._transfer(res)
+            except GlmmixError:
+                continue
+            name = f"{simple.kind} ({simple.formula}" + (f", {simple.n_classes} classes)" if simple.n_classes > 1 else ")")
+            zero = lambda v: np.zeros_like(v)  # noqa: E731
+            if simple.kind == "one class":
+                for j in range(lik.K):
+                    fav = _class_favoured(lik, th, j, np.log(FAVOURED / (1 - FAVOURED)))
+                    if fav is not None:
+                        starts.append((perturb(lik, fav, rng), f"one class, class {j + 1} favoured"))
+                    lim = _class_favoured(lik, th, j, LIMIT_LOGIT)
+                    if lim is not None:
+                        limits.append((lim, f"{name}, all in class {j + 1}"))
+                starts += _column_starts(lik, th)
+                continue
+            starts.append((th, simple.kind))
+            props = res.class_proportions.to_numpy()
+            kw = {"re_out": zero} if d.re_out and simple.kind == "no random effects" else {}
+            if _between_group(parsed.classes[0]) is not None:
+                limits.append((_between_limit_gamma(lik, _with(lik, th, **kw) if kw else th, props, LIMIT_SD), name))
+                # the same point moved in from the boundary, a start the optimizer can leave
+                starts.append((_between_limit_gamma(lik, th, props, 5.0), f"{simple.kind}, SD 5"))
+            elif d.re_cls or kw:
+                limits.append((_with(lik, th, re_cls=zero, **kw) if d.re_cls else _with(lik, th, **kw), name))
+        return starts, limits
+    finally:
+        if token is not None:
+            _CACHE.reset(token)

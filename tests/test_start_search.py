@@ -1,0 +1,191 @@
+"""The start search: the adaptive default, its report, structured starts and the nesting guarantee."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import glmmix as gm
+from glmmix.estimation import FitOptions, SearchReport, StartRecord, _maxima
+
+LCA = "y ~ 0 + item | class(id) ~ 1"
+
+
+@pytest.fixture(scope="module")
+def carcinoma():
+    return gm.wide_to_long(gm.datasets.load("carcinoma"))
+
+
+@pytest.fixture(scope="module")
+def lsat():
+    return gm.wide_to_long(gm.datasets.load("lsat"))
+
+
+def test_maxima_never_call_a_rival_replicated():
+    # the best maximum found once, a rival 0.19 lower found five times: the best is not replicated
+    recs = [StartRecord(0, -4030.0, -4028.6114, True)] + [StartRecord(i, -4030.0, -4028.8038 + 1e-5 * i, True)
+                                                        for i in range(1, 6)]
+    recs.append(StartRecord(6, -4031.0))  # stage one only: not a completed start
+    mx = _maxima(recs, tol=4e-4)
+    assert [m["starts"] for m in mx] == [1, 5]
+    assert mx[0]["loglik"] == pytest.approx(-4028.6114)
+    # a group is anchored at its best value: a chain of near ties does not merge distant maxima
+    chain = [StartRecord(i, 0.0, -100.0 - 3e-4 * i, True) for i in range(6)]
+    assert [m["starts"] for m in _maxima(chain, tol=4e-4)] == [2, 2, 2]
+
+
+def test_fixed_search_report_counts(carcinoma):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = gm.fit(LCA, carcinoma, n_classes=3, family="bernoulli", seed=3, starts=(8, 3), se="none")
+    s = r.search
+    assert s.mode == "fixed" and s.drawn == 8 and s.stage1 == 8 and s.completed == 3
+    assert s.converged == int(r.starts["converged"].fillna(False).astype(bool).sum())
+    assert sum(m["starts"] for m in s.maxima) == s.completed == r.starts["ll_final"].notna().sum()
+    assert s.maxima[0]["loglik"] == pytest.approx(r.llf, abs=1e-6)
+    assert s.n_best == s.maxima[0]["starts"] and s.best_replicated == (s.n_best >= 2)
+    assert s.seconds > 0 and s.tolerance >= 1e-3
+    # poLCA (published), flexmix and StepMix: -293.7050 (shared/REFERENCE-VALUES.md)
+    assert r.llf == pytest.approx(-293.7050, abs=1e-3)
+    text = str(r.summary())
+    assert "Distinct maxima" in text and "8 drawn, 3 completed" in text
+
+
+def test_auto_search_replicates_and_reports(carcinoma, tmp_path):
+    r = gm.fit(LCA, carcinoma, n_classes=4, family="bernoulli", seed=2, se="none")
+    s = r.search
+    assert s.mode == "auto" and s.best_replicated and s.n_best >= 2
+    assert s.stage1 == 60 and s.completed >= 5 and s.stopped.startswith("best log-likelihood reached")
+    # poLCA (published): -289.2859; flexmix reaches it in 1 of 20 starts, StepMix in 11 of 60
+    assert r.llf == pytest.approx(-289.2859, abs=2e-4)
+    path = tmp_path / "r.json"
+    r.save(path)
+    back = gm.load_results(path)
+    assert isinstance(back.search, SearchReport) and back.search.maxima == s.maxima
+
+
+def test_auto_search_budget_warns(carcinoma):
+    opts = FitOptions(seed=1, replicate_k=50, max_completed=7)
+    with pytest.warns(gm.ConvergenceWarning, match="7 completed starts"):
+        r = gm.fit(LCA, carcinoma, n_classes=4, family="bernoulli", options=opts, se="none")
+    s = r.search
+    assert s.completed == 7 and not s.best_replicated and s.stopped == "budget: 7 completed starts"
+    assert "perturbed best" in set(r.starts["origin"])
+
+
+def test_auto_is_deterministic(lsat):
+    a = gm.fit(LCA, lsat, n_classes=2, family="bernoulli", seed=5, se="none")
+    b = gm.fit(LCA, lsat, n_classes=2, family="bernoulli", seed=5, se="none")
+    np.testing.assert_array_equal(a.theta, b.theta)
+    assert a.search.drawn == b.search.drawn
+    # flexmix, StepMix: -2467.4055 (shared/REFERENCE-VALUES.md)
+    assert a.llf == pytest.approx(-2467.4055, abs=1e-3)
+
+
+def test_starts_argument_checked(lsat):
+    with pytest.raises(gm.DesignError, match="starts"):
+        gm.fit(LCA, lsat, n_classes=2, family="bernoulli", starts="many")
+
+
+def test_simpler_models_read_off_the_formula():
+    from glmmix.nesting import simpler_models
+
+    def kinds(f, K=2):
+        return [(s.kind, s.formula, s.n_classes) for s in simpler_models(gm.parse_formula(f), K)]
+
+    assert kinds(LCA) == []
+    assert kinds(LCA, 1) == []
+    assert kinds("y ~ 0 + item | class ~ 1 + (1 | id)") == [
+        ("between limit", "y ~ 0 + item | class(id) ~ 1", 2)]
+    assert kinds("y ~ 0 + item + rr(0 + item | id, 1) | class(id) ~ 1") == [
+        ("no random effects", "y ~ 0 + item | class(id) ~ 1", 2),
+        ("one class", "y ~ 0 + item + rr(0 + item | id, 1)", 1)]
+    assert kinds("y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)", 3) == [
+        ("between limit", "y ~ 0 + item + rr(0 + item | id, 1) | class(id) ~ 1", 3),
+        ("no random effects", "y ~ 0 + item | class(id) ~ 1", 3),
+        ("one class", "y ~ 0 + item + rr(0 + item | id, 1)", 1)]
+    # Table 3: Model 6 nests Model 5 as its class-logit variance goes to infinity
+    assert kinds("y ~ 1 + x + (1 | g) | class ~ 1 + (1 | g)")[0] == (
+        "between limit", "y ~ 1 + x + (1 | g) | class(g) ~ 1", 2)
+    # two-level LCA: the single-level LCA (random class intercept SD 0)
+    assert kinds("y ~ 0 + item | class(id) ~ 1 + (1 | school)") == [
+        ("no random effects", "y ~ 0 + item | class(id) ~ 1", 2)]
+    # the 3PL (guessing logits per item, no random class intercept): the 2PL is its one-class model
+    assert kinds("y ~ 0 + item + rr(0 + item | id, 1) | class ~ 0 + item")[-1] == (
+        "one class", "y ~ 0 + item + rr(0 + item | id, 1)", 1)
+    # several class variables: random starts only
+    assert kinds("y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1") == []
+
+
+def test_nesting_guarantee_reports_a_higher_limit(carcinoma):
+    from glmmix.estimation import estimate
+
+    good = gm.fit(LCA, carcinoma, n_classes=2, family="bernoulli", seed=1, se="none")
+    lik = good.model.likelihood
+    # one start stopped after a single quasi-Newton step ends far below the maximum
+    opts = FitOptions(n_starts=0, em_iter=0, maxiter=1, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        poor = estimate(lik, opts)
+    assert poor.ll < good.llf - 1.0
+    with pytest.warns(gm.BoundaryWarning, match="boundary limit"):
+        fr = estimate(lik, opts, limits=[(good.theta, "the same model, fitted")])
+    assert fr.ll == pytest.approx(good.llf, abs=1e-8)
+    assert fr.search.limits == [{"model": "the same model, fitted", "loglik": pytest.approx(good.llf), "used": True}]
+    # a limit below the best start is evaluated and reported, not used
+    fr2 = estimate(lik, FitOptions(n_starts=4, n_final=2, seed=1), limits=[(poor.theta, "poor")])
+    assert fr2.ll == pytest.approx(good.llf, abs=1e-3) and fr2.search.limits[0]["used"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_three_pl_reaches_its_maximum(seed):
+    # girth 0.8.0 estimates, log-likelihood by 61-point quadrature: -2466.6491 (the 2PL's is
+    # -2466.6534, R ltm); shared/REFERENCE-VALUES.md
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = gm.three_pl(lsat, seed=seed, verbose=False, se="none")
+    assert r.llf == pytest.approx(-2466.6491, abs=1e-3)
+    assert any(m["model"].startswith("one class") for m in r.search.limits)
+
+
+@pytest.mark.slow
+def test_model6_not_below_model5():
+    # Table 3's design (vignettes/table3_within_between.py): Model 6 nests Model 5 as the
+    # class-logit variance goes to infinity, so its maximum cannot be lower
+    import pandas as pd
+
+    G, n = 100, 10
+    rng = np.random.default_rng(3)
+    design = pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.standard_normal(G * n)})
+    truth = {"class1:Intercept": 1.0, "class2:Intercept": 0.0, "class1:x": 0.2, "class2:x": 0.8, "sigma": 1.0,
+             "sd(g:Intercept)": np.sqrt(0.2), "logit:class1:Intercept": 0.0}
+    data = gm.simulate("y ~ 1 + x + (1 | g) | class(g) ~ 1", design, params=truth, n_classes=2,
+                       family="gaussian", seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m5 = gm.fit("y ~ 1 + x + (1 | g) | class(g) ~ 1", data, n_classes=2, family="gaussian", seed=1, se="none")
+        m6 = gm.fit("y ~ 1 + x + (1 | g) | class ~ 1 + (1 | g)", data, n_classes=2, family="gaussian", seed=1,
+                    se="none")
+    assert m6.llf >= m5.llf - 1e-3
+    assert "between limit" in " ".join(o for m in m6.search.maxima for o in m["origins"]) or m6.search.limits
+
+
+@pytest.mark.slow
+def test_lca_reference_maxima_by_default():
+    # flexmix 2.3.18 and StepMix 3.0.0 (shared/REFERENCE-VALUES.md): LSAT K = 3; ability,
+    # complete cases, K = 3 and 4
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    ab = gm.datasets.load("ability").dropna().astype(int)
+    ab.insert(0, "id", np.arange(len(ab)))
+    ab = gm.wide_to_long(ab, id="id")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = {("lsat", 3): gm.fit(LCA, lsat, n_classes=3, family="bernoulli", seed=1, se="none"),
+                ("ability", 3): gm.fit(LCA, ab, n_classes=3, family="bernoulli", seed=1, se="none"),
+                ("ability", 4): gm.fit(LCA, ab, n_classes=4, family="bernoulli", seed=1, se="none")}
+    ref = {("lsat", 3): -2464.6505, ("ability", 3): -10734.6841, ("ability", 4): -10663.5774}
+    for key, r in fits.items():
+        assert r.llf == pytest.approx(ref[key], abs=2e-4), key
+        assert r.search.best_replicated, key
