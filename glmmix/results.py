@@ -190,7 +190,7 @@ class MixtureResults:
 
         ``kind="eap"``: posterior means and SDs (columns ``sd:...``) on the model's own
         integration rule; ``kind="map"``: conditional modes and the SDs from the curvature at
-        the mode (models without classes). Effects of ``(1 + x | g)`` terms are named by the
+        the mode (classes summed out; effects and factors only). Effects of ``(1 + x | g)`` terms are named by the
         term's columns, ``rr()`` factors ``factor``/``factor1``..., random class logits
         ``logit:class1``...; with random class logits the clusters' membership scores
         P(C = c | u) (eq 29, 34: a GoM's grades of membership) are ``membership:class1``....

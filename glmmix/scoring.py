@@ -7,8 +7,9 @@
   weights (classes summed out). With Laplace integration (one node at the mode) the
   posterior is its normal approximation N(mode, H^-1).
 * ``kind="map"``: conditional modes (lme4's ``ranef``), the maximum over u of
-  log p(y_g | u) + log phi(u) by Newton's method, and the conditional SDs from the
-  curvature at the mode (lme4's ``condVar``); for models without classes.
+  log p(y_g | u) + log phi(u) (classes summed out), and the conditional SDs from the
+  curvature at the mode (lme4's ``condVar``); effects and factors only (no membership
+  scores).
 
 What is scored, per random term (``random_effects.py``: effects b = L u, u ~ N(0, I)):
 
@@ -34,7 +35,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .exceptions import GlmmixError
-from .likelihood import log_softmax_ref
+from .likelihood import MixtureLikelihood, log_softmax_ref
+from .quadrature import Integration
 
 KINDS = ("eap", "map")
 
@@ -158,14 +160,64 @@ def _membership(lik, es, P):
     return np.asarray(cnt @ p.reshape(V, -1)).reshape(-1, K, Q) / n_g[:, None, None]
 
 
-def _modes(lik, theta):
+def _modes(lik, theta, h: float = 1e-4, max_iter: int = 100):
+    """Conditional modes of every cluster's latents and the inverse curvature there.
+
+    The log posterior kernel log p(y_g | u) + log phi(u) of all clusters at once is the
+    per-cluster log-likelihood under a one-point rule placed at u (with classes summed
+    inside, so mixtures, GoM and FMA alike). Each cluster starts at its best node of the
+    fitted rule (a multimodal posterior keeps its highest mode), then Newton's method with
+    central-difference derivatives and step halving, per cluster.
+    """
     d = lik.design
-    if lik.K > 1 or d.re_cls:
+    G, D = d.n_clusters, d.D
+    P = lik.layout.unpack(lik.layout.expand(theta))
+    Lo, _ = lik.factor_matrices(P)
+    if any(not np.array_equal(L[k], L[0]) for b, L in zip(d.re_out, Lo) if b.structure != "rr" for k in range(lik.K)):
         raise NotImplementedError(
-            "kind='map' (conditional modes) is available for models without classes (GLMMs, factor "
-            "models); use kind='eap' for mixtures")
-    u, H = lik.conditional_modes(theta)
-    return _normal(lik, lik.layout.unpack(lik.layout.expand(theta)), u, np.linalg.inv(H))
+            "kind='map' with class-specific random-effect covariances: the effects' mode depends on the "
+            "class; use kind='eap'")
+    one = MixtureLikelihood(d, lik.layout, Integration.make("agh", 1, D, G, adaptive=True))
+    one.integ.R = np.broadcast_to(np.eye(D), (G, D, D)).copy()
+
+    def f(u):
+        one.integ.m = u
+        return np.asarray(one.evaluate(theta, derivs=False).ll_units, float)
+
+    es = lik.evaluate(theta, derivs=False)
+    nodes = np.broadcast_to(es.nodes, (G,) + es.nodes.shape[1:])
+    vals = np.stack([f(np.ascontiguousarray(nodes[:, q])) for q in range(nodes.shape[1])], axis=1)
+    best = vals.argmax(axis=1)
+    u = nodes[np.arange(G), best].copy()
+    fu = vals[np.arange(G), best]
+    E = np.eye(D) * h
+    for _ in range(max_iter):
+        fp = np.stack([f(u + E[i]) for i in range(D)], axis=1)
+        fm = np.stack([f(u - E[i]) for i in range(D)], axis=1)
+        g = (fp - fm) / (2 * h)
+        H = np.zeros((G, D, D))
+        H[:, np.arange(D), np.arange(D)] = (fp - 2 * fu[:, None] + fm) / h**2
+        for i in range(D):
+            for j in range(i):
+                H[:, i, j] = H[:, j, i] = (f(u + E[i] + E[j]) - f(u + E[i] - E[j]) - f(u - E[i] + E[j])
+                                           + f(u - E[i] - E[j])) / (4 * h * h)
+        negH = -H
+        ok = np.linalg.eigvalsh(negH)[:, 0] > 0
+        step = np.where(ok[:, None], np.linalg.solve(np.where(ok[:, None, None], negH, np.eye(D)), g[:, :, None])[:, :, 0], g)
+        if np.abs(step).max() < 1e-7:
+            break
+        t = np.ones(G)
+        for _ in range(30):  # step halving per cluster
+            new = f(u + t[:, None] * step)
+            bad = new < fu - 1e-12
+            if not bad.any():
+                break
+            t = np.where(bad, t / 2, t)
+        u = u + t[:, None] * step
+        fu = f(u)
+    if not (np.linalg.eigvalsh(negH)[:, 0] > 0).all():
+        raise GlmmixError("a cluster's posterior has no proper mode (the log posterior is not concave there)")
+    return _normal(lik, P, u, np.linalg.inv(negH))
 
 
 def _normal(lik, P, m, C):

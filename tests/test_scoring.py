@@ -127,8 +127,16 @@ def test_gom_membership_against_brute_force():
         np.testing.assert_allclose(re[col], mean, atol=1e-6)
         np.testing.assert_allclose(re[f"sd:{col}"], sd, atol=1e-6)
     np.testing.assert_allclose(re["membership:class1"] + re["membership:class2"], 1.0, atol=1e-12)
-    with pytest.raises(NotImplementedError, match="kind='map'"):
-        gom.random_effects("map")
+    # conditional modes: the grid's best point refined by a parabola through its neighbours
+    lp = np.log(w)
+    i = lp.argmax(axis=1)
+    a, b, c = (lp[np.arange(len(i)), i + k] for k in (-1, 0, 1))
+    h = GRID[1] - GRID[0]
+    u_mode = GRID[i] + h * 0.5 * (a - c) / (a - 2 * b + c)
+    mode = gom.random_effects("map")
+    assert list(mode.columns) == ["logit:class1", "sd:logit:class1"]
+    np.testing.assert_allclose(mode["logit:class1"], s * u_mode, atol=1e-5 * s)
+    np.testing.assert_allclose(mode["sd:logit:class1"], s * np.sqrt(h * h / -(a - 2 * b + c)), rtol=1e-3)
 
 
 def test_laplace_scores_are_its_normal_approximation(lsat_long):
@@ -180,3 +188,5 @@ def test_class_specific_effects_of_cluster_classes_against_brute_force(rng):
     assert s[0] != pytest.approx(s[1], rel=0.05)
     np.testing.assert_allclose(re["Intercept"], mean, atol=1e-6)
     np.testing.assert_allclose(re["sd:Intercept"], sd, atol=1e-6)
+    with pytest.raises(NotImplementedError, match="class-specific"):
+        res.random_effects("map")
