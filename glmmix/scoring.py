@@ -177,8 +177,9 @@ def _modes(lik, theta, h: float = 1e-4, max_iter: int = 100):
         raise NotImplementedError(
             "kind='map' with class-specific random-effect covariances: the effects' mode depends on the "
             "class; use kind='eap'")
-    one = MixtureLikelihood(d, lik.layout, Integration.make("agh", 1, D, G, adaptive=True))
-    one.integ.R = np.broadcast_to(np.eye(D), (G, D, D)).copy()
+    point = Integration("agh", 1, D, True, np.zeros((1, D)), np.zeros(1))  # one node at m, weight phi
+    point.reset(G)
+    one = MixtureLikelihood(d, lik.layout, point)
 
     def f(u):
         one.integ.m = u
