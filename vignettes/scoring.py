@@ -6,7 +6,8 @@ Run:  python vignettes/scoring.py    (about 20 seconds)
 every random effect and factor, computed on the model's own integration rule;
 ``kind="map"`` gives conditional modes. With random class logits (GoM) it adds each
 person's grades of membership. Three models: VerbAgg's Rasch GLMM (EAPs against lme4's
-conditional modes), LSAT's 2PL (ability scores per response pattern), and a simulated GoM.
+conditional modes), LSAT's 2PL (ability scores per response pattern) and a simulated GoM;
+then new respondents classified by an LCA (``res.predict(newdata, which="posterior")``).
 """
 
 import os
@@ -73,6 +74,18 @@ print(q.describe().loc[["mean", "std", "min", "25%", "50%", "75%", "max"]].round
 print(f"correlation with the true membership: {np.corrcoef(q.iloc[:, 0], q.iloc[:, 1])[0, 1]:.3f}; the EAPs "
       "shrink towards the mean,\nand their posterior SDs show how little a few binary items say about "
       "a person's mix of classes.")
+
+# ---------------------------------------------------------------- 4. classifying new respondents
+lca = gm.fit("y ~ 0 + item | class(id) ~ 1", lsat, 2, family="bernoulli", seed=1, starts=(10, 3))
+print(f"\nLSAT two-class LCA: log-likelihood {lca.llf:.4f} (poLCA, flexmix, StepMix: -2467.4055)")
+items = [f"I{j}" for j in range(1, 6)]
+new = pd.DataFrame({"id": np.repeat(["new1", "new2", "new3", "new4"], 5), "item": np.tile(items, 4),
+                    "y": [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, np.nan, 0, np.nan]})
+print("New respondents, not in the fit (new4 skipped two items): posterior class probabilities from "
+      "their responses,\nand the modal class:")
+print(pd.concat([lca.predict(new, which="posterior"), lca.predict(new, which="class")], axis=1).round(3).to_string())
+print("Classification table of the fitted persons (average posterior probabilities by modal class):")
+print(lca.classification_table().round(3).to_string())
 
 try:  # a figure: EAPs against modes for VerbAgg, with posterior SDs
     import matplotlib
