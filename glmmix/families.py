@@ -181,6 +181,16 @@ class Family:
     def evaluate(self, y, eta, extra, aux, derivs=True) -> FamilyEval:
         raise NotImplementedError
 
+    def eta_curvature(self, y, eta, aux):
+        """Observed information ``-d2 logf / d eta2`` and ``d w_eta / d eta`` (rows, states).
+
+        The exact gradient of the Laplace approximation needs both (the mode moves with the
+        parameters; the log-determinant's curvature moves with the mode). None where a family
+        or link does not provide them, and for families with extra parameters (the curvature
+        then also moves with those): the Laplace gradient is then taken by differences.
+        """
+        return None
+
     def mean(self, eta, extra, aux):
         """E[y | eta] for every state, shape of eta."""
         raise NotImplementedError
@@ -258,6 +268,22 @@ class Binomial(Family):
         w = n * np.exp(2 * lphi - lp - lq)
         return FamilyEval(logf, d, w)
 
+    def eta_curvature(self, y, eta, aux):
+        n = aux["trials"][:, None]
+        yy = y[:, None]
+        if self.link.name == "logit":
+            p = np.exp(-softplus(-eta))
+            w = n * p * (1.0 - p)
+            return w, w * (1.0 - 2.0 * p)
+        lp = self.link.logcdf(eta)
+        lq = self.link.logcdf(-eta)
+        lphi = self.link.logpdf(eta)
+        rp = np.exp(lphi - lp)  # phi/Phi, d rp/d eta = -rp (eta + rp)
+        rq = np.exp(lphi - lq)  # phi/(1-Phi), d rq/d eta = rq (rq - eta)
+        w_obs = yy * rp * (eta + rp) + (n - yy) * rq * (rq - eta)
+        w = n * np.exp(2 * lphi - lp - lq)  # the expected information used as w_eta
+        return w_obs, w * (rq - rp - 2.0 * eta)
+
     def mean(self, eta, extra, aux):
         return self.link.cdf(eta)
 
@@ -290,6 +316,10 @@ class Poisson(Family):
         if not derivs:
             return FamilyEval(logf)
         return FamilyEval(logf, y[:, None] - mu, mu)
+
+    def eta_curvature(self, y, eta, aux):
+        mu = np.exp(np.minimum(eta, 700.0))
+        return mu, mu
 
     def mean(self, eta, extra, aux):
         return np.exp(eta)

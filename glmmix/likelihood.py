@@ -40,6 +40,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .design import Design
+from .families import Family
 from .params import ParamLayout
 from .quadrature import Integration
 from .random_effects import factor as re_factor
@@ -547,9 +548,14 @@ class MixtureLikelihood:
 
     def loglik_and_grad(self, theta):
         es = self.evaluate(theta)
+        if self.laplace_exact:
+            g = self.full_gradient(es)  # partial derivative at the modes
+            g -= 0.5 * self._pullback(self.layout.pack(es.parts), self._laplace_gradient(es, theta))
+            return es.ll, self.layout.reduce(g), es
         if self.laplace:
-            # the Laplace approximation moves its mode and curvature with theta; its gradient
-            # is taken by central differences of the re-optimized approximation
+            # the curvature's derivative is not available for this family (or extra parameters
+            # move it): the gradient is taken by central differences of the re-optimized
+            # approximation
             g = central_gradient(self.loglik, theta)
             self._find_mode(theta)
             return es.ll, g, es
@@ -715,9 +721,10 @@ class MixtureLikelihood:
         u, H = self.conditional_modes(theta)
         self.integ.set_moments(u, np.linalg.inv(H))
 
-    def conditional_modes(self, theta, max_iter: int = 50):
-        """Modes u (G, D) of each cluster's integrand log p(y_g | u) + log phi(u) and the
-        negative Hessians H (G, D, D) there, by Newton's method (K = 1, outcome effects)."""
+    def _laplace_rows(self, theta):
+        """Row-level pieces of a one-class GLMM: row set, parameters, the rows' random-effect
+        loadings A (n, D) with eta = eta0 + A u_g, eta0, and the cluster-sum matrix with the
+        rows' within-cluster weights."""
         if self.K > 1 or self.design.re_cls:
             raise NotImplementedError(
                 "integration='laplace' is available for models without classes (GLMMs); use "
@@ -731,24 +738,81 @@ class MixtureLikelihood:
         for Zt, L, dims in zip(rs.Zs, Lo, self._dims_out):
             A[:, dims] += Zt @ L[0]
         eta0 = np.asarray(rs.X @ P["beta"])[:, 0]
-        extra = P["extra"]
         # within-cluster weights are powers of the rows' densities inside the integral
         uw = self.design.unit_weight
         rw = np.ones(n) if uw is None else uw[self.design.unit_of_row]
         Gr = sp.csr_matrix((rw, (rs.cluster, np.arange(n))), shape=(G, n))
+        return rs, P, A, eta0, Gr
+
+    def _cluster_info(self, Gr, w, A):
+        """I + sum over each cluster's rows of w a a' (G, D, D)."""
+        n, D = A.shape
+        S = np.asarray(Gr @ (w[:, None] * np.einsum("ni,nj->nij", A, A).reshape(n, -1))).reshape(-1, D, D)
+        return S + np.eye(D)
+
+    def conditional_modes(self, theta, max_iter: int = 50):
+        """Modes u (G, D) of each cluster's integrand log p(y_g | u) + log phi(u) and the
+        negative Hessians H (G, D, D) there, by Newton's method (K = 1, outcome effects)."""
+        rs, P, A, eta0, Gr = self._laplace_rows(theta)
+        G, D = self.design.n_clusters, self.D
         u = np.zeros((G, D))
-        I = np.eye(D)
-        H = np.broadcast_to(I, (G, D, D))
+        H = np.broadcast_to(np.eye(D), (G, D, D))
         for _ in range(max_iter):
             eta = eta0 + (A * u[rs.cluster]).sum(1)
-            fe = self.family.evaluate(rs.y, eta[:, None], extra, rs.aux)
+            fe = self.family.evaluate(rs.y, eta[:, None], P["extra"], rs.aux)
             grad = np.asarray(Gr @ (fe.d_eta[:, 0:1] * A)) - u
-            H = np.asarray(Gr @ (fe.w_eta[:, 0:1] * np.einsum("ni,nj->nij", A, A).reshape(n, -1))).reshape(G, D, D) + I
+            H = self._cluster_info(Gr, fe.w_eta[:, 0], A)
             step = np.linalg.solve(H, grad[:, :, None])[:, :, 0]
             u = u + step
             if np.abs(step).max() < 1e-8:
                 break
         return u, H
+
+    @property
+    def laplace_exact(self) -> bool:
+        """Whether the Laplace approximation's gradient is exact (else central differences):
+        the family gives the curvature's derivative and has no extra parameters."""
+        return (self.laplace and self.layout.blocks["extra"].size == 0
+                and type(self.family).eta_curvature is not Family.eta_curvature)
+
+    def _laplace_gradient(self, es: EStep, theta) -> np.ndarray:
+        """Exact gradient of the Laplace log-likelihood (full parameters, before pullback).
+
+        ll = sum_g c_g [log f(y_g | u_g) - |u_g|^2 / 2 - log det H_g / 2] at the modes u_g,
+        H_g = I + sum_i w_i a_i a_i' (w_i = w_eta, the curvature of the mode search). The
+        first terms' total derivative is their partial one (the mode is stationary: Fisher's
+        identity at the one node gives it). For the log-determinant, with M = H^-1,
+        d log det H = sum_i w'_i s_i d eta_i + 2 w_i a_i' M d a_i (s_i = a_i' M a_i), where
+        eta_i moves with the mode too: du = Hobs^-1 d grad_u (implicit differentiation,
+        Hobs with the observed information), d grad_u = sum_i -wobs_i a_i d eta_i + d_i d a_i.
+        Collecting terms per row: d log det H = sum_i alpha_i d eta_i|u + beta_i' d a_i.
+        """
+        rs, P, A, eta0, Gr = self._laplace_rows(theta)
+        L = self.layout
+        u = es.nodes[:, 0, :]  # the one node is the mode
+        cl = rs.cluster
+        eta = (eta0 + (A * u[cl]).sum(1))[:, None]
+        fe = self.family.evaluate(rs.y, eta, P["extra"], rs.aux)
+        w_obs, dw = self.family.eta_curvature(rs.y, eta, rs.aux)
+        d, w, w_obs, dw = fe.d_eta[:, 0], fe.w_eta[:, 0], w_obs[:, 0], dw[:, 0]
+        M = np.linalg.inv(self._cluster_info(Gr, w, A))
+        MA = np.einsum("nij,nj->ni", M[cl], A)
+        s = (A * MA).sum(1)
+        c = np.linalg.solve(self._cluster_info(Gr, w_obs, A), np.asarray(Gr @ ((dw * s)[:, None] * A))[:, :, None])[:, :, 0]
+        rw = np.asarray(Gr.sum(axis=0)).ravel()  # each row's within-cluster weight
+        cw = np.ones(u.shape[0]) if self.design.cluster_weight is None else self.design.cluster_weight
+        rw = rw * cw[cl]
+        alpha = rw * (dw * s - w_obs * (A * c[cl]).sum(1))
+        beta = rw[:, None] * (d[:, None] * c[cl] + 2.0 * w[:, None] * MA)
+        g = np.zeros(L.n_full)
+        g[L.blocks["beta"].slice] = np.asarray(rs.X.T @ alpha).ravel()
+        Mrow = alpha[:, None] * u[cl] + beta  # d/d L[l, j] = sum_i Z_il Mrow_ij
+        Gs = []
+        for Zt, pos, dims in zip(rs.Zs, self._pos, self._dims_out):
+            Gt = np.asarray(Zt.T @ Mrow[:, dims])  # (q, d)
+            Gs.append(Gt[pos[:, 0], pos[:, 1]])
+        g[L.blocks["re_out"].slice] = np.concatenate(Gs)
+        return g
 
     def posterior_moments(self, theta):
         """Posterior means (G, D) and covariances (G, D, D) of the standardized latents."""

@@ -203,7 +203,7 @@ class ScaledLikelihood:
         return self._base.loglik(self._rs.to_external(u))
 
     def loglik_and_grad(self, u):
-        if self._base.laplace:  # its gradient is by finite differences: take them on u
+        if self._base.laplace and not self._base.laplace_exact:  # differences: take them on u
             from .likelihood import central_gradient
 
             es = self._base.evaluate(self._rs.to_external(u))
