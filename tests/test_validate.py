@@ -148,6 +148,10 @@ def test_ability_units_without_responses():
     res = quiet_fit("y ~ 0 + item | class(id) ~ 1", long, n_classes=2, family="bernoulli", seed=1,
                     starts=(2, 1), se="none")
     assert (res.n_units, res.n_units_dropped) == (1509, 16)
+    wide = gm.datasets.load("ability")  # the same from wide data in one call
+    res_w = quiet_fit("y ~ 0 + item | class(id) ~ 1", wide.assign(id=range(len(wide))), n_classes=2,
+                      family="bernoulli", items=list(wide.columns), id="id", seed=1, starts=(2, 1), se="none")
+    assert (res_w.n_units, res_w.n_units_dropped) == (1509, 16)
 
 
 def test_clusters_without_outcome_are_counted(glm_data):
