@@ -588,6 +588,9 @@ class _Search:
                 res.append((i, th))
         self.report.stage1 += len(res)
         res.sort(key=lambda it: -self.records[it[0]].ll_stage1 if np.isfinite(self.records[it[0]].ll_stage1) else np.inf)
+        if res:
+            say(opts.verbose, f"stage one: best log-likelihood {self.records[res[0][0]].ll_stage1:.4f}; "
+                              f"completing the best in order")
         return res
 
     def complete(self, items):
