@@ -48,7 +48,7 @@ def main(argv=None):
     two = gm.fit(LTA2, df, start_from=one, **kw)
     t2 = time.perf_counter() - t0
     e1, e2 = _eval_ms(one), _eval_ms(two)
-    integ = two._s["integration"]
+    integ = two.integration
     print(f"data: {df.student.nunique()} students, {df.classroom.nunique()} classrooms; starts={starts}")
     print(f"single-level LTA: log-likelihood {one.llf:.4f}, {t1:.2f} s; one evaluation + gradient {e1:.2f} ms "
           f"({one.model.likelihood.pat.V} unit patterns, 1 node)")

@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 
 from .estimation import FitOptions
-from .model import UNSET, MixtureModel, fit_options
+from .model import MODEL_KEYWORDS, UNSET, MixtureModel, fit_options
 from .results import MixtureResults
 
 
@@ -18,15 +18,6 @@ def fit(
     family="gaussian",
     link: str | None = None,
     *,
-    measured_by=None,
-    measurement_invariance: bool = False,
-    re_parameterization: str = "cholesky",
-    invariant=(),
-    class_specific=(),
-    fix: dict | None = None,
-    equal: list | None = None,
-    thresholds_by: str | None = None,
-    trials: str | None = None,
     starts=UNSET,
     seed: int | None = UNSET,
     se: str = "auto",
@@ -35,17 +26,9 @@ def fit(
     start_from: MixtureResults | None = None,
     start_values: dict | None = None,
     options: FitOptions | None = None,
-    integration: str = "auto",
-    n_points: int | None = None,
-    adaptive: bool | None = None,
-    weights: str | None = None,
-    cluster_weights: str | None = None,
-    weight_scaling: str | None = None,
-    cluster_weight_scaling: str = "sample",
-    items: list[str] | None = None,
-    id: str | None = None,
     progress: bool | None = None,
     verbose: bool = False,
+    **model_kw,
 ) -> MixtureResults:
     """Fit a (multilevel) mixture GLM by maximum likelihood.
 
@@ -185,18 +168,22 @@ def fit(
     Returns
     -------
     MixtureResults
+
+    Notes
+    -----
+    ``fit(formula, data, ...)`` is ``MixtureModel.from_formula(formula, data, ...).fit(...)``:
+    the keywords describing the model (``measured_by`` to ``adaptive`` above) go to
+    :meth:`~glmmix.model.MixtureModel.from_formula`, the others to
+    :meth:`~glmmix.model.MixtureModel.fit`.
     """
     # Estimation settings are checked first, before the data are touched.
     opts = fit_options(starts, seed, n_jobs, options, se)
     if progress is not None or verbose:
         opts = dataclasses.replace(opts, progress=opts.progress if progress is None else progress,
                                    verbose=opts.verbose or bool(verbose))
-    model = MixtureModel.from_formula(
-        formula, data, n_classes, family, link, measured_by=measured_by,
-        measurement_invariance=measurement_invariance, re_parameterization=re_parameterization,
-        invariant=invariant, class_specific=class_specific, fix=fix, equal=equal, thresholds_by=thresholds_by,
-        trials=trials, integration=integration, n_points=n_points, adaptive=adaptive,
-        integration_seed=opts.seed if options is None else None, weights=weights,
-        cluster_weights=cluster_weights, weight_scaling=weight_scaling, cluster_weight_scaling=cluster_weight_scaling,
-        items=items, id=id)
+    unknown = sorted(set(model_kw) - MODEL_KEYWORDS)
+    if unknown:
+        raise TypeError(f"fit() got unexpected keyword argument(s) {unknown}")
+    model = MixtureModel.from_formula(formula, data, n_classes, family, link, **model_kw,
+                                      integration_seed=opts.seed if options is None else None)
     return model.fit(se=se, options=opts, start_params=start_params, start_from=start_from, start_values=start_values)

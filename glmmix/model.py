@@ -31,7 +31,6 @@ from .params import ParamLayout
 from .progress import say
 from .quadrature import Integration
 from .random_effects import with_parameterization
-from .reporting import results_state
 from .results import MixtureResults
 from .validate import (check_label_values, check_model_args, check_n_jobs, check_options, check_seed,
                        check_start_params, check_starts)
@@ -99,6 +98,14 @@ def fit_options(starts=UNSET, seed=UNSET, n_jobs=UNSET, options: FitOptions | No
     n_starts, n_final = check_starts(DEFAULT_STARTS if starts is UNSET else starts)
     return FitOptions(n_starts=n_starts, n_final=n_final, seed=None if seed is UNSET else check_seed(seed),
                       n_jobs=1 if n_jobs is UNSET else check_n_jobs(n_jobs))
+
+
+def _model_keywords() -> frozenset:
+    import inspect
+
+    sig = inspect.signature(MixtureModel.from_formula)
+    return frozenset(n for n, p in sig.parameters.items()
+                     if p.kind is p.KEYWORD_ONLY and n != "integration_seed")
 
 
 def _check_integration(integ: Integration):
@@ -275,7 +282,7 @@ class MixtureModel:
         fr = estimate(lik, opts, start_params=theta0, structured=starts_s, limits=limits)
         say(opts.verbose, f"standard errors: {se}")
         cov_free, _ = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)
-        return MixtureResults(results_state(lik, fr, cov_free, se or "none", opts), self)
+        return MixtureResults.from_fit(self, fr, cov_free, se or "none", opts)
 
     def structured_starts(self, opts: FitOptions) -> tuple[list, list]:
         """Starting values and boundary limits from the simpler models this one nests
@@ -326,3 +333,7 @@ class MixtureModel:
         if hits == 0:
             raise DesignError("start_from shares no parameter labels with this model; nothing to start from")
         return L.from_full(phi)
+
+
+#: the keywords of :meth:`MixtureModel.from_formula` that :func:`glmmix.fit` passes on
+MODEL_KEYWORDS = _model_keywords()

@@ -180,9 +180,59 @@ def _model_name(lik):
     return "finite mixture GLM (one class per row)"
 
 
+def _delta_se(fun, theta, cov_free, n):
+    """Delta-method SEs of fun(theta) (NaN without a covariance)."""
+    if cov_free is None:
+        return np.full(n, np.nan)
+    return np.sqrt(np.clip(np.diag(delta_cov(fun, theta, cov_free)), 0, None))
+
+
+def class_prop_entry(lik, theta, cov_free) -> dict:
+    """Model-implied class proportions and their delta-method SEs."""
+    K = lik.design.n_classes
+    cp = _class_prop(lik, theta)
+    cp_se = _delta_se(lambda t: _class_prop(lik, t), theta, cov_free, K) if K > 1 else np.full(K, np.nan)
+    return {"value": cp, "se": cp_se}
+
+
+def profile_entry(lik, theta, cov_free) -> dict | None:
+    """Expected outcomes per class for designs of item dummies (None for other designs)."""
+    d = lik.design
+    L = lik.layout
+    K = d.n_classes
+    if not _one_hot(d.X) or d.family.name == "ordinal":
+        return None
+    if d.multi:
+        return _profile_multi(lik, theta, cov_free)
+
+    def prof(t):
+        P = L.unpack(L.expand(t))
+        return d.family.mean(P["beta"], P["extra"], d.aux).ravel()
+
+    vals = prof(theta).reshape(-1, K)
+    ses = _delta_se(prof, theta, cov_free, vals.size).reshape(-1, K)
+    cn = [f"{d.class_name}{k + 1}" for k in range(K)]
+    return {"index": d.x_names, "columns": cn + [f"se:{c}" for c in cn], "values": np.concatenate([vals, ses], axis=1)}
+
+
+def derived_entry(lik, theta, cov_free) -> dict:
+    """Derived quantities (:func:`derived`) and their delta-method SEs."""
+    dnames, dvals = derived(lik, theta)
+    dse = np.full(len(dnames), np.nan)
+    if dnames:
+        dse = _delta_se(lambda t: derived(lik, t)[1], theta, cov_free, len(dnames))
+    return {"names": dnames, "value": dvals, "se": dse}
+
+
+#: results entries computed when first asked for (each from the likelihood, theta and the
+#: free parameters' covariance), so fitting does not pay for what nobody reads
+LAZY_ENTRIES = {"class_prop": class_prop_entry, "profile": profile_entry, "derived": derived_entry}
+
+
 def results_state(lik, fr, cov_free, se_type, opts) -> dict:
-    """Everything a :class:`~glmmix.results.MixtureResults` reports, from the likelihood,
-    the estimation's FitResult and the free parameters' covariance."""
+    """What a :class:`~glmmix.results.MixtureResults` reports, from the likelihood, the
+    estimation's FitResult and the free parameters' covariance; the entries of
+    ``LAZY_ENTRIES`` are left out (the results compute them when asked)."""
     d = lik.design
     L = lik.layout
     K = d.n_classes
@@ -192,29 +242,6 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
     if cov_free is not None:
         cov = delta_cov(lambda t: natural_params(lik, t), theta, cov_free)
     es = lik.evaluate(theta, derivs=False)
-    cp = _class_prop(lik, theta)
-    cp_se = np.full(K, np.nan)
-    if cov_free is not None and K > 1:
-        cp_se = np.sqrt(np.clip(np.diag(delta_cov(lambda t: _class_prop(lik, t), theta, cov_free)), 0, None))
-    profile = None
-    if d.multi:
-        profile = _profile_multi(lik, theta, cov_free)
-    elif _one_hot(d.X) and d.family.name != "ordinal":
-        def prof(t):
-            P = L.unpack(L.expand(t))
-            return d.family.mean(P["beta"], P["extra"], d.aux).ravel()
-
-        vals = prof(theta).reshape(-1, K)
-        ses = np.full_like(vals, np.nan)
-        if cov_free is not None:
-            ses = np.sqrt(np.clip(np.diag(delta_cov(prof, theta, cov_free)), 0, None)).reshape(-1, K)
-        cn = [f"{d.class_name}{k + 1}" for k in range(K)]
-        profile = {"index": d.x_names, "columns": cn + [f"se:{c}" for c in cn],
-                   "values": np.concatenate([vals, ses], axis=1)}
-    dnames, dvals = derived(lik, theta)
-    dse = np.full(len(dnames), np.nan)
-    if cov_free is not None and dnames:
-        dse = np.sqrt(np.clip(np.diag(delta_cov(lambda t: derived(lik, t)[1], theta, cov_free)), 0, None))
     phi = L.expand(theta)
     P = L.unpack(phi)
     aux_keep = {k: v for k, v in d.aux.items() if k in ("categories", "n_cat", "threshold_levels", "threshold_by")}
@@ -247,14 +274,11 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "unit_name": d.unit_name,
         "unit_ids": list(d.unit_ids),
         "posterior": lik.unit_posterior(es),
-        "class_prop": {"value": cp, "se": cp_se},
-        "profile": profile,
         "x_names": d.x_names,
         "z_names": d.z_names,
         "beta_full": P["beta"],
         "extra_full": P["extra"],
         "gamma_full": P["gamma"],
-        "derived": {"names": dnames, "value": dvals, "se": dse},
         "integration": lik.integ.state() if d.D else None,
         "n_clusters": d.n_clusters,
         "unit_cluster": [d.cluster_ids[c] for c in d.cluster_of_unit] if d.form == "inside" and d.cluster_name else None,
@@ -284,8 +308,6 @@ def _profile_multi(lik, theta, cov_free):
     d = lik.design
     cs = d.classes
     L = lik.layout
-    if not _one_hot(d.X) or d.family.name == "ordinal":
-        return None
     groups = d.mgroups
     if any(len(g) != 1 for g in groups):
         return None
@@ -307,8 +329,6 @@ def _profile_multi(lik, theta, cov_free):
         return out.ravel()
 
     vals = prof(theta).reshape(-1, Kmax)
-    ses = np.full_like(vals, np.nan)
-    if cov_free is not None:
-        ses = np.sqrt(np.clip(np.diag(delta_cov(prof, theta, cov_free)), 0, None)).reshape(-1, Kmax)
+    ses = _delta_se(prof, theta, cov_free, vals.size).reshape(-1, Kmax)
     cn = [f"class{k + 1}" for k in range(Kmax)]
     return {"index": index, "columns": cn + [f"se:{c}" for c in cn], "values": np.concatenate([vals, ses], axis=1)}

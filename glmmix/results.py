@@ -8,6 +8,8 @@ membership); ``theta`` keeps the optimizer's unconstrained vector.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -42,10 +44,11 @@ class MixtureResults:
         replicated, why the search stopped and the time spent (``print(res.search)``).
     """
 
-    def __init__(self, state: dict, model=None):
-        self._s = state
+    def __init__(self, state: dict, model=None, cov_free=None):
+        self._state = state
         #: the :class:`~glmmix.model.MixtureModel` that was fitted; None after load()
         self.model = model
+        self._cov_free = cov_free
         self.params = pd.Series(state["params"], index=state["labels"], name="coef")
         cov = np.array(state["cov"], dtype=float) if state.get("cov") is not None else None
         self._cov = cov
@@ -75,13 +78,148 @@ class MixtureResults:
         self.posterior = pd.DataFrame(post, index=pd.Index(state["unit_ids"], name=state["unit_name"]),
                                       columns=state.get("class_names") or
                                       [f"{state['class_name']}{k + 1}" for k in range(self.n_classes)])
-        cp = state["class_prop"]
-        self.class_proportions = pd.Series(cp["value"], index=self.posterior.columns, name="proportion")
-        self.class_proportions_se = pd.Series(cp["se"], index=self.posterior.columns, dtype=float, name="se")
         self.starts = pd.DataFrame(state["starts"])
         from .estimation import SearchReport
 
         self.search = SearchReport.from_dict(state["search"]) if state.get("search") else None
+
+    @classmethod
+    def from_fit(cls, model, fit, cov_free, se_type: str, options) -> "MixtureResults":
+        """Results of ``model`` (a :class:`~glmmix.model.MixtureModel`) from the estimation's
+        ``FitResult`` and the free parameters' covariance (None without SEs)."""
+        from .reporting import results_state
+
+        return cls(results_state(model.likelihood, fit, cov_free, se_type, options), model, cov_free)
+
+    # ------------------------------------------------------------------ stored and lazy entries
+    def _entry(self, key):
+        """A results entry, computed from the model when first asked for (reporting.LAZY_ENTRIES)."""
+        if key not in self._state:
+            from .reporting import LAZY_ENTRIES
+
+            if key not in LAZY_ENTRIES or self.model is None:
+                return None
+            self._state[key] = LAZY_ENTRIES[key](self.model.likelihood, self.theta, self._cov_free)
+        return self._state[key]
+
+    @property
+    def _s(self) -> dict:
+        """The complete state (every lazy entry computed): what save() writes."""
+        from .reporting import LAZY_ENTRIES
+
+        for key in LAZY_ENTRIES:
+            self._entry(key)
+        return self._state
+
+    @property
+    def model_name(self) -> str:
+        """What kind of model this is (e.g. "latent class analysis (LCA)")."""
+        return self._state["model_name"]
+
+    @property
+    def special_case(self) -> dict | None:
+        """The named special case that built this model and its settings (e.g. the 3PL's item
+        and id columns), as recorded by :meth:`name_model`."""
+        return self._state.get("special_case")
+
+    def name_model(self, model_name: str, **details) -> None:
+        """Record what this model is called, and settings of the special case that built it
+        (kept by save/load)."""
+        self._state["model_name"] = str(model_name)
+        if details:
+            self._state["special_case"] = dict(details)
+
+    @property
+    def best_replicated(self) -> bool | None:
+        """Whether the best log-likelihood was reached by at least two completed starts
+        (None with a single completed start)."""
+        return self._state.get("best_replicated")
+
+    @property
+    def n_best(self) -> int:
+        """How many completed starts reached the best log-likelihood."""
+        return int(self._state.get("n_best", 1))
+
+    @property
+    def grad_max(self) -> float:
+        """Largest absolute gradient entry at the estimates (parameters on the boundary left out)."""
+        return float(self._state["grad_max"])
+
+    @property
+    def em_iterations(self) -> int:
+        """EM iterations of the best start's completion."""
+        return int(self._state.get("em_iterations", 0))
+
+    @property
+    def qn_iterations(self) -> int:
+        """Quasi-Newton (BFGS) iterations of the best start's completion."""
+        return int(self._state.get("qn_iterations", 0))
+
+    @property
+    def integration(self) -> dict | None:
+        """The integration rule of the random effects: ``method``, ``n_points`` (per
+        dimension or in all), ``adaptive``, ``n_nodes``; None without random effects."""
+        it = self._state.get("integration")
+        return None if it is None else dict(it)
+
+    @property
+    def weighting(self) -> dict | None:
+        """The sampling weights used (columns and scalings), None without weights."""
+        w = self._state.get("weighting")
+        return None if not w else dict(w)
+
+    @property
+    def n_missing_wide(self) -> int:
+        """Responses missing in the wide data (reported by ``wide_to_long``)."""
+        return int(self._state.get("n_missing_wide") or 0)
+
+    @property
+    def unit_name(self) -> str | None:
+        """The class variable's level (the unit column), None for one class per row."""
+        return self._state.get("unit_name")
+
+    @property
+    def cluster_name(self) -> str | None:
+        """The random terms' grouping column (None without random effects)."""
+        return self._state.get("cluster_name")
+
+    @property
+    def classes_within_clusters(self) -> bool:
+        """Classes are inside the random effects' integral (classes of units within clusters)."""
+        return self._state.get("form") == "inside"
+
+    @property
+    def class_name(self) -> str:
+        """The class variable's name (the first one with several)."""
+        return self._state["class_name"]
+
+    @property
+    def class_sizes(self) -> dict:
+        """Number of classes of every class variable, ``{name: K}``."""
+        return dict(self._state.get("class_sizes") or {})
+
+    @property
+    def param_blocks(self) -> pd.Series:
+        """The block of every parameter: ``beta`` (outcome part), ``extra`` (family
+        parameters), ``gamma`` (class logits), ``re_out`` / ``re_cls`` (random terms)."""
+        return pd.Series(self._state["label_blocks"], index=self.params.index, name="block")
+
+    @property
+    def options(self) -> dict:
+        """The random-start settings used: ``n_starts``, ``n_final``, ``seed``."""
+        return dict(self._state.get("options") or {})
+
+    @cached_property
+    def class_proportions(self) -> pd.Series:
+        """Model-implied class proportions (averaged over units' covariates and random logits)."""
+        cp = self._entry("class_prop")
+        return pd.Series(cp["value"], index=self.posterior.columns, name="proportion")
+
+    @cached_property
+    def class_proportions_se(self) -> pd.Series:
+        """Delta-method SEs of :attr:`class_proportions`."""
+        cp = self._entry("class_prop")
+        return pd.Series(cp["se"], index=self.posterior.columns, dtype=float, name="se")
 
     # ------------------------------------------------------------------ inference
     @property
@@ -176,12 +314,12 @@ class MixtureResults:
         For classes within clusters (two-level LCA, GoM, within-between classes); rows are
         clusters, columns classes.
         """
-        uc = self._s.get("unit_cluster")
+        uc = self._state.get("unit_cluster")
         if uc is None:
             raise GlmmixError("cluster_class_proportions() needs classes within clusters (a class part "
                               "below the level of the random terms)")
         post = self.posterior.copy()
-        post.index = pd.Index(uc, name=self._s["cluster_name"])
+        post.index = pd.Index(uc, name=self.cluster_name)
         return post.groupby(level=0, sort=False).mean()
 
     def random_effects(self, kind: str = "eap") -> pd.DataFrame:
@@ -208,7 +346,7 @@ class MixtureResults:
         between-level regressions (eq 15), and with several class variables the class
         proportions of each, transition probabilities, R^2 (eq 14) and Section 4's variance
         decomposition (formulas in ``glmmix.structural``)."""
-        der = self._s.get("derived") or {"names": [], "value": [], "se": []}
+        der = self._entry("derived") or {"names": [], "value": [], "se": []}
         return pd.DataFrame({"value": np.asarray(der["value"], float), "se": np.asarray(der["se"], float)},
                             index=pd.Index(der["names"], name="quantity"))
 
@@ -217,7 +355,7 @@ class MixtureResults:
         (Section 4's switching probabilities); ``se=True`` returns their delta-method SEs."""
         der = self.derived()
         col = "se" if se else "value"
-        sizes = self._s.get("class_sizes") or {}
+        sizes = self.class_sizes
         if to not in sizes or given not in sizes:
             raise GlmmixError(f"transition_matrix needs class variables of this model: {sorted(sizes)}")
         keys = [[f"P({to}#{k + 1}|{given}#{j + 1})" for k in range(sizes[to])] for j in range(sizes[given])]
@@ -233,7 +371,7 @@ class MixtureResults:
         For ``y ~ 0 + item`` (LCA), the item-response probabilities per class (poLCA's
         ``probs``); columns ``class1 ... classK`` and their delta-method SEs ``se:class1 ...``.
         """
-        prof = self._s.get("profile")
+        prof = self._entry("profile")
         if prof is None:
             raise GlmmixError(
                 "profile() needs an outcome part made only of item dummies (e.g. 'y ~ 0 + item'); "
@@ -299,9 +437,9 @@ class MixtureResults:
         return build_summary(self, alpha)
 
     def __repr__(self):
-        from .summary import _classes_text
+        from .summary import classes_text
 
-        return (f"<MixtureResults: {self._s['model_name']}, classes {_classes_text(self._s, self.n_classes)}, "
+        return (f"<MixtureResults: {self.model_name}, classes {classes_text(self.class_sizes, self.n_classes)}, "
                 f"llf={self.llf:.4f}, {self.df_model} parameters>")
 
     # ------------------------------------------------------------------ persistence

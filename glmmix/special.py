@@ -129,15 +129,15 @@ def three_pl(data: pd.DataFrame, link: str = "logit", *, y: str = "y", item: str
     if verbose:
         print(f"   with class_specific=['random'] and fix = tau_i1 = {THREE_PL_TAU:g}, lambda_i1 = 0 for every item")
     res = fit(f, data, n_classes=2, family="bernoulli", link=link, class_specific=["random"], fix=fix, **kw)
-    res._s["model_name"] = "3PL guessing model (constrained FMA-GoM)"
-    res._s["three_pl"] = {"item": item, "id": id, "levels": [str(v) for v in levels]}
+    res.name_model("3PL guessing model (constrained FMA-GoM)",
+                   three_pl={"item": item, "id": id, "levels": [str(v) for v in levels]})
     return res
 
 
 def three_pl_parameters(res: MixtureResults) -> pd.DataFrame:
     """g_i, a_i, b_i of a 3PL fit (eq 48-50) with delta-method standard errors
     (:func:`glmmix.irt_parameters` for every item response model)."""
-    info = res._s.get("three_pl")
+    info = (res.special_case or {}).get("three_pl")
     if info is None:
         raise ValueError("three_pl_parameters() needs a result of glmmix.three_pl()")
     item, id_ = info["item"], info["id"]
@@ -170,12 +170,12 @@ def compare(results: dict | list) -> pd.DataFrame:
     ``results``: a dict {name: result} or a list of results (named by their model type).
     """
     if not isinstance(results, dict):
-        results = {r._s["model_name"] + (f" ({r.n_classes} classes)" if r.n_classes > 1 else ""): r for r in results}
+        results = {r.model_name + (f" ({r.n_classes} classes)" if r.n_classes > 1 else ""): r for r in results}
     rows = []
     for name, r in results.items():
         rows.append({"model": name, "log-likelihood": r.llf, "parameters": r.df_model, "AIC": r.aic,
                      "BIC": r.bic, "SABIC": r.sabic, "entropy": r.entropy, "converged": r.converged,
-                     "best LL replicated": r._s.get("best_replicated")})
+                     "best LL replicated": r.best_replicated})
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -195,7 +195,7 @@ def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1
     py = res_y.profile()[f"{res_y.posterior.columns[class_y - 1]}"]
     if ax is None:
         _, ax = plt.subplots(figsize=(4.8, 4.8), layout="constrained")
-    nx, ny = names or (res_x._s["model_name"], res_y._s["model_name"])
+    nx, ny = names or (res_x.model_name, res_y.model_name)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", zorder=1)
     ax.scatter(px, py, s=22, color=COLORS[0], zorder=3, clip_on=False)
     ax.set_xlim(0, 1)

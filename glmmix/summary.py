@@ -18,8 +18,7 @@ def _titled(df, title):
     return out.reset_index(drop=True)
 
 
-def _classes_text(s, K):
-    sizes = s.get("class_sizes") or {}
+def classes_text(sizes: dict, K: int) -> str:
     if len(sizes) < 2:
         return str(K)
     return ", ".join(f"{n}: {k}" for n, k in sizes.items()) + f" ({K} joint states)"
@@ -45,46 +44,45 @@ def _irt_table(res):
 
 
 def build_summary(res, alpha=0.05) -> Summary:
-    s = res._s
     smry = Summary()
-    smry.add_title(f"glmmix: {s['model_name']}")
+    smry.add_title(f"glmmix: {res.model_name}")
     left = {
-        "Formula:": s["formula"],
+        "Formula:": res.formula,
         "Family:": f"{res.family} ({res.link} link)",
-        "Classes:": _classes_text(s, res.n_classes),
+        "Classes:": classes_text(res.class_sizes, res.n_classes),
         "Rows used:": str(res.nobs),
-        "Rows dropped (missing outcome):": str(s["n_dropped"]),
-        f"Units ({s['unit_name'] or 'rows'}):": str(res.n_units),
-        ("Pseudo log-likelihood:" if s.get("weighting") else "Log-likelihood:"): _fmt(res.llf),
+        "Rows dropped (missing outcome):": str(res.n_dropped),
+        f"Units ({res.unit_name or 'rows'}):": str(res.n_units),
+        ("Pseudo log-likelihood:" if res.weighting else "Log-likelihood:"): _fmt(res.llf),
         "Parameters:": str(res.df_model),
     }
-    if s["unit_name"]:
+    if res.unit_name:
         left["Units dropped (no outcome):"] = str(res.n_units_dropped)
-    if s.get("cluster_name") and s.get("form") == "inside":
-        left[f"Clusters ({s['cluster_name']}):"] = str(s["n_clusters"])
-    if s.get("integration"):
-        it = s["integration"]
+    if res.cluster_name and res.classes_within_clusters:
+        left[f"Clusters ({res.cluster_name}):"] = str(res.n_clusters)
+    if res.integration:
+        it = res.integration
         names = {"agh": "Gauss-Hermite", "gh": "Gauss-Hermite", "trapezoid": "trapezoid", "laplace": "Laplace",
                  "mc": "Monte Carlo", "qmc": "quasi-Monte Carlo"}
         kind = "adaptive " if it["adaptive"] and it["method"] != "laplace" else ""
         left["Integration:"] = f"{kind}{names.get(it['method'], it['method'])}, {it['n_nodes']} nodes"
-    if s.get("weighting"):
-        w = s["weighting"]
+    if res.weighting:
+        w = res.weighting
         left["Sampling weights:"] = ", ".join(
             f"{w[k]} ({lvl}, {w[sc]})" for k, sc, lvl in (("weights", "weight_scaling", "units"),
                                                           ("cluster_weights", "cluster_weight_scaling", "clusters"))
             if k in w)
-    if s.get("n_missing_wide"):
-        left["Responses missing in wide data:"] = str(s["n_missing_wide"])
+    if res.n_missing_wide:
+        left["Responses missing in wide data:"] = str(res.n_missing_wide)
     right = {
         "AIC:": _fmt(res.aic, 3),
         "BIC:": _fmt(res.bic, 3),
         "SABIC:": _fmt(res.sabic, 3),
         "Entropy:": _fmt(res.entropy, 3) if res.n_classes > 1 else "",
         "Converged:": "yes" if res.converged else "NO",
-        "Max |gradient|:": f"{s['grad_max']:.2e}",
+        "Max |gradient|:": f"{res.grad_max:.2e}",
         "Std. errors:": {"ml": "ML (observed information)", "robust": "robust (sandwich)"}.get(res.se_type, "none"),
-        "Best LL replicated:": {True: f"yes ({s['n_best']} starts)", False: "NO", None: "n/a"}[s["best_replicated"]],
+        "Best LL replicated:": {True: f"yes ({res.n_best} starts)", False: "NO", None: "n/a"}[res.best_replicated],
     }
     if res.search is not None and res.search.mode != "single":
         sr = res.search
@@ -98,7 +96,7 @@ def build_summary(res, alpha=0.05) -> Summary:
     info2 = info2.reindex(range(n)).fillna("")
     smry.add_df(pd.concat([info, info2], axis=1), header=False, index=False)
     tab = res.params_table(alpha)
-    blocks = s["label_blocks"]
+    blocks = list(res.param_blocks)
     fmt = tab.copy()
     for col in fmt.columns:
         fmt[col] = [_fmt(v, 4) for v in tab[col]]
@@ -107,8 +105,8 @@ def build_summary(res, alpha=0.05) -> Summary:
     titles = {
         "beta": "Outcome part (class-specific unless shared)" if res.n_classes > 1 else "Fixed effects",
         "extra": "Family parameters",
-        "gamma": (f"Class membership: multinomial logits, reference {s['class_name']}{res.n_classes}"
-                  if len(s.get("class_sizes") or {}) < 2 else
+        "gamma": (f"Class membership: multinomial logits, reference {res.class_name}{res.n_classes}"
+                  if len(res.class_sizes) < 2 else
                   "Class membership: recursive multinomial logits, reference the last class of each"),
         "re_out": "Random effects (SDs, correlations, loadings)",
         "re_cls": "Random class logits (SDs, correlations, loadings)",
@@ -117,10 +115,10 @@ def build_summary(res, alpha=0.05) -> Summary:
         rows = [lab for lab, b in zip(tab.index, blocks) if b == key]
         if rows:
             smry.add_df(_titled(fmt.loc[rows], titles[key]), index=False)
-    der = s.get("derived") or {}
-    if der.get("names"):
+    der = res.derived()
+    if len(der):
         dt = pd.DataFrame({"value": [_fmt(v) for v in der["value"]], "std err": [_fmt(v) for v in der["se"]]},
-                          index=der["names"])
+                          index=list(der.index))
         smry.add_df(_titled(dt, "Derived quantities (delta-method SEs)"), index=False)
     irt = _irt_table(res)
     if irt is not None:
@@ -148,13 +146,13 @@ def build_summary(res, alpha=0.05) -> Summary:
                  + (f", {len(mx) - 5} lower not shown" if len(mx) > 5 else "") + ")")
         smry.add_df(_titled(dt, title), index=False)
     notes = list(res.warnings)
-    if s["n_dropped"]:
-        notes.append(f"{s['n_dropped']} row(s) with a missing outcome were dropped (ML under MAR).")
+    if res.n_dropped:
+        notes.append(f"{res.n_dropped} row(s) with a missing outcome were dropped (ML under MAR).")
     if res.n_units_dropped:
-        notes.append(f"{res.n_units_dropped} unit(s) of {s['unit_name'] or 'rows'!r} have no observed outcome "
+        notes.append(f"{res.n_units_dropped} unit(s) of {res.unit_name or 'rows'!r} have no observed outcome "
                      "and are not in the model.")
     if res.n_clusters_dropped:
-        notes.append(f"{res.n_clusters_dropped} cluster(s) of {s['cluster_name']!r} have no observed outcome "
+        notes.append(f"{res.n_clusters_dropped} cluster(s) of {res.cluster_name!r} have no observed outcome "
                      "and are not in the model.")
     for col, levels in res.dropped_levels.items():
         shown = ", ".join(levels[:10]) + (", ..." if len(levels) > 10 else "")

@@ -130,5 +130,5 @@ def test_missing_outcomes_dropped_and_counted(long):
     df = long.assign(y=long["y"].astype(float).where(~long.index.isin([0, 5])))
     res = gm.fit(LCA, df, n_classes=2, family="bernoulli", seed=1, starts=(4, 2), se="none")
     assert res.nobs == 10
-    assert res._s["n_dropped"] == 2
+    assert res.n_dropped == 2
     assert "2 row(s) with a missing outcome" in str(res.summary())

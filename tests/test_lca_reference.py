@@ -27,7 +27,7 @@ def test_carcinoma(carcinoma_long, K, ll, npar):
     res = fit_quiet(LCA, carcinoma_long, n_classes=K, family="bernoulli", seed=2)
     assert res.llf == pytest.approx(ll, abs=1e-3)
     assert res.df_model == npar
-    assert res.converged and res._s["best_replicated"]
+    assert res.converged and res.best_replicated
     assert np.all(np.diff(res.class_proportions.to_numpy()) <= 0)  # canonical order
 
 
@@ -45,7 +45,7 @@ def test_lsat(lsat_long, K, ll, npar):
     assert res.llf == pytest.approx(ll, abs=1e-3)
     assert res.df_model == npar
     assert res.converged
-    assert res._s["grad_max"] < 1e-2
+    assert res.grad_max < 1e-2
 
 
 def test_ability_with_missing_responses():

@@ -87,3 +87,24 @@ def test_params_of_the_wrong_length_are_refused(lsat_long):
     with pytest.raises(DesignError, match="11 free parameters"):
         model.loglike(np.zeros(3))
     assert "11 free parameters" in repr(model)
+
+
+def test_results_attributes_and_entries_computed_when_asked(lsat_long, tmp_path):
+    res = gm.MixtureModel.from_formula("y ~ 0 + item | class(id) ~ 1", lsat_long, 2, "bernoulli").fit(
+        starts=(4, 2), seed=1)
+    assert res.model_name == "latent class analysis (LCA)"
+    assert res.best_replicated in (True, False) and res.n_best >= 1
+    assert res.grad_max < 1e-2 and res.em_iterations >= 0 and res.qn_iterations >= 0
+    assert res.integration is None and res.n_dropped == 0 and res.unit_name == "id"
+    assert res.options == {"n_starts": 4, "n_final": 2, "seed": 1}
+    assert set(res.param_blocks) == {"beta", "gamma"}
+    assert not any(k in res._state for k in ("profile", "derived", "class_prop"))  # not computed yet
+    prof = res.profile()
+    assert "profile" in res._state and "derived" not in res._state
+    res.save(tmp_path / "r.json")  # save computes the rest
+    back = gm.load_results(tmp_path / "r.json")
+    pd.testing.assert_frame_equal(back.profile(), prof)
+    pd.testing.assert_series_equal(back.class_proportions, res.class_proportions)
+    assert back.model_name == res.model_name and back.best_replicated == res.best_replicated
+    res.name_model("a named case", note={"k": 1})
+    assert res.model_name == "a named case" and res.special_case == {"note": {"k": 1}}

@@ -89,11 +89,11 @@ def test_unreplicated_best_warns():
             with warnings.catch_warnings(record=True) as w:
                 warnings.simplefilter("always")
                 r = gm.fit(LCA, long, n_classes=4, family="bernoulli", seed=seed, starts=(2, 2), se="none")
-            if r._s["best_replicated"] is False:
+            if r.best_replicated is False:
                 for x in w:
                     warnings.warn_explicit(x.message, x.category, x.filename, x.lineno)
                 break
-    assert r._s["best_replicated"] is False
+    assert r.best_replicated is False
     assert any("only 1 of 2" in t for t in r.warnings)
 
 

@@ -96,7 +96,7 @@ def test_between_level_regression_of_random_effects(rng):
     p = {"Intercept": 0.0, "x": 0.5, "sigma": 0.5, "sd(g:Intercept)": 1.0, "sd(g:x)": 0.8, "cor(g:x,Intercept)": 0.6}
     sim = gm.simulate("y ~ 1 + x + (1 + x | g)", d, params=p, family="gaussian", seed=2)
     res = gm.fit("y ~ 1 + x + (1 + x | g)", sim, family="gaussian")
-    der = dict(zip(res._s["derived"]["names"], zip(res._s["derived"]["value"], res._s["derived"]["se"])))
+    der = {name: tuple(row) for name, row in res.derived()[["value", "se"]].iterrows()}
     b, se = der["regression(g:x on Intercept)"]
     assert abs(b - 0.6 * 0.8 / 1.0) < 4 * se  # true slope cov/var = 0.48
     r, rse = der["residual sd(g:x)"]

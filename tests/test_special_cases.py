@@ -47,7 +47,7 @@ def test_gom_nests_lca_and_restricted_equals_unrestricted_for_two_classes(lsat, 
     rgom = quiet(gm.gom, lsat, 2, restricted=True, seed=1, verbose=False)
     assert rgom.llf == pytest.approx(gom.llf, abs=1e-4)
     assert abs(rgom.params["loading(id:class1)"]) == pytest.approx(gom.params["sd(id:class1)"], rel=1e-2)
-    assert "grade of membership" in gom._s["model_name"]
+    assert "grade of membership" in gom.model_name
 
 
 def test_fma_and_2pl_nesting(lsat, lca2):

@@ -35,7 +35,7 @@ table = pd.DataFrame({
     "parameters": [r.df_model for r in fits.values()],
     "BIC": [r.bic for r in fits.values()],
     "entropy": [r.entropy for r in fits.values()],
-    "best LL replicated": [r._s["best_replicated"] for r in fits.values()],
+    "best LL replicated": [r.best_replicated for r in fits.values()],
 })
 print("Carcinoma: LCA with 1-4 classes (poLCA: -317.26 for 2 classes, -293.71 for 3)")
 print(table.round(4).to_string(index=False))
@@ -57,7 +57,7 @@ lsat = gm.wide_to_long(gm.datasets.load("lsat"))
 res = gm.fit("y ~ 0 + item | class(id) ~ 1", lsat, n_classes=2, family="bernoulli", seed=1, starts=STARTS)
 best = res.starts.dropna(subset=["ll_final"]).iloc[0]
 print(f"\nLSAT, 2 classes: log-likelihood {res.llf:.4f} (flexmix/StepMix: -2467.4055); "
-      f"max |gradient| {res._s['grad_max']:.1e}; best start used {int(best.em_iterations)} EM "
+      f"max |gradient| {res.grad_max:.1e}; best start used {int(best.em_iterations)} EM "
       f"and {int(best.qn_iterations)} BFGS iterations")
 assert abs(res.llf + 2467.4055) < 1e-3 and res.converged
 

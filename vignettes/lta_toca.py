@@ -54,7 +54,7 @@ t0 = time.time()
 lta1 = gm.fit(LTA, df, starts=0, start_values=label, **kw)
 t_single = time.time() - t0
 print(f"\nSingle-level LTA: log-likelihood {lta1.llf:.4f} (random starts: best {free.llf:.4f}, "
-      f"replicated: {free._s['best_replicated']}); {lta1.df_model} parameters")
+      f"replicated: {free.best_replicated}); {lta1.df_model} parameters")
 assert lta1.llf > free.llf - 1e-3  # the labelled start reaches the best maximum of the random starts
 
 # Two-level LTA, starting from the single-level estimates.
@@ -62,7 +62,7 @@ t0 = time.time()
 lta2 = gm.fit(LTA2, df, start_from=lta1, seed=1, starts=(4, 2) if QUICK else (10, 3), **kw)
 t_two = time.time() - t0
 print(f"Two-level LTA: log-likelihood {lta2.llf:.4f}; {lta2.df_model} parameters; "
-      f"integration {lta2._s['integration']['method']} with {lta2._s['integration']['n_points']} points "
+      f"integration {lta2.integration['method']} with {lta2.integration['n_points']} points "
       "per dimension over (alpha_1, alpha_2)")
 print(gm.lrtest(lta1, lta2).to_string())
 

@@ -84,7 +84,7 @@ cd = timed_fit("C and D, d-specific SD", FORMULA, class_specific=["random"], **K
 tab = pd.DataFrame({"true": pd.Series(truth), "estimate": cd.params, "se": cd.bse})
 tab["z"] = (tab["estimate"] - tab["true"]) / tab["se"]
 print(f"\nC-and-D model (eq 22-26): log-likelihood {cd.llf:.4f}, {cd.df_model} parameters, "
-      f"best log-likelihood replicated: {cd._s['best_replicated']}")
+      f"best log-likelihood replicated: {cd.best_replicated}")
 print(tab.round(3).to_string())
 
 # Derived quantities, against their values implied by the truth at the sample's w.
@@ -139,7 +139,7 @@ if not QUICK:
 cmp = pd.DataFrame({"log-likelihood": [m.llf for m in models.values()],
                     "parameters": [m.df_model for m in models.values()],
                     "BIC": [m.bic for m in models.values()],
-                    "best LL replicated": [m._s["best_replicated"] for m in models.values()],
+                    "best LL replicated": [m.best_replicated for m in models.values()],
                     "SD(school)": [", ".join(f"{m.params[p]:.2f}" for p in m.params.index if "sd(" in p)
                                    for m in models.values()]},
                    index=list(models))
@@ -177,6 +177,6 @@ if cd_spec is not None:
 
 print("\nWall-clock times of the fits (random starts "
       f"{STARTS[0]}, completed {STARTS[1]}; integration: "
-      f"{cd._s['integration']['method']}, {cd._s['integration']['n_points']} points per school):")
+      f"{cd.integration['method']}, {cd.integration['n_points']} points per school):")
 for name, t in timings.items():
     print(f"  {name:32s} {t:6.1f} s")
