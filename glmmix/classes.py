@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .mathutils import log_softmax_ref
+
 
 @dataclass
 class ClassVar:
@@ -43,12 +45,6 @@ class ClassVar:
     z_names: list
     z_spec: object = None
     parents: list = field(default_factory=list)
-
-
-def _lse(a, axis):
-    m = a.max(axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return np.log(np.exp(a - m).sum(axis=axis, keepdims=True)) + m
 
 
 class ClassSystem:
@@ -81,7 +77,7 @@ class ClassSystem:
         self.n_gamma = off
         self.n_slots = slot
         # parent configurations: cfg index of every state, and the dummy rows of each cfg
-        self._cfg, self._ind, self._onehot = [], [], []
+        self.cfg, self._ind, self._onehot = [], [], []
         for t, v in enumerate(self.vars):
             cfg = np.zeros(self.S, np.intp)
             mult = 1
@@ -99,7 +95,7 @@ class ClassSystem:
                     ind[:, col] = dig == j
                     col += 1
                 m *= int(Ks[p])
-            self._cfg.append(cfg)
+            self.cfg.append(cfg)
             self._ind.append(ind)
             oh = np.zeros((self.S, ncfg * v.K))
             oh[s, cfg * v.K + self.digits[:, t]] = 1.0
@@ -136,7 +132,7 @@ class ClassSystem:
         return out
 
     # ------------------------------------------------------------------ prior
-    def _lin(self, t, gamma, Z, re_lin):
+    def logits(self, t, gamma, Z, re_lin):
         """Logits of variable t: (n, ncfg, K_t - 1, Qc)."""
         v = self.vars[t]
         G = gamma[self.gslices[t]].reshape(self.gshapes[t])
@@ -152,10 +148,7 @@ class ClassSystem:
         if lin.shape[2] == 1:  # two classes: log-sigmoid, no max/exp/sum pass
             sp_ = np.log1p(np.exp(-np.abs(lin))) + np.maximum(lin, 0.0)  # log(1 + e^lin)
             return np.concatenate([lin - sp_, -sp_], axis=2)
-        shp = list(lin.shape)
-        shp[2] = 1
-        full = np.concatenate([lin, np.zeros(shp)], axis=2)
-        return full - _lse(full, axis=2)
+        return log_softmax_ref(lin, axis=2)
 
     def logprior(self, which, gamma, Zs, re_lin=None):
         """log P of every state over the variables ``which`` ("within" or "between").
@@ -170,8 +163,8 @@ class ClassSystem:
         Qc = 1 if (re_lin is None or which == "between") else re_lin.shape[2]
         out = np.zeros((n, states.size, Qc))
         for t in ts:
-            lsm = self._logsoftmax(self._lin(t, gamma, Zs[t], re_lin if which == "within" else None))
-            out += lsm[:, self._cfg[t][states], self.digits[states, t], :]
+            lsm = self._logsoftmax(self.logits(t, gamma, Zs[t], re_lin if which == "within" else None))
+            out += lsm[:, self.cfg[t][states], self.digits[states, t], :]
         return out if which == "within" else out[:, :, 0]
 
     def _weights(self, which, W):
@@ -197,7 +190,7 @@ class ClassSystem:
         for t in ts:
             v = self.vars[t]
             K = v.K
-            lin = self._lin(t, gamma, Zs[t], re_lin if which == "within" else None)
+            lin = self.logits(t, gamma, Zs[t], re_lin if which == "within" else None)
             P = np.exp(self._logsoftmax(lin))  # (n, ncfg, K, Qc)
             ncfg = P.shape[1]
             Wc = np.einsum("nsq,sc->ncq", W, self._onehot[t]).reshape(n, ncfg, K, Qc)
@@ -228,7 +221,7 @@ class ClassSystem:
         for t in ts:
             v = self.vars[t]
             K = v.K
-            lin = self._lin(t, gamma, Zs[t], re_lin if which == "within" else None)
+            lin = self.logits(t, gamma, Zs[t], re_lin if which == "within" else None)
             P = np.exp(self._logsoftmax(lin))[:, :, : K - 1]  # (n, ncfg, K-1, Qc)
             ncfg = P.shape[1]
             tot = np.einsum("nsq,sc->ncq", W, self._onehot[t]).reshape(n, ncfg, K, Qc).sum(axis=2)

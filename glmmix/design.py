@@ -27,9 +27,9 @@ from .exceptions import DesignError, FormulaError, GlmmixError
 from .families import Family, _check_counts
 from .classes import ClassSystem, ClassVar
 from .encoding import Encoding, freeze
-from .formula import ParsedFormula, _split_top, column_name
+from .formula import ParsedFormula, split_top, column_name
 from .validate import check_data
-from .random_effects import RandomBlock, _term_matrix, build_blocks, check_grouping, check_nested, random_terms
+from .random_effects import RandomBlock, term_matrix, build_blocks, check_grouping, check_nested, random_terms
 from .weights import check_arguments as check_weights
 from .weights import sampling_weights
 
@@ -519,7 +519,7 @@ def _outcome_columns(outcome: str):
     m = re.fullmatch(r"cbind\((.*)\)", outcome.strip(), flags=re.S)
     if not m:
         return [outcome], None
-    parts = [p.strip() for _, p in _split_top(m.group(1), (",",))]
+    parts = [p.strip() for _, p in split_top(m.group(1), (",",))]
     if len(parts) != 2 or not all(parts):
         raise FormulaError(f"{outcome!r}: cbind() takes two arguments, successes and failures")
     cols = set()
@@ -912,7 +912,7 @@ def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name,
                     b.term = b.term + " & " + f"{name}: {term}"
                     continue
             fb = None if fitted is None else fitted.re_cls[len(blocks)]
-            Z, names, enc = _term_matrix(term.expr, udf, term, "class", None if fb is None else fb.enc)
+            Z, names, enc = term_matrix(term.expr, udf, term, "class", None if fb is None else fb.enc)
             if hasattr(term, "n_factors"):
                 structure, d = "rr", term.n_factors
             else:

@@ -435,7 +435,7 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
     L = lik.layout
     fam = lik.family.name
     cands = []
-    for i, full in enumerate(L._first_full):
+    for i, full in enumerate(L.first_full):
         blk = L.block_of(full)
         if blk in ("gamma", "re_out", "re_cls") or (blk == "beta" and fam in ("bernoulli", "binomial", "ordinal", "poisson")):
             if abs(theta[i]) > BOUNDARY_VALUE:
@@ -444,7 +444,7 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
             cands.append(i)
     # a random-effect SD or loading beyond this many logits makes responses deterministic:
     # it is running to infinity whatever the flatness check below says
-    huge = [i for i in cands if L.block_of(L._first_full[i]) in ("re_out", "re_cls") and abs(theta[i]) > 50]
+    huge = [i for i in cands if L.block_of(L.first_full[i]) in ("re_out", "re_cls") and abs(theta[i]) > 50]
     cands = [i for i in cands if i not in huge]
     if not cands:
         return huge
@@ -870,9 +870,10 @@ def normalize_signs(lik: MixtureLikelihood, theta) -> np.ndarray:
     P = L.unpack(L.expand(theta).copy())
     Lo, Lc = lik.factor_matrices(P)
     new_out = []
-    for b, Lk, pos in zip(d.re_out, Lo, lik._pos):
+    for v, Lk in zip(L.re_out_terms, Lo):
+        b, pos = v.term, v.pos
         if b.structure == "reg":  # the sign of u_j is that of psi_j; slopes are unaffected
-            new_out.append(_reg_abs(b, Lk, pos, P, lik, "re_out"))
+            new_out.append(_reg_abs(v, P))
             continue
         for j in range(b.d):
             if d.form == "outside":
@@ -882,9 +883,10 @@ def normalize_signs(lik: MixtureLikelihood, theta) -> np.ndarray:
                 Lk[:, :, j] *= -1.0
         new_out.append(Lk[:, pos[:, 0], pos[:, 1]])
     new_cls = []
-    for b, Lm, pos in zip(d.re_cls, Lc, lik._pos[len(d.re_out):]):
+    for v, Lm in zip(L.re_cls_terms, Lc):
+        b, pos = v.term, v.pos
         if b.structure == "reg":
-            new_cls.append(_reg_abs(b, Lm, pos, P, lik, "re_cls"))
+            new_cls.append(_reg_abs(v, P))
             continue
         for j in range(b.d):
             if Lm[j, j] < 0:
@@ -902,18 +904,11 @@ def normalize_signs(lik: MixtureLikelihood, theta) -> np.ndarray:
     return new if np.allclose(L.expand(new), phi) else theta
 
 
-def _reg_abs(b, Lm, pos, P, lik, which):
-    """Entries of a regression-parameterized block with non-negative residual SDs."""
-    d = lik.design
-    blocks = d.re_out if which == "re_out" else d.re_cls
-    poss = lik._pos if which == "re_out" else lik._pos[len(d.re_out):]
-    k0 = 0
-    for bb, pp in zip(blocks, poss):
-        if bb is b:
-            break
-        k0 += len(pp)
-    ent = P[which][..., k0:k0 + len(pos)].copy()
-    diag = pos[:, 0] == pos[:, 1]
+def _reg_abs(v, P):
+    """Entries of a regression-parameterized term (params.TermView) with non-negative
+    residual SDs."""
+    ent = v.entries(P).copy()
+    diag = v.pos[:, 0] == v.pos[:, 1]
     ent[..., diag] = np.abs(ent[..., diag])
     return ent
 

@@ -102,7 +102,7 @@ class ParsedFormula:
         return any(p.random or p.factors for p in parts)
 
 
-def _split_top(text: str, seps: tuple[str, ...]) -> list[tuple[str, str]]:
+def split_top(text: str, seps: tuple[str, ...]) -> list[tuple[str, str]]:
     """Split ``text`` at separators found outside parentheses.
 
     Returns a list of (separator_before, piece); the first separator is ''.
@@ -139,7 +139,7 @@ def _parse_rhs(rhs: str, where: str) -> Part:
     fixed_terms: list[str] = []
     random: list[RandomTerm] = []
     factors: list[FactorTerm] = []
-    for sign, term in _split_top(rhs, ("+", "-")):
+    for sign, term in split_top(rhs, ("+", "-")):
         t = term.strip()
         if not t:
             if sign or fixed_terms:
@@ -168,11 +168,11 @@ def _parse_rhs(rhs: str, where: str) -> Part:
 
 
 def _is_bar_term(inner: str) -> bool:
-    return len(_split_top(inner, ("||", "|"))) == 2
+    return len(split_top(inner, ("||", "|"))) == 2
 
 
 def _parse_bar(inner: str, term: str) -> RandomTerm:
-    (_, expr), (bar, group) = _split_top(inner, ("||", "|"))
+    (_, expr), (bar, group) = split_top(inner, ("||", "|"))
     expr, group = expr.strip(), group.strip()
     if not expr:
         raise FormulaError(f"random term {term!r} has nothing left of '|' (write (1 | {group}))")
@@ -180,7 +180,7 @@ def _parse_bar(inner: str, term: str) -> RandomTerm:
 
 
 def _parse_rr(args: str, term: str) -> FactorTerm:
-    pieces = _split_top(args, (",",))
+    pieces = split_top(args, (",",))
     if len(pieces) > 2:
         raise FormulaError(f"rr() takes 'expr | group' and a number of factors: {term!r}")
     body = pieces[0][1]
@@ -193,7 +193,7 @@ def _parse_rr(args: str, term: str) -> FactorTerm:
         d = int(txt)
     if not _is_bar_term(body):
         raise FormulaError(f"rr() needs 'expr | group' inside: {term!r}")
-    (_, expr), (bar, group) = _split_top(body, ("||", "|"))
+    (_, expr), (bar, group) = split_top(body, ("||", "|"))
     return FactorTerm(expr.strip(), _check_group(group.strip(), term), d)
 
 
@@ -231,7 +231,7 @@ def parse_formula(text: str) -> ParsedFormula:
     """
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("formula must be a non-empty string such as 'y ~ 0 + item | class(person) ~ 1'")
-    parts = _split_top(text, ("||", "|"))
+    parts = split_top(text, ("||", "|"))
     if any(sep == "||" for sep, _ in parts):
         raise FormulaError(f"'||' is only allowed inside a random term such as (1 + x || g): {text!r}")
     outcome_text = parts[0][1]
@@ -269,7 +269,7 @@ def parse_formula(text: str) -> ParsedFormula:
 def _with_parents(c: ClassPart, names) -> ClassPart:
     """Move terms naming other class variables out of the logit's fixed part (eq 9, 24)."""
     keep, parents = [], []
-    for sign, term in _split_top(c.part.fixed, ("+", "-")):
+    for sign, term in split_top(c.part.fixed, ("+", "-")):
         t = term.strip()
         if t in names:
             if t == c.name:

@@ -41,25 +41,11 @@ import scipy.sparse as sp
 
 from .design import Design
 from .families import Family
+from .mathutils import lse
 from .params import ParamLayout
 from .quadrature import Integration
 from .random_effects import factor as re_factor
 from .random_effects import reg_metric_scale, reg_pullback
-
-
-def lse(a: np.ndarray, axis: int = 1) -> np.ndarray:
-    """log(sum(exp(a), axis)), stable; a lean scipy.special.logsumexp."""
-    m = a.max(axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return np.squeeze(np.log(np.exp(a - m).sum(axis=axis, keepdims=True)) + m, axis=axis)
-
-
-def log_softmax_ref(lin: np.ndarray) -> np.ndarray:
-    """log softmax over classes of [lin, 0] (last class the reference); class axis 1."""
-    shp = list(lin.shape)
-    shp[1] = 1
-    full = np.concatenate([lin, np.zeros(shp)], axis=1)
-    return full - np.expand_dims(lse(full, axis=1), 1)
 
 
 @dataclass
@@ -239,16 +225,10 @@ class MixtureLikelihood:
         self.form = design.form
         self.integ = integration or Integration.make("agh", None, design.D, design.n_clusters)
         self.D = design.D
-        # dimension offsets of every random block in the latent vector u
-        off = 0
-        self._dims_out, self._dims_cls = [], []
-        for b in design.re_out:
-            self._dims_out.append(slice(off, off + b.d))
-            off += b.d
-        for b in design.re_cls:
-            self._dims_cls.append(slice(off, off + b.d))
-            off += b.d
-        self._pos = [np.array(b.free_positions()).reshape(-1, 2) for b in list(design.re_out) + list(design.re_cls)]
+        # every random term's entries, positions in L and latent dimensions (params.TermView)
+        self._pos = [v.pos for v in layout.re_terms]
+        self._dims_out = [v.dims for v in layout.re_out_terms]
+        self._dims_cls = [v.dims for v in layout.re_cls_terms]
         self._regs = None
         # adaptive nodes differ by cluster; rows then differ by cluster only if the nodes enter
         # their linear predictors (outcome random terms), else patterns still apply (GoM)
@@ -264,45 +244,44 @@ class MixtureLikelihood:
     def factor_matrices(self, P):
         """Factor matrices of the outcome blocks per class [(K, q, d)] and class blocks [(m, d)]."""
         out, cls = [], []
-        k0 = 0
-        re_out, re_cls = P["re_out"], P["re_cls"]
-        for b, pos in zip(self.design.re_out, self._pos):
-            n = len(pos)
+        for v in self.layout.re_out_terms:
+            b, pos, ent = v.term, v.pos, v.entries(P)
             if b.structure == "reg":
-                L = np.stack([re_factor(b, re_out[k, k0:k0 + n], pos) for k in range(self.K)])
+                L = np.stack([re_factor(b, ent[k], pos) for k in range(self.K)])
             else:
                 L = np.zeros((self.K, b.m, b.d))
-                L[:, pos[:, 0], pos[:, 1]] = re_out[:, k0:k0 + n]
+                L[:, pos[:, 0], pos[:, 1]] = ent
             out.append(L)
-            k0 += n
-        k0 = 0
-        for b, pos in zip(self.design.re_cls, self._pos[len(self.design.re_out):]):
-            n = len(pos)
-            cls.append(re_factor(b, re_cls[k0:k0 + n], pos))
-            k0 += n
+        for v in self.layout.re_cls_terms:
+            cls.append(re_factor(v.term, v.entries(P), v.pos))
         return out, cls
+
+    def class_logit_loadings(self, Ws, Lc) -> np.ndarray:
+        """How the latents enter the class logits: B (n, n_slots, D) with logit slot c of row
+        i moved by sum_d B[i, c, d] u_d, from the class-part random designs ``Ws`` (one
+        (n, q) array per class random term) and their factor matrices ``Lc``."""
+        n = Ws[0].shape[0]
+        B = np.zeros((n, self.cs.n_slots, self.D))
+        for v, Wt, L in zip(self.layout.re_cls_terms, Ws, Lc):
+            b = v.term
+            B[:, b.slots, v.dims] += np.einsum("ui,cij->ucj", Wt, L.reshape(len(b.slots), Wt.shape[1], b.d))
+        return B
 
     def _reg_entries(self):
         """(block name, class, full indices, RandomBlock, positions) of every regression-
         parameterized random term (random_effects.py), per class for outcome terms."""
         L = self.layout
         out = []
-        k0 = 0
         rb = L.blocks["re_out"]
         R = rb.shape[1] if rb.size else 0
-        for b, pos in zip(self.design.re_out, self._pos):
-            n = len(pos)
-            if b.structure == "reg":
+        for v in L.re_out_terms:
+            if v.term.structure == "reg":
                 for k in range(self.K):
-                    out.append(("re_out", k, rb.offset + k * R + k0 + np.arange(n), b, pos))
-            k0 += n
-        k0 = 0
+                    out.append(("re_out", k, rb.offset + k * R + np.arange(R)[v.cols], v.term, v.pos))
         cb = L.blocks["re_cls"]
-        for b, pos in zip(self.design.re_cls, self._pos[len(self.design.re_out):]):
-            n = len(pos)
-            if b.structure == "reg":
-                out.append(("re_cls", None, cb.offset + k0 + np.arange(n), b, pos))
-            k0 += n
+        for v in L.re_cls_terms:
+            if v.term.structure == "reg":
+                out.append(("re_cls", None, cb.offset + np.arange(cb.size)[v.cols], v.term, v.pos))
         return out
 
     def _pullback(self, phi, g):
@@ -432,12 +411,8 @@ class MixtureLikelihood:
 
     def _class_re_lin(self, rs, Lc, nodes_v):
         """Random parts of the class logits, (V, n_slots, Q): W_u L u for every node."""
-        V = rs.V
-        B = np.zeros((V, self.cs.n_slots, self.D))
-        for b, Wt, L, dims in zip(self.design.re_cls, rs.Wv, Lc, self._dims_cls):
-            q = Wt.shape[1]
-            B[:, b.slots, dims] += np.einsum("ui,cij->ucj", Wt, L.reshape(len(b.slots), q, b.d))
-        return np.einsum("ucd,uqd->ucq", B, np.broadcast_to(nodes_v, (V,) + nodes_v.shape[1:]))
+        B = self.class_logit_loadings(rs.Wv, Lc)
+        return np.einsum("ucd,uqd->ucq", B, np.broadcast_to(nodes_v, (rs.V,) + nodes_v.shape[1:]))
 
     def _gamma_grad(self, es: EStep, per_unit: bool = False):
         """Gradient of the class logits (flat), and the per-slot residuals of random logits."""

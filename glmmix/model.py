@@ -310,7 +310,7 @@ class MixtureModel:
             base = np.asarray(start_params, float) if start_params is not None else self.start_params()
             phi = layout.expand(base)
             for lab, val in start_values.items():
-                for i in layout._resolve(lab, None):
+                for i in layout.resolve(lab):
                     phi[i] = val
             start_params = layout.from_full(phi)
         return check_start_params(start_params, layout.n_free)
@@ -326,7 +326,7 @@ class MixtureModel:
         hits = 0
         one_class = src.n_classes == 1
         for i, lab in enumerate(L.full_labels):
-            key = lab if lab in src_full else (L._strip_class_any(lab) if one_class else None)
+            key = lab if lab in src_full else (L.class_free_label(lab) if one_class else None)
             if key in src_full and L.free_idx[i] >= 0:
                 phi[i] = src_full[key]
                 hits += 1

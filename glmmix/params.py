@@ -38,6 +38,35 @@ class Block:
         return slice(self.offset, self.offset + self.size)
 
 
+@dataclass(frozen=True)
+class TermView:
+    """One random term's place in the parameters.
+
+    Attributes
+    ----------
+    term : RandomBlock
+        The random term (random_effects.py).
+    block : {"re_out", "re_cls"}
+        The parameter block holding its free factor-matrix entries.
+    pos : ndarray of shape (n, 2)
+        (row, column) in the factor matrix L of each entry, in ``free_positions`` order.
+    cols : slice
+        Its entries along the block's last axis (``layout.unpack(phi)[block][..., cols]``).
+    dims : slice
+        Its latent dimensions in the vector u of all random effects.
+    """
+
+    term: object
+    block: str
+    pos: np.ndarray
+    cols: slice
+    dims: slice
+
+    def entries(self, parts: dict) -> np.ndarray:
+        """Its entries in unpacked blocks (per class for outcome terms: (K, n); else (n,))."""
+        return parts[self.block][..., self.cols]
+
+
 def _union_find(n):
     """find/union over n entries; a group's root is its smallest member."""
     parent = np.arange(n)
@@ -287,6 +316,17 @@ class ParamLayout:
         """Labels of the random terms' free entries (outcome and class part); which of them
         can be fixed (an SD equals one entry of L when that row of L has a single free entry).
         Returns the number of outcome-part entries."""
+        self.re_terms = []
+        dim = 0
+        for name, terms in (("re_out", design.re_out), ("re_cls", design.re_cls)):
+            col = 0
+            for b in terms:
+                pos = np.array(b.free_positions()).reshape(-1, 2)
+                self.re_terms.append(TermView(b, name, pos, slice(col, col + len(pos)), slice(dim, dim + b.d)))
+                col += len(pos)
+                dim += b.d
+        self.re_out_terms = [v for v in self.re_terms if v.block == "re_out"]
+        self.re_cls_terms = [v for v in self.re_terms if v.block == "re_cls"]
         self.re_out_labels = [lab for b in design.re_out for lab in b.labels(K, self.class_name)]
         self.re_cls_labels = [lab for b in design.re_cls for lab in b.labels(K, self.class_name)]
         self._fixable_re = set()
@@ -326,6 +366,20 @@ class ParamLayout:
             if lab.startswith(pre):
                 return lab[len(pre):]
         return lab
+
+    @property
+    def first_full(self) -> np.ndarray:
+        """The full index of every free parameter (the first member of its tie group)."""
+        return self._first_full
+
+    def resolve(self, label: str) -> list[int]:
+        """Full indices named by a label (a full label, or a label without its class prefix,
+        which names every class's copy)."""
+        return self._resolve(label, None)
+
+    def class_free_label(self, label: str) -> str:
+        """A full label without its class prefix (``class2:item[u1]`` -> ``item[u1]``)."""
+        return self._strip_class_any(label)
 
     def block_of(self, i):
         for b in self.blocks.values():

@@ -107,7 +107,7 @@ def build_blocks(terms, df, where, K, fitted=None):
     with ``fitted`` (the fitted blocks), new rows are encoded as the fitted ones were."""
     blocks = []
     for i, t in enumerate(terms):
-        Z, names, enc = _term_matrix(t.expr, df, t, where, None if fitted is None else fitted[i].enc)
+        Z, names, enc = term_matrix(t.expr, df, t, where, None if fitted is None else fitted[i].enc)
         if isinstance(t, FactorTerm):
             structure, d = "rr", t.n_factors
         else:
@@ -127,7 +127,7 @@ def build_blocks(terms, df, where, K, fitted=None):
     return blocks
 
 
-def _term_matrix(expr, df, term, where, enc=None):
+def term_matrix(expr, df, term, where, enc=None):
     """Design of a random term, its column names and its fitted encoding; with ``enc``, the
     rows are new rows of a fitted model (encoded as fitted, no identification checks)."""
     from .encoding import freeze
@@ -272,6 +272,24 @@ def natural(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.ndar
     for k, (i, j) in enumerate(pos):
         out[k] = sd[i] if i == j else S[i, j] / max(sd[i] * sd[j], 1e-300)
     return out
+
+
+def from_natural(block: RandomBlock, values: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`natural`: reported values -> free entries of L (SDs and
+    correlations to the Cholesky factor of their covariance; loadings, slopes and residual
+    SDs as they are)."""
+    if block.structure in ("rr", "reg"):
+        return values
+    sd = np.zeros(block.m)
+    R = np.eye(block.m)
+    for v, (i, j) in zip(values, pos):
+        if i == j:
+            sd[i] = v
+        else:
+            R[i, j] = R[j, i] = v
+    S = np.outer(sd, sd) * R
+    Lm = np.linalg.cholesky(S + 1e-300 * np.eye(block.m)) if block.m > 1 else np.sqrt(S)
+    return Lm[pos[:, 0], pos[:, 1]]
 
 
 def covariance(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .inference import delta_cov
-from .likelihood import MixtureLikelihood, log_softmax_ref
+from .likelihood import MixtureLikelihood
+from .mathutils import log_softmax_ref
 from .random_effects import covariance as re_covariance
 from .random_effects import natural as re_natural
 
@@ -38,7 +39,7 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
     # between-level regressions (eq 5, 15): each correlated effect on the ones before it;
     # for jointly normal effects these re-express the covariance (slopes S[i,<i] S[<i,<i]^-1)
     # class-specific covariances (eq 18, 25: [eta_j | D_j = d]) give one set per distinct class
-    blocks = []
+    terms = []
     rb = L.blocks["re_out"]
     if rb.size:
         fi = L.free_idx[rb.slice].reshape(rb.shape)
@@ -46,20 +47,13 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
         for k in reps:
             pre = "" if len(reps) == 1 else (
                 d.classes.state_name(k, d.classes.betw) if d.multi else f"{d.class_name}{k + 1}") + ":"
-            blocks += [(b, P["re_out"][k], pos, pre) for b, pos in zip(d.re_out, lik._pos)]
-    blocks += [(b, P["re_cls"], pos, "") for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):])]
-    k_out = k_cls = 0
-    for b, entries, pos, pre in blocks:
-        n = len(pos)
-        if b.part == "outcome":
-            if b is d.re_out[0]:
-                k_out = 0
-            e, k_out = entries[k_out:k_out + n], k_out + n
-        else:
-            e, k_cls = entries[k_cls:k_cls + n], k_cls + n
+            terms += [(v, v.entries(P)[k], pre) for v in L.re_out_terms]
+    terms += [(v, v.entries(P), "") for v in L.re_cls_terms]
+    for v, e, pre in terms:
+        b = v.term
         if b.structure != "chol" or b.m < 2:
             continue
-        S = re_covariance(b, e, pos)
+        S = re_covariance(b, e, v.pos)
         rows = b.row_names(d.n_classes, d.class_name)
         for i in range(1, b.m):
             A, c = S[:i, :i], S[i, :i]
@@ -72,17 +66,14 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
                 vals.append(coef[j])
             names.append(f"{pre}residual sd({b.group}:{rows[i]})")
             vals.append(np.sqrt(max(S[i, i] - c @ coef, 0.0)))
-    if d.re_cls:
-        k0 = 0
-        for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
-            n = len(pos)
-            S = re_covariance(b, P["re_cls"][k0:k0 + n], pos)
-            rows = b.row_names(d.n_classes, d.class_name)
-            for i, r in enumerate(rows):
-                if (d.multi or r.startswith(d.class_name)) and ":" not in r:
-                    names.append(f"icc({b.group}:{r})")
-                    vals.append(S[i, i] / (S[i, i] + np.pi**2 / 3))
-            k0 += n
+    for v in L.re_cls_terms:
+        b = v.term
+        S = re_covariance(b, v.entries(P), v.pos)
+        rows = b.row_names(d.n_classes, d.class_name)
+        for i, r in enumerate(rows):
+            if (d.multi or r.startswith(d.class_name)) and ":" not in r:
+                names.append(f"icc({b.group}:{r})")
+                vals.append(S[i, i] / (S[i, i] + np.pi**2 / 3))
     return names, np.array(vals)
 
 
@@ -96,26 +87,12 @@ def natural_params(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
     eb = L.blocks["extra"]
     if eb.size:
         nat[eb.slice] = np.stack([d.family.extra_natural(P["extra"][k], d.aux) for k in range(lik.K)]).ravel()
-    if d.re_out:
-        rb = L.blocks["re_out"]
-        vals = np.empty(rb.shape)
-        for k in range(lik.K):
-            k0 = 0
-            for b, pos in zip(d.re_out, lik._pos):
-                n = len(pos)
-                vals[k, k0:k0 + n] = re_natural(b, P["re_out"][k, k0:k0 + n], pos)
-                k0 += n
-        nat[rb.slice] = vals.ravel()
-    if d.re_cls:
-        cb = L.blocks["re_cls"]
-        vals = np.empty(cb.size)
-        k0 = 0
-        for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
-            n = len(pos)
-            vals[k0:k0 + n] = re_natural(b, P["re_cls"][k0:k0 + n], pos)
-            k0 += n
-        nat[cb.slice] = vals
-    return nat[L._first_full]
+    natP = L.unpack(nat)
+    for v in L.re_terms:
+        out = v.entries(natP)  # a view into nat
+        for k in (range(lik.K) if v.block == "re_out" else (...,)):
+            out[k] = re_natural(v.term, v.entries(P)[k], v.pos)
+    return nat[L.first_full]
 
 
 def _class_prop(lik, theta):
@@ -135,9 +112,7 @@ def _class_prop(lik, theta):
         _, Lc = lik.factor_matrices(P)
         t, logw = lik.integ.t, lik.integ.logw
         w = np.exp(logw) / np.exp(logw).sum()
-        B = np.zeros((rs.V, lik.K - 1, lik.D))
-        for b, Wt, L, dims in zip(d.re_cls, rs.Wv, Lc, lik._dims_cls):
-            B[:, :, dims] += np.einsum("ui,cij->ucj", Wt, L.reshape(lik.K - 1, Wt.shape[1], b.d))
+        B = lik.class_logit_loadings(rs.Wv, Lc)
         lin = lin + np.einsum("ucd,qd->ucq", B, t)
     p = np.exp(log_softmax_ref(lin))
     return (rs.mult[:, None] * (p * w[None, None, :]).sum(axis=2)).sum(axis=0) / rs.mult.sum()
@@ -258,7 +233,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "class_names": [d.classes.state_name(s) for s in range(K)],
         "class_sizes": {v.name: v.K for v in d.classes.vars},
         "labels": L.labels,
-        "label_blocks": [L.block_of(i) for i in L._first_full],
+        "label_blocks": [L.block_of(i) for i in L.first_full],
         "params": nat,
         "theta": theta,
         "cov": cov,

@@ -24,6 +24,7 @@ from .formula import parse_formula
 from .likelihood import MixtureLikelihood
 from .model import MixtureModel
 from .progress import run_jobs
+from .random_effects import from_natural as re_from_natural
 from .results import MixtureResults
 from .validate import check_data, check_label_values, check_n_jobs, check_seed
 
@@ -42,10 +43,7 @@ def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
     gam = P["gamma"].ravel()
     re_lin = None
     if d.re_cls:
-        B = np.zeros((U, cs.n_slots, lik.D))
-        for b, L_, dims in zip(d.re_cls, Lc, lik._dims_cls):
-            q = b.Z.shape[1]
-            B[:, b.slots, dims] += np.einsum("ui,cij->ucj", b.Z, L_.reshape(len(b.slots), q, b.d))
+        B = lik.class_logit_loadings([b.Z for b in d.re_cls], Lc)
         re_lin = np.einsum("ucd,ud->uc", B, u[d.cluster_of_unit])[:, :, None]
     prob = np.exp(cs.logprior("within", gam, {t: cs.vars[t].Z for t in cs.within}, re_lin)[:, :, 0])  # (U, S)
     if cs.betw:
@@ -60,8 +58,8 @@ def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
     crow = cls[d.unit_of_row]
     eta = np.asarray(d.X @ P["beta"])[np.arange(d.n_rows), crow]
     grow = d.cluster_of_unit[d.unit_of_row]
-    for b, L_, dims in zip(d.re_out, Lo, lik._dims_out):
-        eta = eta + np.einsum("ri,rij,rj->r", b.Z, L_[crow], u[grow][:, dims])
+    for v, L_ in zip(L.re_out_terms, Lo):
+        eta = eta + np.einsum("ri,rij,rj->r", v.term.Z, L_[crow], u[grow][:, v.dims])
     extra = P["extra"][crow]
     y = d.family.sample(eta, extra, d.aux, rng)
     return y, cls
@@ -135,32 +133,10 @@ def from_natural(lik: MixtureLikelihood, values: np.ndarray) -> np.ndarray:
     P = L.unpack(phi.copy())
     if P["extra"].size:
         P["extra"][:] = np.stack([d.family.extra_from_natural(P["extra"][k], d.aux) for k in range(lik.K)])
-
-    def chol_block(b, entries, pos):
-        if b.structure in ("rr", "reg"):  # loadings; slopes and residual SDs as reported
-            return entries
-        sd = np.zeros(b.m)
-        R = np.eye(b.m)
-        for v, (i, j) in zip(entries, pos):
-            if i == j:
-                sd[i] = v
-            else:
-                R[i, j] = R[j, i] = v
-        S = np.outer(sd, sd) * R
-        Lm = np.linalg.cholesky(S + 1e-300 * np.eye(b.m)) if b.m > 1 else np.sqrt(S)
-        return Lm[pos[:, 0], pos[:, 1]]
-
-    for k in range(lik.K):
-        k0 = 0
-        for b, pos in zip(d.re_out, lik._pos):
-            n = len(pos)
-            P["re_out"][k, k0:k0 + n] = chol_block(b, P["re_out"][k, k0:k0 + n], pos)
-            k0 += n
-    k0 = 0
-    for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
-        n = len(pos)
-        P["re_cls"][k0:k0 + n] = chol_block(b, P["re_cls"][k0:k0 + n], pos)
-        k0 += n
+    for v in L.re_terms:
+        ent = v.entries(P)  # a view into P
+        for k in (range(lik.K) if v.block == "re_out" else (...,)):
+            ent[k] = re_from_natural(v.term, ent[k], v.pos)
     return L.from_full(L.pack(P))
 
 

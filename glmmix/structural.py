@@ -34,13 +34,8 @@ PI2_3 = np.pi ** 2 / 3
 
 def _re_lin(lik: MixtureLikelihood, P, t):
     """Random parts of the class logits at standard nodes t (Q, D): (U, n_slots, Q)."""
-    d = lik.design
     _, Lc = lik.factor_matrices(P)
-    U = d.n_units
-    B = np.zeros((U, lik.cs.n_slots, lik.D))
-    for b, L, dims in zip(d.re_cls, Lc, lik._dims_cls):
-        q = b.Z.shape[1]
-        B[:, b.slots, dims] += np.einsum("ui,cij->ucj", b.Z, L.reshape(len(b.slots), q, b.d))
+    B = lik.class_logit_loadings([b.Z for b in lik.design.re_cls], Lc)
     return np.einsum("ucd,qd->ucq", B, t)
 
 
@@ -121,8 +116,8 @@ def r_squared(lik, theta) -> tuple[list, np.ndarray]:
         v = cs.vars[k]
         if v.K != 2 or (not v.parents and re_lin is None and v.Z.shape[1] == 1):
             continue
-        lin = cs._lin(k, gam, v.Z, re_lin)[:, :, 0, :]  # (U, ncfg, Qc)
-        val = lin[:, cs._cfg[k], :]  # (U, S, Qc)
+        lin = cs.logits(k, gam, v.Z, re_lin)[:, :, 0, :]  # (U, ncfg, Qc)
+        val = lin[:, cs.cfg[k], :]  # (U, S, Qc)
         m1 = (wt * val).sum()
         var = (wt * val ** 2).sum() - m1 ** 2
         names.append(f"r2({v.name})")

@@ -1,0 +1,21 @@
+"""Small numerical helpers shared by the engine (one log-sum-exp for the package)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def lse(a: np.ndarray, axis: int = 1, keepdims: bool = False) -> np.ndarray:
+    """log(sum(exp(a), axis)), stable; a lean scipy.special.logsumexp."""
+    m = a.max(axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = np.log(np.exp(a - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def log_softmax_ref(lin: np.ndarray, axis: int = 1) -> np.ndarray:
+    """log softmax over classes of [lin, 0] (the last class the reference) along ``axis``."""
+    shp = list(lin.shape)
+    shp[axis] = 1
+    full = np.concatenate([lin, np.zeros(shp)], axis=axis)
+    return full - lse(full, axis=axis, keepdims=True)
