@@ -27,7 +27,7 @@ from .exceptions import DesignError, FormulaError, GlmmixError
 from .families import Family, _check_counts
 from .classes import ClassSystem, ClassVar
 from .encoding import Encoding, freeze
-from .formula import ParsedFormula, split_top, column_name
+from .terms import ParsedFormula, column_name, split_top
 from .validate import check_data
 from .random_effects import RandomBlock, term_matrix, build_blocks, check_grouping, check_nested, random_terms
 from .weights import check_arguments as check_weights
@@ -117,10 +117,6 @@ class Design:
     @property
     def n_units(self) -> int:
         return self.unit_starts.shape[0]
-
-    @property
-    def unit_sizes(self) -> np.ndarray:
-        return np.diff(np.append(self.unit_starts, self.n_rows))
 
 
 def _required(fixed: str, where: str, columns, enc=None) -> set:
@@ -258,7 +254,7 @@ def build_design(
     # Step 3: outcome support (family-specific checks) and family auxiliaries.
     aux: dict = {}
     if thresholds_by is not None:
-        if family.name != "ordinal":
+        if not family.thresholds:
             raise DesignError("thresholds_by is only meaningful for family='ordinal'")
         if fitted is None:
             tb = pd.Categorical(df[thresholds_by])
@@ -274,7 +270,7 @@ def build_design(
         aux["threshold_levels"] = [str(c) for c in cats]
         aux["threshold_group"] = np.asarray(codes, np.intp)
     if trials is not None:
-        if family.name not in ("binomial", "bernoulli"):
+        if not family.uses_trials:
             raise DesignError("trials is only meaningful for the binomial family")
         if not pd.api.types.is_numeric_dtype(df[trials].dtype) or pd.api.types.is_bool_dtype(df[trials].dtype):
             raise DesignError(f"trials column {trials!r} must be numeric (it has dtype {df[trials].dtype})")
@@ -317,7 +313,7 @@ def build_design(
             aux[key] = aux[key][order]
     if meas is not None:
         meas = meas[keep][order]
-        if family.name == "ordinal":
+        if family.thresholds:
             # thresholds per measurement group (and per thresholds_by level): each group's
             # thresholds depend on the classes of the variables measuring it, like its X copy
             mg, mgroups_new = _group_codes(meas)

@@ -293,9 +293,7 @@ def perturb(lik: MixtureLikelihood, theta0: np.ndarray, rng: np.random.Generator
     fam = d.family
     P = L.unpack(L.expand(theta0))
     K = lik.K
-    scale = fam.perturb_scale
-    if fam.name == "gaussian":
-        scale = scale * float(np.exp(P["extra"][:, 0].mean()))
+    scale = fam.start_scale(P["extra"])
     beta = P["beta"] + scale * rng.uniform(-1, 1, size=P["beta"].shape) / d.x_scale[:, None]
     extra = np.stack([fam.extra_perturb(P["extra"][k], d.aux, rng) for k in range(K)]) if P["extra"].size else P["extra"]
     gamma = P["gamma"].copy()
@@ -433,14 +431,14 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
     (:mod:`glmmix.scaling`): logits per SD of the covariate.
     """
     L = lik.layout
-    fam = lik.family.name
+    fam = lik.family
     cands = []
     for i, full in enumerate(L.first_full):
         blk = L.block_of(full)
-        if blk in ("gamma", "re_out", "re_cls") or (blk == "beta" and fam in ("bernoulli", "binomial", "ordinal", "poisson")):
+        if blk in ("gamma", "re_out", "re_cls") or (blk == "beta" and fam.unbounded_coefficients):
             if abs(theta[i]) > BOUNDARY_VALUE:
                 cands.append(i)
-        if blk == "extra" and fam == "ordinal" and abs(theta[i]) > BOUNDARY_VALUE / 3:
+        if blk == "extra" and fam.thresholds and abs(theta[i]) > BOUNDARY_VALUE / 3:
             cands.append(i)
     # a random-effect SD or loading beyond this many logits makes responses deterministic:
     # it is running to infinity whatever the flatness check below says

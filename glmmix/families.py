@@ -54,9 +54,6 @@ class Logit(Link):
     def logpdf(self, x):
         return -np.abs(x) - 2.0 * np.log1p(np.exp(-np.abs(x)))
 
-    #: variance of the standard logistic distribution, pi^2 / 3
-    latent_variance = np.pi**2 / 3.0
-
 
 class Probit(Link):
     name = "probit"
@@ -69,8 +66,6 @@ class Probit(Link):
 
     def logpdf(self, x):
         return -0.5 * (x * x + LOG_2PI)
-
-    latent_variance = 1.0
 
 
 class LogLink(Link):
@@ -138,6 +133,17 @@ class Family:
     allowed_links: tuple = ()
     #: scale of random perturbations of linear-predictor coefficients for random starts
     perturb_scale = 1.0
+    #: ordered thresholds that act as intercepts (``thresholds_by``, no intercept in X)
+    thresholds = False
+    #: a number of trials per row (``trials=``)
+    uses_trials = False
+    #: the family parameters are class-invariant by default (Mplus: residual variances)
+    extra_invariant = False
+    #: a coefficient can run off to infinity with a flat likelihood (probabilities of 0 or
+    #: 1, counts of zero): a candidate for the boundary check
+    unbounded_coefficients = True
+    #: a family parameter can be fixed on its own (``fix=``)
+    extra_fixable = True
 
     def __init__(self, link: str | None = None):
         link = link or self.default_link
@@ -172,6 +178,16 @@ class Family:
 
     def extra_perturb(self, a, aux, rng):
         return a
+
+    def start_scale(self, extra: np.ndarray) -> float:
+        """Scale of the random perturbations of coefficients around the start, given the
+        start's family parameters (K, E) on the unconstrained scale."""
+        return self.perturb_scale
+
+    def fixed_extra(self, value: float, label: str) -> float:
+        """The unconstrained value of one family parameter fixed at ``value`` (reported
+        scale) by ``fix={label: value}``."""
+        return value
 
     @property
     def has_extra(self):
@@ -212,6 +228,7 @@ class Binomial(Family):
     name = "binomial"
     default_link = "logit"
     allowed_links = ("logit", "probit")
+    uses_trials = True
 
     @property
     def perturb_scale(self):
@@ -338,6 +355,8 @@ class Gaussian(Family):
     name = "gaussian"
     default_link = "identity"
     allowed_links = ("identity",)
+    extra_invariant = True
+    unbounded_coefficients = False
 
     @property
     def has_extra(self):
@@ -370,6 +389,14 @@ class Gaussian(Family):
     @property
     def perturb_scale(self):
         return 1.0  # multiplied by the outcome SD in the start generator
+
+    def start_scale(self, extra):
+        return self.perturb_scale * float(np.exp(extra[:, 0].mean()))
+
+    def fixed_extra(self, value, label):
+        if not value > 0:
+            raise DesignError(f"fix[{label!r}] = {value!r}: a residual SD must be positive")
+        return np.log(value)
 
     def evaluate(self, y, eta, extra, aux, derivs=True):
         ls = extra[:, 0][None, :]
@@ -406,6 +433,8 @@ class Ordinal(Family):
     name = "ordinal"
     default_link = "logit"
     allowed_links = ("logit", "probit")
+    thresholds = True
+    extra_fixable = False
 
     @property
     def perturb_scale(self):

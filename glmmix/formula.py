@@ -22,114 +22,12 @@ data. The fixed parts are handed to formulaic later (``design.py``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from .exceptions import FormulaError
+from .terms import IDENT as _IDENT
+from .terms import ClassPart, FactorTerm, ParsedFormula, Part, RandomTerm, column_name, split_top
 
-_IDENT = r"(?:[^\W\d]|\.)[\w.]*"  # a column name: letters of any script, digits, '_', '.'
-_QUOTED = r"`([^`]+)`|Q\(\s*(?:\"([^\"]+)\"|'([^']+)')\s*\)"  # `any name`, Q("any name")
-
-
-def column_name(text: str) -> str | None:
-    """The column a piece of formula text names, or None when it is not a single name.
-
-    Plain names may use letters of any script, digits, ``_`` and ``.``; any other name is
-    quoted with backticks (```my y```) or ``Q("my y")``, as in formulaic.
-    """
-    t = text.strip()
-    if re.fullmatch(_IDENT, t):
-        return t
-    m = re.fullmatch(_QUOTED, t)
-    if m:
-        return next(g for g in m.groups() if g is not None)
-    return None
-
-
-@dataclass(frozen=True)
-class RandomTerm:
-    """``(expr | group)`` or ``(expr || group)``: normal random effects of ``expr`` by ``group``."""
-
-    expr: str
-    group: str
-    correlated: bool = True
-
-    def __str__(self):
-        bar = "|" if self.correlated else "||"
-        return f"({self.expr} {bar} {self.group})"
-
-
-@dataclass(frozen=True)
-class FactorTerm:
-    """``rr(expr | group, d)``: d factors per group with loadings on the columns of ``expr``."""
-
-    expr: str
-    group: str
-    n_factors: int = 1
-
-    def __str__(self):
-        return f"rr({self.expr} | {self.group}, {self.n_factors})"
-
-
-@dataclass(frozen=True)
-class Part:
-    """One equation: fixed right-hand side (formulaic syntax) plus random/factor terms."""
-
-    fixed: str
-    random: tuple[RandomTerm, ...] = ()
-    factors: tuple[FactorTerm, ...] = ()
-
-
-@dataclass(frozen=True)
-class ClassPart:
-    """A latent class variable: its name, its level (grouping column or None = row), its logit."""
-
-    name: str
-    level: str | None
-    part: Part
-    parents: tuple = ()  # earlier class variables in this variable's logit (eq 9, 24)
-
-
-@dataclass(frozen=True)
-class ParsedFormula:
-    text: str
-    outcome: str
-    outcome_part: Part
-    classes: tuple[ClassPart, ...] = field(default_factory=tuple)
-
-    @property
-    def has_random(self) -> bool:
-        parts = [self.outcome_part] + [c.part for c in self.classes]
-        return any(p.random or p.factors for p in parts)
-
-
-def split_top(text: str, seps: tuple[str, ...]) -> list[tuple[str, str]]:
-    """Split ``text`` at separators found outside parentheses.
-
-    Returns a list of (separator_before, piece); the first separator is ''.
-    """
-    out, depth, cur, sep, i = [], 0, [], "", 0
-    while i < len(text):
-        ch = text[i]
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-            if depth < 0:
-                raise FormulaError(f"unbalanced ')' in formula {text!r}")
-        if depth == 0:
-            hit = next((s for s in seps if text.startswith(s, i)), None)
-            if hit is not None:
-                out.append((sep, "".join(cur)))
-                cur, sep = [], hit
-                i += len(hit)
-                continue
-        cur.append(ch)
-        i += 1
-    if depth != 0:
-        raise FormulaError(f"unbalanced '(' in formula {text!r}")
-    out.append((sep, "".join(cur)))
-    return out
-
+__all__ = ["parse_formula", "ParsedFormula", "Part", "ClassPart", "RandomTerm", "FactorTerm", "split_top", "column_name"]
 
 def _parse_rhs(rhs: str, where: str) -> Part:
     """Separate lme4-style random terms and rr() factor terms from the fixed terms."""

@@ -54,11 +54,20 @@ class EStep:
 
     ll : float; ll_units : (n_clusters,) log-likelihood of each independent cluster (None
     without random effects, where it is not needed)
-    post : (n_units, K) posterior class probabilities (nodes integrated out)
+    post : (n_units, K) posterior class probabilities (nodes integrated out), or None when
+    they are assembled on request (``unit_posterior``) from post_c, post_bq and post_node
     logprior : (n_units, K, Qc) class log-probabilities (Qc = 1 without random class logits)
     wpat : (n_patterns, K, Q) posterior weight of each (pattern, class, node)
+    fe : the family's evaluation (families.FamilyEval); parts : unpacked parameter blocks
     resid : (n_units, K, Qc) posterior minus prior class probabilities, weighted by nodes
-    post_node : (n_clusters, Q) posterior node weights (class-averaged)
+    post_node : (n_clusters, Q) posterior node weights (class-averaged); nodes : (G, Q, D)
+    eta_q : nodes carried by the linear predictors (1 without outcome random effects)
+    pq : posterior weight of (unit pattern, between state, node); rs : the row set used
+    post_c : (V, K, Q) within-state posteriors given (between state, node), classes inside
+    post_bq : (cluster patterns, Kb, Q) posteriors of (between state, node)
+    post_vq : (V, K, Q) posterior of (class, node) per unit pattern, classes outside
+    wprior : posterior weights of the class priors' terms; wb : of the between priors
+    re_lin : (V, n_slots, Q) random parts of the class logits (None without them)
     """
 
     ll: float
@@ -71,6 +80,32 @@ class EStep:
     resid: np.ndarray = None
     post_node: np.ndarray = None
     nodes: np.ndarray = None
+    eta_q: int = 1
+    pq: np.ndarray = None
+    rs: object = None
+    post_c: np.ndarray = None
+    post_bq: np.ndarray = None
+    post_vq: np.ndarray = None
+    wprior: np.ndarray = None
+    wb: np.ndarray = None
+    re_lin: np.ndarray = None
+
+
+@dataclass
+class _Combined:
+    """The class-and-node combination of one evaluation (``MixtureLikelihood._combine_*``)."""
+
+    ll: float
+    ll_units: np.ndarray
+    post: np.ndarray
+    post_node: object
+    Wu: np.ndarray
+    wprior: np.ndarray
+    pq: np.ndarray
+    wb: np.ndarray = None
+    post_c: np.ndarray = None
+    post_bq: np.ndarray = None
+    post_vq: np.ndarray = None
 
 
 class _RowSet:
@@ -237,7 +272,6 @@ class MixtureLikelihood:
         first, inv = (np.arange(design.n_rows), np.arange(design.n_rows)) if per_row else row_patterns(design)
         self.pat = _RowSet(design, first, inv, per_row=per_row, compress_units=self.shared_nodes)
         self._rows = None
-        self.n_patterns = self.pat.P
         self.count = self.pat.count
 
     # ------------------------------------------------------------------ parameters
@@ -305,18 +339,8 @@ class MixtureLikelihood:
         u_nodes, logw = self.integ.nodes()  # (G, Q, D), (G, Q)
         Q = logw.shape[1]
         Lo, Lc = self.factor_matrices(P)
-        # Step 1: linear predictors for every (pattern, class, node).
-        eta = np.asarray(rs.X @ P["beta"])[:, :, None]  # (P, K, 1)
-        if self.design.re_out:
-            A = np.zeros((rs.P, K, self.D))
-            for Zt, L, dims in zip(rs.Zs, Lo, self._dims_out):
-                A[:, :, dims] += np.einsum("pi,kij->pkj", Zt, L)
-            if rs.cluster is None:
-                eta = eta + np.einsum("pkd,qd->pkq", A, u_nodes[0])
-            else:
-                eta = eta + np.einsum("pkd,pqd->pkq", A, u_nodes[rs.cluster])
-        else:
-            eta = np.broadcast_to(eta, (rs.P, K, Q)) if Q > 1 else eta
+        # Step 1: linear predictors for every (pattern, class, node), and the family.
+        eta = self._linear_predictors(rs, P, Lo, u_nodes, Q)
         Qe = eta.shape[2]
         extra = np.repeat(P["extra"], Qe, axis=0)
         fe = self.family.evaluate(rs.y, eta.reshape(rs.P, K * Qe), extra, rs.aux, derivs=derivs)
@@ -342,72 +366,82 @@ class MixtureLikelihood:
             logprior = cs.logprior("within", gam, rs.Zvs, re_lin)  # (V, S, Qc)
         logpb = cs.logprior("between", gam, rs.Zgs) if cs.betw else None  # (cluster patterns, Kb)
         # Step 4: combine by form.
-        m = rs.mult
-        post_c = None
-        post_bq = None
-        post_vq = None
         if self.form == "outside":  # units are clusters
-            lt = lu + logw_v[:, None, :]
-            lk = lse(lt, axis=2)  # (V, K)
-            post_q = np.exp(lt - lk[:, :, None])
-            lj = logprior[:, :, 0] + lk
-            ll_v = lse(lj, axis=1)
-            post_v = np.exp(lj - ll_v[:, None])
-            ll = float(m @ ll_v)
-            ll_g = ll_v[rs.vinv]
-            Wu = m[:, None, None] * post_v[:, :, None] * post_q
-            wprior = (m[:, None] * post_v)[:, :, None]
-            pq = m[:, None] * np.einsum("vk,vkq->vq", post_v, post_q)
-            post_node = (pq / m[:, None])[rs.vinv]
-            post = post_v[rs.vinv]
-            wb = None
-            post_vq = post_v[:, :, None] * post_q
+            c = self._combine_outside(rs, lu, logw_v, logprior)
         else:
-            # within states w are summed per unit; between states b (one per cluster, Section 6)
-            # and nodes per cluster: L_g = sum_b P(b) int phi(u) prod_units sum_w P(w|b,u) f du
-            Kb = cs.Kb
-            lj = (logprior + lu).reshape(V, Kb, K // Kb, -1)  # (V, Kb, Kw, Q)
-            lu2 = lse(lj, axis=2)  # (V, Kb, Q)
-            post_c = np.exp(lj - lu2[:, :, None, :]).reshape(V, K, -1)
-            if Q == 1 and self.D == 0 and Kb == 1:  # no integration: clusters are units
-                ll = float(m @ lu2[:, 0, 0])
-                ll_g = None
-                post_node = np.ones((self.design.n_clusters, 1))
-                pq = m[:, None, None]
-                wb = None
-            else:  # clusters (or cluster patterns, with multiplicities)
-                Gp = rs.Gc.shape[0]
-                lg = np.asarray(rs.Gc @ lu2.reshape(V, -1)).reshape(Gp, Kb, Q)
-                lg = lg + logw[:Gp, None, :]  # shared nodes: rows of logw agree
-                if logpb is not None:
-                    lg = lg + logpb[:, :, None]
-                llc = lse(lg.reshape(Gp, -1), axis=1)
-                ll = float(rs.gmult @ llc)
-                ll_g = llc[rs.ginv]
-                post_bq = np.exp(lg - llc[:, None, None])  # (Gp, Kb, Q)
-                pcn = post_bq.sum(axis=1)
-                post_node = _Expand(pcn, rs.ginv) if self.shared_nodes else pcn
-                pq = np.asarray(rs.GcT @ (rs.gmult[:, None] * post_bq.reshape(Gp, -1))).reshape(V, Kb, Q)
-                wb = rs.gmult[:, None] * post_bq.sum(axis=2) if logpb is not None else None
-            Wu = (post_c.reshape(V, Kb, K // Kb, -1) * pq[:, :, None, :]).reshape(V, K, -1)
-            if Wu.shape[2] == 1 and Q > 1:
-                Wu = np.broadcast_to(Wu, (V, K, Q))
-            wprior = Wu if re_lin is not None else Wu.sum(axis=2, keepdims=True)
-            post = None
+            c = self._combine_inside(rs, lu, logw, logprior, logpb, re_lin is not None)
         wpat = None
         if derivs:
-            wpat = np.asarray(rs.CT @ Wu.reshape(V, -1)).reshape(rs.P, K, Q)
-        es = EStep(ll, ll_g, post, logprior, wpat, fe, P, None, post_node, u_nodes)
-        es.eta_q = Qe
-        es.pq = pq
-        es.rs = rs
-        es.post_c = post_c
-        es.post_bq = post_bq
-        es.post_vq = post_vq  # classes outside: posterior of (class, node) per unit pattern
-        es.wprior = wprior
-        es.wb = wb
-        es.re_lin = re_lin
-        return es
+            wpat = np.asarray(rs.CT @ c.Wu.reshape(V, -1)).reshape(rs.P, K, Q)
+        return EStep(c.ll, c.ll_units, c.post, logprior, wpat, fe, P, None, c.post_node, u_nodes,
+                     eta_q=Qe, pq=c.pq, rs=rs, post_c=c.post_c, post_bq=c.post_bq, post_vq=c.post_vq,
+                     wprior=c.wprior, wb=c.wb, re_lin=re_lin)
+
+    def _linear_predictors(self, rs, P, Lo, u_nodes, Q):
+        """eta (patterns, K, nodes or 1): fixed part plus the outcome random terms at the nodes."""
+        K = self.K
+        eta = np.asarray(rs.X @ P["beta"])[:, :, None]  # (P, K, 1)
+        if not self.design.re_out:
+            return np.broadcast_to(eta, (rs.P, K, Q)) if Q > 1 else eta
+        A = np.zeros((rs.P, K, self.D))
+        for Zt, L, dims in zip(rs.Zs, Lo, self._dims_out):
+            A[:, :, dims] += np.einsum("pi,kij->pkj", Zt, L)
+        if rs.cluster is None:
+            return eta + np.einsum("pkd,qd->pkq", A, u_nodes[0])
+        return eta + np.einsum("pkd,pqd->pkq", A, u_nodes[rs.cluster])
+
+    @staticmethod
+    def _combine_outside(rs, lu, logw_v, logprior) -> _Combined:
+        """Classes outside the integral (units are clusters): L_g = sum_c P(c) int f du."""
+        m = rs.mult
+        lt = lu + logw_v[:, None, :]
+        lk = lse(lt, axis=2)  # (V, K)
+        post_q = np.exp(lt - lk[:, :, None])
+        lj = logprior[:, :, 0] + lk
+        ll_v = lse(lj, axis=1)
+        post_v = np.exp(lj - ll_v[:, None])
+        pq = m[:, None] * np.einsum("vk,vkq->vq", post_v, post_q)
+        return _Combined(ll=float(m @ ll_v), ll_units=ll_v[rs.vinv], post=post_v[rs.vinv],
+                         post_node=(pq / m[:, None])[rs.vinv], Wu=m[:, None, None] * post_v[:, :, None] * post_q,
+                         wprior=(m[:, None] * post_v)[:, :, None], pq=pq, post_vq=post_v[:, :, None] * post_q)
+
+    def _combine_inside(self, rs, lu, logw, logprior, logpb, random_logits: bool) -> _Combined:
+        """Classes inside the integral: within states w are summed per unit; between states b
+        (one per cluster, Section 6) and nodes per cluster:
+        L_g = sum_b P(b) int phi(u) prod_units sum_w P(w|b,u) f du."""
+        K, Kb = self.K, self.cs.Kb
+        V, Q = lu.shape[0], logw.shape[1]
+        m = rs.mult
+        lj = (logprior + lu).reshape(V, Kb, K // Kb, -1)  # (V, Kb, Kw, Q)
+        lu2 = lse(lj, axis=2)  # (V, Kb, Q)
+        post_c = np.exp(lj - lu2[:, :, None, :]).reshape(V, K, -1)
+        post_bq = None
+        wb = None
+        if Q == 1 and self.D == 0 and Kb == 1:  # no integration: clusters are units
+            ll = float(m @ lu2[:, 0, 0])
+            ll_g = None
+            post_node = np.ones((self.design.n_clusters, 1))
+            pq = m[:, None, None]
+        else:  # clusters (or cluster patterns, with multiplicities)
+            Gp = rs.Gc.shape[0]
+            lg = np.asarray(rs.Gc @ lu2.reshape(V, -1)).reshape(Gp, Kb, Q)
+            lg = lg + logw[:Gp, None, :]  # shared nodes: rows of logw agree
+            if logpb is not None:
+                lg = lg + logpb[:, :, None]
+            llc = lse(lg.reshape(Gp, -1), axis=1)
+            ll = float(rs.gmult @ llc)
+            ll_g = llc[rs.ginv]
+            post_bq = np.exp(lg - llc[:, None, None])  # (Gp, Kb, Q)
+            pcn = post_bq.sum(axis=1)
+            post_node = _Expand(pcn, rs.ginv) if self.shared_nodes else pcn
+            pq = np.asarray(rs.GcT @ (rs.gmult[:, None] * post_bq.reshape(Gp, -1))).reshape(V, Kb, Q)
+            wb = rs.gmult[:, None] * post_bq.sum(axis=2) if logpb is not None else None
+        Wu = (post_c.reshape(V, Kb, K // Kb, -1) * pq[:, :, None, :]).reshape(V, K, -1)
+        if Wu.shape[2] == 1 and Q > 1:
+            Wu = np.broadcast_to(Wu, (V, K, Q))
+        wprior = Wu if random_logits else Wu.sum(axis=2, keepdims=True)
+        return _Combined(ll=ll, ll_units=ll_g, post=None, post_node=post_node, Wu=Wu, wprior=wprior, pq=pq, wb=wb,
+                         post_c=post_c, post_bq=post_bq)
 
     def _class_re_lin(self, rs, Lc, nodes_v):
         """Random parts of the class logits, (V, n_slots, Q): W_u L u for every node."""
@@ -477,7 +511,7 @@ class MixtureLikelihood:
         eb = L.blocks["extra"]
         if eb.size:
             vals = _state_weights(es)[:, :, None] * es.fe.d_extra
-            g[eb.slice] = self._extra_sum(vals, es.fe.extra_cols, es.eta_q).ravel()
+            g[eb.slice] = self._extra_sum(vals, es.fe.extra_cols).ravel()
         if self.design.re_out:
             G = []
             for Zt, pos, dims in zip(rs.Zs, self._pos, self._dims_out):
@@ -510,7 +544,7 @@ class MixtureLikelihood:
             out.append(sel if per_unit else sel.sum(axis=0))
         return np.concatenate(out, axis=-1)
 
-    def _extra_sum(self, vals, cols, Qe):
+    def _extra_sum(self, vals, cols):
         """Sum (P, K*Qe, m) contributions into (K, E) using column map cols (P, m)."""
         K = self.K
         E = self.layout.blocks["extra"].shape[1]
@@ -612,7 +646,7 @@ class MixtureLikelihood:
         if eb.size:
             E = eb.shape[1]
             vals = _state_weights(es)[:, :, None] * es.fe.d_extra**2
-            d2 = self._extra_sum(vals, es.fe.extra_cols, es.eta_q)
+            d2 = self._extra_sum(vals, es.fe.extra_cols)
             for k in range(K):
                 _scatter(H, L.free_idx[eb.offset + k * E + np.arange(E)], np.diag(d2[k]))
         if self.design.re_out:

@@ -23,7 +23,8 @@ from .design import Design, build_design
 from .estimation import FitOptions, estimate, homogeneous_start
 from .exceptions import DesignError, GlmmixWarning
 from .families import get_family
-from .formula import ParsedFormula, parse_formula
+from .formula import parse_formula
+from .terms import ParsedFormula
 from .inference import covariance, observed_information
 from .likelihood import MixtureLikelihood
 from .long import wide_for_formula

@@ -140,7 +140,7 @@ class ParamLayout:
             for k in range(1, K):
                 union(bb.offset + j * K, bb.offset + j * K + k)
         eb = self.blocks["extra"]
-        extra_invariant = fam.name == "gaussian" and "sigma" not in class_specific
+        extra_invariant = fam.extra_invariant and "sigma" not in class_specific
         extra_invariant |= "thresholds" in invariant or "sigma" in invariant
         for t in class_specific:
             if t not in ("sigma", "thresholds", "random"):
@@ -156,7 +156,6 @@ class ParamLayout:
             for e in range(E):
                 for k in range(1, K):
                     union(eb.offset + e, eb.offset + k * E + e)
-        self._invariant_cols = sorted(inv_cols)
 
         self._finish(find, union, fix, equal, fam, K)
 
@@ -170,16 +169,14 @@ class ParamLayout:
         for lab, val in (fix or {}).items():
             for i in self._resolve(lab, find):
                 blk = self.block_of(i)
-                if blk == "extra" and fam.name == "ordinal":
+                if blk == "extra" and not fam.extra_fixable:
                     raise NotImplementedError("fixing ordinal thresholds is not supported yet")
                 if blk in ("re_out", "re_cls") and self._strip_class_any(self.full_labels[i]) not in self._fixable_re:
                     raise NotImplementedError(
                         f"fixing {lab!r} is not supported yet: only SDs of a term's first effect (or of "
                         "uncorrelated terms) and loadings can be fixed")
-                if blk == "extra" and fam.name == "gaussian":
-                    if not val > 0:
-                        raise DesignError(f"fix[{lab!r}] = {val!r}: a residual SD must be positive")
-                    val = np.log(val)
+                if blk == "extra":
+                    val = fam.fixed_extra(val, lab)
                 if not np.isfinite(val):  # NaN marks a free parameter below: never let one through
                     raise DesignError(f"fix[{lab!r}] must be a finite number, not {val!r}")
                 fixed_val[i] = val
@@ -231,7 +228,7 @@ class ParamLayout:
                 inv_cols.update(design.x_terms[term])
             elif term in design.x_names:
                 inv_cols.update(j for j, n in enumerate(design.x_names) if n == term)
-            elif term == "thresholds" and fam.name == "ordinal":
+            elif term == "thresholds" and fam.thresholds:
                 continue
             else:
                 raise DesignError(
@@ -302,7 +299,6 @@ class ParamLayout:
                     union(first[lab], i)
                 else:
                     first[lab] = i
-        self._invariant_cols = sorted(inv_cols)
         self._finish(find, union, fix, equal, fam, S)
 
     def _add_block(self, name, shape, labels):

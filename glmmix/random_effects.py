@@ -29,7 +29,7 @@ import pandas as pd
 from formulaic import Formula
 
 from .exceptions import DesignError, FormulaError
-from .formula import FactorTerm, RandomTerm
+from .terms import FactorTerm, RandomTerm
 
 
 @dataclass

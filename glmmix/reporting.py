@@ -17,6 +17,7 @@ from .likelihood import MixtureLikelihood
 from .mathutils import log_softmax_ref
 from .random_effects import covariance as re_covariance
 from .random_effects import natural as re_natural
+from .structural import LOGISTIC_VARIANCE
 
 
 def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray]:
@@ -73,7 +74,7 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
         for i, r in enumerate(rows):
             if (d.multi or r.startswith(d.class_name)) and ":" not in r:
                 names.append(f"icc({b.group}:{r})")
-                vals.append(S[i, i] / (S[i, i] + np.pi**2 / 3))
+                vals.append(S[i, i] / (S[i, i] + LOGISTIC_VARIANCE))
     return names, np.array(vals)
 
 
@@ -175,7 +176,7 @@ def profile_entry(lik, theta, cov_free) -> dict | None:
     d = lik.design
     L = lik.layout
     K = d.n_classes
-    if not _one_hot(d.X) or d.family.name == "ordinal":
+    if not _one_hot(d.X) or d.family.thresholds:  # profiles of expected categories: not defined
         return None
     if d.multi:
         return _profile_multi(lik, theta, cov_free)

@@ -107,7 +107,7 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
     fam = get_family(family, link)
     source = data
     if parsed.outcome not in data.columns:
-        if fam.name == "ordinal":
+        if fam.thresholds:
             raise DesignError("an ordinal outcome column must be present: its categories define the thresholds")
         data = data.assign(**{parsed.outcome: 0.0})
     # the likelihood object is only used for its structure: the default rule is enough
@@ -158,7 +158,7 @@ def _write_outcome(out: pd.DataFrame, d, y: np.ndarray):
     ``cbind(successes, failures)`` the successes column and the failures column (trials minus
     successes), so that fitting the same formula to the simulated data uses the draws."""
     from .design import _outcome_columns, outcome_values
-    from .formula import column_name
+    from .terms import column_name
 
     _, pair = _outcome_columns(d.formula.outcome)
     if pair is None:

@@ -29,7 +29,8 @@ import numpy as np
 
 from .likelihood import MixtureLikelihood
 
-PI2_3 = np.pi ** 2 / 3
+#: variance of the standard logistic distribution: the latent-response variance of a class logit
+LOGISTIC_VARIANCE = np.pi ** 2 / 3
 
 
 def _re_lin(lik: MixtureLikelihood, P, t):
@@ -121,7 +122,7 @@ def r_squared(lik, theta) -> tuple[list, np.ndarray]:
         m1 = (wt * val).sum()
         var = (wt * val ** 2).sum() - m1 ** 2
         names.append(f"r2({v.name})")
-        vals.append(var / (var + PI2_3))
+        vals.append(var / (var + LOGISTIC_VARIANCE))
         for p in v.parents:  # eq 14 exactly: the parent alone, at its marginal proportion
             if cs.Ks[p] != 2:
                 continue
@@ -131,7 +132,7 @@ def r_squared(lik, theta) -> tuple[list, np.ndarray]:
             pp = (wt.sum(axis=(0, 2))[cs.digits[:, p] == 0]).sum()
             e = g * g * pp * (1 - pp)
             names.append(f"r2_eq14({v.name} on {cs.vars[p].name})")
-            vals.append(e / (e + PI2_3))
+            vals.append(e / (e + LOGISTIC_VARIANCE))
     return names, np.array(vals)
 
 
@@ -173,7 +174,7 @@ def decomposition(lik, theta) -> tuple[list, np.ndarray]:
         f = beta * ap + delta * m
         v_between = wx @ f ** 2 - (wx @ f) ** 2
         v_indiv = delta ** 2 * (wx @ (m * (1 - m)))
-        tot = v_between + v_indiv + ve + PI2_3
+        tot = v_between + v_indiv + ve + LOGISTIC_VARIANCE
         pn, tn = vp.name, v.name
         names += [f"share({tn}: {b.group} effect on {pn})", f"share({tn}: residual {pn})",
                   f"share({tn}: residual {b.group} effect)", f"share({tn}: total)"]

@@ -2,8 +2,8 @@
 
 * No module reads another object's private (underscore) attributes or imports another
   module's private names: ``obj._x`` is allowed only on ``self`` / ``cls``.
-* The engine does not import the formula parser's module except through the names it
-  exposes for that purpose (``ParsedFormula`` and the term objects live in ``terms``).
+* The engine does not import the formula parser's module: the parsed formula and its term
+  objects live in ``terms``; only the modules that start from formula text import ``formula``.
 """
 
 import ast
@@ -42,8 +42,51 @@ def test_no_module_reads_private_attributes_of_another_object():
     assert not bad, "private names used across objects:\n" + "\n".join(bad)
 
 
+#: modules that may import the formula parser (they start from formula text)
+READS_FORMULA_TEXT = {"__init__.py", "formula.py", "model.py", "simulate.py", "api.py"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level >= 1:
+            out.add(node.module or "")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("glmmix."):
+            out.add(node.module.split(".", 1)[1])
+    return out
+
+
+def test_the_engine_does_not_import_the_parser():
+    bad = [p.name for p in _modules() if p.name not in READS_FORMULA_TEXT and "formula" in imported_modules(p)]
+    assert not bad, f"these modules import the formula parser: {bad} (use glmmix.terms)"
+
+
+def family_name_tests(path: Path) -> list[str]:
+    """Comparisons of a family's name (``fam.name == "ordinal"``, ``family.name in (...)``)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    bad = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for side in [node.left] + list(node.comparators):
+                if isinstance(side, ast.Attribute) and side.attr == "name" and "fam" in ast.unparse(side.value):
+                    bad.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    return bad
+
+
+def test_families_are_told_apart_by_their_attributes_not_their_names():
+    bad = [b for p in _modules() if p.name != "families.py" for b in family_name_tests(p)]
+    assert not bad, "family names compared outside families.py:\n" + "\n".join(bad)
+
+
 def test_the_scan_sees_a_violation(tmp_path):
     f = tmp_path / "m.py"
     f.write_text("from .x import _y\n\ndef f(o):\n    return o._z + self_like._w\n\nclass A:\n    def g(self):\n"
                  "        return self._ok\n")
     assert len(underscore_access(f)) == 3
+    g = tmp_path / "n.py"
+    g.write_text("from .formula import parse_formula\nfrom glmmix.terms import Part\n")
+    assert imported_modules(g) == {"formula", "terms"}
+    h = tmp_path / "o.py"
+    h.write_text("def f(d):\n    return d.family.name == 'ordinal' or fam.name in ('a',)\n")
+    assert len(family_name_tests(h)) == 2
