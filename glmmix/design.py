@@ -58,7 +58,7 @@ class Design:
 
     formula: ParsedFormula
     family: Family
-    aux: dict
+    aux: FamilyData
     y: np.ndarray
     X: np.ndarray | sp.csr_matrix
     x_names: list[str]
@@ -252,7 +252,7 @@ def build_design(
             )
 
     # Step 3: outcome support (family-specific checks) and family auxiliaries.
-    aux: dict = {}
+    aux = FamilyData()
     if thresholds_by is not None:
         if not family.thresholds:
             raise DesignError("thresholds_by is only meaningful for family='ordinal'")
@@ -274,8 +274,8 @@ def build_design(
             raise DesignError("trials is only meaningful for the binomial family")
         if not pd.api.types.is_numeric_dtype(df[trials].dtype) or pd.api.types.is_bool_dtype(df[trials].dtype):
             raise DesignError(f"trials column {trials!r} must be numeric (it has dtype {df[trials].dtype})")
-        aux["trials"] = df[trials].to_numpy(dtype=float)
-        aux["trials_name"] = trials if outcome_pair is None else f"successes + failures of {formula.outcome}"
+        aux.trials = df[trials].to_numpy(dtype=float)
+        aux.trials_name = trials if outcome_pair is None else f"successes + failures of {formula.outcome}"
 
     # Step 4: units (level of the class variable), clusters (level of the random effects),
     # and row order (by cluster, then unit).
@@ -308,9 +308,7 @@ def build_design(
     unit_ids = pd.Index(df[unit_name].to_numpy()[first_seen], name=unit_name) if unit_name is not None \
         else pd.Index(df.index[first_seen], name="row")
     ucodes = new_code
-    for key in ("threshold_group", "trials"):
-        if key in aux:
-            aux[key] = aux[key][order]
+    aux = aux.rows(order)
     if meas is not None:
         meas = meas[keep][order]
         if family.thresholds:
@@ -669,11 +667,11 @@ def _check_ordinal_design(X, names, terms, aux, outcome):
     if X.shape[1] == 0:
         return
     Xd = X.toarray() if sp.issparse(X) else X
-    g = aux.get("threshold_group")
+    g = aux.threshold_group
     g = np.zeros(X.shape[0], np.intp) if g is None else g
     G = np.zeros((X.shape[0], int(g.max()) + 1))
     G[np.arange(X.shape[0]), g] = 1.0
-    by = aux.get("threshold_by")
+    by = aux.threshold_by
     where = f"each level of {by!r}" if by else "the data"
     for term, ix in terms.items():
         if _spans_constant(Xd[:, ix], G):

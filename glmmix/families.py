@@ -12,7 +12,7 @@ thresholds for categorical outcomes; identity for continuous outcomes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -100,6 +100,51 @@ def _log_diff_cdf(link: Link, lo, hi):
 
 # --------------------------------------------------------------------------- results
 @dataclass
+class FamilyData:
+    """What a family needs besides the outcome: per-row arrays and per-model settings.
+
+    Filled by the design builder (``thresholds_by``, ``trials``) and by the family's
+    ``prepare``; row arrays follow the design's row order (``rows`` takes a subset).
+    """
+
+    #: binomial: trials per row, and the log binomial coefficient per row
+    trials: np.ndarray | None = None
+    #: binomial: what the trials are called in messages while the outcome is prepared
+    trials_name: str | None = None
+    lchoose: np.ndarray | None = None
+    #: poisson: log(y!) per row
+    lgy: np.ndarray | None = None
+    #: gaussian: SD of the outcome (starting values)
+    y_sd: float | None = None
+    #: ordinal: the outcome's categories and their number
+    categories: list | None = None
+    n_cat: int | None = None
+    #: ordinal: the column whose levels get separate thresholds, the threshold sets' levels,
+    #: every row's threshold set, and (several class variables) each set's measurement group
+    threshold_by: str | None = None
+    threshold_levels: list | None = None
+    threshold_group: np.ndarray | None = None
+    threshold_mgroup: np.ndarray | None = None
+
+    #: fields holding one value per row
+    ROW_FIELDS = ("trials", "lchoose", "lgy", "threshold_group")
+    #: fields that describe the model (kept with saved results)
+    MODEL_FIELDS = ("categories", "n_cat", "threshold_levels", "threshold_by")
+
+    def rows(self, idx) -> "FamilyData":
+        """The same data for the rows ``idx`` (an index array or boolean mask)."""
+        return replace(self, **{f: getattr(self, f)[idx] for f in self.ROW_FIELDS if getattr(self, f) is not None})
+
+    def row_columns(self) -> list[np.ndarray]:
+        """The row arrays that distinguish rows (for row patterns): threshold sets, trials."""
+        return [np.asarray(v, float) for v in (self.threshold_group, self.trials) if v is not None]
+
+    def model_fields(self) -> dict:
+        """The model-level settings as a plain dict (for saved results)."""
+        return {f: getattr(self, f) for f in self.MODEL_FIELDS if getattr(self, f) is not None}
+
+
+@dataclass
 class FamilyEval:
     """Row-level evaluation of a family for every state.
 
@@ -155,25 +200,25 @@ class Family:
         self.link = LINKS[link]()
 
     # ---- data preparation (called once by the design builder)
-    def prepare(self, y: pd.Series, aux: dict) -> np.ndarray:
+    def prepare(self, y: pd.Series, aux: FamilyData) -> np.ndarray:
         """Validate the outcome and return it as a float array; may fill ``aux``."""
         raise NotImplementedError
 
-    def n_extra(self, aux: dict) -> int:
+    def n_extra(self, aux: FamilyData) -> int:
         """Number of family parameters per class."""
         return 0
 
-    def extra_names(self, aux: dict) -> list[str]:
+    def extra_names(self, aux: FamilyData) -> list[str]:
         return []
 
-    def extra_start(self, y, aux: dict) -> np.ndarray:
+    def extra_start(self, y, aux: FamilyData) -> np.ndarray:
         return np.zeros(self.n_extra(aux))
 
-    def extra_natural(self, a: np.ndarray, aux: dict) -> np.ndarray:
+    def extra_natural(self, a: np.ndarray, aux: FamilyData) -> np.ndarray:
         """Unconstrained extra parameters -> reported (natural) values, last axis."""
         return a
 
-    def extra_from_natural(self, v: np.ndarray, aux: dict) -> np.ndarray:
+    def extra_from_natural(self, v: np.ndarray, aux: FamilyData) -> np.ndarray:
         return v
 
     def extra_perturb(self, a, aux, rng):
@@ -235,7 +280,7 @@ class Binomial(Family):
         return 2.0 if self.link.name == "logit" else 1.2
 
     def prepare(self, y, aux):
-        trials = aux.get("trials")
+        trials = aux.trials
         yv = _numeric_outcome(y)
         if trials is None:
             bad = ~np.isin(yv, (0.0, 1.0))
@@ -246,11 +291,11 @@ class Binomial(Family):
                     f"{list(vals)} in {int(bad.sum())} row(s) (first at index "
                     f"{y.index[np.argmax(bad)]!r})"
                 )
-            aux["trials"] = np.ones_like(yv)
-            aux["lchoose"] = np.zeros_like(yv)
+            aux.trials = np.ones_like(yv)
+            aux.lchoose = np.zeros_like(yv)
         else:
             n = np.asarray(trials, float)
-            _check_counts(n, aux.get("trials_name", "trials"), "numbers of trials", y.index)
+            check_counts(n, aux.trials_name or "trials", "numbers of trials", y.index)
             bad = (yv < 0) | (yv > n) | (yv != np.round(yv)) | ~np.isfinite(yv)
             if bad.any():
                 vals = [float(v) for v in pd.unique(yv[bad])[:5]]
@@ -259,23 +304,23 @@ class Binomial(Family):
                     f"trials: {int(bad.sum())} row(s) are not (values {vals}, first at index "
                     f"{y.index[np.argmax(bad)]!r})"
                 )
-            aux["lchoose"] = special.gammaln(n + 1) - special.gammaln(yv + 1) - special.gammaln(n - yv + 1)
+            aux.lchoose = special.gammaln(n + 1) - special.gammaln(yv + 1) - special.gammaln(n - yv + 1)
         return yv
 
     def evaluate(self, y, eta, extra, aux, derivs=True):
-        n = aux["trials"][:, None]
+        n = aux.trials[:, None]
         yy = y[:, None]
         if self.link.name == "logit":
             # log(1 - p) = log p - eta: one softplus for both
             lp = -softplus(-eta)
-            logf = n * lp - (n - yy) * eta + aux["lchoose"][:, None]
+            logf = n * lp - (n - yy) * eta + aux.lchoose[:, None]
             if not derivs:
                 return FamilyEval(logf)
             p = np.exp(lp)
             return FamilyEval(logf, yy - n * p, n * p * (1.0 - p))
         lp = self.link.logcdf(eta)
         lq = self.link.logcdf(-eta)
-        logf = yy * lp + (n - yy) * lq + aux["lchoose"][:, None]
+        logf = yy * lp + (n - yy) * lq + aux.lchoose[:, None]
         if not derivs:
             return FamilyEval(logf)
         lphi = self.link.logpdf(eta)
@@ -305,7 +350,7 @@ class Binomial(Family):
         return self.link.cdf(eta)
 
     def sample(self, eta, extra, aux, rng):
-        n = aux.get("trials", np.ones_like(eta))
+        n = (aux.trials if aux.trials is not None else np.ones_like(eta))
         return rng.binomial(np.asarray(n, int), self.link.cdf(eta)).astype(float)
 
 
@@ -323,13 +368,13 @@ class Poisson(Family):
 
     def prepare(self, y, aux):
         yv = _numeric_outcome(y)
-        _check_counts(yv, y.name, "counts for family 'poisson'", y.index)
-        aux["lgy"] = special.gammaln(yv + 1.0)
+        check_counts(yv, y.name, "counts for family 'poisson'", y.index)
+        aux.lgy = special.gammaln(yv + 1.0)
         return yv
 
     def evaluate(self, y, eta, extra, aux, derivs=True):
         mu = np.exp(np.minimum(eta, 700.0))
-        logf = y[:, None] * eta - mu - aux["lgy"][:, None]
+        logf = y[:, None] * eta - mu - aux.lgy[:, None]
         if not derivs:
             return FamilyEval(logf)
         return FamilyEval(logf, y[:, None] - mu, mu)
@@ -368,7 +413,7 @@ class Gaussian(Family):
         if bad.any():
             raise DesignError(f"outcome {y.name!r} has non-finite values {[float(v) for v in pd.unique(yv[bad])[:5]]} "
                               f"in {int(bad.sum())} row(s) (first at index {y.index[np.argmax(bad)]!r})")
-        aux["y_sd"] = float(np.std(yv)) or 1.0
+        aux.y_sd = float(np.std(yv)) or 1.0
         return yv
 
     def n_extra(self, aux):
@@ -378,7 +423,7 @@ class Gaussian(Family):
         return ["sigma"]
 
     def extra_start(self, y, aux):
-        return np.array([np.log(aux["y_sd"])])
+        return np.array([np.log(aux.y_sd)])
 
     def extra_natural(self, a, aux):
         return np.exp(a)
@@ -470,19 +515,19 @@ class Ordinal(Family):
             )
         if len(cats) < 2:
             raise DesignError(f"outcome {y.name!r} has fewer than two categories")
-        aux["categories"] = cats
-        aux["n_cat"] = len(cats)
-        groups = aux.get("threshold_group")
+        aux.categories = cats
+        aux.n_cat = len(cats)
+        groups = aux.threshold_group
         if groups is None:
-            aux["threshold_group"] = np.zeros(len(codes), dtype=np.intp)
-            aux["threshold_levels"] = [None]
-        ng = len(aux["threshold_levels"])
+            aux.threshold_group = np.zeros(len(codes), dtype=np.intp)
+            aux.threshold_levels = [None]
+        ng = len(aux.threshold_levels)
         seen = np.zeros((ng, len(cats)), bool)
-        seen[aux["threshold_group"], codes.astype(int)] = True
+        seen[aux.threshold_group, codes.astype(int)] = True
         if not seen.all():
             g, k = np.argwhere(~seen)[0]
-            lev = aux["threshold_levels"][g]
-            where = "" if lev is None else f" for {aux.get('threshold_by')!r} = {lev!r}"
+            lev = aux.threshold_levels[g]
+            where = "" if lev is None else f" for {aux.threshold_by!r} = {lev!r}"
             raise DesignError(
                 f"outcome {y.name!r} has no responses in category {cats[k]!r}{where}; its "
                 "thresholds are not identified: recode (merge categories) first"
@@ -490,21 +535,21 @@ class Ordinal(Family):
         return codes
 
     def n_extra(self, aux):
-        return len(aux["threshold_levels"]) * (aux["n_cat"] - 1)
+        return len(aux.threshold_levels) * (aux.n_cat - 1)
 
     def extra_names(self, aux):
-        m = aux["n_cat"] - 1
+        m = aux.n_cat - 1
         out = []
-        for lev in aux["threshold_levels"]:
+        for lev in aux.threshold_levels:
             for k in range(m):
                 out.append(f"threshold[{k + 1}]" if lev is None else f"threshold[{lev}:{k + 1}]")
         return out
 
     def extra_start(self, y, aux):
-        m = aux["n_cat"] - 1
+        m = aux.n_cat - 1
         out = []
-        g = aux["threshold_group"]
-        for j in range(len(aux["threshold_levels"])):
+        g = aux.threshold_group
+        for j in range(len(aux.threshold_levels)):
             yy = y[g == j]
             cum = np.array([(yy <= k).mean() for k in range(m)])
             cum = np.clip(cum, 1e-3, 1 - 1e-3)
@@ -522,7 +567,7 @@ class Ordinal(Family):
         return a
 
     def extra_natural(self, a, aux):
-        m = aux["n_cat"] - 1
+        m = aux.n_cat - 1
         shp = a.shape
         aa = a.reshape(shp[:-1] + (-1, m))
         # increments are exp(a); a beyond +-30 is far past any finite estimate (a boundary)
@@ -530,19 +575,19 @@ class Ordinal(Family):
         return tau.reshape(shp)
 
     def extra_from_natural(self, v, aux):
-        m = aux["n_cat"] - 1
+        m = aux.n_cat - 1
         shp = v.shape
         return self._to_unconstrained(v.reshape(shp[:-1] + (-1, m))).reshape(shp)
 
     def extra_perturb(self, a, aux, rng):
-        m = aux["n_cat"] - 1
+        m = aux.n_cat - 1
         a = a.copy().reshape(-1, m)
         a[:, 0] += self.perturb_scale * rng.uniform(-1, 1, size=a.shape[0])
         return a.reshape(-1)
 
     def _taus(self, extra, aux):
         """Thresholds with -inf/+inf padding: shape (n_states, n_groups, M+1)."""
-        m = aux["n_cat"] - 1
+        m = aux.n_cat - 1
         s = extra.shape[0]
         tau = self.extra_natural(extra, aux).reshape(s, -1, m)
         pad_lo = np.full(tau.shape[:-1] + (1,), -np.inf)
@@ -550,8 +595,8 @@ class Ordinal(Family):
         return np.concatenate([pad_lo, tau, pad_hi], axis=-1)
 
     def evaluate(self, y, eta, extra, aux, derivs=True):
-        m = aux["n_cat"] - 1
-        g = aux["threshold_group"]
+        m = aux.n_cat - 1
+        g = aux.threshold_group
         k = y.astype(np.intp)
         taus = self._taus(extra, aux)  # (S, G, M+1)
         hi = taus[:, g, k + 1].T - eta  # (n, S)
@@ -591,8 +636,8 @@ class Ordinal(Family):
 
     def mean(self, eta, extra, aux):
         """Expected category index (0-based) for every state."""
-        m = aux["n_cat"] - 1
-        g = aux["threshold_group"]
+        m = aux.n_cat - 1
+        g = aux.threshold_group
         taus = self._taus(extra, aux)
         out = np.zeros_like(eta)
         for c in range(1, m + 1):  # E[k] = sum_{c>=1} P(y >= c)
@@ -600,8 +645,8 @@ class Ordinal(Family):
         return out
 
     def sample(self, eta, extra, aux, rng):
-        m = aux["n_cat"] - 1
-        g = aux["threshold_group"]
+        m = aux.n_cat - 1
+        g = aux.threshold_group
         tau = self.extra_natural(extra, aux).reshape(len(eta), -1, m)[np.arange(len(eta)), g]
         u = rng.uniform(size=len(eta))
         cum = self.link.cdf(tau - eta[:, None])
@@ -638,7 +683,7 @@ def _numeric_outcome(y: pd.Series) -> np.ndarray:
     return y.to_numpy(dtype=float)
 
 
-def _check_counts(v: np.ndarray, name, what: str, index=None):
+def check_counts(v: np.ndarray, name, what: str, index=None):
     """Refuse values that are not finite non-negative integers, naming the column and values."""
     bad = ~np.isfinite(v) | (v < 0) | (v != np.round(v))
     if bad.any():

@@ -127,8 +127,7 @@ class _RowSet:
         self.Xt = self.X.T.tocsr() if sp.issparse(self.X) else None
         self.Zs = [b.Z[first] for b in design.re_out]
         self.y = design.y[first]
-        self.aux = {k: (v[first] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
-                    for k, v in design.aux.items()}
+        self.aux = design.aux.rows(first)
         P = first.size
         self.P = P
         U, G = design.n_units, design.n_clusters
@@ -225,9 +224,7 @@ def row_patterns(design: Design):
     X = design.X
     n, p = X.shape
     cols = [design.y[:, None]] + [b.Z for b in design.re_out]
-    for key in ("threshold_group", "trials"):
-        if key in design.aux:
-            cols.append(np.asarray(design.aux[key], float)[:, None])
+    cols += [c[:, None] for c in design.aux.row_columns()]
     extra = np.concatenate(cols, axis=1)
     rng = np.random.default_rng(20061127)
     r = rng.standard_normal(p + extra.shape[1])

@@ -266,9 +266,9 @@ class ParamLayout:
                     bl.append(prefix(g, s) + x)
         add("beta", (len(design.x_names), S), bl)
         enames = fam.extra_names(design.aux)
-        emg = design.aux.get("threshold_mgroup")  # ordinal: measurement group of each threshold
+        emg = design.aux.threshold_mgroup  # ordinal: measurement group of each threshold
         if emg is not None:
-            m = design.aux["n_cat"] - 1
+            m = design.aux.n_cat - 1
             egroup = np.repeat(emg, m)
             inv_thr = "thresholds" in invariant
             el = [(f"{','.join(gname[egroup[e]])}:" if inv_thr else prefix(egroup[e], s)) + enames[e]

@@ -220,7 +220,6 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
     es = lik.evaluate(theta, derivs=False)
     phi = L.expand(theta)
     P = L.unpack(phi)
-    aux_keep = {k: v for k, v in d.aux.items() if k in ("categories", "n_cat", "threshold_levels", "threshold_by")}
     return {
         "format": "glmmix-results",
         "glmmix_version": __import__("glmmix").__version__,
@@ -228,7 +227,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "formula": d.formula.text,
         "family": d.family.name,
         "link": d.family.link.name,
-        "aux": aux_keep,
+        "aux": d.aux.model_fields(),
         "n_classes": K,
         "class_name": d.class_name,
         "class_names": [d.classes.state_name(s) for s in range(K)],

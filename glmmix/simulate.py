@@ -169,7 +169,7 @@ def _write_outcome(out: pd.DataFrame, d, y: np.ndarray):
         raise DesignError(f"cannot simulate {d.formula.outcome!r}: the successes {pair[0]!r} must be a column "
                           "(the failures may be an expression such as n - s)")
     out[s_col] = y
-    fail = d.aux["trials"] - y
+    fail = d.aux.trials - y
     if f_col is not None:
         out[f_col] = fail
     elif not np.allclose(outcome_values(out, pair[1], d.formula.outcome).to_numpy(), fail):

@@ -39,7 +39,7 @@ def underscore_access(path: Path) -> list[str]:
 
 def test_no_module_reads_private_attributes_of_another_object():
     bad = [b for p in _modules() for b in underscore_access(p)]
-    assert not bad, "private names used across objects:\n" + "\n".join(bad)
+    assert not bad, ("private names used across objects (give the owner a public name):\n" + "\n".join(bad))
 
 
 #: modules that may import the formula parser (they start from formula text)
@@ -55,6 +55,38 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("glmmix."):
             out.add(node.module.split(".", 1)[1])
     return out
+
+
+#: the pipeline's layers (docs/DESIGN.md, "Who may import whom"): a module imports only
+#: modules of lower layers
+LAYERS = [
+    {"exceptions", "mathutils"},
+    {"terms", "quadrature", "datasets", "long", "summary"},
+    {"formula", "families", "classes", "random_effects", "params", "inference"},
+    {"design"},
+    {"likelihood"},
+    {"estimation", "structural"},
+    {"reporting"},
+    {"results"},
+    {"model"},
+    {"api", "simulate"},
+    {"special"},
+    {"__init__", "cli"},
+]
+
+
+def test_imports_point_down_the_pipeline():
+    rank = {m: i for i, layer in enumerate(LAYERS) for m in layer}
+    names = {p.stem for p in _modules()}
+    assert names <= set(rank), (f"modules without a layer: {sorted(names - set(rank))}; add each to LAYERS here "
+                                "and to the table in docs/DESIGN.md")
+    bad = []
+    for p in _modules():
+        for m in imported_modules(p):
+            m = m.split(".")[0]
+            if m and m in rank and rank[m] >= rank[p.stem]:
+                bad.append(f"{p.stem} imports {m}")
+    assert not bad, "imports against the pipeline:\n" + "\n".join(bad)
 
 
 def test_the_engine_does_not_import_the_parser():

@@ -1,17 +1,19 @@
 """Invariant battery for every family: densities against scipy.stats, derivatives against
 finite differences, expected information against its definition."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import special, stats
 
-from glmmix.families import get_family
+from glmmix.families import FamilyData, get_family
 
 
 def _prepared(name, link, y, **aux):
     fam = get_family(name, link)
-    a = dict(aux)
+    a = FamilyData(**aux)
     yv = fam.prepare(pd.Series(y, name="y"), a)
     return fam, yv, a
 
@@ -80,7 +82,7 @@ def test_ordinal_probabilities(link, rng):
     p = cum[np.arange(40), yv.astype(int) + 1] - cum[np.arange(40), yv.astype(int)]
     np.testing.assert_allclose(fam.evaluate(yv, eta, a[None, :], aux).logf[:, 0], np.log(p), rtol=1e-10)
     # probabilities of all categories sum to one; extreme eta stays finite
-    a3 = {**aux, "threshold_group": np.zeros(3, np.intp)}
+    a3 = replace(aux, threshold_group=np.zeros(3, np.intp))
     tot = sum(np.exp(fam.evaluate(np.full(3, float(k)), np.array([[-40.0], [0.0], [40.0]]), a[None, :], a3).logf) for k in range(4))
     np.testing.assert_allclose(tot, 1.0, rtol=1e-12)
 
@@ -120,17 +122,17 @@ def test_expected_information(name, link, rng):
         expected = np.exp(-2 * extra[0, 0])
     else:
         support = np.arange(4.0) if name == "ordinal" else (np.arange(60.0) if name == "poisson" else np.array([0.0, 1.0]))
-        a = dict(aux)
+        a = replace(aux)
         if name == "ordinal":
-            a["threshold_group"] = np.zeros(len(support), np.intp)
+            a.threshold_group = np.zeros(len(support), np.intp)
         if name == "poisson":
-            a["lgy"] = special.gammaln(support + 1)
+            a.lgy = special.gammaln(support + 1)
         if name == "bernoulli":
-            a["trials"] = np.ones(2)
-            a["lchoose"] = np.zeros(2)
+            a.trials = np.ones(2)
+            a.lchoose = np.zeros(2)
         fe = fam.evaluate(support, np.repeat(eta, len(support), 0), extra, a)
         expected = float((np.exp(fe.logf) * fe.d_eta**2).sum())
-    got = fam.evaluate(np.array([y[0]]), eta, extra, {**aux, "threshold_group": np.zeros(1, np.intp),
-                                                       "trials": np.ones(1), "lchoose": np.zeros(1),
-                                                       "lgy": np.zeros(1)}).w_eta
+    got = fam.evaluate(np.array([y[0]]), eta, extra, replace(aux, threshold_group=np.zeros(1, np.intp),
+                                                             trials=np.ones(1), lchoose=np.zeros(1),
+                                                             lgy=np.zeros(1))).w_eta
     np.testing.assert_allclose(got, expected, rtol=1e-8)

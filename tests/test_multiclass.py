@@ -22,6 +22,7 @@ from glmmix.formula import parse_formula
 from glmmix.likelihood import MixtureLikelihood
 from glmmix.model import MixtureModel
 from glmmix.params import ParamLayout
+from glmmix.reporting import derived, natural_params
 
 
 def lik_of(formula, data, sizes, family="bernoulli", measured_by=None, thresholds_by=None, **kw):
@@ -414,7 +415,7 @@ def test_ordinal_lta_thresholds_follow_their_class_variable(rng):
     assert "c1,c2#1:threshold[u0:1]" in L.labels and "c1,c2#2:threshold[u1:2]" in L.labels
     assert L.n_free == 2 * (2 * 2 + 1) + 1 + 2  # classes x (items x 2 thresholds + x), logits
     theta = 0.5 * rng.normal(size=L.n_free)
-    nat = dict(zip(L.labels, gm.reporting.natural_params(lik, theta)))
+    nat = dict(zip(L.labels, natural_params(lik, theta)))
     ll = 0.0
     for _, g in df.groupby("id"):
         tot = []
@@ -465,8 +466,8 @@ def test_between_regressions_are_reported_per_class_when_class_specific(rng):
     lik = lik_of("y ~ 0 + item + (1 + x | room) | c(id) ~ 1 + d | d(room) ~ 1", df, {"c": 2, "d": 2},
                  class_specific=["random"])
     theta = rng.normal(size=lik.layout.n_free)
-    nat = dict(zip(lik.layout.labels, gm.reporting.natural_params(lik, theta)))
-    names, vals = gm.reporting.derived(lik, theta)
+    nat = dict(zip(lik.layout.labels, natural_params(lik, theta)))
+    names, vals = derived(lik, theta)
     der = dict(zip(names, vals))
     for k in (1, 2):
         slope = nat[f"d#{k}:cor(room:x,Intercept)"] * nat[f"d#{k}:sd(room:x)"] / nat[f"d#{k}:sd(room:Intercept)"]
