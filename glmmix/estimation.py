@@ -417,7 +417,7 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> Fit
     gmax = float(np.max(np.abs(g))) if g.size else 0.0
     ok = gmax / lik.design.n_clusters < max(opts.gtol * 10, 1e-5)
     return FitResult(theta, ll, bool(ok), gmax, n_em, n_qn, message=str(res.message) if res else "",
-                     adapt_state=(lik.integ.m.copy(), lik.integ.R.copy()))
+                     adapt_state=lik.integ.adaptation())
 
 
 # ----------------------------------------------------------------------------- boundary
@@ -782,15 +782,15 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     best = _nesting_guarantee(lik, best, limits, opts)
     # Step 4: canonical class order, then boundary estimates.
     if best.adapt_state is not None:  # the nodes this start was fitted with
-        lik.integ.m, lik.integ.R = (a.copy() for a in best.adapt_state)
+        lik.integ.restore(best.adapt_state)
     theta0, ll0 = best.theta, best.ll
-    state0 = (lik.integ.m.copy(), lik.integ.R.copy())
+    state0 = lik.integ.adaptation()
     best.theta = normalize_signs(lik, canonical_order(lik, best.theta))
     if lik.integ.adaptive and lik.D > 0:
         best.ll = lik.adapt(best.theta)
         if best.ll < ll0 - 1e-6:  # re-adaptation failed (extreme estimates): keep the fitted state
             best.theta = theta0
-            lik.integ.m, lik.integ.R = state0
+            lik.integ.restore(state0)
             best.ll = lik.loglik(theta0)
     best.boundary = find_boundary(lik, best.theta)
     if best.boundary:

@@ -214,6 +214,14 @@ class Integration:
         self.m = mean
         self.R = R
 
+    def adaptation(self) -> tuple:
+        """A copy of the adaptation state (per-cluster node means and Cholesky factors)."""
+        return self.m.copy(), self.R.copy()
+
+    def restore(self, adaptation: tuple) -> None:
+        """Go back to an adaptation state returned by :meth:`adaptation`."""
+        self.m, self.R = (a.copy() for a in adaptation)
+
     def state(self):
         return {"method": self.method, "n_points": self.n_points, "adaptive": self.adaptive,
                 "n_nodes": self.n_nodes}
