@@ -11,25 +11,11 @@ from .model import MODEL_KEYWORDS, UNSET, MixtureModel, fit_options
 from .results import MixtureResults
 
 
-def fit(
-    formula: str,
-    data: pd.DataFrame,
-    n_classes: int | dict = 1,
-    family="gaussian",
-    link: str | None = None,
-    *,
-    starts=UNSET,
-    seed: int | None = UNSET,
-    se: str = "auto",
-    n_jobs: int = UNSET,
-    start_params=None,
-    start_from: MixtureResults | None = None,
-    start_values: dict | None = None,
-    options: FitOptions | None = None,
-    progress: bool | None = None,
-    verbose: bool = False,
-    **model_kw,
-) -> MixtureResults:
+def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family="gaussian", link: str | None = None,
+        *, starts=UNSET, seed: int | None = UNSET, se: str = "auto", n_jobs: int = UNSET, start_params=None,
+        start_from: MixtureResults | None = None, start_values: dict | None = None,
+        options: FitOptions | None = None, progress: bool | None = None, verbose: bool = False,
+        **model_kw) -> MixtureResults:
     """Fit a (multilevel) mixture GLM by maximum likelihood.
 
     Parameters
