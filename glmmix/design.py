@@ -176,7 +176,7 @@ def build_design(
         )
     fenc = _fitted_encodings(fitted)
     out_vars = _required(formula.outcome_part.fixed, "outcome part", data.columns, fenc.get("outcome"))
-    outcome_cols, outcome_pair = _outcome_columns(formula.outcome)
+    outcome_cols, outcome_pair = outcome_columns(formula.outcome)
     _missing_columns(outcome_cols, data, "formula's outcome")
     _missing_columns(out_vars, data, "outcome part")
     unit_name = cls.level if cls is not None else None
@@ -502,7 +502,7 @@ def _expand_like(X, x_names, meas, fitted):
     return Xe, list(fitted.x_names), dict(fitted.x_terms), fitted.x_group, fitted.mgroups
 
 
-def _outcome_columns(outcome: str):
+def outcome_columns(outcome: str):
     """Columns an outcome names; ``cbind(successes, failures)`` gives binomial counts (lme4).
 
     Each count is a column (plain, ```quoted``` or ``Q("quoted")``) or an expression of

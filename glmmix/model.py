@@ -91,7 +91,7 @@ def fit_options(starts=UNSET, seed=UNSET, n_jobs=UNSET, options: FitOptions | No
         raise DesignError(f"se must be 'auto', 'ml', 'robust' or 'none', not {se!r}")
     given = [name for name, v in (("starts", starts), ("seed", seed), ("n_jobs", n_jobs)) if v is not UNSET]
     if options is not None:
-        check_options(options)
+        check_options(options, FitOptions)
         if given:
             raise DesignError(f"give {', '.join(given)} inside options=FitOptions(...) or as keywords, not both "
                               "(options would override them)")

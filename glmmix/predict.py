@@ -188,13 +188,13 @@ def _new_likelihood(res, newdata, with_outcome):
     Rows are labelled by their positions in ``newdata``. Without outcomes (expected values),
     the outcome is set to a placeholder and missing unit or cluster columns make every row
     its own unit."""
-    from .design import _outcome_columns, build_design
+    from .design import outcome_columns, build_design
     from .likelihood import MixtureLikelihood
 
     lik = _source(res)
     d = lik.design
     df = newdata.reset_index(drop=True)
-    cols, pair = _outcome_columns(d.formula.outcome)
+    cols, pair = outcome_columns(d.formula.outcome)
     if not with_outcome:
         df = df.copy()
         fill = d.aux["categories"][0] if d.family.name == "ordinal" else 0.0

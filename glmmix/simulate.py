@@ -157,10 +157,10 @@ def _write_outcome(out: pd.DataFrame, d, y: np.ndarray):
     """Put drawn outcomes where a refit reads them: the outcome column, or for
     ``cbind(successes, failures)`` the successes column and the failures column (trials minus
     successes), so that fitting the same formula to the simulated data uses the draws."""
-    from .design import _outcome_columns, outcome_values
+    from .design import outcome_columns, outcome_values
     from .terms import column_name
 
-    _, pair = _outcome_columns(d.formula.outcome)
+    _, pair = outcome_columns(d.formula.outcome)
     if pair is None:
         out[d.formula.outcome] = y
         return

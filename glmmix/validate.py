@@ -83,13 +83,12 @@ def check_starts(starts) -> tuple[int | str, int]:
     return n, f
 
 
-def check_options(options):
-    """A :class:`~glmmix.estimation.FitOptions` whose fields have usable values."""
-    from .estimation import FitOptions
-
+def check_options(options, options_class):
+    """An instance of ``options_class`` (:class:`~glmmix.estimation.FitOptions`, given by the
+    caller: this module sits below estimation) whose fields have usable values."""
     if options is None:
         return None
-    if not isinstance(options, FitOptions):
+    if not isinstance(options, options_class):
         raise DesignError(f"options must be a glmmix.FitOptions, not {type(options).__name__}")
     check_seed(options.seed, "options.seed")
     check_n_jobs(options.n_jobs, "options.n_jobs")

@@ -61,7 +61,7 @@ def imported_modules(path: Path) -> set[str]:
 #: modules of lower layers
 LAYERS = [
     {"exceptions", "mathutils"},
-    {"terms", "quadrature", "datasets", "long", "summary"},
+    {"terms", "quadrature", "datasets", "long", "summary", "validate"},
     {"formula", "families", "classes", "random_effects", "params", "inference"},
     {"design"},
     {"likelihood"},
