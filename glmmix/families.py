@@ -283,27 +283,14 @@ class Binomial(Family):
         trials = aux.trials
         yv = _numeric_outcome(y)
         if trials is None:
-            bad = ~np.isin(yv, (0.0, 1.0))
-            if bad.any():
-                vals = [float(v) for v in pd.unique(yv[bad])[:5]]
-                raise DesignError(
-                    f"outcome {y.name!r} must be 0/1 for family {self.name!r}: found "
-                    f"{list(vals)} in {int(bad.sum())} row(s) (first at index "
-                    f"{y.index[np.argmax(bad)]!r})"
-                )
+            refuse_values(y, yv, ~np.isin(yv, (0.0, 1.0)), f"must be 0/1 for family {self.name!r}")
             aux.trials = np.ones_like(yv)
             aux.lchoose = np.zeros_like(yv)
         else:
             n = np.asarray(trials, float)
             check_counts(n, aux.trials_name or "trials", "numbers of trials", y.index)
-            bad = (yv < 0) | (yv > n) | (yv != np.round(yv)) | ~np.isfinite(yv)
-            if bad.any():
-                vals = [float(v) for v in pd.unique(yv[bad])[:5]]
-                raise DesignError(
-                    f"outcome {y.name!r} must be an integer between 0 and the number of "
-                    f"trials: {int(bad.sum())} row(s) are not (values {vals}, first at index "
-                    f"{y.index[np.argmax(bad)]!r})"
-                )
+            refuse_values(y, yv, (yv < 0) | (yv > n) | (yv != np.round(yv)) | ~np.isfinite(yv),
+                          "must be an integer between 0 and the number of trials")
             aux.lchoose = special.gammaln(n + 1) - special.gammaln(yv + 1) - special.gammaln(n - yv + 1)
         return yv
 
@@ -409,10 +396,7 @@ class Gaussian(Family):
 
     def prepare(self, y, aux):
         yv = _numeric_outcome(y)
-        bad = ~np.isfinite(yv)
-        if bad.any():
-            raise DesignError(f"outcome {y.name!r} has non-finite values {[float(v) for v in pd.unique(yv[bad])[:5]]} "
-                              f"in {int(bad.sum())} row(s) (first at index {y.index[np.argmax(bad)]!r})")
+        refuse_values(y, yv, ~np.isfinite(yv), "has non-finite values")
         aux.y_sd = float(np.std(yv)) or 1.0
         return yv
 
@@ -500,12 +484,8 @@ class Ordinal(Family):
             codes = y.cat.codes.to_numpy().astype(float)
         elif pd.api.types.is_numeric_dtype(y.dtype):
             yv = _numeric_outcome(y)
-            bad = ~np.isfinite(yv)
-            if bad.any():
-                raise DesignError(
-                    f"outcome {y.name!r} has non-finite values {[float(v) for v in pd.unique(yv[bad])[:5]]} "
-                    f"in {int(bad.sum())} row(s) (first at index {y.index[np.argmax(bad)]!r}); an "
-                    "ordinal outcome's categories must be finite numbers or an ordered categorical")
+            refuse_values(y, yv, ~np.isfinite(yv), "has non-finite values",
+                          "; an ordinal outcome's categories must be finite numbers or an ordered categorical")
             cats = [c.item() if isinstance(c, np.generic) else c for c in sorted(pd.unique(y.to_numpy()))]
             codes = pd.Categorical(y.to_numpy(), categories=cats).codes.astype(float)
         else:
@@ -681,6 +661,15 @@ def _numeric_outcome(y: pd.Series) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(y.dtype):
         raise DesignError(f"outcome {y.name!r} must be numeric (it has dtype {y.dtype})")
     return y.to_numpy(dtype=float)
+
+
+def refuse_values(y: pd.Series, yv: np.ndarray, bad: np.ndarray, problem: str, advice: str = ""):
+    """Raise a DesignError naming the outcome, a few offending values, how many rows and the
+    first row's index, when any of ``bad`` is set."""
+    if bad.any():
+        vals = [float(v) for v in pd.unique(yv[bad])[:5]]
+        raise DesignError(f"outcome {y.name!r} {problem}: found {vals} in {int(bad.sum())} row(s) "
+                          f"(first at index {y.index[np.argmax(bad)]!r}){advice}")
 
 
 def check_counts(v: np.ndarray, name, what: str, index=None):
