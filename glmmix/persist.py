@@ -70,7 +70,7 @@ _REQUIRED = {
 
 def save(res, path) -> None:
     """Write ``res`` to ``path`` as JSON."""
-    state = dict(res._s)
+    state = dict(res.to_state())
     state.pop("outcome_rhs", None)
     state.pop("class_rhs", None)
     if res.model is not None:  # a loaded result keeps the structure it was read with

@@ -102,9 +102,9 @@ class MixtureResults:
             self._state[key] = LAZY_ENTRIES[key](self.model.likelihood, self.theta, self._cov_free)
         return self._state[key]
 
-    @property
-    def _s(self) -> dict:
-        """The complete state (every lazy entry computed): what save() writes."""
+    def to_state(self) -> dict:
+        """The complete state, every lazily computed entry included: what save() writes and
+        ``MixtureResults(state)`` reads back."""
         from .reporting import LAZY_ENTRIES
 
         for key in LAZY_ENTRIES:
