@@ -24,7 +24,6 @@ from .estimation import FitOptions, estimate, homogeneous_start
 from .exceptions import DesignError, GlmmixWarning
 from .families import get_family
 from .formula import parse_formula
-from .terms import ParsedFormula
 from .inference import covariance, observed_information
 from .likelihood import MixtureLikelihood
 from .long import wide_for_formula
@@ -33,6 +32,7 @@ from .progress import say
 from .quadrature import Integration
 from .random_effects import with_parameterization
 from .results import MixtureResults
+from .terms import ParsedFormula
 from .validate import (check_label_values, check_model_args, check_n_jobs, check_options, check_seed,
                        check_start_params, check_starts)
 
