@@ -356,7 +356,7 @@ class MixtureLikelihood:
         # with random class logits if any.
         cs = self.cs
         gam = P["gamma"].ravel()
-        re_lin = self._class_re_lin(rs, Lc, nodes_v) if self.design.re_cls else None
+        re_lin = self.class_re_lin(rs, Lc, nodes_v) if self.design.re_cls else None
         if re_lin is None:  # priors depend on the unit only through its covariates
             logprior = cs.logprior("within", gam, rs.Zus)[rs.zinv]
         else:
@@ -440,7 +440,7 @@ class MixtureLikelihood:
         return _Combined(ll=ll, ll_units=ll_g, post=None, post_node=post_node, Wu=Wu, wprior=wprior, pq=pq, wb=wb,
                          post_c=post_c, post_bq=post_bq)
 
-    def _class_re_lin(self, rs, Lc, nodes_v):
+    def class_re_lin(self, rs, Lc, nodes_v):
         """Random parts of the class logits, (V, n_slots, Q): W_u L u for every node."""
         B = self.class_logit_loadings(rs.Wv, Lc)
         return np.einsum("ucd,uqd->ucq", B, np.broadcast_to(nodes_v, (rs.V,) + nodes_v.shape[1:]))

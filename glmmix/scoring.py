@@ -35,7 +35,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .exceptions import GlmmixError
-from .likelihood import MixtureLikelihood, log_softmax_ref
+from .likelihood import MixtureLikelihood
+from .mathutils import log_softmax_ref
 from .quadrature import Integration
 
 KINDS = ("eap", "map")
@@ -71,12 +72,14 @@ def _blocks(lik, P):
     d = lik.design
     Lo, Lc = lik.factor_matrices(P)
     out = []
-    for b, L, dims in zip(d.re_out, Lo, lik._dims_out):
+    for v, L in zip(lik.layout.re_out_terms, Lo):
+        b, dims = v.term, v.dims
         if b.structure == "rr":
             out.append(([("factor" if b.d == 1 else f"factor{j + 1}", b.term) for j in range(b.d)], dims, None))
         else:
             out.append(([(n, b.term) for n in b.row_names(d.n_classes, d.class_name)], dims, L))
-    for b, L, dims in zip(d.re_cls, Lc, lik._dims_cls):
+    for v, L in zip(lik.layout.re_cls_terms, Lc):
+        b, dims = v.term, v.dims
         if b.structure == "rr":
             out.append(([("logit factor" if b.d == 1 else f"logit factor{j + 1}", b.term) for j in range(b.d)],
                         dims, None))
@@ -150,7 +153,7 @@ def _membership(lik, es, P):
     rs = es.rs
     _, Lc = lik.factor_matrices(P)
     nodes_v = es.nodes[:1] if lik.shared_nodes else np.asarray(es.nodes)[rs.cluster_of_v]
-    re_lin = lik._class_re_lin(rs, Lc, nodes_v)  # (V, K-1, Q)
+    re_lin = lik.class_re_lin(rs, Lc, nodes_v)  # (V, K-1, Q)
     lin = np.asarray(rs.Zv @ P["gamma"])[:, :, None] + re_lin
     p = np.exp(log_softmax_ref(lin))  # (V, K, Q)
     U = d.n_units

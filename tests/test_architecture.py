@@ -61,11 +61,11 @@ def imported_modules(path: Path) -> set[str]:
 #: modules of lower layers
 LAYERS = [
     {"exceptions", "mathutils"},
-    {"terms", "quadrature", "datasets", "long", "summary", "validate"},
+    {"terms", "quadrature", "datasets", "long", "summary", "validate", "weights"},
     {"formula", "families", "classes", "random_effects", "params", "inference"},
     {"design"},
     {"likelihood"},
-    {"estimation", "structural"},
+    {"estimation", "structural", "scoring"},
     {"reporting"},
     {"results"},
     {"model"},
