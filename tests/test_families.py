@@ -136,3 +136,15 @@ def test_expected_information(name, link, rng):
                                                              trials=np.ones(1), lchoose=np.zeros(1),
                                                              lgy=np.zeros(1))).w_eta
     np.testing.assert_allclose(got, expected, rtol=1e-8)
+
+
+def test_family_data_rows_subset_only_row_fields():
+    fd = FamilyData(trials=np.array([1.0, 2.0, 3.0]), threshold_group=np.array([0, 1, 0]),
+                    threshold_levels=["a", "b"], threshold_mgroup=np.array([0, 0]), n_cat=3)
+    sub = fd.rows(np.array([2, 0]))
+    np.testing.assert_array_equal(sub.trials, [3.0, 1.0])
+    np.testing.assert_array_equal(sub.threshold_group, [0, 0])
+    assert sub.threshold_levels == ["a", "b"] and sub.n_cat == 3
+    np.testing.assert_array_equal(sub.threshold_mgroup, [0, 0])  # per threshold set, not per row
+    assert fd.model_fields() == {"n_cat": 3, "threshold_levels": ["a", "b"]}
+    assert [c.tolist() for c in fd.row_columns()] == [[0.0, 1.0, 0.0], [1.0, 2.0, 3.0]]
