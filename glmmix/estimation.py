@@ -474,7 +474,7 @@ class StartFailure:
 def _own_state(lik, state):
     """A shallow copy of ``lik`` with its own adaptive-quadrature state, set to ``state``."""
     if isinstance(lik, ScaledLikelihood):
-        return ScaledLikelihood(_own_state(lik._base, state), lik._rs)
+        return ScaledLikelihood(_own_state(lik.base, state), lik.rescaling)
     new = copy.copy(lik)
     new.integ = copy.copy(lik.integ)
     new.integ.m, new.integ.R = (a.copy() for a in state)

@@ -189,6 +189,11 @@ class Family:
     unbounded_coefficients = True
     #: a family parameter can be fixed on its own (``fix=``)
     extra_fixable = True
+    #: a continuous outcome with a residual SD (log scale): coefficients in the outcome's
+    #: units, and an SD that can collapse onto exactly fitted observations
+    has_residual_sd = False
+    #: one 0/1 response per row (the binary latent class model)
+    binary = False
 
     def __init__(self, link: str | None = None):
         link = link or self.default_link
@@ -343,6 +348,7 @@ class Binomial(Family):
 
 class Bernoulli(Binomial):
     name = "bernoulli"
+    binary = True
 
 
 class Poisson(Family):
@@ -389,6 +395,7 @@ class Gaussian(Family):
     allowed_links = ("identity",)
     extra_invariant = True
     unbounded_coefficients = False
+    has_residual_sd = True
 
     @property
     def has_extra(self):

@@ -51,7 +51,7 @@ def check_identified(lik) -> None:
             f"a latent class model of {d.X.shape[1]} binary items has {L.n_free} free parameters, more "
             f"than the {cells - 1} that the {cells} possible response patterns can identify; use fewer "
             "classes or more items")
-    if d.family.name == "gaussian" and _sigma_free(L):
+    if d.family.has_residual_sd and _sigma_free(L):
         y = np.asarray(d.y, float)
         if y.size and np.ptp(y) == 0:
             raise DesignError(
@@ -63,7 +63,7 @@ def check_identified(lik) -> None:
 def _lca_cells(d):
     """Possible response patterns of a plain binary latent class model (one indicator column
     per item, no covariates, no random effects), or None for any other model."""
-    if d.family.name != "bernoulli" or d.D or d.multi or d.unit_name is None or d.Z.shape[1] != 1:
+    if not d.family.binary or d.D or d.multi or d.unit_name is None or d.Z.shape[1] != 1:
         return None
     X = d.X.tocsr() if sp.issparse(d.X) else sp.csr_matrix(np.asarray(d.X))
     if not (np.all(np.diff(X.indptr) == 1) and np.all(X.data == 1.0)):
@@ -88,7 +88,7 @@ def degenerate_params(lik, theta) -> list[str]:
     """
     d = lik.design
     L = lik.layout
-    if d.family.name != "gaussian" or not _sigma_free(L):
+    if not d.family.has_residual_sd or not _sigma_free(L):
         return []
     y = np.asarray(d.y, float)
     floor = SIGMA_FLOOR * float(np.std(y))

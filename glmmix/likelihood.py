@@ -329,7 +329,7 @@ class MixtureLikelihood:
     def evaluate(self, theta: np.ndarray, derivs: bool = True, rows: bool = False) -> EStep:
         """Log-likelihood and posteriors at free parameters ``theta``."""
         if self.laplace:
-            self._find_mode(theta)
+            self.find_mode(theta)
         rs = self._rowset(rows)
         P = self.layout.unpack(self.layout.expand(theta))
         K = self.K
@@ -563,7 +563,7 @@ class MixtureLikelihood:
             # move it): the gradient is taken by central differences of the re-optimized
             # approximation
             g = central_gradient(self.loglik, theta)
-            self._find_mode(theta)
+            self.find_mode(theta)
             return es.ll, g, es
         return es.ll, self.layout.reduce(self.full_gradient(es)), es
 
@@ -706,7 +706,7 @@ class MixtureLikelihood:
         if not self.integ.adaptive or self.D == 0 or self.laplace:
             return self.loglik(theta)
         if self.integ.n_nodes < 2:
-            self._find_mode(theta)
+            self.find_mode(theta)
             return self.loglik(theta)
         prev = None
         for _ in range(max_iter):
@@ -722,7 +722,7 @@ class MixtureLikelihood:
             self.integ.set_moments(mean, cov)
         return self.loglik(theta)
 
-    def _find_mode(self, theta):
+    def find_mode(self, theta):
         """Laplace: adapt the one node to each cluster's mode and curvature."""
         u, H = self.conditional_modes(theta)
         self.integ.set_moments(u, np.linalg.inv(H))

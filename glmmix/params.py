@@ -99,6 +99,8 @@ class ParamLayout:
         self.class_name = design.class_name
         self.multi = design.multi
         self.blocks, self.n_full, self.full_labels = {}, 0, []
+        #: the unit-scale map of the free parameters (scaling.Rescaling), made on first use
+        self.rescaling = None
         cls = self._class_label
         if self.multi:
             return self._init_multi(design, invariant, class_specific, fix, equal, measurement_invariance)

@@ -88,7 +88,7 @@ class Rescaling:
     def of(cls, lik) -> "Rescaling":
         """The map for a likelihood's design and layout (computed once per layout)."""
         L = lik.layout
-        cached = getattr(L, "_rescaling", None)
+        cached = L.rescaling
         if cached is not None:
             return cached
         d = lik.design
@@ -96,17 +96,17 @@ class Rescaling:
         a_full = np.ones(L.n_full)
         b_full = np.zeros(L.n_full)
         y_sd = 1.0
-        if fam.name == "gaussian":
+        if fam.has_residual_sd:
             y = np.asarray(d.y, float)
             y_sd = float(_pow2(np.std(y))) if y.size > 1 else 1.0
-        y_lin = y_sd if (fam.name == "gaussian" and fam.link.name == "identity") else 1.0
+        y_lin = y_sd if fam.has_residual_sd else 1.0  # identity link: coefficients in y's units
         xs = _pow2(column_scale(d.X))
         blk = L.blocks
         bb = blk["beta"]
         if bb.size:
             a_full[bb.slice] = np.repeat(y_lin / xs, bb.shape[1])
         eb = blk["extra"]
-        if eb.size and fam.name == "gaussian":
+        if eb.size and fam.has_residual_sd:
             b_full[eb.slice] = np.log(y_sd)
         gb = blk["gamma"]
         if gb.size:
@@ -127,7 +127,7 @@ class Rescaling:
         b = np.zeros(L.n_free)
         m = L.free_idx >= 0
         fi = L.free_idx[m]
-        first = L._first_full
+        first = L.first_full
         a[:] = a_full[first]
         b[:] = b_full[first]
         bad = np.zeros(L.n_free, bool)
@@ -135,7 +135,7 @@ class Rescaling:
         a[bad], b[bad] = 1.0, 0.0
         out = cls(a, b)
         out.a_full = a_full
-        L._rescaling = out
+        L.rescaling = out
         return out
 
     def to_internal(self, theta):
@@ -208,7 +208,7 @@ class ScaledLikelihood:
 
             es = self._base.evaluate(self._rs.to_external(u))
             g = central_gradient(self.loglik, np.asarray(u, float))
-            self._base._find_mode(self._rs.to_external(u))
+            self._base.find_mode(self._rs.to_external(u))
             return es.ll, g, es
         ll, g, es = self._base.loglik_and_grad(self._rs.to_external(u))
         return ll, g * self._rs.a, es
@@ -229,8 +229,18 @@ class ScaledLikelihood:
     def posterior_moments(self, u):
         return self._base.posterior_moments(self._rs.to_external(u))
 
-    def _find_mode(self, u, *args, **kw):
-        return self._base._find_mode(self._rs.to_external(u), *args, **kw)
+    @property
+    def base(self):
+        """The likelihood on the parameters' own scale."""
+        return self._base
+
+    @property
+    def rescaling(self):
+        """The map between internal and external coordinates."""
+        return self._rs
+
+    def find_mode(self, u, *args, **kw):
+        return self._base.find_mode(self._rs.to_external(u), *args, **kw)
 
 
 def internal(lik):

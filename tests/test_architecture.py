@@ -61,11 +61,13 @@ def imported_modules(path: Path) -> set[str]:
 #: modules of lower layers
 LAYERS = [
     {"exceptions", "mathutils"},
-    {"terms", "quadrature", "datasets", "long", "summary", "validate", "weights"},
-    {"formula", "families", "classes", "random_effects", "params", "inference"},
+    {"terms", "quadrature", "datasets", "long", "summary", "validate", "weights", "identification"},
+    {"formula", "families", "classes", "random_effects", "params"},
     {"design"},
     {"likelihood"},
-    {"estimation", "structural", "scoring"},
+    {"scaling"},
+    {"inference", "structural"},
+    {"estimation", "scoring"},
     {"reporting"},
     {"results"},
     {"model"},
