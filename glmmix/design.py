@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from formulaic import Formula
 
 from .exceptions import DesignError, FormulaError, GlmmixError
-from .families import Family, _check_counts
+from .families import Family, FamilyData, check_counts
 from .classes import ClassSystem, ClassVar
 from .encoding import Encoding, freeze
 from .terms import ParsedFormula, column_name, split_top
@@ -231,7 +231,7 @@ def build_design(
     df = data.loc[keep] if n_dropped else data
     if outcome_pair is not None:
         for arg, v in zip(outcome_pair, (succ, fail)):
-            _check_counts(v.to_numpy()[keep], arg.strip(), "counts in cbind(successes, failures)", df.index)
+            check_counts(v.to_numpy()[keep], arg.strip(), "counts in cbind(successes, failures)", df.index)
     dropped_levels = {}
     if fitted is None:  # new rows keep the fitted encoding
         df, dropped_levels = _drop_empty_levels(data, df, out_vars | cls_vars | re_vars
@@ -260,15 +260,15 @@ def build_design(
             tb = pd.Categorical(df[thresholds_by])
             cats, codes = list(tb.categories), tb.codes
         else:  # new rows: the fitted levels
-            cats = fitted.aux["threshold_cats"]
+            cats = fitted.aux.threshold_cats
             codes = pd.Index(cats, dtype=object).get_indexer(pd.Index(df[thresholds_by].to_numpy(), dtype=object))
             if (codes < 0).any():
                 bad = list(pd.unique(df[thresholds_by][codes < 0]))[:10]
                 raise DesignError(f"column {thresholds_by!r} (thresholds_by) has level(s) {bad} not seen in fitting")
-        aux["threshold_by"] = thresholds_by
-        aux["threshold_cats"] = cats
-        aux["threshold_levels"] = [str(c) for c in cats]
-        aux["threshold_group"] = np.asarray(codes, np.intp)
+        aux.threshold_by = thresholds_by
+        aux.threshold_cats = cats
+        aux.threshold_levels = [str(c) for c in cats]
+        aux.threshold_group = np.asarray(codes, np.intp)
     if trials is not None:
         if not family.uses_trials:
             raise DesignError("trials is only meaningful for the binomial family")
@@ -322,16 +322,16 @@ def build_design(
                     raise DesignError("rows of new data are measured by a combination of class variables the "
                                       "fitted model has not seen")
                 ng = len(fitted.mgroups)
-            lev = aux.get("threshold_levels", [None])
-            tg = aux.get("threshold_group", np.zeros(len(mg), np.intp))
-            aux["threshold_group"] = (mg * len(lev) + tg).astype(np.intp)
-            aux["threshold_levels"] = [lv for _ in range(ng) for lv in lev]
-            aux["threshold_mgroup"] = np.repeat(np.arange(ng), len(lev))
-    if fitted is not None and family.name == "ordinal":
+            lev = aux.threshold_levels if aux.threshold_levels is not None else [None]
+            tg = aux.threshold_group if aux.threshold_group is not None else np.zeros(len(mg), np.intp)
+            aux.threshold_group = (mg * len(lev) + tg).astype(np.intp)
+            aux.threshold_levels = [lv for _ in range(ng) for lv in lev]
+            aux.threshold_mgroup = np.repeat(np.arange(ng), len(lev))
+    if fitted is not None and family.thresholds:
         y = _ordinal_codes(df[yname].rename(formula.outcome), fitted.aux, aux)
     else:
         y = family.prepare(df[yname].rename(formula.outcome), aux)
-    aux.pop("trials_name", None)
+    aux.trials_name = None  # only for messages while preparing the outcome
     starts = np.flatnonzero(np.r_[True, ucodes[1:] != ucodes[:-1]])
     if multi and cluster_name is not None and unit_name is None:
         unit_ids = pd.Index(df.index[starts], name="row")
@@ -347,7 +347,7 @@ def build_design(
     # Step 5: design matrices.
     X, x_names, x_terms, x_spec = _fixed_matrix(formula.outcome_part.fixed, df, "outcome part",
                                                 None if fitted is None else fitted.x_spec)
-    if family.name == "ordinal":  # new data (fitted) are encoded as in the fit: the same columns
+    if family.thresholds:  # new data (fitted) are encoded as in the fit: the same columns
         X, x_names, x_terms = _thresholds_absorb_intercept(X, x_names, x_terms)
         if fitted is None:
             _check_ordinal_design(X, x_names, x_terms, aux, formula.outcome)
@@ -463,19 +463,19 @@ def _fitted_encodings(fitted) -> dict:
     return out
 
 
-def _ordinal_codes(y: pd.Series, fitted_aux: dict, aux: dict) -> np.ndarray:
+def _ordinal_codes(y: pd.Series, fitted_aux: FamilyData, aux: FamilyData) -> np.ndarray:
     """Codes of an ordinal outcome of new rows in the fitted categories."""
-    cats = fitted_aux["categories"]
+    cats = fitted_aux.categories
     vals = y.astype(object).to_numpy() if isinstance(y.dtype, pd.CategoricalDtype) else y.to_numpy()
     idx = pd.Index(cats, dtype=object).get_indexer(pd.Index(vals, dtype=object))
     if (idx < 0).any():
         raise DesignError(f"outcome {y.name!r} has categories {list(pd.unique(vals[idx < 0]))[:10]} not seen in "
                           f"fitting (the fitted categories are {cats})")
-    aux["categories"] = cats
-    aux["n_cat"] = len(cats)
-    if "threshold_group" not in aux:
-        aux["threshold_group"] = np.zeros(len(vals), dtype=np.intp)
-        aux["threshold_levels"] = [None]
+    aux.categories = cats
+    aux.n_cat = len(cats)
+    if aux.threshold_group is None:
+        aux.threshold_group = np.zeros(len(vals), dtype=np.intp)
+        aux.threshold_levels = [None]
     return idx.astype(float)
 
 

@@ -122,6 +122,8 @@ class FamilyData:
     #: ordinal: the column whose levels get separate thresholds, the threshold sets' levels,
     #: every row's threshold set, and (several class variables) each set's measurement group
     threshold_by: str | None = None
+    #: the thresholds_by column's fitted levels (their own type; threshold_levels are strings)
+    threshold_cats: list | None = None
     threshold_levels: list | None = None
     threshold_group: np.ndarray | None = None
     threshold_mgroup: np.ndarray | None = None

@@ -123,7 +123,7 @@ def load(cls, path):
         res = cls(s, model=None)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ResultsFileError(f"{what}: a field is malformed ({type(exc).__name__}: {exc})") from None
-    res._stored = stored
+    res.stored_model = stored
     return res
 
 
@@ -160,7 +160,8 @@ def _structure(res) -> dict:
         "mgroups": None if d.mgroups is None else [list(g) for g in d.mgroups],
         "z_names": list(d.z_names),
         "re_out": [block(b) for b in d.re_out], "re_cls": [block(b) for b in d.re_cls],
-        "aux": {k: d.aux[k] for k in ("categories", "threshold_cats", "threshold_by") if k in d.aux},
+        "aux": {k: getattr(d.aux, k) for k in ("categories", "threshold_cats", "threshold_by")
+                if getattr(d.aux, k) is not None},
         "trials": d.trials_arg,
         "measured_by": mb if mb is None or isinstance(mb, str) else {"not stored": "a row selector"},
         "meas_values": d.meas_values,
@@ -214,7 +215,7 @@ class StoredModel:
 
 
 def _terms(ts, field):
-    from .formula import FactorTerm, RandomTerm
+    from .terms import FactorTerm, RandomTerm
 
     _need(isinstance(ts, list), field)
     rand, fac = [], []
@@ -255,8 +256,8 @@ def _rebuild(t, K, family, link) -> StoredModel:
     """Check the stored structure field by field and build the skeleton from it."""
     from .classes import ClassSystem, ClassVar
     from .design import Design
-    from .families import get_family
-    from .formula import ClassPart, ParsedFormula, Part
+    from .families import FamilyData, get_family
+    from .terms import ClassPart, ParsedFormula, Part
     from .quadrature import Integration
 
     _need(isinstance(t, dict), "model")
@@ -300,11 +301,11 @@ def _rebuild(t, K, family, link) -> StoredModel:
     _need(isinstance(aux, dict) and set(aux) <= {"categories", "threshold_cats", "threshold_by"}
           and all(_scalars(aux.get(k, [])) for k in ("categories", "threshold_cats"))
           and _name(aux.get("threshold_by"), none=True), "aux")
-    aux = dict(aux)
-    if "categories" in aux:
-        aux["n_cat"] = len(aux["categories"])
-    if "threshold_cats" in aux:
-        aux["threshold_levels"] = [str(c) for c in aux["threshold_cats"]]
+    aux = FamilyData(**aux)
+    if aux.categories is not None:
+        aux.n_cat = len(aux.categories)
+    if aux.threshold_cats is not None:
+        aux.threshold_levels = [str(c) for c in aux.threshold_cats]
     mb = t["measured_by"]
     _need(mb is None or _name(mb) or isinstance(mb, dict), "measured_by")
     _need(t["meas_values"] is None or _scalars(t["meas_values"]), "meas_values")

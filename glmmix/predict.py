@@ -176,7 +176,7 @@ def _source(res):
     """The fitted likelihood, or for a loaded result its stored skeleton (glmmix.persist)."""
     if res.model is not None:
         return res.model.likelihood
-    stored = res._stored
+    stored = res.stored_model
     if stored.note:
         raise NotImplementedError(stored.note)
     return stored
@@ -197,7 +197,7 @@ def _new_likelihood(res, newdata, with_outcome):
     cols, pair = outcome_columns(d.formula.outcome)
     if not with_outcome:
         df = df.copy()
-        fill = d.aux["categories"][0] if d.family.name == "ordinal" else 0.0
+        fill = d.aux.categories[0] if d.family.thresholds else 0.0
         fails = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", pair[1])) - set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", pair[0])) \
             if pair is not None else set()
         for c in cols:  # a valid placeholder: 0 successes (of 1 trial)
@@ -212,7 +212,7 @@ def _new_likelihood(res, newdata, with_outcome):
                               "are computed from the units' responses")
     sizes = {v.name: v.K for v in d.classes.vars} if d.multi else None
     nd = build_design(d.formula, df, 2 if d.multi else d.n_classes, d.family,
-                      thresholds_by=d.aux.get("threshold_by"), trials=d.trials_arg,
+                      thresholds_by=d.aux.threshold_by, trials=d.trials_arg,
                       measured_by=d.measured_by, class_sizes=sizes, fitted=d)
     integ = dataclasses.replace(lik.integ)
     integ.reset(nd.n_clusters)

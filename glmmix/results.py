@@ -48,6 +48,8 @@ class MixtureResults:
         self._state = state
         #: the :class:`~glmmix.model.MixtureModel` that was fitted; None after load()
         self.model = model
+        #: a loaded result's model structure, read from the file (glmmix.persist); None when fitted
+        self.stored_model = None
         self._cov_free = cov_free
         self.params = pd.Series(state["params"], index=state["labels"], name="coef")
         cov = np.array(state["cov"], dtype=float) if state.get("cov") is not None else None

@@ -61,14 +61,14 @@ def imported_modules(path: Path) -> set[str]:
 #: modules of lower layers
 LAYERS = [
     {"exceptions", "mathutils"},
-    {"terms", "quadrature", "datasets", "long", "summary", "validate", "weights", "identification"},
+    {"terms", "quadrature", "datasets", "long", "summary", "validate", "weights", "identification", "encoding"},
     {"formula", "families", "classes", "random_effects", "params"},
     {"design"},
     {"likelihood"},
     {"scaling"},
     {"inference", "structural"},
     {"estimation", "scoring"},
-    {"reporting"},
+    {"reporting", "persist", "predict"},
     {"results"},
     {"model"},
     {"api", "simulate"},
