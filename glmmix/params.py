@@ -67,6 +67,20 @@ class TermView:
         return parts[self.block][..., self.cols]
 
 
+def term_views(design) -> list[TermView]:
+    """The :class:`TermView` of every random term of a design, outcome terms first."""
+    views = []
+    dim = 0
+    for name, terms in (("re_out", design.re_out), ("re_cls", design.re_cls)):
+        col = 0
+        for b in terms:
+            pos = np.array(b.free_positions()).reshape(-1, 2)
+            views.append(TermView(b, name, pos, slice(col, col + len(pos)), slice(dim, dim + b.d)))
+            col += len(pos)
+            dim += b.d
+    return views
+
+
 def _union_find(n):
     """find/union over n entries; a group's root is its smallest member."""
     parent = np.arange(n)
@@ -314,15 +328,7 @@ class ParamLayout:
         """Labels of the random terms' free entries (outcome and class part); which of them
         can be fixed (an SD equals one entry of L when that row of L has a single free entry).
         Returns the number of outcome-part entries."""
-        self.re_terms = []
-        dim = 0
-        for name, terms in (("re_out", design.re_out), ("re_cls", design.re_cls)):
-            col = 0
-            for b in terms:
-                pos = np.array(b.free_positions()).reshape(-1, 2)
-                self.re_terms.append(TermView(b, name, pos, slice(col, col + len(pos)), slice(dim, dim + b.d)))
-                col += len(pos)
-                dim += b.d
+        self.re_terms = term_views(design)
         self.re_out_terms = [v for v in self.re_terms if v.block == "re_out"]
         self.re_cls_terms = [v for v in self.re_terms if v.block == "re_cls"]
         self.re_out_labels = [lab for b in design.re_out for lab in b.labels(K, self.class_name)]

@@ -194,9 +194,14 @@ def _scalars(v):
 class StoredLayout:
     """The fitted full parameter vector by block (a loaded result estimates nothing)."""
 
-    def __init__(self, phi, blocks):
+    def __init__(self, phi, blocks, design):
+        from .params import term_views
+
         self.phi = phi
         self.blocks = blocks
+        self.re_terms = term_views(design)
+        self.re_out_terms = [v for v in self.re_terms if v.block == "re_out"]
+        self.re_cls_terms = [v for v in self.re_terms if v.block == "re_cls"]
 
     def expand(self, theta):
         return self.phi.copy()
@@ -351,7 +356,7 @@ def _rebuild(t, K, family, link) -> StoredModel:
     if isinstance(mb, dict):
         note = ("the model was fitted with measured_by row selectors, which a results file does not keep "
                 "(fit with measured_by='a column' to use new rows after loading)")
-    return StoredModel(design, StoredLayout(phi, bl), integ, note)
+    return StoredModel(design, StoredLayout(phi, bl, design), integ, note)
 
 
 def _strs(x) -> bool:
