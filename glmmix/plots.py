@@ -44,14 +44,14 @@ def _axes(ax, figsize):
     return fig, ax
 
 
-def _short(name: str) -> str:
+def short_label(name: str) -> str:
     """``item[T.u3]`` / ``item[u3]`` -> ``u3``; other names unchanged."""
     m = re.fullmatch(r"[^\[]*\[(?:T\.)?(.*)\]", name)
     return m.group(1) if m else name
 
 
 def _title(res) -> str:
-    return getattr(res, "model_name", None) or res._s.get("model_name", "")
+    return res.model_name
 
 
 def profile(res, ax=None, alpha: float = 0.05, title: str | None = None):
@@ -63,7 +63,7 @@ def profile(res, ax=None, alpha: float = 0.05, title: str | None = None):
     """
     prof = res.profile()
     classes = [c for c in prof.columns if not str(c).startswith("se:")]
-    items = [_short(str(i)) for i in prof.index]
+    items = [short_label(str(i)) for i in prof.index]
     x = np.arange(len(items))
     fig, ax = _axes(ax, (max(4.5, 0.55 * len(items) + 2.5), 3.8))
     z = stats.norm.ppf(1 - alpha / 2)
@@ -149,7 +149,7 @@ def _inv_link(link):
 def _irt(res):
     """(theta grid, {panel: {item: probabilities}}) of an IRT-type model."""
     theta = np.linspace(-4, 4, 161)
-    info = res._s.get("three_pl")
+    info = (res.special_case or {}).get("three_pl")
     if info:  # g + (1 - g) F(a theta + tau): eq 48-50 with a = lambda_i2, b = -tau_i2 / a
         f = _inv_link(res.link)
         P, it, g_ = res.params, info["item"], info["id"]
@@ -186,7 +186,7 @@ def _irt(res):
             lam = loads.get((pre, it), loads.get(("", it))) if loads else sd[0]
             if tau is None or lam is None:
                 continue
-            curves[_short(it)] = f(tau + lam * theta)
+            curves[short_label(it)] = f(tau + lam * theta)
         panels[res.posterior.columns[k] if res.n_classes > 1 else ""] = curves
     return theta, panels
 

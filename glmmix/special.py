@@ -205,9 +205,9 @@ def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1
     ax.set_ylabel(f"{ny}: class {class_y}")
     ax.set_title(f"Item probabilities (correlation {np.corrcoef(px, py)[0, 1]:.2f})", fontsize=10)
     if labels:
-        from .plots import _short
+        from .plots import short_label
 
-        place_labels(ax, px.to_numpy(), py.to_numpy(), [_short(str(n)) for n in px.index])
+        place_labels(ax, px.to_numpy(), py.to_numpy(), [short_label(str(n)) for n in px.index])
     return ax
 
 
