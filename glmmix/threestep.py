@@ -98,6 +98,8 @@ class ThreeStepResults:
         self.formula = formula
         self.classification_errors = D
         self.nobs = n
+        #: the class labels (rows and columns of the classification table)
+        self.class_labels = None
         self.llf = llf
 
     def cov_params(self) -> pd.DataFrame:
@@ -135,8 +137,8 @@ class ThreeStepResults:
         ci = self.conf_int()
         tab = pd.DataFrame({"coef": self.params, "std err": self.bse, "z": self.tvalues, "P>|z|": self.pvalues,
                             "[0.025": ci.iloc[:, 0], "0.975]": ci.iloc[:, 1]})
-        D = pd.DataFrame(self.classification_errors, index=[f"X={c}" for c in self._classes],
-                         columns=[f"W={c}" for c in self._classes])
+        D = pd.DataFrame(self.classification_errors, index=[f"X={c}" for c in self.class_labels],
+                         columns=[f"W={c}" for c in self.class_labels])
         lines = [f"Three-step analysis: {self.formula}  [{names[self.method]}]", f"Units: {self.nobs}"]
         if self.llf is not None:
             lines.append(f"Step-3 log-likelihood: {self.llf:.4f}")
@@ -329,5 +331,5 @@ def three_step(res, data: pd.DataFrame, formula: str, method: str = "bch", famil
                                       "implemented)")
         params, V, llf = _ml(W, D, X, None, classes, xnames, "covariates", P)
     out = ThreeStepResults(params, 0.5 * (V + V.T), method, formula, D, int(ok.sum()), llf)
-    out._classes = classes
+    out.class_labels = classes
     return out

@@ -59,7 +59,7 @@ def test_fit_reshapes_wide_data_in_one_call(carcinoma_long):
     assert res_w.llf == pytest.approx(res_l.llf, abs=1e-8)
     assert list(res_w.params.index) == list(res_l.params.index)
     assert "class2:rater[B]" in res_w.params.index and "logit:class1:x" in res_w.params.index
-    assert res_w._s["n_missing_wide"] == 1 and res_w.nobs == len(wide) * len(items) - 1
+    assert res_w.n_missing_wide == 1 and res_w.nobs == len(wide) * len(items) - 1
     assert "Responses missing in wide data:" in str(res_w.summary())
 
 
