@@ -99,7 +99,7 @@ def irt_parameters(res) -> pd.DataFrame:
     """
     from .special import three_pl_parameters
 
-    if "three_pl" in getattr(res, "_s", {}):
+    if "three_pl" in (res.special_case or {}):
         return three_pl_parameters(res)
     kind, item, levels, classes, triples = _structure(res)
     labels = list(dict.fromkeys(lab for row in triples for pair in row for lab in pair))

@@ -311,7 +311,7 @@ def three_step(res, data: pd.DataFrame, formula: str, method: str = "bch", famil
     post = getattr(res, "posterior", None)
     if post is None or res.n_classes < 2:
         raise ThreeStepError("three_step() needs a fitted model with at least 2 classes")
-    if len((getattr(res, "_s", {}) or {}).get("class_sizes") or {}) > 1:
+    if len(res.class_sizes) > 1:
         raise NotImplementedError("three_step() handles one class variable")
     lhs, xnames, X, z, ok = _unit_data(res, data, formula)
     P = post.to_numpy(dtype=float)
