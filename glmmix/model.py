@@ -306,7 +306,7 @@ class MixtureModel:
                 raise DesignError(f"start_from must be a fitted MixtureResults, not {type(start_from).__name__}")
             if start_params is not None:
                 raise DesignError("give start_params or start_from, not both")
-            start_params = self._transfer(start_from)
+            start_params = self.transfer_start(start_from)
         if start_values:
             base = np.asarray(start_params, float) if start_params is not None else self.start_params()
             phi = layout.expand(base)
@@ -316,7 +316,7 @@ class MixtureModel:
             start_params = layout.from_full(phi)
         return check_start_params(start_params, layout.n_free)
 
-    def _transfer(self, src) -> np.ndarray:
+    def transfer_start(self, src) -> np.ndarray:
         """Starting values from a fitted result, matched by full parameter labels."""
         if src.model is None:
             raise DesignError("start_from needs a result fitted in this session (not a loaded one)")

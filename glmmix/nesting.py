@@ -35,7 +35,7 @@ import numpy as np
 from scipy import stats
 
 from .exceptions import GlmmixError
-from .formula import ClassPart, ParsedFormula, Part
+from .terms import ClassPart, ParsedFormula, Part
 
 #: a class-logit SD at which a row-level class variable acts as a cluster-level one
 LIMIT_SD = 1e3
@@ -201,12 +201,8 @@ def _between_limit_gamma(lik, theta, props, sd) -> np.ndarray:
 
     def re_cls(v):
         out = np.zeros_like(v)
-        d = lik.design
-        k0 = 0
-        for b, pos in zip(d.re_cls, lik._pos[len(d.re_out):]):
-            n = len(pos)
-            out[k0:k0 + n] = np.where(pos[:, 0] == pos[:, 1], sd, 0.0)
-            k0 += n
+        for t in lik.layout.re_cls_terms:
+            out[t.cols] = np.where(t.pos[:, 0] == t.pos[:, 1], sd, 0.0)
         return out
 
     th = _with(lik, theta, re_cls=re_cls)
@@ -235,7 +231,7 @@ def structured(model, opts, rng) -> tuple[list, list]:
             if res is None:
                 continue
             try:  # parameters matched by label (a one-class model's to every class)
-                th = model._transfer(res)
+                th = model.transfer_start(res)
             except GlmmixError:
                 continue
             name = f"{simple.kind} ({simple.formula}" + (f", {simple.n_classes} classes)" if simple.n_classes > 1 else ")")

@@ -91,6 +91,6 @@ def test_refusals(lsat):
         gm.irt_parameters(lca)
     # labels of a two-factor rr(0 + item | id, 2) model (fitting one takes minutes)
     labels = ["item[I1]", "item[I2]", "loading1(id:item[I1])", "loading2(id:item[I2])", "loading1(id:item[I2])"]
-    two = SimpleNamespace(params=pd.Series(1.0, index=labels), posterior=pd.DataFrame(columns=["class1"]), _s={})
+    two = SimpleNamespace(params=pd.Series(1.0, index=labels), posterior=pd.DataFrame(columns=["class1"]), special_case=None)
     with pytest.raises(NotImplementedError, match="one-factor"):
         gm.irt_parameters(two)
