@@ -325,7 +325,7 @@ class Binomial(Family):
         return FamilyEval(logf, d, w)
 
     def eta_curvature(self, y, eta, aux):
-        n = aux["trials"][:, None]
+        n = aux.trials[:, None]
         yy = y[:, None]
         if self.link.name == "logit":
             p = np.exp(-softplus(-eta))

@@ -269,6 +269,7 @@ class MixtureLikelihood:
         first, inv = (np.arange(design.n_rows), np.arange(design.n_rows)) if per_row else row_patterns(design)
         self.pat = _RowSet(design, first, inv, per_row=per_row, compress_units=self.shared_nodes)
         self._rows = None
+        self.n_patterns = self.pat.P
         self.count = self.pat.count
 
     # ------------------------------------------------------------------ parameters

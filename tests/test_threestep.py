@@ -63,7 +63,7 @@ def test_distal_means_recovered(distal, method):
 def test_bch_with_perfect_classification_is_the_class_means(distal):
     long, c, res = distal
     truth = pd.DataFrame(np.eye(2)[c], index=res.posterior.index, columns=res.posterior.columns)
-    fake = type("R", (), {"posterior": truth, "n_classes": 2})()
+    fake = type("R", (), {"posterior": truth, "n_classes": 2, "class_sizes": {}})()
     out = three_step(fake, long, "z ~ 1", method="bch")
     z = long.groupby("id")["z"].first().to_numpy()
     np.testing.assert_allclose(out.params[["class1:Intercept", "class2:Intercept"]], [z[c == 0].mean(), z[c == 1].mean()])
