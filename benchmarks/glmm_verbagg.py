@@ -351,6 +351,17 @@ def target_check(case: dict) -> tuple[bool | None, str]:
         f"ratio {tmb['sec_median'] / agq['sec_median']:.2f})")
 
 
+def laplace_check(case: dict) -> str:
+    """glmmix's Laplace fit (exact gradient) against glmmTMB's, same data, same run."""
+    lap = case["glmmix_laplace"]
+    tmb = next((r for r in case["rows"] if r["software"] == "glmmTMB"), None)
+    if tmb is None:
+        return "Laplace vs glmmTMB not checked: glmmTMB was not run (R missing or --no-r)."
+    return (f"Laplace (VerbAgg): glmmix {lap['sec_median']:.3f} s vs glmmTMB {tmb['sec_median']:.3f} s "
+            f"(time ratio glmmix / glmmTMB {lap['sec_median'] / tmb['sec_median']:.2f}); "
+            f"log-likelihoods {lap['loglik']:.6f} / {tmb['loglik']:.6f}")
+
+
 def warm_up() -> float:
     """One small untimed-for-the-table glmmix fit (first-call costs); returns its time."""
     d = simulate_ri(400, 40, seed=99)
@@ -424,6 +435,7 @@ def main(argv=None):
     print_case(sim_case, truth=SIM_TRUTH)
     print()
     print(target_check(va_case)[1])
+    print(laplace_check(va_case))
     if a.profile:
         profile_glmmix(VA_FORMULA, va, a.va_points)
     return va_case, sim_case

@@ -269,6 +269,7 @@ class MixtureLikelihood:
         first, inv = (np.arange(design.n_rows), np.arange(design.n_rows)) if per_row else row_patterns(design)
         self.pat = _RowSet(design, first, inv, per_row=per_row, compress_units=self.shared_nodes)
         self._rows = None
+        self._lap_sum = None  # Laplace: cluster sums of the rows, with within-cluster weights
         self.n_patterns = self.pat.P
         self.count = self.pat.count
 
@@ -745,11 +746,12 @@ class MixtureLikelihood:
         for Zt, L, dims in zip(rs.Zs, Lo, self._dims_out):
             A[:, dims] += Zt @ L[0]
         eta0 = np.asarray(rs.X @ P["beta"])[:, 0]
-        # within-cluster weights are powers of the rows' densities inside the integral
-        uw = self.design.unit_weight
-        rw = np.ones(n) if uw is None else uw[self.design.unit_of_row]
-        Gr = sp.csr_matrix((rw, (rs.cluster, np.arange(n))), shape=(G, n))
-        return rs, P, A, eta0, Gr
+        if self._lap_sum is None:
+            # within-cluster weights are powers of the rows' densities inside the integral
+            uw = self.design.unit_weight
+            rw = np.ones(n) if uw is None else uw[self.design.unit_of_row]
+            self._lap_sum = sp.csr_matrix((rw, (rs.cluster, np.arange(n))), shape=(G, n))
+        return rs, P, A, eta0, self._lap_sum
 
     def _cluster_info(self, Gr, w, A):
         """I + sum over each cluster's rows of w a a' (G, D, D)."""

@@ -9,8 +9,8 @@ from glmmix.model import MixtureModel
 from test_gradient import clustered_data
 
 
-def _laplace_lik(formula, data, family, link=None):
-    return MixtureModel.from_formula(formula, data, 1, family, link, integration="laplace").likelihood
+def _laplace_lik(formula, data, family, link=None, **kw):
+    return MixtureModel.from_formula(formula, data, 1, family, link, integration="laplace", **kw).likelihood
 
 
 CASES = [
@@ -35,6 +35,20 @@ def test_laplace_gradient_is_exact(formula, family, link, rng):
         assert ll == pytest.approx(lik.loglik(theta), abs=1e-10)
         num = central_gradient(lik.loglik, theta, rel_step=1e-5)
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(num).max()))
+
+
+def test_weighted_laplace_gradient_is_exact(rng):
+    # row weights are powers of the densities inside each cluster's integral; cluster
+    # weights multiply the clusters' log-likelihoods
+    data = clustered_data(rng)
+    data["wr"] = rng.uniform(0.3, 3.0, size=len(data))
+    data["wc"] = rng.uniform(0.3, 3.0, size=data["cl"].max() + 1)[data["cl"]]
+    lik = _laplace_lik("y ~ 1 + x + (1 + x | cl)", data, "bernoulli", weights="wr", cluster_weights="wc")
+    assert lik.design.unit_weight is not None and lik.design.cluster_weight is not None
+    theta = 0.4 * rng.standard_normal(lik.layout.n_free)
+    _, g, _ = lik.loglik_and_grad(theta)
+    num = central_gradient(lik.loglik, theta, rel_step=1e-5)
+    np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(num).max()))
 
 
 def test_laplace_with_extra_parameters_uses_differences(rng):
