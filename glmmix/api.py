@@ -15,7 +15,13 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family="gau
         *, starts=UNSET, seed: int | None = UNSET, se: str = "auto", n_jobs: int = UNSET, start_params=None,
         start_from: MixtureResults | None = None, start_values: dict | None = None,
         options: FitOptions | None = None, progress: bool | None = None, verbose: bool = False,
-        **model_kw) -> MixtureResults:
+        measured_by=None, measurement_invariance: bool = False, re_parameterization: str = "cholesky",
+        invariant=(), class_specific=(), fix: dict | None = None, equal: list | None = None,
+        thresholds_by: str | None = None, trials: str | None = None, integration: str = "auto",
+        n_points: int | None = None, adaptive: bool | None = None, weights: str | None = None,
+        cluster_weights: str | None = None, weight_scaling: str | None = None,
+        cluster_weight_scaling: str = "sample", items: list[str] | None = None,
+        id: str | None = None) -> MixtureResults:
     """Fit a (multilevel) mixture GLM by maximum likelihood.
 
     Parameters
@@ -167,9 +173,7 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family="gau
     if progress is not None or verbose:
         opts = dataclasses.replace(opts, progress=opts.progress if progress is None else progress,
                                    verbose=opts.verbose or bool(verbose))
-    unknown = sorted(set(model_kw) - MODEL_KEYWORDS)
-    if unknown:
-        raise TypeError(f"fit() got unexpected keyword argument(s) {unknown}")
+    model_kw = {k: v for k, v in locals().items() if k in MODEL_KEYWORDS}
     model = MixtureModel.from_formula(formula, data, n_classes, family, link, **model_kw,
                                       integration_seed=opts.seed if options is None else None)
     return model.fit(se=se, options=opts, start_params=start_params, start_from=start_from, start_values=start_values)

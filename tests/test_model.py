@@ -108,3 +108,17 @@ def test_results_attributes_and_entries_computed_when_asked(lsat_long, tmp_path)
     assert back.model_name == res.model_name and back.best_replicated == res.best_replicated
     res.name_model("a named case", note={"k": 1})
     assert res.model_name == "a named case" and res.special_case == {"note": {"k": 1}}
+
+
+def test_fit_names_every_model_keyword_with_from_formula_defaults():
+    """gm.fit spells out the model's keywords (for help() and the API reference); they must be
+    exactly MixtureModel.from_formula's, with the same defaults."""
+    import inspect
+
+    from glmmix.model import MODEL_KEYWORDS, MixtureModel
+
+    fit_params = inspect.signature(gm.fit).parameters
+    model_params = inspect.signature(MixtureModel.from_formula).parameters
+    assert MODEL_KEYWORDS <= set(fit_params)
+    for name in MODEL_KEYWORDS:
+        assert fit_params[name].default == model_params[name].default, name
