@@ -23,6 +23,8 @@ import ast
 import re
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 from statsmodels.stats.contrast import ContrastResults
 
 from .exceptions import GlmmixError
@@ -154,3 +156,38 @@ def t_test(params, cov, r_matrix) -> ContrastResults:
     # statsmodels' shapes: a single equation keeps a (1, 1) standard error and statistic
     sd = np.sqrt(np.diag(V)) if R.shape[0] > 1 else np.sqrt(V)
     return ContrastResults(effect=effect, statistic=(effect - q) / sd, sd=sd, df_denom=None, distribution="norm")
+
+
+class WaldInference:
+    """z statistics, p-values, Wald intervals and linear hypothesis tests for a results class
+    that has ``params`` (a labelled Series), ``bse`` and ``cov_params()``."""
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """z statistics ``params / bse`` (statsmodels' name for them)."""
+        return (self.params / self.bse).rename("z")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values of the z statistics against the standard normal."""
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="P>|z|")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals ``params +- z(1 - alpha/2) bse``: two columns (lower, upper)
+        indexed by parameter."""
+        z = stats.norm.ppf(1 - alpha / 2)
+        lo, hi = self.params - z * self.bse, self.params + z * self.bse
+        return pd.DataFrame({alpha / 2: lo, 1 - alpha / 2: hi})
+
+    def wald_test(self, r_matrix, scalar: bool = True):
+        """Joint Wald test of linear hypotheses on ``params`` (statsmodels semantics, chi-square).
+
+        ``r_matrix``: equations in parameter labels, e.g.
+        ``"class1:item[u1] = class2:item[u1]"`` or ``"a = 0, b = 0"``; a list of equations; an
+        array R; or a pair (R, q). See :mod:`glmmix.hypothesis`.
+        """
+        return wald_test(self.params, self.cov_params().to_numpy(), r_matrix, scalar=scalar)
+
+    def t_test(self, r_matrix):
+        """A z test for each linear hypothesis (statsmodels' ``t_test``; normal reference)."""
+        return t_test(self.params, self.cov_params().to_numpy(), r_matrix)

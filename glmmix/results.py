@@ -12,12 +12,12 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .exceptions import GlmmixError
+from .hypothesis import WaldInference
 
 
-class MixtureResults:
+class MixtureResults(WaldInference):
     """Results of :func:`glmmix.fit`.
 
     Attributes
@@ -275,40 +275,6 @@ class MixtureResults:
         if self._cov is None:
             return pd.Series(np.nan, index=self.params.index, name="bse")
         return pd.Series(np.sqrt(np.diag(self._cov)), index=self.params.index, name="bse")
-
-    @property
-    def tvalues(self) -> pd.Series:
-        """z statistics ``params / bse`` (statsmodels' name for them)."""
-        return (self.params / self.bse).rename("z")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided p-values of the z statistics against the standard normal."""
-        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="P>|z|")
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals ``params +- z(1 - alpha/2) bse``: two columns (lower, upper)
-        indexed by parameter."""
-        z = stats.norm.ppf(1 - alpha / 2)
-        lo, hi = self.params - z * self.bse, self.params + z * self.bse
-        return pd.DataFrame({alpha / 2: lo, 1 - alpha / 2: hi})
-
-    def wald_test(self, r_matrix, scalar: bool = True):
-        """Joint Wald test of linear hypotheses on ``params`` (statsmodels semantics, chi-square).
-
-        ``r_matrix``: equations in parameter labels, e.g.
-        ``"class1:item[u1] = class2:item[u1]"`` or ``"a = 0, b = 0"``; a list of equations; an
-        array R; or a pair (R, q). See :mod:`glmmix.hypothesis`.
-        """
-        from .hypothesis import wald_test
-
-        return wald_test(self.params, self.cov_params().to_numpy(), r_matrix, scalar=scalar)
-
-    def t_test(self, r_matrix):
-        """A z test for each linear hypothesis (statsmodels' ``t_test``; normal reference)."""
-        from .hypothesis import t_test
-
-        return t_test(self.params, self.cov_params().to_numpy(), r_matrix)
 
     def cluster_class_proportions(self) -> pd.DataFrame:
         """Class proportions in each cluster: the mean posterior class probabilities of its units.

@@ -34,10 +34,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from formulaic import Formula
-from scipy import optimize, stats
+from scipy import optimize
 from scipy.special import logsumexp
 
 from .exceptions import GlmmixError
+from .hypothesis import WaldInference
 
 
 class ThreeStepError(GlmmixError, ValueError):
@@ -87,7 +88,7 @@ def _unit_data(res, data, formula):
     return lhs, list(mm.columns), X, z, ok
 
 
-class ThreeStepResults:
+class ThreeStepResults(WaldInference):
     """Step-3 estimates with statsmodels-style attributes (``params``, ``bse``, ``pvalues``,
     ``conf_int()``, ``cov_params()``, ``wald_test()``, ``t_test()``, ``summary()``)."""
 
@@ -108,29 +109,6 @@ class ThreeStepResults:
     @property
     def bse(self) -> pd.Series:
         return pd.Series(np.sqrt(np.clip(np.diag(self._cov), 0, None)), index=self.params.index, name="bse")
-
-    @property
-    def tvalues(self) -> pd.Series:
-        return (self.params / self.bse).rename("z")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="P>|z|")
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        q = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({alpha / 2: self.params - q * self.bse, 1 - alpha / 2: self.params + q * self.bse})
-
-    def wald_test(self, r_matrix, scalar: bool = True):
-        """Joint Wald test, e.g. equal distal means: ``"class1:Intercept = class2:Intercept"``."""
-        from .hypothesis import wald_test
-
-        return wald_test(self.params, self._cov, r_matrix, scalar=scalar)
-
-    def t_test(self, r_matrix):
-        from .hypothesis import t_test
-
-        return t_test(self.params, self._cov, r_matrix)
 
     def summary(self) -> str:
         names = {"bch": "BCH (weighted, sandwich SEs)", "ml": "ML three-step (fixed classification errors)"}
