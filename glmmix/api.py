@@ -119,8 +119,9 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family="gau
         GoM, where Gauss-Hermite is inaccurate), ``"agh"`` (adaptive
         Gauss-Hermite), ``"gh"`` (non-adaptive), ``"trapezoid"`` (the paper's preferred
         rule, robust for huge variances; nodes over +-6 SD), ``"laplace"`` (one adaptive
-        point at the mode, as lme4's default), ``"mc"`` / ``"qmc"`` (Monte Carlo /
-        quasi-Monte Carlo, for many dimensions).
+        point at the mode, as lme4's default; the only rule, and the ``"auto"`` choice, for
+        random terms on several grouping columns, e.g. crossed ``(1 | id) + (1 | item)``),
+        ``"mc"`` / ``"qmc"`` (Monte Carlo / quasi-Monte Carlo, for many dimensions).
     n_points : int, optional
         Points per dimension (GH, trapezoid) or in all (MC, QMC); defaults depend on the
         dimension (15 per dimension for one-dimensional adaptive Gauss-Hermite, 61 for the

@@ -83,7 +83,8 @@ class Design:
     cluster_of_unit: np.ndarray = field(default=None)
     cluster_ids: pd.Index = field(default=None)
     cluster_name: str | None = None
-    form: str = "none"  # "none" (no random effects), "inside" (classes within clusters), "outside"
+    form: str = "none"  # "none" (no random effects), "inside" (classes within clusters), "outside",
+    # "crossed" (random terms with several grouping columns; rows are the units, no independent clusters)
     re_out: list = field(default_factory=list)
     re_cls: list = field(default_factory=list)
     classes: ClassSystem = None  # the class variables and their joint state (classes.py)
@@ -96,6 +97,8 @@ class Design:
     meas_values: list = None  # the sorted values of a measured_by column
     trials_arg: str | None = None  # the fit's trials argument (a column name)
     stored: bool = False  # read from a results file (glmmix.persist): only its encodings are used
+    #: crossed designs: grouping column -> (level code of every row, the levels); None otherwise
+    groupings: dict | None = None
 
     @property
     def multi(self) -> bool:
@@ -183,12 +186,15 @@ def build_design(
     re_o = random_terms(formula.outcome_part)
     re_c = [t for c in formula.classes for t in random_terms(c.part)]
     groups = sorted({t.group for t in re_o + re_c})
-    if len(groups) > 1:
+    if len(groups) > 1 and formula.classes:
         raise NotImplementedError(
-            f"random terms for several grouping columns {groups} (crossed or nested random effects) "
-            "are not supported yet; use one grouping column for all random terms"
+            f"random terms for several grouping columns {groups} (crossed or multiple grouping factors) "
+            "are available for models without classes (GLMMs, integration='laplace'); a mixture needs one "
+            "grouping column for all random terms"
         )
-    cluster_name = groups[0] if groups else None
+    cluster_name = groups[0] if len(groups) == 1 else None
+    if len(groups) > 1:
+        _missing_columns(groups, data, "random terms' grouping")
     re_vars = set()
     for t in re_o + re_c:
         re_vars |= _required(t.expr, f"random term {t}", data.columns, fenc.get(str(t)))
@@ -241,7 +247,8 @@ def build_design(
         meas_values = sorted(pd.unique(data[measured_by].dropna())) if fitted is None else fitted.meas_values
     meas = _measurement(formula, roles, measured_by, data, meas_values, fitted is not None) if multi else None
     others = sorted((out_vars | cls_vars | re_vars | meas_cols
-                     | {c for c in (unit_name, cluster_name, thresholds_by, trials, weights, cluster_weights) if c})
+                     | {c for c in (unit_name, cluster_name, thresholds_by, trials, weights, cluster_weights) if c}
+                     | set(groups))
                     - {yname})
     for col in others:
         nmiss = int(df[col].isna().sum())
@@ -294,6 +301,12 @@ def build_design(
             form = "inside"
         else:
             form = "inside"
+    groupings = None
+    if len(groups) > 1:  # crossed or multiple grouping factors: rows are the units
+        form = "crossed"
+        for g in groups:
+            if fitted is None:
+                check_grouping(df, g, "random terms")
     ccodes = pd.factorize(df[cluster_name], sort=True)[0] if cluster_name is not None else None
     if unit_name is not None:
         ucodes, uniq = pd.factorize(df[unit_name], sort=True)
@@ -343,6 +356,12 @@ def build_design(
     else:  # every unit is its own cluster
         cluster_of_unit = np.arange(len(starts), dtype=np.intp)
         cluster_ids = unit_ids
+
+    if form == "crossed":
+        groupings = {}
+        for g in groups:
+            codes, levels = pd.factorize(df[g], sort=True)
+            groupings[g] = (np.asarray(codes, np.intp), pd.Index(levels, name=g))
 
     # Step 5: design matrices.
     X, x_names, x_terms, x_spec = _fixed_matrix(formula.outcome_part.fixed, df, "outcome part",
@@ -434,6 +453,7 @@ def build_design(
         measured_by=measured_by,
         meas_values=meas_values,
         trials_arg=None if outcome_pair is not None else trials,
+        groupings=groupings,
     )
 
 

@@ -393,6 +393,8 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> Fit
     if lik.D > 0 and lik.K > 1:  # with integration, BFGS takes over sooner
         n_em_max = min(n_em_max, 20)
     theta, es, n_em, H = em(lik, theta, n_em_max, opts.em_tol)
+    if H is None and lik.laplace:  # no EM step: precondition BFGS with the EM metric at the start
+        H = lik.q_information(es)
     if n_em_max:
         say(opts.verbose, f"  EM: {n_em} iteration(s), log-likelihood {es.ll:.4f}")
     adaptive = lik.integ.adaptive and lik.D > 0 and not lik.laplace

@@ -25,6 +25,7 @@ from .exceptions import DesignError, GlmmixWarning
 from .families import get_family
 from .formula import parse_formula
 from .inference import covariance, observed_information
+from .laplace_sparse import CrossedLaplace, check_crossed
 from .likelihood import MixtureLikelihood
 from .long import wide_for_formula
 from .params import ParamLayout
@@ -145,7 +146,8 @@ class MixtureModel:
     def __init__(self, design: Design, layout: ParamLayout, integration: Integration | None = None):
         self.design = design
         self.layout = layout
-        self.likelihood = MixtureLikelihood(design, layout, integration)
+        engine = CrossedLaplace if design.groupings else MixtureLikelihood
+        self.likelihood = engine(design, layout, integration)
         self.integration = self.likelihood.integ
         #: the formula, data and model arguments (set by from_formula): the simpler models
         #: this one nests are built from them (structured starts, nesting.py)
@@ -203,6 +205,7 @@ class MixtureModel:
                               cluster_weights=cluster_weights, weight_scaling=weight_scaling,
                               cluster_weight_scaling=cluster_weight_scaling)
         design = with_parameterization(design, re_parameterization)
+        integration = check_crossed(design, integration)
         layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
                              measurement_invariance=measurement_invariance)
         integ = Integration.make(integration, n_points, design.D, design.n_clusters, adaptive=adaptive,

@@ -49,6 +49,8 @@ def random_effects(lik, theta, kind: str = "eap") -> pd.DataFrame:
     d = lik.design
     if d.D == 0:
         raise GlmmixError("the model has no random effects or factors to score")
+    if d.groupings is not None:
+        return _crossed(lik, theta)
     if kind == "map":
         names, mean, sd = _modes(lik, theta)
     else:
@@ -57,6 +59,25 @@ def random_effects(lik, theta, kind: str = "eap") -> pd.DataFrame:
     out = pd.DataFrame(np.concatenate([mean, sd], axis=1), columns=names + [f"sd:{n}" for n in names],
                        index=pd.Index(d.cluster_ids, name=d.cluster_name))
     return out
+
+
+def _crossed(lik, theta) -> pd.DataFrame:
+    """Random terms on several grouping columns: the effects of every level of every grouping
+    under the normal approximation at the joint mode (Laplace: the conditional modes and
+    SDs, as lme4's ``ranef`` with ``condVar``), indexed by (grouping, level)."""
+    P = lik.layout.unpack(lik.layout.expand(theta))
+    groups = [b.group for b, (nm, _, _) in zip(lik.design.re_out, _blocks(lik, P)) for _ in nm]
+    frames = []
+    for g, levels, m, C in lik.level_posteriors(theta):
+        names, mean, sd = _normal(lik, P, m, C)
+        keep = [i for i, gi in enumerate(groups) if gi == g]
+        names = _unique([names[i] for i in keep])
+        idx = pd.MultiIndex.from_arrays([[g] * len(levels), levels.astype(object)], names=["grouping", "level"])
+        frames.append(pd.DataFrame(np.concatenate([mean[:, keep], sd[:, keep]], axis=1), index=idx,
+                                   columns=names + [f"sd:{n}" for n in names]))
+    out = pd.concat(frames)
+    cols = [c for c in out.columns if not c.startswith("sd:")]
+    return out[cols + [f"sd:{c}" for c in cols]]
 
 
 def _unique(names):

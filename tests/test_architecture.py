@@ -68,7 +68,7 @@ LAYERS = [
     {"formula", "families", "classes", "random_effects", "params", "nesting"},
     {"design"},
     {"likelihood"},
-    {"scaling"},
+    {"scaling", "laplace_sparse"},
     {"inference", "structural"},
     {"estimation", "scoring"},
     {"reporting", "persist", "predict"},
