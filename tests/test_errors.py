@@ -76,7 +76,10 @@ def test_random_term_errors(long):
         gm.fit("y ~ 0 + item + (1 | grp) | class(person) ~ 1", long.assign(grp=np.arange(12) % 2),
                n_classes=2, family="bernoulli")
     with pytest.raises(NotImplementedError, match="several grouping columns"):
-        gm.fit("y ~ 1 + (1 | person) + (1 | item)", long, family="bernoulli")
+        gm.fit("y ~ 0 + item + (1 | person) + (1 | grp) | class(person) ~ 1", long.assign(grp=np.arange(12) % 2),
+               n_classes=2, family="bernoulli")
+    with pytest.raises(DesignError, match="integration='laplace'"):
+        gm.fit("y ~ 1 + (1 | person) + (1 | item)", long, family="bernoulli", integration="agh")
     with pytest.raises(DesignError, match="integration"):
         gm.fit("y ~ 1 + (1 | person)", long, family="bernoulli", integration="simpson")
     with pytest.warns(gm.exceptions.GlmmixWarning, match="inaccurate"):
