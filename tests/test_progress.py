@@ -37,9 +37,14 @@ def test_progress_bar_only_when_asked(carcinoma_long, capsys):
     assert "starts:" in err and "/6 " in err and "completing starts:" in err
 
 
-def test_run_jobs_keeps_order_in_parallel():
+def test_run_jobs_keeps_order_in_parallel(capsys):
     pytest.importorskip("joblib")
     assert run_jobs(pow, [(i, 2) for i in range(6)], n_jobs=2, progress=False) == [i * i for i in range(6)]
+    assert capsys.readouterr().err == ""
+    # the bar counts the jobs finished by the workers (blrt, enumerate_classes, monte_carlo)
+    assert run_jobs(pow, [(i, 2) for i in range(6)], n_jobs=2, progress=True, desc="squares") == [i * i for i in range(6)]
+    err = capsys.readouterr().err
+    assert "squares" in err and "/6 [" in err
 
 
 def test_bad_progress_and_verbose_values_refused(carcinoma_long):
