@@ -25,7 +25,16 @@ What is scored, per random term (``random_effects.py``: effects b = L u, u ~ N(0
 Class-specific random-effect covariances (``class_specific=["random"]``) make b depend on
 the class: with classes at the cluster level (FMA, mixture GLMMs) the EAP averages over
 the cluster's joint posterior of (class, node); with classes inside clusters only a
-dependence on between-level classes is scored.
+dependence on between-level classes is scored (otherwise NotImplementedError). The mode
+(``kind="map"``) is then the global mode of the posterior density of the effects b
+themselves, classes summed out,
+
+    p(b | y_g)  propto  sum_c P(C = c) p(y_g | b, c) N(b; 0, Sigma_c),
+
+(one mode per cluster, not one per class; factors and class-logit effects enter on their
+own scale), with SDs from its curvature there. It needs every Sigma_c non-singular (an SD
+of 0 gives no density: a GlmmixError); with equal covariances it is the usual conditional
+mode.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.special import logsumexp
 
 from .exceptions import GlmmixError
 from .likelihood import MixtureLikelihood
@@ -184,36 +194,109 @@ def _membership(lik, es, P):
     return np.asarray(cnt @ p.reshape(V, -1)).reshape(-1, K, Q) / n_g[:, None, None]
 
 
-def _modes(lik, theta, h: float = 1e-4, max_iter: int = 100):
+def _modes(lik, theta):
     """Conditional modes of every cluster's latents and the inverse curvature there.
 
     The log posterior kernel log p(y_g | u) + log phi(u) of all clusters at once is the
     per-cluster log-likelihood under a one-point rule placed at u (with classes summed
     inside, so mixtures, GoM and FMA alike). Each cluster starts at its best node of the
     fitted rule (a multimodal posterior keeps its highest mode), then Newton's method with
-    central-difference derivatives and step halving, per cluster.
+    central-difference derivatives and step halving, per cluster. With class-specific
+    factor matrices the mode is taken on the scale of the scores (:func:`_mixture_modes`).
     """
     d = lik.design
-    G, D = d.n_clusters, d.D
+    G = d.n_clusters
     P = lik.layout.unpack(lik.layout.expand(theta))
     Lo, _ = lik.factor_matrices(P)
-    if any(not np.array_equal(L[k], L[0]) for b, L in zip(d.re_out, Lo) if b.structure != "rr" for k in range(lik.K)):
-        raise NotImplementedError(
-            "kind='map' with class-specific random-effect covariances: the effects' mode depends on the "
-            "class; use kind='eap'")
-    point = Integration("agh", 1, D, True, np.zeros((1, D)), np.zeros(1))  # one node at m, weight phi
+    point = Integration("agh", 1, d.D, True, np.zeros((1, d.D)), np.zeros(1))  # one node at m, weight phi
     point.reset(G)
     one = MixtureLikelihood(d, lik.layout, point)
+    es = lik.evaluate(theta, derivs=False)
+    nodes = np.broadcast_to(es.nodes, (G,) + es.nodes.shape[1:])
+    if any(not np.array_equal(L[k], L[0]) for v, L in zip(lik.layout.re_out_terms, Lo) if v.term.structure != "rr"
+           for k in range(lik.K)):
+        W, states = _state_weights(lik, es, Lo)  # refuses the cases the EAP refuses
+        return _mixture_modes(lik, one, theta, P, Lo, states, nodes, W)
 
     def f(u):
         one.integ.m = u
         return np.asarray(one.evaluate(theta, derivs=False).ll_units, float)
 
-    es = lik.evaluate(theta, derivs=False)
-    nodes = np.broadcast_to(es.nodes, (G,) + es.nodes.shape[1:])
-    vals = np.stack([f(np.ascontiguousarray(nodes[:, q])) for q in range(nodes.shape[1])], axis=1)
+    u, C = _maximise(f, nodes)
+    return _normal(lik, P, u, C)
+
+
+def _state_maps(lik, P, states):
+    """T (S, D, D): the scored quantities x = T_s u in state s (class-specific factor
+    matrices of the effects; factors and class-logit effects the same in every state)."""
+    D = lik.design.D
+    T = np.zeros((len(states), D, D))
+    for _, dims, L in _blocks(lik, P):
+        idx = np.arange(D)[dims]
+        if L is None:
+            T[:, idx, idx] = 1.0
+            continue
+        Ls = L[np.zeros(len(states), int)] if L.shape[0] == 1 else L[states]
+        if Ls.shape[1] != idx.size:
+            raise NotImplementedError("kind='map' with class-specific covariances of a term with more effects "
+                                      "than latent dimensions; use kind='eap'")
+        T[:, idx[:, None], idx] = Ls
+    return T
+
+
+def _mixture_modes(lik, one, theta, P, Lo, states, nodes, W, n_starts: int = 6):
+    """Modes when the effects' covariance depends on the (cluster-level) class.
+
+    The effects are b = L_s u in state s, so a mode in the standardized u would mean a
+    different b in every class. The mode is taken of the posterior density of the scored
+    quantities x themselves, classes summed out:
+
+        p(x | y_g)  propto  sum_s P(s) p(y_g | x, s) phi(T_s^-1 x) / |det T_s|,
+
+    the global mode of this class mixture (not a per-class mode), with SDs from its
+    curvature there; with equal matrices it is the usual conditional mode. Each state's
+    term is read at the one-point rule placed at u_s = T_s^-1 x: the rule's log-likelihood
+    plus the log posterior probability of s there.
+    """
+    G = lik.design.n_clusters
+    T = _state_maps(lik, P, states)
+    sign, logdet = np.linalg.slogdet(T)
+    if np.any(sign <= 0):
+        raise GlmmixError("kind='map': a class's random-effect covariance is singular (an SD of 0), so the "
+                          "effects have no density in that class; use kind='eap'")
+    Tinv = np.linalg.inv(T)
+
+    def f(x):
+        parts = []
+        for s in range(len(states)):
+            one.integ.m = np.ascontiguousarray(x @ Tinv[s].T)
+            es = one.evaluate(theta, derivs=False)
+            W, _ = _state_weights(one, es, Lo)
+            with np.errstate(divide="ignore"):
+                parts.append(np.asarray(es.ll_units, float) + np.log(W[:, s, 0]) - logdet[s])
+        return logsumexp(np.stack(parts, axis=1), axis=1)
+
+    # candidate starts: in every state, the fitted rule's nodes of highest posterior weight
+    top = np.argsort(-W, axis=2)[:, :, :n_starts]  # (G, S, n)
+    cand = nodes[np.arange(G)[:, None, None], top]  # (G, S, n, D)
+    starts = np.einsum("sij,gsnj->gsni", T, cand).reshape(G, -1, T.shape[1])
+    x, C = _maximise(f, starts)
+    names, means, sds = [], [], []
+    for nm, dims, _ in _blocks(lik, P):
+        idx = np.arange(lik.design.D)[dims]
+        names += nm
+        means.append(x[:, idx])
+        sds.append(np.sqrt(C[:, idx, idx]))
+    return names, np.concatenate(means, axis=1), np.concatenate(sds, axis=1)
+
+
+def _maximise(f, starts, h: float = 1e-4, max_iter: int = 100):
+    """Per-cluster maximum of f ((G, D) -> (G,)) from the best of the candidate starts
+    (G, C, D): Newton with central differences and step halving; (mode, inverse curvature)."""
+    G, _, D = starts.shape
+    vals = np.stack([f(np.ascontiguousarray(starts[:, c])) for c in range(starts.shape[1])], axis=1)
     best = vals.argmax(axis=1)
-    u = nodes[np.arange(G), best].copy()
+    u = starts[np.arange(G), best].copy()
     fu = vals[np.arange(G), best]
     E = np.eye(D) * h
     for _ in range(max_iter):
@@ -242,7 +325,7 @@ def _modes(lik, theta, h: float = 1e-4, max_iter: int = 100):
         fu = f(u)
     if not (np.linalg.eigvalsh(negH)[:, 0] > 0).all():
         raise GlmmixError("a cluster's posterior has no proper mode (the log posterior is not concave there)")
-    return _normal(lik, P, u, np.linalg.inv(negH))
+    return u, np.linalg.inv(negH)
 
 
 def _normal(lik, P, m, C):

@@ -188,5 +188,19 @@ def test_class_specific_effects_of_cluster_classes_against_brute_force(rng):
     assert s[0] != pytest.approx(s[1], rel=0.05)
     np.testing.assert_allclose(re["Intercept"], mean, atol=1e-6)
     np.testing.assert_allclose(re["sd:Intercept"], sd, atol=1e-6)
-    with pytest.raises(NotImplementedError, match="class-specific"):
-        res.random_effects("map")
+    # modes: of the class mixture's posterior density of the effect b itself,
+    # sum_k P(k) p(y | b, k) N(b; 0, s_k^2), by the grid's best point and a parabola
+    lb = np.zeros((len(groups), 2, GRID.size))
+    for k in range(2):
+        b0, b1 = p[f"class{k + 1}:Intercept"], p[f"class{k + 1}:x"]
+        for i, g in enumerate(groups):
+            r = g["yg"].to_numpy()[:, None] - (b0 + b1 * g["x"].to_numpy()[:, None] + GRID[None, :])
+            lb[i, k] = np.log(prior[k]) - 0.5 * (r**2).sum(axis=0) / sig**2 - 0.5 * (GRID / s[k]) ** 2 - np.log(s[k])
+    lp = np.logaddexp(lb[:, 0], lb[:, 1])
+    i = lp.argmax(axis=1)
+    a, m, c = (lp[np.arange(len(i)), i + k] for k in (-1, 0, 1))
+    h = GRID[1] - GRID[0]
+    mode = res.random_effects("map")
+    np.testing.assert_allclose(mode["Intercept"], GRID[i] + h * 0.5 * (a - c) / (a - 2 * m + c), atol=1e-5)
+    np.testing.assert_allclose(mode["sd:Intercept"], np.sqrt(h * h / -(a - 2 * m + c)), rtol=1e-3)
+    assert np.abs(mode["Intercept"] - re["Intercept"]).max() > 0.05  # not the EAP
