@@ -11,8 +11,12 @@ classes X to further variables while the measurement part stays fixed:
 * ``method="bch"`` (Bolck, Croon & Hagenaars 2004; Vermunt 2010; Bakk & Vermunt 2016): each
   unit enters every class s with weight w_is = (D^-1)[W_i, s], and the distal model
   ``z ~ x`` is fitted per class by weighted least squares (class-specific residual
-  variances). Standard errors are the sandwich of these estimating equations (the weights
-  held fixed), as in Latent GOLD and Mplus.
+  variances), or, for a binary or count outcome (``family="bernoulli"``, ``"poisson"``), by
+  weighted logistic or log-linear regression. Covariates of class membership (``"~ x"``) are
+  a multinomial logistic regression in which every unit enters every class s with weight
+  w_is. Standard errors are the sandwich of these estimating equations (the weights held
+  fixed), as in Latent GOLD and Mplus. A BCH estimate can fail to exist when the weights
+  (some negative) leave a class with too little information; the error says so.
 * ``method="ml"`` (Vermunt 2010; Asparouhov & Muthen 2014, Mplus DU3STEP/R3STEP): a latent
   class model with W as a single indicator whose response probabilities are fixed at D,
 
@@ -23,9 +27,9 @@ classes X to further variables while the measurement part stays fixed:
   inverse observed information.
 
 Both ignore the sampling error of step 1, as those programs do by default. The formula is
-``"z ~ 1"`` (class-specific means of a distal outcome z; Gaussian), ``"z ~ 1 + x"``
-(class-specific regressions), or ``"~ x1 + x2"`` (covariates predicting class membership,
-``method="ml"`` only). Variables are read per unit: ``data`` has the unit column of the
+``"z ~ 1"`` (class-specific means of a distal outcome z), ``"z ~ 1 + x"`` (class-specific
+regressions), or ``"~ x1 + x2"`` (covariates predicting class membership). With several
+class variables, ``class_variable`` names the one whose marginal posterior is used. Variables are read per unit: ``data`` has the unit column of the
 fitted model (long data are fine when the variables are constant within units).
 """
 
@@ -131,47 +135,121 @@ class ThreeStepResults(WaldInference):
         return f"<ThreeStepResults: {self.method}, {self.formula!r}, {len(self.params)} parameters>"
 
 
-def _bch(W, D, X, z, classes, xnames):
-    K = D.shape[0]
+def _bch_weights(W, D):
+    """w_is = (D^-1)[W_i, s]: every unit's weight in every class (rows sum to 1)."""
     try:
-        Dinv = np.linalg.inv(D)
+        return np.linalg.inv(D)[W]
     except np.linalg.LinAlgError:
         raise ThreeStepError("the classification error matrix is singular: the classes are not separated "
                              "enough for BCH weights") from None
-    w = Dinv[W]  # (n, K)
-    n, p = X.shape
-    est, psi, bread = [], [], []
+
+
+def _sandwich(bread, psi):
+    """A^-1 (sum_i psi_i psi_i') A^-1 for the stacked estimating equations."""
+    Ainv = np.linalg.inv(bread)
+    return Ainv @ (psi.T @ psi) @ Ainv
+
+
+def _bch_glm(X, z, w, family, label):
+    """Weighted GLM (canonical link) by Newton: (beta, bread, per-unit estimating functions)."""
+    beta = np.zeros(X.shape[1])
+    for _ in range(100):
+        eta = X @ beta
+        mu = 1 / (1 + np.exp(-eta)) if family == "bernoulli" else np.exp(eta)
+        v = mu * (1 - mu) if family == "bernoulli" else mu
+        A = (X * (w * v)[:, None]).T @ X
+        g = X.T @ (w * (z - mu))
+        try:
+            step = np.linalg.solve(A, g)
+        except np.linalg.LinAlgError:
+            step = np.full_like(beta, np.nan)
+        if not np.all(np.isfinite(step)) or np.abs(beta + step).max() > 30:
+            raise ThreeStepError(f"the BCH {family} regression of {label} has no finite maximum (its weighted "
+                                 "outcome sums lie outside the outcome's range: too few units or too much "
+                                 "classification error); use method='ml'")
+        beta = beta + step
+        if np.abs(step).max() < 1e-10:
+            break
+    eta = X @ beta
+    mu = 1 / (1 + np.exp(-eta)) if family == "bernoulli" else np.exp(eta)
+    v = mu * (1 - mu) if family == "bernoulli" else mu
+    return beta, (X * (w * v)[:, None]).T @ X, X * (w * (z - mu))[:, None]
+
+
+def _bch(W, D, X, z, classes, xnames, family="gaussian"):
+    """BCH step 3 for a distal outcome: per class a weighted GLM (Gaussian: least squares with
+    the class's residual variance), sandwich SEs of the stacked estimating equations."""
+    K = D.shape[0]
+    w = _bch_weights(W, D)
+    p = X.shape[1]
+    est, psi, bread, names = [], [], [], []
     for s in range(K):
-        A = (X * w[:, s:s + 1]).T @ X
-        beta = np.linalg.solve(A, (X * w[:, s:s + 1]).T @ z)
-        e = z - X @ beta
-        sw = w[:, s].sum()
-        s2 = (w[:, s] * e**2).sum() / sw
-        if s2 <= 0:
-            raise ThreeStepError(f"BCH gives a negative residual variance in {classes[s]}: too few units or too "
-                                 "much classification error; use method='ml'")
-        est += [*beta, s2]
-        psi.append(np.column_stack([X * (w[:, s] * e)[:, None], w[:, s] * (e**2 - s2)]))
-        B = np.zeros((p + 1, p + 1))
-        B[:p, :p] = A
-        B[p, p] = sw
-        bread.append(B)
-    Psi = np.concatenate(psi, axis=1)
-    m = p + 1
-    Ainv = np.zeros((K * m, K * m))
+        ws = w[:, s]
+        if family == "gaussian":
+            A = (X * ws[:, None]).T @ X
+            beta = np.linalg.solve(A, (X * ws[:, None]).T @ z)
+            e = z - X @ beta
+            sw = ws.sum()
+            s2 = (ws * e**2).sum() / sw
+            if s2 <= 0:
+                raise ThreeStepError(f"BCH gives a negative residual variance in {classes[s]}: too few units or "
+                                     "too much classification error; use method='ml'")
+            est += [*beta, s2]
+            psi.append(np.column_stack([X * (ws * e)[:, None], ws * (e**2 - s2)]))
+            B = np.zeros((p + 1, p + 1))
+            B[:p, :p] = A
+            B[p, p] = sw
+            bread.append(B)
+            names += [f"{classes[s]}:{v}" for v in [*xnames, "sigma"]]
+        else:
+            beta, B, ps = _bch_glm(X, z, ws, family, classes[s])
+            est += list(beta)
+            psi.append(ps)
+            bread.append(B)
+            names += [f"{classes[s]}:{v}" for v in xnames]
+    sizes = [b.shape[0] for b in bread]
+    A = np.zeros((sum(sizes), sum(sizes)))
+    at = np.cumsum([0, *sizes])
     for s in range(K):
-        Ainv[s * m:(s + 1) * m, s * m:(s + 1) * m] = np.linalg.inv(bread[s])
-    V = Ainv @ (Psi.T @ Psi) @ Ainv
+        A[at[s]:at[s + 1], at[s]:at[s + 1]] = bread[s]
+    V = _sandwich(A, np.concatenate(psi, axis=1))
     est = np.array(est)
-    # report sigma = sqrt(sigma^2) (delta method)
-    J = np.eye(K * m)
-    for s in range(K):
-        i = s * m + p
-        J[i, i] = 0.5 / np.sqrt(est[i])
-        est[i] = np.sqrt(est[i])
-    V = J @ V @ J.T
-    labels = [f"{c}:{v}" for c in classes for v in [*xnames, "sigma"]]
-    return pd.Series(est, index=labels, name="coef"), V
+    if family == "gaussian":  # report sigma = sqrt(sigma^2) (delta method)
+        J = np.eye(est.size)
+        for s in range(K):
+            i = at[s] + p
+            J[i, i] = 0.5 / np.sqrt(est[i])
+            est[i] = np.sqrt(est[i])
+        V = J @ V @ J.T
+    return pd.Series(est, index=names, name="coef"), V
+
+
+def _bch_covariates(W, D, X, classes, xnames):
+    """BCH step 3 for covariates of class membership (Vermunt 2010; Bakk & Vermunt 2016):
+    every unit enters every class s with weight w_is in a multinomial logistic regression,
+    maximising sum_i sum_s w_is log P(X = s | x_i). As the weights of a unit sum to 1, the
+    Hessian is the unweighted multinomial one (the problem is concave whatever the signs of
+    the weights); SEs are the sandwich of the estimating equations."""
+    K = D.shape[0]
+    w = _bch_weights(W, D)
+    n, q = X.shape
+    theta = np.zeros(q * (K - 1))
+    for _ in range(100):
+        G = np.column_stack([theta.reshape(q, K - 1), np.zeros(q)])
+        lin = X @ G
+        pi = np.exp(lin - logsumexp(lin, axis=1, keepdims=True))[:, : K - 1]
+        score = np.einsum("ni,nk->nik", X, w[:, : K - 1] - pi).reshape(n, -1)
+        cov = (pi[:, :, None] * np.eye(K - 1)[None]) - pi[:, :, None] * pi[:, None, :]  # (n, K-1, K-1)
+        H = np.einsum("ni,nj,nkl->ikjl", X, X, cov).reshape(q * (K - 1), q * (K - 1))
+        step = np.linalg.solve(H, score.sum(axis=0))
+        if not np.all(np.isfinite(step)) or np.abs(theta + step).max() > 30:
+            raise ThreeStepError("the BCH multinomial regression of the classes on the covariates has no finite "
+                                 "maximum (a class is separated by the covariates); use method='ml'")
+        theta = theta + step
+        if np.abs(step).max() < 1e-10:
+            break
+    labels = [f"logit:{classes[k]}:{v}" for v in xnames for k in range(K - 1)]
+    return pd.Series(theta, index=labels, name="coef"), _sandwich(H, score)
 
 
 def _ml_parts(theta, W, logD, X, z, K, mode, Xc):
@@ -259,23 +337,58 @@ def _ml(W, D, X, z, classes, xnames, mode, post):
     return pd.Series(est, index=labels, name="coef"), V, -opt.fun
 
 
-def three_step(res, data: pd.DataFrame, formula: str, method: str = "bch", family: str = "gaussian"):
+FAMILIES = ("gaussian", "bernoulli", "poisson")
+
+
+def _check_outcome(z, family, name):
+    if family == "bernoulli" and not np.isin(z, (0.0, 1.0)).all():
+        raise ThreeStepError(f"a bernoulli distal outcome {name!r} takes the values 0 and 1 only")
+    if family == "poisson" and ((z < 0) | (z != np.round(z))).any():
+        raise ThreeStepError(f"a poisson distal outcome {name!r} takes non-negative integer values only")
+
+
+def _class_posterior(post, sizes, variable):
+    """The posterior of one class variable: the joint states' columns (``c1#1.c2#2``) summed
+    over the other variables."""
+    if len(sizes) <= 1:
+        if variable is not None and variable not in sizes:
+            raise ThreeStepError(f"class_variable {variable!r} is not a class variable of the model")
+        return post
+    if variable is None:
+        raise ThreeStepError(f"the model has several class variables {list(sizes)}: name the one to relate with "
+                             "class_variable=")
+    if variable not in sizes:
+        raise ThreeStepError(f"class_variable must be one of {list(sizes)}, not {variable!r}")
+    digit = [int(dict(part.split("#") for part in str(c).split("."))[variable]) for c in post.columns]
+    P = post.to_numpy(dtype=float)
+    cols = sorted(set(digit))
+    M = np.column_stack([P[:, np.array(digit) == j].sum(axis=1) for j in cols])
+    return pd.DataFrame(M, index=post.index, columns=[f"{variable}#{j}" for j in cols])
+
+
+def three_step(res, data: pd.DataFrame, formula: str, method: str = "bch", family: str = "gaussian",
+               class_variable: str | None = None):
     """Relate latent classes to a distal outcome or to covariates without shifting the classes.
 
     Parameters
     ----------
     res : MixtureResults
-        The fitted measurement model (one class variable, classes per unit).
+        The fitted measurement model (classes per unit).
     data : DataFrame
         With the fitted model's unit column and the step-3 variables (constant within units).
     formula : str
         ``"z ~ 1"`` (class-specific means and SDs of a distal outcome z), ``"z ~ 1 + x"``
         (class-specific regressions of z), or ``"~ x"`` (covariates of class membership,
-        multinomial logits against the last class; ``method="ml"``).
+        multinomial logits against the last class).
     method : {"bch", "ml"}
         See :mod:`glmmix.threestep`.
-    family : "gaussian"
-        The distal outcome's distribution.
+    family : {"gaussian", "bernoulli", "poisson"}
+        The distal outcome's distribution: class-specific linear, logistic or log-linear
+        regressions. Bernoulli and Poisson distal outcomes use ``method="bch"``.
+    class_variable : str, optional
+        With several class variables (e.g. ``c1(id) ... | c2(id) ...``), the one whose
+        classes are related (its marginal posterior; the joint states are summed over the
+        others).
 
     Returns
     -------
@@ -283,30 +396,31 @@ def three_step(res, data: pd.DataFrame, formula: str, method: str = "bch", famil
     """
     if method not in ("bch", "ml"):
         raise ThreeStepError(f"method must be 'bch' or 'ml', not {method!r}")
-    if family != "gaussian":
-        raise NotImplementedError("three_step() handles Gaussian distal outcomes; other families are not "
-                                  "implemented yet")
+    if family not in FAMILIES:
+        raise ThreeStepError(f"family must be one of {FAMILIES}, not {family!r}")
+    if family != "gaussian" and method == "ml":
+        raise NotImplementedError(f"a {family} distal outcome uses method='bch' (the ML three-step handles Gaussian "
+                                  "distal outcomes)")
     post = getattr(res, "posterior", None)
     if post is None or res.n_classes < 2:
         raise ThreeStepError("three_step() needs a fitted model with at least 2 classes")
-    if len(res.class_sizes) > 1:
-        raise NotImplementedError("three_step() handles one class variable")
+    post = _class_posterior(post, dict(res.class_sizes), class_variable)
     lhs, xnames, X, z, ok = _unit_data(res, data, formula)
     P = post.to_numpy(dtype=float)
     W_all, D = classification_errors(P)  # from every fitted unit (step 2)
     W, X, P = W_all[ok], X[ok], P[ok]
     z = z[ok] if z is not None else None
     classes = list(post.columns)
+    llf = None
     if lhs:
+        _check_outcome(z, family, lhs)
         if method == "bch":
-            params, V = _bch(W, D, X, z, classes, xnames)
-            llf = None
+            params, V = _bch(W, D, X, z, classes, xnames, family)
         else:
             params, V, llf = _ml(W, D, X, z, classes, xnames, "distal", P)
+    elif method == "bch":
+        params, V = _bch_covariates(W, D, X, classes, xnames)
     else:
-        if method == "bch":
-            raise NotImplementedError("covariates of class membership use method='ml' (BCH covariates are not "
-                                      "implemented)")
         params, V, llf = _ml(W, D, X, None, classes, xnames, "covariates", P)
     out = ThreeStepResults(params, 0.5 * (V + V.T), method, formula, D, int(ok.sum()), llf)
     out.class_labels = classes

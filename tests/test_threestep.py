@@ -62,14 +62,85 @@ def test_distal_means_recovered(distal, method):
 
 def test_bch_with_perfect_classification_is_the_class_means(distal):
     long, c, res = distal
-    truth = pd.DataFrame(np.eye(2)[c], index=res.posterior.index, columns=res.posterior.columns)
-    fake = type("R", (), {"posterior": truth, "n_classes": 2, "class_sizes": {}})()
+    fake = _truth_result(res, c)
     out = three_step(fake, long, "z ~ 1", method="bch")
     z = long.groupby("id")["z"].first().to_numpy()
     np.testing.assert_allclose(out.params[["class1:Intercept", "class2:Intercept"]], [z[c == 0].mean(), z[c == 1].mean()])
     np.testing.assert_allclose(out.params["class1:sigma"], z[c == 0].std())
     # sandwich SE of a mean with unit weights: sd / sqrt(n)
     np.testing.assert_allclose(out.bse["class1:Intercept"], z[c == 0].std() / np.sqrt((c == 0).sum()), rtol=1e-10)
+
+
+def _binary_distal(long, c, seed=7, prob=(0.3, 0.7)):
+    """A binary distal outcome with P(zb = 1) = prob[class], added per unit."""
+    zb = (np.random.default_rng(seed).uniform(size=c.size) < np.array(prob)[c]).astype(int)
+    return long.assign(zb=zb[long["id"].to_numpy()], zc=np.random.default_rng(seed).poisson(np.array([1.0, 3.0])[c])[
+        long["id"].to_numpy()])
+
+
+def test_bch_binary_distal_recovered(distal):
+    long, c, res = distal
+    long = _binary_distal(long, c)
+    out = three_step(res, long, "zb ~ 1", method="bch", family="bernoulli")
+    assert list(out.params.index) == ["class1:Intercept", "class2:Intercept"]
+    for k, prob in (("class1", 0.3), ("class2", 0.7)):
+        assert abs(out.params[f"{k}:Intercept"] - np.log(prob / (1 - prob))) < 3.5 * out.bse[f"{k}:Intercept"]
+    with pytest.raises(NotImplementedError, match="method='bch'"):
+        three_step(res, long, "zb ~ 1", method="ml", family="bernoulli")
+    with pytest.raises(GlmmixError, match="0 and 1"):
+        three_step(res, long, "z ~ 1", family="bernoulli")
+    with pytest.raises(GlmmixError, match="family"):
+        three_step(res, long, "z ~ 1", family="gamma")
+
+
+def _truth_result(res, c):
+    """A result whose posteriors are the true classes (perfect classification)."""
+    truth = pd.DataFrame(np.eye(2)[c], index=res.posterior.index, columns=res.posterior.columns)
+    return type("R", (), {"posterior": truth, "n_classes": 2, "class_sizes": {}})()
+
+
+def test_bch_glm_with_perfect_classification(distal):
+    # with the true classes the BCH weights are 0/1: per-class logistic and Poisson fits
+    long, c, res = distal
+    long = _binary_distal(long, c)
+    fake = _truth_result(res, c)
+    per = long.groupby("id")[["zb", "zc", "x"]].first().to_numpy(float)
+    for fam, col in (("bernoulli", 0), ("poisson", 1)):
+        out = three_step(fake, long, f"{['zb', 'zc'][col]} ~ 1", family=fam)
+        for k in (0, 1):
+            zk = per[c == k, col]
+            m = zk.mean()
+            link = np.log(m / (1 - m)) if fam == "bernoulli" else np.log(m)
+            assert out.params[f"class{k + 1}:Intercept"] == pytest.approx(link, abs=1e-9)
+            # sandwich SE of the link of a mean: SD / sqrt(n) / (d mean / d link)
+            dmu = m * (1 - m) if fam == "bernoulli" else m
+            assert out.bse[f"class{k + 1}:Intercept"] == pytest.approx(zk.std() / np.sqrt(zk.size) / dmu, rel=1e-6)
+    # covariates of class membership: the logistic regression of the true class on x
+    sm = pytest.importorskip("statsmodels.api")
+    X = sm.add_constant(per[:, 2])
+    logit = sm.Logit((c == 0).astype(float), X).fit(disp=0, cov_type="HC0")
+    out = three_step(fake, long, "~ x", method="bch")
+    np.testing.assert_allclose(out.params, logit.params, atol=1e-8)
+    np.testing.assert_allclose(out.bse, logit.bse, rtol=1e-6)
+
+
+def test_several_class_variables(distal):
+    # a second class variable independent of the first: its marginal posterior is summed out
+    long, c, res = distal
+    other = np.random.default_rng(2).integers(0, 2, size=c.size)
+    joint = np.zeros((c.size, 4))
+    joint[np.arange(c.size), 2 * c + other] = 1.0
+    cols = ["c1#1.c2#1", "c1#1.c2#2", "c1#2.c2#1", "c1#2.c2#2"]
+    fake = type("R", (), {"posterior": pd.DataFrame(joint, index=res.posterior.index, columns=cols),
+                          "n_classes": 4, "class_sizes": {"c1": 2, "c2": 2}})()
+    out = three_step(fake, long, "z ~ 1", class_variable="c1")
+    z = long.groupby("id")["z"].first().to_numpy()
+    np.testing.assert_allclose(out.params[["c1#1:Intercept", "c1#2:Intercept"]], [z[c == 0].mean(), z[c == 1].mean()])
+    assert out.class_labels == ["c1#1", "c1#2"]
+    with pytest.raises(GlmmixError, match="class_variable="):
+        three_step(fake, long, "z ~ 1")
+    with pytest.raises(GlmmixError, match="one of"):
+        three_step(fake, long, "z ~ 1", class_variable="c3")
 
 
 def test_classification_errors_rows_sum_to_one(distal):
@@ -99,10 +170,14 @@ def test_ml_step3_gradient(distal, mode):
 def test_covariate_effect_recovered():
     long, _ = simulate_distal(5, n=1000, slope=1.0)
     res = _fit(long)
-    out = three_step(res, long, "~ x", method="ml")
+    ml = three_step(res, long, "~ x", method="ml")
+    bch = three_step(res, long, "~ x", method="bch")
     # logit P(class 1) against class 2 = 0.4 + 1.0 x
     for lab, val in (("logit:class1:Intercept", 0.4), ("logit:class1:x", 1.0)):
-        assert abs(out.params[lab] - val) < 3.5 * out.bse[lab]
+        for out in (ml, bch):
+            assert abs(out.params[lab] - val) < 3.5 * out.bse[lab]
+        assert abs(bch.params[lab] - ml.params[lab]) < 0.5 * ml.bse[lab]
+        assert ml.bse[lab] < bch.bse[lab] * 1.2  # BCH is the less efficient
 
 
 def test_distal_regression_and_errors(distal):
@@ -119,25 +194,27 @@ def test_distal_regression_and_errors(distal):
         three_step(res, long.assign(v=np.arange(len(long))), "v ~ 1")
     with pytest.raises(GlmmixError, match="unit column"):
         three_step(res, long.drop(columns="id"), "z ~ 1")
-    with pytest.raises(NotImplementedError, match="method='ml'"):
-        three_step(res, long, "~ x", method="bch")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["bch", "ml"])
-def test_three_step_simulation_study(method):
-    """100 replications: the distal mean difference (true 1) is unbiased and its 95% Wald
-    interval covers at the nominal rate within binomial error."""
+@pytest.mark.parametrize("method, family", [("bch", "gaussian"), ("ml", "gaussian"), ("bch", "bernoulli")])
+def test_three_step_simulation_study(method, family):
+    """100 replications: the distal difference between the classes (true: 1 in means; for the
+    binary distal 2 logit(0.7) = 1.695 in logits) is unbiased and its 95% Wald interval covers
+    at the nominal rate within binomial error."""
     est, cover = [], []
+    z, true = ("z", 1.0) if family == "gaussian" else ("zb", 2 * np.log(0.7 / 0.3))
     for rep in range(100):
-        long, _ = simulate_distal(1000 + rep)
+        long, c = simulate_distal(1000 + rep)
+        long = _binary_distal(long, c, seed=rep)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = gm.fit(LCA, long, n_classes=2, family="bernoulli", seed=1, se="none")
         one = int(res.profile()["class1"].mean() < res.profile()["class2"].mean())  # label of the simulation's class 1
         a, b = res.posterior.columns[one], res.posterior.columns[1 - one]
-        t = three_step(res, long, "z ~ 1", method=method).t_test(f"{b}:Intercept - {a}:Intercept = 1")
+        out = three_step(res, long, f"{z} ~ 1", method=method, family=family)
+        t = out.t_test(f"{b}:Intercept - {a}:Intercept = {true}")
         est.append(float(np.squeeze(t.effect)))
         cover.append(float(np.squeeze(t.pvalue)) > 0.05)
-    assert abs(np.mean(est) - 1.0) < 0.03
-    assert abs(np.mean(cover) - 0.95) < 3 * np.sqrt(0.95 * 0.05 / 100)
+    assert abs(np.mean(est) - true) < (0.03 if family == "gaussian" else 0.06), np.mean(est)
+    assert abs(np.mean(cover) - 0.95) < 3 * np.sqrt(0.95 * 0.05 / 100), np.mean(cover)
