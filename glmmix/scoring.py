@@ -25,16 +25,16 @@ What is scored, per random term (``random_effects.py``: effects b = L u, u ~ N(0
 Class-specific random-effect covariances (``class_specific=["random"]``) make b depend on
 the class: with classes at the cluster level (FMA, mixture GLMMs) the EAP averages over
 the cluster's joint posterior of (class, node); with classes inside clusters only a
-dependence on between-level classes is scored (otherwise NotImplementedError). The mode
-(``kind="map"``) is then the global mode of the posterior density of the effects b
-themselves, classes summed out,
+dependence on between-level classes is scored (otherwise NotImplementedError). With
+classes at the cluster level the mode (``kind="map"``) is the global mode of the posterior
+density of the effects b themselves, classes summed out,
 
     p(b | y_g)  propto  sum_c P(C = c) p(y_g | b, c) N(b; 0, Sigma_c),
 
 (one mode per cluster, not one per class; factors and class-logit effects enter on their
 own scale), with SDs from its curvature there. It needs every Sigma_c non-singular (an SD
 of 0 gives no density: a GlmmixError); with equal covariances it is the usual conditional
-mode.
+mode. For between-level classes above the units it is not implemented (kind="eap" is).
 """
 
 from __future__ import annotations
@@ -216,6 +216,10 @@ def _modes(lik, theta):
     if any(not np.array_equal(L[k], L[0]) for v, L in zip(lik.layout.re_out_terms, Lo) if v.term.structure != "rr"
            for k in range(lik.K)):
         W, states = _state_weights(lik, es, Lo)  # refuses the cases the EAP refuses
+        if d.form != "outside":
+            raise NotImplementedError("kind='map' with class-specific random-effect covariances of between-level "
+                                      "classes (classes of clusters above the units) is not implemented; use "
+                                      "kind='eap'")
         return _mixture_modes(lik, one, theta, P, Lo, states, nodes, W)
 
     def f(u):
@@ -261,7 +265,7 @@ def _mixture_modes(lik, one, theta, P, Lo, states, nodes, W, n_starts: int = 6):
     G = lik.design.n_clusters
     T = _state_maps(lik, P, states)
     sign, logdet = np.linalg.slogdet(T)
-    if np.any(sign <= 0):
+    if np.any(sign == 0):
         raise GlmmixError("kind='map': a class's random-effect covariance is singular (an SD of 0), so the "
                           "effects have no density in that class; use kind='eap'")
     Tinv = np.linalg.inv(T)

@@ -120,6 +120,8 @@ def _check_pair(small, big):
                              f"{small.nobs} vs {big.nobs} rows")
     if big.family != small.family or big.link != small.link:
         raise SelectionError("small and big must have the same family and link")
+    if small.formula != big.formula:  # K-1 classes as the restriction of K: the same model otherwise
+        raise SelectionError("small and big must have the same formula (they differ only in n_classes)")
 
 
 def _scores_hessian(res):
@@ -298,8 +300,6 @@ def blrt(small, big, data, n_boot: int = 100, *, seed=None, starts=(20, 5), n_jo
     :mod:`glmmix.progress`); the bootstrap fits themselves show none.
     """
     _check_pair(small, big)
-    if small.formula != big.formula:
-        raise SelectionError("small and big must have the same formula (they differ only in n_classes)")
     n_boot = int(n_boot)
     if n_boot < 1:
         raise SelectionError(f"n_boot must be a positive integer, not {n_boot}")

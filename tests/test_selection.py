@@ -195,6 +195,9 @@ def test_selection_errors(carcinoma):
     other = gm.fit(LCA, long.iloc[:-7], n_classes=3, family="bernoulli", seed=1, se="none")
     with pytest.raises(GlmmixError, match="same data"):
         gm.lmr_test(enum.fits[2], other)
+    with pytest.raises(GlmmixError, match="same formula"):
+        gm.lmr_test(enum.fits[2], gm.fit("y ~ 1 + item | class(id) ~ 1", long, n_classes=3, family="bernoulli",
+                                         seed=1, starts=(2, 1), se="none"))
     with pytest.raises(GlmmixError, match="n_boot"):
         gm.blrt(enum.fits[2], enum.fits[3], long, n_boot=0)
     with pytest.raises(GlmmixError, match="criterion"):
