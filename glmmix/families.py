@@ -250,12 +250,16 @@ class Family:
         raise NotImplementedError
 
     def eta_curvature(self, y, eta, aux):
-        """Observed information ``-d2 logf / d eta2`` and ``d w_eta / d eta`` (rows, states).
+        """Observed information ``w = -d2 logf / d eta2`` and its derivative ``dw / d eta``
+        (rows, states).
 
-        The exact gradient of the Laplace approximation needs both (the mode moves with the
-        parameters; the log-determinant's curvature moves with the mode). None where a family
-        or link does not provide them, and for families with extra parameters (the curvature
-        then also moves with those): the Laplace gradient is then taken by differences.
+        The Laplace approximation's log-determinant holds the observed information at the
+        mode (glmmTMB's; for canonical links it equals the working weights ``w_eta``, for
+        the probit link it does not), and its exact gradient needs the derivative (the mode
+        moves with the parameters, the curvature with the mode). None where a family or link
+        does not provide them, and for families with extra parameters (the curvature then
+        also moves with those): the Laplace gradient is then taken by differences and the
+        curvature is the working weights.
         """
         return None
 
@@ -336,9 +340,10 @@ class Binomial(Family):
         lphi = self.link.logpdf(eta)
         rp = np.exp(lphi - lp)  # phi/Phi, d rp/d eta = -rp (eta + rp)
         rq = np.exp(lphi - lq)  # phi/(1-Phi), d rq/d eta = rq (rq - eta)
+        drp, drq = -rp * (eta + rp), rq * (rq - eta)
         w_obs = yy * rp * (eta + rp) + (n - yy) * rq * (rq - eta)
-        w = n * np.exp(2 * lphi - lp - lq)  # the expected information used as w_eta
-        return w_obs, w * (rq - rp - 2.0 * eta)
+        dw_obs = yy * (drp * (eta + rp) + rp * (1.0 + drp)) + (n - yy) * (drq * (rq - eta) + rq * (drq - 1.0))
+        return w_obs, dw_obs
 
     def mean(self, eta, extra, aux):
         return self.link.cdf(eta)

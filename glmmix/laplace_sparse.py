@@ -11,8 +11,8 @@ levels x dimensions), and
 at the joint mode u* (Laplace's method, as lme4's glmer and glmmTMB). A (rows x N) is
 sparse: row i has one block per grouping, the loadings a_ig = sum over that grouping's terms
 of z_it' L_t at the columns of its level. The mode is found by Newton's method (penalized
-IRLS, with step halving) warm-started at the previous mode; W holds the family's working
-weights (the observed information for canonical links).
+IRLS, with step halving) warm-started at the previous mode; W holds the observed
+information of each row (the working weights for families that do not give it).
 
 H is factored by eliminating the grouping with the most columns first: its block is block
 diagonal (each row sits in one level), so with H = [[D1, B], [B', H22]] the log-determinant
@@ -24,7 +24,7 @@ stationary), which the engine's Fisher identity at one node gives (``full_gradie
 each row's node at its levels' modes). For the log-determinant (``MixtureLikelihood.
 _laplace_gradient`` for one grouping has the derivation): with M = H^-1 and s_i = a_i' M a_i,
 d log det H = sum_i w'_i s_i d eta_i + 2 w_i (M a_i)' d a_i, where eta_i moves with the mode,
-du* = Hobs^-1 d grad_u. It needs M only at the entries each row touches (its levels' blocks
+du* = H^-1 d grad_u. It needs M only at the entries each row touches (its levels' blocks
 and their cross blocks), which the elimination gives without forming M.
 """
 
@@ -239,9 +239,11 @@ class CrossedLaplace(MixtureLikelihood):
         return P, eta0, A[:, self.struct.order]
 
     def _penalized(self, P, eta0, a, u):
+        """The family at u, the log-integrand and the rows' curvature weights."""
         eta = eta0 + (a * u[self.struct.cols]).sum(1)
-        fe = self.family.evaluate(self.design.y, eta[:, None], P["extra"], self.design.aux)
-        return fe, float(fe.logf.sum()) - 0.5 * float(u @ u)
+        d = self.design
+        fe = self.family.evaluate(d.y, eta[:, None], P["extra"], d.aux)
+        return fe, float(fe.logf.sum()) - 0.5 * float(u @ u), self.laplace_curvature(d.y, eta, fe, d.aux)
 
     @one_blas_thread
     def joint_mode(self, theta, max_iter: int = 100, tol: float = 1e-10):
@@ -251,25 +253,25 @@ class CrossedLaplace(MixtureLikelihood):
         st = self.struct
         P, eta0, a = self._loadings(theta)
         u = self._mode[1].copy() if self._mode is not None else np.zeros(st.N)
-        fe, h = self._penalized(P, eta0, a, u)
+        fe, h, w = self._penalized(P, eta0, a, u)
         if not np.isfinite(h):
             u = np.zeros(st.N)
-            fe, h = self._penalized(P, eta0, a, u)
+            fe, h, w = self._penalized(P, eta0, a, u)
         for _ in range(max_iter):
             grad = st.scatter(fe.d_eta[:, 0:1] * a) - u
-            fac = _Factor(st, a, fe.w_eta[:, 0])
+            fac = _Factor(st, a, w)
             step = fac.solve(grad)
             if np.abs(step).max() < tol:
                 break
             t = 1.0
             for _ in range(30):
-                fe_new, h_new = self._penalized(P, eta0, a, u + t * step)
+                fe_new, h_new, w_new = self._penalized(P, eta0, a, u + t * step)
                 if np.isfinite(h_new) and h_new >= h - 1e-10 * abs(h):
                     break
                 t *= 0.5
-            u, fe, h = u + t * step, fe_new, h_new
+            u, fe, h, w = u + t * step, fe_new, h_new, w_new
         else:
-            fac = _Factor(st, a, fe.w_eta[:, 0])
+            fac = _Factor(st, a, w)
         self._mode = (theta.copy(), u, fac, fe, a, P, eta0)
         return u, fac, fe
 
@@ -301,7 +303,7 @@ class CrossedLaplace(MixtureLikelihood):
 
     # ------------------------------------------------------------------ gradient
     @one_blas_thread
-    def _laplace_gradient(self, es: EStep, theta) -> np.ndarray:
+    def _laplace_gradient(self, es: EStep, theta, per_cluster: bool = False) -> np.ndarray:
         """Derivative of log det H at the mode (full parameters, before pullback)."""
         if self._mode is None or not np.array_equal(self._mode[0], np.asarray(theta, float)):
             self.joint_mode(theta)
@@ -309,26 +311,17 @@ class CrossedLaplace(MixtureLikelihood):
         st = self.struct
         y, aux = self.design.y, self.design.aux
         eta = (eta0 + (a * u[st.cols]).sum(1))[:, None]
-        w_obs, dw = self.family.eta_curvature(y, eta, aux)
-        d, w, w_obs, dw = fe.d_eta[:, 0], fe.w_eta[:, 0], w_obs[:, 0], dw[:, 0]
+        w, dw = (v[:, 0] for v in self.family.eta_curvature(y, eta, aux))  # H's weights (observed)
+        d = fe.d_eta[:, 0]
         Mrow = fac.row_blocks()
         Ma = np.einsum("nab,nb->na", Mrow, a)
         s = (a * Ma).sum(1)
-        fac_obs = fac if np.allclose(w_obs, w, rtol=1e-12, atol=0) else _Factor(st, a, w_obs)
-        c = fac_obs.solve(st.scatter((dw * s)[:, None] * a))[st.cols]  # (n, k)
-        alpha = dw * s - w_obs * (a * c).sum(1)
+        c = fac.solve(st.scatter((dw * s)[:, None] * a))[st.cols]  # (n, k)
+        alpha = dw * s - w * (a * c).sum(1)
         beta = d[:, None] * c + 2.0 * w[:, None] * Ma
-        L = self.layout
-        g = np.zeros(L.n_full)
-        g[L.blocks["beta"].slice] = np.asarray(self.design.X.T @ alpha).ravel()
         Mr = np.zeros((st.n, self.D))
-        Mr[:, st.order] = alpha[:, None] * u[st.cols] + beta  # d/d L[l, j] = sum_i Z_il Mr_ij
-        Gs = []
-        for b, pos, dims in zip(self.design.re_out, self._pos, self._dims_out):
-            Gt = np.asarray(b.Z.T @ Mr[:, dims])
-            Gs.append(Gt[pos[:, 0], pos[:, 1]])
-        g[L.blocks["re_out"].slice] = np.concatenate(Gs)
-        return g
+        Mr[:, st.order] = alpha[:, None] * u[st.cols] + beta
+        return self._laplace_assemble(self.design.X, [b.Z for b in self.design.re_out], alpha, Mr)
 
     @one_blas_thread
     def level_posteriors(self, theta) -> list:

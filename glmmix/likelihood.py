@@ -575,6 +575,8 @@ class MixtureLikelihood:
     # ------------------------------------------------------------------ cluster scores
     def unit_scores(self, theta) -> np.ndarray:
         """Per-cluster gradients (independent units), shape (n_clusters, n_free)."""
+        if self.laplace and not self.laplace_exact:
+            return self._laplace_unit_differences(theta)
         es = self.evaluate(theta, rows=True)
         rs = self._rowset(True)
         L = self.layout
@@ -611,11 +613,28 @@ class MixtureLikelihood:
                 out[:, gsl] += gbt[rs.ginv]
             if self.design.re_cls:
                 out[:, L.blocks["re_cls"].slice] = np.asarray(rs.Gv @ self._cls_re_grad(es, resid, per_unit=True))
+        if self.laplace:  # each cluster's log-determinant term
+            out -= 0.5 * self._laplace_gradient(es, theta, per_cluster=True)
         if self._regs is None:
             self._regs = self._reg_entries()
         if self._regs:
             out = self._pullback(L.pack(es.parts), out)
         return L.reduce(out)
+
+    def _laplace_unit_differences(self, theta, rel_step: float = 1e-6) -> np.ndarray:
+        """Per-cluster gradients of the Laplace log-likelihood by central differences (families
+        without the curvature's derivative), the modes re-found at every step."""
+        cw = self.design.cluster_weight
+        theta = np.asarray(theta, float)
+        out = np.zeros((self.design.n_clusters, theta.size))
+        for i in range(theta.size):
+            h = rel_step * max(1.0, abs(theta[i]))
+            tp, tm = theta.copy(), theta.copy()
+            tp[i] += h
+            tm[i] -= h
+            out[:, i] = (self.evaluate(tp, derivs=False).ll_units - self.evaluate(tm, derivs=False).ll_units) / (2 * h)
+        self.find_mode(theta)
+        return out if cw is None else out * cw[:, None]
 
     # ------------------------------------------------------------------ EM metric
     def q_information(self, es: EStep) -> np.ndarray:
@@ -770,12 +789,19 @@ class MixtureLikelihood:
             eta = eta0 + (A * u[rs.cluster]).sum(1)
             fe = self.family.evaluate(rs.y, eta[:, None], P["extra"], rs.aux)
             grad = np.asarray(Gr @ (fe.d_eta[:, 0:1] * A)) - u
-            H = self._cluster_info(Gr, fe.w_eta[:, 0], A)
+            H = self._cluster_info(Gr, self.laplace_curvature(rs.y, eta, fe, rs.aux), A)
             step = np.linalg.solve(H, grad[:, :, None])[:, :, 0]
             u = u + step
             if np.abs(step).max() < 1e-8:
                 break
         return u, H
+
+    def laplace_curvature(self, y, eta, fe, aux) -> np.ndarray:
+        """The curvature of each row's log-density at eta (n,): the observed information
+        where the family gives it (the Laplace approximation proper), else the working
+        weights."""
+        cur = self.family.eta_curvature(y, eta[:, None], aux)
+        return fe.w_eta[:, 0] if cur is None else cur[0][:, 0]
 
     @property
     def laplace_exact(self) -> bool:
@@ -784,44 +810,58 @@ class MixtureLikelihood:
         return (self.laplace and self.layout.blocks["extra"].size == 0
                 and type(self.family).eta_curvature is not Family.eta_curvature)
 
-    def _laplace_gradient(self, es: EStep, theta) -> np.ndarray:
-        """Exact gradient of the Laplace log-likelihood (full parameters, before pullback).
+    def _laplace_gradient(self, es: EStep, theta, per_cluster: bool = False) -> np.ndarray:
+        """Exact gradient of the log-determinant term 2 x (Laplace log-likelihood - the rest)
+        (full parameters, before pullback; per cluster with ``per_cluster``).
 
         ll = sum_g c_g [log f(y_g | u_g) - |u_g|^2 / 2 - log det H_g / 2] at the modes u_g,
-        H_g = I + sum_i w_i a_i a_i' (w_i = w_eta, the curvature of the mode search). The
-        first terms' total derivative is their partial one (the mode is stationary: Fisher's
+        H_g = I + sum_i w_i a_i a_i' (w_i the observed information of row i). The first
+        terms' total derivative is their partial one (the mode is stationary: Fisher's
         identity at the one node gives it). For the log-determinant, with M = H^-1,
         d log det H = sum_i w'_i s_i d eta_i + 2 w_i a_i' M d a_i (s_i = a_i' M a_i), where
-        eta_i moves with the mode too: du = Hobs^-1 d grad_u (implicit differentiation,
-        Hobs with the observed information), d grad_u = sum_i -wobs_i a_i d eta_i + d_i d a_i.
-        Collecting terms per row: d log det H = sum_i alpha_i d eta_i|u + beta_i' d a_i.
+        eta_i moves with the mode too: du = H^-1 d grad_u (implicit differentiation),
+        d grad_u = sum_i -w_i a_i d eta_i + d_i d a_i, so with c = M sum_i w'_i s_i a_i,
+        d log det H = sum_i alpha_i d eta_i|u + beta_i' d a_i, alpha_i = w'_i s_i - w_i a_i' c,
+        beta_i = d_i c + 2 w_i M a_i.
         """
         rs, P, A, eta0, Gr = self._laplace_rows(theta)
-        L = self.layout
         u = es.nodes[:, 0, :]  # the one node is the mode
         cl = rs.cluster
         eta = (eta0 + (A * u[cl]).sum(1))[:, None]
         fe = self.family.evaluate(rs.y, eta, P["extra"], rs.aux)
-        w_obs, dw = self.family.eta_curvature(rs.y, eta, rs.aux)
-        d, w, w_obs, dw = fe.d_eta[:, 0], fe.w_eta[:, 0], w_obs[:, 0], dw[:, 0]
+        w, dw = (v[:, 0] for v in self.family.eta_curvature(rs.y, eta, rs.aux))
+        d = fe.d_eta[:, 0]
         M = np.linalg.inv(self._cluster_info(Gr, w, A))
         MA = np.einsum("nij,nj->ni", M[cl], A)
         s = (A * MA).sum(1)
-        c = np.linalg.solve(self._cluster_info(Gr, w_obs, A), np.asarray(Gr @ ((dw * s)[:, None] * A))[:, :, None])[:, :, 0]
+        c = np.einsum("gij,gj->gi", M, np.asarray(Gr @ ((dw * s)[:, None] * A)))
         rw = np.asarray(Gr.sum(axis=0)).ravel()  # each row's within-cluster weight
         cw = np.ones(u.shape[0]) if self.design.cluster_weight is None else self.design.cluster_weight
         rw = rw * cw[cl]
-        alpha = rw * (dw * s - w_obs * (A * c[cl]).sum(1))
+        alpha = rw * (dw * s - w * (A * c[cl]).sum(1))
         beta = rw[:, None] * (d[:, None] * c[cl] + 2.0 * w[:, None] * MA)
-        g = np.zeros(L.n_full)
-        g[L.blocks["beta"].slice] = np.asarray(rs.X.T @ alpha).ravel()
-        Mrow = alpha[:, None] * u[cl] + beta  # d/d L[l, j] = sum_i Z_il Mrow_ij
+        Mrow = alpha[:, None] * u[cl] + beta
+        Gc = sp.csr_matrix((np.ones(cl.size), (cl, np.arange(cl.size))), shape=Gr.shape) if per_cluster else None
+        return self._laplace_assemble(rs.X, rs.Zs, alpha, Mrow, Gc)
+
+    def _laplace_assemble(self, X, Zs, alpha, Mrow, Gc=None) -> np.ndarray:
+        """Full-parameter vector of a sum over rows of alpha_i d eta_i|u + Mrow_i' d(L' z_i):
+        X' alpha for beta, sum_i Z_il Mrow_ij for an entry L[l, j] of a term; per cluster
+        (n_clusters, n_full) when ``Gc`` (clusters x rows) sums the rows."""
+        L = self.layout
+        G = 1 if Gc is None else Gc.shape[0]
+        g = np.zeros((G, L.n_full))
+        if Gc is None:
+            g[0, L.blocks["beta"].slice] = np.asarray(X.T @ alpha).ravel()
+        else:
+            Xd = X.toarray() if sp.issparse(X) else np.asarray(X)
+            g[:, L.blocks["beta"].slice] = np.asarray(Gc @ (Xd * alpha[:, None]))
         Gs = []
-        for Zt, pos, dims in zip(rs.Zs, self._pos, self._dims_out):
-            Gt = np.asarray(Zt.T @ Mrow[:, dims])  # (q, d)
-            Gs.append(Gt[pos[:, 0], pos[:, 1]])
-        g[L.blocks["re_out"].slice] = np.concatenate(Gs)
-        return g
+        for Zt, pos, dims in zip(Zs, self._pos, self._dims_out):
+            per = Zt[:, pos[:, 0]] * Mrow[:, dims][:, pos[:, 1]]  # (rows, free entries)
+            Gs.append(per.sum(axis=0, keepdims=True) if Gc is None else np.asarray(Gc @ per))
+        g[:, L.blocks["re_out"].slice] = np.concatenate(Gs, axis=1)
+        return g[0] if Gc is None else g
 
     def posterior_moments(self, theta):
         """Posterior means (G, D) and covariances (G, D, D) of the standardized latents."""

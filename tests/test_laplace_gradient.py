@@ -59,3 +59,26 @@ def test_laplace_with_extra_parameters_uses_differences(rng):
     theta = 0.4 * rng.standard_normal(lik.layout.n_free)
     ll, g, _ = lik.loglik_and_grad(theta)
     np.testing.assert_allclose(g, central_gradient(lik.loglik, theta), rtol=1e-8)
+
+
+@pytest.mark.parametrize("formula, family, link, weighted", [
+    ("y ~ 1 + x + (1 + x | cl)", "bernoulli", "logit", False),
+    ("y ~ 1 + x + (1 | cl)", "bernoulli", "probit", True),
+    ("yg ~ 1 + x + (1 | cl)", "gaussian", None, False),  # no curvature derivative: differences
+])
+def test_laplace_unit_scores_include_the_log_determinant(formula, family, link, weighted, rng):
+    # the sandwich's per-cluster scores: derivatives of each cluster's Laplace log-likelihood
+    data = clustered_data(rng)
+    kw = {}
+    if weighted:
+        data["wc"] = rng.uniform(0.3, 3.0, size=data["cl"].max() + 1)[data["cl"]]
+        kw = {"cluster_weights": "wc"}
+    lik = _laplace_lik(formula, data, family, link, **kw)
+    theta = 0.4 * rng.standard_normal(lik.layout.n_free)
+    S = lik.unit_scores(theta)
+    cw = np.ones(S.shape[0]) if lik.design.cluster_weight is None else lik.design.cluster_weight
+    num = np.column_stack([
+        (lik.evaluate(theta + h, derivs=False).ll_units - lik.evaluate(theta - h, derivs=False).ll_units) / 2e-5
+        for h in 1e-5 * np.eye(theta.size)]) * cw[:, None]
+    np.testing.assert_allclose(S, num, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(S.sum(axis=0), lik.gradient(theta), rtol=1e-6, atol=1e-6)
