@@ -57,9 +57,13 @@ def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
     cls = np.minimum(cls, K - 1)
     crow = cls[d.unit_of_row]
     eta = np.asarray(d.X @ P["beta"])[np.arange(d.n_rows), crow]
-    grow = d.cluster_of_unit[d.unit_of_row]
+    lat = u[d.cluster_of_unit[d.unit_of_row]]  # each row's latents
+    if d.groupings is not None:  # several grouping columns: one draw per level of each
+        for v in L.re_out_terms:
+            codes, levels = d.groupings[v.term.group]
+            lat[:, v.dims] = rng.standard_normal((levels.size, v.term.d))[codes]
     for v, L_ in zip(L.re_out_terms, Lo):
-        eta = eta + np.einsum("ri,rij,rj->r", v.term.Z, L_[crow], u[grow][:, v.dims])
+        eta = eta + np.einsum("ri,rij,rj->r", v.term.Z, L_[crow], lat[:, v.dims])
     extra = P["extra"][crow]
     y = d.family.sample(eta, extra, d.aux, rng)
     return y, cls
@@ -111,7 +115,7 @@ def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None
             raise DesignError("an ordinal outcome column must be present: its categories define the thresholds")
         data = data.assign(**{parsed.outcome: 0.0})
     # the likelihood object is only used for its structure: the default rule is enough
-    lik = MixtureModel.from_formula(model, data, n_classes, fam, integration="agh", **layout_kw).likelihood
+    lik = MixtureModel.from_formula(model, data, n_classes, fam, **layout_kw).likelihood
     layout = lik.layout
     missing = [lab for lab in layout.labels if lab not in params]
     if missing:

@@ -159,3 +159,14 @@ def test_crossed_against_glmer_and_glmmtmb(key):
             if "corr" in re:
                 a, b = (_name(k) for k in re["sd"])
                 assert res.params[f"cor({g}:{b},{a})"] == pytest.approx(np.ravel(re["corr"])[0], abs=2e-3)
+
+
+def test_simulate_draws_one_effect_per_level_of_each_grouping(rng):
+    data = crossed_data(rng, n_p=40, n_i=30).drop(columns="y")
+    sim = gm.simulate("y ~ 1 + (1 | p) + (1 | it)", data, params={"Intercept": 0.0, "sd(p:Intercept)": 0.01,
+                      "sd(it:Intercept)": 3.0}, family="bernoulli", seed=3)
+    # items' effects are shared by all their rows: item means spread far beyond binomial noise
+    item_means = sim.groupby("it")["y"].mean()
+    assert item_means.std() > 0.3
+    res = gm.fit("y ~ 1 + (1 | p) + (1 | it)", sim, family="bernoulli", se="none")
+    assert 1.5 < res.params["sd(it:Intercept)"] < 5.0 and res.params["sd(p:Intercept)"] < 0.5
