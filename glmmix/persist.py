@@ -283,7 +283,7 @@ def _rebuild(t, K, family, link) -> StoredModel:
     for k in ("unit_name", "cluster_name", "trials"):
         _need(_name(t[k], none=True), k)
     _need(_name(t["class_name"]), "class_name")
-    _need(t["form"] in ("none", "inside", "outside"), "form")
+    _need(t["form"] in ("none", "inside", "outside", "crossed"), "form")
     _need(_strs(t["x_names"]) and _strs(t["z_names"]), "x_names")
     _need(isinstance(t["x_terms"], dict) and all(isinstance(v, list) and all(isinstance(i, int) for i in v)
                                                  for v in t["x_terms"].values()), "x_terms")

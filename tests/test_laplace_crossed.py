@@ -186,3 +186,12 @@ def test_probit_laplace_is_glmmtmbs_observed_information_value(key):
     assert res.params["sd(id:Intercept)"] == pytest.approx(tmb["random_effects"]["id"]["sd"]["(Intercept)"], rel=2e-3)
     fe = {(f"item[{k[4:]}]" if key == "rasch" else _name(k)): v for k, v in tmb["fixef"].items()}
     np.testing.assert_allclose(res.params[list(fe)].to_numpy(), list(fe.values()), atol=2e-3)
+
+
+def test_crossed_result_saves_loads_and_predicts(rng, tmp_path):
+    data = crossed_data(rng)
+    res = gm.fit("y ~ x + (1 | p) + (1 | it)", data, family="bernoulli", se="none")
+    res.save(tmp_path / "crossed.json")
+    back = gm.MixtureResults.load(tmp_path / "crossed.json")
+    assert back.llf == pytest.approx(res.llf, abs=1e-9)
+    np.testing.assert_allclose(back.predict(data.head()), res.predict(data.head()), rtol=1e-12)
