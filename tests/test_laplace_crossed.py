@@ -5,7 +5,7 @@ dense computation and against the one-grouping engine, and refusals."""
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize
+from scipy import optimize, stats
 
 import glmmix as gm
 from glmmix.exceptions import DesignError
@@ -195,3 +195,20 @@ def test_crossed_result_saves_loads_and_predicts(rng, tmp_path):
     back = gm.MixtureResults.load(tmp_path / "crossed.json")
     assert back.llf == pytest.approx(res.llf, abs=1e-9)
     np.testing.assert_allclose(back.predict(data.head()), res.predict(data.head()), rtol=1e-12)
+
+
+def test_gaussian_crossed_laplace_is_the_exact_marginal_likelihood(rng):
+    # for a linear mixed model the Laplace approximation is exact: the multivariate normal
+    # density with V = sigma^2 I + Z_p Z_p' sd_p^2 + Z_it Z_it' sd_it^2 (the gradient is by
+    # differences here: sigma moves the curvature)
+    data = crossed_data(rng, n_p=15, n_i=6)
+    data["g"] = data["y"] + data["x"] + rng.normal(size=len(data))
+    res = gm.fit("g ~ x + (1 | p) + (1 | it)", data, family="gaussian", se="none")
+    p = res.params
+    Zp = pd.get_dummies(data["p"]).to_numpy(float)
+    Zi = pd.get_dummies(data["it"]).to_numpy(float)
+    V = (p["sigma"] ** 2 * np.eye(len(data)) + p["sd(p:Intercept)"] ** 2 * Zp @ Zp.T
+         + p["sd(it:Intercept)"] ** 2 * Zi @ Zi.T)
+    mu = p["Intercept"] + p["x"] * data["x"].to_numpy()
+    assert res.llf == pytest.approx(stats.multivariate_normal(mu, V).logpdf(data["g"].to_numpy()), abs=1e-8)
+    assert res.converged
