@@ -300,7 +300,9 @@ class MixtureResults(WaldInference):
         term's columns, ``rr()`` factors ``factor``/``factor1``..., random class logits
         ``logit:class1``...; with random class logits the clusters' membership scores
         P(C = c | u) (eq 29, 34: a GoM's grades of membership) are ``membership:class1``....
-        See :mod:`glmmix.scoring`.
+        With random terms on several grouping columns (crossed) the rows are indexed by
+        (grouping, level) and hold the conditional modes and SDs at the joint mode (both
+        kinds). See :mod:`glmmix.scoring`.
         """
         from .scoring import random_effects
 
