@@ -38,12 +38,14 @@ CASES = [
     ("y ~ 1 + x + (1 | p) + (1 + x | it)", "bernoulli", "logit"),  # slopes in the Schur block
     ("y ~ 1 + x + (1 | p) + (0 + x | p) + (1 | it) + (0 + x | it)", "bernoulli", "logit"),  # terms per factor
     ("c ~ 1 + x + (1 | p) + (1 | it) + (1 | blk)", "poisson", "log"),  # three groupings
+    ("y ~ 0 + it + rr(0 + it | p, 1) + (1 | blk)", "bernoulli", "logit"),  # loadings (2PL) and a crossed block
 ]
 
 
-@pytest.mark.parametrize("formula, family, link", CASES)
+@pytest.mark.parametrize("formula, family, link", CASES + [("y ~ 1 + x + (1 + x | p) + (1 | it)", "bernoulli", "reg")])
 def test_crossed_laplace_gradient_is_exact(formula, family, link, rng):
-    lik = _lik(formula, crossed_data(rng), family, link)
+    kw = {"re_parameterization": "regression"} if link == "reg" else {}  # slopes on one another: pulled back
+    lik = _lik(formula, crossed_data(rng), family, None if link == "reg" else link, **kw)
     assert lik.laplace_exact
     theta = 0.4 * rng.standard_normal(lik.layout.n_free)
     ll, g, _ = lik.loglik_and_grad(theta)
