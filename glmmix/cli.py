@@ -35,12 +35,20 @@ def _example_lca():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = gm.fit("y ~ 0 + item | class(id) ~ 1", long, n_classes=3, family="bernoulli", seed=1)
-    print(res.summary())
+    text = str(res.summary())
+    print(text)
     print("\nItem-response probabilities P(y = 1 | class) (poLCA's probs):")
     print(res.profile().round(4).to_string())
     print(f"\nReference (poLCA, Agresti's carcinoma data): log-likelihood -293.705; glmmix: {res.llf:.4f}")
-    for w in caught:
-        print(f"{w.category.__name__}: {w.message}")
+    _warn_once(caught, text)
+
+
+def _warn_once(caught, text: str) -> None:
+    """Print each caught warning once on stderr, unless the summary ``text`` already says it."""
+    shown = "".join(text.split())
+    for msg in dict.fromkeys(str(w.message) for w in caught):
+        if "".join(msg.split()) not in shown:
+            print(f"warning: {msg}", file=sys.stderr)
 
 
 def _example_lsat():
@@ -137,11 +145,7 @@ def _fit(args) -> int:
         if prof is not None:
             print("\nClass profiles (expected outcome by class; se: delta method):")
             print(prof.round(4).to_string())
-    # warnings once each, unless the summary's notes already say the same
-    shown = "".join(text.split())
-    for msg in dict.fromkeys(str(w.message) for w in caught):
-        if "".join(msg.split()) not in shown:
-            print(f"warning: {msg}", file=sys.stderr)
+    _warn_once(caught, text)
     if args.out:
         try:
             res.save(args.out)

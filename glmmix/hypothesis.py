@@ -173,11 +173,22 @@ class WaldInference:
         return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="P>|z|")
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals ``params +- z(1 - alpha/2) bse``: two columns (lower, upper)
-        indexed by parameter."""
+        """Wald confidence intervals ``params +- z(1 - alpha/2) bse``, indexed by parameter.
+
+        Parameters
+        ----------
+        alpha : float
+            The intervals have coverage 1 - alpha.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``0`` (lower limits) and ``1`` (upper limits), as statsmodels names them
+            for labelled parameters; NaN where a parameter has no standard error.
+        """
         z = stats.norm.ppf(1 - alpha / 2)
         lo, hi = self.params - z * self.bse, self.params + z * self.bse
-        return pd.DataFrame({alpha / 2: lo, 1 - alpha / 2: hi})
+        return pd.DataFrame({0: lo, 1: hi}, index=self.params.index)
 
     def wald_test(self, r_matrix, scalar: bool = True):
         """Joint Wald test of linear hypotheses on ``params`` (statsmodels semantics, chi-square).

@@ -128,9 +128,18 @@ def delta_cov(fun, theta, cov):
     Jz = np.where(J == 0, 0.0, J)
     C = np.where(np.isnan(cov), 0.0, cov)
     V = Jz @ C @ Jz.T
-    # a derived value that depends on a parameter without SE has no SE either
-    nan_par = np.isnan(np.diag(cov))
+    # a derived value that depends on a parameter without SE has no SE either; such parameters
+    # are mostly on a boundary (a logit of 30), where the derivative underflows to zero, so the
+    # dependence is probed by moving the parameter far (to half its value and to zero)
+    nan_par = np.flatnonzero(np.isnan(np.diag(cov)))
     bad = (np.abs(J[:, nan_par]) > 0).any(axis=1)
+    f0 = np.asarray(fun(theta), float).ravel()
+    for i in nan_par:
+        for value in (0.5 * theta[i], 0.0):
+            moved = theta.copy()
+            moved[i] = value
+            with np.errstate(all="ignore"):
+                bad |= np.asarray(fun(moved), float).ravel() != f0
     V[bad, :] = np.nan
     V[:, bad] = np.nan
     return V

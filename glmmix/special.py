@@ -211,21 +211,67 @@ def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1
     return ax
 
 
-def lrtest(restricted: MixtureResults, full: MixtureResults) -> pd.Series:
+class LRTest:
+    """A likelihood-ratio test (:func:`lrtest`): ``statistic``, ``df``, ``pvalue`` and ``note``.
+
+    ``print()`` shows them all, the note in full; ``lr["p-value"]`` and the other keys of
+    :meth:`to_series` read single entries.
+    """
+
+    def __init__(self, statistic: float, df: int, pvalue: float, note: str):
+        self.statistic = float(statistic)
+        self.df = int(df)
+        self.pvalue = float(pvalue)
+        self.note = str(note)
+
+    def to_series(self) -> pd.Series:
+        """The test as a Series with entries ``statistic``, ``df``, ``p-value`` and ``note``."""
+        return pd.Series({"statistic": self.statistic, "df": self.df, "p-value": self.pvalue, "note": self.note})
+
+    def __getitem__(self, key: str):
+        return self.to_series()[key]
+
+    def to_string(self, width: int = 100) -> str:
+        """The statistic, its degrees of freedom and p-value on one line, then the note in full
+        (wrapped at ``width`` characters)."""
+        import textwrap
+
+        text = f"LR statistic {self.statistic:.4f}, df {self.df}, chi-square p-value {self.pvalue:.4g}"
+        if self.note:
+            text += "\n" + textwrap.fill(f"Note: {self.note}", width, subsequent_indent="  ")
+        return text
+
+    def __str__(self) -> str:
+        return self.to_string()
+
+    def __repr__(self) -> str:
+        return f"<LRTest: statistic={self.statistic:.4f}, df={self.df}, p-value={self.pvalue:.4g}>"
+
+
+def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
     """Likelihood-ratio test of a restricted model against a fuller one that nests it.
 
     Returns the statistic, degrees of freedom (difference in free parameters), the
-    chi-square p-value and a note. When the restriction puts a parameter on the boundary of
-    the fuller model's space (a variance of zero, an ICC of 1, a class with zero
-    probability), the statistic does not have its usual chi-square distribution (Section 5
-    of the paper); the note says so, and the chi-square p-value is then conservative at best.
+    chi-square p-value and a note (an :class:`LRTest`; ``print()`` shows the note in full).
+    When the restriction puts a parameter on the boundary of the fuller model's space (a
+    variance of zero, an ICC of 1, a class with zero probability), the statistic does not
+    have its usual chi-square distribution (Section 5 of the paper); the note says so, and
+    the chi-square p-value is then conservative at best.
+
+    Raises
+    ------
+    HypothesisError
+        When ``full`` does not have more free parameters than ``restricted``.
     """
     from scipy import stats
+
+    from .hypothesis import HypothesisError
 
     stat = 2.0 * (full.llf - restricted.llf)
     df = full.df_model - restricted.df_model
     if df <= 0:
-        raise ValueError("the second model must have more free parameters than the first")
+        raise HypothesisError(f"lrtest(restricted, full): the second model must have more free parameters than "
+                              f"the first ({full.df_model} vs {restricted.df_model})")
     notes = []
     if stat < -1e-6:
         notes.append("the fuller model has the lower log-likelihood: it did not reach its maximum "
@@ -234,7 +280,6 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> pd.Series:
     if any(p.startswith(("sd(", "loading(")) for p in extra) or full.boundary or full.n_classes != restricted.n_classes:
         notes.append("boundary caveat: the restriction sets a variance to zero (or a class proportion or an "
                      "ICC to a bound), so the statistic is not chi-square distributed (Section 5); the "
-                     "p-value below is only an approximation (a 50:50 mixture of chi-square(df-1) and "
+                     "p-value above is only an approximation (a 50:50 mixture of chi-square(df-1) and "
                      "chi-square(df) is the usual correction for one variance)")
-    return pd.Series({"statistic": max(stat, 0.0), "df": df, "p-value": float(stats.chi2.sf(max(stat, 0.0), df)),
-                      "note": "; ".join(notes)})
+    return LRTest(max(stat, 0.0), df, float(stats.chi2.sf(max(stat, 0.0), df)), "; ".join(notes))

@@ -1,10 +1,20 @@
-"""Summary tables for :class:`~glmmix.results.MixtureResults` (statsmodels ``Summary``)."""
+"""Summary tables for :class:`~glmmix.results.MixtureResults` (statsmodels ``Summary``).
+
+Every line of the text is at most :data:`WIDTH` characters: the header block falls back to
+one column when two do not fit, long formulas wrap, and tables too wide for the width drop
+columns that other methods return in full (``conf_int()``, ``classification_table()``).
+"""
 
 from __future__ import annotations
+
+import textwrap
 
 import numpy as np
 import pandas as pd
 from statsmodels.iolib.summary2 import Summary
+
+#: the widest line of a summary's text
+WIDTH = 100
 
 
 def _fmt(x, d=4):
@@ -16,6 +26,12 @@ def _titled(df, title):
     out = df.copy()
     out.insert(0, title, list(out.index))
     return out.reset_index(drop=True)
+
+
+def _width(df, header=True) -> int:
+    """Characters of the widest line of ``df`` as a Summary table (columns one space apart)."""
+    cols = [[str(c)] * header + [str(v) for v in df[c]] for c in df.columns]
+    return sum(max(len(s) for s in col) for col in cols) + len(cols) - 1
 
 
 def classes_text(sizes: dict, K: int) -> str:
@@ -43,15 +59,17 @@ def _irt_table(res):
     return out
 
 
-def build_summary(res, alpha=0.05) -> Summary:
-    smry = Summary()
-    smry.add_title(f"glmmix: {res.model_name}")
+_RULES = {"agh": "Gauss-Hermite", "gh": "Gauss-Hermite", "trapezoid": "trapezoid", "laplace": "Laplace",
+          "mc": "Monte Carlo", "qmc": "quasi-Monte Carlo"}
+
+
+def _header(res) -> tuple[dict, dict]:
+    """The header block: the model's description (left) and its fit (right)."""
     left = {
-        "Formula:": res.formula,
         "Family:": f"{res.family} ({res.link} link)",
         "Classes:": classes_text(res.class_sizes, res.n_classes),
         "Rows used:": str(res.nobs),
-        "Rows dropped (missing outcome):": str(res.n_dropped),
+        "Rows dropped (no outcome):": str(res.n_dropped),
         f"Units ({res.unit_name or 'rows'}):": str(res.n_units),
         ("Pseudo log-likelihood:" if res.weighting else "Log-likelihood:"): _fmt(res.llf),
         "Parameters:": str(res.df_model),
@@ -62,10 +80,8 @@ def build_summary(res, alpha=0.05) -> Summary:
         left[f"Clusters ({res.cluster_name}):"] = str(res.n_clusters)
     if res.integration:
         it = res.integration
-        names = {"agh": "Gauss-Hermite", "gh": "Gauss-Hermite", "trapezoid": "trapezoid", "laplace": "Laplace",
-                 "mc": "Monte Carlo", "qmc": "quasi-Monte Carlo"}
         kind = "adaptive " if it["adaptive"] and it["method"] != "laplace" else ""
-        left["Integration:"] = f"{kind}{names.get(it['method'], it['method'])}, {it['n_nodes']} nodes"
+        left["Integration:"] = f"{kind}{_RULES.get(it['method'], it['method'])}, {it['n_nodes']} nodes"
     if res.weighting:
         w = res.weighting
         left["Sampling weights:"] = ", ".join(
@@ -81,20 +97,36 @@ def build_summary(res, alpha=0.05) -> Summary:
         "Entropy:": _fmt(res.entropy, 3) if res.n_classes > 1 else "",
         "Converged:": "yes" if res.converged else "NO",
         "Max |gradient|:": f"{res.grad_max:.2e}",
-        "Std. errors:": {"ml": "ML (observed information)", "robust": "robust (sandwich)"}.get(res.se_type, "none"),
+        "Std. errors:": {"ml": "ML (observed info)", "robust": "robust (sandwich)"}.get(res.se_type, "none"),
         "Best LL replicated:": {True: f"yes ({res.n_best} starts)", False: "NO", None: "n/a"}[res.best_replicated],
     }
     if res.search is not None and res.search.mode != "single":
         sr = res.search
-        left["Starts:"] = f"{sr.drawn} drawn, {sr.completed} completed, {sr.converged} converged ({sr.seconds:.1f} s)"
+        left["Starts:"] = f"{sr.drawn} drawn, {sr.completed} completed"
+        right["Starts converged:"] = f"{sr.converged} ({sr.seconds:.1f} s)"
         right["Best LL replicated:"] = (f"yes ({sr.n_best} starts)" if sr.best_replicated else
                                         f"NO ({sr.n_best} of {sr.completed})")
-    info = pd.DataFrame({"a": list(left.keys()), "b": list(left.values())})
-    info2 = pd.DataFrame({"c": list(right.keys()), "d": list(right.values())})
-    n = max(len(info), len(info2))
-    info = info.reindex(range(n)).fillna("")
-    info2 = info2.reindex(range(n)).fillna("")
-    smry.add_df(pd.concat([info, info2], axis=1), header=False, index=False)
+    return left, right
+
+
+def _add_header(smry, res):
+    """The formula (wrapped) and the header block, in two columns where they fit."""
+    lines = textwrap.wrap(res.formula, WIDTH - len("Formula: "), break_long_words=False, break_on_hyphens=False)
+    text = [("Formula: " if i == 0 else " " * len("Formula: ")) + ln for i, ln in enumerate(lines)]
+    smry.add_df(pd.DataFrame({"formula": text}), header=False, index=False, align="l")
+    left, right = _header(res)
+    n = max(len(left), len(right))
+    two = pd.concat([pd.DataFrame({"a": list(left), "b": list(left.values())}).reindex(range(n)),
+                     pd.DataFrame({"c": list(right), "d": list(right.values())}).reindex(range(n))], axis=1).fillna("")
+    if _width(two, header=False) > WIDTH:  # one column: the description, then the fit
+        both = {**left, **right}
+        two = pd.DataFrame({"a": list(both), "b": list(both.values())})
+    smry.add_df(two, header=False, index=False)
+
+
+def _add_coefficients(smry, res, alpha):
+    """Coefficient tables by block; the confidence limits are left out of blocks whose labels
+    are too long for them (``conf_int()`` has them all)."""
     tab = res.params_table(alpha)
     blocks = list(res.param_blocks)
     fmt = tab.copy()
@@ -103,48 +135,54 @@ def build_summary(res, alpha=0.05) -> Summary:
     for i in res.boundary:
         fmt.iloc[i, 1] = "boundary"
     titles = {
-        "beta": "Outcome part (class-specific unless shared)" if res.n_classes > 1 else "Fixed effects",
+        "beta": "Outcome part" if res.n_classes > 1 else "Fixed effects",
         "extra": "Family parameters",
-        "gamma": (f"Class membership: multinomial logits, reference {res.class_name}{res.n_classes}"
-                  if len(res.class_sizes) < 2 else
-                  "Class membership: recursive multinomial logits, reference the last class of each"),
-        "re_out": "Random effects (SDs, correlations, loadings)",
-        "re_cls": "Random class logits (SDs, correlations, loadings)",
+        "gamma": (f"Class logits (reference {res.class_name}{res.n_classes})" if len(res.class_sizes) < 2 else
+                  "Class logits (reference: last classes)"),
+        "re_out": "Random effects",
+        "re_cls": "Random class logits",
     }
     for key in ("beta", "extra", "re_out", "gamma", "re_cls"):
         rows = [lab for lab, b in zip(tab.index, blocks) if b == key]
         if rows:
-            smry.add_df(_titled(fmt.loc[rows], titles[key]), index=False)
-    der = res.derived()
-    if len(der):
-        dt = pd.DataFrame({"value": [_fmt(v) for v in der["value"]], "std err": [_fmt(v) for v in der["se"]]},
-                          index=list(der.index))
-        smry.add_df(_titled(dt, "Derived quantities (delta-method SEs)"), index=False)
-    irt = _irt_table(res)
-    if irt is not None:
-        smry.add_df(_titled(irt, f"IRT {irt.attrs['model']}, theta ~ N(0, 1)"), index=False)
-    if res.n_classes > 1:
-        cp = pd.DataFrame({"proportion": [_fmt(v) for v in res.class_proportions],
-                           "std err": [_fmt(v) for v in res.class_proportions_se],
-                           "posterior mean": [_fmt(v) for v in res.posterior.mean()]},
-                          index=res.class_proportions.index)
-        smry.add_df(_titled(cp, "Class proportions (model-implied; delta-method SEs)"), index=False)
-        ct = res.classification_table()
-        ent = res.entropy_by_class()
-        cls = ct.drop(columns="n")
-        out = pd.DataFrame({c: [_fmt(v, 3) for v in cls[c]] for c in cls.columns}, index=cls.index)
-        out["units"] = [str(int(v)) for v in ct["n"]]
-        out["entropy"] = [_fmt(v, 3) for v in ent]
-        smry.add_df(_titled(out, "Classification (mean posterior by modal class)"), index=False)
-    if res.search is not None and res.search.mode != "single" and res.search.maxima:
-        mx = res.search.maxima
-        top = mx[:5]
-        dt = pd.DataFrame({"starts": [str(m["starts"]) for m in top],
-                           "from": [", ".join(m["origins"]) for m in top]},
-                          index=[f"{m['loglik']:.4f}" for m in top])
-        title = (f"Distinct maxima of the completed starts ({len(mx)}; best first"
-                 + (f", {len(mx) - 5} lower not shown" if len(mx) > 5 else "") + ")")
-        smry.add_df(_titled(dt, title), index=False)
+            part = _titled(fmt.loc[rows], titles[key])
+            if _width(part) > WIDTH:
+                part = part.iloc[:, :-2]
+            smry.add_df(part, index=False)
+
+
+def _add_classes(smry, res):
+    """Class proportions and the classification table (its diagonal only where the full
+    table is too wide: ``classification_table()`` has it all)."""
+    cp = pd.DataFrame({"proportion": [_fmt(v) for v in res.class_proportions],
+                       "std err": [_fmt(v) for v in res.class_proportions_se],
+                       "posterior mean": [_fmt(v) for v in res.posterior.mean()]},
+                      index=res.class_proportions.index)
+    smry.add_df(_titled(cp, "Class proportions (model-implied)"), index=False)
+    ct = res.classification_table()
+    cls = ct.drop(columns="n")
+    out = pd.DataFrame({c: [_fmt(v, 3) for v in cls[c]] for c in cls.columns}, index=cls.index)
+    out["units"] = [str(int(v)) for v in ct["n"]]
+    out["entropy"] = [_fmt(v, 3) for v in res.entropy_by_class()]
+    title = "Classification (mean posterior by modal class)"
+    if _width(_titled(out, title)) > WIDTH:
+        diag = pd.DataFrame({"own class": [_fmt(cls.iloc[k, k], 3) for k in range(len(cls))]}, index=cls.index)
+        out = pd.concat([diag, out[["units", "entropy"]]], axis=1)
+    smry.add_df(_titled(out, title), index=False)
+
+
+def _add_maxima(smry, res):
+    mx = res.search.maxima
+    top = mx[:5]
+    dt = pd.DataFrame({"starts": [str(m["starts"]) for m in top],
+                       "from": [textwrap.shorten(", ".join(m["origins"]), 60, placeholder=" ...") for m in top]},
+                      index=[f"{m['loglik']:.4f}" for m in top])
+    title = (f"Distinct maxima of the starts ({len(mx)}"
+             + (f"; {len(mx) - 5} lower not shown" if len(mx) > 5 else "") + ")")
+    smry.add_df(_titled(dt, title), index=False)
+
+
+def _notes(res) -> list[str]:
     notes = list(res.warnings)
     if res.n_dropped:
         notes.append(f"{res.n_dropped} row(s) with a missing outcome were dropped (ML under MAR).")
@@ -157,6 +195,27 @@ def build_summary(res, alpha=0.05) -> Summary:
     for col, levels in res.dropped_levels.items():
         shown = ", ".join(levels[:10]) + (", ..." if len(levels) > 10 else "")
         notes.append(f"level(s) of {col!r} without an observed outcome get no parameter: {shown}.")
-    if notes:
-        smry.add_text("\n".join(f"Note: {t}" for t in notes))
+    return notes
+
+
+def build_summary(res, alpha=0.05) -> Summary:
+    """The summary of a :class:`~glmmix.results.MixtureResults` (``res.summary()``)."""
+    smry = Summary()
+    smry.add_title(f"glmmix: {res.model_name}")
+    _add_header(smry, res)
+    _add_coefficients(smry, res, alpha)
+    der = res.derived()
+    if len(der):
+        dt = pd.DataFrame({"value": [_fmt(v) for v in der["value"]], "std err": [_fmt(v) for v in der["se"]]},
+                          index=list(der.index))
+        smry.add_df(_titled(dt, "Derived quantities (delta-method SEs)"), index=False)
+    irt = _irt_table(res)
+    if irt is not None:
+        smry.add_df(_titled(irt, f"IRT {irt.attrs['model']}, theta ~ N(0, 1)"), index=False)
+    if res.n_classes > 1:
+        _add_classes(smry, res)
+    if res.search is not None and res.search.mode != "single" and res.search.maxima:
+        _add_maxima(smry, res)
+    for note in _notes(res):  # one paragraph each (the text is wrapped to the tables' width)
+        smry.add_text(f"Note: {note}")
     return smry

@@ -102,3 +102,17 @@ def test_as_a_process(files):
 def test_example_list(capsys):
     assert main(["example", "list"]) == 0
     assert "lca" in capsys.readouterr().out
+
+
+def test_example_lca_boundary_note_once_and_no_zero_se_beside_nan(capsys):
+    """The README's example: the boundary note is printed once (in the summary, not again
+    as a warning), every line is at most 100 characters, and the boundary probabilities
+    (0 or 1) have NaN standard errors, never 0.0000."""
+    assert main(["example", "lca"]) == 0
+    cap = capsys.readouterr()
+    text = cap.out + cap.err
+    assert text.count("ran to the boundary") == 1
+    assert max(len(line) for line in cap.out.splitlines()) <= 100
+    rows = cap.out.split("poLCA's probs):\n")[1].split("\n\n")[0].splitlines()[1:]
+    ses = [v for row in rows for v in row.split()[4:]]
+    assert len(ses) == 21 and ses.count("NaN") == 10 and "0.0000" not in ses

@@ -22,7 +22,8 @@ def test_attributes(res):
     assert res.bse.notna().all() and (res.bse > 0).all()
     np.testing.assert_allclose(res.tvalues, res.params / res.bse)
     ci = res.conf_int()
-    assert (ci.iloc[:, 0] < res.params).all() and (res.params < ci.iloc[:, 1]).all()
+    assert list(ci.columns) == [0, 1]  # statsmodels' names for labelled parameters
+    assert (ci[0] < res.params).all() and (res.params < ci[1]).all()
     assert res.nobs == 5000 and res.n_units == 1000
     assert res.aic == pytest.approx(-2 * res.llf + 2 * 11)
     assert res.bic == pytest.approx(-2 * res.llf + np.log(1000) * 11)
@@ -103,3 +104,20 @@ def test_robust_se_close_to_ml_for_correct_model(res):
     assert rob.llf == pytest.approx(res.llf, abs=1e-6)
     ratio = (rob.bse / res.bse).to_numpy()
     assert np.all((ratio > 0.6) & (ratio < 1.6))
+
+
+def test_profile_boundary_probabilities_have_nan_se():
+    """A probability whose logit ran to the boundary (|logit| of 20-30, derivative below
+    1e-9) has no standard error: NaN, not the 0 its underflowed derivative gives."""
+    long = gm.wide_to_long(gm.datasets.load("carcinoma"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gm.BoundaryWarning)
+        res = gm.fit(LCA, long, n_classes=3, family="bernoulli", seed=1)
+    prof = res.profile()
+    on_boundary = {res.params.index[i] for i in res.boundary}
+    assert len(on_boundary) == 10
+    for item in prof.index:
+        for k in range(1, 4):
+            se = prof.loc[item, f"se:class{k}"]
+            assert np.isnan(se) == (f"class{k}:{item}" in on_boundary), (item, k, se)
+            assert np.isnan(se) or se > 1e-3

@@ -95,7 +95,10 @@ def test_lrtest_states_the_boundary_caveat(lsat, lca2):
     glm = gm.fit("y ~ 0 + item", lsat, family="bernoulli")
     t = gm.lrtest(glm, ras)
     assert t["df"] == 1 and t["statistic"] == pytest.approx(2 * (ras.llf - glm.llf))
-    assert "boundary caveat" in t["note"]
+    assert "boundary caveat" in t["note"] and t.note == t["note"] and t.pvalue == t["p-value"]
+    shown = str(t)  # the note in full, lines at most 100 characters
+    assert t.note in " ".join(shown.split())
+    assert max(len(line) for line in shown.splitlines()) <= 100 and "..." not in shown
     with pytest.raises(ValueError):
         gm.lrtest(ras, glm)
 
