@@ -10,13 +10,24 @@ from .estimation import FitOptions
 from .model import MODEL_KEYWORDS, UNSET, MixtureModel, fit_options
 from .results import MixtureResults
 
+from typing import TYPE_CHECKING
 
-def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family="gaussian", link: str | None = None,
-        *, starts=UNSET, seed: int | None = UNSET, se: str = "auto", n_jobs: int = UNSET, start_params=None,
+if TYPE_CHECKING:  # names for the type hints only
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
+
+    from .families import Family
+
+
+def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str | Family = "gaussian",
+        link: str | None = None, *, starts: int | tuple[int, int] | str = UNSET, seed: int | None = UNSET,
+        se: str = "auto", n_jobs: int = UNSET, start_params: ArrayLike | None = None,
         start_from: MixtureResults | None = None, start_values: dict | None = None,
         options: FitOptions | None = None, progress: bool | None = None, verbose: bool = False,
-        measured_by=None, measurement_invariance: bool = False, re_parameterization: str = "cholesky",
-        invariant=(), class_specific=(), fix: dict | None = None, equal: list | None = None,
+        measured_by: str | dict | None = None, measurement_invariance: bool = False,
+        re_parameterization: str = "cholesky", invariant: Sequence[str] = (), class_specific: Sequence[str] = (),
+        fix: dict | None = None, equal: list | None = None,
         thresholds_by: str | None = None, trials: str | None = None, integration: str = "auto",
         n_points: int | None = None, adaptive: bool | None = None, weights: str | None = None,
         cluster_weights: str | None = None, weight_scaling: str | None = None,

@@ -108,6 +108,7 @@ class FitOptions:
 
     @property
     def adaptive(self) -> bool:
+        """Whether the start search is the adaptive one (``n_starts="auto"``)."""
         return isinstance(self.n_starts, str)
 
 
@@ -171,13 +172,15 @@ class SearchReport:
     limits: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The report as a dict of plain data (what results files store)."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, d: dict) -> SearchReport:
+        """The report written by :meth:`to_dict`."""
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
-    def table(self):
+    def table(self) -> pd.DataFrame:
         """The distinct maxima as a DataFrame (best first)."""
         import pandas as pd
 

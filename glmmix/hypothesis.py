@@ -190,7 +190,7 @@ class WaldInference:
         lo, hi = self.params - z * self.bse, self.params + z * self.bse
         return pd.DataFrame({0: lo, 1: hi}, index=self.params.index)
 
-    def wald_test(self, r_matrix, scalar: bool = True):
+    def wald_test(self, r_matrix: str | list | np.ndarray | tuple, scalar: bool = True) -> ContrastResults:
         """Joint Wald test of linear hypotheses on ``params`` (statsmodels semantics, chi-square).
 
         ``r_matrix``: equations in parameter labels, e.g.
@@ -199,6 +199,6 @@ class WaldInference:
         """
         return wald_test(self.params, self.cov_params().to_numpy(), r_matrix, scalar=scalar)
 
-    def t_test(self, r_matrix):
+    def t_test(self, r_matrix: str | list | np.ndarray | tuple) -> ContrastResults:
         """A z test for each linear hypothesis (statsmodels' ``t_test``; normal reference)."""
         return t_test(self.params, self.cov_params().to_numpy(), r_matrix)

@@ -28,6 +28,13 @@ from scipy.special import expit
 from .exceptions import GlmmixError
 from .inference import delta_cov
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for the type hints only
+    from numpy.typing import ArrayLike
+
+    from .results import MixtureResults
+
 
 class IRTError(GlmmixError, ValueError):
     """The model is not an item response model that irt_parameters() can read."""
@@ -89,7 +96,7 @@ def _structure(res):
     return kind, item, levels, classes, triples
 
 
-def irt_parameters(res) -> pd.DataFrame:
+def irt_parameters(res: MixtureResults) -> pd.DataFrame:
     """Discrimination a and difficulty b (and guessing g for the 3PL) with delta-method SEs.
 
     For the 2PL (``y ~ 0 + item + rr(0 + item | id, 1)``) and the Rasch model
@@ -129,7 +136,7 @@ def irt_parameters(res) -> pd.DataFrame:
     return out
 
 
-def item_curves(res, theta=None) -> pd.DataFrame:
+def item_curves(res: MixtureResults, theta: ArrayLike | None = None) -> pd.DataFrame:
     """Item characteristic curves as data: P(y = 1 | theta) on a grid, one row per (theta, item).
 
     ``theta`` defaults to 121 points over [-4, 4]. Columns: ``theta``, the item column,

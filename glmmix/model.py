@@ -37,6 +37,16 @@ from .terms import ParsedFormula
 from .validate import (check_label_values, check_model_args, check_n_jobs, check_options, check_seed,
                        check_start_params, check_starts)
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for the type hints only
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
+
+    from .families import Family
+    from .results import MixtureResults
+
 #: the default start search: adaptive (estimation.adaptive_search)
 DEFAULT_STARTS = "auto"
 
@@ -159,14 +169,14 @@ class MixtureModel:
         formula: str,
         data: pd.DataFrame,
         n_classes: int | dict = 1,
-        family="gaussian",
+        family: str | Family = "gaussian",
         link: str | None = None,
         *,
-        measured_by=None,
+        measured_by: str | dict | None = None,
         measurement_invariance: bool = False,
         re_parameterization: str = "cholesky",
-        invariant=(),
-        class_specific=(),
+        invariant: Sequence[str] = (),
+        class_specific: Sequence[str] = (),
         fix: dict | None = None,
         equal: list | None = None,
         thresholds_by: str | None = None,
@@ -243,21 +253,21 @@ class MixtureModel:
             raise DesignError(f"params has {theta.size} values; the model has {self.layout.n_free} free parameters")
         return theta
 
-    def loglike(self, params) -> float:
+    def loglike(self, params: ArrayLike) -> float:
         """Log-likelihood at the free parameters (unconstrained scale). With adaptive
         quadrature the nodes are those of the last adaptation (see :meth:`adapt`)."""
         return float(self.likelihood.loglik(self._theta(params)))
 
-    def score(self, params) -> np.ndarray:
+    def score(self, params: ArrayLike) -> np.ndarray:
         """Gradient of :meth:`loglike` (exact; Fisher's identity)."""
         return self.likelihood.gradient(self._theta(params))
 
-    def information(self, params) -> np.ndarray:
+    def information(self, params: ArrayLike) -> np.ndarray:
         """Observed information, minus the Hessian of :meth:`loglike` (central differences
         of the exact :meth:`score`)."""
         return observed_information(self.likelihood, self._theta(params))
 
-    def adapt(self, params) -> float:
+    def adapt(self, params: ArrayLike) -> float:
         """Move the adaptive quadrature nodes to the posteriors at ``params``; returns the
         log-likelihood there (non-adaptive rules: just the log-likelihood)."""
         return float(self.likelihood.adapt(self._theta(params)))
@@ -267,8 +277,9 @@ class MixtureModel:
         return homogeneous_start(self.likelihood)
 
     # ------------------------------------------------------------------ estimation
-    def fit(self, starts=UNSET, seed=UNSET, se: str | None = "auto", *, n_jobs=UNSET, start_params=None,
-            start_from=None, start_values: dict | None = None, options: FitOptions | None = None):
+    def fit(self, starts: int | tuple[int, int] | str = UNSET, seed: int | None = UNSET, se: str | None = "auto", *,
+            n_jobs: int = UNSET, start_params: ArrayLike | None = None, start_from: MixtureResults | None = None,
+            start_values: dict | None = None, options: FitOptions | None = None) -> MixtureResults:
         """Maximum-likelihood estimation; returns :class:`~glmmix.results.MixtureResults`.
 
         ``starts``, ``seed``, ``n_jobs`` or ``options`` (not both), ``se``, and the starting
@@ -299,7 +310,8 @@ class MixtureModel:
         rng = np.random.default_rng(None if opts.seed is None else [opts.seed, 1])
         return structured(self, opts, rng)
 
-    def starting_values(self, start_params=None, start_from=None, start_values=None) -> np.ndarray | None:
+    def starting_values(self, start_params: ArrayLike | None = None, start_from: MixtureResults | None = None,
+                        start_values: dict | None = None) -> np.ndarray | None:
         """The starting vector from the three ways of giving one (None: the default centre)."""
         layout = self.layout
         start_params = check_start_params(start_params)
@@ -319,7 +331,7 @@ class MixtureModel:
             start_params = layout.from_full(phi)
         return check_start_params(start_params, layout.n_free)
 
-    def transfer_start(self, src) -> np.ndarray:
+    def transfer_start(self, src: MixtureResults) -> np.ndarray:
         """Starting values from a fitted result, matched by full parameter labels."""
         if src.model is None:
             raise DesignError("start_from needs a result fitted in this session (not a loaded one)")

@@ -24,6 +24,18 @@ from scipy import stats
 
 from .exceptions import GlmmixError
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for the type hints only
+    from collections.abc import Sequence
+
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from .results import MixtureResults
+    from .selection import ClassEnumeration
+
 #: colour cycle (Okabe-Ito, readable in grey and by colour-blind readers)
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -54,7 +66,7 @@ def _title(res) -> str:
     return res.model_name
 
 
-def profile(res, ax=None, alpha: float = 0.05, title: str | None = None):
+def profile(res: MixtureResults, ax: Axes | None = None, alpha: float = 0.05, title: str | None = None) -> Figure:
     """Class profiles: each item's probability (or mean) in each class, poLCA style.
 
     Lines join the classes' values across items; bars are (1 - alpha) intervals from the
@@ -98,7 +110,7 @@ def profile(res, ax=None, alpha: float = 0.05, title: str | None = None):
     return fig
 
 
-def class_proportions(res, ax=None, alpha: float = 0.05):
+def class_proportions(res: MixtureResults, ax: Axes | None = None, alpha: float = 0.05) -> Figure:
     """Model-implied class proportions with (1 - alpha) intervals (delta-method SEs)."""
     p = res.class_proportions
     se = res.class_proportions_se.reindex(p.index).to_numpy(float)
@@ -120,7 +132,7 @@ def class_proportions(res, ax=None, alpha: float = 0.05):
     return fig
 
 
-def posterior_histogram(res, ax=None, bins: int = 20):
+def posterior_histogram(res: MixtureResults, ax: Axes | None = None, bins: int = 20) -> Figure:
     """Classification certainty: each unit's largest posterior class probability, stacked by
     its most likely class; the relative entropy is in the title."""
     post = res.posterior
@@ -191,7 +203,7 @@ def _irt(res):
     return theta, panels
 
 
-def item_curves(res, axes=None):
+def item_curves(res: MixtureResults, axes: Sequence[Axes] | None = None) -> Figure:
     """Item characteristic curves P(y = 1 | theta) of an IRT model, theta in SD units.
 
     Rasch (``y ~ 0 + item + (1 | id)``: slopes = the SD), 2PL (``rr(0 + item | id, 1)``),
@@ -221,7 +233,8 @@ def item_curves(res, axes=None):
     return fig
 
 
-def caterpillar(res, effect: str | None = None, ax=None, max_labels: int = 40):
+def caterpillar(res: MixtureResults, effect: str | None = None, ax: Axes | None = None,
+                max_labels: int = 40) -> Figure:
     """Random-effect scores by cluster, sorted: EAP +- 2 posterior SD (``res.random_effects()``).
 
     ``effect`` names the column of ``random_effects()`` (default: the first).
@@ -254,7 +267,8 @@ def caterpillar(res, effect: str | None = None, ax=None, max_labels: int = 40):
     return fig
 
 
-def transition_diagram(res, to: str | None = None, given: str | None = None, ax=None, min_prob: float = 0.01):
+def transition_diagram(res: MixtureResults, to: str | None = None, given: str | None = None, ax: Axes | None = None,
+                       min_prob: float = 0.01) -> Figure:
     """Latent transition probabilities P(to = k | given = j) as arrows between the classes
     of two class variables (LTA, Section 4), widths proportional to the probability;
     class proportions in the boxes."""
@@ -308,7 +322,8 @@ def transition_diagram(res, to: str | None = None, given: str | None = None, ax=
     return fig
 
 
-def bic_by_k(table, ax=None, criteria=("AIC", "BIC", "SABIC")):
+def bic_by_k(table: pd.DataFrame | ClassEnumeration, ax: Axes | None = None,
+             criteria: Sequence[str] = ("AIC", "BIC", "SABIC")) -> Figure:
     """Information criteria against the number of classes, the minimum of each marked.
 
     ``table``: a DataFrame with one row per number of classes (the index, or a column
@@ -343,7 +358,8 @@ def bic_by_k(table, ax=None, criteria=("AIC", "BIC", "SABIC")):
     return fig
 
 
-def place_labels(ax, x, y, labels, fontsize: float = 7, marker_px: float = 4.0):
+def place_labels(ax: Axes, x: ArrayLike, y: ArrayLike, labels: Sequence[str], fontsize: float = 7,
+                 marker_px: float = 4.0) -> None:
     """Annotate points with labels that overlap neither each other nor any point.
 
     Greedy placement in display coordinates: points in crowded places first, each label at

@@ -70,6 +70,37 @@ def predict(res, newdata=None, which="marginal"):
     return out
 
 
+def fitted(res) -> pd.Series:
+    """Fitted values of the rows used (see :attr:`MixtureResults.fittedvalues`); refused, with
+    the reason, where they are not defined."""
+    lik = _fitted_likelihood(res, "fittedvalues")
+    return _expected(lik, res.theta, "conditional", res.posterior.to_numpy(), lik.design.row_index,
+                     res.posterior.columns).rename("fitted")
+
+
+def residuals(res) -> pd.Series:
+    """Response residuals of the rows used (see :attr:`MixtureResults.resid`)."""
+    d = _fitted_likelihood(res, "resid").design
+    y = d.y / d.aux.trials if d.family.uses_trials else d.y  # binomial: proportions, as the means
+    return pd.Series(y - fitted(res).to_numpy(), index=d.row_index, name="resid")
+
+
+def _fitted_likelihood(res, what):
+    if res.model is None:
+        raise GlmmixError(f"{what} needs a result fitted in this session (a loaded result has no data): use "
+                          "predict(newdata)")
+    lik = res.model.likelihood
+    d = lik.design
+    if d.D:
+        raise GlmmixError(f"{what} is not defined for models with random effects or factors: E[y | class] "
+                          "depends on them (use random_effects() for their scores and predict(which='by_class') "
+                          "for the expected outcomes at zero effects)")
+    if d.family.thresholds:
+        raise GlmmixError(f"{what} is not defined for ordinal outcomes (categories are not numbers): use "
+                          "predict(which='by_class') for the expected category index")
+    return lik
+
+
 def modal_class(post: pd.DataFrame) -> pd.Series:
     """The class of highest posterior probability of every unit (first one on ties)."""
     return pd.Series(post.columns[np.argmax(post.to_numpy(), axis=1)], index=post.index, name="class")

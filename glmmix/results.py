@@ -16,6 +16,16 @@ import pandas as pd
 from .exceptions import GlmmixError
 from .hypothesis import WaldInference
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for the type hints only
+    import os
+
+    from statsmodels.iolib.summary2 import Summary
+
+    from .estimation import FitOptions, FitResult
+    from .model import MixtureModel
+
 
 class MixtureResults(WaldInference):
     """Results of :func:`glmmix.fit`.
@@ -44,7 +54,7 @@ class MixtureResults(WaldInference):
         replicated, why the search stopped and the time spent (``print(res.search)``).
     """
 
-    def __init__(self, state: dict, model=None, cov_free=None):
+    def __init__(self, state: dict, model: MixtureModel | None = None, cov_free: np.ndarray | None = None):
         self._state = state
         #: the :class:`~glmmix.model.MixtureModel` that was fitted; None after load()
         self.model = model
@@ -86,7 +96,8 @@ class MixtureResults(WaldInference):
         self.search = SearchReport.from_dict(state["search"]) if state.get("search") else None
 
     @classmethod
-    def from_fit(cls, model, fit, cov_free, se_type: str, options) -> "MixtureResults":
+    def from_fit(cls, model: MixtureModel, fit: FitResult, cov_free: np.ndarray | None, se_type: str,
+                 options: FitOptions) -> MixtureResults:
         """Results of ``model`` (a :class:`~glmmix.model.MixtureModel`) from the estimation's
         ``FitResult`` and the free parameters' covariance (None without SEs)."""
         from .reporting import results_state
@@ -372,6 +383,28 @@ class MixtureResults(WaldInference):
         return predict(self, newdata, which)
 
     @property
+    def fittedvalues(self) -> pd.Series:
+        """Fitted values of the rows used, E[y_r | the unit's responses]: the class-specific
+        expected outcomes weighted by the unit's posterior class probabilities
+        (``predict(which="conditional")``); for binomial outcomes, probabilities.
+
+        Defined for models without random effects or factors and for outcomes that are
+        numbers (not ordinal); elsewhere a :class:`GlmmixError` says why.
+        ``predict(which="marginal")`` gives the expected outcomes without the responses.
+        """
+        from .predict import fitted
+
+        return fitted(self)
+
+    @property
+    def resid(self) -> pd.Series:
+        """Response residuals of the rows used, y - :attr:`fittedvalues` (binomial outcomes as
+        proportions of their trials); defined where :attr:`fittedvalues` is."""
+        from .predict import residuals
+
+        return residuals(self)
+
+    @property
     def modal_class(self) -> pd.Series:
         """The most likely class of every fitted unit (highest posterior probability)."""
         from .predict import modal_class
@@ -400,7 +433,7 @@ class MixtureResults(WaldInference):
         tab.loc[[self.params.index[i] for i in self.boundary], ["std err", "z", "P>|z|"]] = np.nan
         return tab
 
-    def summary(self, alpha: float = 0.05):
+    def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels ``Summary`` (``print`` it; ``.as_html()``, ``.as_latex()``)."""
         from .summary import build_summary
 
@@ -413,7 +446,7 @@ class MixtureResults(WaldInference):
                 f"llf={self.llf:.4f}, {self.df_model} parameters>")
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write the results to a JSON file of data (no pickle, no code): reload with
         ``glmmix.load_results`` (see :mod:`glmmix.persist`)."""
         from .persist import save
@@ -421,7 +454,7 @@ class MixtureResults(WaldInference):
         save(self, path)
 
     @classmethod
-    def load(cls, path) -> "MixtureResults":
+    def load(cls, path: str | os.PathLike) -> MixtureResults:
         """Read results written by :meth:`save` (also ``glmmix.load_results``).
 
         The file is read as data (no pickle, nothing evaluated) and validated. A loaded result

@@ -72,6 +72,13 @@ from scipy import integrate
 from .exceptions import GlmmixError
 from .progress import run_jobs
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for the type hints only
+    from collections.abc import Iterable
+
+    from .results import MixtureResults
+
 #: the columns of ClassEnumeration.table, in order
 TABLE_COLUMNS = ["log-likelihood", "parameters", "AIC", "BIC", "SABIC", "CAIC", "entropy", "smallest class",
                  "LL replicated", "converged", "LMR LR", "LMR p", "aLMR p", "BLRT p"]
@@ -182,6 +189,7 @@ class LMRResult:
     n_classes: tuple = (0, 0)
 
     def summary(self) -> str:
+        """The test as text: statistics, p-values and the likelihoods compared."""
         k0, k1 = self.n_classes
         return "\n".join([
             f"Vuong-Lo-Mendell-Rubin likelihood ratio test for {k0} (H0) versus {k1} classes",
@@ -199,7 +207,7 @@ class LMRResult:
         return self.summary()
 
 
-def lmr_test(small, big) -> LMRResult:
+def lmr_test(small: MixtureResults, big: MixtureResults) -> LMRResult:
     """Vuong-Lo-Mendell-Rubin and adjusted LMR tests of ``small`` (K-1 classes) against ``big``.
 
     Both must be fitted in this session to the same data with the same family. A p-value
@@ -236,6 +244,7 @@ class BLRTResult:
     n_classes: tuple = (0, 0)
 
     def summary(self) -> str:
+        """The test as text: the statistic, the bootstrap p-value and the replications used."""
         k0, k1 = self.n_classes
         return "\n".join([
             f"Parametric bootstrapped likelihood ratio test for {k0} (H0) versus {k1} classes",
@@ -285,8 +294,9 @@ def _boot_one(small, big, data, formula, kw, starts, seed):
         return np.nan, f"{type(exc).__name__}: {exc}"
 
 
-def blrt(small, big, data, n_boot: int = 100, *, seed=None, starts=(20, 5), n_jobs: int = 1,
-         progress=None, fit_kwargs: dict | None = None) -> BLRTResult:
+def blrt(small: MixtureResults, big: MixtureResults, data: pd.DataFrame, n_boot: int = 100, *,
+         seed: int | None = None, starts: int | tuple[int, int] = (20, 5), n_jobs: int = 1,
+         progress: bool | None = None, fit_kwargs: dict | None = None) -> BLRTResult:
     """Bootstrap likelihood ratio test of ``small`` (K-1 classes) against ``big`` (K classes).
 
     Each of ``n_boot`` data sets is drawn from the ``small`` model at its estimates (with the
@@ -403,9 +413,10 @@ def _fit_one(formula, data, K, seed, kw):
     return K, res, [(w.category, str(w.message)) for w in caught]
 
 
-def enumerate_classes(formula: str, data: pd.DataFrame, n_classes=range(1, 7), *, lmr: bool = True,
-                      blrt: bool = False, n_boot: int = 100, boot_starts=(20, 5), seed=None, n_jobs: int = 1,
-                      progress=None, **fit_kwargs) -> ClassEnumeration:
+def enumerate_classes(formula: str, data: pd.DataFrame, n_classes: Iterable[int] = range(1, 7), *,
+                      lmr: bool = True, blrt: bool = False, n_boot: int = 100,
+                      boot_starts: int | tuple[int, int] = (20, 5), seed: int | None = None, n_jobs: int = 1,
+                      progress: bool | None = None, **fit_kwargs) -> ClassEnumeration:
     """Fit every K in ``n_classes`` with the same settings and compare them.
 
     Parameters

@@ -28,6 +28,14 @@ from .random_effects import from_natural as re_from_natural
 from .results import MixtureResults
 from .validate import check_data, check_label_values, check_n_jobs, check_seed
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for the type hints only
+    from collections.abc import Callable
+
+    from .families import Family
+    from .results import MixtureResults
+
 
 def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
     """Outcomes (design row order) and true classes (per unit) drawn from the model."""
@@ -69,8 +77,9 @@ def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
     return y, cls
 
 
-def simulate(model, data: pd.DataFrame | None = None, params: dict | None = None, *, n_classes: int = 1,
-             family="gaussian", link: str | None = None, seed=None, **layout_kw) -> pd.DataFrame:
+def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, params: dict | None = None, *,
+             n_classes: int = 1, family: str | Family = "gaussian", link: str | None = None,
+             seed: int | np.random.Generator | None = None, **layout_kw) -> pd.DataFrame:
     """Draw a data set from a model.
 
     Parameters
@@ -289,8 +298,8 @@ def _one(rep, generate, fit, seed, truth=None):
         return rep, None, None, f"{type(exc).__name__}: {exc}", "failed"
 
 
-def monte_carlo(generate, fit, truth: dict, n_rep: int = 100, seed=None, n_jobs: int = 1,
-                progress: bool | None = None, align=None) -> MonteCarloResult:
+def monte_carlo(generate: Callable, fit: Callable, truth: dict, n_rep: int = 100, seed: int | None = None,
+                n_jobs: int = 1, progress: bool | None = None, align: Callable | bool | None = None) -> MonteCarloResult:
     """Run a simulation study.
 
     Parameters

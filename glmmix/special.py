@@ -27,6 +27,11 @@ import pandas as pd
 from .api import fit
 from .results import MixtureResults
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for the type hints only
+    from matplotlib.axes import Axes
+
 
 def _say(name, formula, kw, verbose):
     if verbose:
@@ -180,7 +185,7 @@ def compare(results: dict | list) -> pd.DataFrame:
 
 
 def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1, class_y: int = 1,
-                  ax=None, labels: bool = True, names: tuple[str, str] | None = None):
+                  ax: Axes | None = None, labels: bool = True, names: tuple[str, str] | None = None) -> Axes:
     """Figure 4: item probabilities of one model's class (x) against another's (y).
 
     Each axis names its model (``names=`` overrides the fitted models' names) and class;

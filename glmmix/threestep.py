@@ -44,6 +44,11 @@ from scipy.special import logsumexp
 from .exceptions import GlmmixError
 from .hypothesis import WaldInference
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for the type hints only
+    from .results import MixtureResults
+
 
 class ThreeStepError(GlmmixError, ValueError):
     """A three-step analysis that cannot be done as asked."""
@@ -96,7 +101,8 @@ class ThreeStepResults(WaldInference):
     """Step-3 estimates with statsmodels-style attributes (``params``, ``bse``, ``pvalues``,
     ``conf_int()``, ``cov_params()``, ``wald_test()``, ``t_test()``, ``summary()``)."""
 
-    def __init__(self, params, cov, method, formula, D, n, llf=None):
+    def __init__(self, params: pd.Series, cov: np.ndarray, method: str, formula: str, D: np.ndarray, n: int,
+                 llf: float | None = None):
         self.params = params
         self._cov = cov
         self.method = method
@@ -108,13 +114,16 @@ class ThreeStepResults(WaldInference):
         self.llf = llf
 
     def cov_params(self) -> pd.DataFrame:
+        """Covariance matrix of the estimates (sandwich for BCH), labelled by parameter."""
         return pd.DataFrame(self._cov, index=self.params.index, columns=self.params.index)
 
     @property
     def bse(self) -> pd.Series:
+        """Standard errors of ``params``."""
         return pd.Series(np.sqrt(np.clip(np.diag(self._cov), 0, None)), index=self.params.index, name="bse")
 
     def summary(self) -> str:
+        """Coefficients with z tests and intervals, and the classification errors, as text."""
         names = {"bch": "BCH (weighted, sandwich SEs)", "ml": "ML three-step (fixed classification errors)"}
         ci = self.conf_int()
         tab = pd.DataFrame({"coef": self.params, "std err": self.bse, "z": self.tvalues, "P>|z|": self.pvalues,
@@ -366,8 +375,8 @@ def _class_posterior(post, sizes, variable):
     return pd.DataFrame(M, index=post.index, columns=[f"{variable}#{j}" for j in cols])
 
 
-def three_step(res, data: pd.DataFrame, formula: str, method: str = "bch", family: str = "gaussian",
-               class_variable: str | None = None):
+def three_step(res: MixtureResults, data: pd.DataFrame, formula: str, method: str = "bch",
+               family: str = "gaussian", class_variable: str | None = None) -> ThreeStepResults:
     """Relate latent classes to a distal outcome or to covariates without shifting the classes.
 
     Parameters

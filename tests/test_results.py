@@ -121,3 +121,29 @@ def test_profile_boundary_probabilities_have_nan_se():
             se = prof.loc[item, f"se:class{k}"]
             assert np.isnan(se) == (f"class{k}:{item}" in on_boundary), (item, k, se)
             assert np.isnan(se) or se > 1e-3
+
+
+def test_fittedvalues_and_resid(res):
+    """Fitted values are the posterior-weighted class profiles; residuals y - fitted."""
+    fv, r = res.fittedvalues, res.resid
+    long = gm.wide_to_long(gm.datasets.load("lsat"))
+    assert len(fv) == len(r) == res.nobs and fv.between(0, 1).all()
+    pd.testing.assert_series_equal(fv, res.predict(which="conditional"), check_names=False)
+    np.testing.assert_allclose(r + fv, long.loc[fv.index, "y"])
+    # by hand for one person: sum_c P(c | responses) P(y = 1 | c) for each item
+    prof = res.profile()[["class1", "class2"]].to_numpy()
+    rows = long.index[long["id"] == long["id"].iloc[0]]
+    np.testing.assert_allclose(fv[rows], prof @ res.posterior.iloc[0].to_numpy())
+
+
+def test_fittedvalues_refused_where_not_defined(tmp_path):
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    ras = gm.fit("y ~ 0 + item + (1|id)", lsat, family="bernoulli", n_points=5, se="none")
+    with pytest.raises(gm.GlmmixError, match="random effects"):
+        ras.fittedvalues
+    with pytest.raises(gm.GlmmixError, match="random effects"):
+        ras.resid
+    glm = gm.fit("y ~ 0 + item", lsat, family="bernoulli")
+    glm.save(tmp_path / "glm.json")
+    with pytest.raises(gm.GlmmixError, match="loaded result"):
+        gm.load_results(tmp_path / "glm.json").fittedvalues
