@@ -11,6 +11,7 @@ then new respondents classified by an LCA (``res.predict(newdata, which="posteri
 """
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ from scipy.special import expit
 import glmmix as gm
 
 QUICK = os.environ.get("GLMMIX_VIGNETTE_QUICK") == "1"
+OUT = Path(os.environ.get("GLMMIX_VIGNETTE_OUT") or Path(__file__).resolve().parent / "output") / "scoring"
+OUT.mkdir(parents=True, exist_ok=True)
+print(f"Figures and files of this vignette go to {OUT}")
 pd.set_option("display.width", 120)
 
 # ---------------------------------------------------------------- 1. a GLMM: VerbAgg's Rasch model
@@ -38,6 +42,11 @@ print(f"\nEAP and mode differ by up to {np.abs(eap['Intercept'] - mode['Intercep
       f"EAPs' variance ({eap['Intercept'].var():.3f}) plus the mean posterior variance\n"
       f"({(eap['sd:Intercept'] ** 2).mean():.3f}) nearly recovers the estimated variance "
       f"({rasch.params['sd(id:Intercept)'] ** 2:.3f}), as it should.")
+# what this part shows: lme4's maximum; equal sum scores, equal scores; the variance decomposition
+assert abs(rasch.llf + 4036.9049) < 1e-3
+assert tab.groupby("sum score")[["EAP Intercept", "mode Intercept"]].std().max().max() < 1e-6
+total = eap["Intercept"].var() + (eap["sd:Intercept"] ** 2).mean()
+assert abs(total / rasch.params["sd(id:Intercept)"] ** 2 - 1) < 0.1
 
 # ---------------------------------------------------------------- 2. IRT: LSAT 2PL ability scores
 lsat = gm.wide_to_long(gm.datasets.load("lsat"))
@@ -50,6 +59,7 @@ per = fs.join(pattern).groupby("pattern").agg(n=("factor", "size"), EAP=("factor
                                               SD=("sd:factor", "first"), mode=("mode factor", "first"))
 print("Ability (factor) scores by response pattern (mirt's fscores EAP, ltm's empirical Bayes modes):")
 print(per.sort_values("EAP").iloc[::3].round(3).to_string())
+assert abs(two.llf + 2466.6534) < 1e-3
 
 # ---------------------------------------------------------------- 3. GoM: grades of membership
 rng = np.random.default_rng(7)
@@ -74,6 +84,7 @@ print(q.describe().loc[["mean", "std", "min", "25%", "50%", "75%", "max"]].round
 print(f"correlation with the true membership: {np.corrcoef(q.iloc[:, 0], q.iloc[:, 1])[0, 1]:.3f}; the EAPs "
       "shrink towards the mean,\nand their posterior SDs show how little a few binary items say about "
       "a person's mix of classes.")
+assert np.corrcoef(q.iloc[:, 0], q.iloc[:, 1])[0, 1] > 0.5
 
 # ---------------------------------------------------------------- 4. classifying new respondents
 lca = gm.fit("y ~ 0 + item | class(id) ~ 1", lsat, 2, family="bernoulli", seed=1, starts=(10, 3))
@@ -86,6 +97,9 @@ print("New respondents, not in the fit (new4 skipped two items): posterior class
 print(pd.concat([lca.predict(new, which="posterior"), lca.predict(new, which="class")], axis=1).round(3).to_string())
 print("Classification table of the fitted persons (average posterior probabilities by modal class):")
 print(lca.classification_table().round(3).to_string())
+assert abs(lca.llf + 2467.4055) < 1e-3
+modal = lca.predict(new, which="class")
+assert modal["new1"] != modal["new2"]  # all wrong and all right fall in different classes
 
 try:  # a figure: EAPs against modes for VerbAgg, with posterior SDs
     import matplotlib
@@ -102,9 +116,9 @@ try:  # a figure: EAPs against modes for VerbAgg, with posterior SDs
     ax.set_ylabel("posterior mean (EAP)")
     ax.set_title("VerbAgg persons' random intercepts", fontsize=10)
     ax.legend(fontsize=8)
-    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "glmmix_scoring_verbagg.png")
+    path = OUT / "verbagg_eap_vs_mode.png"
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=150)
     print(f"\nFigure written to {path}")
 except ImportError:
     pass

@@ -55,6 +55,7 @@ def align(p, b):
     return p, b
 
 
+TTY = sys.stderr.isatty()
 rows = []
 t_start = time.perf_counter()
 for name, (formula, v) in MODELS.items():
@@ -67,11 +68,15 @@ for name, (formula, v) in MODELS.items():
     def generate(rng, formula=formula, params=params):
         return gm.simulate(formula, design, params=params, n_classes=2, family="gaussian", seed=rng)
 
-    def fit(df, formula=formula):
-        return gm.fit(formula, df, n_classes=2, family="gaussian", starts=(10, 3), seed=1)
+    def fit(df, formula=formula, done=[0], t0=t0):  # noqa: B006 (the count of this model's fits)
+        res = gm.fit(formula, df, n_classes=2, family="gaussian", starts=(10, 3), seed=1)
+        done[0] += 1
+        if not TTY and done[0] % 10 == 0:  # a terminal shows a progress bar instead
+            print(f"   {done[0]} of {N_REP} replications, {time.perf_counter() - t0:.0f} s", flush=True)
+        return res
 
     mc = gm.monte_carlo(generate, fit, {"logit:class1:Intercept": 0.0, "class1:x": 0.2, "class2:x": 0.8},
-                        n_rep=N_REP, seed=2006, progress=sys.stderr.isatty(), align=align)
+                        n_rep=N_REP, seed=2006, progress=TTY, align=align)
     t = mc.table
     rows.append({"model": name, "MSE(alpha_1)": t.loc["logit:class1:Intercept", "MSE"], "paper": PAPER[name],
                  "coverage(alpha_1)": t.loc["logit:class1:Intercept", "coverage"],

@@ -55,6 +55,9 @@ print(f"\nModel 6: Var(alpha_1) = {sd6 ** 2:.0f}, ICC = {icc:.4f} (eq 20)"
 if not QUICK:  # with the SD fixed, Model 6 has no extra free parameter
     print("Likelihood-ratio test of Model 5 within Model 6:")
     print(gm.lrtest(m5, m6).to_string())
+# what the vignette shows: Model 6 runs into Model 5 (ICC near 1, nearly equal log-likelihoods)
+assert icc > 0.99 and abs(m6.llf - m5.llf) < 2.0, (icc, m5.llf, m6.llf)
+assert QUICK or m6.llf > m5.llf - 1e-3  # Model 6 nests Model 5 in the limit
 
 # Figures 2-3: P(C = 1 | alpha_1) on a standard scale, for Var(alpha_1) = 100 and 10000
 z = np.linspace(-3, 3, 601)
