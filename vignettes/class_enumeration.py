@@ -1,6 +1,7 @@
 """Vignette: choosing the number of latent classes with glmmix.
 
-Run:  python vignettes/class_enumeration.py      (a few minutes; GLMMIX_VIGNETTE_QUICK=1: seconds)
+Run:  python vignettes/class_enumeration.py      (a few minutes; GLMMIX_VIGNETTE_QUICK=1: about 20 s of CPU
+      time measured)
 
 Carcinoma ratings (Agresti; 7 pathologists, 118 slides), LCA with 1-5 classes:
 

@@ -1,6 +1,6 @@
 """Vignette: latent class analysis with glmmix.
 
-Run:  python vignettes/lca.py          (about 20 seconds)
+Run:  python vignettes/lca.py          (about 10 s: 5 s of CPU time measured, one process)
 
 1. Carcinoma ratings (Agresti; 7 pathologists, 118 slides): LCA with 1-4 classes, the
    comparison table, item-response profiles; agreement with poLCA's published values.

@@ -1,7 +1,8 @@
 """Vignette: between-level or within-between classes? The paper's Table 3 and Figures 2-3.
 
 Run:  python vignettes/table3_within_between.py       (about 3 minutes)
-      GLMMIX_VIGNETTE_QUICK=1 python vignettes/...      (seconds: Model 6 with its SD fixed)
+      GLMMIX_VIGNETTE_QUICK=1 python vignettes/...      (about 35 s of CPU time measured: Model 6 with its
+                                                        SD fixed)
 
 Data from Model 5 (between-level class C_j, eq 16-17; random intercept with variance 0.2;
 100 clusters of 10). Model 6 treats C as a within-level class with a random class-logit
