@@ -48,10 +48,11 @@ def page(name: str, output: str, figures: list[str], quick: bool, seconds: float
     """The markdown page of one vignette."""
     source = (VIGNETTES / f"{name}.py").read_text()
     doc = ast.get_docstring(ast.parse(source)) or ""
-    title, _, body = doc.partition("\n")
+    title, _, body = doc.partition("\n\n")  # the first paragraph, then the rest
+    title = " ".join(title.split()).removeprefix("Vignette: ").rstrip(".")
     mode = ("the quick version, `GLMMIX_VIGNETTE_QUICK=1`, with smaller data or fewer starts than the full "
             "run" if quick else "the full version")
-    lines = [f"# {name}.py", "", title.removeprefix("Vignette: ").strip().rstrip(".").capitalize() + ".", "",
+    lines = [f"# {name}.py", "", title[:1].upper() + title[1:] + ".", "",
              "```text", body.strip("\n"), "```", "",
              f'!!! note "Executed page"', f"    The output and figures below are those of {mode}, written by "
              f"`python scripts/gen_vignette_pages.py` ({seconds:.0f} s of CPU time). Run it "

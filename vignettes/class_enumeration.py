@@ -1,7 +1,8 @@
 """Vignette: choosing the number of latent classes with glmmix.
 
-Run:  python vignettes/class_enumeration.py      (a few minutes; GLMMIX_VIGNETTE_QUICK=1: about 20 s of CPU
-      time measured)
+Run:  python vignettes/class_enumeration.py      (about 4 minutes, extrapolated from the quick run: five
+      times the bootstrap samples, more starts)
+      GLMMIX_VIGNETTE_QUICK=1 python vignettes/...  (20 s of CPU time measured)
 
 Carcinoma ratings (Agresti; 7 pathologists, 118 slides), LCA with 1-5 classes:
 

@@ -1,9 +1,11 @@
 """Vignette: the simulation study of the paper's Table 2 (Section 5), with glmmix.simulate
 and glmmix.monte_carlo.
 
-Run:  python vignettes/table2_between_classes.py            (100 replications per model, about 6 minutes;
-                                                              a progress bar in a terminal)
-      GLMMIX_VIGNETTE_QUICK=1 python vignettes/...           (a few replications)
+Run:  python vignettes/table2_between_classes.py     (100 replications per model: about 20 minutes,
+                                                       extrapolated from the quick run; a progress bar
+                                                       in a terminal, else a line every 10 replications)
+      GLMMIX_VIGNETTE_QUICK=1 python vignettes/...    (4 replications per model: 51 s of CPU time
+                                                       measured, nearly all in Models 3 and 4)
 
 Model (eq 19): y_ij = mu_cj + beta_cj x_ij + e_ij, two equal classes, 50 clusters of 10,
 means (1, 0.2) in class 1 and (0, 0.8) in class 2, residual variance 1, random-effect

@@ -1,7 +1,7 @@
 """Vignette: a within-level class variable C and a between-level class variable D in one
 model (Section 6 of the paper, eq 22-26).
 
-Run:  python vignettes/within_between_cd.py            (about 2 minutes)
+Run:  python vignettes/within_between_cd.py            (about 2 minutes: 119 s of CPU time measured)
       GLMMIX_VIGNETTE_QUICK=1 python vignettes/...      (about 15 s: 40 schools, fewer starts,
                                                         no (c, d)-specific outcome model)
 
