@@ -88,6 +88,10 @@ class FitOptions:
         Print the stages: random starts (stage one), EM, BFGS, adaptation of the nodes.
     progress : bool or None
         A progress bar over the starts; None: only in interactive sessions.
+    coarse_search : bool
+        Run the start search of a model whose evaluation is large on a coarser integration
+        rule and re-converge its best maxima on the model's rule (:func:`search_likelihood`,
+        :func:`polish`); False: search on the model's rule throughout.
     """
 
     n_starts: int | str = "auto"
@@ -105,6 +109,7 @@ class FitOptions:
     seed: int | None = None
     verbose: bool = False
     progress: bool | None = None
+    coarse_search: bool = True
 
     @property
     def adaptive(self) -> bool:
@@ -154,6 +159,9 @@ class SearchReport:
     limits : list of dict
         Boundary limits evaluated for the nesting guarantee: ``model``, ``loglik`` and
         ``used`` (whether the limit beat every completed start and is reported instead).
+    rule : str
+        Empty, or how a coarse integration rule served the search (``estimation.polish``):
+        maxima it did not re-converge keep the coarse rule's log-likelihood.
     """
 
     mode: str
@@ -170,6 +178,7 @@ class SearchReport:
     seconds: float = 0.0
     best_origin: str = ""
     limits: list = field(default_factory=list)
+    rule: str = ""
 
     def to_dict(self) -> dict:
         """The report as a dict of plain data (what results files store)."""
@@ -199,6 +208,8 @@ class SearchReport:
             lines.append(f"  {m['loglik']:14.4f}  {m['starts']:4d}   from {', '.join(m['origins'])}")
         if len(self.maxima) > 10:
             lines.append(f"  ... and {len(self.maxima) - 10} lower")
+        if self.rule:
+            lines.append(f"Integration: {self.rule}")
         for lim in self.limits:
             lines.append(f"  limit {lim['model']}: {lim['loglik']:.4f}" + ("  (reported: above every start)" if lim["used"] else ""))
         return "\n".join(lines)
@@ -738,7 +749,8 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     center = homogeneous_start(lik) if start_params is None else np.asarray(start_params, float)
     K = lik.K
     single = K == 1 or (not opts.adaptive and opts.n_starts <= 0)
-    S = _Search(lik, opts, rng, "single" if single else ("auto" if opts.adaptive else "fixed"))
+    S = _Search(lik if single else search_likelihood(lik, opts), opts, rng,
+                "single" if single else ("auto" if opts.adaptive else "fixed"))
     if single:
         origin = "given" if start_params is not None else "centre"
         if K > 1 and start_params is None:
@@ -772,6 +784,8 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
             # Step 3: complete the best few (and every given or structured start).
             S.complete(pending + items[: max(1, opts.n_final)])
             stopped = f"fixed: {len(S.fits)} completed as requested"
+    if S.lik is not lik:
+        polish(S, lik)
     best = S.finish(t0, stopped)
     rep = best.search
     say(opts.verbose, f"best log-likelihood {best.ll:.4f}, reached by {rep.n_best} of {rep.completed} completed "
@@ -827,6 +841,98 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
         best.warnings.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
     return best
+
+
+# ----------------------------------------------------------------------------- coarse search
+#: the start search runs on a coarser rule when one evaluation fills at least this many
+#: (pattern or cluster, class, node) cells on the accurate rule
+COARSE_SEARCH_CELLS = 1e5
+#: maxima of the coarse search within this of the best (after the coarse rule's offset)
+#: are re-converged on the accurate rule, at most POLISH_MAX of them
+POLISH_WINDOW = 1.0
+POLISH_MAX = 3
+
+
+def evaluation_cells(lik) -> float:
+    """Cells one evaluation fills: (patterns x classes + cluster patterns) x nodes."""
+    base = lik.base if isinstance(lik, ScaledLikelihood) else lik
+    return float(base.n_patterns * base.K + base.pat.Gc.shape[0]) * base.integ.n_nodes
+
+
+def search_likelihood(lik, opts: FitOptions):
+    """The likelihood the start search runs on: ``lik`` itself, or, when one evaluation is
+    large (:data:`COARSE_SEARCH_CELLS`), the same likelihood on ``Integration.coarse()``
+    (about half the points per dimension). Stage one and the completions then rank the
+    starting values on the coarse rule, and :func:`polish` re-converges the best maxima on
+    the accurate one, so every reported number is the accurate rule's."""
+    if not opts.coarse_search:
+        return lik
+    if isinstance(lik, ScaledLikelihood):
+        c = search_likelihood(lik.base, opts)
+        return lik if c is lik.base else ScaledLikelihood(c, lik.rescaling)
+    coarse = lik.integ.coarse()
+    if coarse is None or evaluation_cells(lik) < COARSE_SEARCH_CELLS:
+        return lik
+    return lik.with_integration(coarse)
+
+
+def polish(S: _Search, lik) -> None:
+    """Re-converge the coarse search's best distinct maxima on the accurate rule ``lik``.
+
+    Each maximum's best start is completed again (EM and BFGS) from its coarse optimum; every
+    start that reached that maximum gets the accurate log-likelihood. Proper maxima (not on
+    an unbounded likelihood, see :meth:`_Search.best`) are taken best first while their
+    coarse log-likelihood, moved by the coarse rule's offset at the first one, is within
+    :data:`POLISH_WINDOW` of the best accurate one (at most :data:`POLISH_MAX`). The others
+    keep the search rule's log-likelihood, and so that none of them can be reported, any
+    that would be is re-converged too. ``S.report.rule`` says which rules were used."""
+    coarse, opts = S.lik, S.opts
+    groups: list[list[int]] = []
+    for i in sorted(S.fits, key=lambda j: -S.fits[j].ll):
+        lead = groups[-1][0] if groups else None
+        if lead is not None and S.fits[lead].ll - S.fits[i].ll < _tolerance(opts, S.fits[lead].ll):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    group_of = {i: g for g in groups for i in g}
+    all_degen = all(S.degenerate[g[0]] for g in groups)
+    S.lik = lik
+    done: set[int] = set()
+    state = {"offset": None, "best": -np.inf, "n": 0}
+
+    def redo(members):
+        old = S.fits[members[0]]
+        new = _guarded(converge, lik, old.adapt_state if old.adapt_state is not None else S.adapt0, old.theta, opts)
+        state["n"] += 1
+        done.update(members)
+        if isinstance(new, StartFailure) or not np.isfinite(new.ll):
+            for j in members:
+                S.records[j].error = new.error if isinstance(new, StartFailure) else "non-finite log-likelihood"
+                del S.fits[j]
+            return
+        if state["offset"] is None:
+            state["offset"] = new.ll - old.ll
+        state["best"] = max(state["best"], new.ll)
+        degen = bool(degenerate_params(lik, new.theta))
+        for j in members:
+            S.fits[j], S.degenerate[j] = new, degen
+            S.records[j].ll_final, S.records[j].converged = new.ll, new.converged
+
+    for members in groups:
+        if S.degenerate[members[0]] and not all_degen:
+            continue
+        if state["offset"] is not None and (state["n"] >= POLISH_MAX or
+                                            S.fits[members[0]].ll + state["offset"] < state["best"] - POLISH_WINDOW):
+            break
+        redo(members)
+    while S.fits:  # whatever would be reported must have been re-converged
+        i, _ = S.best()
+        if i in done:
+            break
+        redo(group_of[i])
+    ci, ai = coarse.integ, lik.integ
+    S.report.rule = (f"starts searched on {ci.method} {ci.n_points}^{ci.D} ({ci.n_nodes} nodes); the best "
+                     f"{state['n']} maxima re-converged on {ai.method} {ai.n_points}^{ai.D} ({ai.n_nodes} nodes)")
 
 
 def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:

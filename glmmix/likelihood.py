@@ -273,6 +273,10 @@ class MixtureLikelihood:
         self.n_patterns = self.pat.P
         self.count = self.pat.count
 
+    def with_integration(self, integration: Integration) -> "MixtureLikelihood":
+        """The same likelihood on another integration rule (``Integration.coarse``)."""
+        return MixtureLikelihood(self.design, self.layout, integration)
+
     # ------------------------------------------------------------------ parameters
     def factor_matrices(self, P):
         """Factor matrices of the outcome blocks per class [(K, q, d)] and class blocks [(m, d)]."""

@@ -222,6 +222,27 @@ class Integration:
         """Go back to an adaptation state returned by :meth:`adaptation`."""
         self.m, self.R = (a.copy() for a in adaptation)
 
+    def coarse(self) -> "Integration | None":
+        """A cheaper rule of the same kind for the start search (``estimation.estimate``):
+        the trapezoid rule on the same range with about half the points per dimension (odd,
+        at least 21), or None. Only the non-adaptive trapezoid rule has one: its cost is
+        proportional to its nodes (which the pattern compression of ``likelihood.py`` makes
+        the whole cost), while an adaptive rule's evaluation costs per row, and Gauss-Hermite
+        with few points over-states the likelihood where a latent's loadings grow large (a
+        coarse search then chases maxima the model's rule does not have). The start search
+        only ranks starting values with it; the maxima it reports are re-converged on this
+        (the model's) rule."""
+        if self.D == 0 or self.method != "trapezoid" or self.adaptive:
+            return None
+        n = max(21, (self.n_points + 1) // 2)
+        n += 1 - n % 2  # odd: a node at the centre, as the default rules have
+        if n ** self.D * 2 > self.n_nodes:
+            return None
+        t, lw = trapezoid(n, self.D, float(np.abs(self.t).max()))
+        obj = Integration(self.method, n, self.D, self.adaptive, t, lw)
+        obj.reset(self.m.shape[0])
+        return obj
+
     def state(self):
         return {"method": self.method, "n_points": self.n_points, "adaptive": self.adaptive,
                 "n_nodes": self.n_nodes}

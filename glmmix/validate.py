@@ -97,9 +97,9 @@ def check_options(options, options_class):
         if f.name in ("seed", "n_jobs") or (f.name == "n_starts" and v == "auto") or \
                 (f.name == "max_time" and v is None):
             continue
-        if f.name == "verbose":
+        if f.name in ("verbose", "coarse_search"):
             if not isinstance(v, (bool, np.bool_)):
-                raise DesignError(f"options.verbose must be True or False, not {v!r}")
+                raise DesignError(f"options.{f.name} must be True or False, not {v!r}")
             continue
         if f.name == "progress":
             if v is not None and not isinstance(v, (bool, np.bool_)):

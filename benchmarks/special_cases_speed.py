@@ -1,0 +1,92 @@
+"""The heavy models of ``vignettes/special_cases.py`` with and without the coarse start search.
+
+    python benchmarks/special_cases_speed.py                  # every model, old and new, 1 rep
+    python benchmarks/special_cases_speed.py --quick          # LSAT FMA-GoM, starts=(1, 1), threshold 0
+    python benchmarks/special_cases_speed.py --models "VerbAgg FMA" --reps 3
+
+For each model, in one process and alternating: ``old`` fits with
+``FitOptions(coarse_search=False)`` (every stage of the start search on the model's
+integration rule) and ``new`` with the default ``coarse_search=True`` (stage one and the
+completions on ``Integration.coarse()``, the best maxima re-converged on the model's rule).
+Prints the time of each (median of ``--reps``), new / old, the log-likelihoods and their
+difference (which must stay below 1e-3: both are the model's rule's maxima), the rules used
+the process's CPU time next to the wall time, and the load average of the machine (timings on
+a shared machine are noisy; the ratios within one run are the numbers to read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import numpy as np
+
+import glmmix as gm
+from glmmix import estimation
+from glmmix.estimation import FitOptions
+
+
+def _models(quick: bool):
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    if quick:  # LSAT's evaluations are small: the threshold is lowered so that it has a coarse search
+        return {"LSAT FMA-GoM (1, 1)": lambda o: gm.fma_gom(lsat, 2, verbose=False, options=o, se="none")}
+    va = gm.datasets.load("verbagg_long")
+    return {
+        "LSAT FMA": lambda o: gm.fma(lsat, 2, verbose=False, options=o, se="none"),
+        "LSAT 3PL": lambda o: gm.three_pl(lsat, verbose=False, options=o, se="none"),
+        "LSAT FMA-GoM": lambda o: gm.fma_gom(lsat, 2, verbose=False, options=o, se="none"),
+        "VerbAgg FMA": lambda o: gm.fma(va, 2, verbose=False, options=o, se="none"),
+        "VerbAgg FMA-GoM 61^2": lambda o: gm.fma_gom(va, 2, verbose=False, options=o, se="none", n_points=61),
+    }
+
+
+def run(name, fn, reps: int, quick: bool, seed: int) -> dict:
+    out = {}
+    for mode in ("old", "new"):
+        kw = {"n_starts": 1, "n_final": 1} if quick else {}
+        opts = FitOptions(seed=seed, coarse_search=mode == "new", **kw)
+        times, cpu, res = [], [], None
+        for _ in range(reps):
+            t, c = time.perf_counter(), time.process_time()
+            res = fn(opts)
+            times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+        out[mode] = (float(np.median(times)), float(np.median(cpu)), res)
+    (t_old, c_old, r_old), (t_new, c_new, r_new) = out["old"], out["new"]
+    rule = r_new.search.rule or "(no coarse rule: the model's evaluation is small)"
+    print(f"{name:22s} old {t_old:7.1f} s  new {t_new:7.1f} s  new/old {t_new / t_old:5.2f}  (CPU {c_old:.1f} s, "
+          f"{c_new:.1f} s: {c_new / c_old:.2f})  llf old {r_old.llf:.4f} new {r_new.llf:.4f} "
+          f"diff {r_new.llf - r_old.llf:+.1e}", flush=True)
+    print(f"{'':22s} {rule}", flush=True)
+    return {"model": name, "old_s": t_old, "new_s": t_new, "old_cpu": c_old, "new_cpu": c_new,
+            "llf_old": r_old.llf, "llf_new": r_new.llf}
+
+
+def main(argv=None) -> list[dict]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--models", nargs="*", default=None, help="names (or parts of names) of the models to run")
+    a = ap.parse_args(argv)
+    warnings.simplefilter("ignore")
+    print(f"glmmix {gm.__version__}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start "
+          "(a shared machine: read the ratios)")
+    if a.quick:
+        estimation.COARSE_SEARCH_CELLS = 0.0
+    rows = []
+    for name, fn in _models(a.quick).items():
+        if a.models and not any(m in name for m in a.models):
+            continue
+        rows.append(run(name, fn, a.reps, a.quick, a.seed))
+    tot = {k: sum(r[k] for r in rows) for k in ("old_s", "new_s", "old_cpu", "new_cpu")}
+    print(f"{'total':22s} old {tot['old_s']:7.1f} s  new {tot['new_s']:7.1f} s  new/old "
+          f"{tot['new_s'] / tot['old_s']:5.2f}  (CPU {tot['old_cpu']:.1f} s, {tot['new_cpu']:.1f} s: "
+          f"{tot['new_cpu'] / tot['old_cpu']:.2f}); load average {os.getloadavg()[0]:.1f} at the end")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

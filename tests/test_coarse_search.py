@@ -1,0 +1,95 @@
+"""The coarse start search: stage one and completions on ``Integration.coarse()``, the best
+maxima re-converged on the model's own rule (``estimation.search_likelihood``, ``polish``).
+
+The reference in every comparison is the same model fitted with ``coarse_search=False``
+(every stage on the model's rule), on the shipped data."""
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import glmmix as gm
+from glmmix import estimation
+from glmmix.estimation import FitOptions
+from glmmix.estimation import estimate, homogeneous_start, perturb
+from glmmix.exceptions import DesignError
+from glmmix.model import MixtureModel
+from glmmix.quadrature import Integration
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_coarse_rules():
+    trap = Integration.make("trapezoid", 61, 2, 4, bound=5.0)
+    c = trap.coarse()
+    assert c.n_points == 31 and c.n_nodes == 961 and np.abs(c.t).max() == 5.0 and not c.adaptive
+    assert np.exp(c.logw).sum() == pytest.approx(np.exp(trap.logw).sum(), rel=1e-6)  # both integrate N(0, I)
+    assert Integration.make("trapezoid", None, 2, 4).coarse().n_points == 21  # the 2-d default, 31 x 31
+    # no cheaper rule of the same kind: adaptive rules, Monte Carlo, Laplace, few points
+    for method, n, D in (("agh", 15, 1), ("agh", 9, 2), ("qmc", 1000, 2), ("laplace", None, 1), ("gh", 15, 2),
+                         ("trapezoid", 61, 1), ("trapezoid", 21, 2)):
+        assert Integration.make(method, n, D, 4).coarse() is None, (method, n, D)
+
+
+def test_coarse_search_option_checked():
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    with pytest.raises(DesignError, match="coarse_search"):
+        gm.fma(lsat, 2, verbose=False, options=FitOptions(coarse_search=1))
+
+
+FMA_GOM = "y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)"
+
+
+def test_which_models_search_on_a_coarse_rule():
+    """Large evaluations (VerbAgg's FMA-GoM: 48 row patterns, 316 persons, 961 or 3,721 nodes)
+    search on the coarse rule; small ones (LSAT's, 30 response patterns) and adaptive rules
+    on their own, as does every model with coarse_search=False."""
+    va = gm.datasets.load("verbagg_long")
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    big = MixtureModel.from_formula(FMA_GOM, va, n_classes=2, family="bernoulli", n_points=61).likelihood
+    c = estimation.search_likelihood(big, FitOptions())
+    assert c is not big and c.integ.n_points == 31 and big.integ.n_points == 61 and c.design is big.design
+    assert estimation.search_likelihood(big, FitOptions(coarse_search=False)) is big
+    small = MixtureModel.from_formula(FMA_GOM, lsat, n_classes=2, family="bernoulli").likelihood
+    assert estimation.evaluation_cells(small) < estimation.COARSE_SEARCH_CELLS
+    assert estimation.search_likelihood(small, FitOptions()) is small
+    fma = MixtureModel.from_formula("y ~ 0 + item + rr(0 + item | id, 1) | class(id) ~ 1", va, n_classes=2,
+                                    family="bernoulli").likelihood
+    assert estimation.search_likelihood(fma, FitOptions()) is fma  # adaptive GH: no coarse rule
+
+
+def test_same_maximum_as_search_on_the_model_rule(monkeypatch):
+    """LSAT FMA-GoM (trapezoid 31 x 31), the threshold lowered so that it searches on 21 x 21:
+    from the same two starts, the coarse search re-converged on 31 x 31 reaches the maxima of
+    the search on 31 x 31 (the FMA limit, -2463.8470 in special_cases.py), and what it reports
+    is the 31 x 31 rule's log-likelihood at its estimates."""
+    monkeypatch.setattr(estimation, "COARSE_SEARCH_CELLS", 0.0)
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    out = {}
+    for cs in (False, True):
+        lik = MixtureModel.from_formula(FMA_GOM, lsat, n_classes=2, family="bernoulli").likelihood
+        th0 = perturb(lik, homogeneous_start(lik), np.random.default_rng(5))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[cs] = (lik, estimate(lik, FitOptions(seed=1, n_starts=1, n_final=1, coarse_search=cs), start_params=th0))
+    (lik_old, old), (lik_new, new) = out[False], out[True]
+    assert new.ll == pytest.approx(old.ll, abs=1e-3) and old.ll == pytest.approx(-2463.8470, abs=1e-3)
+    lows = [m["loglik"] for m in old.search.maxima], [m["loglik"] for m in new.search.maxima]
+    assert np.allclose(*lows, atol=1e-2)  # both maxima re-converged (the second is 1 below the first)
+    assert lik_new.integ.n_points == 31 and lik_new.loglik(new.theta) == pytest.approx(new.ll, abs=1e-8)
+    assert new.search.rule.startswith("starts searched on trapezoid 21^2 (441 nodes); the best 2 maxima")
+    assert "trapezoid 31^2 (961 nodes)" in str(new.search) and not old.search.rule
+
+
+def test_benchmark_quick(capsys):
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from benchmarks import special_cases_speed
+
+    rows = special_cases_speed.main(["--quick"])
+    out = capsys.readouterr().out
+    assert "new/old" in out and "load average" in out
+    assert abs(rows[0]["llf_new"] - rows[0]["llf_old"]) < 1e-3
