@@ -1,7 +1,7 @@
-"""The heavy models of ``vignettes/special_cases.py`` with and without the coarse start search.
+"""The fine-rule FMA-GoM of ``vignettes/special_cases.py`` with and without the coarse start search.
 
-    python benchmarks/special_cases_speed.py                  # every model, old and new, 1 rep
-    python benchmarks/special_cases_speed.py --quick          # LSAT FMA-GoM, starts=(1, 1), threshold 0
+    python benchmarks/special_cases_speed.py                  # VerbAgg FMA-GoM 61 x 61, old and new
+    python benchmarks/special_cases_speed.py --quick          # LSAT FMA-GoM 61^2, starts=(1, 1), threshold 0
     python benchmarks/special_cases_speed.py --models "VerbAgg FMA" --reps 3
 
 For each model, in one process and alternating: ``old`` fits with
@@ -31,13 +31,10 @@ from glmmix.estimation import FitOptions
 def _models(quick: bool):
     lsat = gm.wide_to_long(gm.datasets.load("lsat"))
     if quick:  # LSAT's evaluations are small: the threshold is lowered so that it has a coarse search
-        return {"LSAT FMA-GoM (1, 1)": lambda o: gm.fma_gom(lsat, 2, verbose=False, options=o, se="none")}
+        return {"LSAT FMA-GoM 61^2 (1, 1)": lambda o: gm.fma_gom(lsat, 2, verbose=False, options=o, se="none",
+                                                                 n_points=61)}
     va = gm.datasets.load("verbagg_long")
     return {
-        "LSAT FMA": lambda o: gm.fma(lsat, 2, verbose=False, options=o, se="none"),
-        "LSAT 3PL": lambda o: gm.three_pl(lsat, verbose=False, options=o, se="none"),
-        "LSAT FMA-GoM": lambda o: gm.fma_gom(lsat, 2, verbose=False, options=o, se="none"),
-        "VerbAgg FMA": lambda o: gm.fma(va, 2, verbose=False, options=o, se="none"),
         "VerbAgg FMA-GoM 61^2": lambda o: gm.fma_gom(va, 2, verbose=False, options=o, se="none", n_points=61),
     }
 
