@@ -55,3 +55,8 @@ class DegenerateLikelihoodWarning(GlmmixWarning):
 
 class LabelSwitchingWarning(GlmmixWarning):
     """A simulation study could not match estimated classes to the true ones."""
+
+
+class IntegrationAccuracyWarning(GlmmixWarning):
+    """The integration rule does not resolve the integrands at the estimates: the
+    log-likelihood changes by more than 1e-3 on a rule with twice the points per dimension."""

@@ -225,6 +225,18 @@ class Integration:
         """Go back to an adaptation state returned by :meth:`adaptation`."""
         self.m, self.R = (a.copy() for a in adaptation)
 
+    def refined(self) -> "Integration | None":
+        """The check of a non-adaptive trapezoid rule: the same range with 2n - 1 points per
+        dimension (every node of this rule and the midpoints between them, so the two agree
+        only if the integrands are resolved); None for other rules."""
+        if self.D == 0 or self.method != "trapezoid" or self.adaptive:
+            return None
+        n = 2 * self.n_points - 1
+        t, lw = trapezoid(n, self.D, float(np.abs(self.t).max()))
+        obj = Integration(self.method, n, self.D, False, t, lw)
+        obj.reset(self.m.shape[0])
+        return obj
+
     def coarse(self) -> "Integration | None":
         """A cheaper rule of the same kind for the start search (``estimation.estimate``):
         the trapezoid rule on the same range with about half the points per dimension, or

@@ -98,3 +98,50 @@ def test_benchmark_quick(capsys):
     out = capsys.readouterr().out
     assert "new/old" in out and "load average" in out
     assert abs(rows[0]["llf_new"] - rows[0]["llf_old"]) < 0.1  # a ridge (see above)
+
+
+def test_refined_rule_contains_the_rule():
+    trap = Integration.make("trapezoid", 31, 2, 3)
+    fine = trap.refined()
+    assert fine.n_points == 61 and np.abs(fine.t).max() == 6.0
+    rows = {tuple(r) for r in np.round(fine.t, 12)}
+    assert all(tuple(r) in rows for r in np.round(trap.t, 12))  # nested: the old nodes and the midpoints
+    assert Integration.make("agh", None, 1, 3).refined() is None
+
+
+def test_trapezoid_rule_checked_at_the_estimates():
+    """VerbAgg's FMA-GoM at estimates with loadings above 100 (a maximum of the 31 x 31 rule
+    found by the start search): the factor's posterior is far narrower than the step, and the
+    log-likelihood differs by 14.6 on 61 x 61 points (measured: 21 x 21 -3906.10, 31 x 31
+    -3888.05, 41 x 41 -3905.60, 61 x 61 -3902.61, 91 x 91 -3906.82). check_rule says so; at
+    LSAT's 2-class GoM (1-d, 61 points) the refined rule agrees."""
+    lik = MixtureModel.from_formula(FMA_GOM, gm.datasets.load("verbagg_long"), n_classes=2,
+                                    family="bernoulli").likelihood
+    L = lik.layout
+    phi = np.zeros(L.n_full)
+    # the spurious maximum, rounded: intercepts +-100 / loadings 100 on the first twelve items
+    labels = L.full_labels
+    for j, lab in enumerate(labels):
+        if lab.startswith("loading("):
+            phi[j] = 100.0 if "S1" in lab or "S2" in lab else 1.5
+        elif lab.startswith("class1:item") and ("S1" in lab or "S2" in lab):
+            phi[j] = -100.0
+        elif lab.startswith("class2:item") and ("S1" in lab or "S2" in lab):
+            phi[j] = 100.0
+        elif lab.startswith("sd("):
+            phi[j] = 2.0
+    theta = L.from_full(phi)
+    best = estimation.FitResult(theta, lik.loglik(theta), True, 0.0, 0, 0)
+    with pytest.warns(gm.IntegrationAccuracyWarning, match="does not resolve the integrals"):
+        estimation.check_rule(lik, best)
+    assert abs(best.ll_refined - best.ll) > 1e-3 and best.warnings
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gom = gm.gom(lsat, 2, seed=1, verbose=False, se="none")
+    assert gom.model.likelihood.integ.n_points == 61
+    best = estimation.FitResult(gom.theta, gom.llf, True, 0.0, 0, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        estimation.check_rule(gom.model.likelihood, best)
+    assert best.ll_refined == pytest.approx(gom.llf, abs=1e-3)
