@@ -626,6 +626,16 @@ class _Search:
                 self.fits[i] = fr
                 self.degenerate[i] = bool(degenerate_params(self.lik, fr.theta))
 
+    def best_candidates(self, candidates) -> list:
+        """Stage one of [(theta, origin)] on their own; the best of each origin (each class
+        split)."""
+        out, seen = [], set()
+        for i, th in self.stage_one(list(candidates)) if len(candidates) else []:
+            if self.records[i].origin not in seen:
+                seen.add(self.records[i].origin)
+                out.append((i, th))
+        return out
+
     def perturbation(self):
         """A random perturbation of the best solution so far: (index, theta), or None."""
         if not self.fits:
@@ -719,11 +729,14 @@ def adaptive_search(S: _Search, centres, pending, t0) -> str:
     return f"best log-likelihood reached by {S.n_best()} starts"
 
 
-def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, structured=(), limits=()) -> FitResult:
+def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, structured=(), limits=(),
+             candidates=()) -> FitResult:
     """Maximum-likelihood estimation with a start search; see the module docstring.
 
     ``structured``: [(theta, origin)] starting values built from simpler models (completed
-    without stage one, and centres of random starts). ``limits``: [(theta, model)] points at
+    without stage one, and centres of random starts). ``candidates``: [(theta, origin)]
+    further starting values (splits of the K - 1 class solution), ranked by a stage one of
+    their own; the best of each origin (each class split) is completed with the first round. ``limits``: [(theta, model)] points at
     which this model equals a simpler one it nests as a boundary limit (a variance to
     infinity, a class proportion to 0): each is evaluated, and one above every completed
     start is reported instead (the nesting guarantee), with a boundary warning.
@@ -736,7 +749,8 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     slik, rs = internal(lik)
     if slik is not lik:
         fr = estimate(slik, opts, None if start_params is None else rs.to_internal(start_params),
-                      [(rs.to_internal(t), o) for t, o in structured], [(rs.to_internal(t), m) for t, m in limits])
+                      [(rs.to_internal(t), o) for t, o in structured], [(rs.to_internal(t), m) for t, m in limits],
+                      [(rs.to_internal(t), o) for t, o in candidates])
         fr.theta = rs.to_external(fr.theta)
         return fr
     t0 = time.perf_counter()
@@ -774,8 +788,9 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
                 pending.append((i, th))
                 centres.append((th, origin))
         if opts.adaptive:
-            stopped = adaptive_search(S, centres, pending, t0)
+            stopped = adaptive_search(S, centres, pending + S.best_candidates(candidates), t0)
         else:
+            pending += S.best_candidates(candidates)
             # Step 2: stage one, partial optimization of every random start.
             cand = S.draw(centres, opts.n_starts)
             if opts.n_final >= len(cand):  # every start completed anyway: no stage one

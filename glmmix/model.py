@@ -293,18 +293,18 @@ class MixtureModel:
         d = self.design
         say(opts.verbose, f"model: {self.layout.n_free} free parameters, {d.n_clusters} independent units"
                           + (f", {d.D} random-effect dimension(s), integration {self.integration.method!r}" if d.D else ""))
-        starts_s, limits = self.structured_starts(opts)
-        fr = estimate(lik, opts, start_params=theta0, structured=starts_s, limits=limits)
+        starts_s, limits, candidates = self.structured_starts(opts)
+        fr = estimate(lik, opts, start_params=theta0, structured=starts_s, limits=limits, candidates=candidates)
         say(opts.verbose, f"standard errors: {se}")
         cov_free, _ = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)
         return MixtureResults.from_fit(self, fr, cov_free, se or "none", opts)
 
-    def structured_starts(self, opts: FitOptions) -> tuple[list, list]:
-        """Starting values and boundary limits from the simpler models this one nests
-        (``glmmix.nesting``); none for one class, one start, or a model not built from a
-        formula."""
+    def structured_starts(self, opts: FitOptions) -> tuple[list, list, list]:
+        """Starting values, boundary limits and stage-one candidates (splits of the K - 1
+        class solution) from the simpler models this one nests (``glmmix.nesting``); none
+        for one class, one start, or a model not built from a formula."""
         if self.spec is None or self.likelihood.K == 1 or not (opts.adaptive or opts.n_starts > 0):
-            return [], []
+            return [], [], []
         from .nesting import structured
 
         rng = np.random.default_rng(None if opts.seed is None else [opts.seed, 1])

@@ -11,7 +11,14 @@ space. They are read off the formula, never off a model's name:
   to 0) and, for a unit-level class variable, of the class part (two-level to single-level),
   after the between limit: the LCA under an FMA, FMA-GoM or GoM;
 * **one class**: with outcome random terms, the one-class model (the factor model or 2PL
-  under an FMA or a 3PL) is the limit in which one class takes every unit.
+  under an FMA or a 3PL) is the limit in which one class takes every unit;
+* **one class fewer**: with K >= 3 classes (and no random class logits), the same model with
+  K - 1 classes is the limit in which one class is a copy of another. Its solution, found by
+  a cheap search of its own (``SPLIT_SEARCH``), gives *split* starts: each of its classes in
+  turn is split in two halves moved apart by a random perturbation (``SPLITS_PER_CLASS``
+  directions). Unlike the other structured starts they go through a stage one of their own,
+  and the best split of each class is completed (most splits lead to the same few maxima).
+  Only the adaptive search (``starts="auto"``) uses them.
 
 Each simpler model is built from the fitted model's formula, data and arguments
 (``MixtureModel.spec``) and fitted with the same estimation options and its own start
@@ -28,6 +35,7 @@ Models with several class variables get no structured starts (random starts only
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -45,13 +53,21 @@ LIMIT_LOGIT = 30.0
 FAVOURED = 0.8
 #: one-class starts that raise one class-logit column at a time, for at most this many columns
 MAX_COLUMN_STARTS = 20
+#: the K - 1 class fit behind split starts: random starts in stage one, completed starts
+SPLIT_SEARCH = (20, 3)
+#: split starts per class of the K - 1 class solution (random directions of the split)
+SPLITS_PER_CLASS = 3
+#: the size of a split's perturbation, relative to that of a random start
+SPLIT_SCALE = 0.5
 
 _CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("glmmix_nesting_cache", default=None)
+#: inside the K - 1 class fit behind split starts (which gets no split starts of its own)
+_SPLITTING: contextvars.ContextVar[bool] = contextvars.ContextVar("glmmix_nesting_splitting", default=False)
 
 
 @dataclass(frozen=True)
 class Simpler:
-    kind: str  # "between limit", "no random effects", "one class"
+    kind: str  # "between limit", "no random effects", "one class", "one class fewer"
     formula: str
     n_classes: int
 
@@ -96,6 +112,8 @@ def simpler_models(parsed: ParsedFormula, n_classes: int) -> list[Simpler]:
             found.append(Simpler("no random effects", f, n_classes))
     if out_random:
         found.append(Simpler("one class", f"{parsed.outcome} ~ {_part_text(op)}", 1))
+    if n_classes >= 3 and not cls_random:
+        found.append(Simpler("one class fewer", parsed.text, n_classes - 1))
     return found
 
 
@@ -124,6 +142,10 @@ def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts):
     if simple.n_classes == 1:
         kw.pop("class_specific", None)
         kw.pop("invariant", None)
+    token = None
+    if simple.kind == "one class fewer":  # a cheap search, without splits of its own
+        opts = dataclasses.replace(opts, n_starts=SPLIT_SEARCH[0], n_final=SPLIT_SEARCH[1], progress=False)
+        token = _SPLITTING.set(True)
     try:
         import warnings
 
@@ -133,6 +155,9 @@ def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts):
             res = model.fit(se="none", options=opts)
     except (GlmmixError, NotImplementedError, ValueError, np.linalg.LinAlgError):
         res = None
+    finally:
+        if token is not None:
+            _SPLITTING.reset(token)
     if cache is not None:
         cache[key] = res
     return res
@@ -190,6 +215,49 @@ def _column_starts(lik, theta) -> list:
     return out
 
 
+def split_starts(lik, src, rng, per_class: int = SPLITS_PER_CLASS, scale: float = SPLIT_SCALE) -> list:
+    """Starts for K classes from a K - 1 class solution ``src`` (a fitted result of the same
+    model): class j of ``src`` split in two halves (class j and the new last class), their
+    outcome coefficients moved apart by a random perturbation (``scale`` times that of a
+    random start), ``per_class`` times for each j. The class logits keep the other classes'
+    proportions and give each half half of class j's, so with ``scale=0`` every split has
+    the K - 1 class log-likelihood. Returns [(theta, origin)]; none if the layouts differ."""
+    from .estimation import perturb
+
+    L, sL, K = lik.layout, src.model.layout, lik.K
+    S = sL.unpack(sL.expand(src.theta))
+    P0 = L.unpack(L.fixed_val.copy())
+    if any(S[b].shape[1:] != P0[b].shape[1:] for b in ("extra", "re_out")) or S["beta"].shape[0] != P0["beta"].shape[0] \
+            or S["gamma"].shape[0] != P0["gamma"].shape[0] or src.n_classes != K - 1:
+        return []
+    Zv = np.asarray(lik.pat.Zv, float)
+    one, *_ = np.linalg.lstsq(Zv, np.ones(len(Zv)), rcond=None)
+    if np.abs(Zv @ one - 1).max() > 1e-8:  # no constant logit: the halves get the reference's odds
+        one = np.zeros_like(one)
+    G = np.concatenate([S["gamma"], np.zeros((S["gamma"].shape[0], 1))], axis=1)  # (q, K-1), reference 0
+    out = []
+    for j in range(K - 1):
+        base = {"beta": np.concatenate([S["beta"], S["beta"][:, [j]]], axis=1),
+                "extra": np.concatenate([S["extra"], S["extra"][[j]]]),
+                "re_out": np.concatenate([S["re_out"], S["re_out"][[j]]]),
+                # log-odds against the new last class (half of class j): eta_k - eta_j + log 2
+                "gamma": G - G[:, [j]] + np.log(2.0) * one[:, None]}
+        base["gamma"][:, j] = 0.0
+        phi = L.pack({**P0, **base})
+        m = L.free_idx < 0
+        phi[m] = L.fixed_val[m]
+        th = L.from_full(phi)
+        for r in range(per_class):
+            moved = perturb(lik, th, rng.spawn(1)[0])
+            B = L.unpack(L.expand(moved))
+            d = scale * (B["beta"][:, j] - base["beta"][:, j])
+            P = L.unpack(L.expand(th).copy())
+            P["beta"][:, j] += d
+            P["beta"][:, K - 1] -= d
+            out.append((_with(lik, th, beta=lambda _, b=P["beta"].copy(): b), f"split of class {j + 1} of {K - 1}"))
+    return out
+
+
 def _between_limit_gamma(lik, theta, props, sd) -> np.ndarray:
     """Random class intercepts with SD ``sd`` and means giving each cluster a whole class
     with the simpler model's proportions (threshold crossings of sd * u, u standard normal)."""
@@ -209,26 +277,35 @@ def _between_limit_gamma(lik, theta, props, sd) -> np.ndarray:
     return th if G is None else _with(lik, th, gamma=lambda _: G)
 
 
-def structured(model, opts, rng) -> tuple[list, list]:
-    """Structured starts [(theta, origin)] and boundary limits [(theta, model)] for a
-    :class:`~glmmix.model.MixtureModel`, from its formula, data and arguments (``spec``)."""
+def structured(model, opts, rng) -> tuple[list, list, list]:
+    """Structured starts [(theta, origin)], boundary limits [(theta, model)] and stage-one
+    candidates [(theta, origin)] (split starts) for a :class:`~glmmix.model.MixtureModel`,
+    from its formula, data and arguments (``spec``)."""
     from .estimation import perturb
     from .formula import parse_formula
 
     lik, spec = model.likelihood, model.spec
     parsed = parse_formula(spec["formula"])
     d = lik.design
-    found = simpler_models(parsed, lik.K)
+    # split starts belong to the adaptive search (starts=(n, k) keeps its cost) and are not nested
+    splits = opts.adaptive and not _SPLITTING.get()
+    found = [s for s in simpler_models(parsed, lik.K) if s.kind != "one class fewer" or splits]
     if not found or d.multi:
-        return [], []
+        return [], [], []
     token = None
     if _CACHE.get() is None:
         token = _CACHE.set({})
     try:
-        starts, limits = [], []
+        starts, limits, candidates = [], [], []
         for simple in found:
             res = fit_simpler(simple, d.class_name, spec, opts)
             if res is None:
+                continue
+            if simple.kind == "one class fewer":
+                candidates += split_starts(lik, res, rng)
+                # a class split in two identical halves: the K - 1 class solution as a limit
+                limits += [(th, f"{simple.kind} ({simple.n_classes} classes, class 1 split in two)")
+                           for th, _ in split_starts(lik, res, rng, per_class=1, scale=0.0)[:1]]
                 continue
             try:  # parameters matched by label (a one-class model's to every class)
                 th = model.transfer_start(res)
@@ -255,7 +332,7 @@ def structured(model, opts, rng) -> tuple[list, list]:
                 starts.append((_between_limit_gamma(lik, th, props, 5.0), f"{simple.kind}, SD 5"))
             elif d.re_cls or kw:
                 limits.append((_with(lik, th, re_cls=zero, **kw) if d.re_cls else _with(lik, th, **kw), name))
-        return starts, limits
+        return starts, limits, candidates
     finally:
         if token is not None:
             _CACHE.reset(token)
