@@ -159,7 +159,9 @@ class SearchReport:
         The origin of the start that reached the reported maximum.
     limits : list of dict
         Boundary limits evaluated for the nesting guarantee: ``model``, ``loglik`` and
-        ``used`` (whether the limit beat every completed start and is reported instead).
+        ``used`` (whether the limit beat every completed start, by more than 1e-6, and is
+        reported instead); a limit whose log-likelihood is known exactly (the simpler
+        model's) also has ``evaluated``, the quadrature's value at the boundary point.
     rule : str
         Empty, or how a coarse integration rule served the search (``estimation.polish``):
         maxima it did not re-converge keep the coarse rule's log-likelihood.
@@ -235,6 +237,7 @@ class FitResult:
     adapt_state: tuple | None = None  # adaptive nodes (m, R) belonging to theta
     search: SearchReport | None = None
     ll_refined: float | None = None  # the log-likelihood on the check of a trapezoid rule (check_rule)
+    limit_ll: float | None = None  # the exact log-likelihood of a reported boundary limit
 
 
 # ----------------------------------------------------------------------------- starts
@@ -742,6 +745,10 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     start is reported instead (the nesting guarantee), with a boundary warning.
 
     The search runs on internal coordinates of unit scale (:mod:`glmmix.scaling`);
+    A limit may carry a third entry, its exact log-likelihood (the simpler model's maximum)
+    where quadrature cannot evaluate the boundary point accurately (a class logit with an SD
+    of 1e3 is a step function); it is used when the quadrature value agrees within 1.
+
     ``start_params``, the structured starts and limits, and the returned ``theta`` are on
     the original scale.
     """
@@ -749,7 +756,7 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     slik, rs = internal(lik)
     if slik is not lik:
         fr = estimate(slik, opts, None if start_params is None else rs.to_internal(start_params),
-                      [(rs.to_internal(t), o) for t, o in structured], [(rs.to_internal(t), m) for t, m in limits],
+                      [(rs.to_internal(t), o) for t, o in structured], [(rs.to_internal(t), *m) for t, *m in limits],
                       [(rs.to_internal(t), o) for t, o in candidates])
         fr.theta = rs.to_external(fr.theta)
         return fr
@@ -844,6 +851,8 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
         keep[best.boundary] = False
         best.grad_max = float(np.abs(g[keep]).max()) if keep.any() else 0.0
         best.converged = best.grad_max / lik.design.n_clusters < max(opts.gtol * 10, 1e-5)
+    if best.limit_ll is not None:  # the exact value, not the quadrature's at the boundary point
+        best.ll = best.limit_ll
     collapsed = degenerate_params(lik, best.theta)
     if collapsed:
         msg = degenerate_message(collapsed)
@@ -994,11 +1003,15 @@ def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
     rep = best.search
     adaptive = lik.integ.adaptive and lik.D > 0
     state = (lik.integ.m.copy(), lik.integ.R.copy())
-    top, top_ll = None, best.ll + rep.tolerance
-    for theta, model in limits:
+    top, top_ll = None, best.ll + 1e-6
+    for theta, model, *exact in limits:
         theta = np.asarray(theta, float)
         ll = float(lik.adapt(theta) if adaptive else lik.loglik(theta))
-        rep.limits.append({"model": model, "loglik": ll, "used": False})
+        entry = {"model": model, "loglik": ll, "used": False}
+        if exact and exact[0] is not None and abs(exact[0] - ll) < 1.0:
+            entry.update(loglik=float(exact[0]), evaluated=ll)
+            ll = float(exact[0])
+        rep.limits.append(entry)
         if np.isfinite(ll) and ll > top_ll:
             top, top_ll = (theta, (lik.integ.m.copy(), lik.integ.R.copy()), len(rep.limits) - 1), ll
     lik.integ.m, lik.integ.R = state
@@ -1009,7 +1022,8 @@ def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
     g = lik.gradient(theta) if not adaptive else lik.loglik_and_grad(theta)[1]
     new = FitResult(theta, top_ll, True, float(np.abs(g).max()) if g.size else 0.0, 0, 0, best.starts,
                     best.best_replicated, best.n_best, warnings=list(best.warnings), adapt_state=astate,
-                    search=rep, message=f"the limit {rep.limits[j]['model']}")
+                    search=rep, message=f"the limit {rep.limits[j]['model']}",
+                    limit_ll=top_ll if "evaluated" in rep.limits[j] else None)
     msg = (f"the best completed start ({best.ll:.4f}) is below the model's boundary limit {rep.limits[j]['model']} "
            f"({top_ll:.4f}); the limit is reported (its boundary parameters are named below)")
     new.warnings.append(msg)

@@ -278,7 +278,8 @@ def _between_limit_gamma(lik, theta, props, sd) -> np.ndarray:
 
 
 def structured(model, opts, rng) -> tuple[list, list, list]:
-    """Structured starts [(theta, origin)], boundary limits [(theta, model)] and stage-one
+    """Structured starts [(theta, origin)], boundary limits [(theta, model[, exact
+    log-likelihood])] and stage-one
     candidates [(theta, origin)] (split starts) for a :class:`~glmmix.model.MixtureModel`,
     from its formula, data and arguments (``spec``)."""
     from .estimation import perturb
@@ -327,7 +328,10 @@ def structured(model, opts, rng) -> tuple[list, list, list]:
             props = res.class_proportions.to_numpy()
             kw = {"re_out": zero} if d.re_out and simple.kind == "no random effects" else {}
             if _between_group(parsed.classes[0]) is not None:
-                limits.append((_between_limit_gamma(lik, _with(lik, th, **kw) if kw else th, props, LIMIT_SD), name))
+                # with two classes the limit is the simpler model itself: its log-likelihood is
+                # exact, where quadrature over a class logit this steep is not
+                limits.append((_between_limit_gamma(lik, _with(lik, th, **kw) if kw else th, props, LIMIT_SD), name,
+                               float(res.llf) if lik.K == 2 else None))
                 # the same point moved in from the boundary, a start the optimizer can leave
                 starts.append((_between_limit_gamma(lik, th, props, 5.0), f"{simple.kind}, SD 5"))
             elif d.re_cls or kw:

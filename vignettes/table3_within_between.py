@@ -40,7 +40,7 @@ if QUICK:
     m6 = gm.fit(m6_formula, data, n_classes=2, family="gaussian", start_from=m5, starts=0,
                 fix={"sd(g:class1)": 30.0})
 else:
-    m6 = gm.fit(m6_formula, data, n_classes=2, family="gaussian", start_from=m5, seed=1)
+    m6 = gm.fit(m6_formula, data, n_classes=2, family="gaussian", seed=1)
 
 rows = ["class1:Intercept", "class2:Intercept", "class1:x", "class2:x", "sigma", "sd(g:Intercept)"]
 tab = pd.DataFrame({"true": [f"{truth[r]:.2f}" for r in rows],
