@@ -6,7 +6,8 @@ The recipe:
    scoring steps on Q with all posterior weights equal to one.
 2. Stage one: random perturbations of the centre, each run for a few EM iterations
    ("partial optimization"). Structured starts (from simpler models the fitted one nests,
-   built by the caller) skip stage one.
+   built by the caller) skip stage one; split starts (classes of the K - 1 class solution
+   split in two) have a stage one of their own, and the best split of each class goes on.
 3. Stage two: the best are completed: EM until the log-likelihood settles, then BFGS with
    the exact gradient to a converged maximum.
 4. The search report (:class:`SearchReport`): starts drawn, completed and converged, the
