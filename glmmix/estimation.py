@@ -160,9 +160,10 @@ class SearchReport:
         The origin of the start that reached the reported maximum.
     limits : list of dict
         Boundary limits evaluated for the nesting guarantee: ``model``, ``loglik`` and
-        ``used`` (whether the limit beat every completed start, by more than 1e-6, and is
-        reported instead); a limit whose log-likelihood is known exactly (the simpler
-        model's) also has ``evaluated``, the quadrature's value at the boundary point.
+        ``used`` (whether the limit beat every completed start, by more than ``tolerance``,
+        and is reported instead); a limit whose log-likelihood is known exactly (the simpler
+        model's; it needs to beat them by 1e-6 only) also has ``evaluated``, the quadrature's
+        value at the boundary point.
     rule : str
         Empty, or how a coarse integration rule served the search (``estimation.polish``):
         maxima it did not re-converge keep the coarse rule's log-likelihood.
@@ -684,12 +685,13 @@ class _Search:
         return best
 
 
-def adaptive_search(S: _Search, centres, pending, t0) -> str:
+def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     """The ``starts="auto"`` search; returns why it stopped (see the module docstring).
 
     Round one: every structured start and the best ``n_final`` of :func:`stage1_size`
     stage-one starts (perturbations of the data-based centre and of the structured starts
-    in turn) are completed. While the best log-likelihood has fewer than
+    in turn; ``n_split`` fewer when split starts went through a stage one of their own) are
+    completed. While the best log-likelihood has fewer than
     ``replicate_k`` completed starts: the next ``n_final`` of the stage-one ranking (its
     better half; then a fresh stage-one batch) and two perturbations of the best solution
     so far are completed, until ``max_completed`` or ``max_time`` is reached. A cheap model
@@ -702,11 +704,11 @@ def adaptive_search(S: _Search, centres, pending, t0) -> str:
     n1 = stage1_size(lik)
     batch = max(1, opts.n_final)
 
-    def fresh_pool():
-        ranked = S.stage_one(S.draw(centres, n1))
+    def fresh_pool(n=n1):
+        ranked = S.stage_one(S.draw(centres, n))
         return ranked[: max(batch, len(ranked) // 2)]
 
-    pool = fresh_pool()
+    pool = fresh_pool(max(n1 // 2, n1 - n_split))  # split starts had their stage one: the same total
     S.complete(pending + pool[:batch])
     pool = pool[batch:]
     budget_time = opts.max_time if opts.max_time is not None else max(5.0, 2.0 * (time.perf_counter() - t0))
@@ -796,7 +798,7 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
                 pending.append((i, th))
                 centres.append((th, origin))
         if opts.adaptive:
-            stopped = adaptive_search(S, centres, pending + S.best_candidates(candidates), t0)
+            stopped = adaptive_search(S, centres, pending + S.best_candidates(candidates), t0, len(candidates))
         else:
             pending += S.best_candidates(candidates)
             # Step 2: stage one, partial optimization of every random start.
@@ -1004,7 +1006,7 @@ def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
     rep = best.search
     adaptive = lik.integ.adaptive and lik.D > 0
     state = (lik.integ.m.copy(), lik.integ.R.copy())
-    top, top_ll = None, best.ll + 1e-6
+    top, top_ll = None, best.ll
     for theta, model, *exact in limits:
         theta = np.asarray(theta, float)
         ll = float(lik.adapt(theta) if adaptive else lik.loglik(theta))
@@ -1013,7 +1015,8 @@ def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
             entry.update(loglik=float(exact[0]), evaluated=ll)
             ll = float(exact[0])
         rep.limits.append(entry)
-        if np.isfinite(ll) and ll > top_ll:
+        # an exact limit wins by 1e-6; an evaluated one by the replication tolerance
+        if np.isfinite(ll) and ll > max(top_ll, best.ll + (1e-6 if "evaluated" in entry else rep.tolerance)):
             top, top_ll = (theta, (lik.integ.m.copy(), lik.integ.R.copy()), len(rep.limits) - 1), ll
     lik.integ.m, lik.integ.R = state
     if top is None:
