@@ -742,16 +742,16 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     ``structured``: [(theta, origin)] starting values built from simpler models (completed
     without stage one, and centres of random starts). ``candidates``: [(theta, origin)]
     further starting values (splits of the K - 1 class solution), ranked by a stage one of
-    their own; the best of each origin (each class split) is completed with the first round. ``limits``: [(theta, model)] points at
-    which this model equals a simpler one it nests as a boundary limit (a variance to
-    infinity, a class proportion to 0): each is evaluated, and one above every completed
-    start is reported instead (the nesting guarantee), with a boundary warning.
+    their own; the best of each origin (each class split) is completed with the first
+    round. ``limits``: [(theta, model)] points at which this model equals a simpler one it
+    nests as a boundary limit (a variance to infinity, a class proportion to 0): each is
+    evaluated, and one above every completed start is reported instead (the nesting
+    guarantee), with a boundary warning. A limit may carry a third entry, its exact
+    log-likelihood (the simpler model's maximum) where quadrature cannot evaluate the
+    boundary point accurately (a class logit with an SD of 1e3 is a step function); it is
+    used when the quadrature value agrees within 1.
 
     The search runs on internal coordinates of unit scale (:mod:`glmmix.scaling`);
-    A limit may carry a third entry, its exact log-likelihood (the simpler model's maximum)
-    where quadrature cannot evaluate the boundary point accurately (a class logit with an SD
-    of 1e3 is a step function); it is used when the quadrature value agrees within 1.
-
     ``start_params``, the structured starts and limits, and the returned ``theta`` are on
     the original scale.
     """
