@@ -499,8 +499,7 @@ def _own_state(lik, state):
     if isinstance(lik, ScaledLikelihood):
         return ScaledLikelihood(_own_state(lik.base, state), lik.rescaling)
     new = copy.copy(lik)
-    new.integ = copy.copy(lik.integ)
-    new.integ.m, new.integ.R = (a.copy() for a in state)
+    new.integ = lik.integ.with_adaptation(state)
     return new
 
 
@@ -563,7 +562,7 @@ class _Search:
 
     def __init__(self, lik, opts, rng, mode):
         self.lik, self.opts, self.rng = lik, opts, rng
-        self.adapt0 = (lik.integ.m.copy(), lik.integ.R.copy())  # every start begins from this adaptation
+        self.adapt0 = lik.integ.adaptation()  # every start begins from this adaptation
         self.records: list[StartRecord] = []
         self.fits: dict[int, FitResult] = {}
         self.degenerate: dict[int, bool] = {}
@@ -754,6 +753,10 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     The search runs on internal coordinates of unit scale (:mod:`glmmix.scaling`);
     ``start_params``, the structured starts and limits, and the returned ``theta`` are on
     the original scale.
+
+    ``lik`` is not changed: the search runs on copies with their own adaptive-quadrature
+    state, and the returned ``adapt_state`` is the one belonging to ``theta``; the caller
+    decides whether to keep it (``Integration.restore``).
     """
     check_identified(lik)
     slik, rs = internal(lik)
@@ -763,15 +766,31 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
                       [(rs.to_internal(t), o) for t, o in candidates])
         fr.theta = rs.to_external(fr.theta)
         return fr
+    lik = _own_state(lik, lik.integ.adaptation())
     t0 = time.perf_counter()
-    rng = np.random.default_rng(opts.seed)
     if lik.layout.n_free == 0:  # everything fixed: evaluate only
-        th = np.zeros(0)
-        ll = lik.adapt(th) if lik.integ.adaptive else lik.loglik(th)
-        rep = SearchReport("single", drawn=1, completed=1, converged=1, n_best=1, stopped="nothing to estimate",
-                           maxima=[{"loglik": float(ll), "starts": 1, "converged": 1, "origins": ["given"]}],
-                           best_origin="given", seconds=time.perf_counter() - t0)
-        return FitResult(th, ll, True, 0.0, 0, 0, [StartRecord(0, ll, ll, True, origin="given")], None, 1, search=rep)
+        return _evaluate_only(lik, t0)
+    best = search(lik, opts, start_params, structured, t0, candidates)
+    _warn_unreplicated(best, opts)
+    best = _nesting_guarantee(lik, best, limits, opts)
+    return finish(lik, best, opts)
+
+
+def _evaluate_only(lik, t0) -> FitResult:
+    """The fit of a model without free parameters: its log-likelihood."""
+    th = np.zeros(0)
+    ll = lik.adapt(th) if lik.integ.adaptive else lik.loglik(th)
+    rep = SearchReport("single", drawn=1, completed=1, converged=1, n_best=1, stopped="nothing to estimate",
+                       maxima=[{"loglik": float(ll), "starts": 1, "converged": 1, "origins": ["given"]}],
+                       best_origin="given", seconds=time.perf_counter() - t0)
+    return FitResult(th, ll, True, 0.0, 0, 0, [StartRecord(0, ll, ll, True, origin="given")], None, 1, search=rep,
+                     adapt_state=lik.integ.adaptation())
+
+
+def search(lik: MixtureLikelihood, opts: FitOptions, start_params, structured, t0, candidates=()) -> FitResult:
+    """The start search (steps 1 to 3 of the module docstring): the best completed start,
+    with the search report."""
+    rng = np.random.default_rng(opts.seed)
     center = homogeneous_start(lik) if start_params is None else np.asarray(start_params, float)
     K = lik.K
     single = K == 1 or (not opts.adaptive and opts.n_starts <= 0)
@@ -813,7 +832,11 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
             stopped = f"fixed: {len(S.fits)} completed as requested"
     if S.lik is not lik:
         polish(S, lik)
-    best = S.finish(t0, stopped)
+    return S.finish(t0, stopped)
+
+
+def _warn_unreplicated(best: FitResult, opts: FitOptions) -> None:
+    """Report the search; a :class:`ConvergenceWarning` when the best was not replicated."""
     rep = best.search
     say(opts.verbose, f"best log-likelihood {best.ll:.4f}, reached by {rep.n_best} of {rep.completed} completed "
                       f"start(s); {rep.stopped}")
@@ -824,11 +847,14 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
             + ("raise FitOptions(max_completed=, max_time=)" if opts.adaptive else "increase starts=(n_starts, n_final)")
         )
         best.warnings.append(msg)
-        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-    best = _nesting_guarantee(lik, best, limits, opts)
-    # Step 4: canonical class order, then boundary estimates.
+        warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+
+
+def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResult:
+    """Step 4: canonical class order, then boundary estimates, degeneracy and convergence
+    warnings. ``best.adapt_state`` becomes the adaptation belonging to the final ``theta``."""
     if best.adapt_state is not None:  # the nodes this start was fitted with
-        lik.integ.restore(best.adapt_state)
+        lik = _own_state(lik, best.adapt_state)
     theta0, ll0 = best.theta, best.ll
     state0 = lik.integ.adaptation()
     best.theta = normalize_signs(lik, canonical_order(lik, best.theta))
@@ -836,24 +862,11 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
         best.ll = lik.adapt(best.theta)
         if best.ll < ll0 - 1e-6:  # re-adaptation failed (extreme estimates): keep the fitted state
             best.theta = theta0
-            lik.integ.restore(state0)
+            lik = _own_state(lik, state0)
             best.ll = lik.loglik(theta0)
     best.boundary = find_boundary(lik, best.theta)
     if best.boundary:
-        names = [lik.layout.labels[i] for i in best.boundary]
-        msg = (
-            f"{len(names)} estimate(s) ran to the boundary of the parameter space (a probability of "
-            f"0 or 1, an empty category or class, an infinite variance or loading): {names}. They are "
-            "held at their current value and get no standard error."
-        )
-        best.warnings.append(msg)
-        warnings.warn(msg, BoundaryWarning, stacklevel=3)
-        # convergence is judged on the parameters that are not running off to infinity
-        g = lik.gradient(best.theta)
-        keep = np.ones(g.size, bool)
-        keep[best.boundary] = False
-        best.grad_max = float(np.abs(g[keep]).max()) if keep.any() else 0.0
-        best.converged = best.grad_max / lik.design.n_clusters < max(opts.gtol * 10, 1e-5)
+        _boundary_warning(lik, best, opts)
     if best.limit_ll is not None:  # the exact value, not the quadrature's at the boundary point
         best.ll = best.limit_ll
     collapsed = degenerate_params(lik, best.theta)
@@ -861,15 +874,16 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
         msg = degenerate_message(collapsed)
         best.converged = False
         best.warnings.append(msg)
-        warnings.warn(msg, DegenerateLikelihoodWarning, stacklevel=3)
+        warnings.warn(msg, DegenerateLikelihoodWarning, stacklevel=4)
     elif not best.converged:
         msg = (
             f"the optimizer did not converge (max |gradient| = {best.grad_max:.3g}; {best.message}); "
             "estimates and standard errors may be unreliable"
         )
         best.warnings.append(msg)
-        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=4)
     check_rule(lik, best)
+    best.adapt_state = lik.integ.adaptation()  # the nodes as the checks above left them
     return best
 
 
@@ -999,17 +1013,35 @@ def polish(S: _Search, lik) -> None:
                      f"{state['n']} maxima re-converged on {ai.method} {ai.n_points}^{ai.D} ({ai.n_nodes} nodes)")
 
 
+def _boundary_warning(lik, best: FitResult, opts: FitOptions) -> None:
+    """Warn about estimates on the boundary; judge convergence on the other parameters."""
+    names = [lik.layout.labels[i] for i in best.boundary]
+    msg = (
+        f"{len(names)} estimate(s) ran to the boundary of the parameter space (a probability of "
+        f"0 or 1, an empty category or class, an infinite variance or loading): {names}. They are "
+        "held at their current value and get no standard error."
+    )
+    best.warnings.append(msg)
+    warnings.warn(msg, BoundaryWarning, stacklevel=5)
+    # convergence is judged on the parameters that are not running off to infinity
+    g = lik.gradient(best.theta)
+    keep = np.ones(g.size, bool)
+    keep[best.boundary] = False
+    best.grad_max = float(np.abs(g[keep]).max()) if keep.any() else 0.0
+    best.converged = best.grad_max / lik.design.n_clusters < max(opts.gtol * 10, 1e-5)
+
+
 def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
     """Evaluate each boundary limit; report one above the best completed start instead."""
     if not limits:
         return best
     rep = best.search
     adaptive = lik.integ.adaptive and lik.D > 0
-    state = (lik.integ.m.copy(), lik.integ.R.copy())
+    ev = _own_state(lik, lik.integ.adaptation())  # the limits are evaluated in turn on a copy
     top, top_ll = None, best.ll
     for theta, model, *exact in limits:
         theta = np.asarray(theta, float)
-        ll = float(lik.adapt(theta) if adaptive else lik.loglik(theta))
+        ll = float(ev.adapt(theta) if adaptive else ev.loglik(theta))
         entry = {"model": model, "loglik": ll, "used": False}
         if exact and exact[0] is not None and abs(exact[0] - ll) < 1.0:
             entry.update(loglik=float(exact[0]), evaluated=ll)
@@ -1017,8 +1049,7 @@ def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
         rep.limits.append(entry)
         # an exact limit wins by 1e-6; an evaluated one by the replication tolerance
         if np.isfinite(ll) and ll > max(top_ll, best.ll + (1e-6 if "evaluated" in entry else rep.tolerance)):
-            top, top_ll = (theta, (lik.integ.m.copy(), lik.integ.R.copy()), len(rep.limits) - 1), ll
-    lik.integ.m, lik.integ.R = state
+            top, top_ll = (theta, ev.integ.adaptation(), len(rep.limits) - 1), ll
     if top is None:
         return best
     theta, astate, j = top

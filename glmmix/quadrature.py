@@ -17,7 +17,7 @@ are exact for the current adaptation, which estimation refreshes between rounds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import special, stats
@@ -263,6 +263,12 @@ class Integration:
         obj = Integration(self.method, n, self.D, self.adaptive, t, lw)
         obj.reset(self.m.shape[0])
         return obj
+
+    def with_adaptation(self, adaptation: tuple) -> "Integration":
+        """A copy of the rule with its own adaptation state, set to ``adaptation`` (a state
+        returned by :meth:`adaptation`); the nodes and weights are shared."""
+        m, R = (a.copy() for a in adaptation)
+        return replace(self, m=m, R=R)
 
     def state(self):
         return {"method": self.method, "n_points": self.n_points, "adaptive": self.adaptive,
