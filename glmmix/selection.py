@@ -190,21 +190,24 @@ class LMRResult:
 
     def summary(self) -> str:
         """The test as text: statistics, p-values and the likelihoods compared."""
-        k0, k1 = self.n_classes
-        return "\n".join([
-            f"Vuong-Lo-Mendell-Rubin likelihood ratio test for {k0} (H0) versus {k1} classes",
-            f"  2 x log-likelihood difference   {self.statistic:12.3f}",
-            f"  Difference in parameters        {self.df:12d}",
-            f"  Mean                            {self.mean:12.3f}",
-            f"  Standard deviation              {self.sd:12.3f}",
-            f"  P-value                         {self.pvalue:12.4f}",
-            "Lo-Mendell-Rubin adjusted LRT test",
-            f"  Value                           {self.adjusted_statistic:12.3f}",
-            f"  P-value                         {self.adjusted_pvalue:12.4f}",
-        ])
+        return _test_report(
+            "Vuong-Lo-Mendell-Rubin likelihood ratio test", self.n_classes,
+            [("2 x log-likelihood difference", f"{self.statistic:12.3f}"), ("Difference in parameters", f"{self.df:12d}"),
+             ("Mean", f"{self.mean:12.3f}"), ("Standard deviation", f"{self.sd:12.3f}"),
+             ("P-value", f"{self.pvalue:12.4f}"), ("Lo-Mendell-Rubin adjusted LRT test", None),
+             ("Value", f"{self.adjusted_statistic:12.3f}"), ("P-value", f"{self.adjusted_pvalue:12.4f}")])
 
     def __str__(self):
         return self.summary()
+
+
+def _test_report(title: str, n_classes: tuple, rows: list) -> str:
+    """The text of a test of K-1 against K classes: a title line, then (label, value) rows
+    (a row without a value is a sub-title)."""
+    k0, k1 = n_classes
+    lines = [f"{title} for {k0} (H0) versus {k1} classes"]
+    lines += [label if value is None else f"  {label:<32}{value}" for label, value in rows]
+    return "\n".join(lines)
 
 
 def lmr_test(small: MixtureResults, big: MixtureResults) -> LMRResult:
@@ -245,14 +248,11 @@ class BLRTResult:
 
     def summary(self) -> str:
         """The test as text: the statistic, the bootstrap p-value and the replications used."""
-        k0, k1 = self.n_classes
-        return "\n".join([
-            f"Parametric bootstrapped likelihood ratio test for {k0} (H0) versus {k1} classes",
-            f"  2 x log-likelihood difference   {self.statistic:12.3f}",
-            f"  Bootstrap draws                 {self.n_boot - self.n_failed:12d}"
-            + (f" ({self.n_failed} failed)" if self.n_failed else ""),
-            f"  P-value                         {self.pvalue:12.4f}",
-        ])
+        failed = f" ({self.n_failed} failed)" if self.n_failed else ""
+        return _test_report(
+            "Parametric bootstrapped likelihood ratio test", self.n_classes,
+            [("2 x log-likelihood difference", f"{self.statistic:12.3f}"),
+             ("Bootstrap draws", f"{self.n_boot - self.n_failed:12d}{failed}"), ("P-value", f"{self.pvalue:12.4f}")])
 
     def __str__(self):
         return self.summary()

@@ -39,6 +39,14 @@ def _say(name, formula, kw, verbose):
         print(f"glmmix {name}: gm.fit({formula!r}, data{extra})")
 
 
+def _fit_named(name, formula, data, n_classes, family, kw, verbose, class_specific_loadings=False):
+    """Print the general call (``verbose``) and make it."""
+    if class_specific_loadings:
+        kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
+    _say(name, formula, {"n_classes": n_classes, "family": family, **kw}, verbose)
+    return fit(formula, data, n_classes=n_classes, family=family, **kw)
+
+
 def _long(data, items, y, item, id):
     """Wide data with ``items=`` to the long form the helpers' formulas read."""
     if items is None:
@@ -65,8 +73,7 @@ def lca(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str
     """
     data = _long(data, items, y, item, id)
     f = f"{y} ~ 0 + {item} | class({id}) ~ {_rhs(covariates)}"
-    _say("LCA", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
-    return fit(f, data, n_classes=n_classes, family=family, **kw)
+    return _fit_named("LCA", f, data, n_classes, family, kw, verbose)
 
 
 def gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",
@@ -79,9 +86,7 @@ def gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str
     """
     re = f"rr(1 | {id}, 1)" if restricted else f"(1 | {id})"
     f = f"{y} ~ 0 + {item} | class ~ {_rhs(covariates)} + {re}"
-    _say("GoM" + (" (restricted, eq 35)" if restricted else ""), f,
-         {"n_classes": n_classes, "family": family, **kw}, verbose)
-    return fit(f, data, n_classes=n_classes, family=family, **kw)
+    return _fit_named("GoM" + (" (restricted, eq 35)" if restricted else ""), f, data, n_classes, family, kw, verbose)
 
 
 def fma(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",
@@ -91,10 +96,7 @@ def fma(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str
     """Factor mixture analysis / mixture IRT (eq 36-37): LCA plus a factor within classes."""
     data = _long(data, items, y, item, id)
     f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, {n_factors}) | class({id}) ~ {_rhs(covariates)}"
-    if class_specific_loadings:
-        kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
-    _say("FMA", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
-    return fit(f, data, n_classes=n_classes, family=family, **kw)
+    return _fit_named("FMA", f, data, n_classes, family, kw, verbose, class_specific_loadings)
 
 
 def fma_gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",
@@ -103,10 +105,7 @@ def fma_gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y:
     """FMA-GoM (eq 38-41): one class per response, random class logits, a person factor."""
     data = _long(data, items, y, item, id)
     f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, 1) | class ~ 1 + (1 | {id})"
-    if class_specific_loadings:
-        kw["class_specific"] = list(kw.get("class_specific", ())) + ["random"]
-    _say("FMA-GoM", f, {"n_classes": n_classes, "family": family, **kw}, verbose)
-    return fit(f, data, n_classes=n_classes, family=family, **kw)
+    return _fit_named("FMA-GoM", f, data, n_classes, family, kw, verbose, class_specific_loadings)
 
 
 #: the fixed threshold of the "always correct" class in the 3PL (eq 43-47): Psi(15) ~ 1
