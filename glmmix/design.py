@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 from formulaic import Formula
 
-from .exceptions import DesignError, FormulaError, GlmmixError
+from .exceptions import DesignError, FormulaError
 from .families import Family, FamilyData, check_counts
 from .classes import ClassSystem, ClassVar
 from .encoding import Encoding, freeze
@@ -143,6 +143,50 @@ def _missing_columns(names, data, where):
         )
 
 
+@dataclass
+class _Columns:
+    """What step 1 learns from the formula and the data's columns."""
+
+    outcome_pair: tuple | None  # (successes, failures) of cbind(), else None
+    out_vars: set  # columns the outcome part reads
+    cls_vars: set  # columns the class parts read
+    re_vars: set  # columns the random terms read
+    meas_cols: set  # columns measured_by reads
+    re_o: list  # random terms of the outcome part
+    re_c: list  # random terms of the class parts
+    groups: list  # the random terms' grouping columns
+    unit_name: str | None
+    cluster_name: str | None
+    roles: dict | None  # several class variables: :func:`_class_roles`
+
+
+@dataclass
+class _Observed:
+    """Step 2: the rows with an observed outcome."""
+
+    data: pd.DataFrame  # the data (with the counts of cbind() as columns)
+    df: pd.DataFrame  # its rows with an observed outcome
+    keep: np.ndarray  # which rows of data those are
+    yname: str  # the outcome's column
+    trials: str | None  # the column of binomial trials
+    n_dropped: int
+    dropped_levels: dict
+
+
+@dataclass
+class _Units:
+    """Step 4: rows sorted by cluster, then unit; every unit a contiguous run of rows."""
+
+    df: pd.DataFrame
+    order: np.ndarray  # positions of the sorted rows among the observed rows
+    unit_of_row: np.ndarray
+    unit_ids: pd.Index
+    starts: np.ndarray  # first row of every unit
+    form: str  # "none", "inside" or "outside" (see Design.form)
+    cluster_of_unit: np.ndarray
+    cluster_ids: pd.Index
+
+
 def build_design(
     formula: ParsedFormula,
     data: pd.DataFrame,
@@ -171,13 +215,89 @@ def build_design(
     # Step 1: data and columns.
     data = check_data(data)
     multi = len(formula.classes) > 1
+    fenc = _fitted_encodings(fitted)
+    cols = _check_columns(formula, data, n_classes, fenc, thresholds_by, trials, measured_by, class_sizes)
+    check_weights(data, weights, cluster_weights, weight_scaling, cluster_weight_scaling)
+    unit_name, cluster_name = cols.unit_name, cols.cluster_name
+
+    # Step 2: missing outcomes are dropped and counted; missing elsewhere is an error.
+    obs = _observed_rows(formula, data, cols, trials, thresholds_by, fitted is not None)
+    meas_values = None
+    if multi and isinstance(measured_by, str):
+        meas_values = sorted(pd.unique(obs.data[measured_by].dropna())) if fitted is None else fitted.meas_values
+    meas = _measurement(formula, cols.roles, measured_by, obs.data, meas_values, fitted is not None) if multi else None
+    _check_no_missing(obs.df, (cols.out_vars | cols.cls_vars | cols.re_vars | cols.meas_cols
+                               | {c for c in (unit_name, cluster_name, thresholds_by, obs.trials, weights,
+                                              cluster_weights) if c} | set(cols.groups)) - {obs.yname})
+
+    # Step 3: outcome support (family-specific checks) and family auxiliaries.
+    aux = _family_data(family, obs.df, thresholds_by, obs.trials, formula.outcome, cols.outcome_pair, fitted)
+
+    # Step 4: units (level of the class variable), clusters (level of the random effects),
+    # and row order (by cluster, then unit).
+    units = _units(obs.df, cols, multi, fitted)
+    df, starts = units.df, units.starts
+    aux = aux.rows(units.order)
+    if meas is not None:
+        meas = meas[obs.keep][units.order]
+        if family.thresholds:
+            _threshold_groups(aux, meas, fitted)
+    if fitted is not None and family.thresholds:
+        y = _ordinal_codes(df[obs.yname].rename(formula.outcome), fitted.aux, aux)
+    else:
+        y = family.prepare(df[obs.yname].rename(formula.outcome), aux)
+    aux.trials_name = None  # only for messages while preparing the outcome
+
+    # Step 5: design matrices.
+    X, x_names, x_terms, x_spec = _outcome_design(formula, df, family, aux, fitted)
+    x_group, mgroups = None, None
+    if multi:
+        if fitted is None:
+            X, x_names, x_terms, x_group, mgroups = _expand_by_group(X, x_names, x_terms, meas, cols.roles)
+        else:
+            X, x_names, x_terms, x_group, mgroups = _expand_like(X, x_names, meas, fitted)
+        system, re_cls = _class_system(formula, df, starts, units.cluster_of_unit, cols.roles, class_sizes,
+                                       unit_name, cluster_name, fitted)
+        re_out = build_blocks(cols.re_o, df, "outcome", system.S, None if fitted is None else fitted.re_out)
+        n_classes = system.S
+    else:
+        system, re_out, re_cls = _single_class(formula, df, starts, cols, n_classes, units.form, fenc, fitted)
+    Z, z_names, z_spec = _class_design(system)
+    uw, cw, winfo = sampling_weights(df, units.unit_of_row, starts, units.unit_ids, unit_name, units.cluster_of_unit,
+                                     units.cluster_ids, cluster_name, units.form == "inside", weights,
+                                     cluster_weights, weight_scaling, cluster_weight_scaling)
+    return Design(
+        formula=formula, family=family, aux=aux, y=y,
+        X=X, x_names=x_names, x_terms=x_terms, x_spec=x_spec,
+        unit_of_row=units.unit_of_row.astype(np.intp), unit_starts=starts.astype(np.intp),
+        unit_ids=units.unit_ids, unit_name=unit_name,
+        cluster_of_unit=units.cluster_of_unit, cluster_ids=units.cluster_ids, cluster_name=cluster_name,
+        form=units.form, re_out=re_out, re_cls=re_cls,
+        Z=Z, z_names=z_names, z_spec=z_spec, n_classes=n_classes,
+        class_name=formula.classes[0].name if formula.classes else "class",
+        row_index=df.index, n_dropped=obs.n_dropped,
+        n_units_dropped=_n_vanished(obs.data, df, unit_name),
+        n_clusters_dropped=_n_vanished(obs.data, df, cluster_name) if cluster_name != unit_name else 0,
+        dropped_levels=obs.dropped_levels,
+        n_missing_wide=int(obs.data.attrs.get("n_missing", 0) or 0),
+        x_scale=_column_scale(X), classes=system, x_group=x_group, mgroups=mgroups,
+        unit_weight=uw, cluster_weight=cw, weighting=winfo,
+        measured_by=measured_by, meas_values=meas_values,
+        trials_arg=None if cols.outcome_pair is not None else obs.trials,
+        groupings=_groupings(df, cols.groups) if units.form == "crossed" else None,
+    )
+
+
+def _check_columns(formula, data, n_classes, fenc, thresholds_by, trials, measured_by, class_sizes) -> _Columns:
+    """Step 1: every column the formula and the arguments name is in the data; the units'
+    and clusters' columns (and, with several class variables, their roles)."""
+    multi = len(formula.classes) > 1
     cls = formula.classes[0] if formula.classes else None
     if n_classes > 1 and cls is None:
         raise FormulaError(
             f"n_classes={n_classes} needs a class part: add '| class(unit) ~ 1' (one class per "
             "unit, e.g. LCA) or '| class ~ 1' (one class per row) to the formula"
         )
-    fenc = _fitted_encodings(fitted)
     out_vars = _required(formula.outcome_part.fixed, "outcome part", data.columns, fenc.get("outcome"))
     outcome_cols, outcome_pair = outcome_columns(formula.outcome)
     _missing_columns(outcome_cols, data, "formula's outcome")
@@ -216,13 +336,19 @@ def build_design(
     for arg, col in (("thresholds_by", thresholds_by), ("trials", trials)):
         if col is not None:
             _missing_columns([col], data, f"argument {arg}")
-    check_weights(data, weights, cluster_weights, weight_scaling, cluster_weight_scaling)
+    return _Columns(outcome_pair, out_vars, cls_vars, re_vars, meas_cols, re_o, re_c, groups, unit_name,
+                    cluster_name, roles)
 
-    # Step 2: missing outcomes are dropped and counted; missing elsewhere is an error.
+
+def _observed_rows(formula, data, cols: _Columns, trials, thresholds_by, new_rows: bool) -> _Observed:
+    """Step 2: drop (and count) the rows whose outcome is missing; binomial counts of
+    ``cbind()`` become columns; levels no remaining row has are dropped (not for new rows,
+    which keep the fitted encoding)."""
+    outcome_pair = cols.outcome_pair
     if outcome_pair is not None:
         if trials is not None:
             raise DesignError("give trials either through cbind(successes, failures) or trials=, not both")
-        succ, fail = (outcome_values(data, a, formula.outcome, fitted is not None) for a in outcome_pair)
+        succ, fail = (outcome_values(data, a, formula.outcome, new_rows) for a in outcome_pair)
         succ = succ.where(fail.notna())  # a row missing either count has no observed outcome
         data = data.assign(**{"__succ": succ, "__trials": succ + fail})
         trials = "__trials"
@@ -239,18 +365,15 @@ def build_design(
         for arg, v in zip(outcome_pair, (succ, fail)):
             check_counts(v.to_numpy()[keep], arg.strip(), "counts in cbind(successes, failures)", df.index)
     dropped_levels = {}
-    if fitted is None:  # new rows keep the fitted encoding
-        df, dropped_levels = _drop_empty_levels(data, df, out_vars | cls_vars | re_vars
+    if not new_rows:
+        df, dropped_levels = _drop_empty_levels(data, df, cols.out_vars | cols.cls_vars | cols.re_vars
                                                 | ({thresholds_by} if thresholds_by else set()))
-    meas_values = None
-    if multi and isinstance(measured_by, str):
-        meas_values = sorted(pd.unique(data[measured_by].dropna())) if fitted is None else fitted.meas_values
-    meas = _measurement(formula, roles, measured_by, data, meas_values, fitted is not None) if multi else None
-    others = sorted((out_vars | cls_vars | re_vars | meas_cols
-                     | {c for c in (unit_name, cluster_name, thresholds_by, trials, weights, cluster_weights) if c}
-                     | set(groups))
-                    - {yname})
-    for col in others:
+    return _Observed(data, df, keep, yname, trials, n_dropped, dropped_levels)
+
+
+def _check_no_missing(df, columns) -> None:
+    """A missing value outside the outcome is an error, never a silent drop."""
+    for col in sorted(columns):
         nmiss = int(df[col].isna().sum())
         if nmiss:
             raise DesignError(
@@ -258,7 +381,9 @@ def build_design(
                 "glmmix drops only rows with a missing outcome: drop or impute these rows first"
             )
 
-    # Step 3: outcome support (family-specific checks) and family auxiliaries.
+
+def _family_data(family, df, thresholds_by, trials, outcome, outcome_pair, fitted) -> FamilyData:
+    """Step 3: the family's row data (threshold sets of ``thresholds_by``, binomial trials)."""
     aux = FamilyData()
     if thresholds_by is not None:
         if not family.thresholds:
@@ -282,72 +407,44 @@ def build_design(
         if not pd.api.types.is_numeric_dtype(df[trials].dtype) or pd.api.types.is_bool_dtype(df[trials].dtype):
             raise DesignError(f"trials column {trials!r} must be numeric (it has dtype {df[trials].dtype})")
         aux.trials = df[trials].to_numpy(dtype=float)
-        aux.trials_name = trials if outcome_pair is None else f"successes + failures of {formula.outcome}"
+        aux.trials_name = trials if outcome_pair is None else f"successes + failures of {outcome}"
+    return aux
 
-    # Step 4: units (level of the class variable), clusters (level of the random effects),
-    # and row order (by cluster, then unit).
-    form = "none"
-    if cluster_name is not None:
-        if fitted is None:
-            check_grouping(df, cluster_name, "random terms" if groups else "between-level class variables")
-        if multi:
-            if unit_name is not None:
-                check_nested(df, unit_name, cluster_name)
-            form = "inside"
-        elif unit_name == cluster_name:
-            form = "outside"  # class at the clusters' level: classes outside the integral
-        elif unit_name is not None:
-            check_nested(df, unit_name, cluster_name)
-            form = "inside"
-        else:
-            form = "inside"
-    groupings = None
-    if len(groups) > 1:  # crossed or multiple grouping factors: rows are the units
-        form = "crossed"
-        for g in groups:
-            if fitted is None:
-                check_grouping(df, g, "random terms")
-    ccodes = pd.factorize(df[cluster_name], sort=True)[0] if cluster_name is not None else None
+
+def _form(df, cols: _Columns, multi: bool, fitted) -> str:
+    """Where the classes sit relative to the random effects' integral (``Design.form``);
+    checks that units are nested in clusters."""
+    unit_name, cluster_name = cols.unit_name, cols.cluster_name
+    if len(cols.groups) > 1:  # crossed or multiple grouping factors: rows are the units
+        for g in cols.groups if fitted is None else ():
+            check_grouping(df, g, "random terms")
+        return "crossed"
+    if cluster_name is None:
+        return "none"
+    if fitted is None:
+        check_grouping(df, cluster_name, "random terms" if cols.groups else "between-level class variables")
+    if unit_name == cluster_name and not multi:
+        return "outside"  # class at the clusters' level: classes outside the integral
     if unit_name is not None:
-        ucodes, uniq = pd.factorize(df[unit_name], sort=True)
-    else:
-        ucodes = np.arange(len(df))
+        check_nested(df, unit_name, cluster_name)
+    return "inside"
+
+
+def _units(df, cols: _Columns, multi: bool, fitted) -> _Units:
+    """Step 4: index units and clusters; sort rows by cluster, then unit."""
+    unit_name, cluster_name = cols.unit_name, cols.cluster_name
+    form = _form(df, cols, multi, fitted)
+    ccodes = pd.factorize(df[cluster_name], sort=True)[0] if cluster_name is not None else None
+    ucodes = pd.factorize(df[unit_name], sort=True)[0] if unit_name is not None else np.arange(len(df))
     order = np.lexsort((ucodes, ccodes)) if ccodes is not None else np.argsort(ucodes, kind="stable")
     df = df.iloc[order]
     ucodes = ucodes[order]
     # renumber units in their sorted order so every unit is one contiguous run of rows
     first_seen = np.r_[True, ucodes[1:] != ucodes[:-1]]
-    new_code = np.cumsum(first_seen) - 1
+    unit_of_row = np.cumsum(first_seen) - 1
     unit_ids = pd.Index(df[unit_name].to_numpy()[first_seen], name=unit_name) if unit_name is not None \
         else pd.Index(df.index[first_seen], name="row")
-    ucodes = new_code
-    aux = aux.rows(order)
-    if meas is not None:
-        meas = meas[keep][order]
-        if family.thresholds:
-            # thresholds per measurement group (and per thresholds_by level): each group's
-            # thresholds depend on the classes of the variables measuring it, like its X copy
-            mg, mgroups_new = _group_codes(meas)
-            ng = int(mg.max()) + 1
-            if fitted is not None:  # group numbers of the fit (new rows may lack some groups)
-                mg = np.array([fitted.mgroups.index(g) if g in fitted.mgroups else -1 for g in mgroups_new])[mg]
-                if (mg < 0).any():
-                    raise DesignError("rows of new data are measured by a combination of class variables the "
-                                      "fitted model has not seen")
-                ng = len(fitted.mgroups)
-            lev = aux.threshold_levels if aux.threshold_levels is not None else [None]
-            tg = aux.threshold_group if aux.threshold_group is not None else np.zeros(len(mg), np.intp)
-            aux.threshold_group = (mg * len(lev) + tg).astype(np.intp)
-            aux.threshold_levels = [lv for _ in range(ng) for lv in lev]
-            aux.threshold_mgroup = np.repeat(np.arange(ng), len(lev))
-    if fitted is not None and family.thresholds:
-        y = _ordinal_codes(df[yname].rename(formula.outcome), fitted.aux, aux)
-    else:
-        y = family.prepare(df[yname].rename(formula.outcome), aux)
-    aux.trials_name = None  # only for messages while preparing the outcome
-    starts = np.flatnonzero(np.r_[True, ucodes[1:] != ucodes[:-1]])
-    if multi and cluster_name is not None and unit_name is None:
-        unit_ids = pd.Index(df.index[starts], name="row")
+    starts = np.flatnonzero(first_seen)
     if cluster_name is not None and form == "inside":
         cvals = df[cluster_name].to_numpy()[starts]
         ccode_u, cuniq = pd.factorize(cvals)
@@ -356,14 +453,38 @@ def build_design(
     else:  # every unit is its own cluster
         cluster_of_unit = np.arange(len(starts), dtype=np.intp)
         cluster_ids = unit_ids
+    return _Units(df, order, unit_of_row, unit_ids, starts, form, cluster_of_unit, cluster_ids)
 
-    if form == "crossed":
-        groupings = {}
-        for g in groups:
-            codes, levels = pd.factorize(df[g], sort=True)
-            groupings[g] = (np.asarray(codes, np.intp), pd.Index(levels, name=g))
 
-    # Step 5: design matrices.
+def _groupings(df, groups) -> dict:
+    """Crossed designs: each grouping column's level code of every row, and its levels."""
+    out = {}
+    for g in groups:
+        codes, levels = pd.factorize(df[g], sort=True)
+        out[g] = (np.asarray(codes, np.intp), pd.Index(levels, name=g))
+    return out
+
+
+def _threshold_groups(aux: FamilyData, meas, fitted) -> None:
+    """Ordinal thresholds per measurement group (and per thresholds_by level): each group's
+    thresholds depend on the classes of the variables measuring it, like its X copy."""
+    mg, mgroups_new = _group_codes(meas)
+    ng = int(mg.max()) + 1
+    if fitted is not None:  # group numbers of the fit (new rows may lack some groups)
+        mg = np.array([fitted.mgroups.index(g) if g in fitted.mgroups else -1 for g in mgroups_new])[mg]
+        if (mg < 0).any():
+            raise DesignError("rows of new data are measured by a combination of class variables the "
+                              "fitted model has not seen")
+        ng = len(fitted.mgroups)
+    lev = aux.threshold_levels if aux.threshold_levels is not None else [None]
+    tg = aux.threshold_group if aux.threshold_group is not None else np.zeros(len(mg), np.intp)
+    aux.threshold_group = (mg * len(lev) + tg).astype(np.intp)
+    aux.threshold_levels = [lv for _ in range(ng) for lv in lev]
+    aux.threshold_mgroup = np.repeat(np.arange(ng), len(lev))
+
+
+def _outcome_design(formula, df, family, aux, fitted):
+    """Step 5: the outcome part's design X (ordinal thresholds absorb its intercept)."""
     X, x_names, x_terms, x_spec = _fixed_matrix(formula.outcome_part.fixed, df, "outcome part",
                                                 None if fitted is None else fitted.x_spec)
     if family.thresholds:  # new data (fitted) are encoded as in the fit: the same columns
@@ -372,89 +493,52 @@ def build_design(
             _check_ordinal_design(X, x_names, x_terms, aux, formula.outcome)
     if X.shape[1] == 0 and not family.has_extra:
         raise FormulaError("the outcome part has no terms: nothing to estimate")
+    return X, x_names, x_terms, x_spec
+
+
+def _single_class(formula, df, starts, cols: _Columns, n_classes, form, fenc, fitted):
+    """Step 5 with one class variable (or none): its logit design, the random blocks of the
+    outcome part and of the class part."""
+    cls = formula.classes[0] if formula.classes else None
+    unit_name = cols.unit_name
     Z, z_names, z_spec = np.ones((len(starts), 1)), ["Intercept"], None
-    x_group, mgroups = None, None
-    if multi:
-        if fitted is None:
-            X, x_names, x_terms, x_group, mgroups = _expand_by_group(X, x_names, x_terms, meas, roles)
-        else:
-            X, x_names, x_terms, x_group, mgroups = _expand_like(X, x_names, meas, fitted)
-        system, re_cls = _class_system(formula, df, starts, cluster_of_unit, roles, class_sizes, unit_name,
-                                       cluster_name, fitted)
-        Z = np.concatenate([v.Z for v in system.vars if not v.between], axis=1)
-        z_names = [f"{v.name}:{z}" for v in system.vars if not v.between for z in v.z_names]
-        re_out = build_blocks(re_o, df, "outcome", system.S, None if fitted is None else fitted.re_out)
-        n_classes = system.S
-    elif cls is not None:
+    if cls is not None:
         udf = df.iloc[starts]
-        if unit_name is not None and cls_vars:
-            _check_unit_constant(df, unit_name, sorted(cls_vars), cls.name)
+        if unit_name is not None and cols.cls_vars:
+            _check_unit_constant(df, unit_name, sorted(cols.cls_vars), cls.name)
         Zm, z_names, _, z_spec = _fixed_matrix(cls.part.fixed, udf, f"class part of {cls.name!r}",
                                                None if fitted is None else fitted.z_spec)
         Z = np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float)
-    if not multi:
-        re_out = build_blocks(re_o, df, "outcome", n_classes, None if fitted is None else fitted.re_out)
-        re_cls = []
-    if re_c and not multi:
+    re_out = build_blocks(cols.re_o, df, "outcome", n_classes, None if fitted is None else fitted.re_out)
+    re_cls = []
+    if cols.re_c:
         cvars = set()
-        for t in re_c:
+        for t in cols.re_c:
             cvars |= _required(t.expr, f"random term {t}", df.columns, fenc.get(str(t)))
         if unit_name is not None and cvars:
             _check_unit_constant(df, unit_name, sorted(cvars), cls.name)
         if form == "outside":
             raise FormulaError(
-                f"random terms in the class part ({', '.join(map(str, re_c))}) vary the class logits "
-                f"across levels of {cluster_name!r}, but the class variable itself lives at that level: "
+                f"random terms in the class part ({', '.join(map(str, cols.re_c))}) vary the class logits "
+                f"across levels of {cols.cluster_name!r}, but the class variable itself lives at that level: "
                 "put the class variable at a lower level (e.g. class ~ ... or class(unit) ~ ...)"
             )
-        re_cls = build_blocks(re_c, df.iloc[starts], "class", n_classes, None if fitted is None else fitted.re_cls)
-    if not multi:
-        system = ClassSystem([ClassVar(cls.name if cls is not None else "class", n_classes, unit_name,
-                                       False, Z, z_names, z_spec)], single=True)
-    uw, cw, winfo = sampling_weights(df, ucodes, starts, unit_ids, unit_name, cluster_of_unit, cluster_ids, cluster_name,
-                              form == "inside", weights, cluster_weights, weight_scaling, cluster_weight_scaling)
-    return Design(
-        formula=formula,
-        family=family,
-        aux=aux,
-        y=y,
-        X=X,
-        x_names=x_names,
-        x_terms=x_terms,
-        x_spec=x_spec,
-        unit_of_row=ucodes.astype(np.intp),
-        unit_starts=starts.astype(np.intp),
-        unit_ids=unit_ids,
-        unit_name=unit_name,
-        cluster_of_unit=cluster_of_unit,
-        cluster_ids=cluster_ids,
-        cluster_name=cluster_name,
-        form=form,
-        re_out=re_out,
-        re_cls=re_cls,
-        Z=Z,
-        z_names=z_names,
-        z_spec=z_spec,
-        n_classes=n_classes,
-        class_name=cls.name if cls is not None else "class",
-        row_index=df.index,
-        n_dropped=n_dropped,
-        n_units_dropped=_n_vanished(data, df, unit_name),
-        n_clusters_dropped=_n_vanished(data, df, cluster_name) if cluster_name != unit_name else 0,
-        dropped_levels=dropped_levels,
-        n_missing_wide=int(data.attrs.get("n_missing", 0) or 0),
-        x_scale=_column_scale(X),
-        classes=system,
-        x_group=x_group,
-        mgroups=mgroups,
-        unit_weight=uw,
-        cluster_weight=cw,
-        weighting=winfo,
-        measured_by=measured_by,
-        meas_values=meas_values,
-        trials_arg=None if outcome_pair is not None else trials,
-        groupings=groupings,
-    )
+        re_cls = build_blocks(cols.re_c, df.iloc[starts], "class", n_classes,
+                              None if fitted is None else fitted.re_cls)
+    system = ClassSystem([ClassVar(cls.name if cls is not None else "class", n_classes, unit_name,
+                                   False, Z, z_names, z_spec)], single=True)
+    return system, re_out, re_cls
+
+
+def _class_design(system: ClassSystem):
+    """The class-part design of the units (Design.Z), its column names and encoding: the
+    within-level variables' designs side by side."""
+    if system.single:
+        v = system.vars[0]
+        return v.Z, v.z_names, v.z_spec
+    Z = np.concatenate([v.Z for v in system.vars if not v.between], axis=1)
+    z_names = [f"{v.name}:{z}" for v in system.vars if not v.between for z in v.z_names]
+    return Z, z_names, None
 
 
 class _Encodings(dict):
