@@ -259,88 +259,22 @@ _KEYS = ["outcome", "outcome_terms", "classes", "class_vars", "single", "x", "x_
 
 def _rebuild(t, K, family, link) -> StoredModel:
     """Check the stored structure field by field and build the skeleton from it."""
-    from .classes import ClassSystem, ClassVar
     from .design import Design
-    from .families import FamilyData, get_family
-    from .terms import ClassPart, ParsedFormula, Part
-    from .quadrature import Integration
+    from .families import get_family
 
     _need(isinstance(t, dict), "model")
     missing = [k for k in _KEYS if k not in t]
     if missing:
         raise _Malformed(f"the stored model lacks {missing}")
-    _need(_name(t["outcome"]), "outcome")
-    ro, fo = _terms(t["outcome_terms"], "outcome_terms")
-    _need(isinstance(t["classes"], list), "classes")
-    classes = []
-    for c in t["classes"]:
-        _need(isinstance(c, dict) and _name(c.get("name")) and _name(c.get("level"), none=True)
-              and isinstance(c.get("parents"), list) and all(_name(p) for p in c["parents"]), "classes")
-        r, fa = _terms(c.get("terms"), "classes")
-        classes.append(ClassPart(c["name"], c["level"], Part("", r, fa), tuple(c["parents"])))
-    formula = ParsedFormula(t["outcome"], t["outcome"], Part("", ro, fo), tuple(classes))
-    _need(isinstance(t["n_classes"], int) and t["n_classes"] == K, "n_classes")
-    for k in ("unit_name", "cluster_name", "trials"):
-        _need(_name(t[k], none=True), k)
-    _need(_name(t["class_name"]), "class_name")
-    _need(t["form"] in ("none", "inside", "outside", "crossed"), "form")
-    _need(_strs(t["x_names"]) and _strs(t["z_names"]), "x_names")
-    _need(isinstance(t["x_terms"], dict) and all(isinstance(v, list) and all(isinstance(i, int) for i in v)
-                                                 for v in t["x_terms"].values()), "x_terms")
-    x = Encoding.from_dict(t["x"], "outcome part")
-    _need(isinstance(t["class_vars"], list) and len(t["class_vars"]) >= 1 and isinstance(t["single"], bool),
-          "class_vars")
-    cvars = []
-    for i, v in enumerate(t["class_vars"]):
-        _need(isinstance(v, dict) and _name(v.get("name")) and isinstance(v.get("K"), int) and v["K"] >= 1
-              and _name(v.get("level"), none=True) and isinstance(v.get("between"), bool)
-              and isinstance(v.get("parents"), list) and all(isinstance(p, int) and 0 <= p < i for p in v["parents"])
-              and _strs(v.get("z_names")), "class_vars")
-        z = None if v.get("z") is None else Encoding.from_dict(v["z"], f"class part of {v['name']!r}")
-        cvars.append(ClassVar(v["name"], v["K"], v["level"], v["between"], np.zeros((0, len(v["z_names"]))),
-                              v["z_names"], z, v["parents"]))
-    system = ClassSystem(cvars, single=t["single"])
-    _need(system.S == K, "class_vars")
+    formula = _stored_formula(t)
+    x = _stored_names(t, K)
+    cvars, system = _stored_class_vars(t, K)
     re_out, re_cls = _blocks(t["re_out"], "re_out"), _blocks(t["re_cls"], "re_cls")
-    aux = t["aux"]
-    _need(isinstance(aux, dict) and set(aux) <= {"categories", "threshold_cats", "threshold_by"}
-          and all(_scalars(aux.get(k, [])) for k in ("categories", "threshold_cats"))
-          and _name(aux.get("threshold_by"), none=True), "aux")
-    aux = FamilyData(**aux)
-    if aux.categories is not None:
-        aux.n_cat = len(aux.categories)
-    if aux.threshold_cats is not None:
-        aux.threshold_levels = [str(c) for c in aux.threshold_cats]
+    aux = _stored_aux(t["aux"])
     mb = t["measured_by"]
-    _need(mb is None or _name(mb) or isinstance(mb, dict), "measured_by")
-    _need(t["meas_values"] is None or _scalars(t["meas_values"]), "meas_values")
-    _need(t["x_group"] is None or (isinstance(t["x_group"], list) and all(isinstance(g, int) for g in t["x_group"])),
-          "x_group")
-    _need(t["mgroups"] is None or (isinstance(t["mgroups"], list) and all(
-        isinstance(g, list) and all(isinstance(i, int) for i in g) for g in t["mgroups"])), "mgroups")
-    try:
-        phi = np.asarray(t["phi"], dtype=float)
-    except (TypeError, ValueError):
-        raise _Malformed("the stored model's 'phi' is malformed") from None
-    _need(phi.ndim == 1 and np.isfinite(phi).all(), "phi")
-    _need(isinstance(t["blocks"], dict), "blocks")
-    bl = {}
-    for n, v in t["blocks"].items():
-        _need(n in ("beta", "extra", "gamma", "re_out", "re_cls") and isinstance(v, list) and len(v) == 2
-              and isinstance(v[0], int) and isinstance(v[1], list) and all(isinstance(x, int) and x >= 0 for x in v[1])
-              and 0 <= v[0] and v[0] + int(np.prod(v[1])) <= phi.size, "blocks")
-        bl[n] = (v[0], tuple(v[1]))
-    _need("beta" in bl and bl["beta"][1] == (len(t["x_names"]), K), "blocks")
-    it = t["integration"]
-    _need(isinstance(it, dict) and isinstance(it.get("method"), str) and isinstance(it.get("n_points"), int)
-          and isinstance(it.get("adaptive"), bool), "integration")
-    try:
-        tt, lw = np.asarray(it.get("t"), float), np.asarray(it.get("logw"), float)
-    except (TypeError, ValueError):
-        raise _Malformed("the stored model's 'integration' is malformed") from None
-    D = sum(b.d for b in re_out + re_cls)
-    _need(tt.ndim == 2 and tt.shape[1] == D and lw.shape == (tt.shape[0],), "integration")
-    integ = Integration(it["method"], it["n_points"], D, it["adaptive"], tt, lw)
+    _stored_measurement(t)
+    phi, bl = _stored_parameters(t, K)
+    integ = _stored_integration(t["integration"], sum(b.d for b in re_out + re_cls))
     design = Design(
         formula=formula, family=get_family(family, link), aux=aux, y=np.zeros(0),
         X=np.zeros((0, len(t["x_names"]))), x_names=t["x_names"], x_terms=t["x_terms"], x_spec=x,
@@ -357,6 +291,113 @@ def _rebuild(t, K, family, link) -> StoredModel:
         note = ("the model was fitted with measured_by row selectors, which a results file does not keep "
                 "(fit with measured_by='a column' to use new rows after loading)")
     return StoredModel(design, StoredLayout(phi, bl, design), integ, note)
+
+
+def _stored_formula(t):
+    """The parsed formula's structure (outcome, random terms, class parts; no text)."""
+    from .terms import ClassPart, ParsedFormula, Part
+
+    _need(_name(t["outcome"]), "outcome")
+    ro, fo = _terms(t["outcome_terms"], "outcome_terms")
+    _need(isinstance(t["classes"], list), "classes")
+    classes = []
+    for c in t["classes"]:
+        _need(isinstance(c, dict) and _name(c.get("name")) and _name(c.get("level"), none=True)
+              and isinstance(c.get("parents"), list) and all(_name(p) for p in c["parents"]), "classes")
+        r, fa = _terms(c.get("terms"), "classes")
+        classes.append(ClassPart(c["name"], c["level"], Part("", r, fa), tuple(c["parents"])))
+    return ParsedFormula(t["outcome"], t["outcome"], Part("", ro, fo), tuple(classes))
+
+
+def _stored_names(t, K) -> Encoding:
+    """Check the sizes, level names and design names; returns the outcome part's encoding."""
+    _need(isinstance(t["n_classes"], int) and t["n_classes"] == K, "n_classes")
+    for k in ("unit_name", "cluster_name", "trials"):
+        _need(_name(t[k], none=True), k)
+    _need(_name(t["class_name"]), "class_name")
+    _need(t["form"] in ("none", "inside", "outside", "crossed"), "form")
+    _need(_strs(t["x_names"]) and _strs(t["z_names"]), "x_names")
+    _need(isinstance(t["x_terms"], dict) and all(isinstance(v, list) and all(isinstance(i, int) for i in v)
+                                                 for v in t["x_terms"].values()), "x_terms")
+    return Encoding.from_dict(t["x"], "outcome part")
+
+
+def _stored_class_vars(t, K):
+    """The class variables (their logit designs' encodings; no rows) and their system."""
+    from .classes import ClassSystem, ClassVar
+
+    _need(isinstance(t["class_vars"], list) and len(t["class_vars"]) >= 1 and isinstance(t["single"], bool),
+          "class_vars")
+    cvars = []
+    for i, v in enumerate(t["class_vars"]):
+        _need(isinstance(v, dict) and _name(v.get("name")) and isinstance(v.get("K"), int) and v["K"] >= 1
+              and _name(v.get("level"), none=True) and isinstance(v.get("between"), bool)
+              and isinstance(v.get("parents"), list) and all(isinstance(p, int) and 0 <= p < i for p in v["parents"])
+              and _strs(v.get("z_names")), "class_vars")
+        z = None if v.get("z") is None else Encoding.from_dict(v["z"], f"class part of {v['name']!r}")
+        cvars.append(ClassVar(v["name"], v["K"], v["level"], v["between"], np.zeros((0, len(v["z_names"]))),
+                              v["z_names"], z, v["parents"]))
+    system = ClassSystem(cvars, single=t["single"])
+    _need(system.S == K, "class_vars")
+    return cvars, system
+
+
+def _stored_aux(aux):
+    """The family's data that new rows need: outcome categories and threshold levels."""
+    from .families import FamilyData
+
+    _need(isinstance(aux, dict) and set(aux) <= {"categories", "threshold_cats", "threshold_by"}
+          and all(_scalars(aux.get(k, [])) for k in ("categories", "threshold_cats"))
+          and _name(aux.get("threshold_by"), none=True), "aux")
+    aux = FamilyData(**aux)
+    if aux.categories is not None:
+        aux.n_cat = len(aux.categories)
+    if aux.threshold_cats is not None:
+        aux.threshold_levels = [str(c) for c in aux.threshold_cats]
+    return aux
+
+
+def _stored_measurement(t) -> None:
+    """Check measured_by, its values, and the measurement groups of the outcome design."""
+    mb = t["measured_by"]
+    _need(mb is None or _name(mb) or isinstance(mb, dict), "measured_by")
+    _need(t["meas_values"] is None or _scalars(t["meas_values"]), "meas_values")
+    _need(t["x_group"] is None or (isinstance(t["x_group"], list) and all(isinstance(g, int) for g in t["x_group"])),
+          "x_group")
+    _need(t["mgroups"] is None or (isinstance(t["mgroups"], list) and all(
+        isinstance(g, list) and all(isinstance(i, int) for i in g) for g in t["mgroups"])), "mgroups")
+
+
+def _stored_parameters(t, K):
+    """The full parameter vector and its blocks (offset, shape)."""
+    try:
+        phi = np.asarray(t["phi"], dtype=float)
+    except (TypeError, ValueError):
+        raise _Malformed("the stored model's 'phi' is malformed") from None
+    _need(phi.ndim == 1 and np.isfinite(phi).all(), "phi")
+    _need(isinstance(t["blocks"], dict), "blocks")
+    bl = {}
+    for n, v in t["blocks"].items():
+        _need(n in ("beta", "extra", "gamma", "re_out", "re_cls") and isinstance(v, list) and len(v) == 2
+              and isinstance(v[0], int) and isinstance(v[1], list) and all(isinstance(x, int) and x >= 0 for x in v[1])
+              and 0 <= v[0] and v[0] + int(np.prod(v[1])) <= phi.size, "blocks")
+        bl[n] = (v[0], tuple(v[1]))
+    _need("beta" in bl and bl["beta"][1] == (len(t["x_names"]), K), "blocks")
+    return phi, bl
+
+
+def _stored_integration(it, D):
+    """The integration rule (its nodes and log-weights, in ``D`` dimensions)."""
+    from .quadrature import Integration
+
+    _need(isinstance(it, dict) and isinstance(it.get("method"), str) and isinstance(it.get("n_points"), int)
+          and isinstance(it.get("adaptive"), bool), "integration")
+    try:
+        tt, lw = np.asarray(it.get("t"), float), np.asarray(it.get("logw"), float)
+    except (TypeError, ValueError):
+        raise _Malformed("the stored model's 'integration' is malformed") from None
+    _need(tt.ndim == 2 and tt.shape[1] == D and lw.shape == (tt.shape[0],), "integration")
+    return Integration(it["method"], it["n_points"], D, it["adaptive"], tt, lw)
 
 
 def _strs(x) -> bool:
@@ -381,4 +422,4 @@ def _jsonable(o):
     return str(o)
 
 
-__all__ = ["save", "load", "encodings_of"]
+__all__ = ["save", "load"]
