@@ -99,6 +99,42 @@ def _union_find(n):
     return find, union
 
 
+def _multi_invariant_columns(design, invariant, class_specific) -> set:
+    """Several class variables: check ``class_specific`` and ``invariant``; the outcome
+    design's columns that are invariant across classes."""
+    for t in class_specific:
+        if t == "sigma":
+            raise NotImplementedError("class-specific residual SDs with several class variables are not supported yet")
+        if t not in ("random",):
+            raise DesignError(f"class_specific accepts 'random' with several class variables; got {t!r}")
+    inv_cols = set()
+    for term in invariant:
+        if term in design.x_terms:
+            inv_cols.update(design.x_terms[term])
+        elif term in design.x_names:
+            inv_cols.update(j for j, n in enumerate(design.x_names) if n == term)
+        elif term == "thresholds" and design.family.thresholds:
+            continue
+        else:
+            raise DesignError(
+                f"invariant term {term!r} is not a term of the outcome part; terms are "
+                f"{list(design.x_terms)} (columns {sorted(set(design.x_names))})")
+    return inv_cols
+
+
+def _invariant_measurement(design) -> str:
+    """measurement_invariance=True: check that every row is measured by one of several
+    within-level variables with equal numbers of classes; their joint name ("c1,c2")."""
+    cs = design.classes
+    single = [g for g, m in enumerate(design.mgroups) if len(m) == 1 and m[0] in cs.within]
+    Ks = {cs.vars[design.mgroups[g][0]].K for g in single}
+    if len(single) < 2 or len(Ks) != 1 or len(single) != len(design.mgroups):
+        raise DesignError(
+            "measurement_invariance=True needs every row measured by one within-level class "
+            "variable, at least two such variables, and the same number of classes for each")
+    return ",".join(cs.vars[design.mgroups[g][0]].name for g in single)
+
+
 class ParamLayout:
     """Blocks, labels, ties and fixed values of a model's parameters."""
 
@@ -233,45 +269,18 @@ class ParamLayout:
         S = cs.S
         fam = design.family
         E = fam.n_extra(design.aux)
-        for t in class_specific:
-            if t == "sigma":
-                raise NotImplementedError("class-specific residual SDs with several class variables are not supported yet")
-            if t not in ("random",):
-                raise DesignError(f"class_specific accepts 'random' with several class variables; got {t!r}")
-        inv_cols = set()
-        for term in invariant:
-            if term in design.x_terms:
-                inv_cols.update(design.x_terms[term])
-            elif term in design.x_names:
-                inv_cols.update(j for j, n in enumerate(design.x_names) if n == term)
-            elif term == "thresholds" and fam.thresholds:
-                continue
-            else:
-                raise DesignError(
-                    f"invariant term {term!r} is not a term of the outcome part; terms are "
-                    f"{list(design.x_terms)} (columns {sorted(set(design.x_names))})")
-        within = cs.within
-        gname = {}
-        for g, members in enumerate(design.mgroups):
-            gname[g] = [cs.vars[t].name for t in members]
-        if measurement_invariance:
-            single = [g for g, m in enumerate(design.mgroups) if len(m) == 1 and m[0] in within]
-            Ks = {cs.vars[design.mgroups[g][0]].K for g in single}
-            if len(single) < 2 or len(Ks) != 1 or len(single) != len(design.mgroups):
-                raise DesignError(
-                    "measurement_invariance=True needs every row measured by one within-level class "
-                    "variable, at least two such variables, and the same number of classes for each")
-            joint = ",".join(cs.vars[design.mgroups[g][0]].name for g in single)
+        inv_cols = _multi_invariant_columns(design, invariant, class_specific)
+        gname = {g: [cs.vars[t].name for t in members] for g, members in enumerate(design.mgroups)}
+        joint = _invariant_measurement(design) if measurement_invariance else None
         self.measurement_invariance = bool(measurement_invariance)
 
         def prefix(g, s):
             members = design.mgroups[g]
-            if measurement_invariance:
+            if joint is not None:
                 return f"{joint}#{cs.digits[s, members[0]] + 1}:"
             return cs.state_name(s, members) + ":"
 
         add = self._add_block
-
         bl = []
         for j, x in enumerate(design.x_names):
             g = design.x_group[j]
@@ -305,7 +314,6 @@ class ParamLayout:
         add("re_out", (S, R), rl)
         add("re_cls", (len(self.re_cls_labels),), list(self.re_cls_labels))
         find, union = _union_find(self.n_full)
-
         for name in ("beta", "extra", "re_out"):
             b = self.blocks[name]
             first = {}
