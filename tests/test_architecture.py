@@ -1,7 +1,10 @@
 """Module boundaries of the package, checked on its source (an AST scan).
 
 * No module reads another object's private (underscore) attributes or imports another
-  module's private names: ``obj._x`` is allowed only on ``self`` / ``cls``.
+  module's private names: ``obj._x`` (and ``getattr(obj, "_x")``, ``setattr``, ...) is
+  allowed only on ``self`` / ``cls``. The vignettes use public attributes only.
+* No function body (without its docstring) is longer than about a hundred lines: long
+  procedures are split into named steps.
 * The engine does not import the formula parser's module: the parsed formula and its term
   objects live in ``terms``; only the modules that start from formula text import ``formula``.
 """
@@ -12,6 +15,7 @@ from pathlib import Path
 import glmmix
 
 PKG = Path(glmmix.__file__).parent
+VIGNETTES = PKG.parent / "vignettes"
 
 
 def _modules():
@@ -22,14 +26,28 @@ def _private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
 
+def _own(base) -> bool:
+    return isinstance(base, ast.Name) and base.id in ("self", "cls")
+
+
+#: built-ins that read or write an attribute named by a string
+BY_NAME = {"getattr", "setattr", "hasattr", "delattr"}
+
+
 def underscore_access(path: Path) -> list[str]:
+    """Private names used across objects: ``obj._x``, ``getattr(obj, "_x")`` (also
+    ``setattr``, ``hasattr``, ``delattr``) with ``obj`` other than self / cls, and imports of
+    another module's private names."""
     tree = ast.parse(path.read_text(), filename=str(path))
     bad = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and _private(node.attr):
-            base = node.value
-            if not (isinstance(base, ast.Name) and base.id in ("self", "cls")):
+            if not _own(node.value):
                 bad.append(f"{path.name}:{node.lineno}: .{node.attr}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in BY_NAME
+              and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+              and isinstance(node.args[1].value, str) and _private(node.args[1].value) and not _own(node.args[0])):
+            bad.append(f"{path.name}:{node.lineno}: {node.func.id}(..., {node.args[1].value!r})")
         elif isinstance(node, ast.ImportFrom) and node.level >= 1:
             for alias in node.names:
                 if _private(alias.name):
@@ -40,6 +58,37 @@ def underscore_access(path: Path) -> list[str]:
 def test_no_module_reads_private_attributes_of_another_object():
     bad = [b for p in _modules() for b in underscore_access(p)]
     assert not bad, ("private names used across objects (give the owner a public name):\n" + "\n".join(bad))
+
+
+def test_vignettes_use_public_attributes_only():
+    bad = [b for p in sorted(VIGNETTES.glob("*.py")) for b in underscore_access(p)]
+    assert not bad, "the vignettes read private names (use public attributes):\n" + "\n".join(bad)
+
+
+#: longest function body (lines, without its docstring) in the package
+MAX_FUNCTION_LINES = 100
+
+
+def long_functions(path: Path, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """Functions whose body, without its docstring, spans more than ``limit`` lines."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    bad = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                body = body[1:]
+            n = body[-1].end_lineno - body[0].lineno + 1 if body else 0
+            if n > limit:
+                bad.append(f"{path.name}:{node.lineno}: {node.name} ({n} lines)")
+    return bad
+
+
+def test_no_function_is_longer_than_about_a_hundred_lines():
+    bad = [b for p in _modules() for b in long_functions(p)]
+    assert not bad, (f"functions longer than {MAX_FUNCTION_LINES} lines (split them into named steps):\n"
+                     + "\n".join(bad))
 
 
 #: modules that may import the formula parser (they start from formula text)
@@ -129,3 +178,11 @@ def test_the_scan_sees_a_violation(tmp_path):
     h = tmp_path / "o.py"
     h.write_text("def f(d):\n    return d.family.name == 'ordinal' or fam.name in ('a',)\n")
     assert len(family_name_tests(h)) == 2
+    k = tmp_path / "p.py"
+    k.write_text("def f(o):\n    setattr(o, '_a', 1)\n    return getattr(o, '_b', None), hasattr(o, '_c'), "
+                 "getattr(self, '_ok'), getattr(o, '__dict__'), getattr(o, 'public')\n")
+    assert len(underscore_access(k)) == 3
+    body = "\n".join(f"    x = {i}" for i in range(101))
+    m = tmp_path / "q.py"
+    m.write_text(f'def long():\n    """A docstring\n\n    of several lines."""\n{body}\n\n\ndef short():\n{body[:-12]}\n')
+    assert long_functions(m) == ["q.py:1: long (101 lines)"]

@@ -30,10 +30,10 @@ def generate(rng):
 
 
 def rep_index(rng):
-    """The replication number: monte_carlo seeds replication r with SeedSequence(seed).spawn(n_rep)[r]."""
-    bg = rng.bit_generator
-    seq = getattr(bg, "seed_seq", None) or bg._seed_seq  # public from numpy 1.25
-    return seq.spawn_key[-1]
+    """The replication number: monte_carlo seeds replication r with SeedSequence(seed).spawn(n_rep)[r]
+    (recognised by the generator's fresh state)."""
+    fresh = [np.random.default_rng(s).bit_generator.state for s in np.random.SeedSequence(SEED).spawn(N_REP)]
+    return fresh.index(rng.bit_generator.state)
 
 
 def generate_failing(rng):

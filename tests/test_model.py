@@ -89,7 +89,13 @@ def test_params_of_the_wrong_length_are_refused(lsat_long):
     assert "11 free parameters" in repr(model)
 
 
-def test_results_attributes_and_entries_computed_when_asked(lsat_long, tmp_path):
+def test_results_attributes_and_entries_computed_when_asked(lsat_long, tmp_path, monkeypatch):
+    from glmmix import reporting
+
+    computed = []
+    for key, entry in list(reporting.LAZY_ENTRIES.items()):
+        monkeypatch.setitem(reporting.LAZY_ENTRIES, key,
+                            lambda *a, key=key, entry=entry: computed.append(key) or entry(*a))
     res = gm.MixtureModel.from_formula("y ~ 0 + item | class(id) ~ 1", lsat_long, 2, "bernoulli").fit(
         starts=(4, 2), seed=1)
     assert res.model_name == "latent class analysis (LCA)"
@@ -98,9 +104,10 @@ def test_results_attributes_and_entries_computed_when_asked(lsat_long, tmp_path)
     assert res.integration is None and res.n_dropped == 0 and res.unit_name == "id"
     assert res.options == {"n_starts": 4, "n_final": 2, "seed": 1}
     assert set(res.param_blocks) == {"beta", "gamma"}
-    assert not any(k in res._state for k in ("profile", "derived", "class_prop"))  # not computed yet
+    assert computed == []  # profiles, derived quantities and class proportions: not computed yet
     prof = res.profile()
-    assert "profile" in res._state and "derived" not in res._state
+    res.profile()
+    assert computed == ["profile"]  # computed once, when first asked for
     res.save(tmp_path / "r.json")  # save computes the rest
     back = gm.load_results(tmp_path / "r.json")
     pd.testing.assert_frame_equal(back.profile(), prof)
