@@ -187,21 +187,11 @@ class _Units:
     cluster_ids: pd.Index
 
 
-def build_design(
-    formula: ParsedFormula,
-    data: pd.DataFrame,
-    n_classes: int,
-    family: Family,
-    thresholds_by: str | None = None,
-    trials: str | None = None,
-    measured_by=None,
-    class_sizes: dict | None = None,
-    weights: str | None = None,
-    cluster_weights: str | None = None,
-    weight_scaling: str | None = None,
-    cluster_weight_scaling: str = "sample",
-    fitted: Design | None = None,
-) -> Design:
+def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, family: Family,
+                 thresholds_by: str | None = None, trials: str | None = None, measured_by=None,
+                 class_sizes: dict | None = None, weights: str | None = None, cluster_weights: str | None = None,
+                 weight_scaling: str | None = None, cluster_weight_scaling: str = "sample",
+                 fitted: Design | None = None) -> Design:
     """Build the :class:`Design` of ``formula`` on ``data`` (see the module docstring).
 
     With several class variables, ``class_sizes`` gives each one's number of classes and

@@ -1,5 +1,6 @@
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,9 @@ import pytest
 import glmmix as gm
 
 REF = Path(__file__).parent / "reference" / "values"
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the smoke tests import the benchmarks' modules
+    sys.path.insert(0, str(ROOT))
 
 
 def load_reference(name):

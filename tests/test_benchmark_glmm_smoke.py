@@ -5,16 +5,9 @@ Simulated random-intercept logistic data (2,000 rows in 100 clusters) are fitted
 log-likelihood must be finite and its estimates within 0.5 of the truth.
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import glmm_verbagg as B  # noqa: E402
+from benchmarks import glmm_verbagg as B
 
 
 def test_split_formula():

@@ -1,13 +1,6 @@
 """Fast version of benchmarks/gom_nlsy_scale.py (the full run is 7,326 x 17; see the README)."""
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import gom_nlsy_scale  # noqa: E402
+from benchmarks import gom_nlsy_scale
 
 
 def test_gom_scale_quick(capsys):

@@ -4,17 +4,10 @@ Checks that the benchmark functions run and that glmmix's maximum is at least as
 StepMix's (minus 1e-3) on the same data with a few starts each.
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytest.importorskip("stepmix")
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from benchmarks import _common as C  # noqa: E402
 from benchmarks import lca_stepmix, lsat_convergence  # noqa: E402

@@ -1,15 +1,8 @@
 """Smoke test of benchmarks/start_search.py: one case, one seed, against StepMix."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("stepmix")
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from benchmarks import start_search  # noqa: E402
 

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from scipy.optimize import approx_fprime
 
-from helpers import make_lik, mixed_data
+from helpers import check_derivatives, clustered_data, make_lik, mixed_data
 
 CASES = [
     # formula, K, family, link, extra kwargs
@@ -28,16 +27,7 @@ def test_gradient_matches_finite_differences(formula, K, family, link, kw, rng):
     data = mixed_data(rng, family=family)
     lik = make_lik(formula, data, K, family, link, **kw)
     for _ in range(2):
-        theta = 0.5 * rng.standard_normal(lik.layout.n_free)
-        ll, g, _ = lik.loglik_and_grad(theta)
-        num = approx_fprime(theta, lik.loglik, 1e-6)
-        np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
-        # unit scores add up to the gradient (needed by the sandwich)
-        np.testing.assert_allclose(lik.unit_scores(theta).sum(axis=0), g, rtol=1e-8, atol=1e-8)
-        # the EM metric is symmetric positive semi-definite
-        H = lik.q_information(lik.evaluate(theta))
-        np.testing.assert_allclose(H, H.T, atol=1e-8)
-        assert np.linalg.eigvalsh(H).min() > -1e-8
+        check_derivatives(lik, 0.5 * rng.standard_normal(lik.layout.n_free), scores_tol=1e-8, symmetric=True)
 
 
 def test_fixed_and_equal_constraints_hold(rng):
@@ -74,25 +64,6 @@ def test_row_order_within_units_does_not_matter(rng):
 
 
 # ---------------------------------------------------------------------------- random effects
-def clustered_data(rng, n_clusters=12, per=4, n_items=3):
-    """Long data: clusters of units, units with items; unit covariate z, row covariate x."""
-    rows = []
-    uid = 0
-    for g in range(n_clusters):
-        a = rng.normal()
-        for _ in range(per):
-            for j in range(n_items):
-                x = rng.normal()
-                eta = a + 0.5 * x + (j - 1) * 0.4
-                rows.append((g, uid, f"i{j}", x, float(rng.uniform() < 1 / (1 + np.exp(-eta)))))
-            uid += 1
-    import pandas as pd
-    df = pd.DataFrame(rows, columns=["cl", "unit", "item", "x", "y"])
-    df["z"] = rng.normal(size=uid)[df["unit"]]
-    df["yg"] = df["y"] + df["x"] + rng.normal(size=len(df))
-    return df
-
-
 RE_CASES = [
     # formula, K, family, fit kwargs, integration kwargs
     ("y ~ 1 + x + (1 + x | cl)", 1, "bernoulli", {}, {}),
@@ -129,9 +100,4 @@ def test_random_effect_gradients(formula, K, family, kw, ikw, rng):
     theta = 0.4 * rng.standard_normal(lik.layout.n_free)
     if integ.adaptive:  # a non-trivial adaptation, held fixed while differentiating
         lik.adapt(theta)
-    ll, g, _ = lik.loglik_and_grad(theta)
-    num = approx_fprime(theta, lik.loglik, 1e-6)
-    np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
-    np.testing.assert_allclose(lik.unit_scores(theta).sum(axis=0), g, rtol=1e-7, atol=1e-7)
-    H = lik.q_information(lik.evaluate(theta))
-    assert np.linalg.eigvalsh(H).min() > -1e-8
+    check_derivatives(lik, theta)

@@ -6,7 +6,7 @@ import pytest
 
 from glmmix.likelihood import central_gradient
 from glmmix.model import MixtureModel
-from test_gradient import clustered_data
+from helpers import clustered_data
 
 
 def _laplace_lik(formula, data, family, link=None, **kw):

@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import approx_fprime
 from scipy.special import expit, log_softmax
 
 import glmmix as gm
@@ -23,6 +22,7 @@ from glmmix.likelihood import MixtureLikelihood
 from glmmix.model import MixtureModel
 from glmmix.params import ParamLayout
 from glmmix.reporting import derived, natural_params
+from helpers import check_derivatives, labelled_point
 
 
 def lik_of(formula, data, sizes, family="bernoulli", measured_by=None, thresholds_by=None, **kw):
@@ -52,9 +52,7 @@ def test_lta_three_times_equals_enumeration(rng):
     f = "y ~ 0 + item | c1(id) ~ 1 + x | c2(id) ~ 1 + c1 + x | c3(id) ~ 1 + c1 + c2"
     sizes = {"c1": 2, "c2": 3, "c3": 2}
     lik = lik_of(f, df, sizes, measured_by="time")
-    L = lik.layout
-    theta = rng.normal(size=L.n_free)
-    par = dict(zip(L.labels, theta))
+    theta, par = labelled_point(lik, rng)
     ll = 0.0
     for i, g in df.groupby("id"):
         x = g["x"].iloc[0]
@@ -89,10 +87,8 @@ def test_within_between_classes_equal_enumeration(rng):
     df = pd.DataFrame({"school": school, "student": student, "item": item, "w": w, "x": x,
                        "y": (rng.uniform(size=school.size) < 0.5).astype(float)})
     lik = lik_of("y ~ 0 + item | c(student) ~ 1 + x + d | d(school) ~ 1 + w", df, {"c": 2, "d": 2})
-    L = lik.layout
     assert lik.design.classes.betw == [1] and lik.design.cluster_name == "school"
-    theta = rng.normal(size=L.n_free)
-    par = dict(zip(L.labels, theta))
+    theta, par = labelled_point(lik, rng)
     ll = 0.0
     for s, gs in df.groupby("school"):
         wv = gs["w"].iloc[0]
@@ -154,14 +150,7 @@ def test_multiclass_gradient_matches_finite_differences(formula, sizes, measured
     if kw.get("family") == "ordinal":
         df["y"] = rng.integers(0, 3, size=len(df)).astype(float)
     lik = lik_of(formula, df, sizes, measured_by=measured_by, **kw)
-    theta = 0.5 * rng.standard_normal(lik.layout.n_free)
-    ll, g, _ = lik.loglik_and_grad(theta)
-    num = approx_fprime(theta, lik.loglik, 1e-6)
-    np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
-    np.testing.assert_allclose(lik.unit_scores(theta).sum(axis=0), g, rtol=1e-7, atol=1e-7)
-    H = lik.q_information(lik.evaluate(theta))
-    np.testing.assert_allclose(H, H.T, atol=1e-8)
-    assert np.linalg.eigvalsh(H).min() > -1e-8
+    check_derivatives(lik, 0.5 * rng.standard_normal(lik.layout.n_free), symmetric=True)
 
 
 # --------------------------------------------------------------------------- errors
@@ -485,12 +474,7 @@ def test_regression_parameterization_gradient(formula, sizes, measured_by, rng):
     lik = MixtureModel.from_formula(formula, df, n_classes, "bernoulli", measured_by=measured_by,
                                     re_parameterization="regression", integration="agh").likelihood
     assert any(lab.startswith("regression(room:") for lab in lik.layout.labels)
-    theta = 0.5 * rng.standard_normal(lik.layout.n_free)
-    ll, g, _ = lik.loglik_and_grad(theta)
-    num = approx_fprime(theta, lik.loglik, 1e-6)
-    np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
-    np.testing.assert_allclose(lik.unit_scores(theta).sum(axis=0), g, rtol=1e-7, atol=1e-7)
-    assert np.linalg.eigvalsh(lik.q_information(lik.evaluate(theta))).min() > -1e-8
+    check_derivatives(lik, 0.5 * rng.standard_normal(lik.layout.n_free))
 
 
 def test_regression_parameterization_is_the_same_model_and_can_be_constrained():

@@ -339,7 +339,6 @@ def test_posterior_with_random_effects_integrates_them(tmp_path):
 def test_lta_predictions(tmp_path):
     """Several class variables: expected outcomes in and out of sample, posteriors of new
     units over the joint states."""
-    rng = np.random.default_rng(4)
     n, items = 150, 3
     base = pd.DataFrame([(i, t, f"u{j}") for i in range(n) for t in (1, 2) for j in range(items)],
                         columns=["id", "time", "item"])

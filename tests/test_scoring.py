@@ -161,7 +161,7 @@ def test_scoring_errors(rasch):
 def test_class_specific_effects_of_cluster_classes_against_brute_force(rng):
     # classes of clusters with their own random-intercept SD: the EAP averages over the
     # joint posterior of (class, node); a fine trapezoid rule makes it the exact integral
-    from test_gradient import clustered_data
+    from helpers import clustered_data
 
     data = clustered_data(rng, n_clusters=40, per=3)
     data["yg"] = data["yg"] + np.where(data["cl"] % 2 == 0, 1.5, -1.0) * (1 + 0.8 * rng.standard_normal(40))[data["cl"]]

@@ -5,14 +5,11 @@ import pandas as pd
 import pytest
 
 import glmmix as gm
-
-
-def design(rng, G=60, n=10):
-    return pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.normal(size=G * n)})
+from helpers import cluster_design
 
 
 def test_simulate_from_parameters_and_refit(rng):
-    d = design(rng, G=300)
+    d = cluster_design(rng, G=300)
     truth = {"Intercept": -0.3, "x": 0.8, "sd(g:Intercept)": 1.2}
     sim = gm.simulate("y ~ 1 + x + (1 | g)", d, params=truth, family="bernoulli", seed=3)
     assert set(np.unique(sim["y"])) <= {0.0, 1.0} and len(sim) == len(d)
@@ -22,7 +19,7 @@ def test_simulate_from_parameters_and_refit(rng):
 
 
 def test_simulate_between_level_classes_keeps_classes_constant_in_clusters(rng):
-    d = design(rng)
+    d = cluster_design(rng)
     p = {"class1:Intercept": 1.0, "class2:Intercept": 0.0, "class1:x": 0.2, "class2:x": 0.8, "sigma": 1.0,
          "sd(g:Intercept)": 0.3, "logit:class1:Intercept": 0.0}
     sim = gm.simulate("y ~ 1 + x + (1 | g) | class(g) ~ 1", d, params=p, n_classes=2, family="gaussian", seed=1)
@@ -33,7 +30,7 @@ def test_simulate_between_level_classes_keeps_classes_constant_in_clusters(rng):
 
 
 def test_simulate_from_result_and_missing_params(rng):
-    d = design(rng)
+    d = cluster_design(rng)
     with pytest.raises(gm.DesignError, match="params lacks"):
         gm.simulate("y ~ 1 + x", d, params={"x": 1.0}, family="poisson")
     sim = gm.simulate("y ~ 1 + x", d, params={"Intercept": 0.2, "x": 0.5}, family="poisson", seed=2)
@@ -43,7 +40,7 @@ def test_simulate_from_result_and_missing_params(rng):
 
 
 def test_monte_carlo_runner_recovers_and_records_failures():
-    base = design(np.random.default_rng(0), G=80)
+    base = cluster_design(np.random.default_rng(0), G=80)
     truth = {"Intercept": 0.5, "x": -0.4}
 
     def generate(rng):
@@ -69,7 +66,7 @@ def test_monte_carlo_runner_recovers_and_records_failures():
 def test_params_on_the_reported_scale_round_trip(rng):
     from glmmix.simulate import from_natural
 
-    d = design(rng, G=40).assign(y=0.0)
+    d = cluster_design(rng, G=40).assign(y=0.0)
     d["y"] = d["x"] + rng.normal(size=len(d))
     res = gm.fit("y ~ 1 + x + (1 + x | g)", d, family="gaussian")
     theta = from_natural(res.model.likelihood, res.params.to_numpy())
@@ -77,7 +74,7 @@ def test_params_on_the_reported_scale_round_trip(rng):
 
 
 def test_cluster_class_proportions_follow_random_class_intercepts(rng):
-    d = design(rng, G=40, n=25)
+    d = cluster_design(rng, G=40, n=25)
     p = {"class1:Intercept": 2.0, "class2:Intercept": -2.0, "class1:x": 0.0, "class2:x": 0.0, "sigma": 1.0,
          "logit:class1:Intercept": 0.0, "sd(g:class1)": 2.0}
     sim = gm.simulate("y ~ 1 + x | class ~ 1 + (1 | g)", d, params=p, n_classes=2, family="gaussian", seed=8)
@@ -92,7 +89,7 @@ def test_cluster_class_proportions_follow_random_class_intercepts(rng):
 
 def test_between_level_regression_of_random_effects(rng):
     """eq 15: alpha_2 = beta * alpha_1 + e, here as intercept and slope effects of (1 + x | g)."""
-    d = design(rng, G=400, n=8)
+    d = cluster_design(rng, G=400, n=8)
     p = {"Intercept": 0.0, "x": 0.5, "sigma": 0.5, "sd(g:Intercept)": 1.0, "sd(g:x)": 0.8, "cor(g:x,Intercept)": 0.6}
     sim = gm.simulate("y ~ 1 + x + (1 + x | g)", d, params=p, family="gaussian", seed=2)
     res = gm.fit("y ~ 1 + x + (1 + x | g)", sim, family="gaussian")

@@ -3,17 +3,14 @@ weighted gradient matches finite differences, and a weighted GLM matches R's sur
 (tests/reference/scripts/svyglm_apistrat.R, R 4.2.2, survey 4.1.1)."""
 
 import numpy as np
-import pandas as pd
 import pytest
-from scipy.optimize import approx_fprime
 
 import glmmix as gm
 from conftest import load_reference
 from glmmix.exceptions import DesignError
 from glmmix.likelihood import MixtureLikelihood
 from glmmix.quadrature import Integration
-from helpers import make_lik, mixed_data
-from test_gradient import clustered_data
+from helpers import check_derivatives, clustered_data, make_lik
 
 
 def _duplicate(df, level, w, relabel):
@@ -94,12 +91,7 @@ def test_weighted_gradient_matches_finite_differences(formula, K, family, kw, rn
     theta = 0.4 * rng.standard_normal(lik.layout.n_free)
     if lik.integ.adaptive and lik.D:
         lik.adapt(theta)
-    ll, g, _ = lik.loglik_and_grad(theta)
-    num = approx_fprime(theta, lik.loglik, 1e-6)
-    np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
-    np.testing.assert_allclose(lik.unit_scores(theta).sum(axis=0), g, rtol=1e-7, atol=1e-7)
-    H = lik.q_information(lik.evaluate(theta))
-    assert np.linalg.eigvalsh(H).min() > -1e-8
+    check_derivatives(lik, theta)
 
 
 def test_within_weight_scalings(rng):
