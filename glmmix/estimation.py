@@ -1138,7 +1138,7 @@ def canonical_order(lik: MixtureLikelihood, theta) -> np.ndarray:
         cs = lik.cs
         marg = [np.array([prop[cs.digits[:, t] == k].sum() for k in range(v.K)]) for t, v in enumerate(cs.vars)]
         perm = [np.argsort(-m, kind="stable") for m in marg]
-        if getattr(L, "measurement_invariance", False):
+        if L.measurement_invariance:
             lead = perm[cs.within[0]]
             perm = [lead if (t in cs.within and cs.Ks[t] == len(lead)) else p for t, p in enumerate(perm)]
     else:

@@ -34,9 +34,8 @@ def check_identified(lik) -> None:
     d = lik.design
     L = lik.layout
     cs = d.classes
-    for t, v in enumerate(cs.vars):
-        between = t in getattr(cs, "betw", ())
-        n, level = (d.n_clusters, d.cluster_name) if between else (d.n_units, d.unit_name or "rows")
+    for v in cs.vars:
+        n, level = (d.n_clusters, d.cluster_name) if v.between else (d.n_units, d.unit_name or "rows")
         if v.K > 1 and v.K > n:
             raise IdentificationError(
                 f"n_classes={v.K} for {v.name!r} exceeds the number of units it classifies ({n} "

@@ -59,7 +59,6 @@ class EStep:
     logprior : (n_units, K, Qc) class log-probabilities (Qc = 1 without random class logits)
     wpat : (n_patterns, K, Q) posterior weight of each (pattern, class, node)
     fe : the family's evaluation (families.FamilyEval); parts : unpacked parameter blocks
-    resid : (n_units, K, Qc) posterior minus prior class probabilities, weighted by nodes
     post_node : (n_clusters, Q) posterior node weights (class-averaged); nodes : (G, Q, D)
     eta_q : nodes carried by the linear predictors (1 without outcome random effects)
     pq : posterior weight of (unit pattern, between state, node); rs : the row set used
@@ -77,7 +76,6 @@ class EStep:
     wpat: np.ndarray
     fe: object
     parts: dict
-    resid: np.ndarray = None
     post_node: np.ndarray = None
     nodes: np.ndarray = None
     eta_q: int = 1
@@ -376,7 +374,7 @@ class MixtureLikelihood:
         wpat = None
         if derivs:
             wpat = np.asarray(rs.CT @ c.Wu.reshape(V, -1)).reshape(rs.P, K, Q)
-        return EStep(c.ll, c.ll_units, c.post, logprior, wpat, fe, P, None, c.post_node, u_nodes,
+        return EStep(c.ll, c.ll_units, c.post, logprior, wpat, fe, P, c.post_node, u_nodes,
                      eta_q=Qe, pq=c.pq, rs=rs, post_c=c.post_c, post_bq=c.post_bq, post_vq=c.post_vq,
                      wprior=c.wprior, wb=c.wb, re_lin=re_lin)
 

@@ -261,7 +261,6 @@ def split_starts(lik, src, rng, per_class: int = SPLITS_PER_CLASS, scale: float 
 def _between_limit_gamma(lik, theta, props, sd) -> np.ndarray:
     """Random class intercepts with SD ``sd`` and means giving each cluster a whole class
     with the simpler model's proportions (threshold crossings of sd * u, u standard normal)."""
-    K = lik.K
     p = np.clip(np.asarray(props, float), 1e-6, 1)
     # class k (non-reference) against the reference: P(alpha_k > 0) ~ p_k / (p_k + p_K)
     c = stats.norm.ppf(p[:-1] / (p[:-1] + p[-1]))

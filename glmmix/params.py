@@ -151,6 +151,8 @@ class ParamLayout:
         self.blocks, self.n_full, self.full_labels = {}, 0, []
         #: the unit-scale map of the free parameters (scaling.Rescaling), made on first use
         self.rescaling = None
+        #: several class variables: one set of measurement parameters for all times (eq 11)
+        self.measurement_invariance = False
         cls = self._class_label
         if self.multi:
             return self._init_multi(design, invariant, class_specific, fix, equal, measurement_invariance)
