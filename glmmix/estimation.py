@@ -755,8 +755,8 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     the original scale.
 
     ``lik`` is not changed: the search runs on copies with their own adaptive-quadrature
-    state, and the returned ``adapt_state`` is the one belonging to ``theta``; the caller
-    decides whether to keep it (``Integration.restore``).
+    state, and the returned ``adapt_state`` is the one belonging to ``theta``
+    (``lik.adaptation()``); the caller decides whether to keep it (``lik.restore``).
     """
     check_identified(lik)
     slik, rs = internal(lik)
@@ -784,7 +784,7 @@ def _evaluate_only(lik, t0) -> FitResult:
                        maxima=[{"loglik": float(ll), "starts": 1, "converged": 1, "origins": ["given"]}],
                        best_origin="given", seconds=time.perf_counter() - t0)
     return FitResult(th, ll, True, 0.0, 0, 0, [StartRecord(0, ll, ll, True, origin="given")], None, 1, search=rep,
-                     adapt_state=lik.integ.adaptation())
+                     adapt_state=lik.adaptation())
 
 
 def search(lik: MixtureLikelihood, opts: FitOptions, start_params, structured, t0, candidates=()) -> FitResult:
@@ -883,7 +883,7 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
         best.warnings.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
     check_rule(lik, best)
-    best.adapt_state = lik.integ.adaptation()  # the nodes as the checks above left them
+    best.adapt_state = lik.adaptation()  # the state the checks above left (MixtureLikelihood.restore)
     return best
 
 

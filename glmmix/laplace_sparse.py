@@ -226,6 +226,14 @@ class CrossedLaplace(MixtureLikelihood):
         self.struct = _Structure(design, self._dims_out)
         self._mode = None  # (theta, u, factor, family evaluation, loadings) at the last mode
 
+    def adaptation(self):
+        """The nodes and the last joint mode (where the next mode search starts)."""
+        return super().adaptation(), self._mode
+
+    def restore(self, state) -> None:
+        super().restore(state[0])
+        self._mode = state[1]
+
     # ------------------------------------------------------------------ the joint mode
     def _loadings(self, theta):
         """Parameters, the fixed part eta0 (n,) and the rows' loadings a (n, k) in column order."""

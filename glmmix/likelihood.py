@@ -719,6 +719,15 @@ class MixtureLikelihood:
         return H
 
     # ------------------------------------------------------------------ adaptation
+    def adaptation(self):
+        """The state evaluations leave behind and start from: the adaptive nodes
+        (``Integration.adaptation``). Estimation returns it; :meth:`restore` keeps it."""
+        return self.integ.adaptation()
+
+    def restore(self, state) -> None:
+        """Go back to a state returned by :meth:`adaptation`."""
+        self.integ.restore(state)
+
     def adapt(self, theta, max_iter: int = 20, tol: float = 1e-6) -> float:
         """Move the nodes of every cluster to its posterior (adaptive quadrature).
 
