@@ -16,6 +16,7 @@ Arrays use one axis order throughout: rows first, then classes.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,7 @@ import scipy.sparse as sp
 from formulaic import Formula
 
 from .exceptions import DesignError, FormulaError
+from .mathutils import sparse_column_sums
 from .families import Family, FamilyData, check_counts
 from .classes import ClassSystem, ClassVar
 from .encoding import Encoding, freeze
@@ -259,7 +261,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     return Design(
         formula=formula, family=family, aux=aux, y=y,
         X=X, x_names=x_names, x_terms=x_terms, x_spec=x_spec,
-        unit_of_row=units.unit_of_row.astype(np.intp), unit_starts=starts.astype(np.intp),
+        unit_of_row=np.asarray(units.unit_of_row, dtype=np.intp), unit_starts=starts.astype(np.intp),
         unit_ids=units.unit_ids, unit_name=unit_name,
         cluster_of_unit=units.cluster_of_unit, cluster_ids=units.cluster_ids, cluster_name=cluster_name,
         form=units.form, re_out=re_out, re_cls=re_cls,
@@ -427,8 +429,11 @@ def _units(df, cols: _Columns, multi: bool, fitted) -> _Units:
     ccodes = pd.factorize(df[cluster_name], sort=True)[0] if cluster_name is not None else None
     ucodes = pd.factorize(df[unit_name], sort=True)[0] if unit_name is not None else np.arange(len(df))
     order = np.lexsort((ucodes, ccodes)) if ccodes is not None else np.argsort(ucodes, kind="stable")
-    df = df.iloc[order]
-    ucodes = ucodes[order]
+    if (order[1:] < order[:-1]).any():  # rows already in order (sorted data) are not copied
+        df = df.iloc[order]
+        ucodes = ucodes[order]
+    else:
+        order = slice(None)
     # renumber units in their sorted order so every unit is one contiguous run of rows
     first_seen = np.r_[True, ucodes[1:] != ucodes[:-1]]
     unit_of_row = np.cumsum(first_seen) - 1
@@ -669,10 +674,11 @@ def _n_vanished(data, df, col) -> int:
     units that :func:`glmmix.wide_to_long` left without a row (every response missing)."""
     if col is None or col not in data.columns:
         return 0
-    n = int(data[col].dropna().nunique() - df[col].nunique())
+    n = 0 if df is data else int(data[col].dropna().nunique() - df[col].nunique())
     if data.attrs.get("id") == col:
         gone = pd.Index(data.attrs.get("units_without_responses") or [])
-        n += int((~gone.isin(data[col])).sum())
+        if len(gone):
+            n += int((~gone.isin(pd.unique(data[col]))).sum())
     return n
 
 
@@ -684,37 +690,73 @@ def _fixed_matrix(rhs: str, df: pd.DataFrame, where: str, enc=None):
     """
     new_rows = enc is not None
     if enc is None:
-        try:
-            mm = Formula(rhs).get_model_matrix(df, na_action="raise")
-        except Exception as exc:
-            raise FormulaError(f"cannot build the {where} '{rhs}': {exc}") from None
-        spec = mm.model_spec
+        X, spec = _model_matrix(rhs, df, where)
         names = list(spec.column_names)
         terms = {str(t): list(ix) for t, ix in spec.term_indices.items()}
-        X = np.asarray(mm.to_numpy() if hasattr(mm, "to_numpy") else mm, dtype=float)
         enc = freeze(spec, df, X, where)
     else:
         X, names, terms = enc.matrix(df, where), list(enc.columns), enc.term_indices
-    if not np.all(np.isfinite(X)):
-        bad = [names[j] for j in np.flatnonzero(~np.isfinite(X).all(axis=0))]
+    values = X.data if sp.issparse(X) else X
+    if not np.all(np.isfinite(values)):
+        bad = X.tocsc() if sp.issparse(X) else X
+        bad = [names[j] for j in range(X.shape[1]) if not np.isfinite(
+            bad[:, j].data if sp.issparse(bad) else bad[:, j]).all()]
         raise DesignError(f"the {where} has non-finite values in column(s) {bad}")
-    zero = [names[j] for j in np.flatnonzero(~X.any(axis=0))] if X.shape[0] and not new_rows else []
+    if sp.issparse(X):
+        X.eliminate_zeros()
+        used = np.diff(X.tocsc().indptr) > 0
+    else:
+        used = X.any(axis=0)
+    zero = [names[j] for j in np.flatnonzero(~used)] if X.shape[0] and not new_rows else []
     if zero:  # the likelihood does not depend on such a coefficient: not identified
         raise DesignError(
             f"column(s) {zero} of the {where} are zero in every row used: their coefficients are not "
             "identified; remove the term, or the empty combinations of its factors")
-    density = np.count_nonzero(X) / max(X.size, 1)
-    if X.shape[1] >= 4 and density < 0.3:
+    nnz = X.nnz if sp.issparse(X) else np.count_nonzero(X)
+    sparse = X.shape[1] >= 4 and nnz / max(X.shape[0] * X.shape[1], 1) < 0.3
+    if sparse and not sp.issparse(X):
         X = sp.csr_matrix(X)
+    elif sp.issparse(X):
+        X = X.tocsr() if sparse else X.toarray()
     return X, names, terms, enc
+
+
+#: rows of the sample that decides whether a model matrix is built sparse
+_SAMPLE_ROWS = 2000
+#: rows from which memory held by reference cycles is freed at once
+_LARGE = 100_000
+
+
+def _model_matrix(rhs: str, df: pd.DataFrame, where: str):
+    """The model matrix of ``rhs`` on ``df`` (numpy, or scipy.sparse when a strided sample of
+    the rows says it is mostly zeros: item dummies are never held dense) and its formulaic
+    spec."""
+    output = "numpy"
+    if len(df) > 2 * _SAMPLE_ROWS:
+        sub = df.iloc[np.linspace(0, len(df) - 1, _SAMPLE_ROWS).astype(np.intp)]
+        try:
+            S = np.asarray(Formula(rhs).get_model_matrix(sub, na_action="raise", output="numpy"), dtype=float)
+            if S.shape[1] >= 4 and np.count_nonzero(S) / max(S.size, 1) < 0.3:
+                output = "sparse"
+        except Exception:  # the full build below reports the error (or a sample-only quirk)
+            pass
+    try:
+        mm = Formula(rhs).get_model_matrix(df, na_action="raise", output=output)
+    except Exception as exc:
+        raise FormulaError(f"cannot build the {where} '{rhs}': {exc}") from None
+    spec = mm.model_spec
+    X = sp.csr_matrix(mm, dtype=float) if output == "sparse" else np.asarray(mm, dtype=float)
+    if X is not mm and len(df) > _LARGE:
+        # formulaic's matrix sits in reference cycles: free it now, not at the next collection
+        del mm
+        gc.collect()
+    return X, spec
 
 
 def _column_scale(X):
     """Root mean square of each column over its nonzero rows (scale for random starts)."""
     if sp.issparse(X):
-        Xc = X.tocsc()
-        sq = np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel()
-        nnz = np.diff(Xc.indptr)
+        _, sq, nnz = sparse_column_sums(X)
     else:
         sq = (X * X).sum(axis=0)
         nnz = np.count_nonzero(X, axis=0)

@@ -295,8 +295,9 @@ class Binomial(Family):
         yv = _numeric_outcome(y)
         if trials is None:
             refuse_values(y, yv, ~np.isin(yv, (0.0, 1.0)), f"must be 0/1 for family {self.name!r}")
-            aux.trials = np.ones_like(yv)
-            aux.lchoose = np.zeros_like(yv)
+            # one trial per row: read-only views of a constant, no per-row memory
+            aux.trials = np.broadcast_to(np.float64(1.0), yv.shape)
+            aux.lchoose = np.broadcast_to(np.float64(0.0), yv.shape)
         else:
             n = np.asarray(trials, float)
             check_counts(n, aux.trials_name or "trials", "numbers of trials", y.index)

@@ -118,18 +118,19 @@ class _RowSet:
 
     def __init__(self, design: Design, first, inv, per_row: bool, compress_units: bool):
         n = design.n_rows
-        X = design.X[first]
+        rows = slice(None) if per_row else first  # patterns are the rows: views, no copies
+        X = design.X[rows]
         if sp.issparse(X) and X.shape[0] * X.shape[1] <= 2_000_000:  # few patterns: dense is faster
             X = X.toarray()
         self.X = X.tocsr() if sp.issparse(X) else np.asarray(X)
         self.Xt = self.X.T.tocsr() if sp.issparse(self.X) else None
-        self.Zs = [b.Z[first] for b in design.re_out]
-        self.y = design.y[first]
-        self.aux = design.aux.rows(first)
+        self.Zs = [b.Z[rows] for b in design.re_out]
+        self.y = design.y[rows]
+        self.aux = design.aux.rows(rows)
         P = first.size
         self.P = P
         U, G = design.n_units, design.n_clusters
-        C = sp.csr_matrix((np.ones(n), (design.unit_of_row, inv)), shape=(U, P))
+        C = count_matrix(design, inv, P)
         # sampling weights (weights.py): a unit's contribution is multiplied by its weight
         # (within-cluster weight) and its cluster's; compressed counts are weighted counts
         uw = np.ones(U) if design.unit_weight is None else design.unit_weight
@@ -196,18 +197,76 @@ class _Expand:
         return out if dtype is None else out.astype(dtype)
 
 
+#: rows (or units) handled at once when rows are grouped by hash and the grouping verified:
+#: bounds the memory these steps add to the data's
+_CHUNK = 1 << 15
+
+
+def _same_rows(A, first, inv) -> bool:
+    """Whether every row i of ``A`` (dense or sparse) equals row ``first[inv[i]]``, checked in
+    chunks of rows so that no copy of ``A`` is made."""
+    n = A.shape[0]
+    step = max(1, _CHUNK * n // max(A.nnz if sp.issparse(A) else A.size, 1))  # about _CHUNK entries
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        R, S = A[first[inv[a:b]]], A[a:b]
+        if sp.issparse(A):
+            R, S = sp.csr_matrix(R), sp.csr_matrix(S, copy=True)
+            for M in (R, S):
+                M.eliminate_zeros()
+                M.sort_indices()
+            same = (np.array_equal(R.indptr, S.indptr) and np.array_equal(R.indices, S.indices)
+                    and np.array_equal(R.data, S.data))
+        else:
+            same = np.array_equal(R, S)
+        if not same:
+            return False
+    return True
+
+
+def _group_by_hash(h):
+    """Groups of equal hash values, numbered in order of first appearance: (first member of
+    every group, group of every element). Factorized in chunks, so the hash table is sized
+    by the number of groups, not of elements."""
+    n = h.shape[0]
+    inv = np.empty(n, dtype=np.int32 if n < 2**31 - 1 else np.intp)
+    seen = pd.Index(np.empty(0, h.dtype))
+    firsts = []
+    for a in range(0, n, _CHUNK):
+        b = min(a + _CHUNK, n)
+        codes, uniq = pd.factorize(h[a:b])
+        glob = seen.get_indexer(uniq)
+        new = glob < 0
+        if new.any():
+            glob[new] = len(seen) + np.arange(int(new.sum()))
+            seen = seen.append(pd.Index(uniq[new]))
+            # codes number the chunk's values in order of appearance: their first positions
+            pos = np.unique(codes, return_index=True)[1]
+            firsts.append(a + pos[new])
+        inv[a:b] = glob[codes]
+    first = np.concatenate(firsts).astype(np.intp) if firsts else np.zeros(0, np.intp)
+    return first, inv
+
+
+def count_matrix(design: Design, inv, P: int) -> sp.csr_matrix:
+    """Units x patterns counts: rows are sorted by unit, so the compressed-row structure is the
+    units' row ranges and the patterns of their rows (no coordinate copy)."""
+    n = design.n_rows
+    idx_type = np.int32 if max(n, P) < 2**31 - 1 else np.int64
+    indptr = np.r_[design.unit_starts, n].astype(idx_type)
+    C = sp.csr_matrix((np.ones(n), np.asarray(inv).astype(idx_type, copy=False), indptr), shape=(design.n_units, P))
+    C.sum_duplicates()
+    return C
+
+
 def _unit_patterns(C, Z, W):
     """Distinct units by (row-pattern counts, class covariates, class random-term designs)."""
     U = C.shape[0]
     rng = np.random.default_rng(20061128)
     extra = np.concatenate([Z] + W, axis=1)
     h = np.asarray(C @ rng.standard_normal(C.shape[1])).ravel() + extra @ rng.standard_normal(extra.shape[1])
-    inv, uniq = pd.factorize(h)
-    inv = np.asarray(inv, dtype=np.intp)
-    first = np.full(len(uniq), U, dtype=np.intp)
-    np.minimum.at(first, inv, np.arange(U))
-    rep = first[inv]
-    if abs(C[rep] - C).max() == 0 and np.array_equal(extra[rep], extra):
+    first, inv = _group_by_hash(h)
+    if _same_rows(C, first, inv) and _same_rows(extra, first, inv):
         return first, inv
     return np.arange(U), np.arange(U)  # pragma: no cover - hash collision: no merging
 
@@ -216,27 +275,23 @@ def row_patterns(design: Design):
     """Distinct rows of (X, random-term designs, y, family row data) and the map to them.
 
     Rows are hashed by a random projection and grouped with a hash table; the grouping is
-    then verified exactly (a collision, practically impossible, falls back to sorting).
-    Returns (representative row of each pattern, inverse map).
+    then verified exactly, in chunks of rows (a collision, practically impossible, falls back
+    to sorting). Returns (representative row of each pattern, inverse map).
     """
     X = design.X
     n, p = X.shape
-    cols = [design.y[:, None]] + [b.Z for b in design.re_out]
-    cols += [c[:, None] for c in design.aux.row_columns()]
-    extra = np.concatenate(cols, axis=1)
+    cols = [design.y] + [b.Z for b in design.re_out] + list(design.aux.row_columns())
     rng = np.random.default_rng(20061127)
-    r = rng.standard_normal(p + extra.shape[1])
-    h = np.asarray(X @ r[:p]).ravel() + extra @ r[p:]
-    inv, uniq = pd.factorize(h)
-    inv = np.asarray(inv, dtype=np.intp)
-    first = np.full(len(uniq), n, dtype=np.intp)
-    np.minimum.at(first, inv, np.arange(n))
-    rep = first[inv]
-    same_x = (abs(X[rep] - X)).max() == 0 if sp.issparse(X) else np.array_equal(X[rep], X)
-    if same_x and np.array_equal(extra[rep], extra):
+    h = np.asarray(X @ rng.standard_normal(p)).ravel()
+    for c in cols:  # one column block at a time: no (rows x columns) copy
+        c2 = c.reshape(n, -1)
+        h += c2 @ rng.standard_normal(c2.shape[1])
+    first, inv = _group_by_hash(h)
+    del h
+    if _same_rows(X, first, inv) and all(_same_rows(c.reshape(n, -1), first, inv) for c in cols):
         return first, inv
     Xd = X.toarray() if sp.issparse(X) else np.asarray(X)  # pragma: no cover - hash collision
-    key = np.ascontiguousarray(np.concatenate([Xd, extra], axis=1))
+    key = np.ascontiguousarray(np.concatenate([Xd] + [c.reshape(n, -1) for c in cols], axis=1))
     void = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
     _, first, inv = np.unique(void, return_index=True, return_inverse=True)
     return first, inv.ravel()

@@ -19,3 +19,19 @@ def log_softmax_ref(lin: np.ndarray, axis: int = 1) -> np.ndarray:
     shp[axis] = 1
     full = np.concatenate([lin, np.zeros(shp)], axis=axis)
     return full - lse(full, axis=axis, keepdims=True)
+
+
+def sparse_column_sums(X, chunk: int = 1 << 16):
+    """Per column of a scipy.sparse matrix: the sum, the sum of squares and the number of
+    nonzero entries, from its stored entries in chunks (no transposed or squared copy)."""
+    Xr = X.tocsr()
+    p = X.shape[1]
+    s, sq, nnz = np.zeros(p), np.zeros(p), np.zeros(p, np.int64)
+    for a in range(0, Xr.data.size, chunk):
+        data, cols = Xr.data[a:a + chunk], Xr.indices[a:a + chunk]
+        nz = data != 0
+        data, cols = data[nz], cols[nz]
+        s += np.bincount(cols, weights=data, minlength=p)
+        sq += np.bincount(cols, weights=data * data, minlength=p)
+        nnz += np.bincount(cols, minlength=p)
+    return s, sq, nnz

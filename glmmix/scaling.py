@@ -33,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .mathutils import sparse_column_sums
+
 #: scales within this factor of 1 are left alone (log2)
 _DEAD_ZONE = 3.0
 
@@ -40,10 +42,9 @@ _DEAD_ZONE = 3.0
 def column_scale(X) -> np.ndarray:
     """Spread of each column: its SD, or its RMS where the column is constant (intercepts)."""
     if sp.issparse(X):
-        Xc = X.tocsc()
-        n = Xc.shape[0]
-        mean = np.asarray(Xc.sum(axis=0)).ravel() / max(n, 1)
-        msq = np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel() / max(n, 1)
+        n = X.shape[0]
+        s, sq, _ = sparse_column_sums(X)
+        mean, msq = s / max(n, 1), sq / max(n, 1)
     else:
         X = np.asarray(X, float)
         n = X.shape[0]
