@@ -115,3 +115,10 @@ def test_random_starts_on_dask_match_serial_fit(client):
         par = gm.fit(FORMULA, df, n_classes=2, family="bernoulli", starts=(4, 2), seed=0, n_jobs=2)
     ser = gm.fit(FORMULA, df, n_classes=2, family="bernoulli", starts=(4, 2), seed=0)
     pd.testing.assert_series_equal(par.params, ser.params)
+
+
+def test_dask_dataframe_is_refused_clearly():
+    dd = pytest.importorskip("dask.dataframe")
+    df = dd.from_pandas(generate(np.random.default_rng(1)), npartitions=2)
+    with pytest.raises(NotImplementedError, match="dask DataFrame.*compute"):
+        gm.fit(FORMULA, df, n_classes=2, family="bernoulli")
