@@ -41,7 +41,7 @@ import scipy.sparse as sp
 
 from .design import Design
 from .families import Family
-from .mathutils import lse
+from .mathutils import lse, lse_softmax
 from .params import ParamLayout
 from .quadrature import Integration
 from .random_effects import factor as re_factor
@@ -56,8 +56,10 @@ class EStep:
     without random effects, where it is not needed)
     post : (n_units, K) posterior class probabilities (nodes integrated out), or None when
     they are assembled on request (``unit_posterior``) from post_c, post_bq and post_node
-    logprior : (n_units, K, Qc) class log-probabilities (Qc = 1 without random class logits)
-    wpat : (n_patterns, K, Q) posterior weight of each (pattern, class, node)
+    logprior : (prior groups, K, Qc) class log-probabilities (Qc = 1 without random class
+    logits); prior groups are unit patterns with the same priors (``_RowSet.zinv``)
+    wpat : (n_patterns, K, Q) posterior weight of each (pattern, class, node); summed over
+    the nodes, (n_patterns, K, 1), when they do not enter the linear predictors (eta_q = 1)
     fe : the family's evaluation (families.FamilyEval); parts : unpacked parameter blocks
     post_node : (n_clusters, Q) posterior node weights (class-averaged); nodes : (G, Q, D)
     eta_q : nodes carried by the linear predictors (1 without outcome random effects)
@@ -66,7 +68,7 @@ class EStep:
     post_bq : (cluster patterns, Kb, Q) posteriors of (between state, node)
     post_vq : (V, K, Q) posterior of (class, node) per unit pattern, classes outside
     wprior : posterior weights of the class priors' terms; wb : of the between priors
-    re_lin : (V, n_slots, Q) random parts of the class logits (None without them)
+    re_lin : (prior groups, n_slots, Q) random parts of the class logits (None without them)
     """
 
     ll: float
@@ -167,11 +169,18 @@ class _RowSet:
         self.Gc = Gw[gfirst].tocsr()
         self.GcT = self.Gc.T.tocsr()
         self.Zgs = {t: cs.vars[t].Z[gfirst] for t in cs.betw}
-        zv = np.ascontiguousarray(self.Zv).view(np.dtype((np.void, self.Zv.dtype.itemsize * self.Zv.shape[1]))).ravel()
+        # prior groups: unit patterns whose class priors coincide (same class covariates and
+        # class random-term designs, and with per-cluster nodes and random class logits, the
+        # same cluster); priors, their gradient and information are computed per group
+        key = [self.Zv] + self.Wv + ([self.cluster_of_v[:, None]] if W and not compress_units else [])
+        key = np.ascontiguousarray(np.concatenate(key, axis=1), dtype=float)
+        zv = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
         _, zfirst, zinv = np.unique(zv, return_index=True, return_inverse=True)
         self.Zu, self.zinv = self.Zv[zfirst], zinv.ravel()
+        self.Wu = [w[zfirst] for w in self.Wv]
+        self.cluster_of_z = self.cluster_of_v[zfirst]
         # per-variable covariate rows of the within-level class variables, on unit patterns
-        # (Zvs) and on distinct covariate rows (Zus), with the sparse map units -> rows
+        # (Zvs) and on prior groups (Zus), with the sparse map unit patterns -> groups
         self.Zvs, self.Zus = {}, {}
         off = 0
         for t in cs.within:
@@ -405,30 +414,27 @@ class MixtureLikelihood:
         lu = np.asarray(rs.C @ fe.logf).reshape(V, K, Qe)
         if Qe == 1 and Q > 1:
             lu = np.broadcast_to(lu, (V, K, Q))
-        if self.shared_nodes:
-            nodes_v = u_nodes[:1]  # (1, Q, D), broadcast over units
-            logw_v = logw[:1]
-        else:
-            nodes_v = u_nodes[rs.cluster_of_v]
-            logw_v = logw[rs.cluster_of_v]
         # Step 3: class log-probabilities (the joint state's recursive logits, classes.py),
-        # with random class logits if any.
+        # with random class logits if any, per prior group (units with the same covariates,
+        # class random-term designs and nodes)
         cs = self.cs
         gam = P["gamma"].ravel()
-        re_lin = self.class_re_lin(rs, Lc, nodes_v) if self.design.re_cls else None
-        if re_lin is None:  # priors depend on the unit only through its covariates
-            logprior = cs.logprior("within", gam, rs.Zus)[rs.zinv]
-        else:
-            logprior = cs.logprior("within", gam, rs.Zvs, re_lin)  # (V, S, Qc)
+        re_lin = None
+        if self.design.re_cls:
+            nodes_z = u_nodes[:1] if self.shared_nodes else u_nodes[rs.cluster_of_z]
+            re_lin = self._class_re_lin(rs.Wu, Lc, nodes_z)  # (groups, n_slots, Q)
+        logprior = cs.logprior("within", gam, rs.Zus, re_lin)  # (groups, S, Qc)
         logpb = cs.logprior("between", gam, rs.Zgs) if cs.betw else None  # (cluster patterns, Kb)
         # Step 4: combine by form.
         if self.form == "outside":  # units are clusters
-            c = self._combine_outside(rs, lu, logw_v, logprior)
+            logw_v = logw[:1] if self.shared_nodes else logw[rs.cluster_of_v]
+            c = self._combine_outside(rs, lu, logw_v, logprior[rs.zinv])
         else:
             c = self._combine_inside(rs, lu, logw, logprior, logpb, re_lin is not None)
         wpat = None
-        if derivs:
-            wpat = np.asarray(rs.CT @ c.Wu.reshape(V, -1)).reshape(rs.P, K, Q)
+        if derivs:  # summed over the nodes when they do not enter the linear predictors
+            Wu = c.Wu if Qe > 1 else c.Wu.sum(axis=2, keepdims=True)
+            wpat = np.asarray(rs.CT @ Wu.reshape(V, -1)).reshape(rs.P, K, Wu.shape[2])
         return EStep(c.ll, c.ll_units, c.post, logprior, wpat, fe, P, c.post_node, u_nodes,
                      eta_q=Qe, pq=c.pq, rs=rs, post_c=c.post_c, post_bq=c.post_bq, post_vq=c.post_vq,
                      wprior=c.wprior, wb=c.wb, re_lin=re_lin)
@@ -468,9 +474,9 @@ class MixtureLikelihood:
         K, Kb = self.K, self.cs.Kb
         V, Q = lu.shape[0], logw.shape[1]
         m = rs.mult
-        lj = (logprior + lu).reshape(V, Kb, K // Kb, -1)  # (V, Kb, Kw, Q)
-        lu2 = lse(lj, axis=2)  # (V, Kb, Q)
-        post_c = np.exp(lj - lu2[:, :, None, :]).reshape(V, K, -1)
+        lj = logprior[rs.zinv] + lu
+        lu2, post_c = lse_softmax(lj.reshape(V, Kb, K // Kb, -1), axis=2)  # (V, Kb, Q), (V, Kb, Kw, Q)
+        post_c = post_c.reshape(V, K, -1)
         post_bq = None
         wb = None
         if Q == 1 and self.D == 0 and Kb == 1:  # no integration: clusters are units
@@ -501,18 +507,23 @@ class MixtureLikelihood:
 
     def class_re_lin(self, rs, Lc, nodes_v):
         """Random parts of the class logits, (V, n_slots, Q): W_u L u for every node."""
-        B = self.class_logit_loadings(rs.Wv, Lc)
-        return np.einsum("ucd,uqd->ucq", B, np.broadcast_to(nodes_v, (rs.V,) + nodes_v.shape[1:]))
+        return self._class_re_lin(rs.Wv, Lc, nodes_v)
+
+    def _class_re_lin(self, Ws, Lc, nodes):
+        """W L u at every node for the rows of the class random designs ``Ws`` (nodes (n or 1,
+        Q, D)): (n, n_slots, Q)."""
+        B = self.class_logit_loadings(Ws, Lc)
+        return np.einsum("ucd,uqd->ucq", B, np.broadcast_to(nodes, (B.shape[0],) + nodes.shape[1:]))
 
     def _gamma_grad(self, es: EStep, per_unit: bool = False):
         """Gradient of the class logits (flat), and the per-slot residuals of random logits."""
         cs, rs = self.cs, es.rs
         gam = es.parts["gamma"].ravel()
-        if es.re_lin is None and not per_unit:  # aggregate to distinct covariate rows
-            W = np.asarray(rs.Zmap @ es.wprior.reshape(rs.V, -1)).reshape(-1, *es.wprior.shape[1:])
-            g, resid = cs.gradient("within", gam, rs.Zus, W)
-        else:
-            g, resid = cs.gradient("within", gam, rs.Zvs, es.wprior, es.re_lin, per_unit=per_unit)
+        if not per_unit:  # per prior group; resid (groups, n_slots, Q)
+            g, resid = cs.gradient("within", gam, rs.Zus, _group_sum(rs, es.wprior), es.re_lin)
+        else:  # per unit pattern
+            re_lin = None if es.re_lin is None else es.re_lin[rs.zinv]
+            g, resid = cs.gradient("within", gam, rs.Zvs, es.wprior, re_lin, per_unit=True)
         gb = None
         if es.wb is not None:
             gb, _ = cs.gradient("between", gam, rs.Zgs, es.wb, per_unit=per_unit)
@@ -587,15 +598,24 @@ class MixtureLikelihood:
             g = self._pullback(L.pack(es.parts), g)
         return g
 
+    def _prior_rows(self, rs, nodes, per_unit: bool):
+        """Class random designs and nodes (n, Q, D) of the unit patterns (per_unit) or of the
+        prior groups."""
+        Ws, cl = (rs.Wv, rs.cluster_of_v) if per_unit else (rs.Wu, rs.cluster_of_z)
+        nodes = nodes[:1] if self.shared_nodes else nodes[cl]
+        return Ws, np.broadcast_to(nodes, (Ws[0].shape[0],) + nodes.shape[1:])
+
     def _cls_re_grad(self, es: EStep, resid, per_unit: bool = False):
-        rs = es.rs
-        nodes = es.nodes[:1] if self.shared_nodes else es.nodes[rs.cluster_of_v]  # (V or 1, Q, D)
-        Mc = np.einsum("ucq,uqd->ucd", resid, np.broadcast_to(nodes, (rs.V,) + nodes.shape[1:]))
+        """Gradient of the class random terms' entries from the slot residuals ``resid`` of
+        the prior groups (or, per_unit, of the unit patterns)."""
+        Ws, nodes = self._prior_rows(es.rs, es.nodes, per_unit)
+        n = nodes.shape[0]
+        Mc = np.einsum("ucq,uqd->ucd", resid, nodes)
         out = []
-        for b, Wt, pos, dims in zip(self.design.re_cls, rs.Wv, self._pos[len(self.design.re_out):], self._dims_cls):
+        for b, Wt, pos, dims in zip(self.design.re_cls, Ws, self._pos[len(self.design.re_out):], self._dims_cls):
             q = Wt.shape[1]
             # L rows are (slot c, column i): d lin_uc / d L[(c,i), j] = Z[u,i] u_j
-            Gu = np.einsum("ui,ucj->ucij", Wt, Mc[:, b.slots, dims]).reshape(rs.V, len(b.slots) * q, b.d)
+            Gu = np.einsum("ui,ucj->ucij", Wt, Mc[:, b.slots, dims]).reshape(n, len(b.slots) * q, b.d)
             sel = Gu[:, pos[:, 0], pos[:, 1]]
             out.append(sel if per_unit else sel.sum(axis=0))
         return np.concatenate(out, axis=-1)
@@ -741,20 +761,15 @@ class MixtureLikelihood:
             gb = L.blocks["gamma"]
             cs = self.cs
             gam = es.parts["gamma"].ravel()
-            if es.re_lin is None:
-                W = np.asarray(rs.Zmap @ es.wprior.reshape(rs.V, -1)).reshape(-1, *es.wprior.shape[1:])
-                Hg, v = cs.information("within", gam, rs.Zus, W)
-            else:
-                Hg, v = cs.information("within", gam, rs.Zvs, es.wprior, es.re_lin)
+            Hg, v = cs.information("within", gam, rs.Zus, _group_sum(rs, es.wprior), es.re_lin)
             if es.wb is not None:
                 Hg = Hg + cs.information("between", gam, rs.Zgs, es.wb)[0]
             _scatter(H, L.free_idx[gb.slice], Hg)
             if self.design.re_cls:
-                nodes = es.nodes[:1] if self.shared_nodes else es.nodes[rs.cluster_of_v]
-                nodes = np.broadcast_to(nodes, (rs.V,) + nodes.shape[1:])
+                Ws, nodes = self._prior_rows(rs, es.nodes, per_unit=False)
                 Mc = np.einsum("ucq,uqd->ucd", v, nodes**2)
                 diag = []
-                for b, Wt, pos, dims in zip(self.design.re_cls, rs.Wv, self._pos[len(self.design.re_out):], self._dims_cls):
+                for b, Wt, pos, dims in zip(self.design.re_cls, Ws, self._pos[len(self.design.re_out):], self._dims_cls):
                     qq = Wt.shape[1]
                     Du = np.einsum("ui,ucj->cij", Wt**2, Mc[:, b.slots, dims]).reshape(len(b.slots) * qq, b.d)
                     diag.append(Du[pos[:, 0], pos[:, 1]])
@@ -949,6 +964,11 @@ def central_gradient(f, theta, rel_step: float = 1e-6) -> np.ndarray:
         tm[i] -= h
         g[i] = (f(tp) - f(tm)) / (2 * h)
     return g
+
+
+def _group_sum(rs: _RowSet, W: np.ndarray) -> np.ndarray:
+    """Sum (V, ...) unit-pattern weights into prior groups (rs.zinv)."""
+    return np.asarray(rs.Zmap @ W.reshape(rs.V, -1)).reshape(-1, *W.shape[1:])
 
 
 def _state_weights(es: EStep) -> np.ndarray:

@@ -13,6 +13,26 @@ def lse(a: np.ndarray, axis: int = 1, keepdims: bool = False) -> np.ndarray:
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
+def lse_softmax(a: np.ndarray, axis: int = 1):
+    """log-sum-exp along ``axis`` and the normalized exponentials (softmax) with one exp pass.
+
+    Loops over the (short) axis: numpy reduces a middle axis of a large array several times
+    slower than it combines its slices. Returns (lse without the axis, softmax like ``a``).
+    """
+    b = np.moveaxis(a, axis, 0)
+    m = b[0].copy()
+    for x in b[1:]:
+        np.maximum(m, x, out=m)
+    m[~np.isfinite(m)] = 0.0
+    e = b - m
+    np.exp(e, out=e)
+    s = e[0].copy()
+    for x in e[1:]:
+        s += x
+    e /= s
+    return np.log(s) + m, np.moveaxis(e, 0, axis)
+
+
 def log_softmax_ref(lin: np.ndarray, axis: int = 1) -> np.ndarray:
     """log softmax over classes of [lin, 0] (the last class the reference) along ``axis``."""
     shp = list(lin.shape)
