@@ -61,7 +61,8 @@ class EStep:
     wpat : (n_patterns, K, Q) posterior weight of each (pattern, class, node); summed over
     the nodes, (n_patterns, K, 1), when they do not enter the linear predictors (eta_q = 1)
     fe : the family's evaluation (families.FamilyEval); parts : unpacked parameter blocks
-    post_node : (n_clusters, Q) posterior node weights (class-averaged); nodes : (G, Q, D)
+    post_node : (n_clusters, Q) posterior node weights (class-averaged), or with class-specific
+    nodes (``class_nodes``) (n_clusters * K, Q) given each class; nodes : (G, Q, D) or (G * K, Q, D)
     eta_q : nodes carried by the linear predictors (1 without outcome random effects)
     pq : posterior weight of (unit pattern, between state, node); rs : the row set used
     post_c : (V, K, Q) within-state posteriors given (between state, node), classes inside
@@ -328,6 +329,15 @@ class MixtureLikelihood:
         # their linear predictors (outcome random terms), else patterns still apply (GoM)
         per_row = self.integ.adaptive and bool(design.re_out)
         self.shared_nodes = not (self.integ.adaptive and self.D > 0)
+        # classes outside the integral: each class's integral gets its own adapted nodes (the
+        # latents' posterior given the class differs between classes, and nodes placed at the
+        # class-averaged posterior misplace the less likely classes' integrals); the rule then
+        # adapts per (cluster, class), nodes (G * K, Q, D) with the class fastest
+        self.class_nodes = (design.form == "outside" and self.K > 1 and bool(design.re_out)
+                            and self.integ.adaptive and self.integ.n_nodes > 1 and self.D > 0)
+        n_adapt = design.n_clusters * (self.K if self.class_nodes else 1)
+        if self.D > 0 and self.integ.m.shape[0] != n_adapt:
+            self.integ.reset(n_adapt)
         first, inv = (np.arange(design.n_rows), np.arange(design.n_rows)) if per_row else row_patterns(design)
         self.pat = _RowSet(design, first, inv, per_row=per_row, compress_units=self.shared_nodes)
         self._rows = None
@@ -427,8 +437,11 @@ class MixtureLikelihood:
         logpb = cs.logprior("between", gam, rs.Zgs) if cs.betw else None  # (cluster patterns, Kb)
         # Step 4: combine by form.
         if self.form == "outside":  # units are clusters
-            logw_v = logw[:1] if self.shared_nodes else logw[rs.cluster_of_v]
-            c = self._combine_outside(rs, lu, logw_v, logprior[rs.zinv])
+            if self.class_nodes:
+                logw_v = self._by_class(logw)[rs.cluster_of_v]  # (V, K, Q)
+            else:
+                logw_v = (logw[:1] if self.shared_nodes else logw[rs.cluster_of_v])[:, None, :]
+            c = self._combine_outside(rs, lu, logw_v, logprior[rs.zinv], self.class_nodes)
         else:
             c = self._combine_inside(rs, lu, logw, logprior, logpb, re_lin is not None)
         wpat = None
@@ -450,21 +463,39 @@ class MixtureLikelihood:
             A[:, :, dims] += np.einsum("pi,kij->pkj", Zt, L)
         if rs.cluster is None:
             return eta + np.einsum("pkd,qd->pkq", A, u_nodes[0])
+        if self.class_nodes:
+            return eta + np.einsum("pkd,pkqd->pkq", A, self._by_class(u_nodes)[rs.cluster])
         return eta + np.einsum("pkd,pqd->pkq", A, u_nodes[rs.cluster])
 
+    def _by_class(self, a):
+        """Per-(cluster, class) node arrays (G * K, ...) as (G, K, ...)."""
+        return a.reshape((-1, self.K) + a.shape[1:])
+
+    def _node_moment(self, W, nodes, rs, power=1):
+        """sum_q W[p, k, q] u_q^power for each pattern and class, with the pattern's nodes:
+        shared, its cluster's, or its cluster's for each class: (P, K, D)."""
+        if rs.cluster is None:
+            return np.einsum("pkq,qd->pkd", W, nodes[0] ** power)
+        if self.class_nodes:
+            return np.einsum("pkq,pkqd->pkd", W, self._by_class(nodes)[rs.cluster] ** power)
+        return np.einsum("pkq,pqd->pkd", W, nodes[rs.cluster] ** power)
+
     @staticmethod
-    def _combine_outside(rs, lu, logw_v, logprior) -> _Combined:
-        """Classes outside the integral (units are clusters): L_g = sum_c P(c) int f du."""
+    def _combine_outside(rs, lu, logw_v, logprior, class_nodes=False) -> _Combined:
+        """Classes outside the integral (units are clusters): L_g = sum_c P(c) int f du.
+        logw_v: (V, 1 or K, Q) log-weights, per class with class-specific nodes (whose
+        posterior node weights, given each class, are then what the adaptation uses)."""
         m = rs.mult
-        lt = lu + logw_v[:, None, :]
+        lt = lu + logw_v
         lk = lse(lt, axis=2)  # (V, K)
         post_q = np.exp(lt - lk[:, :, None])
         lj = logprior[:, :, 0] + lk
         ll_v = lse(lj, axis=1)
         post_v = np.exp(lj - ll_v[:, None])
         pq = m[:, None] * np.einsum("vk,vkq->vq", post_v, post_q)
+        post_node = post_q[rs.vinv].reshape(-1, post_q.shape[2]) if class_nodes else (pq / m[:, None])[rs.vinv]
         return _Combined(ll=float(m @ ll_v), ll_units=ll_v[rs.vinv], post=post_v[rs.vinv],
-                         post_node=(pq / m[:, None])[rs.vinv], Wu=m[:, None, None] * post_v[:, :, None] * post_q,
+                         post_node=post_node, Wu=m[:, None, None] * post_v[:, :, None] * post_q,
                          wprior=(m[:, None] * post_v)[:, :, None], pq=pq, post_vq=post_v[:, :, None] * post_q)
 
     def _combine_inside(self, rs, lu, logw, logprior, logpb, random_logits: bool) -> _Combined:
@@ -559,10 +590,7 @@ class MixtureLikelihood:
         K = self.K
         d = es.fe.d_eta.reshape(rs.P, K, es.eta_q)
         WD = es.wpat * d
-        M = None
-        if self.design.re_out:
-            nodes = es.nodes[0] if rs.cluster is None else es.nodes[rs.cluster]
-            M = np.einsum("pkq,qd->pkd", WD, nodes) if rs.cluster is None else np.einsum("pkq,pqd->pkd", WD, nodes)
+        M = self._node_moment(WD, es.nodes, rs) if self.design.re_out else None
         return WD, M
 
     def full_gradient(self, es: EStep, rows: bool = False) -> np.ndarray:
@@ -745,9 +773,7 @@ class MixtureLikelihood:
             for k in range(K):
                 _scatter(H, L.free_idx[eb.offset + k * E + np.arange(E)], np.diag(d2[k]))
         if self.design.re_out:
-            nodes = es.nodes[0] if rs.cluster is None else es.nodes[rs.cluster]
-            sq = np.einsum("pkq,qd->pkd", Wfull, nodes**2) if rs.cluster is None else \
-                np.einsum("pkq,pqd->pkd", Wfull, nodes**2)
+            sq = self._node_moment(Wfull, es.nodes, rs, power=2)
             rb = L.blocks["re_out"]
             R = rb.shape[1]
             diag = []
@@ -945,7 +971,8 @@ class MixtureLikelihood:
         return g[0] if Gc is None else g
 
     def posterior_moments(self, theta):
-        """Posterior means (G, D) and covariances (G, D, D) of the standardized latents."""
+        """Posterior means (G, D) and covariances (G, D, D) of the standardized latents (per
+        cluster and class, (G * K, ...), with class-specific nodes)."""
         es = self.evaluate(theta, derivs=False)
         w = np.asarray(es.post_node)
         mean = np.einsum("gq,gqd->gd", w, es.nodes)

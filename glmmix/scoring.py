@@ -149,19 +149,26 @@ def _eap(lik, theta):
     if lik.laplace:  # one node at the mode: the normal approximation N(m, R R')
         R = lik.integ.R
         return _normal(lik, P, lik.integ.m, np.einsum("gij,gkj->gik", R, R))
-    U = np.broadcast_to(es.nodes, (G,) + es.nodes.shape[1:])  # (G, Q, D)
-    W, states = _state_weights(lik, es, Lo)  # (G, S, Q)
+    joint = lik.class_nodes  # each class's integral has its own nodes: (class, node) jointly
+    if joint:
+        U = es.nodes.reshape(G, lik.K, -1, d.D)  # (G, K, Q, D)
+        W, states = es.post_vq[es.rs.vinv], np.arange(lik.K)
+    else:
+        U = np.broadcast_to(es.nodes, (G,) + es.nodes.shape[1:])[:, None]  # (G, 1, Q, D)
+        W, states = _state_weights(lik, es, Lo)  # (G, S, Q)
     wq = W.sum(axis=1)
     names, means, sds = [], [], []
     for nm, dims, L in _blocks(lik, P):
+        Ws = wq[:, None, :]
         if L is None:  # factors: standardized latents
-            vals = U[:, None, :, dims]
-            Ws = wq[:, None, :]
+            vals = U[..., dims]
         elif L.shape[0] == 1 or states is None:
-            vals = np.einsum("gqd,id->gqi", U[:, :, dims], L[0])[:, None]
-            Ws = wq[:, None, :]
+            vals = np.einsum("gsqd,id->gsqi", U[..., dims], L[0])
         else:
-            vals = np.einsum("gqd,sid->gsqi", U[:, :, dims], L[states])
+            Us = np.broadcast_to(U, (G, states.size) + U.shape[2:])
+            vals = np.einsum("gsqd,sid->gsqi", Us[..., dims], L[states])
+            Ws = W
+        if joint:
             Ws = W
         mean = np.einsum("gsq,gsqi->gi", Ws, vals)
         var = np.einsum("gsq,gsqi->gi", Ws, (vals - mean[:, None, None, :]) ** 2)
@@ -212,7 +219,10 @@ def _modes(lik, theta):
     point.reset(G)
     one = MixtureLikelihood(d, lik.layout, point)
     es = lik.evaluate(theta, derivs=False)
-    nodes = np.broadcast_to(es.nodes, (G,) + es.nodes.shape[1:])
+    if lik.class_nodes:  # each class's integral has its own nodes: (G, K, Q, D)
+        nodes = es.nodes.reshape(G, lik.K, -1, d.D)
+    else:
+        nodes = np.broadcast_to(es.nodes, (G,) + es.nodes.shape[1:])
     if any(not np.array_equal(L[k], L[0]) for v, L in zip(lik.layout.re_out_terms, Lo) if v.term.structure != "rr"
            for k in range(lik.K)):
         W, states = _state_weights(lik, es, Lo)  # refuses the cases the EAP refuses
@@ -226,7 +236,7 @@ def _modes(lik, theta):
         one.integ.m = u
         return np.asarray(one.evaluate(theta, derivs=False).ll_units, float)
 
-    u, C = _maximise(f, nodes)
+    u, C = _maximise(f, nodes.reshape(G, -1, d.D))
     return _normal(lik, P, u, C)
 
 
@@ -282,7 +292,10 @@ def _mixture_modes(lik, one, theta, P, Lo, states, nodes, W, n_starts: int = 6):
 
     # candidate starts: in every state, the fitted rule's nodes of highest posterior weight
     top = np.argsort(-W, axis=2)[:, :, :n_starts]  # (G, S, n)
-    cand = nodes[np.arange(G)[:, None, None], top]  # (G, S, n, D)
+    if nodes.ndim == 4:  # class-specific nodes: each state's own
+        cand = nodes[np.arange(G)[:, None, None], np.arange(top.shape[1])[None, :, None], top]
+    else:
+        cand = nodes[np.arange(G)[:, None, None], top]  # (G, S, n, D)
     starts = np.einsum("sij,gsnj->gsni", T, cand).reshape(G, -1, T.shape[1])
     x, C = _maximise(f, starts)
     names, means, sds = [], [], []
