@@ -70,6 +70,8 @@ class EStep:
     post_vq : (V, K, Q) posterior of (class, node) per unit pattern, classes outside
     wprior : posterior weights of the class priors' terms; wb : of the between priors
     re_lin : (prior groups, n_slots, Q) random parts of the class logits (None without them)
+    eta_nodes : the nodes of the linear predictors' node axis (``nodes``, or with a shared rule
+    whose nodes repeat in the outcome terms' dimensions, (G, eta_q, D) one node per value)
     """
 
     ll: float
@@ -90,6 +92,7 @@ class EStep:
     wprior: np.ndarray = None
     wb: np.ndarray = None
     re_lin: np.ndarray = None
+    eta_nodes: np.ndarray = None
 
 
 @dataclass
@@ -338,6 +341,7 @@ class MixtureLikelihood:
         n_adapt = design.n_clusters * (self.K if self.class_nodes else 1)
         if self.D > 0 and self.integ.m.shape[0] != n_adapt:
             self.integ.reset(n_adapt)
+        self._eta_grid = self._outcome_subgrid()
         first, inv = (np.arange(design.n_rows), np.arange(design.n_rows)) if per_row else row_patterns(design)
         self.pat = _RowSet(design, first, inv, per_row=per_row, compress_units=self.shared_nodes)
         self._rows = None
@@ -348,6 +352,25 @@ class MixtureLikelihood:
     def with_integration(self, integration: Integration) -> "MixtureLikelihood":
         """The same likelihood on another integration rule (``Integration.coarse``)."""
         return MixtureLikelihood(self.design, self.layout, integration)
+
+    def _outcome_subgrid(self):
+        """With nodes shared by all clusters, outcome random terms that use only some latent
+        dimensions (the others are class-logit effects: FMA-GoM, Table 3's Model 6) see only
+        the distinct values of those dimensions: a product rule's 31 x 31 nodes are 31 for
+        the outcomes. Returns (first node of each distinct value, node -> value index, sparse
+        nodes x values sum matrix), or None when every node is distinct."""
+        if not (self.shared_nodes and self.design.re_out and self.D > 0):
+            return None
+        dims = np.unique(np.concatenate([np.atleast_1d(np.arange(self.D)[d]) for d in self._dims_out]))
+        if dims.size == self.D:
+            return None
+        t = self.integ.t
+        _, first, inv = np.unique(t[:, dims], axis=0, return_index=True, return_inverse=True)
+        inv = inv.ravel()
+        if first.size == t.shape[0]:
+            return None
+        S = sp.csr_matrix((np.ones(inv.size), (np.arange(inv.size), inv)), shape=(inv.size, first.size))
+        return first, inv, S
 
     # ------------------------------------------------------------------ parameters
     def factor_matrices(self, P):
@@ -414,8 +437,12 @@ class MixtureLikelihood:
         u_nodes, logw = self.integ.nodes()  # (G, Q, D), (G, Q)
         Q = logw.shape[1]
         Lo, Lc = self.factor_matrices(P)
-        # Step 1: linear predictors for every (pattern, class, node), and the family.
-        eta = self._linear_predictors(rs, P, Lo, u_nodes, Q)
+        # Step 1: linear predictors for every (pattern, class, node), and the family; with a
+        # shared rule whose nodes repeat in the outcome terms' dimensions, on those values only
+        grid = self._eta_grid
+        eta_nodes = u_nodes if grid is None else \
+            np.broadcast_to(u_nodes[:1, grid[0]], (u_nodes.shape[0], grid[0].size, self.D))
+        eta = self._linear_predictors(rs, P, Lo, eta_nodes, Q)
         Qe = eta.shape[2]
         extra = np.repeat(P["extra"], Qe, axis=0)
         fe = self.family.evaluate(rs.y, eta.reshape(rs.P, K * Qe), extra, rs.aux, derivs=derivs)
@@ -424,6 +451,8 @@ class MixtureLikelihood:
         lu = np.asarray(rs.C @ fe.logf).reshape(V, K, Qe)
         if Qe == 1 and Q > 1:
             lu = np.broadcast_to(lu, (V, K, Q))
+        elif grid is not None:
+            lu = lu[:, :, grid[1]]
         # Step 3: class log-probabilities (the joint state's recursive logits, classes.py),
         # with random class logits if any, per prior group (units with the same covariates,
         # class random-term designs and nodes)
@@ -445,12 +474,17 @@ class MixtureLikelihood:
         else:
             c = self._combine_inside(rs, lu, logw, logprior, logpb, re_lin is not None)
         wpat = None
-        if derivs:  # summed over the nodes when they do not enter the linear predictors
-            Wu = c.Wu if Qe > 1 else c.Wu.sum(axis=2, keepdims=True)
+        if derivs:  # summed over the nodes the linear predictors do not tell apart
+            if Qe == 1:
+                Wu = c.Wu.sum(axis=2, keepdims=True)
+            elif grid is not None:
+                Wu = np.asarray(c.Wu.reshape(-1, Q) @ grid[2]).reshape(V, K, Qe)
+            else:
+                Wu = c.Wu
             wpat = np.asarray(rs.CT @ Wu.reshape(V, -1)).reshape(rs.P, K, Wu.shape[2])
         return EStep(c.ll, c.ll_units, c.post, logprior, wpat, fe, P, c.post_node, u_nodes,
                      eta_q=Qe, pq=c.pq, rs=rs, post_c=c.post_c, post_bq=c.post_bq, post_vq=c.post_vq,
-                     wprior=c.wprior, wb=c.wb, re_lin=re_lin)
+                     wprior=c.wprior, wb=c.wb, re_lin=re_lin, eta_nodes=eta_nodes)
 
     def _linear_predictors(self, rs, P, Lo, u_nodes, Q):
         """eta (patterns, K, nodes or 1): fixed part plus the outcome random terms at the nodes."""
@@ -590,7 +624,7 @@ class MixtureLikelihood:
         K = self.K
         d = es.fe.d_eta.reshape(rs.P, K, es.eta_q)
         WD = es.wpat * d
-        M = self._node_moment(WD, es.nodes, rs) if self.design.re_out else None
+        M = self._node_moment(WD, es.eta_nodes, rs) if self.design.re_out else None
         return WD, M
 
     def full_gradient(self, es: EStep, rows: bool = False) -> np.ndarray:
@@ -773,7 +807,7 @@ class MixtureLikelihood:
             for k in range(K):
                 _scatter(H, L.free_idx[eb.offset + k * E + np.arange(E)], np.diag(d2[k]))
         if self.design.re_out:
-            sq = self._node_moment(Wfull, es.nodes, rs, power=2)
+            sq = self._node_moment(Wfull, es.eta_nodes, rs, power=2)
             rb = L.blocks["re_out"]
             R = rb.shape[1]
             diag = []

@@ -81,6 +81,12 @@ RE_CASES = [
     ("y ~ 0 + item | class(unit) ~ 1 + (1 | cl)", 2, "bernoulli", {}, {}),  # within-between class
     ("y ~ 0 + item + rr(0 + item | unit, 1) | class ~ 1 + (1 | unit)", 2, "bernoulli", {}, {"n": 5}),  # FMA-GoM
     ("yg ~ 1 + x + (1 | cl) | class(cl) ~ 1", 2, "gaussian", {"class_specific": ["sigma"]}, {}),  # between-level classes
+    # class-specific nodes per (cluster, class)
+    ("yg ~ 1 + x + (1 | cl) | class(cl) ~ 1", 2, "gaussian", {"class_specific": ["random"]}, {}),
+    # shared product rules: the outcome terms see one node per value of their own dimension
+    ("yg ~ 1 + x + (1 | cl) | class ~ 1 + (1 | cl)", 2, "gaussian", {}, {"method": "trapezoid", "n": 9}),  # Model 6
+    ("y ~ 0 + item + rr(0 + item | unit, 1) | class ~ 1 + (1 | unit)", 2, "bernoulli", {},
+     {"method": "trapezoid", "n": 7}),  # FMA-GoM
 ]
 
 
