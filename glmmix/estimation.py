@@ -563,6 +563,7 @@ class _Search:
     def __init__(self, lik, opts, rng, mode):
         self.lik, self.opts, self.rng = lik, opts, rng
         self.adapt0 = lik.integ.adaptation()  # every start begins from this adaptation
+        self.lik1 = lik.coarse()  # stage one ranks starts on a coarse rule (multi-dimensional AGH)
         self.records: list[StartRecord] = []
         self.fits: dict[int, FitResult] = {}
         self.degenerate: dict[int, bool] = {}
@@ -593,7 +594,7 @@ class _Search:
         best first."""
         opts = self.opts
         say(opts.verbose, f"starts: {len(drawn)} starting sets, {opts.stage1_iter} EM iterations each (stage one)")
-        out = _run(_guarded, [(_stage1, self.lik, self.adapt0, t, opts.stage1_iter, opts.em_tol) for t, _ in drawn],
+        out = _run(_guarded, [(_stage1, self.lik1, self.adapt0, t, opts.stage1_iter, opts.em_tol) for t, _ in drawn],
                    opts, "starts")
         res = []
         for o, (t, origin) in zip(out, drawn):

@@ -33,7 +33,8 @@ Array axis order: rows/units/clusters first, then classes, then nodes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ from .design import Design
 from .families import Family
 from .mathutils import lse, lse_softmax
 from .params import ParamLayout
-from .quadrature import Integration
+from .quadrature import Integration, gauss_hermite
 from .random_effects import factor as re_factor
 from .random_effects import reg_metric_scale, reg_pullback
 
@@ -371,6 +372,21 @@ class MixtureLikelihood:
             return None
         S = sp.csr_matrix((np.ones(inv.size), (np.arange(inv.size), inv)), shape=(inv.size, first.size))
         return first, inv, S
+
+    def coarse(self, n_points: int = 3) -> "MixtureLikelihood":
+        """This likelihood on adaptive Gauss-Hermite with ``n_points`` per dimension, for an
+        adaptive rule of two or more dimensions with more points (else itself). The
+        adaptation (each cluster's posterior mean and Cholesky factor) does not depend on the
+        points, so states pass between the two. Estimation ranks random starts with it
+        (stage one), where the node count (81 for 9 points in two dimensions) dominates and
+        the ranking needs no accuracy to 1e-3."""
+        integ = self.integ
+        if not (integ.adaptive and integ.method == "agh" and self.D >= 2 and integ.n_points > n_points):
+            return self
+        new = copy.copy(self)
+        t, lw = gauss_hermite(n_points, self.D)
+        new.integ = replace(integ, n_points=n_points, t=t, logw=lw)
+        return new
 
     # ------------------------------------------------------------------ parameters
     def factor_matrices(self, P):

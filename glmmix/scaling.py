@@ -243,6 +243,10 @@ class ScaledLikelihood:
     def find_mode(self, u, *args, **kw):
         return self._base.find_mode(self._rs.to_external(u), *args, **kw)
 
+    def coarse(self, *args, **kw):
+        base = self._base.coarse(*args, **kw)
+        return self if base is self._base else ScaledLikelihood(base, self._rs)
+
 
 def internal(lik):
     """(likelihood on internal coordinates, rescaling); the likelihood itself when the
