@@ -15,13 +15,21 @@ log-likelihoods and the ratios.
 """
 
 import argparse
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import glmmix as gm
+
+try:
+    from .lta_two_level import eval_ms
+except ImportError:  # run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from lta_two_level import eval_ms  # type: ignore
 
 M5 = "y ~ 1 + x + (1 | g) | class(g) ~ 1"
 M6 = "y ~ 1 + x + (1 | g) | class ~ 1 + (1 | g)"
@@ -33,14 +41,6 @@ def data(n_clusters=100, per=10):
     truth = {"class1:Intercept": 1.0, "class2:Intercept": 0.0, "class1:x": 0.2, "class2:x": 0.8, "sigma": 1.0,
              "sd(g:Intercept)": np.sqrt(0.2), "logit:class1:Intercept": 0.0}
     return gm.simulate(M5, design, params=truth, n_classes=2, family="gaussian", seed=5)
-
-
-def _eval_ms(res, reps=5):
-    lik = res.model.likelihood
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        lik.full_gradient(lik.evaluate(res.theta))
-    return 1000 * (time.perf_counter() - t0) / reps
 
 
 def main(argv=None):
@@ -56,7 +56,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     m6 = gm.fit(M6, df, start_from=m5, **dict(kw, starts=0) if args.quick else kw)
     t6 = time.perf_counter() - t0
-    e5, e6 = _eval_ms(m5), _eval_ms(m6)
+    e5, e6 = eval_ms(m5, 5), eval_ms(m6, 5)
     integ = m6.integration
     sd = m6.params.get("sd(g:class1)", np.nan)
     print(f"data: {df.g.nunique()} clusters, {len(df)} rows; Model 6 starts: {'0' if args.quick else 'auto'}")
