@@ -95,6 +95,10 @@ class EStep:
     re_lin: np.ndarray = None
     eta_nodes: np.ndarray = None
 
+    def __post_init__(self):
+        if self.eta_nodes is None:  # the linear predictors' nodes are the rule's
+            self.eta_nodes = self.nodes
+
 
 @dataclass
 class _Combined:
