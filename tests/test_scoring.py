@@ -206,10 +206,6 @@ def test_class_specific_effects_of_cluster_classes_against_brute_force(rng):
     assert np.abs(mode["Intercept"] - re["Intercept"]).max() > 0.05  # not the EAP
 
 
-    with pytest.raises(NotImplementedError, match="class-specific"):
-        res.random_effects("map")
-
-
 def test_default_rule_of_cluster_classes_with_class_specific_sds_against_brute_force(rng):
     # classes of clusters whose random-intercept SDs differ (2.0 and 0.2): the latent's
     # posterior given each class differs, so each class's integral is adapted on its own;
