@@ -44,6 +44,11 @@ from .likelihood import EStep, MixtureLikelihood
 from .scaling import Rescaling, ScaledLikelihood, internal
 from .progress import run_jobs, say
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for the type hints only
+    import pandas as pd
+
 #: linear-predictor coefficients beyond this are candidates for a boundary (probability 0/1)
 BOUNDARY_VALUE = 15.0
 

@@ -128,7 +128,6 @@ class _RowSet:
     """
 
     def __init__(self, design: Design, first, inv, per_row: bool, compress_units: bool):
-        n = design.n_rows
         rows = slice(None) if per_row else first  # patterns are the rows: views, no copies
         X = design.X[rows]
         if sp.issparse(X) and X.shape[0] * X.shape[1] <= 2_000_000:  # few patterns: dense is faster

@@ -45,7 +45,6 @@ if TYPE_CHECKING:  # names for the type hints only
     from numpy.typing import ArrayLike
 
     from .families import Family
-    from .results import MixtureResults
 
 #: the default start search: adaptive (estimation.adaptive_search)
 DEFAULT_STARTS = "auto"

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 
@@ -22,9 +23,7 @@ def progress_bar(iterable, total: int, desc: str, progress: bool | None):
     if progress is None:
         progress = interactive()
         if progress:
-            try:
-                import tqdm  # noqa: F401
-            except ImportError:
+            if importlib.util.find_spec("tqdm") is None:
                 return iterable
     if not progress:
         return iterable

@@ -34,7 +34,6 @@ if TYPE_CHECKING:  # names for the type hints only
     from collections.abc import Callable
 
     from .families import Family
-    from .results import MixtureResults
 
 
 def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
