@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.special import logsumexp
+from .mathutils import lse
 
 from .exceptions import GlmmixError
 from .likelihood import MixtureLikelihood
@@ -288,7 +288,7 @@ def _mixture_modes(lik, one, theta, P, Lo, states, nodes, W, n_starts: int = 6):
             W, _ = _state_weights(one, es, Lo)
             with np.errstate(divide="ignore"):
                 parts.append(np.asarray(es.ll_units, float) + np.log(W[:, s, 0]) - logdet[s])
-        return logsumexp(np.stack(parts, axis=1), axis=1)
+        return lse(np.stack(parts, axis=1), axis=1)
 
     # candidate starts: in every state, the fitted rule's nodes of highest posterior weight
     top = np.argsort(-W, axis=2)[:, :, :n_starts]  # (G, S, n)

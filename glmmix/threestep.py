@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula
 from scipy import optimize
-from scipy.special import logsumexp
+from .families import FamilyData, get_family
+from .mathutils import lse
 
 from .exceptions import GlmmixError
 from .hypothesis import WaldInference
@@ -160,16 +161,24 @@ def _sandwich(bread, psi):
 
 
 def _bch_glm(X, z, w, family, label):
-    """Weighted GLM (canonical link) by Newton: (beta, bread, per-unit estimating functions)."""
+    """Weighted GLM (canonical link) by Newton: (beta, bread, per-unit estimating functions).
+
+    The score and weights per unit come from the family's own evaluation (canonical links:
+    observed and expected information agree)."""
+    fam = get_family(family)
+    aux = FamilyData()
+    y = fam.prepare(pd.Series(z, name=label), aux)
+
+    def moments(beta):
+        ev = fam.evaluate(y, (X @ beta)[:, None], None, aux)
+        return ev.d_eta[:, 0], ev.w_eta[:, 0]
+
     beta = np.zeros(X.shape[1])
     for _ in range(100):
-        eta = X @ beta
-        mu = 1 / (1 + np.exp(-eta)) if family == "bernoulli" else np.exp(eta)
-        v = mu * (1 - mu) if family == "bernoulli" else mu
+        d, v = moments(beta)
         A = (X * (w * v)[:, None]).T @ X
-        g = X.T @ (w * (z - mu))
         try:
-            step = np.linalg.solve(A, g)
+            step = np.linalg.solve(A, X.T @ (w * d))
         except np.linalg.LinAlgError:
             step = np.full_like(beta, np.nan)
         if not np.all(np.isfinite(step)) or np.abs(beta + step).max() > 30:
@@ -179,10 +188,8 @@ def _bch_glm(X, z, w, family, label):
         beta = beta + step
         if np.abs(step).max() < 1e-10:
             break
-    eta = X @ beta
-    mu = 1 / (1 + np.exp(-eta)) if family == "bernoulli" else np.exp(eta)
-    v = mu * (1 - mu) if family == "bernoulli" else mu
-    return beta, (X * (w * v)[:, None]).T @ X, X * (w * (z - mu))[:, None]
+    d, v = moments(beta)
+    return beta, (X * (w * v)[:, None]).T @ X, X * (w * d)[:, None]
 
 
 def _bch(W, D, X, z, classes, xnames, family="gaussian"):
@@ -194,7 +201,7 @@ def _bch(W, D, X, z, classes, xnames, family="gaussian"):
     est, psi, bread, names = [], [], [], []
     for s in range(K):
         ws = w[:, s]
-        if family == "gaussian":
+        if get_family(family).has_residual_sd:
             A = (X * ws[:, None]).T @ X
             beta = np.linalg.solve(A, (X * ws[:, None]).T @ z)
             e = z - X @ beta
@@ -223,7 +230,7 @@ def _bch(W, D, X, z, classes, xnames, family="gaussian"):
         A[at[s]:at[s + 1], at[s]:at[s + 1]] = bread[s]
     V = _sandwich(A, np.concatenate(psi, axis=1))
     est = np.array(est)
-    if family == "gaussian":  # report sigma = sqrt(sigma^2) (delta method)
+    if get_family(family).has_residual_sd:  # report sigma = sqrt(sigma^2) (delta method)
         J = np.eye(est.size)
         for s in range(K):
             i = at[s] + p
@@ -246,7 +253,7 @@ def _bch_covariates(W, D, X, classes, xnames):
     for _ in range(100):
         G = np.column_stack([theta.reshape(q, K - 1), np.zeros(q)])
         lin = X @ G
-        pi = np.exp(lin - logsumexp(lin, axis=1, keepdims=True))[:, : K - 1]
+        pi = np.exp(lin - lse(lin, axis=1, keepdims=True))[:, : K - 1]
         score = np.einsum("ni,nk->nik", X, w[:, : K - 1] - pi).reshape(n, -1)
         cov = (pi[:, :, None] * np.eye(K - 1)[None]) - pi[:, :, None] * pi[:, None, :]  # (n, K-1, K-1)
         H = np.einsum("ni,nj,nkl->ikjl", X, X, cov).reshape(q * (K - 1), q * (K - 1))
@@ -267,7 +274,7 @@ def _ml_parts(theta, W, logD, X, z, K, mode, Xc):
     if mode == "distal":
         p = X.shape[1]
         g = np.append(theta[: K - 1], 0.0)
-        logpi = np.broadcast_to(g - logsumexp(g), (n, K))
+        logpi = np.broadcast_to(g - lse(g, axis=0), (n, K))
         B = theta[K - 1:].reshape(K, p + 1)
         beta, logsig = B[:, :p], B[:, p]
         e = z[:, None] - X @ beta.T  # (n, K)
@@ -277,10 +284,10 @@ def _ml_parts(theta, W, logD, X, z, K, mode, Xc):
         q = Xc.shape[1]
         G = np.column_stack([theta.reshape(q, K - 1), np.zeros(q)])
         lin = Xc @ G
-        logpi = lin - logsumexp(lin, axis=1, keepdims=True)
+        logpi = lin - lse(lin, axis=1, keepdims=True)
         logf = 0.0
     a = logpi + logD[:, W].T + logf
-    ll = logsumexp(a, axis=1)
+    ll = lse(a, axis=1)
     r = np.exp(a - ll[:, None])  # posterior given W (and z)
     if mode == "distal":
         pi = np.exp(logpi)
