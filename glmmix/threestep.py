@@ -357,10 +357,11 @@ FAMILIES = ("gaussian", "bernoulli", "poisson")
 
 
 def _check_outcome(z, family, name):
-    if family == "bernoulli" and not np.isin(z, (0.0, 1.0)).all():
-        raise ThreeStepError(f"a bernoulli distal outcome {name!r} takes the values 0 and 1 only")
-    if family == "poisson" and ((z < 0) | (z != np.round(z))).any():
-        raise ThreeStepError(f"a poisson distal outcome {name!r} takes non-negative integer values only")
+    """Refuse distal values outside the family's support (the family's own check)."""
+    try:
+        get_family(family).prepare(pd.Series(z, name=name), FamilyData())
+    except GlmmixError as e:
+        raise ThreeStepError(f"distal outcome for family {family!r}: {e}") from None
 
 
 def _class_posterior(post, sizes, variable):
