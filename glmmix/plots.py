@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from .exceptions import GlmmixError
+from .families import get_family
 
 from typing import TYPE_CHECKING
 
@@ -79,7 +80,7 @@ def profile(res: MixtureResults, ax: Axes | None = None, alpha: float = 0.05, ti
     x = np.arange(len(items))
     fig, ax = _axes(ax, (max(4.5, 0.55 * len(items) + 2.5), 3.8))
     z = stats.norm.ppf(1 - alpha / 2)
-    binary = res.family in ("bernoulli", "binomial")
+    binary = get_family(res.family).uses_trials  # probabilities: intervals within [0, 1]
     n = len(classes)
     for k, c in enumerate(classes):
         v = prof[c].to_numpy(float)
