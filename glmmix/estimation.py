@@ -888,7 +888,8 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
         )
         best.warnings.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
-    check_rule(lik, best)
+    if best.limit_ll is None:  # an exact limit's log-likelihood does not come from the rule
+        check_rule(lik, best)
     best.adapt_state = lik.adaptation()  # the state the checks above left (MixtureLikelihood.restore)
     return best
 
@@ -1063,7 +1064,7 @@ def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
     g = lik.gradient(theta) if not adaptive else lik.loglik_and_grad(theta)[1]
     new = FitResult(theta, top_ll, True, float(np.abs(g).max()) if g.size else 0.0, 0, 0, best.starts,
                     best.best_replicated, best.n_best, warnings=list(best.warnings), adapt_state=astate,
-                    search=rep, message=f"the limit {rep.limits[j]['model']}",
+                    search=rep, message=f"reported at the boundary limit: {rep.limits[j]['model']}",
                     limit_ll=top_ll if "evaluated" in rep.limits[j] else None)
     msg = (f"the best completed start ({best.ll:.4f}) is below the model's boundary limit {rep.limits[j]['model']} "
            f"({top_ll:.4f}); the limit is reported (its boundary parameters are named below)")
