@@ -1,6 +1,6 @@
 """Vignette: between-level or within-between classes? The paper's Table 3 and Figures 2-3.
 
-Run:  python vignettes/table3_within_between.py       (about 3 minutes)
+Run:  python vignettes/table3_within_between.py       (about 2 minutes: 109 s, 61 s of CPU, measured)
       GLMMIX_VIGNETTE_QUICK=1 python vignettes/...      (about 35 s of CPU time measured: Model 6 with its
                                                         SD fixed)
 
