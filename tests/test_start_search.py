@@ -13,16 +13,6 @@ LCA = "y ~ 0 + item | class(id) ~ 1"
 
 
 @pytest.fixture(scope="module")
-def carcinoma():
-    return gm.wide_to_long(gm.datasets.load("carcinoma"))
-
-
-@pytest.fixture(scope="module")
-def lsat():
-    return gm.wide_to_long(gm.datasets.load("lsat"))
-
-
-@pytest.fixture(scope="module")
 def ability():
     """The ability items' 1,248 complete cases, long."""
     ab = gm.datasets.load("ability").dropna().astype(int)
@@ -43,10 +33,10 @@ def test_maxima_never_call_a_rival_replicated():
     assert [m["starts"] for m in _maxima(chain, tol=4e-4)] == [2, 2, 2]
 
 
-def test_fixed_search_report_counts(carcinoma):
+def test_fixed_search_report_counts(carcinoma_long):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = gm.fit(LCA, carcinoma, n_classes=3, family="bernoulli", seed=3, starts=(8, 3), se="none")
+        r = gm.fit(LCA, carcinoma_long, n_classes=3, family="bernoulli", seed=3, starts=(8, 3), se="none")
     s = r.search
     assert s.mode == "fixed" and s.drawn == 8 and s.stage1 == 8 and s.completed == 3
     assert s.converged == int(r.starts["converged"].fillna(False).astype(bool).sum())
@@ -60,8 +50,8 @@ def test_fixed_search_report_counts(carcinoma):
     assert "Distinct maxima" in text and "8 drawn, 3 completed" in text
 
 
-def test_auto_search_replicates_and_reports(carcinoma, tmp_path):
-    r = gm.fit(LCA, carcinoma, n_classes=4, family="bernoulli", seed=2, se="none")
+def test_auto_search_replicates_and_reports(carcinoma_long, tmp_path):
+    r = gm.fit(LCA, carcinoma_long, n_classes=4, family="bernoulli", seed=2, se="none")
     s = r.search
     assert s.mode == "auto" and s.best_replicated and s.n_best >= 2
     # 3 splits of each class of the 3-class solution and 60 - 9 random starts go through stage one
@@ -82,13 +72,13 @@ def test_auto_search_replicates_and_reports(carcinoma, tmp_path):
     assert isinstance(back.search, SearchReport) and back.search.maxima == s.maxima
 
 
-def test_split_starts_keep_the_smaller_models_likelihood(carcinoma):
+def test_split_starts_keep_the_smaller_models_likelihood(carcinoma_long):
     from glmmix.nesting import split_starts
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r3 = gm.fit(LCA, carcinoma, n_classes=3, family="bernoulli", seed=1, starts=(10, 2), se="none")
-    m4 = gm.MixtureModel.from_formula(LCA, carcinoma, n_classes=4, family="bernoulli")
+        r3 = gm.fit(LCA, carcinoma_long, n_classes=3, family="bernoulli", seed=1, starts=(10, 2), se="none")
+    m4 = gm.MixtureModel.from_formula(LCA, carcinoma_long, n_classes=4, family="bernoulli")
     rng = np.random.default_rng(0)
     # a class split in two identical halves with half its weight each: the same likelihood
     same = split_starts(m4.likelihood, r3, rng, per_class=1, scale=0.0)
@@ -101,7 +91,7 @@ def test_split_starts_keep_the_smaller_models_likelihood(carcinoma):
     assert len(moved) == 3 * SPLITS_PER_CLASS
     assert all(not np.allclose(th, same[int(o[15]) - 1][0]) for th, o in moved)
     # class logits with a covariate: the same identity holds
-    cov = carcinoma.assign(z=(carcinoma["id"] % 5).astype(float))
+    cov = carcinoma_long.assign(z=(carcinoma_long["id"] % 5).astype(float))
     f = "y ~ 0 + item | class(id) ~ 1 + z"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -111,28 +101,28 @@ def test_split_starts_keep_the_smaller_models_likelihood(carcinoma):
         assert c4.loglike(th) == pytest.approx(c3.llf, abs=1e-8)
 
 
-def test_auto_search_budget_warns(carcinoma):
+def test_auto_search_budget_warns(carcinoma_long):
     # round one completes 5 random starts and 3 splits; then 2 perturbations of the best
     opts = FitOptions(seed=1, replicate_k=50, max_completed=10)
     with pytest.warns(gm.ConvergenceWarning, match="10 completed starts"):
-        r = gm.fit(LCA, carcinoma, n_classes=4, family="bernoulli", options=opts, se="none")
+        r = gm.fit(LCA, carcinoma_long, n_classes=4, family="bernoulli", options=opts, se="none")
     s = r.search
     assert s.completed == 10 and not s.best_replicated and s.stopped == "budget: 10 completed starts"
     assert "perturbed best" in set(r.starts["origin"])
 
 
-def test_auto_is_deterministic(lsat):
-    a = gm.fit(LCA, lsat, n_classes=2, family="bernoulli", seed=5, se="none")
-    b = gm.fit(LCA, lsat, n_classes=2, family="bernoulli", seed=5, se="none")
+def test_auto_is_deterministic(lsat_long):
+    a = gm.fit(LCA, lsat_long, n_classes=2, family="bernoulli", seed=5, se="none")
+    b = gm.fit(LCA, lsat_long, n_classes=2, family="bernoulli", seed=5, se="none")
     np.testing.assert_array_equal(a.theta, b.theta)
     assert a.search.drawn == b.search.drawn
     # flexmix, StepMix: -2467.4055 (shared/REFERENCE-VALUES.md)
     assert a.llf == pytest.approx(-2467.4055, abs=1e-3)
 
 
-def test_starts_argument_checked(lsat):
+def test_starts_argument_checked(lsat_long):
     with pytest.raises(gm.DesignError, match="starts"):
-        gm.fit(LCA, lsat, n_classes=2, family="bernoulli", starts="many")
+        gm.fit(LCA, lsat_long, n_classes=2, family="bernoulli", starts="many")
 
 
 def test_simpler_models_read_off_the_formula():
@@ -165,10 +155,10 @@ def test_simpler_models_read_off_the_formula():
     assert kinds("y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1") == []
 
 
-def test_nesting_guarantee_reports_a_higher_limit(carcinoma):
+def test_nesting_guarantee_reports_a_higher_limit(carcinoma_long):
     from glmmix.estimation import estimate
 
-    good = gm.fit(LCA, carcinoma, n_classes=2, family="bernoulli", seed=1, se="none")
+    good = gm.fit(LCA, carcinoma_long, n_classes=2, family="bernoulli", seed=1, se="none")
     lik = good.model.likelihood
     # one start stopped after a single quasi-Newton step ends far below the maximum
     opts = FitOptions(n_starts=0, em_iter=0, maxiter=1, seed=1)
@@ -185,23 +175,23 @@ def test_nesting_guarantee_reports_a_higher_limit(carcinoma):
     assert fr2.ll == pytest.approx(good.llf, abs=1e-3) and fr2.search.limits[0]["used"] is False
 
 
-def test_splits_reach_lsat_four_class_maximum(lsat):
+def test_splits_reach_lsat_four_class_maximum(lsat_long):
     # LSAT, 4 classes: many maxima within 0.4 of each other. Without split starts the default
     # search stopped at -2461.5193 with seed 3 (-2461.4786, -2461.5699 with seeds 4, 6); with
     # them seeds 1-8 all reach -2461.2851 or the best known -2461.2369 (benchmarks/README.md)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = gm.fit(LCA, lsat, n_classes=4, family="bernoulli", seed=3, se="none")
+        r = gm.fit(LCA, lsat_long, n_classes=4, family="bernoulli", seed=3, se="none")
     assert r.llf >= -2461.2851 - 1e-3
     assert any(o.startswith("split of class") for m in r.search.maxima for o in m["origins"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [4, 6])
-def test_splits_reach_lsat_four_class_maximum_more_seeds(lsat, seed):
+def test_splits_reach_lsat_four_class_maximum_more_seeds(lsat_long, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = gm.fit(LCA, lsat, n_classes=4, family="bernoulli", seed=seed, se="none")
+        r = gm.fit(LCA, lsat_long, n_classes=4, family="bernoulli", seed=seed, se="none")
     assert r.llf >= -2461.2851 - 1e-3
 
 
@@ -210,10 +200,10 @@ def test_splits_reach_lsat_four_class_maximum_more_seeds(lsat, seed):
 def test_three_pl_reaches_its_maximum(seed):
     # girth 0.8.0 estimates, log-likelihood by 61-point quadrature: -2466.6491 (the 2PL's is
     # -2466.6534, R ltm); shared/REFERENCE-VALUES.md
-    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    lsat_long = gm.wide_to_long(gm.datasets.load("lsat"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = gm.three_pl(lsat, seed=seed, verbose=False, se="none")
+        r = gm.three_pl(lsat_long, seed=seed, verbose=False, se="none")
     assert r.llf == pytest.approx(-2466.6491, abs=1e-3)
     assert any(m["model"].startswith("one class") for m in r.search.limits)
 
@@ -260,12 +250,12 @@ def test_model6_not_below_model5():
     assert m6.llf >= m5.llf - 1e-6
 
 
-def test_lsat_three_classes_reference_by_default(lsat):
+def test_lsat_three_classes_reference_by_default(lsat_long):
     # R flexmix 2.3.18 (tests/reference/scripts/lca_lsat.R, values/lca_lsat.json) and StepMix:
     # -2464.6505, reached by 5 of flexmix's 30 starts (the rest stop at -2465.5704)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = gm.fit(LCA, lsat, n_classes=3, family="bernoulli", seed=1, se="none")
+        r = gm.fit(LCA, lsat_long, n_classes=3, family="bernoulli", seed=1, se="none")
     assert r.llf == pytest.approx(-2464.6505, abs=2e-4)
     assert r.search.best_replicated
 
