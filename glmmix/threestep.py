@@ -94,7 +94,13 @@ def _unit_data(res, data, formula):
     per_unit = per_unit.loc[res.posterior.index]
     X = per_unit[list(mm.columns)].to_numpy(dtype=float)
     z = per_unit[lhs].to_numpy(dtype=float) if lhs else None
-    ok = np.isfinite(X).all(axis=1) & (np.isfinite(z) if z is not None else True)
+    named = [(lhs, z)] if lhs else []
+    for name, col in [*named, *zip(mm.columns, X.T)]:
+        if np.isinf(col).any():
+            unit_at = per_unit.index[np.isinf(col)][0]
+            raise ThreeStepError(f"{name!r} is infinite for unit {unit_at} of {unit!r}: three-step needs finite "
+                                 "values (missing values are NaN and are left out)")
+    ok = ~np.isnan(X).any(axis=1) & (~np.isnan(z) if z is not None else True)
     return lhs, list(mm.columns), X, z, ok
 
 
@@ -110,6 +116,8 @@ class ThreeStepResults(WaldInference):
         self.formula = formula
         self.classification_errors = D
         self.nobs = n
+        #: fitted units left out because the distal outcome or a covariate is missing
+        self.n_missing = 0
         #: the class labels (rows and columns of the classification table)
         self.class_labels = None
         self.llf = llf
@@ -131,7 +139,7 @@ class ThreeStepResults(WaldInference):
                             "[0.025": ci.iloc[:, 0], "0.975]": ci.iloc[:, 1]})
         D = pd.DataFrame(self.classification_errors, index=[f"X={c}" for c in self.class_labels],
                          columns=[f"W={c}" for c in self.class_labels])
-        lines = [f"Three-step analysis: {self.formula}  [{names[self.method]}]", f"Units: {self.nobs}"]
+        lines = [f"Three-step analysis: {self.formula}  [{names[self.method]}]", f"Units: {self.nobs}" + (f" ({self.n_missing} with missing values left out)" if self.n_missing else "")]
         if self.llf is not None:
             lines.append(f"Step-3 log-likelihood: {self.llf:.4f}")
         lines += [tab.to_string(float_format=lambda v: f"{v:.4f}"),
@@ -441,4 +449,5 @@ def three_step(res: MixtureResults, data: pd.DataFrame, formula: str, method: st
         params, V, llf = _ml(W, D, X, None, classes, xnames, "covariates", P)
     out = ThreeStepResults(params, 0.5 * (V + V.T), method, formula, D, int(ok.sum()), llf)
     out.class_labels = classes
+    out.n_missing = int((~ok).sum())
     return out

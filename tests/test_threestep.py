@@ -8,7 +8,7 @@ import pytest
 
 import glmmix as gm
 from glmmix.exceptions import GlmmixError
-from glmmix.threestep import _ml_parts, classification_errors, three_step
+from glmmix.threestep import ThreeStepError, _ml_parts, classification_errors, three_step
 
 LCA = "y ~ 0 + item | class(id) ~ 1"
 
@@ -218,3 +218,24 @@ def test_three_step_simulation_study(method, family):
         cover.append(float(np.squeeze(t.pvalue)) > 0.05)
     assert abs(np.mean(est) - true) < (0.03 if family == "gaussian" else 0.06), np.mean(est)
     assert abs(np.mean(cover) - 0.95) < 3 * np.sqrt(0.95 * 0.05 / 100), np.mean(cover)
+
+
+def test_missing_distal_values_are_left_out_and_counted(distal):
+    long, c, res = distal
+    gap = long.copy()
+    gone = gap["id"].isin(gap["id"].unique()[:7])
+    gap.loc[gone, "z"] = np.nan
+    out = three_step(res, gap, "z ~ 1", method="bch")
+    assert out.nobs == res.posterior.shape[0] - 7 and out.n_missing == 7
+    assert "(7 with missing values left out)" in out.summary()
+    full = three_step(res, long, "z ~ 1", method="bch")
+    assert full.n_missing == 0 and "left out" not in full.summary()
+
+
+def test_infinite_distal_value_is_refused_naming_column_and_unit(distal):
+    long, c, res = distal
+    bad = long.copy()
+    first = bad["id"].iloc[0]
+    bad.loc[bad["id"] == first, "z"] = np.inf
+    with pytest.raises(ThreeStepError, match=rf"'z' is infinite for unit {first} of 'id'"):
+        three_step(res, bad, "z ~ 1", method="bch")
