@@ -506,11 +506,13 @@ class MixtureLikelihood:
                      wprior=c.wprior, wb=c.wb, re_lin=re_lin, eta_nodes=eta_nodes)
 
     def _linear_predictors(self, rs, P, Lo, u_nodes, Q):
-        """eta (patterns, K, nodes or 1): fixed part plus the outcome random terms at the nodes."""
+        """eta (patterns, K, nodes or 1): fixed part plus the outcome random terms at the nodes.
+        Without outcome random terms the nodes do not move eta (random class logits only: GoM,
+        two-level LCA and LTA), and the family is evaluated once per (pattern, class)."""
         K = self.K
         eta = np.asarray(rs.X @ P["beta"])[:, :, None]  # (P, K, 1)
         if not self.design.re_out:
-            return np.broadcast_to(eta, (rs.P, K, Q)) if Q > 1 else eta
+            return eta
         A = np.zeros((rs.P, K, self.D))
         for Zt, L, dims in zip(rs.Zs, Lo, self._dims_out):
             A[:, :, dims] += np.einsum("pi,kij->pkj", Zt, L)
