@@ -17,6 +17,7 @@ Arrays use one axis order throughout: rows first, then classes.
 from __future__ import annotations
 
 import gc
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +30,7 @@ from .mathutils import sparse_column_sums
 from .families import Family, FamilyData, check_counts
 from .classes import ClassSystem, ClassVar
 from .encoding import Encoding, freeze
-from .terms import ParsedFormula, column_name, split_top
+from .terms import OFFSET_TERM, ParsedFormula, column_name, offset_columns, split_top
 from .validate import check_data
 from .random_effects import RandomBlock, term_matrix, build_blocks, check_grouping, check_nested, random_terms
 from .weights import check_arguments as check_weights
@@ -124,6 +125,18 @@ class Design:
         return self.unit_starts.shape[0]
 
 
+def _offset(x):
+    """``offset(expr)`` in a formula: the expression's values, which must be numeric."""
+    values = np.asarray(x)
+    if values.dtype.kind not in "biuf":
+        raise DesignError(f"an offset must be numeric, not {values.dtype} (values such as {values.ravel()[:3].tolist()})")
+    return np.asarray(values, dtype=float)
+
+
+#: names formulaic resolves besides the data's columns and its own transforms
+_CONTEXT = {"offset": _offset}
+
+
 def _required(fixed: str, where: str, columns, enc=None) -> set:
     """Columns a right-hand side reads; from its fitted encoding when given (new rows of a
     fitted model: the text is then not read)."""
@@ -133,7 +146,10 @@ def _required(fixed: str, where: str, columns, enc=None) -> set:
         req = Formula(fixed).rhs.required_variables if "~" in fixed else Formula(fixed).required_variables
     except Exception as exc:  # formulaic parse errors
         raise FormulaError(f"cannot read the {where} {fixed!r}: {exc}") from None
-    return set(req)
+    req = set(req)
+    if "offset" in req and "offset" not in columns and re.search(r"(?<![\w.])offset\s*\(", fixed):
+        req.discard("offset")  # the offset() marker, not a column
+    return req
 
 
 def _missing_columns(names, data, where):
@@ -486,8 +502,8 @@ def _outcome_design(formula, df, family, aux, fitted):
         X, x_names, x_terms = _thresholds_absorb_intercept(X, x_names, x_terms)
         if fitted is None:
             _check_ordinal_design(X, x_names, x_terms, aux, formula.outcome)
-    if X.shape[1] == 0 and not family.has_extra:
-        raise FormulaError("the outcome part has no terms: nothing to estimate")
+    if X.shape[1] == len(offset_columns(x_names)) and not family.has_extra:
+        raise FormulaError("the outcome part has no terms besides offsets: nothing to estimate")
     return X, x_names, x_terms, x_spec
 
 
@@ -707,7 +723,8 @@ def _fixed_matrix(rhs: str, df: pd.DataFrame, where: str, enc=None):
         used = np.diff(X.tocsc().indptr) > 0
     else:
         used = X.any(axis=0)
-    zero = [names[j] for j in np.flatnonzero(~used)] if X.shape[0] and not new_rows else []
+    zero = [names[j] for j in np.flatnonzero(~used) if not OFFSET_TERM.fullmatch(names[j])] \
+        if X.shape[0] and not new_rows else []
     if zero:  # the likelihood does not depend on such a coefficient: not identified
         raise DesignError(
             f"column(s) {zero} of the {where} are zero in every row used: their coefficients are not "
@@ -735,13 +752,14 @@ def _model_matrix(rhs: str, df: pd.DataFrame, where: str):
     if len(df) > 2 * _SAMPLE_ROWS:
         sub = df.iloc[np.linspace(0, len(df) - 1, _SAMPLE_ROWS).astype(np.intp)]
         try:
-            S = np.asarray(Formula(rhs).get_model_matrix(sub, na_action="raise", output="numpy"), dtype=float)
+            S = np.asarray(Formula(rhs).get_model_matrix(sub, context=_CONTEXT, na_action="raise",
+                                                            output="numpy"), dtype=float)
             if S.shape[1] >= 4 and np.count_nonzero(S) / max(S.size, 1) < 0.3:
                 output = "sparse"
         except Exception:  # the full build below reports the error (or a sample-only quirk)
             pass
     try:
-        mm = Formula(rhs).get_model_matrix(df, na_action="raise", output=output)
+        mm = Formula(rhs).get_model_matrix(df, context=_CONTEXT, na_action="raise", output=output)
     except Exception as exc:
         raise FormulaError(f"cannot build the {where} '{rhs}': {exc}") from None
     spec = mm.model_spec

@@ -44,7 +44,7 @@ _UFUNCS = {"log": np.log, "log1p": np.log1p, "log2": np.log2, "log10": np.log10,
            "arctan": np.arctan, "maximum": np.maximum, "minimum": np.minimum, "power": np.power}
 _FUNCS = {**{f"np.{k}": v for k, v in _UFUNCS.items()}, **{f"numpy.{k}": v for k, v in _UFUNCS.items()},
           "log": np.log, "log2": np.log2, "log10": np.log10, "exp": np.exp, "exp2": np.exp2,
-          "I": lambda x: x}
+          "I": lambda x: x, "offset": lambda x: np.asarray(x, dtype=float)}
 _STATEFUL = ("scale", "center", "poly", "bs", "cr", "cs", "cc")
 _BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
            ast.Pow: np.power}

@@ -14,6 +14,8 @@ top-level ``|``::
 * Random terms use lme4's spelling ``(1 + x | g)`` (correlated) and ``(1 + x || g)``
   (uncorrelated); factor terms with estimated loadings use glmmTMB's
   ``rr(0 + item | person, d)``.
+* ``offset(expr)`` in the outcome part adds ``expr`` to the linear predictor with
+  coefficient 1 in every class (``offset(np.log(exposure))`` for Poisson rates).
 
 This module only reads the text: it returns a frozen :class:`ParsedFormula` and never sees
 data. The fixed parts are handed to formulaic later (``design.py``).
@@ -43,6 +45,15 @@ def _parse_rhs(rhs: str, where: str) -> Part:
             if sign or fixed_terms:
                 raise FormulaError(f"empty term in the {where}: {rhs!r}")
             continue
+        if re.fullmatch(r"offset\s*\(.*\)", t, flags=re.S):
+            if sign == "-":
+                raise FormulaError(f"cannot subtract an offset: {t!r}")
+            if where != "outcome part":
+                raise FormulaError(f"{t!r} in the {where}: an offset shifts the outcome's linear predictor and "
+                                   "belongs in the outcome part")
+        elif re.search(r"(?<![\w.])offset\s*\(", t):
+            raise FormulaError(f"offset() must be a term of its own in the outcome part, as in 'y ~ x + "
+                               f"offset(np.log(exposure))', not inside {t!r}")
         m_rr = re.fullmatch(r"rr\((.*)\)", t, flags=re.S)
         if m_rr:
             if sign == "-":

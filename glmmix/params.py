@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .exceptions import DesignError
+from .terms import OFFSET_TERM, offset_columns
 
 
 @dataclass
@@ -122,6 +123,17 @@ def _multi_invariant_columns(design, invariant, class_specific) -> set:
     return inv_cols
 
 
+def _with_offsets(x_names, fix) -> dict:
+    """``fix`` with every offset column's coefficient fixed at 1 (in every class)."""
+    offsets = offset_columns(x_names)
+    for lab, val in (fix or {}).items():
+        name = lab.rpartition(":")[2] if ":" in lab and not OFFSET_TERM.fullmatch(lab) else lab
+        if name in offsets and val != 1:
+            raise DesignError(f"{name!r} is an offset: its coefficient is 1 (write the term without offset() "
+                              f"to estimate or fix it), not fix[{lab!r}] = {val!r}")
+    return {**dict.fromkeys(offsets, 1.0), **(fix or {})}
+
+
 def _invariant_measurement(design) -> str:
     """measurement_invariance=True: check that every row is measured by one of several
     within-level variables with equal numbers of classes; their joint name ("c1,c2")."""
@@ -143,6 +155,7 @@ class ParamLayout:
         K = design.n_classes
         fam = design.family
         p = len(design.x_names)
+        fix = _with_offsets(design.x_names, fix)
         E = fam.n_extra(design.aux)
         q = design.Z.shape[1]
         self.n_classes = K

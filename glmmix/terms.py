@@ -32,6 +32,16 @@ def column_name(text: str) -> str | None:
     return None
 
 
+
+#: an offset term of the outcome part, ``offset(expr)``: a column of the outcome design whose
+#: coefficient is fixed at 1 in every class
+OFFSET_TERM = re.compile(r"offset\s*\(.*\)", re.S)
+
+
+def offset_columns(x_names) -> list[str]:
+    """The columns of an outcome design that are offsets."""
+    return [n for n in x_names if OFFSET_TERM.fullmatch(n)]
+
 @dataclass(frozen=True)
 class RandomTerm:
     """``(expr | group)`` or ``(expr || group)``: normal random effects of ``expr`` by ``group``."""
