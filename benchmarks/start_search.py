@@ -44,6 +44,8 @@ FMA = "y ~ 0 + item + rr(0 + item | id, 1) | class(id) ~ 1"
 FMA_GOM = "y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)"
 THREE_PL = "y ~ 0 + item + rr(0 + item | id, 1) | class ~ 0 + item"
 HIT_TOL = 1e-3
+#: JSON-lines file every fit is appended to as it finishes (``--out``), or None
+OUT: Path | None = None
 
 #: case -> (data, formula, K, extra fit arguments)
 CASES = {
@@ -100,6 +102,16 @@ def _fit_kw(case: str, long: pd.DataFrame) -> tuple[str, int, dict]:
     return formula, K, kw
 
 
+def _record(row: dict) -> dict:
+    """Append one fit's row (without the results object) to :data:`OUT`; return it."""
+    if OUT is not None:
+        import json
+
+        with open(OUT, "a") as fh:
+            fh.write(json.dumps({k: v for k, v in row.items() if k != "res"}) + "\n")
+    return row
+
+
 def run_glmmix(case: str, seed: int, options=None) -> dict:
     """One fit of ``case``: default settings with ``seed``, or ``options`` (which carry the seed)."""
     wide = load(CASES[case][0])
@@ -112,9 +124,9 @@ def run_glmmix(case: str, seed: int, options=None) -> dict:
         res = gm.fit(formula, long, n_classes=K, **kw)
         t1, c1 = time.perf_counter(), time.process_time()
     s = res.search
-    return {"case": case, "software": "glmmix", "seed": seed, "loglik": float(res.llf), "sec": t1 - t0,
-            "cpu": c1 - c0, "completed": s.completed, "replicated": s.best_replicated, "maxima": len(s.maxima),
-            "origin": s.best_origin, "res": res}
+    return _record({"case": case, "software": "glmmix", "seed": seed, "loglik": float(res.llf), "sec": t1 - t0,
+                    "cpu": c1 - c0, "completed": s.completed, "replicated": s.best_replicated,
+                    "maxima": len(s.maxima), "origin": s.best_origin, "stopped": s.stopped, "res": res})
 
 
 def run_stepmix(case: str, seed: int, n_init: int = 1, label: str = "StepMix") -> dict:
@@ -127,8 +139,8 @@ def run_stepmix(case: str, seed: int, n_init: int = 1, label: str = "StepMix") -
         m = StepMix(n_components=CASES[case][2], measurement="binary", n_init=n_init, random_state=seed,
                     verbose=0, progress_bar=0).fit(X)
         t1, c1 = time.perf_counter(), time.process_time()
-    return {"case": case, "software": label, "seed": seed,
-            "loglik": float(m.score(X) * X.shape[0]), "sec": t1 - t0, "cpu": c1 - c0}
+    return _record({"case": case, "software": label, "seed": seed,
+                    "loglik": float(m.score(X) * X.shape[0]), "sec": t1 - t0, "cpu": c1 - c0})
 
 
 def run_case(case: str, seeds, stepmix: bool = True, log=print) -> tuple[list[dict], float, str]:
@@ -161,6 +173,27 @@ def summarize(rows: list[dict], best: float, how: str, case: str) -> list[dict]:
                     "reached": f"{int((g['loglik'] >= best - HIT_TOL).sum())}/{len(g)}",
                     "median s": round(float(g["sec"].median()), 2), "median cpu s": round(float(g["cpu"].median()), 2),
                     "worst": round(float(g["loglik"].min()), 4), "how best known": how})
+    return out
+
+
+def table_from_records(paths) -> list[dict]:
+    """The summary table of fits recorded with ``--out`` (several files: later runs of a case
+    and software replace earlier ones, seed by seed)."""
+    import json
+
+    recs: dict = {}
+    for p in paths:
+        for line in Path(p).read_text().splitlines():
+            r = json.loads(line)
+            recs[(r["case"], r["software"], r["seed"])] = r
+    out = []
+    for case in dict.fromkeys(c for c, _, _ in recs):
+        rows = [r for (c, _, _), r in recs.items() if c == case]
+        best, how = BEST_KNOWN.get(case, (-np.inf, "best of these runs"))
+        found = max(r["loglik"] for r in rows)
+        if found > best + HIT_TOL:
+            best, how = found, "best of these runs"
+        out += summarize(rows, best, how, case)
     return out
 
 
@@ -211,7 +244,15 @@ def main(argv=None):
     ap.add_argument("--no-stepmix", action="store_true")
     ap.add_argument("--long", metavar="CASE", help="a long search for CASE's best maximum")
     ap.add_argument("--timing", action="store_true", help="CPU time of starts='auto' against starts=(20, 5)")
+    ap.add_argument("--out", type=Path, help="append every fit to this JSON-lines file as it finishes")
+    ap.add_argument("--table", type=Path, nargs="+", metavar="JSONL",
+                    help="print the table of fits recorded with --out (no fitting)")
     args = ap.parse_args(argv)
+    global OUT
+    OUT = args.out
+    if args.table:
+        print(markdown(pd.DataFrame(table_from_records(args.table))))
+        return
     print(C.env_info())
     if args.long:
         r = long_search(args.long)

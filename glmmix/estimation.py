@@ -168,7 +168,8 @@ class SearchReport:
         ``used`` (whether the limit beat every completed start, by more than ``tolerance``,
         and is reported instead); a limit whose log-likelihood is known exactly (the simpler
         model's; it needs to beat them by 1e-6 only) also has ``evaluated``, the quadrature's
-        value at the boundary point.
+        value at the boundary point, and ``converged`` and ``grad_max`` of the simpler model's
+        fit (a fit reported at such a limit takes its convergence from them).
     rule : str
         Empty, or how a coarse integration rule served the search (``estimation.polish``):
         maxima it did not re-converge keep the coarse rule's log-likelihood.
@@ -245,6 +246,7 @@ class FitResult:
     search: SearchReport | None = None
     ll_refined: float | None = None  # the log-likelihood on the check of a trapezoid rule (check_rule)
     limit_ll: float | None = None  # the exact log-likelihood of a reported boundary limit
+    limit_fit: tuple | None = None  # (converged, max |gradient|) of the limiting model's own fit
 
 
 # ----------------------------------------------------------------------------- starts
@@ -754,7 +756,9 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     guarantee), with a boundary warning. A limit may carry a third entry, its exact
     log-likelihood (the simpler model's maximum) where quadrature cannot evaluate the
     boundary point accurately (a class logit with an SD of 1e3 is a step function); it is
-    used when the quadrature value agrees within 1.
+    used when the quadrature value agrees within 1; a fourth, (converged, max |gradient|) of
+    the simpler model's fit, is then the reported fit's convergence (the gradient of this
+    model at the boundary point is the quadrature's, not zero, and says nothing there).
 
     The search runs on internal coordinates of unit scale (:mod:`glmmix.scaling`);
     ``start_params``, the structured starts and limits, and the returned ``theta`` are on
@@ -875,6 +879,11 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
         _boundary_warning(lik, best, opts)
     if best.limit_ll is not None:  # the exact value, not the quadrature's at the boundary point
         best.ll = best.limit_ll
+    if best.limit_fit is not None:
+        # an exact limit is a maximum of the limiting model: its convergence is that model's fit's.
+        # The quadrature's gradient at the boundary point is not zero (the rule cannot resolve the
+        # step a class logit with an SD of 1e3 makes), and is no sign of non-convergence.
+        best.converged, best.grad_max = best.limit_fit
     collapsed = degenerate_params(lik, best.theta)
     if collapsed:
         msg = degenerate_message(collapsed)
@@ -1052,6 +1061,8 @@ def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
         entry = {"model": model, "loglik": ll, "used": False}
         if exact and exact[0] is not None and abs(exact[0] - ll) < 1.0:
             entry.update(loglik=float(exact[0]), evaluated=ll)
+            if len(exact) > 1 and exact[1] is not None:  # the limiting model's fit: converged, max |gradient|
+                entry.update(converged=bool(exact[1][0]), grad_max=float(exact[1][1]))
             ll = float(exact[0])
         rep.limits.append(entry)
         # an exact limit wins by 1e-6; an evaluated one by the replication tolerance
@@ -1060,14 +1071,22 @@ def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
     if top is None:
         return best
     theta, astate, j = top
-    rep.limits[j]["used"] = True
+    lim = rep.limits[j]
+    lim["used"] = True
     g = lik.gradient(theta) if not adaptive else lik.loglik_and_grad(theta)[1]
     new = FitResult(theta, top_ll, True, float(np.abs(g).max()) if g.size else 0.0, 0, 0, best.starts,
                     best.best_replicated, best.n_best, warnings=list(best.warnings), adapt_state=astate,
-                    search=rep, message=f"reported at the boundary limit: {rep.limits[j]['model']}",
-                    limit_ll=top_ll if "evaluated" in rep.limits[j] else None)
-    msg = (f"the best completed start ({best.ll:.4f}) is below the model's boundary limit {rep.limits[j]['model']} "
+                    search=rep, message=f"reported at the boundary limit: {lim['model']}",
+                    limit_ll=top_ll if "evaluated" in lim else None,
+                    limit_fit=(lim["converged"], lim["grad_max"]) if "converged" in lim else None)
+    msg = (f"the best completed start ({best.ll:.4f}) is below the model's boundary limit {lim['model']} "
            f"({top_ll:.4f}); the limit is reported (its boundary parameters are named below)")
+    if "converged" in lim:
+        msg += (": it is the maximum of the limiting model, whose fit "
+                + ("converged" if lim["converged"] else "did NOT converge")
+                + f" (max |gradient| {lim['grad_max']:.2g}), and its log-likelihood is that model's, exact; "
+                "the gradient of this model at the boundary point, which quadrature cannot resolve, is not a "
+                "convergence criterion there")
     new.warnings.append(msg)
     warnings.warn(msg, BoundaryWarning, stacklevel=4)
     return new

@@ -329,8 +329,9 @@ def structured(model, opts, rng) -> tuple[list, list, list]:
             if _between_group(parsed.classes[0]) is not None:
                 # with two classes the limit is the simpler model itself: its log-likelihood is
                 # exact, where quadrature over a class logit this steep is not
+                exact = (float(res.llf), (bool(res.converged), float(res.grad_max))) if lik.K == 2 else (None,)
                 limits.append((_between_limit_gamma(lik, _with(lik, th, **kw) if kw else th, props, LIMIT_SD), name,
-                               float(res.llf) if lik.K == 2 else None))
+                               *exact))
                 # the same point moved in from the boundary, a start the optimizer can leave
                 starts.append((_between_limit_gamma(lik, th, props, 5.0), f"{simple.kind}, SD 5"))
             elif d.re_cls or kw:

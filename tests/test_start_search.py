@@ -221,12 +221,14 @@ def _table3_data(G, n):
 
 
 def _model6_vs_model5(data, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    """Models 5 and 6 fitted; Model 6's warnings, by category."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         m5 = gm.fit("y ~ 1 + x + (1 | g) | class(g) ~ 1", data, n_classes=2, family="gaussian", se="none", **kw)
+        del caught[:]
         m6 = gm.fit("y ~ 1 + x + (1 | g) | class ~ 1 + (1 | g)", data, n_classes=2, family="gaussian", se="none",
                     **kw)
-    return m5, m6
+    return m5, m6, [w.category for w in caught]
 
 
 def test_model6_not_below_model5_small():
@@ -234,20 +236,45 @@ def test_model6_not_below_model5_small():
     # cannot be lower. Quadrature cannot resolve the step that P(C = 1 | alpha) becomes at
     # that limit (Model 6 ended 5e-4 below Model 5 on 20 clusters of 5): the limit carries
     # Model 5's log-likelihood, exactly
-    m5, m6 = _model6_vs_model5(_table3_data(12, 4), seed=1, starts=(1, 1))
+    m5, m6, kinds = _model6_vs_model5(_table3_data(12, 4), seed=1, starts=(1, 1))
     assert m6.llf >= m5.llf - 1e-6
     lim = [x for x in m6.search.limits if x["model"].startswith("between limit")]
     assert len(lim) == 1 and lim[0]["loglik"] == pytest.approx(m5.llf, abs=1e-6)
     assert abs(lim[0]["evaluated"] - m5.llf) < 1.0  # the quadrature value at SD 1e3 (0.09 off here)
-    if lim[0]["used"]:  # reported at the boundary, the class-logit SD named
-        assert m6.llf == lim[0]["loglik"] and any("sd(g:class1)" in w for w in m6.warnings)
+    # reported at the boundary (this design and seed), the class-logit SD named
+    assert lim[0]["used"] and m6.llf == lim[0]["loglik"] and any("sd(g:class1)" in w for w in m6.warnings)
+    # the quadrature's gradient at the limit point is not zero (0.28 here), but the limit is
+    # Model 5's maximum: the report is the boundary warnings only, with Model 5's convergence
+    assert lim[0]["converged"] and m6.converged and m6.grad_max == lim[0]["grad_max"] < 1e-4
+    assert gm.ConvergenceWarning not in kinds and kinds.count(gm.BoundaryWarning) == 2
+    assert any("maximum of the limiting model" in w for w in m6.warnings)
+    assert "maximum of the limiting model" in str(m6.summary())
+
+
+def test_non_converged_fits_still_warn(carcinoma_long):
+    from glmmix.estimation import estimate
+
+    good = gm.fit(LCA, carcinoma_long, n_classes=2, family="bernoulli", seed=1, se="none")
+    lik = good.model.likelihood
+    stopped = FitOptions(n_starts=0, em_iter=0, maxiter=1, seed=1)  # one BFGS step: an interior fit
+    with pytest.warns(gm.ConvergenceWarning, match="did not converge"):
+        fr = estimate(lik, stopped)
+    assert not fr.converged and fr.limit_fit is None
+    # an exact limit whose own model's fit did not converge takes that non-convergence
+    lim = (good.theta, "a limit", good.llf, (False, 0.5))
+    with pytest.warns(gm.ConvergenceWarning, match="did not converge"):
+        fr = estimate(lik, stopped, limits=[lim])
+    assert fr.ll == good.llf and not fr.converged and fr.grad_max == 0.5
+    assert any("did NOT converge" in w for w in fr.warnings)
 
 
 @pytest.mark.slow
 def test_model6_not_below_model5():
     # the vignette's design (100 clusters of 10) with default settings
-    m5, m6 = _model6_vs_model5(_table3_data(100, 10), seed=1)
+    m5, m6, kinds = _model6_vs_model5(_table3_data(100, 10), seed=1)
     assert m6.llf >= m5.llf - 1e-6
+    if any(x["used"] for x in m6.search.limits):  # at the limit: no spurious non-convergence
+        assert m6.converged and gm.ConvergenceWarning not in kinds
 
 
 def test_lsat_three_classes_reference_by_default(lsat_long):
