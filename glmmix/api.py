@@ -92,7 +92,7 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
     trials : str, optional
         Binomial family: column with the number of trials.
     starts : "auto", int or (int, int)
-        ``"auto"`` (default): an adaptive search. Stage one partially optimizes 20 to 60
+        ``"auto"`` (default): an adaptive search. Stage one partially optimizes 20 to 45
         random starting sets (more when a start is cheap), the best 5 are completed, and more
         are completed (the next of stage one's ranking, perturbations of the best solution,
         fresh stage-one batches) until the best log-likelihood has been reached by 2

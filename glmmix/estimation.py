@@ -532,15 +532,19 @@ def _run(fn, args_list, opts: FitOptions, desc=""):
     return run_jobs(fn, args_list, opts.n_jobs, desc, opts.progress)
 
 
+#: stage-one starts of the adaptive search: for the cheapest models, and at least
+STAGE1_MAX, STAGE1_MIN = 45, 20
+
+
 def stage1_size(lik: MixtureLikelihood) -> int:
     """Stage-one starts of the adaptive search, from the size of the arrays one evaluation
-    fills (patterns x classes x nodes): 60 for an LCA (a start costs 10 to 20 ms, most of it
+    fills (patterns x classes x nodes): 45 for an LCA (a start costs 5 to 10 ms, most of it
     fixed per-iteration overhead), down to 20 (Section 10's default) for a model whose
     evaluation fills a million cells. A function of the model only, so results do not depend
     on the machine."""
     Q = int(np.asarray(lik.integ.nodes()[1]).shape[-1]) if lik.D > 0 else 1
     work = float(lik.n_patterns) * lik.K * Q
-    return int(np.clip(round(60.0 / (1.0 + work / 2e4)), 20, 60))
+    return int(np.clip(round(60.0 / (1.0 + work / 2e4)), STAGE1_MIN, STAGE1_MAX))
 
 
 def _tolerance(opts: FitOptions, ll: float) -> float:
@@ -702,10 +706,13 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     ``replicate_k`` completed starts: the next ``n_final`` of the stage-one ranking (its
     better half; then a fresh stage-one batch) and two perturbations of the best solution
     so far are completed, until ``max_completed`` or ``max_time`` is reached. A cheap model
-    (a full stage one of 60) whose best is replicated completes two perturbations of the best
+    (a full stage one, :data:`STAGE1_MAX`) whose best is replicated completes two perturbations of the best
     once more: a rival maximum reached by many random starts can hide a better one with a
     small basin next to it (VerbAgg's 3-class LCA: -4028.8038 and -4028.6114), which such
-    perturbations find; a better one found that way must then be replicated in turn.
+    perturbations find; a better one found that way must then be replicated in turn. A cheap
+    model's extension rounds complete the two perturbations of the best alone while the
+    previous round made progress (raised the best log-likelihood or its count of starts):
+    they replicate a maximum, where random starts rarely reach one with a small basin.
     """
     lik, opts = S.lik, S.opts
     n1 = stage1_size(lik)
@@ -719,7 +726,9 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     S.complete(pending + pool[:batch])
     pool = pool[batch:]
     budget_time = opts.max_time if opts.max_time is not None else max(5.0, 2.0 * (time.perf_counter() - t0))
-    confirmed = n1 < 60  # cheap models (a full stage one) also try to leave a replicated maximum once
+    cheap = n1 >= STAGE1_MAX
+    confirmed = not cheap  # cheap models (a full stage one) also try to leave a replicated maximum once
+    progress = cheap  # the last round raised the best or its count: perturbations alone next
     while S.n_best() < opts.replicate_k or not confirmed:
         if S.n_best() >= opts.replicate_k:
             confirmed = True
@@ -736,9 +745,11 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
             pool = fresh_pool()
         room = opts.max_completed - S.n_tried
         take = [it for it in (S.perturbation() for _ in range(min(2, room))) if it is not None]
-        n = max(0, min(batch, room - len(take)))
+        n = 0 if progress and take else max(0, min(batch, room - len(take)))
         take, pool = take + pool[:n], pool[n:]
+        before = (S.best()[1].ll, S.n_best())
         S.complete(take)
+        progress = cheap and (S.best()[1].ll >= before[0] + _tolerance(opts, before[0]) or S.n_best() > before[1])
     return f"best log-likelihood reached by {S.n_best()} starts"
 
 

@@ -54,7 +54,7 @@ FAVOURED = 0.8
 #: one-class starts that raise one class-logit column at a time, for at most this many columns
 MAX_COLUMN_STARTS = 20
 #: the K - 1 class fit behind split starts: random starts in stage one, completed starts
-SPLIT_SEARCH = (20, 3)
+SPLIT_SEARCH = (20, 2)
 #: split starts per class of the K - 1 class solution (random directions of the split)
 SPLITS_PER_CLASS = 3
 #: the size of a split's perturbation, relative to that of a random start

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import glmmix as gm
-from glmmix.estimation import FitOptions, SearchReport, StartRecord, _maxima
+from glmmix.estimation import STAGE1_MAX, FitOptions, SearchReport, StartRecord, _maxima
 from glmmix.nesting import SPLITS_PER_CLASS
 
 LCA = "y ~ 0 + item | class(id) ~ 1"
@@ -54,8 +54,8 @@ def test_auto_search_replicates_and_reports(carcinoma_long, tmp_path):
     r = gm.fit(LCA, carcinoma_long, n_classes=4, family="bernoulli", seed=2, se="none")
     s = r.search
     assert s.mode == "auto" and s.best_replicated and s.n_best >= 2
-    # 3 splits of each class of the 3-class solution and 60 - 9 random starts go through stage one
-    assert s.stage1 == 60 and (r.starts["origin"] == "random").sum() == 60 - 3 * SPLITS_PER_CLASS
+    # 3 splits of each class of the 3-class solution and 45 - 9 random starts go through stage one
+    assert s.stage1 == STAGE1_MAX and (r.starts["origin"] == "random").sum() == STAGE1_MAX - 3 * SPLITS_PER_CLASS
     assert s.stopped.startswith("best log-likelihood reached")
     origins = r.starts.loc[r.starts["ll_final"].notna(), "origin"]
     # completed: the best 5 random starts, the best split of each class, perturbations of the best
