@@ -134,6 +134,7 @@ class StartRecord:
     qn_iterations: int = 0
     error: str | None = None  # a numerical failure of this start (the fit went on without it)
     origin: str = "random"
+    improper: bool = False  # ended on an unbounded likelihood or where the integration fails (_Search.best)
 
 
 @dataclass
@@ -149,9 +150,11 @@ class SearchReport:
         completed (EM and BFGS to the end) and, of those, converged.
     maxima : list of dict
         Distinct maxima among the completed starts, best first: ``loglik`` (the best of the
-        group), ``starts`` (how many completed starts reached it), ``converged`` and
+        group), ``starts`` (how many completed starts reached it), ``converged``,
         ``origins`` (``random``, ``perturbed best``, or the simpler model a structured
-        start came from).
+        start came from) and ``improper`` (every start of the group ended on an unbounded
+        likelihood or with random-effect parameters the integration cannot resolve: such a
+        value is no maximum and is never reported while a proper one exists).
     best_replicated : bool or None
         Whether the best log-likelihood was reached by at least ``replicate_k`` completed
         starts (None: only one start was completed, by request).
@@ -205,8 +208,8 @@ class SearchReport:
         import pandas as pd
 
         rows = [{"loglik": m["loglik"], "starts": m["starts"], "converged": m["converged"],
-                 "origins": ", ".join(m["origins"])} for m in self.maxima]
-        return pd.DataFrame(rows, columns=["loglik", "starts", "converged", "origins"])
+                 "origins": ", ".join(m["origins"]), "improper": m.get("improper", False)} for m in self.maxima]
+        return pd.DataFrame(rows, columns=["loglik", "starts", "converged", "origins", "improper"])
 
     def __str__(self) -> str:
         rep = {True: f"yes ({self.n_best} starts)", False: f"NO ({self.n_best} of {self.replicate_k} needed)",
@@ -216,7 +219,8 @@ class SearchReport:
                  f"Best log-likelihood replicated: {rep}; stopped: {self.stopped}",
                  "Distinct maxima (log-likelihood, completed starts reaching it):"]
         for m in self.maxima[:10]:
-            lines.append(f"  {m['loglik']:14.4f}  {m['starts']:4d}   from {', '.join(m['origins'])}")
+            lines.append(f"  {m['loglik']:14.4f}  {m['starts']:4d}   from {', '.join(m['origins'])}"
+                         + ("  (improper: not a maximum)" if m.get("improper") else ""))
         if len(self.maxima) > 10:
             lines.append(f"  ... and {len(self.maxima) - 10} lower")
         if self.rule:
@@ -451,6 +455,30 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> Fit
 
 
 # ----------------------------------------------------------------------------- boundary
+#: a random-effect SD or loading beyond this many logits per unit of the latent variable
+#: (internal coordinates) makes the responses a step function of it: no quadrature rule
+#: resolves that, and the log-likelihood computed there is not the model's (measured: the
+#: LSAT 3PL with item 5's loading at 8.7e5 and its intercept at -4.5e5 evaluated to
+#: -2421.17 on adaptive Gauss-Hermite, above the saturated model's -2456.04)
+HUGE_RE = 50.0
+
+
+def unresolved_params(lik, theta) -> list[int]:
+    """Free random-effect SDs and loadings beyond :data:`HUGE_RE` (models that integrate)."""
+    L = lik.layout
+    if lik.D == 0:
+        return []
+    return [i for i, full in enumerate(L.first_full)
+            if L.block_of(full) in ("re_out", "re_cls") and abs(theta[i]) > HUGE_RE]
+
+
+def improper(lik, theta) -> bool:
+    """A completed start that is no proper maximum: a collapsed residual SD (an unbounded
+    likelihood) or random-effect parameters the integration cannot resolve. It loses to
+    every proper one (:meth:`_Search.best`)."""
+    return bool(degenerate_params(lik, theta)) or bool(unresolved_params(lik, theta))
+
+
 def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
     """Free parameters whose estimate runs off to infinity (probabilities of 0 or 1).
 
@@ -470,9 +498,10 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
                 cands.append(i)
         if blk == "extra" and fam.thresholds and abs(theta[i]) > BOUNDARY_VALUE / 3:
             cands.append(i)
-    # a random-effect SD or loading beyond this many logits makes responses deterministic:
-    # it is running to infinity whatever the flatness check below says
-    huge = [i for i in cands if L.block_of(L.first_full[i]) in ("re_out", "re_cls") and abs(theta[i]) > 50]
+    # a random-effect SD or loading beyond HUGE_RE makes responses deterministic: it is
+    # running to infinity whatever the flatness check below says
+    unresolved = set(unresolved_params(lik, theta))
+    huge = [i for i in cands if i in unresolved]
     cands = [i for i in cands if i not in huge]
     if not cands:
         return huge
@@ -559,8 +588,9 @@ def _maxima(records: list[StartRecord], tol: float) -> list[dict]:
     groups: list[dict] = []
     for r in done:
         if not groups or groups[-1]["loglik"] - r.ll_final >= tol:
-            groups.append({"loglik": float(r.ll_final), "starts": 0, "converged": 0, "origins": []})
+            groups.append({"loglik": float(r.ll_final), "starts": 0, "converged": 0, "origins": [], "improper": True})
         g = groups[-1]
+        g["improper"] = g["improper"] and r.improper
         g["starts"] += 1
         g["converged"] += int(bool(r.converged))
         if r.origin not in g["origins"]:
@@ -640,7 +670,7 @@ class _Search:
             r.em_iterations, r.qn_iterations = fr.em_iterations, fr.qn_iterations
             if np.isfinite(fr.ll):
                 self.fits[i] = fr
-                self.degenerate[i] = bool(degenerate_params(self.lik, fr.theta))
+                self.degenerate[i] = r.improper = improper(self.lik, fr.theta)
 
     def best_candidates(self, candidates) -> list:
         """Stage one of [(theta, origin)] on their own; the best of each origin (each class
@@ -895,6 +925,15 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
         # The quadrature's gradient at the boundary point is not zero (the rule cannot resolve the
         # step a class logit with an SD of 1e3 makes), and is no sign of non-convergence.
         best.converged, best.grad_max = best.limit_fit
+    unres = unresolved_params(lik, best.theta) if best.limit_ll is None and not best.message.startswith(
+        "reported at the boundary limit") else []
+    if unres:  # every completed start ended there (a proper one would have been preferred)
+        msg = (f"random-effect parameter(s) {[lik.layout.labels[i] for i in unres]} ran beyond {HUGE_RE:g} logits "
+               "per unit of the latent variable: the responses become a step function of it, which no quadrature "
+               f"rule resolves, so the log-likelihood {best.ll:.4f} is not reliable (it can exceed the saturated "
+               "model's); every completed start ended so: fix or constrain these parameters, or use a simpler model")
+        best.warnings.append(msg)
+        warnings.warn(msg, IntegrationAccuracyWarning, stacklevel=4)
     collapsed = degenerate_params(lik, best.theta)
     if collapsed:
         msg = degenerate_message(collapsed)
@@ -1018,9 +1057,10 @@ def polish(S: _Search, lik) -> None:
         if state["offset"] is None:
             state["offset"] = new.ll - old.ll
         state["best"] = max(state["best"], new.ll)
-        degen = bool(degenerate_params(lik, new.theta))
+        degen = improper(lik, new.theta)
         for j in members:
             S.fits[j], S.degenerate[j] = new, degen
+            S.records[j].improper = degen
             S.records[j].ll_final, S.records[j].converged = new.ll, new.converged
 
     for members in groups:

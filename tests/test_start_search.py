@@ -208,6 +208,66 @@ def test_three_pl_reaches_its_maximum(seed):
     assert any(m["model"].startswith("one class") for m in r.search.limits)
 
 
+THREE_PL = "y ~ 0 + item + rr(0 + item | id, 1) | class ~ 0 + item"
+
+
+def _three_pl_model(lsat_long):
+    """The LSAT 3PL as benchmarks/start_search.py fits it: class 1 guesses (items at 15 logits,
+    no loadings), item-specific class logits."""
+    levels = list(lsat_long["item"].cat.categories)
+    fix = {f"class1:item[{lev}]": 15.0 for lev in levels}
+    fix.update({f"class1:loading(id:item[{lev}])": 0.0 for lev in levels})
+    return gm.MixtureModel.from_formula(THREE_PL, lsat_long, n_classes=2, family="bernoulli", fix=fix,
+                                        class_specific=["random"])
+
+
+#: a completed start of the LSAT 3PL's search (seed 4, before unresolved starts lost to proper
+#: ones): items 4 and 5 as step functions of the factor (loadings 2e3 and 8.7e5), reported at
+#: -2421.17, above the saturated model's -2456.04
+UNRESOLVED_3PL = [2.8786, 0.983, 0.2033, -1373.3687, -450460.7102, -13765.1213, -38968.0455, -127894.9083, 0.6288,
+                  1.3493, 1.0441, 0.8521, 0.7757, 2061.2212, 866850.2071]
+
+
+def test_unresolved_random_effects_lose_to_proper_maxima(lsat_long):
+    from glmmix.estimation import FitResult, _Search, finish, improper, unresolved_params
+    from glmmix.scaling import internal
+
+    m = _three_pl_model(lsat_long)
+    assert m.param_names[13:] == ["class2:loading(id:item[I4])", "class2:loading(id:item[I5])"]
+    slik, rs = internal(m.likelihood)
+    bad = rs.to_internal(np.array(UNRESOLVED_3PL))
+    good = slik.layout.from_full(slik.layout.fixed_val.copy()) * 0.0 + 0.5
+    assert unresolved_params(slik, bad) == [13, 14] and improper(slik, bad) and not improper(slik, good)
+    # the search prefers any proper maximum, however high the unresolved value, and says so
+    S = _Search(slik, FitOptions(seed=1), np.random.default_rng(1), "fixed")
+    for th, ll, origin in ((bad, -2421.17, "unresolved"), (good, -2466.6491, "proper")):
+        i = S.add(th, np.nan, origin)
+        S.fits[i] = FitResult(th, ll, True, 0.0, 0, 0)
+        S.records[i].ll_final = ll
+        S.degenerate[i] = S.records[i].improper = improper(slik, th)
+    assert S.best()[1].ll == -2466.6491
+    fr = S.finish(0.0, "test")
+    assert fr.ll == -2466.6491 and [m["improper"] for m in fr.search.maxima] == [True, False]
+    assert "(improper: not a maximum)" in str(fr.search)
+    # reported anyway (the only start): an integration-accuracy warning, not a silent number
+    with pytest.warns(gm.IntegrationAccuracyWarning, match="step function"):
+        finish(slik, FitResult(bad, -2421.17, True, 0.0, 0, 0), FitOptions())
+
+
+@pytest.mark.slow
+def test_three_pl_formula_seed_4_reaches_its_maximum(lsat_long):
+    # with seed 4 the default search once reported -2421.17 (above the saturated model's
+    # -2456.04) from starts whose loadings ran to 8.7e5; girth 0.8.0: -2466.6491
+    levels = list(lsat_long["item"].cat.categories)
+    fix = {f"class1:item[{lev}]": 15.0 for lev in levels}
+    fix.update({f"class1:loading(id:item[{lev}])": 0.0 for lev in levels})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = gm.fit(THREE_PL, lsat_long, n_classes=2, family="bernoulli", fix=fix, class_specific=["random"],
+                   seed=4, se="none")
+    assert r.llf == pytest.approx(-2466.6491, abs=1e-3)
+
+
 def _table3_data(G, n):
     """Table 3's design (vignettes/table3_within_between.py): data from Model 5."""
     import pandas as pd
