@@ -211,14 +211,13 @@ def test_three_pl_reaches_its_maximum(seed):
 THREE_PL = "y ~ 0 + item + rr(0 + item | id, 1) | class ~ 0 + item"
 
 
-def _three_pl_model(lsat_long):
+def _three_pl_args(lsat_long):
     """The LSAT 3PL as benchmarks/start_search.py fits it: class 1 guesses (items at 15 logits,
     no loadings), item-specific class logits."""
     levels = list(lsat_long["item"].cat.categories)
     fix = {f"class1:item[{lev}]": 15.0 for lev in levels}
     fix.update({f"class1:loading(id:item[{lev}])": 0.0 for lev in levels})
-    return gm.MixtureModel.from_formula(THREE_PL, lsat_long, n_classes=2, family="bernoulli", fix=fix,
-                                        class_specific=["random"])
+    return {"n_classes": 2, "family": "bernoulli", "fix": fix, "class_specific": ["random"]}
 
 
 #: a completed start of the LSAT 3PL's search (seed 4, before unresolved starts lost to proper
@@ -232,7 +231,7 @@ def test_unresolved_random_effects_lose_to_proper_maxima(lsat_long):
     from glmmix.estimation import FitResult, _Search, finish, improper, unresolved_params
     from glmmix.scaling import internal
 
-    m = _three_pl_model(lsat_long)
+    m = gm.MixtureModel.from_formula(THREE_PL, lsat_long, **_three_pl_args(lsat_long))
     assert m.param_names[13:] == ["class2:loading(id:item[I4])", "class2:loading(id:item[I5])"]
     slik, rs = internal(m.likelihood)
     bad = rs.to_internal(np.array(UNRESOLVED_3PL))
@@ -258,13 +257,9 @@ def test_unresolved_random_effects_lose_to_proper_maxima(lsat_long):
 def test_three_pl_formula_seed_4_reaches_its_maximum(lsat_long):
     # with seed 4 the default search once reported -2421.17 (above the saturated model's
     # -2456.04) from starts whose loadings ran to 8.7e5; girth 0.8.0: -2466.6491
-    levels = list(lsat_long["item"].cat.categories)
-    fix = {f"class1:item[{lev}]": 15.0 for lev in levels}
-    fix.update({f"class1:loading(id:item[{lev}])": 0.0 for lev in levels})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = gm.fit(THREE_PL, lsat_long, n_classes=2, family="bernoulli", fix=fix, class_specific=["random"],
-                   seed=4, se="none")
+        r = gm.fit(THREE_PL, lsat_long, seed=4, se="none", **_three_pl_args(lsat_long))
     assert r.llf == pytest.approx(-2466.6491, abs=1e-3)
 
 
