@@ -355,17 +355,25 @@ def _solve(H, g):
 MAX_STEP = 5.0
 
 
+#: change of the log-likelihood at which EM's adaptation of the nodes stops (EM only moves
+#: towards a maximum; :func:`converge` adapts to 1e-6 around its quasi-Newton rounds)
+EM_ADAPT_TOL = 1e-3
+
+
 def em(lik: MixtureLikelihood, theta: np.ndarray, max_iter: int, tol: float):
-    """EM-gradient iterations. Returns (theta, EStep at theta, iterations, last H)."""
+    """EM-gradient iterations. Returns (theta, EStep at theta, iterations, last H).
+
+    With adaptive quadrature the nodes are adapted first (to :data:`EM_ADAPT_TOL`) and
+    moved once every third iteration, from the posteriors of the last evaluation."""
     adaptive = lik.integ.adaptive and lik.D > 0
     if adaptive:
-        lik.adapt(theta)
+        lik.adapt(theta, tol=EM_ADAPT_TOL)
     es = lik.evaluate(theta)
     H = None
     it = 0
     for it in range(1, max_iter + 1):
         if adaptive and it > 1 and it % 3 == 1:  # re-adapt the nodes every third iteration
-            lik.adapt(theta, max_iter=2)
+            lik.move_nodes(es)
             es = lik.evaluate(theta)
         g = lik.layout.reduce(lik.full_gradient(es))
         H = lik.q_information(es)

@@ -883,8 +883,10 @@ class MixtureLikelihood:
         """Move the nodes of every cluster to its posterior (adaptive quadrature).
 
         Posterior means and covariances of the latents (Rabe-Hesketh, Skrondal & Pickles
-        2002), iterated to a fixed point; for Laplace (one node), the posterior mode and
-        curvature by Newton's method (``_adapt_mode``). Returns the log-likelihood.
+        2002), iterated until the log-likelihood changes by less than ``tol``; for Laplace
+        (one node), the posterior mode and curvature by Newton's method (``_adapt_mode``).
+        Returns the log-likelihood (that of the last evaluation when it has converged: the
+        nodes have not moved since).
         """
         if not self.integ.adaptive or self.D == 0 or self.laplace:
             return self.loglik(theta)
@@ -895,15 +897,22 @@ class MixtureLikelihood:
         for _ in range(max_iter):
             es = self.evaluate(theta, derivs=False)
             if prev is not None and abs(es.ll - prev) < tol:
-                break
+                return es.ll
             prev = es.ll
-            w = es.post_node
-            u = es.nodes
-            mean = np.einsum("gq,gqd->gd", w, u)
-            dev = u - mean[:, None, :]
-            cov = np.einsum("gq,gqi,gqj->gij", w, dev, dev)
-            self.integ.set_moments(mean, cov)
+            self.move_nodes(es)
         return self.loglik(theta)
+
+    def move_nodes(self, es: EStep) -> None:
+        """One adaptation step from an evaluation at the current nodes: each cluster's nodes
+        move to the posterior mean and covariance of its latents that ``es`` gives."""
+        if not self.integ.adaptive or self.D == 0 or self.laplace or self.integ.n_nodes < 2:
+            return
+        w = np.asarray(es.post_node)
+        u = es.nodes
+        mean = np.einsum("gq,gqd->gd", w, u)
+        dev = u - mean[:, None, :]
+        cov = np.einsum("gq,gqi,gqj->gij", w, dev, dev)
+        self.integ.set_moments(mean, cov)
 
     def find_mode(self, theta):
         """Laplace: adapt the one node to each cluster's mode and curvature."""
