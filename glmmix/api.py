@@ -31,7 +31,7 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         thresholds_by: str | None = None, trials: str | None = None, integration: str = "auto",
         n_points: int | None = None, adaptive: bool | None = None, weights: str | None = None,
         cluster_weights: str | None = None, weight_scaling: str | None = None,
-        cluster_weight_scaling: str = "sample", items: list[str] | None = None,
+        cluster_weight_scaling: str = "sample", freq_weights: str | None = None, items: list[str] | None = None,
         id: str | None = None) -> MixtureResults:
     """Fit a (multilevel) mixture GLM by maximum likelihood.
 
@@ -142,8 +142,8 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
     weights : str, optional
         Column of sampling weights, constant within units (the class variable's level; rows
         when there is none): pseudo-maximum-likelihood estimates with sandwich SEs (Mplus's
-        WEIGHT with MLR). In two-level models these are the within-cluster weights. Integer
-        weights act as frequency weights (units duplicated) with ``weight_scaling="unscaled"``.
+        WEIGHT with MLR). In two-level models these are the within-cluster weights. For
+        counts of identical units (a table of response patterns) use ``freq_weights``.
     cluster_weights : str, optional
         Column of between-level weights of the clusters of a two-level model (the random
         terms' grouping), constant within clusters (Mplus's BWEIGHT).
@@ -154,6 +154,13 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         ``"unscaled"`` (Asparouhov 2006; see :mod:`glmmix.weights`).
     cluster_weight_scaling : {"sample", "unscaled"}
         ``"sample"`` (default) scales cluster weights to sum to the number of clusters.
+    freq_weights : str, optional
+        Column of frequency weights: how many identical independent units (clusters in
+        two-level models) each one stands for, a positive integer constant within it (a table
+        of response patterns with their counts, as in poLCA or Latent GOLD). The fit is that
+        of the data with every unit repeated: the log-likelihood, observed-information SEs,
+        BIC with n = the sum of the weights, weighted entropy and class proportions. Not
+        combined with ``weights``/``cluster_weights``.
     items : list of str, optional
         ``data`` are wide (one row per unit, one column per item): reshape them with
         :func:`glmmix.wide_to_long` first. The outcome's name is the formula's left-hand side

@@ -209,12 +209,13 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
                  thresholds_by: str | None = None, trials: str | None = None, measured_by=None,
                  class_sizes: dict | None = None, weights: str | None = None, cluster_weights: str | None = None,
                  weight_scaling: str | None = None, cluster_weight_scaling: str = "sample",
-                 fitted: Design | None = None) -> Design:
+                 freq_weights: str | None = None, fitted: Design | None = None) -> Design:
     """Build the :class:`Design` of ``formula`` on ``data`` (see the module docstring).
 
     With several class variables, ``class_sizes`` gives each one's number of classes and
     ``measured_by`` says which rows measure which variable (see :func:`glmmix.fit`).
-    ``weights``, ``cluster_weights`` and their scalings: sampling weights (``weights.py``).
+    ``weights``, ``cluster_weights`` and their scalings: sampling weights; ``freq_weights``:
+    frequency weights (``weights.py``).
     With ``fitted`` (the design of a fitted model), ``data`` holds new units: every design
     is encoded with the fitted encodings (levels, contrasts, transform states), outcome
     categories and threshold groups are the fitted ones, and checks that concern
@@ -225,7 +226,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     multi = len(formula.classes) > 1
     fenc = _fitted_encodings(fitted)
     cols = _check_columns(formula, data, n_classes, fenc, thresholds_by, trials, measured_by, class_sizes)
-    check_weights(data, weights, cluster_weights, weight_scaling, cluster_weight_scaling)
+    check_weights(data, weights, cluster_weights, weight_scaling, cluster_weight_scaling, freq_weights)
     unit_name, cluster_name = cols.unit_name, cols.cluster_name
 
     # Step 2: missing outcomes are dropped and counted; missing elsewhere is an error.
@@ -236,7 +237,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     meas = _measurement(formula, cols.roles, measured_by, obs.data, meas_values, fitted is not None) if multi else None
     _check_no_missing(obs.df, (cols.out_vars | cols.cls_vars | cols.re_vars | cols.meas_cols
                                | {c for c in (unit_name, cluster_name, thresholds_by, obs.trials, weights,
-                                              cluster_weights) if c} | set(cols.groups)) - {obs.yname})
+                                              cluster_weights, freq_weights) if c} | set(cols.groups)) - {obs.yname})
 
     # Step 3: outcome support (family-specific checks) and family auxiliaries.
     aux = _family_data(family, obs.df, thresholds_by, obs.trials, formula.outcome, cols.outcome_pair, fitted)
@@ -273,7 +274,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     Z, z_names, z_spec = _class_design(system)
     uw, cw, winfo = sampling_weights(df, units.unit_of_row, starts, units.unit_ids, unit_name, units.cluster_of_unit,
                                      units.cluster_ids, cluster_name, units.form == "inside", weights,
-                                     cluster_weights, weight_scaling, cluster_weight_scaling)
+                                     cluster_weights, weight_scaling, cluster_weight_scaling, freq_weights)
     return Design(
         formula=formula, family=family, aux=aux, y=y,
         X=X, x_names=x_names, x_terms=x_terms, x_spec=x_spec,

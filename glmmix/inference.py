@@ -3,7 +3,8 @@
 * ``se="ml"``: the inverse observed information, -H^{-1}, with H the Hessian of the
   log-likelihood from central differences of the exact gradient.
 * ``se="robust"``: the sandwich H^{-1} B H^{-1} with B the sum over independent units of the
-  outer products of their scores (White 1980; Mplus's MLR).
+  outer products of their scores (White 1980; Mplus's MLR); with frequency weights, over
+  every copy of a unit.
 
 Parameters on a boundary are held fixed: they are left out of H and get no SE.
 Reported values are on the natural scale (e.g. sigma rather than log sigma); their
@@ -18,6 +19,7 @@ import numpy as np
 
 from .exceptions import SingularInformationWarning
 from .scaling import internal
+from .weights import score_copies
 
 
 def numeric_hessian(grad, theta, idx=None, rel_step=1e-5):
@@ -86,7 +88,8 @@ def covariance(lik, theta, kind="ml", boundary=()):
         V = np.linalg.inv(info_mat)
     if kind == "robust":
         S = lik.unit_scores(theta)[:, idx]
-        B = S.T @ S
+        copies = score_copies(lik.design)  # frequency weights: a unit's score counts once per copy
+        B = S.T @ S if copies is None else (S / copies[:, None]).T @ S
         V = V @ B @ V
     V = 0.5 * (V + V.T)
     cov[np.ix_(idx, idx)] = V

@@ -32,6 +32,7 @@ from .params import ParamLayout
 from .progress import say
 from .quadrature import Integration
 from .random_effects import with_parameterization
+from .weights import frequency_weighted
 from .results import MixtureResults
 from .terms import ParsedFormula
 from .validate import (check_label_values, check_model_args, check_n_jobs, check_options, check_seed,
@@ -188,6 +189,7 @@ class MixtureModel:
         cluster_weights: str | None = None,
         weight_scaling: str | None = None,
         cluster_weight_scaling: str = "sample",
+        freq_weights: str | None = None,
         items: list[str] | None = None,
         id: str | None = None,
     ) -> "MixtureModel":
@@ -212,7 +214,7 @@ class MixtureModel:
         design = build_design(parsed, data, K, fam, thresholds_by=thresholds_by, trials=trials,
                               measured_by=measured_by, class_sizes=sizes, weights=weights,
                               cluster_weights=cluster_weights, weight_scaling=weight_scaling,
-                              cluster_weight_scaling=cluster_weight_scaling)
+                              cluster_weight_scaling=cluster_weight_scaling, freq_weights=freq_weights)
         design = with_parameterization(design, re_parameterization)
         integration = check_crossed(design, integration)
         layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
@@ -286,7 +288,7 @@ class MixtureModel:
         """
         opts = fit_options(starts, seed, n_jobs, options, se)
         if se == "auto":  # sampling weights: pseudo-maximum likelihood, sandwich SEs
-            se = "robust" if self.design.weighting else "ml"
+            se = "robust" if self.design.weighting and not frequency_weighted(self.design) else "ml"
         theta0 = self.starting_values(start_params, start_from, start_values)
         lik = self.likelihood
         d = self.design

@@ -106,18 +106,20 @@ def modal_class(post: pd.DataFrame) -> pd.Series:
     return pd.Series(post.columns[np.argmax(post.to_numpy(), axis=1)], index=post.index, name="class")
 
 
-def classification_table(post: pd.DataFrame) -> pd.DataFrame:
+def classification_table(post: pd.DataFrame, freq: np.ndarray | None = None) -> pd.DataFrame:
     """Average posterior class probabilities of the units of each modal class (Mplus's
     "average latent class probabilities for most likely latent class membership"): row k
     averages the posteriors of the units whose modal class is k; the diagonal shows how
     cleanly each class is classified. Rows of empty modal classes are NaN; a column ``n``
-    counts the units."""
+    counts the units (each ``freq`` times: frequency weights)."""
     p = post.to_numpy()
     k = np.argmax(p, axis=1)
     K = p.shape[1]
-    n = np.bincount(k, minlength=K)
+    w = np.ones(len(p)) if freq is None else np.asarray(freq, float)
+    n = np.bincount(k, weights=w, minlength=K)
+    n = n.astype(np.int64) if np.all(n == np.round(n)) else n
     sums = np.zeros((K, K))
-    np.add.at(sums, k, p)
+    np.add.at(sums, k, p * w[:, None])
     with np.errstate(invalid="ignore", divide="ignore"):
         avg = sums / n[:, None]
     tab = pd.DataFrame(avg, index=pd.Index(post.columns, name="modal class"), columns=post.columns)
@@ -125,18 +127,19 @@ def classification_table(post: pd.DataFrame) -> pd.DataFrame:
     return tab
 
 
-def entropy_by_class(post: pd.DataFrame) -> pd.Series:
+def entropy_by_class(post: pd.DataFrame, freq: np.ndarray | None = None) -> pd.Series:
     """Relative entropy of the classification restricted to each modal class,
     1 - sum_{u in k} sum_c -p log p / (n_k log K): 1 when every unit of class k is
     classified with certainty; the overall relative entropy (Mplus's) is the n_k-weighted
-    mean of these."""
+    mean of these. ``freq``: frequency weights of the units."""
     p = post.to_numpy()
     K = p.shape[1]
     k = np.argmax(p, axis=1)
+    w = np.ones(len(p)) if freq is None else np.asarray(freq, float)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
-    n = np.bincount(k, minlength=K)
-    hk = np.bincount(k, weights=h, minlength=K)
+    n = np.bincount(k, weights=w, minlength=K)
+    hk = np.bincount(k, weights=h * w, minlength=K)
     with np.errstate(invalid="ignore", divide="ignore"):
         val = 1.0 - hk / (n * np.log(K)) if K > 1 else np.full(K, np.nan)
     return pd.Series(val, index=post.columns, name="entropy")

@@ -18,6 +18,7 @@ from .mathutils import log_softmax_ref
 from .random_effects import covariance as re_covariance
 from .random_effects import natural as re_natural
 from .structural import LOGISTIC_VARIANCE
+from .weights import frequency_weighted
 
 
 def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray]:
@@ -117,6 +118,13 @@ def _class_prop(lik, theta):
         lin = lin + np.einsum("ucd,qd->ucq", B, t)
     p = np.exp(log_softmax_ref(lin))
     return (rs.mult[:, None] * (p * w[None, None, :]).sum(axis=2)).sum(axis=0) / rs.mult.sum()
+
+
+def _unit_freq(d):
+    """Frequency weights per unit (a cluster's for each of its units), None without them."""
+    if not frequency_weighted(d):
+        return None
+    return d.unit_weight if d.unit_weight is not None else d.cluster_weight[d.cluster_of_unit]
 
 
 def _one_hot(X):
@@ -260,6 +268,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "cluster_name": d.cluster_name,
         "form": d.form,
         "weighting": d.weighting,
+        "unit_freq": _unit_freq(d),
         "converged": fr.converged,
         "grad_max": fr.grad_max,
         "em_iterations": fr.em_iterations,

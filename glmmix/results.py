@@ -78,6 +78,9 @@ class MixtureResults(WaldInference):
         self.dropped_levels = dict(state.get("dropped_levels") or {})
         #: independent units (clusters; equal to n_units without random effects): BIC's n
         self.n_clusters = int(state.get("n_clusters") or state["n_units"])
+        freq = state.get("unit_freq")
+        #: frequency weights of the fitted units (the rows of ``posterior``); None without them
+        self.unit_freq = None if freq is None else np.asarray(freq, dtype=float)
         self.n_classes = int(state["n_classes"])
         self.converged = bool(state["converged"])
         self.se_type = state["se_type"]
@@ -246,14 +249,21 @@ class MixtureResults(WaldInference):
         return -2 * self.llf + 2 * self.df_model
 
     @property
+    def n_independent(self) -> float:
+        """BIC's n: the number of independent units (clusters), each counted as often as its
+        frequency weight says."""
+        w = self.weighting
+        return float(w["n_weighted"]) if w and "freq_weights" in w else float(self.n_clusters)
+
+    @property
     def bic(self) -> float:
-        """BIC with n = the number of independent units (clusters)."""
-        return -2 * self.llf + np.log(self.n_clusters) * self.df_model
+        """BIC with n = the number of independent units (clusters; with frequency weights, their sum)."""
+        return -2 * self.llf + np.log(self.n_independent) * self.df_model
 
     @property
     def sabic(self) -> float:
-        """Sample-size adjusted BIC (Sclove 1987): n* = (n + 2) / 24, n independent units."""
-        return -2 * self.llf + np.log((self.n_clusters + 2) / 24.0) * self.df_model
+        """Sample-size adjusted BIC (Sclove 1987): n* = (n + 2) / 24, n as in ``bic``."""
+        return -2 * self.llf + np.log((self.n_independent + 2) / 24.0) * self.df_model
 
     @property
     def entropy(self) -> float:
@@ -261,9 +271,10 @@ class MixtureResults(WaldInference):
         if self.n_classes == 1:
             return np.nan
         p = self.posterior.to_numpy()
+        w = np.ones(len(p)) if self.unit_freq is None else self.unit_freq
         with np.errstate(divide="ignore", invalid="ignore"):
-            h = -np.where(p > 0, p * np.log(p), 0.0).sum()
-        return float(1.0 - h / (len(p) * np.log(self.n_classes)))
+            h = (-np.where(p > 0, p * np.log(p), 0.0).sum(axis=1) * w).sum()
+        return float(1.0 - h / (w.sum() * np.log(self.n_classes)))
 
     def cov_params(self) -> pd.DataFrame:
         """Covariance matrix of the estimates (reported scale), labelled by parameter.
@@ -415,13 +426,13 @@ class MixtureResults(WaldInference):
         """Average posterior class probabilities by modal class (Mplus), with counts."""
         from .predict import classification_table
 
-        return classification_table(self.posterior)
+        return classification_table(self.posterior, self.unit_freq)
 
     def entropy_by_class(self) -> pd.Series:
         """Relative entropy of the classification within each modal class."""
         from .predict import entropy_by_class
 
-        return entropy_by_class(self.posterior)
+        return entropy_by_class(self.posterior, self.unit_freq)
 
     # ------------------------------------------------------------------ tables
     def params_table(self, alpha: float = 0.05) -> pd.DataFrame:

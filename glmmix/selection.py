@@ -71,6 +71,7 @@ from scipy import integrate
 
 from .exceptions import GlmmixError
 from .progress import run_jobs
+from .weights import refuse_weighted
 
 from typing import TYPE_CHECKING
 
@@ -116,10 +117,11 @@ def weighted_chi2_sf(x: float, weights) -> float:
 
 
 # ---------------------------------------------------------------------------- LMR
-def _check_pair(small, big):
+def _check_pair(small, big, what):
     for name, r in (("small", small), ("big", big)):
         if getattr(r, "model", None) is None:
             raise SelectionError(f"{name} must be a result fitted in this session (a loaded result has no data)")
+        refuse_weighted(r, what)
     if big.n_classes <= small.n_classes:
         raise SelectionError(f"big must have more classes than small ({big.n_classes} vs {small.n_classes})")
     if big.n_clusters != small.n_clusters or big.nobs != small.nobs:
@@ -217,7 +219,7 @@ def lmr_test(small: MixtureResults, big: MixtureResults) -> LMRResult:
     below 0.05 rejects K-1 classes in favour of K. See the module docstring for the
     definitions.
     """
-    _check_pair(small, big)
+    _check_pair(small, big, "lmr_test()")
     lr = 2.0 * (big.llf - small.llf)
     if lr < -1e-6:
         warnings.warn(f"the {big.n_classes}-class model has the lower log-likelihood ({big.llf:.4f} < "
@@ -310,7 +312,7 @@ def blrt(small: MixtureResults, big: MixtureResults, data: pd.DataFrame, n_boot:
     a bar over the finished draws (default None: only in interactive sessions; see
     :mod:`glmmix.progress`); the bootstrap fits themselves show none.
     """
-    _check_pair(small, big)
+    _check_pair(small, big, "blrt()")
     n_boot = int(n_boot)
     if n_boot < 1:
         raise SelectionError(f"n_boot must be a positive integer, not {n_boot}")

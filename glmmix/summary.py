@@ -71,7 +71,7 @@ def _header(res) -> tuple[dict, dict]:
         "Rows used:": str(res.nobs),
         "Rows dropped (no outcome):": str(res.n_dropped),
         f"Units ({res.unit_name or 'rows'}):": str(res.n_units),
-        ("Pseudo log-likelihood:" if res.weighting else "Log-likelihood:"): _fmt(res.llf),
+        ("Pseudo log-likelihood:" if res.weighting and res.unit_freq is None else "Log-likelihood:"): _fmt(res.llf),
         "Parameters:": str(res.df_model),
     }
     if res.unit_name:
@@ -82,7 +82,10 @@ def _header(res) -> tuple[dict, dict]:
         it = res.integration
         kind = "adaptive " if it["adaptive"] and it["method"] != "laplace" else ""
         left["Integration:"] = f"{kind}{_RULES.get(it['method'], it['method'])}, {it['n_nodes']} nodes"
-    if res.weighting:
+    if res.unit_freq is not None:
+        w = res.weighting
+        left["Frequency weights:"] = f"{w['freq_weights']} (sum {w['n_weighted']:.0f})"
+    elif res.weighting:
         w = res.weighting
         left["Sampling weights:"] = ", ".join(
             f"{w[k]} ({lvl}, {w[sc]})" for k, sc, lvl in (("weights", "weight_scaling", "units"),
@@ -156,7 +159,7 @@ def _add_classes(smry, res):
     table is too wide: ``classification_table()`` has it all)."""
     cp = pd.DataFrame({"proportion": [_fmt(v) for v in res.class_proportions],
                        "std err": [_fmt(v) for v in res.class_proportions_se],
-                       "posterior mean": [_fmt(v) for v in res.posterior.mean()]},
+                       "posterior mean": [_fmt(v) for v in np.average(res.posterior, axis=0, weights=res.unit_freq)]},
                       index=res.class_proportions.index)
     smry.add_df(_titled(cp, "Class proportions (model-implied)"), index=False)
     ct = res.classification_table()

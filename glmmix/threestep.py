@@ -44,6 +44,7 @@ from .mathutils import lse
 
 from .exceptions import GlmmixError
 from .hypothesis import WaldInference
+from .weights import refuse_weighted
 
 from typing import TYPE_CHECKING
 
@@ -429,6 +430,7 @@ def three_step(res: MixtureResults, data: pd.DataFrame, formula: str, method: st
     post = getattr(res, "posterior", None)
     if post is None or res.n_classes < 2:
         raise ThreeStepError("three_step() needs a fitted model with at least 2 classes")
+    refuse_weighted(res, "three_step()")
     post = _class_posterior(post, dict(res.class_sizes), class_variable)
     lhs, xnames, X, z, ok = _unit_data(res, data, formula)
     P = post.to_numpy(dtype=float)

@@ -11,9 +11,13 @@ when classes or outcomes are per row), ``cluster_weights`` those of the clusters
 random terms' grouping) in two-level models. In the engine one weight per unit multiplies
 its contribution everywhere (log-likelihood, gradient, EM statistics, scores), and the
 pattern compression counts weighted units. Standard errors are the sandwich
-(``se="robust"``, the default with weights); the observed information alone is valid only
-for frequency weights (integer weights reproduce the likelihood of the data with the
-weighted units duplicated).
+(``se="robust"``, the default with weights).
+
+Frequency weights (``freq_weights``) are counts of identical independent units (clusters in
+two-level models): the likelihood is that of the data with every unit repeated, so the
+observed information gives the SEs (the default), the sandwich's middle term counts each
+unit's score outer product once per copy, and BIC's n, the entropy and the class
+proportions count the copies. They are positive integers and are not scaled.
 
 Scaling (Asparouhov 2006, Section 3; Mplus's WTSCALE and BWTSCALE):
 
@@ -41,9 +45,12 @@ SINGLE_SCALINGS = ("unscaled", "sample")
 CLUSTER_SCALINGS = ("sample", "unscaled")
 
 
-def check_arguments(data, weights, cluster_weights, weight_scaling, cluster_weight_scaling):
+def check_arguments(data, weights, cluster_weights, weight_scaling, cluster_weight_scaling, freq_weights=None):
     """Argument checks before any computation: columns exist, scalings are known."""
-    for arg, col in (("weights", weights), ("cluster_weights", cluster_weights)):
+    if freq_weights is not None and (weights is not None or cluster_weights is not None):
+        raise DesignError("give frequency weights (freq_weights=) or sampling weights (weights=, cluster_weights=), "
+                          "not both")
+    for arg, col in (("weights", weights), ("cluster_weights", cluster_weights), ("freq_weights", freq_weights)):
         if col is None:
             continue
         if not isinstance(col, str):
@@ -84,10 +91,44 @@ def _constant(v, first, code, col, level, ids, arg):
     return per
 
 
+def frequency_weighted(design) -> bool:
+    """Whether a design's weights are frequency weights."""
+    return bool(design.weighting) and "freq_weights" in design.weighting
+
+
+def score_copies(design) -> np.ndarray | None:
+    """Frequency weights: how many copies each independent unit's (cluster's) score stands for."""
+    if not frequency_weighted(design):
+        return None
+    return design.cluster_weight if design.cluster_weight is not None else design.unit_weight
+
+
+def _frequency(df, unit_of_row, unit_starts, unit_ids, unit_level, cluster_of_unit, cluster_ids, cluster_name,
+               two_level, col):
+    v = _values(df, col, "freq_weights")
+    if not np.all(v == np.round(v)):
+        bad = v[v != np.round(v)][0]
+        raise DesignError(f"freq_weights column {col!r} has non-integer value(s) (e.g. {bad!r}): frequency weights "
+                          "count identical units; sampling weights go in weights=")
+    per_unit = _constant(v, unit_starts, unit_of_row, col, unit_level, unit_ids, "freq_weights")
+    if not two_level:
+        return per_unit, None
+    first = np.r_[0, np.flatnonzero(np.diff(cluster_of_unit)) + 1]
+    per_cluster = _constant(per_unit, first, cluster_of_unit, col, cluster_name, cluster_ids, "freq_weights")
+    return None, per_cluster
+
+
 def sampling_weights(df, unit_of_row, unit_starts, unit_ids, unit_name, cluster_of_unit, cluster_ids,
-                     cluster_name, two_level, weights, cluster_weights, weight_scaling, cluster_weight_scaling):
+                     cluster_name, two_level, weights, cluster_weights, weight_scaling, cluster_weight_scaling,
+                     freq_weights=None):
     """Scaled unit and cluster weights for the design's sorted rows: (unit (U,) or None,
     cluster (G,) or None, a description {argument: column or scaling} or None)."""
+    if freq_weights is not None:
+        unit_level = unit_name if unit_name is not None else "row"
+        uw, cw = _frequency(df, unit_of_row, unit_starts, unit_ids, unit_level, cluster_of_unit, cluster_ids,
+                            cluster_name, two_level, freq_weights)
+        total = (uw if cw is None else cw).sum()
+        return uw, cw, {"freq_weights": freq_weights, "n_weighted": float(total)}
     uw = cw = None
     info = {}
     unit_level = unit_name if unit_name is not None else "row"
@@ -133,3 +174,17 @@ def sampling_weights(df, unit_of_row, unit_starts, unit_ids, unit_name, cluster_
             cw = cw * cw.size / cw.sum()
         info.update(cluster_weights=cluster_weights, cluster_weight_scaling=cluster_weight_scaling)
     return uw, cw, (info or None)
+
+
+def refuse_weighted(res, what: str) -> None:
+    """``what`` (a procedure on a fitted model) does not use weights yet: refuse weighted fits."""
+    w = getattr(res, "weighting", None)
+    if not w:
+        return
+    if "freq_weights" in w:
+        col = w["freq_weights"]
+        raise NotImplementedError(
+            f"{what} does not use frequency weights yet: fit the data with every unit repeated "
+            f"(data.loc[data.index.repeat(data[{col!r}])], with a new unit id per copy) instead")
+    raise NotImplementedError(f"{what} does not use sampling weights yet; it would treat the weighted units as a "
+                              "simple random sample")

@@ -1,0 +1,129 @@
+"""Frequency weights: a table of response patterns with counts fits as the data with every unit
+repeated.
+
+The reference is glmmix's own fit of the expanded data, whose LCA log-likelihood is checked
+against poLCA / flexmix elsewhere (LSAT, 2 classes: -2467.4055, tests/test_lca_reference.py);
+the pattern table is made from the shipped LSAT data (30 distinct patterns of 1,000 persons,
+Bock & Lieberman 1970). poLCA reports BIC 5010.8 for this model (n = 1000).
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmmix as gm
+from glmmix.exceptions import DesignError
+
+ITEMS = [f"I{j + 1}" for j in range(5)]
+LCA = "y ~ 0 + item | class(id) ~ 1"
+
+
+def _table():
+    full = gm.datasets.load("lsat")[ITEMS]
+    counts = full.groupby(ITEMS).size().rename("count").reset_index()
+    return counts.assign(id=np.arange(len(counts))), full.reset_index(drop=True).assign(id=np.arange(len(full)))
+
+
+def _fit(data, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gm.fit(LCA, data, items=ITEMS, id="id", n_classes=2, family="bernoulli", seed=1, **kw)
+
+
+def _aligned(res):
+    """Parameters with class 1 the class of higher item logits (label switching)."""
+    p = res.params
+    if p["class1:item[I1]"] < p["class2:item[I1]"]:
+        return p.rename(lambda s: s.replace("class1", "tmp").replace("class2", "class1").replace("tmp", "class2")), True
+    return p, False
+
+
+@pytest.fixture(scope="module")
+def fits():
+    table, full = _table()
+    assert len(table) == 30 and table["count"].sum() == 1000
+    return table, full, _fit(table, freq_weights="count"), _fit(full)
+
+
+def test_pattern_table_fits_as_the_expanded_data(fits):
+    table, full, w, f = fits
+    assert w.llf == pytest.approx(f.llf, abs=1e-6)
+    assert w.llf == pytest.approx(-2467.4055, abs=1e-4)  # poLCA / flexmix (tests/reference)
+    assert w.bic == pytest.approx(f.bic, abs=1e-5) and w.bic == pytest.approx(5010.8, abs=0.05)  # poLCA's BIC
+    assert w.sabic == pytest.approx(f.sabic, abs=1e-5) and w.entropy == pytest.approx(f.entropy, abs=1e-5)
+    assert w.n_independent == 1000 and w.n_units == 30
+    (pw, sw), (pf, sf) = _aligned(w), _aligned(f)
+    pd.testing.assert_series_equal(pw.sort_index().drop(labels=[i for i in pw.index if "logit" in i]),
+                                   pf.sort_index().drop(labels=[i for i in pf.index if "logit" in i]), atol=1e-4)
+    # observed-information SEs of the expanded data (not a sandwich over 30 patterns)
+    assert w.se_type == "ml"
+    bw = w.bse.rename(lambda s: s.replace("class1", "tmp").replace("class2", "class1").replace("tmp", "class2")) \
+        if sw else w.bse
+    bf = f.bse.rename(lambda s: s.replace("class1", "tmp").replace("class2", "class1").replace("tmp", "class2")) \
+        if sf else f.bse
+    items = [i for i in bw.index if "item" in i]
+    np.testing.assert_allclose(bw[items], bf[items], rtol=1e-3)
+    ct_w, ct_f = w.classification_table(), f.classification_table()
+    assert sorted(ct_w["n"]) == sorted(ct_f["n"]) and ct_w["n"].sum() == 1000
+    np.testing.assert_allclose(sorted(w.entropy_by_class()), sorted(f.entropy_by_class()), atol=1e-5)
+    text = str(w.summary())
+    assert "Frequency weights:" in text and "count (sum 1000)" in text and "Pseudo" not in text
+
+
+def test_robust_ses_count_every_copy(fits):
+    table, full, _, _ = fits
+    w, f = _fit(table, freq_weights="count", se="robust"), _fit(full, se="robust")
+    (_, sw), (_, sf) = _aligned(w), _aligned(f)
+    ren = (lambda s: s.replace("class1", "tmp").replace("class2", "class1").replace("tmp", "class2"))
+    bw = w.bse.rename(ren) if sw else w.bse
+    bf = f.bse.rename(ren) if sf else f.bse
+    items = [i for i in bw.index if "item" in i]
+    np.testing.assert_allclose(bw[items], bf[items], rtol=1e-3)
+
+
+def test_two_level_frequency_weights_repeat_clusters():
+    rng = np.random.default_rng(4)
+    G, n = 40, 5
+    df = pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.normal(size=G * n)})
+    u = rng.normal(scale=0.9, size=G)
+    df["y"] = (rng.random(G * n) < 1 / (1 + np.exp(-(0.3 + 0.8 * df["x"] + u[df["g"]])))).astype(int)
+    df["copies"] = (df["g"] % 3 + 1)
+    rep = df.loc[df.index.repeat(df["copies"])].copy()
+    rep["copy"] = rep.groupby(level=0).cumcount()
+    rep["g2"] = rep["g"].astype(str) + "_" + rep["copy"].astype(str)
+    w = gm.fit("y ~ x + (1|g)", df, family="bernoulli", freq_weights="copies")
+    f = gm.fit("y ~ x + (1|g2)", rep, family="bernoulli")
+    assert w.llf == pytest.approx(f.llf, abs=1e-6)
+    np.testing.assert_allclose(w.params.to_numpy(), f.params.to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(w.bse.to_numpy(), f.bse.to_numpy(), rtol=1e-3)
+    assert w.bic == pytest.approx(f.bic, abs=1e-5)
+
+
+def test_frequency_weights_survive_save_and_load(fits, tmp_path):
+    _, _, w, _ = fits
+    w.save(tmp_path / "w.json")
+    back = gm.MixtureResults.load(tmp_path / "w.json")
+    assert back.bic == pytest.approx(w.bic) and back.entropy == pytest.approx(w.entropy)
+
+
+def test_procedures_without_weights_refuse_weighted_fits(fits):
+    table, _, w, _ = fits
+    with pytest.raises(NotImplementedError, match="frequency weights"):
+        gm.three_step(w, table.assign(z=1.0), "z ~ 1")
+    small = gm.fit(LCA, table, items=ITEMS, id="id", n_classes=1, family="bernoulli", freq_weights="count")
+    with pytest.raises(NotImplementedError, match="repeated"):
+        gm.lmr_test(small, w)
+
+
+@pytest.mark.parametrize("change, kw, match", [
+    (lambda t: t.assign(count=t["count"] + 0.5), {"freq_weights": "count"}, "non-integer"),
+    (lambda t: t.assign(count=t["count"] * 0), {"freq_weights": "count"}, "not positive"),
+    (lambda t: t, {"freq_weights": "counts"}, "'counts' given as freq_weights is not in the data"),
+    (lambda t: t, {"freq_weights": "count", "weights": "count"}, "not both"),
+])
+def test_malformed_frequency_weights_are_refused(change, kw, match):
+    table, _ = _table()
+    with pytest.raises(DesignError, match=match):
+        gm.fit(LCA, change(table), items=ITEMS, id="id", n_classes=2, family="bernoulli", **kw)
