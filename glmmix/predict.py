@@ -10,13 +10,20 @@ seen in fitting is refused by name.
 * ``"marginal"``: E[y_r] = sum_s P(s | z_u) E[y_r | s], the class probabilities from the
   class part (covariates; random class logits integrated with the model's rule);
 * ``"conditional"``: the same weighted by each unit's posterior class probabilities
-  (needs the units' responses);
+  (needs the units' responses; not defined yet with random effects or factors in the
+  outcome part, whose posterior would enter too);
 * ``"by_class"``: E[y_r | s] for every class (joint state), a DataFrame;
 * ``"posterior"``: P(s | responses, covariates) of every unit, a DataFrame indexed by
   unit (poLCA's ``poLCA.posterior``, StepMix's ``predict_proba``); with random effects the
   posterior integrates them with the model's integration rule (re-adapted to the new
   clusters for adaptive rules);
 * ``"class"``: the modal class of every unit (StepMix's ``predict``).
+
+E[y_r | s] integrates the outcome part's random effects and factors over their
+distribution, E[y_r | s] = E_u[g^-1(x_r beta_s + z_r L_s u)] with u ~ N(0, I) (a product
+Gauss-Hermite rule of its own, whatever rule the fit used): the population-averaged mean,
+not the mean at u = 0 (lme4's ``re.form = NA``), which differs for every link but the
+identity.
 
 Per-row results keep the order (and index) of the rows given; per-unit results list units
 in their order of first appearance.
@@ -30,6 +37,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .exceptions import DataWarning, DesignError, GlmmixError
 
@@ -47,6 +55,11 @@ def predict(res, newdata=None, which="marginal"):
     if which in ("posterior", "class"):
         post = res.posterior if newdata is None else posterior(res, newdata)
         return post if which == "posterior" else modal_class(post)
+    if which == "conditional" and _source(res).design.re_out:
+        raise NotImplementedError(
+            "which='conditional' with random effects or factors in the outcome part is not implemented: the "
+            "prediction would need each cluster's posterior of its effects jointly with its classes; use "
+            "which='marginal' (integrated over the effects) or res.random_effects() for the clusters' scores")
     if newdata is None:
         if res.model is None:
             raise GlmmixError("a loaded result has no data: pass newdata to predict()")
@@ -94,7 +107,7 @@ def _fitted_likelihood(res, what):
     if d.D:
         raise GlmmixError(f"{what} is not defined for models with random effects or factors: E[y | class] "
                           "depends on them (use random_effects() for their scores and predict(which='by_class') "
-                          "for the expected outcomes at zero effects)")
+                          "for the expected outcomes integrated over the effects)")
     if d.family.thresholds:
         raise GlmmixError(f"{what} is not defined for ordinal outcomes (categories are not numbers): use "
                           "predict(which='by_class') for the expected category index")
@@ -199,11 +212,61 @@ def _expected(lik, theta, which, post, index, classes):
 
     d = lik.design
     P = lik.layout.unpack(lik.layout.expand(theta))
-    mu = np.asarray(d.family.mean(np.asarray(d.X @ P["beta"]), P["extra"], d.aux))
+    mu = _class_means(lik, P)
     if which == "by_class":
         return pd.DataFrame(mu, index=index, columns=classes)
     w = post if which == "conditional" else joint_prior(lik, theta)
     return pd.Series((w[d.unit_of_row] * mu).sum(axis=1), index=index, name="predicted")
+
+
+#: entries of the rows x classes x nodes arrays handled at once when the outcome's random
+#: effects are integrated
+_ENTRIES_AT_ONCE = 1 << 22
+#: most nodes of the product Gauss-Hermite rule that integrates outcome random effects
+_MAX_NODES = 2000
+
+
+def _normal_rule(D: int):
+    """A product Gauss-Hermite rule for E[f(u)], u ~ N(0, I_D): nodes (Q, D), weights (Q,)."""
+    n = 40 if D == 1 else max(3, int(_MAX_NODES ** (1.0 / D) + 1e-9))
+    if n ** D > _MAX_NODES and n == 3:
+        raise NotImplementedError(f"expected outcomes integrate {D} random-effect dimensions: more than a "
+                                  f"product rule of {_MAX_NODES} nodes can do accurately")
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    grids = np.meshgrid(*([x] * D), indexing="ij")
+    t = np.stack([g.ravel() for g in grids], axis=1)
+    wq = np.prod(np.stack(np.meshgrid(*([w] * D), indexing="ij")).reshape(D, -1), axis=0)
+    return t, wq / wq.sum()
+
+
+def _class_means(lik, P):
+    """E[y_r | s] (rows, states): the family's mean, integrated over the outcome part's random
+    effects and factors u ~ N(0, I) (module docstring)."""
+    d = lik.design
+    eta = np.asarray(d.X @ P["beta"])
+    if not d.re_out:
+        return np.asarray(d.family.mean(eta, P["extra"], d.aux))
+    Lo, _ = lik.factor_matrices(P)
+    terms = lik.layout.re_out_terms
+    first = min(v.dims.start for v in terms)
+    D = max(v.dims.stop for v in terms) - first
+    t, w = _normal_rule(D)
+    n, K = eta.shape
+    Q = t.shape[0]
+    extra = np.repeat(P["extra"], Q, axis=0)  # the states of the family's mean: (class, node)
+    out = np.empty((n, K))
+    step = max(1, _ENTRIES_AT_ONCE // (K * Q))
+    for a in range(0, n, step):
+        rows = np.arange(a, min(a + step, n))
+        A = np.zeros((rows.size, K, D))
+        for b, L, v in zip(d.re_out, Lo, terms):
+            Zr = b.Z[rows]
+            Zr = Zr.toarray() if sp.issparse(Zr) else np.asarray(Zr)
+            A[:, :, v.dims.start - first:v.dims.stop - first] += np.einsum("pi,kij->pkj", Zr, L)
+        e = eta[rows][:, :, None] + np.einsum("pkd,qd->pkq", A, t)
+        mu = np.asarray(d.family.mean(e.reshape(rows.size, K * Q), extra, d.aux.rows(rows)))
+        out[rows] = mu.reshape(rows.size, K, Q) @ w
+    return out
 
 
 def _source(res):

@@ -1,0 +1,98 @@
+"""Expected outcomes of models with random effects or factors in the outcome part: E[y | class]
+integrates them over their distribution (the population-averaged mean), never the mean at
+zero effects. References: closed forms (Poisson: exp(eta + z' Sigma z / 2)) and scipy's
+adaptive quadrature of the one-dimensional integral (logit, probit, factor mixtures).
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+
+import glmmix as gm
+
+
+def _quiet(f, *a, **k):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return f(*a, **k)
+
+
+@pytest.fixture(scope="module")
+def cbpp():
+    return gm.datasets.load("cbpp")
+
+
+def test_poisson_random_intercept_mean_is_lognormal(cbpp):
+    res = gm.fit("incidence ~ period + offset(np.log(size)) + (1|herd)", cbpp, family="poisson")
+    p = res.params
+    sd = p["sd(herd:Intercept)"]
+    shift = {"1": 0.0, "2": p["period[T.2]"], "3": p["period[T.3]"], "4": p["period[T.4]"]}
+    lin = p["Intercept"] + cbpp["period"].astype(str).map(shift).astype(float)
+    want = cbpp["size"] * np.exp(lin + sd ** 2 / 2)
+    np.testing.assert_allclose(res.predict().reindex(cbpp.index).to_numpy(), want.to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(res.predict(cbpp.head(4)).to_numpy(), want.head(4).to_numpy(), rtol=1e-10)
+    # the mean at zero effects is smaller by exp(sd^2 / 2): not what is returned
+    assert np.exp(sd ** 2 / 2) > 1.1
+    with pytest.raises(NotImplementedError, match="random effects or factors in the outcome part"):
+        res.predict(which="conditional")
+
+
+def test_correlated_random_slopes_poisson_mean():
+    rng = np.random.default_rng(5)
+    G, n = 60, 8
+    df = pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.normal(size=G * n)})
+    b = rng.multivariate_normal([0, 0], [[0.4, 0.1], [0.1, 0.2]], size=G)
+    df["y"] = rng.poisson(np.exp(0.5 + 0.3 * df["x"] + b[df["g"], 0] + b[df["g"], 1] * df["x"]))
+    res = _quiet(gm.fit, "y ~ x + (1 + x | g)", df, family="poisson")
+    p = res.params
+    s0, s1, r = p["sd(g:Intercept)"], p["sd(g:x)"], p["cor(g:x,Intercept)"]
+    new = pd.DataFrame({"x": [-1.0, 0.0, 2.0]})
+    z = np.c_[np.ones(3), new["x"]]
+    S = np.array([[s0 ** 2, r * s0 * s1], [r * s0 * s1, s1 ** 2]])
+    want = np.exp(p["Intercept"] + p["x"] * new["x"] + 0.5 * np.einsum("ri,ij,rj->r", z, S, z))
+    np.testing.assert_allclose(res.predict(new).to_numpy(), want.to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("link, cdf", [("logit", stats.logistic.cdf), ("probit", stats.norm.cdf)])
+def test_binary_random_intercept_mean_matches_quadrature(cbpp, link, cdf):
+    res = gm.fit("cbind(incidence, size - incidence) ~ period + (1|herd)", cbpp, family="binomial", link=link)
+    p = res.params
+    sd = p["sd(herd:Intercept)"]
+    new = pd.DataFrame({"period": ["1", "3"], "size": [10, 10]})
+    for row, lin in zip(res.predict(new), [p["Intercept"], p["Intercept"] + p["period[T.3]"]]):
+        want = integrate.quad(lambda u: cdf(lin + sd * u) * stats.norm.pdf(u), -12, 12, epsabs=1e-13)[0]
+        assert row == pytest.approx(want, abs=1e-9)
+
+
+def test_factor_mixture_by_class_means_match_quadrature():
+    lsat = gm.datasets.load("lsat").reset_index().rename(columns={"index": "id"})
+    items = [f"I{j + 1}" for j in range(5)]
+    res = _quiet(gm.fit, "y ~ 0 + item + rr(0 + item | id, 1) | class(id) ~ 1", lsat, items=items, id="id",
+                 n_classes=2, family="bernoulli", seed=1, starts=(6, 2), se="none")
+    byc = res.predict(pd.DataFrame({"item": ["I3"], "id": [0]}), which="by_class").iloc[0]
+    p = res.params
+    for c in byc.index:
+        beta = p[f"{c}:item[I3]"]
+        lam = p["loading(id:item[I3])"]  # loadings are class-invariant by default
+        want = integrate.quad(lambda u: stats.logistic.cdf(beta + lam * u) * stats.norm.pdf(u), -12, 12,
+                              epsabs=1e-13)[0]
+        assert byc[c] == pytest.approx(want, abs=1e-9)
+
+
+def test_ordinal_random_intercept_expected_category_matches_quadrature():
+    rng = np.random.default_rng(1)
+    G, n = 80, 5
+    df = pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.normal(size=G * n)})
+    lat = 0.8 * df["x"] + rng.normal(size=G)[df["g"]] + rng.logistic(size=G * n)
+    df["y"] = np.digitize(lat, [-1, 1])
+    res = _quiet(gm.fit, "y ~ x + (1|g)", df, family="ordinal")
+    p = res.params
+    t1, t2, sd, bx = p["threshold[1]"], p["threshold[2]"], p["sd(g:Intercept)"], p["x"]
+    got = res.predict(pd.DataFrame({"x": [0.0, 1.0]}))
+    for x, val in zip([0.0, 1.0], got):
+        f = (lambda u: (2 - stats.logistic.cdf(t1 - bx * x - sd * u) - stats.logistic.cdf(t2 - bx * x - sd * u))
+             * stats.norm.pdf(u))
+        assert val == pytest.approx(integrate.quad(f, -12, 12, epsabs=1e-13)[0], abs=1e-9)
