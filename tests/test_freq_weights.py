@@ -52,7 +52,7 @@ def test_pattern_table_fits_as_the_expanded_data(fits):
     assert w.llf == pytest.approx(f.llf, abs=1e-6)
     assert w.llf == pytest.approx(-2467.4055, abs=1e-4)  # poLCA / flexmix (tests/reference)
     assert w.bic == pytest.approx(f.bic, abs=1e-5) and w.bic == pytest.approx(5010.8, abs=0.05)  # poLCA's BIC
-    assert w.sabic == pytest.approx(f.sabic, abs=1e-5) and w.entropy == pytest.approx(f.entropy, abs=1e-5)
+    assert w.sabic == pytest.approx(f.sabic, abs=1e-5) and w.entropy == pytest.approx(f.entropy, abs=1e-4)
     assert w.n_independent == 1000 and w.n_units == 30
     (pw, sw), (pf, sf) = _aligned(w), _aligned(f)
     pd.testing.assert_series_equal(pw.sort_index().drop(labels=[i for i in pw.index if "logit" in i]),
@@ -67,7 +67,7 @@ def test_pattern_table_fits_as_the_expanded_data(fits):
     np.testing.assert_allclose(bw[items], bf[items], rtol=1e-3)
     ct_w, ct_f = w.classification_table(), f.classification_table()
     assert sorted(ct_w["n"]) == sorted(ct_f["n"]) and ct_w["n"].sum() == 1000
-    np.testing.assert_allclose(sorted(w.entropy_by_class()), sorted(f.entropy_by_class()), atol=1e-5)
+    np.testing.assert_allclose(sorted(w.entropy_by_class()), sorted(f.entropy_by_class()), atol=1e-4)
     text = str(w.summary())
     assert "Frequency weights:" in text and "count (sum 1000)" in text and "Pseudo" not in text
 
