@@ -10,8 +10,12 @@ seen in fitting is refused by name.
 * ``"marginal"``: E[y_r] = sum_s P(s | z_u) E[y_r | s], the class probabilities from the
   class part (covariates; random class logits integrated with the model's rule);
 * ``"conditional"``: the same weighted by each unit's posterior class probabilities
-  (needs the units' responses; not defined yet with random effects or factors in the
-  outcome part, whose posterior would enter too);
+  (needs the units' responses). With random effects or factors in the outcome part of a
+  one-class model (a GLMM, an IRT model), E[y_r | the cluster's responses]: the mean
+  averaged over the posterior of the cluster's effects, on the fitted rule's adapted nodes
+  (with Laplace integration, the mean at the conditional mode, lme4's ``predict()``).
+  Mixtures with such effects are not implemented (their classes and effects would need a
+  joint posterior);
 * ``"by_class"``: E[y_r | s] for every class (joint state), a DataFrame;
 * ``"posterior"``: P(s | responses, covariates) of every unit, a DataFrame indexed by
   unit (poLCA's ``poLCA.posterior``, StepMix's ``predict_proba``); with random effects the
@@ -56,10 +60,7 @@ def predict(res, newdata=None, which="marginal"):
         post = res.posterior if newdata is None else posterior(res, newdata)
         return post if which == "posterior" else modal_class(post)
     if which == "conditional" and _source(res).design.re_out:
-        raise NotImplementedError(
-            "which='conditional' with random effects or factors in the outcome part is not implemented: the "
-            "prediction would need each cluster's posterior of its effects jointly with its classes; use "
-            "which='marginal' (integrated over the effects) or res.random_effects() for the clusters' scores")
+        return _conditional_with_effects(res, newdata)
     if newdata is None:
         if res.model is None:
             raise GlmmixError("a loaded result has no data: pass newdata to predict()")
@@ -266,6 +267,74 @@ def _class_means(lik, P):
         e = eta[rows][:, :, None] + np.einsum("pkd,qd->pkq", A, t)
         mu = np.asarray(d.family.mean(e.reshape(rows.size, K * Q), extra, d.aux.rows(rows)))
         out[rows] = mu.reshape(rows.size, K, Q) @ w
+    return out
+
+
+def _conditional_with_effects(res, newdata):
+    """``which="conditional"`` for one-class models with outcome random effects or factors."""
+    lik = _source(res)
+    K = lik.design.n_classes
+    if K > 1 or lik.design.form == "crossed":
+        raise NotImplementedError(
+            "which='conditional' is implemented for one-class models with random effects in one grouping: "
+            + ("a mixture's classes and random effects would need their joint posterior per cluster"
+               if K > 1 else "crossed random effects have no independent clusters")
+            + "; use which='marginal' (integrated over the effects) or res.random_effects() for the scores")
+    theta = res.theta
+    if newdata is None:
+        if res.model is None:
+            raise GlmmixError("a loaded result has no data: pass newdata to predict()")
+        U, W = _posterior_nodes(lik, theta)
+        d = lik.design
+        return pd.Series(_means_at_nodes(lik, theta, U, W), index=d.row_index, name="predicted")
+    obs = _new_likelihood(res, newdata, with_outcome=True)
+    U, W = _posterior_nodes(obs, theta)
+    rows = _new_likelihood(res, newdata, with_outcome=False)
+    at = obs.design.cluster_ids.get_indexer(rows.design.cluster_ids)
+    if (at < 0).any():
+        raise DesignError("which='conditional' needs every cluster's responses: cluster(s) "
+                          f"{list(rows.design.cluster_ids[at < 0][:5])} have no observed response")
+    out = pd.Series(_means_at_nodes(rows, theta, U[at], W[at]), index=rows.design.row_index, name="predicted")
+    out = out.sort_index()
+    out.index = newdata.index[out.index.to_numpy()]
+    return out
+
+
+def _posterior_nodes(lik, theta):
+    """Each cluster's posterior of its random effects as nodes (G, Q, D) with weights (G, Q):
+    the rule's nodes (adapted to the cluster) weighted by the posterior; with Laplace
+    integration one node at the cluster's mode."""
+    if lik.integ.adaptive:
+        lik.adapt(theta)
+    es = lik.evaluate(theta, derivs=False)
+    G = lik.design.n_clusters
+    if lik.laplace:
+        m = np.asarray(lik.integ.m, dtype=float)
+        return m[:, None, :], np.ones((G, 1))
+    U = np.broadcast_to(np.asarray(es.nodes), (G,) + np.shape(es.nodes)[1:])
+    return U, np.asarray(es.post_node, dtype=float)
+
+
+def _means_at_nodes(lik, theta, U, W):
+    """sum_q W[g, q] E[y_r | u = U[g, q]] for every row r (cluster g) of a one-class model."""
+    d = lik.design
+    P = lik.layout.unpack(lik.layout.expand(theta))
+    eta = np.asarray(d.X @ P["beta"])[:, 0]
+    Lo, _ = lik.factor_matrices(P)
+    cl = d.cluster_of_unit[d.unit_of_row]
+    Q = U.shape[1]
+    extra = np.repeat(P["extra"], Q, axis=0)
+    out = np.empty(eta.shape[0])
+    step = max(1, _ENTRIES_AT_ONCE // Q)
+    for a in range(0, eta.shape[0], step):
+        rows = np.arange(a, min(a + step, eta.shape[0]))
+        e = np.repeat(eta[rows, None], Q, axis=1)
+        for b, L, v in zip(d.re_out, Lo, lik.layout.re_out_terms):
+            Zr = b.Z[rows]
+            Zr = Zr.toarray() if sp.issparse(Zr) else np.asarray(Zr)
+            e += np.einsum("pj,pqj->pq", Zr @ L[0], U[cl[rows]][:, :, v.dims])
+        mu = np.asarray(d.family.mean(e, extra, d.aux.rows(rows)))
+        out[rows] = (mu * W[cl[rows]]).sum(axis=1)
     return out
 
 

@@ -4,6 +4,8 @@ zero effects. References: closed forms (Poisson: exp(eta + z' Sigma z / 2)) and 
 adaptive quadrature of the one-dimensional integral (logit, probit, factor mixtures).
 """
 
+import json
+import os
 import warnings
 
 import numpy as np
@@ -36,8 +38,6 @@ def test_poisson_random_intercept_mean_is_lognormal(cbpp):
     np.testing.assert_allclose(res.predict(cbpp.head(4)).to_numpy(), want.head(4).to_numpy(), rtol=1e-10)
     # the mean at zero effects is smaller by exp(sd^2 / 2): not what is returned
     assert np.exp(sd ** 2 / 2) > 1.1
-    with pytest.raises(NotImplementedError, match="random effects or factors in the outcome part"):
-        res.predict(which="conditional")
 
 
 def test_correlated_random_slopes_poisson_mean():
@@ -96,3 +96,49 @@ def test_ordinal_random_intercept_expected_category_matches_quadrature():
         f = (lambda u: (2 - stats.logistic.cdf(t1 - bx * x - sd * u) - stats.logistic.cdf(t2 - bx * x - sd * u))
              * stats.norm.pdf(u))
         assert val == pytest.approx(integrate.quad(f, -12, 12, epsabs=1e-13)[0], abs=1e-9)
+
+
+REF = json.load(open(os.path.join(os.path.dirname(__file__), "reference", "values", "offset_cbpp.json")))
+
+
+def test_conditional_predictions_at_the_modes_match_glmmtmb(cbpp):
+    """Laplace: the mean at each herd's conditional mode, glmmTMB's predict(type = "response")."""
+    res = gm.fit("incidence ~ period + offset(np.log(size)) + (1|herd)", cbpp, family="poisson",
+                 integration="laplace")
+    want = np.asarray(REF["glmmTMB_laplace"]["predict_response"])
+    np.testing.assert_allclose(res.predict(which="conditional").reindex(cbpp.index).to_numpy(), want, rtol=2e-5)
+    np.testing.assert_allclose(res.predict(cbpp, which="conditional").to_numpy(), want, rtol=2e-5)
+
+
+def test_conditional_predictions_average_over_the_posterior(cbpp):
+    """Adaptive quadrature: E[y_r | the herd's counts] = int mu_r(u) p(u | y_g) du, checked by scipy."""
+    res = gm.fit("incidence ~ period + offset(np.log(size)) + (1|herd)", cbpp, family="poisson")
+    p = res.params
+    sd = p["sd(herd:Intercept)"]
+    shift = {"1": 0.0, "2": p["period[T.2]"], "3": p["period[T.3]"], "4": p["period[T.4]"]}
+    got = res.predict(which="conditional")
+    for herd in ["1", "7"]:
+        rows = cbpp[cbpp["herd"].astype(str) == herd]
+        lin = p["Intercept"] + rows["period"].astype(str).map(shift).astype(float).to_numpy() + np.log(rows["size"])
+        y = rows["incidence"].to_numpy()
+
+        def post(u):
+            return np.exp(stats.poisson.logpmf(y, np.exp(lin + sd * u)).sum()) * stats.norm.pdf(u)
+
+        norm = integrate.quad(post, -10, 10, epsabs=1e-14)[0]
+        for r, li in zip(rows.index, lin):
+            want = integrate.quad(lambda u: np.exp(li + sd * u) * post(u), -10, 10, epsabs=1e-14)[0] / norm
+            assert got.loc[r] == pytest.approx(want, rel=1e-7)
+    # new data: the herds' posteriors from the rows given, in their order
+    sub = cbpp.iloc[[7, 2, 3, 0, 1]]
+    new = res.predict(sub, which="conditional")
+    assert list(new.index) == list(sub.index)
+    herd1 = cbpp[cbpp["herd"].astype(str) == "1"]
+    np.testing.assert_allclose(res.predict(herd1, which="conditional"), got.loc[herd1.index], rtol=1e-8)
+
+
+def test_conditional_predictions_of_mixtures_with_effects_are_refused(cbpp):
+    res = _quiet(gm.fit, "incidence ~ period + offset(np.log(size)) + (1|herd) | class(herd) ~ 1", cbpp,
+                 n_classes=2, family="poisson", seed=1, starts=(4, 2), se="none")
+    with pytest.raises(NotImplementedError, match="joint posterior"):
+        res.predict(which="conditional")

@@ -39,6 +39,8 @@ res$glmer_laplace <- r2
 m3 <- glmmTMB(incidence ~ period + offset(log(size)) + (1 | herd), data = d, family = poisson)
 r3 <- tmb_summary(m3)
 r3$call <- 'glmmTMB(incidence ~ period + offset(log(size)) + (1 | herd), data = d, family = poisson)'
+r3$predict_response <- as.numeric(predict(m3, type = "response"))
+r3$predict_note <- "predict(m3, type = 'response'): exp(X beta + log(size) + conditional mode of the herd's effect), rows in data order"
 res$glmmTMB_laplace <- r3
 mix <- function(fml, name) {
   ms <- multistart(function() flexmix(fml, data = d, k = 2, model = FLXMRglm(family = "poisson", offset = log(d$size)),
