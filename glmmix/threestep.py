@@ -26,7 +26,10 @@ classes X to further variables while the measurement part stays fixed:
   or, for covariates, the multinomial logits of P(X = s | x). Standard errors are the
   inverse observed information.
 
-Both ignore the sampling error of step 1, as those programs do by default. The formula is
+Both ignore the sampling error of step 1, as those programs do by default. A model fitted
+with weights passes them on: every unit's contributions to D and to step 3 are weighted;
+sampling weights give pseudo-ML estimates with sandwich SEs (the ML step 3 too), frequency
+weights the estimates and SEs of the data with every unit repeated. The formula is
 ``"z ~ 1"`` (class-specific means of a distal outcome z), ``"z ~ 1 + x"`` (class-specific
 regressions), or ``"~ x1 + x2"`` (covariates predicting class membership). With several
 class variables, ``class_variable`` names the one whose marginal posterior is used. Variables are read per unit: ``data`` has the unit column of the
@@ -44,7 +47,6 @@ from .mathutils import lse
 
 from .exceptions import GlmmixError
 from .hypothesis import WaldInference
-from .weights import refuse_weighted
 
 from typing import TYPE_CHECKING
 
@@ -56,13 +58,16 @@ class ThreeStepError(GlmmixError, ValueError):
     """A three-step analysis that cannot be done as asked."""
 
 
-def classification_errors(posterior: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(modal class per unit (0-based), D with D[s, t] = P(W = t | X = s))."""
+def classification_errors(posterior: pd.DataFrame, weights: np.ndarray | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """(modal class per unit (0-based), D with D[s, t] = P(W = t | X = s)); ``weights``:
+    the units' weights."""
     p = np.asarray(posterior, dtype=float)
     W = p.argmax(axis=1)
     K = p.shape[1]
     onehot = np.eye(K)[W]
-    D = (p.T @ onehot) / p.sum(axis=0)[:, None]
+    pw = p if weights is None else p * np.asarray(weights, float)[:, None]
+    D = (pw.T @ onehot) / pw.sum(axis=0)[:, None]
     return W, D
 
 
@@ -119,6 +124,8 @@ class ThreeStepResults(WaldInference):
         self.nobs = n
         #: fitted units left out because the distal outcome or a covariate is missing
         self.n_missing = 0
+        #: the weights used: the fitted model's weighting (columns and scalings), None without
+        self.weighting = None
         #: the class labels (rows and columns of the classification table)
         self.class_labels = None
         self.llf = llf
@@ -141,6 +148,10 @@ class ThreeStepResults(WaldInference):
         D = pd.DataFrame(self.classification_errors, index=[f"X={c}" for c in self.class_labels],
                          columns=[f"W={c}" for c in self.class_labels])
         lines = [f"Three-step analysis: {self.formula}  [{names[self.method]}]", f"Units: {self.nobs}" + (f" ({self.n_missing} with missing values left out)" if self.n_missing else "")]
+        if self.weighting:
+            w = self.weighting
+            lines.append(f"Frequency weights: {w['freq_weights']} (sum {w['n_weighted']:.0f})" if "freq_weights" in w
+                         else "Sampling weights: " + ", ".join(f"{w[k]}" for k in ("weights", "cluster_weights") if k in w))
         if self.llf is not None:
             lines.append(f"Step-3 log-likelihood: {self.llf:.4f}")
         lines += [tab.to_string(float_format=lambda v: f"{v:.4f}"),
@@ -163,10 +174,13 @@ def _bch_weights(W, D):
                              "enough for BCH weights") from None
 
 
-def _sandwich(bread, psi):
-    """A^-1 (sum_i psi_i psi_i') A^-1 for the stacked estimating equations."""
+def _sandwich(bread, psi, copies=None):
+    """A^-1 (sum_i psi_i psi_i') A^-1 for the stacked estimating equations (``psi`` weighted
+    by the units' weights); with frequency weights (``copies``) every copy of a unit counts
+    once: sum_i psi_i psi_i' / f_i."""
     Ainv = np.linalg.inv(bread)
-    return Ainv @ (psi.T @ psi) @ Ainv
+    meat = psi.T @ psi if copies is None else (psi / copies[:, None]).T @ psi
+    return Ainv @ meat @ Ainv
 
 
 def _bch_glm(X, z, w, family, label):
@@ -201,11 +215,13 @@ def _bch_glm(X, z, w, family, label):
     return beta, (X * (w * v)[:, None]).T @ X, X * (w * d)[:, None]
 
 
-def _bch(W, D, X, z, classes, xnames, family="gaussian"):
+def _bch(W, D, X, z, classes, xnames, family="gaussian", uw=None, copies=None):
     """BCH step 3 for a distal outcome: per class a weighted GLM (Gaussian: least squares with
-    the class's residual variance), sandwich SEs of the stacked estimating equations."""
+    the class's residual variance), sandwich SEs of the stacked estimating equations. ``uw``:
+    the units' weights (multiplying the BCH weights); ``copies``: the same when they are
+    frequency weights."""
     K = D.shape[0]
-    w = _bch_weights(W, D)
+    w = _bch_weights(W, D) * (1.0 if uw is None else uw[:, None])
     p = X.shape[1]
     est, psi, bread, names = [], [], [], []
     for s in range(K):
@@ -237,7 +253,7 @@ def _bch(W, D, X, z, classes, xnames, family="gaussian"):
     at = np.cumsum([0, *sizes])
     for s in range(K):
         A[at[s]:at[s + 1], at[s]:at[s + 1]] = bread[s]
-    V = _sandwich(A, np.concatenate(psi, axis=1))
+    V = _sandwich(A, np.concatenate(psi, axis=1), copies)
     est = np.array(est)
     if get_family(family).has_residual_sd:  # report sigma = sqrt(sigma^2) (delta method)
         J = np.eye(est.size)
@@ -249,7 +265,7 @@ def _bch(W, D, X, z, classes, xnames, family="gaussian"):
     return pd.Series(est, index=names, name="coef"), V
 
 
-def _bch_covariates(W, D, X, classes, xnames):
+def _bch_covariates(W, D, X, classes, xnames, uw=None, copies=None):
     """BCH step 3 for covariates of class membership (Vermunt 2010; Bakk & Vermunt 2016):
     every unit enters every class s with weight w_is in a multinomial logistic regression,
     maximising sum_i sum_s w_is log P(X = s | x_i). As the weights of a unit sum to 1, the
@@ -258,14 +274,15 @@ def _bch_covariates(W, D, X, classes, xnames):
     K = D.shape[0]
     w = _bch_weights(W, D)
     n, q = X.shape
+    u = np.ones(n) if uw is None else uw
     theta = np.zeros(q * (K - 1))
     for _ in range(100):
         G = np.column_stack([theta.reshape(q, K - 1), np.zeros(q)])
         lin = X @ G
         pi = np.exp(lin - lse(lin, axis=1, keepdims=True))[:, : K - 1]
-        score = np.einsum("ni,nk->nik", X, w[:, : K - 1] - pi).reshape(n, -1)
+        score = np.einsum("ni,nk->nik", X * u[:, None], w[:, : K - 1] - pi).reshape(n, -1)
         cov = (pi[:, :, None] * np.eye(K - 1)[None]) - pi[:, :, None] * pi[:, None, :]  # (n, K-1, K-1)
-        H = np.einsum("ni,nj,nkl->ikjl", X, X, cov).reshape(q * (K - 1), q * (K - 1))
+        H = np.einsum("ni,nj,nkl->ikjl", X * u[:, None], X, cov).reshape(q * (K - 1), q * (K - 1))
         step = np.linalg.solve(H, score.sum(axis=0))
         if not np.all(np.isfinite(step)) or np.abs(theta + step).max() > 30:
             raise ThreeStepError("the BCH multinomial regression of the classes on the covariates has no finite "
@@ -274,7 +291,7 @@ def _bch_covariates(W, D, X, classes, xnames):
         if np.abs(step).max() < 1e-10:
             break
     labels = [f"logit:{classes[k]}:{v}" for v in xnames for k in range(K - 1)]
-    return pd.Series(theta, index=labels, name="coef"), _sandwich(H, score)
+    return pd.Series(theta, index=labels, name="coef"), _sandwich(H, score, copies)
 
 
 def _ml_parts(theta, W, logD, X, z, K, mode, Xc):
@@ -310,19 +327,22 @@ def _ml_parts(theta, W, logD, X, z, K, mode, Xc):
     return ll, score
 
 
-def _ml(W, D, X, z, classes, xnames, mode, post):
+def _ml(W, D, X, z, classes, xnames, mode, post, uw=None, frequency=False):
+    """ML step 3; ``uw``: the units' weights (pseudo-ML with sandwich SEs for sampling
+    weights, the observed information of the weighted log-likelihood for frequency ones)."""
     from .inference import numeric_hessian
 
     K = D.shape[0]
+    u = np.ones(len(W)) if uw is None else uw
     with np.errstate(divide="ignore"):
         logD = np.log(np.clip(D, 1e-300, None))
     if mode == "distal":
         p = X.shape[1]
         start = [np.zeros(K - 1)]
-        share = post.mean(axis=0)
+        share = np.average(post, axis=0, weights=u)
         start[0] = np.log(share[: K - 1] / share[K - 1])
         for s in range(K):  # posterior-weighted regressions start the search
-            w = post[:, s]
+            w = post[:, s] * u
             beta = np.linalg.lstsq(X * np.sqrt(w)[:, None], z * np.sqrt(w), rcond=None)[0]
             res = z - X @ beta
             start.append(np.append(beta, 0.5 * np.log(max((w * res**2).sum() / w.sum(), 1e-8))))
@@ -334,7 +354,7 @@ def _ml(W, D, X, z, classes, xnames, mode, post):
 
     def f(t):
         ll, sc = _ml_parts(t, W, logD, X, z, K, mode, Xc)
-        return -ll.sum(), -sc.sum(axis=0)
+        return -(u * ll).sum(), -(u[:, None] * sc).sum(axis=0)
 
     opt = optimize.minimize(f, theta0, jac=True, method="BFGS", options={"gtol": 1e-7, "maxiter": 2000})
     theta = opt.x
@@ -345,6 +365,9 @@ def _ml(W, D, X, z, classes, xnames, mode, post):
         V = np.linalg.inv(-H)
     except np.linalg.LinAlgError:
         raise ThreeStepError("the step-3 information matrix is singular") from None
+    if uw is not None and not frequency:  # sampling weights: the sandwich
+        S = u[:, None] * _ml_parts(theta, W, logD, X, z, K, mode, Xc)[1]
+        V = V @ (S.T @ S) @ V
     if mode == "distal":
         p = X.shape[1]
         labels = [f"logit:{classes[s]}:Intercept" for s in range(K - 1)]
@@ -392,6 +415,25 @@ def _class_posterior(post, sizes, variable):
     return pd.DataFrame(M, index=post.index, columns=[f"{variable}#{j}" for j in cols])
 
 
+def _unit_weights(res):
+    """(the fitted units' weights, whether they are frequency weights); (None, False) without
+    weights. Sampling weights of two-level models: the unit's times its cluster's."""
+    w = getattr(res, "weighting", None)
+    if not w:
+        return None, False
+    if "freq_weights" in w:
+        return np.asarray(res.unit_freq, dtype=float), True
+    model = getattr(res, "model", None)
+    if model is None:
+        raise ThreeStepError("three_step() of a loaded result with sampling weights needs the units' weights, which "
+                             "results files do not keep: refit the model in this session")
+    d = model.design
+    uw = np.ones(d.n_units) if d.unit_weight is None else np.asarray(d.unit_weight, dtype=float)
+    if d.cluster_weight is not None:
+        uw = uw * np.asarray(d.cluster_weight, dtype=float)[d.cluster_of_unit]
+    return uw, False
+
+
 def three_step(res: MixtureResults, data: pd.DataFrame, formula: str, method: str = "bch",
                family: str = "gaussian", class_variable: str | None = None) -> ThreeStepResults:
     """Relate latent classes to a distal outcome or to covariates without shifting the classes.
@@ -430,26 +472,29 @@ def three_step(res: MixtureResults, data: pd.DataFrame, formula: str, method: st
     post = getattr(res, "posterior", None)
     if post is None or res.n_classes < 2:
         raise ThreeStepError("three_step() needs a fitted model with at least 2 classes")
-    refuse_weighted(res, "three_step()")
+    uw_all, frequency = _unit_weights(res)
     post = _class_posterior(post, dict(res.class_sizes), class_variable)
     lhs, xnames, X, z, ok = _unit_data(res, data, formula)
     P = post.to_numpy(dtype=float)
-    W_all, D = classification_errors(P)  # from every fitted unit (step 2)
+    W_all, D = classification_errors(P, uw_all)  # from every fitted unit (step 2)
     W, X, P = W_all[ok], X[ok], P[ok]
     z = z[ok] if z is not None else None
+    uw = None if uw_all is None else uw_all[ok]
+    copies = uw if frequency else None
     classes = list(post.columns)
     llf = None
     if lhs:
         _check_outcome(z, family, lhs)
         if method == "bch":
-            params, V = _bch(W, D, X, z, classes, xnames, family)
+            params, V = _bch(W, D, X, z, classes, xnames, family, uw, copies)
         else:
-            params, V, llf = _ml(W, D, X, z, classes, xnames, "distal", P)
+            params, V, llf = _ml(W, D, X, z, classes, xnames, "distal", P, uw, frequency)
     elif method == "bch":
-        params, V = _bch_covariates(W, D, X, classes, xnames)
+        params, V = _bch_covariates(W, D, X, classes, xnames, uw, copies)
     else:
-        params, V, llf = _ml(W, D, X, None, classes, xnames, "covariates", P)
+        params, V, llf = _ml(W, D, X, None, classes, xnames, "covariates", P, uw, frequency)
     out = ThreeStepResults(params, 0.5 * (V + V.T), method, formula, D, int(ok.sum()), llf)
     out.class_labels = classes
     out.n_missing = int((~ok).sum())
+    out.weighting = getattr(res, "weighting", None) or None
     return out

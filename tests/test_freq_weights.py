@@ -108,10 +108,59 @@ def test_frequency_weights_survive_save_and_load(fits, tmp_path):
     assert back.bic == pytest.approx(w.bic) and back.entropy == pytest.approx(w.entropy)
 
 
+RATERS = list("ABCDEFG")
+
+
+@pytest.fixture(scope="module")
+def carcinoma_fits():
+    """Carcinoma ratings (118 slides, 20 distinct patterns; classes well separated): the
+    pattern table with counts, and the slides one by one started at the table's estimates
+    (the same class labels), with a distal outcome and a covariate that depend on the pattern."""
+    full = gm.datasets.load("carcinoma")[RATERS]
+    table = full.groupby(RATERS).size().rename("count").reset_index()
+    k = np.arange(len(table))
+    table = table.assign(id=k, z=table[RATERS].sum(axis=1) + np.sin(k), x=np.cos(3.0 * k))
+    per = table.set_index(table[RATERS].astype(str).agg("".join, axis=1))
+    key = full[RATERS].astype(str).agg("".join, axis=1)
+    full = full.assign(id=np.arange(len(full)), z=per.loc[key, "z"].to_numpy(), x=per.loc[key, "x"].to_numpy())
+    kw = dict(items=RATERS, id="id", n_classes=2, family="bernoulli")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = gm.fit(LCA, table, freq_weights="count", seed=1, **kw)
+        f = gm.fit(LCA, full, start_params=w.theta, starts=0, **kw)
+    assert f.llf == pytest.approx(w.llf, abs=1e-6)
+    return table, full, w, f
+
+
+@pytest.mark.parametrize("method, formula", [("bch", "z ~ 1"), ("ml", "z ~ 1"), ("bch", "~ x"), ("ml", "~ x")])
+def test_three_step_with_frequency_weights_is_that_of_the_expanded_data(carcinoma_fits, method, formula):
+    table, full, w, f = carcinoma_fits
+    a = gm.three_step(w, table, formula, method=method)
+    b = gm.three_step(f, full, formula, method=method)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.bse, b.bse, rtol=1e-4)
+    np.testing.assert_allclose(a.classification_errors, b.classification_errors, atol=1e-8)
+    assert a.nobs == 20 and "Frequency weights: count (sum 118)" in a.summary()
+
+
+def test_three_step_with_sampling_weights_is_pseudo_ml(carcinoma_fits):
+    """Integer sampling weights give the expanded data's estimates; their SEs are the sandwich
+    over the weighted units (each unit's score counted with its squared weight)."""
+    table, full, _, f = carcinoma_fits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = gm.fit(LCA, table, items=RATERS, id="id", n_classes=2, family="bernoulli", weights="count",
+                   start_params=f.theta, starts=0)
+    for method in ("bch", "ml"):
+        a = gm.three_step(s, table, "z ~ 1", method=method)
+        b = gm.three_step(f, full, "z ~ 1", method=method)
+        np.testing.assert_allclose(a.params, b.params, rtol=1e-5, atol=1e-6)
+        assert np.all(a.bse > 0) and not np.allclose(a.bse, b.bse, rtol=1e-2)
+        assert "Sampling weights: count" in a.summary()
+
+
 def test_procedures_without_weights_refuse_weighted_fits(fits):
     table, _, w, _ = fits
-    with pytest.raises(NotImplementedError, match="frequency weights"):
-        gm.three_step(w, table.assign(z=1.0), "z ~ 1")
     small = gm.fit(LCA, table, items=ITEMS, id="id", n_classes=1, family="bernoulli", freq_weights="count")
     with pytest.raises(NotImplementedError, match="repeated"):
         gm.lmr_test(small, w)
