@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gc
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -123,6 +123,36 @@ class Design:
     @property
     def n_units(self) -> int:
         return self.unit_starts.shape[0]
+
+    def cluster_bounds(self, a: int, b: int) -> tuple[int, int, int, int]:
+        """Units [ua, ub) and rows [ra, rb) of the clusters [a, b) (rows are sorted by cluster,
+        then unit, so each block of clusters is one run of units and of rows)."""
+        cu = self.cluster_of_unit
+        ua, ub = np.searchsorted(cu, [a, b])
+        ra = int(self.unit_starts[ua]) if ua < self.n_units else self.n_rows
+        rb = int(self.unit_starts[ub]) if ub < self.n_units else self.n_rows
+        return int(ua), int(ub), ra, rb
+
+    def clusters(self, a: int, b: int) -> "Design":
+        """The design of the clusters [a, b) alone: the same model, encodings and scales, the
+        block's rows, units and clusters (views where numpy gives them). Independent clusters
+        make the log-likelihood, its gradient and the EM information sums over such blocks."""
+        if self.groupings is not None:
+            raise NotImplementedError("a design with crossed random terms has no independent clusters to split")
+        ua, ub, ra, rb = self.cluster_bounds(a, b)
+        rows, units, cl = slice(ra, rb), slice(ua, ub), slice(a, b)
+        cs = self.classes
+        sub_cs = None if cs is None else ClassSystem(
+            [replace(v, Z=v.Z[cl if v.between else units]) for v in cs.vars], cs.single)
+        return replace(
+            self, aux=self.aux.rows(rows), y=self.y[rows], X=self.X[rows],
+            unit_of_row=self.unit_of_row[rows] - ua, unit_starts=self.unit_starts[units] - ra,
+            unit_ids=self.unit_ids[units], Z=self.Z[units], cluster_of_unit=self.cluster_of_unit[units] - a,
+            cluster_ids=self.cluster_ids[cl], row_index=self.row_index[rows],
+            re_out=[replace(t, Z=t.Z[rows]) for t in self.re_out],
+            re_cls=[replace(t, Z=t.Z[units]) for t in self.re_cls], classes=sub_cs,
+            unit_weight=None if self.unit_weight is None else self.unit_weight[units],
+            cluster_weight=None if self.cluster_weight is None else self.cluster_weight[cl])
 
 
 def _offset(x):

@@ -40,7 +40,7 @@ from scipy import linalg, optimize
 from .exceptions import (BoundaryWarning, ConvergenceWarning, DegenerateLikelihoodWarning, EstimationError, GlmmixError,
                          IntegrationAccuracyWarning)
 from .identification import check_identified, degenerate_message, degenerate_params
-from .likelihood import EStep, MixtureLikelihood
+from .likelihood import MixtureLikelihood
 from .scaling import Rescaling, ScaledLikelihood, internal
 from .progress import run_jobs, say
 
@@ -278,16 +278,8 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
         idx = L.free_idx[L.blocks[name].slice]
         movable[idx[idx >= 0]] = True
 
-    def homo(es: EStep):
-        # every class sees every row with weight one: Q of K identical one-class models
-        Q = es.wpat.shape[2]
-        new = copy.copy(es)
-        new.wpat = np.broadcast_to(lik.count[:, None, None] / Q, es.wpat.shape).copy()
-        lf = es.fe.logf.reshape(lik.count.shape[0], K, -1).mean(axis=2)
-        new.ll = float((lik.count[:, None] * lf).sum())
-        return new
-
-    es = homo(lik.evaluate(theta))
+    # every class sees every row with weight one: K identical one-class models
+    es = lik.evaluate(theta, homogeneous=True)
     for _ in range(max_iter):
         g = L.reduce(lik.full_gradient(es))
         H = lik.q_information(es)
@@ -296,7 +288,7 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
             step[movable] = _solve(H[np.ix_(movable, movable)], g[movable])
         t = 1.0
         for _ in range(30):
-            new = homo(lik.evaluate(theta + t * step))
+            new = lik.evaluate(theta + t * step, homogeneous=True)
             if np.isfinite(new.ll) and new.ll >= es.ll - 1e-9 * abs(es.ll):
                 break
             t *= 0.5
@@ -974,7 +966,7 @@ POLISH_MAX = 3
 def evaluation_cells(lik) -> float:
     """Cells one evaluation fills: (patterns x classes + cluster patterns) x nodes."""
     base = lik.base if isinstance(lik, ScaledLikelihood) else lik
-    return float(base.n_patterns * base.K + base.pat.Gc.shape[0]) * base.integ.n_nodes
+    return float(base.n_patterns * base.K + base.n_cluster_patterns) * base.integ.n_nodes
 
 
 def search_likelihood(lik, opts: FitOptions):

@@ -94,6 +94,11 @@ class EStep:
     wb: np.ndarray = None
     re_lin: np.ndarray = None
     eta_nodes: np.ndarray = None
+    #: an evaluation summed over blocks of clusters (``MixtureLikelihood.shards``): what the
+    #: blocks returned (``"grad"``, ``"moments"``, ``"post"``), and where it was taken
+    #: (theta, adaptation state, homogeneous) so that other sums are computed on request
+    sums: dict = None
+    at: tuple = None
 
     def __post_init__(self):
         if self.eta_nodes is None:  # the linear predictors' nodes are the rule's
@@ -218,6 +223,10 @@ class _Expand:
 #: bounds the memory these steps add to the data's
 _CHUNK = 1 << 15
 
+#: cells (rows or row patterns x classes x nodes) one evaluation fills at most before it runs
+#: over blocks of clusters (``MixtureLikelihood._make_shards``): about 4 MiB per such array
+SHARD_CELLS = 1 << 19
+
 
 def _same_rows(A, first, inv) -> bool:
     """Whether every row i of ``A`` (dense or sparse) equals row ``first[inv[i]]``, checked in
@@ -317,7 +326,8 @@ def row_patterns(design: Design):
 class MixtureLikelihood:
     """Likelihood of a :class:`~glmmix.design.Design` under a :class:`~glmmix.params.ParamLayout`."""
 
-    def __init__(self, design: Design, layout: ParamLayout, integration: Integration | None = None):
+    def __init__(self, design: Design, layout: ParamLayout, integration: Integration | None = None,
+                 max_cells: float | None = None):
         self.design = design
         self.layout = layout
         self.K = design.n_classes
@@ -346,12 +356,93 @@ class MixtureLikelihood:
         if self.D > 0 and self.integ.m.shape[0] != n_adapt:
             self.integ.reset(n_adapt)
         self._eta_grid = self._outcome_subgrid()
-        first, inv = (np.arange(design.n_rows), np.arange(design.n_rows)) if per_row else row_patterns(design)
-        self.pat = _RowSet(design, first, inv, per_row=per_row, compress_units=self.shared_nodes)
+        self._per_row = per_row
+        self._pat = None
         self._rows = None
         self._lap_sum = None  # Laplace: cluster sums of the rows, with within-cluster weights
-        self.n_patterns = self.pat.P
-        self.count = self.pat.count
+        self.shards = self._make_shards(SHARD_CELLS if max_cells is None else max_cells)
+        if self.shards is None:
+            self.n_patterns = self.pat.P
+            self.count = self.pat.count
+            self.n_cluster_patterns = self.pat.Gc.shape[0]
+        else:
+            self.n_patterns = sum(sh.n_patterns for _, _, sh in self.shards)
+            self.count = None
+            self.n_cluster_patterns = sum(sh.n_cluster_patterns for _, _, sh in self.shards)
+
+    @property
+    def pat(self) -> _RowSet:
+        """The row set of the whole data (built on first use when the evaluation runs over
+        blocks of clusters, where only evaluations with ``whole=True`` need it)."""
+        if self._pat is None:
+            d = self.design
+            first, inv = (np.arange(d.n_rows), np.arange(d.n_rows)) if self._per_row else row_patterns(d)
+            self._pat = _RowSet(d, first, inv, per_row=self._per_row, compress_units=self.shared_nodes)
+        return self._pat
+
+    # ------------------------------------------------------------------ blocks of clusters
+    def _make_shards(self, max_cells):
+        """Blocks of clusters when one evaluation would fill more than ``max_cells`` cells
+        (rows or row patterns, units or unit patterns, x classes x nodes): [(first cluster,
+        end, likelihood of the block)], or None (one block: this likelihood itself).
+
+        Clusters are independent, so the log-likelihood, its gradient, the EM information and
+        the scores are sums (or concatenations) over blocks of clusters, each evaluated by
+        this same engine on :meth:`Design.clusters`; the (rows x classes x nodes) arrays then
+        exist for one block at a time. Laplace (one node) and crossed designs run whole."""
+        d = self.design
+        G = d.n_clusters
+        if G < 2 or self.laplace or d.groupings is not None:
+            return None
+        per_cell = self.K * max(self.integ.n_nodes, 1)
+        if self._per_row:
+            n = max(d.n_rows, d.n_units)
+        else:
+            n = max(self.pat.P, self.pat.V)
+        if n * per_cell <= max_cells:
+            return None
+        # rows per block, cut at cluster boundaries: clusters' first rows
+        first_unit = np.searchsorted(d.cluster_of_unit, np.arange(G))
+        first_row = d.unit_starts[first_unit]
+        step = max(1, int(max_cells // per_cell))
+        cuts = np.unique(np.r_[np.searchsorted(first_row, np.arange(0, d.n_rows, step)), G])
+        bounds = np.r_[0, cuts[cuts > 0]]
+        self._pat = None  # the blocks hold their own row sets
+        k = self.K if self.class_nodes else 1
+        m, R = self.integ.m, self.integ.R
+        return [(int(a), int(b), MixtureLikelihood(d.clusters(a, b), self.layout,
+                                                   self.integ.with_adaptation((m[a * k:b * k], R[a * k:b * k])),
+                                                   max_cells=np.inf))
+                for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def _shard_sums(self, theta, what: frozenset, homogeneous: bool = False, state=None) -> dict:
+        """The sums ``what`` over the blocks of clusters at ``theta`` and the adaptation
+        ``state`` (default: the current one); see :func:`block_sums`."""
+        m, R = state if state is not None else (self.integ.m, self.integ.R)
+        k = self.K if self.class_nodes else 1
+        outs = []
+        for a, b, sh in self.shards:
+            one = copy.copy(sh)  # the block's own nodes: the current rule at its clusters' adaptation
+            one.integ = replace(self.integ, m=m[a * k:b * k], R=R[a * k:b * k])
+            outs.append(block_sums(one, theta, what, homogeneous))
+        return combine_sums(outs)
+
+    def _evaluate_shards(self, theta, derivs: bool, homogeneous: bool) -> EStep:
+        what = frozenset({"grad"} if derivs else ())
+        state = (self.integ.m, self.integ.R)
+        sums = self._shard_sums(theta, what, homogeneous, state)
+        P = self.layout.unpack(self.layout.expand(theta))
+        return EStep(sums["ll"], sums.get("ll_units"), None, None, None, None, P,
+                     sums=sums, at=(np.array(theta, float), state, homogeneous))
+
+    def _sums_of(self, es: EStep, name: str):
+        """A sum of a blocked evaluation ``es``, computed at its parameters and nodes when it
+        was not taken with it."""
+        if name not in es.sums:
+            theta, state, homo = es.at
+            es.sums.update({k: v for k, v in self._shard_sums(theta, frozenset({name}), homo, state).items()
+                            if k not in ("ll", "ll_units")})
+        return es.sums[name]
 
     def with_integration(self, integration: Integration) -> "MixtureLikelihood":
         """The same likelihood on another integration rule (``Integration.coarse``)."""
@@ -446,8 +537,17 @@ class MixtureLikelihood:
     def laplace(self) -> bool:
         return self.integ.method == "laplace" and self.D > 0
 
-    def evaluate(self, theta: np.ndarray, derivs: bool = True, rows: bool = False) -> EStep:
-        """Log-likelihood and posteriors at free parameters ``theta``."""
+    def evaluate(self, theta: np.ndarray, derivs: bool = True, rows: bool = False, whole: bool = False,
+                 homogeneous: bool = False) -> EStep:
+        """Log-likelihood and posteriors at free parameters ``theta``.
+
+        With blocks of clusters (:meth:`_make_shards`) the evaluation is summed over them and
+        holds the sums only (``EStep.sums``; the gradient when ``derivs``); ``whole=True`` (or
+        ``rows=True``) evaluates the whole data at once, with every array (scoring uses them).
+        ``homogeneous``: every class sees every row with weight one and the node weights are
+        uniform (the one-class start, ``estimation.center``)."""
+        if self.shards is not None and not (whole or rows):
+            return self._evaluate_shards(theta, derivs, homogeneous)
         if self.laplace:
             self.find_mode(theta)
         rs = self._rowset(rows)
@@ -501,9 +601,22 @@ class MixtureLikelihood:
             else:
                 Wu = c.Wu
             wpat = np.asarray(rs.CT @ Wu.reshape(V, -1)).reshape(rs.P, K, Wu.shape[2])
-        return EStep(c.ll, c.ll_units, c.post, logprior, wpat, fe, P, c.post_node, u_nodes,
-                     eta_q=Qe, pq=c.pq, rs=rs, post_c=c.post_c, post_bq=c.post_bq, post_vq=c.post_vq,
-                     wprior=c.wprior, wb=c.wb, re_lin=re_lin, eta_nodes=eta_nodes)
+        es = EStep(c.ll, c.ll_units, c.post, logprior, wpat, fe, P, c.post_node, u_nodes,
+                   eta_q=Qe, pq=c.pq, rs=rs, post_c=c.post_c, post_bq=c.post_bq, post_vq=c.post_vq,
+                   wprior=c.wprior, wb=c.wb, re_lin=re_lin, eta_nodes=eta_nodes)
+        return self._homogeneous(es) if homogeneous else es
+
+    def _homogeneous(self, es: EStep) -> EStep:
+        """Every class sees every row (pattern) with weight one and every node alike: K
+        copies of the one-class model with the random effects at zero (their log-densities
+        averaged over the nodes)."""
+        rs = es.rs
+        new = copy.copy(es)
+        if es.wpat is not None:
+            new.wpat = np.broadcast_to(rs.count[:, None, None] / es.wpat.shape[2], es.wpat.shape).copy()
+        lf = es.fe.logf.reshape(rs.P, self.K, -1).mean(axis=2)
+        new.ll = float((rs.count[:, None] * lf).sum())
+        return new
 
     def _linear_predictors(self, rs, P, Lo, u_nodes, Q):
         """eta (patterns, K, nodes or 1): fixed part plus the outcome random terms at the nodes.
@@ -617,16 +730,24 @@ class MixtureLikelihood:
 
     def unit_posterior(self, es: EStep) -> np.ndarray:
         """Posterior class probabilities of every unit (n_units, K), nodes integrated out."""
+        if es.sums is not None:
+            return self._sums_of(es, "post")
         if es.post is not None:
             return es.post
         rs = es.rs
         cu = self.design.cluster_of_unit
-        if es.post_bq is None:
-            return np.einsum("ukq,uq->uk", es.post_c[rs.vinv], np.asarray(es.post_node)[cu])
-        Kb = self.cs.Kb
-        pbq = es.post_bq[rs.ginv][cu]  # (U, Kb, Q)
-        pc = es.post_c[rs.vinv].reshape(cu.size, Kb, self.K // Kb, -1)
-        return np.einsum("ubwq,ubq->ubw", pc, pbq).reshape(cu.size, self.K)
+        U, K, Kb = cu.size, self.K, self.cs.Kb
+        out = np.empty((U, K))
+        step = max(1, _CHUNK * 32 // max(K * es.post_c.shape[2], 1))  # units at a time: bounded temporaries
+        for a in range(0, U, step):
+            b = min(a + step, U)
+            pc = es.post_c[rs.vinv[a:b]]
+            if es.post_bq is None:
+                out[a:b] = np.einsum("ukq,uq->uk", pc, es.post_node[cu[a:b]])
+            else:
+                pbq = es.post_bq[rs.ginv[cu[a:b]]]  # (units, Kb, Q)
+                out[a:b] = np.einsum("ubwq,ubq->ubw", pc.reshape(b - a, Kb, K // Kb, -1), pbq).reshape(b - a, K)
+        return out
 
     def _rowset(self, rows):
         if not rows or (self.pat.cluster is not None and self.pat.V == self.design.n_units):
@@ -650,6 +771,8 @@ class MixtureLikelihood:
 
     def full_gradient(self, es: EStep, rows: bool = False) -> np.ndarray:
         """Gradient with respect to the full parameter vector (Fisher's identity)."""
+        if es.sums is not None:
+            return self._sums_of(es, "grad").copy()
         rs = self._rowset(rows)
         L = self.layout
         K = self.K
@@ -737,6 +860,8 @@ class MixtureLikelihood:
         """Per-cluster gradients (independent units), shape (n_clusters, n_free)."""
         if self.laplace and not self.laplace_exact:
             return self._laplace_unit_differences(theta)
+        if self.shards is not None:
+            return self._shard_sums(theta, frozenset({"scores"}))["scores"]
         es = self.evaluate(theta, rows=True)
         rs = self._rowset(True)
         L = self.layout
@@ -805,6 +930,8 @@ class MixtureLikelihood:
         parameters. EM's M-step is a scoring step with this matrix (Lange's EM-gradient
         algorithm), so the EM phase serves every family, random term and constraint.
         """
+        if es.sums is not None:
+            return self._sums_of(es, "info").copy()
         rs = self.pat
         L = self.layout
         H = np.zeros((L.n_free, L.n_free))
@@ -895,11 +1022,11 @@ class MixtureLikelihood:
             return self.loglik(theta)
         prev = None
         for _ in range(max_iter):
-            es = self.evaluate(theta, derivs=False)
-            if prev is not None and abs(es.ll - prev) < tol:
-                return es.ll
-            prev = es.ll
-            self.move_nodes(es)
+            ll, mean, cov = self._moments_at(theta)
+            if prev is not None and abs(ll - prev) < tol:
+                return ll
+            prev = ll
+            self.integ.set_moments(mean, cov)
         return self.loglik(theta)
 
     def move_nodes(self, es: EStep) -> None:
@@ -907,12 +1034,17 @@ class MixtureLikelihood:
         move to the posterior mean and covariance of its latents that ``es`` gives."""
         if not self.integ.adaptive or self.D == 0 or self.laplace or self.integ.n_nodes < 2:
             return
-        w = np.asarray(es.post_node)
-        u = es.nodes
-        mean = np.einsum("gq,gqd->gd", w, u)
-        dev = u - mean[:, None, :]
-        cov = np.einsum("gq,gqi,gqj->gij", w, dev, dev)
+        mean, cov = self._sums_of(es, "moments") if es.sums is not None else node_moments(es)
         self.integ.set_moments(mean, cov)
+
+    def _moments_at(self, theta):
+        """Log-likelihood and each cluster's posterior means and covariances of the latents
+        at the current nodes (summed, concatenated, over blocks of clusters)."""
+        if self.shards is not None:
+            sums = self._shard_sums(theta, frozenset({"moments"}))
+            return (sums["ll"],) + sums["moments"]
+        es = self.evaluate(theta, derivs=False)
+        return (es.ll,) + node_moments(es)
 
     def find_mode(self, theta):
         """Laplace: adapt the one node to each cluster's mode and curvature."""
@@ -1037,11 +1169,60 @@ class MixtureLikelihood:
     def posterior_moments(self, theta):
         """Posterior means (G, D) and covariances (G, D, D) of the standardized latents (per
         cluster and class, (G * K, ...), with class-specific nodes)."""
-        es = self.evaluate(theta, derivs=False)
-        w = np.asarray(es.post_node)
-        mean = np.einsum("gq,gqd->gd", w, es.nodes)
-        dev = es.nodes - mean[:, None, :]
-        return mean, np.einsum("gq,gqi,gqj->gij", w, dev, dev)
+        return self._moments_at(theta)[1:]
+
+
+def node_moments(es: EStep):
+    """Posterior means (G, D) and covariances (G, D, D) of the latents from an evaluation's
+    posterior node weights."""
+    w = np.asarray(es.post_node)
+    mean = np.einsum("gq,gqd->gd", w, es.nodes)
+    dev = es.nodes - mean[:, None, :]
+    return mean, np.einsum("gq,gqi,gqj->gij", w, dev, dev)
+
+
+def block_sums(lik: MixtureLikelihood, theta, what: frozenset, homogeneous: bool = False) -> dict:
+    """One block of clusters' part of an evaluation at ``theta`` (``lik`` is the block's
+    likelihood, with its clusters' nodes): the log-likelihood ``ll`` and, per cluster,
+    ``ll_units``; on request the full gradient ``grad``, the EM information ``info`` (free
+    parameters), the latents' posterior ``moments`` (means, covariances), the units'
+    posterior class probabilities ``post`` and the clusters' ``scores``. Sums add over
+    blocks, per-cluster and per-unit arrays concatenate (:func:`combine_sums`)."""
+    out = {}
+    if "scores" in what:
+        out["scores"] = lik.unit_scores(theta)
+    es = lik.evaluate(theta, derivs=bool(what & {"grad", "info"}), homogeneous=homogeneous)
+    out["ll"] = es.ll
+    out["ll_units"] = es.ll_units
+    if "grad" in what:
+        out["grad"] = lik.full_gradient(es)
+    if "info" in what:
+        out["info"] = lik.q_information(es)
+    if "moments" in what:
+        out["moments"] = node_moments(es)
+    if "post" in what:
+        out["post"] = lik.unit_posterior(es)
+    return out
+
+
+#: block sums that add; the others (per cluster or unit) concatenate
+_ADDED = ("ll", "grad", "info")
+
+
+def combine_sums(outs: list) -> dict:
+    """The whole data's :func:`block_sums` from its blocks' (in cluster order)."""
+    res = {}
+    for k in outs[0]:
+        vals = [o[k] for o in outs]
+        if k in _ADDED:
+            res[k] = float(sum(vals)) if k == "ll" else np.sum(vals, axis=0)
+        elif k == "moments":
+            res[k] = tuple(np.concatenate(v, axis=0) for v in zip(*vals))
+        elif any(v is None for v in vals):
+            res[k] = None
+        else:
+            res[k] = np.concatenate(vals, axis=0)
+    return res
 
 
 def central_gradient(f, theta, rel_step: float = 1e-6) -> np.ndarray:

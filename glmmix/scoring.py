@@ -142,7 +142,7 @@ def _state_weights(lik, es, Lo):
 
 def _eap(lik, theta):
     d = lik.design
-    es = lik.evaluate(theta, derivs=False)
+    es = lik.evaluate(theta, derivs=False, whole=True)
     P = es.parts
     Lo, _ = lik.factor_matrices(P)
     G = d.n_clusters
@@ -218,7 +218,7 @@ def _modes(lik, theta):
     point = Integration("agh", 1, d.D, True, np.zeros((1, d.D)), np.zeros(1))  # one node at m, weight phi
     point.reset(G)
     one = MixtureLikelihood(d, lik.layout, point)
-    es = lik.evaluate(theta, derivs=False)
+    es = lik.evaluate(theta, derivs=False, whole=True)
     if lik.class_nodes:  # each class's integral has its own nodes: (G, K, Q, D)
         nodes = es.nodes.reshape(G, lik.K, -1, d.D)
     else:
@@ -284,7 +284,7 @@ def _mixture_modes(lik, one, theta, P, Lo, states, nodes, W, n_starts: int = 6):
         parts = []
         for s in range(len(states)):
             one.integ.m = np.ascontiguousarray(x @ Tinv[s].T)
-            es = one.evaluate(theta, derivs=False)
+            es = one.evaluate(theta, derivs=False, whole=True)
             W, _ = _state_weights(one, es, Lo)
             with np.errstate(divide="ignore"):
                 parts.append(np.asarray(es.ll_units, float) + np.log(W[:, s, 0]) - logdet[s])
