@@ -292,17 +292,20 @@ class CrossedLaplace(MixtureLikelihood):
         self.integ.m = m
         self.integ.R = np.broadcast_to(np.eye(self.D), (st.n, self.D, self.D))
 
-    def evaluate(self, theta, derivs: bool = True, rows: bool = False) -> EStep:
+    def evaluate(self, theta, derivs: bool = True, rows: bool = False, whole: bool = False,
+                 homogeneous: bool = False) -> EStep:
         """The Laplace log-likelihood, with the engine's one-node evaluation at the mode
-        (every row's node at its levels' modes, posterior weight one)."""
+        (every row's node at its levels' modes, posterior weight one); always whole (no
+        independent clusters), ``homogeneous`` as for ``MixtureLikelihood.evaluate``."""
         u, fac, fe = self.joint_mode(theta)
         st = self.struct
         nodes = np.zeros((st.n, 1, self.D))
         nodes[:, 0, st.order] = u[st.cols]
         ll = float(fe.logf.sum()) - 0.5 * float(u @ u) - 0.5 * fac.logdet
         one = np.ones((st.n, 1))
-        return EStep(ll, None, one, np.zeros((st.n, 1, 1)), one[:, :, None] if derivs else None, fe,
-                     self._mode[5], post_node=one, nodes=nodes, rs=self._rowset(True))
+        es = EStep(ll, None, one, np.zeros((st.n, 1, 1)), one[:, :, None] if derivs else None, fe,
+                   self._mode[5], post_node=one, nodes=nodes, rs=self._rowset(True))
+        return self._homogeneous(es) if homogeneous else es
 
     def conditional_modes(self, theta, max_iter: int = 100):
         """The joint mode (N,) and the factored negative Hessian there."""

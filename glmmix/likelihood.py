@@ -145,42 +145,59 @@ class _RowSet:
         P = first.size
         self.P = P
         U, G = design.n_units, design.n_clusters
-        C = count_matrix(design, inv, P)
         # sampling weights (weights.py): a unit's contribution is multiplied by its weight
         # (within-cluster weight) and its cluster's; compressed counts are weighted counts
         uw = np.ones(U) if design.unit_weight is None else design.unit_weight
         cw = np.ones(G) if design.cluster_weight is None else design.cluster_weight
         tw = uw * cw[design.cluster_of_unit]
-        self.count = np.asarray(C.T @ tw).ravel()
+        W = [b.Z for b in design.re_cls]
+        cs = design.classes
+        if per_row:  # units x rows: each unit a run of rows, no matrix needed
+            C = _Segments(design.unit_starts, design.n_rows)
+            self.count = C.T @ tw
+        else:
+            C = count_matrix(design, inv, P)
+            self.count = np.asarray(C.T @ tw).ravel()
         # cluster of each pattern: only meaningful when patterns are rows
         self.cluster = design.cluster_of_unit[design.unit_of_row[first]] if per_row else None
-        W = [b.Z for b in design.re_cls]
-        vfirst, vinv = _unit_patterns(C, design.Z, W) if compress_units else (np.arange(U), np.arange(U))
+        if compress_units:
+            vfirst, vinv = _unit_patterns(C, design.Z, W)
+            self.V = vfirst.size
+            Cv = C[vfirst]
+            if self.V * P <= 4 * Cv.nnz:  # few patterns: dense products are faster
+                Cv = Cv.toarray()
+            # clusters x unit patterns: counts (Gv) and within-weighted counts (Gw)
+            self.Gv = sp.csr_matrix((np.ones(U), (design.cluster_of_unit, vinv)), shape=(G, self.V))
+            Gw = self.Gv if design.unit_weight is None else \
+                sp.csr_matrix((uw, (design.cluster_of_unit, vinv)), shape=(G, self.V))
+            # cluster patterns: with shared nodes, clusters with the same unit patterns (and the
+            # same between-level covariates) contribute identically (e.g. persons with the same
+            # response pattern in a GoM)
+            Zb = np.concatenate([cs.vars[t].Z for t in cs.betw], axis=1) if cs.betw else np.zeros((G, 0))
+            gfirst, ginv = _unit_patterns(Gw, Zb, [])
+            self.Gc = Gw[gfirst].tocsr()
+            self.GcT = self.Gc.T.tocsr()
+        else:  # units and clusters as they are: views, and runs of units per cluster
+            vfirst, vinv = slice(None), np.arange(U)
+            self.V = U
+            Cv = C
+            first_unit = np.searchsorted(design.cluster_of_unit, np.arange(G))
+            self.Gv = _Segments(first_unit, U)
+            self.Gc = self.Gv if design.unit_weight is None else _Segments(first_unit, U, uw)
+            self.GcT = self.Gc.T
+            gfirst, ginv = slice(None), np.arange(G)
         self.vinv = vinv
-        self.V = vfirst.size
         self.mult = np.bincount(vinv, weights=tw, minlength=self.V)
-        Cv = C[vfirst]
-        if self.V * P <= 4 * Cv.nnz:  # few patterns: dense products are faster
-            Cv = Cv.toarray()
         self.C = Cv
-        self.CT = np.ascontiguousarray(Cv.T) if isinstance(Cv, np.ndarray) else Cv.T.tocsr()
+        if isinstance(Cv, np.ndarray):
+            self.CT = np.ascontiguousarray(Cv.T)
+        else:
+            self.CT = Cv.T if isinstance(Cv, _Segments) else Cv.T.tocsr()
         self.Zv = design.Z[vfirst]
         self.Wv = [w[vfirst] for w in W]
         self.cluster_of_v = design.cluster_of_unit[vfirst]  # used only when units are not merged
-        # clusters x unit patterns: counts (Gv) and within-weighted counts (Gw)
-        self.Gv = sp.csr_matrix((np.ones(U), (design.cluster_of_unit, vinv)), shape=(G, self.V))
-        Gw = self.Gv if design.unit_weight is None else \
-            sp.csr_matrix((uw, (design.cluster_of_unit, vinv)), shape=(G, self.V))
-        # cluster patterns: with shared nodes, clusters with the same unit patterns (and the
-        # same between-level covariates) contribute identically (e.g. persons with the same
-        # response pattern in a GoM)
-        cs = design.classes
-        Zb = np.concatenate([cs.vars[t].Z for t in cs.betw], axis=1) if cs.betw else np.zeros((G, 0))
-        gfirst, ginv = _unit_patterns(Gw, Zb, []) if compress_units else (np.arange(G), np.arange(G))
         self.ginv = ginv
-        self.gmult = np.bincount(ginv, weights=cw, minlength=gfirst.size)
-        self.Gc = Gw[gfirst].tocsr()
-        self.GcT = self.Gc.T.tocsr()
+        self.gmult = np.bincount(ginv, weights=cw, minlength=G if isinstance(gfirst, slice) else gfirst.size)
         self.Zgs = {t: cs.vars[t].Z[gfirst] for t in cs.betw}
         # prior groups: unit patterns whose class priors coincide (same class covariates and
         # class random-term designs, and with per-cluster nodes and random class logits, the
@@ -201,7 +218,54 @@ class _RowSet:
             self.Zvs[t] = self.Zv[:, off:off + q]
             self.Zus[t] = self.Zu[:, off:off + q]
             off += q
-        self.Zmap = sp.csr_matrix((np.ones(self.V), (self.zinv, np.arange(self.V))), shape=(self.Zu.shape[0], self.V))
+        if self.Zu.shape[0] == 1:  # one prior group (no class covariates): a plain sum
+            self.Zmap = _Segments(np.zeros(1, np.intp), self.V)
+        else:
+            self.Zmap = sp.csr_matrix((np.ones(self.V), (self.zinv, np.arange(self.V))),
+                                      shape=(self.Zu.shape[0], self.V))
+
+
+class _Segments:
+    """A (groups x members) sum matrix whose members are sorted by group, every group one
+    non-empty run of members from ``starts``, with optional member ``weights``: ``S @ x``
+    sums each group's (weighted) members, ``S.T @ y`` gives every member its group's value
+    (times its weight). Units are runs of rows and clusters runs of units, so these replace
+    sparse matrices with one entry per row; one member per group is the identity."""
+
+    def __init__(self, starts, n: int, weights=None):
+        self.starts = np.asarray(starts, np.intp)
+        self.shape = (self.starts.size, n)
+        self.w = weights
+        self.identity = weights is None and self.starts.size == n
+
+    def _weigh(self, x):
+        return x if self.w is None else x * self.w.reshape((-1,) + (1,) * (x.ndim - 1))
+
+    def __matmul__(self, x):
+        x = np.asarray(x)
+        if self.identity:
+            return x
+        return np.add.reduceat(self._weigh(x), self.starts, axis=0)
+
+    @property
+    def T(self):
+        return _SegmentsT(self)
+
+
+class _SegmentsT:
+    """The transpose of a :class:`_Segments` (members x groups)."""
+
+    def __init__(self, S: _Segments):
+        self.S = S
+        self.shape = S.shape[::-1]
+
+    def __matmul__(self, y):
+        y = np.asarray(y)
+        S = self.S
+        if S.identity:
+            return y
+        counts = np.diff(np.r_[S.starts, S.shape[1]])
+        return S._weigh(np.repeat(y, counts, axis=0))
 
 
 class _Expand:
