@@ -144,10 +144,15 @@ class Design:
         cs = self.classes
         sub_cs = None if cs is None else ClassSystem(
             [replace(v, Z=v.Z[cl if v.between else units]) for v in cs.vars], cs.single)
+        idx = np.int32 if rb - ra < 2**31 - 1 else np.intp  # the block's own numbering: small indices
+
+        def local(v, first):
+            return (v - first).astype(idx, copy=False)
+
         return replace(
             self, aux=self.aux.rows(rows), y=self.y[rows], X=self.X[rows],
-            unit_of_row=self.unit_of_row[rows] - ua, unit_starts=self.unit_starts[units] - ra,
-            unit_ids=self.unit_ids[units], Z=self.Z[units], cluster_of_unit=self.cluster_of_unit[units] - a,
+            unit_of_row=local(self.unit_of_row[rows], ua), unit_starts=local(self.unit_starts[units], ra),
+            unit_ids=self.unit_ids[units], Z=self.Z[units], cluster_of_unit=local(self.cluster_of_unit[units], a),
             cluster_ids=self.cluster_ids[cl], row_index=self.row_index[rows],
             re_out=[replace(t, Z=t.Z[rows]) for t in self.re_out],
             re_cls=[replace(t, Z=t.Z[units]) for t in self.re_cls], classes=sub_cs,

@@ -238,14 +238,14 @@ class _Segments:
         self.w = weights
         self.identity = weights is None and self.starts.size == n
 
-    def _weigh(self, x):
+    def weigh(self, x):
         return x if self.w is None else x * self.w.reshape((-1,) + (1,) * (x.ndim - 1))
 
     def __matmul__(self, x):
         x = np.asarray(x)
         if self.identity:
             return x
-        return np.add.reduceat(self._weigh(x), self.starts, axis=0)
+        return np.add.reduceat(self.weigh(x), self.starts, axis=0)
 
     @property
     def T(self):
@@ -265,7 +265,7 @@ class _SegmentsT:
         if S.identity:
             return y
         counts = np.diff(np.r_[S.starts, S.shape[1]])
-        return S._weigh(np.repeat(y, counts, axis=0))
+        return S.weigh(np.repeat(y, counts, axis=0))
 
 
 class _Expand:

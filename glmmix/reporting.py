@@ -255,7 +255,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "dropped_levels": {str(c): [str(v) for v in lv] for c, lv in d.dropped_levels.items()},
         "n_missing_wide": d.n_missing_wide,
         "unit_name": d.unit_name,
-        "unit_ids": list(d.unit_ids),
+        "unit_ids": d.unit_ids.to_numpy(),  # arrays, not lists of objects: saved as lists
         "posterior": lik.unit_posterior(es),
         "x_names": d.x_names,
         "z_names": d.z_names,
@@ -264,7 +264,8 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "gamma_full": P["gamma"],
         "integration": lik.integ.state() if d.D else None,
         "n_clusters": d.n_clusters,
-        "unit_cluster": [d.cluster_ids[c] for c in d.cluster_of_unit] if d.form == "inside" and d.cluster_name else None,
+        "unit_cluster": (d.cluster_ids.to_numpy()[d.cluster_of_unit]
+                         if d.form == "inside" and d.cluster_name else None),
         "cluster_name": d.cluster_name,
         "form": d.form,
         "weighting": d.weighting,
