@@ -133,6 +133,47 @@ class Design:
         rb = int(self.unit_starts[ub]) if ub < self.n_units else self.n_rows
         return int(ua), int(ub), ra, rb
 
+    @staticmethod
+    def concat(parts: list["Design"]) -> "Design":
+        """One design of the rows of ``parts`` (designs of disjoint sets of clusters encoded
+        alike, e.g. built with ``fitted=`` on the partitions of a data set), in order: the
+        inverse of :meth:`clusters`. Units and clusters are renumbered after each other."""
+        first = parts[0]
+        if any(p.groupings is not None for p in parts):
+            raise NotImplementedError("designs with crossed random terms cannot be joined")
+        n_rows = np.cumsum([0] + [p.n_rows for p in parts])
+        n_units = np.cumsum([0] + [p.n_units for p in parts])
+        n_cl = np.cumsum([0] + [p.n_clusters for p in parts])
+
+        def cat(get, offsets=None):
+            vals = [get(p) for p in parts]
+            if offsets is not None:
+                vals = [np.asarray(v, np.intp) + o for v, o in zip(vals, offsets)]
+            if any(sp.issparse(v) for v in vals):
+                return sp.vstack([sp.csr_matrix(v) for v in vals], format="csr")
+            return np.concatenate(vals, axis=0)
+
+        aux = replace(first.aux, **{f: cat(lambda p, f=f: getattr(p.aux, f)) for f in first.aux.ROW_FIELDS
+                                    if getattr(first.aux, f) is not None})
+        cs = first.classes
+        classes = None if cs is None else ClassSystem(
+            [replace(v, Z=cat(lambda p, t=t: p.classes.vars[t].Z)) for t, v in enumerate(cs.vars)], cs.single)
+        X = cat(lambda p: p.X)
+        return replace(
+            first, aux=aux, y=cat(lambda p: p.y), X=X, x_scale=_column_scale(X),
+            unit_of_row=cat(lambda p: p.unit_of_row, n_units[:-1]), unit_starts=cat(lambda p: p.unit_starts, n_rows[:-1]),
+            unit_ids=first.unit_ids.append([p.unit_ids for p in parts[1:]]), Z=cat(lambda p: p.Z),
+            cluster_of_unit=cat(lambda p: p.cluster_of_unit, n_cl[:-1]),
+            cluster_ids=first.cluster_ids.append([p.cluster_ids for p in parts[1:]]),
+            row_index=first.row_index.append([p.row_index for p in parts[1:]]),
+            re_out=[replace(t, Z=cat(lambda p, j=j: p.re_out[j].Z)) for j, t in enumerate(first.re_out)],
+            re_cls=[replace(t, Z=cat(lambda p, j=j: p.re_cls[j].Z)) for j, t in enumerate(first.re_cls)],
+            classes=classes, n_dropped=sum(p.n_dropped for p in parts),
+            n_missing_wide=sum(p.n_missing_wide for p in parts),
+            n_units_dropped=sum(p.n_units_dropped for p in parts),
+            n_clusters_dropped=sum(p.n_clusters_dropped for p in parts),
+            unit_weight=None, cluster_weight=None, stored=False)
+
     def clusters(self, a: int, b: int) -> "Design":
         """The design of the clusters [a, b) alone: the same model, encodings and scales, the
         block's rows, units and clusters (views where numpy gives them). Independent clusters

@@ -425,14 +425,15 @@ class MixtureLikelihood:
         self._rows = None
         self._lap_sum = None  # Laplace: cluster sums of the rows, with within-cluster weights
         self.shards = self._make_shards(SHARD_CELLS if max_cells is None else max_cells)
+        self.count = self.pat.count if self.shards is None else None
+        self.n_patterns, self.n_cluster_patterns = self._pattern_counts()
+
+    def _pattern_counts(self) -> tuple[int, int]:
+        """Row patterns and cluster patterns one evaluation runs over (summed over blocks)."""
         if self.shards is None:
-            self.n_patterns = self.pat.P
-            self.count = self.pat.count
-            self.n_cluster_patterns = self.pat.Gc.shape[0]
-        else:
-            self.n_patterns = sum(sh.n_patterns for _, _, sh in self.shards)
-            self.count = None
-            self.n_cluster_patterns = sum(sh.n_cluster_patterns for _, _, sh in self.shards)
+            return self.pat.P, self.pat.Gc.shape[0]
+        return (sum(sh.n_patterns for _, _, sh in self.shards),
+                sum(sh.n_cluster_patterns for _, _, sh in self.shards))
 
     @property
     def pat(self) -> _RowSet:

@@ -29,6 +29,7 @@ from .laplace_sparse import CrossedLaplace, check_crossed
 from .likelihood import MixtureLikelihood
 from .long import wide_for_formula
 from .params import ParamLayout
+from .partitions import PartitionedLikelihood, dask_design, is_dask
 from .progress import say
 from .quadrature import Integration
 from .random_effects import with_parameterization
@@ -153,11 +154,15 @@ class MixtureModel:
         The integration rule of the random effects.
     """
 
-    def __init__(self, design: Design, layout: ParamLayout, integration: Integration | None = None):
+    def __init__(self, design: Design, layout: ParamLayout, integration: Integration | None = None,
+                 partitions: list | None = None):
         self.design = design
         self.layout = layout
-        engine = CrossedLaplace if design.groupings else MixtureLikelihood
-        self.likelihood = engine(design, layout, integration)
+        if partitions is not None:  # a dask DataFrame's partitions, evaluated on their workers
+            self.likelihood = PartitionedLikelihood(design, layout, integration, partitions)
+        else:
+            engine = CrossedLaplace if design.groupings else MixtureLikelihood
+            self.likelihood = engine(design, layout, integration)
         self.integration = self.likelihood.integ
         #: the formula, data and model arguments (set by from_formula): the simpler models
         #: this one nests are built from them (structured starts, nesting.py)
@@ -198,6 +203,11 @@ class MixtureModel:
         nodes (``integration="mc"/"qmc"``; default 0); ``items``/``id`` give wide data."""
         spec = dict(locals())
         spec.pop("cls")
+        ddf = None
+        if is_dask(data):  # the model is built per partition below; checks on its first rows
+            if items is not None:
+                raise NotImplementedError("items= (wide data) on a dask DataFrame: give the long data")
+            ddf, data = data, data.head(5, npartitions=1).astype(object)
         if items is not None:
             data = wide_for_formula(parse_formula(formula), data, items, id)
         elif id is not None:
@@ -211,11 +221,14 @@ class MixtureModel:
         parsed = parse_formula(formula)
         K, sizes = class_sizes_of(parsed, n_classes, measured_by)
         fam = get_family(family, link)
-        design = build_design(parsed, data, K, fam, thresholds_by=thresholds_by, trials=trials,
-                              measured_by=measured_by, class_sizes=sizes, weights=weights,
-                              cluster_weights=cluster_weights, weight_scaling=weight_scaling,
-                              cluster_weight_scaling=cluster_weight_scaling, freq_weights=freq_weights)
-        design = with_parameterization(design, re_parameterization)
+        build = dict(thresholds_by=thresholds_by, trials=trials, measured_by=measured_by, class_sizes=sizes,
+                     weights=weights, cluster_weights=cluster_weights, weight_scaling=weight_scaling,
+                     cluster_weight_scaling=cluster_weight_scaling, freq_weights=freq_weights)
+        partitions = None
+        if ddf is not None:
+            design, partitions = dask_design(parsed, ddf, K, fam, build, re_parameterization)
+        else:
+            design = with_parameterization(build_design(parsed, data, K, fam, **build), re_parameterization)
         integration = check_crossed(design, integration)
         layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
                              measurement_invariance=measurement_invariance)
@@ -223,7 +236,7 @@ class MixtureModel:
                                  seed=0 if integration_seed is None else integration_seed,
                                  class_logits=bool(design.re_cls) and design.unit_name is None)
         _check_integration(integ)
-        model = cls(design, layout, integ)
+        model = cls(design, layout, integ, partitions)
         model.spec = spec
         return model
 

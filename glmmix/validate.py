@@ -31,10 +31,8 @@ def check_data(data, what: str = "data") -> pd.DataFrame:
     """A non-empty DataFrame whose column names are unique."""
     if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):
         raise NotImplementedError(
-            f"{what} is a dask DataFrame: fitting one model with its likelihood evaluated per partition "
-            "is not available yet. A fit needs the rows in memory (an LCA or GLMM fit adds a few times the "
-            "long frame's size): use data.compute() when it fits; random starts and monte_carlo "
-            "replications run on a Dask cluster through joblib (see docs/dask.md)")
+            f"{what} is a dask DataFrame: only fit (and MixtureModel.from_formula) evaluate a model per "
+            "partition; here use data.compute() (see docs/dask.md)")
     if not isinstance(data, pd.DataFrame):
         raise DesignError(f"{what} must be a pandas DataFrame, not {type(data).__name__}")
     if data.shape[0] == 0:

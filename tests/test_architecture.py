@@ -117,7 +117,7 @@ LAYERS = [
     {"formula", "families", "classes", "random_effects", "params", "nesting"},
     {"design"},
     {"likelihood"},
-    {"scaling", "laplace_sparse"},
+    {"scaling", "laplace_sparse", "partitions"},
     {"inference", "structural"},
     {"estimation", "scoring"},
     {"reporting", "persist", "predict"},

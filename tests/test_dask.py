@@ -117,8 +117,55 @@ def test_random_starts_on_dask_match_serial_fit(client):
     pd.testing.assert_series_equal(par.params, ser.params)
 
 
-def test_dask_dataframe_is_refused_clearly():
+def _split(df, col, n=2):
+    """A dask DataFrame whose partitions hold whole units of ``col`` (sorted by it)."""
     dd = pytest.importorskip("dask.dataframe")
-    df = dd.from_pandas(generate(np.random.default_rng(1)), npartitions=2)
+    cuts = np.quantile(df[col].unique(), np.linspace(0, 1, n + 1)[1:-1])
+    bins = np.searchsorted(cuts, df[col].to_numpy(), side="right")
+    return dd.concat([dd.from_pandas(df[bins == i], npartitions=1) for i in range(n)])
+
+
+def glmm_data(rng, G=80, n=6):
+    g = np.repeat(np.arange(G), n)
+    x = rng.standard_normal(G * n)
+    eta = -0.3 + 0.8 * x + rng.standard_normal(G)[g]
+    item = np.tile([f"t{j % 3}" for j in range(n)], G)
+    return pd.DataFrame({"g": g, "x": x, "item": item, "y": (rng.uniform(size=G * n) < 1 / (1 + np.exp(-eta))) * 1})
+
+
+@pytest.mark.parametrize("model", ["lca", "glmm"])
+def test_fit_on_a_dask_dataframe_gives_the_in_memory_estimates(client, model):
+    if model == "lca":
+        df, col = generate(np.random.default_rng(5)), "id"
+        args = dict(formula=FORMULA, n_classes=2, family="bernoulli", starts=(4, 2), seed=0)
+    else:
+        df, col = glmm_data(np.random.default_rng(2)), "g"
+        args = dict(formula="y ~ x + item + (1 | g)", family="bernoulli", se="robust")
+    ref = gm.fit(data=df, **args)
+    with distributed.get_task_stream(client) as ts:
+        res = gm.fit(data=_split(df, col), **args)
+    assert any("_partition_sums" in str(t["key"]) for t in ts.data)  # evaluated on the workers
+    assert res.llf == pytest.approx(ref.llf, abs=1e-8)
+    np.testing.assert_allclose(res.params, ref.params, atol=1e-8)
+    np.testing.assert_allclose(res.bse, ref.bse, atol=1e-6)
+    assert list(res.params.index) == list(ref.params.index)
+    assert res.nobs == ref.nobs
+
+
+def test_dask_dataframe_with_units_split_across_partitions_is_refused(client):
+    dd = pytest.importorskip("dask.dataframe")
+    df = generate(np.random.default_rng(1))
+    ddf = dd.concat([dd.from_pandas(df.iloc[:7], npartitions=1), dd.from_pandas(df.iloc[7:], npartitions=1)])
+    with pytest.raises(gm.GlmmixError, match="'id'.*partition"):
+        gm.fit(FORMULA, ddf, n_classes=2, family="bernoulli")
+
+
+def test_dask_dataframe_refusals_name_what_is_missing(client):
+    df = glmm_data(np.random.default_rng(3))
+    df["yg"] = df["x"] + np.random.default_rng(0).standard_normal(len(df))
+    with pytest.raises(NotImplementedError, match="gaussian family on a dask DataFrame"):
+        gm.fit("yg ~ x + (1 | g)", _split(df, "g"), family="gaussian")
+    with pytest.raises(NotImplementedError, match="center.*dask DataFrame"):
+        gm.fit("y ~ center(x) + (1 | g)", _split(df, "g"), family="bernoulli")
     with pytest.raises(NotImplementedError, match="dask DataFrame.*compute"):
-        gm.fit(FORMULA, df, n_classes=2, family="bernoulli")
+        gm.simulate(FORMULA, _split(df, "g"), params=TRUTH, n_classes=2, family="bernoulli", seed=1)

@@ -1,0 +1,188 @@
+"""One model fitted on a dask DataFrame: designs and likelihood evaluations per partition.
+
+Clusters (the top-level units: the random terms' grouping, else the class variable's level)
+are independent, so the log-likelihood, the EM quantities, the gradient and the scores are
+sums over clusters (``likelihood.block_sums``). With every cluster inside one partition, each
+partition is one block:
+
+1. a global pass decides the encodings: the model is built on a prototype, the first
+   partition plus one row of every level of every non-numeric column (rows with an observed
+   outcome), so every categorical column's levels are those of the whole data; formulas whose
+   encodings learn from the data otherwise (stateful transforms: centring, scaling, splines)
+   are refused;
+2. each worker builds its partition's design with those encodings (``build_design(...,
+   fitted=prototype)``) and keeps it, with the partition's likelihood, for the whole fit;
+3. every evaluation sends the parameters and the partition's adaptive nodes to its worker and
+   brings back the block's sums (per cluster: its log-likelihood, and on request its node
+   moments, unit posteriors or scores).
+
+The client holds the model's design, gathered once from the workers (the estimation's
+bookkeeping, starting values, scales and reports read it as with in-memory data), but never
+the evaluation's (rows x classes x nodes) arrays.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .design import Design, build_design
+from .exceptions import DesignError
+from .families import Family
+from .likelihood import MixtureLikelihood, block_sums, combine_sums
+from .random_effects import with_parameterization
+
+
+def is_dask(data) -> bool:
+    """Whether ``data`` is a dask DataFrame (without importing dask)."""
+    return type(data).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def _client():
+    try:
+        from distributed import get_client
+    except ImportError as e:  # pragma: no cover - the dask extra is not installed
+        raise DesignError("a fit on a dask DataFrame needs dask.distributed: pip install 'glmmix[dask]'") from e
+    try:
+        return get_client()
+    except ValueError:
+        raise DesignError("a fit on a dask DataFrame runs on a dask.distributed cluster: connect a Client "
+                          "first (distributed.Client(...)); see docs/dask.md") from None
+
+
+def _refuse(family: Family, kw: dict) -> None:
+    """What cannot run per partition yet: settings computed from the whole data."""
+    if type(family).extra_start is not Family.extra_start or family.has_residual_sd or family.thresholds:
+        raise NotImplementedError(
+            f"the {family.name} family on a dask DataFrame: its starting values (outcome SD, category "
+            "frequencies, dispersion) come from the whole outcome, which is not summed over partitions yet; "
+            "use a family without them (bernoulli, binomial, poisson) or data.compute()")
+    for arg in ("weights", "cluster_weights", "freq_weights"):
+        if kw.get(arg) is not None:
+            raise NotImplementedError(f"{arg}= on a dask DataFrame: the weights' scaling sums over the whole "
+                                      "data, which is not done per partition yet; use data.compute()")
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as pandas' object dtype (dask stores them as arrow strings)."""
+    text = [c for c in df.columns if isinstance(df[c].dtype, pd.StringDtype)]
+    return df.astype({c: object for c in text}) if text else df
+
+
+def _prototype(ddf, outcome: str) -> pd.DataFrame:
+    """The first non-empty partition and one row of every level of every non-numeric column
+    (observed outcomes only), computed."""
+    obs = ddf.dropna(subset=[outcome]) if outcome in ddf.columns else ddf
+    lengths = obs.map_partitions(len).compute()
+    first = int(np.flatnonzero(np.asarray(lengths) > 0)[0]) if np.any(np.asarray(lengths) > 0) else 0
+    frames = [obs.get_partition(first).compute()]
+    for c in ddf.columns:
+        dt = ddf[c].dtype
+        if pd.api.types.is_bool_dtype(dt) or not pd.api.types.is_numeric_dtype(dt):
+            frames.append(obs.map_partitions(lambda p, c=c: p.drop_duplicates(subset=[c])).compute()
+                          .drop_duplicates(subset=[c]))
+    return _plain(pd.concat(frames, ignore_index=True).drop_duplicates())
+
+
+def _stateful(proto: Design) -> list[str]:
+    """The factors whose encoding learnt a state from the rows (centre, scale, knots)."""
+    encs = [proto.x_spec] + [v.z_spec for v in proto.classes.vars] + [b.enc for b in proto.re_out + proto.re_cls]
+    return sorted({expr for enc in encs if enc is not None and hasattr(enc, "factors")
+                   for expr, f in enc.factors.items() if f.get("states")})
+
+
+def check_partitions(ddf, column: str) -> None:
+    """Every value of ``column`` (the top-level units) in one partition only."""
+    per = ddf[column].map_partitions(lambda s: s.drop_duplicates()).compute()
+    dup = per[per.duplicated()]
+    if len(dup):
+        raise DesignError(
+            f"the dask DataFrame splits units of {column!r} across partitions (e.g. {dup.iloc[0]!r}): a fit "
+            f"evaluates each partition alone, so every {column!r} must sit in one partition; sort or "
+            f"partition the data by {column!r} (ddf.set_index({column!r}) or ddf.shuffle({column!r}))")
+
+
+def _partition_design(part: pd.DataFrame, parsed, K, family, kw, proto, re_parameterization):
+    design = build_design(parsed, _plain(part), K, family, fitted=proto, **kw)
+    return with_parameterization(design, re_parameterization)
+
+
+def dask_design(parsed, ddf, K, family, kw: dict, re_parameterization: str):
+    """The design of a dask DataFrame's rows, built per partition on the workers with the
+    encodings of a global pass, and the partitions' designs kept there: (design, [(first
+    cluster, end, future of the partition's design)])."""
+    _refuse(family, kw)
+    client = _client()
+    proto = build_design(parsed, _prototype(ddf, parsed.outcome), K, family, **kw)
+    bad = _stateful(proto)
+    if bad:
+        raise NotImplementedError(
+            f"{', '.join(repr(b) for b in bad)} on a dask DataFrame: a transform that learns from the rows "
+            "(centring, scaling, spline knots) would learn from the prototype, not the whole data; compute "
+            "the column beforehand or use data.compute()")
+    top = proto.cluster_name or proto.unit_name
+    if top is not None:
+        check_partitions(ddf, top)
+    sizes = np.asarray(ddf.map_partitions(len).compute())
+    parts = [p for p, n in zip(client.compute(ddf.to_delayed()), sizes) if n > 0]
+    futs = client.map(_partition_design, parts, parsed=parsed, K=K, family=family, kw=kw, proto=proto,
+                      re_parameterization=re_parameterization, pure=False)
+    designs = client.gather(futs)
+    design = with_parameterization(Design.concat(designs), re_parameterization)
+    ends = np.cumsum([d.n_clusters for d in designs])
+    return design, [(int(a), int(b), f) for a, b, f in zip(np.r_[0, ends[:-1]], ends, futs)]
+
+
+def _partition_likelihood(design, layout, integ):
+    return MixtureLikelihood(design, layout, integ, max_cells=np.inf)
+
+
+def _counts(lik):
+    return lik.n_patterns, lik.n_cluster_patterns
+
+
+def _partition_sums(lik, integ, theta, what, homogeneous):
+    one = copy.copy(lik)  # the partition's own nodes: the current rule at its clusters' adaptation
+    one.integ = integ
+    return block_sums(one, theta, what, homogeneous)
+
+
+class PartitionedLikelihood(MixtureLikelihood):
+    """A :class:`MixtureLikelihood` whose blocks of clusters are the partitions of a dask
+    DataFrame, each evaluated on the worker that holds it (see the module docstring)."""
+
+    def __init__(self, design: Design, layout, integration, partitions):
+        self._partitions = partitions  # [(first cluster, end, future of the partition's design)]
+        super().__init__(design, layout, integration)
+
+    def _make_shards(self, max_cells):
+        if self.laplace:
+            raise NotImplementedError("integration='laplace' on a dask DataFrame: the modes are not found per "
+                                      "partition yet; use 'agh'")
+        client = _client()
+        k = self.K if self.class_nodes else 1
+        m, R = self.integ.m, self.integ.R
+        futs = [client.submit(_partition_likelihood, f, self.layout,
+                              self.integ.with_adaptation((m[a * k:b * k], R[a * k:b * k])), pure=False)
+                for a, b, f in self._partitions]
+        return [(a, b, f) for (a, b, _), f in zip(self._partitions, futs)]
+
+    def _pattern_counts(self) -> tuple[int, int]:
+        counts = _client().gather(_client().map(_counts, [f for _, _, f in self.shards], pure=False))
+        return tuple(int(v) for v in np.sum(counts, axis=0))
+
+    def with_integration(self, integration) -> "PartitionedLikelihood":
+        return PartitionedLikelihood(self.design, self.layout, integration, self._partitions)
+
+    def _shard_sums(self, theta, what: frozenset, homogeneous: bool = False, state=None) -> dict:
+        client = _client()
+        m, R = state if state is not None else (self.integ.m, self.integ.R)
+        k = self.K if self.class_nodes else 1
+        theta = np.asarray(theta, float)
+        futs = [client.submit(_partition_sums, f, replace(self.integ, m=m[a * k:b * k], R=R[a * k:b * k]),
+                              theta, what, homogeneous, pure=False)
+                for a, b, f in self.shards]
+        return combine_sums(client.gather(futs))
