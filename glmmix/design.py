@@ -354,7 +354,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     return Design(
         formula=formula, family=family, aux=aux, y=y,
         X=X, x_names=x_names, x_terms=x_terms, x_spec=x_spec,
-        unit_of_row=np.asarray(units.unit_of_row, dtype=np.intp), unit_starts=starts.astype(np.intp),
+        unit_of_row=np.asarray(units.unit_of_row, dtype=np.intp), unit_starts=np.asarray(starts, dtype=np.intp),
         unit_ids=units.unit_ids, unit_name=unit_name,
         cluster_of_unit=units.cluster_of_unit, cluster_ids=units.cluster_ids, cluster_name=cluster_name,
         form=units.form, re_out=re_out, re_cls=re_cls,
@@ -529,10 +529,15 @@ def _units(df, cols: _Columns, multi: bool, fitted) -> _Units:
         order = slice(None)
     # renumber units in their sorted order so every unit is one contiguous run of rows
     first_seen = np.r_[True, ucodes[1:] != ucodes[:-1]]
-    unit_of_row = np.cumsum(first_seen) - 1
-    unit_ids = pd.Index(df[unit_name].to_numpy()[first_seen], name=unit_name) if unit_name is not None \
-        else pd.Index(df.index[first_seen], name="row")
-    starts = np.flatnonzero(first_seen)
+    if first_seen.all():  # every row its own unit: the rows' own index and one array for both maps
+        unit_of_row = starts = np.arange(len(df), dtype=np.intp)
+        rows_index = df.index
+    else:
+        unit_of_row = np.cumsum(first_seen) - 1
+        starts = np.flatnonzero(first_seen)
+        rows_index = df.index[first_seen]
+    unit_ids = pd.Index(df[unit_name].to_numpy()[starts], name=unit_name) if unit_name is not None \
+        else rows_index.rename("row")
     if cluster_name is not None and form == "inside":
         cvals = df[cluster_name].to_numpy()[starts]
         ccode_u, cuniq = pd.factorize(cvals)

@@ -1,0 +1,84 @@
+"""One fit on a dask DataFrame with 1 and 2 workers, against the same fit in memory.
+
+    python benchmarks/dask_fit.py                    # GLMM, 20,000 clusters x 10 rows
+    python benchmarks/dask_fit.py --units 2000       # quick
+    python benchmarks/dask_fit.py --model lca
+
+The data are those of ``scaling.py`` (a random-intercept logistic GLMM with 7 adaptive
+points, or a 3-class LCA of 10 items), split into 4 partitions of whole units. Each cluster
+is a ``distributed.LocalCluster`` of worker processes (threads in the quick test) with one thread each; the fit runs the
+likelihood, E-step and gradient of each partition on its worker (``glmmix.partitions``).
+Printed: seconds per fit (in memory, 1 worker, 2 workers), the speed-up of 2 workers over 1,
+and the largest difference of the estimates from the in-memory fit. Timings on a shared
+machine are noisy: compare the ratios of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import glmmix as gm  # noqa: E402
+from benchmarks.scaling import MODELS  # noqa: E402
+
+
+def split(df, col: str, n: int):
+    """A dask DataFrame of ``n`` partitions of whole units of ``col``."""
+    import dask.dataframe as dd
+
+    ids = df[col].to_numpy()
+    cuts = np.quantile(np.unique(ids), np.linspace(0, 1, n + 1)[1:-1])
+    part = np.searchsorted(cuts, ids, side="right")
+    return dd.concat([dd.from_pandas(df[part == i], npartitions=1) for i in range(n)])
+
+
+def fit(model: str, data):
+    kw = dict(MODELS[model][1])
+    formula = kw.pop("formula")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gm.fit(formula, data, starts=(1, 1), seed=1, se="none", **kw)
+
+
+def run(model: str, n_units: int, n_partitions: int = 4, processes: bool = True) -> dict:
+    from distributed import Client, LocalCluster
+
+    data = MODELS[model][0](n_units)
+    col = "g" if model == "glmm" else "id"
+    t0 = time.perf_counter()
+    ref = fit(model, data)
+    out = {"model": model, "units": n_units, "rows": len(data), "memory_s": time.perf_counter() - t0}
+    for workers in (1, 2):
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=None) as lc, \
+                Client(lc):
+            ddf = split(data, col, n_partitions)
+            t0 = time.perf_counter()
+            res = fit(model, ddf)
+            out[f"workers{workers}_s"] = time.perf_counter() - t0
+            out[f"workers{workers}_max_diff"] = float(np.max(np.abs(res.params.to_numpy() - ref.params.to_numpy())))
+    out["speedup_2_over_1"] = out["workers1_s"] / out["workers2_s"]
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="glmm", choices=["glmm", "lca"])
+    ap.add_argument("--units", type=int, default=20_000)
+    a = ap.parse_args(argv)
+    out = run(a.model, a.units)
+    for k, v in out.items():
+        print(f"{k:22s} {v:.4g}" if isinstance(v, float) else f"{k:22s} {v}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
