@@ -167,9 +167,8 @@ class _RowSet:
             if self.V * P <= 4 * Cv.nnz:  # few patterns: dense products are faster
                 Cv = Cv.toarray()
             # clusters x unit patterns: counts (Gv) and within-weighted counts (Gw)
-            self.Gv = sp.csr_matrix((np.ones(U), (design.cluster_of_unit, vinv)), shape=(G, self.V))
-            Gw = self.Gv if design.unit_weight is None else \
-                sp.csr_matrix((uw, (design.cluster_of_unit, vinv)), shape=(G, self.V))
+            self.Gv = _runs_matrix(design.cluster_of_unit, vinv, np.ones(U), G, self.V)
+            Gw = self.Gv if design.unit_weight is None else _runs_matrix(design.cluster_of_unit, vinv, uw, G, self.V)
             # cluster patterns: with shared nodes, clusters with the same unit patterns (and the
             # same between-level covariates) contribute identically (e.g. persons with the same
             # response pattern in a GoM)
@@ -349,11 +348,22 @@ def count_matrix(design: Design, inv, P: int) -> sp.csr_matrix:
     return C
 
 
+def _runs_matrix(group, col, data, n_groups: int, n_cols: int) -> sp.csr_matrix:
+    """Groups x columns sums of ``data`` at (group, col) for members sorted by group: built
+    in compressed-row form directly (no coordinate copy)."""
+    idx = np.int32 if max(group.size, n_cols) < 2**31 - 1 else np.int64
+    indptr = np.searchsorted(group, np.arange(n_groups + 1)).astype(idx)
+    # own copies: sum_duplicates sorts and merges them in place
+    M = sp.csr_matrix((np.array(data, float), np.array(col, dtype=idx), indptr), shape=(n_groups, n_cols))
+    M.sum_duplicates()
+    return M
+
+
 def _unit_patterns(C, Z, W):
     """Distinct units by (row-pattern counts, class covariates, class random-term designs)."""
     U = C.shape[0]
     rng = np.random.default_rng(20061128)
-    extra = np.concatenate([Z] + W, axis=1)
+    extra = np.concatenate([Z] + W, axis=1) if W else Z
     h = np.asarray(C @ rng.standard_normal(C.shape[1])).ravel() + extra @ rng.standard_normal(extra.shape[1])
     first, inv = _group_by_hash(h)
     if _same_rows(C, first, inv) and _same_rows(extra, first, inv):

@@ -19,6 +19,8 @@ def lse_softmax(a: np.ndarray, axis: int = 1):
     Loops over the (short) axis: numpy reduces a middle axis of a large array several times
     slower than it combines its slices. Returns (lse without the axis, softmax like ``a``).
     """
+    if a.shape[axis] == 1:  # one term (one class): the term itself, weight one
+        return np.take(a, 0, axis=axis), np.ones_like(a)
     b = np.moveaxis(a, axis, 0)
     m = b[0].copy()
     for x in b[1:]:
