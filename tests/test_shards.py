@@ -73,7 +73,7 @@ def test_blocks_give_the_whole_evaluation(name, monkeypatch):
     np.testing.assert_allclose(blocked.q_information(hb), whole.q_information(hw), rtol=1e-9, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["glmm_logit", "lca", "gom"])
+@pytest.mark.parametrize("name", ["glmm_logit", "lca"])
 def test_blocked_fit_matches_the_whole_fit(name, monkeypatch):
     f, kind, K, fam, kw = MODELS[name]
     df = _data(kind)
