@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from .design import Design
 from .families import Family
-from .mathutils import lse, lse_softmax
+from .mathutils import lse, lse_softmax, lse_softmax_sum
 from .params import ParamLayout
 from .quadrature import Integration, gauss_hermite
 from .random_effects import factor as re_factor
@@ -748,8 +748,13 @@ class MixtureLikelihood:
         K, Kb = self.K, self.cs.Kb
         V, Q = lu.shape[0], logw.shape[1]
         m = rs.mult
-        lj = logprior[rs.zinv] + lu
-        lu2, post_c = lse_softmax(lj.reshape(V, Kb, K // Kb, -1), axis=2)  # (V, Kb, Q), (V, Kb, Kw, Q)
+        # (V, Kb, Q), (V, Kb, Kw, Q): within states summed given the between state and node;
+        # when the nodes do not enter the densities, from the exponentials of the two terms
+        if lu.shape[2] > 1 and lu.strides[2] == 0:
+            lu2, post_c = lse_softmax_sum(logprior.reshape(-1, Kb, K // Kb, logprior.shape[2]),
+                                          lu[:, :, :1].reshape(V, Kb, K // Kb, 1), axis=2, index=rs.zinv)
+        else:
+            lu2, post_c = lse_softmax((logprior[rs.zinv] + lu).reshape(V, Kb, K // Kb, -1), axis=2)
         post_c = post_c.reshape(V, K, -1)
         post_bq = None
         wb = None

@@ -383,3 +383,20 @@ def test_model_information_is_scale_equivariant(lmm_data):
     want = f_[:, None] * m1.information(base.theta) * f_[None, :]
     norm = np.sqrt(np.outer(np.diag(want), np.diag(want)))  # entries relative to the matrix's scale
     np.testing.assert_allclose(ms.information(ts) / norm, want / norm, atol=1e-7)
+
+
+def test_lse_softmax_of_a_sum_of_operands():
+    """Exponentials of the operands replace that of the sum; spreads that could underflow
+    (and infinite terms) take the direct route; both agree with lse_softmax of the sum."""
+    from glmmix.mathutils import SUM_SPREAD_LIMIT, lse_softmax, lse_softmax_sum
+
+    rng = np.random.default_rng(2)
+    a = 5 * rng.standard_normal((7, 2, 3, 5))  # log-priors: groups x between x within x nodes
+    b = 30 * rng.standard_normal((20, 2, 3, 1))  # unit log-densities, the same at every node
+    idx = rng.integers(0, 7, 20)
+    for bb in (b, np.where(np.arange(3)[:, None] == 0, -2 * SUM_SPREAD_LIMIT, b),
+               np.where(np.arange(3)[:, None] == 1, -np.inf, b)):
+        want_l, want_p = lse_softmax(a[idx] + bb, axis=2)
+        got_l, got_p = lse_softmax_sum(a, bb, axis=2, index=idx)
+        np.testing.assert_allclose(got_l, want_l, rtol=1e-13, atol=1e-12)
+        np.testing.assert_allclose(got_p, want_p, rtol=1e-12, atol=1e-300)
