@@ -3,6 +3,10 @@
     python benchmarks/special_cases_speed.py                  # VerbAgg FMA-GoM 61 x 61, old and new
     python benchmarks/special_cases_speed.py --quick          # LSAT FMA-GoM 61^2, starts=(1, 1), threshold 0
     python benchmarks/special_cases_speed.py --models "VerbAgg FMA" --reps 3
+    python benchmarks/special_cases_speed.py --vignette       # every fit of vignettes/special_cases.py
+
+``--vignette`` times each fit of the vignette's full run once, with its settings, and prints
+them slowest first with their share of the total: where the vignette's time goes.
 
 For each model, in one process and alternating: ``old`` fits with
 ``FitOptions(coarse_search=False)`` (every stage of the start search on the model's
@@ -61,16 +65,59 @@ def run(name, fn, reps: int, quick: bool, seed: int) -> dict:
             "llf_old": r_old.llf, "llf_new": r_new.llf}
 
 
+def _vignette_fits():
+    """Every fit of ``vignettes/special_cases.py`` (full run), with its settings."""
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    va = gm.datasets.load("verbagg_long")
+    ca = gm.wide_to_long(gm.datasets.load("carcinoma"))
+    return {
+        "LSAT LCA": lambda: gm.lca(lsat, 2, seed=1, verbose=False),
+        "LSAT GoM": lambda: gm.gom(lsat, 2, seed=1, verbose=False),
+        "LSAT FMA": lambda: gm.fma(lsat, 2, seed=1, verbose=False),
+        "LSAT 2PL": lambda: gm.fit("y ~ 0 + item + rr(0 + item | id, 1)", lsat, family="bernoulli"),
+        "LSAT 3PL": lambda: gm.three_pl(lsat, seed=3, verbose=False),
+        "LSAT FMA-GoM": lambda: gm.fma_gom(lsat, 2, seed=1, verbose=False),
+        "VerbAgg LCA": lambda: gm.lca(va, 2, seed=1, verbose=False),
+        "VerbAgg GoM": lambda: gm.gom(va, 2, seed=1, verbose=False),
+        "VerbAgg FMA": lambda: gm.fma(va, 2, seed=1, verbose=False),
+        "VerbAgg FMA-GoM 61^2": lambda: gm.fma_gom(va, 2, seed=1, verbose=False, n_points=61),
+        "carcinoma FMA": lambda: gm.fma(ca, 2, seed=1, verbose=False),
+    }
+
+
+def time_vignette(models=None) -> list[dict]:
+    """Time every fit of the vignette once; print them slowest first."""
+    rows = []
+    for name, fn in _vignette_fits().items():
+        if models and not any(m in name for m in models):
+            continue
+        t, c = time.perf_counter(), time.process_time()
+        res = fn()
+        rows.append({"model": name, "s": time.perf_counter() - t, "cpu": time.process_time() - c, "llf": res.llf,
+                     "rule": res.integration.get("method", "") if res.integration else ""})
+        print(f"{name:22s} {rows[-1]['s']:7.1f} s (CPU {rows[-1]['cpu']:.1f} s)  llf {res.llf:.4f}", flush=True)
+    total = sum(r["s"] for r in rows)
+    cpu = sum(r["cpu"] for r in rows)
+    print(f"\n{'model':22s} {'seconds':>8s} {'share':>6s} {'CPU s':>7s} {'share':>6s}  rule")
+    for r in sorted(rows, key=lambda r: -r["s"]):
+        print(f"{r['model']:22s} {r['s']:8.1f} {r['s'] / total:6.0%} {r['cpu']:7.1f} {r['cpu'] / cpu:6.0%}  {r['rule']}")
+    print(f"{'total':22s} {total:8.1f} {'':6s} {cpu:7.1f}; load average {os.getloadavg()[0]:.1f} at the end")
+    return rows
+
+
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--models", nargs="*", default=None, help="names (or parts of names) of the models to run")
+    ap.add_argument("--vignette", action="store_true", help="time every fit of vignettes/special_cases.py")
     a = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     print(f"glmmix {gm.__version__}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start "
           "(a shared machine: read the ratios)")
+    if a.vignette:
+        return time_vignette(a.models)
     if a.quick:
         estimation.COARSE_SEARCH_CELLS = 0.0
     rows = []
