@@ -71,7 +71,7 @@ from scipy import integrate
 
 from .exceptions import GlmmixError
 from .progress import run_jobs
-from .weights import refuse_weighted
+from .weights import refuse_weighted, score_copies
 
 from typing import TYPE_CHECKING
 
@@ -117,11 +117,14 @@ def weighted_chi2_sf(x: float, weights) -> float:
 
 
 # ---------------------------------------------------------------------------- LMR
-def _check_pair(small, big, what):
+def _check_pair(small, big, what, frequency_ok=False):
     for name, r in (("small", small), ("big", big)):
         if getattr(r, "model", None) is None:
             raise SelectionError(f"{name} must be a result fitted in this session (a loaded result has no data)")
-        refuse_weighted(r, what)
+        if not (frequency_ok and r.unit_freq is not None):
+            refuse_weighted(r, what)
+    if (small.unit_freq is None) != (big.unit_freq is None):
+        raise SelectionError("small and big must both have, or both lack, the frequency weights")
     if big.n_classes <= small.n_classes:
         raise SelectionError(f"big must have more classes than small ({big.n_classes} vs {small.n_classes})")
     if big.n_clusters != small.n_clusters or big.nobs != small.nobs:
@@ -139,6 +142,9 @@ def _scores_hessian(res):
     theta = np.asarray(res.theta, dtype=float)
     keep = np.array([i for i in range(theta.size) if i not in set(res.boundary)], dtype=int)
     S = res.model.likelihood.unit_scores(theta)[:, keep]
+    copies = score_copies(res.model.design)
+    if copies is not None:  # frequency weights: B = sum_i f_i s_i s_i' from the weighted scores f_i s_i
+        S = S / np.sqrt(copies)[:, None]
     H = -res.model.information(theta)[np.ix_(keep, keep)]
     return S, H
 
@@ -219,7 +225,7 @@ def lmr_test(small: MixtureResults, big: MixtureResults) -> LMRResult:
     below 0.05 rejects K-1 classes in favour of K. See the module docstring for the
     definitions.
     """
-    _check_pair(small, big, "lmr_test()")
+    _check_pair(small, big, "lmr_test()", frequency_ok=True)
     lr = 2.0 * (big.llf - small.llf)
     if lr < -1e-6:
         warnings.warn(f"the {big.n_classes}-class model has the lower log-likelihood ({big.llf:.4f} < "
@@ -229,7 +235,7 @@ def lmr_test(small: MixtureResults, big: MixtureResults) -> LMRResult:
     df = big.df_model - small.df_model
     if df <= 0:
         raise SelectionError("big must have more free parameters than small")
-    adj = lr / (1.0 + 1.0 / (df * np.log(big.n_clusters)))
+    adj = lr / (1.0 + 1.0 / (df * np.log(big.n_independent)))
     return LMRResult(statistic=lr, pvalue=weighted_chi2_sf(lr, lam), adjusted_statistic=adj,
                      adjusted_pvalue=weighted_chi2_sf(adj, lam), df=int(df), mean=float(lam.sum()),
                      sd=float(np.sqrt(2 * (lam**2).sum())), eigenvalues=lam,

@@ -163,7 +163,18 @@ def test_procedures_without_weights_refuse_weighted_fits(fits):
     table, _, w, _ = fits
     small = gm.fit(LCA, table, items=ITEMS, id="id", n_classes=1, family="bernoulli", freq_weights="count")
     with pytest.raises(NotImplementedError, match="repeated"):
-        gm.lmr_test(small, w)
+        gm.blrt(small, w, table, n_boot=2)
+
+
+def test_lmr_with_frequency_weights_is_that_of_the_expanded_data(carcinoma_fits):
+    table, full, w, f = carcinoma_fits
+    kw = dict(items=RATERS, id="id", n_classes=1, family="bernoulli")
+    sw = gm.fit(LCA, table, freq_weights="count", **kw)
+    sf = gm.fit(LCA, full, **kw)
+    a, b = gm.lmr_test(sw, w), gm.lmr_test(sf, f)
+    np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-4, atol=1e-6)
+    for k in ("statistic", "pvalue", "adjusted_statistic", "adjusted_pvalue"):
+        assert getattr(a, k) == pytest.approx(getattr(b, k), rel=1e-4, abs=1e-8)
 
 
 @pytest.mark.parametrize("change, kw, match", [
