@@ -1,5 +1,5 @@
 ## Long flexmix runs for the best known maxima of benchmarks/start_search.py's LCA rows.
-## Rscript benchmarks/start_search_peers.R [NREP]   (run from the repository root; minutes)
+## Rscript benchmarks/start_search_peers.R [NREP [CASE ...]]   (from the repository root; minutes)
 ## flexmix FLXMCmvbinary (poLCA is not packaged for Debian 12), EM from NREP random starts
 ## (set.seed(1)), tolerance 1e-10; prints the distinct maxima (log-likelihoods within 1e-3)
 ## with how many starts reached each.
@@ -21,6 +21,7 @@ cases <- list(
   list("ability K=4", load_items("ability.csv", complete = TRUE), 4),
   list("VerbAgg K=3", load_items("verbagg_wide.csv", drop_id = TRUE), 3),
   list("VerbAgg K=4", load_items("verbagg_wide.csv", drop_id = TRUE), 4))
+if (length(args) > 1) cases <- Filter(function(cs) cs[[1]] %in% args[-1], cases)
 ctrl <- list(minprior = 0, iter.max = 20000, tolerance = 1e-10)
 cat("flexmix", as.character(packageVersion("flexmix")), R.version.string, "NREP", NREP, "\n")
 for (cs in cases) {
