@@ -80,7 +80,11 @@ def read_data(path: str):
         raise CommandError(f"no such file: {path!r}")
     try:
         if kind in ("csv", "tsv"):
-            df = pd.read_csv(p, sep="\t" if kind == "tsv" else ",")
+            with warnings.catch_warnings():
+                # a row longer than the header: pandas would take its first field as a row label
+                # (index_col=False) or drop the extra fields with a warning; a wrong table either way
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                df = pd.read_csv(p, sep="\t" if kind == "tsv" else ",", index_col=False)
         elif kind == "parquet":
             df = pd.read_parquet(p)
         else:
@@ -88,6 +92,8 @@ def read_data(path: str):
     except ImportError:
         raise CommandError(f"cannot read {path!r}: pandas reads {kind} files only with an optional package "
                            "(pip install pyarrow)") from None
+    except pd.errors.ParserWarning:
+        raise CommandError(f"cannot read {path!r} as {kind}: a row has more fields than the header") from None
     except Exception as exc:  # parser errors of pandas and its engines
         raise CommandError(f"cannot read {path!r} as {kind}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
     if df.shape[0] == 0:
@@ -110,7 +116,13 @@ def _starts(text: str | None):
 def _fit(args) -> int:
     import glmmix as gm
 
+    if args.out:  # before the fit, not after it
+        folder = Path(args.out).resolve().parent
+        if not folder.is_dir():
+            raise CommandError(f"cannot write {args.out!r}: no folder {str(folder)!r}")
     data = read_data(args.data)
+    if args.items is not None and not args.items.strip(", "):
+        raise CommandError("--items names no column: give the item columns, comma separated (A,B,C)")
     items = [s.strip() for s in args.items.split(",") if s.strip()] if args.items else None
     kw = {}
     if args.wide or items:
@@ -245,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return args.run(args)
     except GlmmixError as exc:
+        print(f"glmmix: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # an optional package is missing: say which, as for a user mistake
         print(f"glmmix: error: {exc}", file=sys.stderr)
         return 2
     except NotImplementedError as exc:

@@ -23,6 +23,9 @@ def files(tmp_path_factory):
     wide.to_stata(d / "wide.dta", write_index=False)
     gm.wide_to_long(wide, id="slide").to_csv(d / "long.csv", index=False)
     (d / "bad.json").write_text('{"a": 1}')
+    (d / "ragged.csv").write_text("a,b\n1,2,3\n4,5\n")
+    (d / "ragged_later.csv").write_text("a,b\n1,2\n4,5,6\n")
+    (d / "empty.csv").write_text("")
     return d
 
 
@@ -81,12 +84,18 @@ def test_parquet(files, capsys):
         (["summary", "{d}/wide.csv"], "not a glmmix results file"),
         (["example", "nosuch"], "no example named 'nosuch'"),
         (["bogus"], "invalid choice"),
+        (["fit", "{d}/ragged.csv", "--wide"], "a row has more fields than the header"),
+        (["fit", "{d}/ragged_later.csv", "--wide"], "Expected 2 fields"),
+        (["fit", "{d}/empty.csv", "--wide"], "No columns to parse"),
+        (["fit", "{d}/wide.csv", "--wide", "--items", ""], "--items names no column"),
+        (["fit", "{d}/wide.csv", "--wide", "--items", " , "], "--items names no column"),
+        (["fit", "{d}/wide.csv", "--wide", "--out", "{d}/no/such/folder/r.json"], "no folder"),
     ],
 )
 def test_errors_are_one_line_with_status_2(files, capsys, argv, fragment):
     assert main([a.format(d=files) for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("glmmix: error: ") and fragment in err
+    out, err = capsys.readouterr()
+    assert err.startswith("glmmix: error: ") and fragment in err and out == ""  # nothing fitted first
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
@@ -116,3 +125,13 @@ def test_example_lca_boundary_note_once_and_no_zero_se_beside_nan(capsys):
     rows = cap.out.split("poLCA's probs):\n")[1].split("\n\n")[0].splitlines()[1:]
     ses = [v for row in rows for v in row.split()[4:]]
     assert len(ses) == 21 and ses.count("NaN") == 10 and "0.0000" not in ses
+
+
+@pytest.mark.parametrize("module, option", [("joblib", "--jobs=2"), ("tqdm", "--progress")])
+def test_missing_optional_package_is_a_one_line_error(files, capsys, monkeypatch, module, option):
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    monkeypatch.setitem(sys.modules, f"{module}.auto", None)
+    assert main(["fit", str(files / "wide.csv"), "--wide", "--id", "slide", "-k", "2", "--family", "bernoulli",
+                 "--starts", "2,1", option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("glmmix: error: ") and f"pip install" in err and err.count("\n") == 1
