@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 
 from .estimation import FitOptions
+from .exceptions import DesignError
 from .model import MODEL_KEYWORDS, UNSET, MixtureModel, fit_options
 from .results import MixtureResults
+from .validate import check_flag
 
 from typing import TYPE_CHECKING
 
@@ -189,8 +192,10 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
     """
     # Estimation settings are checked first, before the data are touched.
     opts = fit_options(starts, seed, n_jobs, options, se)
-    if progress is not None or verbose:
-        opts = dataclasses.replace(opts, progress=opts.progress if progress is None else progress,
+    if not isinstance(verbose, (bool, np.bool_)):
+        raise DesignError(f"verbose must be True or False, not {verbose!r}")
+    if check_flag(progress, "progress") is not None or verbose:
+        opts = dataclasses.replace(opts, progress=opts.progress if progress is None else bool(progress),
                                    verbose=opts.verbose or bool(verbose))
     model_kw = {k: v for k, v in locals().items() if k in MODEL_KEYWORDS}
     model = MixtureModel.from_formula(formula, data, n_classes, family, link, **model_kw,

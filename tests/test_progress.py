@@ -48,7 +48,10 @@ def test_run_jobs_keeps_order_in_parallel(capsys):
 
 
 def test_bad_progress_and_verbose_values_refused(carcinoma_long):
-    with pytest.raises(gm.DesignError, match="options.progress must be True, False or None"):
+    with pytest.raises(gm.DesignError, match="progress must be True, False or None"):
         gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli", progress="yes")
+    for bad in ("yes", 2, None):  # verbose= of fit() too, not only FitOptions.verbose
+        with pytest.raises(gm.DesignError, match="verbose must be True or False"):
+            gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli", verbose=bad)
     with pytest.raises(gm.DesignError, match="options.verbose must be True or False"):
         gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli", options=gm.FitOptions(verbose=2))
