@@ -113,13 +113,16 @@ def _check_group(group: str, term: str) -> str:
     parts = [p.strip() for p in re.split(r"[/:]", group)]
     if len(parts) == 2 and all(re.fullmatch(_IDENT, p) for p in parts):
         a, b = parts
-        made = (f"make one column for the combination, e.g. data['{a}_{b}'] = data['{a}'].astype(str) + '_' + "
-                f"data['{b}'].astype(str), and write {term.replace(group, f'{a}_{b}')!r}")
+        column = f"data['{a}_{b}'] = data['{a}'].astype(str) + '_' + data['{b}'].astype(str)"
+        made = f"make one column for the combination, e.g. {column}, and write {term.replace(group, f'{a}_{b}')!r}"
         if "/" in group:
+            both = f"{term.replace(group, a)} + {term.replace(group, f'{a}_{b}')}"
             raise FormulaError(
-                f"{term!r}: lme4's nested grouping {group!r} means random effects for {a!r} and for {b!r} within "
-                f"{a!r} ((1|{a}) + (1|{a}:{b})), two grouping levels; glmmix integrates over one grouping column "
-                f"(several levels are not implemented yet). For the inner level alone, {made}")
+                f"{term!r}: lme4's nested grouping {group!r} is {term.replace(group, a)!r} + "
+                f"{term.replace(group, f'{a}:{b}')!r}, random effects for {a!r} and for {b!r} within {a!r}; "
+                f"glmmix takes each grouping as one column: make one for the combination, e.g. {column}, and "
+                f"write {both!r} (two grouping columns: a model without classes, integrated by the Laplace "
+                "approximation)")
         raise FormulaError(f"{term!r}: the grouping {group!r} (each combination of {a!r} and {b!r} a group) must "
                            f"be a single column: {made}")
     raise FormulaError(f"grouping factor {group!r} in {term!r} must be a single column name")
