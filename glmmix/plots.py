@@ -213,8 +213,9 @@ def item_curves(res: MixtureResults, axes: Sequence[Axes] | None = None) -> Figu
     """
     theta, panels = _irt(res)
     n = len(panels)
+    ncol = -(-max(len(c) for c in panels.values()) // 14)  # legend columns of at most 14 items
     if axes is None:
-        fig, axes = _plt().subplots(1, n, figsize=(4.2 * n + 1.2, 3.4), sharey=True, layout="constrained",
+        fig, axes = _plt().subplots(1, n, figsize=(4.2 * n + 1.2 * ncol, 3.4), sharey=True, layout="constrained",
                                     squeeze=False)
         axes = axes[0]
     else:
@@ -230,7 +231,7 @@ def item_curves(res: MixtureResults, axes: Sequence[Axes] | None = None) -> Figu
         ax.set_title(name or _title(res), fontsize=10)
     axes[0].set_ylabel("P(y = 1 | trait)")
     axes[-1].legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="item",
-                    title_fontsize=8)
+                    title_fontsize=8, ncols=ncol)
     return fig
 
 

@@ -76,6 +76,21 @@ def test_item_curves_rasch_and_fma(lsat_long, tmp_path):
         plots.item_curves(lca)
 
 
+def test_item_curves_many_items_keep_the_axes(tmp_path):
+    """24 items: the legend takes columns beside the axes instead of squashing them."""
+    va = gm.datasets.load("verbagg_long")
+    res = gm.fit("y ~ 0 + item + (1|id)", va[va.id.astype(int) <= 60], family="bernoulli", se="none")
+    fig = plots.item_curves(res)
+    png(fig, tmp_path, "icc_many")
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    ax, legend, whole = fig.axes[0], fig.axes[0].get_legend(), fig.get_window_extent(r)
+    assert len(legend.get_texts()) == 24
+    assert ax.get_window_extent(r).height > 0.6 * whole.height
+    box = legend.get_window_extent(r)
+    assert box.y0 >= whole.y0 and box.y1 <= whole.y1 and box.x1 <= whole.x1  # not clipped
+
+
 def test_caterpillar(tmp_path):
     res = gm.fit("incidence ~ period + (1 | herd)", gm.datasets.load("cbpp"), family="binomial", trials="size")
     fig = plots.caterpillar(res)
