@@ -83,6 +83,8 @@ def wide_to_long(
         raise DesignError(f"column(s) {missing} are not in the data; columns are {list(df.columns)}")
     if len(set(items)) != len(items):
         raise DesignError("items repeat")
+    if id in items:
+        raise DesignError(f"the id column {id!r} is also listed among the items; leave it out of items")
     if keep is None:
         keep = [c for c in df.columns if c != id and c not in items]
     for name in (item_name, value_name):
@@ -163,6 +165,15 @@ def wide_for_formula(parsed, data: pd.DataFrame, items, id: str | None = None) -
     absent = formula_variables(parsed) - cols - {y}
     if id is None and "id" not in cols:
         absent.discard("id")  # wide_to_long numbers the rows in a new column 'id'
+    units = {c.level for c in parsed.classes if c.level}
+    units |= {t.group for p in [parsed.outcome_part] + [c.part for c in parsed.classes]
+              for t in tuple(p.random) + tuple(p.factors)}
+    if absent & units:  # the unit of the reshaped data is the id column, not a made one
+        unit = id or "id"
+        raise DesignError(
+            f"{sorted(absent & units)} name(s) the units in the formula but no such column is in the data; "
+            f"with items= each row of the wide data is a unit identified by "
+            + (f"id={id!r}: write {unit!r} in the formula" if id else "a new column 'id' (or pass id=)"))
     if len(absent) > 1:
         raise DesignError(
             f"column(s) {sorted(absent)} of the formula are neither in the data nor made by the reshaping "
@@ -170,4 +181,10 @@ def wide_for_formula(parsed, data: pd.DataFrame, items, id: str | None = None) -
     item_name = absent.pop() if absent else "item"
     if item_name in items:
         raise DesignError(f"{item_name!r} is both an item and the formula's item column; rename one")
+    text = [c for c in items if c in data.columns and not (pd.api.types.is_numeric_dtype(data[c])
+                                                            or isinstance(data[c].dtype, pd.CategoricalDtype))]
+    if text:
+        raise DesignError(f"item column(s) {text[:10]} hold text (dtype {data[text[0]].dtype}), not numbers: the "
+                          f"outcome {y!r} is made of the items; convert them (pd.to_numeric) or make them "
+                          "ordered categoricals")
     return wide_to_long(data, items=items, id=id, item_name=item_name, value_name=y)

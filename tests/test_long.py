@@ -31,6 +31,7 @@ def test_wide_to_long_dummies_and_default_id():
     [
         ({"items": ["zz"], "id": "pid"}, "zz"),
         ({"items": ["u1"], "id": "nope"}, "nope"),
+        ({"items": ["pid", "u1"], "id": "pid"}, "id column 'pid' is also listed among the items"),
     ],
 )
 def test_wide_to_long_errors(kwargs, fragment):
@@ -76,13 +77,20 @@ def test_helpers_take_wide_data():
         ("I1 ~ 0 + item | class(id) ~ 1", {}, "outcome 'I1' is a column of the wide data"),
         ("y ~ 0 + item + z | class(id) ~ 1", {}, "['item', 'z'] of the formula are neither in the data"),
         ("y ~ 0 + item | class(id) ~ 1", {"items": "I1"}, "items must be a list"),
-        ("y ~ 0 + item | class(pid) ~ 1", {"id": "pid"}, "'pid' is not in the data"),
+        ("y ~ 0 + item | class(nope) ~ 1", {"id": "nope"}, "'nope' is not in the data"),
         ("y ~ 0 + item | class(id) ~ 1", {"items": None, "id": "id"}, "needs items="),
+        # the unit named in the formula is not the id column
+        ("y ~ 0 + item | class(person) ~ 1", {"id": "pid"}, "['person'] name(s) the units in the formula"),
+        ("y ~ 0 + item | class(person) ~ 1", {"id": "pid"}, "id='pid': write 'pid' in the formula"),
+        ("y ~ 0 + item | class ~ 1 + (1 | person)", {}, "a new column 'id' (or pass id=)"),
+        ("y ~ 0 + item | class(id) ~ 1", {"items": ["I1", "I2", "txt"]}, "item column(s) ['txt'] hold text"),
     ],
 )
 def test_fit_wide_errors(formula, kwargs, fragment):
     wide = gm.datasets.load("lsat")
-    kw = {"items": list(wide.columns), **kwargs}
+    wide["pid"] = np.arange(len(wide))
+    wide["txt"] = np.where(wide["I3"] == 1, "yes", "no")
+    kw = {"items": ["I1", "I2", "I3", "I4", "I5"], **kwargs}
     with pytest.raises(DesignError) as e:
         gm.fit(formula, wide, n_classes=2, family="bernoulli", **kw)
     assert fragment in str(e.value)
