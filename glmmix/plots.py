@@ -20,7 +20,7 @@ import re
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from .exceptions import GlmmixError
 from .families import get_family
@@ -156,7 +156,7 @@ def posterior_histogram(res: MixtureResults, ax: Axes | None = None, bins: int =
 
 
 def _inv_link(link):
-    return stats.norm.cdf if link == "probit" else (lambda e: 1.0 / (1.0 + np.exp(-e)))
+    return stats.norm.cdf if link == "probit" else special.expit
 
 
 def _irt(res):
@@ -255,15 +255,18 @@ def caterpillar(res: MixtureResults, effect: str | None = None, ax: Axes | None 
     n = len(est)
     fig, ax = _axes(ax, (5.0, min(8.0, 2.0 + 0.12 * min(n, 60))))
     y = np.arange(n)
-    ax.errorbar(est[order], y, xerr=2 * sd[order], fmt="o", ms=2.5, color=COLORS[0], ecolor="0.6",
-                elinewidth=0.8, capsize=0)
+    thin = min(1.0, 100 / n)  # hundreds of clusters: thinner lines and points, so each stays visible
+    ax.errorbar(est[order], y, xerr=2 * sd[order], fmt="o", ms=max(1.0, 2.5 * thin), color=COLORS[0],
+                ecolor="0.6", elinewidth=max(0.25, 0.8 * thin), capsize=0)
     ax.axvline(0, color="0.5", lw=0.8, ls="--")
+    label = str(re_.index.name or "cluster")
     if n <= max_labels:
         ax.set_yticks(y, [str(i) for i in re_.index[order]], fontsize=7)
     else:
         ax.set_yticks([])
+        label += f" ({n}, sorted by EAP)"
     ax.set_ylim(-1, n)
-    ax.set_ylabel(str(re_.index.name or "cluster"))
+    ax.set_ylabel(label)
     ax.set_xlabel(f"{effect}: EAP \u00b1 2 posterior SD")
     ax.set_title(_title(res), fontsize=10)
     return fig

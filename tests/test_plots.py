@@ -101,6 +101,10 @@ def test_caterpillar(tmp_path):
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()][-1] == str(scores["Intercept"].idxmax())
     with pytest.raises(gm.GlmmixError, match="not one of the random effects"):
         plots.caterpillar(res, effect="slope")
+    # 15 herds labelled; with more clusters than labels, the axis says how many and lines thin out
+    fig = plots.caterpillar(res, max_labels=10)
+    png(fig, tmp_path, "caterpillar_unlabelled")
+    assert fig.axes[0].get_ylabel() == "herd (15, sorted by EAP)" and not fig.axes[0].get_yticks().size
 
 
 def test_transition_diagram(tmp_path):
