@@ -81,7 +81,8 @@ def _header(res) -> tuple[dict, dict]:
     if res.integration:
         it = res.integration
         kind = "adaptive " if it["adaptive"] and it["method"] != "laplace" else ""
-        left["Integration:"] = f"{kind}{_RULES.get(it['method'], it['method'])}, {it['n_nodes']} nodes"
+        rule = _RULES.get(it["method"], it["method"])
+        left["Integration:"] = rule if it["method"] == "laplace" else f"{kind}{rule}, {it['n_nodes']} nodes"
     if res.unit_freq is not None:
         w = res.weighting
         left["Frequency weights:"] = f"{w['freq_weights']} (sum {w['n_weighted']:.0f})"

@@ -87,3 +87,5 @@ def test_nested_grouping_advice_fits_the_nested_model():
         mean = p["Intercept"] + p["x"] * rows.x.to_numpy()
         ll += multivariate_normal(mean, cov).logpdf(rows.y.to_numpy())
     assert res.llf == pytest.approx(ll, abs=1e-6)
+    text = str(res.summary())
+    assert "Integration:" in text and "Laplace" in text and "1 nodes" not in text
