@@ -1,10 +1,11 @@
 """Vignette: choosing the number of latent classes with glmmix.
 
-Run:  python vignettes/class_enumeration.py      (4 minutes of CPU time: 238 s measured, one
-                                                  process; 25 minutes elapsed at nice 10 on two
-                                                  cores shared with a load average of 8)
-      GLMMIX_VIGNETTE_QUICK=1 python vignettes/...  (fewer classes and bootstrap samples: 18 s of
-                                                  CPU time measured)
+Run:  python vignettes/class_enumeration.py      (4 to 5 minutes of CPU time: 238 s and 271 s
+                                                  measured in two runs, one process each; 25 and
+                                                  11 minutes elapsed at nice 10 on two cores
+                                                  shared with load averages of 8 and 7)
+      GLMMIX_VIGNETTE_QUICK=1 python vignettes/...  (fewer classes and bootstrap samples: 18 s and
+                                                  21 s of CPU time measured)
 
 Carcinoma ratings (Agresti; 7 pathologists, 118 slides), LCA with 1-5 classes:
 
