@@ -74,3 +74,5 @@ def test_compare_outputs():
     # an estimate on the boundary is not determined to any digit: only the words are compared
     assert gen.compare("class1:item[A]  21.6432  boundary", "class1:item[A]  19.1  boundary") == []
     assert gen.compare("class1:item[A]  21.6432  boundary", "class1:item[A]  19.1  0.52")
+    assert gen.compare("FMA: log-likelihood -290.551; loadings running to infinity: ['x']",
+                       "FMA: log-likelihood -285.881; loadings running to infinity: ['x']") == []
