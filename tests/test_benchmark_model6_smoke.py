@@ -1,5 +1,9 @@
-"""Fast version of benchmarks/table3_model6.py (the full run has 100 clusters and the default starts)."""
+"""Fast version of benchmarks/table3_model6.py (the full run has 100 clusters and the default starts).
 
+The time bound is on the CPU time of this process (the elapsed time also counts whatever else
+the machine runs): it fails for a real slowdown, not for load."""
+
+import time
 import sys
 from pathlib import Path
 
@@ -11,6 +15,9 @@ from benchmarks import table3_model6  # noqa: E402
 
 
 def test_model6_benchmark_quick(capsys):
-    seconds = table3_model6.main(["--quick"])
+    cpu = time.process_time()
+    table3_model6.main(["--quick"])
+    cpu = time.process_time() - cpu
     out = capsys.readouterr().out
-    assert "ratio Model 6 / Model 5" in out and seconds < 120
+    assert "ratio Model 6 / Model 5" in out
+    assert cpu < 120, f"{cpu:.1f} s of CPU time"

@@ -76,3 +76,20 @@ if __name__ == "__main__":  # print them all: python tests/test_summary_width.py
     for name, res in fits().items():
         text = str(res.summary())
         print(f"\n##### {name} (widest line {max(map(len, text.splitlines()))})\n{text}")
+
+
+def test_summary_marks_improper_maxima():
+    """A value where the integration fails (random-effect parameters beyond what a rule resolves)
+    is listed among the starts' maxima as improper, not as a rival maximum."""
+    from types import SimpleNamespace
+
+    from statsmodels.iolib.summary2 import Summary
+
+    from glmmix.summary import _add_maxima
+
+    maxima = [{"loglik": -2421.17, "starts": 1, "converged": 1, "origins": ["random"], "improper": True},
+              {"loglik": -2466.6491, "starts": 4, "converged": 4, "origins": ["2PL"], "improper": False}]
+    smry = Summary()
+    _add_maxima(smry, SimpleNamespace(search=SimpleNamespace(maxima=maxima)))
+    text = smry.as_text()
+    assert "-2421.1700 (improper)" in text and "-2466.6491 (improper)" not in text and "-2466.6491" in text
