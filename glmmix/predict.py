@@ -306,7 +306,7 @@ def _posterior_nodes(lik, theta):
     integration one node at the cluster's mode."""
     if lik.integ.adaptive:
         lik.adapt(theta)
-    es = lik.evaluate(theta, derivs=False)
+    es = lik.evaluate(theta, derivs=False, whole=True)  # every cluster's nodes and posterior weights
     G = lik.design.n_clusters
     if lik.laplace:
         m = np.asarray(lik.integ.m, dtype=float)

@@ -142,3 +142,17 @@ def test_conditional_predictions_of_mixtures_with_effects_are_refused(cbpp):
                  n_classes=2, family="poisson", seed=1, starts=(4, 2), se="none")
     with pytest.raises(NotImplementedError, match="joint posterior"):
         res.predict(which="conditional")
+
+
+def test_conditional_predictions_with_blocks_of_clusters(cbpp, monkeypatch):
+    """Large data are evaluated over blocks of clusters: predictions use every cluster's posterior alike."""
+    import glmmix.likelihood as likmod
+
+    formula = "incidence ~ period + offset(np.log(size)) + (1|herd)"
+    whole = gm.fit(formula, cbpp, family="poisson")
+    monkeypatch.setattr(likmod, "SHARD_CELLS", 40)  # a few herds per block
+    blocked = gm.fit(formula, cbpp, family="poisson")
+    assert blocked.model.likelihood.shards is not None
+    np.testing.assert_allclose(blocked.predict(which="conditional"), whole.predict(which="conditional"), rtol=1e-6)
+    np.testing.assert_allclose(blocked.predict(cbpp, which="conditional"), whole.predict(cbpp, which="conditional"),
+                               rtol=1e-6)
