@@ -62,8 +62,8 @@ def _refuse(family: Family, kw: dict) -> None:
             "use a family without them (bernoulli, binomial, poisson) or data.compute()")
     for arg in ("weights", "cluster_weights", "freq_weights"):
         if kw.get(arg) is not None:
-            raise NotImplementedError(f"{arg}= on a dask DataFrame: the weights' scaling sums over the whole "
-                                      "data, which is not done per partition yet; use data.compute()")
+            raise NotImplementedError(f"{arg}= on a dask DataFrame: weights are not applied per partition yet "
+                                      "(their scalings and totals are sums over the whole data); use data.compute()")
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
