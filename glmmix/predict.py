@@ -240,34 +240,48 @@ def _normal_rule(D: int):
     return t, wq / wq.sum()
 
 
-def _class_means(lik, P):
-    """E[y_r | s] (rows, states): the family's mean, integrated over the outcome part's random
-    effects and factors u ~ N(0, I) (module docstring)."""
-    d = lik.design
-    eta = np.asarray(d.X @ P["beta"])
-    if not d.re_out:
-        return np.asarray(d.family.mean(eta, P["extra"], d.aux))
-    Lo, _ = lik.factor_matrices(P)
+def _outcome_dims(lik):
+    """The outcome terms' dimensions in the vector of random effects: (first, how many)."""
     terms = lik.layout.re_out_terms
     first = min(v.dims.start for v in terms)
-    D = max(v.dims.stop for v in terms) - first
-    t, w = _normal_rule(D)
+    return first, max(v.dims.stop for v in terms) - first
+
+
+def _integrated_means(lik, P, nodes, weights, Q):
+    """sum_q weights[r, q] E[y_r | s, u = nodes[r, q]] for every row r and state s, (rows,
+    states); ``nodes(rows)`` (m or 1, Q, D) in the outcome terms' dimensions and
+    ``weights(rows)`` (m or 1, Q) give each row's rule."""
+    d = lik.design
+    eta = np.asarray(d.X @ P["beta"])
+    Lo, _ = lik.factor_matrices(P)
+    first, D = _outcome_dims(lik)
     n, K = eta.shape
-    Q = t.shape[0]
     extra = np.repeat(P["extra"], Q, axis=0)  # the states of the family's mean: (class, node)
     out = np.empty((n, K))
     step = max(1, _ENTRIES_AT_ONCE // (K * Q))
     for a in range(0, n, step):
         rows = np.arange(a, min(a + step, n))
         A = np.zeros((rows.size, K, D))
-        for b, L, v in zip(d.re_out, Lo, terms):
+        for b, L, v in zip(d.re_out, Lo, lik.layout.re_out_terms):
             Zr = b.Z[rows]
             Zr = Zr.toarray() if sp.issparse(Zr) else np.asarray(Zr)
             A[:, :, v.dims.start - first:v.dims.stop - first] += np.einsum("pi,kij->pkj", Zr, L)
-        e = eta[rows][:, :, None] + np.einsum("pkd,qd->pkq", A, t)
+        U = np.broadcast_to(nodes(rows), (rows.size, Q, D))
+        e = eta[rows][:, :, None] + np.einsum("pkd,pqd->pkq", A, U)
         mu = np.asarray(d.family.mean(e.reshape(rows.size, K * Q), extra, d.aux.rows(rows)))
-        out[rows] = mu.reshape(rows.size, K, Q) @ w
+        out[rows] = np.einsum("pkq,pq->pk", mu.reshape(rows.size, K, Q),
+                              np.broadcast_to(weights(rows), (rows.size, Q)))
     return out
+
+
+def _class_means(lik, P):
+    """E[y_r | s] (rows, states): the family's mean, integrated over the outcome part's random
+    effects and factors u ~ N(0, I) (module docstring)."""
+    d = lik.design
+    if not d.re_out:
+        return np.asarray(d.family.mean(np.asarray(d.X @ P["beta"]), P["extra"], d.aux))
+    t, w = _normal_rule(_outcome_dims(lik)[1])
+    return _integrated_means(lik, P, lambda rows: t[None], lambda rows: w[None], t.shape[0])
 
 
 def _conditional_with_effects(res, newdata):
@@ -319,23 +333,10 @@ def _means_at_nodes(lik, theta, U, W):
     """sum_q W[g, q] E[y_r | u = U[g, q]] for every row r (cluster g) of a one-class model."""
     d = lik.design
     P = lik.layout.unpack(lik.layout.expand(theta))
-    eta = np.asarray(d.X @ P["beta"])[:, 0]
-    Lo, _ = lik.factor_matrices(P)
     cl = d.cluster_of_unit[d.unit_of_row]
-    Q = U.shape[1]
-    extra = np.repeat(P["extra"], Q, axis=0)
-    out = np.empty(eta.shape[0])
-    step = max(1, _ENTRIES_AT_ONCE // Q)
-    for a in range(0, eta.shape[0], step):
-        rows = np.arange(a, min(a + step, eta.shape[0]))
-        e = np.repeat(eta[rows, None], Q, axis=1)
-        for b, L, v in zip(d.re_out, Lo, lik.layout.re_out_terms):
-            Zr = b.Z[rows]
-            Zr = Zr.toarray() if sp.issparse(Zr) else np.asarray(Zr)
-            e += np.einsum("pj,pqj->pq", Zr @ L[0], U[cl[rows]][:, :, v.dims])
-        mu = np.asarray(d.family.mean(e, extra, d.aux.rows(rows)))
-        out[rows] = (mu * W[cl[rows]]).sum(axis=1)
-    return out
+    first, D = _outcome_dims(lik)
+    return _integrated_means(lik, P, lambda rows: U[cl[rows]][:, :, first:first + D], lambda rows: W[cl[rows]],
+                             U.shape[1])[:, 0]
 
 
 def _source(res):

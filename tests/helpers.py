@@ -82,3 +82,13 @@ def labelled_point(lik, rng):
     """Random free parameters of ``lik`` ~ N(0, 1): the vector and ``{label: value}``."""
     theta = rng.normal(size=lik.layout.n_free)
     return theta, dict(zip(lik.layout.labels, theta))
+
+
+def cpu_seconds(f, *args):
+    """(f(*args), the CPU time of this process spent in it): a time bound that load on the
+    machine does not break."""
+    import time
+
+    cpu = time.process_time()
+    out = f(*args)
+    return out, time.process_time() - cpu
