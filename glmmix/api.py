@@ -31,7 +31,8 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         measured_by: str | dict | None = None, measurement_invariance: bool = False,
         re_parameterization: str = "cholesky", invariant: Sequence[str] = (), class_specific: Sequence[str] = (),
         fix: dict | None = None, equal: list | None = None,
-        thresholds_by: str | None = None, trials: str | None = None, integration: str = "auto",
+        thresholds_by: str | None = None, sigma_by: str | None = None, trials: str | None = None,
+        integration: str = "auto",
         n_points: int | None = None, adaptive: bool | None = None, weights: str | None = None,
         cluster_weights: str | None = None, weight_scaling: str | None = None,
         cluster_weight_scaling: str = "sample", freq_weights: str | None = None, items: list[str] | None = None,
@@ -92,6 +93,10 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         Groups of parameter labels held equal.
     thresholds_by : str, optional
         Ordinal family: a column whose levels get separate thresholds (``"item"``).
+    sigma_by : str, optional
+        Gaussian family: a column whose levels get separate residual SDs (``"item"``: a
+        latent profile analysis with item-specific variances, Mplus's default; class-invariant
+        unless ``class_specific=["sigma"]``). Without it one residual SD serves every row.
     trials : str, optional
         Binomial family: column with the number of trials.
     starts : "auto", int or (int, int)

@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 from formulaic import Formula
 
-from .exceptions import DesignError, FormulaError
+from .exceptions import DesignError, FormulaError, plain
 from .mathutils import sparse_column_sums
 from .families import Family, FamilyData, check_counts
 from .classes import ClassSystem, ClassVar
@@ -285,13 +285,15 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
                  thresholds_by: str | None = None, trials: str | None = None, measured_by=None,
                  class_sizes: dict | None = None, weights: str | None = None, cluster_weights: str | None = None,
                  weight_scaling: str | None = None, cluster_weight_scaling: str = "sample",
-                 freq_weights: str | None = None, fitted: Design | None = None) -> Design:
+                 freq_weights: str | None = None, sigma_by: str | None = None,
+                 fitted: Design | None = None) -> Design:
     """Build the :class:`Design` of ``formula`` on ``data`` (see the module docstring).
 
     With several class variables, ``class_sizes`` gives each one's number of classes and
     ``measured_by`` says which rows measure which variable (see :func:`glmmix.fit`).
     ``weights``, ``cluster_weights`` and their scalings: sampling weights; ``freq_weights``:
-    frequency weights (``weights.py``).
+    frequency weights (``weights.py``). ``thresholds_by`` (ordinal) and ``sigma_by`` (gaussian)
+    name a column whose levels get their own family parameters.
     With ``fitted`` (the design of a fitted model), ``data`` holds new units: every design
     is encoded with the fitted encodings (levels, contrasts, transform states), outcome
     categories and threshold groups are the fitted ones, and checks that concern
@@ -301,22 +303,23 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     data = check_data(data)
     multi = len(formula.classes) > 1
     fenc = _fitted_encodings(fitted)
-    cols = _check_columns(formula, data, n_classes, fenc, thresholds_by, trials, measured_by, class_sizes)
+    by_arg, by = _family_by(family, thresholds_by, sigma_by)
+    cols = _check_columns(formula, data, n_classes, fenc, by_arg, by, trials, measured_by, class_sizes)
     check_weights(data, weights, cluster_weights, weight_scaling, cluster_weight_scaling, freq_weights)
     unit_name, cluster_name = cols.unit_name, cols.cluster_name
 
     # Step 2: missing outcomes are dropped and counted; missing elsewhere is an error.
-    obs = _observed_rows(formula, data, cols, trials, thresholds_by, fitted is not None)
+    obs = _observed_rows(formula, data, cols, trials, by, fitted is not None)
     meas_values = None
     if multi and isinstance(measured_by, str):
         meas_values = sorted(pd.unique(obs.data[measured_by].dropna())) if fitted is None else fitted.meas_values
     meas = _measurement(formula, cols.roles, measured_by, obs.data, meas_values, fitted is not None) if multi else None
     _check_no_missing(obs.df, (cols.out_vars | cols.cls_vars | cols.re_vars | cols.meas_cols
-                               | {c for c in (unit_name, cluster_name, thresholds_by, obs.trials, weights,
+                               | {c for c in (unit_name, cluster_name, by, obs.trials, weights,
                                               cluster_weights, freq_weights) if c} | set(cols.groups)) - {obs.yname})
 
     # Step 3: outcome support (family-specific checks) and family auxiliaries.
-    aux = _family_data(family, obs.df, thresholds_by, obs.trials, formula.outcome, cols.outcome_pair, fitted)
+    aux = _family_data(family, obs.df, by_arg, by, obs.trials, formula.outcome, cols.outcome_pair, fitted)
 
     # Step 4: units (level of the class variable), clusters (level of the random effects),
     # and row order (by cluster, then unit).
@@ -373,7 +376,23 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     )
 
 
-def _check_columns(formula, data, n_classes, fenc, thresholds_by, trials, measured_by, class_sizes) -> _Columns:
+def _family_by(family, thresholds_by, sigma_by):
+    """The argument (``thresholds_by`` or ``sigma_by``) and column whose levels get their own
+    family parameters, refused for a family without such parameters."""
+    if thresholds_by is not None and sigma_by is not None:
+        raise DesignError("give thresholds_by (ordinal thresholds) or sigma_by (gaussian residual SDs), not both")
+    if thresholds_by is not None and not family.thresholds:
+        raise DesignError(f"thresholds_by is only meaningful for family='ordinal' (this model's family is "
+                          f"{family.name!r})")
+    if sigma_by is not None and not family.has_residual_sd:
+        raise DesignError(f"sigma_by is only meaningful for family='gaussian' (this model's family is "
+                          f"{family.name!r}, which has no residual SD)")
+    if sigma_by is not None:
+        return "sigma_by", sigma_by
+    return ("thresholds_by", thresholds_by) if thresholds_by is not None else (None, None)
+
+
+def _check_columns(formula, data, n_classes, fenc, by_arg, by, trials, measured_by, class_sizes) -> _Columns:
     """Step 1: every column the formula and the arguments name is in the data; the units'
     and clusters' columns (and, with several class variables, their roles)."""
     multi = len(formula.classes) > 1
@@ -418,14 +437,14 @@ def _check_columns(formula, data, n_classes, fenc, thresholds_by, trials, measur
         roles = _class_roles(formula, data, cluster_name, class_sizes)
         unit_name, cluster_name = roles["unit"], roles["cluster"]
     meas_cols = _measured_by_columns(measured_by, data) if multi else set()
-    for arg, col in (("thresholds_by", thresholds_by), ("trials", trials)):
+    for arg, col in ((by_arg, by), ("trials", trials)):
         if col is not None:
             _missing_columns([col], data, f"argument {arg}")
     return _Columns(outcome_pair, out_vars, cls_vars, re_vars, meas_cols, re_o, re_c, groups, unit_name,
                     cluster_name, roles)
 
 
-def _observed_rows(formula, data, cols: _Columns, trials, thresholds_by, new_rows: bool) -> _Observed:
+def _observed_rows(formula, data, cols: _Columns, trials, by, new_rows: bool) -> _Observed:
     """Step 2: drop (and count) the rows whose outcome is missing; binomial counts of
     ``cbind()`` become columns; levels no remaining row has are dropped (not for new rows,
     which keep the fitted encoding)."""
@@ -452,7 +471,7 @@ def _observed_rows(formula, data, cols: _Columns, trials, thresholds_by, new_row
     dropped_levels = {}
     if not new_rows:
         df, dropped_levels = _drop_empty_levels(data, df, cols.out_vars | cols.cls_vars | cols.re_vars
-                                                | ({thresholds_by} if thresholds_by else set()))
+                                                | ({by} if by else set()))
     return _Observed(data, df, keep, yname, trials, n_dropped, dropped_levels)
 
 
@@ -467,22 +486,21 @@ def _check_no_missing(df, columns) -> None:
             )
 
 
-def _family_data(family, df, thresholds_by, trials, outcome, outcome_pair, fitted) -> FamilyData:
-    """Step 3: the family's row data (threshold sets of ``thresholds_by``, binomial trials)."""
+def _family_data(family, df, by_arg, by, trials, outcome, outcome_pair, fitted) -> FamilyData:
+    """Step 3: the family's row data (family-parameter sets of ``thresholds_by`` or
+    ``sigma_by``, binomial trials)."""
     aux = FamilyData()
-    if thresholds_by is not None:
-        if not family.thresholds:
-            raise DesignError("thresholds_by is only meaningful for family='ordinal'")
+    if by is not None:
         if fitted is None:
-            tb = pd.Categorical(df[thresholds_by])
+            tb = pd.Categorical(df[by])
             cats, codes = list(tb.categories), tb.codes
         else:  # new rows: the fitted levels
             cats = fitted.aux.threshold_cats
-            codes = pd.Index(cats, dtype=object).get_indexer(pd.Index(df[thresholds_by].to_numpy(), dtype=object))
+            codes = pd.Index(cats, dtype=object).get_indexer(pd.Index(df[by].to_numpy(), dtype=object))
             if (codes < 0).any():
-                bad = list(pd.unique(df[thresholds_by][codes < 0]))[:10]
-                raise DesignError(f"column {thresholds_by!r} (thresholds_by) has level(s) {bad} not seen in fitting")
-        aux.threshold_by = thresholds_by
+                bad = [plain(v) for v in pd.unique(df[by][codes < 0])[:10]]
+                raise DesignError(f"column {by!r} ({by_arg}) has level(s) {bad} not seen in fitting")
+        aux.threshold_by = by
         aux.threshold_cats = cats
         aux.threshold_levels = [str(c) for c in cats]
         aux.threshold_group = np.asarray(codes, np.intp)
@@ -761,7 +779,7 @@ def _drop_empty_levels(data, df, columns):
         present = set(pd.unique(kept.dropna()))
         gone = [lv for lv in levels if lv not in present]
         if gone:
-            dropped[col] = [lv.item() if isinstance(lv, np.generic) else lv for lv in gone]
+            dropped[col] = [plain(lv) for lv in gone]
             if isinstance(full.dtype, pd.CategoricalDtype):
                 changed[col] = kept.cat.remove_unused_categories()
     return (df.assign(**changed) if changed else df), dropped
@@ -869,7 +887,7 @@ def _check_unit_constant(df, unit, cols, cname):
         bad = nun.index[nun[col].to_numpy() > 1]
         if len(bad):
             raise DesignError(
-                f"class covariate {col!r} varies within {unit!r} (e.g. {unit} = {bad[0]!r}); "
+                f"class covariate {col!r} varies within {unit!r} (e.g. {unit} = {plain(bad[0])!r}); "
                 f"the class variable {cname}({unit}) can only be predicted by {unit}-level "
                 "covariates: use a column that is constant within each unit"
             )

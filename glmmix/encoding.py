@@ -35,7 +35,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .exceptions import DesignError, GlmmixError
+from .exceptions import DesignError, GlmmixError, plain
 
 # Stateless functions an expression may call: dotted name -> numpy function.
 _UFUNCS = {"log": np.log, "log1p": np.log1p, "log2": np.log2, "log10": np.log10, "exp": np.exp,
@@ -449,18 +449,12 @@ def _strs(x) -> bool:
     return isinstance(x, list) and all(isinstance(v, str) for v in x)
 
 
-def _plain(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
 def _factor_from_spec(spec, expr) -> dict:
     kind, state = spec.encoder_state.get(expr, (None, {}))
     kind = getattr(kind, "value", kind)
     if kind == "categorical":
         cs = state["contrasts"]
-        levels = [_plain(v) for v in cs.levels]
+        levels = [plain(v) for v in cs.levels]
         coding = {}
         for key, red in (("reduced", True), ("full", False)):
             M = cs.contrasts.get_coding_matrix(cs.levels, reduced_rank=red)
@@ -522,12 +516,12 @@ def _tag(o):
     if isinstance(o, dict):
         if all(isinstance(k, str) for k in o):
             return {k: _tag(v) for k, v in o.items()}
-        return {"__items__": [[_tag(_plain(k)), _tag(v)] for k, v in o.items()]}
+        return {"__items__": [[_tag(plain(k)), _tag(v)] for k, v in o.items()]}
     if isinstance(o, np.ndarray):
         return {"__array__": _tag(o.tolist())}
     if isinstance(o, (list, tuple)):
         return [_tag(v) for v in o]
-    o = _plain(o)
+    o = plain(o)
     if isinstance(o, float) and not math.isfinite(o):
         return {"__float__": repr(o)}
     if o is None or isinstance(o, (bool, int, float, str)):

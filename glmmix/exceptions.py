@@ -3,6 +3,13 @@
 Every error says what is wrong and, where it can, what to change.
 """
 
+import numpy as np
+
+
+def plain(value):
+    """A numpy scalar as the Python value it holds (for messages and JSON), else the value."""
+    return value.item() if isinstance(value, np.generic) else value
+
 
 class GlmmixError(Exception):
     """Base class of all glmmix errors."""

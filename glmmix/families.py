@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .exceptions import DesignError
+from .exceptions import DesignError, plain
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -119,8 +119,9 @@ class FamilyData:
     #: ordinal: the outcome's categories and their number
     categories: list | None = None
     n_cat: int | None = None
-    #: ordinal: the column whose levels get separate thresholds, the threshold sets' levels,
-    #: every row's threshold set, and (several class variables) each set's measurement group
+    #: ordinal (gaussian): the column whose levels get separate thresholds (residual SDs:
+    #: ``sigma_by``), the sets' levels, every row's set, and (ordinal, several class
+    #: variables) each set's measurement group
     threshold_by: str | None = None
     #: the thresholds_by column's fitted levels (their own type; threshold_levels are strings)
     threshold_cats: list | None = None
@@ -301,8 +302,11 @@ class Binomial(Family):
         else:
             n = np.asarray(trials, float)
             check_counts(n, aux.trials_name or "trials", "numbers of trials", y.index)
-            refuse_values(y, yv, (yv < 0) | (yv > n) | (yv != np.round(yv)) | ~np.isfinite(yv),
-                          "must be an integer between 0 and the number of trials")
+            bad = (yv < 0) | (yv > n) | (yv != np.round(yv)) | ~np.isfinite(yv)
+            fractions = bad.any() and bool(np.all((yv >= 0) & (yv <= 1) | np.isnan(yv)))
+            refuse_values(y, yv, bad, "must be an integer between 0 and the number of trials",
+                          "; it looks like proportions: give the numbers of successes (proportion"
+                          " x trials) or cbind(successes, failures)" if fractions else "")
             aux.lchoose = special.gammaln(n + 1) - special.gammaln(yv + 1) - special.gammaln(n - yv + 1)
         return yv
 
@@ -395,7 +399,9 @@ class Gaussian(Family):
     """Normal outcome, identity link, residual SD sigma (unconstrained: log sigma).
 
     The residual variance is class-invariant by default (as in Mplus); pass
-    ``class_specific=["sigma"]`` to :func:`glmmix.fit` to free it per class.
+    ``class_specific=["sigma"]`` to :func:`glmmix.fit` to free it per class. With
+    ``sigma_by="item"`` each level of the column has its own residual SD (a latent profile
+    analysis's item-specific variances, Mplus's default), labelled ``sigma[level]``.
     """
 
     name = "gaussian"
@@ -415,14 +421,30 @@ class Gaussian(Family):
         aux.y_sd = float(np.std(yv)) or 1.0
         return yv
 
+    @staticmethod
+    def _groups(aux):
+        """Every row's residual-SD set (None: one SD) and the sets' levels."""
+        if aux.threshold_group is None:
+            return None, [None]
+        return aux.threshold_group, aux.threshold_levels
+
     def n_extra(self, aux):
-        return 1
+        return len(self._groups(aux)[1])
 
     def extra_names(self, aux):
-        return ["sigma"]
+        return ["sigma" if lev is None else f"sigma[{lev}]" for lev in self._groups(aux)[1]]
 
     def extra_start(self, y, aux):
-        return np.array([np.log(aux.y_sd)])
+        g, levels = self._groups(aux)
+        if g is None:
+            return np.array([np.log(aux.y_sd)])
+        n = np.bincount(g, minlength=len(levels))
+        s1 = np.bincount(g, y, minlength=len(levels))
+        s2 = np.bincount(g, y * y, minlength=len(levels))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0))
+        ok = np.isfinite(sd) & (sd > 0)
+        return np.log(np.where(ok, sd, aux.y_sd))
 
     def extra_natural(self, a, aux):
         return np.exp(a)
@@ -435,35 +457,45 @@ class Gaussian(Family):
         return 1.0  # multiplied by the outcome SD in the start generator
 
     def start_scale(self, extra):
-        return self.perturb_scale * float(np.exp(extra[:, 0].mean()))
+        return self.perturb_scale * float(np.exp(extra.mean()))
 
     def fixed_extra(self, value, label):
         if not value > 0:
-            raise DesignError(f"fix[{label!r}] = {value!r}: a residual SD must be positive")
+            raise DesignError(f"fix[{label!r}] = {plain(value)!r}: a residual SD must be positive")
         return np.log(value)
 
+    def _log_sd(self, extra, aux, n):
+        """log sigma of every row and state, shape (n, S) (or (1, S) with one SD), and the
+        column of each row's SD in the state's family parameters."""
+        g = aux.threshold_group
+        if g is None:
+            return extra[:, 0][None, :], np.zeros((n, 1), dtype=np.intp)
+        return extra[:, g].T, g[:, None]
+
     def evaluate(self, y, eta, extra, aux, derivs=True):
-        ls = extra[:, 0][None, :]
+        n = y.shape[0]
+        ls, cols = self._log_sd(extra, aux, n)
         s2 = np.exp(2 * ls)
         r = y[:, None] - eta
         z2 = r * r / s2
         logf = -0.5 * LOG_2PI - ls - 0.5 * z2
         if not derivs:
             return FamilyEval(logf)
-        n = y.shape[0]
         return FamilyEval(
             logf,
             r / s2,
             np.broadcast_to(1.0 / s2, eta.shape),
             (z2 - 1.0)[:, :, None],
-            np.zeros((n, 1), dtype=np.intp),
+            cols,
         )
 
     def mean(self, eta, extra, aux):
         return eta
 
     def sample(self, eta, extra, aux, rng):
-        return eta + np.exp(extra[:, 0]) * rng.standard_normal(eta.shape)
+        g = aux.threshold_group
+        ls = extra[:, 0] if g is None else extra[np.arange(len(eta)), g]
+        return eta + np.exp(ls) * rng.standard_normal(eta.shape)
 
 
 class Ordinal(Family):
@@ -501,7 +533,7 @@ class Ordinal(Family):
             yv = _numeric_outcome(y)
             refuse_values(y, yv, ~np.isfinite(yv), "has non-finite values",
                           "; an ordinal outcome's categories must be finite numbers or an ordered categorical")
-            cats = [c.item() if isinstance(c, np.generic) else c for c in sorted(pd.unique(y.to_numpy()))]
+            cats = [plain(c) for c in sorted(pd.unique(y.to_numpy()))]
             codes = pd.Categorical(y.to_numpy(), categories=cats).codes.astype(float)
         else:
             raise DesignError(
@@ -522,7 +554,7 @@ class Ordinal(Family):
         if not seen.all():
             g, k = np.argwhere(~seen)[0]
             lev = aux.threshold_levels[g]
-            where = "" if lev is None else f" for {aux.threshold_by!r} = {lev!r}"
+            where = "" if lev is None else f" for {aux.threshold_by!r} = {plain(lev)!r}"
             raise DesignError(
                 f"outcome {y.name!r} has no responses in category {cats[k]!r}{where}; its "
                 "thresholds are not identified: recode (merge categories) first"
@@ -684,7 +716,7 @@ def refuse_values(y: pd.Series, yv: np.ndarray, bad: np.ndarray, problem: str, a
     if bad.any():
         vals = [float(v) for v in pd.unique(yv[bad])[:5]]
         raise DesignError(f"outcome {y.name!r} {problem}: found {vals} in {int(bad.sum())} row(s) "
-                          f"(first at index {y.index[np.argmax(bad)]!r}){advice}")
+                          f"(first at index {plain(y.index[np.argmax(bad)])!r}){advice}")
 
 
 def check_counts(v: np.ndarray, name, what: str, index=None):
@@ -692,7 +724,7 @@ def check_counts(v: np.ndarray, name, what: str, index=None):
     bad = ~np.isfinite(v) | (v < 0) | (v != np.round(v))
     if bad.any():
         vals = [float(x) for x in pd.unique(v[bad])[:5]]
-        where = f" (first at index {index[np.argmax(bad)]!r})" if index is not None else ""
+        where = f" (first at index {plain(index[np.argmax(bad)])!r})" if index is not None else ""
         raise DesignError(
             f"column {name!r} must hold non-negative integer {what}: found {vals} in "
             f"{int(bad.sum())} row(s){where}")

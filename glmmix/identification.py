@@ -57,6 +57,21 @@ def check_identified(lik) -> None:
                 f"the gaussian outcome {d.formula.outcome!r} is constant (every value {y[0]:g}): its "
                 "likelihood has no maximum (the residual SD goes to 0); fix sigma (fix={'sigma': value}) "
                 "or model a varying outcome")
+        g = d.aux.threshold_group
+        if g is not None:
+            lo = np.full(len(d.aux.threshold_levels), np.inf)
+            hi = np.full(len(d.aux.threshold_levels), -np.inf)
+            np.minimum.at(lo, g, y)
+            np.maximum.at(hi, g, y)
+            eb = L.blocks["extra"]
+            free = (L.free_idx[eb.slice].reshape(eb.shape) >= 0).any(axis=0)
+            const = np.flatnonzero((lo == hi) & free)
+            if const.size:
+                lev = d.aux.threshold_levels[const[0]]
+                raise DesignError(
+                    f"the gaussian outcome {d.formula.outcome!r} is constant (every value {lo[const[0]]:g}) where "
+                    f"{d.aux.threshold_by!r} = {lev!r}, which sigma_by gives its own residual SD: its likelihood "
+                    f"has no maximum (that SD goes to 0); fix it (fix={{'sigma[{lev}]': value}}) or drop those rows")
 
 
 def _lca_cells(d):
@@ -81,32 +96,43 @@ def degenerate_params(lik, theta) -> list[str]:
 
     A class's SD has collapsed when the posterior-weighted RMS of its residuals (the value
     its ML estimate moves to) is below ``SIGMA_FLOOR`` times the outcome's SD; a shared
-    SD, when the pooled RMS is. This sees the collapse wherever the optimizer stopped on
-    its way to sigma = 0. With random effects (residuals depend on them) the estimate
-    itself is compared with the floor.
+    SD, when the pooled RMS is. With ``sigma_by`` each set of rows has its own SDs,
+    compared with the SD of its own outcomes. This sees the collapse wherever the optimizer
+    stopped on its way to sigma = 0. With random effects (residuals depend on them) the
+    estimate itself is compared with the floor.
     """
     d = lik.design
     L = lik.layout
     if not d.family.has_residual_sd or not _sigma_free(L):
         return []
     y = np.asarray(d.y, float)
-    floor = SIGMA_FLOOR * float(np.std(y))
-    if floor == 0:
-        return []
     eb = L.blocks["extra"]
-    fi = L.free_idx[eb.slice]  # (K,) one sigma per class (or joint state)
+    K, E = eb.shape
+    fi = L.free_idx[eb.slice].reshape(K, E)  # one sigma per class (or joint state) and set
+    g = d.aux.threshold_group
+    g = np.zeros(y.size, np.intp) if g is None else np.asarray(g, np.intp)
+    n_g = np.bincount(g, minlength=E)
+    mean_g = np.bincount(g, y, minlength=E) / np.maximum(n_g, 1)
+    sd_g = np.sqrt(np.maximum(np.bincount(g, y * y, minlength=E) / np.maximum(n_g, 1) - mean_g**2, 0.0))
+    floor = SIGMA_FLOOR * sd_g  # (E,)
     P = L.unpack(L.expand(theta))
     if d.D:
-        low = P["extra"][:, 0] < np.log(floor)
+        low = np.zeros((K, E), bool)
+        pos = floor > 0
+        low[:, pos] = P["extra"][:, pos] < np.log(floor[pos])
     else:
         eta = np.asarray(d.X @ P["beta"])
         w = lik.unit_posterior(lik.evaluate(theta, derivs=False))[d.unit_of_row]
         wr2 = w * (y[:, None] - eta) ** 2
-        low = np.zeros(fi.size, bool)
-        for f in np.unique(fi[fi >= 0]):  # classes sharing a sigma are pooled
+        # sums over each set's rows: (E, K)
+        W = np.stack([np.bincount(g, w[:, k], minlength=E) for k in range(K)], axis=1).T
+        R2 = np.stack([np.bincount(g, wr2[:, k], minlength=E) for k in range(K)], axis=1).T
+        low = np.zeros((K, E), bool)
+        for f in np.unique(fi[fi >= 0]):  # classes (and sets) sharing a sigma are pooled
             k = fi == f
-            wk = w[:, k].sum()
-            low[k] = wk > 1e-8 and np.sqrt(wr2[:, k].sum() / wk) < floor
+            wk = W[k].sum()
+            fl = floor[np.nonzero(k)[1]].min()
+            low[k] = fl > 0 and wk > 1e-8 and np.sqrt(R2[k].sum() / wk) < fl
     return sorted({L.labels[i] for i in fi[low & (fi >= 0)]})
 
 

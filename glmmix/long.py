@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .exceptions import DesignError
+from .exceptions import DesignError, plain
 
 
 def wide_to_long(
@@ -71,7 +71,7 @@ def wide_to_long(
         raise DesignError(f"id column {id!r} has {int(df[id].isna().sum())} missing value(s)")
     if df[id].duplicated().any():
         dup = df.loc[df[id].duplicated(), id].iloc[0]
-        raise DesignError(f"id column {id!r} repeats values (e.g. {dup!r}); wide data need one row per unit")
+        raise DesignError(f"id column {id!r} repeats values (e.g. {plain(dup)!r}); wide data need one row per unit")
     keep = list(keep) if keep is not None else None
     if items is None:
         items = [c for c in df.columns if c != id and (keep is None or c not in keep)]

@@ -185,6 +185,7 @@ class MixtureModel:
         fix: dict | None = None,
         equal: list | None = None,
         thresholds_by: str | None = None,
+        sigma_by: str | None = None,
         trials: str | None = None,
         integration: str = "auto",
         n_points: int | None = None,
@@ -214,14 +215,14 @@ class MixtureModel:
             raise DesignError("id= names the unit column of wide data and needs items=; long data name the "
                               "unit in the formula ('class(id)')")
         args = check_model_args(data=data, fix=fix, equal=equal, invariant=invariant,
-                                class_specific=class_specific, thresholds_by=thresholds_by, trials=trials,
+                                class_specific=class_specific, thresholds_by=thresholds_by, sigma_by=sigma_by, trials=trials,
                                 integration=integration, adaptive=adaptive,
                                 measurement_invariance=measurement_invariance)
         fix, equal, invariant, class_specific = args["fix"], args["equal"], args["invariant"], args["class_specific"]
         parsed = parse_formula(formula)
         K, sizes = class_sizes_of(parsed, n_classes, measured_by)
         fam = get_family(family, link)
-        build = dict(thresholds_by=thresholds_by, trials=trials, measured_by=measured_by, class_sizes=sizes,
+        build = dict(thresholds_by=thresholds_by, sigma_by=sigma_by, trials=trials, measured_by=measured_by, class_sizes=sizes,
                      weights=weights, cluster_weights=cluster_weights, weight_scaling=weight_scaling,
                      cluster_weight_scaling=cluster_weight_scaling, freq_weights=freq_weights)
         partitions = None

@@ -233,8 +233,9 @@ class ParamLayout:
             idx = [i for lab in group for i in self._resolve(lab, find)]
             for i in idx[1:]:
                 union(idx[0], i)
-        for lab, val in (fix or {}).items():
+        for lab, value in (fix or {}).items():
             for i in self._resolve(lab, find):
+                val = value
                 blk = self.block_of(i)
                 if blk == "extra" and not fam.extra_fixable:
                     raise NotImplementedError("fixing ordinal thresholds is not supported yet")
@@ -383,6 +384,10 @@ class ParamLayout:
         if not hits:
             raise DesignError(f"unknown parameter {lab!r}; parameters are {self.full_labels}")
         return hits
+
+    def strip_class(self, lab: str) -> str:
+        """A full label without its class prefix (``class1:x`` -> ``x``)."""
+        return self._strip_class_any(lab)
 
     def _strip_class_any(self, lab):
         if self.multi:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .design import Design, build_design
-from .exceptions import DesignError
+from .exceptions import DesignError, plain
 from .families import Family
 from .likelihood import MixtureLikelihood, block_sums, combine_sums
 from .random_effects import with_parameterization
@@ -100,7 +100,7 @@ def check_partitions(ddf, column: str) -> None:
     dup = per[per.duplicated()]
     if len(dup):
         raise DesignError(
-            f"the dask DataFrame splits units of {column!r} across partitions (e.g. {dup.iloc[0]!r}): a fit "
+            f"the dask DataFrame splits units of {column!r} across partitions (e.g. {plain(dup.iloc[0])!r}): a fit "
             f"evaluates each partition alone, so every {column!r} must sit in one partition; sort or "
             f"partition the data by {column!r} (ddf.set_index({column!r}) or ddf.shuffle({column!r}))")
 

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .exceptions import DataWarning, DesignError, GlmmixError
+from .exceptions import DataWarning, DesignError, GlmmixError, plain
 
 WHICH = ("marginal", "conditional", "by_class", "posterior", "class")
 
@@ -175,7 +175,7 @@ def posterior(res, newdata: pd.DataFrame) -> pd.DataFrame:
     # their class depends on other units (random class logits, between-level classes)
     lost = list(pd.unique(keys[silent]))
     if fd.re_cls or (fd.multi and fd.classes.betw):
-        warnings.warn(f"{len(lost)} unit(s) of newdata have no observed response (e.g. {lost[0]!r}); their "
+        warnings.warn(f"{len(lost)} unit(s) of newdata have no observed response (e.g. {plain(lost[0])!r}); their "
                       "class depends on other units of their cluster, so they are left out", DataWarning,
                       stacklevel=3)
         return out
@@ -379,7 +379,8 @@ def _new_likelihood(res, newdata, with_outcome):
                               "are computed from the units' responses")
     sizes = {v.name: v.K for v in d.classes.vars} if d.multi else None
     nd = build_design(d.formula, df, 2 if d.multi else d.n_classes, d.family,
-                      thresholds_by=d.aux.threshold_by, trials=d.trials_arg,
+                      thresholds_by=d.aux.threshold_by if d.family.thresholds else None,
+                      sigma_by=d.aux.threshold_by if d.family.has_residual_sd else None, trials=d.trials_arg,
                       measured_by=d.measured_by, class_sizes=sizes, fitted=d)
     integ = dataclasses.replace(lik.integ)
     integ.reset(nd.n_clusters)

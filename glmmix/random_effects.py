@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula
 
-from .exceptions import DesignError, FormulaError
+from .exceptions import DesignError, FormulaError, plain
 from .terms import FactorTerm, RandomTerm
 
 
@@ -171,7 +171,7 @@ def check_nested(df: pd.DataFrame, inner: str, outer: str):
     bad = n.index[n.to_numpy() > 1]
     if len(bad):
         raise DesignError(
-            f"{inner!r} is not nested in {outer!r}: {inner} = {bad[0]!r} appears in several "
+            f"{inner!r} is not nested in {outer!r}: {inner} = {plain(bad[0])!r} appears in several "
             f"levels of {outer!r}. Units must be nested in clusters (crossed grouping is not "
             "supported); check the id columns"
         )

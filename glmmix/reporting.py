@@ -81,6 +81,31 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
 
 def natural_params(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
     """Free parameters on the reported scale (family parameters through their transforms)."""
+    return _natural_full(lik, theta)[lik.layout.first_full]
+
+
+def fixed_params(lik: MixtureLikelihood, theta: np.ndarray) -> dict:
+    """``{label: value}`` of the parameters held fixed (``fix=``, offsets' coefficients), on
+    the reported scale; class-invariant copies are listed once."""
+    L = lik.layout
+    nat = _natural_full(lik, theta)
+    copies, fixed = {}, {}
+    for i, lab in enumerate(L.full_labels):
+        key = L.strip_class(lab)
+        copies[key] = copies.get(key, 0) + 1
+        if L.free_idx[i] < 0:
+            fixed.setdefault(key, {})[lab] = float(nat[i])
+    out = {}
+    for key, vals in fixed.items():  # every class's copy at one value: the label without class
+        if len(vals) == copies[key] > 1 and len(set(vals.values())) == 1:
+            out[key] = next(iter(vals.values()))
+        else:
+            out.update(vals)
+    return out
+
+
+def _natural_full(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
+    """Every parameter of the full vector on the reported scale."""
     L = lik.layout
     phi = L.expand(theta)
     P = L.unpack(phi)
@@ -94,7 +119,7 @@ def natural_params(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
         out = v.entries(natP)  # a view into nat
         for k in (range(lik.K) if v.block == "re_out" else (...,)):
             out[k] = re_natural(v.term, v.entries(P)[k], v.pos)
-    return nat[L.first_full]
+    return nat
 
 
 def _class_prop(lik, theta):
@@ -159,7 +184,8 @@ def _model_name(lik):
         return "generalized linear model (one class)"
     if d.unit_name is not None:
         if _one_hot(d.X):
-            return "latent class analysis (LCA)" + (" with covariates" if d.Z.shape[1] > 1 else "")
+            kind = "latent profile analysis (LPA)" if d.family.has_residual_sd else "latent class analysis (LCA)"
+            return kind + (" with covariates" if d.Z.shape[1] > 1 else "")
         return "latent class regression (one class per unit)"
     return "finite mixture GLM (one class per row)"
 
@@ -243,6 +269,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "labels": L.labels,
         "label_blocks": [L.block_of(i) for i in L.first_full],
         "params": nat,
+        "fixed": fixed_params(lik, theta),
         "theta": theta,
         "cov": cov,
         "se_type": se_type,

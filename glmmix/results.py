@@ -215,6 +215,13 @@ class MixtureResults(WaldInference):
         return dict(self._state.get("class_sizes") or {})
 
     @property
+    def fixed_params(self) -> pd.Series:
+        """Parameters held fixed and not estimated (``fix=``, offsets' coefficients), by
+        label on the reported scale; they are not in ``params`` and count in no degrees of
+        freedom."""
+        return pd.Series(self._state.get("fixed") or {}, dtype=float, name="fixed")
+
+    @property
     def param_blocks(self) -> pd.Series:
         """The block of every parameter: ``beta`` (outcome part), ``extra`` (family
         parameters), ``gamma`` (class logits), ``re_out`` / ``re_cls`` (random terms)."""

@@ -153,6 +153,10 @@ def _add_coefficients(smry, res, alpha):
             if _width(part) > WIDTH:
                 part = part.iloc[:, :-2]
             smry.add_df(part, index=False)
+    fixed = res.fixed_params
+    if len(fixed):
+        fx = pd.DataFrame({"value": [_fmt(v) for v in fixed]}, index=list(fixed.index))
+        smry.add_df(_titled(fx, "Fixed parameters (not estimated)"), index=False)
 
 
 def _add_classes(smry, res):

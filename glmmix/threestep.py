@@ -45,7 +45,7 @@ from scipy import optimize
 from .families import FamilyData, get_family
 from .mathutils import lse
 
-from .exceptions import GlmmixError
+from .exceptions import GlmmixError, plain
 from .hypothesis import WaldInference
 
 from typing import TYPE_CHECKING
@@ -96,7 +96,7 @@ def _unit_data(res, data, formula):
     per_unit = frame.groupby(unit, sort=False).first()
     missing = res.posterior.index.difference(per_unit.index)
     if len(missing):
-        raise ThreeStepError(f"{len(missing)} fitted unit(s) of {unit!r} are not in data (e.g. {missing[0]!r})")
+        raise ThreeStepError(f"{len(missing)} fitted unit(s) of {unit!r} are not in data (e.g. {plain(missing[0])!r})")
     per_unit = per_unit.loc[res.posterior.index]
     X = per_unit[list(mm.columns)].to_numpy(dtype=float)
     z = per_unit[lhs].to_numpy(dtype=float) if lhs else None

@@ -172,7 +172,7 @@ def check_terms(terms, name: str) -> tuple:
 
 
 def check_column_arg(value, name: str):
-    """An argument that names a column (``trials``, ``thresholds_by``)."""
+    """An argument that names a column (``trials``, ``thresholds_by``, ``sigma_by``)."""
     if value is not None and not isinstance(value, str):
         raise DesignError(f"{name} must be a column name (a string), not {value!r}")
     return value
@@ -204,7 +204,7 @@ def check_flag(value, name: str):
     return None if value is None else bool(value)
 
 
-def check_model_args(*, data, fix, equal, invariant, class_specific, thresholds_by, trials,
+def check_model_args(*, data, fix, equal, invariant, class_specific, thresholds_by, trials, sigma_by=None,
                      integration="auto", adaptive=None, measurement_invariance=False) -> dict:
     """The arguments that describe a model (:meth:`glmmix.MixtureModel.from_formula`), checked
     before the data are read; returned normalized (values as floats, term lists as tuples).
@@ -221,5 +221,6 @@ def check_model_args(*, data, fix, equal, invariant, class_specific, thresholds_
         "invariant": check_terms(invariant, "invariant"),
         "class_specific": check_terms(class_specific, "class_specific"),
         "thresholds_by": check_column_arg(thresholds_by, "thresholds_by"),
+        "sigma_by": check_column_arg(sigma_by, "sigma_by"),
         "trials": check_column_arg(trials, "trials"),
     }

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .exceptions import DesignError
+from .exceptions import DesignError, plain
 
 WITHIN_SCALINGS = ("cluster", "ecluster", "unscaled")
 SINGLE_SCALINGS = ("unscaled", "sample")
@@ -76,7 +76,7 @@ def _values(df, col, arg):
     bad = ~np.isfinite(v) | (v <= 0)
     if bad.any():
         raise DesignError(f"{arg} column {col!r} has {int(bad.sum())} value(s) that are not positive and finite "
-                          f"(e.g. {v[bad][0]!r}); drop units with weight zero from the data")
+                          f"(e.g. {plain(v[bad][0])!r}); drop units with weight zero from the data")
     return v
 
 
@@ -86,7 +86,7 @@ def _constant(v, first, code, col, level, ids, arg):
     diff = v != per[code]
     if diff.any():
         g = code[np.flatnonzero(diff)[0]]
-        raise DesignError(f"{arg} column {col!r} varies within {level} (e.g. {level} = {ids[g]!r}); "
+        raise DesignError(f"{arg} column {col!r} varies within {level} (e.g. {level} = {plain(ids[g])!r}); "
                           f"{arg} must be constant within each {level}")
     return per
 
@@ -108,7 +108,7 @@ def _frequency(df, unit_of_row, unit_starts, unit_ids, unit_level, cluster_of_un
     v = _values(df, col, "freq_weights")
     if not np.all(v == np.round(v)):
         bad = v[v != np.round(v)][0]
-        raise DesignError(f"freq_weights column {col!r} has non-integer value(s) (e.g. {bad!r}): frequency weights "
+        raise DesignError(f"freq_weights column {col!r} has non-integer value(s) (e.g. {plain(bad)!r}): frequency weights "
                           "count identical units; sampling weights go in weights=")
     per_unit = _constant(v, unit_starts, unit_of_row, col, unit_level, unit_ids, "freq_weights")
     if not two_level:

@@ -42,8 +42,19 @@ def test_outcome_outside_support(long):
 
 
 def test_class_covariate_varying_within_unit(long):
-    with pytest.raises(DesignError, match="'xrow' varies within 'person'"):
+    with pytest.raises(DesignError, match="'xrow' varies within 'person'") as err:
         gm.fit("y ~ 0 + item | class(person) ~ 1 + xrow", long, n_classes=2, family="bernoulli")
+    assert "np.int64" not in str(err.value)  # values as Python values
+
+
+def test_binomial_proportions_with_trials(long):
+    d = long.assign(n=4, p=0.25)
+    with pytest.raises(DesignError, match="looks like proportions") as err:
+        gm.fit("p ~ 1 + x", d, family="binomial", trials="n")
+    assert "first at index 0" in str(err.value)
+    with pytest.raises(DesignError, match="integer between 0 and the number of trials") as err:
+        gm.fit("y ~ 1 + x", d.assign(y=d["y"] + 4.5), family="binomial", trials="n")
+    assert "proportions" not in str(err.value)
 
 
 @pytest.mark.parametrize("K", [0, -1, 1.5, "2", True])
