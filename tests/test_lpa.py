@@ -146,3 +146,15 @@ def test_fixed_class_invariant_sigma_below_one():
     one = gm.fit("y ~ x | class ~ 1", d, n_classes=2, family="gaussian", seed=1, fix={"class1:x": 1.0, "sigma": 0.4})
     assert one.fixed_params.to_dict() == {"class1:x": 1.0, "sigma": pytest.approx(0.4)}
     assert "class1:x" not in one.params.index and "class2:x" in one.params.index
+
+
+def test_glmm_with_item_residual_sds_matches_nlme(iris_long):
+    """y ~ 0 + item + (1 | id) with sigma_by="item": nlme::lme with varIdent(~ 1 | item), ML
+    (tests/reference/scripts/lme_varident_iris.R)."""
+    ref = load_reference("lme_varident_iris.json")
+    res = gm.fit("y ~ 0 + item + (1 | id)", iris_long, family="gaussian", sigma_by="item")
+    assert res.llf == pytest.approx(ref["loglik"], abs=1e-6)
+    for item in ITEMS:
+        assert res.params[f"item[{item}]"] == pytest.approx(ref["fixef"][item], abs=1e-5)
+        assert res.params[f"sigma[{item}]"] == pytest.approx(ref["sigma"][item], abs=1e-4)
+    assert res.params["sd(id:Intercept)"] == pytest.approx(ref["sd_id"], abs=1e-4)
