@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from .design import Design
 from .families import Family
-from .mathutils import lse, lse_softmax, lse_softmax_sum
+from .mathutils import SUM_SPREAD_LIMIT, lse, lse_softmax
 from .params import ParamLayout
 from .quadrature import Integration, gauss_hermite
 from .random_effects import factor as re_factor
@@ -279,6 +279,86 @@ class _Expand:
 
     def __array__(self, dtype=None, copy=None):
         out = self.arr[self.inv]
+        return out if dtype is None else out.astype(dtype)
+
+
+class _Factored:
+    """Within-state posteriors given (between state, node) in factored form, for nodes that
+    enter only the class priors (random class logits, no outcome random terms).
+
+    post_c[v, b, w, q] = ea[z_v, b, w, q] eb[v, b, w] / s[v, b, q]: ``ea`` (prior groups, Kb,
+    Kw, Q) the exponentials of the class log-priors (less their maximum over w), ``eb`` (V,
+    Kb, Kw) those of the unit log-densities, s their products summed over the within states
+    w, by one sparse product per between state (the V x Kw*groups matrix with eb[v, b, w] at
+    column w*groups + z_v). No (units, states, nodes) array is formed unless asked for
+    (indexing, or :meth:`unit_weights`); the sums over nodes or over the units of a prior
+    group that the gradient needs come from products with ``ea``.
+    """
+
+    def __init__(self, ea, eb, zinv):
+        self.ea, self.eb, self.zinv = ea, eb, zinv
+        (V, Kb, Kw), (Z, Q) = eb.shape, (ea.shape[0], ea.shape[3])
+        self.shape = (V, Kb * Kw, Q)
+        cols = (np.arange(Kw) * Z + zinv[:, None]).ravel()
+        ptr = np.arange(0, V * Kw + 1, Kw)
+        self._M = [sp.csr_matrix((eb[:, b].ravel(), cols, ptr), shape=(V, Kw * Z)) for b in range(Kb)]
+        self._ea = [ea[:, b].transpose(1, 0, 2).reshape(Kw * Z, Q) for b in range(Kb)]  # rows w*Z + z
+        self.s = np.stack([M @ e for M, e in zip(self._M, self._ea)], axis=1)  # (V, Kb, Q)
+
+    @classmethod
+    def of(cls, a, b, zinv):
+        """log sum_w exp(a[z_v, b, w, q] + b[v, b, w]) (V, Kb, Q) and the factored posteriors,
+        or None when a product of exponentials could underflow (the spreads of a and b over
+        w add up to more than ``SUM_SPREAD_LIMIT``, or a term is infinite)."""
+        ma, mb = a.max(axis=2, keepdims=True), b.max(axis=2, keepdims=True)
+        spread = float((ma - a.min(axis=2, keepdims=True)).max(initial=0.0)
+                       + (mb - b.min(axis=2, keepdims=True)).max(initial=0.0))
+        if not np.isfinite(spread) or spread > SUM_SPREAD_LIMIT:
+            return None
+        f = cls(np.exp(a - ma), np.exp(b - mb), zinv)
+        return np.log(f.s) + ma[zinv, :, 0] + mb[:, :, :1], f
+
+    def __getitem__(self, idx):
+        """post_c of the units ``idx``: (n, K, Q)."""
+        e = self.ea[self.zinv[idx]] * self.eb[idx][..., None]
+        e /= self.s[idx][:, :, None, :]
+        return e.reshape(e.shape[0], -1, e.shape[3])
+
+    def node_sums(self, R):
+        """sum_q post_c[v, b, w, q] R[v, b, q] for weights R (V, Kb, Q): (V, K)."""
+        Rs = R / self.s
+        out = np.empty(self.eb.shape)
+        for b in range(self.eb.shape[1]):
+            for w in range(self.eb.shape[2]):
+                out[:, b, w] = np.einsum("vq,vq->v", self.ea[self.zinv, b, w], Rs[:, b])
+        out *= self.eb
+        return out.reshape(out.shape[0], -1)
+
+    def group_sums(self, R):
+        """sum over the units v of each prior group of post_c[v, b, w, q] R[v, b, q]: (groups,
+        K, Q)."""
+        Rs = R / self.s
+        Z, Kb, Kw, Q = self.ea.shape
+        out = np.stack([(M.T @ Rs[:, b]).reshape(Kw, Z, Q).transpose(1, 0, 2)
+                        for b, M in enumerate(self._M)], axis=1)
+        out *= self.ea
+        return out.reshape(Z, Kb * Kw, Q)
+
+
+class _PriorWeights:
+    """Posterior weights of (unit, within state, node), post_c * pq, kept factored
+    (:class:`_Factored`): summed into prior groups on request (``_group_sum``), or whole."""
+
+    def __init__(self, fac: _Factored, pq):
+        self.fac, self.pq = fac, pq
+        self.shape = fac.shape
+
+    def grouped(self):
+        return self.fac.group_sums(self.pq)
+
+    def __array__(self, dtype=None, copy=None):
+        V, Kb = self.pq.shape[:2]
+        out = (self.fac[np.arange(V)].reshape(V, Kb, -1, self.shape[2]) * self.pq[:, :, None, :]).reshape(self.shape)
         return out if dtype is None else out.astype(dtype)
 
 
@@ -750,12 +830,15 @@ class MixtureLikelihood:
         m = rs.mult
         # (V, Kb, Q), (V, Kb, Kw, Q): within states summed given the between state and node;
         # when the nodes do not enter the densities, from the exponentials of the two terms
+        fac = None
         if lu.shape[2] > 1 and lu.strides[2] == 0:
-            lu2, post_c = lse_softmax_sum(logprior.reshape(-1, Kb, K // Kb, logprior.shape[2]),
-                                          lu[:, :, :1].reshape(V, Kb, K // Kb, 1), axis=2, index=rs.zinv)
+            fac = _Factored.of(logprior.reshape(-1, Kb, K // Kb, logprior.shape[2]), lu[:, :, 0].reshape(V, Kb, -1),
+                               rs.zinv)
+        if fac is not None:
+            lu2, post_c = fac
         else:
             lu2, post_c = lse_softmax((logprior[rs.zinv] + lu).reshape(V, Kb, K // Kb, -1), axis=2)
-        post_c = post_c.reshape(V, K, -1)
+            post_c = post_c.reshape(V, K, -1)
         post_bq = None
         wb = None
         if Q == 1 and self.D == 0 and Kb == 1:  # no integration: clusters are units
@@ -777,10 +860,14 @@ class MixtureLikelihood:
             post_node = _Expand(pcn, rs.ginv) if self.shared_nodes else pcn
             pq = np.asarray(rs.GcT @ (rs.gmult[:, None] * post_bq.reshape(Gp, -1))).reshape(V, Kb, Q)
             wb = rs.gmult[:, None] * post_bq.sum(axis=2) if logpb is not None else None
-        Wu = (post_c.reshape(V, Kb, K // Kb, -1) * pq[:, :, None, :]).reshape(V, K, -1)
-        if Wu.shape[2] == 1 and Q > 1:
-            Wu = np.broadcast_to(Wu, (V, K, Q))
-        wprior = Wu if random_logits else Wu.sum(axis=2, keepdims=True)
+        if isinstance(post_c, _Factored):  # the sums over nodes, and the prior groups' on request
+            Wu = post_c.node_sums(pq)[:, :, None]
+            wprior = _PriorWeights(post_c, pq) if random_logits else Wu
+        else:
+            Wu = (post_c.reshape(V, Kb, K // Kb, -1) * pq[:, :, None, :]).reshape(V, K, -1)
+            if Wu.shape[2] == 1 and Q > 1:
+                Wu = np.broadcast_to(Wu, (V, K, Q))
+            wprior = Wu if random_logits else Wu.sum(axis=2, keepdims=True)
         return _Combined(ll=ll, ll_units=ll_g, post=None, post_node=post_node, Wu=Wu, wprior=wprior, pq=pq, wb=wb,
                          post_c=post_c, post_bq=post_bq)
 
@@ -802,7 +889,7 @@ class MixtureLikelihood:
             g, resid = cs.gradient("within", gam, rs.Zus, _group_sum(rs, es.wprior), es.re_lin)
         else:  # per unit pattern
             re_lin = None if es.re_lin is None else es.re_lin[rs.zinv]
-            g, resid = cs.gradient("within", gam, rs.Zvs, es.wprior, re_lin, per_unit=True)
+            g, resid = cs.gradient("within", gam, rs.Zvs, np.asarray(es.wprior), re_lin, per_unit=True)
         gb = None
         if es.wb is not None:
             gb, _ = cs.gradient("between", gam, rs.Zgs, es.wb, per_unit=per_unit)
@@ -1320,6 +1407,8 @@ def central_gradient(f, theta, rel_step: float = 1e-6) -> np.ndarray:
 
 def _group_sum(rs: _RowSet, W: np.ndarray) -> np.ndarray:
     """Sum (V, ...) unit-pattern weights into prior groups (rs.zinv)."""
+    if isinstance(W, _PriorWeights):
+        return W.grouped()
     return np.asarray(rs.Zmap @ W.reshape(rs.V, -1)).reshape(-1, *W.shape[1:])
 
 

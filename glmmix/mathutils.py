@@ -36,46 +36,9 @@ def lse_softmax(a: np.ndarray, axis: int = 1):
 
 
 #: largest spread of log terms (max - min along the axis, both operands together) for which
-#: :func:`lse_softmax_sum` multiplies exponentials: exp(-600) is far from underflow
+#: the sum over within states multiplies exponentials (``likelihood._Factored``): exp(-600)
+#: is far from underflow
 SUM_SPREAD_LIMIT = 600.0
-
-
-def lse_softmax_sum(a: np.ndarray, b: np.ndarray, axis: int = 1, index=None):
-    """:func:`lse_softmax` of ``a[index] + b`` (``a`` taken whole when ``index`` is None), for
-    operands that broadcast against each other and are each much smaller than their sum (class
-    log-priors per prior group and node, unit log-densities per class, the same at every
-    node).
-
-    exp(a - max a) * exp(b - max b) replaces the exponential of the sum, so the exponentials
-    are taken on the operands only; exact whenever no product can underflow (the spreads of
-    a and b along the axis add up to less than :data:`SUM_SPREAD_LIMIT`), else the sum is
-    formed and :func:`lse_softmax` used. Reductions along ``axis`` loop over it, as there.
-    """
-    ma, mb = _along(a, axis, np.maximum), _along(b, axis, np.maximum)
-    spread = float((ma - _along(a, axis, np.minimum)).max(initial=0.0)
-                   + (mb - _along(b, axis, np.minimum)).max(initial=0.0))
-    if not np.isfinite(spread) or spread > SUM_SPREAD_LIMIT:
-        return lse_softmax((a if index is None else a[index]) + b, axis=axis)
-    e = np.exp(a - ma)
-    if index is not None:
-        e, ma = e[index], ma[index]
-    shape = np.broadcast_shapes(e.shape, b.shape)
-    if e.shape != shape:
-        e = np.broadcast_to(e, shape).copy()
-    e *= np.exp(b - mb)  # in place: one array of the result's size (fresh pages are costly)
-    s = _along(e, axis, np.add)
-    e /= s
-    return np.squeeze(np.log(s) + ma + mb, axis=axis), e
-
-
-def _along(a: np.ndarray, axis: int, op) -> np.ndarray:
-    """Reduce ``a`` along a (short) ``axis`` with the binary ufunc ``op``, slice by slice
-    (keeping the axis with length 1)."""
-    b = np.moveaxis(a, axis, 0)
-    out = b[0].copy()
-    for x in b[1:]:
-        op(out, x, out=out)
-    return np.expand_dims(out, axis)
 
 
 def log_softmax_ref(lin: np.ndarray, axis: int = 1) -> np.ndarray:

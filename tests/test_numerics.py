@@ -385,18 +385,32 @@ def test_model_information_is_scale_equivariant(lmm_data):
     np.testing.assert_allclose(ms.information(ts) / norm, want / norm, atol=1e-7)
 
 
-def test_lse_softmax_of_a_sum_of_operands():
-    """Exponentials of the operands replace that of the sum; spreads that could underflow
-    (and infinite terms) take the direct route; both agree with lse_softmax of the sum."""
-    from glmmix.mathutils import SUM_SPREAD_LIMIT, lse_softmax, lse_softmax_sum
+def test_factored_sum_over_within_states_against_the_direct_sum():
+    """Exponentials of the operands (class log-priors per prior group and node, unit
+    log-densities) replace that of the sum: the log-sum-exp, the posteriors, their sums over
+    nodes and over prior groups agree with the direct sum; spreads that could underflow (and
+    infinite terms) are refused, so that the direct route is taken."""
+    import scipy.sparse as sp
+
+    from glmmix.likelihood import _Factored, _PriorWeights
+    from glmmix.mathutils import SUM_SPREAD_LIMIT, lse_softmax
 
     rng = np.random.default_rng(2)
     a = 5 * rng.standard_normal((7, 2, 3, 5))  # log-priors: groups x between x within x nodes
-    b = 30 * rng.standard_normal((20, 2, 3, 1))  # unit log-densities, the same at every node
+    b = 30 * rng.standard_normal((20, 2, 3))  # unit log-densities, the same at every node
     idx = rng.integers(0, 7, 20)
-    for bb in (b, np.where(np.arange(3)[:, None] == 0, -2 * SUM_SPREAD_LIMIT, b),
-               np.where(np.arange(3)[:, None] == 1, -np.inf, b)):
-        want_l, want_p = lse_softmax(a[idx] + bb, axis=2)
-        got_l, got_p = lse_softmax_sum(a, bb, axis=2, index=idx)
-        np.testing.assert_allclose(got_l, want_l, rtol=1e-13, atol=1e-12)
-        np.testing.assert_allclose(got_p, want_p, rtol=1e-12, atol=1e-300)
+    want_l, want_p = lse_softmax(a[idx] + b[..., None], axis=2)
+    got_l, fac = _Factored.of(a, b, idx)
+    np.testing.assert_allclose(got_l, want_l, rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(fac[np.arange(20)], want_p.reshape(20, 6, 5), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(fac[[3, 1]], want_p[[3, 1]].reshape(2, 6, 5), rtol=1e-12, atol=1e-300)
+    R = rng.random((20, 2, 5))
+    W = want_p * R[:, :, None, :]
+    np.testing.assert_allclose(fac.node_sums(R), W.sum(axis=3).reshape(20, 6), rtol=1e-12)
+    Zmap = sp.csr_matrix((np.ones(20), (idx, np.arange(20))), shape=(7, 20))
+    grouped = (Zmap @ W.reshape(20, -1)).reshape(7, 6, 5)
+    pw = _PriorWeights(fac, R)
+    np.testing.assert_allclose(pw.grouped(), grouped, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(np.asarray(pw), W.reshape(20, 6, 5), rtol=1e-12, atol=1e-300)
+    for bb in (np.where(np.arange(3) == 0, -2 * SUM_SPREAD_LIMIT, b), np.where(np.arange(3) == 1, -np.inf, b)):
+        assert _Factored.of(a, bb, idx) is None
