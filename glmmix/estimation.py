@@ -279,7 +279,7 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
         movable[idx[idx >= 0]] = True
 
     # every class sees every row with weight one: K identical one-class models
-    es = lik.evaluate(theta, homogeneous=True)
+    es = lik.evaluate(theta, homogeneous=True, info=True)
     for _ in range(max_iter):
         g = L.reduce(lik.full_gradient(es))
         H = lik.q_information(es)
@@ -288,7 +288,7 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
             step[movable] = _solve(H[np.ix_(movable, movable)], g[movable])
         t = 1.0
         for _ in range(30):
-            new = lik.evaluate(theta + t * step, homogeneous=True)
+            new = lik.evaluate(theta + t * step, homogeneous=True, info=True)
             if np.isfinite(new.ll) and new.ll >= es.ll - 1e-9 * abs(es.ll):
                 break
             t *= 0.5
@@ -360,13 +360,13 @@ def em(lik: MixtureLikelihood, theta: np.ndarray, max_iter: int, tol: float):
     adaptive = lik.integ.adaptive and lik.D > 0
     if adaptive:
         lik.adapt(theta, tol=EM_ADAPT_TOL)
-    es = lik.evaluate(theta)
+    es = lik.evaluate(theta, info=True)
     H = None
     it = 0
     for it in range(1, max_iter + 1):
         if adaptive and it > 1 and it % 3 == 1:  # re-adapt the nodes every third iteration
             lik.move_nodes(es)
-            es = lik.evaluate(theta)
+            es = lik.evaluate(theta, info=True)
         g = lik.layout.reduce(lik.full_gradient(es))
         H = lik.q_information(es)
         step = _solve(H, g)
@@ -375,7 +375,7 @@ def em(lik: MixtureLikelihood, theta: np.ndarray, max_iter: int, tol: float):
             step *= MAX_STEP / big
         t = 1.0
         for _ in range(30):
-            new = lik.evaluate(theta + t * step)
+            new = lik.evaluate(theta + t * step, info=True)
             if np.isfinite(new.ll) and new.ll >= es.ll - 1e-12 * abs(es.ll):
                 break
             t *= 0.5

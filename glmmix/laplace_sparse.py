@@ -293,10 +293,11 @@ class CrossedLaplace(MixtureLikelihood):
         self.integ.R = np.broadcast_to(np.eye(self.D), (st.n, self.D, self.D))
 
     def evaluate(self, theta, derivs: bool = True, rows: bool = False, whole: bool = False,
-                 homogeneous: bool = False) -> EStep:
+                 homogeneous: bool = False, info: bool = False) -> EStep:
         """The Laplace log-likelihood, with the engine's one-node evaluation at the mode
         (every row's node at its levels' modes, posterior weight one); always whole (no
-        independent clusters), ``homogeneous`` as for ``MixtureLikelihood.evaluate``."""
+        independent clusters, so ``info`` changes nothing), ``homogeneous`` as for
+        ``MixtureLikelihood.evaluate``."""
         u, fac, fe = self.joint_mode(theta)
         st = self.struct
         nodes = np.zeros((st.n, 1, self.D))

@@ -582,8 +582,8 @@ class MixtureLikelihood:
             outs.append(block_sums(one, theta, what, homogeneous))
         return combine_sums(outs)
 
-    def _evaluate_shards(self, theta, derivs: bool, homogeneous: bool) -> EStep:
-        what = frozenset({"grad"} if derivs else ())
+    def _evaluate_shards(self, theta, derivs: bool, homogeneous: bool, info: bool = False) -> EStep:
+        what = frozenset(({"grad", "info"} if info else {"grad"}) if derivs else ())
         state = (self.integ.m, self.integ.R)
         sums = self._shard_sums(theta, what, homogeneous, state)
         P = self.layout.unpack(self.layout.expand(theta))
@@ -693,16 +693,18 @@ class MixtureLikelihood:
         return self.integ.method == "laplace" and self.D > 0
 
     def evaluate(self, theta: np.ndarray, derivs: bool = True, rows: bool = False, whole: bool = False,
-                 homogeneous: bool = False) -> EStep:
+                 homogeneous: bool = False, info: bool = False) -> EStep:
         """Log-likelihood and posteriors at free parameters ``theta``.
 
         With blocks of clusters (:meth:`_make_shards`) the evaluation is summed over them and
         holds the sums only (``EStep.sums``; the gradient when ``derivs``); ``whole=True`` (or
         ``rows=True``) evaluates the whole data at once, with every array (scoring uses them).
         ``homogeneous``: every class sees every row with weight one and the node weights are
-        uniform (the one-class start, ``estimation.center``)."""
+        uniform (the one-class start, ``estimation.center``). ``info``: the EM information will
+        be asked for too (:meth:`q_information`); blocks of clusters then sum it in the same
+        pass as the gradient instead of evaluating again."""
         if self.shards is not None and not (whole or rows):
-            return self._evaluate_shards(theta, derivs, homogeneous)
+            return self._evaluate_shards(theta, derivs, homogeneous, info)
         if self.laplace:
             self.find_mode(theta)
         rs = self._rowset(rows)

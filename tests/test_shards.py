@@ -71,6 +71,10 @@ def test_blocks_give_the_whole_evaluation(name, monkeypatch):
     assert hb.ll == pytest.approx(hw.ll, rel=1e-12)
     np.testing.assert_allclose(blocked.full_gradient(hb), whole.full_gradient(hw), rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(blocked.q_information(hb), whole.q_information(hw), rtol=1e-9, atol=1e-10)
+    # EM asks for the information with the gradient: the blocks sum both in one pass
+    one = blocked.evaluate(theta, info=True)
+    assert {"grad", "info"} <= set(one.sums)
+    np.testing.assert_allclose(blocked.q_information(one), whole.q_information(ew), rtol=1e-9, atol=1e-10)
 
 
 @pytest.mark.parametrize("name", ["glmm_logit", "lca"])

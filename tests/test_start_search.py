@@ -155,6 +155,24 @@ def test_simpler_models_read_off_the_formula():
     assert kinds("y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1") == []
 
 
+def test_simpler_models_on_another_rule_keep_their_default_points(lsat_long):
+    """n_points given for an FMA-GoM's trapezoid rule does not reach its FMA limit, built on
+    adaptive Gauss-Hermite with its default points; the same rule keeps the points."""
+    from glmmix.model import MixtureModel
+    from glmmix.nesting import simpler_model, simpler_models
+
+    f = "y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)"
+    model = MixtureModel.from_formula(f, data=lsat_long, n_classes=2, family="bernoulli", n_points=41)
+    assert model.integration.method == "trapezoid"
+    fma = simpler_models(gm.parse_formula(f), 2)[0]
+    assert fma.kind == "between limit"
+    kw = {k: v for k, v in model.spec.items() if k not in ("formula", "n_classes")}
+    other = simpler_model(fma, kw, "trapezoid").integration
+    assert (other.method, other.n_points) == ("agh", 15)
+    assert simpler_model(fma, kw, "agh").integration.n_points == 41
+    assert simpler_model(fma, dict(kw, integration="agh"), "trapezoid").integration.n_points == 41
+
+
 def test_nesting_guarantee_reports_a_higher_limit(carcinoma_long):
     from glmmix.estimation import estimate
 
