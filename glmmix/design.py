@@ -149,6 +149,8 @@ class Design:
             vals = [get(p) for p in parts]
             if offsets is not None:
                 vals = [np.asarray(v, np.intp) + o for v, o in zip(vals, offsets)]
+                if offsets[-1] + max(v.size for v in vals) < 2**31 - 1:
+                    vals = [v.astype(np.int32) for v in vals]
             if any(sp.issparse(v) for v in vals):
                 return sp.vstack([sp.csr_matrix(v) for v in vals], format="csr")
             return np.concatenate(vals, axis=0)
@@ -350,6 +352,9 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
         n_classes = system.S
     else:
         system, re_out, re_cls = _single_class(formula, df, starts, cols, n_classes, units.form, fenc, fitted)
+    system = ClassSystem([replace(v, Z=_compact(v.Z)) for v in system.vars], system.single)
+    re_out = [replace(b, Z=_compact(b.Z)) for b in re_out]
+    re_cls = [replace(b, Z=_compact(b.Z)) for b in re_cls]
     Z, z_names, z_spec = _class_design(system)
     uw, cw, winfo = sampling_weights(df, units.unit_of_row, starts, units.unit_ids, unit_name, units.cluster_of_unit,
                                      units.cluster_ids, cluster_name, units.form == "inside", weights,
@@ -357,7 +362,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     return Design(
         formula=formula, family=family, aux=aux, y=y,
         X=X, x_names=x_names, x_terms=x_terms, x_spec=x_spec,
-        unit_of_row=np.asarray(units.unit_of_row, dtype=np.intp), unit_starts=np.asarray(starts, dtype=np.intp),
+        unit_of_row=units.unit_of_row, unit_starts=starts,
         unit_ids=units.unit_ids, unit_name=unit_name,
         cluster_of_unit=units.cluster_of_unit, cluster_ids=units.cluster_ids, cluster_name=cluster_name,
         form=units.form, re_out=re_out, re_cls=re_cls,
@@ -546,23 +551,25 @@ def _units(df, cols: _Columns, multi: bool, fitted) -> _Units:
     else:
         order = slice(None)
     # renumber units in their sorted order so every unit is one contiguous run of rows
+    # row, unit and cluster numbers in 32 bits when they fit (they are only indices)
+    idx = np.int32 if len(df) < 2**31 - 1 else np.intp
     first_seen = np.r_[True, ucodes[1:] != ucodes[:-1]]
     if first_seen.all():  # every row its own unit: the rows' own index and one array for both maps
-        unit_of_row = starts = np.arange(len(df), dtype=np.intp)
+        unit_of_row = starts = np.arange(len(df), dtype=idx)
         rows_index = df.index
     else:
-        unit_of_row = np.cumsum(first_seen) - 1
-        starts = np.flatnonzero(first_seen)
+        unit_of_row = (np.cumsum(first_seen) - 1).astype(idx)
+        starts = np.flatnonzero(first_seen).astype(idx)
         rows_index = df.index[first_seen]
     unit_ids = pd.Index(df[unit_name].to_numpy()[starts], name=unit_name) if unit_name is not None \
         else rows_index.rename("row")
     if cluster_name is not None and form == "inside":
         cvals = df[cluster_name].to_numpy()[starts]
         ccode_u, cuniq = pd.factorize(cvals)
-        cluster_of_unit = ccode_u.astype(np.intp)
+        cluster_of_unit = ccode_u.astype(idx)
         cluster_ids = pd.Index(cuniq, name=cluster_name)
-    else:  # every unit is its own cluster
-        cluster_of_unit = np.arange(len(starts), dtype=np.intp)
+    else:  # every unit is its own cluster (one row each: the same array as the rows' units)
+        cluster_of_unit = starts if unit_of_row is starts else np.arange(len(starts), dtype=idx)
         cluster_ids = unit_ids
     return _Units(df, order, unit_of_row, unit_ids, starts, form, cluster_of_unit, cluster_ids)
 
@@ -639,6 +646,16 @@ def _single_class(formula, df, starts, cols: _Columns, n_classes, form, fenc, fi
     system = ClassSystem([ClassVar(cls.name if cls is not None else "class", n_classes, unit_name,
                                    False, Z, z_names, z_spec)], single=True)
     return system, re_out, re_cls
+
+
+def _compact(M):
+    """A dense design whose every column is constant (intercepts: class logits without
+    covariates, random intercepts) as a read-only view of its first row repeated, which
+    holds no memory per row; any other matrix as it is."""
+    if isinstance(M, np.ndarray) and M.ndim == 2 and M.shape[0] > 1 and M.strides[0] != 0 \
+            and np.array_equal(M, np.broadcast_to(M[:1], M.shape)):
+        return np.broadcast_to(M[:1].copy(), M.shape)
+    return M
 
 
 def _class_design(system: ClassSystem):

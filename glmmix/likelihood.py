@@ -147,17 +147,20 @@ class _RowSet:
         U, G = design.n_units, design.n_clusters
         # sampling weights (weights.py): a unit's contribution is multiplied by its weight
         # (within-cluster weight) and its cluster's; compressed counts are weighted counts
-        uw = np.ones(U) if design.unit_weight is None else design.unit_weight
-        cw = np.ones(G) if design.cluster_weight is None else design.cluster_weight
-        tw = uw * cw[design.cluster_of_unit]
+        # unweighted (the usual case): unit weights, counts and multiplicities of ones are
+        # read-only views of one value, not arrays with one entry per row or unit
+        weighted = design.unit_weight is not None or design.cluster_weight is not None
+        uw = design.unit_weight if design.unit_weight is not None else _ones(U)
+        cw = design.cluster_weight if design.cluster_weight is not None else _ones(G)
+        tw = uw * cw[design.cluster_of_unit] if weighted else None
         W = [b.Z for b in design.re_cls]
         cs = design.classes
         if per_row:  # units x rows: each unit a run of rows, no matrix needed
             C = _Segments(design.unit_starts, design.n_rows)
-            self.count = C.T @ tw
+            self.count = C.T @ tw if weighted else _ones(design.n_rows)
         else:
             C = count_matrix(design, inv, P)
-            self.count = np.asarray(C.T @ tw).ravel()
+            self.count = np.asarray(C.T @ tw if weighted else C.sum(axis=0), dtype=float).ravel()
         # cluster of each pattern: only meaningful when patterns are rows
         self.cluster = design.cluster_of_unit[design.unit_of_row[first]] if per_row else None
         if compress_units:
@@ -167,8 +170,9 @@ class _RowSet:
             if self.V * P <= 4 * Cv.nnz:  # few patterns: dense products are faster
                 Cv = Cv.toarray()
             # clusters x unit patterns: counts (Gv) and within-weighted counts (Gw)
-            self.Gv = _runs_matrix(design.cluster_of_unit, vinv, np.ones(U), G, self.V)
-            Gw = self.Gv if design.unit_weight is None else _runs_matrix(design.cluster_of_unit, vinv, uw, G, self.V)
+            # (Gv has one entry per unit and only cluster scores read it: rebuilt on demand)
+            self._gv = (design.cluster_of_unit, G)
+            Gw = _runs_matrix(design.cluster_of_unit, vinv, None if design.unit_weight is None else uw, G, self.V)
             # cluster patterns: with shared nodes, clusters with the same unit patterns (and the
             # same between-level covariates) contribute identically (e.g. persons with the same
             # response pattern in a GoM)
@@ -177,16 +181,19 @@ class _RowSet:
             self.Gc = Gw[gfirst].tocsr()
             self.GcT = self.Gc.T.tocsr()
         else:  # units and clusters as they are: views, and runs of units per cluster
-            vfirst, vinv = slice(None), np.arange(U)
+            vfirst, vinv = slice(None), np.arange(U, dtype=np.int32 if U < 2**31 - 1 else np.intp)
             self.V = U
             Cv = C
             first_unit = np.searchsorted(design.cluster_of_unit, np.arange(G))
-            self.Gv = _Segments(first_unit, U)
-            self.Gc = self.Gv if design.unit_weight is None else _Segments(first_unit, U, uw)
+            self._Gv = _Segments(first_unit, U)
+            self.Gc = self._Gv if design.unit_weight is None else _Segments(first_unit, U, uw)
             self.GcT = self.Gc.T
             gfirst, ginv = slice(None), np.arange(G)
         self.vinv = vinv
-        self.mult = np.bincount(vinv, weights=tw, minlength=self.V)
+        if weighted:
+            self.mult = np.bincount(vinv, weights=tw, minlength=self.V)
+        else:
+            self.mult = _ones(U) if not compress_units else np.bincount(vinv, minlength=self.V).astype(float)
         self.C = Cv
         if isinstance(Cv, np.ndarray):
             self.CT = np.ascontiguousarray(Cv.T)
@@ -196,7 +203,11 @@ class _RowSet:
         self.Wv = [w[vfirst] for w in W]
         self.cluster_of_v = design.cluster_of_unit[vfirst]  # used only when units are not merged
         self.ginv = ginv
-        self.gmult = np.bincount(ginv, weights=cw, minlength=G if isinstance(gfirst, slice) else gfirst.size)
+        if design.cluster_weight is None and isinstance(gfirst, slice):
+            self.gmult = _ones(G)
+        else:
+            self.gmult = np.bincount(ginv, weights=None if design.cluster_weight is None else cw,
+                                     minlength=G if isinstance(gfirst, slice) else gfirst.size).astype(float)
         self.Zgs = {t: cs.vars[t].Z[gfirst] for t in cs.betw}
         # prior groups: unit patterns whose class priors coincide (same class covariates and
         # class random-term designs, and with per-cluster nodes and random class logits, the
@@ -205,7 +216,7 @@ class _RowSet:
         key = np.ascontiguousarray(np.concatenate(key, axis=1), dtype=float)
         zv = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
         _, zfirst, zinv = np.unique(zv, return_index=True, return_inverse=True)
-        self.Zu, self.zinv = self.Zv[zfirst], zinv.ravel()
+        self.Zu, self.zinv = self.Zv[zfirst], zinv.ravel().astype(np.int32 if self.V < 2**31 - 1 else np.intp)
         self.Wu = [w[zfirst] for w in self.Wv]
         self.cluster_of_z = self.cluster_of_v[zfirst]
         # per-variable covariate rows of the within-level class variables, on unit patterns
@@ -223,6 +234,19 @@ class _RowSet:
             self.Zmap = sp.csr_matrix((np.ones(self.V), (self.zinv, np.arange(self.V))),
                                       shape=(self.Zu.shape[0], self.V))
 
+    @property
+    def Gv(self):
+        """Clusters x unit patterns: how often each unit pattern occurs in each cluster."""
+        if getattr(self, "_Gv", None) is None:
+            cluster_of_unit, G = self._gv
+            return _runs_matrix(cluster_of_unit, self.vinv, None, G, self.V)
+        return self._Gv
+
+
+def _ones(n: int) -> np.ndarray:
+    """``n`` ones as a read-only view of one value (no memory per entry)."""
+    return np.broadcast_to(np.float64(1.0), (n,))
+
 
 class _Segments:
     """A (groups x members) sum matrix whose members are sorted by group, every group one
@@ -232,7 +256,8 @@ class _Segments:
     sparse matrices with one entry per row; one member per group is the identity."""
 
     def __init__(self, starts, n: int, weights=None):
-        self.starts = np.asarray(starts, np.intp)
+        starts = np.asarray(starts)
+        self.starts = starts if starts.dtype in (np.int32, np.intp) else starts.astype(np.intp)
         self.shape = (self.starts.size, n)
         self.w = weights
         self.identity = weights is None and self.starts.size == n
@@ -433,8 +458,9 @@ def _runs_matrix(group, col, data, n_groups: int, n_cols: int) -> sp.csr_matrix:
     in compressed-row form directly (no coordinate copy)."""
     idx = np.int32 if max(group.size, n_cols) < 2**31 - 1 else np.int64
     indptr = np.searchsorted(group, np.arange(n_groups + 1)).astype(idx)
-    # own copies: sum_duplicates sorts and merges them in place
-    M = sp.csr_matrix((np.array(data, float), np.array(col, dtype=idx), indptr), shape=(n_groups, n_cols))
+    # own copies: sum_duplicates sorts and merges them in place (``data`` None: ones)
+    data = np.ones(group.size) if data is None else np.array(data, float)
+    M = sp.csr_matrix((data, np.array(col, dtype=idx), indptr), shape=(n_groups, n_cols))
     M.sum_duplicates()
     return M
 
@@ -481,7 +507,7 @@ class MixtureLikelihood:
     """Likelihood of a :class:`~glmmix.design.Design` under a :class:`~glmmix.params.ParamLayout`."""
 
     def __init__(self, design: Design, layout: ParamLayout, integration: Integration | None = None,
-                 max_cells: float | None = None):
+                 max_cells: float | None = None, row_set=None):
         self.design = design
         self.layout = layout
         self.K = design.n_classes
@@ -511,7 +537,9 @@ class MixtureLikelihood:
             self.integ.reset(n_adapt)
         self._eta_grid = self._outcome_subgrid()
         self._per_row = per_row
-        self._pat = None
+        # the row set depends on the design and on (per_row, shared_nodes) only: another rule's
+        # likelihood (with_integration) reuses it rather than holding a second copy
+        self._pat = row_set[2] if row_set is not None and row_set[:2] == (per_row, self.shared_nodes) else None
         self._rows = None
         self._lap_sum = None  # Laplace: cluster sums of the rows, with within-cluster weights
         self.shards = self._make_shards(SHARD_CELLS if max_cells is None else max_cells)
@@ -601,7 +629,8 @@ class MixtureLikelihood:
 
     def with_integration(self, integration: Integration) -> "MixtureLikelihood":
         """The same likelihood on another integration rule (``Integration.coarse``)."""
-        return MixtureLikelihood(self.design, self.layout, integration)
+        return MixtureLikelihood(self.design, self.layout, integration,
+                                 row_set=(self._per_row, self.shared_nodes, self._pat))
 
     def _outcome_subgrid(self):
         """With nodes shared by all clusters, outcome random terms that use only some latent
