@@ -414,3 +414,54 @@ def test_factored_sum_over_within_states_against_the_direct_sum():
     np.testing.assert_allclose(np.asarray(pw), W.reshape(20, 6, 5), rtol=1e-12, atol=1e-300)
     for bb in (np.where(np.arange(3) == 0, -2 * SUM_SPREAD_LIMIT, b), np.where(np.arange(3) == 1, -np.inf, b)):
         assert _Factored.of(a, bb, idx) is None
+
+
+def test_adaptation_limits_the_shrinking_of_the_nodes_and_keeps_its_fixed_point(monkeypatch):
+    """A 3-point rule (the start search's) does not resolve a classroom's posterior of a
+    two-level LTA from the prior's nodes: its covariance estimate collapses (an SD of 0.002
+    against 0.39) and the adaptation took 19 steps to grow it back. Each step now shrinks the
+    nodes' scale by at most half: few steps, and the same fixed point as without the limit."""
+    import glmmix as gm
+    import glmmix.likelihood as likmod
+
+    df = gm.datasets.load("toca_sim")
+    df = df[df.classroom <= 15]
+    f = "y ~ 0 + item | c1(student) ~ 1 + (1 | classroom) | c2(student) ~ 1 + c1 + (1 | classroom)"
+    model = gm.MixtureModel.from_formula(f, df, n_classes=2, family="bernoulli", measured_by="time",
+                                         measurement_invariance=True)
+    # a random start of the search (item logits, class logits, classroom SDs and correlation)
+    theta = np.array([4.085, -2.154, -1.282, -2.31, 1.171, -2.534, 2.066, -4.22, 2.188, -3.662, 2.728,
+                      -4.046, 3.439, -0.474, 2.571, -2.787, 2.958, 0.493, 2.245, -0.574, -0.51, -1.182,
+                      5.335, 1.0, 1.0, 0.0])
+    lik = model.likelihood.coarse()
+    assert lik.integ.n_points == 3
+    lik.integ.reset(lik.design.n_clusters)
+    R0 = lik.integ.R.copy()
+    # one step from the prior: no direction shrinks by more than half
+    _, mean, cov = lik._moments_at(theta)
+    lik._set_moments(mean, cov)
+    S = lik.integ.R @ np.swapaxes(lik.integ.R, 1, 2)
+    assert np.linalg.eigvalsh(S).min() >= 0.25 - 1e-9
+    w0 = np.linalg.eigvalsh(cov)
+    assert w0.min() < 0.01  # the unlimited step would have collapsed a classroom's nodes
+
+    def steps_and_ll(limit):
+        monkeypatch.setattr(likmod, "ADAPT_MAX_SHRINK", limit)
+        lik.integ.R, lik.integ.m = R0.copy(), np.zeros_like(lik.integ.m)
+        n = [0]
+        moments = lik._moments_at
+
+        def counted(th):
+            n[0] += 1
+            return moments(th)
+
+        monkeypatch.setattr(lik, "_moments_at", counted)
+        ll = lik.adapt(theta, tol=1e-3)
+        k = n[0]
+        return k, ll, lik.adapt(theta, max_iter=200, tol=1e-10)
+
+    k_lim, ll_lim, fixed_lim = steps_and_ll(0.5)
+    k_free, ll_free, fixed_free = steps_and_ll(0.0)
+    assert k_lim <= 8 < k_free
+    assert fixed_lim == pytest.approx(fixed_free, abs=1e-6)
+    assert ll_lim == pytest.approx(fixed_lim, abs=1e-2)
