@@ -1,6 +1,6 @@
 """Vignette: single- and two-level latent transition analysis (Sections 3-4 of the paper).
 
-Run:  python vignettes/lta_toca.py                  (about a minute: 49 s of CPU time measured, one process)
+Run:  python vignettes/lta_toca.py                  (about 20 s: 9 s of CPU time measured, one process)
       GLMMIX_VIGNETTE_QUICK=1 python vignettes/...   (fewer random starts)
 
 Data: ``toca_sim``, simulated to mimic the paper's TOCA example (10 binary teacher ratings
