@@ -230,6 +230,39 @@ def _required(fixed: str, where: str, columns, enc=None) -> set:
     return req
 
 
+def grouping_parts(group: str, columns) -> list[str] | None:
+    """The columns a combined grouping ``a:b`` (from ``(1 | a:b)`` or lme4's ``(1 | a/b)``)
+    is made of, or None for a grouping that is one column of the data."""
+    if group in columns or ":" not in group:
+        return None
+    return [p.strip() for _, p in split_top(group, (":",))]
+
+
+def combined_groupings(formula, columns) -> list[str]:
+    """The formula's combined groupings (``a:b``) that are not columns of the data."""
+    terms = [*random_terms(formula.outcome_part), *(t for c in formula.classes for t in random_terms(c.part))]
+    return sorted({t.group for t in terms if grouping_parts(t.group, columns) is not None})
+
+
+def _combined_groupings(formula, data):
+    """The data with a column for every combined grouping ``a:b``: one group per combination
+    of the columns' values (labelled ``"va:vb"``, missing where a part is missing)."""
+    new = {}
+    for g in combined_groupings(formula, data.columns):
+        parts = grouping_parts(g, data.columns)
+        _missing_columns(parts, data, f"random terms' grouping {g!r}")
+        frame = data[parts]
+        miss = frame.isna().any(axis=1).to_numpy()
+        labels = frame[parts[0]].astype(str).str.cat([frame[p].astype(str) for p in parts[1:]], sep=":")
+        distinct = frame[~miss].drop_duplicates()
+        if labels[~miss].nunique() != len(distinct):
+            raise DesignError(
+                f"the values of {parts} cannot be told apart when joined with ':' for the grouping {g!r}; "
+                f"make one column for the combination (e.g. with pandas' groupby(...).ngroup()) and name it")
+        new[g] = labels.where(~miss)
+    return data.assign(**new) if new else data
+
+
 def _missing_columns(names, data, where):
     absent = sorted(n for n in names if n not in data.columns)
     if absent:
@@ -302,7 +335,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     estimation (enough groups, varying columns, empty levels) are skipped.
     """
     # Step 1: data and columns.
-    data = check_data(data)
+    data = _combined_groupings(formula, check_data(data))
     multi = len(formula.classes) > 1
     fenc = _fitted_encodings(fitted)
     by_arg, by = _family_by(family, thresholds_by, sigma_by)
@@ -425,6 +458,10 @@ def _check_columns(formula, data, n_classes, fenc, by_arg, by, trials, measured_
     if len(groups) > 1:
         _missing_columns(groups, data, "random terms' grouping")
     re_vars = set()
+    for g in groups:  # a missing value in a part of a combined grouping is named by its column
+        parts = grouping_parts(g, [c for c in data.columns if c != g]) or ()
+        if all(p in data.columns for p in parts):
+            re_vars |= set(parts)
     for t in re_o + re_c:
         re_vars |= _required(t.expr, f"random term {t}", data.columns, fenc.get(str(t)))
     if cluster_name is not None:
@@ -481,8 +518,9 @@ def _observed_rows(formula, data, cols: _Columns, trials, by, new_rows: bool) ->
 
 
 def _check_no_missing(df, columns) -> None:
-    """A missing value outside the outcome is an error, never a silent drop."""
-    for col in sorted(columns):
+    """A missing value outside the outcome is an error, never a silent drop (named by the
+    data's own columns before the combined groupings made of them)."""
+    for col in sorted(columns, key=lambda c: (":" in str(c), str(c))):
         nmiss = int(df[col].isna().sum())
         if nmiss:
             raise DesignError(

@@ -63,7 +63,7 @@ def _parse_rhs(rhs: str, where: str) -> Part:
         if t.startswith("(") and t.endswith(")") and _is_bar_term(t[1:-1]):
             if sign == "-":
                 raise FormulaError(f"cannot subtract a random term: {t!r}")
-            random.append(_parse_bar(t[1:-1], t))
+            random.extend(_parse_bar(t[1:-1], t))
             continue
         fixed_terms.append(f"{sign} {t}" if sign else t)
     fixed = " ".join(fixed_terms).strip()
@@ -80,12 +80,13 @@ def _is_bar_term(inner: str) -> bool:
     return len(split_top(inner, ("||", "|"))) == 2
 
 
-def _parse_bar(inner: str, term: str) -> RandomTerm:
+def _parse_bar(inner: str, term: str) -> list[RandomTerm]:
+    """``(expr | g)``; lme4's nested ``(expr | a/b)`` is ``(expr | a) + (expr | a:b)``."""
     (_, expr), (bar, group) = split_top(inner, ("||", "|"))
     expr, group = expr.strip(), group.strip()
     if not expr:
         raise FormulaError(f"random term {term!r} has nothing left of '|' (write (1 | {group}))")
-    return RandomTerm(expr, _check_group(group, term), correlated=(bar == "|"))
+    return [RandomTerm(expr, g, correlated=(bar == "|")) for g in _groupings(group, term)]
 
 
 def _parse_rr(args: str, term: str) -> FactorTerm:
@@ -103,29 +104,36 @@ def _parse_rr(args: str, term: str) -> FactorTerm:
     if not _is_bar_term(body):
         raise FormulaError(f"rr() needs 'expr | group' inside: {term!r}")
     (_, expr), (bar, group) = split_top(body, ("||", "|"))
-    return FactorTerm(expr.strip(), _check_group(group.strip(), term), d)
+    groups = _groupings(group.strip(), term)
+    if len(groups) > 1:
+        raise FormulaError(f"{term!r}: a nested grouping in rr() is not supported; write one rr() term per "
+                           "grouping, e.g. 'a' and 'a:b'")
+    return FactorTerm(expr.strip(), groups[0], d)
 
 
-def _check_group(group: str, term: str) -> str:
+def _groupings(group: str, term: str) -> list[str]:
+    """The grouping columns of a random term: one column, ``a:b`` (a group per combination
+    of the columns' values) or lme4's nesting ``a/b`` = ``a`` and ``a:b`` (``a/b/c`` adds
+    ``a:b:c``)."""
     name = column_name(group)
     if name is not None:
-        return name
-    parts = [p.strip() for p in re.split(r"[/:]", group)]
-    if len(parts) == 2 and all(re.fullmatch(_IDENT, p) for p in parts):
-        a, b = parts
-        column = f"data['{a}_{b}'] = data['{a}'].astype(str) + '_' + data['{b}'].astype(str)"
-        made = f"make one column for the combination, e.g. {column}, and write {term.replace(group, f'{a}_{b}')!r}"
-        if "/" in group:
-            both = f"{term.replace(group, a)} + {term.replace(group, f'{a}_{b}')}"
-            raise FormulaError(
-                f"{term!r}: lme4's nested grouping {group!r} is {term.replace(group, a)!r} + "
-                f"{term.replace(group, f'{a}:{b}')!r}, random effects for {a!r} and for {b!r} within {a!r}; "
-                f"glmmix takes each grouping as one column: make one for the combination, e.g. {column}, and "
-                f"write {both!r} (two grouping columns: a model without classes, integrated by the Laplace "
-                "approximation)")
-        raise FormulaError(f"{term!r}: the grouping {group!r} (each combination of {a!r} and {b!r} a group) must "
-                           f"be a single column: {made}")
-    raise FormulaError(f"grouping factor {group!r} in {term!r} must be a single column name")
+        return [name]
+    nested = [p.strip() for _, p in split_top(group, ("/",))] if "/" in group else None
+    levels = nested if nested else [group]
+    out = []
+    for i, lev in enumerate(levels):
+        parts = [column_name(p) for _, p in split_top(lev, (":",))] if lev else [None]
+        if any(p is None for p in parts):
+            raise FormulaError(f"grouping factor {group!r} in {term!r} must be a column name, a combination "
+                               "of columns 'a:b', or lme4's nesting 'a/b'")
+        out.append(parts)
+    if nested:  # a/b/c: a, a:b, a:b:c (each level's parts added to the enclosing ones)
+        acc, chain = [], []
+        for parts in out:
+            acc = acc + parts
+            chain.append(acc)
+        out = chain
+    return [":".join(parts) for parts in out]
 
 
 def parse_formula(text: str) -> ParsedFormula:

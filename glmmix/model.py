@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .design import Design, build_design
+from .design import Design, build_design, combined_groupings
 from .estimation import FitOptions, estimate, homogeneous_start
 from .exceptions import DesignError, GlmmixWarning
 from .families import get_family
@@ -208,6 +208,10 @@ class MixtureModel:
         if is_dask(data):  # the model is built per partition below; checks on its first rows
             if items is not None:
                 raise NotImplementedError("items= (wide data) on a dask DataFrame: give the long data")
+            combined = combined_groupings(parse_formula(formula), data.columns)
+            if combined:
+                raise NotImplementedError(f"combined groupings {combined} on a dask DataFrame: add a column for "
+                                          "each combination to the data and name it in the formula")
             ddf, data = data, data.head(5, npartitions=1).astype(object)
         if items is not None:
             data = wide_for_formula(parse_formula(formula), data, items, id)

@@ -355,7 +355,7 @@ def _new_likelihood(res, newdata, with_outcome):
     Rows are labelled by their positions in ``newdata``. Without outcomes (expected values),
     the outcome is set to a placeholder and missing unit or cluster columns make every row
     its own unit."""
-    from .design import outcome_columns, build_design
+    from .design import build_design, grouping_parts, outcome_columns
     from .likelihood import MixtureLikelihood
 
     lik = _source(res)
@@ -370,7 +370,8 @@ def _new_likelihood(res, newdata, with_outcome):
         for c in cols:  # a valid placeholder: 0 successes (of 1 trial)
             df[c] = 1.0 if c in fails else fill
         for c in (d.unit_name, d.cluster_name):
-            if c is not None and c not in df.columns:
+            parts = grouping_parts(c, df.columns) if c is not None else None
+            if c is not None and c not in df.columns and not (parts and all(p in df.columns for p in parts)):
                 df[c] = np.arange(len(df))
     else:
         missing = [c for c in cols if c not in df.columns]
