@@ -40,6 +40,7 @@ from scipy import linalg, optimize
 from .exceptions import (BoundaryWarning, ConvergenceWarning, DegenerateLikelihoodWarning, EstimationError, GlmmixError,
                          IntegrationAccuracyWarning)
 from .identification import check_identified, degenerate_message, degenerate_params
+from .inference import numeric_hessian
 from .likelihood import MixtureLikelihood
 from .scaling import Rescaling, ScaledLikelihood, internal
 from .progress import run_jobs, say
@@ -512,7 +513,27 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
         t[i] = theta[i] * 1.5
         if abs(lik.loglik(t) - ll0) < 1e-4:
             out.append(i)
-    return out
+    return out + _joint_boundary(lik, theta, [i for i in cands if i not in out], ll0)
+
+
+def _joint_boundary(lik, theta, cands, ll0) -> list[int]:
+    """Large coefficients that run to infinity together, each finite only because the others
+    offset it (quasi-separation by a factor: the intercept to +inf and a level's contrast to
+    -inf, their sum fitting the other rows). The direction is the information's flattest
+    one among them; the estimate is on the boundary when a long step along it leaves the
+    log-likelihood flat."""
+    if len(cands) < 2:
+        return []
+    H = numeric_hessian(lik.gradient, theta, cands)
+    w, V = np.linalg.eigh(-H)
+    v = V[:, 0]
+    step = 0.5 * float(np.abs(theta[cands]).max())
+    for sign in (1.0, -1.0):
+        t = theta.copy()
+        t[cands] += sign * step * v
+        if abs(lik.loglik(t) - ll0) < 1e-4:
+            return [i for i, vi in zip(cands, v) if abs(vi) > 0.1]
+    return []
 
 
 # ----------------------------------------------------------------------------- driver
