@@ -238,6 +238,25 @@ def grouping_parts(group: str, columns) -> list[str] | None:
     return [p.strip() for _, p in split_top(group, (":",))]
 
 
+def _is_na_text(dtype) -> bool:
+    """pandas' text dtypes with pd.NA (``convert_dtypes()``, ``string[pyarrow]``, Arrow strings)."""
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.na_value is pd.NA
+    return isinstance(dtype, pd.ArrowDtype) and str(dtype.pyarrow_dtype) in ("string", "large_string")
+
+
+def _plain_text(data: pd.DataFrame) -> pd.DataFrame:
+    """Text columns of pd.NA string dtypes as object columns: formulaic encodes those as
+    categories, as it does plain strings (the others it passes through as text)."""
+    cols = [c for c in data.columns if _is_na_text(data[c].dtype)]
+    if not cols:
+        return data
+    out = data.copy(deep=False)
+    for c in cols:
+        out[c] = data[c].astype(object)
+    return out
+
+
 def combined_groupings(formula, columns) -> list[str]:
     """The formula's combined groupings (``a:b``) that are not columns of the data."""
     terms = [*random_terms(formula.outcome_part), *(t for c in formula.classes for t in random_terms(c.part))]
@@ -335,7 +354,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     estimation (enough groups, varying columns, empty levels) are skipped.
     """
     # Step 1: data and columns.
-    data = _combined_groupings(formula, check_data(data))
+    data = _combined_groupings(formula, _plain_text(check_data(data)))
     multi = len(formula.classes) > 1
     fenc = _fitted_encodings(fitted)
     by_arg, by = _family_by(family, thresholds_by, sigma_by)

@@ -146,3 +146,20 @@ def test_missing_outcomes_dropped_and_counted(long):
     assert res.nobs == 10
     assert res.n_dropped == 2
     assert "2 row(s) with a missing outcome" in str(res.summary())
+
+
+def test_pandas_extension_dtypes_fit_like_numpy_dtypes():
+    """convert_dtypes() and pyarrow-backed frames (nullable ints, pd.NA strings) give the same
+    fit as the numpy-typed frame; formulaic passes pd.NA string columns through as text, so
+    they are handed over as plain strings."""
+    va = gm.datasets.load("verbagg_long")
+    sub = va[va["id"] < 60]
+    ref = gm.fit("y ~ Anger + Gender + (1|id)", sub, family="bernoulli")
+    for df in (sub.convert_dtypes(), sub.convert_dtypes(dtype_backend="pyarrow")):
+        assert str(df["Gender"].dtype) != str(sub["Gender"].dtype)
+        res = gm.fit("y ~ Anger + Gender + (1|id)", df, family="bernoulli")
+        assert res.llf == pytest.approx(ref.llf, abs=1e-9)
+        np.testing.assert_allclose(res.predict(df.iloc[:5]), ref.predict(sub.iloc[:5]), rtol=1e-9)
+    na = sub.convert_dtypes()
+    na.loc[na.index[:3], "y"] = pd.NA
+    assert gm.fit("y ~ Anger + Gender + (1|id)", na, family="bernoulli").n_dropped == 3
