@@ -295,7 +295,12 @@ class Binomial(Family):
         trials = aux.trials
         yv = _numeric_outcome(y)
         if trials is None:
-            refuse_values(y, yv, ~np.isin(yv, (0.0, 1.0)), f"must be 0/1 for family {self.name!r}")
+            bad = ~np.isin(yv, (0.0, 1.0))
+            fractions = bad.any() and bool(np.all((yv >= 0) & (yv <= 1)))
+            refuse_values(y, yv, bad, f"must be 0/1 for family {self.name!r}",
+                          "; for proportions give the numbers of trials (trials='n', what lme4 takes as "
+                          "weights for a binomial proportion) with the counts of successes, or "
+                          "cbind(successes, failures)" if fractions else "")
             # one trial per row: read-only views of a constant, no per-row memory
             aux.trials = np.broadcast_to(np.float64(1.0), yv.shape)
             aux.lchoose = np.broadcast_to(np.float64(0.0), yv.shape)

@@ -52,6 +52,8 @@ def test_binomial_proportions_with_trials(long):
     with pytest.raises(DesignError, match="looks like proportions") as err:
         gm.fit("p ~ 1 + x", d, family="binomial", trials="n")
     assert "first at index 0" in str(err.value)
+    with pytest.raises(DesignError, match="for proportions give the numbers of trials"):
+        gm.fit("p ~ 1 + x", d, family="binomial", weights="n")
     with pytest.raises(DesignError, match="integer between 0 and the number of trials") as err:
         gm.fit("y ~ 1 + x", d.assign(y=d["y"] + 4.5), family="binomial", trials="n")
     assert "proportions" not in str(err.value)
