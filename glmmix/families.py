@@ -297,10 +297,12 @@ class Binomial(Family):
         if trials is None:
             bad = ~np.isin(yv, (0.0, 1.0))
             fractions = bad.any() and bool(np.all((yv >= 0) & (yv <= 1)))
-            refuse_values(y, yv, bad, f"must be 0/1 for family {self.name!r}",
-                          "; for proportions give the numbers of trials (trials='n', what lme4 takes as "
-                          "weights for a binomial proportion) with the counts of successes, or "
-                          "cbind(successes, failures)" if fractions else "")
+            one_two = bad.any() and bool(np.all(np.isin(yv, (1.0, 2.0))))
+            advice = ("; for proportions give the numbers of trials (trials='n', what lme4 takes as weights "
+                      "for a binomial proportion) with the counts of successes, or cbind(successes, failures)"
+                      if fractions else
+                      "; the values are 1 and 2 (poLCA's coding): recode them to 0/1 (y - 1)" if one_two else "")
+            refuse_values(y, yv, bad, f"must be 0/1 for family {self.name!r}", advice)
             # one trial per row: read-only views of a constant, no per-row memory
             aux.trials = np.broadcast_to(np.float64(1.0), yv.shape)
             aux.lchoose = np.broadcast_to(np.float64(0.0), yv.shape)

@@ -47,6 +47,11 @@ def test_class_covariate_varying_within_unit(long):
     assert "np.int64" not in str(err.value)  # values as Python values
 
 
+def test_bernoulli_items_coded_one_two(long):
+    with pytest.raises(DesignError, match=r"1 and 2 \(poLCA's coding\): recode them to 0/1"):
+        gm.fit(LCA, long.assign(y=long["y"] + 1), n_classes=2, family="bernoulli")
+
+
 def test_binomial_proportions_with_trials(long):
     d = long.assign(n=4, p=0.25)
     with pytest.raises(DesignError, match="looks like proportions") as err:
