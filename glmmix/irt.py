@@ -11,7 +11,9 @@ usual IRT form ``P(y = 1 | theta) = F(a_i (theta - b_i))`` the discrimination is
 R's ltm, where the Rasch model's common discrimination is estimated with theta ~ N(0, 1)).
 ``F`` is the model's inverse link (logistic or normal). With latent classes (mixture IRT,
 ``| class(id) ~ 1``) each class has its own a_i and b_i. The 3PL (:func:`glmmix.three_pl`)
-adds the guessing parameter g_i (eq 48-50).
+adds the guessing parameter g_i (eq 48-50). Ordinal items with their own thresholds,
+``y ~ rr(0 + item | id, 1)`` with ``family="ordinal", thresholds_by="item"``, are Samejima's
+graded response model: a_i = lambda_i and one b_ik = tau_ik / lambda_i per category boundary.
 
 Standard errors are by the delta method from the estimates' covariance.
 """
@@ -108,6 +110,8 @@ def irt_parameters(res: MixtureResults) -> pd.DataFrame:
 
     if "three_pl" in (res.special_case or {}):
         return three_pl_parameters(res)
+    if res.family == "ordinal":
+        return _graded_parameters(res)
     kind, item, levels, classes, triples = _structure(res)
     labels = list(dict.fromkeys(lab for row in triples for pair in row for lab in pair))
     pos = {lab: i for i, lab in enumerate(labels)}
@@ -136,6 +140,82 @@ def irt_parameters(res: MixtureResults) -> pd.DataFrame:
     return out
 
 
+_THRESHOLD = re.compile(r"^(?:(?P<cls>[^:()]+\d+):)?threshold\[(?P<level>.*):(?P<k>\d+)\]$")
+
+
+def _graded_parameters(res) -> pd.DataFrame:
+    """Samejima's graded response model: ``ordinal`` items with their own thresholds
+    (``thresholds_by="item"``) and a person factor, P(y >= k + 1 | theta) = F(a_i (theta -
+    b_ik)) with a_i = lambda_i and b_ik = tau_ik / lambda_i (glmmix's cumulative form
+    P(y <= k) = F(tau_ik - lambda_i theta)); with ``(1 | id)`` one a for every item."""
+    names = list(res.params.index)
+    if any(re.match(r"^(?:[^:()]+:)?loading\d+\(", n) for n in names):
+        raise NotImplementedError("irt_parameters() handles one-factor models (rr(... , 1)); a model with "
+                                  "several factors has no single discrimination per item")
+    thr = [m for m in map(_THRESHOLD.match, names) if m]
+    loads = {(m["cls"], m["level"]): m.string for m in map(_LOADING.match, names) if m}
+    sds = [m for m in map(_SD.match, names) if m]
+    if not thr or not (loads or len({m["id"] for m in sds}) == 1):
+        raise IRTError("irt_parameters() reads a graded response model as 'y ~ rr(0 + item | id, 1)' (or "
+                       "'y ~ (1 | id)') with family='ordinal' and thresholds_by='item'")
+    if [n for n in names if res.param_blocks[n] == "beta"]:
+        raise IRTError("irt_parameters() needs a graded response model without fixed effects in the outcome "
+                       "part (its thresholds are the items' intercepts)")
+    classes = list(res.posterior.columns)
+    levels = list(dict.fromkeys(m["level"] for m in thr))
+    m_cat = max(int(m["k"]) for m in thr)
+
+    def lab(k, base):
+        pre = f"{classes[k]}:{base}"
+        if len(classes) > 1 and pre in res.params.index:
+            return pre
+        if base in res.params.index:
+            return base
+        raise IRTError(f"irt_parameters() needs {base!r} as a free parameter (a fixed one is not supported)")
+
+    item = (res._state.get("aux") or {}).get("threshold_by") or "item"
+
+    def lam(k, lev):
+        if not loads:
+            return lab(k, f"sd({sds[0]['id']}:Intercept)")
+        hit = loads.get((classes[k], lev)) or loads.get((None, lev))
+        if hit is None:
+            raise IRTError(f"irt_parameters() needs the loading of item {lev!r} as a free parameter (a fixed "
+                           "one is not supported)")
+        return hit
+
+    rows = [[(tuple(lab(k, f"threshold[{lev}:{j + 1}]") for j in range(m_cat)), lam(k, lev))
+             for lev in levels] for k in range(len(classes))]
+    labels = list(dict.fromkeys([t for row in rows for taus, lam in row for t in (*taus, lam)]))
+    pos = {lb: i for i, lb in enumerate(labels)}
+    il = np.array([pos[lam] for row in rows for _, lam in row])
+    it = np.array([[pos[t] for t in taus] for row in rows for taus, _ in row])  # (items, m)
+    p = res.params[labels].to_numpy(dtype=float)
+    try:
+        V = res.cov_params().loc[labels, labels].to_numpy()
+    except GlmmixError:
+        V = np.full((len(labels), len(labels)), np.nan)
+
+    def f(v):
+        a = v[il]
+        return np.concatenate([a, (v[it] / a[:, None]).ravel()])
+
+    n = il.size
+    est = f(p)
+    se = np.sqrt(np.clip(np.diag(delta_cov(f, p, V)), 0, None))
+    b, sb = est[n:].reshape(n, m_cat), se[n:].reshape(n, m_cat)
+    cols = {"a": est[:n], "se(a)": se[:n]}
+    for j in range(m_cat):
+        cols[f"b{j + 1}"] = b[:, j]
+        cols[f"se(b{j + 1})"] = sb[:, j]
+    index = (pd.MultiIndex.from_product([classes, levels], names=["class", item]) if len(classes) > 1
+             else pd.Index(levels, name=item))
+    out = pd.DataFrame(cols, index=index)
+    out.attrs["model"] = "graded response" if loads else "graded response, one discrimination"
+    out.attrs["link"] = res.link
+    return out
+
+
 def item_curves(res: MixtureResults, theta: ArrayLike | None = None) -> pd.DataFrame:
     """Item characteristic curves as data: P(y = 1 | theta) on a grid, one row per (theta, item).
 
@@ -148,6 +228,9 @@ def item_curves(res: MixtureResults, theta: ArrayLike | None = None) -> pd.DataF
     if theta.size == 0 or not np.all(np.isfinite(theta)):
         raise IRTError("theta must be a non-empty grid of finite values")
     par = irt_parameters(res)
+    if "b" not in par:
+        raise IRTError("item_curves() draws binary items' curves; a graded response model has one curve per "
+                       "category boundary: use irt_parameters() (a and b1, b2, ...)")
     link = par.attrs.get("link", res.link)
     cdf = {"logit": expit, "probit": stats.norm.cdf}.get(link)
     if cdf is None:

@@ -42,7 +42,7 @@ def classes_text(sizes: dict, K: int) -> str:
 
 def _irt_table(res):
     """The IRT parameterization of binary item response models (glmmix.irt), formatted; else None."""
-    if res.family != "bernoulli":
+    if res.family not in ("bernoulli", "ordinal"):
         return None
     from .exceptions import GlmmixError
     from .irt import irt_parameters
