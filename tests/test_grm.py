@@ -7,7 +7,6 @@ simulated data are recovered, and the log-likelihood at the estimates equals a b
 integral over a fine grid.
 """
 
-import warnings
 
 import numpy as np
 import pandas as pd
