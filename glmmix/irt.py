@@ -173,7 +173,7 @@ def _graded_parameters(res) -> pd.DataFrame:
             return base
         raise IRTError(f"irt_parameters() needs {base!r} as a free parameter (a fixed one is not supported)")
 
-    item = (res._state.get("aux") or {}).get("threshold_by") or "item"
+    item = res.family_params_by or "item"
 
     def lam(k, lev):
         if not loads:

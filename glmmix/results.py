@@ -215,6 +215,12 @@ class MixtureResults(WaldInference):
         return dict(self._state.get("class_sizes") or {})
 
     @property
+    def family_params_by(self) -> str | None:
+        """The column whose levels have their own family parameters (``thresholds_by`` of an
+        ordinal model, ``sigma_by`` of a gaussian one), or None."""
+        return (self._state.get("aux") or {}).get("threshold_by")
+
+    @property
     def fixed_params(self) -> pd.Series:
         """Parameters held fixed and not estimated (``fix=``, offsets' coefficients), by
         label on the reported scale; they are not in ``params`` and count in no degrees of
