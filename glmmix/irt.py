@@ -110,7 +110,7 @@ def irt_parameters(res: MixtureResults) -> pd.DataFrame:
 
     if "three_pl" in (res.special_case or {}):
         return three_pl_parameters(res)
-    if res.family == "ordinal":
+    if getattr(res, "family", None) == "ordinal":
         return _graded_parameters(res)
     kind, item, levels, classes, triples = _structure(res)
     labels = list(dict.fromkeys(lab for row in triples for pair in row for lab in pair))
