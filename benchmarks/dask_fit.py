@@ -3,6 +3,7 @@
     python benchmarks/dask_fit.py                    # GLMM, 20,000 clusters x 10 rows
     python benchmarks/dask_fit.py --units 2000       # quick
     python benchmarks/dask_fit.py --model lca
+    python benchmarks/dask_fit.py --big 1000000 --partitions 8 --workers 2   # 10^7 rows, no in-memory fit
 
 The data are those of ``scaling.py`` (a random-intercept logistic GLMM with 7 adaptive
 points, or a 3-class LCA of 10 items), split into 4 partitions of whole units. Each cluster
@@ -11,6 +12,12 @@ likelihood, E-step and gradient of each partition on its worker (``glmmix.partit
 Printed: seconds per fit (in memory, 1 worker, 2 workers), the speed-up of 2 workers over 1,
 and the largest difference of the estimates from the in-memory fit. Timings on a shared
 machine are noisy: compare the ratios of one run.
+
+``--big N`` fits the GLMM on N clusters x 10 rows generated on the workers, partition by
+partition (``dask.dataframe.from_map``: the client never holds the frame), on one
+``LocalCluster`` of ``--workers`` processes without memory limits, and prints the time, the
+log-likelihood, the estimates, the client's peak resident memory and each worker's (both
+``ru_maxrss``: their sum bounds the fit's total).
 """
 
 from __future__ import annotations
@@ -69,12 +76,51 @@ def run(model: str, n_units: int, n_partitions: int = 4, processes: bool = True)
     return out
 
 
+def _glmm_partition(i: int, n_units: int, n_partitions: int):
+    """Clusters [a, b) of the GLMM's data, generated from seed ``i`` (partition ``i``)."""
+    from benchmarks.scaling import glmm_data
+
+    a, b = i * n_units // n_partitions, (i + 1) * n_units // n_partitions
+    df = glmm_data(b - a, seed=1000 + i)
+    df["g"] += a
+    return df
+
+
+def _maxrss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_big(n_units: int, n_partitions: int, workers: int) -> dict:
+    """One GLMM fit on ``n_units`` clusters x 10 rows made on the workers (see the docstring)."""
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
+                      dashboard_address=None) as lc, Client(lc) as client:
+        client.run(lambda: sys.path.insert(0, str(ROOT)))
+        ddf = dd.from_map(_glmm_partition, range(n_partitions), n_units=n_units, n_partitions=n_partitions)
+        t0 = time.perf_counter()
+        res = fit("glmm", ddf)
+        seconds = time.perf_counter() - t0
+        worker_mb = client.run(_maxrss_mb)
+    return {"model": "glmm", "units": n_units, "rows": n_units * 10, "partitions": n_partitions,
+            "workers": workers, "seconds": seconds, "llf": float(res.llf),
+            "params": {k: round(float(v), 6) for k, v in res.params.items()},
+            "client_maxrss_mb": _maxrss_mb(), "worker_maxrss_mb": sorted(worker_mb.values()),
+            "total_maxrss_mb": _maxrss_mb() + sum(worker_mb.values())}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="glmm", choices=["glmm", "lca"])
     ap.add_argument("--units", type=int, default=20_000)
+    ap.add_argument("--big", type=int, metavar="N")
+    ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args(argv)
-    out = run(a.model, a.units)
+    out = run_big(a.big, a.partitions, a.workers) if a.big else run(a.model, a.units)
     for k, v in out.items():
         print(f"{k:22s} {v:.4g}" if isinstance(v, float) else f"{k:22s} {v}")
     return out

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .mathutils import log_softmax_ref
+from .mathutils import column_sums, log_softmax_ref
 
 
 @dataclass
@@ -126,7 +126,8 @@ class ClassSystem:
         """Spread of every logit coefficient's feature (RMS of its covariate; 1 for parents)."""
         out = np.ones(self.n_gamma)
         for t, v in enumerate(self.vars):
-            zs = np.sqrt((v.Z ** 2).mean(axis=0))
+            n, _, sq, _ = column_sums(v.Z)
+            zs = np.sqrt(sq / max(n, 1))
             rows = np.r_[np.where(zs > 0, zs, 1.0), np.ones(self.gshapes[t][0] - zs.size)]
             out[self.gslices[t]] = np.repeat(rows, v.K - 1)
         return out

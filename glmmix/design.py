@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from formulaic import Formula
 
 from .exceptions import DesignError, FormulaError, plain
-from .mathutils import sparse_column_sums
+from .mathutils import OnWorkers, column_sums
 from .families import Family, FamilyData, check_counts
 from .classes import ClassSystem, ClassVar
 from .encoding import Encoding, freeze
@@ -147,6 +147,8 @@ class Design:
 
         def cat(get, offsets=None):
             vals = [get(p) for p in parts]
+            if isinstance(vals[0], OnWorkers):  # a dask design's stand-ins: shapes and column sums
+                return OnWorkers.join(vals)
             if offsets is not None:
                 vals = [np.asarray(v, np.intp) + o for v, o in zip(vals, offsets)]
                 if offsets[-1] + max(v.size for v in vals) < 2**31 - 1:
@@ -167,7 +169,8 @@ class Design:
             unit_ids=first.unit_ids.append([p.unit_ids for p in parts[1:]]), Z=cat(lambda p: p.Z),
             cluster_of_unit=cat(lambda p: p.cluster_of_unit, n_cl[:-1]),
             cluster_ids=first.cluster_ids.append([p.cluster_ids for p in parts[1:]]),
-            row_index=first.row_index.append([p.row_index for p in parts[1:]]),
+            row_index=cat(lambda p: p.row_index) if isinstance(first.row_index, OnWorkers)
+            else first.row_index.append([p.row_index for p in parts[1:]]),
             re_out=[replace(t, Z=cat(lambda p, j=j: p.re_out[j].Z)) for j, t in enumerate(first.re_out)],
             re_cls=[replace(t, Z=cat(lambda p, j=j: p.re_cls[j].Z)) for j, t in enumerate(first.re_cls)],
             classes=classes, n_dropped=sum(p.n_dropped for p in parts),
@@ -947,11 +950,7 @@ def _model_matrix(rhs: str, df: pd.DataFrame, where: str):
 
 def _column_scale(X):
     """Root mean square of each column over its nonzero rows (scale for random starts)."""
-    if sp.issparse(X):
-        _, sq, nnz = sparse_column_sums(X)
-    else:
-        sq = (X * X).sum(axis=0)
-        nnz = np.count_nonzero(X, axis=0)
+    _, _, sq, nnz = column_sums(X)
     return np.sqrt(sq / np.maximum(nnz, 1)) + (nnz == 0)
 
 

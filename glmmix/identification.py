@@ -21,9 +21,9 @@ reported with a :class:`~glmmix.exceptions.DegenerateLikelihoodWarning` and
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from .exceptions import DesignError, IdentificationError
+from .mathutils import one_hot_rows
 
 #: a residual SD below this fraction of the outcome's SD is a collapsed variance
 SIGMA_FLOOR = 1e-6
@@ -79,10 +79,9 @@ def _lca_cells(d):
     per item, no covariates, no random effects), or None for any other model."""
     if not d.family.binary or d.D or d.multi or d.unit_name is None or d.Z.shape[1] != 1:
         return None
-    X = d.X.tocsr() if sp.issparse(d.X) else sp.csr_matrix(np.asarray(d.X))
-    if not (np.all(np.diff(X.indptr) == 1) and np.all(X.data == 1.0)):
+    if not one_hot_rows(d.X):
         return None
-    J = X.shape[1]
+    J = d.X.shape[1]
     return 2 ** J if J < 60 else None
 
 

@@ -63,3 +63,83 @@ def sparse_column_sums(X, chunk: int = 1 << 16):
         sq += np.bincount(cols, weights=data * data, minlength=p)
         nnz += np.bincount(cols, minlength=p)
     return s, sq, nnz
+
+
+class OnWorkers:
+    """Stand-in, in a dask DataFrame's client-side design, for an array whose entries live on
+    the Dask workers (one per row or per unit): its shape, and, for a matrix, the column sums
+    that starting values, parameter scales and checks read (``column_sums``), reduced over
+    the partitions. Anything that would read the entries refuses with NotImplementedError
+    naming the array, instead of computing on a placeholder."""
+
+    def __init__(self, name: str, shape, sums=None):
+        self.name = name
+        self.shape = tuple(int(s) for s in shape)
+        self.ndim = len(self.shape)
+        self.sums = sums  # (n, sum, sum of squares, nonzeros) per column and one-hot rows, or None
+
+    @classmethod
+    def of(cls, name: str, a) -> "OnWorkers":
+        """The stand-in of ``a`` (a design array on a worker), with its column sums if a matrix."""
+        if getattr(a, "ndim", 1) != 2:
+            return cls(name, (len(a),))
+        n, s, sq, nnz = column_sums(a)
+        return cls(name, a.shape, (n, s, sq, nnz, one_hot_rows(a)))
+
+    @classmethod
+    def join(cls, parts: list) -> "OnWorkers":
+        """The stand-in of the partitions' arrays stacked (rows after rows)."""
+        first = parts[0]
+        shape = (sum(p.shape[0] for p in parts),) + first.shape[1:]
+        sums = None
+        if first.sums is not None:
+            sums = tuple(sum(p.sums[i] for p in parts) for i in range(4)) + (all(p.sums[4] for p in parts),)
+        return cls(first.name, shape, sums)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _refuse(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"this step reads every entry of the design's {self.name}, which for a dask DataFrame stays on the "
+            "workers (only per-partition sums reach the client); it is not available on Dask yet: use "
+            "data.compute() for it")
+
+    __array__ = __getitem__ = __iter__ = __matmul__ = __rmatmul__ = _refuse
+    __mul__ = __rmul__ = __add__ = __radd__ = __sub__ = __rsub__ = __truediv__ = __pow__ = _refuse
+    __eq__ = __ne__ = __lt__ = __gt__ = __le__ = __ge__ = _refuse
+    __array_ufunc__ = __array_function__ = _refuse
+    __hash__ = None
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        self._refuse()
+
+
+def column_sums(X):
+    """Per column of a dense, sparse or :class:`OnWorkers` matrix: (rows, sum, sum of squares,
+    number of nonzero entries)."""
+    if isinstance(X, OnWorkers):
+        return X.sums[:4]
+    n = X.shape[0]
+    if hasattr(X, "tocsr"):
+        s, sq, nnz = sparse_column_sums(X)
+        return n, s, sq, nnz
+    X = np.asarray(X, float)
+    return n, X.sum(axis=0), (X * X).sum(axis=0), np.count_nonzero(X, axis=0)
+
+
+def one_hot_rows(X) -> bool:
+    """Whether every row of ``X`` has a single nonzero entry, equal to 1 (indicator columns)."""
+    if isinstance(X, OnWorkers):
+        return bool(X.sums[4])
+    if hasattr(X, "tocsr"):
+        Xc = X.tocsr()
+        return bool(np.all(np.diff(Xc.indptr) == 1) and np.all(Xc.data == 1.0))
+    X = np.asarray(X)
+    return bool(np.all((X == 0) | (X == 1)) and np.all(X.sum(axis=1) == 1))

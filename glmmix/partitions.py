@@ -16,9 +16,14 @@ partition is one block:
    brings back the block's sums (per cluster: its log-likelihood, and on request its node
    moments, unit posteriors or scores).
 
-The client holds the model's design, gathered once from the workers (the estimation's
-bookkeeping, starting values, scales and reports read it as with in-memory data), but never
-the evaluation's (rows x classes x nodes) arrays.
+The client never holds the rows. Its design is the partitions' light designs joined
+(:func:`light`): the encodings, the counts, the units' and clusters' labels and the units'
+cluster numbers, with every array of one entry per row or unit (outcome, X, random-term and
+class designs, family data, row maps) replaced by a :class:`~glmmix.mathutils.OnWorkers`
+stand-in that keeps its shape and the column sums (rows, sums, sums of squares, nonzeros,
+indicator rows) from which starting values, parameter scales and identification checks are
+computed. A step that would read such an array's entries on the client (fitted values,
+residuals, conditional predictions on the fitted data) raises NotImplementedError naming it.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ import numpy as np
 import pandas as pd
 
 from .design import Design, build_design
+from .classes import ClassSystem
 from .exceptions import DesignError, plain
 from .families import Family
 from .likelihood import MixtureLikelihood, block_sums, combine_sums
+from .mathutils import OnWorkers
 from .random_effects import with_parameterization
 
 
@@ -110,6 +117,29 @@ def _partition_design(part: pd.DataFrame, parsed, K, family, kw, proto, re_param
     return with_parameterization(design, re_parameterization)
 
 
+def light(design: Design) -> Design:
+    """The design for the client: every array with one entry per row or per unit replaced by
+    an :class:`OnWorkers` stand-in (its shape and column sums); the encodings, the counts,
+    the units' and clusters' labels, the units' cluster numbers (the results report them)
+    and the cluster-level class designs as they are."""
+    def of(name, a):
+        return OnWorkers.of(name, a)
+
+    cs = design.classes
+    classes = None if cs is None else ClassSystem(
+        [v if v.between else replace(v, Z=of(f"class design of {v.name!r}", v.Z)) for v in cs.vars], cs.single)
+    aux = replace(design.aux, **{f: of(f"family data {f!r}", getattr(design.aux, f))
+                                 for f in design.aux.ROW_FIELDS if getattr(design.aux, f) is not None})
+    return replace(
+        design, y=of("outcome", design.y), X=of("outcome design X", design.X), aux=aux,
+        unit_of_row=of("unit of every row", design.unit_of_row), unit_starts=of("first row of every unit",
+                                                                                 design.unit_starts),
+        Z=of("class design Z", design.Z),
+        row_index=of("row labels", design.row_index), classes=classes,
+        re_out=[replace(b, Z=of(f"design of the random term {b.term}", b.Z)) for b in design.re_out],
+        re_cls=[replace(b, Z=of(f"design of the random term {b.term}", b.Z)) for b in design.re_cls])
+
+
 def dask_design(parsed, ddf, K, family, kw: dict, re_parameterization: str):
     """The design of a dask DataFrame's rows, built per partition on the workers with the
     encodings of a global pass, and the partitions' designs kept there: (design, [(first
@@ -130,7 +160,8 @@ def dask_design(parsed, ddf, K, family, kw: dict, re_parameterization: str):
     parts = [p for p, n in zip(client.compute(ddf.to_delayed()), sizes) if n > 0]
     futs = client.map(_partition_design, parts, parsed=parsed, K=K, family=family, kw=kw, proto=proto,
                       re_parameterization=re_parameterization, pure=False)
-    designs = client.gather(futs)
+    # only the partitions' light designs travel: shapes, column sums, labels and encodings
+    designs = client.gather(client.map(light, futs, pure=False))
     design = with_parameterization(Design.concat(designs), re_parameterization)
     ends = np.cumsum([d.n_clusters for d in designs])
     return design, [(int(a), int(b), f) for a, b, f in zip(np.r_[0, ends[:-1]], ends, futs)]

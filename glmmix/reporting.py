@@ -10,11 +10,10 @@ built from. Delta-method SEs throughout (``inference.delta_cov``).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from .inference import delta_cov
 from .likelihood import MixtureLikelihood
-from .mathutils import log_softmax_ref
+from .mathutils import log_softmax_ref, one_hot_rows
 from .random_effects import covariance as re_covariance
 from .random_effects import natural as re_natural
 from .structural import LOGISTIC_VARIANCE
@@ -153,10 +152,7 @@ def _unit_freq(d):
 
 
 def _one_hot(X):
-    if sp.issparse(X):
-        Xc = X.tocsr()
-        return bool(np.all(np.diff(Xc.indptr) == 1) and np.all(Xc.data == 1.0))
-    return bool(np.all((X == 0) | (X == 1)) and np.all(X.sum(axis=1) == 1))
+    return one_hot_rows(X)
 
 
 def _model_name(lik):

@@ -31,9 +31,8 @@ scale.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
-from .mathutils import sparse_column_sums
+from .mathutils import column_sums
 
 #: scales within this factor of 1 are left alone (log2)
 _DEAD_ZONE = 3.0
@@ -41,17 +40,10 @@ _DEAD_ZONE = 3.0
 
 def column_scale(X) -> np.ndarray:
     """Spread of each column: its SD, or its RMS where the column is constant (intercepts)."""
-    if sp.issparse(X):
-        n = X.shape[0]
-        s, sq, _ = sparse_column_sums(X)
-        mean, msq = s / max(n, 1), sq / max(n, 1)
-    else:
-        X = np.asarray(X, float)
-        n = X.shape[0]
-        if n == 0:
-            return np.ones(X.shape[1])
-        mean = X.mean(axis=0)
-        msq = (X * X).mean(axis=0)
+    n, s, sq, _ = column_sums(X)  # dense, sparse, or a dask design's column sums (OnWorkers)
+    if n == 0:
+        return np.ones(X.shape[1])
+    mean, msq = s / n, sq / n
     var = np.maximum(msq - mean * mean, 0.0)
     sd = np.sqrt(var)
     rms = np.sqrt(msq)

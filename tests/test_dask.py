@@ -14,6 +14,7 @@ distributed = pytest.importorskip("distributed")
 joblib = pytest.importorskip("joblib")
 
 import glmmix as gm  # noqa: E402
+from glmmix.mathutils import OnWorkers  # noqa: E402
 
 FORMULA = "y ~ 0 + item | class(id) ~ 1"
 N_PERSONS, N_ITEMS = 200, 5
@@ -150,6 +151,14 @@ def test_fit_on_a_dask_dataframe_gives_the_in_memory_estimates(client, model):
     np.testing.assert_allclose(res.bse, ref.bse, atol=1e-6)
     assert list(res.params.index) == list(ref.params.index)
     assert res.nobs == ref.nobs
+    # the client never held the rows: its design has their shapes and column sums only
+    d = res.model.design
+    assert all(isinstance(a, OnWorkers) for a in (d.y, d.X, d.unit_of_row, d.unit_starts, d.row_index, d.Z))
+    assert d.n_rows == len(df) and d.X.shape == res.model.design.X.shape
+    np.testing.assert_allclose(d.x_scale, ref.model.design.x_scale, rtol=1e-12)
+    if model == "lca":  # fitted values read every row: refused, naming the array
+        with pytest.raises(NotImplementedError, match="outcome design X.*stays on the workers.*data.compute"):
+            res.fittedvalues
 
 
 def test_dask_dataframe_with_units_split_across_partitions_is_refused(client):
