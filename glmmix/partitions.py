@@ -34,8 +34,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .design import Design, build_design
 from .classes import ClassSystem
+from .design import Design, build_design
 from .exceptions import DesignError, plain
 from .families import Family
 from .likelihood import MixtureLikelihood, block_sums, combine_sums
@@ -122,9 +122,7 @@ def light(design: Design) -> Design:
     an :class:`OnWorkers` stand-in (its shape and column sums); the encodings, the counts,
     the units' and clusters' labels, the units' cluster numbers (the results report them)
     and the cluster-level class designs as they are."""
-    def of(name, a):
-        return OnWorkers.of(name, a)
-
+    of = OnWorkers.of
     cs = design.classes
     classes = None if cs is None else ClassSystem(
         [v if v.between else replace(v, Z=of(f"class design of {v.name!r}", v.Z)) for v in cs.vars], cs.single)
