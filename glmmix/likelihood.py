@@ -942,7 +942,7 @@ class MixtureLikelihood:
         cu = self.design.cluster_of_unit
         U, K, Kb = cu.size, self.K, self.cs.Kb
         out = np.empty((U, K))
-        step = max(1, _CHUNK * 32 // max(K * es.post_c.shape[2], 1))  # units at a time: bounded temporaries
+        step = max(1, _CHUNK * 4 // max(K * es.post_c.shape[2], 1))  # units at a time: temporaries of ~1 MiB
         for a in range(0, U, step):
             b = min(a + step, U)
             pc = es.post_c[rs.vinv[a:b]]

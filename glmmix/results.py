@@ -90,9 +90,10 @@ class MixtureResults(WaldInference):
         self.boundary = list(state.get("boundary", []))
         self.warnings = list(state.get("warnings", []))
         post = np.asarray(state["posterior"], float).reshape(-1, self.n_classes)
-        self.posterior = pd.DataFrame(post, index=pd.Index(state["unit_ids"], name=state["unit_name"]),
+        # the state's arrays themselves (one value per unit), not copies
+        self.posterior = pd.DataFrame(post, index=pd.Index(state["unit_ids"], name=state["unit_name"], copy=False),
                                       columns=state.get("class_names") or
-                                      [f"{state['class_name']}{k + 1}" for k in range(self.n_classes)])
+                                      [f"{state['class_name']}{k + 1}" for k in range(self.n_classes)], copy=False)
         self.starts = pd.DataFrame(state["starts"])
         from .estimation import SearchReport
 
