@@ -51,3 +51,28 @@ def test_sparse_design_matches_dense_on_large_frames():
         r2 = scaling.fit("lca", big)
     assert len(big) > 4000  # sparse build
     np.testing.assert_allclose(20 * r1.llf, r2.llf, rtol=1e-6)
+
+
+def test_design_and_row_sets_hold_no_arrays_of_constants():
+    """Intercept columns (the class logit's, a random intercept's) are one row seen n times,
+    unit and cluster numbers are 32-bit, an unweighted fit's counts and multiplicities hold no
+    array, and another rule's likelihood shares the row set (no second copy)."""
+    from glmmix.model import MixtureModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        glmm = MixtureModel.from_formula("y ~ x1 + x2 + (1 | g)", scaling.glmm_data(300), family="bernoulli",
+                                         integration="agh", n_points=7)
+        gom = MixtureModel.from_formula("y ~ 0 + item | class ~ 1 + (1 | id)", scaling.gom_data(300), n_classes=2,
+                                        family="bernoulli")
+    d = glmm.design
+    assert d.Z.strides[0] == 0 and d.re_out[0].Z.strides[0] == 0 and np.all(d.re_out[0].Z == 1.0)
+    assert d.unit_of_row.dtype == np.int32 and d.cluster_of_unit.dtype == np.int32
+    rs = glmm.likelihood.pat
+    assert rs.count.strides[0] == 0 and rs.mult.strides[0] == 0 and rs.count.size == d.n_rows
+    g = gom.design
+    assert g.re_cls[0].Z.strides[0] == 0 and g.Z.strides[0] == 0
+    lik = gom.likelihood
+    assert lik.shards is None and lik.with_integration(lik.integ.refined()).pat is lik.pat
+    # the clusters x unit-patterns counts, rebuilt on demand, count every unit once
+    assert lik.pat.Gv.sum() == g.n_units
