@@ -11,7 +11,9 @@ load_items <- function(f, drop_id = FALSE, complete = FALSE) {
   d <- read.csv(file.path(D, f))
   if (drop_id) d <- d[, -1]
   if (complete) d <- d[complete.cases(d), ]
-  as.matrix(d)
+  X <- as.matrix(d)
+  if (min(X, na.rm = TRUE) == 1) X <- X - 1  # carcinoma is coded 1/2, as poLCA wants: 0/1 here
+  X
 }
 cases <- list(
   list("carcinoma K=4", load_items("carcinoma.csv"), 4),

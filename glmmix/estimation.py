@@ -711,6 +711,28 @@ class _Search:
         i = self.add(th, np.nan, "perturbed best")
         return None if i is None else (i, th)
 
+    def boundary_moves(self, n: int) -> list:
+        """The ``n`` most promising :func:`boundary_moves` of the best solution so far,
+        ranked by a short stage one: [(index, theta)]."""
+        if not self.fits or n <= 0:
+            return []
+        moves = boundary_moves(self.lik, self.best()[1].theta)
+        if not moves:
+            return []
+        opts = self.opts
+        out = _run(_guarded, [(_stage1, self.lik1, self.adapt0, t, BOUNDARY_MOVE_ITER, opts.em_tol) for t, _ in moves],
+                   opts, "boundary moves")
+        ranked = sorted(((o[1], t, origin) for o, (t, origin) in zip(out, moves)
+                         if not isinstance(o, StartFailure) and np.isfinite(o[1])), key=lambda r: -r[0])
+        picked = []
+        for ll1, t, origin in ranked:
+            i = self.add(t, ll1, origin)
+            if i is not None:
+                picked.append((i, t))
+            if len(picked) == n:
+                break
+        return picked
+
     def best(self) -> tuple[int, FitResult]:
         """The highest completed start; a solution on an unbounded likelihood (a collapsed
         variance) loses to any proper one."""
@@ -747,6 +769,38 @@ class _Search:
         return best
 
 
+#: EM iterations that rank the boundary moves of a maximum, and how many of the best are completed
+BOUNDARY_MOVE_ITER, BOUNDARY_MOVES = 3, 2
+
+
+def boundary_moves(lik: MixtureLikelihood, theta: np.ndarray) -> list:
+    """Neighbours of a maximum across the boundary of the parameter space: [(theta, origin)].
+
+    Local maxima of a latent class model often differ in one conditional probability
+    alone: 0 in one, inside (0, 1) in the other (VerbAgg's 3-class LCA: -4028.6114 with
+    one item's probability at 0 in class 3, -4028.8038 with it at 0.03; LSAT's 4-class:
+    -2461.2369 and -2461.2851 differ in which of two classes has item 2 at 0). EM moves
+    towards or away from a boundary in tiny steps, so random starts reach the boundary
+    maximum only when they begin in its small basin. A move sets one free class-specific
+    coefficient of the linear predictor (a family with unbounded coefficients: logits,
+    log-rates) to ``BOUNDARY_VALUE`` on its own side if it is inside, or to the opposite
+    side if it is beyond ``BOUNDARY_VALUE`` (internal coordinates). Only models without
+    random effects (each move costs a stage one)."""
+    L = lik.layout
+    if lik.D > 0 or lik.K < 2 or not lik.family.unbounded_coefficients:
+        return []
+    out = []
+    for i, full in enumerate(L.first_full):
+        if L.block_of(full) != "beta" or not np.isfinite(theta[i]):
+            continue
+        v = theta[i]
+        to = -np.sign(v) * BOUNDARY_VALUE if abs(v) > BOUNDARY_VALUE else (np.sign(v) or 1.0) * BOUNDARY_VALUE
+        t = theta.copy()
+        t[i] = to
+        out.append((t, f"boundary move of {L.labels[i]}"))
+    return out
+
+
 def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     """The ``starts="auto"`` search; returns why it stopped (see the module docstring).
 
@@ -758,9 +812,10 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     better half; then a fresh stage-one batch) and two perturbations of the best solution
     so far are completed, until ``max_completed`` or ``max_time`` is reached. A cheap model
     (a full stage one, :data:`STAGE1_MAX`) whose best is replicated completes two perturbations of the best
-    once more: a rival maximum reached by many random starts can hide a better one with a
-    small basin next to it (VerbAgg's 3-class LCA: -4028.8038 and -4028.6114), which such
-    perturbations find; a better one found that way must then be replicated in turn. A cheap
+    and the :data:`BOUNDARY_MOVES` best-ranked :func:`boundary_moves` of it: a rival maximum
+    reached by many random starts can hide a better one with a small basin next to it
+    (VerbAgg's 3-class LCA: -4028.8038 and -4028.6114), which such moves find; a better one
+    found that way must then be replicated and confirmed in turn. A cheap
     model's extension rounds complete the two perturbations of the best alone while the
     previous round made progress (raised the best log-likelihood or its count of starts):
     they replicate a maximum, where random starts rarely reach one with a small basin.
@@ -778,16 +833,16 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     pool = pool[batch:]
     budget_time = opts.max_time if opts.max_time is not None else max(5.0, 2.0 * (time.perf_counter() - t0))
     cheap = n1 >= STAGE1_MAX
-    confirmed = not cheap  # cheap models (a full stage one) also try to leave a replicated maximum once
+    confirm = cheap  # cheap models (a full stage one) also try to leave every replicated maximum
     progress = cheap  # the last round raised the best or its count: perturbations alone next
-    while S.n_best() < opts.replicate_k or not confirmed:
+    while S.n_best() < opts.replicate_k or confirm:
         if S.n_best() >= opts.replicate_k:
-            confirmed = True
             ll_before = S.best()[1].ll
-            S.complete([it for it in (S.perturbation() for _ in range(2)) if it is not None])
+            S.complete([it for it in (S.perturbation() for _ in range(2)) if it is not None]
+                       + S.boundary_moves(BOUNDARY_MOVES))
             if S.best()[1].ll < ll_before + _tolerance(opts, ll_before):
                 break
-            continue
+            continue  # a better maximum: replicate it, then confirm it in turn
         if S.n_tried >= opts.max_completed:
             return f"budget: {opts.max_completed} completed starts"
         if time.perf_counter() - t0 > budget_time:
