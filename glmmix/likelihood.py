@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from .design import Design
 from .families import Family
-from .mathutils import SUM_SPREAD_LIMIT, lse, lse_softmax
+from .mathutils import SUM_SPREAD_LIMIT, lse, lse_softmax, lse_softmax_sum
 from .params import ParamLayout
 from .quadrature import Integration, gauss_hermite
 from .random_effects import factor as re_factor
@@ -178,8 +178,7 @@ class _RowSet:
             # response pattern in a GoM)
             Zb = np.concatenate([cs.vars[t].Z for t in cs.betw], axis=1) if cs.betw else np.zeros((G, 0))
             gfirst, ginv = _unit_patterns(Gw, Zb, [])
-            self.Gc = Gw[gfirst].tocsr()
-            self.GcT = self.Gc.T.tocsr()
+            self.Gc, self.GcT = _pattern_sums(Gw[gfirst].tocsr())
         else:  # units and clusters as they are: views, and runs of units per cluster
             vfirst, vinv = slice(None), np.arange(U, dtype=np.int32 if U < 2**31 - 1 else np.intp)
             self.V = U
@@ -208,6 +207,7 @@ class _RowSet:
         else:
             self.gmult = np.bincount(ginv, weights=None if design.cluster_weight is None else cw,
                                      minlength=G if isinstance(gfirst, slice) else gfirst.size).astype(float)
+        self.GcTm = _folded(self.GcT, self.gmult)
         self.Zgs = {t: cs.vars[t].Z[gfirst] for t in cs.betw}
         # prior groups: unit patterns whose class priors coincide (same class covariates and
         # class random-term designs, and with per-cluster nodes and random class logits, the
@@ -246,6 +246,24 @@ class _RowSet:
 def _ones(n: int) -> np.ndarray:
     """``n`` ones as a read-only view of one value (no memory per entry)."""
     return np.broadcast_to(np.float64(1.0), (n,))
+
+
+def _pattern_sums(Gc):
+    """The cluster patterns x unit patterns sum matrix and its transpose: dense when at least a
+    quarter full (BLAS products; a GoM person's responses are half the unit patterns)."""
+    if Gc.shape[0] * Gc.shape[1] <= 4 * Gc.nnz:
+        Gc = Gc.toarray()
+        return Gc, np.ascontiguousarray(Gc.T)
+    return Gc, Gc.T.tocsr()
+
+
+def _folded(GcT, gmult):
+    """Unit patterns x cluster patterns with the multiplicities folded in (None: runs of units)."""
+    if isinstance(GcT, np.ndarray):
+        return GcT * gmult[None, :]
+    if sp.issparse(GcT):
+        return (GcT @ sp.diags(gmult)).tocsr()
+    return None
 
 
 class _Segments:
@@ -641,7 +659,9 @@ class MixtureLikelihood:
         dimensions (the others are class-logit effects: FMA-GoM, Table 3's Model 6) see only
         the distinct values of those dimensions: a product rule's 31 x 31 nodes are 31 for
         the outcomes. Returns (first node of each distinct value, node -> value index, sparse
-        nodes x values sum matrix), or None when every node is distinct."""
+        nodes x values sum matrix, or the first node of every value's run when the nodes are
+        sorted by value, as a product rule with those dimensions first has them), or None when
+        every node is distinct."""
         if not (self.shared_nodes and self.design.re_out and self.D > 0):
             return None
         dims = np.unique(np.concatenate([np.atleast_1d(np.arange(self.D)[d]) for d in self._dims_out]))
@@ -652,6 +672,8 @@ class MixtureLikelihood:
         inv = inv.ravel()
         if first.size == t.shape[0]:
             return None
+        if np.all(np.diff(inv) >= 0):  # runs of nodes: sums by np.add.reduceat
+            return first, inv, np.r_[0, np.flatnonzero(np.diff(inv)) + 1]
         S = sp.csr_matrix((np.ones(inv.size), (np.arange(inv.size), inv)), shape=(inv.size, first.size))
         return first, inv, S
 
@@ -758,10 +780,14 @@ class MixtureLikelihood:
         # Step 2: sum rows into units (unit patterns).
         V = rs.V
         lu = np.asarray(rs.C @ fe.logf).reshape(V, K, Qe)
+        take = None  # classes inside: the combination expands lu to the nodes (after exp)
         if Qe == 1 and Q > 1:
             lu = np.broadcast_to(lu, (V, K, Q))
         elif grid is not None:
-            lu = lu[:, :, grid[1]]
+            if self.form == "outside":
+                lu = lu[:, :, grid[1]]
+            else:
+                take = grid[1]
         # Step 3: class log-probabilities (the joint state's recursive logits, classes.py),
         # with random class logits if any, per prior group (units with the same covariates,
         # class random-term designs and nodes)
@@ -781,7 +807,7 @@ class MixtureLikelihood:
                 logw_v = (logw[:1] if self.shared_nodes else logw[rs.cluster_of_v])[:, None, :]
             c = self._combine_outside(rs, lu, logw_v, logprior[rs.zinv], self.class_nodes)
         else:
-            c = self._combine_inside(rs, lu, logw, logprior, logpb, re_lin is not None)
+            c = self._combine_inside(rs, lu, logw, logprior, logpb, re_lin is not None, take)
         wpat = None
         if derivs:  # summed over the nodes the linear predictors do not tell apart
             if c.Wu is None:  # factored within-state posteriors (``_Factored``): nodes summed
@@ -789,7 +815,8 @@ class MixtureLikelihood:
             elif Qe == 1:
                 Wu = c.Wu.sum(axis=2, keepdims=True)
             elif grid is not None:
-                Wu = np.asarray(c.Wu.reshape(-1, Q) @ grid[2]).reshape(V, K, Qe)
+                Wu = (np.add.reduceat(c.Wu, grid[2], axis=2) if isinstance(grid[2], np.ndarray)
+                      else np.asarray(c.Wu.reshape(-1, Q) @ grid[2]).reshape(V, K, Qe))
             else:
                 Wu = c.Wu
             wpat = np.asarray(rs.CT @ Wu.reshape(V, -1)).reshape(rs.P, K, Wu.shape[2])
@@ -858,21 +885,27 @@ class MixtureLikelihood:
                          post_node=post_node, Wu=m[:, None, None] * post_v[:, :, None] * post_q,
                          wprior=(m[:, None] * post_v)[:, :, None], pq=pq, post_vq=post_v[:, :, None] * post_q)
 
-    def _combine_inside(self, rs, lu, logw, logprior, logpb, random_logits: bool) -> _Combined:
+    def _combine_inside(self, rs, lu, logw, logprior, logpb, random_logits: bool, take=None) -> _Combined:
         """Classes inside the integral: within states w are summed per unit; between states b
         (one per cluster, Section 6) and nodes per cluster:
-        L_g = sum_b P(b) int phi(u) prod_units sum_w P(w|b,u) f du."""
+        L_g = sum_b P(b) int phi(u) prod_units sum_w P(w|b,u) f du. ``take``: lu is given on
+        the distinct values of the outcome's latent dimensions, node q at ``take[q]``."""
         K, Kb = self.K, self.cs.Kb
         V, Q = lu.shape[0], logw.shape[1]
         m = rs.mult
         # (V, Kb, Q), (V, Kb, Kw, Q): within states summed given the between state and node;
-        # when the nodes do not enter the densities, from the exponentials of the two terms
+        # when the nodes do not enter the densities (or only through the outcome's values),
+        # from the exponentials of the two terms
         fac = None
-        if lu.shape[2] > 1 and lu.strides[2] == 0:
+        if take is None and lu.shape[2] > 1 and lu.strides[2] == 0:
             fac = _Factored.of(logprior.reshape(-1, Kb, K // Kb, logprior.shape[2]), lu[:, :, 0].reshape(V, Kb, -1),
                                rs.zinv)
         if fac is not None:
             lu2, post_c = fac
+        elif take is not None:
+            lu2, post_c = lse_softmax_sum(logprior.reshape(-1, Kb, K // Kb, logprior.shape[2]),
+                                          lu.reshape(V, Kb, K // Kb, -1), axis=2, index=rs.zinv, take=take)
+            post_c = post_c.reshape(V, K, -1)
         else:
             lu2, post_c = lse_softmax((logprior[rs.zinv] + lu).reshape(V, Kb, K // Kb, -1), axis=2)
             post_c = post_c.reshape(V, K, -1)
@@ -890,12 +923,16 @@ class MixtureLikelihood:
             if logpb is not None:
                 lg = lg + logpb[:, :, None]
             llc = lse(lg.reshape(Gp, -1), axis=1)
+            post_bq = np.exp(lg - llc[:, None, None])  # (Gp, Kb, Q)
+            post = post_bq.reshape(Gp, -1)
             ll = float(rs.gmult @ llc)
             ll_g = llc[rs.ginv]
-            post_bq = np.exp(lg - llc[:, None, None])  # (Gp, Kb, Q)
             pcn = post_bq.sum(axis=1)
             post_node = _Expand(pcn, rs.ginv) if self.shared_nodes else pcn
-            pq = np.asarray(rs.GcT @ (rs.gmult[:, None] * post_bq.reshape(Gp, -1))).reshape(V, Kb, Q)
+            if rs.GcTm is not None:  # multiplicities folded into the sum matrix
+                pq = np.asarray(rs.GcTm @ post).reshape(V, Kb, Q)
+            else:
+                pq = np.asarray(rs.GcT @ (rs.gmult[:, None] * post)).reshape(V, Kb, Q)
             wb = rs.gmult[:, None] * post_bq.sum(axis=2) if logpb is not None else None
         if isinstance(post_c, _Factored):  # sums over nodes (evaluate) and prior groups on request
             Wu = None

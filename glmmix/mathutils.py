@@ -35,10 +35,64 @@ def lse_softmax(a: np.ndarray, axis: int = 1):
     return np.log(s) + m, np.moveaxis(e, 0, axis)
 
 
-#: largest spread of log terms (max - min along the axis, both operands together) for which
-#: the sum over within states multiplies exponentials (``likelihood._Factored``): exp(-600)
-#: is far from underflow
+#: largest spread of log terms (max - min along the axis) for which products of exponentials
+#: replace the exponential of a sum: exp(-600) is far from underflow. The sum over within
+#: states (``likelihood._Factored``) takes both operands' spreads together,
+#: :func:`lse_softmax_sum` one operand's
 SUM_SPREAD_LIMIT = 600.0
+
+
+def lse_softmax_sum(a: np.ndarray, b: np.ndarray, axis: int = 1, index=None, take=None):
+    """:func:`lse_softmax` of ``a[index] + b[..., take]`` (``a`` taken whole when ``index`` is
+    None, ``b`` when ``take`` is None), for operands that broadcast against each other and are
+    each much smaller than their sum: class log-priors per prior group and node, unit
+    log-densities per class, the same at every node or (``take``: the last axis's map from
+    nodes to distinct values) at every node with the same values in the outcome's latent
+    dimensions.
+
+    exp(a - max a) * exp(b - max b) replaces the exponential of the sum, so the exponentials
+    are taken on the operands only (``b`` before ``take`` expands it). Exact whenever the
+    spread of one operand along the axis stays below :data:`SUM_SPREAD_LIMIT`: with c the
+    largest term of the other operand, the product for c is at least exp(-that spread), so
+    the sum is far above underflow and the products that underflow (less than 1e-308) are
+    negligible against it. Otherwise (or with infinite maxima) the sum is formed and
+    :func:`lse_softmax` used. Reductions along ``axis`` loop over it, as there.
+    """
+    ma, mb = _along(a, axis, np.maximum), _along(b, axis, np.maximum)
+    if not (np.isfinite(ma).all() and np.isfinite(mb).all()):
+        spread = np.inf
+    else:
+        spread = min(float((ma - _along(a, axis, np.minimum)).max(initial=0.0)),
+                     float((mb - _along(b, axis, np.minimum)).max(initial=0.0)))
+    if not spread <= SUM_SPREAD_LIMIT:
+        a = a if index is None else a[index]
+        return lse_softmax(a + (b if take is None else np.take(b, take, axis=-1)), axis=axis)
+    ea = np.exp(a - ma)
+    eb = np.exp(b - mb)
+    if take is not None:  # np.take keeps the nodes the fastest axis (indexing would not)
+        eb, mb = np.take(eb, take, axis=-1), np.take(mb, take, axis=-1)
+    if index is not None and a.shape[0] > 1:  # one row of a broadcasts without a copy
+        ea, ma = ea[index], ma[index]
+    # ea and eb are fresh arrays: the product goes in place into one of the result's size (a
+    # fresh page of memory is costly), copying ea out only when neither has that size
+    shape = np.broadcast_shapes(ea.shape, eb.shape)
+    if eb.shape == shape:
+        ea, eb = eb, ea
+    e = ea if ea.shape == shape else np.broadcast_to(ea, shape).copy()
+    e *= eb
+    s = _along(e, axis, np.add)
+    e /= s
+    return np.squeeze(np.log(s) + ma + mb, axis=axis), e
+
+
+def _along(a: np.ndarray, axis: int, op) -> np.ndarray:
+    """Reduce ``a`` along a (short) ``axis`` with the binary ufunc ``op``, slice by slice
+    (keeping the axis with length 1)."""
+    b = np.moveaxis(a, axis, 0)
+    out = b[0].copy()
+    for x in b[1:]:
+        op(out, x, out=out)
+    return np.expand_dims(out, axis)
 
 
 def log_softmax_ref(lin: np.ndarray, axis: int = 1) -> np.ndarray:

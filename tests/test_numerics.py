@@ -465,3 +465,26 @@ def test_adaptation_limits_the_shrinking_of_the_nodes_and_keeps_its_fixed_point(
     assert k_lim <= 8 < k_free
     assert fixed_lim == pytest.approx(fixed_free, abs=1e-6)
     assert ll_lim == pytest.approx(fixed_lim, abs=1e-2)
+
+
+def test_lse_softmax_sum_on_the_outcome_values():
+    """Densities on the distinct values of the outcome's dimensions, expanded to the nodes
+    (``take``: Model 6, FMA-GoM), one prior group or several: the exponentials of the operands
+    multiply, also with log-priors of a huge spread (a class-logit SD running to infinity)
+    against densities of a small one; infinite terms take the direct route."""
+    from glmmix.mathutils import lse_softmax, lse_softmax_sum
+
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, 7, 20)
+    take = np.repeat(np.arange(4), 5)[rng.permutation(20)]
+    bq = 30 * rng.standard_normal((20, 2, 3, 4))
+    b_inf = np.where(np.arange(3)[:, None] == 1, -np.inf, bq)
+    for aa in (5 * rng.standard_normal((7, 2, 3, 20)), 3000 * rng.standard_normal((7, 2, 3, 20))):
+        for ii, a_ in ((idx, aa), (np.zeros(20, int), aa[:1])):
+            for b_ in (bq, b_inf):
+                want_l, want_p = lse_softmax(a_[ii] + b_[..., take], axis=2)
+                got_l, got_p = lse_softmax_sum(a_, b_, axis=2, index=ii, take=take)
+                np.testing.assert_allclose(got_l, want_l, rtol=1e-13, atol=1e-12)
+                # products below 1e-308 underflow: posteriors under 1e-308 / exp(-600) are lost
+                np.testing.assert_allclose(got_p, want_p, rtol=1e-12, atol=1e-40)
+                assert got_p.flags.c_contiguous
