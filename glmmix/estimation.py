@@ -52,6 +52,11 @@ if TYPE_CHECKING:  # names for the type hints only
 
 #: linear-predictor coefficients beyond this are candidates for a boundary (probability 0/1)
 BOUNDARY_VALUE = 15.0
+#: coefficients beyond this (and within BOUNDARY_VALUE) are on the boundary when the
+#: likelihood is flat to 1e-6 beyond them: where an optimizer stops on such a flat ridge
+#: is chance (the LSAT 3PL's guessing logit of item 5 ended at -24.4 or at -11.8 with the
+#: same log-likelihood to 1e-10, depending on the order of floating-point sums)
+NEAR_BOUNDARY_VALUE = 8.0
 
 
 @dataclass(frozen=True)
@@ -484,19 +489,23 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
     """Free parameters whose estimate runs off to infinity (probabilities of 0 or 1).
 
     A candidate is a linear-predictor or class-logit coefficient beyond
-    ``BOUNDARY_VALUE`` in size; it is on the boundary when moving it further out changes
-    the log-likelihood by less than 1e-4 (the likelihood is flat towards its asymptote).
+    ``BOUNDARY_VALUE`` in size; it is on the boundary when moving it further out (1.5 times)
+    changes the log-likelihood by less than 1e-4 (the likelihood is flat towards its
+    asymptote). A coefficient beyond ``NEAR_BOUNDARY_VALUE`` is on the boundary when that
+    change is below 1e-6.
     Sizes are those of ``theta``, which inside :func:`estimate` are internal coordinates
     (:mod:`glmmix.scaling`): logits per SD of the covariate.
     """
     L = lik.layout
     fam = lik.family
-    cands = []
+    cands, near = [], []
     for i, full in enumerate(L.first_full):
         blk = L.block_of(full)
         if blk in ("gamma", "re_out", "re_cls") or (blk == "beta" and fam.unbounded_coefficients):
             if abs(theta[i]) > BOUNDARY_VALUE:
                 cands.append(i)
+            elif abs(theta[i]) > NEAR_BOUNDARY_VALUE:
+                near.append(i)
         if blk == "extra" and fam.thresholds and abs(theta[i]) > BOUNDARY_VALUE / 3:
             cands.append(i)
     # a random-effect SD or loading beyond HUGE_RE makes responses deterministic: it is
@@ -504,16 +513,17 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
     unresolved = set(unresolved_params(lik, theta))
     huge = [i for i in cands if i in unresolved]
     cands = [i for i in cands if i not in huge]
-    if not cands:
+    near = [i for i in near if i not in unresolved]
+    if not cands and not near:
         return huge
     ll0 = lik.loglik(theta)
     out = list(huge)
-    for i in cands:
+    for i in cands + near:
         t = theta.copy()
         t[i] = theta[i] * 1.5
-        if abs(lik.loglik(t) - ll0) < 1e-4:
+        if abs(lik.loglik(t) - ll0) < (1e-4 if i in cands else 1e-6):
             out.append(i)
-    return out + _joint_boundary(lik, theta, [i for i in cands if i not in out], ll0)
+    return sorted(out + _joint_boundary(lik, theta, [i for i in cands if i not in out], ll0))
 
 
 def _joint_boundary(lik, theta, cands, ll0) -> list[int]:
