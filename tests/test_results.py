@@ -147,3 +147,13 @@ def test_fittedvalues_refused_where_not_defined(tmp_path):
     glm.save(tmp_path / "glm.json")
     with pytest.raises(gm.GlmmixError, match="loaded result"):
         gm.load_results(tmp_path / "glm.json").fittedvalues
+
+
+def test_summary_names_bic_sample_size():
+    """BIC's n is the number of independent units (clusters of a GLMM), and the summary says so."""
+    va = gm.datasets.load("verbagg_long")
+    res = gm.fit("y ~ Anger + (1 | id)", va[va["id"] < 80], family="bernoulli")
+    assert res.n_independent == 79 and res.nobs == 79 * 24
+    assert res.bic == pytest.approx(-2 * res.llf + np.log(79) * res.df_model)
+    text = str(res.summary())
+    assert "BIC (n = 79):" in text and "Entropy" not in text
