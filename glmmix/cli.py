@@ -104,12 +104,14 @@ def read_data(path: str):
 def _starts(text: str | None):
     if text is None:
         return None
+    if text.strip() == "auto":
+        return "auto"
     try:
         vals = [int(v) for v in text.split(",")]
     except ValueError:
-        raise CommandError(f"--starts must be N or N,FINAL (integers), not {text!r}") from None
+        raise CommandError(f"--starts must be auto, N or N,FINAL (integers), not {text!r}") from None
     if len(vals) not in (1, 2):
-        raise CommandError(f"--starts must be N or N,FINAL, not {text!r}")
+        raise CommandError(f"--starts must be auto, N or N,FINAL, not {text!r}")
     return vals[0] if len(vals) == 1 else tuple(vals)
 
 
@@ -141,6 +143,9 @@ def _fit(args) -> int:
         kw["starts"] = starts
     if args.link:
         kw["link"] = args.link
+    for arg in ("thresholds_by", "sigma_by", "trials"):
+        if getattr(args, arg):
+            kw[arg] = getattr(args, arg)
     if args.progress:
         kw["progress"] = True
     with warnings.catch_warnings(record=True) as caught:
@@ -230,7 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--id", help="with --wide: the unit column (default: rows are units)")
     f.add_argument("--items", help="with wide data: item columns, comma separated (default: all but --id)")
     f.add_argument("--seed", type=int, help="seed of the random starts")
-    f.add_argument("--starts", help="random starts: N or N,FINAL (default 20,5)")
+    f.add_argument("--starts", help="random starts: auto (default: the adaptive search), N or N,FINAL")
+    f.add_argument("--thresholds-by", dest="thresholds_by",
+                   help="ordinal family: a column whose levels get their own thresholds (e.g. item)")
+    f.add_argument("--sigma-by", dest="sigma_by",
+                   help="gaussian family: a column whose levels get their own residual SDs (e.g. item)")
+    f.add_argument("--trials", help="binomial family: the column with the numbers of trials")
     f.add_argument("--jobs", type=int, default=1, help="parallel starts (-1: all cores)")
     f.add_argument("--se", default="ml", choices=["ml", "robust", "none"], help="standard errors (default ml)")
     f.add_argument("--progress", action="store_true", help="show a progress bar over the starts")

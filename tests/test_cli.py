@@ -59,6 +59,16 @@ def test_fit_long_and_stata_agree(files, capsys):
     assert "-317.2569" in capsys.readouterr().out
 
 
+def test_family_column_options(tmp_path, capsys):
+    """--sigma-by (latent profile analysis: mclust's EEI on iris, tests/test_lpa.py) and --starts auto."""
+    iris = pd.read_csv(ROOT / "tests" / "reference" / "data" / "iris.csv").iloc[:, :4]
+    iris.to_csv(tmp_path / "iris.csv", index=False)
+    assert main(["fit", str(tmp_path / "iris.csv"), "--wide", "-k", "2", "--family", "gaussian",
+                 "--sigma-by", "item", "--seed", "1", "--starts", "auto"]) == 0
+    text = capsys.readouterr().out
+    assert "-488.9148" in text and "sigma[Petal.Length]" in text
+
+
 def test_parquet(files, capsys):
     pytest.importorskip("pyarrow")
     pd.read_csv(files / "wide.csv").to_parquet(files / "wide.parquet")
