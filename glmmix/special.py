@@ -35,7 +35,8 @@ if TYPE_CHECKING:  # names for the type hints only
 
 def _say(name, formula, kw, verbose):
     if verbose:
-        extra = "".join(f", {k}={v!r}" for k, v in kw.items() if k in ("n_classes", "family", "link", "class_specific"))
+        extra = "".join(f", {k}={v!r}" for k, v in kw.items() if k in ("n_classes", "family", "link", "class_specific", "sigma_by", "thresholds_by")
+                        and v is not None)
         print(f"glmmix {name}: gm.fit({formula!r}, data{extra})")
 
 
@@ -66,6 +67,10 @@ def lca(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str
         items: list[str] | None = None, verbose: bool = True, **kw) -> MixtureResults:
     """Latent class analysis: one class per unit ``id`` (eq 16), items as dummies.
 
+    With ``family="gaussian"`` (a latent profile analysis) each item has its own residual
+    variance, class-invariant, as in Mplus (``sigma_by=item``; pass ``sigma_by=None`` for
+    one variance, ``class_specific=["sigma"]`` to free them per class).
+
     ``data`` are long (columns ``y``, ``item``, ``id``), or wide with ``items=[columns]``
     (one row per unit; reshaped by :func:`glmmix.wide_to_long`, other columns kept as unit
     covariates). The same holds for :func:`gom`, :func:`fma`, :func:`fma_gom` and
@@ -73,7 +78,9 @@ def lca(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str
     """
     data = _long(data, items, y, item, id)
     f = f"{y} ~ 0 + {item} | class({id}) ~ {_rhs(covariates)}"
-    return _fit_named("LCA", f, data, n_classes, family, kw, verbose)
+    if family == "gaussian" and "thresholds_by" not in kw:  # a latent profile analysis: Mplus's
+        kw.setdefault("sigma_by", item)                      # item-specific residual variances
+    return _fit_named("LCA" if family != "gaussian" else "LPA", f, data, n_classes, family, kw, verbose)
 
 
 def gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str = "y", item: str = "item",

@@ -158,3 +158,15 @@ def test_glmm_with_item_residual_sds_matches_nlme(iris_long):
         assert res.params[f"item[{item}]"] == pytest.approx(ref["fixef"][item], abs=1e-5)
         assert res.params[f"sigma[{item}]"] == pytest.approx(ref["sigma"][item], abs=1e-4)
     assert res.params["sd(id:Intercept)"] == pytest.approx(ref["sd_id"], abs=1e-4)
+
+
+def test_lca_helper_with_gaussian_items_is_mplus_lpa(capsys):
+    """gm.lca(family="gaussian") gives each item its own variance (Mplus's LPA default) and
+    prints the general call that does so; sigma_by=None asks for one variance."""
+    iris = pd.read_csv(REF.parent / "data" / "iris.csv")[ITEMS]
+    ref = load_reference("lpa_iris.json")
+    res = gm.lca(iris, 2, family="gaussian", items=ITEMS, seed=1)
+    assert "sigma_by='item'" in capsys.readouterr().out
+    assert res.llf == pytest.approx(ref["EEI_K2"]["loglik"], abs=1e-5)
+    one = gm.lca(iris, 2, family="gaussian", items=ITEMS, seed=1, sigma_by=None, verbose=False)
+    assert one.llf == pytest.approx(ref["EII_K2"]["loglik"], abs=1e-5)
