@@ -86,6 +86,8 @@ def damaged_case(draw, family=None):
     kw = dict(kw, family=family.split("-")[0], starts=(2, 1), seed=draw(st.integers(0, 5)), se="none")
     if family == "binomial":
         kw["trials"] = "n"
+    if family == "gaussian" and shape != "glm":  # item-specific residual SDs (latent profile analysis)
+        kw["sigma_by"] = "item"
     damage = []
     for _ in range(draw(st.integers(0, 3))):
         kind = draw(st.sampled_from(["cell", "cell", "column_type", "rename", "duplicate", "drop_rows",
@@ -158,7 +160,7 @@ def check_call(formula, df, kw):
             observed = df.loc[~missing, "unit"].nunique()
             assert res.n_units == observed
             assert res.n_units_dropped == df["unit"].nunique() - observed
-        if "item" in df.columns and ("item" in formula.split("|")[0] or kw.get("thresholds_by") == "item"):
+        if "item" in df.columns and ("item" in formula.split("|")[0] or "item" in (kw.get("thresholds_by"), kw.get("sigma_by"))):
             col = df["item"]
             levels = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) else \
                 list(pd.unique(col.dropna())) if pd.api.types.is_string_dtype(col) else []
