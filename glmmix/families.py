@@ -84,6 +84,23 @@ def softplus(x):
     return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0.0)
 
 
+def _category_logprobs(logF, logS, z):
+    """log P(y = c), c = 0..m, from the log cdf and log survival at the m ordered thresholds
+    ``z`` (last axis): F(z_1), F(z_{c+1}) - F(z_c), S(z_m), each difference taken in the tail
+    where it is accurate (the survival's when the interval lies above 0)."""
+    m = z.shape[-1]
+    out = np.empty(z.shape[:-1] + (m + 1,))
+    out[..., 0] = logF[..., 0]
+    out[..., m] = logS[..., m - 1]
+    if m > 1:
+        upper = z[..., :-1] > 0
+        d = np.where(upper, logS[..., 1:] - logS[..., :-1], logF[..., :-1] - logF[..., 1:])
+        base = np.where(upper, logS[..., :-1], logF[..., 1:])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[..., 1:m] = base + np.log(-np.expm1(np.minimum(d, 0.0)))
+    return out
+
+
 def _log_diff_cdf(link: Link, lo, hi):
     """log(F(hi) - F(lo)) for lo < hi, accurate in both tails."""
     # Work in the lower tail when the interval lies below 0, else in the upper tail.
@@ -633,38 +650,43 @@ class Ordinal(Family):
         g = aux.threshold_group
         k = y.astype(np.intp)
         taus = self._taus(extra, aux)  # (S, G, M+1)
-        hi = taus[:, g, k + 1].T - eta  # (n, S)
-        lo = taus[:, g, k].T - eta
-        logf = _log_diff_cdf(self.link, lo, hi)
         if not derivs:
-            return FamilyEval(logf)
-        with np.errstate(over="ignore", invalid="ignore"):
-            fhi = np.where(np.isinf(hi), 0.0, np.exp(self.link.logpdf(hi) - logf))
-            flo = np.where(np.isinf(lo), 0.0, np.exp(self.link.logpdf(lo) - logf))
-        d_eta = flo - fhi
-        # expected information for eta: sum_k (f(b_k) - f(a_k))^2 / P_k over categories
+            hi = taus[:, g, k + 1].T - eta  # (n, S)
+            lo = taus[:, g, k].T - eta
+            return FamilyEval(_log_diff_cdf(self.link, lo, hi))
+        # every threshold's cdf, survival and density once: (n, S, m)
+        z = taus[:, g, 1:m + 1].transpose(1, 0, 2) - eta[:, :, None]
+        logF = self.link.logcdf(z)
+        logS = self.link.logcdf(-z)
+        lpdf = self.link.logpdf(z)
+        logP = _category_logprobs(logF, logS, z)  # (n, S, m + 1)
         n, s = eta.shape
-        w = np.zeros_like(eta)
-        for c in range(m + 1):
-            h = taus[:, g, c + 1].T - eta
-            l = taus[:, g, c].T - eta
-            lp = _log_diff_cdf(self.link, l, h)
-            fh = np.where(np.isinf(h), 0.0, np.exp(self.link.logpdf(h) - 0.5 * lp))
-            fl = np.where(np.isinf(l), 0.0, np.exp(self.link.logpdf(l) - 0.5 * lp))
-            w += (fh - fl) ** 2
-        # derivatives w.r.t. tau_j (j = 1..m): +fhi if j == k+1 (upper), -flo if j == k
-        dtau = np.zeros((n, s, m))
         rows = np.arange(n)
-        up = k < m
-        dtau[rows[up], :, k[up]] += fhi[up]
+        logf = logP[rows, :, k]
+        up = k < m  # the observed category's upper and lower thresholds' densities over P(y = k)
         lw = k > 0
-        dtau[rows[lw], :, k[lw] - 1] -= flo[lw]
-        # chain rule to a: tau_j = a_0 + sum_{i<=j, i>=1} exp(a_i) => d tau_j / d a_i
-        ex = np.exp(np.clip(extra.reshape(s, -1, m)[:, :, 1:], -30, 30))  # (S, G, m-1)
-        rev = np.cumsum(dtau[:, :, ::-1], axis=2)[:, :, ::-1]  # sum_{j>=i} dtau_j
-        d_a = rev.copy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            fhi = np.zeros_like(eta)
+            fhi[up] = np.exp(lpdf[rows[up], :, k[up]] - logf[up])
+            flo = np.zeros_like(eta)
+            flo[lw] = np.exp(lpdf[rows[lw], :, k[lw] - 1] - logf[lw])
+            # expected information for eta: sum_c (f(upper_c) - f(lower_c))^2 / P_c
+            half = 0.5 * logP
+            fu = np.exp(lpdf - half[:, :, :m])  # f(z_c) / sqrt(P_c), c < m
+            fl = np.exp(lpdf - half[:, :, 1:])  # f(z_{c-1}) / sqrt(P_c), c >= 1
+        w = fu[:, :, 0] ** 2 + fl[:, :, m - 1] ** 2
+        for c in range(1, m):
+            w += (fu[:, :, c] - fl[:, :, c - 1]) ** 2
+        d_eta = flo - fhi
+        # derivatives w.r.t. tau_j (j = 1..m) are +fhi at j = k + 1 (upper) and -flo at j = k;
+        # tau_j = a_0 + sum_{1 <= i <= j} exp(a_i), so d logf / d a_i sums them over j >= i
+        # (times exp(a_i) for i >= 1): fhi where i <= k, minus flo where i <= k - 1
+        i = np.arange(m)
+        d_a = fhi[:, :, None] * (i[None, :] <= k[:, None])[:, None, :]
+        d_a -= flo[:, :, None] * (i[None, :] < k[:, None])[:, None, :]
         if m > 1:
-            d_a[:, :, 1:] = rev[:, :, 1:] * ex[:, g, :].transpose(1, 0, 2)
+            ex = np.exp(np.clip(extra.reshape(s, -1, m)[:, :, 1:], -30, 30))  # (S, G, m-1)
+            d_a[:, :, 1:] *= ex[:, g, :].transpose(1, 0, 2)
         cols = g[:, None] * m + np.arange(m)[None, :]
         return FamilyEval(logf, d_eta, w, d_a, cols)
 
