@@ -67,6 +67,17 @@ def _title(res) -> str:
     return res.model_name
 
 
+def _item_ticks(ax, x, labels):
+    """Tick labels under ``x``, turned by 45 degrees when upright ones would overlap (measured
+    on the drawn figure, not guessed from their lengths)."""
+    ax.set_xticks(x, labels)
+    fig = ax.figure
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.get_xticklabels()]
+    if any(a.x1 + 2 > b.x0 for a, b in zip(boxes, boxes[1:])):
+        ax.set_xticks(x, labels, rotation=45, ha="right", rotation_mode="anchor")
+
+
 def profile(res: MixtureResults, ax: Axes | None = None, alpha: float = 0.05, title: str | None = None) -> Figure:
     """Class profiles: each item's probability (or mean) in each class, poLCA style.
 
@@ -95,8 +106,6 @@ def profile(res: MixtureResults, ax: Axes | None = None, alpha: float = 0.05, ti
         ok = np.isfinite(se)
         ax.errorbar((x + shift)[ok], v[ok], yerr=np.vstack([v - lo, hi - v])[:, ok], fmt="none",
                     ecolor=COLORS[k % 8], elinewidth=1, capsize=2, clip_on=False, zorder=2)
-    ax.set_xticks(x, items, rotation=45 if max(map(len, items)) * len(items) > 60 else 0,
-                  ha="right" if max(map(len, items)) * len(items) > 60 else "center")
     ax.set_xlim(-0.5, len(items) - 0.5)
     if binary:
         ax.set_ylim(0, 1)
@@ -108,6 +117,7 @@ def profile(res: MixtureResults, ax: Axes | None = None, alpha: float = 0.05, ti
     ax.set_axisbelow(True)
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(title if title is not None else _title(res), fontsize=10)
+    _item_ticks(ax, x, items)  # last: the legend and title take their room first
     return fig
 
 

@@ -166,3 +166,22 @@ def test_gm_plot_profiles_names_models(lsat_long, tmp_path):
     assert ax.get_xlabel() == "LCA, K = 2: class 1" and ax.get_ylabel() == "LCA, K = 3: class 2"
     assert not any(c.get_clip_on() for c in ax.collections)
     png(ax.figure, tmp_path, "fig4")
+
+
+def test_profile_turns_item_labels_only_when_they_would_overlap():
+    """Upright labels for short item names; turned labels when upright ones would collide
+    (measured on the drawn figure, after the legend has taken its room)."""
+    rng = np.random.default_rng(0)
+    n = 120
+    c = rng.integers(0, 2, n)
+    for names, turned in ((["A", "B", "C", "D"], False),
+                          (["Sepal.Length", "Sepal.Width", "Petal.Length", "Petal.Width"], True)):
+        wide = pd.DataFrame(rng.normal(size=(n, 4)) + 2.0 * c[:, None], columns=names)
+        res = gm.lca(wide, 2, family="gaussian", items=names, seed=1, verbose=False, starts=(4, 2))
+        fig = gm.plots.profile(res)
+        fig.canvas.draw()
+        labels = fig.axes[0].get_xticklabels()
+        assert {t.get_rotation() for t in labels} == ({45.0} if turned else {0.0})
+        boxes = [t.get_window_extent() for t in labels]
+        assert all(a.x1 <= b.x0 + 1 for a, b in zip(boxes, boxes[1:])) or turned
+        plt.close(fig)
