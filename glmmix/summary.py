@@ -96,15 +96,14 @@ def _header(res) -> tuple[dict, dict]:
         left["Responses missing in wide data:"] = str(res.n_missing_wide)
     right = {
         "AIC:": _fmt(res.aic, 3),
-        f"BIC (n = {res.n_independent:g}):": _fmt(res.bic, 3),
+        "BIC:": _fmt(res.bic, 3),
         "SABIC:": _fmt(res.sabic, 3),
+        "Entropy:": _fmt(res.entropy, 3) if res.n_classes > 1 else "",
         "Converged:": "yes" if res.converged else "NO",
         "Max |gradient|:": f"{res.grad_max:.2e}",
         "Std. errors:": {"ml": "ML (observed info)", "robust": "robust (sandwich)"}.get(res.se_type, "none"),
         "Best LL replicated:": {True: f"yes ({res.n_best} starts)", False: "NO", None: "n/a"}[res.best_replicated],
     }
-    if res.n_classes > 1:  # after SABIC
-        right = dict(list(right.items())[:3] + [("Entropy:", _fmt(res.entropy, 3))] + list(right.items())[3:])
     if res.search is not None and res.search.mode != "single":
         sr = res.search
         left["Starts:"] = f"{sr.drawn} drawn, {sr.completed} completed"
