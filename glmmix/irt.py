@@ -98,6 +98,16 @@ def _structure(res):
     return kind, item, levels, classes, triples
 
 
+def _delta(res, labels, f):
+    """``f`` of the parameters ``labels`` and its delta-method SEs (NaN without a covariance)."""
+    p = res.params[labels].to_numpy(dtype=float)
+    try:
+        V = res.cov_params().loc[labels, labels].to_numpy()
+    except GlmmixError:
+        V = np.full((len(labels), len(labels)), np.nan)
+    return f(p), np.sqrt(np.clip(np.diag(delta_cov(f, p, V)), 0, None))
+
+
 def irt_parameters(res: MixtureResults) -> pd.DataFrame:
     """Discrimination a and difficulty b (and guessing g for the 3PL) with delta-method SEs.
 
@@ -117,19 +127,12 @@ def irt_parameters(res: MixtureResults) -> pd.DataFrame:
     pos = {lab: i for i, lab in enumerate(labels)}
     it = np.array([[pos[t] for t, _ in row] for row in triples]).ravel()
     il = np.array([[pos[m] for _, m in row] for row in triples]).ravel()
-    p = res.params[labels].to_numpy(dtype=float)
-    try:
-        V = res.cov_params().loc[labels, labels].to_numpy()
-    except GlmmixError:
-        V = np.full((len(labels), len(labels)), np.nan)
-
     def f(v):
         a = v[il]
         return np.concatenate([a, -v[it] / a])
 
     n = it.size
-    est = f(p)
-    se = np.sqrt(np.clip(np.diag(delta_cov(f, p, V)), 0, None))
+    est, se = _delta(res, labels, f)
     if len(classes) > 1:
         index = pd.MultiIndex.from_product([classes, levels], names=["class", item])
     else:
@@ -190,19 +193,12 @@ def _graded_parameters(res) -> pd.DataFrame:
     pos = {lb: i for i, lb in enumerate(labels)}
     il = np.array([pos[lam] for row in rows for _, lam in row])
     it = np.array([[pos[t] for t in taus] for row in rows for taus, _ in row])  # (items, m)
-    p = res.params[labels].to_numpy(dtype=float)
-    try:
-        V = res.cov_params().loc[labels, labels].to_numpy()
-    except GlmmixError:
-        V = np.full((len(labels), len(labels)), np.nan)
-
     def f(v):
         a = v[il]
         return np.concatenate([a, (v[it] / a[:, None]).ravel()])
 
     n = il.size
-    est = f(p)
-    se = np.sqrt(np.clip(np.diag(delta_cov(f, p, V)), 0, None))
+    est, se = _delta(res, labels, f)
     b, sb = est[n:].reshape(n, m_cat), se[n:].reshape(n, m_cat)
     cols = {"a": est[:n], "se(a)": se[:n]}
     for j in range(m_cat):
