@@ -481,7 +481,7 @@ def _check_columns(formula, data, n_classes, fenc, by_arg, by, trials, measured_
         _missing_columns(groups, data, "random terms' grouping")
     re_vars = set()
     for g in groups:  # a missing value in a part of a combined grouping is named by its column
-        parts = grouping_parts(g, [c for c in data.columns if c != g]) or ()
+        parts = grouping_parts(g, ()) or ()
         if all(p in data.columns for p in parts):
             re_vars |= set(parts)
     for t in re_o + re_c:

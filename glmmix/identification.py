@@ -123,9 +123,10 @@ def degenerate_params(lik, theta) -> list[str]:
         eta = np.asarray(d.X @ P["beta"])
         w = lik.unit_posterior(lik.evaluate(theta, derivs=False))[d.unit_of_row]
         wr2 = w * (y[:, None] - eta) ** 2
-        # sums over each set's rows: (E, K)
-        W = np.stack([np.bincount(g, w[:, k], minlength=E) for k in range(K)], axis=1).T
-        R2 = np.stack([np.bincount(g, wr2[:, k], minlength=E) for k in range(K)], axis=1).T
+        W, R2 = np.zeros((E, K)), np.zeros((E, K))  # sums over each set's rows
+        np.add.at(W, g, w)
+        np.add.at(R2, g, wr2)
+        W, R2 = W.T, R2.T
         low = np.zeros((K, E), bool)
         for f in np.unique(fi[fi >= 0]):  # classes (and sets) sharing a sigma are pooled
             k = fi == f
