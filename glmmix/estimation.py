@@ -56,7 +56,7 @@ BOUNDARY_VALUE = 15.0
 #: likelihood is flat to 1e-6 beyond them: where an optimizer stops on such a flat ridge
 #: is chance (the LSAT 3PL's guessing logit of item 5 ended at -24.4 or at -11.8 with the
 #: same log-likelihood to 1e-10, depending on the order of floating-point sums)
-NEAR_BOUNDARY_VALUE = 8.0
+FLAT_RIDGE_VALUE = 8.0
 
 
 @dataclass(frozen=True)
@@ -491,7 +491,7 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
     A candidate is a linear-predictor or class-logit coefficient beyond
     ``BOUNDARY_VALUE`` in size; it is on the boundary when moving it further out (1.5 times)
     changes the log-likelihood by less than 1e-4 (the likelihood is flat towards its
-    asymptote). A coefficient beyond ``NEAR_BOUNDARY_VALUE`` is on the boundary when that
+    asymptote). A coefficient beyond ``FLAT_RIDGE_VALUE`` is on the boundary when that
     change is below 1e-6.
     Sizes are those of ``theta``, which inside :func:`estimate` are internal coordinates
     (:mod:`glmmix.scaling`): logits per SD of the covariate.
@@ -504,7 +504,7 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
         if blk in ("gamma", "re_out", "re_cls") or (blk == "beta" and fam.unbounded_coefficients):
             if abs(theta[i]) > BOUNDARY_VALUE:
                 cands.append(i)
-            elif abs(theta[i]) > NEAR_BOUNDARY_VALUE:
+            elif abs(theta[i]) > FLAT_RIDGE_VALUE:
                 near.append(i)
         if blk == "extra" and fam.thresholds and abs(theta[i]) > BOUNDARY_VALUE / 3:
             cands.append(i)
