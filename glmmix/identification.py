@@ -6,7 +6,8 @@ Checked before any computation (:func:`check_identified`, raising):
   level; with fewer, classes are empty or copies and the fit means nothing);
 * more free parameters than observations (rows), or, in a binary latent class model, than
   its possible response patterns can identify (2^J - 1 for J items: two classes need three
-  items);
+  items), or, in a mixture of a binary outcome with one class per row, than its distinct
+  covariate patterns;
 * a gaussian outcome that is constant while its residual SD is free: the likelihood grows
   without bound as sigma -> 0.
 
@@ -21,9 +22,10 @@ reported with a :class:`~glmmix.exceptions.DegenerateLikelihoodWarning` and
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .exceptions import DesignError, IdentificationError
-from .mathutils import one_hot_rows
+from .mathutils import OnWorkers, one_hot_rows
 
 #: a residual SD below this fraction of the outcome's SD is a collapsed variance
 SIGMA_FLOOR = 1e-6
@@ -50,6 +52,14 @@ def check_identified(lik) -> None:
             f"a latent class model of {d.X.shape[1]} binary items has {L.n_free} free parameters, more "
             f"than the {cells - 1} that the {cells} possible response patterns can identify; use fewer "
             "classes or more items")
+    patterns = _row_mixture_patterns(d)
+    if patterns is not None and L.n_free > patterns:
+        raise IdentificationError(
+            f"a mixture of a binary outcome with one class per row is identified only through its "
+            f"covariate patterns: each row holds a single 0/1 value, so the {patterns} distinct rows of the "
+            f"outcome and class parts' columns identify at most {patterns} parameters, and the model has "
+            f"{L.n_free}. For one class per unit (a latent class model, with several rows per unit), "
+            "write 'class(unit)', e.g. '| class(id) ~ 1'; otherwise use fewer classes or terms")
     if d.family.has_residual_sd and _sigma_free(L):
         y = np.asarray(d.y, float)
         if y.size and np.ptp(y) == 0:
@@ -83,6 +93,22 @@ def _lca_cells(d):
         return None
     J = d.X.shape[1]
     return 2 ** J if J < 60 else None
+
+
+def _row_mixture_patterns(d):
+    """Distinct covariate patterns of a row-level mixture of a binary outcome without random
+    effects (flexmix-style), or None for any other model.
+
+    Each row is one Bernoulli draw whose distribution is a single probability, so the data
+    identify at most one number per distinct row of the outcome and class designs (offsets
+    included): a necessary condition, checked before any computation."""
+    if not d.family.binary or d.unit_name is not None or d.form != "none" or d.multi:
+        return None
+    if d.n_classes < 2 or isinstance(d.X, OnWorkers) or isinstance(d.Z, OnWorkers):
+        return None
+    X = d.X.toarray() if hasattr(d.X, "toarray") else np.asarray(d.X, float)
+    rows = np.hstack([X, np.asarray(d.Z, float)])
+    return int(pd.DataFrame(rows).drop_duplicates().shape[0])
 
 
 def _sigma_free(L) -> bool:

@@ -369,6 +369,23 @@ def test_latent_class_model_with_more_parameters_than_patterns_is_refused():
         assert lca(3, 2).df_model == 7  # just identified
 
 
+
+def test_row_level_binary_mixture_needs_covariate_patterns():
+    # one 0/1 value per row: a mixture of Bernoullis at a covariate pattern is one Bernoulli,
+    # so forgetting class(id) in an LCA's formula (5 item patterns, 11 parameters) is refused
+    L = gm.wide_to_long(gm.datasets.load("lsat"))
+    with pytest.raises(gm.IdentificationError, match="5 distinct rows.*model has 11.*class\\(id\\)"):
+        gm.fit("y ~ 0 + item | class ~ 1", L, n_classes=2, family="bernoulli")
+    # a binary covariate: 2 patterns, 5 parameters
+    rng = np.random.default_rng(2)
+    d = pd.DataFrame({"x": rng.integers(0, 2, 300), "y": rng.integers(0, 2, 300)})
+    with pytest.raises(gm.IdentificationError, match="2 distinct rows.*model has 5"):
+        gm.fit("y ~ x | class ~ 1", d, n_classes=2, family="bernoulli")
+    # a continuous covariate gives one pattern per row: a mixture of logistic regressions fits
+    d["z"] = rng.normal(size=300)
+    res = gm.fit("y ~ z | class ~ 1", d, n_classes=2, family="bernoulli", starts=(4, 2), se="none")
+    assert np.isfinite(res.llf)
+
 def test_model_information_is_scale_equivariant(lmm_data):
     s = 1e-6
     f = "y ~ x + (1 | g)"
