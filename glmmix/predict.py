@@ -15,7 +15,9 @@ seen in fitting is refused by name.
   averaged over the posterior of the cluster's effects, on the fitted rule's adapted nodes
   (with Laplace integration, the mean at the conditional mode, lme4's ``predict()``).
   Mixtures with such effects are not implemented (their classes and effects would need a
-  joint posterior);
+  joint posterior). The posterior is given the responses of ``newdata`` when it has an
+  observed outcome, else the fitted responses of the units (clusters) it names: new rows of
+  fitted units, as lme4's ``predict(newdata)`` with the fitted effects (``responses=``);
 * ``"by_class"``: E[y_r | s] for every class (joint state), a DataFrame;
 * ``"posterior"``: P(s | responses, covariates) of every unit, a DataFrame indexed by
   unit (poLCA's ``poLCA.posterior``, StepMix's ``predict_proba``); with random effects the
@@ -48,14 +50,23 @@ from .exceptions import DataWarning, DesignError, GlmmixError, plain
 WHICH = ("marginal", "conditional", "by_class", "posterior", "class")
 
 
-def predict(res, newdata=None, which="marginal"):
+RESPONSES = ("auto", "newdata", "fitted")
+
+
+def predict(res, newdata=None, which="marginal", responses="auto"):
     """See :meth:`glmmix.results.MixtureResults.predict`."""
     if which not in WHICH:
         raise GlmmixError(f"which must be one of {WHICH}, not {which!r}")
+    if responses not in RESPONSES:
+        raise GlmmixError(f"responses must be one of {RESPONSES}, not {responses!r}")
+    if responses != "auto" and which != "conditional":
+        raise GlmmixError(f"responses={responses!r} applies to which='conditional' only, not which={which!r}")
     if newdata is not None and not isinstance(newdata, pd.DataFrame):
         raise DesignError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
     if newdata is not None and len(newdata) == 0:
         raise DesignError("newdata has no rows")
+    if which == "conditional" and newdata is not None and _from_fit(res, newdata, responses):
+        return _conditional_from_fit(res, newdata)
     if which in ("posterior", "class"):
         post = res.posterior if newdata is None else posterior(res, newdata)
         return post if which == "posterior" else modal_class(post)
@@ -82,6 +93,74 @@ def predict(res, newdata=None, which="marginal"):
     out = _expected(nlik, res.theta, which, post, nlik.design.row_index, res.posterior.columns).sort_index()
     out.index = newdata.index[out.index.to_numpy()]  # rows were labelled by position
     return out
+
+
+def _from_fit(res, newdata, responses) -> bool:
+    """Whether conditional predictions for ``newdata`` condition on the fitted units' responses:
+    asked for, or (``"auto"``) newdata has no observed outcome to condition on."""
+    if responses != "auto":
+        return responses == "fitted"
+    from .design import outcome_columns
+
+    cols, _ = outcome_columns(_source(res).design.formula.outcome)
+    return any(c not in newdata.columns or newdata[c].isna().all() for c in cols)
+
+
+def _conditional_from_fit(res, newdata):
+    """``which="conditional"`` for new rows of fitted units (lme4's ``predict(newdata)``): the
+    expected outcomes weighted by each unit's posterior given its fitted responses, or, with
+    random effects, averaged over its cluster's posterior of the effects from the fit."""
+    from .design import grouping_parts
+
+    if res.model is None:
+        raise GlmmixError("conditional predictions from the fitted responses need a result fitted in this "
+                          "session (a loaded result has no data): give newdata the units' responses")
+    lik = res.model.likelihood
+    d = lik.design
+    effects = bool(d.re_out)
+    name = d.cluster_name if effects else d.unit_name
+    if name is None:
+        raise DesignError("which='conditional' from the fitted responses needs units: with one class per "
+                          "row a new row has no fitted response; give newdata its responses or use "
+                          "which='marginal'")
+    parts = grouping_parts(name, newdata.columns) or [name]
+    gone = [c for c in parts if c not in newdata.columns]
+    if gone:
+        raise DesignError(f"which='conditional' from the fitted responses needs newdata's column(s) {gone}, "
+                          "naming the fitted units whose responses the predictions condition on")
+    if effects:
+        _effects_implemented(d)
+        rows = _new_likelihood(res, newdata, with_outcome=False)
+        at = d.cluster_ids.get_indexer(rows.design.cluster_ids)
+        _refuse_unseen(rows.design.cluster_ids[at < 0], name)
+        U, W = _posterior_nodes(lik, res.theta)
+        out = pd.Series(_means_at_nodes(rows, res.theta, U[at], W[at]), index=rows.design.row_index,
+                        name="predicted")
+    else:
+        rows = _new_likelihood(res, newdata, with_outcome=False)
+        at = res.posterior.index.get_indexer(rows.design.unit_ids)
+        _refuse_unseen(rows.design.unit_ids[at < 0], name)
+        post = res.posterior.to_numpy()[at]
+        out = _expected(rows, res.theta, "conditional", post, rows.design.row_index, res.posterior.columns)
+    out = out.sort_index()
+    out.index = newdata.index[out.index.to_numpy()]
+    return out
+
+
+def _refuse_unseen(ids, name):
+    if len(ids):
+        raise DesignError(f"which='conditional' from the fitted responses: {len(ids)} value(s) of {name!r} in "
+                          f"newdata were not fitted (e.g. {plain(ids[0])!r}), so no responses of theirs are known; "
+                          "give newdata their responses or use which='marginal'")
+
+
+def _effects_implemented(d):
+    if d.n_classes > 1 or d.form == "crossed":
+        raise NotImplementedError(
+            "which='conditional' is implemented for one-class models with random effects in one grouping: "
+            + ("a mixture's classes and random effects would need their joint posterior per cluster"
+               if d.n_classes > 1 else "crossed random effects have no independent clusters")
+            + "; use which='marginal' (integrated over the effects) or res.random_effects() for the scores")
 
 
 def fitted(res) -> pd.Series:
@@ -287,13 +366,7 @@ def _class_means(lik, P):
 def _conditional_with_effects(res, newdata):
     """``which="conditional"`` for one-class models with outcome random effects or factors."""
     lik = _source(res)
-    K = lik.design.n_classes
-    if K > 1 or lik.design.form == "crossed":
-        raise NotImplementedError(
-            "which='conditional' is implemented for one-class models with random effects in one grouping: "
-            + ("a mixture's classes and random effects would need their joint posterior per cluster"
-               if K > 1 else "crossed random effects have no independent clusters")
-            + "; use which='marginal' (integrated over the effects) or res.random_effects() for the scores")
+    _effects_implemented(lik.design)
     theta = res.theta
     if newdata is None:
         if res.model is None:

@@ -386,7 +386,8 @@ class MixtureResults(WaldInference):
         return pd.DataFrame(prof["values"], index=prof["index"], columns=prof["columns"])
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, newdata: pd.DataFrame | None = None, which: str = "marginal") -> pd.Series | pd.DataFrame:
+    def predict(self, newdata: pd.DataFrame | None = None, which: str = "marginal",
+                responses: str = "auto") -> pd.Series | pd.DataFrame:
         """Expected outcomes, posterior class probabilities or modal classes.
 
         Parameters
@@ -402,10 +403,18 @@ class MixtureResults(WaldInference):
             class; ``"posterior"``: posterior class probabilities of every unit given its
             responses and covariates (a DataFrame indexed by unit); ``"class"``: every unit's
             modal class. See :mod:`glmmix.predict`.
+        responses : {"auto", "newdata", "fitted"}
+            Whose responses ``which="conditional"`` conditions on. ``"newdata"``: the rows
+            given (their observed outcomes); ``"fitted"``: the fitted responses of the units
+            (or, with random effects, clusters) that ``newdata`` names, as lme4's
+            ``predict(newdata)`` does with the fitted random effects (new rows of fitted
+            units, e.g. later time points or missing items; units not fitted are refused);
+            ``"auto"`` (default): ``"newdata"`` when ``newdata`` has an observed outcome,
+            else ``"fitted"``.
         """
         from .predict import predict
 
-        return predict(self, newdata, which)
+        return predict(self, newdata, which, responses)
 
     @property
     def fittedvalues(self) -> pd.Series:

@@ -156,3 +156,61 @@ def test_conditional_predictions_with_blocks_of_clusters(cbpp, monkeypatch):
     np.testing.assert_allclose(blocked.predict(which="conditional"), whole.predict(which="conditional"), rtol=1e-6)
     np.testing.assert_allclose(blocked.predict(cbpp, which="conditional"), whole.predict(cbpp, which="conditional"),
                                rtol=1e-6)
+
+
+NEW = json.load(open(os.path.join(os.path.dirname(__file__), "reference", "values", "predict_newdata.json")))
+
+
+def test_new_rows_of_fitted_clusters_match_lme4_predict():
+    """New rows of fitted subjects (later days, no outcome): the predictions condition on the
+    subjects' fitted responses, lme4's predict(newdata) with the fitted effects
+    (tests/reference/scripts/predict_newdata.R, lme4 1.1.31)."""
+    sleep = pd.read_csv(os.path.join(os.path.dirname(__file__), "reference", "data", "sleepstudy.csv"))
+    res = gm.fit("Reaction ~ Days + (1 + Days|Subject)", sleep)
+    ref = NEW["lmer"]
+    assert res.llf == pytest.approx(ref["logLik"], abs=1e-5)
+    new = pd.DataFrame({"Subject": ref["Subject"], "Days": ref["Days"]}, index=list("abcde"))
+    got = res.predict(new, which="conditional")
+    assert list(got.index) == list("abcde")
+    np.testing.assert_allclose(got.to_numpy(), ref["predict"], rtol=2e-6)
+    # an outcome column of missing values is no response either; responses="fitted" is the same
+    np.testing.assert_allclose(res.predict(new.assign(Reaction=np.nan), which="conditional"), got, rtol=1e-12)
+    # with the outcome given, the rows' own responses are used unless responses="fitted"
+    own = sleep[sleep["Subject"] == 308].head(3)
+    fitted = res.predict(which="conditional").loc[own.index]
+    np.testing.assert_allclose(res.predict(own, which="conditional", responses="fitted"), fitted, rtol=1e-10)
+    assert not np.allclose(res.predict(own, which="conditional"), fitted, rtol=1e-3)
+    with pytest.raises(gm.GlmmixError, match="'Subject' in newdata were not fitted.*999"):
+        res.predict(new.assign(Subject=[308, 999, 309, 330, 372]), which="conditional")
+    with pytest.raises(gm.GlmmixError, match=r"needs newdata's column\(s\) \['Subject'\]"):
+        res.predict(new.drop(columns="Subject"), which="conditional")
+    with pytest.raises(gm.GlmmixError, match="applies to which='conditional' only"):
+        res.predict(new, which="marginal", responses="fitted")
+
+
+def test_new_rows_of_fitted_clusters_laplace_binomial_match_glmer(cbpp):
+    """glmer Laplace: the probability at each herd's fitted conditional mode for other periods."""
+    res = gm.fit("cbind(incidence, size - incidence) ~ period + (1|herd)", cbpp, family="binomial",
+                 integration="laplace")
+    ref = NEW["glmer"]
+    assert res.llf == pytest.approx(ref["logLik"], abs=1e-4)
+    new = pd.DataFrame({"herd": [str(h) for h in ref["herd"]], "period": [str(p) for p in ref["period"]]})
+    np.testing.assert_allclose(res.predict(new, which="conditional").to_numpy(), ref["predict_response"], rtol=1e-4)
+
+
+def test_new_rows_of_fitted_units_in_a_latent_class_model():
+    """An LCA's prediction for an item a person did not answer: sum_c P(c | the person's fitted
+    responses) P(y = 1 | c)."""
+    wide = gm.datasets.load("lsat").head(200)
+    long = gm.wide_to_long(wide)
+    keep = ~((long["id"] <= 5) & (long["item"] == "I3"))  # persons 1-5 skip item 3
+    res = _quiet(gm.fit, "y ~ 0 + item | class(id) ~ 1", long[keep], n_classes=2, family="bernoulli", seed=1,
+                 starts=(6, 2), se="none")
+    new = long[(long["id"] <= 5) & (long["item"] == "I3")].drop(columns="y")
+    got = res.predict(new, which="conditional")
+    byc = res.predict(new, which="by_class").to_numpy()
+    want = (res.posterior.loc[new["id"]].to_numpy() * byc).sum(axis=1)
+    np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-12)
+    assert np.ptp(got.to_numpy()) > 0.01  # persons differ: not the marginal mean
+    with pytest.raises(gm.GlmmixError, match="'id' in newdata were not fitted"):
+        res.predict(new.assign(id=10_000), which="conditional")
