@@ -247,7 +247,8 @@ class LRTest:
         (wrapped at ``width`` characters)."""
         import textwrap
 
-        text = f"LR statistic {self.statistic:.4f}, df {self.df}, chi-square p-value {self.pvalue:.4g}"
+        p = "no chi-square p-value" if np.isnan(self.pvalue) else f"chi-square p-value {self.pvalue:.4g}"
+        text = f"LR statistic {self.statistic:.4f}, df {self.df}, {p}"
         if self.note:
             text += "\n" + textwrap.fill(f"Note: {self.note}", width, subsequent_indent="  ")
         return text
@@ -267,7 +268,8 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
     When the restriction puts a parameter on the boundary of the fuller model's space (a
     variance of zero, an ICC of 1, a class with zero probability), the statistic does not
     have its usual chi-square distribution (Section 5 of the paper); the note says so, and
-    the chi-square p-value is then conservative at best.
+    the chi-square p-value is then conservative at best. Models with different numbers of
+    classes get no p-value (NaN): the note points to :func:`blrt` and :func:`lmr_test`.
 
     Raises
     ------
@@ -287,8 +289,14 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
     if stat < -1e-6:
         notes.append("the fuller model has the lower log-likelihood: it did not reach its maximum "
                      "(more starts, or start it from the restricted fit with start_from=)")
+    if full.n_classes != restricted.n_classes:
+        notes.append(f"the models differ in their number of classes ({restricted.n_classes} and {full.n_classes}): "
+                     "the statistic has no chi-square distribution (the restricted model is a boundary point of "
+                     "the fuller one, where some of its parameters are not identified), so no p-value is given; "
+                     "use gm.blrt (the bootstrap LR test) or gm.lmr_test (Lo-Mendell-Rubin), or compare BIC")
+        return LRTest(max(stat, 0.0), df, float("nan"), "; ".join(notes))
     extra = [p for p in full.params.index if p not in restricted.params.index]
-    if any(p.startswith(("sd(", "loading(")) for p in extra) or full.boundary or full.n_classes != restricted.n_classes:
+    if any(p.startswith(("sd(", "loading(")) for p in extra) or full.boundary:
         notes.append("boundary caveat: the restriction sets a variance to zero (or a class proportion or an "
                      "ICC to a bound), so the statistic is not chi-square distributed (Section 5); the "
                      "p-value above is only an approximation (a 50:50 mixture of chi-square(df-1) and "

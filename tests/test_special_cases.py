@@ -101,6 +101,10 @@ def test_lrtest_states_the_boundary_caveat(lsat, lca2):
     assert max(len(line) for line in shown.splitlines()) <= 100 and "..." not in shown
     with pytest.raises(ValueError):
         gm.lrtest(ras, glm)
+    # one class against two: no chi-square p-value, the bootstrap and LMR tests are named
+    k = gm.lrtest(glm, lca2)
+    assert k.statistic == pytest.approx(2 * (lca2.llf - glm.llf)) and np.isnan(k.pvalue)
+    assert "gm.blrt" in k.note and "no chi-square p-value" in str(k)
 
 
 def test_profile_plot(lsat, lca2):
