@@ -164,7 +164,6 @@ class FamilyData:
         return {f: getattr(self, f) for f in self.MODEL_FIELDS if getattr(self, f) is not None}
 
 
-@dataclass
 class FamilyEval:
     """Row-level evaluation of a family for every state.
 
@@ -175,18 +174,27 @@ class FamilyEval:
     d_eta : ndarray of shape (n_rows, n_states)
         d logf / d eta.
     w_eta : ndarray of shape (n_rows, n_states)
-        Expected information for eta (non-negative), used by EM's scoring steps.
+        Expected information for eta (non-negative), used by EM's scoring steps. A family
+        may pass a function instead, called on first use (most evaluations need only the
+        log-densities and their derivatives).
     d_extra : ndarray of shape (n_rows, n_states, m) or None
         d logf / d a for the m extra parameters each row involves.
     extra_cols : ndarray of int of shape (n_rows, m) or None
         Which entries of the state's extra-parameter vector those m derivatives belong to.
     """
 
-    logf: np.ndarray
-    d_eta: np.ndarray | None = None
-    w_eta: np.ndarray | None = None
-    d_extra: np.ndarray | None = None
-    extra_cols: np.ndarray | None = None
+    def __init__(self, logf, d_eta=None, w_eta=None, d_extra=None, extra_cols=None):
+        self.logf = logf
+        self.d_eta = d_eta
+        self._w_eta = w_eta
+        self.d_extra = d_extra
+        self.extra_cols = extra_cols
+
+    @property
+    def w_eta(self) -> np.ndarray | None:
+        if callable(self._w_eta):
+            self._w_eta = self._w_eta()
+        return self._w_eta
 
 
 # --------------------------------------------------------------------------- families
@@ -345,6 +353,8 @@ class Binomial(Family):
                 return FamilyEval(logf)
             p = np.exp(lp)
             return FamilyEval(logf, yy - n * p, n * p * (1.0 - p))
+        if _one_trial(aux.trials):
+            return _probit_binary(yy, eta, derivs)
         lp = self.link.logcdf(eta)
         lq = self.link.logcdf(-eta)
         logf = yy * lp + (n - yy) * lq + aux.lchoose[:, None]
@@ -380,6 +390,39 @@ class Binomial(Family):
     def sample(self, eta, extra, aux, rng):
         n = (aux.trials if aux.trials is not None else np.ones_like(eta))
         return rng.binomial(np.asarray(n, int), self.link.cdf(eta)).astype(float)
+
+
+def _one_trial(trials) -> bool:
+    """Every row has one trial (a 0/1 outcome); a constant broadcast view is checked once."""
+    t = np.asarray(trials)
+    if t.ndim and t.strides[0] == 0:
+        return bool(t.size == 0 or t.flat[0] == 1.0)
+    return bool(np.all(t == 1.0))
+
+
+def _probit_binary(yy, eta, derivs):
+    """Probit log-densities of 0/1 outcomes from one log cdf per cell: log Phi(z), z = s eta
+    with s = +1 (y = 1) or -1 (y = 0); d/d eta = s phi(z)/Phi(z). The working weight
+    phi^2 / (Phi(z) Phi(-z)) is computed when asked for, with log Phi(-z) = log(1 - Phi(z))
+    from log Phi(z) (exact to rounding while Phi(-z) is a normal number, i.e. z < 37; beyond
+    it the log cdf itself)."""
+    s = 2.0 * yy - 1.0
+    z = s * eta
+    lp = special.log_ndtr(z)
+    if not derivs:
+        return FamilyEval(lp)
+    lphi = -0.5 * (z * z + LOG_2PI)
+    ratio = np.exp(lphi - lp)  # phi(z) / Phi(z)
+
+    def weights():
+        with np.errstate(divide="ignore"):
+            lq = np.log(-np.expm1(lp))
+        far = lp > -1e-300
+        if far.any():
+            lq[far] = special.log_ndtr(-z[far])
+        return np.exp(2.0 * lphi - lp - lq)
+
+    return FamilyEval(lp, s * ratio, weights)
 
 
 class Bernoulli(Binomial):

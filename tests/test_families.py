@@ -148,3 +148,26 @@ def test_family_data_rows_subset_only_row_fields():
     np.testing.assert_array_equal(sub.threshold_mgroup, [0, 0])  # per threshold set, not per row
     assert fd.model_fields() == {"n_cat": 3, "threshold_levels": ["a", "b"]}
     assert [c.tolist() for c in fd.row_columns()] == [[0.0, 1.0, 0.0], [1.0, 2.0, 3.0]]
+
+
+def test_probit_binary_path_equals_the_two_tail_formula_into_the_far_tails(rng):
+    """0/1 probit outcomes take one log cdf per cell (log Phi(+-eta)) and derive the working
+    weight from it; the values equal the two-tail binomial formula, out to |eta| = 60 where
+    Phi(-|eta|) is below the smallest normal number."""
+    eta = np.concatenate([rng.normal(0, 3, (60, 3)), np.array([[-60.0, -38.0, -8.5], [60.0, 38.0, 8.5]] * 2)])
+    y = np.concatenate([rng.integers(0, 2, 60), [0, 0, 1, 1]]).astype(float)
+    fam, yv, aux = _prepared("bernoulli", "probit", y)
+    fe = fam.evaluate(yv, eta, np.zeros((3, 0)), aux)
+    lp, lq = special.log_ndtr(eta), special.log_ndtr(-eta)
+    yy = y[:, None]
+    phi = stats.norm.logpdf(eta)
+    np.testing.assert_allclose(fe.logf, yy * lp + (1 - yy) * lq, rtol=1e-14)
+    np.testing.assert_allclose(fe.d_eta, yy * np.exp(phi - lp) - (1 - yy) * np.exp(phi - lq), rtol=1e-13)
+    np.testing.assert_allclose(fe.w_eta, np.exp(2 * phi - lp - lq), rtol=1e-12)
+    assert np.all(np.isfinite(fe.w_eta)) and np.all(fe.w_eta >= 0)
+    assert fam.evaluate(yv, eta, np.zeros((3, 0)), aux, derivs=False).w_eta is None
+    # binomial counts keep the general formula
+    yb = rng.integers(0, 4, 60).astype(float)
+    fam, yv, aux = _prepared("binomial", "probit", yb, trials=np.full(60, 3.0))
+    ref = stats.binom.logpmf(yb[:, None], 3, stats.norm.cdf(eta[:60] / 3))
+    np.testing.assert_allclose(fam.evaluate(yv, eta[:60] / 3, np.zeros((3, 0)), aux).logf, ref, rtol=1e-9)

@@ -1,0 +1,122 @@
+"""FMA-GoM on VerbAgg (24 items, probit link, default starts): old and new code in one run.
+
+    python benchmarks/fma_gom_verbagg.py               # 316 persons, default fit, old and new, 1 rep each
+    python benchmarks/fma_gom_verbagg.py --reps 2      # old, new, old, new
+    python benchmarks/fma_gom_verbagg.py --quick       # 20 persons, starts=(1, 1) (CI)
+    python benchmarks/fma_gom_verbagg.py --new-only    # the current code alone
+
+``gm.fma_gom(va, 2, link="probit", seed=1)``: the formula
+``y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)`` on the 31 x 31 trapezoid rule,
+with its simpler models (the LCA, the one-class factor model and the FMA) fitted first for its
+starts and limits. ``old`` switches off, in this process, the changes measured here (see
+``OLD``); ``new`` is the code as it is. Both run in the same process one after the other
+(alternating with ``--reps``), so their ratio is measured under the same load. Printed per
+fit: elapsed and CPU seconds, the CPU seconds of the simpler models' fits, of the standard
+errors, the log-likelihood and the largest relative difference of the standard errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import time
+import warnings
+
+import numpy as np
+
+import glmmix as gm
+import glmmix.families as families
+import glmmix.inference as inference
+import glmmix.nesting as nesting
+
+
+#: what ``old`` undoes: (module, attribute, old value)
+def _old_patches():
+    out = [(families, "_one_trial", lambda trials: False)]  # probit 0/1 outcomes: two log cdfs per cell
+    if hasattr(inference, "HESSIAN_METHOD"):
+        out.append((inference, "HESSIAN_METHOD", "central"))
+    return out
+
+
+@contextlib.contextmanager
+def variant(name):
+    saved = []
+    if name == "old":
+        for mod, attr, val in _old_patches():
+            saved.append((mod, attr, getattr(mod, attr)))
+            setattr(mod, attr, val)
+    try:
+        yield
+    finally:
+        for mod, attr, val in saved:
+            setattr(mod, attr, val)
+
+
+def _timed_simpler():
+    """Wrap nesting.fit_simpler to add up its CPU time (the simpler models' fits)."""
+    box = {"cpu": 0.0}
+    orig = nesting.fit_simpler
+
+    def wrapped(*a, **k):
+        c0 = time.process_time()
+        try:
+            return orig(*a, **k)
+        finally:
+            box["cpu"] += time.process_time() - c0
+
+    return box, orig, wrapped
+
+
+def fit_once(data, name, starts):
+    box, orig, wrapped = _timed_simpler()
+    nesting.fit_simpler = wrapped
+    try:
+        with variant(name), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0, c0 = time.perf_counter(), time.process_time()
+            kw = {} if starts is None else {"starts": starts}
+            res = gm.fma_gom(data, 2, link="probit", seed=1, verbose=False, **kw)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            c0 = time.process_time()
+            inference.covariance(res.model.likelihood, res.theta, boundary=res.boundary)
+            cse = time.process_time() - c0
+    finally:
+        nesting.fit_simpler = orig
+    return {"variant": name, "wall": wall, "cpu": cpu, "simpler_cpu": box["cpu"], "se_cpu": cse,
+            "llf": res.llf, "bse": np.asarray(res.bse, float)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--new-only", action="store_true")
+    args = ap.parse_args(argv)
+    va = gm.datasets.load("verbagg_long")
+    starts = None
+    if args.quick:
+        va = va[va.id.isin(va.id.unique()[:20])]
+        starts = (1, 1)
+    print(f"VerbAgg FMA-GoM, probit: {va.id.nunique()} persons, {len(va)} responses; starts "
+          f"{'default' if starts is None else starts}; load average {os.getloadavg()[0]:.1f}")
+    names = ["new"] if args.new_only else ["old", "new"]
+    rows = [fit_once(va, n, starts) for _ in range(args.reps) for n in names]
+    ref = rows[0]
+    print(f"{'variant':8s} {'wall s':>8s} {'CPU s':>8s} {'simpler':>8s} {'SE CPU':>8s} {'log-lik':>12s} {'max rel dSE':>12s}")
+    for r in rows:
+        both = np.isfinite(r["bse"]) & np.isfinite(ref["bse"])
+        d = np.max(np.abs(r["bse"][both] / ref["bse"][both] - 1)) if both.any() else np.nan
+        print(f"{r['variant']:8s} {r['wall']:8.2f} {r['cpu']:8.2f} {r['simpler_cpu']:8.2f} {r['se_cpu']:8.2f} "
+              f"{r['llf']:12.4f} {d:12.2e}")
+    if not args.new_only:
+        old = [r for r in rows if r["variant"] == "old"]
+        new = [r for r in rows if r["variant"] == "new"]
+        print(f"new / old CPU: {np.median([r['cpu'] for r in new]) / np.median([r['cpu'] for r in old]):.2f}; "
+              f"standard errors: {np.median([r['se_cpu'] for r in new]) / np.median([r['se_cpu'] for r in old]):.2f}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
