@@ -16,6 +16,8 @@ Arrays use one axis order throughout: rows first, then classes.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import gc
 import re
 from dataclasses import dataclass, field, replace
@@ -26,10 +28,10 @@ import scipy.sparse as sp
 from formulaic import Formula
 
 from .exceptions import DesignError, FormulaError, plain
-from .mathutils import OnWorkers, column_sums
+from .mathutils import OnWorkers, column_sums, compact
 from .families import Family, FamilyData, check_counts
 from .classes import ClassSystem, ClassVar
-from .encoding import Encoding, freeze
+from .encoding import Encoding, freeze, matrix_by_chunks
 from .terms import OFFSET_TERM, ParsedFormula, column_name, offset_columns, split_top
 from .validate import check_data
 from .random_effects import RandomBlock, term_matrix, build_blocks, check_grouping, check_nested, random_terms
@@ -204,6 +206,38 @@ class Design:
             re_cls=[replace(t, Z=t.Z[units]) for t in self.re_cls], classes=sub_cs,
             unit_weight=None if self.unit_weight is None else self.unit_weight[units],
             cluster_weight=None if self.cluster_weight is None else self.cluster_weight[cl])
+
+
+#: a design of the same data whose outcome arrays (y, X, family row data) a design built in
+#: this context reuses when it has the same outcome part and the same rows in the same order
+#: (the simpler models of structured starts: nesting.py); see :func:`sharing`
+_SHARED: contextvars.ContextVar = contextvars.ContextVar("glmmix_shared_design", default=None)
+
+
+@contextlib.contextmanager
+def sharing(design: Design | None):
+    """Designs built inside this context on the data of ``design`` hold its outcome arrays
+    (the same objects, no copy) wherever their outcome part and rows coincide with it."""
+    token = _SHARED.set(design)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _shared_outcome(formula, family, aux, df, fitted) -> Design | None:
+    """The design of :func:`sharing` if this one's outcome arrays equal its own: the same
+    outcome, outcome part and family, the same family row data arguments, and the same rows
+    in the same order; else None."""
+    d = _SHARED.get()
+    if d is None or fitted is not None or len(formula.classes) > 1 or d.multi or d.stored:
+        return None
+    same = (d.formula.outcome == formula.outcome and d.formula.outcome_part.fixed == formula.outcome_part.fixed
+            and type(d.family) is type(family) and type(d.family.link) is type(family.link)
+            and d.aux.threshold_by == aux.threshold_by and d.n_rows == len(df) and d.row_index.equals(df.index))
+    if same:  # trials given (a column, or cbind's counts) are the same numbers; none given is none given
+        same = np.array_equal(d.aux.trials, aux.trials) if aux.trials is not None else d.trials_arg is None
+    return d if same else None
 
 
 def _offset(x):
@@ -387,14 +421,20 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
         meas = meas[obs.keep][units.order]
         if family.thresholds:
             _threshold_groups(aux, meas, fitted)
-    if fitted is not None and family.thresholds:
+    shared = _shared_outcome(formula, family, aux, df, fitted)
+    if shared is not None:  # the same outcome arrays as a design of the same rows: shared, not rebuilt
+        aux, y = shared.aux, shared.y
+    elif fitted is not None and family.thresholds:
         y = _ordinal_codes(df[obs.yname].rename(formula.outcome), fitted.aux, aux)
     else:
         y = family.prepare(df[obs.yname].rename(formula.outcome), aux)
     aux.trials_name = None  # only for messages while preparing the outcome
 
     # Step 5: design matrices.
-    X, x_names, x_terms, x_spec = _outcome_design(formula, df, family, aux, fitted)
+    if shared is not None:
+        X, x_names, x_terms, x_spec = shared.X, list(shared.x_names), dict(shared.x_terms), shared.x_spec
+    else:
+        X, x_names, x_terms, x_spec = _outcome_design(formula, df, family, aux, fitted)
     x_group, mgroups = None, None
     if multi:
         if fitted is None:
@@ -407,9 +447,9 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
         n_classes = system.S
     else:
         system, re_out, re_cls = _single_class(formula, df, starts, cols, n_classes, units.form, fenc, fitted)
-    system = ClassSystem([replace(v, Z=_compact(v.Z)) for v in system.vars], system.single)
-    re_out = [replace(b, Z=_compact(b.Z)) for b in re_out]
-    re_cls = [replace(b, Z=_compact(b.Z)) for b in re_cls]
+    system = ClassSystem([replace(v, Z=compact(v.Z)) for v in system.vars], system.single)
+    re_out = [replace(b, Z=compact(b.Z)) for b in re_out]
+    re_cls = [replace(b, Z=compact(b.Z)) for b in re_cls]
     Z, z_names, z_spec = _class_design(system)
     uw, cw, winfo = sampling_weights(df, units.unit_of_row, starts, units.unit_ids, unit_name, units.cluster_of_unit,
                                      units.cluster_ids, cluster_name, units.form == "inside", weights,
@@ -428,7 +468,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
         n_clusters_dropped=_n_vanished(obs.data, df, cluster_name) if cluster_name != unit_name else 0,
         dropped_levels=obs.dropped_levels,
         n_missing_wide=int(obs.data.attrs.get("n_missing", 0) or 0),
-        x_scale=_column_scale(X), classes=system, x_group=x_group, mgroups=mgroups,
+        x_scale=shared.x_scale if shared is not None else _column_scale(X), classes=system, x_group=x_group, mgroups=mgroups,
         unit_weight=uw, cluster_weight=cw, weighting=winfo,
         measured_by=measured_by, meas_values=meas_values,
         trials_arg=None if cols.outcome_pair is not None else obs.trials,
@@ -593,41 +633,87 @@ def _form(df, cols: _Columns, multi: bool, fitted) -> str:
         check_grouping(df, cluster_name, "random terms" if cols.groups else "between-level class variables")
     if unit_name == cluster_name and not multi:
         return "outside"  # class at the clusters' level: classes outside the integral
-    if unit_name is not None:
-        check_nested(df, unit_name, cluster_name)
-    return "inside"
+    return "inside"  # units nested in clusters: checked on the sorted rows (_check_runs_nested)
+
+
+def _codes(s: pd.Series, idx) -> np.ndarray:
+    """The codes of ``pd.factorize(s, sort=True)`` in the integer type ``idx``; a numeric
+    column already in ascending order (ids of sorted data) is coded by its runs, with no
+    hash table."""
+    v = s.to_numpy() if pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype) \
+        else None
+    if v is not None and v.ndim == 1 and v.size > 1 and bool(np.all(v[1:] >= v[:-1])):
+        codes = np.zeros(v.size, dtype=idx)
+        np.cumsum(v[1:] != v[:-1], dtype=idx, out=codes[1:])
+        return codes
+    return pd.factorize(s, sort=True)[0].astype(idx, copy=False)
+
+
+def _sort_order(ucodes, ccodes):
+    """Positions of the rows sorted by cluster, then unit (stable), or None when they are
+    already in that order (sorted data are not copied). None codes: every row its own unit,
+    or no clusters."""
+    if ccodes is None and ucodes is None:
+        return None
+    if ccodes is None or ucodes is None:
+        c = ucodes if ccodes is None else ccodes
+        return None if bool(np.all(c[1:] >= c[:-1])) else np.argsort(c, kind="stable")
+    dc = ccodes[1:] > ccodes[:-1]
+    if bool(np.all(dc | ((ccodes[1:] == ccodes[:-1]) & (ucodes[1:] >= ucodes[:-1])))):
+        return None
+    return np.lexsort((ucodes, ccodes))
+
+
+def _check_runs_nested(df, ucodes, first_seen, unit_name, cluster_name) -> None:
+    """Units nested in clusters: with rows sorted by cluster, then unit, every unit is one run
+    of rows; a unit in several clusters is several runs."""
+    n_units = int(ucodes.max()) + 1 if ucodes.size else 0
+    run_units = ucodes[first_seen]
+    if run_units.size > n_units:
+        bad = int(np.flatnonzero(np.bincount(run_units, minlength=n_units) > 1)[0])
+        label = df[unit_name].iloc[int(np.argmax(ucodes == bad))]
+        raise DesignError(
+            f"{unit_name!r} is not nested in {cluster_name!r}: {unit_name} = {plain(label)!r} appears in several "
+            f"levels of {cluster_name!r}. Units must be nested in clusters (crossed grouping is not "
+            "supported); check the id columns"
+        )
 
 
 def _units(df, cols: _Columns, multi: bool, fitted) -> _Units:
     """Step 4: index units and clusters; sort rows by cluster, then unit."""
     unit_name, cluster_name = cols.unit_name, cols.cluster_name
     form = _form(df, cols, multi, fitted)
-    ccodes = pd.factorize(df[cluster_name], sort=True)[0] if cluster_name is not None else None
-    ucodes = pd.factorize(df[unit_name], sort=True)[0] if unit_name is not None else np.arange(len(df))
-    order = np.lexsort((ucodes, ccodes)) if ccodes is not None else np.argsort(ucodes, kind="stable")
-    if (order[1:] < order[:-1]).any():  # rows already in order (sorted data) are not copied
+    # row, unit and cluster numbers in 32 bits when they fit (they are only indices)
+    idx = np.int32 if len(df) < 2**31 - 1 else np.intp
+    ccodes = _codes(df[cluster_name], idx) if cluster_name is not None else None
+    ucodes = _codes(df[unit_name], idx) if unit_name is not None else None  # None: rows are the units
+    order = _sort_order(ucodes, ccodes)
+    if order is not None:
         df = df.iloc[order]
-        ucodes = ucodes[order]
+        ucodes = None if ucodes is None else ucodes[order]
+        ccodes = None if ccodes is None else ccodes[order]
     else:
         order = slice(None)
     # renumber units in their sorted order so every unit is one contiguous run of rows
-    # row, unit and cluster numbers in 32 bits when they fit (they are only indices)
-    idx = np.int32 if len(df) < 2**31 - 1 else np.intp
-    first_seen = np.r_[True, ucodes[1:] != ucodes[:-1]]
-    if first_seen.all():  # every row its own unit: the rows' own index and one array for both maps
+    first_seen = None if ucodes is None else np.r_[True, ucodes[1:] != ucodes[:-1]]
+    if first_seen is not None and form == "inside" and unit_name != cluster_name:
+        _check_runs_nested(df, ucodes, first_seen, unit_name, cluster_name)
+    if first_seen is None or first_seen.all():  # every row its own unit: one array for both maps
         unit_of_row = starts = np.arange(len(df), dtype=idx)
         rows_index = df.index
     else:
-        unit_of_row = (np.cumsum(first_seen) - 1).astype(idx)
+        unit_of_row = np.cumsum(first_seen, dtype=idx)
+        unit_of_row -= 1
         starts = np.flatnonzero(first_seen).astype(idx)
         rows_index = df.index[first_seen]
+    del first_seen, ucodes
     unit_ids = pd.Index(df[unit_name].to_numpy()[starts], name=unit_name) if unit_name is not None \
         else rows_index.rename("row")
     if cluster_name is not None and form == "inside":
-        cvals = df[cluster_name].to_numpy()[starts]
-        ccode_u, cuniq = pd.factorize(cvals)
-        cluster_of_unit = ccode_u.astype(idx)
-        cluster_ids = pd.Index(cuniq, name=cluster_name)
+        # clusters numbered in sorted order, which is their order of appearance in the sorted rows
+        cluster_of_unit = ccodes if unit_of_row is starts else ccodes[starts]
+        first_unit = np.flatnonzero(np.r_[True, cluster_of_unit[1:] != cluster_of_unit[:-1]])
+        cluster_ids = pd.Index(df[cluster_name].to_numpy()[starts[first_unit]], name=cluster_name)
     else:  # every unit is its own cluster (one row each: the same array as the rows' units)
         cluster_of_unit = starts if unit_of_row is starts else np.arange(len(starts), dtype=idx)
         cluster_ids = unit_ids
@@ -681,12 +767,13 @@ def _single_class(formula, df, starts, cols: _Columns, n_classes, form, fenc, fi
     unit_name = cols.unit_name
     Z, z_names, z_spec = np.ones((len(starts), 1)), ["Intercept"], None
     if cls is not None:
-        udf = df.iloc[starts]
+        udf = df if len(starts) == len(df) else df.iloc[starts]  # units that are rows: the rows themselves
         if unit_name is not None and cols.cls_vars:
             _check_unit_constant(df, unit_name, sorted(cols.cls_vars), cls.name)
         Zm, z_names, _, z_spec = _fixed_matrix(cls.part.fixed, udf, f"class part of {cls.name!r}",
                                                None if fitted is None else fitted.z_spec)
-        Z = np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float)
+        Z = compact(np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float))
+        del Zm
     re_out = build_blocks(cols.re_o, df, "outcome", n_classes, None if fitted is None else fitted.re_out)
     re_cls = []
     if cols.re_c:
@@ -701,21 +788,11 @@ def _single_class(formula, df, starts, cols: _Columns, n_classes, form, fenc, fi
                 f"across levels of {cols.cluster_name!r}, but the class variable itself lives at that level: "
                 "put the class variable at a lower level (e.g. class ~ ... or class(unit) ~ ...)"
             )
-        re_cls = build_blocks(cols.re_c, df.iloc[starts], "class", n_classes,
+        re_cls = build_blocks(cols.re_c, df if len(starts) == len(df) else df.iloc[starts], "class", n_classes,
                               None if fitted is None else fitted.re_cls)
     system = ClassSystem([ClassVar(cls.name if cls is not None else "class", n_classes, unit_name,
                                    False, Z, z_names, z_spec)], single=True)
     return system, re_out, re_cls
-
-
-def _compact(M):
-    """A dense design whose every column is constant (intercepts: class logits without
-    covariates, random intercepts) as a read-only view of its first row repeated, which
-    holds no memory per row; any other matrix as it is."""
-    if isinstance(M, np.ndarray) and M.ndim == 2 and M.shape[0] > 1 and M.strides[0] != 0 \
-            and np.array_equal(M, np.broadcast_to(M[:1], M.shape)):
-        return np.broadcast_to(M[:1].copy(), M.shape)
-    return M
 
 
 def _class_design(system: ClassSystem):
@@ -853,13 +930,25 @@ def _drop_empty_levels(data, df, columns):
             levels = list(pd.unique(full.dropna()))
         else:
             continue
-        present = set(pd.unique(kept.dropna()))
-        gone = [lv for lv in levels if lv not in present]
+        if isinstance(full.dtype, pd.CategoricalDtype):
+            gone = [lv for lv, used in zip(levels, _used_codes(kept.cat.codes.to_numpy(), len(levels))) if not used]
+        else:
+            present = set(pd.unique(kept.dropna()))
+            gone = [lv for lv in levels if lv not in present]
         if gone:
             dropped[col] = [plain(lv) for lv in gone]
             if isinstance(full.dtype, pd.CategoricalDtype):
                 changed[col] = kept.cat.remove_unused_categories()
     return (df.assign(**changed) if changed else df), dropped
+
+
+def _used_codes(codes: np.ndarray, n: int) -> np.ndarray:
+    """Which of the categories 0..n-1 the category codes use (-1, missing, counts for none), a
+    chunk of rows at a time: no hash table, no array of 64-bit indices for every row."""
+    seen = np.zeros(n + 1, dtype=bool)  # the last slot takes the code -1
+    for a in range(0, codes.size, 1 << 16):
+        seen[codes[a:a + (1 << 16)]] = True
+    return seen[:n]
 
 
 def _n_vanished(data, df, col) -> int:
@@ -935,6 +1024,9 @@ def _model_matrix(rhs: str, df: pd.DataFrame, where: str):
                 output = "sparse"
         except Exception:  # the full build below reports the error (or a sample-only quirk)
             pass
+    built = matrix_by_chunks(rhs, df, output, _CONTEXT)
+    if built is not None:
+        return built
     try:
         mm = Formula(rhs).get_model_matrix(df, context=_CONTEXT, na_action="raise", output=output)
     except Exception as exc:
@@ -1205,7 +1297,8 @@ def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name,
         frame = cdf if between else udf
         Zm, zn, _, zspec = _fixed_matrix(c.part.fixed, frame, f"class part of {name!r}",
                                          None if fitted is None else fitted.classes.vars[len(variables)].z_spec)
-        Z = np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float)
+        Z = compact(np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float))
+        del Zm
         variables.append(ClassVar(name, int(sizes[name]), level, between, Z, zn, zspec,
                                   [order.index(p) for p in c.parents]))
     system = ClassSystem(variables, single=False)

@@ -30,10 +30,13 @@ import ast
 import copy
 import itertools
 import math
+import gc
 import re
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from formulaic import Formula
 
 from .exceptions import DesignError, GlmmixError, plain
 
@@ -479,6 +482,67 @@ def _factor_from_spec(spec, expr) -> dict:
     except (EncodingError, SyntaxError, ValueError):
         pass  # reported when the encoding is checked against the fitted matrix
     return {"kind": "constant" if kind == "constant" else "numerical", "states": states}
+
+
+#: rows of a chunk when a large model matrix is built chunk by chunk (:func:`matrix_by_chunks`)
+CHUNK_ROWS = 1 << 18
+
+
+def _level_rows(df: pd.DataFrame, n_first: int = 2000) -> np.ndarray:
+    """Positions of the first ``n_first`` rows of ``df`` and of a row of every level of every
+    non-numeric column (categorical, text, boolean)."""
+    rows = [np.arange(min(len(df), n_first))]
+    for c in df.columns:
+        col = df[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes = col.cat.codes.to_numpy()
+            at = np.full(len(col.cat.categories) + 1, -1, dtype=np.intp)  # the last slot takes the code -1
+            for a in range(0, len(codes), 1 << 16):  # a row of every category, a chunk at a time
+                at[codes[a:a + (1 << 16)]] = np.arange(a, min(a + (1 << 16), len(codes)))
+            rows.append(at[:-1][at[:-1] >= 0])
+        elif not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            rows.append(np.flatnonzero(~col.duplicated().to_numpy()))
+    return np.unique(np.concatenate(rows))
+
+
+def matrix_by_chunks(rhs: str, df: pd.DataFrame, output: str = "numpy", context=None):
+    """The model matrix of ``rhs`` on a large ``df`` (``output`` "numpy" or "sparse": csr) and
+    its formulaic spec, built a chunk of rows at a time with the encoding formulaic learns on
+    a sample holding a row of every level of every non-numeric column, applied to each chunk as
+    to new data: formulaic's temporaries are those of a chunk, not of the data. None (build it
+    whole) for a small ``df``, and when the encoding would learn anything else from the rows: a
+    transform's state (centring, scaling, spline knots) or the levels of a numeric column
+    (``C(x)``)."""
+    if len(df) <= 2 * CHUNK_ROWS:
+        return None
+    try:
+        proto = Formula(rhs).get_model_matrix(df.iloc[_level_rows(df)], context=context, na_action="raise",
+                                              output=output)
+    except Exception:  # the whole build reports the error
+        return None
+    spec = proto.model_spec
+    del proto
+    text = {c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(
+        df[c].dtype) or not pd.api.types.is_numeric_dtype(df[c].dtype)}
+    if spec.transform_state or any(kind.value == "categorical" and name not in text
+                                   for name, (kind, _) in spec.encoder_state.items()):
+        return None
+    parts, out = [], None
+    try:
+        for a in range(0, len(df), CHUNK_ROWS):
+            M = spec.get_model_matrix(df.iloc[a:a + CHUNK_ROWS], context=context, na_action="raise", output=output)
+            if output == "sparse":
+                parts.append(sp.csr_matrix(M, dtype=float))
+            else:
+                if out is None:
+                    out = np.empty((len(df), M.shape[1]))
+                out[a:a + CHUNK_ROWS] = np.asarray(M, dtype=float)
+            del M
+    except Exception:  # the whole build reports the error
+        return None
+    finally:
+        gc.collect()  # formulaic's matrices sit in reference cycles: free them now
+    return (sp.vstack(parts, format="csr") if output == "sparse" else out), spec
 
 
 def freeze(spec, df: pd.DataFrame, X: np.ndarray, where: str) -> Encoding:

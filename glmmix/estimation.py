@@ -1302,7 +1302,7 @@ def _reg_abs(v, P):
 
 def class_proportions(lik: MixtureLikelihood, theta) -> np.ndarray:
     es = lik.evaluate(theta, derivs=False)
-    return lik.unit_posterior(es).mean(axis=0)
+    return lik.unit_posterior(es, mean=True)
 
 
 def canonical_order(lik: MixtureLikelihood, theta) -> np.ndarray:

@@ -158,27 +158,16 @@ class _RowSet:
         if per_row:  # units x rows: each unit a run of rows, no matrix needed
             C = _Segments(design.unit_starts, design.n_rows)
             self.count = C.T @ tw if weighted else _ones(design.n_rows)
+        elif compress_units:  # only the distinct units' rows of the units x patterns counts are built
+            C = None
+            self.count = np.bincount(inv, weights=tw[design.unit_of_row] if weighted else None, minlength=P).astype(float)
         else:
             C = count_matrix(design, inv, P)
             self.count = np.asarray(C.T @ tw if weighted else C.sum(axis=0), dtype=float).ravel()
         # cluster of each pattern: only meaningful when patterns are rows
         self.cluster = design.cluster_of_unit[design.unit_of_row[first]] if per_row else None
         if compress_units:
-            vfirst, vinv = _unit_patterns(C, design.Z, W)
-            self.V = vfirst.size
-            Cv = C[vfirst]
-            if self.V * P <= 4 * Cv.nnz:  # few patterns: dense products are faster
-                Cv = Cv.toarray()
-            # clusters x unit patterns: counts (Gv) and within-weighted counts (Gw)
-            # (Gv has one entry per unit and only cluster scores read it: rebuilt on demand)
-            self._gv = (design.cluster_of_unit, G)
-            Gw = _runs_matrix(design.cluster_of_unit, vinv, None if design.unit_weight is None else uw, G, self.V)
-            # cluster patterns: with shared nodes, clusters with the same unit patterns (and the
-            # same between-level covariates) contribute identically (e.g. persons with the same
-            # response pattern in a GoM)
-            Zb = np.concatenate([cs.vars[t].Z for t in cs.betw], axis=1) if cs.betw else np.zeros((G, 0))
-            gfirst, ginv = _unit_patterns(Gw, Zb, [])
-            self.Gc, self.GcT = _pattern_sums(Gw[gfirst].tocsr())
+            vfirst, vinv, Cv, gfirst, ginv = self._compress(design, inv, P, W)
         else:  # units and clusters as they are: views, and runs of units per cluster
             vfirst, vinv = slice(None), np.arange(U, dtype=np.int32 if U < 2**31 - 1 else np.intp)
             self.V = U
@@ -233,6 +222,27 @@ class _RowSet:
         else:
             self.Zmap = sp.csr_matrix((np.ones(self.V), (self.zinv, np.arange(self.V))),
                                       shape=(self.Zu.shape[0], self.V))
+
+    def _compress(self, design: Design, inv, P: int, W: list):
+        """Unit patterns: units with the same row-pattern counts, class covariates and class
+        random-term designs (units are runs of rows); cluster patterns: with shared nodes,
+        clusters with the same unit patterns (and the same between-level covariates) contribute
+        identically (e.g. persons with the same response pattern in a GoM; clusters are runs of
+        units). Sets V, Gc, GcT; returns (vfirst, vinv, unit patterns x row patterns counts,
+        gfirst, ginv)."""
+        cs, G, U = design.classes, design.n_clusters, design.n_units
+        vfirst, vinv, Cv = run_patterns(design.unit_starts, design.n_rows, inv, P, [design.Z] + W)
+        self.V = vfirst.size
+        if self.V * P <= 4 * Cv.nnz:  # few patterns: dense products are faster
+            Cv = Cv.toarray()
+        # clusters x unit patterns: counts (Gv) and within-weighted counts (Gw)
+        # (Gv has one entry per unit and only cluster scores read it: rebuilt on demand)
+        self._gv = (design.cluster_of_unit, G)
+        Zb = np.concatenate([cs.vars[t].Z for t in cs.betw], axis=1) if cs.betw else np.zeros((G, 0))
+        first_unit = np.searchsorted(design.cluster_of_unit, np.arange(G))
+        gfirst, ginv, Gw = run_patterns(first_unit, U, vinv, self.V, [Zb], design.unit_weight)
+        self.Gc, self.GcT = _pattern_sums(Gw)
+        return vfirst, vinv, Cv, gfirst, ginv
 
     @property
     def Gv(self):
@@ -440,17 +450,20 @@ def _same_rows(A, first, inv) -> bool:
     return True
 
 
-def _group_by_hash(h):
+def _group_by_hash(h, n: int | None = None):
     """Groups of equal hash values, numbered in order of first appearance: (first member of
-    every group, group of every element). Factorized in chunks, so the hash table is sized
-    by the number of groups, not of elements."""
-    n = h.shape[0]
+    every group, group of every element). ``h``: the hash values, or a function giving those of
+    the elements [a, b) (then ``n`` elements in all, and the hashes never exist all at once).
+    Factorized in chunks, so the hash table is sized by the number of groups, not of elements."""
+    n = h.shape[0] if n is None else n
     inv = np.empty(n, dtype=np.int32 if n < 2**31 - 1 else np.intp)
-    seen = pd.Index(np.empty(0, h.dtype))
+    seen = None
     firsts = []
     for a in range(0, n, _CHUNK):
         b = min(a + _CHUNK, n)
-        codes, uniq = pd.factorize(h[a:b])
+        codes, uniq = pd.factorize(h(a, b) if callable(h) else h[a:b])
+        if seen is None:
+            seen = pd.Index(uniq[:0])
         glob = seen.get_indexer(uniq)
         new = glob < 0
         if new.any():
@@ -487,16 +500,78 @@ def _runs_matrix(group, col, data, n_groups: int, n_cols: int) -> sp.csr_matrix:
     return M
 
 
-def _unit_patterns(C, Z, W):
-    """Distinct units by (row-pattern counts, class covariates, class random-term designs)."""
-    U = C.shape[0]
-    rng = np.random.default_rng(20061128)
-    extra = np.concatenate([Z] + W, axis=1) if W else Z
-    h = np.asarray(C @ rng.standard_normal(C.shape[1])).ravel() + extra @ rng.standard_normal(extra.shape[1])
+_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer, elementwise on uint64 (a bijection that scatters nearby values)."""
+    z = z ^ (z >> np.uint64(30))
+    z *= _MIX[0]
+    z ^= z >> np.uint64(27)
+    z *= _MIX[1]
+    return z ^ (z >> np.uint64(31))
+
+
+def _bits(x) -> np.ndarray:
+    """The bit patterns of float values as uint64 (-0.0 read as 0.0)."""
+    return (np.ascontiguousarray(x, dtype=float) + 0.0).view(np.uint64)
+
+
+def _runs_sub(starts, ends, codes, weights, groups, n_codes: int) -> sp.csr_matrix:
+    """The groups x codes sums of the members of ``groups`` (member i of a group adds
+    ``weights[i]``, default 1, at ``codes[i]``), in canonical compressed-row form."""
+    lo = np.asarray(starts[groups], np.intp)
+    ln = np.asarray(ends[groups], np.intp) - lo
+    indptr = np.r_[0, np.cumsum(ln)]
+    pos = np.repeat(lo - indptr[:-1], ln) + np.arange(indptr[-1])
+    idx = np.int32 if max(pos.size, n_codes) < 2**31 - 1 else np.int64
+    data = np.ones(pos.size) if weights is None else np.asarray(weights, float)[pos]
+    M = sp.csr_matrix((data, np.asarray(codes[pos], idx), indptr.astype(idx)), shape=(lo.size, n_codes))
+    M.sum_duplicates()
+    return M
+
+
+def run_patterns(starts, n: int, codes, n_codes: int, extra=(), weights=None):
+    """Distinct groups of members that are runs: group g holds the members
+    [starts[g], starts[g + 1]) of n, member i counts ``weights[i]`` (default 1) at column
+    ``codes[i]``; two groups are equal when their summed counts and their rows of every dense
+    ``extra`` (one row per group) are. Returns (first group of every distinct group, distinct
+    group of every group, distinct groups x codes counts as a csr matrix).
+
+    Groups are hashed (a random 64-bit value per code summed over members, exact and
+    independent of the members' order, and the bits of the extra rows), chunk by chunk, then
+    grouped and verified exactly, chunk by chunk: no matrix with one entry per member is
+    built beyond a chunk. A collision (practically impossible) merges nothing."""
+    starts = np.asarray(starts)
+    G = starts.size
+    ends = np.r_[starts[1:], n]
+    extra = [np.asarray(A).reshape(G, -1) for A in extra]
+    r = np.random.default_rng(20061128).integers(0, np.iinfo(np.int64).max, size=n_codes, dtype=np.int64,
+                                                  endpoint=True).view(np.uint64)
+    h = np.empty(G, np.uint64)
+    step = max(1, _CHUNK * G // max(n, 1))  # groups per chunk: about _CHUNK members
+    for a in range(0, G, step):
+        b = min(a + step, G)
+        ra, rb = int(starts[a]), int(ends[b - 1])
+        c = r[codes[ra:rb]]
+        if weights is not None:
+            c = _mix64(c ^ _bits(weights[ra:rb]))
+        hh = np.add.reduceat(c, np.asarray(starts[a:b] - ra, np.intp)) if rb > ra else np.zeros(b - a, np.uint64)
+        for A in extra:
+            for j in range(A.shape[1]):
+                hh += _mix64(_bits(A[a:b, j]) + np.uint64(2 * j + 1) * _MIX[0])
+        h[a:b] = hh
     first, inv = _group_by_hash(h)
-    if _same_rows(C, first, inv) and _same_rows(extra, first, inv):
-        return first, inv
-    return np.arange(U), np.arange(U)  # pragma: no cover - hash collision: no merging
+    del h
+    for a in range(0, G, step):
+        b = min(a + step, G)
+        rep = first[inv[a:b]]
+        M, R = (_runs_sub(starts, ends, codes, weights, g, n_codes) for g in (np.arange(a, b), rep))
+        if not (np.array_equal(M.indptr, R.indptr) and np.array_equal(M.indices, R.indices)
+                and np.array_equal(M.data, R.data) and all(np.array_equal(A[a:b], A[rep]) for A in extra)):
+            first, inv = np.arange(G), np.arange(G, dtype=np.int32 if G < 2**31 - 1 else np.intp)  # pragma: no cover
+            break
+    return first, inv, _runs_sub(starts, ends, codes, weights, first, n_codes)
 
 
 def row_patterns(design: Design):
@@ -510,12 +585,16 @@ def row_patterns(design: Design):
     n, p = X.shape
     cols = [design.y] + [b.Z for b in design.re_out] + list(design.aux.row_columns())
     rng = np.random.default_rng(20061127)
-    h = np.asarray(X @ rng.standard_normal(p)).ravel()
-    for c in cols:  # one column block at a time: no (rows x columns) copy
-        c2 = c.reshape(n, -1)
-        h += c2 @ rng.standard_normal(c2.shape[1])
-    first, inv = _group_by_hash(h)
-    del h
+    rx = rng.standard_normal(p)
+    rc = [rng.standard_normal(c.reshape(n, -1).shape[1]) for c in cols]
+
+    def hashes(a, b):  # a chunk of rows at a time: no hash (nor product) for every row at once
+        h = np.asarray(X[a:b] @ rx, dtype=float).ravel()
+        for c, r in zip(cols, rc):
+            h += c[a:b].reshape(b - a, -1) @ r
+        return h
+
+    first, inv = _group_by_hash(hashes, n)
     if _same_rows(X, first, inv) and all(_same_rows(c.reshape(n, -1), first, inv) for c in cols):
         return first, inv
     Xd = X.toarray() if sp.issparse(X) else np.asarray(X)  # pragma: no cover - hash collision
@@ -969,26 +1048,30 @@ class MixtureLikelihood:
             gb, _ = cs.gradient("between", gam, rs.Zgs, es.wb, per_unit=per_unit)
         return g, gb, resid
 
-    def unit_posterior(self, es: EStep) -> np.ndarray:
-        """Posterior class probabilities of every unit (n_units, K), nodes integrated out."""
-        if es.sums is not None:
-            return self._sums_of(es, "post")
-        if es.post is not None:
-            return es.post
+    def unit_posterior(self, es: EStep, mean: bool = False) -> np.ndarray:
+        """Posterior class probabilities of every unit (n_units, K), nodes integrated out; with
+        ``mean``, their mean over the units (K,), without the array of every unit's."""
+        if es.sums is not None or es.post is not None:
+            post = self._sums_of(es, "post") if es.sums is not None else es.post
+            return post.mean(axis=0) if mean else post
         rs = es.rs
         cu = self.design.cluster_of_unit
         U, K, Kb = cu.size, self.K, self.cs.Kb
-        out = np.empty((U, K))
+        out = np.zeros(K) if mean else np.empty((U, K))
         step = max(1, _CHUNK * 4 // max(K * es.post_c.shape[2], 1))  # units at a time: temporaries of ~1 MiB
         for a in range(0, U, step):
             b = min(a + step, U)
             pc = es.post_c[rs.vinv[a:b]]
             if es.post_bq is None:
-                out[a:b] = np.einsum("ukq,uq->uk", pc, es.post_node[cu[a:b]])
+                block = np.einsum("ukq,uq->uk", pc, es.post_node[cu[a:b]])
             else:
                 pbq = es.post_bq[rs.ginv[cu[a:b]]]  # (units, Kb, Q)
-                out[a:b] = np.einsum("ubwq,ubq->ubw", pc.reshape(b - a, Kb, K // Kb, -1), pbq).reshape(b - a, K)
-        return out
+                block = np.einsum("ubwq,ubq->ubw", pc.reshape(b - a, Kb, K // Kb, -1), pbq).reshape(b - a, K)
+            if mean:
+                out += block.sum(axis=0)
+            else:
+                out[a:b] = block
+        return out / max(U, 1) if mean else out
 
     def _rowset(self, rows):
         if not rows or (self.pat.cluster is not None and self.pat.V == self.design.n_units):

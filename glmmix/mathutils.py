@@ -197,3 +197,13 @@ def one_hot_rows(X) -> bool:
         return bool(np.all(np.diff(Xc.indptr) == 1) and np.all(Xc.data == 1.0))
     X = np.asarray(X)
     return bool(np.all((X == 0) | (X == 1)) and np.all(X.sum(axis=1) == 1))
+
+
+def compact(M):
+    """A dense design whose every column is constant (intercepts: class logits without
+    covariates, random intercepts) as a read-only view of its first row repeated, which
+    holds no memory per row; any other matrix as it is."""
+    if isinstance(M, np.ndarray) and M.ndim == 2 and M.shape[0] > 1 and M.strides[0] != 0 \
+            and np.array_equal(M, np.broadcast_to(M[:1], M.shape)):
+        return np.broadcast_to(M[:1].copy(), M.shape)
+    return M

@@ -142,9 +142,11 @@ def simpler_model(simple: Simpler, kw: dict, method: str | None = None):
     return model
 
 
-def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str | None = None):
+def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str | None = None, design=None):
     """Fit a simpler model (shared within one top-level fit); None if it cannot be fitted.
-    ``method``: the fitted model's integration rule (:func:`simpler_model`)."""
+    ``method``: the fitted model's integration rule (:func:`simpler_model`); ``design``: the
+    fitted model's design, whose outcome arrays the simpler model holds where its rows are the
+    same (``design.sharing``: no second copy of the data's largest arrays)."""
     cache = _CACHE.get()
     key = (simple.formula, simple.n_classes)
     if cache is not None and key in cache:
@@ -164,7 +166,9 @@ def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str 
     try:
         import warnings
 
-        with warnings.catch_warnings():
+        from .design import sharing
+
+        with warnings.catch_warnings(), sharing(design):
             warnings.simplefilter("ignore")
             res = simpler_model(simple, kw, method).fit(se="none", options=opts)
     except (GlmmixError, NotImplementedError, ValueError, np.linalg.LinAlgError):
@@ -312,7 +316,7 @@ def structured(model, opts, rng) -> tuple[list, list, list]:
     try:
         starts, limits, candidates = [], [], []
         for simple in found:
-            res = fit_simpler(simple, d.class_name, spec, opts, lik.integ.method)
+            res = fit_simpler(simple, d.class_name, spec, opts, lik.integ.method, d)
             if res is None:
                 continue
             if simple.kind == "one class fewer":

@@ -409,7 +409,7 @@ def _jsonable(o):
         return {str(k): _jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
         return [_jsonable(v) for v in o]
-    if isinstance(o, np.ndarray):
+    if isinstance(o, (np.ndarray, pd.Index)):
         return _jsonable(o.tolist())
     if isinstance(o, (np.floating, float)):
         return None if not np.isfinite(o) else float(o)

@@ -22,6 +22,7 @@ d eta / d L_ij = z_i u_j.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,6 +30,7 @@ import pandas as pd
 from formulaic import Formula
 
 from .exceptions import DesignError, FormulaError, plain
+from .mathutils import compact
 from .terms import FactorTerm, RandomTerm
 
 
@@ -130,17 +132,25 @@ def build_blocks(terms, df, where, K, fitted=None):
 def term_matrix(expr, df, term, where, enc=None):
     """Design of a random term, its column names and its fitted encoding; with ``enc``, the
     rows are new rows of a fitted model (encoded as fitted, no identification checks)."""
-    from .encoding import freeze
+    from .encoding import freeze, matrix_by_chunks
 
     if enc is not None:
         return enc.matrix(df, f"random term {term}"), list(enc.columns), enc
-    try:
-        mm = Formula(expr).get_model_matrix(df, na_action="raise")
-    except Exception as exc:
-        raise FormulaError(f"cannot build random term {term}: {exc}") from None
-    Z = np.asarray(mm.to_numpy(), dtype=float)
-    names = list(mm.model_spec.column_names)
-    enc = freeze(mm.model_spec, df, Z, f"random term {term}")
+    built = matrix_by_chunks(expr, df)  # a large design: a chunk of rows at a time
+    if built is None:
+        try:
+            mm = Formula(expr).get_model_matrix(df, na_action="raise")
+        except Exception as exc:
+            raise FormulaError(f"cannot build random term {term}: {exc}") from None
+        built = np.asarray(mm.to_numpy(), dtype=float), mm.model_spec
+        del mm
+        if len(df) > 100_000:
+            gc.collect()  # formulaic's matrix sits in reference cycles: free it now
+    # a constant design (a random intercept) is one row seen n times, from the start
+    Z, spec = compact(built[0]), built[1]
+    names = list(spec.column_names)
+    del built
+    enc = freeze(spec, df, Z, f"random term {term}")
     if Z.shape[1] == 0:
         raise FormulaError(f"random term {term} has no columns")
     for j, name in enumerate(names):
@@ -149,7 +159,7 @@ def term_matrix(expr, df, term, where, enc=None):
                 f"random term {term}: column {name!r} does not vary in the data, so its random "
                 "slope is not identified; remove it from the term"
             )
-    if np.linalg.matrix_rank(Z) < Z.shape[1]:
+    if np.linalg.matrix_rank(Z[:1] if Z.strides[0] == 0 else Z) < Z.shape[1]:
         raise DesignError(
             f"random term {term}: its columns {names} are linearly dependent; drop one (e.g. write "
             "'0 + item' rather than '1 + item')"
@@ -158,7 +168,8 @@ def term_matrix(expr, df, term, where, enc=None):
 
 
 def check_grouping(df: pd.DataFrame, group: str, what: str):
-    if df[group].nunique() < 2:
+    col = df[group]
+    if not len(col) or not bool(col.ne(col.iloc[0]).any()):  # one comparison per row, no hash table
         raise DesignError(
             f"grouping column {group!r} ({what}) has only one level: a random effect needs at "
             "least two groups (and in practice many more)"

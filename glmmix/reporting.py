@@ -230,9 +230,17 @@ def derived_entry(lik, theta, cov_free) -> dict:
     return {"names": dnames, "value": dvals, "se": dse}
 
 
+def unit_cluster_entry(lik, theta, cov_free):
+    """The cluster label of every unit, for classes within clusters (else None): one value per
+    unit, built only when asked for (``cluster_class_proportions``, saving)."""
+    d = lik.design
+    return d.cluster_ids.to_numpy()[d.cluster_of_unit] if d.form == "inside" and d.cluster_name else None
+
+
 #: results entries computed when first asked for (each from the likelihood, theta and the
 #: free parameters' covariance), so fitting does not pay for what nobody reads
-LAZY_ENTRIES = {"class_prop": class_prop_entry, "profile": profile_entry, "derived": derived_entry}
+LAZY_ENTRIES = {"class_prop": class_prop_entry, "profile": profile_entry, "derived": derived_entry,
+                "unit_cluster": unit_cluster_entry}
 
 
 def results_state(lik, fr, cov_free, se_type, opts) -> dict:
@@ -278,7 +286,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "dropped_levels": {str(c): [str(v) for v in lv] for c, lv in d.dropped_levels.items()},
         "n_missing_wide": d.n_missing_wide,
         "unit_name": d.unit_name,
-        "unit_ids": d.unit_ids.to_numpy(),  # arrays, not lists of objects: saved as lists
+        "unit_ids": d.unit_ids,  # the design's labels (a RangeIndex for rows holds none); saved as a list
         "posterior": lik.unit_posterior(es),
         "x_names": d.x_names,
         "z_names": d.z_names,
@@ -287,8 +295,6 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "gamma_full": P["gamma"],
         "integration": lik.integ.state() if d.D else None,
         "n_clusters": d.n_clusters,
-        "unit_cluster": (d.cluster_ids.to_numpy()[d.cluster_of_unit]
-                         if d.form == "inside" and d.cluster_name else None),
         "cluster_name": d.cluster_name,
         "form": d.form,
         "weighting": d.weighting,

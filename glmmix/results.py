@@ -318,7 +318,7 @@ class MixtureResults(WaldInference):
         For classes within clusters (two-level LCA, GoM, within-between classes); rows are
         clusters, columns classes.
         """
-        uc = self._state.get("unit_cluster")
+        uc = self._entry("unit_cluster")
         if uc is None:
             raise GlmmixError("cluster_class_proportions() needs classes within clusters (a class part "
                               "below the level of the random terms)")

@@ -76,3 +76,90 @@ def test_design_and_row_sets_hold_no_arrays_of_constants():
     assert lik.shards is None and lik.with_integration(lik.integ.refined()).pat is lik.pat
     # the clusters x unit-patterns counts, rebuilt on demand, count every unit once
     assert lik.pat.Gv.sum() == g.n_units
+
+
+def test_large_model_matrices_built_by_chunks_equal_the_whole_build(monkeypatch):
+    """Above encoding.CHUNK_ROWS rows a model matrix is built a chunk at a time with the encoding
+    learnt on a sample holding every level; it must equal formulaic's whole build, and formulas
+    whose encoding learns from the rows (centring, levels of a numeric column) are built whole."""
+    from formulaic import Formula
+
+    from glmmix import encoding
+
+    monkeypatch.setattr(encoding, "CHUNK_ROWS", 700)
+    df = scaling.lca_data(400, seed=5)
+    rng = np.random.default_rng(5)
+    df["s"] = rng.choice(["u", "v", "w"], len(df))  # text levels, the last one seen late
+    df.loc[len(df) - 1, "s"] = "z"
+    df["x"] = rng.standard_normal(len(df))
+    for rhs, output in [("0 + item", "sparse"), ("0 + item + s + x", "sparse"), ("item:x + s", "sparse"),
+                        ("1 + x + s", "numpy"), ("1", "numpy")]:
+        X, spec = encoding.matrix_by_chunks(rhs, df, output)
+        whole = Formula(rhs).get_model_matrix(df, output=output)
+        assert list(spec.column_names) == list(whole.model_spec.column_names)
+        if output == "sparse":
+            assert sp.isspmatrix_csr(X) and abs(X - sp.csr_matrix(whole)).max() == 0
+        else:
+            np.testing.assert_array_equal(X, np.asarray(whole))
+    assert encoding.matrix_by_chunks("center(x) + item", df) is None
+    assert encoding.matrix_by_chunks("C(id) + item", df, "sparse") is None
+    assert encoding.matrix_by_chunks("0 + item", df.iloc[:1000], "sparse") is None  # small: whole
+
+
+def test_simpler_model_shares_the_outcome_arrays():
+    """The simpler model of structured starts (GoM -> LCA: the same rows in the same order)
+    holds the fitted model's outcome arrays, not a second copy, and fits as a model built alone;
+    rows in another order (or another outcome part) are not shared."""
+    from glmmix.design import sharing
+    from glmmix.model import MixtureModel
+
+    data = scaling.gom_data(400, seed=2)
+    kw = dict(n_classes=2, family="bernoulli")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gom = MixtureModel.from_formula("y ~ 0 + item | class ~ 1 + (1 | id)", data, **kw)
+        with sharing(gom.design):
+            lca = MixtureModel.from_formula("y ~ 0 + item | class(id) ~ 1", data, **kw)
+            other = MixtureModel.from_formula("y ~ 1 + item | class(id) ~ 1", data, **kw)
+            shuffled = MixtureModel.from_formula("y ~ 0 + item | class(id) ~ 1", data.iloc[::-1], **kw)
+        alone = MixtureModel.from_formula("y ~ 0 + item | class(id) ~ 1", data, **kw)
+        r1, r2 = (m.fit(starts=(2, 1), seed=3, se="none") for m in (lca, alone))
+    d = lca.design
+    assert d.X is gom.design.X and d.y is gom.design.y and d.aux is gom.design.aux
+    assert other.design.X is not gom.design.X and shuffled.design.y is not gom.design.y
+    assert d.n_units == 400 and d.n_rows == gom.design.n_rows
+    assert r1.llf == r2.llf
+    np.testing.assert_array_equal(r1.params.to_numpy(), r2.params.to_numpy())
+
+
+def test_run_patterns_group_equal_runs_whatever_their_order():
+    """Units (runs of rows) with the same multiset of row patterns and the same extra rows are
+    one pattern, whatever the order of their rows; any difference keeps them apart."""
+    from glmmix.likelihood import run_patterns
+
+    # units: [0 1 2], [2 1 0], [0 1], [0 1 2] with another extra row, [1 0]
+    codes = np.array([0, 1, 2, 2, 1, 0, 0, 1, 0, 1, 2, 1, 0], np.int32)
+    starts = np.array([0, 3, 6, 8, 11])
+    extra = np.array([[1.0], [1.0], [1.0], [2.0], [1.0]])
+    first, inv, M = run_patterns(starts, codes.size, codes, 3, [extra])
+    np.testing.assert_array_equal(inv, [0, 0, 1, 2, 1])
+    np.testing.assert_array_equal(first, [0, 2, 3])
+    np.testing.assert_array_equal(M.toarray(), [[1, 1, 1], [1, 1, 0], [1, 1, 1]])
+    w = np.arange(1.0, 14.0)  # weighted members: sums of weights per code
+    _, inv_w, Mw = run_patterns(starts, codes.size, codes, 3, weights=w)
+    assert len(set(inv_w.tolist())) == 5
+    np.testing.assert_array_equal(Mw.toarray()[0], [1, 2, 3])
+
+
+def test_units_in_several_clusters_are_refused_by_name():
+    import pandas as pd
+    import pytest
+
+    import glmmix as gm
+    from glmmix.exceptions import DesignError
+
+    df = pd.DataFrame({"g": np.repeat(np.arange(20), 10), "u": np.repeat(np.arange(100), 2),
+                       "y": np.tile([0, 1], 100), "item": np.tile(["a", "b"], 100)})
+    df.loc[5, "g"] = 7  # unit 2 has a row in cluster 0 and one in cluster 7
+    with pytest.raises(DesignError, match="'u' is not nested in 'g': u = 2 appears"):
+        gm.fit("y ~ 0 + item | class(u) ~ 1 + (1 | g)", df, n_classes=2, family="bernoulli", starts=(1, 1))
