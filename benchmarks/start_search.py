@@ -17,6 +17,7 @@ higher one prints it (the table then uses it and says so).
 Usage:  python benchmarks/start_search.py                 # every case, 20 seeds (hours)
         python benchmarks/start_search.py --quick         # carcinoma and LSAT K=3, 2 seeds
         python benchmarks/start_search.py --cases "LSAT 3PL" --seeds 3
+        python benchmarks/start_search.py --cases "LSAT 3PL" --first-seed 13 --seeds 8
         python benchmarks/start_search.py --long CASE     # a long search for the best maximum
 """
 
@@ -239,7 +240,9 @@ def long_search(case: str, seed: int = 1) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--seeds", type=int, default=20, help="seeds FIRST to FIRST + SEEDS - 1")
+    ap.add_argument("--first-seed", type=int, default=1, metavar="FIRST",
+                    help="the first seed (to split a long case's seeds over several runs)")
     ap.add_argument("--cases", nargs="+", default=list(CASES))
     ap.add_argument("--quick", action="store_true", help="carcinoma K=4 and LSAT K=3, 2 seeds")
     ap.add_argument("--no-stepmix", action="store_true")
@@ -267,7 +270,8 @@ def main(argv=None):
         args.cases, args.seeds = ["carcinoma K=4", "LSAT K=3"], 2
     table = []
     for case in args.cases:
-        rows, best, how = run_case(case, range(1, args.seeds + 1), stepmix=not args.no_stepmix)
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        rows, best, how = run_case(case, seeds, stepmix=not args.no_stepmix)
         table += summarize(rows, best, how, case)
         print(markdown(pd.DataFrame(summarize(rows, best, how, case)).drop(columns="how best known")), flush=True)
     df = pd.DataFrame(table)

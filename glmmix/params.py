@@ -15,6 +15,7 @@ pulled back by summing over tied entries.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,8 @@ class Block:
 
     @property
     def size(self):
-        return int(np.prod(self.shape)) if self.shape else 0
+        # math.prod, not np.prod: read in every evaluation (np.prod's dispatch was 10% of a small LCA fit)
+        return int(math.prod(self.shape)) if self.shape else 0
 
     @property
     def slice(self):
