@@ -71,7 +71,8 @@ BEST_KNOWN = {
     "VerbAgg K=3": (-4028.6114, "glmmix: 200 random stage-one starts, the best 40 completed; reached by 1"),
     "VerbAgg K=4": (-3944.1478, "glmmix: 200 random stage-one starts, the best 40 completed; reached by 17"),
     "LSAT K=4": (-2461.2369, "glmmix default fits with split starts (seeds 3 and 8 of 1-8, 3 and 12 of 1-20 in "
-                             "the 20-seed run; most others -2461.2851); not in 120 completed starts of a long run"),
+                             "the 20-seed run; most others -2461.2851); not in 120 completed starts of a long run nor "
+                             "in 100 random starts each completed (starts=(100, 100))"),
     "ability FMA probit K=2": (-10656.1846, "glmmix default fit, from a perturbation of its LCA start (15 completed "
                                             "starts); no peer value"),
     "LSAT 3PL": (-2466.6491, "girth 0.8.0 estimates, log-likelihood by 61-point quadrature; guessing ~0.21 "
