@@ -8,9 +8,9 @@
 ``gm.fma_gom(va, 2, link="probit", seed=1)``: the formula
 ``y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)`` on the 31 x 31 trapezoid rule,
 with its simpler models (the LCA, the one-class factor model and the FMA) fitted first for its
-starts and limits. ``old`` switches off, in this process, the changes measured here (see
-``OLD``); ``new`` is the code as it is. Both run in the same process one after the other
-(alternating with ``--reps``), so their ratio is measured under the same load. Printed per
+starts and limits. ``old`` undoes the changes measured here and ``new`` is the code as it is
+(``benchmarks/old_new.py``); each fit runs in a child process of its own, one after the other
+and alternating with ``--reps``, so their ratio is measured under the same load. Printed per
 fit: elapsed and CPU seconds, the CPU seconds of the simpler models' fits, of the standard
 errors, the log-likelihood and the largest relative difference of the standard errors.
 """
@@ -18,39 +18,20 @@ errors, the log-likelihood and the largest relative difference of the standard e
 from __future__ import annotations
 
 import argparse
-import contextlib
+import json
 import os
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-import glmmix as gm
-import glmmix.families as families
-import glmmix.inference as inference
-import glmmix.nesting as nesting
-
-
-#: what ``old`` undoes: (module, attribute, old value)
-def _old_patches():
-    out = [(families, "_one_trial", lambda trials: False)]  # probit 0/1 outcomes: two log cdfs per cell
-    if hasattr(inference, "HESSIAN_METHOD"):
-        out.append((inference, "HESSIAN_METHOD", "central"))
-    return out
-
-
-@contextlib.contextmanager
-def variant(name):
-    saved = []
-    if name == "old":
-        for mod, attr, val in _old_patches():
-            saved.append((mod, attr, getattr(mod, attr)))
-            setattr(mod, attr, val)
-    try:
-        yield
-    finally:
-        for mod, attr, val in saved:
-            setattr(mod, attr, val)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: benchmarks/ importable
+import glmmix as gm  # noqa: E402
+import glmmix.inference as inference  # noqa: E402
+import glmmix.nesting as nesting  # noqa: E402
+from benchmarks.old_new import run_child, variant  # noqa: E402
 
 
 def _timed_simpler():
@@ -87,21 +68,34 @@ def fit_once(data, name, starts):
             "llf": res.llf, "bse": np.asarray(res.bse, float)}
 
 
+def _child(name, argv):
+    row = run_child(__file__, name, argv)
+    row["bse"] = np.array(row["bse"], float)
+    return row
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--new-only", action="store_true")
+    ap.add_argument("--variant", choices=["old", "new"], help="one fit in this process, printed as JSON")
     args = ap.parse_args(argv)
     va = gm.datasets.load("verbagg_long")
     starts = None
     if args.quick:
         va = va[va.id.isin(va.id.unique()[:20])]
         starts = (1, 1)
+    if args.variant:
+        r = fit_once(va, args.variant, starts)
+        print(json.dumps(dict(r, bse=[float(x) for x in r["bse"]])))
+        return [r]
     print(f"VerbAgg FMA-GoM, probit: {va.id.nunique()} persons, {len(va)} responses; starts "
           f"{'default' if starts is None else starts}; load average {os.getloadavg()[0]:.1f}")
     names = ["new"] if args.new_only else ["old", "new"]
-    rows = [fit_once(va, n, starts) for _ in range(args.reps) for n in names]
+    child = ["--quick"] if args.quick else []
+    rows = [fit_once(va, "new", starts) if args.new_only else _child(n, child)
+            for _ in range(args.reps) for n in names]
     ref = rows[0]
     print(f"{'variant':8s} {'wall s':>8s} {'CPU s':>8s} {'simpler':>8s} {'SE CPU':>8s} {'log-lik':>12s} {'max rel dSE':>12s}")
     for r in rows:

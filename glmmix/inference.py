@@ -1,7 +1,10 @@
 """Standard errors: observed information, sandwich, and the delta method.
 
 * ``se="ml"``: the inverse observed information, -H^{-1}, with H the Hessian of the
-  log-likelihood from central differences of the exact gradient.
+  log-likelihood: exact (Louis' identity, :func:`louis_hessian`) for mixtures without random
+  effects whose family gives its curvature and has no extra parameters (LCA of binary, count
+  and binomial items, with class covariates and several class variables), otherwise from
+  central differences of the exact gradient.
 * ``se="robust"``: the sandwich H^{-1} B H^{-1} with B the sum over independent units of the
   outer products of their scores (White 1980; Mplus's MLR); with frequency weights, over
   every copy of a unit.
@@ -16,10 +19,15 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
 from .exceptions import SingularInformationWarning
-from .scaling import internal
+from .scaling import ScaledLikelihood, internal
 from .weights import score_copies
+
+#: "auto": Louis' identity where :func:`louis_hessian` applies, else central differences;
+#: "central": central differences always
+HESSIAN_METHOD = "auto"
 
 
 def numeric_hessian(grad, theta, idx=None, rel_step=1e-5):
@@ -40,12 +48,119 @@ def numeric_hessian(grad, theta, idx=None, rel_step=1e-5):
     return 0.5 * (H + H.T)
 
 
+def louis_hessian(lik, theta) -> np.ndarray | None:
+    """The exact Hessian of the log-likelihood (free parameters) for finite mixtures without
+    random effects, or None where it does not apply (random effects or quadrature, between-
+    level class variables, family parameters besides the linear predictor, a family without
+    its curvature, a likelihood of another kind).
+
+    Louis (1982): with s the joint class state and c_us the complete-data score of unit u in
+    state s (class-logit part plus sum over the unit's rows of d log f / d eta times the
+    row's design), d^2 log L_u = sum_s p_us (c_us c_us' + d^2 log P(s | z_u) + sum_rows
+    d^2 log f) - S_u S_u', S_u = sum_s p_us c_us. The class part's expected second derivative
+    is the multinomial information the EM steps use (``ClassSystem.information``: it does not
+    depend on the state beyond its parents); the rows' is minus the observed curvature of the
+    family (``Family.eta_curvature``) in X' W X per state. Unit patterns enter with their
+    multiplicities (weighted counts), so sampling weights are included."""
+    if isinstance(lik, ScaledLikelihood):
+        H = louis_hessian(lik.base, lik.rescaling.to_external(theta))
+        a = lik.rescaling.a
+        return None if H is None else a[:, None] * H * a[None, :]
+    L = getattr(lik, "layout", None)
+    fam = getattr(lik, "family", None)
+    cs = getattr(lik, "cs", None)
+    if (L is None or cs is None or getattr(lik, "D", 1) != 0 or lik.design.re_cls or lik.design.re_out
+            or cs.Kb != 1 or L.blocks["extra"].size or not hasattr(fam, "eta_curvature")
+            or getattr(lik, "shards", None) is not None):
+        return None
+    es = lik.evaluate(theta, whole=True)
+    rs = es.rs
+    if rs is not lik.pat or es.wprior is None or np.ndim(es.wprior) != 3:
+        return None
+    K, V = lik.K, rs.V
+    W = np.asarray(es.wprior)[:, :, 0]  # (V, K): multiplicity x posterior of each state
+    m = np.asarray(rs.mult, float)
+    eta = np.asarray(rs.X @ es.parts["beta"])  # (P, K)
+    curv = fam.eta_curvature(rs.y, eta, rs.aux)
+    if curv is None:
+        return None
+    w_obs = curv[0]
+    d = es.fe.d_eta.reshape(rs.P, K)
+    Hf = -_rows_curvature(rs, L, np.asarray(es.wpat)[:, :, 0] * w_obs, K)
+    gb = L.blocks["gamma"]
+    if K > 1:
+        gam = es.parts["gamma"].ravel()
+        Wz = np.zeros((rs.Zu.shape[0], K, 1))
+        np.add.at(Wz, rs.zinv, W[:, :, None])
+        Hf[gb.slice, gb.slice] -= cs.information("within", gam, rs.Zus, Wz)[0]
+    return L.reduce(L.reduce(Hf).T) + _score_variance(lik, es, rs, L, d, W, m)
+
+
+def _rows_curvature(rs, L, Wc, K):
+    """sum over rows of Wc[p, k] x_p x_p' in the beta block of each state k (full parameters)."""
+    bb = L.blocks["beta"]
+    p = bb.shape[0]
+    H = np.zeros((L.n_full, L.n_full))
+    for k in range(K):
+        if sp.issparse(rs.X):
+            Hk = (rs.X.T @ rs.X.multiply(Wc[:, k:k + 1])).toarray()
+        else:
+            Hk = rs.X.T @ (rs.X * Wc[:, k:k + 1])
+        ix = bb.offset + np.arange(p) * K + k
+        H[np.ix_(ix, ix)] += Hk
+    return H
+
+
+def _score_variance(lik, es, rs, L, d, W, m, chunk=2048):
+    """sum_u [sum_s p_us c_us c_us' - S_u S_u'] times the multiplicities, over unit patterns in
+    chunks (free parameters)."""
+    K = lik.K
+    bb, gb = L.blocks["beta"], L.blocks["gamma"]
+    p = bb.shape[0]
+    out = np.zeros((L.n_free, L.n_free))
+    gam = es.parts["gamma"].ravel()
+    C = rs.C
+    for a in range(0, rs.V, chunk):
+        b = min(a + chunk, rs.V)
+        n = b - a
+        c = np.zeros((n, K, L.n_full))
+        Ca = C[a:b]
+        for k in range(K):
+            Xd = rs.X.multiply(d[:, k:k + 1]) if sp.issparse(rs.X) else rs.X * d[:, k:k + 1]
+            Ck = Ca @ Xd
+            c[:, k, bb.offset + np.arange(p) * K + k] = Ck.toarray() if sp.issparse(Ck) else np.asarray(Ck)
+        if K > 1:
+            Zv = {t: z[a:b] for t, z in rs.Zvs.items()}
+            for k in range(K):
+                onehot = np.zeros((n, K, 1))
+                onehot[:, k, 0] = 1.0
+                c[:, k, gb.slice] = lik.cs.gradient("within", gam, Zv, onehot, per_unit=True)[0]
+        c = L.reduce(c)  # (n, K, free)
+        Wa, ma = W[a:b], m[a:b]
+        S = np.einsum("uk,ukf->uf", Wa, c)  # multiplicity x S_u
+        cw = (c * Wa[:, :, None]).reshape(n * K, -1)
+        out += cw.T @ c.reshape(n * K, -1) - (S / np.where(ma > 0, ma, 1.0)[:, None]).T @ S
+    return out
+
+
+def hessian(lik, theta, idx=None) -> np.ndarray:
+    """Hessian of the log-likelihood at ``theta`` restricted to the free parameters ``idx``:
+    exact where :func:`louis_hessian` applies (and ``HESSIAN_METHOD`` is "auto"), else
+    central differences of the exact gradient."""
+    idx = np.arange(np.size(theta)) if idx is None else np.asarray(idx)
+    H = louis_hessian(lik, theta) if HESSIAN_METHOD == "auto" else None
+    if H is None:
+        return numeric_hessian(lik.gradient, theta, idx)
+    H = H[np.ix_(idx, idx)]
+    return 0.5 * (H + H.T)
+
+
 def observed_information(lik, theta) -> np.ndarray:
     """Minus the Hessian of the log-likelihood at ``theta`` (central differences of the exact
     gradient), differentiated on internal coordinates of unit scale (:mod:`glmmix.scaling`)
     so that the steps suit parameters of any size, and mapped back."""
     slik, rs = internal(lik)
-    H = numeric_hessian(slik.gradient, rs.to_internal(theta))
+    H = hessian(slik, rs.to_internal(theta))
     return -H / rs.a[:, None] / rs.a[None, :]
 
 
@@ -69,7 +184,7 @@ def covariance(lik, theta, kind="ml", boundary=()):
     idx = np.array([i for i in range(n) if i not in set(boundary)], dtype=int)
     if idx.size == 0:
         return cov, info
-    H = numeric_hessian(lik.gradient, theta, idx)
+    H = hessian(lik, theta, idx)
     info_mat = -H
     w = np.linalg.eigvalsh(info_mat)
     info["min_eig"] = float(w[0])

@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .allocator import keep_freed_memory
 from .design import Design, build_design, combined_groupings
 from .estimation import FitOptions, estimate, homogeneous_start
 from .exceptions import DesignError, GlmmixWarning
@@ -305,6 +306,7 @@ class MixtureModel:
         values ``start_params`` / ``start_from`` / ``start_values`` as in :func:`glmmix.fit`.
         """
         opts = fit_options(starts, seed, n_jobs, options, se)
+        keep_freed_memory()  # the evaluations' temporaries reuse freed memory (allocator.py)
         if se == "auto":  # sampling weights: pseudo-maximum likelihood, sandwich SEs
             se = "robust" if self.design.weighting and not frequency_weighted(self.design) else "ml"
         theta0 = self.starting_values(start_params, start_from, start_values)

@@ -111,7 +111,7 @@ def imported_modules(path: Path, top_level: bool = False) -> set[str]:
 #: the pipeline's layers (docs/DESIGN.md, "Who may import whom"): a module imports only
 #: modules of lower layers at module level
 LAYERS = [
-    {"exceptions", "mathutils"},
+    {"exceptions", "mathutils", "allocator"},
     {"terms", "quadrature", "datasets", "long", "summary", "validate", "weights", "identification", "encoding",
      "progress", "hypothesis"},
     {"formula", "families", "classes", "random_effects", "params", "nesting"},
