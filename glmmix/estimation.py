@@ -141,6 +141,7 @@ class StartRecord:
     error: str | None = None  # a numerical failure of this start (the fit went on without it)
     origin: str = "random"
     improper: bool = False  # ended on an unbounded likelihood or where the integration fails (_Search.best)
+    limit: str | None = None  # ran to this boundary limit and was finished in its model (_Search.hand_over)
 
 
 @dataclass
@@ -160,7 +161,10 @@ class SearchReport:
         ``origins`` (``random``, ``perturbed best``, or the simpler model a structured
         start came from) and ``improper`` (every start of the group ended on an unbounded
         likelihood or with random-effect parameters the integration cannot resolve: such a
-        value is no maximum and is never reported while a proper one exists).
+        value is no maximum and is never reported while a proper one exists); with ``limits``
+        and ``limit_starts`` when some of its starts ran to a boundary limit and were finished
+        in the limit's model (:meth:`_Search.hand_over`): the value is then that model's
+        maximum, exact.
     best_replicated : bool or None
         Whether the best log-likelihood was reached by at least ``replicate_k`` completed
         starts (None: only one start was completed, by request).
@@ -175,7 +179,8 @@ class SearchReport:
     limits : list of dict
         Boundary limits evaluated for the nesting guarantee: ``model``, ``loglik`` and
         ``used`` (whether the limit beat every completed start, by more than ``tolerance``,
-        and is reported instead); a limit whose log-likelihood is known exactly (the simpler
+        and is reported instead, or ``reached``: the best completed starts ran to it and were
+        finished in its model); a limit whose log-likelihood is known exactly (the simpler
         model's; it needs to beat them by 1e-6 only) also has ``evaluated``, the quadrature's
         value at the boundary point, and ``converged`` and ``grad_max`` of the simpler model's
         fit (a fit reported at such a limit takes its convergence from them).
@@ -226,13 +231,17 @@ class SearchReport:
                  "Distinct maxima (log-likelihood, completed starts reaching it):"]
         for m in self.maxima[:10]:
             lines.append(f"  {m['loglik']:14.4f}  {m['starts']:4d}   from {', '.join(m['origins'])}"
-                         + ("  (improper: not a maximum)" if m.get("improper") else ""))
+                         + ("  (improper: not a maximum)" if m.get("improper") else "")
+                         + (f"  ({m['limit_starts']} ran to the boundary limit {', '.join(m['limits'])}: that "
+                            "model's maximum, exact)" if m.get("limits") else ""))
         if len(self.maxima) > 10:
             lines.append(f"  ... and {len(self.maxima) - 10} lower")
         if self.rule:
             lines.append(f"Integration: {self.rule}")
         for lim in self.limits:
-            lines.append(f"  limit {lim['model']}: {lim['loglik']:.4f}" + ("  (reported: above every start)" if lim["used"] else ""))
+            lines.append(f"  limit {lim['model']}: {lim['loglik']:.4f}"
+                         + (("  (reported: starts ran to it)" if lim.get("reached") else "  (reported: above every start)")
+                            if lim["used"] else ""))
         return "\n".join(lines)
 
 
@@ -395,16 +404,26 @@ def em(lik: MixtureLikelihood, theta: np.ndarray, max_iter: int, tol: float):
 
 
 # ----------------------------------------------------------------------------- quasi-Newton
-def quasi_newton(lik: MixtureLikelihood, theta: np.ndarray, H0, opts: FitOptions):
-    """BFGS on -loglik / n_units with the exact gradient; H0 preconditions the first step."""
+def quasi_newton(lik: MixtureLikelihood, theta: np.ndarray, H0, opts: FitOptions, stop=None):
+    """BFGS on -loglik / n_units with the exact gradient; H0 preconditions the first step.
+    ``stop(lik, theta, gradient)``: end the run early at an iterate where it says so (a
+    :class:`Runaway`); the returned result then has ``runaway=True``."""
     N = float(lik.design.n_clusters)
     n = theta.shape[0]
+    last: dict = {}
 
     def f(t):
         ll, g, _ = lik.loglik_and_grad(t)
+        last["t"], last["g"] = np.array(t, float), g
         if not np.isfinite(ll):
             return np.inf, np.zeros_like(t)
         return -ll / N, -g / N
+
+    def callback(intermediate_result):
+        x = intermediate_result.x
+        if "t" in last and np.array_equal(x, last["t"]) and stop(lik, x, last["g"]):
+            last["runaway"] = True
+            raise StopIteration
 
     options = {"gtol": opts.gtol, "maxiter": opts.maxiter}
     if H0 is not None and n:
@@ -418,14 +437,17 @@ def quasi_newton(lik: MixtureLikelihood, theta: np.ndarray, H0, opts: FitOptions
             options["hess_inv0"] = Hi
         except (linalg.LinAlgError, ValueError, np.linalg.LinAlgError):
             pass
-    res = optimize.minimize(f, theta, jac=True, method="BFGS", options=options)
+    res = optimize.minimize(f, theta, jac=True, method="BFGS", options=options,
+                            callback=callback if stop is not None else None)
+    res["runaway"] = bool(last.get("runaway"))
     return res.x, -res.fun * N, res.nit, res
 
 
-def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> FitResult:
+def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions, stop=None) -> FitResult:
     """Complete one start: EM until it settles, then BFGS (in rounds of re-adaptation when
     the quadrature is adaptive: BFGS with the nodes fixed, then the nodes moved to the new
-    posteriors, until the log-likelihood no longer changes)."""
+    posteriors, until the log-likelihood no longer changes). ``stop``: a :class:`Runaway`
+    that ends BFGS early (the start is then finished at a boundary limit by the search)."""
     # EM stabilises mixtures; a one-class model needs only a few steps before BFGS
     n_em_max = 0 if lik.laplace else (opts.em_iter if lik.K > 1 else min(opts.em_iter, 5))
     if lik.D > 0 and lik.K > 1:  # with integration, BFGS takes over sooner
@@ -441,12 +463,13 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions) -> Fit
     ll_prev = -np.inf
     for _round in range(10 if adaptive else 1):
         ll_start = lik.adapt(theta) if adaptive else lik.loglik(theta)
-        theta_qn, ll_qn, it, res = quasi_newton(lik, theta, H, opts)
+        theta_qn, ll_qn, it, res = quasi_newton(lik, theta, H, opts, stop)
         n_qn += it
-        say(opts.verbose, f"  BFGS: {it} iteration(s), log-likelihood {ll_qn:.4f}")
+        say(opts.verbose, f"  BFGS: {it} iteration(s), log-likelihood {ll_qn:.4f}"
+                          + (" (stopped: running to a boundary limit)" if res["runaway"] else ""))
         if np.isfinite(ll_qn) and ll_qn >= ll_start - 1e-8:
             theta = theta_qn
-        if not adaptive:
+        if not adaptive or res["runaway"]:
             break
         ll_now = lik.adapt(theta)
         say(opts.verbose, f"  nodes adapted (round {_round + 1}): log-likelihood {ll_now:.4f}")
@@ -476,6 +499,23 @@ def unresolved_params(lik, theta) -> list[int]:
         return []
     return [i for i, full in enumerate(L.first_full)
             if L.block_of(full) in ("re_out", "re_cls") and abs(theta[i]) > HUGE_RE]
+
+
+@dataclass(frozen=True)
+class Runaway:
+    """Ends a completion whose random-effect parameters run off towards a boundary limit:
+    every parameter beyond :data:`HUGE_RE` is one of ``params`` (those at the boundary in a
+    limit the search can finish starts in, :meth:`_Search.hand_over`), at least one is there,
+    and the gradient pushes each of them further out. Such a start would end improper (it
+    loses to every proper maximum); BFGS needs many more iterations to go on towards infinity
+    (Table 3's Model 6: about a third of each completion's evaluations, from a class-logit SD
+    of 50 to 100-330), and its log-likelihood there is the quadrature's, not the limit's."""
+
+    params: frozenset
+
+    def __call__(self, lik, theta, grad) -> bool:
+        out = unresolved_params(lik, theta)
+        return bool(out) and set(out) <= self.params and all(theta[i] * grad[i] > 0 for i in out)
 
 
 def improper(lik, theta) -> bool:
@@ -622,6 +662,10 @@ def _maxima(records: list[StartRecord], tol: float) -> list[dict]:
             groups.append({"loglik": float(r.ll_final), "starts": 0, "converged": 0, "origins": [], "improper": True})
         g = groups[-1]
         g["improper"] = g["improper"] and r.improper
+        if r.limit is not None:  # ran to a boundary limit, finished in its model (_Search.hand_over)
+            g["limit_starts"] = g.get("limit_starts", 0) + 1
+            if r.limit not in g.setdefault("limits", []):
+                g["limits"].append(r.limit)
         g["starts"] += 1
         g["converged"] += int(bool(r.converged))
         if r.origin not in g["origins"]:
@@ -632,8 +676,11 @@ def _maxima(records: list[StartRecord], tol: float) -> list[dict]:
 class _Search:
     """Book-keeping of one start search: records, completed fits, the report."""
 
-    def __init__(self, lik, opts, rng, mode):
+    def __init__(self, lik, opts, rng, mode, handovers=()):
         self.lik, self.opts, self.rng = lik, opts, rng
+        # [(parameters at the boundary, limit's name, run)]: see hand_over
+        self.handovers = list(handovers)
+        self.runaway = Runaway(frozenset().union(*(h[0] for h in self.handovers))) if self.handovers else None
         self.adapt0 = lik.integ.adaptation()  # every start begins from this adaptation
         self.lik1 = lik.coarse()  # stage one ranks starts on a coarse rule (multi-dimensional AGH)
         self.records: list[StartRecord] = []
@@ -690,8 +737,8 @@ class _Search:
         """Complete [(index, theta)] (EM + BFGS) and record the results."""
         items = [it for it in items if it[0] not in self.fits]
         self.n_tried += len(items)
-        fits = _run(_guarded, [(converge, self.lik, self.adapt0, th, self.opts) for _, th in items], self.opts,
-                    "completing starts" if len(items) > 1 else "")
+        fits = _run(_guarded, [(converge, self.lik, self.adapt0, th, self.opts, self.runaway) for _, th in items],
+                    self.opts, "completing starts" if len(items) > 1 else "")
         for (i, _), fr in zip(items, fits):
             r = self.records[i]
             if isinstance(fr, StartFailure):
@@ -702,6 +749,35 @@ class _Search:
             if np.isfinite(fr.ll):
                 self.fits[i] = fr
                 self.degenerate[i] = r.improper = improper(self.lik, fr.theta)
+                if r.improper:
+                    self.hand_over(i)
+
+    def hand_over(self, i) -> None:
+        """Finish start ``i``, which ran towards a boundary limit (its only parameters beyond
+        :data:`HUGE_RE` are those at the boundary in the limit), in the limit's own model: a
+        limit's ``run`` continues the start there from its other parameters to that model's
+        maximum, and returns the boundary point equal to it with its exact log-likelihood
+        and convergence. The start is then recorded at that value, as reaching the limit
+        (``StartRecord.limit``), instead of improper at the value the quadrature gives where
+        it cannot resolve the integrand. A limit that cannot run (None) leaves the start improper."""
+        fr = self.fits[i]
+        unres = set(unresolved_params(self.lik, fr.theta))
+        if not unres or degenerate_params(self.lik, fr.theta):
+            return
+        for params, name, run in self.handovers:
+            if not unres <= params:
+                continue
+            out = run(fr.theta)
+            if out is None:
+                return
+            theta, ll, conv, gmax = out
+            self.fits[i] = FitResult(theta, ll, conv, gmax, fr.em_iterations, fr.qn_iterations, adapt_state=fr.adapt_state,
+                                     message=f"{AT_LIMIT}{name}", limit_ll=ll,
+                                     limit_fit=(conv, gmax))
+            r = self.records[i]
+            self.degenerate[i] = r.improper = False
+            r.ll_final, r.converged, r.limit = ll, conv, name
+            return
 
     def best_candidates(self, candidates) -> list:
         """Stage one of [(theta, origin)] on their own; the best of each origin (each class
@@ -899,7 +975,10 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     boundary point accurately (a class logit with an SD of 1e3 is a step function); it is
     used when the quadrature value agrees within 1; a fourth, (converged, max |gradient|) of
     the simpler model's fit, is then the reported fit's convergence (the gradient of this
-    model at the boundary point is the quadrature's, not zero, and says nothing there).
+    model at the boundary point is the quadrature's, not zero, and says nothing there); a
+    fifth, ``run(theta) -> (theta, loglik, converged, max |gradient|)`` or None, finishes a
+    completed start that runs towards this limit in the limit's model (:meth:`_Search.hand_over`;
+    such starts are stopped early, :class:`Runaway`).
 
     The search runs on internal coordinates of unit scale (:mod:`glmmix.scaling`);
     ``start_params``, the structured starts and limits, and the returned ``theta`` are on
@@ -913,7 +992,7 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     slik, rs = internal(lik)
     if slik is not lik:
         fr = estimate(slik, opts, None if start_params is None else rs.to_internal(start_params),
-                      [(rs.to_internal(t), o) for t, o in structured], [(rs.to_internal(t), *m) for t, *m in limits],
+                      [(rs.to_internal(t), o) for t, o in structured], [_internal_limit(lim, rs) for lim in limits],
                       [(rs.to_internal(t), o) for t, o in candidates])
         fr.theta = rs.to_external(fr.theta)
         return fr
@@ -921,10 +1000,45 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     t0 = time.perf_counter()
     if lik.layout.n_free == 0:  # everything fixed: evaluate only
         return _evaluate_only(lik, t0)
-    best = search(lik, opts, start_params, structured, t0, candidates)
+    # limits that can finish a start running to them (a fifth entry): the parameters at their boundary
+    handovers = [(frozenset(unresolved_params(lik, np.asarray(t, float))), m[0], m[3]) for t, *m in limits
+                 if len(m) > 3 and m[3] is not None]
+    best = search(lik, opts, start_params, structured, t0, candidates, [h for h in handovers if h[0]])
     _warn_unreplicated(best, opts)
     best = _nesting_guarantee(lik, best, limits, opts)
     return finish(lik, best, opts)
+
+
+def _internal_limit(lim, rs):
+    """A limit of :func:`estimate` on internal coordinates (its ``run``, if any, wrapped)."""
+    t, *m = lim
+    if len(m) > 3 and m[3] is not None:
+        m[3] = _InternalRun(m[3], rs)
+    return (rs.to_internal(t), *m)
+
+
+@dataclass(frozen=True)
+class _InternalRun:
+    """A limit's ``run`` (original scale) called on internal coordinates."""
+
+    run: object
+    rs: Rescaling
+
+    def __call__(self, theta):
+        out = self.run(self.rs.to_external(theta))
+        return None if out is None else (self.rs.to_internal(out[0]), *out[1:])
+
+
+def complete_start(lik, theta, opts: FitOptions) -> FitResult | None:
+    """One start of ``lik`` completed (:func:`converge`, EM and BFGS) on internal coordinates
+    and on its own copy of the adaptation state; ``theta`` and the result on the original
+    scale. None if it failed numerically or ended on a non-finite log-likelihood."""
+    slik, rs = internal(lik)
+    fr = _guarded(converge, slik, slik.integ.adaptation(), rs.to_internal(np.asarray(theta, float)), opts)
+    if isinstance(fr, StartFailure) or not np.isfinite(fr.ll):
+        return None
+    fr.theta = rs.to_external(fr.theta)
+    return fr
 
 
 def _evaluate_only(lik, t0) -> FitResult:
@@ -938,15 +1052,16 @@ def _evaluate_only(lik, t0) -> FitResult:
                      adapt_state=lik.adaptation())
 
 
-def search(lik: MixtureLikelihood, opts: FitOptions, start_params, structured, t0, candidates=()) -> FitResult:
+def search(lik: MixtureLikelihood, opts: FitOptions, start_params, structured, t0, candidates=(),
+           handovers=()) -> FitResult:
     """The start search (steps 1 to 3 of the module docstring): the best completed start,
-    with the search report."""
+    with the search report. ``handovers``: see :meth:`_Search.hand_over`."""
     rng = np.random.default_rng(opts.seed)
     center = homogeneous_start(lik) if start_params is None else np.asarray(start_params, float)
     K = lik.K
     single = K == 1 or (not opts.adaptive and opts.n_starts <= 0)
     S = _Search(lik if single else search_likelihood(lik, opts), opts, rng,
-                "single" if single else ("auto" if opts.adaptive else "fixed"))
+                "single" if single else ("auto" if opts.adaptive else "fixed"), handovers)
     if single:
         origin = "given" if start_params is not None else "centre"
         if K > 1 and start_params is None:
@@ -1026,7 +1141,7 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
         # step a class logit with an SD of 1e3 makes), and is no sign of non-convergence.
         best.converged, best.grad_max = best.limit_fit
     unres = unresolved_params(lik, best.theta) if best.limit_ll is None and not best.message.startswith(
-        "reported at the boundary limit") else []
+        AT_LIMIT) else []
     if unres:  # every completed start ended there (a proper one would have been preferred)
         msg = (f"random-effect parameter(s) {[lik.layout.labels[i] for i in unres]} ran beyond {HUGE_RE:g} logits "
                "per unit of the latent variable: the responses become a step function of it, which no quadrature "
@@ -1164,6 +1279,9 @@ def polish(S: _Search, lik) -> None:
             S.records[j].ll_final, S.records[j].converged = new.ll, new.converged
 
     for members in groups:
+        if S.fits[members[0]].limit_ll is not None:  # finished at a boundary limit: exact, on no rule
+            done.update(members)
+            continue
         if S.degenerate[members[0]] and not all_degen:
             continue
         if state["offset"] is not None and (state["n"] >= POLISH_MAX or
@@ -1220,6 +1338,16 @@ def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
         if np.isfinite(ll) and ll > max(top_ll, best.ll + (1e-6 if "evaluated" in entry else rep.tolerance)):
             top, top_ll = (theta, ev.integ.adaptation(), len(rep.limits) - 1), ll
     if top is None:
+        if best.limit_fit is not None and best.message.startswith(AT_LIMIT):  # a start finished at a limit
+            name = best.message[len(AT_LIMIT):]
+            for entry in rep.limits:
+                if entry["model"] == name:
+                    entry.update(used=True, reached=True)
+            msg = (f"the best completed start ran to the model's boundary limit {name} and was finished in that "
+                   f"model ({best.ll:.4f}); the limit is reported (its boundary parameters are named below)"
+                   + _limit_fit_note(*best.limit_fit))
+            best.warnings.append(msg)
+            warnings.warn(msg, BoundaryWarning, stacklevel=4)
         return best
     theta, astate, j = top
     lim = rep.limits[j]
@@ -1227,20 +1355,27 @@ def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
     g = lik.gradient(theta) if not adaptive else lik.loglik_and_grad(theta)[1]
     new = FitResult(theta, top_ll, True, float(np.abs(g).max()) if g.size else 0.0, 0, 0, best.starts,
                     best.best_replicated, best.n_best, warnings=list(best.warnings), adapt_state=astate,
-                    search=rep, message=f"reported at the boundary limit: {lim['model']}",
+                    search=rep, message=f"{AT_LIMIT}{lim['model']}",
                     limit_ll=top_ll if "evaluated" in lim else None,
                     limit_fit=(lim["converged"], lim["grad_max"]) if "converged" in lim else None)
     msg = (f"the best completed start ({best.ll:.4f}) is below the model's boundary limit {lim['model']} "
            f"({top_ll:.4f}); the limit is reported (its boundary parameters are named below)")
     if "converged" in lim:
-        msg += (": it is the maximum of the limiting model, whose fit "
-                + ("converged" if lim["converged"] else "did NOT converge")
-                + f" (max |gradient| {lim['grad_max']:.2g}), and its log-likelihood is that model's, exact; "
-                "the gradient of this model at the boundary point, which quadrature cannot resolve, is not a "
-                "convergence criterion there")
+        msg += _limit_fit_note(lim["converged"], lim["grad_max"])
     new.warnings.append(msg)
     warnings.warn(msg, BoundaryWarning, stacklevel=4)
     return new
+
+
+#: the message of a fit reported at a boundary limit, followed by the limit's name
+AT_LIMIT = "reported at the boundary limit: "
+
+
+def _limit_fit_note(converged, grad_max) -> str:
+    """What a warning says of a limit whose log-likelihood is the limiting model's maximum."""
+    return (": it is the maximum of the limiting model, whose fit " + ("converged" if converged else "did NOT converge")
+            + f" (max |gradient| {grad_max:.2g}), and its log-likelihood is that model's, exact; the gradient of this "
+            "model at the boundary point, which quadrature cannot resolve, is not a convergence criterion there")
 
 
 def normalize_signs(lik: MixtureLikelihood, theta) -> np.ndarray:

@@ -294,9 +294,46 @@ def _between_limit_gamma(lik, theta, props, sd) -> np.ndarray:
     return th if G is None else _with(lik, th, gamma=lambda _: G)
 
 
+@dataclass(frozen=True)
+class BetweenLimitRun:
+    """Finishes a start of the full model that runs towards its between limit (a class-logit
+    SD to infinity) in the limit's own model (``estimation._Search.hand_over``): the limit
+    model (``simple``, a fitted result) continued from the start's other parameters (matched
+    by label; the class logits from the limit model's fit) to its maximum, which is returned
+    as the full model's boundary point (:func:`_between_limit_gamma`, SD :data:`LIMIT_SD`)
+    with the limit model's exact log-likelihood and convergence: (theta, log-likelihood,
+    converged, max |gradient|), or None if that completion failed."""
+
+    model: object  # the full MixtureModel
+    simple: object  # the limit model's MixtureResults
+    opts: object  # FitOptions
+
+    def __call__(self, theta):
+        from .estimation import class_proportions, complete_start
+
+        lik, sm = self.model.likelihood, self.simple.model
+        fr = complete_start(sm.likelihood, _by_label(sm.layout, self.simple.theta, lik.layout, theta), self.opts)
+        if fr is None:
+            return None
+        props = class_proportions(sm.likelihood, fr.theta)
+        th = _between_limit_gamma(lik, _by_label(lik.layout, theta, sm.layout, fr.theta), props, LIMIT_SD)
+        return th, float(fr.ll), bool(fr.converged), float(fr.grad_max)
+
+
+def _by_label(L, theta, src_layout, src_theta) -> np.ndarray:
+    """``theta`` (layout ``L``) with its free outcome and random-effect parameters taken from
+    ``src_theta`` (layout ``src_layout``) where the labels agree; class logits are kept."""
+    src = dict(zip(src_layout.full_labels, src_layout.expand(np.asarray(src_theta, float))))
+    phi = L.expand(np.asarray(theta, float)).copy()
+    for i, lab in enumerate(L.full_labels):
+        if L.free_idx[i] >= 0 and lab in src and L.block_of(i) != "gamma":
+            phi[i] = src[lab]
+    return L.from_full(phi)
+
+
 def structured(model, opts, rng) -> tuple[list, list, list]:
     """Structured starts [(theta, origin)], boundary limits [(theta, model[, exact
-    log-likelihood])] and stage-one
+    log-likelihood, (converged, max |gradient|), run])] and stage-one
     candidates [(theta, origin)] (split starts) for a :class:`~glmmix.model.MixtureModel`,
     from its formula, data and arguments (``spec``)."""
     from .estimation import perturb
@@ -347,7 +384,9 @@ def structured(model, opts, rng) -> tuple[list, list, list]:
             if _between_group(parsed.classes[0]) is not None:
                 # with two classes the limit is the simpler model itself: its log-likelihood is
                 # exact, where quadrature over a class logit this steep is not
-                exact = (float(res.llf), (bool(res.converged), float(res.grad_max))) if lik.K == 2 else (None,)
+                # starts running to it are finished in its model (BetweenLimitRun)
+                exact = ((float(res.llf), (bool(res.converged), float(res.grad_max)), BetweenLimitRun(model, res, opts))
+                         if lik.K == 2 else (None,))
                 limits.append((_between_limit_gamma(lik, _with(lik, th, **kw) if kw else th, props, LIMIT_SD), name,
                                *exact))
                 # the same point moved in from the boundary, a start the optimizer can leave

@@ -184,7 +184,8 @@ def _add_maxima(smry, res):
     top = mx[:5]
     dt = pd.DataFrame({"starts": [str(m["starts"]) for m in top],
                        "from": [textwrap.shorten(", ".join(m["origins"]), 60, placeholder=" ...") for m in top]},
-                      index=[f"{m['loglik']:.4f}" + (" (improper)" if m.get("improper") else "") for m in top])
+                      index=[f"{m['loglik']:.4f}" + (" (improper)" if m.get("improper") else "")
+                             + (" (boundary limit)" if m.get("limits") else "") for m in top])
     title = (f"Distinct maxima of the starts ({len(mx)}"
              + (f"; {len(mx) - 5} lower not shown" if len(mx) > 5 else "") + ")")
     smry.add_df(_titled(dt, title), index=False)

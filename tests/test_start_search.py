@@ -343,14 +343,49 @@ def test_model6_not_below_model5_small():
     lim = [x for x in m6.search.limits if x["model"].startswith("between limit")]
     assert len(lim) == 1 and lim[0]["loglik"] == pytest.approx(m5.llf, abs=1e-6)
     assert abs(lim[0]["evaluated"] - m5.llf) < 1.0  # the quadrature value at SD 1e3 (0.09 off here)
-    # reported at the boundary (this design and seed), the class-logit SD named
-    assert lim[0]["used"] and m6.llf == lim[0]["loglik"] and any("sd(g:class1)" in w for w in m6.warnings)
+    # reported at the boundary (this design and seed), the class-logit SD named; the starts that
+    # ran to it were finished in Model 5 and reached its maximum (to the precision of a fit)
+    assert lim[0]["used"] and m6.llf == pytest.approx(lim[0]["loglik"], abs=1e-8)
+    assert any("sd(g:class1)" in w for w in m6.warnings)
     # the quadrature's gradient at the limit point is not zero (0.28 here), but the limit is
     # Model 5's maximum: the report is the boundary warnings only, with Model 5's convergence
-    assert lim[0]["converged"] and m6.converged and m6.grad_max == lim[0]["grad_max"] < 1e-4
+    assert lim[0]["converged"] and m6.converged and m6.grad_max < 1e-4
+    # the starts that ran to the limit were finished in Model 5: recorded at its maximum, not as
+    # improper values of the quadrature at a class-logit SD it cannot resolve
+    ran = m6.starts[m6.starts["limit"].notna()]
+    top = m6.search.maxima[0]
+    assert len(ran) >= 1 and not ran["improper"].any() and top["limit_starts"] == len(ran)
+    assert np.allclose(ran["ll_final"], m5.llf, atol=1e-6) and top["loglik"] == pytest.approx(m5.llf, abs=1e-6)
+    assert "ran to the boundary limit between limit" in str(m6.search) and lim[0]["reached"]
     assert gm.ConvergenceWarning not in kinds and kinds.count(gm.BoundaryWarning) == 2
     assert any("maximum of the limiting model" in w for w in m6.warnings)
     assert "maximum of the limiting model" in str(m6.summary())
+
+
+def test_a_completion_running_to_the_between_limit_stops_there():
+    """Model 6's class-logit SD runs to infinity: BFGS stops once it passes HUGE_RE with the
+    gradient pushing it out (estimation.Runaway), instead of going on towards infinity."""
+    from glmmix.estimation import HUGE_RE, Runaway, converge, unresolved_params
+    from glmmix.scaling import internal
+
+    m = gm.MixtureModel.from_formula("y ~ 1 + x + (1 | g) | class ~ 1 + (1 | g)", _table3_data(12, 4), n_classes=2,
+                                     family="gaussian")
+    lik, rs = internal(m.likelihood)
+    sd = m.param_names.index("sd(g:class1)")
+    stop = Runaway(frozenset({sd}))
+    th = rs.to_internal(np.array([0.9, -0.2, 0.4, 0.8, 0.0, 0.0, 0.3, 5.0]))
+    g = lik.gradient(th)
+    assert not stop(lik, th, g)  # SD 5: resolved
+    big = th.copy()
+    big[sd] = 2 * HUGE_RE
+    assert unresolved_params(lik, big) == [sd]
+    out, inward = g.copy(), g.copy()
+    out[sd], inward[sd] = 1.0, -1.0
+    assert stop(lik, big, out) and not stop(lik, big, inward) and not Runaway(frozenset())(lik, big, out)
+    opts = FitOptions(seed=1)
+    full, stopped = converge(lik, th, opts), converge(lik, th, opts, stop)
+    assert abs(full.theta[sd]) > HUGE_RE  # both end beyond the threshold (improper)
+    assert HUGE_RE < abs(stopped.theta[sd]) < abs(full.theta[sd]) and stopped.qn_iterations < full.qn_iterations
 
 
 def test_non_converged_fits_still_warn(carcinoma_long):
