@@ -105,6 +105,12 @@ class FitOptions:
         Run the start search of a model whose evaluation is large on a coarser integration
         rule and re-converge its best maxima on the model's rule (:func:`search_likelihood`,
         :func:`polish`); False: search on the model's rule throughout.
+    runaway_stop : bool
+        Stop a completion once its random-effect SDs or loadings run beyond :data:`HUGE_RE`
+        with the gradient pushing them further out (:class:`Runaway`: the start would end
+        improper), and finish a start running to a boundary limit in the limit's model
+        (:meth:`_Search.hand_over`); False: BFGS runs on towards infinity and such starts end
+        improper at the quadrature's value.
     """
 
     n_starts: int | str = "auto"
@@ -123,6 +129,7 @@ class FitOptions:
     verbose: bool = False
     progress: bool | None = None
     coarse_search: bool = True
+    runaway_stop: bool = True
 
     @property
     def adaptive(self) -> bool:
@@ -503,19 +510,30 @@ def unresolved_params(lik, theta) -> list[int]:
 
 @dataclass(frozen=True)
 class Runaway:
-    """Ends a completion whose random-effect parameters run off towards a boundary limit:
-    every parameter beyond :data:`HUGE_RE` is one of ``params`` (those at the boundary in a
-    limit the search can finish starts in, :meth:`_Search.hand_over`), at least one is there,
-    and the gradient pushes each of them further out. Such a start would end improper (it
-    loses to every proper maximum); BFGS needs many more iterations to go on towards infinity
-    (Table 3's Model 6: about a third of each completion's evaluations, from a class-logit SD
-    of 50 to 100-330), and its log-likelihood there is the quadrature's, not the limit's."""
+    """Ends a completion whose random-effect SDs or loadings run off to infinity: at least one
+    is beyond :data:`HUGE_RE` and the gradient pulls none of those back in by more than
+    :data:`RUNAWAY_PULL` per cluster (with ``params``: all of them are among ``params``). Such a start would end improper (it loses
+    to every proper maximum, :meth:`_Search.best`), or at a boundary limit the search finishes
+    it in (:meth:`_Search.hand_over`); BFGS needs many more iterations to go on towards
+    infinity, and its log-likelihood there is the quadrature's, which cannot resolve the
+    integrand (Table 3's Model 6: a third of each completion's evaluations, from a class-logit
+    SD of 50 to 100-330; carcinoma's 2-class FMA: 100 to 900 iterations per completion, with
+    loadings ending at 1e3 to 8e5)."""
 
-    params: frozenset
+    params: frozenset | None = None
 
     def __call__(self, lik, theta, grad) -> bool:
         out = unresolved_params(lik, theta)
-        return bool(out) and set(out) <= self.params and all(theta[i] * grad[i] > 0 for i in out)
+        pull = RUNAWAY_PULL * lik.design.n_clusters
+        return (bool(out) and (self.params is None or set(out) <= self.params)
+                and not any(theta[i] * grad[i] < 0 and abs(grad[i]) > pull for i in out))
+
+
+#: a gradient towards zero of a random-effect parameter beyond HUGE_RE smaller than this per
+#: cluster (100 times the convergence tolerance) does not pull it back (:class:`Runaway`): a
+#: start whose loadings are on such a plateau (flat to 1e-6 at loadings of 1e3 and more, as
+#: carcinoma's FMA) is improper wherever it stops there
+RUNAWAY_PULL = 1e-4
 
 
 def improper(lik, theta) -> bool:
@@ -679,8 +697,8 @@ class _Search:
     def __init__(self, lik, opts, rng, mode, handovers=()):
         self.lik, self.opts, self.rng = lik, opts, rng
         # [(parameters at the boundary, limit's name, run)]: see hand_over
-        self.handovers = list(handovers)
-        self.runaway = Runaway(frozenset().union(*(h[0] for h in self.handovers))) if self.handovers else None
+        self.handovers = list(handovers) if opts.runaway_stop else []
+        self.runaway = Runaway() if opts.runaway_stop and lik.D > 0 else None
         self.adapt0 = lik.integ.adaptation()  # every start begins from this adaptation
         self.lik1 = lik.coarse()  # stage one ranks starts on a coarse rule (multi-dimensional AGH)
         self.records: list[StartRecord] = []
@@ -737,7 +755,8 @@ class _Search:
         """Complete [(index, theta)] (EM + BFGS) and record the results."""
         items = [it for it in items if it[0] not in self.fits]
         self.n_tried += len(items)
-        fits = _run(_guarded, [(converge, self.lik, self.adapt0, th, self.opts, self.runaway) for _, th in items],
+        stop = () if self.runaway is None else (self.runaway,)
+        fits = _run(_guarded, [(converge, self.lik, self.adapt0, th, self.opts, *stop) for _, th in items],
                     self.opts, "completing starts" if len(items) > 1 else "")
         for (i, _), fr in zip(items, fits):
             r = self.records[i]
@@ -1261,7 +1280,8 @@ def polish(S: _Search, lik) -> None:
 
     def redo(members):
         old = S.fits[members[0]]
-        new = _guarded(converge, lik, old.adapt_state if old.adapt_state is not None else S.adapt0, old.theta, opts)
+        new = _guarded(converge, lik, old.adapt_state if old.adapt_state is not None else S.adapt0, old.theta, opts,
+                       *(() if S.runaway is None else (S.runaway,)))
         state["n"] += 1
         done.update(members)
         if isinstance(new, StartFailure) or not np.isfinite(new.ll):
