@@ -4,9 +4,14 @@
     python benchmarks/special_cases_speed.py --quick          # LSAT FMA-GoM 61^2, starts=(1, 1), threshold 0
     python benchmarks/special_cases_speed.py --models "VerbAgg FMA" --reps 3
     python benchmarks/special_cases_speed.py --vignette       # every fit of vignettes/special_cases.py
+    python benchmarks/special_cases_speed.py --vignette --compare   # each also with runaway_stop=False
 
 ``--vignette`` times each fit of the vignette's full run once, with its settings, and prints
-them slowest first with their share of the total: where the vignette's time goes.
+them slowest first with their share of the total: where the vignette's time goes. With
+``--compare`` each fit runs first with ``FitOptions(runaway_stop=False)`` (``old``: completions
+whose random-effect SDs or loadings run off to infinity go on with BFGS) and then with the
+default (``new``: stopped beyond ``estimation.HUGE_RE``, ``estimation.Runaway``), and the CPU
+times, their ratio and the log-likelihoods of both are printed.
 
 For each model, in one process and alternating: ``old`` fits with
 ``FitOptions(coarse_search=False)`` (every stage of the start search on the model's
@@ -65,43 +70,61 @@ def run(name, fn, reps: int, quick: bool, seed: int) -> dict:
             "llf_old": r_old.llf, "llf_new": r_new.llf}
 
 
-def _vignette_fits():
-    """Every fit of ``vignettes/special_cases.py`` (full run), with its settings."""
+def _vignette_fits(opts):
+    """Every fit of ``vignettes/special_cases.py`` (full run), with its settings; ``opts(seed)``
+    gives the estimation options (the vignette's seed)."""
     lsat = gm.wide_to_long(gm.datasets.load("lsat"))
     va = gm.datasets.load("verbagg_long")
     ca = gm.wide_to_long(gm.datasets.load("carcinoma"))
     return {
-        "LSAT LCA": lambda: gm.lca(lsat, 2, seed=1, verbose=False),
-        "LSAT GoM": lambda: gm.gom(lsat, 2, seed=1, verbose=False),
-        "LSAT FMA": lambda: gm.fma(lsat, 2, seed=1, verbose=False),
-        "LSAT 2PL": lambda: gm.fit("y ~ 0 + item + rr(0 + item | id, 1)", lsat, family="bernoulli"),
-        "LSAT 3PL": lambda: gm.three_pl(lsat, seed=3, verbose=False),
-        "LSAT FMA-GoM": lambda: gm.fma_gom(lsat, 2, seed=1, verbose=False),
-        "VerbAgg LCA": lambda: gm.lca(va, 2, seed=1, verbose=False),
-        "VerbAgg GoM": lambda: gm.gom(va, 2, seed=1, verbose=False),
-        "VerbAgg FMA": lambda: gm.fma(va, 2, seed=1, verbose=False),
-        "VerbAgg FMA-GoM 61^2": lambda: gm.fma_gom(va, 2, seed=1, verbose=False, n_points=61),
-        "carcinoma FMA": lambda: gm.fma(ca, 2, seed=1, verbose=False),
+        "LSAT LCA": lambda: gm.lca(lsat, 2, options=opts(1), verbose=False),
+        "LSAT GoM": lambda: gm.gom(lsat, 2, options=opts(1), verbose=False),
+        "LSAT FMA": lambda: gm.fma(lsat, 2, options=opts(1), verbose=False),
+        "LSAT 2PL": lambda: gm.fit("y ~ 0 + item + rr(0 + item | id, 1)", lsat, family="bernoulli",
+                                   options=opts(None)),
+        "LSAT 3PL": lambda: gm.three_pl(lsat, options=opts(3), verbose=False),
+        "LSAT FMA-GoM": lambda: gm.fma_gom(lsat, 2, options=opts(1), verbose=False),
+        "VerbAgg LCA": lambda: gm.lca(va, 2, options=opts(1), verbose=False),
+        "VerbAgg GoM": lambda: gm.gom(va, 2, options=opts(1), verbose=False),
+        "VerbAgg FMA": lambda: gm.fma(va, 2, options=opts(1), verbose=False),
+        "VerbAgg FMA-GoM 61^2": lambda: gm.fma_gom(va, 2, options=opts(1), verbose=False, n_points=61),
+        "carcinoma FMA": lambda: gm.fma(ca, 2, options=opts(1), verbose=False),
     }
 
 
-def time_vignette(models=None) -> list[dict]:
-    """Time every fit of the vignette once; print them slowest first."""
+def time_vignette(models=None, compare: bool = False) -> list[dict]:
+    """Time every fit of the vignette once; print them slowest first. ``compare``: each fit
+    also with ``FitOptions(runaway_stop=False)`` (``old``: completions whose random-effect SDs
+    or loadings run off to infinity go on), just before the default (``new``)."""
+    modes = ("old", "new") if compare else ("new",)
+    fits = {m: _vignette_fits(lambda seed, m=m: FitOptions(seed=seed, runaway_stop=m == "new")) for m in modes}
     rows = []
-    for name, fn in _vignette_fits().items():
+    for name in fits["new"]:
         if models and not any(m in name for m in models):
             continue
-        t, c = time.perf_counter(), time.process_time()
-        res = fn()
-        rows.append({"model": name, "s": time.perf_counter() - t, "cpu": time.process_time() - c, "llf": res.llf,
-                     "rule": res.integration.get("method", "") if res.integration else ""})
-        print(f"{name:22s} {rows[-1]['s']:7.1f} s (CPU {rows[-1]['cpu']:.1f} s)  llf {res.llf:.4f}", flush=True)
-    total = sum(r["s"] for r in rows)
-    cpu = sum(r["cpu"] for r in rows)
-    print(f"\n{'model':22s} {'seconds':>8s} {'share':>6s} {'CPU s':>7s} {'share':>6s}  rule")
-    for r in sorted(rows, key=lambda r: -r["s"]):
-        print(f"{r['model']:22s} {r['s']:8.1f} {r['s'] / total:6.0%} {r['cpu']:7.1f} {r['cpu'] / cpu:6.0%}  {r['rule']}")
-    print(f"{'total':22s} {total:8.1f} {'':6s} {cpu:7.1f}; load average {os.getloadavg()[0]:.1f} at the end")
+        row = {"model": name}
+        for m in modes:
+            t, c = time.perf_counter(), time.process_time()
+            res = fits[m][name]()
+            row.update({f"{m}_s": time.perf_counter() - t, f"{m}_cpu": time.process_time() - c,
+                        f"{m}_llf": res.llf, "rule": res.integration.get("method", "") if res.integration else ""})
+            print(f"{name:22s} {m} {row[f'{m}_s']:7.1f} s (CPU {row[f'{m}_cpu']:.1f} s)  llf {res.llf:.4f}", flush=True)
+        rows.append(row)
+    for m in modes:
+        total, cpu = sum(r[f"{m}_s"] for r in rows), sum(r[f"{m}_cpu"] for r in rows)
+        print(f"\n{m}: {'model':22s} {'seconds':>8s} {'share':>6s} {'CPU s':>7s} {'share':>6s}  rule")
+        for r in sorted(rows, key=lambda r: -r[f"{m}_s"]):
+            print(f"{m}: {r['model']:22s} {r[f'{m}_s']:8.1f} {r[f'{m}_s'] / total:6.0%} {r[f'{m}_cpu']:7.1f} "
+                  f"{r[f'{m}_cpu'] / cpu:6.0%}  {r['rule']}")
+        print(f"{m}: {'total':22s} {total:8.1f} {'':6s} {cpu:7.1f}")
+    if compare:
+        print(f"\n{'model':22s} {'CPU old':>8s} {'CPU new':>8s} {'new/old':>8s}  llf old, new (difference)")
+        for r in rows:
+            print(f"{r['model']:22s} {r['old_cpu']:8.1f} {r['new_cpu']:8.1f} {r['new_cpu'] / r['old_cpu']:8.2f}  "
+                  f"{r['old_llf']:.4f}, {r['new_llf']:.4f} ({r['new_llf'] - r['old_llf']:+.1e})")
+        old, new = sum(r["old_cpu"] for r in rows), sum(r["new_cpu"] for r in rows)
+        print(f"{'total':22s} {old:8.1f} {new:8.1f} {new / old:8.2f}")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return rows
 
 
@@ -112,12 +135,14 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--models", nargs="*", default=None, help="names (or parts of names) of the models to run")
     ap.add_argument("--vignette", action="store_true", help="time every fit of vignettes/special_cases.py")
+    ap.add_argument("--compare", action="store_true",
+                    help="with --vignette: each fit also with FitOptions(runaway_stop=False), old against new")
     a = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     print(f"glmmix {gm.__version__}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start "
           "(a shared machine: read the ratios)")
     if a.vignette:
-        return time_vignette(a.models)
+        return time_vignette(a.models, a.compare)
     if a.quick:
         estimation.COARSE_SEARCH_CELLS = 0.0
     rows = []
