@@ -75,7 +75,8 @@ def louis_hessian(lik, theta) -> np.ndarray | None:
         return None
     es = lik.evaluate(theta, whole=True)
     rs = es.rs
-    if rs is not lik.pat or es.wprior is None or np.ndim(es.wprior) != 3:
+    if (rs is not lik.pat or es.wprior is None or np.ndim(es.wprior) != 3
+            or not (isinstance(rs.C, np.ndarray) or sp.issparse(rs.C))):  # units as runs of rows
         return None
     K, V = lik.K, rs.V
     W = np.asarray(es.wprior)[:, :, 0]  # (V, K): multiplicity x posterior of each state
