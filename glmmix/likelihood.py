@@ -711,6 +711,13 @@ class MixtureLikelihood:
             outs.append(block_sums(one, theta, what, homogeneous))
         return combine_sums(outs)
 
+    def block_sums(self, theta, what: frozenset, homogeneous: bool = False) -> dict:
+        """This likelihood's :func:`block_sums` (over its own blocks of clusters when it has
+        them: a partition of a dask DataFrame evaluated in blocks of bounded size)."""
+        if self.shards is not None:
+            return self._shard_sums(theta, what, homogeneous)
+        return block_sums(self, theta, what, homogeneous)
+
     def _evaluate_shards(self, theta, derivs: bool, homogeneous: bool, info: bool = False) -> EStep:
         what = frozenset(({"grad", "info"} if info else {"grad"}) if derivs else ())
         state = (self.integ.m, self.integ.R)

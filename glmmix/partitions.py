@@ -3,7 +3,7 @@
 Clusters (the top-level units: the random terms' grouping, else the class variable's level)
 are independent, so the log-likelihood, the EM quantities, the gradient and the scores are
 sums over clusters (``likelihood.block_sums``). With every cluster inside one partition, each
-partition is one block:
+partition is one block (evaluated on its worker in blocks of bounded size, as in memory):
 
 1. a global pass decides the encodings: the model is built on a prototype, the first
    partition plus one row of every level of every non-numeric column (rows with an observed
@@ -29,6 +29,7 @@ residuals, conditional predictions on the fitted data) raises NotImplementedErro
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import replace
 
 import numpy as np
@@ -38,7 +39,7 @@ from .classes import ClassSystem
 from .design import Design, build_design
 from .exceptions import DesignError, plain
 from .families import Family
-from .likelihood import MixtureLikelihood, block_sums, combine_sums
+from .likelihood import MixtureLikelihood, combine_sums
 from .mathutils import OnWorkers
 from .random_effects import with_parameterization
 
@@ -166,17 +167,52 @@ def dask_design(parsed, ddf, K, family, kw: dict, re_parameterization: str):
 
 
 def _partition_likelihood(design, layout, integ):
-    return MixtureLikelihood(design, layout, integ, max_cells=np.inf)
+    """A partition's likelihood, evaluated in blocks of clusters of bounded size as in memory
+    (a whole partition's (rows x nodes) arrays would be far larger than the cache)."""
+    return MixtureLikelihood(design, layout, integ)
 
 
 def _counts(lik):
     return lik.n_patterns, lik.n_cluster_patterns
 
 
-def _partition_sums(lik, integ, theta, what, homogeneous):
+#: integration rules (a partition's rule with its clusters' adaptation) this worker process
+#: holds, by the digest of their content: an evaluation sends a rule only when it changed
+_RULES: dict = {}
+#: rules kept per worker process (the oldest is dropped first)
+_MAX_RULES = 32
+
+
+class RuleNotHeld(KeyError):
+    """The worker does not hold the rule an evaluation names (a new or restarted worker)."""
+
+
+def rule_key(integ) -> str:
+    """The digest of an integration rule's content: its kind, nodes, weights and adaptation."""
+    h = hashlib.blake2b(repr((integ.method, integ.n_points, integ.D, integ.adaptive)).encode(), digest_size=16)
+    for a in (integ.t, integ.logw, integ.m, integ.R):
+        if a is not None:
+            h.update(np.ascontiguousarray(a, dtype=float).data)
+    return h.hexdigest()
+
+
+def _partition_sums(lik, integ, key, theta, what, homogeneous):
+    """The partition's block sums at ``theta`` on the rule ``integ`` (None: the rule of digest
+    ``key`` already sent to this worker). Per-cluster log-likelihoods travel only on request."""
+    if integ is None:
+        integ = _RULES.get(key)
+        if integ is None:
+            raise RuleNotHeld(key)
+    else:
+        _RULES[key] = integ
+        while len(_RULES) > _MAX_RULES:
+            _RULES.pop(next(iter(_RULES)))
     one = copy.copy(lik)  # the partition's own nodes: the current rule at its clusters' adaptation
     one.integ = integ
-    return block_sums(one, theta, what, homogeneous)
+    out = one.block_sums(theta, what, homogeneous)  # in blocks of bounded size, as in memory
+    if "ll_units" not in what:
+        out.pop("ll_units", None)
+    return out
 
 
 class PartitionedLikelihood(MixtureLikelihood):
@@ -185,6 +221,7 @@ class PartitionedLikelihood(MixtureLikelihood):
 
     def __init__(self, design: Design, layout, integration, partitions):
         self._partitions = partitions  # [(first cluster, end, future of the partition's design)]
+        self.held_rules = {}  # partition -> digest of the rule its worker was last sent
         super().__init__(design, layout, integration)
 
     def _make_shards(self, max_cells):
@@ -211,7 +248,18 @@ class PartitionedLikelihood(MixtureLikelihood):
         m, R = state if state is not None else (self.integ.m, self.integ.R)
         k = self.K if self.class_nodes else 1
         theta = np.asarray(theta, float)
-        futs = [client.submit(_partition_sums, f, replace(self.integ, m=m[a * k:b * k], R=R[a * k:b * k]),
-                              theta, what, homogeneous, pure=False)
-                for a, b, f in self.shards]
-        return combine_sums(client.gather(futs))
+        rules = [replace(self.integ, m=m[a * k:b * k], R=R[a * k:b * k]) for a, b, _ in self.shards]
+        keys = [rule_key(r) for r in rules]
+        held = self.held_rules
+
+        def submit(send_all: bool):  # one task per partition; a rule travels only when it changed
+            return [client.submit(_partition_sums, f, r if send_all or held.get(i) != key else None, key, theta, what,
+                                  homogeneous, pure=False)
+                    for i, ((_, _, f), r, key) in enumerate(zip(self.shards, rules, keys))]
+
+        try:
+            outs = client.gather(submit(False))
+        except RuleNotHeld:  # a worker lost it (restarted): send every rule again
+            outs = client.gather(submit(True))
+        self.held_rules = dict(enumerate(keys))
+        return combine_sums(outs)

@@ -16,3 +16,11 @@ def test_dask_benchmark_tiny():
         assert out[f"workers{w}_max_diff"] < 1e-8
         assert out[f"workers{w}_s"] > 0
     assert np.isfinite(out["speedup_2_over_1"]) and out["speedup_2_over_1"] > 0
+
+
+def test_dask_evaluation_benchmark_tiny():
+    out = B.run_evals("glmm", 200, n_partitions=2, reps=1, processes=False)
+    for w in (1, 2):
+        assert out[f"workers{w}_ll_diff"] < 1e-8 and out[f"workers{w}_grad_diff"] < 1e-8
+        assert out[f"workers{w}_s_per_eval"] > 0
+    assert np.isfinite(out["speedup_2_over_1"]) and out["speedup_2_over_1"] > 0

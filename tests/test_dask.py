@@ -178,3 +178,49 @@ def test_dask_dataframe_refusals_name_what_is_missing(client):
         gm.fit("y ~ center(x) + (1 | g)", _split(df, "g"), family="bernoulli")
     with pytest.raises(NotImplementedError, match="dask DataFrame.*compute"):
         gm.simulate(FORMULA, _split(df, "g"), params=TRUTH, n_classes=2, family="bernoulli", seed=1)
+
+
+def test_partition_evaluations_send_a_rule_only_when_it_changed(client, monkeypatch):
+    """An evaluation sends each partition's adaptive nodes only when they changed since the last
+    one; a worker that lost them (restarted) is sent them again; the numbers are the in-memory
+    ones either way, and per-cluster log-likelihoods do not travel unless asked for. Partitions
+    larger than a block are evaluated in blocks of clusters on their workers, as in memory."""
+    from glmmix import likelihood, partitions
+    from glmmix.model import MixtureModel
+
+    monkeypatch.setattr(likelihood, "SHARD_CELLS", 400)  # blocks of a few clusters (threads: one process)
+
+    df = glmm_data(np.random.default_rng(4))
+    args = dict(family="bernoulli", integration="agh", n_points=5)
+    mem = MixtureModel.from_formula("y ~ x + (1 | g)", df, **args)
+    dsk = MixtureModel.from_formula("y ~ x + (1 | g)", _split(df, "g"), **args)
+    theta = mem.start_params()
+    for m in (mem, dsk):
+        m.adapt(theta)
+    lik = dsk.likelihood
+    assert all(client.gather(client.map(lambda lk: lk.shards is not None and len(lk.shards) > 1,
+                                        [f for _, _, f in lik.shards], pure=False)))
+    sent = []
+    submit = client.submit
+
+    def spy(fn, *a, **kw):
+        if fn is partitions._partition_sums:
+            sent.append(a[1] is not None)  # the rule travels with the task
+        return submit(fn, *a, **kw)
+
+    client.submit = spy
+    try:
+        lik.held_rules = {}  # as after the nodes moved: every rule is sent
+        out = [lik.loglik_and_grad(theta + d) for d in (0.0, 0.01)]
+        assert sent == [True, True, False, False]  # the second evaluation reuses the held rules
+        partitions._RULES.clear()  # the workers lost them
+        sent.clear()
+        again = lik.loglik_and_grad(theta + 0.01)
+        assert sent == [False, False, True, True]
+    finally:
+        del client.submit
+    for (ll, g, es), d in zip(out, (0.0, 0.01)):
+        ll0, g0, _ = mem.likelihood.loglik_and_grad(theta + d)
+        assert ll == pytest.approx(ll0, abs=1e-9) and np.allclose(g, g0, atol=1e-8)
+        assert es.ll_units is None
+    assert again[0] == out[1][0]
