@@ -110,7 +110,11 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         random starts, the best ``k`` completed (Section 10 of Asparouhov & Muthen: 20 and
         5). ``0``: one start, the given starting values, or (with classes and none given) one
         perturbation of the data-based centre, which is itself a saddle point (every class
-        alike). What the search did is in ``result.search``.
+        alike). Models without classes start once under ``"auto"`` (their data-based
+        start); ``(n, k)`` gives them ``n`` random starts too, which also vary the scale
+        parameters (random-effect SDs and loadings, residual SDs), where a one-class
+        likelihood can have rival maxima (factor-analytic and heteroscedastic models). What
+        the search did is in ``result.search``.
     seed : int, optional
         Seed for the random starts; a fixed seed gives identical results (also in parallel).
     se : {"auto", "ml", "robust", "none"}
