@@ -289,7 +289,9 @@ def _boot_one(small, big, data, formula, kw, starts, seed):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sim = simulate(small, data, seed=s0)
-            r0 = fit(formula, sim, n_classes=small.n_classes, seed=s1, starts=starts, **kw)
+            # one class starts once, as its fit did (random starts are for rival maxima of mixtures)
+            r0 = fit(formula, sim, n_classes=small.n_classes, seed=s1, starts=starts if small.n_classes > 1 else "auto",
+                     **kw)
             r1 = fit(formula, sim, n_classes=big.n_classes, seed=s2, starts=starts, **kw)
             if r1.llf < r0.llf - 1e-6:
                 # the K-class model nests the (K-1)-class one: when its random starts missed
