@@ -39,7 +39,7 @@ from scipy import linalg, optimize
 
 from .exceptions import (BoundaryWarning, ConvergenceWarning, DegenerateLikelihoodWarning, EstimationError, GlmmixError,
                          IntegrationAccuracyWarning)
-from .identification import check_identified, degenerate_message, degenerate_params
+from .identification import check_identified, degenerate_message, degenerate_params, heywood_params
 from .inference import numeric_hessian
 from .likelihood import MixtureLikelihood
 from .scaling import Rescaling, ScaledLikelihood, internal
@@ -568,7 +568,8 @@ def improper(lik, theta) -> bool:
 
 
 def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
-    """Free parameters whose estimate runs off to infinity (probabilities of 0 or 1).
+    """Free parameters whose estimate runs off to infinity (probabilities of 0 or 1), and
+    residual SDs at 0 of a bounded likelihood (Heywood cases, :func:`heywood_params`).
 
     A candidate is a linear-predictor or class-logit coefficient beyond
     ``BOUNDARY_VALUE`` in size; it is on the boundary when moving it further out (1.5 times)
@@ -596,6 +597,7 @@ def find_boundary(lik: MixtureLikelihood, theta: np.ndarray) -> list[int]:
     huge = [i for i in cands if i in unresolved]
     cands = [i for i in cands if i not in huge]
     near = [i for i in near if i not in unresolved]
+    huge = sorted(set(huge) | set(heywood_params(lik, theta)))
     if not cands and not near:
         return huge
     ll0 = lik.loglik(theta)
@@ -1177,6 +1179,9 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
             lik = _own_state(lik, state0)
             best.ll = lik.loglik(theta0)
     best.boundary = find_boundary(lik, best.theta)
+    held = heywood_params(lik, best.theta) if best.boundary else []
+    if held:
+        _polish_interior(lik, best, held, opts)
     if best.boundary:
         _boundary_warning(lik, best, opts)
     if best.limit_ll is not None:  # the exact value, not the quadrature's at the boundary point
@@ -1345,12 +1350,45 @@ def polish(S: _Search, lik) -> None:
                      f"{state['n']} maxima re-converged on {ai.method} {ai.n_points}^{ai.D} ({ai.n_nodes} nodes)")
 
 
+def _polish_interior(lik, best: FitResult, held, opts: FitOptions, max_iter: int = 8) -> None:
+    """Newton steps on the parameters not in ``held`` (residual SDs at 0, Heywood cases),
+    those held where the fit left them. Quasi-Newton stops short of the maximum there: the
+    SD's direction makes the problem ill-conditioned, while with it held the other
+    parameters' information is regular. Each step is accepted only if the log-likelihood
+    (re-adapted) does not fall."""
+    keep = np.setdiff1d(np.arange(best.theta.size), held)
+    th = best.theta.copy()
+    ll = lik.adapt(th) if lik.integ.adaptive else lik.loglik(th)
+    tol = max(opts.gtol, 1e-8) * lik.design.n_clusters
+    for _ in range(max_iter):
+        g = lik.gradient(th)[keep]
+        if np.abs(g).max() < tol:
+            break
+        try:
+            step = np.linalg.solve(-numeric_hessian(lik.gradient, th, keep), g)
+        except np.linalg.LinAlgError:
+            break
+        for a in (1.0, 0.5, 0.25, 0.125):
+            t = th.copy()
+            t[keep] += a * step
+            state = lik.adaptation()
+            llt = lik.adapt(t) if lik.integ.adaptive else lik.loglik(t)
+            if np.isfinite(llt) and llt >= ll - 1e-10:
+                th, ll = t, llt
+                break
+            lik.restore(state)
+        else:
+            break
+    best.theta, best.ll = th, float(ll)
+
+
 def _boundary_warning(lik, best: FitResult, opts: FitOptions) -> None:
     """Warn about estimates on the boundary; judge convergence on the other parameters."""
     names = [lik.layout.labels[i] for i in best.boundary]
     msg = (
         f"{len(names)} estimate(s) ran to the boundary of the parameter space (a probability of "
-        f"0 or 1, an empty category or class, an infinite variance or loading): {names}. They are "
+        f"0 or 1, an empty category or class, an infinite variance or loading, a residual SD of 0 (a Heywood "
+        f"case)): {names}. They are "
         "held at their current value and get no standard error."
     )
     best.warnings.append(msg)

@@ -29,6 +29,11 @@ from .mathutils import OnWorkers, one_hot_rows
 
 #: a residual SD below this fraction of the outcome's SD is a collapsed variance
 SIGMA_FLOOR = 1e-6
+#: with random effects or factors, a residual SD below this fraction of its outcomes' SD is
+#: a Heywood case when the log-likelihood changes by less than HEYWOOD_FLAT as it shrinks
+#: tenfold (:func:`heywood_params`)
+HEYWOOD_FRACTION = 1e-3
+HEYWOOD_FLAT = 1e-4
 
 
 def check_identified(lik) -> None:
@@ -116,20 +121,13 @@ def _sigma_free(L) -> bool:
     return bool(eb.size and (L.free_idx[eb.slice] >= 0).any())
 
 
-def degenerate_params(lik, theta) -> list[str]:
-    """Labels of gaussian residual SDs that collapsed onto observations fitted exactly.
-
-    A class's SD has collapsed when the posterior-weighted RMS of its residuals (the value
-    its ML estimate moves to) is below ``SIGMA_FLOOR`` times the outcome's SD; a shared
-    SD, when the pooled RMS is. With ``sigma_by`` each set of rows has its own SDs,
-    compared with the SD of its own outcomes. This sees the collapse wherever the optimizer
-    stopped on its way to sigma = 0. With random effects (residuals depend on them) the
-    estimate itself is compared with the floor.
-    """
+def _sd_sets(lik):
+    """Free indices of the residual SDs (classes or joint states x sets of rows, -1 where
+    fixed) and the SD of each set's outcomes; None without a free residual SD."""
     d = lik.design
     L = lik.layout
     if not d.family.has_residual_sd or not _sigma_free(L):
-        return []
+        return None
     y = np.asarray(d.y, float)
     eb = L.blocks["extra"]
     K, E = eb.shape
@@ -139,12 +137,74 @@ def degenerate_params(lik, theta) -> list[str]:
     n_g = np.bincount(g, minlength=E)
     mean_g = np.bincount(g, y, minlength=E) / np.maximum(n_g, 1)
     sd_g = np.sqrt(np.maximum(np.bincount(g, y * y, minlength=E) / np.maximum(n_g, 1) - mean_g**2, 0.0))
+    return fi, sd_g, g
+
+
+def _small_sds(lik, theta, fraction) -> np.ndarray:
+    """(classes, sets) mask of residual SDs below ``fraction`` times their outcomes' SD, in a
+    model with random effects or factors (the estimate itself is compared)."""
+    fi, sd_g, _ = _sd_sets(lik)
+    floor = fraction * sd_g
+    P = lik.layout.unpack(lik.layout.expand(theta))
+    low = np.zeros(fi.shape, bool)
+    pos = floor > 0
+    low[:, pos] = P["extra"][:, pos] < np.log(floor[pos])
+    return low & (fi >= 0)
+
+
+def _change_towards_zero(lik, theta, f) -> float:
+    """Change of the log-likelihood when free residual SD ``f`` shrinks tenfold, the rule
+    re-adapted at both points (a narrow posterior of the latents moves the nodes)."""
+    state = lik.adaptation()
+    try:
+        ll0 = lik.adapt(theta)
+        t = np.array(theta, float)
+        t[f] -= np.log(10.0)
+        return float(lik.adapt(t) - ll0)
+    finally:
+        lik.restore(state)
+
+
+def heywood_params(lik, theta) -> list[int]:
+    """Free residual SDs at the boundary 0 of a bounded likelihood (Heywood cases), in models
+    with random effects or factors: below ``HEYWOOD_FRACTION`` times their outcomes' SD,
+    and the log-likelihood changes by less than ``HEYWOOD_FLAT`` when they shrink tenfold
+    (an item measuring a factor without error: the marginal covariance stays regular, so
+    the supremum is finite and the fit approaches it)."""
+    if not lik.D or _sd_sets(lik) is None:
+        return []
+    fi, _, _ = _sd_sets(lik)
+    cand = np.unique(fi[_small_sds(lik, theta, HEYWOOD_FRACTION)])
+    return [int(f) for f in cand if abs(_change_towards_zero(lik, theta, int(f))) < HEYWOOD_FLAT]
+
+
+def degenerate_params(lik, theta) -> list[str]:
+    """Labels of gaussian residual SDs that collapsed onto observations fitted exactly.
+
+    A class's SD has collapsed when the posterior-weighted RMS of its residuals (the value
+    its ML estimate moves to) is below ``SIGMA_FLOOR`` times the outcome's SD; a shared
+    SD, when the pooled RMS is. With ``sigma_by`` each set of rows has its own SDs,
+    compared with the SD of its own outcomes. This sees the collapse wherever the optimizer
+    stopped on its way to sigma = 0. With random effects (residuals depend on them) the
+    estimate itself is compared with the floor, and it has collapsed only if the
+    log-likelihood still rises as it shrinks further (else it is a Heywood case,
+    :func:`heywood_params`, with a bounded likelihood).
+    """
+    sets = _sd_sets(lik)
+    if sets is None:
+        return []
+    d = lik.design
+    L = lik.layout
+    fi, sd_g, g = sets
+    K, E = fi.shape
+    y = np.asarray(d.y, float)
     floor = SIGMA_FLOOR * sd_g  # (E,)
     P = L.unpack(L.expand(theta))
     if d.D:
-        low = np.zeros((K, E), bool)
-        pos = floor > 0
-        low[:, pos] = P["extra"][:, pos] < np.log(floor[pos])
+        low = _small_sds(lik, theta, SIGMA_FLOOR)
+        for f in np.unique(fi[low]):
+            if _change_towards_zero(lik, theta, int(f)) <= HEYWOOD_FLAT:
+                low[fi == f] = False
     else:
         eta = np.asarray(d.X @ P["beta"])
         w = lik.unit_posterior(lik.evaluate(theta, derivs=False))[d.unit_of_row]

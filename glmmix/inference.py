@@ -187,6 +187,11 @@ def covariance(lik, theta, kind="ml", boundary=()):
         return cov, info
     H = hessian(lik, theta, idx)
     info_mat = -H
+    if not np.isfinite(info_mat).all():  # e.g. an unbounded likelihood's collapsed SD
+        info["singular"] = True
+        warnings.warn("the information matrix is not finite at the estimates (second derivatives overflow): "
+                      "no standard errors are given", SingularInformationWarning, stacklevel=3)
+        return cov, info
     w = np.linalg.eigvalsh(info_mat)
     info["min_eig"] = float(w[0])
     scale = max(1.0, float(np.abs(w).max()))

@@ -24,6 +24,10 @@ from scipy import special, stats
 
 from .exceptions import DesignError
 
+#: eigenvalues of a posterior covariance that is not positive definite are raised to this
+#: fraction of its largest one before the rule's scale is taken from it
+COV_FLOOR = 1e-12
+
 METHODS = ("auto", "agh", "gh", "trapezoid", "laplace", "mc", "qmc")
 LOG_2PI = np.log(2 * np.pi)
 
@@ -207,13 +211,16 @@ class Integration:
 
     def set_moments(self, mean, cov):
         """Adapt to posterior means (G, D) and covariances (G, D, D)."""
-        D = self.D
-        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2)) + 1e-10 * np.eye(D)
+        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         try:
+            # no absolute jitter: a posterior variance can be far below any fixed floor (a residual
+            # SD near 0 makes a latent all but known), and the rule's scale must follow it
+            # (log det R is part of every cluster's log-likelihood)
             R = np.linalg.cholesky(cov)
         except np.linalg.LinAlgError:
             w, V = np.linalg.eigh(cov)
-            R = np.linalg.cholesky(np.einsum("gij,gj,gkj->gik", V, np.maximum(w, 1e-8), V))
+            floor = np.maximum(COV_FLOOR * w.max(axis=1, keepdims=True), np.finfo(float).tiny)
+            R = np.linalg.cholesky(np.einsum("gij,gj,gkj->gik", V, np.maximum(w, floor), V))
         self.m = mean
         self.R = R
 
