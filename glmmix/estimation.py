@@ -1183,7 +1183,7 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
     if held:
         _polish_interior(lik, best, held, opts)
     if best.boundary:
-        _boundary_warning(lik, best, opts)
+        _boundary_warning(lik, best, opts, heywood=bool(held))
     if best.limit_ll is not None:  # the exact value, not the quadrature's at the boundary point
         best.ll = best.limit_ll
     if best.limit_fit is not None:
@@ -1382,13 +1382,13 @@ def _polish_interior(lik, best: FitResult, held, opts: FitOptions, max_iter: int
     best.theta, best.ll = th, float(ll)
 
 
-def _boundary_warning(lik, best: FitResult, opts: FitOptions) -> None:
+def _boundary_warning(lik, best: FitResult, opts: FitOptions, heywood: bool = False) -> None:
     """Warn about estimates on the boundary; judge convergence on the other parameters."""
     names = [lik.layout.labels[i] for i in best.boundary]
+    kinds = "an infinite variance or loading" + (", a residual SD of 0 (a Heywood case)" if heywood else "")
     msg = (
         f"{len(names)} estimate(s) ran to the boundary of the parameter space (a probability of "
-        f"0 or 1, an empty category or class, an infinite variance or loading, a residual SD of 0 (a Heywood "
-        f"case)): {names}. They are "
+        f"0 or 1, an empty category or class, {kinds}): {names}. They are "
         "held at their current value and get no standard error."
     )
     best.warnings.append(msg)
