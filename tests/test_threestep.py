@@ -266,3 +266,28 @@ def test_distal_bch_and_ml_match_stepmix():
         want = ref[method.upper()]
         np.testing.assert_allclose(means, np.asarray(want["means"])[sm_order], atol=tol)
         np.testing.assert_allclose(sds, np.asarray(want["sds"])[sm_order], atol=tol)
+
+
+def test_covariates_bch_and_ml_match_stepmix():
+    """StepMix 3.0.0, covariates of class membership (tests/reference/scripts/threestep_stepmix.py,
+    Newton-Raphson to convergence): the logit of the class with P(u0 = 1) = 0.8 against the
+    other, intercept and slope, to 1e-4."""
+    import json
+    from pathlib import Path
+
+    ref_dir = Path(__file__).parent / "reference"
+    ref = json.loads((ref_dir / "values" / "threestep_stepmix.json").read_text())
+    wide = pd.read_csv(ref_dir / "data" / "threestep_covariate.csv")
+    long = wide.melt(id_vars=["id", "x"], var_name="item", value_name="y")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit(LCA, long, n_classes=2, family="bernoulli", seed=1, se="none")
+    high = int(np.argmax(res.profile().loc["item[u0]", ["class1", "class2"]].to_numpy(float)))
+    sign = 1.0 if high == 0 else -1.0  # glmmix: logits of class 1 against class 2
+    for method in ("bch", "ml"):
+        p = gm.three_step(res, wide, "~ x", method=method).params
+        got = sign * np.array([p["logit:class1:Intercept"], p["logit:class1:x"]])
+        want = ref[f"covariate_{method.upper()}"]
+        b = np.asarray(want["beta"])
+        hi = int(np.argmax(want["p_u0"]))
+        np.testing.assert_allclose(got, b[hi] - b[1 - hi], atol=1e-4)
