@@ -39,7 +39,8 @@ from scipy import linalg, optimize
 
 from .exceptions import (BoundaryWarning, ConvergenceWarning, DegenerateLikelihoodWarning, EstimationError, GlmmixError,
                          IntegrationAccuracyWarning)
-from .identification import check_identified, degenerate_message, degenerate_params, heywood_params
+from .identification import (check_identified, degenerate_message, degenerate_params, heywood_params,
+                             singular_terms)
 from .inference import numeric_hessian
 from .likelihood import MixtureLikelihood
 from .quadrature import Integration
@@ -1215,6 +1216,13 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
         _polish_interior(lik, best, held, opts)
     if best.boundary:
         _boundary_warning(lik, best, opts, heywood=bool(held))
+    singular = singular_terms(lik, best.theta)
+    if singular:
+        msg = (f"singular fit: the covariance of the random term(s) {singular} is singular (an SD of 0, a "
+               "correlation of +-1 or vanishing loadings), as lme4's isSingular(): the data do not support that "
+               "random effect in full; its standard errors and tests of it are at the boundary of the parameter space")
+        best.warnings.append(msg)
+        warnings.warn(msg, BoundaryWarning, stacklevel=4)
     if best.limit_ll is not None:  # the exact value, not the quadrature's at the boundary point
         best.ll = best.limit_ll
     if best.limit_fit is not None:

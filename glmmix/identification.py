@@ -227,3 +227,37 @@ def degenerate_message(names) -> str:
             f"observations its class fits exactly (residuals below {SIGMA_FLOOR:g} times the outcome's SD); "
             "the maximum does not exist and this log-likelihood is meaningless. Use a class-invariant "
             "sigma (the default), fewer classes, or fix sigma")
+
+
+#: a random-effect covariance whose smallest singular value of its factor is below this
+#: (relative to the residual SD of a gaussian outcome with the identity link, else on the
+#: latent scale) is singular: lme4's ``isSingular`` tolerance
+SINGULAR_TOL = 1e-4
+
+
+def singular_terms(lik, theta) -> list[str]:
+    """Random terms whose covariance is singular at ``theta`` (an SD of 0, a correlation of
+    +-1, factor loadings that vanish): the data do not support that random effect in full,
+    and tests of it are at the boundary of the parameter space (lme4's "boundary (singular)
+    fit"). Each as its formula text, with the class where the factors are class-specific."""
+    if not lik.D:
+        return []
+    L = lik.layout
+    d = lik.design
+    P = L.unpack(L.expand(theta))
+    scale = 1.0
+    if d.family.has_residual_sd and d.family.link.name == "identity" and P["extra"].size:
+        scale = float(np.exp(np.mean(P["extra"])))
+    Lo, Lc = lik.factor_matrices(P)
+    out = []
+    for v, F in zip(L.re_out_terms, Lo):
+        for k in range(F.shape[0]):
+            sv = np.linalg.svd(F[k], compute_uv=False)
+            if sv.size and sv.min() < SINGULAR_TOL * scale:
+                out.append(v.term.term + (f" in class {k + 1}" if F.shape[0] > 1 else ""))
+    for v, F in zip(L.re_cls_terms, Lc):
+        sv = np.linalg.svd(F, compute_uv=False)
+        if sv.size and sv.min() < SINGULAR_TOL:
+            out.append(v.term.term + " (class part)")
+    return list(dict.fromkeys(out))
+

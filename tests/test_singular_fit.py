@@ -1,0 +1,58 @@
+"""Singular fits: a random-effect covariance at the boundary (an SD of 0, a correlation of
++-1) is reported, as lme4's isSingular() does. Reference: lme4 1.1.31
+(tests/reference/scripts/singular_fit.R): glmer on binary data simulated without group
+effects ends at SD 0 with the GLM's log-likelihood; sleepstudy's random slopes are regular.
+"""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmmix as gm
+from glmmix.identification import singular_terms
+
+REF = Path(__file__).parent / "reference"
+VAL = json.loads((REF / "values" / "singular_fit.json").read_text())
+
+
+def test_sd_at_zero_is_a_singular_fit():
+    ref = VAL["singular"]
+    assert ref["isSingular"]
+    d = pd.read_csv(REF / "data" / "singular_binary.csv")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = gm.fit("y ~ x + (1|g)", d, family="bernoulli")
+    assert any(issubclass(w.category, gm.BoundaryWarning) and "singular fit" in str(w.message) for w in caught)
+    assert any("['(1 | g)']" in w for w in res.warnings)
+    assert res.llf == pytest.approx(ref["logLik"], abs=1e-4)
+    assert res.llf == pytest.approx(ref["logLik_glm"], abs=1e-4)
+    assert abs(res.params["sd(g:Intercept)"]) < 1e-3
+    assert "singular fit" in str(res.summary())
+
+
+def test_regular_fits_and_perfect_correlation():
+    ref = VAL["sleepstudy"]
+    assert not ref["isSingular"]
+    s = pd.read_csv(REF / "data" / "sleepstudy.csv")
+    res = gm.fit("Reaction ~ Days + (Days|Subject)", s)
+    assert not any("singular" in w for w in res.warnings)
+    lik = res.model.likelihood
+    assert singular_terms(lik, res.theta) == []
+    # zero each factor entry in turn: the term is singular exactly when its factor loses rank
+    # (a diagonal entry of 0 is an SD of 0 or a correlation of +-1)
+    L = lik.layout
+    found = 0
+    for i, full in enumerate(L.first_full):
+        if L.block_of(full) != "re_out":
+            continue
+        t = res.theta.copy()
+        t[i] = 0.0
+        F = lik.factor_matrices(L.unpack(L.expand(t)))[0][0][0]
+        deficient = np.linalg.svd(F, compute_uv=False).min() < 1e-8
+        assert (singular_terms(lik, t) == ["(Days | Subject)"]) == deficient
+        found += deficient
+    assert found == 2  # the two diagonal entries
