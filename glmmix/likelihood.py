@@ -1356,7 +1356,7 @@ class MixtureLikelihood:
             # start): moment steps from nodes fitted to other parameters see no posterior mass
             # when the posteriors are narrow (large counts: a posterior SD of 0.001 shifted
             # 30 SDs moved 2% per step) and then crawl
-            self.find_mode(theta)
+            self._centre_at_modes(theta)
         prev = None
         for _ in range(max_iter):
             ll, mean, cov = self._moments_at(theta)
@@ -1399,6 +1399,22 @@ class MixtureLikelihood:
             return (sums["ll"],) + sums["moments"]
         es = self.evaluate(theta, derivs=False)
         return (es.ll,) + node_moments(es)
+
+    def _centre_at_modes(self, theta):
+        """:meth:`find_mode` where the modes and curvatures are finite; else the nodes stay
+        (an overflowing row density, as a residual SD running to 0, leaves them as they are)."""
+        state = self.integ.adaptation()
+        try:
+            with np.errstate(all="ignore"):
+                u, H = self.conditional_modes(theta)
+                ok = np.isfinite(u).all() and np.isfinite(H).all()
+                if ok:
+                    self.integ.set_moments(u, np.linalg.inv(H))
+                    ok = np.isfinite(self.integ.m).all() and np.isfinite(self.integ.R).all()
+        except np.linalg.LinAlgError:
+            ok = False
+        if not ok:
+            self.integ.restore(state)
 
     def find_mode(self, theta):
         """Laplace: adapt the one node to each cluster's mode and curvature."""
