@@ -246,7 +246,7 @@ def singular_terms(lik, theta) -> list[str]:
     d = lik.design
     P = L.unpack(L.expand(theta))
     scale = 1.0
-    if d.family.has_residual_sd and d.family.link.name == "identity" and P["extra"].size:
+    if d.family.has_residual_sd and P["extra"].size:  # a gaussian outcome (identity link)
         scale = float(np.exp(np.mean(P["extra"])))
     Lo, Lc = lik.factor_matrices(P)
     out = []
