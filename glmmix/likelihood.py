@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from .design import Design
 from .families import Family
-from .mathutils import SUM_SPREAD_LIMIT, lse, lse_softmax, lse_softmax_sum
+from .mathutils import OnWorkers, SUM_SPREAD_LIMIT, lse, lse_softmax, lse_softmax_sum
 from .params import ParamLayout
 from .quadrature import Integration, gauss_hermite
 from .random_effects import factor as re_factor
@@ -426,6 +426,10 @@ SHARD_CELLS = 1 << 19
 #: an adaptation step shrinks the latents' scale by at most this factor in any direction
 #: (``MixtureLikelihood._set_moments``)
 ADAPT_MAX_SHRINK = 0.5
+#: an adaptation step (the ADAPT_CENTRE_STEP-th) that still moves the log-likelihood by more
+#: than ADAPT_CENTRE_JUMP re-centres the nodes at the modes (:meth:`MixtureLikelihood.adapt`)
+ADAPT_CENTRE_JUMP = 1.0
+ADAPT_CENTRE_STEP = 3
 
 
 def _same_rows(A, first, inv) -> bool:
@@ -1351,17 +1355,23 @@ class MixtureLikelihood:
         if self.integ.n_nodes < 2:
             self.find_mode(theta)
             return self.loglik(theta)
-        if self.K == 1 and not self.design.re_cls and self.design.form != "crossed":
-            # centre the rule at each cluster's mode first (Newton's method converges from any
-            # start): moment steps from nodes fitted to other parameters see no posterior mass
-            # when the posteriors are narrow (large counts: a posterior SD of 0.001 shifted
-            # 30 SDs moved 2% per step) and then crawl
-            self._centre_at_modes(theta)
+        # moment steps from nodes fitted to other parameters see no posterior mass when the
+        # posteriors are narrow (large counts: a posterior SD of 0.001 shifted 30 SDs moved 2%
+        # per step) and then crawl; a step that still moves the log-likelihood by more than
+        # ADAPT_CENTRE_JUMP after ADAPT_CENTRE_STEP steps centres the rule at each cluster's mode
+        # (Newton's method converges from any start) and goes on from there (one-class models
+        # with outcome effects, in memory)
+        centre = (self.K == 1 and not self.design.re_cls and self.design.form != "crossed"
+                  and not isinstance(self.design.X, OnWorkers))
         prev = None
-        for _ in range(max_iter):
+        for it in range(max_iter):
             ll, mean, cov = self._moments_at(theta)
             if prev is not None and abs(ll - prev) < tol:
                 return ll
+            if centre and it == ADAPT_CENTRE_STEP and abs(ll - prev) > ADAPT_CENTRE_JUMP:
+                centre = False
+                self._centre_at_modes(theta)
+                ll, mean, cov = self._moments_at(theta)
             prev = ll
             self._set_moments(mean, cov)
         return self.loglik(theta)
