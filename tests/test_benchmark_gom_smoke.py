@@ -2,7 +2,9 @@
 
 The time bound is on the CPU time of this process, not on the elapsed time: the elapsed time
 also counts whatever else the machine runs, the CPU time only what glmmix computed. The quick
-run takes about 5 s of CPU time; the bound (30 s) fails for a real slowdown, not for load."""
+run takes 12-15 s of CPU time alone; under a load of 7 on 2 cores it measured 31-33 s (the
+BLAS threads' waiting counts as CPU time), so the bound is 60 s: it fails for a real slowdown,
+not for load."""
 
 import re
 from benchmarks import gom_nlsy_scale
@@ -16,4 +18,4 @@ def test_gom_scale_quick(capsys):
     assert llf, out
     # the LCA is the GoM with a class-logit SD of 0, and the GoM starts from it: never worse
     assert float(llf.group(2)) >= float(llf.group(1)) - 1e-6
-    assert cpu < 30, f"{cpu:.1f} s of CPU time (about 5 s expected)"
+    assert cpu < 60, f"{cpu:.1f} s of CPU time (12-15 s expected on an idle machine)"
