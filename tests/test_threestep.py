@@ -241,21 +241,27 @@ def test_infinite_distal_value_is_refused_naming_column_and_unit(distal):
         three_step(res, bad, "z ~ 1", method="bch")
 
 
-def test_distal_bch_and_ml_match_stepmix():
-    """StepMix 3.0.0 on stored simulated data (tests/reference/scripts/threestep_stepmix.py):
-    three steps with modal assignment, class-specific means and SDs of z. BCH agrees to 1e-4;
-    ML to 5e-4 (StepMix's EM stops on a change of the average log-likelihood per unit of
-    1e-10, a little short of the maximum that glmmix's gradient check reaches)."""
+def _stepmix_case(data_file, column):
+    """The StepMix reference values, the stored wide data and the two-class LCA fitted to them."""
     import json
     from pathlib import Path
 
     ref_dir = Path(__file__).parent / "reference"
     ref = json.loads((ref_dir / "values" / "threestep_stepmix.json").read_text())
-    wide = pd.read_csv(ref_dir / "data" / "threestep_distal.csv")
-    long = wide.melt(id_vars=["id", "z"], var_name="item", value_name="y")
+    wide = pd.read_csv(ref_dir / "data" / data_file)
+    long = wide.melt(id_vars=["id", column], var_name="item", value_name="y")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = gm.fit(LCA, long, n_classes=2, family="bernoulli", seed=1, se="none")
+    return ref, wide, res
+
+
+def test_distal_bch_and_ml_match_stepmix():
+    """StepMix 3.0.0 on stored simulated data (tests/reference/scripts/threestep_stepmix.py):
+    three steps with modal assignment, class-specific means and SDs of z. BCH agrees to 1e-4;
+    ML to 5e-4 (StepMix's EM stops on a change of the average log-likelihood per unit of
+    1e-10, a little short of the maximum that glmmix's gradient check reaches)."""
+    ref, wide, res = _stepmix_case("threestep_distal.csv", "z")
     # StepMix's class order by P(u0 = 1): glmmix's classes in the same order
     order = np.argsort(-res.profile().loc["item[u0]", ["class1", "class2"]].to_numpy(float))
     sm_order = np.argsort(-np.asarray(ref["BCH"]["p_u0"]))
@@ -272,16 +278,7 @@ def test_covariates_bch_and_ml_match_stepmix():
     """StepMix 3.0.0, covariates of class membership (tests/reference/scripts/threestep_stepmix.py,
     Newton-Raphson to convergence): the logit of the class with P(u0 = 1) = 0.8 against the
     other, intercept and slope, to 1e-4."""
-    import json
-    from pathlib import Path
-
-    ref_dir = Path(__file__).parent / "reference"
-    ref = json.loads((ref_dir / "values" / "threestep_stepmix.json").read_text())
-    wide = pd.read_csv(ref_dir / "data" / "threestep_covariate.csv")
-    long = wide.melt(id_vars=["id", "x"], var_name="item", value_name="y")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = gm.fit(LCA, long, n_classes=2, family="bernoulli", seed=1, se="none")
+    ref, wide, res = _stepmix_case("threestep_covariate.csv", "x")
     high = int(np.argmax(res.profile().loc["item[u0]", ["class1", "class2"]].to_numpy(float)))
     sign = 1.0 if high == 0 else -1.0  # glmmix: logits of class 1 against class 2
     for method in ("bch", "ml"):
