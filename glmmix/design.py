@@ -240,6 +240,21 @@ def _shared_outcome(formula, family, aux, df, fitted) -> Design | None:
     return d if same else None
 
 
+def _shared_maps(units: _Units, d: Design) -> _Units:
+    """``units`` whose row, unit and cluster maps are the arrays of the design ``d`` where they
+    hold the same numbers (a simpler model's units are often the fitted model's clusters)."""
+    have = [d.unit_of_row, d.unit_starts, d.cluster_of_unit]
+
+    def same(a):
+        for b in have:
+            if isinstance(b, np.ndarray) and b.shape == a.shape and b.dtype == a.dtype and np.array_equal(a, b):
+                return b
+        return a
+
+    return replace(units, unit_of_row=same(units.unit_of_row), starts=same(units.starts),
+                   cluster_of_unit=same(units.cluster_of_unit))
+
+
 def _offset(x):
     """``offset(expr)`` in a formula: the expression's values, which must be numeric."""
     values = np.asarray(x)
@@ -422,6 +437,8 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
         if family.thresholds:
             _threshold_groups(aux, meas, fitted)
     shared = _shared_outcome(formula, family, aux, df, fitted)
+    if shared is not None:  # row and unit maps equal to the shared design's: its arrays, not copies
+        units = _shared_maps(units, shared)
     if shared is not None:  # the same outcome arrays as a design of the same rows: shared, not rebuilt
         aux, y = shared.aux, shared.y
     elif fitted is not None and family.thresholds:

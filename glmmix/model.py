@@ -316,6 +316,7 @@ class MixtureModel:
                           + (f", {d.D} random-effect dimension(s), integration {self.integration.method!r}" if d.D else ""))
         starts_s, limits, candidates = self.structured_starts(opts)
         fr = estimate(lik, opts, start_params=theta0, structured=starts_s, limits=limits, candidates=candidates)
+        del starts_s, limits, candidates  # the simpler models' fits they hold are not needed beyond here
         lik.restore(fr.adapt_state)  # keep the nodes adapted to the estimates
         say(opts.verbose, f"standard errors: {se}")
         cov_free, _ = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)

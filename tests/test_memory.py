@@ -126,6 +126,7 @@ def test_simpler_model_shares_the_outcome_arrays():
         r1, r2 = (m.fit(starts=(2, 1), seed=3, se="none") for m in (lca, alone))
     d = lca.design
     assert d.X is gom.design.X and d.y is gom.design.y and d.aux is gom.design.aux
+    assert d.unit_of_row is gom.design.cluster_of_unit  # the LCA's units are the GoM's clusters
     assert other.design.X is not gom.design.X and shuffled.design.y is not gom.design.y
     assert d.n_units == 400 and d.n_rows == gom.design.n_rows
     assert r1.llf == r2.llf
