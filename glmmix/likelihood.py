@@ -563,7 +563,7 @@ def run_patterns(starts, n: int, codes, n_codes: int, extra=(), weights=None):
         hh = np.add.reduceat(c, np.asarray(starts[a:b] - ra, np.intp)) if rb > ra else np.zeros(b - a, np.uint64)
         for A in extra:
             for j in range(A.shape[1]):
-                hh += _mix64(_bits(A[a:b, j]) + np.uint64(2 * j + 1) * _MIX[0])
+                hh += _mix64(_bits(A[a:b, j]) + np.uint64((2 * j + 1) * int(_MIX[0]) % 2**64))  # a salt per column
         h[a:b] = hh
     first, inv = _group_by_hash(h)
     del h
