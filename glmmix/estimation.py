@@ -1211,7 +1211,9 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
             lik = _own_state(lik, state0)
             best.ll = lik.loglik(theta0)
     best.boundary = find_boundary(lik, best.theta)
-    held = heywood_params(lik, best.theta) if best.boundary else []
+    # the residual SDs among the boundary estimates are Heywood cases (find_boundary)
+    held = [i for i in best.boundary if lik.family.has_residual_sd
+            and lik.layout.block_of(lik.layout.first_full[i]) == "extra"]
     if held:
         _polish_interior(lik, best, held, opts)
     if best.boundary:

@@ -140,10 +140,11 @@ def _sd_sets(lik):
     return fi, sd_g, g
 
 
-def _small_sds(lik, theta, fraction) -> np.ndarray:
+def _small_sds(lik, theta, fraction, sets) -> np.ndarray:
     """(classes, sets) mask of residual SDs below ``fraction`` times their outcomes' SD, in a
-    model with random effects or factors (the estimate itself is compared)."""
-    fi, sd_g, _ = _sd_sets(lik)
+    model with random effects or factors (the estimate itself is compared); ``sets``:
+    :func:`_sd_sets`."""
+    fi, sd_g, _ = sets
     floor = fraction * sd_g
     P = lik.layout.unpack(lik.layout.expand(theta))
     low = np.zeros(fi.shape, bool)
@@ -171,10 +172,10 @@ def heywood_params(lik, theta) -> list[int]:
     and the log-likelihood changes by less than ``HEYWOOD_FLAT`` when they shrink tenfold
     (an item measuring a factor without error: the marginal covariance stays regular, so
     the supremum is finite and the fit approaches it)."""
-    if not lik.D or _sd_sets(lik) is None:
+    sets = _sd_sets(lik) if lik.D else None
+    if sets is None:
         return []
-    fi, _, _ = _sd_sets(lik)
-    cand = np.unique(fi[_small_sds(lik, theta, HEYWOOD_FRACTION)])
+    cand = np.unique(sets[0][_small_sds(lik, theta, HEYWOOD_FRACTION, sets)])
     return [int(f) for f in cand if abs(_change_towards_zero(lik, theta, int(f))) < HEYWOOD_FLAT]
 
 
@@ -201,7 +202,7 @@ def degenerate_params(lik, theta) -> list[str]:
     floor = SIGMA_FLOOR * sd_g  # (E,)
     P = L.unpack(L.expand(theta))
     if d.D:
-        low = _small_sds(lik, theta, SIGMA_FLOOR)
+        low = _small_sds(lik, theta, SIGMA_FLOOR, sets)
         for f in np.unique(fi[low]):
             if _change_towards_zero(lik, theta, int(f)) <= HEYWOOD_FLAT:
                 low[fi == f] = False
