@@ -73,6 +73,9 @@ class EStep:
     re_lin : (prior groups, n_slots, Q) random parts of the class logits (None without them)
     eta_nodes : the nodes of the linear predictors' node axis (``nodes``, or with a shared rule
     whose nodes repeat in the outcome terms' dimensions, (G, eta_q, D) one node per value)
+    prior_nodes : the nodes of the class priors' node axis (``logprior``, ``re_lin``, the prior
+    weights): ``nodes``, or on a product rule whose class-logit dimensions are disjoint from
+    the outcome's (``_Product``), (1, Qc, D) one node per value of the class-logit dimensions
     """
 
     ll: float
@@ -94,6 +97,7 @@ class EStep:
     wb: np.ndarray = None
     re_lin: np.ndarray = None
     eta_nodes: np.ndarray = None
+    prior_nodes: np.ndarray = None
     #: an evaluation summed over blocks of clusters (``MixtureLikelihood.shards``): what the
     #: blocks returned (``"grad"``, ``"moments"``, ``"post"``), and where it was taken
     #: (theta, adaptation state, homogeneous) so that other sums are computed on request
@@ -103,6 +107,8 @@ class EStep:
     def __post_init__(self):
         if self.eta_nodes is None:  # the linear predictors' nodes are the rule's
             self.eta_nodes = self.nodes
+        if self.prior_nodes is None:  # the class priors' nodes are the rule's
+            self.prior_nodes = self.nodes
 
 
 @dataclass
@@ -398,20 +404,146 @@ class _Factored:
         return out.reshape(Z, Kb * Kw, Q)
 
 
+    def unit_sums(self, R):
+        """post_c[v, b, w, q] R[v, b, q] of every unit pattern: (V, K, Q)."""
+        V, Kb = R.shape[:2]
+        return (self[np.arange(V)].reshape(V, Kb, -1, self.shape[2]) * R[:, :, None, :]).reshape(self.shape)
+
+
+class _Product:
+    """Within-state posteriors given (between state, node) on a shared product rule whose
+    outcome dimensions and class-logit dimensions are disjoint (Table 3's Model 6, the
+    FMA-GoM): node q is the pair (i, c) of a value i of the outcome's dimensions (Qo) and a
+    value c of the class logits' (Qc), q = i * Qc + c, and the nodes enter the unit
+    log-densities through i and the class log-priors through c only.
+
+    With ``eb`` (V, Kb, Qo, Kw) the exponentials of the unit log-densities (less their maximum
+    over the within states w) and ``ea`` (prior groups, Kb, Kw, Qc) those of the class
+    log-priors, the sum over w at the pairs (i, c) of unit v is the matrix product
+    s[v, b] = eb[v, b] @ ea[z_v, b] (Qo x Kw by Kw x Qc), and the posteriors are
+    post_c[v, b, w, (i, c)] = eb[v, b, i, w] ea[z_v, b, w, c] / s[v, b, i, c]. The gradient's
+    sums of post_c times weights pq over the class-logit values (the outcome terms) and over
+    the outcome values and units (the class priors) are matrix products with R = pq / s too:
+    no (units x states x nodes) array is formed. Arrays (V, Kb, Q) are s, R and the cluster
+    sums' operands only.
+    """
+
+    def __init__(self, ea, eb, zinv, Qc: int):
+        self.ea, self.eb, self.zinv = ea, eb, zinv
+        V, Kb, Qo, Kw = eb.shape
+        self.Qo, self.Qc = Qo, Qc
+        self.shape = (V, Kb * Kw, Qo * Qc)
+        if ea.shape[0] == 1 and Kb == 1:  # one prior group: one matrix product for all units
+            self.s = (eb.reshape(V * Qo, Kw) @ ea[0, 0]).reshape(V, 1, Qo, Qc)
+        else:
+            self.s = np.matmul(eb, ea[0] if ea.shape[0] == 1 else ea[zinv])
+        self.R = None
+
+    @classmethod
+    def of(cls, a, b, zinv, Qc: int):
+        """The factored sums for class log-priors ``a`` (prior groups, Kb, Kw, Qc) and unit
+        log-densities ``b`` (V, Kb, Kw, Qo), with (the maxima over w of) ``a`` (groups, Kb,
+        Qc) and ``b`` (V, Kb, Qo): the log of sum_w exp(a + b) is log s plus the two maxima.
+        None when the spread over w of both operands exceeds ``SUM_SPREAD_LIMIT`` (with the
+        largest term of one operand, the product is at least exp(-the other's spread), far
+        from underflow, as in ``mathutils.lse_softmax_sum``), or a term is infinite."""
+        ma, mb = a.max(axis=2), b.max(axis=2)
+        if not (np.isfinite(ma).all() and np.isfinite(mb).all()):
+            return None
+        spread = min(float((ma - a.min(axis=2)).max(initial=0.0)), float((mb - b.min(axis=2)).max(initial=0.0)))
+        if spread > SUM_SPREAD_LIMIT:
+            return None
+        eb = np.exp(b - mb[:, :, None, :]).transpose(0, 1, 3, 2).copy()  # (V, Kb, Qo, Kw)
+        f = cls(np.exp(a - ma[:, :, None, :]), eb, zinv, Qc)
+        f.ma, f.mb = ma, mb
+        return f
+
+    def cluster_sums(self, Gc):
+        """sum over each cluster pattern's units (``Gc``: cluster patterns x unit patterns) of
+        log sum_w exp(a + b): (Gp, Kb, Q). The maxima are summed on their own (small) axes
+        and added at the cluster level."""
+        V, Kb, Qo, Qc = self.s.shape
+        Gp = Gc.shape[0]
+        lg = np.asarray(Gc @ np.log(self.s).reshape(V, -1)).reshape(Gp, Kb, Qo, Qc)
+        lg += np.asarray(Gc @ self.mb.reshape(V, -1)).reshape(Gp, Kb, Qo, 1)
+        if self.ea.shape[0] == 1:  # one prior group: its maxima times the clusters' unit counts
+            lg += np.asarray(Gc @ np.ones(V)).reshape(Gp, 1, 1, 1) * self.ma[0][None, :, None, :]
+        else:
+            lg += np.asarray(Gc @ self.ma[self.zinv].reshape(V, -1)).reshape(Gp, Kb, 1, Qc)
+        return lg.reshape(Gp, Kb, Qo * Qc)
+
+    def weights(self, pq):
+        """R = pq / s (V, Kb, Q), in place of ``pq``: what the sums below take."""
+        pq /= self.s.reshape(pq.shape)
+        self.R = pq
+        return pq
+
+    def node_sums(self, R):
+        """sum over the class-logit values c of post_c[v, b, w, (i, c)] R[v, b, (i, c)]:
+        (V, K, Qo), the outcome terms' weights."""
+        V, Kb, Qo, Qc = self.s.shape
+        Kw = self.eb.shape[3]
+        R4 = R.reshape(V, Kb, Qo, Qc)
+        if self.ea.shape[0] == 1 and Kb == 1:
+            t = (R4.reshape(V * Qo, Qc) @ self.ea[0, 0].T).reshape(V, 1, Qo, Kw)
+        else:
+            ea = self.ea[0] if self.ea.shape[0] == 1 else self.ea[self.zinv]
+            t = np.matmul(R4, np.swapaxes(ea, -1, -2))
+        t *= self.eb
+        return t.transpose(0, 1, 3, 2).reshape(V, Kb * Kw, Qo)
+
+    def _prior_terms(self, R):
+        """sum over the outcome values i of eb[v, b, i, w] R[v, b, (i, c)]: (V, Kb, Kw, Qc)."""
+        V, Kb, Qo, Qc = self.s.shape
+        return np.matmul(np.swapaxes(self.eb, -1, -2), R.reshape(V, Kb, Qo, Qc))
+
+    def unit_sums(self, R):
+        """sum over the outcome values of post_c R per unit pattern: (V, K, Qc), the class
+        priors' weights on the class-logit values."""
+        V = self.s.shape[0]
+        ea = self.ea[0][None] if self.ea.shape[0] == 1 else self.ea[self.zinv]
+        return (self._prior_terms(R) * ea).reshape(V, -1, self.Qc)
+
+    def group_sums(self, R, Zmap=None):
+        """The same summed over the units of each prior group (``Zmap``: prior groups x unit
+        patterns; None with one group): (groups, K, Qc)."""
+        V, Kb, Qo, Qc = self.s.shape
+        Kw = self.eb.shape[3]
+        if self.ea.shape[0] == 1:
+            R4 = R.reshape(V, Kb, Qo, Qc)
+            out = np.stack([self.eb[:, b].reshape(V * Qo, Kw).T @ R4[:, b].reshape(V * Qo, Qc)
+                            for b in range(Kb)])[None]
+        else:
+            out = np.asarray(Zmap @ self._prior_terms(R).reshape(V, -1)).reshape(-1, Kb, Kw, Qc)
+        out *= self.ea
+        return out.reshape(out.shape[0], Kb * Kw, Qc)
+
+    def __getitem__(self, idx):
+        """post_c of the units ``idx``: (n, K, Q)."""
+        eb = self.eb[idx]  # (n, Kb, Qo, Kw)
+        n, Kb, Qo, Kw = eb.shape
+        ea = self.ea[self.zinv[idx]] if self.ea.shape[0] > 1 else self.ea[[0] * n]  # (n, Kb, Kw, Qc)
+        e = eb.transpose(0, 1, 3, 2)[..., None] * ea[:, :, :, None, :]  # (n, Kb, Kw, Qo, Qc)
+        e /= self.s[idx][:, :, None]
+        return e.reshape(n, Kb * Kw, Qo * self.Qc)
+
+
 class _PriorWeights:
     """Posterior weights of (unit, within state, node), post_c * pq, kept factored
-    (:class:`_Factored`): summed into prior groups on request (``_group_sum``), or whole."""
+    (:class:`_Factored`, :class:`_Product`): summed into prior groups on request
+    (``_group_sum``), or whole."""
 
-    def __init__(self, fac: _Factored, pq):
-        self.fac, self.pq = fac, pq
-        self.shape = fac.shape
+    def __init__(self, fac, pq, Zmap=None):
+        self.fac, self.pq, self.Zmap = fac, pq, Zmap
+        self.shape = fac.shape if isinstance(fac, _Factored) else fac.shape[:2] + (fac.Qc,)
 
     def grouped(self):
+        if isinstance(self.fac, _Product):
+            return self.fac.group_sums(self.pq, self.Zmap)
         return self.fac.group_sums(self.pq)
 
     def __array__(self, dtype=None, copy=None):
-        V, Kb = self.pq.shape[:2]
-        out = (self.fac[np.arange(V)].reshape(V, Kb, -1, self.shape[2]) * self.pq[:, :, None, :]).reshape(self.shape)
+        out = self.fac.unit_sums(self.pq)
         return out if dtype is None else out.astype(dtype)
 
 
@@ -641,6 +773,7 @@ class MixtureLikelihood:
         if self.D > 0 and self.integ.m.shape[0] != n_adapt:
             self.integ.reset(n_adapt)
         self._eta_grid = self._outcome_subgrid()
+        self._prior_grid = self._class_subgrid()
         self._per_row = per_row
         # the row set depends on the design and on (per_row, shared_nodes) only: another rule's
         # likelihood (with_integration) reuses it rather than holding a second copy
@@ -682,7 +815,9 @@ class MixtureLikelihood:
         G = d.n_clusters
         if G < 2 or self.laplace or d.groupings is not None:
             return None
-        per_cell = self.K * max(self.integ.n_nodes, 1)
+        # a product rule's sums over classes (``_Product``) form (rows x between states x nodes)
+        # arrays only
+        per_cell = (self.cs.Kb if self._prior_grid is not None else self.K) * max(self.integ.n_nodes, 1)
         if self._per_row:
             n = max(d.n_rows, d.n_units)
         else:
@@ -766,6 +901,31 @@ class MixtureLikelihood:
             return first, inv, np.r_[0, np.flatnonzero(np.diff(inv)) + 1]
         S = sp.csr_matrix((np.ones(inv.size), (np.arange(inv.size), inv)), shape=(inv.size, first.size))
         return first, inv, S
+
+    def _class_subgrid(self):
+        """On a shared rule whose outcome terms see the distinct values of their dimensions in
+        runs (``_outcome_subgrid``), random class logits in the other dimensions, classes
+        inside the integral, and nodes that are every pair (outcome value i, class-logit value
+        c) once, in the order q = i * Qc + c (a product rule with the outcome's dimensions
+        first): the class priors are evaluated on the Qc values and the sum over classes at
+        the node pairs is a matrix product (``_Product``). Returns (first node of each
+        class-logit value, node -> value index), or None."""
+        grid = self._eta_grid
+        if (grid is None or not isinstance(grid[2], np.ndarray) or self.form != "inside"
+                or not self.design.re_cls):
+            return None
+        dims_o = np.unique(np.concatenate([np.atleast_1d(np.arange(self.D)[d]) for d in self._dims_out]))
+        dims_c = np.unique(np.concatenate([np.atleast_1d(np.arange(self.D)[d]) for d in self._dims_cls]))
+        if np.intersect1d(dims_o, dims_c).size:
+            return None
+        t = self.integ.t
+        _, first, inv = np.unique(t[:, dims_c], axis=0, return_index=True, return_inverse=True)
+        inv = inv.ravel()
+        Q, Qo, Qc = t.shape[0], grid[0].size, first.size
+        q = np.arange(Q)
+        if Q != Qo * Qc or not (np.array_equal(grid[1], q // Qc) and np.array_equal(inv, q % Qc)):
+            return None
+        return first, inv
 
     def coarse(self, n_points: int = 3) -> "MixtureLikelihood":
         """This likelihood on adaptive Gauss-Hermite with ``n_points`` per dimension, for an
@@ -881,14 +1041,28 @@ class MixtureLikelihood:
         # Step 3: class log-probabilities (the joint state's recursive logits, classes.py),
         # with random class logits if any, per prior group (units with the same covariates,
         # class random-term designs and nodes)
+        # (on a product rule whose class-logit dimensions are the outcome's complement, on the
+        # distinct values of the class-logit dimensions, ``_class_subgrid``)
         cs = self.cs
         gam = P["gamma"].ravel()
         re_lin = None
+        prior_nodes = u_nodes
+        pgrid = self._prior_grid if take is not None else None
         if self.design.re_cls:
-            nodes_z = u_nodes[:1] if self.shared_nodes else u_nodes[rs.cluster_of_z]
-            re_lin = self._class_re_lin(rs.Wu, Lc, nodes_z)  # (groups, n_slots, Q)
-        logprior = cs.logprior("within", gam, rs.Zus, re_lin)  # (groups, S, Qc)
+            if pgrid is not None:
+                prior_nodes = u_nodes[:1, pgrid[0]]
+            nodes_z = prior_nodes[:1] if self.shared_nodes else prior_nodes[rs.cluster_of_z]
+            re_lin = self._class_re_lin(rs.Wu, Lc, nodes_z)  # (groups, n_slots, Q or Qc)
+        logprior = cs.logprior("within", gam, rs.Zus, re_lin)  # (groups, S, Q or Qc)
         logpb = cs.logprior("between", gam, rs.Zgs) if cs.betw else None  # (cluster patterns, Kb)
+        product = None
+        if pgrid is not None:
+            Kb = cs.Kb
+            product = _Product.of(logprior.reshape(-1, Kb, K // Kb, logprior.shape[2]), lu.reshape(V, Kb, K // Kb, Qe),
+                                  rs.zinv, pgrid[0].size)
+            if product is None:  # a product of exponentials could underflow: on every node
+                logprior, re_lin = (np.take(a, pgrid[1], axis=-1) for a in (logprior, re_lin))
+                prior_nodes = u_nodes
         # Step 4: combine by form.
         if self.form == "outside":  # units are clusters
             if self.class_nodes:
@@ -897,11 +1071,12 @@ class MixtureLikelihood:
                 logw_v = (logw[:1] if self.shared_nodes else logw[rs.cluster_of_v])[:, None, :]
             c = self._combine_outside(rs, lu, logw_v, logprior[rs.zinv], self.class_nodes)
         else:
-            c = self._combine_inside(rs, lu, logw, logprior, logpb, re_lin is not None, take)
+            c = self._combine_inside(rs, lu, logw, logprior, logpb, re_lin is not None, take, product)
         wpat = None
         if derivs:  # summed over the nodes the linear predictors do not tell apart
-            if c.Wu is None:  # factored within-state posteriors (``_Factored``): nodes summed
-                Wu = c.post_c.node_sums(c.pq)[:, :, None]
+            if c.Wu is None:  # factored within-state posteriors: nodes summed (``_Factored``),
+                Wu = c.post_c.node_sums(c.pq)  # or the class-logit values (``_Product``)
+                Wu = Wu[:, :, None] if Wu.ndim == 2 else Wu
             elif Qe == 1:
                 Wu = c.Wu.sum(axis=2, keepdims=True)
             elif grid is not None:
@@ -912,7 +1087,7 @@ class MixtureLikelihood:
             wpat = np.asarray(rs.CT @ Wu.reshape(V, -1)).reshape(rs.P, K, Wu.shape[2])
         es = EStep(c.ll, c.ll_units, c.post, logprior, wpat, fe, P, c.post_node, u_nodes,
                    eta_q=Qe, pq=c.pq, rs=rs, post_c=c.post_c, post_bq=c.post_bq, post_vq=c.post_vq,
-                   wprior=c.wprior, wb=c.wb, re_lin=re_lin, eta_nodes=eta_nodes)
+                   wprior=c.wprior, wb=c.wb, re_lin=re_lin, eta_nodes=eta_nodes, prior_nodes=prior_nodes)
         return self._homogeneous(es) if homogeneous else es
 
     def _homogeneous(self, es: EStep) -> EStep:
@@ -975,11 +1150,14 @@ class MixtureLikelihood:
                          post_node=post_node, Wu=m[:, None, None] * post_v[:, :, None] * post_q,
                          wprior=(m[:, None] * post_v)[:, :, None], pq=pq, post_vq=post_v[:, :, None] * post_q)
 
-    def _combine_inside(self, rs, lu, logw, logprior, logpb, random_logits: bool, take=None) -> _Combined:
+    def _combine_inside(self, rs, lu, logw, logprior, logpb, random_logits: bool, take=None,
+                        product=None) -> _Combined:
         """Classes inside the integral: within states w are summed per unit; between states b
         (one per cluster, Section 6) and nodes per cluster:
         L_g = sum_b P(b) int phi(u) prod_units sum_w P(w|b,u) f du. ``take``: lu is given on
-        the distinct values of the outcome's latent dimensions, node q at ``take[q]``."""
+        the distinct values of the outcome's latent dimensions, node q at ``take[q]``;
+        ``product``: the sums over within states of a product rule (``_Product``), where lu and
+        logprior are on the outcome's and the class logits' values."""
         K, Kb = self.K, self.cs.Kb
         V, Q = lu.shape[0], logw.shape[1]
         m = rs.mult
@@ -990,7 +1168,9 @@ class MixtureLikelihood:
         if take is None and lu.shape[2] > 1 and lu.strides[2] == 0:
             fac = _Factored.of(logprior.reshape(-1, Kb, K // Kb, logprior.shape[2]), lu[:, :, 0].reshape(V, Kb, -1),
                                rs.zinv)
-        if fac is not None:
+        if product is not None:  # the sums are taken at the cluster level (``_Product.cluster_sums``)
+            lu2 = post_c = product
+        elif fac is not None:
             lu2, post_c = fac
         elif take is not None:
             lu2, post_c = lse_softmax_sum(logprior.reshape(-1, Kb, K // Kb, logprior.shape[2]),
@@ -1008,7 +1188,10 @@ class MixtureLikelihood:
             pq = m[:, None, None]
         else:  # clusters (or cluster patterns, with multiplicities)
             Gp = rs.Gc.shape[0]
-            lg = np.asarray(rs.Gc @ lu2.reshape(V, -1)).reshape(Gp, Kb, Q)
+            if product is not None:
+                lg = product.cluster_sums(rs.Gc)
+            else:
+                lg = np.asarray(rs.Gc @ lu2.reshape(V, -1)).reshape(Gp, Kb, Q)
             lg = lg + logw[:Gp, None, :]  # shared nodes: rows of logw agree
             if logpb is not None:
                 lg = lg + logpb[:, :, None]
@@ -1024,7 +1207,11 @@ class MixtureLikelihood:
             else:
                 pq = np.asarray(rs.GcT @ (rs.gmult[:, None] * post)).reshape(V, Kb, Q)
             wb = rs.gmult[:, None] * post_bq.sum(axis=2) if logpb is not None else None
-        if isinstance(post_c, _Factored):  # sums over nodes (evaluate) and prior groups on request
+        if product is not None:  # sums over the class-logit values (evaluate) and prior groups on request
+            Wu = None
+            pq = product.weights(pq)
+            wprior = _PriorWeights(product, pq, rs.Zmap)
+        elif isinstance(post_c, _Factored):  # sums over nodes (evaluate) and prior groups on request
             Wu = None
             wprior = _PriorWeights(post_c, pq) if random_logits else post_c.node_sums(pq)[:, :, None]
         else:
@@ -1149,7 +1336,7 @@ class MixtureLikelihood:
     def _cls_re_grad(self, es: EStep, resid, per_unit: bool = False):
         """Gradient of the class random terms' entries from the slot residuals ``resid`` of
         the prior groups (or, per_unit, of the unit patterns)."""
-        Ws, nodes = self._prior_rows(es.rs, es.nodes, per_unit)
+        Ws, nodes = self._prior_rows(es.rs, es.prior_nodes, per_unit)
         n = nodes.shape[0]
         Mc = np.einsum("ucq,uqd->ucd", resid, nodes)
         out = []
@@ -1165,12 +1352,10 @@ class MixtureLikelihood:
         """Sum (P, K*Qe, m) contributions into (K, E) using column map cols (P, m)."""
         K = self.K
         E = self.layout.blocks["extra"].shape[1]
-        S = vals.shape[1]
-        out = np.zeros((K, E))
+        P, S = vals.shape[:2]
+        per_class = vals.reshape(P, K, S // K, -1).sum(axis=2)  # the columns do not depend on the node
         flat_cols = cols.ravel()
-        for s in range(S):  # loop over states only
-            out[s // (S // K)] += np.bincount(flat_cols, weights=vals[:, s, :].ravel(), minlength=E)
-        return out
+        return np.stack([np.bincount(flat_cols, weights=per_class[:, k, :].ravel(), minlength=E) for k in range(K)])
 
     def loglik_and_grad(self, theta):
         es = self.evaluate(theta)
@@ -1309,7 +1494,7 @@ class MixtureLikelihood:
                 Hg = Hg + cs.information("between", gam, rs.Zgs, es.wb)[0]
             _scatter(H, L.free_idx[gb.slice], Hg)
             if self.design.re_cls:
-                Ws, nodes = self._prior_rows(rs, es.nodes, per_unit=False)
+                Ws, nodes = self._prior_rows(rs, es.prior_nodes, per_unit=False)
                 Mc = np.einsum("ucq,uqd->ucd", v, nodes**2)
                 diag = []
                 for b, Wt, pos, dims in zip(self.design.re_cls, Ws, self._pos[len(self.design.re_out):], self._dims_cls):
