@@ -160,10 +160,12 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         Column of between-level weights of the clusters of a two-level model (the random
         terms' grouping), constant within clusters (Mplus's BWEIGHT).
     weight_scaling : {"unscaled", "sample", "cluster", "ecluster"}, optional
-        Scaling of ``weights``: single-level models ``"unscaled"`` (default) or ``"sample"``
-        (sum to the number of units); within-cluster weights ``"cluster"`` (default, sum to
-        the cluster size), ``"ecluster"`` (sum to the effective cluster size) or
-        ``"unscaled"`` (Asparouhov 2006; see :mod:`glmmix.weights`).
+        Scaling of ``weights``: single-level models ``"sample"`` (default: sum to the number
+        of units, as Mplus and ``survey::svyglm``) or ``"unscaled"``; within-cluster weights
+        ``"cluster"`` (default, sum to the cluster size), ``"ecluster"`` (sum to the
+        effective cluster size) or ``"unscaled"`` (Asparouhov 2006; see
+        :mod:`glmmix.weights`). Estimates and SEs do not depend on it; the log-likelihood
+        and the information criteria do.
     cluster_weight_scaling : {"sample", "unscaled"}
         ``"sample"`` (default) scales cluster weights to sum to the number of clusters.
     freq_weights : str, optional

@@ -280,6 +280,11 @@ class MixtureResults(WaldInference):
         return -2 * self.llf + np.log((self.n_independent + 2) / 24.0) * self.df_model
 
     @property
+    def caic(self) -> float:
+        """Consistent AIC (Bozdogan 1987), -2 llf + df_model (log n + 1), n as in ``bic``."""
+        return -2 * self.llf + (np.log(self.n_independent) + 1.0) * self.df_model
+
+    @property
     def entropy(self) -> float:
         """Relative entropy of the classification, 1 - sum(-p log p) / (n log K) (Mplus)."""
         if self.n_classes == 1:

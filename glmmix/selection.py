@@ -46,9 +46,9 @@ The table of :class:`ClassEnumeration` has these columns (a stable interface):
 ``log-likelihood``  maximised log-likelihood
 ``parameters``      number of free parameters
 ``AIC``             -2 LL + 2 p
-``BIC``             -2 LL + p log n, n independent units
+``BIC``             -2 LL + p log n, n independent units (with frequency weights, their sum)
 ``SABIC``           -2 LL + p log((n + 2) / 24)
-``CAIC``            -2 LL + p (log n + 1)
+``CAIC``            -2 LL + p (log n + 1), n as for BIC
 ``entropy``         relative entropy of the classification (NaN for K = 1)
 ``smallest class``  smallest model-implied class proportion
 ``LL replicated``   whether the best log-likelihood was reached by at least two final starts
@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy import integrate
 
 from .exceptions import GlmmixError
@@ -279,6 +280,36 @@ def _fit_settings(res, fit_kwargs):
     return kw
 
 
+def _same_matrix(a, b) -> bool:
+    if sp.issparse(a) or sp.issparse(b):
+        return sp.issparse(a) and sp.issparse(b) and a.shape == b.shape and (a != b).nnz == 0
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def _fitted_data(res, data, kw):
+    """The long data the bootstrap draws from: ``data`` (reshaped when ``kw`` has ``items``,
+    which it then loses), checked to be the rows, outcomes and designs ``res`` was fitted to."""
+    from .formula import parse_formula
+    from .long import wide_for_formula
+    from .simulate import result_likelihood
+
+    if "items" in kw:
+        data = wide_for_formula(parse_formula(res.formula), data, kw.pop("items"), kw.pop("id", None))
+    try:
+        nd = result_likelihood(res, data).design
+    except GlmmixError as exc:
+        raise SelectionError(f"data must be the data both models were fitted to (wide data with their items in "
+                             f"fit_kwargs): {exc}") from None
+    fd = res.model.likelihood.design
+    same = (nd.n_rows == fd.n_rows and nd.n_units == fd.n_units and data.index[nd.row_index].equals(fd.row_index)
+            and np.array_equal(nd.y, fd.y) and _same_matrix(nd.X, fd.X) and _same_matrix(nd.Z, fd.Z))
+    if not same:
+        raise SelectionError(f"data are not the data both models were fitted to ({nd.n_rows} rows with an outcome "
+                             f"and {nd.n_units} units against {fd.n_rows} and {fd.n_units}, or other outcomes or "
+                             "covariates): the bootstrap draws from the fitted design")
+    return data
+
+
 def _boot_one(small, big, data, formula, kw, starts, seed):
     from .api import fit
     from .simulate import simulate
@@ -327,6 +358,7 @@ def blrt(small: MixtureResults, big: MixtureResults, data: pd.DataFrame, n_boot:
     if not isinstance(data, pd.DataFrame):
         raise SelectionError("data must be the DataFrame both models were fitted to")
     kw = _fit_settings(small, fit_kwargs)
+    data = _fitted_data(small, data, kw)
     lr = max(2.0 * (big.llf - small.llf), 0.0)
     seeds = np.random.SeedSequence(seed).generate_state(n_boot)
     jobs = [(small, big, data, small.formula, kw, starts, int(s)) for s in seeds]
@@ -356,10 +388,8 @@ def best_replicated(res, tol: float = 1e-3):
 
 
 def _row(res):
-    n = res.n_clusters
-    p = res.df_model
-    return {"log-likelihood": res.llf, "parameters": p, "AIC": res.aic, "BIC": res.bic, "SABIC": res.sabic,
-            "CAIC": -2 * res.llf + p * (np.log(n) + 1.0), "entropy": res.entropy,
+    return {"log-likelihood": res.llf, "parameters": res.df_model, "AIC": res.aic, "BIC": res.bic, "SABIC": res.sabic,
+            "CAIC": res.caic, "entropy": res.entropy,
             "smallest class": float(np.min(res.class_proportions.to_numpy())), "LL replicated": best_replicated(res),
             "converged": bool(res.converged)}
 

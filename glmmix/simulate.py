@@ -84,10 +84,15 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
     Parameters
     ----------
     model : MixtureResults or str
-        A fitted result (new outcomes for its data and estimates), or a formula.
+        A fitted (or loaded) result: new outcomes at its estimates for the rows of ``data``
+        (encoded as the fitted rows were; the fitted data give a parametric bootstrap sample,
+        other rows a sample from the fitted model with their covariates, units and clusters),
+        or a formula.
     data : DataFrame
-        With a formula: the design (covariates, ids, items). The outcome column may be absent
-        (it is created) except for ordinal outcomes, whose categories it defines.
+        The design (covariates, ids, items). The outcome column may be absent (it is
+        created), except for ``cbind(s, f)``, whose columns give the trials, and, with a
+        formula, ordinal outcomes, whose categories it defines. Rows with a missing outcome
+        are left out, as in fitting.
     params : dict
         With a formula: every free parameter by label, on the scale ``result.params`` reports
         (``class1:item[u1]``, ``sigma``, ``sd(g:Intercept)``, ``cor(g:x,Intercept)``,
@@ -108,10 +113,11 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
             raise DesignError("simulate needs data with a unique index (its rows receive the draws): "
                               "call data.reset_index(drop=True) first")
     if isinstance(model, MixtureResults):
-        if model.model is None or data is None:
-            raise DesignError("simulate(result, data) needs a result fitted in this session and the data it was "
-                              "fitted on (the design: covariates, ids)")
-        return _assemble(model.model.likelihood, model.theta, data, np.random.default_rng(seed))
+        if data is None:
+            raise DesignError("simulate(result, data) needs data: the rows to draw outcomes for (the data the "
+                              "model was fitted to, or other rows with its covariates, units and clusters)")
+        lik = result_likelihood(model, data)
+        return _assemble(lik, model.theta, data, np.random.default_rng(seed), positional=True)
     if data is None or params is None:
         raise DesignError("simulate(formula, data, params=...) needs data and params")
     params = check_label_values(params, "params")
@@ -152,16 +158,39 @@ def from_natural(lik: MixtureLikelihood, values: np.ndarray) -> np.ndarray:
     return L.from_full(L.pack(P))
 
 
-def _assemble(lik, theta, data, rng):
+def result_likelihood(res: MixtureResults, data: pd.DataFrame) -> MixtureLikelihood:
+    """A fitted (or loaded) model's likelihood on the rows of ``data``, encoded as the fitted
+    rows were (:mod:`glmmix.predict`); its rows are labelled by their positions in ``data``.
+    An absent outcome column is a placeholder (its values are not used), except the columns of
+    ``cbind(s, f)``, whose sum gives the trials."""
+    from .design import outcome_columns
+    from .predict import _new_likelihood, _source
+
+    d = _source(res).design
+    cols, pair = outcome_columns(d.formula.outcome)
+    absent = [c for c in cols if c not in data.columns]
+    if absent and pair is not None:
+        raise DesignError(f"data lack {absent} of the outcome {d.formula.outcome!r}: the trials are the sum of its "
+                          "successes and failures")
+    if absent:
+        data = data.assign(**{c: d.aux.categories[0] if d.family.thresholds else 0.0 for c in absent})
+    return _new_likelihood(res, data, with_outcome=True)
+
+
+def _assemble(lik, theta, data, rng, positional=False):
+    """``data``'s rows with an outcome, drawn outcomes written in; ``positional``: the
+    design's rows are positions in ``data`` (:func:`result_likelihood`), else labels."""
     y, cls = _draw(lik, theta, rng)
     d = lik.design
-    out = data.loc[d.row_index].copy()
+    out = (data.iloc[d.row_index.to_numpy()] if positional else data.loc[d.row_index]).copy()
     _write_outcome(out, d, y)
     if d.multi:  # one column per class variable, 1-based
         for t, v in enumerate(d.classes.vars):
             out[f"true_{v.name}"] = d.classes.digits[cls[d.unit_of_row], t] + 1
     elif d.n_classes > 1:
         out["true_class"] = cls[d.unit_of_row] + 1
+    if positional:  # the rows in the order of data
+        return out.iloc[np.argsort(d.row_index.to_numpy(), kind="stable")]
     return out.sort_index()
 
 
@@ -331,6 +360,7 @@ def monte_carlo(generate: Callable, fit: Callable, truth: dict, n_rep: int = 100
         raise DesignError(f"n_rep must be a positive integer, not {n_rep!r}")
     if not isinstance(truth, dict):
         raise DesignError(f"truth must be a dict {{parameter label: true value}}, not {type(truth).__name__}")
+    truth = check_label_values(truth, "truth")
     seeds = np.random.SeedSequence(seed).spawn(n_rep)
     auto = align is None or align is True
     jobs = [(r, generate, fit, s, dict(truth) if auto else None) for r, s in enumerate(seeds)]
@@ -350,6 +380,8 @@ def monte_carlo(generate: Callable, fit: Callable, truth: dict, n_rep: int = 100
             f"the classes of {unaligned} replication(s) could not be matched to the truth (several class "
             "variables, random class logits, or no class-specific parameter in truth): label switching "
             "may bias the summary; pass align=(params, bse) -> (params, bse)", LabelSwitchingWarning, stacklevel=2)
+    if not est:
+        raise DesignError(f"every one of the {n_rep} replications failed; the first error: {fails[0][1]}")
     E = pd.DataFrame(est).T
     S = pd.DataFrame(ses).T
     rows = []

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .api import fit
+from .exceptions import GlmmixError
 from .results import MixtureResults
 
 from typing import TYPE_CHECKING
@@ -178,10 +179,34 @@ def three_pl_parameters(res: MixtureResults) -> pd.DataFrame:
 def compare(results: dict | list) -> pd.DataFrame:
     """Comparison table in the form of the paper's Tables 5 and 6.
 
-    ``results``: a dict {name: result} or a list of results (named by their model type).
+    ``results``: a dict {name: result} or a list of results (named by their model type and
+    number of classes; two results of the same name need a dict). Every result must have been
+    fitted to the same rows: criteria of different data do not compare.
     """
+    if isinstance(results, MixtureResults) or not isinstance(results, (dict, list, tuple)):
+        raise GlmmixError(f"results must be a dict {{name: result}} or a list of results, not "
+                          f"{type(results).__name__}")
     if not isinstance(results, dict):
-        results = {r.model_name + (f" ({r.n_classes} classes)" if r.n_classes > 1 else ""): r for r in results}
+        named = {}
+        for i, r in enumerate(results):
+            if not isinstance(r, MixtureResults):
+                raise GlmmixError(f"results[{i}] is a {type(r).__name__}, not a fitted result")
+            name = r.model_name + (f" ({r.n_classes} classes)" if r.n_classes > 1 else "")
+            if name in named:
+                raise GlmmixError(f"results[{list(named).index(name)}] and results[{i}] are both named {name!r}: "
+                                  "pass a dict {name: result} to tell them apart")
+            named[name] = r
+        results = named
+    if not results:
+        raise GlmmixError("results is empty: give the fitted models to compare")
+    for name, r in results.items():
+        if not isinstance(r, MixtureResults):
+            raise GlmmixError(f"results[{name!r}] is a {type(r).__name__}, not a fitted result")
+    first, r0 = next(iter(results.items()))
+    for name, r in results.items():
+        if r.nobs != r0.nobs:
+            raise GlmmixError(f"{name!r} was fitted to {r.nobs} rows and {first!r} to {r0.nobs}: information "
+                              "criteria compare models of the same data only")
     rows = []
     for name, r in results.items():
         rows.append({"model": name, "log-likelihood": r.llf, "parameters": r.df_model, "AIC": r.aic,
@@ -274,12 +299,29 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
     Raises
     ------
     HypothesisError
-        When ``full`` does not have more free parameters than ``restricted``.
+        When ``full`` does not have more free parameters than ``restricted``, or the models
+        were fitted to different rows or weights.
+    NotImplementedError
+        For fits with sampling weights (pseudo-likelihoods): use ``full.wald_test``.
     """
     from scipy import stats
 
     from .hypothesis import HypothesisError
 
+    for name, r in (("restricted", restricted), ("full", full)):
+        if not isinstance(r, MixtureResults):
+            raise HypothesisError(f"lrtest(restricted, full): {name} is a {type(r).__name__}, not a fitted result")
+        w = r.weighting
+        if w and "freq_weights" not in w:
+            raise NotImplementedError(
+                f"lrtest(): the {name} model has sampling weights; twice the difference of pseudo log-likelihoods "
+                "is not chi-square distributed (it needs a design-based scaling, as Mplus's MLR difference test or "
+                "survey's Rao-Scott test): test the restriction with full.wald_test(...), whose sandwich "
+                "covariance accounts for the weights")
+    if bool(restricted.weighting) != bool(full.weighting) or restricted.nobs != full.nobs:
+        raise HypothesisError("lrtest(restricted, full): the models were not fitted to the same data "
+                              f"({restricted.nobs} and {full.nobs} rows, weights {restricted.weighting} and "
+                              f"{full.weighting})")
     stat = 2.0 * (full.llf - restricted.llf)
     df = full.df_model - restricted.df_model
     if df <= 0:

@@ -21,9 +21,12 @@ proportions count the copies. They are positive integers and are not scaled.
 
 Scaling (Asparouhov 2006, Section 3; Mplus's WTSCALE and BWTSCALE):
 
-* ``weight_scaling`` for single-level models: ``"unscaled"`` (default; frequency weights)
-  or ``"sample"`` (scaled to sum to the number of units, Mplus's single-level default).
-  Estimates and sandwich SEs do not depend on it; the log-likelihood does.
+* ``weight_scaling`` for single-level models: ``"sample"`` (default: scaled to sum to the
+  number of units, as Mplus's single-level default and R's ``survey::svyglm``, whose
+  ``rescale = TRUE`` scales them to mean 1) or ``"unscaled"``. Estimates and sandwich SEs
+  do not depend on it; the log-likelihood does, and so do AIC, BIC and SABIC: weights
+  summing to a population size N would multiply the log-likelihood by about N / n while
+  the penalties count the n units of the sample.
 * ``weight_scaling`` for within-cluster weights of two-level models: ``"cluster"``
   (default, Mplus's WTSCALE=CLUSTER: scaled to sum to the cluster's sample size),
   ``"ecluster"`` (to the effective cluster size (sum w)^2 / sum w^2, WTSCALE=ECLUSTER) or
@@ -41,7 +44,7 @@ import pandas as pd
 from .exceptions import DesignError, plain
 
 WITHIN_SCALINGS = ("cluster", "ecluster", "unscaled")
-SINGLE_SCALINGS = ("unscaled", "sample")
+SINGLE_SCALINGS = ("sample", "unscaled")
 CLUSTER_SCALINGS = ("sample", "unscaled")
 
 
@@ -135,7 +138,7 @@ def sampling_weights(df, unit_of_row, unit_starts, unit_ids, unit_name, cluster_
     if weights is not None:
         uw = _constant(_values(df, weights, "weights"), unit_starts, unit_of_row, weights, unit_level,
                        unit_ids, "weights")
-        scaling = weight_scaling or ("cluster" if two_level else "unscaled")
+        scaling = weight_scaling or ("cluster" if two_level else "sample")
         info.update(weights=weights, weight_scaling=scaling)
         if two_level:
             if scaling not in WITHIN_SCALINGS:

@@ -1,6 +1,6 @@
 """Sampling weights (glmmix/weights.py): frequency weights reproduce duplicated units, the
 weighted gradient matches finite differences, and a weighted GLM matches R's survey::svyglm
-(tests/reference/scripts/svyglm_apistrat.R, R 4.2.2, survey 4.1.1)."""
+(tests/reference/scripts/svyglm_apistrat.R and svyglm_apistrat_loglik.R, R 4.2.2, survey 4.1.1)."""
 
 import numpy as np
 import pytest
@@ -130,11 +130,18 @@ def test_weighted_glm_matches_svyglm(apistrat, model, formula, family):
     # svyglm's with-replacement variance carries the factor n / (n - 1)
     V = np.asarray(r["vcov"]) * (n - 1) / n
     np.testing.assert_allclose(res.cov_params().loc[names, names], V, rtol=1e-4, atol=1e-10)
+    # the weights sum to n by default, as svyglm's (rescale = TRUE) and Mplus's: the weighted
+    # log-likelihood of svyglm's deviance (svyglm_apistrat_loglik.R), and BIC on the sample's scale
+    ll = load_reference("svyglm_apistrat_loglik.json")[model]["loglik"]
+    assert res.llf == pytest.approx(ll, rel=1e-8)
+    assert res.bic == pytest.approx(-2 * ll + res.df_model * np.log(n), rel=1e-8)
     # scaling the weights changes the log-likelihood only
-    sc = gm.fit(formula, apistrat, family=family, weights="pw", weight_scaling="sample")
+    sc = gm.fit(formula, apistrat, family=family, weights="pw", weight_scaling="unscaled")
     np.testing.assert_allclose(sc.params[names], res.params[names], rtol=1e-6)
     np.testing.assert_allclose(sc.bse[names], res.bse[names], rtol=1e-4)
-    assert sc.llf == pytest.approx(res.llf * n / apistrat["pw"].sum(), rel=1e-6)
+    assert res.llf == pytest.approx(sc.llf * n / apistrat["pw"].sum(), rel=1e-6)
+    with pytest.raises(NotImplementedError, match="wald_test"):  # no chi-square for pseudo-likelihoods
+        gm.lrtest(gm.fit(formula.split(" + ")[0], apistrat, family=family, weights="pw"), res)
 
 
 def test_weight_errors(rng):

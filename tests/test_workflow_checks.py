@@ -1,0 +1,120 @@
+"""The workflow around a fit: comparing models, drawing from a fitted model on given rows, the
+bootstrap's data, Monte Carlo studies; each check fails on a silent wrong answer or an unclear
+error that a user once met."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmmix as gm
+from glmmix.exceptions import DesignError, GlmmixError
+from glmmix.selection import SelectionError
+
+LCA = "y ~ 0 + item | class(id) ~ 1"
+LSAT = [f"I{j + 1}" for j in range(5)]
+
+
+def _quiet(f, *a, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return f(*a, **kw)
+
+
+@pytest.fixture(scope="module")
+def carcinoma_fits():
+    long = gm.wide_to_long(gm.datasets.load("carcinoma"))
+    return long, {K: _quiet(gm.fit, LCA, long, n_classes=K, family="bernoulli", seed=1) for K in (1, 2)}
+
+
+@pytest.fixture(scope="module")
+def glm():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"x": rng.normal(size=400)})
+    df["y"] = 1.0 + 2.0 * df["x"] + rng.normal(size=400)
+    return df, gm.fit("y ~ x", df)
+
+
+# ------------------------------------------------------------------ information criteria
+def test_caic_counts_frequency_weights_as_bic_does():
+    """CAIC (Bozdogan 1987) = -2 LL + p (log n + 1) with BIC's n: with a table of LSAT's 30
+    response patterns n is the 1,000 persons (poLCA's n for this model), as for the expanded
+    data, not the 30 rows of the table."""
+    full = gm.datasets.load("lsat")[LSAT]
+    table = full.groupby(LSAT).size().rename("count").reset_index().assign(id=lambda d: np.arange(len(d)))
+    kw = dict(n_classes=[1, 2], items=LSAT, id="id", family="bernoulli", seed=1)
+    tab = _quiet(gm.enumerate_classes, LCA, table, freq_weights="count", **kw).table
+    for K, row in tab.iterrows():
+        assert row["CAIC"] == pytest.approx(-2 * row["log-likelihood"] + row["parameters"] * (np.log(1000) + 1),
+                                            abs=1e-8)
+    assert tab.loc[2, "CAIC"] == pytest.approx(4934.8110 + 11 * (np.log(1000) + 1), abs=1e-3)  # -2 LL: poLCA/flexmix
+
+
+def test_compare_refuses_two_results_of_one_name_and_different_data(carcinoma_fits):
+    long, fits = carcinoma_fits
+    with pytest.raises(GlmmixError, match=r"results\[0\] and results\[1\] are both named"):
+        gm.compare([fits[2], fits[2]])
+    assert list(gm.compare({"a": fits[2], "b": fits[2]}).index) == ["a", "b"]
+    other = _quiet(gm.fit, LCA, long[long["item"] != "A"], n_classes=2, family="bernoulli", seed=1)
+    with pytest.raises(GlmmixError, match="rows"):
+        gm.compare({"all": fits[2], "without A": other})
+    with pytest.raises(GlmmixError, match="not a fitted result"):
+        gm.compare([fits[2], "LCA"])
+
+
+# ------------------------------------------------------------------ simulate
+def test_simulate_from_a_result_uses_the_rows_given(glm):
+    """Draws for other rows follow those rows' covariates (E[y | x] = 1 + 2 x), not the fitted
+    rows' covariates written into the other rows."""
+    df, res = glm
+    other = df.assign(x=df["x"] * 10)
+    sim = gm.simulate(res, other, seed=1)
+    slope = np.polyfit(sim["x"], sim["y"], 1)[0]
+    assert slope == pytest.approx(res.params["x"], abs=0.05)
+    part = gm.simulate(res, df.iloc[:100].drop(columns="y"), seed=1)  # a subset, no outcome column
+    assert part.index.equals(df.index[:100]) and part["y"].notna().all()
+    shuffled = df.sample(frac=1.0, random_state=2)
+    assert gm.simulate(res, shuffled, seed=1).index.equals(shuffled.index)  # the rows in the order given
+
+
+def test_simulate_from_a_loaded_result(glm, tmp_path):
+    df, res = glm
+    res.save(tmp_path / "r.json")
+    loaded = gm.load_results(tmp_path / "r.json")
+    a, b = gm.simulate(res, df, seed=5), gm.simulate(loaded, df, seed=5)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_simulate_needs_both_columns_of_cbind():
+    d = pd.DataFrame({"s": [1, 2, 3, 0], "f": [3, 2, 1, 4], "x": [0.1, 0.5, -0.3, 1.0]})
+    res = gm.fit("cbind(s, f) ~ x", d, family="binomial")
+    with pytest.raises(DesignError, match=r"lack \['f'\].*trials"):
+        gm.simulate(res, d.drop(columns="f"))
+
+
+# ------------------------------------------------------------------ bootstrap LRT
+def test_blrt_refuses_other_data_and_reads_wide_data(carcinoma_fits):
+    long, fits = carcinoma_fits
+    changed = long.assign(y=1 - long["y"])
+    with pytest.raises(SelectionError, match="not the data both models were fitted to"):
+        gm.blrt(fits[1], fits[2], changed, n_boot=1, seed=1)
+    with pytest.raises(SelectionError, match="not the data"):
+        gm.blrt(fits[1], fits[2], long.iloc[:-7], n_boot=1, seed=1)
+    wide = gm.datasets.load("carcinoma")
+    with pytest.raises(SelectionError, match="wide data with their items in fit_kwargs"):
+        gm.blrt(fits[1], fits[2], wide, n_boot=1, seed=1)
+    a = gm.blrt(fits[1], fits[2], long, n_boot=2, seed=3, starts=(4, 1))
+    b = gm.blrt(fits[1], fits[2], wide, n_boot=2, seed=3, starts=(4, 1), fit_kwargs={"items": list(wide.columns)})
+    np.testing.assert_allclose(a.bootstrap, b.bootstrap, rtol=1e-8)
+
+
+# ------------------------------------------------------------------ monte_carlo
+def test_monte_carlo_says_why_every_replication_failed():
+    def generate(rng):
+        return pd.DataFrame({"x": rng.normal(size=30), "y": rng.normal(size=30)})
+
+    with pytest.raises(DesignError, match=r"every one of the 2 replications failed.*\['z'\]"):
+        gm.monte_carlo(generate, lambda d: gm.fit("y ~ x + z", d), {"x": 0.0}, n_rep=2, seed=1)
+    with pytest.raises(DesignError, match=r"truth\['x'\] must be a number"):
+        gm.monte_carlo(generate, lambda d: gm.fit("y ~ x", d), {"x": "0"}, n_rep=2, seed=1)
