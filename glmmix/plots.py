@@ -369,7 +369,7 @@ def bic_by_k(table: pd.DataFrame | ClassEnumeration, ax: Axes | None = None,
     ax.set_ylabel("information criterion (lower is better)")
     ax.grid(color="0.92", lw=0.6)
     ax.legend(frameon=False, fontsize=8)
-    ax.set_title("Information criteria by number of classes (minimum: large open marker)", fontsize=9)
+    ax.set_title("Information criteria by number of classes\n(the minimum: a large open marker)", fontsize=9)
     return fig
 
 

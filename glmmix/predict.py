@@ -70,7 +70,7 @@ def predict(res, newdata=None, which="marginal", responses="auto"):
     if which in ("posterior", "class"):
         post = res.posterior if newdata is None else posterior(res, newdata)
         return post if which == "posterior" else modal_class(post)
-    if which == "conditional" and _source(res).design.re_out:
+    if which == "conditional" and source_likelihood(res).design.re_out:
         return _conditional_with_effects(res, newdata)
     if newdata is None:
         if res.model is None:
@@ -78,7 +78,7 @@ def predict(res, newdata=None, which="marginal", responses="auto"):
         lik = res.model.likelihood
         post = res.posterior.to_numpy()
         return _expected(lik, res.theta, which, post, lik.design.row_index, res.posterior.columns)
-    nlik = _new_likelihood(res, newdata, with_outcome=False)  # every row, missing outcomes included
+    nlik = new_likelihood(res, newdata, with_outcome=False)  # every row, missing outcomes included
     post = None
     if which == "conditional":  # weights: the units' posteriors given their observed responses
         d = nlik.design
@@ -102,7 +102,7 @@ def _from_fit(res, newdata, responses) -> bool:
         return responses == "fitted"
     from .design import outcome_columns
 
-    cols, _ = outcome_columns(_source(res).design.formula.outcome)
+    cols, _ = outcome_columns(source_likelihood(res).design.formula.outcome)
     return any(c not in newdata.columns or newdata[c].isna().all() for c in cols)
 
 
@@ -130,14 +130,14 @@ def _conditional_from_fit(res, newdata):
                           "naming the fitted units whose responses the predictions condition on")
     if effects:
         _effects_implemented(d)
-        rows = _new_likelihood(res, newdata, with_outcome=False)
+        rows = new_likelihood(res, newdata, with_outcome=False)
         at = d.cluster_ids.get_indexer(rows.design.cluster_ids)
         _refuse_unseen(rows.design.cluster_ids[at < 0], name)
         U, W = _posterior_nodes(lik, res.theta)
         out = pd.Series(_means_at_nodes(rows, res.theta, U[at], W[at]), index=rows.design.row_index,
                         name="predicted")
     else:
-        rows = _new_likelihood(res, newdata, with_outcome=False)
+        rows = new_likelihood(res, newdata, with_outcome=False)
         at = res.posterior.index.get_indexer(rows.design.unit_ids)
         _refuse_unseen(rows.design.unit_ids[at < 0], name)
         post = res.posterior.to_numpy()[at]
@@ -242,9 +242,9 @@ def posterior(res, newdata: pd.DataFrame) -> pd.DataFrame:
     """Posterior class probabilities of the units of ``newdata`` given their responses
     (missing responses are skipped) and covariates, at the fitted parameters; a unit with no
     observed response gets its prior class probabilities."""
-    nlik = _new_likelihood(res, newdata, with_outcome=True)
+    nlik = new_likelihood(res, newdata, with_outcome=True)
     out = _by_unit(_unit_posterior(nlik, res.theta), nlik.design, newdata, res.posterior.columns)
-    fd = _source(res).design
+    fd = source_likelihood(res).design
     unit = fd.unit_name
     keys = newdata[unit] if unit is not None else pd.Series(newdata.index, index=newdata.index)
     silent = ~keys.isin(out.index).to_numpy()
@@ -261,7 +261,7 @@ def posterior(res, newdata: pd.DataFrame) -> pd.DataFrame:
     from .structural import joint_prior
 
     rows = newdata[silent]
-    plik = _new_likelihood(res, rows, with_outcome=False)
+    plik = new_likelihood(res, rows, with_outcome=False)
     prior = _by_unit(joint_prior(plik, res.theta), plik.design, rows, res.posterior.columns)
     both = pd.concat([out, prior])
     return both.loc[list(pd.unique(keys))]
@@ -365,7 +365,7 @@ def _class_means(lik, P):
 
 def _conditional_with_effects(res, newdata):
     """``which="conditional"`` for one-class models with outcome random effects or factors."""
-    lik = _source(res)
+    lik = source_likelihood(res)
     _effects_implemented(lik.design)
     theta = res.theta
     if newdata is None:
@@ -374,9 +374,9 @@ def _conditional_with_effects(res, newdata):
         U, W = _posterior_nodes(lik, theta)
         d = lik.design
         return pd.Series(_means_at_nodes(lik, theta, U, W), index=d.row_index, name="predicted")
-    obs = _new_likelihood(res, newdata, with_outcome=True)
+    obs = new_likelihood(res, newdata, with_outcome=True)
     U, W = _posterior_nodes(obs, theta)
-    rows = _new_likelihood(res, newdata, with_outcome=False)
+    rows = new_likelihood(res, newdata, with_outcome=False)
     at = obs.design.cluster_ids.get_indexer(rows.design.cluster_ids)
     if (at < 0).any():
         raise DesignError("which='conditional' needs every cluster's responses: cluster(s) "
@@ -412,7 +412,7 @@ def _means_at_nodes(lik, theta, U, W):
                              U.shape[1])[:, 0]
 
 
-def _source(res):
+def source_likelihood(res):
     """The fitted likelihood, or for a loaded result its stored skeleton (glmmix.persist)."""
     if res.model is not None:
         return res.model.likelihood
@@ -422,7 +422,7 @@ def _source(res):
     return stored
 
 
-def _new_likelihood(res, newdata, with_outcome):
+def new_likelihood(res, newdata, with_outcome):
     """The model's likelihood on new units, with the fitted encodings, layout and rule.
 
     Rows are labelled by their positions in ``newdata``. Without outcomes (expected values),
@@ -431,7 +431,7 @@ def _new_likelihood(res, newdata, with_outcome):
     from .design import build_design, grouping_parts, outcome_columns
     from .likelihood import MixtureLikelihood
 
-    lik = _source(res)
+    lik = source_likelihood(res)
     d = lik.design
     df = newdata.reset_index(drop=True)
     cols, pair = outcome_columns(d.formula.outcome)

@@ -67,7 +67,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy import integrate
 
 from .exceptions import GlmmixError
@@ -280,34 +279,15 @@ def _fit_settings(res, fit_kwargs):
     return kw
 
 
-def _same_matrix(a, b) -> bool:
-    if sp.issparse(a) or sp.issparse(b):
-        return sp.issparse(a) and sp.issparse(b) and a.shape == b.shape and (a != b).nnz == 0
-    return np.array_equal(np.asarray(a), np.asarray(b))
-
-
 def _fitted_data(res, data, kw):
-    """The long data the bootstrap draws from: ``data`` (reshaped when ``kw`` has ``items``,
-    which it then loses), checked to be the rows, outcomes and designs ``res`` was fitted to."""
-    from .formula import parse_formula
-    from .long import wide_for_formula
-    from .simulate import result_likelihood
+    """``data`` as the bootstrap draws from it (reshaped when ``kw`` has ``items``, which it
+    then loses), checked to be the data ``res`` was fitted to."""
+    from .simulate import fitted_rows
 
-    if "items" in kw:
-        data = wide_for_formula(parse_formula(res.formula), data, kw.pop("items"), kw.pop("id", None))
     try:
-        nd = result_likelihood(res, data).design
+        return fitted_rows(res, data, kw.pop("items", None), kw.pop("id", None))
     except GlmmixError as exc:
-        raise SelectionError(f"data must be the data both models were fitted to (wide data with their items in "
-                             f"fit_kwargs): {exc}") from None
-    fd = res.model.likelihood.design
-    same = (nd.n_rows == fd.n_rows and nd.n_units == fd.n_units and data.index[nd.row_index].equals(fd.row_index)
-            and np.array_equal(nd.y, fd.y) and _same_matrix(nd.X, fd.X) and _same_matrix(nd.Z, fd.Z))
-    if not same:
-        raise SelectionError(f"data are not the data both models were fitted to ({nd.n_rows} rows with an outcome "
-                             f"and {nd.n_units} units against {fd.n_rows} and {fd.n_units}, or other outcomes or "
-                             "covariates): the bootstrap draws from the fitted design")
-    return data
+        raise SelectionError(str(exc)) from None
 
 
 def _boot_one(small, big, data, formula, kw, starts, seed):
@@ -341,7 +321,8 @@ def blrt(small: MixtureResults, big: MixtureResults, data: pd.DataFrame, n_boot:
     """Bootstrap likelihood ratio test of ``small`` (K-1 classes) against ``big`` (K classes).
 
     Each of ``n_boot`` data sets is drawn from the ``small`` model at its estimates (with the
-    design of ``data``, the data both were fitted to); both models are refitted to it with
+    design of ``data``, the data both were fitted to, which is checked; wide data fitted with
+    ``items=`` need ``fit_kwargs={"items": [...]}``); both models are refitted to it with
     ``starts`` random starts (enough for both to reach their maxima: raise it for hard
     models), and the p-value is (1 + #{LR_b >= LR}) / (1 + B). ``fit_kwargs`` are the other
     arguments of :func:`glmmix.fit` used for the original fits (e.g. ``invariant``,

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy import stats
 
-from .exceptions import DesignError, LabelSwitchingWarning
+from .exceptions import DesignError, GlmmixError, LabelSwitchingWarning
 from .families import get_family
 from .formula import parse_formula
 from .likelihood import MixtureLikelihood
@@ -164,9 +165,9 @@ def result_likelihood(res: MixtureResults, data: pd.DataFrame) -> MixtureLikelih
     An absent outcome column is a placeholder (its values are not used), except the columns of
     ``cbind(s, f)``, whose sum gives the trials."""
     from .design import outcome_columns
-    from .predict import _new_likelihood, _source
+    from .predict import source_likelihood, new_likelihood
 
-    d = _source(res).design
+    d = source_likelihood(res).design
     cols, pair = outcome_columns(d.formula.outcome)
     absent = [c for c in cols if c not in data.columns]
     if absent and pair is not None:
@@ -174,7 +175,35 @@ def result_likelihood(res: MixtureResults, data: pd.DataFrame) -> MixtureLikelih
                           "successes and failures")
     if absent:
         data = data.assign(**{c: d.aux.categories[0] if d.family.thresholds else 0.0 for c in absent})
-    return _new_likelihood(res, data, with_outcome=True)
+    return new_likelihood(res, data, with_outcome=True)
+
+
+def _same_matrix(a, b) -> bool:
+    if sp.issparse(a) or sp.issparse(b):
+        return sp.issparse(a) and sp.issparse(b) and a.shape == b.shape and (a != b).nnz == 0
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def fitted_rows(res: MixtureResults, data: pd.DataFrame, items=None, id: str | None = None) -> pd.DataFrame:
+    """``data`` (long, or wide with ``items`` and ``id`` as in :func:`glmmix.fit`), checked to be
+    the data ``res`` was fitted to: the same rows with an outcome, outcomes, units and designs.
+    Returns the long data."""
+    from .long import wide_for_formula
+
+    if items is not None:
+        data = wide_for_formula(parse_formula(res.formula), data, items, id)
+    try:
+        nd = result_likelihood(res, data).design
+    except GlmmixError as exc:
+        raise DesignError(f"data must be the data the model was fitted to (wide data with their items): {exc}") from None
+    fd = res.model.likelihood.design
+    same = (nd.n_rows == fd.n_rows and nd.n_units == fd.n_units and data.index[nd.row_index].equals(fd.row_index)
+            and np.array_equal(nd.y, fd.y) and _same_matrix(nd.X, fd.X) and _same_matrix(nd.Z, fd.Z))
+    if not same:
+        raise DesignError(f"data are not the data the model was fitted to ({nd.n_rows} rows with an outcome and "
+                          f"{nd.n_units} units against {fd.n_rows} and {fd.n_units}, or other outcomes or "
+                          "covariates)")
+    return data
 
 
 def _assemble(lik, theta, data, rng, positional=False):

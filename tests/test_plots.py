@@ -133,6 +133,9 @@ def test_bic_by_k_marks_minimum(tmp_path):
                         "SABIC": [22.5, 17.0, 20.0]}, index=pd.Index([1, 2, 3], name="K"))
     fig = plots.bic_by_k(tab)
     png(fig, tmp_path, "bic")
+    title = fig.axes[0].title.get_window_extent(fig.canvas.get_renderer())
+    box = fig.bbox
+    assert box.x0 <= title.x0 and title.x1 <= box.x1 and title.y1 <= box.y1  # the title is not cut off
     marks = [ln for ln in fig.axes[0].get_lines() if len(ln.get_xdata()) == 1]
     assert [float(m.get_xdata()[0]) for m in marks] == [2.0, 2.0, 2.0]
     with pytest.raises(gm.GlmmixError, match="none of the columns"):
