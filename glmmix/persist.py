@@ -14,6 +14,7 @@ malformed fields) raises one :class:`~glmmix.exceptions.ResultsFileError` saying
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -68,19 +69,30 @@ _REQUIRED = {
     "model": lambda v: isinstance(v, dict),
 }
 
+def _file(path, verb: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ResultsFileError(f"the file to {verb} must be a path (str or os.PathLike), not {type(path).__name__}")
+    return Path(path)
+
+
 def save(res, path) -> None:
     """Write ``res`` to ``path`` as JSON."""
+    p = _file(path, "write")
     state = dict(res.to_state())
     state.pop("outcome_rhs", None)
     state.pop("class_rhs", None)
     if res.model is not None:  # a loaded result keeps the structure it was read with
         state["model"] = _structure(res)
-    Path(path).write_text(json.dumps(_jsonable(state), indent=1, allow_nan=False))
+    text = json.dumps(_jsonable(state), indent=1, allow_nan=False)
+    try:
+        p.write_text(text)
+    except OSError as exc:
+        raise ResultsFileError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
 
 
 def load(cls, path):
     """Read a results file written by :func:`save` (see the module docstring)."""
-    p = Path(path)
+    p = _file(path, "read")
     what = f"{str(path)!r} is not a glmmix results file"
     try:
         raw = p.read_bytes()

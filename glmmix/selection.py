@@ -266,8 +266,33 @@ class BLRTResult:
         return self.summary()
 
 
+def _check_boot_args(n_boot, starts, seed, n_jobs):
+    """The bootstrap's own arguments, before any draw."""
+    from .validate import check_n_jobs, check_seed, check_starts
+
+    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, (bool, np.bool_)) or n_boot < 1:
+        raise SelectionError(f"n_boot must be a positive integer, not {n_boot!r}")
+    check_starts(starts)
+    check_seed(seed)
+    check_n_jobs(n_jobs)
+
+
+def _check_fit_kwargs(kw, what):
+    """Every name in ``kw`` is an argument of :func:`glmmix.fit`."""
+    import inspect
+
+    from .api import fit
+
+    unknown = sorted(set(kw) - set(inspect.signature(fit).parameters))
+    if unknown:
+        raise SelectionError(f"{what}: {unknown} are not arguments of glmmix.fit")
+
+
 def _fit_settings(res, fit_kwargs):
+    if fit_kwargs is not None and not isinstance(fit_kwargs, dict):
+        raise SelectionError(f"fit_kwargs must be a dict of glmmix.fit's arguments, not {type(fit_kwargs).__name__}")
     kw = dict(fit_kwargs or {})
+    _check_fit_kwargs(kw, "fit_kwargs")
     for bad in ("n_classes", "data", "seed", "start_from", "start_params", "starts", "options", "n_jobs"):
         if bad in kw:
             raise SelectionError(f"fit_kwargs cannot set {bad!r}: the bootstrap chooses it (starts: blrt's own "
@@ -333,9 +358,7 @@ def blrt(small: MixtureResults, big: MixtureResults, data: pd.DataFrame, n_boot:
     :mod:`glmmix.progress`); the bootstrap fits themselves show none.
     """
     _check_pair(small, big, "blrt()")
-    n_boot = int(n_boot)
-    if n_boot < 1:
-        raise SelectionError(f"n_boot must be a positive integer, not {n_boot}")
+    _check_boot_args(n_boot, starts, seed, n_jobs)
     if not isinstance(data, pd.DataFrame):
         raise SelectionError("data must be the DataFrame both models were fitted to")
     kw = _fit_settings(small, fit_kwargs)
@@ -472,6 +495,9 @@ def enumerate_classes(formula: str, data: pd.DataFrame, n_classes: Iterable[int]
     for bad in ("n_classes", "start_from", "start_params"):
         if bad in fit_kwargs:
             raise SelectionError(f"enumerate_classes() sets {bad!r} itself")
+    _check_fit_kwargs(fit_kwargs, "enumerate_classes()")
+    if blrt:
+        _check_boot_args(n_boot, boot_starts, seed, n_jobs)
     jobs = [(formula, data, K, seed, fit_kwargs) for K in ks]
     out = run_jobs(_fit_one, jobs, n_jobs, "fitting K classes", progress)
     fits = {K: res for K, res, _ in out}

@@ -97,8 +97,8 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
     params : dict
         With a formula: every free parameter by label, on the scale ``result.params`` reports
         (``class1:item[u1]``, ``sigma``, ``sd(g:Intercept)``, ``cor(g:x,Intercept)``,
-        ``logit:class1:Intercept``, ...), so ``dict(result.params)`` round-trips. Missing labels
-        raise an error that lists the model's labels.
+        ``logit:class1:Intercept``, ...), so ``dict(result.params)`` round-trips. Missing or
+        unknown labels raise an error that lists the model's labels.
     seed : int or Generator
 
     Returns
@@ -135,6 +135,10 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
     missing = [lab for lab in layout.labels if lab not in params]
     if missing:
         raise DesignError(f"params lacks {missing}; the model's parameters are {layout.labels}")
+    unknown = [lab for lab in params if lab not in layout.labels]
+    if unknown:
+        raise DesignError(f"params names {unknown}, which the model does not have; its parameters are "
+                          f"{layout.labels}")
     theta = from_natural(lik, np.array([params[lab] for lab in layout.labels], float))
     return _assemble(lik, theta, source, np.random.default_rng(seed))
 
@@ -223,6 +227,18 @@ def _assemble(lik, theta, data, rng, positional=False):
     return out.sort_index()
 
 
+def _categories(column, categories, codes):
+    """Ordinal draws (category codes 0, 1, ...) as the outcome's categories: an ordered
+    categorical like ``column`` when it is one (or when the categories are not numbers),
+    else the categories' values."""
+    values = np.asarray(categories, dtype=object)[codes.astype(int)]
+    if column is not None and isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Categorical(values, dtype=column.dtype)
+    if all(isinstance(c, (int, float, np.number)) and not isinstance(c, bool) for c in categories):
+        return values.astype(float)
+    return pd.Categorical(values, categories=list(categories), ordered=True)
+
+
 def _write_outcome(out: pd.DataFrame, d, y: np.ndarray):
     """Put drawn outcomes where a refit reads them: the outcome column, or for
     ``cbind(successes, failures)`` the successes column and the failures column (trials minus
@@ -231,6 +247,8 @@ def _write_outcome(out: pd.DataFrame, d, y: np.ndarray):
     from .terms import column_name
 
     _, pair = outcome_columns(d.formula.outcome)
+    if d.family.thresholds:  # ordinal: the categories themselves, not their codes
+        y = _categories(out.get(d.formula.outcome), d.aux.categories, y)
     if pair is None:
         out[d.formula.outcome] = y
         return

@@ -79,7 +79,9 @@ def _unit_data(res, data, formula):
         raise ThreeStepError(f"formula must read 'z ~ 1', 'z ~ 1 + x' or '~ x', not {formula!r}")
     lhs, rhs = (s.strip() for s in formula.split("~", 1))
     if unit is None or unit not in data.columns:
-        raise ThreeStepError(f"data needs the fitted model's unit column {unit!r} to match units to classes")
+        hint = (" (wide data fitted with items= and no id=: the units are the rows numbered 1..n, "
+                "data.assign(id=range(1, len(data) + 1)))" if unit == "id" else "")
+        raise ThreeStepError(f"data needs the fitted model's unit column {unit!r} to match units to classes{hint}")
     try:
         mm = Formula(rhs).get_model_matrix(data, na_action="ignore")
     except Exception as exc:

@@ -118,3 +118,52 @@ def test_monte_carlo_says_why_every_replication_failed():
         gm.monte_carlo(generate, lambda d: gm.fit("y ~ x + z", d), {"x": 0.0}, n_rep=2, seed=1)
     with pytest.raises(DesignError, match=r"truth\['x'\] must be a number"):
         gm.monte_carlo(generate, lambda d: gm.fit("y ~ x", d), {"x": "0"}, n_rep=2, seed=1)
+
+
+# ------------------------------------------------------------------ arguments refused before computing
+def test_bootstrap_and_enumeration_arguments_are_checked_first(carcinoma_fits):
+    long, fits = carcinoma_fits
+    for bad in ("a", 2.7, 0, True):
+        with pytest.raises(SelectionError, match="n_boot must be a positive integer"):
+            gm.blrt(fits[1], fits[2], long, n_boot=bad)
+    with pytest.raises(DesignError, match="starts must be"):
+        gm.blrt(fits[1], fits[2], long, n_boot=2, starts="x")
+    with pytest.raises(SelectionError, match=r"\['weight'\] are not arguments of glmmix.fit"):
+        gm.blrt(fits[1], fits[2], long, n_boot=2, fit_kwargs={"weight": "w"})
+    with pytest.raises(SelectionError, match=r"\['familly'\] are not arguments of glmmix.fit"):
+        gm.enumerate_classes(LCA, long, n_classes=[1, 2], familly="bernoulli")
+
+
+def test_simulate_refuses_unknown_parameter_labels():
+    d = pd.DataFrame({"x": np.linspace(-1, 1, 20)})
+    with pytest.raises(DesignError, match=r"params names \['X'\]"):
+        gm.simulate("y ~ x", d, params={"Intercept": 0.0, "x": 1.0, "X": 2.0}, family="poisson")
+
+
+def test_results_files_name_bad_paths(glm, tmp_path):
+    _, res = glm
+    with pytest.raises(gm.exceptions.ResultsFileError, match="cannot write"):
+        res.save(tmp_path / "no such folder" / "r.json")
+    with pytest.raises(gm.exceptions.ResultsFileError, match="must be a path"):
+        res.save(3)
+    with pytest.raises(gm.exceptions.ResultsFileError, match="must be a path"):
+        gm.load_results(None)
+
+
+def test_simulate_ordinal_writes_categories_not_codes():
+    """Draws of an ordinal outcome are its categories (numbers 1..3, or an ordered categorical),
+    so that the fitted model reads them as it read the data."""
+    rng = np.random.default_rng(4)
+    d = pd.DataFrame({"x": rng.normal(size=300)})
+    d["r"] = 1 + (d["x"] + rng.logistic(size=300) > -0.5).astype(int) + (d["x"] + rng.logistic(size=300) > 1.0)
+    res = gm.fit("r ~ x", d, family="ordinal")
+    sim = gm.simulate(res, d, seed=2)
+    assert set(sim["r"].unique()) == {1, 2, 3}
+    res.predict(sim, which="posterior")  # the fitted encoding reads the draws
+    cat = d.assign(r=pd.Categorical(d["r"].map({1: "low", 2: "mid", 3: "high"}), ["low", "mid", "high"],
+                                    ordered=True))
+    res_c = gm.fit("r ~ x", cat, family="ordinal")
+    for data in (cat, cat.drop(columns="r")):
+        sim_c = gm.simulate(res_c, data, seed=2)
+        assert sim_c["r"].dtype == cat["r"].dtype
+        np.testing.assert_array_equal(sim_c["r"].cat.codes + 1, sim["r"].to_numpy())  # same draws
