@@ -35,6 +35,7 @@ from .progress import say
 from .quadrature import Integration
 from .random_effects import with_parameterization
 from .weights import frequency_weighted
+from .reporting import from_natural
 from .results import MixtureResults
 from .terms import ParsedFormula
 from .validate import (check_label_values, check_model_args, check_n_jobs, check_options, check_seed,
@@ -155,8 +156,13 @@ class MixtureModel:
         The integration rule of the random effects.
     """
 
-    def __init__(self, design: Design, layout: ParamLayout, integration: Integration | None = None,
-                 partitions: list | None = None):
+    def __init__(self, design: Design, layout: ParamLayout | None = None, integration: Integration | None = None,
+                 partitions: list | None = None, **formula_args):
+        if not isinstance(design, Design) or layout is None or formula_args:
+            got = type(design).__name__ + (f" with keyword arguments {sorted(formula_args)}" if formula_args else "")
+            raise DesignError(f"MixtureModel(design, layout) takes a built Design and ParamLayout (got {got}): "
+                              "build a model from a formula with MixtureModel.from_formula(formula, data, "
+                              "n_classes=..., family=...) or fit one with glmmix.fit")
         self.design = design
         self.layout = layout
         if partitions is not None:  # a dask DataFrame's partitions, evaluated on their workers
@@ -268,23 +274,56 @@ class MixtureModel:
 
     # ------------------------------------------------------------------ likelihood
     def _theta(self, params) -> np.ndarray:
+        if isinstance(params, pd.Series) and not isinstance(params.index, pd.RangeIndex):
+            # labelled: the reported scale of ``res.params`` (SDs, correlations, sigma), by label
+            return from_natural(self.likelihood, self._aligned(params).to_numpy(dtype=float))
         theta = np.asarray(params, dtype=float).ravel()
         if theta.size != self.layout.n_free:
             raise DesignError(f"params has {theta.size} values; the model has {self.layout.n_free} free parameters")
         return theta
 
-    def loglike(self, params: ArrayLike) -> float:
-        """Log-likelihood at the free parameters (unconstrained scale). With adaptive
-        quadrature the nodes are those of the last adaptation (see :meth:`adapt`)."""
-        return float(self.likelihood.loglik(self._theta(params)))
+    def _aligned(self, params: pd.Series) -> pd.Series:
+        """A labelled params vector in the model's order (``res.params`` or an edited copy of
+        it); labels that are not the model's free parameters are refused, never read by position."""
+        names = self.param_names
+        given = [str(k) for k in params.index]
+        unknown = [k for k in given if k not in set(names)]
+        missing = [k for k in names if k not in set(given)]
+        if unknown or missing or len(set(given)) != len(given):
+            dup = sorted({k for k in given if given.count(k) > 1})
+            raise DesignError("params is labelled but its labels are not the model's free parameters: "
+                              + "; ".join(part for part in (
+                                  f"unknown {unknown[:5]}" if unknown else "",
+                                  f"missing {missing[:5]}" if missing else "",
+                                  f"repeated {dup[:5]}" if dup else "") if part)
+                              + " (model.param_names lists them; an unlabelled array is read in that order)")
+        return pd.Series(params.to_numpy(), index=given).reindex(names)
+
+    def loglike(self, params: ArrayLike, adapt: bool = True) -> float:
+        """Log-likelihood at the free parameters.
+
+        ``params`` is either labelled, on the reported scale of ``res.params`` (SDs,
+        correlations, residual SDs, thresholds; matched by label, so
+        ``model.loglike(res.params) == res.llf``), or an unlabelled array on the internal
+        scale of ``res.theta`` (Cholesky factors, log SDs), in ``param_names`` order.
+
+        With adaptive quadrature the nodes are first moved to the posteriors at ``params``
+        (:meth:`adapt`): the value the fit reports at those estimates. ``adapt=False`` keeps
+        the nodes of the last adaptation: the smooth function whose exact gradient is
+        :meth:`score` (what finite differences of the gradient need)."""
+        theta = self._theta(params)
+        if adapt:
+            return float(self.likelihood.adapt(theta))
+        return float(self.likelihood.loglik(theta))
 
     def score(self, params: ArrayLike) -> np.ndarray:
-        """Gradient of :meth:`loglike` (exact; Fisher's identity)."""
+        """Gradient of ``loglike(params, adapt=False)`` with respect to the internal
+        parameters ``theta`` (exact; Fisher's identity); ``params`` as in :meth:`loglike`."""
         return self.likelihood.gradient(self._theta(params))
 
     def information(self, params: ArrayLike) -> np.ndarray:
-        """Observed information, minus the Hessian of :meth:`loglike` (central differences
-        of the exact :meth:`score`)."""
+        """Observed information, minus the Hessian of :meth:`loglike` with respect to
+        ``theta`` (central differences of the exact :meth:`score`)."""
         return observed_information(self.likelihood, self._theta(params))
 
     def adapt(self, params: ArrayLike) -> float:

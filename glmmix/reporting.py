@@ -15,6 +15,7 @@ from .inference import delta_cov
 from .likelihood import MixtureLikelihood
 from .mathutils import log_softmax_ref, one_hot_rows
 from .random_effects import covariance as re_covariance
+from .random_effects import from_natural as re_from_natural
 from .random_effects import natural as re_natural
 from .structural import LOGISTIC_VARIANCE
 from .weights import frequency_weighted
@@ -81,6 +82,26 @@ def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray
 def natural_params(lik: MixtureLikelihood, theta: np.ndarray) -> np.ndarray:
     """Free parameters on the reported scale (family parameters through their transforms)."""
     return _natural_full(lik, theta)[lik.layout.first_full]
+
+
+def from_natural(lik: MixtureLikelihood, values: np.ndarray) -> np.ndarray:
+    """Reported-scale values of the free parameters (as in ``result.params``) -> theta.
+
+    The inverse of ``reporting.natural_params``: family parameters through the family's inverse
+    transform; SDs and correlations of correlated random effects to the Cholesky factor of
+    their covariance; loadings and coefficients as they are.
+    """
+    L = lik.layout
+    d = lik.design
+    phi = L.expand(values)
+    P = L.unpack(phi.copy())
+    if P["extra"].size:
+        P["extra"][:] = np.stack([d.family.extra_from_natural(P["extra"][k], d.aux) for k in range(lik.K)])
+    for v in L.re_terms:
+        ent = v.entries(P)  # a view into P
+        for k in (range(lik.K) if v.block == "re_out" else (...,)):
+            ent[k] = re_from_natural(v.term, ent[k], v.pos)
+    return L.from_full(L.pack(P))
 
 
 def fixed_params(lik: MixtureLikelihood, theta: np.ndarray) -> dict:

@@ -25,7 +25,7 @@ from .formula import parse_formula
 from .likelihood import MixtureLikelihood
 from .model import MixtureModel
 from .progress import run_jobs
-from .random_effects import from_natural as re_from_natural
+from .reporting import from_natural
 from .results import MixtureResults
 from .validate import check_data, check_label_values, check_n_jobs, check_seed
 
@@ -141,26 +141,6 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
                           f"{layout.labels}")
     theta = from_natural(lik, np.array([params[lab] for lab in layout.labels], float))
     return _assemble(lik, theta, source, np.random.default_rng(seed))
-
-
-def from_natural(lik: MixtureLikelihood, values: np.ndarray) -> np.ndarray:
-    """Reported-scale values of the free parameters (as in ``result.params``) -> theta.
-
-    The inverse of ``reporting.natural_params``: family parameters through the family's inverse
-    transform; SDs and correlations of correlated random effects to the Cholesky factor of
-    their covariance; loadings and coefficients as they are.
-    """
-    L = lik.layout
-    d = lik.design
-    phi = L.expand(values)
-    P = L.unpack(phi.copy())
-    if P["extra"].size:
-        P["extra"][:] = np.stack([d.family.extra_from_natural(P["extra"][k], d.aux) for k in range(lik.K)])
-    for v in L.re_terms:
-        ent = v.entries(P)  # a view into P
-        for k in (range(lik.K) if v.block == "re_out" else (...,)):
-            ent[k] = re_from_natural(v.term, ent[k], v.pos)
-    return L.from_full(L.pack(P))
 
 
 def result_likelihood(res: MixtureResults, data: pd.DataFrame) -> MixtureLikelihood:

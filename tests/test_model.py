@@ -30,7 +30,7 @@ def test_score_and_information_match_finite_differences(formula, K, family, kw, 
     model = gm.MixtureModel.from_formula(formula, mixed_data(rng, family=family), K, family, **kw)
     theta = 0.5 * rng.standard_normal(model.n_params)
     g = model.score(theta)
-    num = approx_fprime(theta, model.loglike, 1e-6)
+    num = approx_fprime(theta, lambda t: model.loglike(t, adapt=False), 1e-6)
     np.testing.assert_allclose(g, num, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(num).max()))
     info = model.information(theta)
     num_h = -np.array([approx_fprime(theta, lambda t: model.score(t)[i], 1e-6) for i in range(theta.size)])
@@ -129,3 +129,29 @@ def test_fit_names_every_model_keyword_with_from_formula_defaults():
     assert MODEL_KEYWORDS <= set(fit_params)
     for name in MODEL_KEYWORDS:
         assert fit_params[name].default == model_params[name].default, name
+
+
+def test_labelled_params_are_read_on_the_reported_scale_by_label():
+    """model.loglike(res.params) is the fit's log-likelihood (statsmodels' idiom): a labelled
+    vector is on the reported scale (SDs, correlation, sigma) and matched by label, whatever
+    its order; an unlabelled array is theta. Reference: lmer(REML = FALSE) on sleepstudy
+    (tests/reference/values/lmer_sleepstudy.json), whose estimates give its logLik."""
+    from conftest import REF, load_reference
+
+    r = load_reference("lmer_sleepstudy.json")["correlated"]
+    d = pd.read_csv(REF.parent / "data" / "sleepstudy.csv")
+    model = gm.MixtureModel.from_formula("Reaction ~ Days + (Days|Subject)", d, family="gaussian")
+    sd = r["random_effects"]["Subject"]["sd"]
+    lmer = pd.Series({"cor(Subject:Days,Intercept)": r["random_effects"]["Subject"]["corr"],
+                      "sigma": r["sigma"], "Days": r["fixef"]["Days"], "Intercept": r["fixef"]["(Intercept)"],
+                      "sd(Subject:Intercept)": sd["(Intercept)"], "sd(Subject:Days)": sd["Days"]})
+    assert model.loglike(lmer) == pytest.approx(r["logLik"], abs=1e-6)
+    res = model.fit(se="none")
+    assert model.loglike(res.params) == pytest.approx(res.llf, abs=1e-7)
+    assert model.loglike(res.theta, adapt=False) == pytest.approx(res.llf, abs=1e-9)
+    assert model.loglike(res.params.to_numpy()) != pytest.approx(res.llf, abs=1.0)  # theta's scale differs
+    np.testing.assert_allclose(model.score(res.params), model.score(res.theta), atol=1e-9)
+    with pytest.raises(DesignError, match=r"unknown \['sd\(Subject:Day\)'\]; missing \['sd\(Subject:Days\)'\]"):
+        model.loglike(lmer.rename({"sd(Subject:Days)": "sd(Subject:Day)"}))
+    with pytest.raises(DesignError, match="from_formula"):
+        gm.MixtureModel("Reaction ~ Days + (Days|Subject)", d, family="gaussian")
