@@ -278,6 +278,10 @@ class FitResult:
 
 
 # ----------------------------------------------------------------------------- starts
+#: largest step of a family parameter per Newton step of the homogeneous start
+EXTRA_STEP = 1.0
+
+
 def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
     """Every class at the one-class ML estimates of the fixed part (no random effects),
     then random-effect factor matrices at their starting values (SDs and loadings 0.5)."""
@@ -301,6 +305,13 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
     for name in ("beta", "extra"):
         idx = L.free_idx[L.blocks[name].slice]
         movable[idx[idx >= 0]] = True
+    # family parameters (log residual SDs, thresholds) move at most EXTRA_STEP per step: from
+    # zero coefficients the residuals can be huge (an outcome far from 0 in units of its SD),
+    # and a full step in log sigma would overflow, so the line search would shrink the
+    # coefficients' step with it
+    idx = L.free_idx[L.blocks["extra"].slice]
+    extra = np.zeros(L.n_free, bool)
+    extra[idx[idx >= 0]] = True
 
     # every class sees every row with weight one: K identical one-class models
     es = lik.evaluate(theta, homogeneous=True, info=True)
@@ -309,7 +320,13 @@ def homogeneous_start(lik: MixtureLikelihood, max_iter: int = 50) -> np.ndarray:
         H = lik.q_information(es)
         step = np.zeros_like(theta)
         if movable.any():
-            step[movable] = _solve(H[np.ix_(movable, movable)], g[movable])
+            # on the parameters' own scale the information's diagonal can span 20 orders of
+            # magnitude (coefficients of a large-valued outcome vs its log sigma): solve the
+            # equilibrated system, so the ridge is relative to each parameter's own information
+            Hm = H[np.ix_(movable, movable)]
+            dm = np.sqrt(np.maximum(np.abs(np.diag(Hm)), 1e-300))
+            step[movable] = _solve(Hm / np.outer(dm, dm), g[movable] / dm) / dm
+        step[extra] = np.clip(step[extra], -EXTRA_STEP, EXTRA_STEP)
         t = 1.0
         for _ in range(30):
             new = lik.evaluate(theta + t * step, homogeneous=True, info=True)

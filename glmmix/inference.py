@@ -64,8 +64,7 @@ def louis_hessian(lik, theta) -> np.ndarray | None:
     multiplicities (weighted counts), so sampling weights are included."""
     if isinstance(lik, ScaledLikelihood):
         H = louis_hessian(lik.base, lik.rescaling.to_external(theta))
-        a = lik.rescaling.a
-        return None if H is None else a[:, None] * H * a[None, :]
+        return None if H is None else lik.rescaling.hess_to_internal(H)
     L = getattr(lik, "layout", None)
     fam = getattr(lik, "family", None)
     cs = getattr(lik, "cs", None)
@@ -162,7 +161,7 @@ def observed_information(lik, theta) -> np.ndarray:
     so that the steps suit parameters of any size, and mapped back."""
     slik, rs = internal(lik)
     H = hessian(slik, rs.to_internal(theta))
-    return -H / rs.a[:, None] / rs.a[None, :]
+    return -rs.hess_to_external(H)
 
 
 def covariance(lik, theta, kind="ml", boundary=()):

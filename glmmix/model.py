@@ -33,7 +33,7 @@ from .params import ParamLayout
 from .partitions import PartitionedLikelihood, dask_design, is_dask
 from .progress import say
 from .quadrature import Integration
-from .random_effects import with_parameterization
+from .random_effects import check_slopes_centred, with_parameterization
 from .weights import frequency_weighted
 from .reporting import from_natural
 from .results import MixtureResults
@@ -241,6 +241,7 @@ class MixtureModel:
             design, partitions = dask_design(parsed, ddf, K, fam, build, re_parameterization)
         else:
             design = with_parameterization(build_design(parsed, data, K, fam, **build), re_parameterization)
+        check_slopes_centred(design)
         integration = check_crossed(design, integration)
         layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
                              measurement_invariance=measurement_invariance)

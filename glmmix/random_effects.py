@@ -30,7 +30,7 @@ import pandas as pd
 from formulaic import Formula
 
 from .exceptions import DesignError, FormulaError, plain
-from .mathutils import compact
+from .mathutils import column_sums, compact
 from .terms import FactorTerm, RandomTerm
 
 
@@ -307,3 +307,40 @@ def covariance(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.n
     """Covariance matrix L L' of a block's effects."""
     L = factor(block, entries, pos)
     return L @ L.T
+
+
+#: a covariate of a correlated random term this many SDs away from zero (with a random
+#: intercept beside it) is refused: see :func:`check_slopes_centred`
+SLOPE_OFFSET_LIMIT = 50.0
+
+
+def check_slopes_centred(design) -> None:
+    """Refuse a correlated random slope on a column far from zero in units of its spread.
+
+    With a random intercept, the term's covariance describes the effects at the column's
+    zero: for a calendar year (mean 2004, SD 3) that is 700 SDs outside the data, where the
+    intercept's SD is in the thousands and its correlation with the slope -0.9999... The
+    fixed part is centred internally (:mod:`glmmix.scaling`), but a covariance does not map
+    linearly, and the optimizer fails on such a ridge (sleepstudy with Days + 300: 1.1 below
+    lmer's maximum, Days + 1000: 95 below). A clear refusal with the remedy beats that."""
+    for b in design.re_out:
+        if b.structure not in ("chol", "reg") or b.Z is None:
+            continue
+        n, s, sq, _ = column_sums(b.Z)
+        if n == 0:
+            continue
+        mean = s / n
+        sd = np.sqrt(np.maximum(sq / n - mean * mean, 0.0))
+        const = (sd <= 1e-12 * np.sqrt(sq / n)) & (mean != 0)
+        if not const.any():
+            continue
+        far = np.flatnonzero(~const & (np.abs(mean) > SLOPE_OFFSET_LIMIT * sd))
+        if far.size:
+            j = int(far[0])
+            raise DesignError(
+                f"random term {b.term!r}: column {b.names[j]!r} has mean {mean[j]:.6g} and SD {sd[j]:.4g}, "
+                f"{abs(mean[j]) / max(sd[j], 1e-300):.0f} SDs from zero, so the random intercept beside it "
+                "describes the clusters where no data are and the fit is ill-conditioned; centre the column "
+                f"(e.g. a column {b.names[j]} - {np.round(mean[j]):.0f}, or I({b.names[j]} - {np.round(mean[j]):.0f}) "
+                "in the formula) and refit: the model and its log-likelihood are the same")
+

@@ -32,22 +32,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mathutils import column_sums
+from .mathutils import column_sums, one_hot_rows
 
 #: scales within this factor of 1 are left alone (log2)
 _DEAD_ZONE = 3.0
 
 
-def column_scale(X) -> np.ndarray:
-    """Spread of each column: its SD, or its RMS where the column is constant (intercepts)."""
+def column_scale(X, rms: bool = False) -> np.ndarray:
+    """Spread of each column: its SD, or its RMS where the column is constant (intercepts).
+    ``rms=True``: the RMS of every column (an uncorrelated random slope's variance adds
+    x^2 sd^2 to the linear predictor's, whatever the column's centre)."""
     n, s, sq, _ = column_sums(X)  # dense, sparse, or a dask design's column sums (OnWorkers)
     if n == 0:
         return np.ones(X.shape[1])
     mean, msq = s / n, sq / n
     var = np.maximum(msq - mean * mean, 0.0)
     sd = np.sqrt(var)
-    rms = np.sqrt(msq)
-    return np.where(sd > 1e-12 * rms, sd, rms)
+    root = np.sqrt(msq)
+    if rms:
+        return np.where(root > 0, root, 1.0)
+    return np.where(sd > 1e-12 * root, sd, root)
 
 
 def _pow2(s) -> np.ndarray:
@@ -72,10 +76,20 @@ def _re_entry_scales(block, row_scale, y_scale) -> np.ndarray:
 class Rescaling:
     """The map theta = a * u + b on the free parameters (see the module docstring)."""
 
-    def __init__(self, a: np.ndarray, b: np.ndarray):
+    def __init__(self, a: np.ndarray, b: np.ndarray, shifts: list | None = None):
         self.a = np.asarray(a, float)
         self.b = np.asarray(b, float)
-        self.identity = bool(np.all(self.a == 1.0) and np.all(self.b == 0.0))
+        #: (intercept index, column index, mean) of the centred columns: theta = A u + b with
+        #: A = diag(a) plus -mean * a[column] at (intercept, column)
+        self.shifts = list(shifts or [])
+        self.A = None
+        if self.shifts:
+            A = np.diag(self.a)
+            for i0, j, m in self.shifts:
+                A[i0, j] -= m * self.a[j]
+            self.A = A
+            self.A_inv = np.linalg.inv(A)  # unit upper-triangular up to a permutation: exact enough
+        self.identity = bool(np.all(self.a == 1.0) and np.all(self.b == 0.0) and not self.shifts)
 
     @classmethod
     def of(cls, lik) -> "Rescaling":
@@ -106,7 +120,8 @@ class Rescaling:
             a_full[gb.slice] = 1.0 / _gamma_scales(d)
         rb = blk["re_out"]
         if rb.size:
-            per = np.concatenate([_re_entry_scales(b, _pow2(column_scale(b.Z)), y_lin) for b in d.re_out])
+            per = np.concatenate([_re_entry_scales(b, _pow2(column_scale(b.Z, b.structure == "diag")), y_lin)
+                                  for b in d.re_out])
             a_full[rb.slice] = np.tile(per, rb.shape[0])
         cb = blk["re_cls"]
         if cb.size:
@@ -126,19 +141,129 @@ class Rescaling:
         bad = np.zeros(L.n_free, bool)
         np.logical_or.at(bad, fi, (a_full[m] != a[fi]) | (b_full[m] != b[fi]))
         a[bad], b[bad] = 1.0, 0.0
-        out = cls(a, b)
+        shifts = _centring(L, d, a, b, bad, y_lin)
+        out = cls(a, b, shifts)
         out.a_full = a_full
         L.rescaling = out
         return out
 
     def to_internal(self, theta):
-        return (np.asarray(theta, float) - self.b) / self.a
+        v = np.asarray(theta, float) - self.b
+        if self.A is None:
+            return v / self.a
+        u = v / self.a
+        for i0, j, m in self.shifts:  # centred columns are never intercepts: one pass
+            u[i0] += m * v[j] / self.a[i0]
+        return u
 
     def to_external(self, u):
-        return self.a * np.asarray(u, float) + self.b
+        u = np.asarray(u, float)
+        if self.A is None:
+            return self.a * u + self.b
+        return self.A @ u + self.b
+
+    def grad_to_internal(self, g):
+        """A gradient (last axis: free parameters) on theta -> on u: A' g."""
+        g = np.asarray(g, float)
+        return g * self.a if self.A is None else g @ self.A
+
+    def hess_to_internal(self, H):
+        """A Hessian on theta -> on u: A' H A."""
+        if self.A is None:
+            return self.a[:, None] * H * self.a[None, :]
+        return self.A.T @ H @ self.A
+
+    def hess_to_external(self, H):
+        """A Hessian on u -> on theta: A^-T H A^-1."""
+        if self.A is None:
+            return H / self.a[:, None] / self.a[None, :]
+        return self.A_inv.T @ H @ self.A_inv
 
     def cov_to_external(self, cov):
-        return None if cov is None else self.a[:, None] * cov * self.a[None, :]
+        """A covariance on u -> on theta: A cov A'. Rows of NaN (parameters without a
+        standard error) stay NaN and do not spread: the others' covariance is conditional
+        on them, the same in both coordinates."""
+        if cov is None:
+            return None
+        if self.A is None:
+            return self.a[:, None] * cov * self.a[None, :]
+        nan = np.isnan(np.diag(cov))
+        out = self.A @ np.nan_to_num(cov, nan=0.0) @ self.A.T
+        out[nan, :] = np.nan
+        out[:, nan] = np.nan
+        return out
+
+
+def _centring(L, d, a, b, bad, y_lin) -> list:
+    """Location part of the map, for outcome coefficients only (in place on ``b``).
+
+    A covariate far from zero in units of its spread (|mean| > 8 SD: a calendar year, a
+    date) makes its coefficient and the intercept nearly collinear; the optimizer then
+    works on the intercept at the covariate's mean, theta_0 = u_0 - sum_j mean_j beta_j,
+    which is exact reparameterization (the same likelihood) with a well-conditioned
+    information. Likewise an identity-link outcome far from zero (|mean| > 8 SD) puts its
+    intercepts (or the coefficients of indicator columns that partition the rows, as
+    ``0 + item``) at b = the outcome's mean, so they are of unit size in u. Columns are
+    centred only where every class's intercept and coefficient are free parameters of their
+    own column (ties across classes allowed when the intercept's follow the coefficient's).
+    Random-effect designs are not centred (their covariance would map non-linearly)."""
+    bb = L.blocks["beta"]
+    if not bb.size or not isinstance(d.X, np.ndarray) or d.X.ndim != 2:
+        return []
+    X = d.X
+    n, s, sq, _ = column_sums(X)
+    if n == 0:
+        return []
+    mean = s / n
+    sd = np.sqrt(np.maximum(sq / n - mean * mean, 0.0))
+    const = (sd <= 1e-12 * np.sqrt(sq / n)) & (np.abs(mean) > 0)
+    ncol, K = bb.shape[0], int(np.prod(bb.shape[1:])) if len(bb.shape) > 1 else 1
+    full = np.arange(bb.slice.start, bb.slice.stop).reshape(ncol, K)
+    fi = L.free_idx
+    owners = {}  # free index -> the beta columns whose entries it holds (or -1: elsewhere)
+    for i, f in enumerate(fi):
+        if f >= 0:
+            owners.setdefault(int(f), set()).add(int((i - bb.slice.start) // K) if bb.slice.start <= i < bb.slice.stop else -1)
+
+    def own(j):  # free indices of column j per class, or None when not its own parameters
+        idx = fi[full[j]]
+        if np.any(idx < 0) or any(owners[int(f)] != {j} or bad[f] for f in idx):
+            return None
+        return idx
+
+    base = np.flatnonzero(const)
+    if base.size == 0 and one_hot_rows(X):
+        base = np.arange(ncol)
+    y = np.asarray(d.y, float) if y_lin != 1.0 or d.family.has_residual_sd else None
+    if y is not None and d.family.has_residual_sd and y.size > 1:  # identity link: intercepts at the mean
+        ym, ys = float(np.mean(y)), float(np.std(y))
+        if abs(ym) > 8.0 * max(ys, 1e-300):
+            for j in base:
+                idx = own(int(j))
+                if idx is not None:
+                    b[idx] = ym
+    if not np.any(const):
+        return []
+    j0 = int(np.flatnonzero(const)[0])
+    i0s = own(j0)
+    if i0s is None:
+        return []
+    shifts = []
+    for j in np.flatnonzero(~const & (np.abs(mean) > 8.0 * sd)):
+        idx = own(int(j))
+        if idx is None:
+            continue
+        pairs = {}
+        for i0, ij in zip(i0s, idx):
+            pairs.setdefault(int(ij), set()).add(int(i0))
+        # a coefficient shared by classes may shift several intercepts; an intercept shared by
+        # classes must follow one coefficient
+        if len({int(i0) for i0 in i0s}) < len({(int(i0), int(ij)) for i0, ij in zip(i0s, idx)}):
+            continue
+        for ij, i0set in pairs.items():
+            for i0 in i0set:
+                shifts.append((i0, ij, float(mean[j] / X[0, j0]) if X[0, j0] != 0 else 0.0))
+    return shifts
 
 
 def _gamma_scales(d) -> np.ndarray:
@@ -171,7 +296,7 @@ class _ScaledLayout:
         return self._rs.to_internal(self._base.from_full(phi))
 
     def reduce(self, g_full):
-        return self._base.reduce(g_full) * self._rs.a
+        return self._rs.grad_to_internal(self._base.reduce(g_full))
 
 
 class ScaledLikelihood:
@@ -204,17 +329,16 @@ class ScaledLikelihood:
             self._base.find_mode(self._rs.to_external(u))
             return es.ll, g, es
         ll, g, es = self._base.loglik_and_grad(self._rs.to_external(u))
-        return ll, g * self._rs.a, es
+        return ll, self._rs.grad_to_internal(g), es
 
     def gradient(self, u):
         return self.loglik_and_grad(u)[1]
 
     def unit_scores(self, u):
-        return self._base.unit_scores(self._rs.to_external(u)) * self._rs.a
+        return self._rs.grad_to_internal(self._base.unit_scores(self._rs.to_external(u)))
 
     def q_information(self, es):
-        a = self._rs.a
-        return a[:, None] * self._base.q_information(es) * a[None, :]
+        return self._rs.hess_to_internal(self._base.q_information(es))
 
     def adapt(self, u, *args, **kw):
         return self._base.adapt(self._rs.to_external(u), *args, **kw)

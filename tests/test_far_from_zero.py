@@ -1,0 +1,84 @@
+"""Outcomes and covariates far from zero in units of their spread (a constant added to
+them) give the same models: the fits must give the same log-likelihoods. References: lme4
+1.1.31 lmer(REML = FALSE) (tests/reference/scripts/far_from_zero.R ->
+tests/reference/values/far_from_zero.json)."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmmix as gm
+from conftest import REF, load_reference
+from glmmix.exceptions import DesignError
+
+
+@pytest.fixture(scope="module")
+def sleep():
+    return pd.read_csv(REF.parent / "data" / "sleepstudy.csv")
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference("far_from_zero.json")
+
+
+def fit(formula, data, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gm.ConvergenceWarning)
+        return gm.fit(formula, data, family="gaussian", se="none", **kw)
+
+
+@pytest.mark.parametrize("shift", [1e5, 1e6, 1e7])
+def test_an_outcome_far_from_zero(sleep, ref, shift):
+    # before: the homogeneous start's ridge (relative to log sigma's information, 1e19 here)
+    # swamped the coefficients' step; Reaction + 1e5 with random intercepts ended 2e7 below
+    r = ref["outcome_far"]
+    res = fit("y ~ Days + (Days | Subject)", sleep.assign(y=sleep.Reaction + shift))
+    assert res.converged
+    assert res.llf == pytest.approx(r["logLik"], abs=1e-6)
+    assert res.params["Intercept"] - shift == pytest.approx(r["fixef"]["(Intercept)"] - 1e6, abs=1e-4)
+    assert res.params["sigma"] == pytest.approx(r["sigma"], rel=1e-5)
+    lm = fit("y ~ Days", sleep.assign(y=sleep.Reaction + shift))  # no random effects: OLS
+    assert lm.llf == pytest.approx(fit("Reaction ~ Days", sleep).llf, abs=1e-8)
+
+
+def test_a_covariate_far_from_zero(sleep, ref):
+    r = ref["covariate_far_intercept"]
+    for shift in (2000, 1e5):  # before: 1e5 stopped 1.48 below with a convergence warning
+        res = fit("Reaction ~ Days + (1 | Subject)", sleep.assign(Days=sleep.Days + shift))
+        assert res.llf == pytest.approx(r["logLik"], abs=1e-6)
+        assert res.params["Days"] == pytest.approx(r["fixef"]["Days_far"], abs=1e-6)
+    # a mixture of logistic regressions on a shifted covariate: the same maximum
+    c = gm.datasets.load("contraception")
+    kw = dict(n_classes=2, family="bernoulli", se="none", seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = gm.fit("y ~ age | class ~ 1", c, **kw)
+        far = gm.fit("y ~ age | class ~ 1", c.assign(age=c.age + 2000), **kw)  # before: 8.8 below
+    assert far.llf == pytest.approx(base.llf, abs=1e-6)
+
+
+def test_a_correlated_random_slope_far_from_zero_is_refused_with_the_remedy(sleep, ref):
+    far = sleep.assign(Days=sleep.Days + 2000)
+    with pytest.raises(DesignError, match=r"'Days' has mean 2004\.5 .* 698 SDs from zero.*I\(Days - 2004\)"):
+        gm.fit("Reaction ~ Days + (Days | Subject)", far, family="gaussian")
+    # the remedy: the same model, lmer's maximum
+    res = fit("Reaction ~ Days + (I(Days - 2004) | Subject)", far)
+    assert res.llf == pytest.approx(ref["outcome_far"]["logLik"], abs=1e-6)
+    # 35 SDs away still fits (below the refusal's 50)
+    assert fit("Reaction ~ Days + (Days | Subject)", sleep.assign(Days=sleep.Days + 100)).llf == pytest.approx(
+        ref["outcome_far"]["logLik"], abs=1e-6)
+
+
+def test_an_uncorrelated_random_slope_far_from_zero(sleep, ref):
+    # (x || g) is another model once x is shifted, so it is not refused; its slope's scale is
+    # the column's RMS. lmer stops at a singular fit (-897.0384); the maximum is higher.
+    r = ref["covariate_far_uncorrelated"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gm.BoundaryWarning)
+        res = fit("Reaction ~ Days + (Days || Subject)", sleep.assign(Days=sleep.Days + 2000))
+    assert res.converged
+    assert res.llf > r["logLik"] + 0.1
+    assert np.isfinite(res.llf) and res.llf < -896.9  # -896.9251
