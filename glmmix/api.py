@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # names for the type hints only
     from .families import Family
 
 
-def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str | Family = "gaussian",
+def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str | Family | None = None,
         link: str | None = None, *, starts: int | tuple[int, int] | str = UNSET, seed: int | None = UNSET,
         se: str = "auto", n_jobs: int = UNSET, start_params: ArrayLike | None = None,
         start_from: MixtureResults | None = None, start_values: dict | None = None,
@@ -75,9 +75,11 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         Several class variables measured by the same items: equal outcome coefficients for
         equal class numbers across variables (the time-invariant latent class model, eq 11),
         as equality constraints.
-    family : str or Family
+    family : str or Family, optional
         ``"bernoulli"``, ``"binomial"`` (with ``trials``), ``"poisson"``, ``"gaussian"``,
-        ``"ordinal"``.
+        ``"ordinal"``. Not given: gaussian, with a ``DataWarning`` when the outcome holds
+        only 0s and 1s (binary items want ``"bernoulli"``); an outcome with trials
+        (``cbind``, ``trials=``) then needs ``family="binomial"`` and is refused.
     link : str, optional
         ``"logit"``/``"probit"`` (bernoulli, binomial, ordinal), ``"log"``, ``"identity"``.
     invariant : list of str

@@ -227,8 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("data", help="data file: long (one row per response) or, with --wide, one row per unit")
     f.add_argument("--formula", "-f", help='glmmix formula, e.g. "y ~ 0 + item | class(id) ~ 1"')
     f.add_argument("--classes", "-k", type=int, default=1, help="number of latent classes (default 1)")
-    f.add_argument("--family", default="gaussian",
-                   help="bernoulli, binomial, poisson, gaussian or ordinal (default gaussian)")
+    f.add_argument("--family", default=None,
+                   help="bernoulli, binomial, poisson, gaussian or ordinal (default gaussian; a warning "
+                        "when the outcome holds only 0s and 1s)")
     f.add_argument("--link", help="logit, probit, log or identity (default: the family's)")
     f.add_argument("--wide", action="store_true",
                    help="wide data: reshape with wide_to_long; without --formula, an LCA of every column but --id")

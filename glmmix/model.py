@@ -22,7 +22,7 @@ import pandas as pd
 from .allocator import keep_freed_memory
 from .design import Design, build_design, combined_groupings
 from .estimation import FitOptions, estimate, homogeneous_start
-from .exceptions import DesignError, GlmmixWarning
+from .exceptions import DataWarning, DesignError, GlmmixWarning
 from .families import get_family
 from .formula import parse_formula
 from .inference import covariance, observed_information
@@ -137,6 +137,18 @@ def _check_integration(integ: Integration):
                       GlmmixWarning, stacklevel=4)
 
 
+def _warn_default_family(design) -> None:
+    """The default family is gaussian (as lmer's and Mplus's for continuous outcomes); an
+    outcome of only 0s and 1s fitted so (a linear probability model, or a latent profile
+    analysis of binary items) is rarely what was meant, so say so."""
+    y = np.asarray(design.y, float)
+    if y.size and np.all((y == 0) | (y == 1)):
+        warnings.warn(f"outcome {design.formula.outcome!r} holds only 0s and 1s and no family was given: it is "
+                      "fitted as gaussian (the default: a linear probability model); give family='bernoulli' "
+                      "for a logistic model (latent class analysis of binary items), or family='gaussian' "
+                      "to keep this fit without this warning", DataWarning, stacklevel=4)
+
+
 class MixtureModel:
     """A (multilevel) mixture GLM on a data set: design, parameter layout and likelihood.
 
@@ -181,7 +193,7 @@ class MixtureModel:
         formula: str,
         data: pd.DataFrame,
         n_classes: int | dict = 1,
-        family: str | Family = "gaussian",
+        family: str | Family | None = None,
         link: str | None = None,
         *,
         measured_by: str | dict | None = None,
@@ -232,7 +244,10 @@ class MixtureModel:
         fix, equal, invariant, class_specific = args["fix"], args["equal"], args["invariant"], args["class_specific"]
         parsed = parse_formula(formula)
         K, sizes = class_sizes_of(parsed, n_classes, measured_by)
-        fam = get_family(family, link)
+        fam = get_family("gaussian" if family is None else family, link)
+        if family is None and (trials is not None or parsed.outcome.startswith("cbind(")):
+            raise DesignError("no family was given (the default is gaussian) but the outcome has trials "
+                              "(cbind(successes, failures) or trials=): use family='binomial'")
         build = dict(thresholds_by=thresholds_by, sigma_by=sigma_by, trials=trials, measured_by=measured_by, class_sizes=sizes,
                      weights=weights, cluster_weights=cluster_weights, weight_scaling=weight_scaling,
                      cluster_weight_scaling=cluster_weight_scaling, freq_weights=freq_weights)
@@ -242,6 +257,8 @@ class MixtureModel:
         else:
             design = with_parameterization(build_design(parsed, data, K, fam, **build), re_parameterization)
         check_slopes_centred(design)
+        if family is None:
+            _warn_default_family(design)
         integration = check_crossed(design, integration)
         layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
                              measurement_invariance=measurement_invariance)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exceptions import DesignError
+from .exceptions import DesignError, plain
 from .terms import OFFSET_TERM, offset_columns
 
 
@@ -247,6 +247,10 @@ class ParamLayout:
                         "uncorrelated terms) and loadings can be fixed")
                 if blk == "extra":
                     val = fam.fixed_extra(val, lab)
+                bare = self._strip_class_any(self.full_labels[i])
+                if blk in ("re_out", "re_cls") and (bare.startswith("sd(") or bare.startswith("residual sd(")) \
+                        and isinstance(val, (int, float, np.number)) and val < 0:
+                    raise DesignError(f"fix[{lab!r}] = {plain(val)!r}: a standard deviation must be >= 0")
                 if not np.isfinite(val):  # NaN marks a free parameter below: never let one through
                     raise DesignError(f"fix[{lab!r}] must be a finite number, not {val!r}")
                 fixed_val[i] = val

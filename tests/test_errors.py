@@ -170,3 +170,24 @@ def test_pandas_extension_dtypes_fit_like_numpy_dtypes():
     na = sub.convert_dtypes()
     na.loc[na.index[:3], "y"] = pd.NA
     assert gm.fit("y ~ Anger + Gender + (1|id)", na, family="bernoulli").n_dropped == 3
+
+
+def test_a_negative_sd_cannot_be_fixed():
+    cb = gm.datasets.load("cbpp")
+    with pytest.raises(DesignError, match=r"fix\['sd\(herd:Intercept\)'\] = -0.5: a standard deviation must be >= 0"):
+        gm.MixtureModel.from_formula("incidence ~ period + (1|herd)", cb, family="poisson",
+                                     fix={"sd(herd:Intercept)": -0.5})
+
+
+def test_the_default_family_says_when_it_is_probably_not_meant(long):
+    # a binary outcome without a family: gaussian (as lmer), but said; an outcome with trials is refused
+    with pytest.warns(gm.exceptions.DataWarning, match="only 0s and 1s and no family was given"):
+        gm.MixtureModel.from_formula(LCA, long, n_classes=2)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gm.exceptions.DataWarning)
+        gm.MixtureModel.from_formula(LCA, long, n_classes=2, family="gaussian")  # asked for: no warning
+        gm.MixtureModel.from_formula("xrow ~ 1 + x", long)  # not binary: no warning
+    cb = gm.datasets.load("cbpp")
+    with pytest.raises(DesignError, match="no family was given.*family='binomial'"):
+        gm.MixtureModel.from_formula("cbind(incidence, size - incidence) ~ period", cb)
