@@ -33,7 +33,7 @@ from .params import ParamLayout
 from .partitions import PartitionedLikelihood, dask_design, is_dask
 from .progress import say
 from .quadrature import Integration
-from .random_effects import check_slopes_centred, with_parameterization
+from .random_effects import check_residual_separable, check_slopes_centred, with_parameterization
 from .weights import frequency_weighted
 from .reporting import from_natural
 from .results import MixtureResults
@@ -257,6 +257,7 @@ class MixtureModel:
         else:
             design = with_parameterization(build_design(parsed, data, K, fam, **build), re_parameterization)
         check_slopes_centred(design)
+        check_residual_separable(design)
         if family is None:
             _warn_default_family(design)
         integration = check_crossed(design, integration)

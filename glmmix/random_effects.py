@@ -344,3 +344,31 @@ def check_slopes_centred(design) -> None:
                 f"(e.g. a column {b.names[j]} - {np.round(mean[j]):.0f}, or I({b.names[j]} - {np.round(mean[j]):.0f}) "
                 "in the formula) and refit: the model and its log-likelihood are the same")
 
+
+def check_residual_separable(design) -> None:
+    """With a residual SD (gaussian outcomes), random effects with as many levels as rows, or
+    as many effects as rows, cannot be told from the residual: only the sum of their
+    variances is identified, and any split of it is a maximum. lmer refuses such models
+    (its checks of the number of levels and of random effects against the number of
+    observations); so does glmmix, by name. Other families have no residual to confound
+    (an observation-level random effect for overdispersion is a model of its own)."""
+    if not design.family.has_residual_sd or not design.re_out:
+        return
+    n = design.n_rows
+    for b in design.re_out:
+        if design.groupings is not None and b.group in design.groupings:
+            n_levels = len(design.groupings[b.group][1])
+        else:
+            n_levels = design.n_clusters
+        q = b.d if b.structure == "rr" else b.Z.shape[1]
+        if n_levels >= n:
+            raise DesignError(
+                f"random term {b.term!r}: its grouping {b.group!r} has {n_levels} levels for {n} rows with an "
+                "observed outcome, so each group's effect and the residual cannot be told apart (only the sum of "
+                "their variances is identified); drop the term, or group the rows coarser")
+        if n_levels * q >= n:
+            raise DesignError(
+                f"random term {b.term!r}: {n_levels} groups x {q} effects = {n_levels * q} random effects for "
+                f"{n} rows with an observed outcome, so the random effects and the residual cannot be told apart; "
+                "use fewer effects in the term (e.g. a random intercept only)")
+

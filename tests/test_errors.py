@@ -191,3 +191,19 @@ def test_the_default_family_says_when_it_is_probably_not_meant(long):
     cb = gm.datasets.load("cbpp")
     with pytest.raises(DesignError, match="no family was given.*family='binomial'"):
         gm.MixtureModel.from_formula("cbind(incidence, size - incidence) ~ period", cb)
+
+
+def test_random_effects_confounded_with_the_residual_are_refused():
+    # lmer refuses these too ("number of levels of each grouping factor must be < number of
+    # observations"; "number of observations <= number of random effects"): before, the fit
+    # returned an arbitrary split of the total variance (sigma 40.6, SD 24.5) without a word
+    from conftest import REF
+
+    ss = pd.read_csv(REF.parent / "data" / "sleepstudy.csv")
+    with pytest.raises(DesignError, match="180 levels for 180 rows"):
+        gm.MixtureModel.from_formula("Reaction ~ Days + (1|g)", ss.assign(g=np.arange(180)), family="gaussian")
+    with pytest.raises(DesignError, match=r"90 groups x 2 effects = 180 random effects for 180 rows"):
+        gm.MixtureModel.from_formula("Reaction ~ Days + (Days|g)", ss.assign(g=np.arange(180) // 2), family="gaussian")
+    # counts: an observation-level effect is overdispersion, a model of its own
+    gm.MixtureModel.from_formula("Reaction ~ Days + (1|g)", ss.assign(g=np.arange(180), Reaction=ss.Days),
+                                 family="poisson")
