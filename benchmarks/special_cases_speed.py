@@ -5,13 +5,17 @@
     python benchmarks/special_cases_speed.py --models "VerbAgg FMA" --reps 3
     python benchmarks/special_cases_speed.py --vignette       # every fit of vignettes/special_cases.py
     python benchmarks/special_cases_speed.py --vignette --compare   # each also with runaway_stop=False
+    python benchmarks/special_cases_speed.py --vignette --compare reuse   # each also without earlier fits reused
 
 ``--vignette`` times each fit of the vignette's full run once, with its settings, and prints
 them slowest first with their share of the total: where the vignette's time goes. With
 ``--compare`` each fit runs first with ``FitOptions(runaway_stop=False)`` (``old``: completions
 whose random-effect SDs or loadings run off to infinity go on with BFGS) and then with the
 default (``new``: stopped beyond ``estimation.HUGE_RE``, ``estimation.Runaway``), and the CPU
-times, their ratio and the log-likelihoods of both are printed.
+times, their ratio and the log-likelihoods of both are printed; with ``--compare reuse`` the
+``old`` fits neither remember nor reuse earlier fits (``nesting.remember``: the vignette's
+FMA-GoMs take the FMA and LCA fitted before them as their simpler models). The results are kept
+alive, as in the vignette.
 
 For each model, in one process and alternating: ``old`` fits with
 ``FitOptions(coarse_search=False)`` (every stage of the start search on the model's
@@ -26,6 +30,7 @@ a shared machine are noisy; the ratios within one run are the numbers to read).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 import warnings
@@ -33,7 +38,7 @@ import warnings
 import numpy as np
 
 import glmmix as gm
-from glmmix import estimation
+from glmmix import estimation, nesting
 from glmmix.estimation import FitOptions
 
 
@@ -92,12 +97,31 @@ def _vignette_fits(opts):
     }
 
 
-def time_vignette(models=None, compare: bool = False) -> list[dict]:
-    """Time every fit of the vignette once; print them slowest first. ``compare``: each fit
-    also with ``FitOptions(runaway_stop=False)`` (``old``: completions whose random-effect SDs
-    or loadings run off to infinity go on), just before the default (``new``)."""
+@contextlib.contextmanager
+def _no_reuse(on: bool):
+    """Inside: no fit is remembered nor used as a later fit's simpler model (``nesting.remember``)."""
+    if not on:
+        yield
+        return
+    saved = nesting.remember, nesting._remembered
+    nesting.remember, nesting._remembered = (lambda *a, **k: None), (lambda *a, **k: None)
+    try:
+        yield
+    finally:
+        nesting.remember, nesting._remembered = saved
+
+
+def time_vignette(models=None, compare: str | None = None) -> list[dict]:
+    """Time every fit of the vignette once; print them slowest first. The results are kept
+    as the vignette keeps them (a later fit uses an earlier one as its simpler model,
+    ``nesting.remember``). ``compare``: each fit also as ``old``, just before the default
+    (``new``): ``"runaway"``, with ``FitOptions(runaway_stop=False)`` (completions whose
+    random-effect SDs or loadings run off to infinity go on); ``"reuse"``, without the use of
+    earlier fits as simpler models (each simpler model fitted again)."""
     modes = ("old", "new") if compare else ("new",)
-    fits = {m: _vignette_fits(lambda seed, m=m: FitOptions(seed=seed, runaway_stop=m == "new")) for m in modes}
+    fits = {m: _vignette_fits(lambda seed, m=m: FitOptions(seed=seed, runaway_stop=m == "new" or compare != "runaway"))
+            for m in modes}
+    kept = {m: {} for m in modes}
     rows = []
     for name in fits["new"]:
         if models and not any(m in name for m in models):
@@ -105,7 +129,8 @@ def time_vignette(models=None, compare: bool = False) -> list[dict]:
         row = {"model": name}
         for m in modes:
             t, c = time.perf_counter(), time.process_time()
-            res = fits[m][name]()
+            with _no_reuse(m == "old" and compare == "reuse"):
+                res = kept[m][name] = fits[m][name]()
             row.update({f"{m}_s": time.perf_counter() - t, f"{m}_cpu": time.process_time() - c,
                         f"{m}_llf": res.llf, "rule": res.integration.get("method", "") if res.integration else ""})
             print(f"{name:22s} {m} {row[f'{m}_s']:7.1f} s (CPU {row[f'{m}_cpu']:.1f} s)  llf {res.llf:.4f}", flush=True)
@@ -135,8 +160,9 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--models", nargs="*", default=None, help="names (or parts of names) of the models to run")
     ap.add_argument("--vignette", action="store_true", help="time every fit of vignettes/special_cases.py")
-    ap.add_argument("--compare", action="store_true",
-                    help="with --vignette: each fit also with FitOptions(runaway_stop=False), old against new")
+    ap.add_argument("--compare", nargs="?", const="runaway", choices=["runaway", "reuse"], default=None,
+                    help="with --vignette: each fit also as old: FitOptions(runaway_stop=False) (runaway, the "
+                         "default) or without earlier fits as simpler models (reuse)")
     a = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     print(f"glmmix {gm.__version__}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start "

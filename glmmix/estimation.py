@@ -577,8 +577,7 @@ def unresolved_params(lik, theta) -> list[int]:
     L = lik.layout
     if lik.D == 0:
         return []
-    return [i for i, full in enumerate(L.first_full)
-            if L.block_of(full) in ("re_out", "re_cls") and abs(theta[i]) > HUGE_RE]
+    return np.flatnonzero(L.free_in_blocks(("re_out", "re_cls")) & (np.abs(theta) > HUGE_RE)).tolist()
 
 
 @dataclass(frozen=True)

@@ -378,7 +378,12 @@ class MixtureModel:
         lik.restore(fr.adapt_state)  # keep the nodes adapted to the estimates
         say(opts.verbose, f"standard errors: {se}")
         cov_free, _ = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)
-        return MixtureResults.from_fit(self, fr, cov_free, se or "none", opts)
+        res = MixtureResults.from_fit(self, fr, cov_free, se or "none", opts)
+        if theta0 is None:  # a later fit that nests this model may use it (nesting.remember)
+            from .nesting import remember
+
+            remember(self, opts, res, fr.adapt_state)
+        return res
 
     def structured_starts(self, opts: FitOptions) -> tuple[list, list, list]:
         """Starting values, boundary limits and stage-one candidates (splits of the K - 1

@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import hashlib
 import re
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +63,14 @@ SPLITS_PER_CLASS = 3
 SPLIT_SCALE = 0.5
 
 _CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("glmmix_nesting_cache", default=None)
+#: fits made from the default starting values that a later fit's simpler model may equal
+#: (:func:`remember`, :func:`_remembered`): key -> (weak reference to the result, the
+#: adaptation state it was fitted with); the results themselves are never kept alive here
+_FITTED: dict = {}
+#: entries of _FITTED kept (the oldest go first)
+FITTED_MAX = 64
+#: rows of the data hashed at a time (:func:`_fit_key`)
+HASH_ROWS = 1 << 15
 #: inside the K - 1 class fit behind split starts (which gets no split starts of its own)
 _SPLITTING: contextvars.ContextVar[bool] = contextvars.ContextVar("glmmix_nesting_splitting", default=False)
 
@@ -142,6 +152,75 @@ def simpler_model(simple: Simpler, kw: dict, method: str | None = None):
     return model
 
 
+def _fit_key(model, opts) -> tuple | None:
+    """What a fit of ``model`` from the default starting values depends on: the model's
+    arguments (``spec``, its data frame by the hash of its contents, index and column names),
+    the estimation options (less those that only print) and whether it is the K - 1 class fit
+    behind split starts. None if an argument has no faithful text form or no seed is set
+    (then no fit is matched)."""
+    spec = getattr(model, "spec", None)
+    if spec is None or opts.seed is None:  # without a seed, random starts differ from fit to fit
+        return None
+    import pandas as pd
+
+    data = spec.get("data")
+    if not isinstance(data, pd.DataFrame):
+        return None
+    args = []
+    for k in sorted(spec):
+        if k == "data":
+            continue
+        text = repr(spec[k])
+        if " at 0x" in text:  # an object printed by its address: not comparable
+            return None
+        args.append((k, text))
+    h = hashlib.blake2b(repr((list(data.columns), [str(t) for t in data.dtypes], data.shape)).encode(), digest_size=16)
+    try:  # rows in chunks: the hashes of a chunk at a time (a fit's peak memory is a few times the frame)
+        for a in range(0, len(data), HASH_ROWS):
+            h.update(pd.util.hash_pandas_object(data.iloc[a:a + HASH_ROWS], index=True).to_numpy().tobytes())
+    except TypeError:  # unhashable cells (lists, dicts)
+        return None
+    o = dataclasses.replace(opts, verbose=False, progress=None, n_jobs=1)
+    return (tuple(args), h.hexdigest(), repr(o), _SPLITTING.get())
+
+
+def _same_state(a, b) -> bool:
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b))
+    if a is None or b is None:
+        return a is b
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def remember(model, opts, result, state) -> None:
+    """Record a fit made from the default starting values (``MixtureModel.fit``), so that a
+    later fit nesting the same model on the same data with the same options uses it as its
+    simpler model instead of fitting it again (``vignettes/special_cases.py`` fits the FMA and
+    then the FMA-GoM, whose between limit it is). Only a weak reference is kept."""
+    key = _fit_key(model, opts)
+    if key is None:
+        return
+    for k in [k for k, (ref, _) in _FITTED.items() if ref() is None]:
+        del _FITTED[k]
+    _FITTED.pop(key, None)
+    _FITTED[key] = (weakref.ref(result), state)
+    while len(_FITTED) > FITTED_MAX:
+        del _FITTED[next(iter(_FITTED))]
+
+
+def _remembered(model, opts):
+    """A remembered fit of ``model`` with ``opts`` (:func:`remember`) that is still alive and
+    whose model is still adapted as it was fitted; else None."""
+    key = _fit_key(model, opts)
+    hit = _FITTED.get(key) if key is not None else None
+    if hit is None:
+        return None
+    res = hit[0]()
+    if res is None or res.model is None or not _same_state(res.model.likelihood.adaptation(), hit[1]):
+        return None
+    return res
+
+
 def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str | None = None, design=None):
     """Fit a simpler model (shared within one top-level fit); None if it cannot be fitted.
     ``method``: the fitted model's integration rule (:func:`simpler_model`); ``design``: the
@@ -170,7 +249,10 @@ def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str 
 
         with warnings.catch_warnings(), sharing(design):
             warnings.simplefilter("ignore")
-            res = simpler_model(simple, kw, method).fit(se="none", options=opts)
+            model = simpler_model(simple, kw, method)
+            res = _remembered(model, opts)
+            if res is None:
+                res = model.fit(se="none", options=opts)
     except (GlmmixError, NotImplementedError, ValueError, np.linalg.LinAlgError):
         res = None
     finally:

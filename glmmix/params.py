@@ -419,6 +419,16 @@ class ParamLayout:
         """A full label without its class prefix (``class2:item[u1]`` -> ``item[u1]``)."""
         return self._strip_class_any(label)
 
+    def free_in_blocks(self, names: tuple) -> np.ndarray:
+        """Whether each free parameter (its first full entry) lies in one of the blocks
+        ``names``: a boolean mask, computed once per layout (read at every quasi-Newton
+        iteration, ``estimation.unresolved_params``)."""
+        cache = self.__dict__.setdefault("_block_masks", {})
+        hit = cache.get(names)
+        if hit is None or hit[0] is not self._first_full:
+            hit = cache[names] = (self._first_full, np.array([self.block_of(i) in names for i in self._first_full], bool))
+        return hit[1]
+
     def block_of(self, i):
         for b in self.blocks.values():
             if b.offset <= i < b.offset + b.size:
