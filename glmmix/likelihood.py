@@ -555,6 +555,11 @@ _CHUNK = 1 << 15
 #: over blocks of clusters (``MixtureLikelihood._make_shards``): about 4 MiB per such array
 SHARD_CELLS = 1 << 19
 
+#: product rules whose outcome and class-logit dimensions are disjoint sum over classes by
+#: matrix products (``_Product``); False evaluates them on every node like any rule (the
+#: benchmarks' ``old``, ``benchmarks/table3_model6.py``)
+PRODUCT_SUMS = True
+
 #: an adaptation step shrinks the latents' scale by at most this factor in any direction
 #: (``MixtureLikelihood._set_moments``)
 ADAPT_MAX_SHRINK = 0.5
@@ -911,7 +916,7 @@ class MixtureLikelihood:
         the node pairs is a matrix product (``_Product``). Returns (first node of each
         class-logit value, node -> value index), or None."""
         grid = self._eta_grid
-        if (grid is None or not isinstance(grid[2], np.ndarray) or self.form != "inside"
+        if (not PRODUCT_SUMS or grid is None or not isinstance(grid[2], np.ndarray) or self.form != "inside"
                 or not self.design.re_cls):
             return None
         dims_o = np.unique(np.concatenate([np.atleast_1d(np.arange(self.D)[d]) for d in self._dims_out]))
