@@ -6,10 +6,13 @@ class with a random class-logit intercept alpha_1j, whose variance runs towards 
 (the paper: 609). Two latent dimensions (the outcome's random intercept and alpha_1) on the
 default non-adaptive trapezoid rule, 31 x 31 nodes. Model 6 is fitted with default settings
 as the vignette fits it, ``old`` with ``likelihood.PRODUCT_SUMS = False`` (the sum over
-classes formed at every (row, class, node) like on any rule) and ``new`` with the default
-(the outcome's and the class logit's dimensions are disjoint: the sum over classes at the
-node pairs as matrix products, ``likelihood._Product``), one after the other in one process
-(``--reps``: alternating, medians). Both stop completions that run to the between limit
+classes formed at every (row, class, node) like on any rule) and
+``estimation.LIMIT_ROUND_RANDOM = None`` (round one completes the structured starts and the
+best ``n_final`` random ones), ``new`` with the defaults (the outcome's and the class logit's
+dimensions are disjoint: the sum over classes at the node pairs as matrix products,
+``likelihood._Product``; when the structured starts all ran to one boundary limit, round one
+completes the best 2 random starts), one after the other in one process (``--reps``:
+alternating, medians). Both stop completions that run to the between limit
 (``estimation.Runaway``) and finish them in Model 5 (``nesting.BetweenLimitRun``); the
 fourth round's old (``FitOptions(runaway_stop=False)``) is in benchmarks/README.md.
 
@@ -32,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 import glmmix as gm
+import glmmix.estimation as estmod
 import glmmix.likelihood as likmod
-from glmmix.estimation import FitOptions
+from glmmix.estimation import LIMIT_ROUND_RANDOM, FitOptions
 
 try:
     from .lta_two_level import eval_ms
@@ -77,12 +81,13 @@ def main(argv=None):
     for _ in range(args.reps):
         for mode in ("old", "new"):
             likmod.PRODUCT_SUMS = mode == "new"
+            estmod.LIMIT_ROUND_RANDOM = LIMIT_ROUND_RANDOM if mode == "new" else None
             try:
                 opts = FitOptions(seed=1, **size)
                 out[mode].append(_timed(lambda: gm.fit(M6, df, options=opts, **extra, **kw)))
                 evals[mode].append(eval_ms(out[mode][-1][0], 5))
             finally:
-                likmod.PRODUCT_SUMS = True
+                likmod.PRODUCT_SUMS, estmod.LIMIT_ROUND_RANDOM = True, LIMIT_ROUND_RANDOM
     med = {m: (out[m][-1][0], float(np.median([r[1] for r in out[m]])), float(np.median([r[2] for r in out[m]])))
            for m in out}
     (r_old, t_old, c_old), (r_new, t_new, c_new) = med["old"], med["new"]

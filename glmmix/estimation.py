@@ -994,10 +994,26 @@ def boundary_moves(lik: MixtureLikelihood, theta: np.ndarray) -> list:
     return out
 
 
+#: random starts completed in round one when every structured start (at least ``replicate_k``)
+#: ran to one boundary limit and was finished there (:meth:`_Search.hand_over`), instead of
+#: ``n_final``: the simpler models' starts agree, and the best-ranked random starts still look
+#: for a maximum elsewhere (one found sends the search on as usual). Table 3's Model 6: 8
+#: completions instead of 11, all at the between limit. None: always ``n_final``
+LIMIT_ROUND_RANDOM = 2
+
+
+def _one_limit(S: _Search, items) -> bool:
+    """Whether the completed starts ``items`` all ran to the same boundary limit, and are at
+    least ``replicate_k``."""
+    limits = {S.records[i].limit for i, _ in items}
+    return len(items) >= S.opts.replicate_k and len(limits) == 1 and None not in limits
+
+
 def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     """The ``starts="auto"`` search; returns why it stopped (see the module docstring).
 
-    Round one: every structured start and the best ``n_final`` of :func:`stage1_size`
+    Round one: every structured start and the best ``n_final`` (:data:`LIMIT_ROUND_RANDOM` when
+    the structured starts all ran to one boundary limit) of :func:`stage1_size`
     stage-one starts (perturbations of the data-based centre and of the structured starts
     in turn; ``n_split`` fewer when split starts went through a stage one of their own) are
     completed. While the best log-likelihood has fewer than
@@ -1022,8 +1038,14 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
         return ranked[: max(batch, len(ranked) // 2)]
 
     pool = fresh_pool(max(n1 // 2, n1 - n_split))  # split starts had their stage one: the same total
-    S.complete(pending + pool[:batch])
-    pool = pool[batch:]
+    n_random = batch
+    if LIMIT_ROUND_RANDOM is not None and S.handovers and pending:  # structured starts first
+        S.complete(pending)
+        if _one_limit(S, pending):
+            n_random = min(batch, LIMIT_ROUND_RANDOM)
+        pending = []
+    S.complete(pending + pool[:n_random])
+    pool = pool[n_random:]
     budget_time = opts.max_time if opts.max_time is not None else max(5.0, 2.0 * (time.perf_counter() - t0))
     cheap = n1 >= STAGE1_MAX
     confirm = cheap  # cheap models (a full stage one) also try to leave every replicated maximum

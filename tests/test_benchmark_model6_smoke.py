@@ -25,3 +25,26 @@ def test_model6_benchmark_quick(capsys):
     assert res["llf_new"] == pytest.approx(res["llf_m5"], abs=1e-6)
     assert "ran to the boundary limit between limit" in out and "Model 6 new: log-likelihood" in out
     assert cpu < 120, f"{cpu:.1f} s of CPU time"
+
+
+def test_structured_starts_at_one_limit_cut_the_random_completions():
+    """Model 6's default search on 12 clusters: the six structured starts (from Model 5, the
+    model without random effects, one class) all run to the between limit and are finished
+    in Model 5, so round one completes the best LIMIT_ROUND_RANDOM (2) stage-one starts
+    instead of n_final (5); they reach the limit too, and the search stops replicated."""
+    import warnings
+
+    import glmmix as gm
+    from glmmix.estimation import LIMIT_ROUND_RANDOM
+
+    df = table3_model6.data(12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m5 = gm.fit(table3_model6.M5, df, n_classes=2, family="gaussian", seed=1)
+        m6 = gm.fit(table3_model6.M6, df, n_classes=2, family="gaussian", seed=1)
+    done = m6.starts[m6.starts["ll_final"].notna()]
+    structured = done[~done["origin"].str.startswith(("around", "random", "perturbed"))]
+    assert len(structured) == 6 and len(done) == 6 + LIMIT_ROUND_RANDOM == m6.search.completed
+    assert m6.search.maxima[0]["limit_starts"] == len(done)  # every completed start ran to the limit
+    assert m6.search.best_replicated
+    assert m6.llf == pytest.approx(m5.llf, abs=1e-6)
