@@ -65,7 +65,8 @@ class EStep:
     post_node : (n_clusters, Q) posterior node weights (class-averaged), or with class-specific
     nodes (``class_nodes``) (n_clusters * K, Q) given each class; nodes : (G, Q, D) or (G * K, Q, D)
     eta_q : nodes carried by the linear predictors (1 without outcome random effects)
-    pq : posterior weight of (unit pattern, between state, node); rs : the row set used
+    pq : posterior weight of (unit pattern, between state, node) (divided by the sums over within
+    states, R, with ``_Product``); rs : the row set used
     post_c : (V, K, Q) within-state posteriors given (between state, node), classes inside
     post_bq : (cluster patterns, Kb, Q) posteriors of (between state, node)
     post_vq : (V, K, Q) posterior of (class, node) per unit pattern, classes outside
@@ -403,7 +404,6 @@ class _Factored:
         out *= self.ea
         return out.reshape(Z, Kb * Kw, Q)
 
-
     def unit_sums(self, R):
         """post_c[v, b, w, q] R[v, b, q] of every unit pattern: (V, K, Q)."""
         V, Kb = R.shape[:2]
@@ -437,13 +437,12 @@ class _Product:
             self.s = (eb.reshape(V * Qo, Kw) @ ea[0, 0]).reshape(V, 1, Qo, Qc)
         else:
             self.s = np.matmul(eb, ea[0] if ea.shape[0] == 1 else ea[zinv])
-        self.R = None
 
     @classmethod
     def of(cls, a, b, zinv, Qc: int):
         """The factored sums for class log-priors ``a`` (prior groups, Kb, Kw, Qc) and unit
-        log-densities ``b`` (V, Kb, Kw, Qo), with (the maxima over w of) ``a`` (groups, Kb,
-        Qc) and ``b`` (V, Kb, Qo): the log of sum_w exp(a + b) is log s plus the two maxima.
+        log-densities ``b`` (V, Kb, Kw, Qo): log sum_w exp(a + b) at the pair (i, c) is log s
+        plus the maxima over w of ``a`` (at c) and of ``b`` (at i), ``ma`` and ``mb``.
         None when the spread over w of both operands exceeds ``SUM_SPREAD_LIMIT`` (with the
         largest term of one operand, the product is at least exp(-the other's spread), far
         from underflow, as in ``mathutils.lse_softmax_sum``), or a term is infinite."""
@@ -475,7 +474,6 @@ class _Product:
     def weights(self, pq):
         """R = pq / s (V, Kb, Q), in place of ``pq``: what the sums below take."""
         pq /= self.s.reshape(pq.shape)
-        self.R = pq
         return pq
 
     def node_sums(self, R):
