@@ -6,6 +6,7 @@
     python benchmarks/special_cases_speed.py --vignette       # every fit of vignettes/special_cases.py
     python benchmarks/special_cases_speed.py --vignette --compare   # each also with runaway_stop=False
     python benchmarks/special_cases_speed.py --vignette --compare reuse   # each also without earlier fits reused
+    python benchmarks/special_cases_speed.py --vignette --compare round   # each also with old_new.py's old code
 
 ``--vignette`` times each fit of the vignette's full run once, with its settings, and prints
 them slowest first with their share of the total: where the vignette's time goes. With
@@ -32,14 +33,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-import glmmix as gm
-from glmmix import estimation, nesting
-from glmmix.estimation import FitOptions
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: benchmarks/ importable
+import glmmix as gm  # noqa: E402
+from benchmarks.old_new import variant  # noqa: E402
+from glmmix import estimation, nesting  # noqa: E402
+from glmmix.estimation import FitOptions  # noqa: E402
 
 
 def _models(quick: bool):
@@ -117,7 +122,8 @@ def time_vignette(models=None, compare: str | None = None) -> list[dict]:
     ``nesting.remember``). ``compare``: each fit also as ``old``, just before the default
     (``new``): ``"runaway"``, with ``FitOptions(runaway_stop=False)`` (completions whose
     random-effect SDs or loadings run off to infinity go on); ``"reuse"``, without the use of
-    earlier fits as simpler models (each simpler model fitted again)."""
+    earlier fits as simpler models (each simpler model fitted again); ``"round"``, with the
+    latest round's changes undone (``benchmarks/old_new.py``, in this process)."""
     modes = ("old", "new") if compare else ("new",)
     fits = {m: _vignette_fits(lambda seed, m=m: FitOptions(seed=seed, runaway_stop=m == "new" or compare != "runaway"))
             for m in modes}
@@ -129,7 +135,7 @@ def time_vignette(models=None, compare: str | None = None) -> list[dict]:
         row = {"model": name}
         for m in modes:
             t, c = time.perf_counter(), time.process_time()
-            with _no_reuse(m == "old" and compare == "reuse"):
+            with _no_reuse(m == "old" and compare == "reuse"), variant(m if compare == "round" else "new"):
                 res = kept[m][name] = fits[m][name]()
             row.update({f"{m}_s": time.perf_counter() - t, f"{m}_cpu": time.process_time() - c,
                         f"{m}_llf": res.llf, "rule": res.integration.get("method", "") if res.integration else ""})
@@ -160,9 +166,10 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--models", nargs="*", default=None, help="names (or parts of names) of the models to run")
     ap.add_argument("--vignette", action="store_true", help="time every fit of vignettes/special_cases.py")
-    ap.add_argument("--compare", nargs="?", const="runaway", choices=["runaway", "reuse"], default=None,
+    ap.add_argument("--compare", nargs="?", const="runaway", choices=["runaway", "reuse", "round"], default=None,
                     help="with --vignette: each fit also as old: FitOptions(runaway_stop=False) (runaway, the "
-                         "default) or without earlier fits as simpler models (reuse)")
+                         "default), without earlier fits as simpler models (reuse), or with the latest round's "
+                         "changes undone (round: benchmarks/old_new.py)")
     a = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     print(f"glmmix {gm.__version__}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start "

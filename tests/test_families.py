@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy import special, stats
 
+from glmmix import families
 from glmmix.families import FamilyData, get_family
 
 
@@ -171,3 +172,27 @@ def test_probit_binary_path_equals_the_two_tail_formula_into_the_far_tails(rng):
     fam, yv, aux = _prepared("binomial", "probit", yb, trials=np.full(60, 3.0))
     ref = stats.binom.logpmf(yb[:, None], 3, stats.norm.cdf(eta[:60] / 3))
     np.testing.assert_allclose(fam.evaluate(yv, eta[:60] / 3, np.zeros((3, 0)), aux).logf, ref, rtol=1e-9)
+
+
+def test_logit_binary_path_is_the_binomial_formula_to_the_bit(rng):
+    """0/1 logit outcomes with one trial skip the binomial formula's factors 1 and terms 0 and
+    work in place (``families._logit_binary``): the same numbers to the last bit, signed zeros,
+    infinities and NaN included; binomial counts keep the formula."""
+    eta = np.concatenate([rng.normal(0, 4, (60, 3)), [[0.0, -0.0, 40.0], [-40.0, 800.0, -800.0],
+                                                      [np.inf, -np.inf, np.nan]]])
+    y = np.concatenate([rng.integers(0, 2, 60), [0, 1, 1]]).astype(float)
+    fam, yv, aux = _prepared("bernoulli", "logit", y)
+    with np.errstate(invalid="ignore"):
+        fe = fam.evaluate(yv, eta, np.zeros((3, 0)), aux)
+        yy, n = y[:, None], np.ones((len(y), 1))
+        lp = -families.softplus(-eta)  # the binomial formula, as families.Binomial.evaluate writes it
+        logf = n * lp - (n - yy) * eta + np.zeros((len(y), 1))
+        p = np.exp(lp)
+    for got, ref in ((fe.logf, logf), (fe.d_eta, yy - n * p), (fe.w_eta, n * p * (1.0 - p))):
+        assert got.tobytes() == ref.tobytes()
+    assert fam.evaluate(yv, eta, np.zeros((3, 0)), aux, derivs=False).logf.tobytes() == logf.tobytes()
+    yb = rng.integers(0, 4, 63).astype(float)
+    fam, yv, aux = _prepared("binomial", "logit", yb, trials=np.full(63, 3.0))
+    ref = stats.binom.logpmf(yb[:, None], 3, special.expit(eta / 3))
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(fam.evaluate(yv, eta / 3, np.zeros((3, 0)), aux).logf[:60], ref[:60], rtol=1e-9)
