@@ -7,7 +7,7 @@ process of its own (``run_child``), the variants one after the other under the s
 allocator is set once per process: ``OLD_ENV`` gives the old variant's environment). The child
 prints one JSON line last.
 
-The round measured now (benchmarks/README.md, "Fifth round"): 0/1 logit outcomes through the
+The round measured now (benchmarks/README.md, "Sixth round"): 0/1 logit outcomes through the
 binomial formula (``_one_trial``-style fast path off), the probit path with its temporaries,
 the one-dimensional rows by einsum with fancy indexing, and no earlier fit used as a simpler
 model (``nesting.remember``).
@@ -31,7 +31,7 @@ from glmmix.likelihood import MixtureLikelihood
 
 
 def _old_probit_binary(yy, eta, derivs):
-    """``families._probit_binary`` before the fifth round (a temporary per operation)."""
+    """``families._probit_binary`` before the sixth round (a temporary per operation)."""
     s = 2.0 * yy - 1.0
     z = s * eta
     lp = special.log_ndtr(z)
@@ -52,7 +52,7 @@ def _old_probit_binary(yy, eta, derivs):
 
 
 def _old_linear_predictors(self, rs, P, Lo, u_nodes, Q):
-    """``MixtureLikelihood._linear_predictors`` before the fifth round (einsum in every case)."""
+    """``MixtureLikelihood._linear_predictors`` before the sixth round (einsum in every case)."""
     K = self.K
     eta = np.asarray(rs.X @ P["beta"])[:, :, None]
     if not self.design.re_out:
@@ -68,7 +68,7 @@ def _old_linear_predictors(self, rs, P, Lo, u_nodes, Q):
 
 
 def _old_node_moment(self, W, nodes, rs, power=1):
-    """``MixtureLikelihood._node_moment`` before the fifth round (fancy indexing)."""
+    """``MixtureLikelihood._node_moment`` before the sixth round (fancy indexing)."""
     if rs.cluster is None:
         return np.einsum("pkq,qd->pkd", W, nodes[0] ** power)
     if self.class_nodes:
