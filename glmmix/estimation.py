@@ -7,7 +7,8 @@ The recipe:
 2. Stage one: random perturbations of the centre, each run for a few EM iterations
    ("partial optimization"). Structured starts (from simpler models the fitted one nests,
    built by the caller) skip stage one; split starts (classes of the K - 1 class solution
-   split in two) have a stage one of their own, and the best split of each class goes on.
+   split in two) have a stage one of their own, and the best split of each class (and the
+   next best split) goes on.
 3. Stage two: the best are completed: EM until the log-likelihood settles, then BFGS with
    the exact gradient to a converged maximum.
 4. The search report (:class:`SearchReport`): starts drawn, completed and converged, the
@@ -724,6 +725,8 @@ def _run(fn, args_list, opts: FitOptions, desc=""):
     return run_jobs(fn, args_list, opts.n_jobs, desc, opts.progress)
 
 
+#: split starts completed besides the best split of each class (:meth:`_Search.best_candidates`)
+SPLITS_EXTRA = 1
 #: stage-one starts of the adaptive search: for the cheapest models, and at least
 STAGE1_MAX, STAGE1_MIN = 45, 20
 
@@ -779,6 +782,7 @@ class _Search:
         self.fits: dict[int, FitResult] = {}
         self.degenerate: dict[int, bool] = {}
         self.n_tried = 0  # completions attempted (failed ones included)
+        self.across_left = BOUNDARY_ACROSS  # boundary moves across still to complete in this search
         self.seen: set = set()
         self.report = SearchReport(mode, replicate_k=opts.replicate_k)
 
@@ -875,13 +879,17 @@ class _Search:
 
     def best_candidates(self, candidates) -> list:
         """Stage one of [(theta, origin)] on their own; the best of each origin (each class
-        split)."""
-        out, seen = [], set()
+        split, whatever its direction: an origin's text up to " by "), then the next
+        :data:`SPLITS_EXTRA` best of them all."""
+        out, seen, rest = [], set(), []
         for i, th in self.stage_one(list(candidates)) if len(candidates) else []:
-            if self.records[i].origin not in seen:
-                seen.add(self.records[i].origin)
+            origin = self.records[i].origin.split(" by ")[0]
+            if origin not in seen:
+                seen.add(origin)
                 out.append((i, th))
-        return out
+            else:
+                rest.append((i, th))
+        return out + rest[:SPLITS_EXTRA]
 
     def perturbation(self):
         """A random perturbation of the best solution so far: (index, theta), or None."""
@@ -908,12 +916,13 @@ class _Search:
         picked, n_across = [], 0
         for ll1, t, origin in ranked:
             across = origin.endswith(ACROSS)
-            if len(picked) - n_across >= n and not (across and n_across < BOUNDARY_ACROSS):
+            if len(picked) - n_across >= n and not (across and n_across < self.across_left):
                 continue
             i = self.add(t, ll1, origin)
             if i is not None:
                 picked.append((i, t))
                 n_across += across and len(picked) > n
+        self.across_left -= n_across
         return picked
 
     def best(self) -> tuple[int, FitResult]:
@@ -955,9 +964,10 @@ class _Search:
 #: a boundary move from one boundary to the other is named so; a coefficient beyond
 #: NEAR_BOUNDARY (a probability within 0.007 of 0 or 1) is moved across, not further out
 ACROSS, NEAR_BOUNDARY = " across", 5.0
-#: boundary moves across the boundary completed besides the best-ranked ones: such a move (a
-#: probability from 0 to 1) always starts far below the maximum, so its log-likelihood there
-#: says little (LSAT's 4-class move to the best maximum ranked 13th of 20), and a maximum has few
+#: boundary moves across the boundary completed besides the best-ranked ones, in one search (the
+#: maxima confirmed in turn share them): such a move (a probability from 0 to 1) always starts far
+#: below the maximum, so its log-likelihood there says little (LSAT's 4-class move to the best
+#: maximum ranked 13th of 20), and a maximum has few
 BOUNDARY_ACROSS = 6
 #: EM iterations before the boundary moves of a maximum are ranked (0: by the log-likelihood at
 #: the move itself, which put VerbAgg's move to its best maximum first of 72, where 1 or 3 EM
@@ -1024,7 +1034,8 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     and the :data:`BOUNDARY_MOVES` best-ranked :func:`boundary_moves` of it: a rival maximum
     reached by many random starts can hide a better one with a small basin next to it
     (VerbAgg's 3-class LCA: -4028.8038 and -4028.6114), which such moves find; a better one
-    found that way must then be replicated and confirmed in turn. A cheap
+    found that way must then be replicated and confirmed in turn (the moves across the boundary,
+    :data:`BOUNDARY_ACROSS`, are shared by every confirmation of one search). A cheap
     model's extension rounds complete the two perturbations of the best alone while the
     previous round made progress (raised the best log-likelihood or its count of starts):
     they replicate a maximum, where random starts rarely reach one with a small basin.
@@ -1082,7 +1093,8 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     ``structured``: [(theta, origin)] starting values built from simpler models (completed
     without stage one, and centres of random starts). ``candidates``: [(theta, origin)]
     further starting values (splits of the K - 1 class solution), ranked by a stage one of
-    their own; the best of each origin (each class split) is completed with the first
+    their own; the best of each origin (each class split) and the next best
+    (:data:`SPLITS_EXTRA`) are completed with the first
     round. ``limits``: [(theta, model)] points at which this model equals a simpler one it
     nests as a boundary limit (a variance to infinity, a class proportion to 0): each is
     evaluated, and one above every completed start is reported instead (the nesting

@@ -16,8 +16,11 @@ space. They are read off the formula, never off a model's name:
   K - 1 classes is the limit in which one class is a copy of another. Its solution, found by
   a cheap search of its own (``SPLIT_SEARCH``), gives *split* starts: each of its classes in
   turn is split in two halves moved apart by a random perturbation (``SPLITS_PER_CLASS``
-  directions). Unlike the other structured starts they go through a stage one of their own,
-  and the best split of each class is completed (most splits lead to the same few maxima).
+  directions), or, for binary outcomes, split by the response to one item (its members
+  answering 0 and 1, ``RESPONSE_SPLITS`` items: the K - 1 class likelihood unchanged). Unlike
+  the other structured starts they go through a stage one of their own, and the best split
+  of each class and the next best split overall are completed (most splits lead to the same
+  few maxima).
   Only the adaptive search (``starts="auto"``) uses them.
 
 Each simpler model is built from the fitted model's formula, data and arguments
@@ -56,9 +59,12 @@ FAVOURED = 0.8
 #: one-class starts that raise one class-logit column at a time, for at most this many columns
 MAX_COLUMN_STARTS = 20
 #: the K - 1 class fit behind split starts: random starts in stage one, completed starts
-SPLIT_SEARCH = (20, 2)
+SPLIT_SEARCH = (30, 3)
 #: split starts per class of the K - 1 class solution (random directions of the split)
 SPLITS_PER_CLASS = 3
+#: splits per class of the K - 1 class solution by the response to one item (binary outcomes:
+#: the items whose probability in the class is nearest 1/2), instead of the random splits
+RESPONSE_SPLITS = 5
 #: the size of a split's perturbation, relative to that of a random start
 SPLIT_SCALE = 0.5
 
@@ -315,13 +321,16 @@ def _column_starts(lik, theta) -> list:
     return out
 
 
-def split_starts(lik, src, rng, per_class: int = SPLITS_PER_CLASS, scale: float = SPLIT_SCALE) -> list:
+def split_starts(lik, src, rng, per_class: int = SPLITS_PER_CLASS, scale: float = SPLIT_SCALE,
+                 response: bool = False) -> list:
     """Starts for K classes from a K - 1 class solution ``src`` (a fitted result of the same
     model): class j of ``src`` split in two halves (class j and the new last class), their
     outcome coefficients moved apart by a random perturbation (``scale`` times that of a
     random start), ``per_class`` times for each j. The class logits keep the other classes'
     proportions and give each half half of class j's, so with ``scale=0`` every split has
-    the K - 1 class log-likelihood. Returns [(theta, origin)]; none if the layouts differ."""
+    the K - 1 class log-likelihood. ``response``: the splits of each class by the response
+    to one item instead where the family has them (:func:`_response_splits`: binary
+    outcomes). Returns [(theta, origin)]; none if the layouts differ."""
     from .estimation import perturb
 
     L, sL, K = lik.layout, src.model.layout, lik.K
@@ -347,7 +356,8 @@ def split_starts(lik, src, rng, per_class: int = SPLITS_PER_CLASS, scale: float 
         m = L.free_idx < 0
         phi[m] = L.fixed_val[m]
         th = L.from_full(phi)
-        for r in range(per_class):
+        by_response = _response_splits(lik, th, j, one, RESPONSE_SPLITS) if response else []
+        for r in range(0 if by_response else per_class):
             moved = perturb(lik, th, rng.spawn(1)[0])
             B = L.unpack(L.expand(moved))
             d = scale * (B["beta"][:, j] - base["beta"][:, j])
@@ -355,6 +365,45 @@ def split_starts(lik, src, rng, per_class: int = SPLITS_PER_CLASS, scale: float 
             P["beta"][:, j] += d
             P["beta"][:, K - 1] -= d
             out.append((_with(lik, th, beta=lambda _, b=P["beta"].copy(): b), f"split of class {j + 1} of {K - 1}"))
+        out += by_response
+    return out
+
+
+def _response_splits(lik, th, j, one, n: int) -> list:
+    """Class j, split into two identical halves in ``th`` (j and the last class), split
+    instead by the response to one item: for each free class-specific coefficient of the
+    linear predictor in turn, class j's half at the lower boundary (probability 0) and the
+    new class at the upper one (probability 1), the class's weight shared in the ratio of
+    its probability of a 1 (the coefficient through the inverse link). For an item intercept
+    (``0 + item``) the K - 1 class likelihood is unchanged: the class is written as the
+    mixture of its members answering 0 and 1 to the item, and EM goes on from there to
+    resolve the dependence among the other items within the class. The ``n`` items whose
+    probability in class j is nearest 1/2 (the most even splits). Binary families only."""
+    from .estimation import BOUNDARY_VALUE
+
+    fam, L, K = lik.family, lik.layout, lik.K
+    if not fam.binary:
+        return []
+    full = L.unpack(np.arange(L.n_full, dtype=float))["beta"].astype(int)
+    P = L.unpack(L.expand(th).copy())
+    split = []
+    for r in range(full.shape[0]):
+        a, b = L.free_idx[full[r, j]], L.free_idx[full[r, K - 1]]
+        if a < 0 or b < 0 or a == b:  # fixed or class-invariant: no split of its own
+            continue
+        try:
+            split.append((float(np.clip(fam.link.cdf(P["beta"][r, j]), 0.02, 0.98)), r, a))
+        except NotImplementedError:
+            return []
+    out = []
+    for p, r, a in sorted(split, key=lambda it: abs(it[0] - 0.5))[:n]:
+        beta = P["beta"].copy()
+        beta[r, j], beta[r, K - 1] = -BOUNDARY_VALUE, BOUNDARY_VALUE
+        # log-odds against the new last class, which now has p of class j's weight (half in th)
+        gamma = P["gamma"] - np.log(2.0 * p) * one[:, None]
+        gamma[:, j] = (np.log1p(-p) - np.log(p)) * one
+        out.append((_with(lik, th, beta=lambda _, v=beta: v, gamma=lambda _, v=gamma: v),
+                    f"split of class {j + 1} of {K - 1} by {L.labels[a]}"))
     return out
 
 
@@ -439,7 +488,7 @@ def structured(model, opts, rng) -> tuple[list, list, list]:
             if res is None:
                 continue
             if simple.kind == "one class fewer":
-                candidates += split_starts(lik, res, rng)
+                candidates += split_starts(lik, res, rng, response=True)
                 # a class split in two identical halves: the K - 1 class solution as a limit
                 limits += [(th, f"{simple.kind} ({simple.n_classes} classes, class 1 split in two)")
                            for th, _ in split_starts(lik, res, rng, per_class=1, scale=0.0)[:1]]
