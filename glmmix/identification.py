@@ -26,6 +26,7 @@ import pandas as pd
 
 from .exceptions import DesignError, IdentificationError
 from .mathutils import OnWorkers, one_hot_rows
+from .scaling import column_scale
 
 #: a residual SD below this fraction of the outcome's SD is a collapsed variance
 SIGMA_FLOOR = 1e-6
@@ -252,6 +253,10 @@ def singular_terms(lik, theta) -> list[str]:
     Lo, Lc = lik.factor_matrices(P)
     out = []
     for v, F in zip(L.re_out_terms, Lo):
+        if v.term.structure != "rr" and v.term.Z is not None:
+            # each effect in units of its column's contribution to the linear predictor (its
+            # root mean square), so that a covariate's units (seconds or days) do not decide
+            F = F * column_scale(v.term.Z, rms=True)[None, :, None]
         for k in range(F.shape[0]):
             sv = np.linalg.svd(F[k], compute_uv=False)
             if sv.size and sv.min() < SINGULAR_TOL * scale:

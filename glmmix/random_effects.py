@@ -338,7 +338,7 @@ def check_slopes_centred(design) -> None:
         if far.size:
             j = int(far[0])
             raise DesignError(
-                f"random term {b.term!r}: column {b.names[j]!r} has mean {mean[j]:.6g} and SD {sd[j]:.4g}, "
+                f"random term {b.term!r}: column {b.names[j]!r} has mean {mean[j]:.10g} and SD {sd[j]:.4g}, "
                 f"{abs(mean[j]) / max(sd[j], 1e-300):.0f} SDs from zero, so the random intercept beside it "
                 "describes the clusters where no data are and the fit is ill-conditioned; centre the column "
                 f"(e.g. a column {b.names[j]} - {np.round(mean[j]):.0f}, or I({b.names[j]} - {np.round(mean[j]):.0f}) "

@@ -82,3 +82,12 @@ def test_an_uncorrelated_random_slope_far_from_zero(sleep, ref):
     assert res.converged
     assert res.llf > r["logLik"] + 0.1
     assert np.isfinite(res.llf) and res.llf < -896.9  # -896.9251
+
+
+def test_a_covariates_units_do_not_make_a_fit_singular(sleep, ref):
+    # Days in units of 1e-6 days: the slope's SD is 5.7e-6, which lme4's isSingular() (on the
+    # relative Cholesky factor) would call singular; judged per unit of the column's RMS it is not
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gm.BoundaryWarning)
+        res = fit("Reaction ~ Days + (Days | Subject)", sleep.assign(Days=sleep.Days * 1e6))
+    assert res.llf == pytest.approx(ref["outcome_far"]["logLik"], abs=1e-6)
