@@ -18,6 +18,10 @@ _DESCRIPTIONS = {
     "cbpp": "Contagious bovine pleuropneumonia: 56 herd-periods in 15 herds (R lme4).",
     "apistrat": "California schools' Academic Performance Index, stratified sample of 200 with sampling "
                 "weights pw (R survey's apistrat).",
+    "iris": "Fisher's (Anderson's) iris: 4 measurements of 150 flowers of 3 species (R datasets).",
+    "sleepstudy": "Reaction times of 18 subjects over 10 days of sleep deprivation (Belenky et al. 2003; R lme4).",
+    "pastes": "Paste strength: 60 assays, 2 per cask, 3 casks in each of 10 batches (Davies & Goldsmith 1972; "
+              "R lme4's Pastes).",
     "toca_sim": "Simulated two-level LTA data mimicking the TOCA example (Asparouhov & Muthen 2006, "
                 "Section 4, Table 1): 1200 students in 60 classrooms, 10 binary items, fall and spring.",
 }
