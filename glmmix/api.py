@@ -133,7 +133,8 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         (Section 10's advice to build models gradually). A one-class model's parameters
         start every class.
     start_values : dict, optional
-        ``{label: value}`` overrides of individual starting values (unconstrained scale).
+        ``{label: value}`` overrides of individual starting values, on the reported scale of
+        ``res.params`` (SDs, correlations, residual SDs), as ``fix``.
     options : FitOptions, optional
         Full control of the estimation; instead of ``starts``, ``seed`` and ``n_jobs``
         (giving both is an error).

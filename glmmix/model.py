@@ -35,7 +35,7 @@ from .progress import say
 from .quadrature import Integration
 from .random_effects import check_residual_separable, check_slopes_centred, with_parameterization
 from .weights import frequency_weighted
-from .reporting import from_natural
+from .reporting import from_natural, natural_params
 from .results import MixtureResults
 from .terms import ParsedFormula
 from .validate import (check_label_values, check_model_args, check_n_jobs, check_options, check_seed,
@@ -408,13 +408,22 @@ class MixtureModel:
             if start_params is not None:
                 raise DesignError("give start_params or start_from, not both")
             start_params = self.transfer_start(start_from)
-        if start_values:
+        if start_values:  # on the reported scale, as res.params and fix= (SDs, correlations, sigma)
             base = np.asarray(start_params, float) if start_params is not None else self.start_params()
-            phi = layout.expand(base)
+            nat = natural_params(self.likelihood, base)
             for lab, val in start_values.items():
                 for i in layout.resolve(lab):
-                    phi[i] = val
-            start_params = layout.from_full(phi)
+                    if layout.free_idx[i] >= 0:
+                        nat[layout.free_idx[i]] = val
+            with np.errstate(invalid="ignore"):
+                try:
+                    start_params = from_natural(self.likelihood, nat)
+                except np.linalg.LinAlgError:
+                    start_params = None
+            if start_params is None or not np.all(np.isfinite(start_params)):
+                raise DesignError(f"start_values {start_values} give no valid starting point (an SD below 0, a "
+                                  "correlation outside (-1, 1), a covariance that is not positive definite, or a "
+                                  "residual SD of 0)")
         return check_start_params(start_params, layout.n_free)
 
     def transfer_start(self, src: MixtureResults) -> np.ndarray:

@@ -155,3 +155,18 @@ def test_labelled_params_are_read_on_the_reported_scale_by_label():
         model.loglike(lmer.rename({"sd(Subject:Days)": "sd(Subject:Day)"}))
     with pytest.raises(DesignError, match="from_formula"):
         gm.MixtureModel("Reaction ~ Days + (Days|Subject)", d, family="gaussian")
+
+
+def test_start_values_are_on_the_reported_scale():
+    # as fix= and res.params: before, {"sigma": 25} started at exp(25) and a correlation of 0.5
+    # at a Cholesky entry of 0.5 (a correlation of 0.16)
+    from glmmix.reporting import natural_params
+
+    ss = gm.datasets.load("sleepstudy")
+    model = gm.MixtureModel.from_formula("Reaction ~ Days + (Days|Subject)", ss, family="gaussian")
+    given = {"sigma": 25.0, "cor(Subject:Days,Intercept)": 0.5, "sd(Subject:Days)": 3.0}
+    nat = dict(zip(model.param_names, natural_params(model.likelihood, model.starting_values(start_values=given))))
+    for k, v in given.items():
+        assert nat[k] == pytest.approx(v, rel=1e-12)
+    with pytest.raises(DesignError, match="no valid starting point"):
+        model.starting_values(start_values={"cor(Subject:Days,Intercept)": 1.5})
