@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import DesignError, IdentificationError
-from .mathutils import OnWorkers, one_hot_rows
-from .scaling import column_scale
+from .mathutils import OnWorkers, column_sums, one_hot_rows
 
 #: a residual SD below this fraction of the outcome's SD is a collapsed variance
 SIGMA_FLOOR = 1e-6
@@ -256,7 +255,9 @@ def singular_terms(lik, theta) -> list[str]:
         if v.term.structure != "rr" and v.term.Z is not None:
             # each effect in units of its column's contribution to the linear predictor (its
             # root mean square), so that a covariate's units (seconds or days) do not decide
-            F = F * column_scale(v.term.Z, rms=True)[None, :, None]
+            n, _, sq, _ = column_sums(v.term.Z)
+            rms = np.sqrt(sq / max(n, 1))
+            F = F * np.where(rms > 0, rms, 1.0)[None, :, None]
         for k in range(F.shape[0]):
             sv = np.linalg.svd(F[k], compute_uv=False)
             if sv.size and sv.min() < SINGULAR_TOL * scale:
