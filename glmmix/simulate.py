@@ -117,6 +117,7 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
         if data is None:
             raise DesignError("simulate(result, data) needs data: the rows to draw outcomes for (the data the "
                               "model was fitted to, or other rows with its covariates, units and clusters)")
+        _refuse_counted_rows(model, data)
         lik = result_likelihood(model, data)
         return _assemble(lik, model.theta, data, np.random.default_rng(seed), positional=True)
     if data is None or params is None:
@@ -141,6 +142,16 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
                           f"{layout.labels}")
     theta = from_natural(lik, np.array([params[lab] for lab in layout.labels], float))
     return _assemble(lik, theta, source, np.random.default_rng(seed))
+
+
+def _refuse_counted_rows(res, data):
+    """A frequency-weighted fit's rows each stand for several independent units, which need
+    draws of their own: one draw copied to every unit a row counts is no sample of the model."""
+    col = (res.weighting or {}).get("freq_weights")
+    if col is not None and col in data.columns and (pd.to_numeric(data[col], errors="coerce") > 1).any():
+        raise DesignError(f"data have the frequency weights {col!r} of the fit: each unit would get one draw shared "
+                          f"by all the units it counts; expand them first (data.loc[data.index.repeat(data[{col!r}])] "
+                          f"with a new unit id per copy) and drop {col!r}")
 
 
 def result_likelihood(res: MixtureResults, data: pd.DataFrame) -> MixtureLikelihood:

@@ -167,3 +167,11 @@ def test_simulate_ordinal_writes_categories_not_codes():
         sim_c = gm.simulate(res_c, data, seed=2)
         assert sim_c["r"].dtype == cat["r"].dtype
         np.testing.assert_array_equal(sim_c["r"].cat.codes + 1, sim["r"].to_numpy())  # same draws
+
+
+def test_simulate_refuses_rows_that_count_several_units():
+    full = gm.datasets.load("lsat")[LSAT]
+    table = full.groupby(LSAT).size().rename("count").reset_index().assign(id=lambda d: np.arange(len(d)))
+    res = _quiet(gm.fit, LCA, table, items=LSAT, id="id", n_classes=1, family="bernoulli", freq_weights="count")
+    with pytest.raises(DesignError, match="frequency weights 'count'.*expand them"):
+        gm.simulate(res, gm.wide_to_long(table, items=LSAT, id="id"), seed=1)
