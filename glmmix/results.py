@@ -331,7 +331,7 @@ class MixtureResults(WaldInference):
         post.index = pd.Index(uc, name=self.cluster_name)
         return post.groupby(level=0, sort=False).mean()
 
-    def random_effects(self, kind: str = "eap") -> pd.DataFrame:
+    def random_effects(self, kind: str = "eap", newdata: pd.DataFrame | None = None) -> pd.DataFrame:
         """Scores of every random effect and factor per cluster (lme4's ``ranef``, mirt's
         ``fscores``), a DataFrame indexed by cluster.
 
@@ -344,11 +344,24 @@ class MixtureResults(WaldInference):
         With random terms on several grouping columns (crossed) the rows are indexed by
         (grouping, level) and hold the conditional modes and SDs at the joint mode (both
         kinds). See :mod:`glmmix.scoring`.
+
+        ``newdata``: score the clusters of other rows (new persons' responses, say) at the
+        estimates, from their observed responses, encoded as the fitted rows were; also for a
+        loaded result. Without it, the fitted clusters.
         """
         from .scoring import random_effects
 
+        if newdata is not None:
+            from .predict import new_likelihood
+
+            if not isinstance(newdata, pd.DataFrame):
+                raise GlmmixError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+            lik = new_likelihood(self, newdata, with_outcome=True)
+            if lik.integ.adaptive and lik.D:
+                lik.adapt(self.theta)  # the rule centred on the new clusters' posteriors
+            return random_effects(lik, self.theta, kind)
         if self.model is None:
-            raise GlmmixError("random_effects() needs a result fitted in this session (a loaded result has no data)")
+            raise GlmmixError("random_effects() of a loaded result needs newdata (the file has no data)")
         return random_effects(self.model.likelihood, self.theta, kind)
 
     # ------------------------------------------------------------------ profiles

@@ -75,6 +75,32 @@ def test_rasch_modes_against_lme4(rasch):
     assert np.abs(eap["Intercept"] - mode["Intercept"]).max() > 0.05
 
 
+def test_scores_of_new_rows_from_a_loaded_result(verbagg, rasch, tmp_path):
+    """``random_effects(newdata=...)`` scores the persons of other rows at the estimates: the
+    fitted persons' rows give lme4's conditional modes again (from a results file), and a new
+    person who answered 10 items gets the brute-force EAP of those 10 responses."""
+    rasch.save(tmp_path / "rasch.json")
+    loaded = gm.load_results(tmp_path / "rasch.json")
+    ref = load_reference("ranef_verbagg.json")
+    at = np.arange(0, len(ref["id"]), 7)
+    ids = [int(ref["id"][i]) for i in at]
+    sub = verbagg[verbagg["id"].isin(ids)]
+    mode = loaded.random_effects("map", newdata=sub)
+    np.testing.assert_allclose(mode.loc[ids, "Intercept"], np.asarray(ref["mode"])[at], atol=1e-5)
+    np.testing.assert_allclose(mode.loc[ids, "sd:Intercept"], np.asarray(ref["sd_mode"])[at], atol=1e-5)
+    eap = loaded.random_effects(newdata=sub)
+    np.testing.assert_allclose(eap.to_numpy(), rasch.random_effects().loc[eap.index].to_numpy(), atol=1e-8)
+    new = verbagg[verbagg["id"] == ids[0]].iloc[:10].assign(id=9999)
+    beta = rasch.params[[f"item[{c}]" for c in new["item"]]].to_numpy()
+    s = rasch.params["sd(id:Intercept)"]
+    w = _brute(_bernoulli_loglik(new["y"].to_numpy(float)[None, :], beta[None, :, None] + s * GRID[None, None, :]))
+    mean, sd = _moments(w, s * GRID[None, :])
+    got = loaded.random_effects(newdata=new)
+    np.testing.assert_allclose(got.loc[9999].to_numpy(), [mean[0], sd[0]], atol=1e-6)
+    with pytest.raises(GlmmixError, match="needs newdata"):
+        loaded.random_effects()
+
+
 def test_2pl_factor_scores_against_brute_force():
     wide = gm.datasets.load("lsat")
     long = gm.wide_to_long(wide)
