@@ -232,6 +232,8 @@ def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1
     if ax is None:
         _, ax = plt.subplots(figsize=(4.8, 4.8), layout="constrained")
     nx, ny = names or (res_x.model_name, res_y.model_name)
+    if names is None and nx == ny:  # two models of one kind: say which is which
+        nx, ny = (f"{r.model_name}, {r.n_classes} classes" for r in (res_x, res_y))
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", zorder=1)
     ax.scatter(px, py, s=22, color=COLORS[0], zorder=3, clip_on=False)
     ax.set_xlim(0, 1)

@@ -169,6 +169,10 @@ def test_gm_plot_profiles_names_models(lsat_long, tmp_path):
     assert ax.get_xlabel() == "LCA, K = 2: class 1" and ax.get_ylabel() == "LCA, K = 3: class 2"
     assert not any(c.get_clip_on() for c in ax.collections)
     png(ax.figure, tmp_path, "fig4")
+    plt.close(ax.figure)
+    ax = gm.plot_profiles(a, b, 1, 2)  # two models of one kind: the axes say which is which
+    assert ax.get_xlabel() == "latent class analysis (LCA), 2 classes: class 1"
+    assert ax.get_ylabel() == "latent class analysis (LCA), 3 classes: class 2"
 
 
 def test_profile_turns_item_labels_only_when_they_would_overlap():
