@@ -1644,8 +1644,17 @@ def _reg_abs(v, P):
 
 
 def class_proportions(lik: MixtureLikelihood, theta) -> np.ndarray:
+    """Mean posterior class probabilities of the units, each unit counted with its (frequency
+    or sampling) weight, as the likelihood counts it."""
     es = lik.evaluate(theta, derivs=False)
-    return lik.unit_posterior(es, mean=True)
+    d = lik.design
+    uw, cw = d.unit_weight, d.cluster_weight
+    if uw is None and cw is None:
+        return lik.unit_posterior(es, mean=True)
+    w = np.ones(d.n_units) if uw is None else np.asarray(uw, dtype=float)
+    if cw is not None:
+        w = w * np.asarray(cw, dtype=float)[d.cluster_of_unit]
+    return w @ lik.unit_posterior(es) / w.sum()
 
 
 def canonical_order(lik: MixtureLikelihood, theta) -> np.ndarray:

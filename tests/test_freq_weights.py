@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import glmmix as gm
+from conftest import load_reference
 from glmmix.exceptions import DesignError
 
 ITEMS = [f"I{j + 1}" for j in range(5)]
@@ -189,3 +190,34 @@ def test_malformed_frequency_weights_are_refused(change, kw, match):
     table, _ = _table()
     with pytest.raises(DesignError, match=match):
         gm.fit(LCA, change(table), items=ITEMS, id="id", n_classes=2, family="bernoulli", **kw)
+
+
+def test_pattern_table_against_mplus_and_lem():
+    """Dayton's pleural thickening table (8 patterns, 1,692 X-rays) with its counts as
+    frequency weights: Mplus's log-likelihood, AIC, BIC, SABIC and entropy, LEM's class
+    proportions and item probabilities, classes largest first (published output,
+    tests/reference/values/lca_dayton_pleural.json); the homogeneous model (raters equal
+    within classes, equal=) as LEM's."""
+    ref = load_reference("lca_dayton_pleural.json")
+    table = pd.DataFrame(ref["data"]["patterns"], columns=["A", "B", "C"]).assign(
+        count=ref["data"]["counts"], id=np.arange(8))
+    kw = dict(items=["A", "B", "C"], id="id", n_classes=2, family="bernoulli", freq_weights="count", seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit(LCA, table, **kw)
+        hom = gm.fit(LCA, table, equal=[[f"class{k}:item[{c}]" for c in "ABC"] for k in (1, 2)], **kw)
+    m = ref["unconstrained"]["mplus"]
+    assert res.df_model == m["parameters"] and res.n_independent == 1692
+    for got, want in ((res.llf, m["loglik"]), (res.aic, m["AIC"]), (res.bic, m["BIC"]), (res.sabic, m["SABIC"])):
+        assert got == pytest.approx(want, abs=6e-4)
+    assert res.entropy == pytest.approx(m["entropy"], abs=6e-4)
+    lem = ref["unconstrained"]["lem"]
+    np.testing.assert_allclose(res.class_proportions, lem["proportions"], atol=6e-5)  # largest first
+    prof = res.profile()  # LEM stopped at a relative change of 7e-7: its 4th digits move by 1e-4
+    for item, probs in lem["P(2 | class)"].items():
+        np.testing.assert_allclose(prof.loc[f"item[{item}]", ["class1", "class2"]], probs, atol=1.5e-4)
+    h = ref["homogeneous"]["lem"]
+    assert hom.df_model == h["parameters"]
+    for got, want in ((hom.llf, h["loglik"]), (hom.aic, h["AIC"]), (hom.bic, h["BIC"])):
+        assert got == pytest.approx(want, abs=6e-5)
+    assert hom.class_proportions.iloc[0] > 0.5
