@@ -1,6 +1,7 @@
 """Vignette: between-level or within-between classes? The paper's Table 3 and Figures 2-3.
 
-Run:  python vignettes/table3_within_between.py       (about 2 minutes: 109 s, 61 s of CPU, measured)
+Run:  python vignettes/table3_within_between.py       (about 40 s: 38.6 s, 15.0 s of CPU, measured on a
+                                                        loaded machine)
       GLMMIX_VIGNETTE_QUICK=1 python vignettes/...      (about 35 s of CPU time measured: Model 6 with its
                                                         SD fixed)
 
