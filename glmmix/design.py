@@ -334,12 +334,17 @@ def _combined_groupings(formula, data):
     return data.assign(**new) if new else data
 
 
-def _missing_columns(names, data, where):
+#: said when neither the outcome nor the outcome part's columns are in the data
+WIDE_HINT = ("; these look like wide data (one column per item): give items=[...] (and id=) to reshape "
+             "them, or call gm.wide_to_long first")
+
+
+def _missing_columns(names, data, where, hint=""):
     absent = sorted(n for n in names if n not in data.columns)
     if absent:
         raise DesignError(
             f"column(s) {absent} named in the {where} are not in the data; "
-            f"available columns: {list(data.columns)}"
+            f"available columns: {list(data.columns)}{hint}"
         )
 
 
@@ -521,7 +526,8 @@ def _check_columns(formula, data, n_classes, fenc, by_arg, by, trials, measured_
         )
     out_vars = _required(formula.outcome_part.fixed, "outcome part", data.columns, fenc.get("outcome"))
     outcome_cols, outcome_pair = outcome_columns(formula.outcome)
-    _missing_columns(outcome_cols, data, "formula's outcome")
+    _missing_columns(outcome_cols, data, "formula's outcome",
+                     WIDE_HINT if any(v not in data.columns for v in out_vars) else "")
     _missing_columns(out_vars, data, "outcome part")
     unit_name = cls.level if cls is not None else None
     re_o = random_terms(formula.outcome_part)

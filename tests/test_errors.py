@@ -207,3 +207,12 @@ def test_random_effects_confounded_with_the_residual_are_refused():
     # counts: an observation-level effect is overdispersion, a model of its own
     gm.MixtureModel.from_formula("Reaction ~ Days + (1|g)", ss.assign(g=np.arange(180), Reaction=ss.Days),
                                  family="poisson")
+
+
+def test_an_item_formula_on_wide_data_says_how_to_reshape():
+    wide = gm.datasets.load("carcinoma")
+    with pytest.raises(DesignError, match=r"\['y'\] named in the formula's outcome.*look like wide data.*items="):
+        gm.fit("y ~ 0 + item | class(id) ~ 1", wide, n_classes=2, family="bernoulli")
+    with pytest.raises(DesignError) as err:  # an outcome merely misspelt gets no such hint
+        gm.fit("yy ~ 0 + item | class(id) ~ 1", gm.wide_to_long(wide), n_classes=2, family="bernoulli")
+    assert "wide" not in str(err.value)
