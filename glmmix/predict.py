@@ -31,6 +31,9 @@ Gauss-Hermite rule of its own, whatever rule the fit used): the population-avera
 not the mean at u = 0 (lme4's ``re.form = NA``), which differs for every link but the
 identity.
 
+For ordinal outcomes E[y_r | s] is the expected category index, 0 for the outcome's first
+category (sum over k of P(y_r > k | s)); ``fittedvalues`` refuses them.
+
 Per-row results keep the order (and index) of the rows given; per-unit results list units
 in their order of first appearance.
 """

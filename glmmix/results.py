@@ -420,7 +420,9 @@ class MixtureResults(WaldInference):
             responses are needed); ``"by_class"``: a DataFrame with E[y | c] for every
             class; ``"posterior"``: posterior class probabilities of every unit given its
             responses and covariates (a DataFrame indexed by unit); ``"class"``: every unit's
-            modal class. See :mod:`glmmix.predict`.
+            modal class. For ordinal outcomes the expected outcome is the expected category
+            index, 0 for the first category in the outcome's order (E[index] = sum_k P(y > k)).
+            See :mod:`glmmix.predict`.
         responses : {"auto", "newdata", "fitted"}
             Whose responses ``which="conditional"`` conditions on. ``"newdata"``: the rows
             given (their observed outcomes); ``"fitted"``: the fitted responses of the units
