@@ -141,7 +141,7 @@ class Rescaling:
         bad = np.zeros(L.n_free, bool)
         np.logical_or.at(bad, fi, (a_full[m] != a[fi]) | (b_full[m] != b[fi]))
         a[bad], b[bad] = 1.0, 0.0
-        shifts = _centring(L, d, a, b, bad, y_lin)
+        shifts = _centring(L, d, a, b, bad)
         out = cls(a, b, shifts)
         out.a_full = a_full
         L.rescaling = out
@@ -194,7 +194,7 @@ class Rescaling:
         return out
 
 
-def _centring(L, d, a, b, bad, y_lin) -> list:
+def _centring(L, d, a, b, bad) -> list:
     """Location part of the map, for outcome coefficients only (in place on ``b``).
 
     A covariate far from zero in units of its spread (|mean| > 8 SD: a calendar year, a
@@ -231,13 +231,13 @@ def _centring(L, d, a, b, bad, y_lin) -> list:
             return None
         return idx
 
-    base = np.flatnonzero(const)
-    if base.size == 0 and one_hot_rows(X):
-        base = np.arange(ncol)
-    y = np.asarray(d.y, float) if y_lin != 1.0 or d.family.has_residual_sd else None
-    if y is not None and d.family.has_residual_sd and y.size > 1:  # identity link: intercepts at the mean
+    if d.family.has_residual_sd and np.size(d.y) > 1:  # identity link: intercepts at the outcome's mean
+        y = np.asarray(d.y, float)
         ym, ys = float(np.mean(y)), float(np.std(y))
         if abs(ym) > 8.0 * max(ys, 1e-300):
+            base = np.flatnonzero(const)
+            if base.size == 0 and one_hot_rows(X):  # indicator columns (0 + item): a pass over X, only here
+                base = np.arange(ncol)
             for j in base:
                 idx = own(int(j))
                 if idx is not None:
