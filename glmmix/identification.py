@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import DesignError, IdentificationError
-from .mathutils import OnWorkers, column_sums, one_hot_rows
+from .mathutils import OnWorkers, column_moments, one_hot_rows
 
 #: a residual SD below this fraction of the outcome's SD is a collapsed variance
 SIGMA_FLOOR = 1e-6
@@ -255,8 +255,7 @@ def singular_terms(lik, theta) -> list[str]:
         if v.term.structure != "rr" and v.term.Z is not None:
             # each effect in units of its column's contribution to the linear predictor (its
             # root mean square), so that a covariate's units (seconds or days) do not decide
-            n, _, sq, _ = column_sums(v.term.Z)
-            rms = np.sqrt(sq / max(n, 1))
+            rms = column_moments(v.term.Z)[2]
             F = F * np.where(rms > 0, rms, 1.0)[None, :, None]
         for k in range(F.shape[0]):
             sv = np.linalg.svd(F[k], compute_uv=False)

@@ -188,6 +188,19 @@ def column_sums(X):
     return n, X.sum(axis=0), (X * X).sum(axis=0), np.count_nonzero(X, axis=0)
 
 
+def column_moments(X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of a dense, sparse or :class:`OnWorkers` matrix: (mean, SD, root mean square,
+    constant nonzero column); zeros (and no constant column) for a matrix without rows."""
+    n, s, sq, _ = column_sums(X)
+    if n == 0:
+        z = np.zeros(X.shape[1])
+        return z, z, z, np.zeros(X.shape[1], bool)
+    mean, msq = s / n, sq / n
+    sd = np.sqrt(np.maximum(msq - mean * mean, 0.0))
+    rms = np.sqrt(msq)
+    return mean, sd, rms, (sd <= 1e-12 * rms) & (mean != 0)
+
+
 def one_hot_rows(X) -> bool:
     """Whether every row of ``X`` has a single nonzero entry, equal to 1 (indicator columns)."""
     if isinstance(X, OnWorkers):

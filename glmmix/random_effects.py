@@ -30,7 +30,7 @@ import pandas as pd
 from formulaic import Formula
 
 from .exceptions import DesignError, FormulaError, plain
-from .mathutils import column_sums, compact
+from .mathutils import column_moments, compact
 from .terms import FactorTerm, RandomTerm
 
 
@@ -326,12 +326,7 @@ def check_slopes_centred(design) -> None:
     for b in design.re_out:
         if b.structure not in ("chol", "reg") or b.Z is None:
             continue
-        n, s, sq, _ = column_sums(b.Z)
-        if n == 0:
-            continue
-        mean = s / n
-        sd = np.sqrt(np.maximum(sq / n - mean * mean, 0.0))
-        const = (sd <= 1e-12 * np.sqrt(sq / n)) & (mean != 0)
+        mean, sd, _, const = column_moments(b.Z)
         if not const.any():
             continue
         far = np.flatnonzero(~const & (np.abs(mean) > SLOPE_OFFSET_LIMIT * sd))

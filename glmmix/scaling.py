@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mathutils import column_sums, one_hot_rows
+from .mathutils import column_moments, one_hot_rows
 
 #: scales within this factor of 1 are left alone (log2)
 _DEAD_ZONE = 3.0
@@ -42,16 +42,10 @@ def column_scale(X, rms: bool = False) -> np.ndarray:
     """Spread of each column: its SD, or its RMS where the column is constant (intercepts).
     ``rms=True``: the RMS of every column (an uncorrelated random slope's variance adds
     x^2 sd^2 to the linear predictor's, whatever the column's centre)."""
-    n, s, sq, _ = column_sums(X)  # dense, sparse, or a dask design's column sums (OnWorkers)
-    if n == 0:
-        return np.ones(X.shape[1])
-    mean, msq = s / n, sq / n
-    var = np.maximum(msq - mean * mean, 0.0)
-    sd = np.sqrt(var)
-    root = np.sqrt(msq)
+    _, sd, root, _ = column_moments(X)  # dense, sparse, or a dask design's column sums (OnWorkers)
     if rms:
         return np.where(root > 0, root, 1.0)
-    return np.where(sd > 1e-12 * root, sd, root)
+    return np.where(root == 0, 1.0, np.where(sd > 1e-12 * root, sd, root))
 
 
 def _pow2(s) -> np.ndarray:
@@ -211,12 +205,9 @@ def _centring(L, d, a, b, bad) -> list:
     if not bb.size or not isinstance(d.X, np.ndarray) or d.X.ndim != 2:
         return []
     X = d.X
-    n, s, sq, _ = column_sums(X)
-    if n == 0:
+    if X.shape[0] == 0:
         return []
-    mean = s / n
-    sd = np.sqrt(np.maximum(sq / n - mean * mean, 0.0))
-    const = (sd <= 1e-12 * np.sqrt(sq / n)) & (np.abs(mean) > 0)
+    mean, sd, _, const = column_moments(X)
     ncol, K = bb.shape[0], int(np.prod(bb.shape[1:])) if len(bb.shape) > 1 else 1
     full = np.arange(bb.slice.start, bb.slice.stop).reshape(ncol, K)
     fi = L.free_idx
@@ -253,16 +244,12 @@ def _centring(L, d, a, b, bad) -> list:
         idx = own(int(j))
         if idx is None:
             continue
-        pairs = {}
-        for i0, ij in zip(i0s, idx):
-            pairs.setdefault(int(ij), set()).add(int(i0))
         # a coefficient shared by classes may shift several intercepts; an intercept shared by
         # classes must follow one coefficient
-        if len({int(i0) for i0 in i0s}) < len({(int(i0), int(ij)) for i0, ij in zip(i0s, idx)}):
+        pairs = sorted({(int(i0), int(ij)) for i0, ij in zip(i0s, idx)})
+        if len({i0 for i0, _ in pairs}) < len(pairs):
             continue
-        for ij, i0set in pairs.items():
-            for i0 in i0set:
-                shifts.append((i0, ij, float(mean[j] / X[0, j0]) if X[0, j0] != 0 else 0.0))
+        shifts += [(i0, ij, float(mean[j] / X[0, j0])) for i0, ij in pairs]
     return shifts
 
 
