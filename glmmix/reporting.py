@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .identification import SINGULAR_TOL
 from .inference import delta_cov
 from .likelihood import MixtureLikelihood
 from .mathutils import log_softmax_ref, one_hot_rows
@@ -264,6 +265,16 @@ LAZY_ENTRIES = {"class_prop": class_prop_entry, "profile": profile_entry, "deriv
                 "unit_cluster": unit_cluster_entry}
 
 
+def correlations_at_one(labels, values) -> list[int]:
+    """Positions of the reported random-effect correlations at +-1 (a singular covariance:
+    sqrt(1 - r^2), the correlated effect's residual SD relative to its SD, below lme4's
+    ``isSingular`` tolerance). The delta method gives such an estimate an SE of about 0 (r
+    is flat in the Cholesky entry at 0), which is no measure of its uncertainty: the results
+    report it as a boundary estimate, with no SE, test or interval."""
+    return [i for i, lab in enumerate(labels) if (lab.startswith("cor(") or ":cor(" in lab)
+            and np.sqrt(max(0.0, 1.0 - float(values[i]) ** 2)) < SINGULAR_TOL]
+
+
 def results_state(lik, fr, cov_free, se_type, opts) -> dict:
     """What a :class:`~glmmix.results.MixtureResults` reports, from the likelihood, the
     estimation's FitResult and the free parameters' covariance; the entries of
@@ -276,6 +287,10 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
     cov = None
     if cov_free is not None:
         cov = delta_cov(lambda t: natural_params(lik, t), theta, cov_free)
+    at_one = correlations_at_one(L.labels, nat)
+    if at_one and cov is not None:
+        cov[at_one, :] = np.nan
+        cov[:, at_one] = np.nan
     es = lik.evaluate(theta, derivs=False)
     phi = L.expand(theta)
     P = L.unpack(phi)
@@ -326,7 +341,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "qn_iterations": fr.qn_iterations,
         "best_replicated": fr.best_replicated,
         "n_best": fr.n_best,
-        "boundary": fr.boundary,
+        "boundary": sorted(set(fr.boundary) | set(at_one)),
         "warnings": fr.warnings,
         "starts": [vars(r) for r in fr.starts],
         "search": fr.search.to_dict() if fr.search is not None else None,

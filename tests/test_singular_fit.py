@@ -56,3 +56,31 @@ def test_regular_fits_and_perfect_correlation():
         assert (singular_terms(lik, t) == ["(Days | Subject)"]) == deficient
         found += deficient
     assert found == 2  # the two diagonal entries
+
+
+def test_correlation_at_one_is_a_boundary_estimate_without_inference():
+    """lmer ends at a correlation of -1 on these data: glmmix reaches its log-likelihood and
+    reports the correlation as a boundary estimate (no SE, z, p or interval; the delta method's
+    SE of about 0 and z of -2e5 said nothing), the other estimates with their SEs."""
+    ref = VAL["correlation"]
+    assert ref["isSingular"] and ref["cor"] == pytest.approx(-1.0)
+    d = pd.read_csv(REF / "data" / "singular_correlation.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gm.BoundaryWarning)
+        res = gm.fit("yg ~ x + (1 + x | g)", d, family="gaussian")
+    assert res.llf == pytest.approx(ref["logLik"], abs=1e-4)
+    assert res.params[["sd(g:Intercept)", "sd(g:x)"]].to_numpy() == pytest.approx(ref["sd"], abs=2e-3)
+    assert res.params["sigma"] == pytest.approx(ref["sigma"], abs=1e-3)
+    lab = "cor(g:x,Intercept)"
+    assert res.params[lab] == pytest.approx(-1.0, abs=1e-6)
+    assert res.params.index.get_loc(lab) in res.boundary
+    tab = res.params_table()
+    assert tab.loc[lab, ["std err", "z", "P>|z|"]].isna().all()
+    assert np.isnan(res.bse[lab]) and res.cov_params()[lab].isna().all()
+    assert (res.bse.drop(lab) > 0).all()
+    row = next(line for line in str(res.summary()).splitlines() if line.strip().startswith(lab))
+    assert "boundary" in row
+    # sleepstudy's correlation (0.08) is an ordinary estimate
+    s = pd.read_csv(REF / "data" / "sleepstudy.csv")
+    reg = gm.fit("Reaction ~ Days + (Days|Subject)", s)
+    assert reg.boundary == [] and np.isfinite(reg.bse["cor(Subject:Days,Intercept)"])
