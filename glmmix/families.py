@@ -322,7 +322,7 @@ class Binomial(Family):
         if trials is None:
             bad = ~np.isin(yv, (0.0, 1.0))
             fractions = bad.any() and bool(np.all((yv >= 0) & (yv <= 1)))
-            one_two = bad.any() and bool(np.all(np.isin(yv, (1.0, 2.0))))
+            one_two = bad.any() and bool(np.all(np.isin(yv, (1.0, 2.0)))) and bool(np.any(yv == 1.0))
             advice = ("; for proportions give the numbers of trials (trials='n', what lme4 takes as weights "
                       "for a binomial proportion) with the counts of successes, or cbind(successes, failures)"
                       if fractions else
