@@ -104,6 +104,9 @@ class Design:
     stored: bool = False  # read from a results file (glmmix.persist): only its encodings are used
     #: crossed designs: grouping column -> (level code of every row, the levels); None otherwise
     groupings: dict | None = None
+    #: a design of the distinct clusters of another (:meth:`take_clusters`, ``glmmix.copies``):
+    #: how many clusters of that design these stand for; None otherwise
+    n_represented: int | None = None
 
     @property
     def multi(self) -> bool:
@@ -112,6 +115,12 @@ class Design:
     @property
     def n_clusters(self) -> int:
         return self.cluster_ids.shape[0]
+
+    @property
+    def n_scale(self) -> int:
+        """The clusters the log-likelihood sums over, copies counted: the per-cluster scale of
+        the estimation's objective and convergence tests."""
+        return self.n_represented or self.n_clusters
 
     @property
     def D(self) -> int:
@@ -206,6 +215,32 @@ class Design:
             re_cls=[replace(t, Z=t.Z[units]) for t in self.re_cls], classes=sub_cs,
             unit_weight=None if self.unit_weight is None else self.unit_weight[units],
             cluster_weight=None if self.cluster_weight is None else self.cluster_weight[cl])
+
+    def take_clusters(self, idx, cluster_weight: np.ndarray, n_represented: int) -> "Design":
+        """The design of the clusters ``idx`` (increasing) alone, as :meth:`clusters` for a set
+        that need not be a run, with ``cluster_weight`` as their weights (each standing for that
+        many copies) and ``n_represented`` clusters in all. Designs with weights or crossed
+        random terms have no such subset here."""
+        if self.groupings is not None or self.unit_weight is not None or self.cluster_weight is not None:
+            raise NotImplementedError("only unweighted designs with independent clusters are subset by take_clusters")
+        keep_c = np.zeros(self.n_clusters, bool)
+        keep_c[idx] = True
+        keep_u = keep_c[self.cluster_of_unit]
+        rows, units, cl = np.flatnonzero(keep_u[self.unit_of_row]), np.flatnonzero(keep_u), np.flatnonzero(keep_c)
+        idx_t = np.int32 if rows.size < 2**31 - 1 else np.intp
+        unit_of_row = (np.cumsum(keep_u) - 1)[self.unit_of_row[rows]].astype(idx_t)
+        unit_starts = np.r_[0, np.cumsum(np.bincount(unit_of_row, minlength=units.size))[:-1]].astype(idx_t)
+        cs = self.classes
+        sub_cs = None if cs is None else ClassSystem(
+            [replace(v, Z=v.Z[cl if v.between else units]) for v in cs.vars], cs.single)
+        return replace(
+            self, aux=self.aux.rows(rows), y=self.y[rows], X=self.X[rows], unit_of_row=unit_of_row,
+            unit_starts=unit_starts, unit_ids=self.unit_ids[units], Z=self.Z[units],
+            cluster_of_unit=(np.cumsum(keep_c) - 1)[self.cluster_of_unit[units]].astype(idx_t),
+            cluster_ids=self.cluster_ids[cl], row_index=self.row_index[rows],
+            re_out=[replace(t, Z=t.Z[rows]) for t in self.re_out],
+            re_cls=[replace(t, Z=t.Z[units]) for t in self.re_cls], classes=sub_cs,
+            cluster_weight=np.asarray(cluster_weight, float), n_represented=int(n_represented))
 
 
 #: a design of the same data whose outcome arrays (y, X, family row data) a design built in

@@ -42,6 +42,7 @@ from .exceptions import (BoundaryWarning, ConvergenceWarning, DegenerateLikeliho
                          IntegrationAccuracyWarning)
 from .identification import (check_identified, degenerate_message, degenerate_params, heywood_params,
                              singular_terms)
+from .copies import on_distinct_clusters
 from .inference import numeric_hessian
 from .likelihood import MixtureLikelihood
 from .quadrature import Integration
@@ -459,7 +460,7 @@ def quasi_newton(lik: MixtureLikelihood, theta: np.ndarray, H0, opts: FitOptions
     """BFGS on -loglik / n_units with the exact gradient; H0 preconditions the first step.
     ``stop(lik, theta, gradient)``: end the run early at an iterate where it says so (a
     :class:`Runaway`); the returned result then has ``runaway=True``."""
-    N = float(lik.design.n_clusters)
+    N = float(lik.design.n_scale)
     n = theta.shape[0]
     last: dict = {}
 
@@ -531,7 +532,7 @@ def converge(lik: MixtureLikelihood, theta: np.ndarray, opts: FitOptions, stop=N
         ll_prev = ll_now
     ll, g, _ = lik.loglik_and_grad(theta)
     gmax = float(np.max(np.abs(g))) if g.size else 0.0
-    ok = gmax / lik.design.n_clusters < max(opts.gtol * 10, 1e-5)
+    ok = gmax / lik.design.n_scale < max(opts.gtol * 10, 1e-5)
     return FitResult(theta, ll, bool(ok), gmax, n_em, n_qn, message=str(res.message) if res else "",
                      adapt_state=lik.integ.adaptation())
 
@@ -597,7 +598,7 @@ class Runaway:
 
     def __call__(self, lik, theta, grad) -> bool:
         out = unresolved_params(lik, theta)
-        pull = RUNAWAY_PULL * lik.design.n_clusters
+        pull = RUNAWAY_PULL * lik.design.n_scale
         return (bool(out) and (self.params is None or set(out) <= self.params)
                 and not any(theta[i] * grad[i] < 0 and abs(grad[i]) > pull for i in out))
 
@@ -1116,13 +1117,19 @@ def estimate(lik: MixtureLikelihood, opts: FitOptions, start_params=None, struct
     state, and the returned ``adapt_state`` is the one belonging to ``theta``
     (``lik.adaptation()``); the caller decides whether to keep it (``lik.restore``).
     """
-    check_identified(lik)
+    if lik.design.n_represented is None:  # (the distinct clusters of a design checked before)
+        check_identified(lik)
     slik, rs = internal(lik)
     if slik is not lik:
         fr = estimate(slik, opts, None if start_params is None else rs.to_internal(start_params),
                       [(rs.to_internal(t), o) for t, o in structured], [_internal_limit(lim, rs) for lim in limits],
                       [(rs.to_internal(t), o) for t, o in candidates])
         fr.theta = rs.to_external(fr.theta)
+        return fr
+    merged = on_distinct_clusters(lik)  # clusters with the same data, once each (glmmix.copies)
+    if merged is not None:
+        fr = estimate(merged[0], opts, start_params, structured, limits, candidates)
+        fr.adapt_state = merged[1](fr.adapt_state)
         return fr
     lik = _own_state(lik, lik.integ.adaptation())
     t0 = time.perf_counter()
@@ -1482,7 +1489,7 @@ def _polish_interior(lik, best: FitResult, held, opts: FitOptions, max_iter: int
     keep = np.setdiff1d(np.arange(best.theta.size), held)
     th = best.theta.copy()
     ll = lik.adapt(th) if lik.integ.adaptive else lik.loglik(th)
-    tol = max(opts.gtol, 1e-8) * lik.design.n_clusters
+    tol = max(opts.gtol, 1e-8) * lik.design.n_scale
     for _ in range(max_iter):
         g = lik.gradient(th)[keep]
         if np.abs(g).max() < tol:
@@ -1521,7 +1528,7 @@ def _boundary_warning(lik, best: FitResult, opts: FitOptions, heywood: bool = Fa
     keep = np.ones(g.size, bool)
     keep[best.boundary] = False
     best.grad_max = float(np.abs(g[keep]).max()) if keep.any() else 0.0
-    best.converged = best.grad_max / lik.design.n_clusters < max(opts.gtol * 10, 1e-5)
+    best.converged = best.grad_max / lik.design.n_scale < max(opts.gtol * 10, 1e-5)
 
 
 def _nesting_guarantee(lik, best: FitResult, limits, opts) -> FitResult:
