@@ -77,4 +77,4 @@ def on_distinct_clusters(lik):
     def expand(state):
         return None if state is None else tuple(np.ascontiguousarray(a[at]) for a in state)
 
-    return (ScaledLikelihood(sub, lik._rs) if lik is not base else sub), expand
+    return (ScaledLikelihood(sub, lik.rescaling) if lik is not base else sub), expand
