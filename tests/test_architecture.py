@@ -118,7 +118,7 @@ LAYERS = [
     {"design"},
     {"likelihood"},
     {"scaling", "laplace_sparse", "partitions"},
-    {"inference", "structural"},
+    {"inference", "structural", "copies"},
     {"estimation", "scoring"},
     {"reporting", "persist", "predict"},
     {"results"},
