@@ -111,9 +111,9 @@ class FitOptions:
         :func:`polish`); False: search on the model's rule throughout.
     runaway_stop : bool
         Stop a completion once its random-effect SDs or loadings run beyond :data:`HUGE_RE`
-        with the gradient pushing them further out (:class:`Runaway`: the start would end
-        improper), and finish a start running to a boundary limit in the limit's model
-        (:meth:`_Search.hand_over`); False: BFGS runs on towards infinity and such starts end
+        (outcome ones beyond the rule's :func:`re_limit`) with the gradient pushing them further
+        out (:class:`Runaway`: the start would end improper), and finish a start running to a
+        boundary limit in the limit's model (:meth:`_Search.hand_over`); False: BFGS runs on towards infinity and such starts end
         improper at the quadrature's value.
     """
 
@@ -152,6 +152,7 @@ class StartRecord:
     error: str | None = None  # a numerical failure of this start (the fit went on without it)
     origin: str = "random"
     improper: bool = False  # ended on an unbounded likelihood or where the integration fails (_Search.best)
+    runaway: bool = False  # ended with random-effect SDs or loadings the rule cannot resolve (unresolved_params)
     limit: str | None = None  # ran to this boundary limit and was finished in its model (_Search.hand_over)
 
 
@@ -574,19 +575,47 @@ def _laplace_rescue(lik, theta, ll, opts: FitOptions):
 HUGE_RE = 50.0
 
 
+#: on the trapezoid rule (the same equally spaced nodes for every cluster), an outcome loading
+#: or random-effect SD beyond this many per step of the rule is unresolved: the response curve
+#: it makes along its latent variable is then far narrower than the step, the rule's
+#: log-likelihood is off by whole units and its maxima are the rule's, not the model's (such a
+#: start is improper, :func:`improper`). Measured on LSAT's FMA-GoM (31 x 31 points, step 0.4;
+#: one item's loading raised, the others at 1; against 121 points per dimension): off by 3e-4
+#: at a loading of 3, 0.009 at 4, 0.27 at 6, 2.75 at 10 (4 per step), 10.4 at 25; VerbAgg's
+#: FMA-GoM, loadings of 32 and 48: 0.90 (benchmarks/README.md, "Seventh round"). Below it,
+#: :func:`check_rule` judges the reported fit's accuracy (:data:`RULE_TOL`).
+RESOLVED_STEPS = 4.0
+
+
+def re_limit(lik) -> float:
+    """The size beyond which an outcome random-effect SD or loading is unresolved on the
+    likelihood's rule: :data:`HUGE_RE`, or less on the trapezoid rule (:data:`RESOLVED_STEPS`
+    per step). Class-logit SDs keep :data:`HUGE_RE` (a GoM-type model can have its maximum at
+    a class-logit SD of 10 to 50, where the class prior is a step the rule's product sums
+    still integrate to the rule's accuracy)."""
+    integ = _base(lik).integ
+    if integ.adaptive or integ.method != "trapezoid" or integ.D == 0:
+        return HUGE_RE
+    step = float(np.ptp(integ.t[:, 0])) / max(integ.n_points - 1, 1)
+    return min(HUGE_RE, RESOLVED_STEPS / step) if step > 0 else HUGE_RE
+
+
 def unresolved_params(lik, theta) -> list[int]:
-    """Free random-effect SDs and loadings beyond :data:`HUGE_RE` (models that integrate)."""
+    """Free random-effect SDs and loadings beyond :data:`HUGE_RE` (models that integrate), and
+    outcome ones beyond :func:`re_limit` of the likelihood's rule."""
     L = lik.layout
     if lik.D == 0:
         return []
-    return np.flatnonzero(L.free_in_blocks(("re_out", "re_cls")) & (np.abs(theta) > HUGE_RE)).tolist()
+    a = np.abs(theta)
+    out = L.free_in_blocks(("re_out",)) & (a > re_limit(lik))
+    return np.flatnonzero(out | (L.free_in_blocks(("re_cls",)) & (a > HUGE_RE))).tolist()
 
 
 @dataclass(frozen=True)
 class Runaway:
     """Ends a completion whose random-effect SDs or loadings run off to infinity: at least one
-    is beyond :data:`HUGE_RE` and the gradient pulls none of those back in by more than
-    :data:`RUNAWAY_PULL` per cluster (with ``params``: all of them are among ``params``). Such a start would end improper (it loses
+    is beyond :data:`HUGE_RE` (outcome ones beyond :func:`re_limit`) and the gradient pulls none
+    of those back in by more than :data:`RUNAWAY_PULL` per cluster (with ``params``: all of them are among ``params``). Such a start would end improper (it loses
     to every proper maximum, :meth:`_Search.best`), or at a boundary limit the search finishes
     it in (:meth:`_Search.hand_over`); BFGS needs many more iterations to go on towards
     infinity, and its log-likelihood there is the quadrature's, which cannot resolve the
@@ -608,6 +637,35 @@ class Runaway:
 #: start whose loadings are on such a plateau (flat to 1e-6 at loadings of 1e3 and more, as
 #: carcinoma's FMA) is improper wherever it stops there
 RUNAWAY_PULL = 1e-4
+
+
+def _unresolved_text(lik) -> str:
+    lim = re_limit(lik)
+    if lim < HUGE_RE:
+        return (f"{HUGE_RE:g} logits per unit of the latent variable ({lim:g} for outcome loadings and SDs on this "
+                f"trapezoid rule: {RESOLVED_STEPS:g} per step)")
+    return f"{HUGE_RE:g} logits per unit of the latent variable"
+
+
+def _warn_runaway_above(lik, best: FitResult) -> None:
+    """A proper maximum is reported while completed starts that ran to unresolved loadings or
+    SDs (improper, :meth:`_Search.best`) reached more on the rule: the likelihood's supremum
+    may be their limit (responses that are step functions of a latent variable), which the
+    rule cannot integrate. Say so, with both values."""
+    rep = best.search
+    if rep is None or not rep.maxima:
+        return
+    tol = _tolerance(FitOptions(), best.ll)
+    above = [m for m in rep.maxima if m.get("runaway") and m["loglik"] > best.ll + tol]
+    if not above:
+        return
+    msg = (f"{sum(m['starts'] for m in above)} completed start(s) ran towards infinite outcome loadings or SDs "
+           f"(beyond {_unresolved_text(lik)}), with a quadrature log-likelihood of {above[0]['loglik']:.4f}, "
+           f"above the reported maximum {best.ll:.4f}: the responses to some items become step functions of "
+           "a latent variable, which the rule cannot integrate, and the likelihood's supremum may be that limit, "
+           "not a finite maximum; the reported estimates are the best maximum with resolved loadings")
+    best.warnings.append(msg)
+    warnings.warn(msg, IntegrationAccuracyWarning, stacklevel=5)
 
 
 def improper(lik, theta) -> bool:
@@ -758,6 +816,7 @@ def _maxima(records: list[StartRecord], tol: float) -> list[dict]:
             groups.append({"loglik": float(r.ll_final), "starts": 0, "converged": 0, "origins": [], "improper": True})
         g = groups[-1]
         g["improper"] = g["improper"] and r.improper
+        g["runaway"] = g.get("runaway", False) or (r.improper and r.runaway)
         if r.limit is not None:  # ran to a boundary limit, finished in its model (_Search.hand_over)
             g["limit_starts"] = g.get("limit_starts", 0) + 1
             if r.limit not in g.setdefault("limits", []):
@@ -848,6 +907,7 @@ class _Search:
             if np.isfinite(fr.ll):
                 self.fits[i] = fr
                 self.degenerate[i] = r.improper = improper(self.lik, fr.theta)
+                r.runaway = r.improper and not degenerate_params(self.lik, fr.theta)
                 if r.improper:
                     self.hand_over(i)
 
@@ -1292,12 +1352,14 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
     unres = unresolved_params(lik, best.theta) if best.limit_ll is None and not best.message.startswith(
         AT_LIMIT) else []
     if unres:  # every completed start ended there (a proper one would have been preferred)
-        msg = (f"random-effect parameter(s) {[lik.layout.labels[i] for i in unres]} ran beyond {HUGE_RE:g} logits "
-               "per unit of the latent variable: the responses become a step function of it, which no quadrature "
+        msg = (f"random-effect parameter(s) {[lik.layout.labels[i] for i in unres]} ran beyond "
+               f"{_unresolved_text(lik)}: the responses become a step function of it, which no quadrature "
                f"rule resolves, so the log-likelihood {best.ll:.4f} is not reliable (it can exceed the saturated "
                "model's); every completed start ended so: fix or constrain these parameters, or use a simpler model")
         best.warnings.append(msg)
         warnings.warn(msg, IntegrationAccuracyWarning, stacklevel=4)
+    else:
+        _warn_runaway_above(lik, best)
     collapsed = degenerate_params(lik, best.theta)
     if collapsed:
         msg = degenerate_message(collapsed)
@@ -1426,6 +1488,7 @@ def polish(S: _Search, lik) -> None:
         for j in members:
             S.fits[j], S.degenerate[j] = new, degen
             S.records[j].improper = degen
+            S.records[j].runaway = degen and not degenerate_params(lik, new.theta)
             S.records[j].ll_final, S.records[j].converged = new.ll, new.converged
 
     for members in groups:
