@@ -651,9 +651,12 @@ def _warn_runaway_above(lik, best: FitResult) -> None:
     """A proper maximum is reported while completed starts that ran to unresolved loadings or
     SDs (improper, :meth:`_Search.best`) reached more on the rule: the likelihood's supremum
     may be their limit (responses that are step functions of a latent variable), which the
-    rule cannot integrate. Say so, with both values."""
+    rule cannot integrate. Say so, with both values. On the trapezoid rule only (where
+    :func:`re_limit` is below :data:`HUGE_RE`): on an adaptive rule a start stopped beyond
+    :data:`HUGE_RE` can evaluate above the saturated model (the LSAT 3PL's -2421.17), which
+    says nothing of a supremum."""
     rep = best.search
-    if rep is None or not rep.maxima:
+    if rep is None or not rep.maxima or re_limit(lik) >= HUGE_RE:
         return
     tol = _tolerance(FitOptions(), best.ll)
     above = [m for m in rep.maxima if m.get("runaway") and m["loglik"] > best.ll + tol]
