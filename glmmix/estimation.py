@@ -1076,6 +1076,11 @@ def boundary_moves(lik: MixtureLikelihood, theta: np.ndarray) -> list:
 LIMIT_ROUND_RANDOM = 2
 
 
+#: random starts completed in round one with split starts (their best splits, :data:`SPLITS_EXTRA`)
+#: instead of ``n_final``
+SPLIT_ROUND_RANDOM = 4
+
+
 def _one_limit(S: _Search, items) -> bool:
     """Whether the completed starts ``items`` all ran to the same boundary limit, and are at
     least ``replicate_k``."""
@@ -1087,22 +1092,24 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     """The ``starts="auto"`` search; returns why it stopped (see the module docstring).
 
     Round one: every structured start and the best ``n_final`` (:data:`LIMIT_ROUND_RANDOM` when
-    the structured starts all ran to one boundary limit) of :func:`stage1_size`
-    stage-one starts (perturbations of the data-based centre and of the structured starts
-    in turn; ``n_split`` fewer when split starts went through a stage one of their own) are
-    completed. While the best log-likelihood has fewer than
-    ``replicate_k`` completed starts: the next ``n_final`` of the stage-one ranking (its
-    better half; then a fresh stage-one batch) and two perturbations of the best solution
-    so far are completed, until ``max_completed`` or ``max_time`` is reached. A cheap model
-    (a full stage one, :data:`STAGE1_MAX`) whose best is replicated completes two perturbations of the best
-    and the :data:`BOUNDARY_MOVES` best-ranked :func:`boundary_moves` of it: a rival maximum
-    reached by many random starts can hide a better one with a small basin next to it
-    (VerbAgg's 3-class LCA: -4028.8038 and -4028.6114), which such moves find; a better one
-    found that way must then be replicated and confirmed in turn (the moves across the boundary,
-    :data:`BOUNDARY_ACROSS`, are shared by every confirmation of one search). A cheap
-    model's extension rounds complete the two perturbations of the best alone while the
-    previous round made progress (raised the best log-likelihood or its count of starts):
-    they replicate a maximum, where random starts rarely reach one with a small basin.
+    the structured starts all ran to one boundary limit; :data:`SPLIT_ROUND_RANDOM` when split
+    starts are completed with them) of :func:`stage1_size` stage-one starts (perturbations of
+    the data-based centre and of the structured starts in turn; half as many when split starts
+    (``n_split``) went through a stage one of their own) are completed. While the best
+    log-likelihood has fewer than ``replicate_k`` completed starts: the next ``n_final`` of the
+    stage-one ranking (its better half; then a fresh stage-one batch) and two perturbations of
+    the best solution so far are completed, until ``max_completed`` or ``max_time`` is reached.
+    A cheap model (a full stage one, :data:`STAGE1_MAX`) whose best is replicated completes the
+    :data:`BOUNDARY_MOVES` best-ranked :func:`boundary_moves` of it and its moves across the
+    boundary (:data:`BOUNDARY_ACROSS` in the whole search), one at a time (two perturbations of
+    the best for a model without such moves): a rival maximum reached by many random starts
+    can hide a better one with a small basin next to it (VerbAgg's 3-class LCA: -4028.8038 and
+    -4028.6114), which such moves find; a better one found that way ends the moves of the one
+    it leaves and must then be replicated and confirmed in turn. A cheap model's extension
+    rounds complete perturbations of the best alone, one at a time until one replicates it,
+    while the previous round made progress (raised the best log-likelihood or its count of
+    starts): they replicate a maximum, where random starts rarely reach one with a small basin.
+    The order of the completions does not depend on ``n_jobs``.
     """
     lik, opts = S.lik, S.opts
     n1 = stage1_size(lik)
@@ -1112,8 +1119,8 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
         ranked = S.stage_one(S.draw(centres, n))
         return ranked[: max(batch, len(ranked) // 2)]
 
-    pool = fresh_pool(max(n1 // 2, n1 - n_split))  # split starts had their stage one: the same total
-    n_random = batch
+    pool = fresh_pool(n1 // 2 if n_split else n1)  # split starts had their stage one: half as many random
+    n_random = min(batch, SPLIT_ROUND_RANDOM) if n_split else batch
     if LIMIT_ROUND_RANDOM is not None and S.handovers and pending:  # structured starts first
         S.complete(pending)
         if _one_limit(S, pending):
@@ -1128,10 +1135,16 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     while S.n_best() < opts.replicate_k or confirm:
         if S.n_best() >= opts.replicate_k:
             ll_before = S.best()[1].ll
+            better = lambda: S.best()[1].ll >= ll_before + _tolerance(opts, ll_before)  # noqa: E731
             # a model without boundary moves (random effects) tries two perturbations of the best
-            S.complete(S.boundary_moves(BOUNDARY_MOVES)
-                       or [it for it in (S.perturbation() for _ in range(2)) if it is not None])
-            if S.best()[1].ll < ll_before + _tolerance(opts, ll_before):
+            moves = S.boundary_moves(BOUNDARY_MOVES)
+            if not moves:
+                S.complete([it for it in (S.perturbation() for _ in range(2)) if it is not None])
+            for it in moves:  # one at a time: a better maximum ends the moves of this one
+                S.complete([it])
+                if better():
+                    break
+            if not better():
                 break
             continue  # a better maximum: replicate it, then confirm it in turn
         if S.n_tried >= opts.max_completed:
@@ -1141,12 +1154,21 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
         if not pool:
             pool = fresh_pool()
         room = opts.max_completed - S.n_tried
-        take = [it for it in (S.perturbation() for _ in range(min(2, room))) if it is not None]
-        n = 0 if progress and take else max(0, min(batch, room - len(take)))
-        take, pool = take + pool[:n], pool[n:]
         before = (S.best()[1].ll, S.n_best())
-        S.complete(take)
-        progress = cheap and (S.best()[1].ll >= before[0] + _tolerance(opts, before[0]) or S.n_best() > before[1])
+        gained = lambda: S.best()[1].ll >= before[0] + _tolerance(opts, before[0]) or S.n_best() > before[1]  # noqa: E731
+        if progress:
+            # perturbations alone, one at a time: the first that replicates the best ends the round
+            for it in (S.perturbation() for _ in range(min(2, room))):
+                if it is not None:
+                    S.complete([it])
+                if S.n_best() >= opts.replicate_k or gained():
+                    break
+        else:
+            take = [it for it in (S.perturbation() for _ in range(min(2, room))) if it is not None]
+            n = max(0, min(batch, room - len(take)))
+            take, pool = take + pool[:n], pool[n:]
+            S.complete(take)
+        progress = cheap and gained()
     return f"best log-likelihood reached by {S.n_best()} starts"
 
 

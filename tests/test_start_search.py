@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import glmmix as gm
-from glmmix.estimation import SPLITS_EXTRA, STAGE1_MAX, FitOptions, SearchReport, StartRecord, _maxima
+from glmmix.estimation import (SPLIT_ROUND_RANDOM, SPLITS_EXTRA, STAGE1_MAX, FitOptions, SearchReport, StartRecord,
+                                _maxima)
 from glmmix.nesting import RESPONSE_SPLITS, SPLITS_PER_CLASS
 
 LCA = "y ~ 0 + item | class(id) ~ 1"
@@ -55,16 +56,17 @@ def test_auto_search_replicates_and_reports(carcinoma_long, tmp_path):
     s = r.search
     assert s.mode == "auto" and s.best_replicated and s.n_best >= 2
     # 5 splits of each class of the 3-class solution (by the response to one of the 7 items) and
-    # 45 - 15 random starts go through stage one
-    assert s.stage1 == STAGE1_MAX and (r.starts["origin"] == "random").sum() == STAGE1_MAX - 3 * RESPONSE_SPLITS
+    # half of the 45 random starts go through stage one
+    n_random = STAGE1_MAX // 2
+    assert s.stage1 == 3 * RESPONSE_SPLITS + n_random and (r.starts["origin"] == "random").sum() == n_random
     assert s.stopped.startswith("best log-likelihood reached")
     origins = r.starts.loc[r.starts["ll_final"].notna(), "origin"]
-    # completed: the best 5 random starts, the best split of each class and the next best split,
+    # completed: the best 4 random starts, the best split of each class and the next best split,
     # perturbations and boundary moves of the best
     splits = [o for o in origins if o.startswith("split")]
     assert len(splits) == 3 + SPLITS_EXTRA and all(" by class" in o for o in splits)
     assert {o.split(" by ")[0] for o in splits} == {f"split of class {j} of 3" for j in (1, 2, 3)}
-    assert (origins == "random").sum() == 5 and s.completed == len(origins) == sum(m["starts"] for m in s.maxima)
+    assert (origins == "random").sum() == SPLIT_ROUND_RANDOM and s.completed == len(origins) == sum(m["starts"] for m in s.maxima)
     moved = r.starts["origin"].str.startswith("boundary move of ")
     assert moved.sum() >= 1 and s.drawn == s.stage1 + (r.starts["origin"] == "perturbed best").sum() + moved.sum()
     # the 3-class solution (a class split in two identical halves) is a limit: poLCA's K = 3 maximum
