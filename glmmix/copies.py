@@ -23,6 +23,9 @@ from .likelihood import MixtureLikelihood, row_patterns, run_patterns
 from .mathutils import OnWorkers
 from .scaling import ScaledLikelihood
 
+#: False: every cluster is evaluated as before (the benchmark's ``old``,
+#: ``benchmarks/adaptive_copies.py``)
+MERGE = True
 #: clusters merged only when the distinct ones are at most this share of all (the patterns
 #: cost a pass over the data; a few copies do not pay for it)
 MAX_SHARE = 0.8
@@ -58,7 +61,7 @@ def on_distinct_clusters(lik):
     is shared (patterns are merged there already), or the design is weighted, crossed or on
     workers. The current adaptation state is taken over; None too when copies differ in it."""
     base = lik.base if isinstance(lik, ScaledLikelihood) else lik
-    if not _mergeable(base):
+    if not MERGE or not _mergeable(base):
         return None
     d = base.design
     first, inv = cluster_copies(d)
