@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .api import fit
 from .exceptions import GlmmixError
@@ -287,6 +288,41 @@ class LRTest:
         return f"<LRTest: statistic={self.statistic:.4f}, df={self.df}, p-value={self.pvalue:.4g}>"
 
 
+def _columns_outside(restricted: MixtureResults, full: MixtureResults) -> list[str]:
+    """Design columns of ``restricted`` (outcome part, class part, random terms) that ``full``
+    lacks: a model with a column the other lacks is not nested in it by a restriction of its
+    parameters (constraints such as ``invariant``, ``equal`` or ``fix`` keep the columns)."""
+    r, f = restricted.design_columns, full.design_columns
+    where = {"outcome": "", "class": "class part: ", "random": "random term: "}
+    missing = {k: [c for c in r[k] if c not in set(f[k])] for k in where}
+    if missing["outcome"] and _outcome_span_nested(restricted, full):
+        missing["outcome"] = []  # another coding of columns in the full model's span
+    return [f"{where[k]}{c}" for k in where for c in missing[k]]
+
+
+def _outcome_span_nested(restricted: MixtureResults, full: MixtureResults) -> bool:
+    """Whether the outcome part's design columns of ``restricted`` lie in the span of those of
+    ``full`` (``0 + item`` in ``1 + item + x``), on the rows of both aligned by the data's index;
+    False when that cannot be checked (a loaded result, a non-unique index)."""
+    if restricted.model is None or full.model is None:
+        return False
+    dr, df = restricted.model.design, full.model.design
+    ir, if_ = dr.row_index, df.row_index
+    if not (isinstance(ir, pd.Index) and isinstance(if_, pd.Index)) or not ir.is_unique or not if_.is_unique \
+            or not ir.sort_values().equals(if_.sort_values()):
+        return False
+
+    def dense(d, order):
+        X = d.X.toarray() if sp.issparse(d.X) else np.asarray(d.X, dtype=float)
+        return X[order]
+
+    Xr = dense(dr, ir.argsort())
+    Xf = dense(df, if_.argsort())
+    coef = np.linalg.lstsq(Xf, Xr, rcond=None)[0]
+    resid = np.linalg.norm(Xr - Xf @ coef, axis=0)
+    return bool(np.all(resid <= 1e-8 * np.maximum(np.linalg.norm(Xr, axis=0), 1.0)))
+
+
 def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
     """Likelihood-ratio test of a restricted model against a fuller one that nests it.
 
@@ -296,7 +332,9 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
     variance of zero, an ICC of 1, a class with zero probability), the statistic does not
     have its usual chi-square distribution (Section 5 of the paper); the note says so, and
     the chi-square p-value is then conservative at best. Models with different numbers of
-    classes get no p-value (NaN): the note points to :func:`blrt` and :func:`lmr_test`.
+    classes get no p-value (NaN): the note points to :func:`blrt` and :func:`lmr_test`. Nor do
+    models that are not nested: when ``restricted`` has a design column (a fixed term of the
+    outcome or class part, a random term's column) that ``full`` lacks, the note says so.
 
     Raises
     ------
@@ -330,6 +368,12 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
         raise HypothesisError(f"lrtest(restricted, full): the second model must have more free parameters than "
                               f"the first ({full.df_model} vs {restricted.df_model})")
     notes = []
+    outside = _columns_outside(restricted, full)
+    if outside:
+        notes.append(f"the restricted model has design columns that the full model lacks ({', '.join(outside)}): "
+                     "the models are not nested, so the likelihood-ratio test does not apply and no p-value is "
+                     "given; compare non-nested models by AIC/BIC (gm.compare)")
+        return LRTest(stat, df, float("nan"), "; ".join(notes))
     if stat < -1e-6:
         notes.append("the fuller model has the lower log-likelihood: it did not reach its maximum "
                      "(more starts, or start it from the restricted fit with start_from=)")

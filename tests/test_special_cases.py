@@ -107,6 +107,34 @@ def test_lrtest_states_the_boundary_caveat(lsat, lca2):
     assert "gm.blrt" in k.note and "no chi-square p-value" in str(k)
 
 
+def test_lrtest_refuses_models_that_are_not_nested(lsat, tmp_path):
+    """A model with a column the other lacks is not a restriction of it: no p-value (it was
+    reported as a converged fit with p = 1 and "the fuller model did not reach its maximum")."""
+    data = lsat.assign(x=np.random.default_rng(1).normal(size=len(lsat)), f=np.arange(len(lsat)) % 3)
+    with_x = gm.fit("y ~ 0 + item + x", data, family="bernoulli")
+    with_f = gm.fit("y ~ 0 + item + C(f)", data, family="bernoulli")
+    t = gm.lrtest(with_x, with_f)
+    assert np.isnan(t.pvalue) and "not nested" in t.note and "(x)" in t.note
+    assert t.statistic == pytest.approx(2 * (with_f.llf - with_x.llf))
+    # another coding of the same columns is nested: 0 + item lies in the span of 1 + item + x
+    plain = gm.fit("y ~ 0 + item", data, family="bernoulli")
+    coded = gm.fit("y ~ 1 + item + x", data, family="bernoulli")
+    ok = gm.lrtest(plain, coded)
+    assert ok.df == 1 and 0 < ok.pvalue < 1 and "nested" not in ok.note
+    # random terms by their columns; a loaded result (no design) is checked by names
+    ri = gm.fit("y ~ 0 + item + x + (1 | id)", data, family="bernoulli")
+    rs = quiet(gm.fit, "y ~ 0 + item + x + (0 + x | id)", data, family="bernoulli", se="none")
+    both = quiet(gm.fit, "y ~ 0 + item + x + (1 + x | id)", data, family="bernoulli", se="none")
+    assert np.isfinite(gm.lrtest(ri, both).pvalue)
+    assert "random term: id:Intercept" in gm.lrtest(ri, quiet(gm.fit, 
+        "y ~ 0 + item + x + C(f) + (0 + x | id)", data, family="bernoulli", se="none")).note
+    ri.save(tmp_path / "ri.json")
+    assert np.isfinite(gm.lrtest(gm.load_results(tmp_path / "ri.json"), both).pvalue)
+    assert ri.design_columns == {"outcome": ["item[I1]", "item[I2]", "item[I3]", "item[I4]", "item[I5]", "x"],
+                                 "class": ["Intercept"], "random": ["id:Intercept"]}
+    assert rs.design_columns["random"] == ["id:x"]
+
+
 def test_profile_plot(lsat, lca2):
     mpl = pytest.importorskip("matplotlib")
     mpl.use("Agg")
