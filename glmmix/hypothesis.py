@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.stats.contrast import ContrastResults
 
-from .exceptions import GlmmixError
+from .exceptions import BoundaryWarning, GlmmixError
 
 
 class HypothesisError(GlmmixError, ValueError):
@@ -123,6 +124,10 @@ def constraint_matrix(r_matrix, names) -> tuple[np.ndarray, np.ndarray]:
     return R, q
 
 
+#: labels of scale parameters (random-effect SDs and loadings, class prefixes allowed)
+_SCALE_LABEL = re.compile(r"(?:^|:)(?:residual )?(?:sd|loading\d*)\(")
+
+
 def _inputs(params, cov, r_matrix):
     names = list(params.index)
     R, q = constraint_matrix(r_matrix, names)
@@ -133,6 +138,15 @@ def _inputs(params, cov, r_matrix):
         raise HypothesisError(f"parameter(s) {bad} have no standard error (fixed, on a boundary, or se='none'): "
                               "a Wald test cannot involve them")
     C = np.where(np.isfinite(cov), cov, 0.0)
+    at_zero = [names[np.flatnonzero(r)[0]] for r, v in zip(R, q)
+               if np.count_nonzero(r) == 1 and v == 0 and _SCALE_LABEL.search(names[np.flatnonzero(r)[0]])]
+    if at_zero:
+        warnings.warn(f"the hypothesis {', '.join(f'{a} = 0' for a in at_zero)} lies on the boundary of the parameter "
+                      "space (an SD or loading of 0): the Wald statistic's normal / chi-square reference does not "
+                      "hold there, and its p-value is conservative (for one SD, a 50:50 mixture of chi-square(0) and "
+                      "chi-square(1), i.e. half the p-value, is the usual correction; Section 5 of Asparouhov & "
+                      "Muthen); gm.lrtest of the model without the random term states the same caveat",
+                      BoundaryWarning, stacklevel=3)
     return R, q, b, R @ C @ R.T
 
 

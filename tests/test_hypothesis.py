@@ -1,10 +1,13 @@
 """Wald and z tests on parameter labels, against statsmodels on a one-class GLM."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from scipy import stats
 
 import glmmix as gm
 from glmmix.exceptions import GlmmixError
@@ -83,3 +86,20 @@ def test_equality_across_classes_in_lca():
     res0 = gm.fit("y ~ 0 + item | class(id) ~ 1", long, n_classes=2, family="bernoulli", seed=1, se="none")
     with pytest.raises(GlmmixError, match="no covariance"):
         res0.wald_test("class1:item[I3] = class2:item[I3]")
+
+
+def test_a_wald_test_of_an_sd_at_zero_warns_of_the_boundary():
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(30), 8)
+    df = pd.DataFrame({"x": rng.normal(size=g.size), "g": g})
+    df["y"] = rng.poisson(np.exp(0.2 + 0.5 * df.x + rng.normal(0, 0.6, 30)[g]))
+    res = gm.fit("y ~ x + (1 | g)", df, family="poisson")
+    with pytest.warns(gm.BoundaryWarning, match=r"sd\(g:Intercept\) = 0 lies on the boundary"):
+        w = res.wald_test("sd(g:Intercept) = 0")
+    assert w.pvalue == pytest.approx(2 * stats.norm.sf(res.tvalues["sd(g:Intercept)"]))
+    with pytest.warns(gm.BoundaryWarning):
+        res.t_test("sd(g:Intercept) = 0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # hypotheses away from the boundary: no warning
+        res.wald_test("x = 0")
+        res.wald_test("sd(g:Intercept) = 0.5")
