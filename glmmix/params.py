@@ -244,7 +244,11 @@ class ParamLayout:
                 if blk in ("re_out", "re_cls") and self._strip_class_any(self.full_labels[i]) not in self._fixable_re:
                     raise NotImplementedError(
                         f"fixing {lab!r} is not supported yet: only SDs of a term's first effect (or of "
-                        "uncorrelated terms) and loadings can be fixed")
+                        "uncorrelated terms) and loadings can be fixed"
+                        + ("; for a correlation of 0 write the term with || (uncorrelated effects, lme4's "
+                           "(x || g))" if "cor(" in lab and value == 0 else
+                           "; re_parameterization='regression' makes the effects' regressions on each other "
+                           "fixable parameters" if "cor(" in lab else ""))
                 if blk == "extra":
                     val = fam.fixed_extra(val, lab)
                 bare = self._strip_class_any(self.full_labels[i])

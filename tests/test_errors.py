@@ -179,6 +179,20 @@ def test_a_negative_sd_cannot_be_fixed():
                                      fix={"sd(herd:Intercept)": -0.5})
 
 
+def test_fixing_a_correlation_names_the_spellings_that_do_it():
+    ss = pd.read_csv(REF.parent / "data" / "sleepstudy.csv")
+    with pytest.raises(NotImplementedError, match=r"write the term with \|\|"):
+        gm.MixtureModel.from_formula("Reaction ~ Days + (Days|Subject)", ss, fix={"cor(Subject:Days,Intercept)": 0})
+    with pytest.raises(NotImplementedError, match="re_parameterization='regression'"):
+        gm.MixtureModel.from_formula("Reaction ~ Days + (Days|Subject)", ss, fix={"cor(Subject:Days,Intercept)": 0.5})
+
+
+def test_bernoulli_outcome_of_twos_is_not_called_one_two_coding(long):
+    with pytest.raises(DesignError, match="must be 0/1") as err:
+        gm.fit(LCA, long.assign(y=2), n_classes=2, family="bernoulli")
+    assert "poLCA" not in str(err.value)
+
+
 def test_the_default_family_says_when_it_is_probably_not_meant(long):
     # a binary outcome without a family: gaussian (as lmer), but said; an outcome with trials is refused
     with pytest.warns(gm.exceptions.DataWarning, match="only 0s and 1s and no family was given"):
