@@ -180,6 +180,8 @@ def test_a_negative_sd_cannot_be_fixed():
 
 
 def test_fixing_a_correlation_names_the_spellings_that_do_it():
+    from conftest import REF
+
     ss = pd.read_csv(REF.parent / "data" / "sleepstudy.csv")
     with pytest.raises(NotImplementedError, match=r"write the term with \|\|"):
         gm.MixtureModel.from_formula("Reaction ~ Days + (Days|Subject)", ss, fix={"cor(Subject:Days,Intercept)": 0})
