@@ -295,6 +295,8 @@ def _columns_outside(restricted: MixtureResults, full: MixtureResults) -> list[s
     r, f = restricted.design_columns, full.design_columns
     where = {"outcome": "", "class": "class part: ", "random": "random term: "}
     missing = {k: [c for c in r[k] if c not in set(f[k])] for k in where}
+    if list(restricted.class_sizes) != list(full.class_sizes):  # other class variables: columns not comparable
+        missing["class"] = []
     if missing["outcome"] and _outcome_span_nested(restricted, full):
         missing["outcome"] = []  # another coding of columns in the full model's span
     return [f"{where[k]}{c}" for k in where for c in missing[k]]
@@ -368,7 +370,7 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
         raise HypothesisError(f"lrtest(restricted, full): the second model must have more free parameters than "
                               f"the first ({full.df_model} vs {restricted.df_model})")
     notes = []
-    outside = _columns_outside(restricted, full)
+    outside = _columns_outside(restricted, full) if full.n_classes == restricted.n_classes else []
     if outside:
         notes.append(f"the restricted model has design columns that the full model lacks ({', '.join(outside)}): "
                      "the models are not nested, so the likelihood-ratio test does not apply and no p-value is "
