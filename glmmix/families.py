@@ -780,6 +780,12 @@ class Ordinal(Family):
             out += 1.0 - self.link.cdf(taus[:, g, c].T - eta)
         return out
 
+    def probabilities(self, eta, extra, aux):
+        """P(y = k) for every category k (0-based) and state: (n, states, categories)."""
+        m = aux.n_cat - 1
+        z = self._taus(extra, aux)[:, aux.threshold_group, 1:m + 1].transpose(1, 0, 2) - eta[:, :, None]
+        return np.exp(_category_logprobs(self.link.logcdf(z), self.link.logcdf(-z), z))
+
     def sample(self, eta, extra, aux, rng):
         m = aux.n_cat - 1
         g = aux.threshold_group

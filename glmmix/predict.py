@@ -32,7 +32,11 @@ not the mean at u = 0 (lme4's ``re.form = NA``), which differs for every link bu
 identity.
 
 For ordinal outcomes E[y_r | s] is the expected category index, 0 for the outcome's first
-category (sum over k of P(y_r > k | s)); ``fittedvalues`` refuses them.
+category (sum over k of P(y_r > k | s)); ``fittedvalues`` refuses them. ``type="prob"``
+gives the category probabilities instead (ordinal's ``predict(clm, type = "prob")``), a
+DataFrame with a column per category: P(y_r = k) weighted, integrated and conditioned
+exactly as the means are (``which`` "marginal", "conditional" or "by_class"; the last with
+a (class, category) column per pair).
 
 Per-row results keep the order (and index) of the rows given; per-unit results list units
 in their order of first appearance.
@@ -51,15 +55,17 @@ import scipy.sparse as sp
 from .exceptions import DataWarning, DesignError, GlmmixError, plain
 
 WHICH = ("marginal", "conditional", "by_class", "posterior", "class")
+TYPES = ("mean", "prob")
 
 
 RESPONSES = ("auto", "newdata", "fitted")
 
 
-def predict(res, newdata=None, which="marginal", responses="auto"):
+def predict(res, newdata=None, which="marginal", responses="auto", type="mean"):
     """See :meth:`glmmix.results.MixtureResults.predict`."""
     if which not in WHICH:
         raise GlmmixError(f"which must be one of {WHICH}, not {which!r}")
+    probs = _check_type(res, which, type)
     if responses not in RESPONSES:
         raise GlmmixError(f"responses must be one of {RESPONSES}, not {responses!r}")
     if responses != "auto" and which != "conditional":
@@ -69,18 +75,18 @@ def predict(res, newdata=None, which="marginal", responses="auto"):
     if newdata is not None and len(newdata) == 0:
         raise DesignError("newdata has no rows")
     if which == "conditional" and newdata is not None and _from_fit(res, newdata, responses):
-        return _conditional_from_fit(res, newdata)
+        return _conditional_from_fit(res, newdata, probs)
     if which in ("posterior", "class"):
         post = res.posterior if newdata is None else posterior(res, newdata)
         return post if which == "posterior" else modal_class(post)
     if which == "conditional" and source_likelihood(res).design.re_out:
-        return _conditional_with_effects(res, newdata)
+        return _conditional_with_effects(res, newdata, probs)
     if newdata is None:
         if res.model is None:
             raise GlmmixError("a loaded result has no data: pass newdata to predict()")
         lik = res.model.likelihood
         post = res.posterior.to_numpy()
-        return _expected(lik, res.theta, which, post, lik.design.row_index, res.posterior.columns)
+        return _expected(lik, res.theta, which, post, lik.design.row_index, res.posterior.columns, probs)
     nlik = new_likelihood(res, newdata, with_outcome=False)  # every row, missing outcomes included
     post = None
     if which == "conditional":  # weights: the units' posteriors given their observed responses
@@ -93,9 +99,24 @@ def predict(res, newdata=None, which="marginal", responses="auto"):
         if np.isnan(post).any():
             raise DesignError("which='conditional' needs the posterior of every unit; some units have no "
                               "observed response and their class depends on other units")
-    out = _expected(nlik, res.theta, which, post, nlik.design.row_index, res.posterior.columns).sort_index()
+    out = _expected(nlik, res.theta, which, post, nlik.design.row_index, res.posterior.columns, probs).sort_index()
     out.index = newdata.index[out.index.to_numpy()]  # rows were labelled by position
     return out
+
+
+def _check_type(res, which, type) -> bool:
+    """Whether category probabilities are asked for (``type="prob"``), checked."""
+    if type not in TYPES:
+        raise GlmmixError(f"type must be one of {TYPES}, not {type!r}")
+    if type == "mean":
+        return False
+    if which in ("posterior", "class"):
+        raise GlmmixError(f"type='prob' gives outcome category probabilities, for which='marginal', "
+                          f"'conditional' or 'by_class'; which={which!r} gives class memberships")
+    if not source_likelihood(res).design.family.thresholds:
+        raise GlmmixError("type='prob' gives the category probabilities of ordinal outcomes; this outcome's "
+                          "expected value is type='mean' (for bernoulli and binomial outcomes, P(success))")
+    return True
 
 
 def _from_fit(res, newdata, responses) -> bool:
@@ -109,7 +130,7 @@ def _from_fit(res, newdata, responses) -> bool:
     return any(c not in newdata.columns or newdata[c].isna().all() for c in cols)
 
 
-def _conditional_from_fit(res, newdata):
+def _conditional_from_fit(res, newdata, probs=False):
     """``which="conditional"`` for new rows of fitted units (lme4's ``predict(newdata)``): the
     expected outcomes weighted by each unit's posterior given its fitted responses, or, with
     random effects, averaged over its cluster's posterior of the effects from the fit."""
@@ -137,14 +158,13 @@ def _conditional_from_fit(res, newdata):
         at = d.cluster_ids.get_indexer(rows.design.cluster_ids)
         _refuse_unseen(rows.design.cluster_ids[at < 0], name)
         U, W = _posterior_nodes(lik, res.theta)
-        out = pd.Series(_means_at_nodes(rows, res.theta, U[at], W[at]), index=rows.design.row_index,
-                        name="predicted")
+        out = _per_row(_means_at_nodes(rows, res.theta, U[at], W[at], probs), rows.design, probs)
     else:
         rows = new_likelihood(res, newdata, with_outcome=False)
         at = res.posterior.index.get_indexer(rows.design.unit_ids)
         _refuse_unseen(rows.design.unit_ids[at < 0], name)
         post = res.posterior.to_numpy()[at]
-        out = _expected(rows, res.theta, "conditional", post, rows.design.row_index, res.posterior.columns)
+        out = _expected(rows, res.theta, "conditional", post, rows.design.row_index, res.posterior.columns, probs)
     out = out.sort_index()
     out.index = newdata.index[out.index.to_numpy()]
     return out
@@ -289,17 +309,29 @@ def _unit_posterior(nlik, theta):
     return nlik.unit_posterior(nlik.evaluate(theta, derivs=False))
 
 
-def _expected(lik, theta, which, post, index, classes):
-    """Expected outcomes of the rows of ``lik``'s design."""
+def _expected(lik, theta, which, post, index, classes, probs=False):
+    """Expected outcomes of the rows of ``lik``'s design (``probs``: category probabilities)."""
     from .structural import joint_prior
 
     d = lik.design
     P = lik.layout.unpack(lik.layout.expand(theta))
-    mu = _class_means(lik, P)
+    mu = _class_means(lik, P, probs)
     if which == "by_class":
+        if probs:
+            cols = pd.MultiIndex.from_product([classes, d.aux.categories], names=["class", "category"])
+            return pd.DataFrame(mu.reshape(len(mu), -1), index=index, columns=cols)
         return pd.DataFrame(mu, index=index, columns=classes)
     w = post if which == "conditional" else joint_prior(lik, theta)
-    return pd.Series((w[d.unit_of_row] * mu).sum(axis=1), index=index, name="predicted")
+    w = w[d.unit_of_row]
+    return _per_row(np.einsum("rk,rk...->r...", w, mu), d, probs, index)
+
+
+def _per_row(values, d, probs, index=None):
+    """Per-row predictions: a Series of means, or a DataFrame of category probabilities."""
+    index = d.row_index if index is None else index
+    if probs:
+        return pd.DataFrame(values, index=index, columns=pd.Index(d.aux.categories, name="category"))
+    return pd.Series(values, index=index, name="predicted")
 
 
 #: entries of the rows x classes x nodes arrays handled at once when the outcome's random
@@ -329,18 +361,26 @@ def _outcome_dims(lik):
     return first, max(v.dims.stop for v in terms) - first
 
 
-def _integrated_means(lik, P, nodes, weights, Q):
+def _row_means(family, eta, extra, aux, probs):
+    """The family's mean (rows, states), or with ``probs`` its category probabilities
+    (rows, states, categories)."""
+    return np.asarray(family.probabilities(eta, extra, aux) if probs else family.mean(eta, extra, aux))
+
+
+def _integrated_means(lik, P, nodes, weights, Q, probs=False):
     """sum_q weights[r, q] E[y_r | s, u = nodes[r, q]] for every row r and state s, (rows,
-    states); ``nodes(rows)`` (m or 1, Q, D) in the outcome terms' dimensions and
-    ``weights(rows)`` (m or 1, Q) give each row's rule."""
+    states), or with ``probs`` the category probabilities (rows, states, categories);
+    ``nodes(rows)`` (m or 1, Q, D) in the outcome terms' dimensions and ``weights(rows)``
+    (m or 1, Q) give each row's rule."""
     d = lik.design
     eta = np.asarray(d.X @ P["beta"])
     Lo, _ = lik.factor_matrices(P)
     first, D = _outcome_dims(lik)
     n, K = eta.shape
     extra = np.repeat(P["extra"], Q, axis=0)  # the states of the family's mean: (class, node)
-    out = np.empty((n, K))
-    step = max(1, _ENTRIES_AT_ONCE // (K * Q))
+    C = (d.aux.n_cat,) if probs else ()
+    out = np.empty((n, K) + C)
+    step = max(1, _ENTRIES_AT_ONCE // (K * Q * (C[0] if C else 1)))
     for a in range(0, n, step):
         rows = np.arange(a, min(a + step, n))
         A = np.zeros((rows.size, K, D))
@@ -350,23 +390,24 @@ def _integrated_means(lik, P, nodes, weights, Q):
             A[:, :, v.dims.start - first:v.dims.stop - first] += np.einsum("pi,kij->pkj", Zr, L)
         U = np.broadcast_to(nodes(rows), (rows.size, Q, D))
         e = eta[rows][:, :, None] + np.einsum("pkd,pqd->pkq", A, U)
-        mu = np.asarray(d.family.mean(e.reshape(rows.size, K * Q), extra, d.aux.rows(rows)))
-        out[rows] = np.einsum("pkq,pq->pk", mu.reshape(rows.size, K, Q),
+        mu = _row_means(d.family, e.reshape(rows.size, K * Q), extra, d.aux.rows(rows), probs)
+        out[rows] = np.einsum("pkq...,pq->pk...", mu.reshape((rows.size, K, Q) + C),
                               np.broadcast_to(weights(rows), (rows.size, Q)))
     return out
 
 
-def _class_means(lik, P):
+def _class_means(lik, P, probs=False):
     """E[y_r | s] (rows, states): the family's mean, integrated over the outcome part's random
-    effects and factors u ~ N(0, I) (module docstring)."""
+    effects and factors u ~ N(0, I) (module docstring); with ``probs`` the category
+    probabilities (rows, states, categories)."""
     d = lik.design
     if not d.re_out:
-        return np.asarray(d.family.mean(np.asarray(d.X @ P["beta"]), P["extra"], d.aux))
+        return _row_means(d.family, np.asarray(d.X @ P["beta"]), P["extra"], d.aux, probs)
     t, w = _normal_rule(_outcome_dims(lik)[1])
-    return _integrated_means(lik, P, lambda rows: t[None], lambda rows: w[None], t.shape[0])
+    return _integrated_means(lik, P, lambda rows: t[None], lambda rows: w[None], t.shape[0], probs)
 
 
-def _conditional_with_effects(res, newdata):
+def _conditional_with_effects(res, newdata, probs=False):
     """``which="conditional"`` for one-class models with outcome random effects or factors."""
     lik = source_likelihood(res)
     _effects_implemented(lik.design)
@@ -375,8 +416,7 @@ def _conditional_with_effects(res, newdata):
         if res.model is None:
             raise GlmmixError("a loaded result has no data: pass newdata to predict()")
         U, W = _posterior_nodes(lik, theta)
-        d = lik.design
-        return pd.Series(_means_at_nodes(lik, theta, U, W), index=d.row_index, name="predicted")
+        return _per_row(_means_at_nodes(lik, theta, U, W, probs), lik.design, probs)
     obs = new_likelihood(res, newdata, with_outcome=True)
     U, W = _posterior_nodes(obs, theta)
     rows = new_likelihood(res, newdata, with_outcome=False)
@@ -384,8 +424,7 @@ def _conditional_with_effects(res, newdata):
     if (at < 0).any():
         raise DesignError("which='conditional' needs every cluster's responses: cluster(s) "
                           f"{list(rows.design.cluster_ids[at < 0][:5])} have no observed response")
-    out = pd.Series(_means_at_nodes(rows, theta, U[at], W[at]), index=rows.design.row_index, name="predicted")
-    out = out.sort_index()
+    out = _per_row(_means_at_nodes(rows, theta, U[at], W[at], probs), rows.design, probs).sort_index()
     out.index = newdata.index[out.index.to_numpy()]
     return out
 
@@ -405,14 +444,15 @@ def _posterior_nodes(lik, theta):
     return U, np.asarray(es.post_node, dtype=float)
 
 
-def _means_at_nodes(lik, theta, U, W):
-    """sum_q W[g, q] E[y_r | u = U[g, q]] for every row r (cluster g) of a one-class model."""
+def _means_at_nodes(lik, theta, U, W, probs=False):
+    """sum_q W[g, q] E[y_r | u = U[g, q]] for every row r (cluster g) of a one-class model
+    (``probs``: the category probabilities, (rows, categories))."""
     d = lik.design
     P = lik.layout.unpack(lik.layout.expand(theta))
     cl = d.cluster_of_unit[d.unit_of_row]
     first, D = _outcome_dims(lik)
     return _integrated_means(lik, P, lambda rows: U[cl[rows]][:, :, first:first + D], lambda rows: W[cl[rows]],
-                             U.shape[1])[:, 0]
+                             U.shape[1], probs)[:, 0]
 
 
 def source_likelihood(res):

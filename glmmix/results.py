@@ -418,7 +418,7 @@ class MixtureResults(WaldInference):
 
     # ------------------------------------------------------------------ prediction
     def predict(self, newdata: pd.DataFrame | None = None, which: str = "marginal",
-                responses: str = "auto") -> pd.Series | pd.DataFrame:
+                responses: str = "auto", type: str = "mean") -> pd.Series | pd.DataFrame:
         """Expected outcomes, posterior class probabilities or modal classes.
 
         Parameters
@@ -444,10 +444,15 @@ class MixtureResults(WaldInference):
             units, e.g. later time points or missing items; units not fitted are refused);
             ``"auto"`` (default): ``"newdata"`` when ``newdata`` has an observed outcome,
             else ``"fitted"``.
+        type : {"mean", "prob"}
+            ``"mean"`` (default): expected outcomes. ``"prob"`` (ordinal outcomes): the
+            probability of every category instead, a DataFrame with one column per category
+            (ordinal's ``predict(clm, type = "prob")``), marginal, conditional or by class as
+            ``which`` says (``"by_class"``: one column per class and category).
         """
         from .predict import predict
 
-        return predict(self, newdata, which, responses)
+        return predict(self, newdata, which, responses, type)
 
     @property
     def fittedvalues(self) -> pd.Series:

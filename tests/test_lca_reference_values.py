@@ -75,3 +75,9 @@ def test_ordinal_lca_equals_unrestricted_polytomous_lca():
     assert res.llf == pytest.approx(ref["loglik"], abs=1e-3)
     assert res.df_model == ref["npar"]
     np.testing.assert_allclose(res.class_proportions, ref["class_proportions"], atol=1e-3)
+    # category probabilities by class (predict(type="prob")) against flexmix's (parameters(m))
+    rows = long.drop_duplicates("item")
+    byc = res.predict(rows, which="by_class", type="prob")
+    for c in ("class1", "class2"):
+        want = [[ref["category_probs"][c][it][k] for k in ("no", "perhaps", "yes")] for it in rows["item"]]
+        np.testing.assert_allclose(byc[c].to_numpy(), want, atol=2e-4)
