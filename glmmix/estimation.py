@@ -611,6 +611,42 @@ def unresolved_params(lik, theta) -> list[int]:
     return np.flatnonzero(out | (L.free_in_blocks(("re_cls",)) & (a > HUGE_RE))).tolist()
 
 
+#: what a random-effect parameter's size is measured in, by the outcome's link
+_LINK_UNITS = {"logit": "logits", "probit": "probits (SDs of the latent response)", "log": "log units"}
+
+
+def _size_text(lik, i, size) -> str:
+    """``size`` of free parameter ``i`` (a random-effect SD or loading) in its scale's units:
+    class logits, the outcome's link (logits, probits, log units), or for an identity link the
+    outcome's own units (the internal coordinates' scale, :mod:`glmmix.scaling`)."""
+    L = lik.layout
+    if L.block_of(L.first_full[i]) == "re_cls":
+        return f"{size:g} class logits"
+    link = lik.family.link.name
+    if link in _LINK_UNITS:
+        return f"{size:g} {_LINK_UNITS[link]}"
+    scale = getattr(lik, "rescaling", None)
+    return f"{size * (scale.a[i] if scale is not None else 1.0):g} in the outcome's units ({size:g} times its scale)"
+
+
+def unresolved_message(lik, unres, ll) -> str:
+    """The warning for random-effect parameters beyond :data:`HUGE_RE` (outcome ones beyond
+    :func:`re_limit`), each in the units of the scale it acts on (:func:`_size_text`)."""
+    L = lik.layout
+    lim = re_limit(lik)
+    parts = []
+    for i in unres:
+        cls = L.block_of(L.first_full[i]) == "re_cls"
+        parts.append(f"{L.labels[i]} beyond {_size_text(lik, i, HUGE_RE if cls else lim)}"
+                     + ("" if cls or lim >= HUGE_RE else f" (on this trapezoid rule: {RESOLVED_STEPS:g} per step)"))
+    how = ("the outcome's density becomes a spike in it" if lik.family.link.name == "identity" else
+           "the responses become a step function of it")
+    return (f"random-effect parameter(s) ran off per unit of the latent variable: {'; '.join(parts)}: {how}, which "
+            f"no quadrature rule resolves, so the log-likelihood {ll:.4f} is not reliable (it can exceed the "
+            "saturated model's); every completed start ended so: fix or constrain these parameters, or use a "
+            "simpler model")
+
+
 @dataclass(frozen=True)
 class Runaway:
     """Ends a completion whose random-effect SDs or loadings run off to infinity: at least one
@@ -641,10 +677,12 @@ RUNAWAY_PULL = 1e-4
 
 def _unresolved_text(lik) -> str:
     lim = re_limit(lik)
+    link = lik.family.link.name
+    unit = _LINK_UNITS.get(link, "times the outcome's scale")
     if lim < HUGE_RE:
-        return (f"{HUGE_RE:g} logits per unit of the latent variable ({lim:g} for outcome loadings and SDs on this "
-                f"trapezoid rule: {RESOLVED_STEPS:g} per step)")
-    return f"{HUGE_RE:g} logits per unit of the latent variable"
+        return (f"{HUGE_RE:g} class logits per unit of the latent variable ({lim:g} {unit} for outcome loadings and "
+                f"SDs on this trapezoid rule: {RESOLVED_STEPS:g} per step)")
+    return f"{HUGE_RE:g} {unit} per unit of the latent variable"
 
 
 def _warn_runaway_above(lik, best: FitResult) -> None:
@@ -1380,10 +1418,7 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
     unres = unresolved_params(lik, best.theta) if best.limit_ll is None and not best.message.startswith(
         AT_LIMIT) else []
     if unres:  # every completed start ended there (a proper one would have been preferred)
-        msg = (f"random-effect parameter(s) {[lik.layout.labels[i] for i in unres]} ran beyond "
-               f"{_unresolved_text(lik)}: the responses become a step function of it, which no quadrature "
-               f"rule resolves, so the log-likelihood {best.ll:.4f} is not reliable (it can exceed the saturated "
-               "model's); every completed start ended so: fix or constrain these parameters, or use a simpler model")
+        msg = unresolved_message(lik, unres, best.ll)
         best.warnings.append(msg)
         warnings.warn(msg, IntegrationAccuracyWarning, stacklevel=4)
     else:
