@@ -47,6 +47,7 @@ from .inference import numeric_hessian
 from .likelihood import MixtureLikelihood
 from .quadrature import Integration
 from .scaling import Rescaling, ScaledLikelihood, internal
+from .weights import unit_weights
 from .progress import run_jobs, say
 
 from typing import TYPE_CHECKING
@@ -1784,13 +1785,9 @@ def class_proportions(lik: MixtureLikelihood, theta) -> np.ndarray:
     """Mean posterior class probabilities of the units, each unit counted with its (frequency
     or sampling) weight, as the likelihood counts it."""
     es = lik.evaluate(theta, derivs=False)
-    d = lik.design
-    uw, cw = d.unit_weight, d.cluster_weight
-    if uw is None and cw is None:
+    w = unit_weights(lik.design)
+    if w is None:
         return lik.unit_posterior(es, mean=True)
-    w = np.ones(d.n_units) if uw is None else np.asarray(uw, dtype=float)
-    if cw is not None:
-        w = w * np.asarray(cw, dtype=float)[d.cluster_of_unit]
     return w @ lik.unit_posterior(es) / w.sum()
 
 

@@ -227,7 +227,8 @@ def classification_table(post: pd.DataFrame, freq: np.ndarray | None = None) -> 
     "average latent class probabilities for most likely latent class membership"): row k
     averages the posteriors of the units whose modal class is k; the diagonal shows how
     cleanly each class is classified. Rows of empty modal classes are NaN; a column ``n``
-    counts the units (each ``freq`` times: frequency weights)."""
+    counts the units, each with its weight ``freq`` (frequency or sampling weights; the
+    averages are then weighted too)."""
     p = post.to_numpy()
     k = np.argmax(p, axis=1)
     K = p.shape[1]
@@ -247,7 +248,7 @@ def entropy_by_class(post: pd.DataFrame, freq: np.ndarray | None = None) -> pd.S
     """Relative entropy of the classification restricted to each modal class,
     1 - sum_{u in k} sum_c -p log p / (n_k log K): 1 when every unit of class k is
     classified with certainty; the overall relative entropy (Mplus's) is the n_k-weighted
-    mean of these. ``freq``: frequency weights of the units."""
+    mean of these. ``freq``: the units' (frequency or sampling) weights."""
     p = post.to_numpy()
     K = p.shape[1]
     k = np.argmax(p, axis=1)

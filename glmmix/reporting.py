@@ -19,7 +19,7 @@ from .random_effects import covariance as re_covariance
 from .random_effects import from_natural as re_from_natural
 from .random_effects import natural as re_natural
 from .structural import LOGISTIC_VARIANCE
-from .weights import frequency_weighted
+from .weights import frequency_weighted, unit_weights
 
 
 def derived(lik: MixtureLikelihood, theta: np.ndarray) -> tuple[list, np.ndarray]:
@@ -335,6 +335,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "form": d.form,
         "weighting": d.weighting,
         "unit_freq": _unit_freq(d),
+        "unit_weight": unit_weights(d),
         "converged": fr.converged,
         "grad_max": fr.grad_max,
         "em_iterations": fr.em_iterations,

@@ -85,6 +85,11 @@ class MixtureResults(WaldInference):
         freq = state.get("unit_freq")
         #: frequency weights of the fitted units (the rows of ``posterior``); None without them
         self.unit_freq = None if freq is None else np.asarray(freq, dtype=float)
+        uw = state.get("unit_weight", freq)
+        #: the weight of each fitted unit as the likelihood counts it (frequency or sampling
+        #: weights; two-level: the unit's times its cluster's); None without weights. The
+        #: entropy, the classification table and the posterior mean class sizes use them
+        self.unit_weight = None if uw is None else np.asarray(uw, dtype=float)
         self.n_classes = int(state["n_classes"])
         self.converged = bool(state["converged"])
         self.se_type = state["se_type"]
@@ -299,11 +304,16 @@ class MixtureResults(WaldInference):
 
     @property
     def entropy(self) -> float:
-        """Relative entropy of the classification, 1 - sum(-p log p) / (n log K) (Mplus)."""
+        """Relative entropy of the classification, 1 - sum(-p log p) / (n log K) (Mplus).
+
+        With weights each unit counts with its weight, 1 - sum_u w_u h_u / (sum_u w_u log K):
+        frequency weights as copies of the unit (Mplus's FREQWEIGHT), sampling weights as
+        the population's units it stands for (the design-consistent ratio estimate of the
+        population's mean entropy, as the class proportions are weighted)."""
         if self.n_classes == 1:
             return np.nan
         p = self.posterior.to_numpy()
-        w = np.ones(len(p)) if self.unit_freq is None else self.unit_freq
+        w = np.ones(len(p)) if self.unit_weight is None else self.unit_weight
         with np.errstate(divide="ignore", invalid="ignore"):
             h = (-np.where(p > 0, p * np.log(p), 0.0).sum(axis=1) * w).sum()
         return float(1.0 - h / (w.sum() * np.log(self.n_classes)))
@@ -331,7 +341,8 @@ class MixtureResults(WaldInference):
         return pd.Series(np.sqrt(np.diag(self._cov)), index=self.params.index, name="bse")
 
     def cluster_class_proportions(self) -> pd.DataFrame:
-        """Class proportions in each cluster: the mean posterior class probabilities of its units.
+        """Class proportions in each cluster: the mean posterior class probabilities of its units
+        (weighted by the units' weights, if any).
 
         For classes within clusters (two-level LCA, GoM, within-between classes); rows are
         clusters, columns classes.
@@ -342,7 +353,10 @@ class MixtureResults(WaldInference):
                               "below the level of the random terms)")
         post = self.posterior.copy()
         post.index = pd.Index(uc, name=self.cluster_name)
-        return post.groupby(level=0, sort=False).mean()
+        if self.unit_weight is None:
+            return post.groupby(level=0, sort=False).mean()
+        w = pd.Series(self.unit_weight, index=post.index)
+        return post.mul(w, axis=0).groupby(level=0, sort=False).sum().div(w.groupby(level=0, sort=False).sum(), axis=0)
 
     def random_effects(self, kind: str = "eap", newdata: pd.DataFrame | None = None) -> pd.DataFrame:
         """Scores of every random effect and factor per cluster (lme4's ``ranef``, mirt's
@@ -484,16 +498,17 @@ class MixtureResults(WaldInference):
         return modal_class(self.posterior)
 
     def classification_table(self) -> pd.DataFrame:
-        """Average posterior class probabilities by modal class (Mplus), with counts."""
+        """Average posterior class probabilities by modal class (Mplus), with counts; with
+        weights, weighted means and weighted counts (as :attr:`entropy`)."""
         from .predict import classification_table
 
-        return classification_table(self.posterior, self.unit_freq)
+        return classification_table(self.posterior, self.unit_weight)
 
     def entropy_by_class(self) -> pd.Series:
         """Relative entropy of the classification within each modal class."""
         from .predict import entropy_by_class
 
-        return entropy_by_class(self.posterior, self.unit_freq)
+        return entropy_by_class(self.posterior, self.unit_weight)
 
     # ------------------------------------------------------------------ tables
     def params_table(self, alpha: float = 0.05) -> pd.DataFrame:

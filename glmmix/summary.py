@@ -164,7 +164,7 @@ def _add_classes(smry, res):
     table is too wide: ``classification_table()`` has it all)."""
     cp = pd.DataFrame({"proportion": [_fmt(v) for v in res.class_proportions],
                        "std err": [_fmt(v) for v in res.class_proportions_se],
-                       "posterior mean": [_fmt(v) for v in np.average(res.posterior, axis=0, weights=res.unit_freq)]},
+                       "posterior mean": [_fmt(v) for v in np.average(res.posterior, axis=0, weights=res.unit_weight)]},
                       index=res.class_proportions.index)
     smry.add_df(_titled(cp, "Class proportions (model-implied)"), index=False)
     ct = res.classification_table()

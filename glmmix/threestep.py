@@ -423,17 +423,7 @@ def _unit_weights(res):
     w = getattr(res, "weighting", None)
     if not w:
         return None, False
-    if "freq_weights" in w:
-        return np.asarray(res.unit_freq, dtype=float), True
-    model = getattr(res, "model", None)
-    if model is None:
-        raise ThreeStepError("three_step() of a loaded result with sampling weights needs the units' weights, which "
-                             "results files do not keep: refit the model in this session")
-    d = model.design
-    uw = np.ones(d.n_units) if d.unit_weight is None else np.asarray(d.unit_weight, dtype=float)
-    if d.cluster_weight is not None:
-        uw = uw * np.asarray(d.cluster_weight, dtype=float)[d.cluster_of_unit]
-    return uw, False
+    return np.asarray(res.unit_weight, dtype=float), "freq_weights" in w
 
 
 def three_step(res: MixtureResults, data: pd.DataFrame, formula: str, method: str = "bch",

@@ -99,6 +99,16 @@ def frequency_weighted(design) -> bool:
     return bool(design.weighting) and "freq_weights" in design.weighting
 
 
+def unit_weights(design) -> np.ndarray | None:
+    """Each unit's weight as the likelihood counts it (frequency or sampling; in two-level
+    models the unit's within-cluster weight times its cluster's), None without weights."""
+    uw, cw = design.unit_weight, design.cluster_weight
+    if uw is None and cw is None:
+        return None
+    w = np.ones(design.n_units) if uw is None else np.asarray(uw, dtype=float)
+    return w * np.asarray(cw, dtype=float)[design.cluster_of_unit] if cw is not None else w
+
+
 def score_copies(design) -> np.ndarray | None:
     """Frequency weights: how many copies each independent unit's (cluster's) score stands for."""
     if not frequency_weighted(design):

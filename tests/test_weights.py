@@ -3,6 +3,7 @@ weighted gradient matches finite differences, and a weighted GLM matches R's sur
 (tests/reference/scripts/svyglm_apistrat.R and svyglm_apistrat_loglik.R, R 4.2.2, survey 4.1.1)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import glmmix as gm
@@ -170,3 +171,56 @@ def test_weight_errors(rng):
         gm.fit(lca, data.assign(w=1.0), 2, family="bernoulli", weights="w", weight_scaling="cluster")
     with pytest.raises(DesignError, match="weight_scaling must be one of"):
         gm.fit(lca, data.assign(w=1.0), 2, family="bernoulli", weights="w", weight_scaling="total")
+
+
+def test_classification_summaries_count_sampling_weights(tmp_path):
+    """Sampling weights equal to Dayton's pattern counts (unscaled) give the frequency-weighted
+    fit's estimates, and the entropy and classification table count each unit with its
+    weight: Mplus's published entropy for the expanded table, 0.949
+    (tests/reference/values/lca_dayton_pleural.json), and the frequency-weighted fit's table."""
+    import warnings
+
+    ref = load_reference("lca_dayton_pleural.json")
+    table = pd.DataFrame(ref["data"]["patterns"], columns=["A", "B", "C"]).assign(
+        count=ref["data"]["counts"], id=np.arange(8))
+    kw = dict(items=["A", "B", "C"], id="id", n_classes=2, family="bernoulli", seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        freq = gm.fit("y ~ 0 + item | class(id) ~ 1", table, freq_weights="count", **kw)
+        samp = gm.fit("y ~ 0 + item | class(id) ~ 1", table, weights="count", weight_scaling="unscaled", **kw)
+    np.testing.assert_allclose(samp.params, freq.params, atol=1e-5)
+    assert samp.entropy == pytest.approx(ref["unconstrained"]["mplus"]["entropy"], abs=6e-4)  # Mplus 4.2
+    assert samp.entropy == pytest.approx(freq.entropy, abs=1e-7)
+    np.testing.assert_allclose(samp.classification_table().to_numpy(), freq.classification_table().to_numpy(),
+                               atol=1e-6)
+    np.testing.assert_allclose(samp.entropy_by_class(), freq.entropy_by_class(), atol=1e-7)
+    assert samp.classification_table()["n"].sum() == pytest.approx(1692)
+    # the default scaling (to the 8 units) leaves the weighted summaries alone; so does saving
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scaled = gm.fit("y ~ 0 + item | class(id) ~ 1", table, weights="count", **kw)
+    assert scaled.entropy == pytest.approx(samp.entropy, abs=1e-7)
+    assert scaled.classification_table()["n"].sum() == pytest.approx(8)
+    scaled.save(tmp_path / "w.json")
+    assert gm.load_results(tmp_path / "w.json").entropy == pytest.approx(scaled.entropy, rel=1e-12)
+    summary = str(scaled.summary())
+    assert f"{samp.posterior.T.dot(table['count']).iloc[0] / 1692:.4f}" in summary  # weighted posterior mean
+
+
+def test_cluster_class_proportions_weight_the_units(rng):
+    data = clustered_data(rng, n_clusters=8, per=4)
+    data["w"] = rng.integers(1, 4, size=data["unit"].max() + 1)[data["unit"]]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit("y ~ 0 + item | class(unit) ~ 1 + (1 | cl)", data, n_classes=2, family="bernoulli",
+                     weights="w", seed=1, starts=(3, 1), se="none")
+    got = res.cluster_class_proportions()
+    units = data.drop_duplicates("unit").set_index("unit")
+    post = res.posterior
+    w = units.loc[post.index, "w"].to_numpy()
+    cl = units.loc[post.index, "cl"].to_numpy()
+    for g in got.index[:3]:
+        m = cl == g
+        np.testing.assert_allclose(got.loc[g].to_numpy(), w[m] @ post.to_numpy()[m] / w[m].sum(), rtol=1e-12)
