@@ -257,11 +257,14 @@ class LRTest:
     :meth:`to_series` read single entries.
     """
 
-    def __init__(self, statistic: float, df: int, pvalue: float, note: str):
+    def __init__(self, statistic: float, df: int, pvalue: float, note: str, design_effects=None):
         self.statistic = float(statistic)
         self.df = int(df)
         self.pvalue = float(pvalue)
         self.note = str(note)
+        #: fits with sampling weights: the Rao-Scott generalized design effects lambda (the
+        #: statistic's null distribution is sum_i lambda_i chi2(1)); None otherwise
+        self.design_effects = None if design_effects is None else np.asarray(design_effects, float)
 
     def to_series(self) -> pd.Series:
         """The test as a Series with entries ``statistic``, ``df``, ``p-value`` and ``note``."""
@@ -325,6 +328,53 @@ def _outcome_span_nested(restricted: MixtureResults, full: MixtureResults) -> bo
     return bool(np.all(resid <= 1e-8 * np.maximum(np.linalg.norm(Xr, axis=0), 1.0)))
 
 
+def _same_weights(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=0)
+
+
+def _rao_scott(restricted, full, stat, df, extra, notes) -> LRTest:
+    """The Rao-Scott likelihood-ratio test of nested fits with sampling weights (:func:`lrtest`):
+    the statistic against sum_i lambda_i chi2(1), lambda the eigenvalues of V0^-1 V over the
+    parameters the restriction fixes, both covariances the fuller model's at its estimates."""
+    from .hypothesis import HypothesisError
+    from .inference import covariance
+    from .selection import weighted_chi2_sf
+
+    if full.model is None:
+        raise HypothesisError("lrtest() of fits with sampling weights needs the fuller model fitted in this session "
+                              "(its model-based and sandwich covariances are computed at its estimates)")
+    if len(extra) != df or not set(restricted.params.index) <= set(full.params.index):
+        raise NotImplementedError(
+            "lrtest() with sampling weights: the Rao-Scott test needs the restricted model to be the fuller one "
+            "with some of its parameters fixed (its parameter names a subset of the fuller model's; here "
+            f"{len(extra)} of the fuller model's parameters are not in the restricted one, for {df} degrees of "
+            "freedom): test other restrictions with full.wald_test(...), whose sandwich accounts for the weights")
+    idx = full.params.index.get_indexer(extra)
+    if set(idx.tolist()) & set(full.boundary):
+        notes.append("a tested parameter is on the boundary of the fuller model: no p-value")
+        return LRTest(max(stat, 0.0), df, float("nan"), "; ".join(notes))
+    lik, theta = full.model.likelihood, full.theta
+    V0 = covariance(lik, theta, "ml", full.boundary)[0][np.ix_(idx, idx)]
+    V = covariance(lik, theta, "robust", full.boundary)[0][np.ix_(idx, idx)]
+    if not (np.isfinite(V0).all() and np.isfinite(V).all()):
+        notes.append("the tested parameters' covariances are not finite (a singular information): no p-value")
+        return LRTest(max(stat, 0.0), df, float("nan"), "; ".join(notes))
+    lam = np.sort(np.real(np.linalg.eigvals(np.linalg.solve(V0, V))))[::-1]
+    t = max(stat, 0.0)
+    notes.append("sampling weights: Rao-Scott likelihood-ratio test (survey's anova.svyglm, method 'LRT'): the "
+                 "statistic, twice the difference of the pseudo log-likelihoods, is referred to sum_i lambda_i "
+                 f"chi2(1) with design effects lambda = {np.array2string(lam, precision=4, separator=', ')} "
+                 "(eigenvalues of V0^-1 V over the tested parameters: model-based V0, sandwich V), exact tail; "
+                 f"the first-order Rao-Scott statistic is {t / lam.mean():.4f} on {df} df")
+    extra_re = any(p.startswith(("sd(", "loading(")) for p in extra)
+    if extra_re:
+        notes.append("boundary caveat: the restriction sets a variance to zero, so even the scaled statistic's "
+                     "reference distribution is only an approximation")
+    return LRTest(t, df, weighted_chi2_sf(t, lam), "; ".join(notes), design_effects=lam)
+
+
 def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
     """Likelihood-ratio test of a restricted model against a fuller one that nests it.
 
@@ -338,13 +388,23 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
     models that are not nested: when ``restricted`` has a design column (a fixed term of the
     outcome or class part, a random term's column) that ``full`` lacks, the note says so.
 
+    With sampling weights twice the difference of the pseudo log-likelihoods is not
+    chi-square distributed: it is referred to sum_i lambda_i chi2(1), lambda the eigenvalues
+    of V0^-1 V for the parameters the restriction fixes (V0 their model-based covariance, V
+    the sandwich), the Rao-Scott likelihood-ratio test of survey's ``anova.svyglm``
+    (Lumley and Scott 2014); the p-value is that distribution's exact tail (Imhof), and
+    ``design_effects`` holds lambda. The restricted model must be the fuller one with some
+    of its parameters fixed (its parameter names a subset of the fuller model's), and the
+    fuller model fitted in this session.
+
     Raises
     ------
     HypothesisError
         When ``full`` does not have more free parameters than ``restricted``, or the models
         were fitted to different rows or weights.
     NotImplementedError
-        For fits with sampling weights (pseudo-likelihoods): use ``full.wald_test``.
+        For fits with sampling weights whose restriction is not the fixing of some of the
+        fuller model's parameters: use ``full.wald_test``.
     """
     from scipy import stats
 
@@ -353,14 +413,8 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
     for name, r in (("restricted", restricted), ("full", full)):
         if not isinstance(r, MixtureResults):
             raise HypothesisError(f"lrtest(restricted, full): {name} is a {type(r).__name__}, not a fitted result")
-        w = r.weighting
-        if w and "freq_weights" not in w:
-            raise NotImplementedError(
-                f"lrtest(): the {name} model has sampling weights; twice the difference of pseudo log-likelihoods "
-                "is not chi-square distributed (it needs a design-based scaling, as Mplus's MLR difference test or "
-                "survey's Rao-Scott test): test the restriction with full.wald_test(...), whose sandwich "
-                "covariance accounts for the weights")
-    if bool(restricted.weighting) != bool(full.weighting) or restricted.nobs != full.nobs:
+    if (restricted.weighting or None) != (full.weighting or None) or restricted.nobs != full.nobs or not _same_weights(
+            restricted.unit_weight, full.unit_weight):
         raise HypothesisError("lrtest(restricted, full): the models were not fitted to the same data "
                               f"({restricted.nobs} and {full.nobs} rows, weights {restricted.weighting} and "
                               f"{full.weighting})")
@@ -386,6 +440,8 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
                      "use gm.blrt (the bootstrap LR test) or gm.lmr_test (Lo-Mendell-Rubin), or compare BIC")
         return LRTest(max(stat, 0.0), df, float("nan"), "; ".join(notes))
     extra = [p for p in full.params.index if p not in restricted.params.index]
+    if full.weighting and "freq_weights" not in full.weighting:
+        return _rao_scott(restricted, full, stat, df, extra, notes)
     if any(p.startswith(("sd(", "loading(")) for p in extra) or full.boundary:
         notes.append("boundary caveat: the restriction sets a variance to zero (or a class proportion or an "
                      "ICC to a bound), so the statistic is not chi-square distributed (Section 5); the "

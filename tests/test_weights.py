@@ -141,8 +141,42 @@ def test_weighted_glm_matches_svyglm(apistrat, model, formula, family):
     np.testing.assert_allclose(sc.params[names], res.params[names], rtol=1e-6)
     np.testing.assert_allclose(sc.bse[names], res.bse[names], rtol=1e-4)
     assert res.llf == pytest.approx(sc.llf * n / apistrat["pw"].sum(), rel=1e-6)
-    with pytest.raises(NotImplementedError, match="wald_test"):  # no chi-square for pseudo-likelihoods
-        gm.lrtest(gm.fit(formula.split(" + ")[0], apistrat, family=family, weights="pw"), res)
+    other = gm.fit(formula.split(" ~ ")[0] + " ~ api99", apistrat, family=family, weights="pw")
+    with pytest.raises(NotImplementedError, match="wald_test"):  # not the fuller model with parameters fixed
+        gm.lrtest(other, res)
+
+
+@pytest.mark.parametrize("case, restricted", [("logit_meals", "sch_wide ~ ell"), ("logit_both", "sch_wide ~ 1")])
+def test_rao_scott_lrtest_matches_survey(apistrat, case, restricted):
+    """Nested fits with sampling weights: survey's anova.svyglm (method "LRT", the Rao-Scott
+    working likelihood-ratio test; tests/reference/scripts/svyglm_raoscott.R, survey 4.1.1)."""
+    from glmmix.selection import weighted_chi2_sf
+
+    ref = load_reference("svyglm_raoscott.json")
+    r, n = ref[case], ref["n"]
+    full = gm.fit("sch_wide ~ ell + meals", apistrat, family="bernoulli", weights="pw")
+    t = gm.lrtest(gm.fit(restricted, apistrat, family="bernoulli", weights="pw"), full)
+    assert t.statistic == pytest.approx(r["chisq"], rel=1e-7) and t.df == r["df"]  # deviance(m0) - deviance(m1)
+    # survey's design-based V carries the with-replacement design's n / (n - 1)
+    np.testing.assert_allclose(t.design_effects * n / (n - 1), r["lambda"], rtol=1e-6)
+    # the tail: exact (integrate() in R) against glmmix's Imhof inversion, at survey's lambda
+    assert weighted_chi2_sf(t.statistic, r["lambda"]) == pytest.approx(r["p_exact"], abs=1e-7)
+    assert t.pvalue == pytest.approx(weighted_chi2_sf(t.statistic, t.design_effects), abs=1e-12)
+    assert "Rao-Scott" in t.note
+
+
+def test_rao_scott_lrtest_gaussian_design_effects(apistrat):
+    """For a gaussian outcome survey's working statistic is the weighted RSS difference and its
+    lambda are in the same units: lambda equals glmmix's times the full model's sigma^2 (and
+    n / (n - 1)); glmmix's statistic is the likelihood ratio with sigma estimated in both fits."""
+    ref = load_reference("svyglm_raoscott.json")
+    r, n = ref["gaussian"], ref["n"]
+    full = gm.fit("api00 ~ ell + meals + mobility", apistrat, family="gaussian", weights="pw")
+    t = gm.lrtest(gm.fit("api00 ~ meals", apistrat, family="gaussian", weights="pw"), full)
+    s2 = full.params["sigma"] ** 2
+    np.testing.assert_allclose(t.design_effects * s2 * n / (n - 1), r["lambda"], rtol=1e-6)
+    assert t.statistic == pytest.approx(r["chisq"] / s2, rel=0.01)  # n log(RSS0 / RSS1) against (RSS0 - RSS1) / s2
+    assert t.pvalue == pytest.approx(r["p_exact"], abs=0.01)
 
 
 def test_weight_errors(rng):
