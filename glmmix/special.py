@@ -93,6 +93,7 @@ def gom(data: pd.DataFrame, n_classes: int, family: str = "bernoulli", *, y: str
     ``restricted=True`` uses the one-factor structure of eq 35 (one integration dimension
     for any number of classes).
     """
+    data = _long(data, items, y, item, id)
     re = f"rr(1 | {id}, 1)" if restricted else f"(1 | {id})"
     f = f"{y} ~ 0 + {item} | class ~ {_rhs(covariates)} + {re}"
     return _fit_named("GoM" + (" (restricted, eq 35)" if restricted else ""), f, data, n_classes, family, kw, verbose)

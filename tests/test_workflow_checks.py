@@ -175,3 +175,14 @@ def test_simulate_refuses_rows_that_count_several_units():
     res = _quiet(gm.fit, LCA, table, items=LSAT, id="id", n_classes=1, family="bernoulli", freq_weights="count")
     with pytest.raises(DesignError, match="frequency weights 'count'.*expand them"):
         gm.simulate(res, gm.wide_to_long(table, items=LSAT, id="id"), seed=1)
+
+
+def test_gom_reads_wide_data_with_items(carcinoma_fits):
+    """gm.gom(wide, items=...) reshapes the wide data as lca() and fma() do (it ignored items=
+    and then told the user to give items=)."""
+    long, _ = carcinoma_fits
+    wide = _quiet(gm.gom, gm.datasets.load("carcinoma"), 2, items=list("ABCDEFG"), seed=1, starts=(2, 1),
+                  se="none", verbose=False)
+    same = _quiet(gm.gom, long, 2, seed=1, starts=(2, 1), se="none", verbose=False)
+    assert wide.nobs == same.nobs == 826
+    assert wide.llf == pytest.approx(same.llf, abs=1e-8)
