@@ -389,7 +389,10 @@ def monte_carlo(generate: Callable, fit: Callable, truth: dict, n_rep: int = 100
     Returns
     -------
     MonteCarloResult with a table of mean estimate, bias, MSE, mean SE, SD of the
-    estimates, SE/SD ratio and 95% coverage for each parameter in ``truth``.
+    estimates, SE/SD ratio and 95% coverage for each parameter in ``truth``; ``n`` counts
+    the replications with an estimate, ``n SE`` those with a standard error, the ones the
+    mean SE and the coverage use (an estimate on the boundary of the parameter space has no
+    SE: where ``n SE`` < ``n``, coverage describes the replications that stayed inside).
     """
     seed, n_jobs = check_seed(seed), check_n_jobs(n_jobs)
     if not callable(generate) or not callable(fit):
@@ -429,7 +432,8 @@ def monte_carlo(generate: Callable, fit: Callable, truth: dict, n_rep: int = 100
         e, s = E[lab].to_numpy(float), S[lab].to_numpy(float)
         ok = np.isfinite(s)
         z = stats.norm.ppf(0.975)
-        rows.append({"parameter": lab, "true": val, "mean": np.nanmean(e), "bias": np.nanmean(e) - val,
+        rows.append({"parameter": lab, "true": val, "n": int(np.isfinite(e).sum()), "n SE": int(ok.sum()),
+                     "mean": np.nanmean(e), "bias": np.nanmean(e) - val,
                      "MSE": np.nanmean((e - val) ** 2), "mean SE": np.nanmean(s[ok]) if ok.any() else np.nan,
                      "SD": np.nanstd(e, ddof=1) if len(e) > 1 else np.nan,
                      "coverage": np.mean(np.abs(e[ok] - val) <= z * s[ok]) if ok.any() else np.nan})

@@ -56,6 +56,7 @@ def test_monte_carlo_runner_recovers_and_records_failures():
     tab = mc.table
     assert (tab["bias"].abs() < 3 * tab["SD"] / np.sqrt(len(mc.estimates)) + 1e-9).all()
     assert (tab["coverage"] > 0.7).all() and set(tab.columns) >= {"MSE", "SE/SD", "coverage"}
+    assert (tab["n"] == len(mc.estimates)).all() and (tab["n SE"] == len(mc.estimates)).all()
     par = gm.monte_carlo(generate, lambda df: gm.fit("y ~ 1 + x", df, family="poisson"), truth, n_rep=6,
                          seed=1, n_jobs=2)
     seq = gm.monte_carlo(generate, lambda df: gm.fit("y ~ 1 + x", df, family="poisson"), truth, n_rep=6,
@@ -99,3 +100,22 @@ def test_between_level_regression_of_random_effects(rng):
     r, rse = der["residual sd(g:x)"]
     assert abs(r - 0.8 * np.sqrt(1 - 0.36)) < 4 * rse
     assert "regression(g:x on Intercept)" in str(res.summary())
+
+
+def test_monte_carlo_counts_the_replications_behind_coverage():
+    """Coverage and mean SE use only replications with an SE; the table says how many."""
+    base = cluster_design(np.random.default_rng(0), G=40)
+    truth = {"Intercept": 0.5, "x": -0.4}
+    calls = []
+
+    def fit(df):
+        calls.append(1)
+        return gm.fit("y ~ 1 + x", df, family="poisson", se="none" if len(calls) % 2 else "ml")
+
+    mc = gm.monte_carlo(lambda rng: gm.simulate("y ~ 1 + x", base, params=truth, family="poisson", seed=rng), fit,
+                        truth, n_rep=6, seed=1, progress=False)
+    assert (mc.table["n"] == 6).all() and (mc.table["n SE"] == 3).all()
+    ok = mc.ses["x"].notna()
+    z = 1.959963984540054
+    assert mc.table.loc["x", "coverage"] == pytest.approx(np.mean(np.abs(mc.estimates["x"][ok] + 0.4)
+                                                                  <= z * mc.ses["x"][ok]))
