@@ -146,7 +146,7 @@ def test_three_step_with_frequency_weights_is_that_of_the_expanded_data(carcinom
     assert a.nobs == 20 and "Frequency weights: count (sum 118)" in a.summary()
 
 
-def test_three_step_with_sampling_weights_is_pseudo_ml(carcinoma_fits):
+def test_three_step_with_sampling_weights_is_pseudo_ml(carcinoma_fits, tmp_path):
     """Integer sampling weights give the expanded data's estimates; their SEs are the sandwich
     over the weighted units (each unit's score counted with its squared weight)."""
     table, full, _, f = carcinoma_fits
@@ -160,6 +160,10 @@ def test_three_step_with_sampling_weights_is_pseudo_ml(carcinoma_fits):
         np.testing.assert_allclose(a.params, b.params, rtol=1e-5, atol=1e-6)
         assert np.all(a.bse > 0) and not np.allclose(a.bse, b.bse, rtol=1e-2)
         assert "Sampling weights: count" in a.summary()
+    # a loaded result keeps its units' weights: the same three-step analysis
+    s.save(tmp_path / "s.json")
+    back = gm.three_step(gm.load_results(tmp_path / "s.json"), table, "z ~ 1", method="bch")
+    np.testing.assert_allclose(back.params, gm.three_step(s, table, "z ~ 1", method="bch").params, rtol=1e-10)
 
 
 def test_procedures_without_weights_refuse_weighted_fits(fits):
