@@ -145,7 +145,9 @@ def class_proportions(res: MixtureResults, ax: Axes | None = None, alpha: float 
 
 def posterior_histogram(res: MixtureResults, ax: Axes | None = None, bins: int = 20) -> Figure:
     """Classification certainty: each unit's largest posterior class probability, stacked by
-    its most likely class; the relative entropy is in the title."""
+    its most likely class; the relative entropy is in the title. Units count with their
+    weights (frequency weights: copies; sampling weights: weighted counts), as the entropy
+    and the classification table count them."""
     post = res.posterior
     K = post.shape[1]
     if K < 2:
@@ -153,13 +155,18 @@ def posterior_histogram(res: MixtureResults, ax: Axes | None = None, bins: int =
     fig, ax = _axes(ax, (4.8, 3.2))
     pmax = post.max(axis=1).to_numpy()
     modal = post.to_numpy().argmax(axis=1)
+    w = np.ones(len(pmax)) if res.unit_weight is None else np.asarray(res.unit_weight, float)
     edges = np.linspace(1.0 / K, 1.0, bins + 1)
     data = [pmax[modal == k] for k in range(K)]
-    ax.hist(data, bins=edges, stacked=True, color=[COLORS[k % 8] for k in range(K)],
-            label=[f"{c} (n = {np.sum(modal == k)})" for k, c in enumerate(post.columns)], edgecolor="white", lw=0.4)
+    counts = [w[modal == k].sum() for k in range(K)]
+    ax.hist(data, bins=edges, stacked=True, weights=[w[modal == k] for k in range(K)],
+            color=[COLORS[k % 8] for k in range(K)], edgecolor="white", lw=0.4,
+            label=[f"{c} (n = {n:.0f})" if np.all(w == np.round(w)) else f"{c} (weighted n = {n:.1f})"
+                   for c, n in zip(post.columns, counts)])
     ax.set_xlim(1.0 / K, 1.0)
     ax.set_xlabel("largest posterior class probability")
-    ax.set_ylabel(f"units ({post.index.name or 'unit'})")
+    sampling = res.unit_weight is not None and res.unit_freq is None
+    ax.set_ylabel(f"{'weighted ' if sampling else ''}units ({post.index.name or 'unit'})")
     ax.legend(frameon=False, fontsize=8, title="most likely class", title_fontsize=8, loc="upper left")
     ax.set_title(f"Classification certainty (entropy {res.entropy:.3f})", fontsize=10)
     return fig

@@ -56,6 +56,22 @@ def test_posterior_histogram_counts_every_unit(lca3, tmp_path):
     assert f"{lca3.entropy:.3f}" in fig.axes[0].get_title()
 
 
+def test_posterior_histogram_counts_weighted_units(lsat_long, tmp_path):
+    """LSAT's 30 response patterns with their counts as frequency weights: the histogram counts
+    the 1,000 persons, as the entropy in its title does (Mplus's frequency weights)."""
+    wide = lsat_long.pivot(index="id", columns="item", values="y")
+    table = wide.groupby(list(wide.columns)).size().rename("count").reset_index()
+    table["id"] = np.arange(len(table))
+    res = gm.fit("y ~ 0 + item | class(id) ~ 1", table, items=list(wide.columns), id="id", n_classes=2,
+                 family="bernoulli", freq_weights="count", seed=1, se="none")
+    fig = plots.posterior_histogram(res)
+    png(fig, tmp_path, "posterior_weighted")
+    assert sum(p.get_height() for p in fig.axes[0].patches) == pytest.approx(1000)
+    assert f"{res.entropy:.3f}" in fig.axes[0].get_title()
+    n = res.classification_table()["n"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [f"{c} (n = {v})" for c, v in n.items()]
+
+
 def test_item_curves_rasch_and_fma(lsat_long, tmp_path):
     ras = gm.fit("y ~ 0 + item + (1|id)", lsat_long, family="bernoulli", se="none")
     fig = plots.item_curves(ras)
