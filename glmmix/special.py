@@ -279,7 +279,8 @@ class LRTest:
         (wrapped at ``width`` characters)."""
         import textwrap
 
-        p = "no chi-square p-value" if np.isnan(self.pvalue) else f"chi-square p-value {self.pvalue:.4g}"
+        kind = "chi-square" if self.design_effects is None else "Rao-Scott"
+        p = f"no {kind} p-value" if np.isnan(self.pvalue) else f"{kind} p-value {self.pvalue:.4g}"
         text = f"LR statistic {self.statistic:.4f}, df {self.df}, {p}"
         if self.note:
             text += "\n" + textwrap.fill(f"Note: {self.note}", width, subsequent_indent="  ")

@@ -162,7 +162,7 @@ def test_rao_scott_lrtest_matches_survey(apistrat, case, restricted):
     # the tail: exact (integrate() in R) against glmmix's Imhof inversion, at survey's lambda
     assert weighted_chi2_sf(t.statistic, r["lambda"]) == pytest.approx(r["p_exact"], abs=1e-7)
     assert t.pvalue == pytest.approx(weighted_chi2_sf(t.statistic, t.design_effects), abs=1e-12)
-    assert "Rao-Scott" in t.note
+    assert "Rao-Scott" in t.note and f"Rao-Scott p-value {t.pvalue:.4g}" in str(t)
 
 
 def test_rao_scott_lrtest_gaussian_design_effects(apistrat):
