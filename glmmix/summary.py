@@ -170,12 +170,14 @@ def _add_classes(smry, res):
     ct = res.classification_table()
     cls = ct.drop(columns="n")
     out = pd.DataFrame({c: [_fmt(v, 3) for v in cls[c]] for c in cls.columns}, index=cls.index)
-    out["units"] = [str(int(v)) for v in ct["n"]]
+    whole = all(float(v).is_integer() for v in ct["n"])  # sampling weights: weighted counts
+    units = "units" if whole else "weighted units"
+    out[units] = [str(int(v)) if whole else f"{v:.1f}" for v in ct["n"]]
     out["entropy"] = [_fmt(v, 3) for v in res.entropy_by_class()]
     title = "Classification (mean posterior by modal class)"
     if _width(_titled(out, title)) > WIDTH:
         diag = pd.DataFrame({"own class": [_fmt(cls.iloc[k, k], 3) for k in range(len(cls))]}, index=cls.index)
-        out = pd.concat([diag, out[["units", "entropy"]]], axis=1)
+        out = pd.concat([diag, out[[units, "entropy"]]], axis=1)
     smry.add_df(_titled(out, title), index=False)
 
 

@@ -239,6 +239,7 @@ def test_classification_summaries_count_sampling_weights(tmp_path):
     assert gm.load_results(tmp_path / "w.json").entropy == pytest.approx(scaled.entropy, rel=1e-12)
     summary = str(scaled.summary())
     assert f"{samp.posterior.T.dot(table['count']).iloc[0] / 1692:.4f}" in summary  # weighted posterior mean
+    assert "weighted units" in summary  # weights summing to the 8 units: 7.6 and 0.4
 
 
 def test_cluster_class_proportions_weight_the_units(rng):
