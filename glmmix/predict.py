@@ -213,7 +213,8 @@ def _fitted_likelihood(res, what):
                           "for the expected outcomes integrated over the effects)")
     if d.family.thresholds:
         raise GlmmixError(f"{what} is not defined for ordinal outcomes (categories are not numbers): use "
-                          "predict(which='by_class') for the expected category index")
+                          "predict(which='conditional', type='prob') for each category's fitted probability, or "
+                          "predict(which='conditional') for the expected category index")
     return lik
 
 

@@ -91,6 +91,8 @@ def test_by_class_and_loaded_results_and_refusals(tmp_path):
     res.save(tmp_path / "o.json")
     back = gm.load_results(tmp_path / "o.json")
     np.testing.assert_allclose(back.predict(df.iloc[:4], type="prob"), marg, rtol=1e-13)
+    with pytest.raises(GlmmixError, match="type='prob'"):  # categories are not numbers: no fitted values
+        res.fittedvalues
     with pytest.raises(GlmmixError, match="type must be one of"):
         res.predict(type="probs")
     with pytest.raises(GlmmixError, match="class memberships"):
