@@ -160,7 +160,8 @@ def _fit(args) -> int:
         except GlmmixError:
             prof = None
         if prof is not None:
-            print("\nClass profiles (expected outcome by class; se: delta method):")
+            what = "category probabilities" if gm.families.get_family(res.family).thresholds else "expected outcome"
+            print(f"\nClass profiles ({what} by class; se: delta method):")
             print(prof.round(4).to_string())
     _warn_once(caught, text)
     if args.out:

@@ -79,7 +79,8 @@ def _item_ticks(ax, x, labels):
 
 
 def profile(res: MixtureResults, ax: Axes | None = None, alpha: float = 0.05, title: str | None = None) -> Figure:
-    """Class profiles: each item's probability (or mean) in each class, poLCA style.
+    """Class profiles: each item's probability (or mean) in each class, poLCA style (ordinal
+    items: each category's probability).
 
     Lines join the classes' values across items; bars are (1 - alpha) intervals from the
     delta-method SEs (none where an estimate is on the boundary); the legend gives each
@@ -91,7 +92,8 @@ def profile(res: MixtureResults, ax: Axes | None = None, alpha: float = 0.05, ti
     x = np.arange(len(items))
     fig, ax = _axes(ax, (max(4.5, 0.55 * len(items) + 2.5), 3.8))
     z = stats.norm.ppf(1 - alpha / 2)
-    binary = get_family(res.family).uses_trials  # probabilities: intervals within [0, 1]
+    fam = get_family(res.family)
+    binary = fam.uses_trials or fam.thresholds  # probabilities (ordinal: of each category): within [0, 1]
     n = len(classes)
     for k, c in enumerate(classes):
         v = prof[c].to_numpy(float)
@@ -109,7 +111,7 @@ def profile(res: MixtureResults, ax: Axes | None = None, alpha: float = 0.05, ti
     ax.set_xlim(-0.5, len(items) - 0.5)
     if binary:
         ax.set_ylim(0, 1)
-        ax.set_ylabel("P(y = 1 | class)")
+        ax.set_ylabel("P(category | class)" if fam.thresholds else "P(y = 1 | class)")
     else:
         ax.set_ylabel("E(y | class)")
     ax.set_xlabel("item")

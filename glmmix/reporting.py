@@ -228,7 +228,9 @@ def profile_entry(lik, theta, cov_free) -> dict | None:
     d = lik.design
     L = lik.layout
     K = d.n_classes
-    if not _one_hot(d.X) or d.family.thresholds:  # profiles of expected categories: not defined
+    if d.family.thresholds:
+        return None if d.multi else _profile_ordinal(lik, theta, cov_free)
+    if not _one_hot(d.X):
         return None
     if d.multi:
         return _profile_multi(lik, theta, cov_free)
@@ -241,6 +243,36 @@ def profile_entry(lik, theta, cov_free) -> dict | None:
     ses = _delta_se(prof, theta, cov_free, vals.size).reshape(-1, K)
     cn = [f"{d.class_name}{k + 1}" for k in range(K)]
     return {"index": d.x_names, "columns": cn + [f"se:{c}" for c in cn], "values": np.concatenate([vals, ses], axis=1)}
+
+
+def _profile_ordinal(lik, theta, cov_free) -> dict | None:
+    """Category probabilities per class of an ordinal LCA (poLCA's ``probs`` of polytomous
+    items): one row per item (threshold set, or item dummy) and category, for outcome parts
+    of item dummies or none (``thresholds_by="item"``)."""
+    d = lik.design
+    X = d.X.toarray() if hasattr(d.X, "toarray") else np.asarray(d.X)
+    if X.shape[1] and not _one_hot(X):
+        return None
+    L, K, cats = lik.layout, d.n_classes, d.aux.categories
+    col = X.argmax(axis=1) if X.shape[1] else np.zeros(len(X), int)
+    _, first = np.unique(np.column_stack([d.aux.threshold_group, col]), axis=0, return_index=True)
+    first = np.sort(first)
+    aux = d.aux.rows(first)
+
+    def prof(t):
+        P = L.unpack(L.expand(t))
+        pr = d.family.probabilities(X[first] @ P["beta"], P["extra"], aux)  # (items, K, categories)
+        return pr.transpose(0, 2, 1).ravel()
+
+    vals = prof(theta).reshape(-1, K)
+    ses = _delta_se(prof, theta, cov_free, vals.size).reshape(-1, K)
+    names = []
+    for r in first:
+        parts = [str(d.aux.threshold_levels[d.aux.threshold_group[r]])] if d.aux.threshold_levels[0] is not None else []
+        parts += [str(d.x_names[col[r]])] if X.shape[1] else []
+        names += [f"{', '.join(parts)}: {c}" if parts else str(c) for c in cats]
+    cn = [f"{d.class_name}{k + 1}" for k in range(K)]
+    return {"index": names, "columns": cn + [f"se:{c}" for c in cn], "values": np.concatenate([vals, ses], axis=1)}
 
 
 def derived_entry(lik, theta, cov_free) -> dict:

@@ -421,12 +421,15 @@ class MixtureResults(WaldInference):
 
         For ``y ~ 0 + item`` (LCA), the item-response probabilities per class (poLCA's
         ``probs``); columns ``class1 ... classK`` and their delta-method SEs ``se:class1 ...``.
+        For ordinal items (``resp ~ 0`` with ``thresholds_by="item"``, or item dummies), one
+        row per item and category (``"item: category"``) with the category's probability.
         """
         prof = self._entry("profile")
         if prof is None:
             raise GlmmixError(
-                "profile() needs an outcome part made only of item dummies (e.g. 'y ~ 0 + item'); "
-                "use predict(which='by_class') for other designs"
+                "profile() needs an outcome part made only of item dummies (e.g. 'y ~ 0 + item'; ordinal: "
+                "'resp ~ 0' with thresholds_by='item'), with one class variable; use predict(which='by_class') "
+                "for other designs"
             )
         return pd.DataFrame(prof["values"], index=prof["index"], columns=prof["columns"])
 

@@ -77,6 +77,12 @@ def test_ordinal_lca_equals_unrestricted_polytomous_lca():
     assert res.llf == pytest.approx(ref["loglik"], abs=1e-3)
     assert res.df_model == ref["npar"]
     np.testing.assert_allclose(res.class_proportions, ref["class_proportions"], atol=1e-3)
+    # the profile: poLCA's probs of polytomous items, against flexmix's (parameters(m))
+    prof = res.profile()
+    for c in ("class1", "class2"):
+        want = [ref["category_probs"][c][it][k] for it in ref["category_probs"][c] for k in ("no", "perhaps", "yes")]
+        np.testing.assert_allclose(prof.loc[[f"{it}: {k}" for it in ref["category_probs"][c]
+                                             for k in ("no", "perhaps", "yes")], c], want, atol=2e-4)
     # category probabilities by class (predict(type="prob")) against flexmix's (parameters(m))
     rows = long.drop_duplicates("item")
     byc = res.predict(rows, which="by_class", type="prob")
