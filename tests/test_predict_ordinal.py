@@ -88,6 +88,9 @@ def test_by_class_and_loaded_results_and_refusals(tmp_path):
     allc = res.predict(df, which="by_class", type="prob")
     np.testing.assert_allclose(cond.to_numpy(), post[:, :1] * allc["class1"].to_numpy()
                                + post[:, 1:] * allc["class2"].to_numpy(), rtol=1e-10)
+    # new rows of fitted units without an outcome: their fitted responses' posteriors
+    np.testing.assert_allclose(res.predict(df.drop(columns="y").iloc[:5], which="conditional", type="prob"),
+                               cond.iloc[:5], rtol=1e-10)
     res.save(tmp_path / "o.json")
     back = gm.load_results(tmp_path / "o.json")
     np.testing.assert_allclose(back.predict(df.iloc[:4], type="prob"), marg, rtol=1e-13)
