@@ -258,7 +258,8 @@ class LRTest:
     :meth:`to_series` read single entries.
     """
 
-    def __init__(self, statistic: float, df: int, pvalue: float, note: str, design_effects=None):
+    def __init__(self, statistic: float, df: int, pvalue: float, note: str,
+                 design_effects: np.ndarray | None = None):
         self.statistic = float(statistic)
         self.df = int(df)
         self.pvalue = float(pvalue)
