@@ -1430,7 +1430,9 @@ def finish(lik: MixtureLikelihood, best: FitResult, opts: FitOptions) -> FitResu
         best.converged = False
         best.warnings.append(msg)
         warnings.warn(msg, DegenerateLikelihoodWarning, stacklevel=4)
-    elif not best.converged and not _newton_converged(lik, best):
+    # at an exact limit the convergence is the limiting model's fit's (above): this model's
+    # Newton step at the boundary point does not overrule it
+    elif not best.converged and (best.limit_fit is not None or not _newton_converged(lik, best)):
         msg = (
             f"the optimizer did not converge (max |gradient| = {best.grad_max:.3g}; {best.message}); "
             "estimates and standard errors may be unreliable"
