@@ -640,7 +640,7 @@ def unresolved_message(lik, unres, ll) -> str:
         cls = L.block_of(L.first_full[i]) == "re_cls"
         parts.append(f"{L.labels[i]} beyond {_size_text(lik, i, HUGE_RE if cls else lim)}"
                      + ("" if cls or lim >= HUGE_RE else f" (on this trapezoid rule: {RESOLVED_STEPS:g} per step)"))
-    how = ("the outcome's density becomes a spike in it" if lik.family.link.name == "identity" else
+    how = ("the outcome's density becomes a spike in it" if lik.family.has_residual_sd else
            "the responses become a step function of it")
     return (f"random-effect parameter(s) ran off per unit of the latent variable: {'; '.join(parts)}: {how}, which "
             f"no quadrature rule resolves, so the log-likelihood {ll:.4f} is not reliable (it can exceed the "

@@ -337,6 +337,14 @@ def _same_weights(a, b) -> bool:
     return a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=0)
 
 
+def _restricted_point(restricted, full) -> pd.Series:
+    """The restricted estimates as a point of the fuller model (reported scale, by label): its
+    parameters, the ones it fixed (``fix=``) at their values, the others (dropped terms) at 0."""
+    fixed = restricted.fixed_params
+    return pd.Series([restricted.params[p] if p in restricted.params.index else fixed.get(p, 0.0)
+                      for p in full.params.index], index=full.params.index)
+
+
 def _rao_scott(restricted, full, stat, df, extra, notes) -> LRTest:
     """The Rao-Scott likelihood-ratio test of nested fits with sampling weights (:func:`lrtest`):
     the statistic against sum_i lambda_i chi2(1), lambda the eigenvalues of V0^-1 V over the
@@ -354,11 +362,23 @@ def _rao_scott(restricted, full, stat, df, extra, notes) -> LRTest:
             "with some of its parameters fixed (its parameter names a subset of the fuller model's; here "
             f"{len(extra)} of the fuller model's parameters are not in the restricted one, for {df} degrees of "
             "freedom): test other restrictions with full.wald_test(...), whose sandwich accounts for the weights")
+    at = _restricted_point(restricted, full)
+    lik = full.model.likelihood
+    state = lik.integ.adaptation()
+    ll_at = full.model.loglike(at)
+    lik.restore(state)  # the fuller fit's nodes, for its covariances below
+    if not abs(ll_at - restricted.llf) <= 1e-6 * max(1.0, abs(restricted.llf)):
+        raise NotImplementedError(
+            "lrtest() with sampling weights: the restricted model is not the fuller one with the parameters "
+            f"{extra} fixed (at 0 or at its fix= values): the fuller model's pseudo log-likelihood at the "
+            f"restricted estimates is {ll_at:.6f}, not the restricted fit's {restricted.llf:.6f} (a restriction such "
+            "as equal= ties parameters instead); test it with full.wald_test(...), whose sandwich accounts for the "
+            "weights")
     idx = full.params.index.get_indexer(extra)
     if set(idx.tolist()) & set(full.boundary):
         notes.append("a tested parameter is on the boundary of the fuller model: no p-value")
         return LRTest(max(stat, 0.0), df, float("nan"), "; ".join(notes))
-    lik, theta = full.model.likelihood, full.theta
+    theta = full.theta
     V0 = covariance(lik, theta, "ml", full.boundary)[0][np.ix_(idx, idx)]
     V = covariance(lik, theta, "robust", full.boundary)[0][np.ix_(idx, idx)]
     if not (np.isfinite(V0).all() and np.isfinite(V).all()):
