@@ -681,8 +681,8 @@ def _unresolved_text(lik) -> str:
     link = lik.family.link.name
     unit = _LINK_UNITS.get(link, "times the outcome's scale")
     if lim < HUGE_RE:
-        return (f"{HUGE_RE:g} class logits per unit of the latent variable ({lim:g} {unit} for outcome loadings and "
-                f"SDs on this trapezoid rule: {RESOLVED_STEPS:g} per step)")
+        return (f"{HUGE_RE:g} class logits per unit of the latent variable, or {lim:g} {unit} for outcome loadings "
+                f"and SDs on this trapezoid rule ({RESOLVED_STEPS:g} per step)")
     return f"{HUGE_RE:g} {unit} per unit of the latent variable"
 
 
