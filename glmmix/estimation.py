@@ -100,7 +100,8 @@ class FitOptions:
         first round's time (so extending costs at most one more round), at least 5 seconds. (The other limits do not depend on the
         machine, so a fixed seed gives the same result unless the time limit is what stops.)
     n_jobs : int
-        Parallel workers for the starts (joblib); 1 runs serially.
+        Parallel workers for the starts (joblib); 1 runs serially. Cheap starts run serially
+        anyway (``progress.PARALLEL_MIN_SECONDS``).
     seed : int or None
     verbose : bool
         Print the stages: random starts (stage one), EM, BFGS, adaptation of the nodes.

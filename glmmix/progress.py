@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 
 
 def interactive() -> bool:
@@ -34,17 +35,44 @@ def progress_bar(iterable, total: int, desc: str, progress: bool | None):
     return tqdm(iterable, total=total, desc=desc, leave=False)
 
 
+#: parallel jobs that take less than this (seconds; the first job is timed) run one after
+#: another instead: sending a job and its data to a worker process costs more than such a job
+#: (an LCA start of a few milliseconds took 5x longer with two workers than without)
+PARALLEL_MIN_SECONDS = 0.25
+
+
 def run_jobs(fn, args_list: list, n_jobs: int = 1, desc: str = "", progress: bool | None = None) -> list:
-    """``[fn(*a) for a in args_list]``, in parallel with joblib when ``n_jobs != 1``, in order,
-    with a progress bar over the finished jobs."""
+    """``[fn(*a) for a in args_list]``, in parallel with joblib when ``n_jobs != 1`` and the
+    jobs are not too cheap for it (:data:`PARALLEL_MIN_SECONDS`), in order, with a progress bar
+    over the finished jobs. Every job computes the same whether it runs here or in a worker."""
     if n_jobs == 1 or len(args_list) <= 1:
         return [fn(*a) for a in progress_bar(args_list, len(args_list), desc, progress)]
     try:
         from joblib import Parallel, delayed
     except ImportError as exc:  # pragma: no cover - optional dependency
         raise ImportError("parallel runs need joblib: pip install 'glmmix[parallel]'") from exc
-    gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(*a) for a in args_list)
-    return list(progress_bar(gen, len(args_list), desc, progress))
+
+    def jobs():
+        t0 = time.perf_counter()
+        yield fn(*args_list[0])
+        rest = args_list[1:]
+        if time.perf_counter() - t0 < PARALLEL_MIN_SECONDS:
+            yield from (fn(*a) for a in rest)
+        else:
+            yield from Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(*a) for a in rest)
+
+    if not _process_backend():  # threads, or a cluster asked for (parallel_config(backend="dask")): all there
+        gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(*a) for a in args_list)
+        return list(progress_bar(gen, len(args_list), desc, progress))
+    return list(progress_bar(jobs(), len(args_list), desc, progress))
+
+
+def _process_backend() -> bool:
+    """Whether joblib's active backend runs jobs in local worker processes (loky, the default,
+    or multiprocessing), where cheap jobs do not pay for their dispatch."""
+    from joblib.parallel import LokyBackend, MultiprocessingBackend, get_active_backend
+
+    return isinstance(get_active_backend()[0], (LokyBackend, MultiprocessingBackend))
 
 
 def say(verbose: bool, text: str) -> None:

@@ -47,6 +47,29 @@ def test_run_jobs_keeps_order_in_parallel(capsys):
     assert "squares" in err and "/6 [" in err
 
 
+def _pid_after(seconds):
+    import os
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_cheap_jobs_stay_in_this_process(monkeypatch):
+    """Dispatching a job of a few milliseconds to a worker process costs more than the job
+    (an LCA's starts took 5x longer with n_jobs=2): jobs faster than PARALLEL_MIN_SECONDS
+    run here; slower ones, after the first, in the workers."""
+    import os
+
+    pytest.importorskip("joblib")
+    import glmmix.progress as prog
+
+    assert run_jobs(_pid_after, [(0.0,)] * 4, n_jobs=2, progress=False) == [os.getpid()] * 4
+    monkeypatch.setattr(prog, "PARALLEL_MIN_SECONDS", 0.0)
+    pids = run_jobs(_pid_after, [(0.0,)] * 4, n_jobs=2, progress=False)
+    assert pids[0] == os.getpid() and os.getpid() not in pids[1:]
+
+
 def test_bad_progress_and_verbose_values_refused(carcinoma_long):
     with pytest.raises(gm.DesignError, match="progress must be True, False or None"):
         gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli", progress="yes")
