@@ -48,6 +48,7 @@ import numpy as np
 from scipy import stats
 
 from .exceptions import GlmmixError
+from .progress import say
 from .terms import ClassPart, ParsedFormula, Part
 
 #: a class-logit SD at which a row-level class variable acts as a cluster-level one
@@ -245,6 +246,10 @@ def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str 
         kw.pop("class_specific", None)
         kw.pop("invariant", None)
     token = None
+    verbose = opts.verbose
+    what = f"simpler model for structured starts, {simple.kind}: {simple.formula}, {simple.n_classes} class(es)"
+    say(opts.verbose, f"{what} (fitted quietly)")
+    opts = dataclasses.replace(opts, verbose=False)
     if simple.kind == "one class fewer":  # a cheap search, without splits of its own
         opts = dataclasses.replace(opts, n_starts=SPLIT_SEARCH[0], n_final=SPLIT_SEARCH[1], progress=False)
         token = _SPLITTING.set(True)
@@ -266,6 +271,7 @@ def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str 
             _SPLITTING.reset(token)
     if cache is not None:
         cache[key] = res
+    say(verbose, f"  log-likelihood {res.llf:.4f}" if res is not None else "  not fitted (it cannot be fitted here)")
     return res
 
 

@@ -18,6 +18,12 @@ def test_verbose_prints_the_stages(carcinoma_long, capsys):
     gm.fit(F, carcinoma_long, n_classes=2, family="bernoulli",
            options=gm.FitOptions(n_starts=3, n_final=1, seed=1, verbose=True))
     assert "starts: 3 starting sets" in capsys.readouterr().out
+    # the default search fits the 2-class model for its split starts, says so once, quietly
+    gm.fit(F, carcinoma_long, n_classes=3, family="bernoulli", seed=1, se="none", verbose=True)
+    out = capsys.readouterr().out
+    assert ("simpler model for structured starts, one class fewer: y ~ 0 + item | class(id) ~ 1, 2 class(es) "
+            "(fitted quietly)") in out
+    assert out.count("model: ") == 1  # the simpler model's own stages are not printed
 
 
 def test_verbose_reports_node_adaptation(capsys):
