@@ -19,7 +19,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .exceptions import GlmmixError
+from .exceptions import DataWarning, GlmmixError
 
 
 class CommandError(GlmmixError):
@@ -152,6 +152,11 @@ def _fit(args) -> int:
         warnings.simplefilter("always")
         res = gm.fit(formula, data, n_classes=args.classes, family=args.family, seed=args.seed,
                      n_jobs=args.jobs, se=args.se, **kw)
+    # warnings about the data and the model asked for (a binary outcome fitted as gaussian
+    # because no --family was given) come first: they change how the summary is to be read
+    first = [w for w in caught if issubclass(w.category, DataWarning)]
+    _warn_once(first, "")
+    caught = [w for w in caught if w not in first]
     text = str(res.summary())
     print(text)
     if res.n_classes > 1:

@@ -69,6 +69,17 @@ def test_family_column_options(tmp_path, capsys):
     assert "-488.9148" in text and "sigma[Petal.Length]" in text
 
 
+def test_binary_items_without_family_warn_before_the_summary(files, capsys, monkeypatch):
+    """A binary item table fitted without --family is a gaussian LPA: the warning that says so
+    comes before the summary, not after it."""
+    monkeypatch.setattr(sys, "stderr", sys.stdout)  # one stream: the order is what a terminal shows
+    assert main(["fit", str(files / "wide.csv"), "--wide", "--id", "slide", "-k", "2", "--seed", "1",
+                 "--starts", "4,2"]) == 0
+    out = capsys.readouterr().out
+    warned = out.find("warning: outcome 'y' holds only 0s and 1s")
+    assert 0 <= warned < out.find("glmmix: latent profile analysis")
+
+
 def test_parquet(files, capsys):
     pytest.importorskip("pyarrow")
     pd.read_csv(files / "wide.csv").to_parquet(files / "wide.parquet")
