@@ -124,8 +124,9 @@ def constraint_matrix(r_matrix, names) -> tuple[np.ndarray, np.ndarray]:
     return R, q
 
 
-#: labels of scale parameters (random-effect SDs and loadings, class prefixes allowed)
-_SCALE_LABEL = re.compile(r"(?:^|:)(?:residual )?(?:sd|loading\d*)\(")
+#: labels of scale parameters (random-effect SDs and loadings, class prefixes allowed); the
+#: group is the ``group:column`` they belong to
+SCALE_LABEL = re.compile(r"(?:^|:)(?:residual )?(?:sd|loading\d*)\((.+)\)$")
 
 
 def _inputs(params, cov, r_matrix):
@@ -138,8 +139,8 @@ def _inputs(params, cov, r_matrix):
         raise HypothesisError(f"parameter(s) {bad} have no standard error (fixed, on a boundary, or se='none'): "
                               "a Wald test cannot involve them")
     C = np.where(np.isfinite(cov), cov, 0.0)
-    at_zero = [names[np.flatnonzero(r)[0]] for r, v in zip(R, q)
-               if np.count_nonzero(r) == 1 and v == 0 and _SCALE_LABEL.search(names[np.flatnonzero(r)[0]])]
+    single = [names[np.flatnonzero(r)[0]] for r, v in zip(R, q) if np.count_nonzero(r) == 1 and v == 0]
+    at_zero = [a for a in single if SCALE_LABEL.search(a)]
     if at_zero:
         warnings.warn(f"the hypothesis {', '.join(f'{a} = 0' for a in at_zero)} lies on the boundary of the parameter "
                       "space (an SD or loading of 0): the Wald statistic's normal / chi-square reference does not "

@@ -52,19 +52,18 @@ def run_jobs(fn, args_list: list, n_jobs: int = 1, desc: str = "", progress: boo
     except ImportError as exc:  # pragma: no cover - optional dependency
         raise ImportError("parallel runs need joblib: pip install 'glmmix[parallel]'") from exc
 
-    def jobs():
+    def parallel(items):
+        return Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(*a) for a in items)
+
+    def timed_first():  # the first job here; the rest in the workers only if it was not cheap
         t0 = time.perf_counter()
         yield fn(*args_list[0])
         rest = args_list[1:]
-        if time.perf_counter() - t0 < PARALLEL_MIN_SECONDS:
-            yield from (fn(*a) for a in rest)
-        else:
-            yield from Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(*a) for a in rest)
+        yield from ((fn(*a) for a in rest) if time.perf_counter() - t0 < PARALLEL_MIN_SECONDS else parallel(rest))
 
-    if not _process_backend():  # threads, or a cluster asked for (parallel_config(backend="dask")): all there
-        gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(*a) for a in args_list)
-        return list(progress_bar(gen, len(args_list), desc, progress))
-    return list(progress_bar(jobs(), len(args_list), desc, progress))
+    # threads, or a cluster asked for (parallel_config(backend="dask")): every job there
+    gen = timed_first() if _process_backend() else parallel(args_list)
+    return list(progress_bar(gen, len(args_list), desc, progress))
 
 
 def _process_backend() -> bool:

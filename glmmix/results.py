@@ -8,14 +8,13 @@ membership); ``theta`` keeps the optimizer's unconstrained vector.
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from .exceptions import GlmmixError
-from .hypothesis import WaldInference
+from .hypothesis import SCALE_LABEL, WaldInference
 
 from typing import TYPE_CHECKING
 
@@ -26,9 +25,6 @@ if TYPE_CHECKING:  # names for the type hints only
 
     from .estimation import FitOptions, FitResult
     from .model import MixtureModel
-
-#: the ``group:column`` of a random-effect SD or loading label (class prefixes allowed)
-_RANDOM_COLUMN = re.compile(r"(?:^|:)(?:residual )?(?:sd|loading\d*)\((.+)\)$")
 
 
 class MixtureResults(WaldInference):
@@ -193,7 +189,7 @@ class MixtureResults(WaldInference):
         """The columns of the model's design: ``{"outcome": [...], "class": [...], "random":
         [...]}``, the outcome part's and the class part's fixed columns and the random terms'
         ``group:column`` (as in the labels ``sd(group:column)`` and ``loading(group:column)``)."""
-        rand = [m.group(1) for lab in self.params.index if (m := _RANDOM_COLUMN.search(lab))]
+        rand = [m.group(1) for lab in self.params.index if (m := SCALE_LABEL.search(lab))]
         return {"outcome": list(self._state.get("x_names", [])), "class": list(self._state.get("z_names", [])),
                 "random": list(dict.fromkeys(rand))}
 
