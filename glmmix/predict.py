@@ -17,7 +17,10 @@ seen in fitting is refused by name.
   Mixtures with such effects are not implemented (their classes and effects would need a
   joint posterior). The posterior is given the responses of ``newdata`` when it has an
   observed outcome, else the fitted responses of the units (clusters) it names: new rows of
-  fitted units, as lme4's ``predict(newdata)`` with the fitted effects (``responses=``);
+  fitted units, as lme4's ``predict(newdata)`` with the fitted effects (``responses=``).
+  Rows of fitted units given with observed outcomes that the two would predict differently
+  (a subset of a unit's rows; held-out rows with their outcomes, which would condition on the
+  outcomes being predicted) are refused unless ``responses=`` says which is meant;
 * ``"by_class"``: E[y_r | s] for every class (joint state), a DataFrame;
 * ``"posterior"``: P(s | responses, covariates) of every unit, a DataFrame indexed by
   unit (poLCA's ``poLCA.posterior``, StepMix's ``predict_proba``); with random effects the
@@ -76,6 +79,10 @@ def predict(res, newdata=None, which="marginal", responses="auto", type="mean"):
         raise DesignError("newdata has no rows")
     if which == "conditional" and newdata is not None and _from_fit(res, newdata, responses):
         return _conditional_from_fit(res, newdata, probs)
+    if which == "conditional" and newdata is not None and responses == "auto":
+        out = predict(res, newdata, which, "newdata", type)
+        _refuse_ambiguous(res, newdata, out, probs)
+        return out
     if which in ("posterior", "class"):
         post = res.posterior if newdata is None else posterior(res, newdata)
         return post if which == "posterior" else modal_class(post)
@@ -168,6 +175,41 @@ def _conditional_from_fit(res, newdata, probs=False):
     out = out.sort_index()
     out.index = newdata.index[out.index.to_numpy()]
     return out
+
+
+def _refuse_ambiguous(res, newdata, out, probs):
+    """``responses="auto"`` with observed outcomes in ``newdata``: when rows of fitted units
+    (clusters) would be predicted differently from their fitted responses (a subset of a
+    unit's rows, or held-out rows with their outcomes), whose responses to condition on is the
+    user's choice, not a default: refused unless both give the same predictions."""
+    from .design import grouping_parts
+
+    if res.model is None:
+        return
+    d = res.model.likelihood.design
+    name = d.cluster_name if d.re_out else d.unit_name
+    if name is None or not all(c in newdata.columns for c in (grouping_parts(name, newdata.columns) or [name])):
+        return
+    rows = new_likelihood(res, newdata, with_outcome=False).design
+    ids = rows.cluster_ids[rows.cluster_of_unit[rows.unit_of_row]] if d.re_out else rows.unit_ids[rows.unit_of_row]
+    fitted_ids = d.cluster_ids if d.re_out else res.posterior.index
+    seen = np.zeros(len(newdata), dtype=bool)
+    seen[np.asarray(rows.row_index, dtype=int)] = fitted_ids.get_indexer(ids) >= 0
+    if not seen.any() or len(out) != len(newdata):
+        return
+    pos = np.flatnonzero(seen)
+    own = np.asarray(out, dtype=float)[pos]
+    fit = np.asarray(_conditional_from_fit(res, newdata.iloc[pos], probs), dtype=float)
+    if np.allclose(own, fit, rtol=1e-7, atol=1e-10):
+        return
+    example = plain(newdata[name].iloc[pos[0]]) if name in newdata.columns else None
+    raise DesignError(
+        f"which='conditional': newdata has observed outcomes and names {name!r} values that were fitted"
+        + (f" (e.g. {example!r})" if example is not None else "")
+        + ", and conditioning on newdata's rows alone predicts them differently from their fitted responses; "
+        "say which is meant: responses='fitted' (the fitted units' posteriors, lme4's predict(newdata) with the "
+        "fitted effects; for held-out rows of fitted units) or responses='newdata' (only the rows given, e.g. "
+        "a new sample whose ids repeat fitted ones)")
 
 
 def _refuse_unseen(ids, name):

@@ -455,8 +455,10 @@ class MixtureResults(WaldInference):
             (or, with random effects, clusters) that ``newdata`` names, as lme4's
             ``predict(newdata)`` does with the fitted random effects (new rows of fitted
             units, e.g. later time points or missing items; units not fitted are refused);
-            ``"auto"`` (default): ``"newdata"`` when ``newdata`` has an observed outcome,
-            else ``"fitted"``.
+            ``"auto"`` (default): ``"fitted"`` when ``newdata`` has no observed outcome,
+            else ``"newdata"``; but rows of fitted units with observed outcomes that the two
+            would predict differently (some of a unit's rows, or held-out rows with their
+            outcomes) are refused, naming the choice to make.
         type : {"mean", "prob"}
             ``"mean"`` (default): expected outcomes. ``"prob"`` (ordinal outcomes): the
             probability of every category instead, a DataFrame with one column per category

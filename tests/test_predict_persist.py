@@ -399,6 +399,9 @@ def test_binomial_counts_in_session_and_loaded(tmp_path):
     res.save(tmp_path / "b.json")
     back = gm.load_results(tmp_path / "b.json")
     np.testing.assert_allclose(back.predict(sub), res.predict(sub), rtol=1e-13)
-    # conditional on the herds' responses (their random effects' posteriors): alike after loading
-    np.testing.assert_allclose(back.predict(sub, which="conditional"), res.predict(sub, which="conditional"),
-                               rtol=1e-10)
+    # conditional on the rows' own responses (their herds' random effects' posteriors): alike after
+    # loading; in the session, rows of fitted herds with outcomes must say whose responses count
+    np.testing.assert_allclose(back.predict(sub, which="conditional"),
+                               res.predict(sub, which="conditional", responses="newdata"), rtol=1e-10)
+    with pytest.raises(gm.GlmmixError, match="say which is meant"):
+        res.predict(sub, which="conditional")

@@ -131,7 +131,7 @@ def test_conditional_predictions_average_over_the_posterior(cbpp):
             assert got.loc[r] == pytest.approx(want, rel=1e-7)
     # new data: the herds' posteriors from the rows given, in their order
     sub = cbpp.iloc[[7, 2, 3, 0, 1]]
-    new = res.predict(sub, which="conditional")
+    new = res.predict(sub, which="conditional", responses="newdata")
     assert list(new.index) == list(sub.index)
     herd1 = cbpp[cbpp["herd"].astype(str) == "1"]
     np.testing.assert_allclose(res.predict(herd1, which="conditional"), got.loc[herd1.index], rtol=1e-8)
@@ -175,11 +175,21 @@ def test_new_rows_of_fitted_clusters_match_lme4_predict():
     np.testing.assert_allclose(got.to_numpy(), ref["predict"], rtol=2e-6)
     # an outcome column of missing values is no response either; responses="fitted" is the same
     np.testing.assert_allclose(res.predict(new.assign(Reaction=np.nan), which="conditional"), got, rtol=1e-12)
-    # with the outcome given, the rows' own responses are used unless responses="fitted"
+    # with the outcome given for rows of a fitted subject, the two choices differ, and the user says
+    # which is meant (lme4's predict(newdata) ignores the outcome: responses="fitted"); the whole
+    # fitted data predict alike either way
     own = sleep[sleep["Subject"] == 308].head(3)
     fitted = res.predict(which="conditional").loc[own.index]
     np.testing.assert_allclose(res.predict(own, which="conditional", responses="fitted"), fitted, rtol=1e-10)
-    assert not np.allclose(res.predict(own, which="conditional"), fitted, rtol=1e-3)
+    assert not np.allclose(res.predict(own, which="conditional", responses="newdata"), fitted, rtol=1e-3)
+    with pytest.raises(gm.GlmmixError, match=r"names 'Subject' values that were fitted \(e.g. 308\).*say which"):
+        res.predict(own, which="conditional")
+    np.testing.assert_allclose(res.predict(sleep, which="conditional"), res.predict(which="conditional"),
+                               rtol=1e-9)
+    # new subjects with their responses: only newdata's responses exist, no question
+    renamed = own.assign(Subject=9308)
+    np.testing.assert_allclose(res.predict(renamed, which="conditional"),
+                               res.predict(own, which="conditional", responses="newdata"), rtol=1e-12)
     with pytest.raises(gm.GlmmixError, match="'Subject' in newdata were not fitted.*999"):
         res.predict(new.assign(Subject=[308, 999, 309, 330, 372]), which="conditional")
     with pytest.raises(gm.GlmmixError, match=r"needs newdata's column\(s\) \['Subject'\]"):
