@@ -669,7 +669,9 @@ def _family_data(family, df, by_arg, by, trials, outcome, outcome_pair, fitted) 
         aux.threshold_group = np.asarray(codes, np.intp)
     if trials is not None:
         if not family.uses_trials:
-            raise DesignError("trials is only meaningful for the binomial family")
+            raise DesignError(f"cbind(successes, failures) outcomes need family='binomial', not {family.name!r}"
+                              if outcome_pair is not None else
+                              f"trials={trials!r} is only meaningful for the binomial family, not {family.name!r}")
         if not pd.api.types.is_numeric_dtype(df[trials].dtype) or pd.api.types.is_bool_dtype(df[trials].dtype):
             raise DesignError(f"trials column {trials!r} must be numeric (it has dtype {df[trials].dtype})")
         aux.trials = df[trials].to_numpy(dtype=float)
