@@ -55,8 +55,8 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         ``dropped_levels``; a design column that is zero in every row is refused. Column
         names that are not plain identifiers are quoted: ```my y```, ``Q("my y")``.
     n_classes : int or dict
-        Number of latent classes K >= 1; with several class variables an int (the same for
-        every variable) or ``{name: K}``.
+        Number of latent classes K >= 1; an int (with several class variables, the same for
+        every variable) or ``{name: K}`` naming every class variable of the formula.
     measured_by : str or dict, optional
         Several class variables (LTA, eq 6-9): which rows measure which variable. A column
         name (e.g. ``"time"``) whose sorted distinct values map, in order, to the

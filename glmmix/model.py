@@ -85,8 +85,15 @@ def class_sizes_of(parsed: ParsedFormula, n_classes, measured_by=None) -> tuple[
                 raise DesignError(f"n_classes for {n!r} must be an integer, not {k!r}")
         n_classes = 2
     elif isinstance(n_classes, dict):
-        raise DesignError("n_classes as a dict needs several class variables in the formula")
-    elif measured_by is not None:
+        names = [c.name for c in parsed.classes]
+        if not names:
+            raise DesignError(f"n_classes={n_classes!r} names class variables, but the formula has no class "
+                              "part (add '| class(unit) ~ 1', or give an integer)")
+        if set(n_classes) != set(names):
+            raise DesignError(f"n_classes names {sorted(map(str, n_classes))}, but the formula's class variable "
+                              f"is {names[0]!r}: give {{{names[0]!r}: K}} or an integer")
+        n_classes = n_classes[names[0]]
+    if len(parsed.classes) <= 1 and measured_by is not None:
         raise DesignError("measured_by needs several class variables in the formula (e.g. LTA: "
                           "'y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1')")
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:

@@ -70,6 +70,23 @@ def test_bad_number_of_classes(long, K):
         gm.fit(LCA, long, n_classes=K, family="bernoulli")
 
 
+def test_number_of_classes_as_a_dict_with_one_class_variable(long):
+    # {name: K} names the formula's class variable(s); with one it was refused as needing several
+    carc = gm.wide_to_long(gm.datasets.load("carcinoma"))
+    kw = dict(family="bernoulli", seed=1, se="none")
+    res = gm.fit("y ~ 0 + item | class(id) ~ 1", carc, n_classes={"class": 2}, **kw)
+    assert res.n_classes == 2
+    assert res.llf == pytest.approx(-317.2568, abs=1e-4)  # poLCA (published), flexmix, StepMix
+    with pytest.raises(DesignError, match=r"n_classes names \['c'\], but the formula's class variable is 'class'"):
+        gm.fit(LCA, long, n_classes={"c": 2}, family="bernoulli")
+    with pytest.raises(DesignError, match=r"n_classes names \['c2', 'class'\]"):
+        gm.fit(LCA, long, n_classes={"class": 2, "c2": 2}, family="bernoulli")
+    with pytest.raises(DesignError, match="no class part"):
+        gm.fit("y ~ 0 + item", long, n_classes={"class": 2}, family="bernoulli")
+    with pytest.raises(DesignError, match="n_classes must be an integer >= 1, not 0"):
+        gm.fit(LCA, long, n_classes={"class": 0}, family="bernoulli")
+
+
 def test_empty_data(long):
     with pytest.raises(DesignError, match="empty"):
         gm.fit(LCA, long.iloc[:0], n_classes=2, family="bernoulli")
