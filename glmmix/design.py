@@ -1336,6 +1336,25 @@ def _expand_by_group(X, x_names, x_terms, meas, roles):
     return Xe, names, terms, x_group, groups
 
 
+def _check_parent_intercept(name, c, Z) -> None:
+    """A logit with class-variable predictors needs an intercept (in the span of its columns).
+
+    A parent class variable enters as K - 1 dummies against its last class, so without an
+    intercept the logit of the parent's last class would be fixed at 0 (every class equally
+    likely), a constraint no one means; R's ``~ 0 + f`` codes every level instead."""
+    ones = np.ones(Z.shape[0])
+    if Z.shape[1]:
+        coef = np.linalg.lstsq(Z, ones, rcond=None)[0]
+        if np.abs(Z @ coef - ones).max() < 1e-8:
+            return
+    parents = " + ".join(c.parents)
+    raise FormulaError(
+        f"the class part of {name!r} has class-variable predictors ({parents}) but no intercept: their "
+        f"last classes would be held at a logit of 0 (equal probabilities), a constraint. Write "
+        f"'{name} ~ 1 + {parents}' (a free logit for every class of {parents}, the same model as one "
+        "logit per class)")
+
+
 def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name, cluster_name, fitted=None):
     """Class variables (within first, then between) with their logit designs, and the random
     logit blocks. Random intercepts of several variables' logits with the same grouping are
@@ -1359,6 +1378,8 @@ def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name,
                                          None if fitted is None else fitted.classes.vars[len(variables)].z_spec)
         Z = compact(np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float))
         del Zm
+        if c.parents and fitted is None:
+            _check_parent_intercept(name, c, Z)
         variables.append(ClassVar(name, int(sizes[name]), level, between, Z, zn, zspec,
                                   [order.index(p) for p in c.parents]))
     system = ClassSystem(variables, single=False)

@@ -171,6 +171,12 @@ def test_bad_multiclass_input_gives_clear_errors(rng):
     with pytest.raises(DesignError, match="measurement_invariance"):
         gm.fit(lta, df, n_classes={"c1": 2, "c2": 3}, family="bernoulli", measured_by="time",
                measurement_invariance=True)
+    # a parent without an intercept would hold the logit of its last class at 0 (R's ~ 0 + f
+    # codes every level instead); it was fitted as that constrained model without a word
+    for no_intercept in ("0 + c1", "c1 - 1"):
+        with pytest.raises(FormulaError, match=r"class part of 'c2' .* \(c1\) but no intercept.*'c2 ~ 1 \+ c1'"):
+            gm.fit(f"y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ {no_intercept}", df, n_classes=2, family="bernoulli",
+                   measured_by="time")
     df["room"] = df["id"] % 5
     with pytest.raises(FormulaError, match="cannot be predicted by within-level"):
         gm.fit("y ~ 0 + item | c(id) ~ 1 | d(room) ~ 1 + c", df, n_classes=2, family="bernoulli")
