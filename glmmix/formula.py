@@ -94,13 +94,14 @@ def _parse_rr(args: str, term: str) -> FactorTerm:
     if len(pieces) > 2:
         raise FormulaError(f"rr() takes 'expr | group' and a number of factors: {term!r}")
     body = pieces[0][1]
-    d = 1
-    if len(pieces) == 2:
-        txt = pieces[1][1].strip()
-        txt = txt.split("=", 1)[1].strip() if "=" in txt else txt
-        if not txt.isdigit() or int(txt) < 1:
-            raise FormulaError(f"the number of factors in {term!r} must be a positive integer")
-        d = int(txt)
+    if len(pieces) == 1:  # glmmTMB reads rr(x | g) as 2 factors: no silent default either way
+        raise FormulaError(f"{term!r} needs its number of factors: write 'rr({body.strip()}, 1)' for one "
+                           "factor (glmmTMB's rr() without it takes 2)")
+    txt = pieces[1][1].strip()
+    txt = txt.split("=", 1)[1].strip() if "=" in txt else txt
+    if not txt.isdigit() or int(txt) < 1:
+        raise FormulaError(f"the number of factors in {term!r} must be a positive integer")
+    d = int(txt)
     if not _is_bar_term(body):
         raise FormulaError(f"rr() needs 'expr | group' inside: {term!r}")
     (_, expr), (bar, group) = split_top(body, ("||", "|"))

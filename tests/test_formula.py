@@ -46,6 +46,9 @@ def test_class_part_without_rhs():
         ("y ~ x + (1 | a//b)", "must be a column name, a combination of columns 'a:b', or lme4's nesting"),
         ("y ~ x + (1 | a*b)", "must be a column name"),
         ("y ~ rr(0 + item | person, 0)", "positive integer"),
+        # glmmTMB 1.1.5 reads rr(0 + item | person) as 2 factors (7 theta for 4 items,
+        # glmmTMB(..., doFit = FALSE)$parameters$theta); it was fitted here with 1, silently
+        ("y ~ 0 + item + rr(0 + item | person)", r"needs its number of factors: write 'rr\(0 \+ item \| person, 1\)'"),
         ("", "non-empty"),
         ("y ~ x | class ~ 1 | class ~ 1", "repeat"),
     ],
