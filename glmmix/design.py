@@ -586,11 +586,18 @@ def _check_columns(formula, data, n_classes, fenc, by_arg, by, trials, measured_
         re_vars |= _required(t.expr, f"random term {t}", data.columns, fenc.get(str(t)))
     if cluster_name is not None:
         _missing_columns([cluster_name], data, "random terms' grouping")
+    for g in groups:
+        if set(grouping_parts(g, ()) or (g,)) & set(outcome_cols):
+            raise DesignError(f"the random terms' grouping {g!r} is the outcome; group by the column identifying "
+                              "the clusters (e.g. (1 | id))")
     _missing_columns(re_vars, data, "random terms")
     cls_vars = set()
     for c in formula.classes:
         if c.level is not None:
             _missing_columns([c.level], data, f"class part {c.name}({c.level})")
+            if c.level in outcome_cols:
+                raise DesignError(f"class part {c.name}({c.level}): {c.level!r} is the outcome; the level of a "
+                                  "class variable is the column identifying its units (e.g. class(id))")
         cv = _required(c.part.fixed, f"class part of {c.name!r}", data.columns, fenc.get(c.name))
         _missing_columns(cv, data, f"class part of {c.name!r}")
         cls_vars |= cv
@@ -739,6 +746,21 @@ def _check_runs_nested(df, ucodes, first_seen, unit_name, cluster_name) -> None:
         )
 
 
+def _check_one_cluster_per_unit(df, ucodes, ccodes, first_seen, unit_name, cluster_name) -> None:
+    """Units nested in clusters: every row of a unit (one run of the sorted rows) has its
+    unit's cluster. A unit level coarser than the clusters (classes of rooms, random effects
+    of the persons in them) passes the run check when the ids are sorted with the rooms."""
+    start_of_row = np.maximum.accumulate(np.where(first_seen, np.arange(first_seen.size), 0))
+    bad = np.flatnonzero(ccodes != ccodes[start_of_row])
+    if bad.size:
+        label = df[unit_name].iloc[int(bad[0])]
+        raise DesignError(
+            f"{unit_name!r} is not nested in {cluster_name!r}: {unit_name} = {plain(label)!r} spans several levels "
+            f"of {cluster_name!r}. Classes at the level {unit_name!r} need the random terms' grouping at that "
+            f"level or above it (three levels, classes of {unit_name!r} with effects of {cluster_name!r} within "
+            "them, are not supported)")
+
+
 def _units(df, cols: _Columns, multi: bool, fitted) -> _Units:
     """Step 4: index units and clusters; sort rows by cluster, then unit."""
     unit_name, cluster_name = cols.unit_name, cols.cluster_name
@@ -758,6 +780,7 @@ def _units(df, cols: _Columns, multi: bool, fitted) -> _Units:
     first_seen = None if ucodes is None else np.r_[True, ucodes[1:] != ucodes[:-1]]
     if first_seen is not None and form == "inside" and unit_name != cluster_name:
         _check_runs_nested(df, ucodes, first_seen, unit_name, cluster_name)
+        _check_one_cluster_per_unit(df, ucodes, ccodes, first_seen, unit_name, cluster_name)
     if first_seen is None or first_seen.all():  # every row its own unit: one array for both maps
         unit_of_row = starts = np.arange(len(df), dtype=idx)
         rows_index = df.index

@@ -87,6 +87,19 @@ def test_number_of_classes_as_a_dict_with_one_class_variable(long):
         gm.fit(LCA, long, n_classes={"class": 0}, family="bernoulli")
 
 
+def test_levels_that_are_not_units_of_the_model(long):
+    long = long.assign(room=np.repeat([1, 1, 2, 2], 3))
+    # classes of rooms with person effects within them: an IndexError inside the likelihood before
+    # (sorted person ids kept every room one run of rows, so the nesting check passed)
+    with pytest.raises(DesignError, match=r"'room' is not nested in 'person': room = 1 spans several levels"):
+        gm.fit("y ~ 0 + item + (1 | person) | class(room) ~ 1", long, n_classes=2, family="bernoulli")
+    # the outcome as the class level (two "units", y = 0 and y = 1) or grouping was fitted as such
+    with pytest.raises(DesignError, match=r"class part class\(y\): 'y' is the outcome"):
+        gm.fit("y ~ 0 + item | class(y) ~ 1", long, n_classes=2, family="bernoulli")
+    with pytest.raises(DesignError, match="the random terms' grouping 'y' is the outcome"):
+        gm.fit("y ~ 0 + item + (1 | y)", long, family="bernoulli")
+
+
 def test_empty_data(long):
     with pytest.raises(DesignError, match="empty"):
         gm.fit(LCA, long.iloc[:0], n_classes=2, family="bernoulli")
