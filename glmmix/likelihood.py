@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from .design import Design
 from .families import Family
-from .mathutils import OnWorkers, SUM_SPREAD_LIMIT, lse, lse_softmax, lse_softmax_sum
+from .mathutils import OnWorkers, SUM_SPREAD_LIMIT, lse, lse_post, lse_softmax, lse_softmax_sum
 from .params import ParamLayout
 from .quadrature import Integration, gauss_hermite
 from .random_effects import factor as re_factor
@@ -1205,9 +1205,9 @@ class MixtureLikelihood:
                 lg = np.asarray(rs.Gc @ lu2.reshape(V, -1)).reshape(Gp, Kb, Q)
             lg = lg + logw[:Gp, None, :]  # shared nodes: rows of logw agree
             if logpb is not None:
-                lg = lg + logpb[:, :, None]
-            llc = lse(lg.reshape(Gp, -1), axis=1)
-            post_bq = np.exp(lg - llc[:, None, None])  # (Gp, Kb, Q)
+                lg += logpb[:, :, None]
+            llc, post = lse_post(lg.reshape(Gp, -1))  # one exp pass, in place of lg
+            post_bq = post.reshape(Gp, Kb, Q)  # (Gp, Kb, Q)
             post = post_bq.reshape(Gp, -1)
             ll = float(rs.gmult @ llc)
             ll_g = llc[rs.ginv]

@@ -13,6 +13,20 @@ def lse(a: np.ndarray, axis: int = 1, keepdims: bool = False) -> np.ndarray:
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
+def lse_post(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log-sum-exp along the last axis of a 2-d array ``a`` and the normalized exponentials
+    (a softmax along a long axis) with one exp pass, where :func:`lse` and exp(a - lse)
+    take two; ``a`` is overwritten by the latter. Rows whose maximum is not finite are
+    taken as in :func:`lse`."""
+    m = a.max(axis=1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    a -= m
+    np.exp(a, out=a)
+    s = a.sum(axis=1, keepdims=True)
+    a /= s
+    return (np.log(s) + m)[:, 0], a
+
+
 def lse_softmax(a: np.ndarray, axis: int = 1):
     """log-sum-exp along ``axis`` and the normalized exponentials (softmax) with one exp pass.
 
