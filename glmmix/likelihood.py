@@ -457,19 +457,32 @@ class _Product:
         f.ma, f.mb = ma, mb
         return f
 
-    def cluster_sums(self, Gc):
+    def cluster_sums(self, Gc, logw=None):
         """sum over each cluster pattern's units (``Gc``: cluster patterns x unit patterns) of
-        log sum_w exp(a + b): (Gp, Kb, Q). The maxima are summed on their own (small) axes
-        and added at the cluster level."""
+        log sum_w exp(a + b): (Gp, Kb, Q), a fresh array. The maxima are summed on their own
+        (small) axes and added at the cluster level. ``logw`` (Q,): the rule's log-weights,
+        added too; when they are those of a product of the outcome's and the class logits'
+        rules (log w_(i, c) = log w_i + log w_c, to 1e-12), with the maxima (one pass over
+        the cluster-level array less). Returns (sums, whether ``logw`` was added)."""
         V, Kb, Qo, Qc = self.s.shape
         Gp = Gc.shape[0]
         lg = np.asarray(Gc @ np.log(self.s).reshape(V, -1)).reshape(Gp, Kb, Qo, Qc)
-        lg += np.asarray(Gc @ self.mb.reshape(V, -1)).reshape(Gp, Kb, Qo, 1)
+        outc = np.asarray(Gc @ self.mb.reshape(V, -1)).reshape(Gp, Kb, Qo, 1)
         if self.ea.shape[0] == 1:  # one prior group: its maxima times the clusters' unit counts
-            lg += np.asarray(Gc @ np.ones(V)).reshape(Gp, 1, 1, 1) * self.ma[0][None, :, None, :]
+            cls = np.asarray(Gc @ np.ones(V)).reshape(Gp, 1, 1, 1) * self.ma[0][None, :, None, :]
         else:
-            lg += np.asarray(Gc @ self.ma[self.zinv].reshape(V, -1)).reshape(Gp, Kb, 1, Qc)
-        return lg.reshape(Gp, Kb, Qo * Qc)
+            cls = np.asarray(Gc @ self.ma[self.zinv].reshape(V, -1)).reshape(Gp, Kb, 1, Qc)
+        added = False
+        if logw is not None:
+            lw = np.asarray(logw, float).reshape(Qo, Qc)
+            lo, lc = lw[:, :1], lw[:1, :] - lw[:1, :1]
+            if np.abs(lo + lc - lw).max() <= 1e-12 * max(1.0, float(np.abs(lw).max())):
+                outc = outc + lo
+                cls = cls + lc
+                added = True
+        lg += outc
+        lg += cls
+        return lg.reshape(Gp, Kb, Qo * Qc), added
 
     def weights(self, pq):
         """R = pq / s (V, Kb, Q), in place of ``pq``: what the sums below take."""
@@ -1199,19 +1212,20 @@ class MixtureLikelihood:
             pq = m[:, None, None]
         else:  # clusters (or cluster patterns, with multiplicities)
             Gp = rs.Gc.shape[0]
-            if product is not None:
-                lg = product.cluster_sums(rs.Gc)
+            weighted = False
+            if product is not None:  # shared nodes: rows of logw agree
+                lg, weighted = product.cluster_sums(rs.Gc, logw[0])
             else:
                 lg = np.asarray(rs.Gc @ lu2.reshape(V, -1)).reshape(Gp, Kb, Q)
-            lg = lg + logw[:Gp, None, :]  # shared nodes: rows of logw agree
+            if not weighted:
+                lg = lg + logw[:Gp, None, :]
             if logpb is not None:
                 lg += logpb[:, :, None]
             llc, post = lse_post(lg.reshape(Gp, -1))  # one exp pass, in place of lg
             post_bq = post.reshape(Gp, Kb, Q)  # (Gp, Kb, Q)
-            post = post_bq.reshape(Gp, -1)
             ll = float(rs.gmult @ llc)
             ll_g = llc[rs.ginv]
-            pcn = post_bq.sum(axis=1)
+            pcn = post_bq[:, 0] if Kb == 1 else post_bq.sum(axis=1)
             post_node = _Expand(pcn, rs.ginv) if self.shared_nodes else pcn
             if rs.GcTm is not None:  # multiplicities folded into the sum matrix
                 pq = np.asarray(rs.GcTm @ post).reshape(V, Kb, Q)
