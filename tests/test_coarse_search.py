@@ -145,3 +145,32 @@ def test_trapezoid_rule_checked_at_the_estimates():
         warnings.simplefilter("error")
         estimation.check_rule(gom.model.likelihood, best)
     assert best.ll_refined == pytest.approx(gom.llf, abs=1e-3)
+
+
+def test_polish_skips_maxima_far_below_an_exact_limit(monkeypatch):
+    """polish re-converges the coarse search's second maximum when it is within the window of
+    the first (after the coarse rule's offset), but not when an exact boundary limit (the
+    ``floor`` the nesting guarantee would report) is above both by more than the window."""
+    monkeypatch.setattr(estimation, "COARSE_SEARCH_CELLS", 0.0)
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    lik = MixtureModel.from_formula(FMA_GOM, lsat, n_classes=2, family="bernoulli", n_points=61).likelihood
+    coarse = estimation.search_likelihood(lik, FitOptions())
+    assert coarse.integ.n_points == 31
+    calls, coarse_ll = [], {}
+
+    def fake_converge(lk, theta, opts, stop=None):  # at once: the coarse maximum's value moved by 0.01
+        calls.append(lk.integ.n_points)
+        return estimation.FitResult(np.asarray(theta, float), coarse_ll[theta.tobytes()] + 0.01, True, 0.0, 0, 0)
+
+    monkeypatch.setattr(estimation, "converge", fake_converge)
+    th = homogeneous_start(coarse)
+    for floor, n_redone in ((-np.inf, 2), (-2460.0, 1)):
+        calls.clear()
+        S = estimation._Search(coarse, FitOptions(seed=1), np.random.default_rng(1), "auto")
+        for j, ll in enumerate((-2470.0, -2470.5)):  # two distinct proper maxima, 0.5 apart on the coarse rule
+            t = th + 1e-3 * j
+            i = S.add(t, ll, "random")
+            S.fits[i], S.degenerate[i], coarse_ll[t.tobytes()] = estimation.FitResult(t, ll, True, 0.0, 0, 0), False, ll
+        estimation.polish(S, lik, floor)
+        assert calls == [61] * n_redone, floor
+        assert S.report.rule.startswith(f"starts searched on trapezoid 31^2 (961 nodes); the best {n_redone} max")
