@@ -7,11 +7,17 @@ process of its own (``run_child``), the variants one after the other under the s
 allocator is set once per process: ``OLD_ENV`` gives the old variant's environment). The child
 prints one JSON line last.
 
-The round measured now (benchmarks/README.md, "Seventh round"): outcome loadings and SDs beyond
-``RESOLVED_STEPS`` per step of a trapezoid rule count as unresolved (``RESOLVED_STEPS`` set
-back to infinity: only ``HUGE_RE`` applies, as before). The sixth round's old code (the binomial
-formula for 0/1 logit outcomes, the probit path with its temporaries, einsum rows, no earlier
-fit reused) is in the git history of this file.
+Changes that no attribute undoes (a kernel rewritten) are measured against a checkout of the
+code before them instead: with ``GLMMIX_OLD_TREE`` set to its directory (``git worktree add
+--detach DIR COMMIT``, or ``git archive COMMIT | tar -x -C DIR``), the old variant's child runs
+that tree's copy of the same script as its ``new`` (a script imports the glmmix of the tree it
+sits in). The ninth round (benchmarks/README.md) was measured so, against the commit before it.
+
+The round whose attributes are set back here (benchmarks/README.md, "Seventh round"): outcome
+loadings and SDs beyond ``RESOLVED_STEPS`` per step of a trapezoid rule count as unresolved
+(``RESOLVED_STEPS`` set back to infinity: only ``HUGE_RE`` applies, as before). The sixth
+round's old code (the binomial formula for 0/1 logit outcomes, the probit path with its
+temporaries, einsum rows, no earlier fit reused) is in the git history of this file.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -51,8 +58,13 @@ def variant(name):
 
 def run_child(script, name, argv):
     """``python script --variant name *argv`` with the allocator of that variant; the JSON
-    object its last line prints."""
+    object its last line prints (with ``variant`` set to ``name``). With ``GLMMIX_OLD_TREE``
+    the old variant is that tree's copy of the script, run as its ``new``."""
     env = dict(os.environ, **(OLD_ENV if name == "old" else {"GLMMIX_KEEP_FREED_MEMORY": "1"}))
-    out = subprocess.run([sys.executable, script, "--variant", name] + list(argv), env=env, check=True,
+    tree, as_name = os.environ.get("GLMMIX_OLD_TREE"), name
+    if tree and name == "old":
+        here = Path(__file__).resolve().parent.parent
+        script, as_name = str(Path(tree) / Path(script).resolve().relative_to(here)), "new"
+    out = subprocess.run([sys.executable, script, "--variant", as_name] + list(argv), env=env, check=True,
                          capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return dict(json.loads(out.strip().splitlines()[-1]), variant=name)
