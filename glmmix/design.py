@@ -1283,11 +1283,11 @@ def _measurement(formula, roles, measured_by, data, values=None, new_rows=False)
         vals = values
         unseen = sorted(set(pd.unique(col.dropna())) - set(vals))
         if unseen:
-            raise DesignError(f"measured_by column {measured_by!r} has value(s) {unseen[:10]} not seen in fitting "
-                              f"(the fitted values are {list(vals)})")
+            raise DesignError(f"measured_by column {measured_by!r} has value(s) {[plain(v) for v in unseen[:10]]} not seen "
+                              f"in fitting (the fitted values are {[plain(v) for v in vals]})")
         if len(vals) != len(within):
             raise DesignError(
-                f"measured_by column {measured_by!r} has {len(vals)} distinct value(s) {list(vals)[:10]} "
+                f"measured_by column {measured_by!r} has {len(vals)} distinct value(s) {[plain(v) for v in vals[:10]]} "
                 f"but the formula has {len(within)} within-level class variables {within}: each value "
                 "must measure one class variable, in order")
         for v, name in zip(vals, within):

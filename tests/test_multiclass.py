@@ -159,6 +159,9 @@ def test_bad_multiclass_input_gives_clear_errors(rng):
     lta = "y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1"
     with pytest.raises(DesignError, match="measured_by"):
         gm.fit(lta, df, n_classes=2, family="bernoulli")
+    with pytest.raises(DesignError, match=r"3 distinct value\(s\) \[1, 2, 3\] but the formula has 2"):
+        gm.fit(lta, pd.concat([df, df[df.time == 2].assign(time=3)]), n_classes=2, family="bernoulli",
+               measured_by="time")
     with pytest.raises(DesignError, match="1 distinct value"):
         gm.fit(lta, df.assign(time=1), n_classes=2, family="bernoulli", measured_by="time")
     with pytest.raises(DesignError, match="measured by no class variable"):
