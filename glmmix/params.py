@@ -227,6 +227,31 @@ class ParamLayout:
                     union(eb.offset + e, eb.offset + k * E + e)
 
         self._finish(find, union, fix, equal, fam, K)
+        self._check_classes_differ(K, invariant, fix, equal)
+
+    def _check_classes_differ(self, K, invariant, fix, equal) -> None:
+        """Refuse a mixture whose classes share every outcome parameter: they cannot be told
+        apart, so the class logits are not identified (any proportions give the one-class
+        likelihood) and their information is singular."""
+        if K < 2:
+            return
+
+        def token(i):
+            return ("free", int(self.free_idx[i])) if self.free_idx[i] >= 0 else ("fixed", float(self.fixed_val[i]))
+
+        for name in ("beta", "extra", "re_out"):
+            b = self.blocks[name]
+            if not b.size:
+                continue
+            idx = np.arange(b.offset, b.offset + b.size).reshape(b.shape)
+            by_class = idx if name == "beta" else idx.T  # (entries, K)
+            if any(token(i) != token(row[0]) for row in by_class for i in row[1:]):
+                return
+        given = ", ".join(f"{n}={v!r}" for n, v in (("invariant", invariant), ("fix", fix), ("equal", equal)) if v)
+        raise DesignError(
+            f"no outcome parameter differs across the {K} classes ({given or 'as specified'}), so the classes "
+            "cannot be told apart and their proportions are not identified: leave some term class-specific, or "
+            "fit one class")
 
     def _finish(self, find, union, fix, equal, fam, K):
         # Step 3: user equalities and fixed values (by full or free label).

@@ -100,6 +100,21 @@ def test_levels_that_are_not_units_of_the_model(long):
         gm.fit("y ~ 0 + item + (1 | y)", long, family="bernoulli")
 
 
+def test_classes_that_share_every_outcome_parameter_are_refused(long):
+    # before: fitted, with the class logit's SE printed as 2.8e-17 (carcinoma, every item
+    # invariant: the one-class log-likelihood -524.4648 whatever the proportions)
+    with pytest.raises(DesignError, match=r"no outcome parameter differs across the 2 classes \(invariant="):
+        gm.fit(LCA, long, n_classes=2, family="bernoulli", invariant=["item"])
+    with pytest.raises(DesignError, match="no outcome parameter differs across the 3 classes"):
+        gm.fit("y ~ 1 + x | class ~ 1", long, n_classes=3, family="bernoulli",
+               equal=[["class1:Intercept", "class2:Intercept", "class3:Intercept"],
+                      ["class1:x", "class2:x", "class3:x"]])
+    # a class-specific residual SD alone is a difference (a scale mixture)
+    res = gm.fit("x ~ 1 | class ~ 1", long, n_classes=2, family="gaussian", invariant=["Intercept"],
+                 class_specific=["sigma"], seed=1, starts=(2, 1), se="none")
+    assert np.isfinite(res.llf)
+
+
 def test_empty_data(long):
     with pytest.raises(DesignError, match="empty"):
         gm.fit(LCA, long.iloc[:0], n_classes=2, family="bernoulli")
