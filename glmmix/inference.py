@@ -191,10 +191,14 @@ def covariance(lik, theta, kind="ml", boundary=()):
         warnings.warn("the information matrix is not finite at the estimates (second derivatives overflow): "
                       "no standard errors are given", SingularInformationWarning, stacklevel=3)
         return cov, info
-    w = np.linalg.eigvalsh(info_mat)
+    w, vecs = np.linalg.eigh(info_mat)
     info["min_eig"] = float(w[0])
     scale = max(1.0, float(np.abs(w).max()))
+    null = np.zeros(idx.size, bool)
     if w[0] <= 1e-9 * scale:
+        # parameters with a share in a direction of (numerically) zero information are not
+        # identified: the pseudo-inverse would give them an SE of ~0, not an infinite one
+        null = (vecs[:, w <= 1e-9 * scale] ** 2).sum(axis=1) > 1e-8
         info["singular"] = True
         warnings.warn(
             "the information matrix is singular or not positive definite (smallest eigenvalue "
@@ -214,7 +218,7 @@ def covariance(lik, theta, kind="ml", boundary=()):
     V = 0.5 * (V + V.T)
     cov[np.ix_(idx, idx)] = V
     if info["singular"]:
-        bad = np.diag(V) <= 0
+        bad = (np.diag(V) <= 0) | null
         cov[np.ix_(idx[bad], idx)] = np.nan
         cov[np.ix_(idx, idx[bad])] = np.nan
     return cov, info

@@ -34,7 +34,7 @@ CASES = {
     "LCA logit": ("y ~ 0 + item | class(id) ~ 1", 3, dict(family="bernoulli")),
     "LCA probit": ("y ~ 0 + item | class(id) ~ 1", 2, dict(family="bernoulli", link="probit")),
     "class covariate": ("y ~ 0 + item | class(id) ~ 1 + z", 3, dict(family="bernoulli")),
-    "invariant items": ("y ~ 0 + item | class(id) ~ 1 + z", 2, dict(family="bernoulli", invariant=["item"])),
+    "invariant items": ("y ~ 0 + item + z | class(id) ~ 1 + z", 2, dict(family="bernoulli", invariant=["item"])),
     "fix and equal": ("y ~ 0 + item | class(id) ~ 1", 2, dict(family="bernoulli", fix={"class1:item[I1]": 1.0},
                                                                equal=[["class1:item[I2]", "class2:item[I3]"]])),
     "sampling weights": ("y ~ 0 + item | class(id) ~ 1 + z", 2, dict(family="bernoulli", weights="w")),

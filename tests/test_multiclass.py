@@ -187,6 +187,19 @@ def test_bad_multiclass_input_gives_clear_errors(rng):
         gm.fit("y ~ 0 + item | c(id) ~ 1 | d(room) ~ 1 + x", df, n_classes=2, family="bernoulli")
 
 
+def test_parameters_in_a_null_direction_of_the_information_get_no_se(rng):
+    # items invariant across classes at both times: the class logits are not identified (the
+    # likelihood is that of one class whatever they are); the pseudo-inverse gave them SEs of ~0
+    df = lta_data(rng, n=60, items=3, times=2)
+    with pytest.warns(gm.SingularInformationWarning):
+        res = gm.fit("y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1", df, n_classes=2, family="bernoulli",
+                     measured_by="time", invariant=["item"], seed=1, starts=(2, 1))
+    logits = res.bse.filter(like="logit:")
+    assert logits.size == 3 and logits.isna().all()
+    items = res.bse.drop(logits.index)
+    assert np.isfinite(items).all() and (items > 0.1).all()  # 60 binary responses per item and time
+
+
 # --------------------------------------------------------------------------- recovery
 def test_lta_with_covariate_recovers_parameters(tmp_path):
     """Simulate a single-level LTA (C1 ~ x, C2 ~ C1 + x, invariant items) and refit."""
