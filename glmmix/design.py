@@ -1303,13 +1303,12 @@ def _measurement(formula, roles, measured_by, data, values=None, new_rows=False)
                 m = np.ones(n, bool)
             elif isinstance(sel, str):
                 try:
-                    m = np.asarray(data.eval(sel), dtype=bool)
+                    m = data.eval(sel)
                 except Exception as exc:
                     raise DesignError(f"measured_by[{name!r}] = {sel!r} cannot be evaluated: {exc}") from None
+                m = _row_selection(m, name, sel, n)
             else:
-                m = np.asarray(sel, dtype=bool)
-            if m.shape != (n,):
-                raise DesignError(f"measured_by[{name!r}] must select rows of the data (length {n})")
+                m = _row_selection(sel, name, None, n)
             M[:, idx[name]] = m
     none = ~M.any(axis=1)
     if none.any():
@@ -1376,6 +1375,27 @@ def _check_parent_intercept(name, c, Z) -> None:
         f"last classes would be held at a logit of 0 (equal probabilities), a constraint. Write "
         f"'{name} ~ 1 + {parents}' (a free logit for every class of {parents}, the same model as one "
         "logit per class)")
+
+
+def _row_selection(sel, name, text, n) -> np.ndarray:
+    """A measured_by selector as a boolean row mask: booleans, or 0/1 numbers; anything else
+    (a column of values, ``"time"`` for ``"time == 2"``) is refused, not read as nonzero = True."""
+    what = f"measured_by[{name!r}]" + (f" = {text!r}" if text is not None else "")
+    try:
+        v = pd.Series(np.asarray(sel) if not isinstance(sel, pd.Series) else sel.to_numpy())
+    except Exception:
+        v = None
+    if v is None or v.ndim != 1 or len(v) != n:
+        raise DesignError(f"{what} must select rows of the data (length {n}): True/False for each row")
+    if v.dtype == bool:
+        return v.to_numpy()
+    num = pd.to_numeric(v, errors="coerce") if v.dtype != object or text is None else None
+    bad = num is None or num.isna().any() or not num.isin([0, 1]).all()
+    if bad:
+        example = next((x for x in v if not (isinstance(x, (bool, np.bool_)) or x in (0, 1))), None)
+        raise DesignError(f"{what} must give True or False for each row, not values such as {plain(example)!r}: "
+                          "write a condition, e.g. 'time == 2'")
+    return num.to_numpy() == 1
 
 
 def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name, cluster_name, fitted=None):

@@ -174,6 +174,17 @@ def test_bad_multiclass_input_gives_clear_errors(rng):
     with pytest.raises(DesignError, match="measurement_invariance"):
         gm.fit(lta, df, n_classes={"c1": 2, "c2": 3}, family="bernoulli", measured_by="time",
                measurement_invariance=True)
+    # a selector giving values, not True/False, was read as "nonzero": measured_by={"c1": "time"}
+    # made every row (time 1 or 2) measure c1
+    with pytest.raises(DesignError, match=r"measured_by\['c1'\] = 'time' must give True or False for each row"):
+        gm.fit(lta, df, n_classes=2, family="bernoulli", measured_by={"c1": "time", "c2": "time == 2"})
+    with pytest.raises(DesignError, match=r"measured_by\['c2'\] must give True or False .* values such as 0\.5"):
+        gm.fit(lta, df, n_classes=2, family="bernoulli",
+               measured_by={"c1": "time == 1", "c2": np.where(df.time == 2, 1.0, 0.5)})
+    zero_one = gm.fit(lta, df, n_classes=2, family="bernoulli", seed=1, starts=(2, 1), se="none",
+                      measured_by={"c1": (df.time == 1).astype(int).to_numpy(), "c2": df.time == 2})
+    assert zero_one.llf == pytest.approx(gm.fit(lta, df, n_classes=2, family="bernoulli", seed=1, starts=(2, 1),
+                                                se="none", measured_by="time").llf, abs=1e-8)
     # a parent without an intercept would hold the logit of its last class at 0 (R's ~ 0 + f
     # codes every level instead); it was fitted as that constrained model without a word
     for no_intercept in ("0 + c1", "c1 - 1"):
