@@ -114,6 +114,11 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
             raise DesignError("simulate needs data with a unique index (its rows receive the draws): "
                               "call data.reset_index(drop=True) first")
     if isinstance(model, MixtureResults):
+        given = [k for k, v in (("params", params), ("n_classes", n_classes != 1), ("family", family != "gaussian"),
+                                ("link", link)) if v is not None and v is not False] + sorted(layout_kw)
+        if given:
+            raise DesignError(f"simulate(result, data) draws at the result's estimates from its own model; "
+                              f"{given} apply to simulate(formula, data, params=...) and would be ignored")
         if data is None:
             raise DesignError("simulate(result, data) needs data: the rows to draw outcomes for (the data the "
                               "model was fitted to, or other rows with its covariates, units and clusters)")
@@ -122,6 +127,12 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
         return _assemble(lik, model.theta, data, np.random.default_rng(seed), positional=True)
     if data is None or params is None:
         raise DesignError("simulate(formula, data, params=...) needs data and params")
+    from .model import MODEL_KEYWORDS
+
+    unknown = sorted(set(layout_kw) - MODEL_KEYWORDS)
+    if unknown:
+        raise DesignError(f"simulate() does not take {unknown}: besides n_classes, family, link and seed it takes "
+                          f"the model's arguments {sorted(MODEL_KEYWORDS)}")
     params = check_label_values(params, "params")
     parsed = parse_formula(model)
     fam = get_family(family, link)

@@ -37,6 +37,15 @@ def test_simulate_from_result_and_missing_params(rng):
     fitted = gm.fit("y ~ 1 + x", sim, family="poisson")
     again = gm.simulate(fitted, sim, seed=4)
     assert (again["y"] >= 0).all() and not np.array_equal(again["y"], sim["y"])
+    # a result's own estimates and model are drawn from: params= and model arguments given with a
+    # result were ignored without a word; fit()'s arguments reached the model as a TypeError
+    with pytest.raises(gm.DesignError, match=r"\['params', 'n_classes'\] apply to simulate\(formula"):
+        gm.simulate(fitted, sim, params={"Intercept": 5.0, "x": 0.5}, n_classes=2, seed=4)
+    with pytest.raises(gm.DesignError, match=r"\['fix'\] apply to simulate\(formula"):
+        gm.simulate(fitted, sim, fix={"x": 0.0}, seed=4)
+    with pytest.raises(gm.DesignError, match=r"simulate\(\) does not take \['progress', 'starts'\]"):
+        gm.simulate("y ~ 1 + x", d, params={"Intercept": 0.2, "x": 0.5}, family="poisson", starts=(2, 1),
+                    progress=False)
 
 
 def test_monte_carlo_runner_recovers_and_records_failures():
