@@ -149,6 +149,22 @@ def _invariant_measurement(design) -> str:
     return ",".join(cs.vars[design.mgroups[g][0]].name for g in single)
 
 
+def _check_class_specific(design, class_specific, invariant) -> None:
+    """``class_specific`` and ``invariant`` words that name nothing in this model are refused
+    (a residual SD of a family without one, random effects of a model without them): they
+    would change nothing while the caller believes they did."""
+    fam = design.family
+    words = {"sigma": fam.has_residual_sd, "thresholds": bool(fam.thresholds),
+             "random": bool(design.re_out)}
+    for arg, given in (("class_specific", class_specific), ("invariant", invariant)):
+        for t in given or ():
+            if t in words and not words[t] and not (arg == "invariant" and t == "random"):
+                what = {"sigma": f"family {fam.name!r} has no residual SD",
+                        "thresholds": f"family {fam.name!r} has no thresholds",
+                        "random": "the outcome part has no random effects or factors"}[t]
+                raise DesignError(f"{arg}={list(given)!r} names {t!r}, but {what}: it would change nothing")
+
+
 class ParamLayout:
     """Blocks, labels, ties and fixed values of a model's parameters."""
 
@@ -169,6 +185,7 @@ class ParamLayout:
         #: several class variables: one set of measurement parameters for all times (eq 11)
         self.measurement_invariance = False
         cls = self._class_label
+        _check_class_specific(design, class_specific, invariant)
         if self.multi:
             return self._init_multi(design, invariant, class_specific, fix, equal, measurement_invariance)
         if measurement_invariance:

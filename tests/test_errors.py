@@ -115,6 +115,18 @@ def test_classes_that_share_every_outcome_parameter_are_refused(long):
     assert np.isfinite(res.llf)
 
 
+@pytest.mark.parametrize("kw, fragment", [
+    (dict(class_specific=["sigma"]), "family 'bernoulli' has no residual SD"),
+    (dict(invariant=["sigma"]), "family 'bernoulli' has no residual SD"),
+    (dict(class_specific=["thresholds"]), "family 'bernoulli' has no thresholds"),
+    (dict(class_specific=["random"]), "the outcome part has no random effects or factors"),
+])
+def test_class_specific_words_that_name_nothing(long, kw, fragment):
+    # they were accepted and changed nothing (the fit was the plain LCA)
+    with pytest.raises(DesignError, match=fragment + ": it would change nothing"):
+        gm.fit(LCA, long, n_classes=2, family="bernoulli", **kw)
+
+
 def test_empty_data(long):
     with pytest.raises(DesignError, match="empty"):
         gm.fit(LCA, long.iloc[:0], n_classes=2, family="bernoulli")
