@@ -75,6 +75,49 @@ def test_lta_three_times_equals_enumeration(rng):
     assert lik.loglik(theta) == pytest.approx(ll, abs=1e-9)
 
 
+def test_lta_reported_quantities_equal_the_forward_algorithm(rng):
+    """A fitted LTA with a covariate on the transition: the log-likelihood, the joint posteriors,
+    the (marginal) transition matrix and the posterior of a new unit seen at time 1 only, against
+    the forward algorithm written out in numpy at the reported estimates."""
+    df = lta_data(rng, n=80, items=3, times=2)
+    df["y"] = (rng.uniform(size=len(df)) < np.where(df.id % 3 == 0, 0.8, 0.25)).astype(float)
+    f = "y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1 + x"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit(f, df, n_classes=2, family="bernoulli", measured_by="time", measurement_invariance=True,
+                     seed=1, starts=(3, 1), se="none")
+    p = res.params
+    items = ["u0", "u1", "u2"]
+    b = np.array([[p[f"c1,c2#{k}:item[{i}]"] for i in items] for k in (1, 2)])  # (class, item)
+
+    def item_ll(g):  # (class,) log-likelihood of one unit's responses at one time
+        y = g.set_index("item").y.reindex(items).to_numpy()
+        return np.nansum(y * b - np.logaddexp(0, b), axis=1)
+
+    units = df.groupby("id")
+    x = units.x.first().to_numpy()
+    l1 = np.array([item_ll(g[g.time == 1]) for _, g in units])
+    l2 = np.array([item_ll(g[g.time == 2]) for _, g in units])
+    prior1 = log_softmax([p["logit:c1#1:Intercept"], 0.0])
+    lin = p["logit:c2#1:Intercept"] + p["logit:c2#1:x"] * x[:, None] + np.array([p["logit:c2#1:c1#1"], 0.0])
+    trans = np.stack([-np.logaddexp(0, -lin), -np.logaddexp(0, lin)], axis=2)  # (unit, c1, c2) log P(c2 | c1, x)
+    joint = prior1[None, :, None] + trans + l1[:, :, None] + l2[:, None, :]
+    ll = np.logaddexp.reduce(joint.reshape(len(x), -1), axis=1)
+    assert res.llf == pytest.approx(ll.sum(), abs=1e-8)
+    post = np.exp(joint - ll[:, None, None])
+    for c1, c2 in itertools.product(range(2), range(2)):
+        assert np.allclose(res.posterior[f"c1#{c1 + 1}.c2#{c2 + 1}"], post[:, c1, c2], atol=1e-10)
+    pj = (np.exp(prior1)[None, :, None] * np.exp(trans)).mean(axis=0)  # P(c1, c2) over the units
+    assert np.allclose(res.transition_matrix("c2", "c1").to_numpy(), pj / pj.sum(axis=1, keepdims=True), atol=1e-10)
+    # a new unit seen at time 1 only: its time-2 class from the transition alone
+    new = df[(df.id == 0) & (df.time == 1)].assign(id=999)
+    j0 = prior1[:, None] + trans[0] + l1[0][:, None]
+    expect = np.exp(j0 - np.logaddexp.reduce(j0.ravel()))
+    got = res.predict(new, which="posterior").loc[999]
+    for c1, c2 in itertools.product(range(2), range(2)):
+        assert got[f"c1#{c1 + 1}.c2#{c2 + 1}"] == pytest.approx(expect[c1, c2], abs=1e-10)
+
+
 def test_within_between_classes_equal_enumeration(rng):
     """C per student and D per school (eq 22-26), outcome parameters specific to (c, d),
     C regressed on D and on x, D on a school covariate w: enumeration over d and c."""
