@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .api import fit
-from .exceptions import GlmmixError
+from .exceptions import DesignError, GlmmixError
 from .results import MixtureResults
 
 from typing import TYPE_CHECKING
@@ -133,6 +133,10 @@ def three_pl(data: pd.DataFrame, link: str = "logit", *, y: str = "y", item: str
     the same formula) with the guessing class rare and with it favoured, and never reports
     less than the 2PL, its limit as every guessing parameter goes to 0.
     """
+    fixed = sorted(k for k in ("family", "n_classes", "class_specific") if k in kw)
+    if fixed:
+        raise DesignError(f"three_pl() is a 2-class bernoulli model with class_specific=['random'] (eq 43-47); "
+                          f"it does not take {fixed}")
     data = _long(data, items, y, item, id)
     levels = list(pd.Categorical(data[item]).categories)
     f = f"{y} ~ 0 + {item} + rr(0 + {item} | {id}, 1) | class ~ 0 + {item}"

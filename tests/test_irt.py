@@ -94,3 +94,6 @@ def test_refusals(lsat):
     two = SimpleNamespace(params=pd.Series(1.0, index=labels), posterior=pd.DataFrame(columns=["class1"]), special_case=None)
     with pytest.raises(NotImplementedError, match="one-factor"):
         gm.irt_parameters(two)
+    # the 3PL's own settings: a TypeError (family given twice) before
+    with pytest.raises(GlmmixError, match=r"three_pl\(\) is a 2-class bernoulli model .* does not take \['family'\]"):
+        gm.three_pl(lsat, family="gaussian", verbose=False)
