@@ -504,6 +504,12 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
         n_classes = system.S
     else:
         system, re_out, re_cls = _single_class(formula, df, starts, cols, n_classes, units.form, fenc, fitted)
+    if fitted is None and re_cls and units.form == "inside" and len(starts) == len(units.cluster_ids):
+        raise DesignError(
+            f"random terms in the class part group by {cluster_name!r}, but every level of {cluster_name!r} "
+            f"holds one {'unit ' + repr(unit_name) if unit_name else 'row'}: one class per cluster identifies "
+            "only the class probabilities, not the spread of the class logits across clusters; drop the random "
+            "terms (or group by a coarser column)")
     system = ClassSystem([replace(v, Z=compact(v.Z)) for v in system.vars], system.single)
     re_out = [replace(b, Z=compact(b.Z)) for b in re_out]
     re_cls = [replace(b, Z=compact(b.Z)) for b in re_cls]

@@ -127,6 +127,17 @@ def test_class_specific_words_that_name_nothing(long, kw, fragment):
         gm.fit(LCA, long, n_classes=2, family="bernoulli", **kw)
 
 
+def test_random_class_logits_with_one_unit_per_cluster(long):
+    # one class per cluster: the SD of the class logits is not identified; it was reported
+    # (two-level LCA with room = id: sd 0.99 with an SE of 246, no warning)
+    with pytest.raises(DesignError, match=r"every level of 'room' holds one unit 'person'"):
+        gm.fit("y ~ 0 + item | class(person) ~ 1 + (1 | room)", long.assign(room=long.person), n_classes=2,
+               family="bernoulli")
+    with pytest.raises(DesignError, match=r"every level of 'person' holds one row"):
+        gm.fit("y ~ 0 + item | class ~ 1 + (1 | person)", long.drop_duplicates("person"), n_classes=2,
+               family="bernoulli")
+
+
 def test_empty_data(long):
     with pytest.raises(DesignError, match="empty"):
         gm.fit(LCA, long.iloc[:0], n_classes=2, family="bernoulli")
