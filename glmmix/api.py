@@ -10,6 +10,7 @@ import pandas as pd
 from .estimation import FitOptions
 from .exceptions import DesignError
 from .model import MODEL_KEYWORDS, UNSET, MixtureModel, fit_options
+from .params import check_class_specific
 from .results import MixtureResults
 from .validate import check_flag
 
@@ -216,4 +217,6 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
     model_kw = {k: v for k, v in locals().items() if k in MODEL_KEYWORDS}
     model = MixtureModel.from_formula(formula, data, n_classes, family, link, **model_kw,
                                       integration_seed=opts.seed if options is None else None)
+    check_class_specific(model.design.formula, model.design.family, class_specific, invariant)
+    model.layout.check_classes_differ(invariant, fix, equal)
     return model.fit(se=se, options=opts, start_params=start_params, start_from=start_from, start_values=start_values)

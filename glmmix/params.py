@@ -149,18 +149,21 @@ def _invariant_measurement(design) -> str:
     return ",".join(cs.vars[design.mgroups[g][0]].name for g in single)
 
 
-def _check_class_specific(design, class_specific, invariant) -> None:
+def check_class_specific(parsed, family, class_specific, invariant) -> None:
     """``class_specific`` and ``invariant`` words that name nothing in this model are refused
     (a residual SD of a family without one, random effects of a model without them): they
-    would change nothing while the caller believes they did."""
-    fam = design.family
-    words = {"sigma": fam.has_residual_sd, "thresholds": bool(fam.thresholds),
-             "random": bool(design.re_out)}
+    would change nothing while the caller believes they did. (``glmmix.fit`` calls it; the
+    simpler models of the start search inherit the words and are not refused.)"""
+    from .random_effects import random_terms
+
+    part = parsed.outcome_part
+    words = {"sigma": family.has_residual_sd, "thresholds": bool(family.thresholds),
+             "random": bool(random_terms(part))}
     for arg, given in (("class_specific", class_specific), ("invariant", invariant)):
         for t in given or ():
             if t in words and not words[t] and not (arg == "invariant" and t == "random"):
-                what = {"sigma": f"family {fam.name!r} has no residual SD",
-                        "thresholds": f"family {fam.name!r} has no thresholds",
+                what = {"sigma": f"family {family.name!r} has no residual SD",
+                        "thresholds": f"family {family.name!r} has no thresholds",
                         "random": "the outcome part has no random effects or factors"}[t]
                 raise DesignError(f"{arg}={list(given)!r} names {t!r}, but {what}: it would change nothing")
 
@@ -185,7 +188,6 @@ class ParamLayout:
         #: several class variables: one set of measurement parameters for all times (eq 11)
         self.measurement_invariance = False
         cls = self._class_label
-        _check_class_specific(design, class_specific, invariant)
         if self.multi:
             return self._init_multi(design, invariant, class_specific, fix, equal, measurement_invariance)
         if measurement_invariance:
@@ -244,13 +246,14 @@ class ParamLayout:
                     union(eb.offset + e, eb.offset + k * E + e)
 
         self._finish(find, union, fix, equal, fam, K)
-        self._check_classes_differ(K, invariant, fix, equal)
 
-    def _check_classes_differ(self, K, invariant, fix, equal) -> None:
-        """Refuse a mixture whose classes share every outcome parameter: they cannot be told
-        apart, so the class logits are not identified (any proportions give the one-class
-        likelihood) and their information is singular."""
-        if K < 2:
+    def check_classes_differ(self, invariant=(), fix=None, equal=None) -> None:
+        """Refuse a mixture with one class variable whose classes share every outcome
+        parameter: they cannot be told apart, so the class logits are not identified (any
+        proportions give the one-class likelihood) and their information is singular.
+        (``glmmix.fit`` calls it; the simpler models of the start search are not refused.)"""
+        K = self.n_classes
+        if K < 2 or self.multi:
             return
 
         def token(i):
