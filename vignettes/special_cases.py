@@ -1,7 +1,7 @@
 """Vignette: one model, many names: LCA, GoM, FMA, FMA-GoM, 2PL and 3PL on LSAT and carcinoma.
 
-Run:  python vignettes/special_cases.py     (about 6 minutes: 355 s, 304 s of CPU, measured;
-      GLMMIX_VIGNETTE_QUICK=1 for less)
+Run:  python vignettes/special_cases.py     (its fits: 129 s, 51 s of CPU, measured on 2 shared
+      cores under load; GLMMIX_VIGNETTE_QUICK=1 for less)
 
 Every model is a formula (Asparouhov & Muthen, Sections 7-9); the helpers print the formula
 they fit. The comparison table has the form of the paper's Tables 5 and 6, and the profile
