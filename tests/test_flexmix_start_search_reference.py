@@ -47,17 +47,30 @@ def _fit(case, **kw):
         return gm.fit(bench.LCA, _long(case), n_classes=bench.CASES[case][2], family="bernoulli", se="none", **kw)
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_reference_records_its_search(case):
-    rec = REF[case]
+def _array(values):
+    return np.array([np.nan if v is None else v for v in values], float)
+
+
+@pytest.mark.parametrize("key", list(REF))
+def test_reference_records_its_search(key):
+    # every recorded run, also those with flexmix's default control ("CASE (flexmix default
+    # control)"), whose starts were each continued by EM to 1e-10
+    rec = REF[key]
     st = rec["starts"]
-    ll = np.array([np.nan if v is None else v for v in st["loglik"]])
+    ll = _array(st["loglik"])
     assert len(ll) == st["n"] and np.count_nonzero(np.isfinite(ll)) == st["n_with_K_classes"]
     assert sum(st["maxima"]["n"]) == st["n_with_K_classes"]
     assert np.nanmax(ll) == pytest.approx(st["best_loglik"])
     assert np.count_nonzero(ll > st["best_loglik"] - st["same_maximum_within"]) == st["n_reaching_best"]
-    # EM continued from the best start moves less than the grouping tolerance
-    assert rec["best"]["loglik"] == pytest.approx(st["best_loglik"], abs=st["same_maximum_within"])
+    if "starts_continued" in rec:
+        cont = _array(rec["starts_continued"]["loglik"])
+        assert np.array_equal(np.isnan(cont), np.isnan(ll)) and np.all(cont[np.isfinite(ll)] >= ll[np.isfinite(ll)])
+        assert sum(rec["starts_continued"]["maxima"]["n"]) == st["n_with_K_classes"]
+        # flexmix's defaults stop short of the maximum: the continued starts reach glmmix's best
+        assert np.nanmax(cont) == pytest.approx(bench.BEST_KNOWN[key.split(" (")[0]][0], abs=1e-3)
+    else:
+        # EM continued from the best start moves less than the grouping tolerance
+        assert rec["best"]["loglik"] == pytest.approx(st["best_loglik"], abs=st["same_maximum_within"])
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -82,3 +95,19 @@ def test_default_fit_reaches_flexmix_best(case):
     r = _fit(case, seed=1)
     assert r.llf >= rec["best"]["loglik"] - 2e-4
     assert r.llf == pytest.approx(bench.BEST_KNOWN[case][0], abs=1e-3) and r.search.best_replicated
+
+
+def test_flexmix_given_glmmix_time():
+    # benchmarks/flexmix_same_time.py: flexmix's recorded starts cut into blocks of as many
+    # starts as fit in glmmix's CPU time, a block reaching the best when its best start does
+    from benchmarks import flexmix_same_time as same
+
+    ll = np.array([-1.0, 0.0, np.nan, -1.0, -1.0, np.nan, 0.0])
+    assert same.blocks_reaching(ll, 3, 0.0) == (1, 2) and same.blocks_reaching(ll, 1, 0.0) == (2, 7)
+    rec = REF["VerbAgg K=3"]
+    per_start = float(np.median(rec["starts"]["cpu_seconds"]))
+    row = same.same_time_row("VerbAgg K=3", rec, [10 * per_start + 1e-9] * 3, [-4028.6114, -4028.8038, -4028.6114])
+    st = rec["starts"]
+    assert row["n in glmmix's time"] == 10 and row["glmmix default"] == "2/3"
+    assert row["flexmix starts reaching"] == row["as they stop"] == f"{st['n_reaching_best']}/{st['n']}"
+    assert row["blocks of n reaching"].endswith(f"/{st['n'] // 10}")
