@@ -129,6 +129,12 @@ def constraint_matrix(r_matrix, names) -> tuple[np.ndarray, np.ndarray]:
 SCALE_LABEL = re.compile(r"(?:^|:)(?:residual )?(?:sd|loading\d*)\((.+)\)$")
 
 
+#: labels of parameters that cannot be negative (random-effect and residual SDs) and of
+#: correlations, whose Wald intervals are cut at the edge of the parameter space
+NONNEGATIVE_LABEL = re.compile(r"(?:^|:)(?:(?:residual )?sd\(.+\)|sigma(?:\[.+\])?)$")
+CORRELATION_LABEL = re.compile(r"(?:^|:)cor\(.+\)$")
+
+
 def _inputs(params, cov, r_matrix):
     names = list(params.index)
     R, q = constraint_matrix(r_matrix, names)
@@ -199,10 +205,19 @@ class WaldInference:
         -------
         DataFrame
             Columns ``0`` (lower limits) and ``1`` (upper limits), as statsmodels names them
-            for labelled parameters; NaN where a parameter has no standard error.
+            for labelled parameters; NaN where a parameter has no standard error. Intervals
+            of SDs end at 0 and those of correlations at -1 and 1: the Wald interval within
+            the parameter space (an SD of 0.2 with SE 0.3 has the interval [0, 0.79], not
+            [-0.39, 0.79]).
         """
         z = stats.norm.ppf(1 - alpha / 2)
-        lo, hi = self.params - z * self.bse, self.params + z * self.bse
+        lo = (self.params - z * self.bse).to_numpy(dtype=float)
+        hi = (self.params + z * self.bse).to_numpy(dtype=float)
+        labels = [str(a) for a in self.params.index]
+        sd = np.array([bool(NONNEGATIVE_LABEL.search(a)) for a in labels], dtype=bool)
+        cor = np.array([bool(CORRELATION_LABEL.search(a)) for a in labels], dtype=bool)
+        lo = np.where(sd, np.maximum(lo, 0.0), lo)
+        lo, hi = np.where(cor, np.maximum(lo, -1.0), lo), np.where(cor, np.minimum(hi, 1.0), hi)
         return pd.DataFrame({0: lo, 1: hi}, index=self.params.index)
 
     def wald_test(self, r_matrix: str | list | np.ndarray | tuple, scalar: bool = True) -> ContrastResults:

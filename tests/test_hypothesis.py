@@ -103,3 +103,25 @@ def test_a_wald_test_of_an_sd_at_zero_warns_of_the_boundary():
         warnings.simplefilter("error")  # hypotheses away from the boundary: no warning
         res.wald_test("x = 0")
         res.wald_test("sd(g:Intercept) = 0.5")
+
+
+def test_intervals_stay_in_the_parameter_space():
+    """Wald intervals of SDs end at 0 and of correlations at +-1; other labels (loadings,
+    coefficients, class logits) keep params +- z se."""
+    from glmmix.hypothesis import WaldInference
+
+    class Fit(WaldInference):
+        params = pd.Series([0.2, 0.9, -0.95, 0.1, -0.3, 0.5, 0.4],
+                           index=["sd(g:Intercept)", "cor(g:x,Intercept)", "class2:cor(g:x,Intercept)",
+                                  "class1:sigma", "loading(id:f1)", "x", "residual sd(g:x)"])
+        bse = pd.Series([0.3, 0.2, 0.1, 0.2, 0.3, 0.4, 0.1], index=params.index)
+
+    ci = Fit().conf_int()
+    z = stats.norm.ppf(0.975)
+    raw = pd.DataFrame({0: Fit.params - z * Fit.bse, 1: Fit.params + z * Fit.bse})
+    want = raw.copy()
+    want.loc[["sd(g:Intercept)", "class1:sigma"], 0] = 0.0
+    want.loc["cor(g:x,Intercept)", 1] = 1.0
+    want.loc["class2:cor(g:x,Intercept)", 0] = -1.0
+    np.testing.assert_allclose(ci.to_numpy(), want.to_numpy(), rtol=1e-12)
+    assert ci.loc["loading(id:f1)", 0] < -0.8 and ci.loc["x", 0] < 0  # no cut

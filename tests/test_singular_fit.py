@@ -32,6 +32,16 @@ def test_sd_at_zero_is_a_singular_fit():
     assert res.llf == pytest.approx(ref["logLik_glm"], abs=1e-4)
     assert abs(res.params["sd(g:Intercept)"]) < 1e-3
     assert "singular fit" in str(res.summary())
+    # the Wald interval of the SD ends at 0 (its lower limit sd - 1.96 se would be negative);
+    # the fixed effects' intervals are the plain Wald ones
+    ci = res.conf_int()
+    z = 1.959963984540054
+    sd, se = res.params["sd(g:Intercept)"], res.bse["sd(g:Intercept)"]
+    assert sd - z * se < 0
+    assert ci.loc["sd(g:Intercept)", 0] == 0.0
+    assert ci.loc["sd(g:Intercept)", 1] == pytest.approx(sd + z * se, rel=1e-12)
+    np.testing.assert_allclose(ci.loc["x"], res.params["x"] + np.array([-z, z]) * res.bse["x"], rtol=1e-12)
+    assert res.params_table().loc["sd(g:Intercept)", "[0.025"] == 0.0
 
 
 def test_regular_fits_and_perfect_correlation():
