@@ -91,6 +91,8 @@ def wide_to_long(
         if name in keep or name == id:
             raise DesignError(f"output column {name!r} clashes with an input column; choose another name")
 
+    _check_item_types(df, items, id, keep)
+
     # Step 2: melt, drop missing responses, order by unit then item.
     long = df.melt(id_vars=[id] + keep, value_vars=items, var_name=item_name, value_name=value_name)
     n_missing = int(long[value_name].isna().sum())
@@ -113,6 +115,26 @@ def wide_to_long(
         print(f"wide_to_long: {len(long)} responses from {df.shape[0]} units and {len(items)} items; "
               f"{n_missing} missing response(s) dropped")
     return long
+
+
+def _check_item_types(df: pd.DataFrame, items: list, id: str, keep: list) -> None:
+    """Item columns must melt into one outcome column of one kind: numbers (bool items, 0/1,
+    join numeric ones as 0/1 integers, in place) or all text/categories (for the user to code);
+    text among numeric items (often an id or a covariate read as an item) is refused by name."""
+    kind = {c: ("bool" if pd.api.types.is_bool_dtype(df[c].dtype) else
+                "number" if pd.api.types.is_numeric_dtype(df[c].dtype) else "other") for c in items}
+    if "number" in kind.values() or ("bool" in kind.values() and "other" in kind.values()):
+        other = [c for c in items if kind[c] == "other"]
+        if other:
+            hint = (f"pass id={other[0]!r} if it identifies the units, keep=[...] for covariates, "
+                    if id == "id" and df[id].equals(pd.Series(np.arange(1, len(df) + 1), index=df.index)) else
+                    "pass keep=[...] for covariates, ")
+            raise DesignError(
+                f"item column(s) {other[:5]} are not numeric (dtype {df[other[0]].dtype}) while the other items are: "
+                f"{hint}or items=[...] for the item columns; code text answers as numbers first")
+        for c in items:
+            if kind[c] == "bool":
+                df[c] = df[c].astype(np.int8)
 
 
 def formula_variables(parsed) -> set[str]:

@@ -40,6 +40,25 @@ def test_wide_to_long_errors(kwargs, fragment):
         gm.wide_to_long(wide, **kwargs)
 
 
+def test_wide_to_long_item_types():
+    """bool items join numeric ones as 0/1 (a numeric outcome, fitted as the 0/1 data are);
+    a text column among numeric items (an id left out of id=) is refused by name."""
+    rng = np.random.default_rng(2)
+    num = pd.DataFrame(rng.integers(0, 2, size=(60, 4)), columns=["a", "b", "c", "d"]).astype(float)
+    num.iloc[3, 1] = np.nan
+    mixed = num.assign(a=num["a"].astype(bool))
+    long = gm.wide_to_long(mixed)
+    assert pd.api.types.is_float_dtype(long["y"]) and set(long["y"]) == {0.0, 1.0}
+    pd.testing.assert_frame_equal(long, gm.wide_to_long(num))
+    with pytest.raises(DesignError, match=r"item column\(s\) \['pid'\] are not numeric.*pass id='pid'"):
+        gm.wide_to_long(num.assign(pid=[f"p{i}" for i in range(60)]))
+    with pytest.raises(DesignError, match=r"\['pid'\] are not numeric.*keep="):
+        gm.wide_to_long(num.assign(pid=[f"p{i}" for i in range(60)], k=range(60)), id="k")
+    # text-only items stay as they are (the outcome check of fit() names them)
+    text = pd.DataFrame({"q1": ["yes", "no"], "q2": ["no", "no"]})
+    assert gm.wide_to_long(text)["y"].tolist() == ["yes", "no", "no", "no"]
+
+
 def test_wide_to_long_duplicate_ids():
     with pytest.raises(DesignError, match="repeats"):
         gm.wide_to_long(pd.DataFrame({"pid": [1, 1], "u1": [1, 0]}), items=["u1"], id="pid")
