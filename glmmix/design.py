@@ -748,7 +748,8 @@ def _check_runs_nested(df, ucodes, first_seen, unit_name, cluster_name) -> None:
         raise DesignError(
             f"{unit_name!r} is not nested in {cluster_name!r}: {unit_name} = {plain(label)!r} appears in several "
             f"levels of {cluster_name!r}. Units must be nested in clusters (crossed grouping is not "
-            "supported); check the id columns"
+            f"supported); if the {unit_name!r} values restart within each {cluster_name!r}, give units ids "
+            f"unique across clusters (e.g. a column of {cluster_name} and {unit_name} joined)"
         )
 
 
