@@ -308,8 +308,16 @@ class ParamLayout:
         for r in np.unique(roots):
             members = roots == r
             vals = fixed_val[members]
-            if np.isfinite(vals).any():
-                fixed_val[members] = vals[np.isfinite(vals)][0]
+            given = vals[np.isfinite(vals)]
+            if given.size and np.any(given != given[0]):
+                labs = [self.full_labels[i] for i in np.flatnonzero(members & np.isfinite(fixed_val))]
+                raise DesignError(
+                    "fix gives parameters that are equal in the model different values: "
+                    + ", ".join(f"{a} = {plain(v)}" for a, v in zip(labs, given))
+                    + " (tied by equal= or because the term is the same in every class); fix them to one "
+                    "value, or untie them (class_specific=, or leave them out of equal=)")
+            if given.size:
+                fixed_val[members] = given[0]
         free_roots = [r for r in np.unique(roots) if not np.isfinite(fixed_val[r])]
         rmap = {r: i for i, r in enumerate(free_roots)}
         self.free_idx = np.array([rmap.get(r, -1) for r in roots], dtype=np.intp)

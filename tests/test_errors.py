@@ -247,6 +247,22 @@ def test_a_negative_sd_cannot_be_fixed():
                                      fix={"sd(herd:Intercept)": -0.5})
 
 
+def test_tied_parameters_fixed_to_different_values_are_refused(long):
+    """Tied by equal= or by a class-invariant term: one value or a clear error (the second
+    value was silently replaced by the first)."""
+    with pytest.raises(DesignError, match=r"class1:item\[a\] = 0.0, class2:item\[a\] = 1.0 \(tied by equal="):
+        gm.MixtureModel.from_formula(LCA, long, n_classes=2, family="bernoulli",
+                                     fix={"class1:item[a]": 0.0, "class2:item[a]": 1.0},
+                                     equal=[["class1:item[a]", "class2:item[a]"]])
+    with pytest.raises(DesignError, match=r"class1:item\[a\] = -1.0, class2:item\[a\] = 1.0"):
+        gm.MixtureModel.from_formula(LCA, long, n_classes=2, family="bernoulli", invariant=["item"],
+                                     fix={"class1:item[a]": -1.0, "class2:item[a]": 1.0})
+    m = gm.MixtureModel.from_formula(LCA, long, n_classes=2, family="bernoulli",
+                                     fix={"class1:item[a]": 0.5, "class2:item[a]": 0.5},
+                                     equal=[["class1:item[a]", "class2:item[a]"]])
+    assert m.likelihood.layout.n_free == 2 * long["item"].nunique() - 2 + 1
+
+
 def test_fixing_a_correlation_names_the_spellings_that_do_it():
     from conftest import REF
 
