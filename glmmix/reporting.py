@@ -9,6 +9,8 @@ built from. Delta-method SEs throughout (``inference.delta_cov``).
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from .identification import SINGULAR_TOL
@@ -307,6 +309,24 @@ def correlations_at_one(labels, values) -> list[int]:
             and np.sqrt(max(0.0, 1.0 - float(values[i]) ** 2)) < SINGULAR_TOL]
 
 
+def data_digest(d) -> str | None:
+    """A fingerprint of the outcome data a fit used: the multiset of its rows' outcomes (with
+    binomial trials), whatever the row order. Fits of one data set share it; two fits whose
+    fingerprints differ were fitted to different outcomes (another column, other rows), which
+    likelihood-ratio tests and information criteria must not compare. None where the rows are
+    not in memory (a dask design)."""
+    if not isinstance(d.y, np.ndarray):
+        return None
+    cols = [np.asarray(d.y, dtype=float) + 0.0]  # + 0.0: -0.0 and 0.0 alike
+    if isinstance(d.aux.trials, np.ndarray):
+        cols.append(np.asarray(d.aux.trials, dtype=float) + 0.0)
+    order = np.lexsort(cols[::-1])
+    h = hashlib.sha256()
+    for c in cols:
+        h.update(np.ascontiguousarray(c[order]).tobytes())
+    return h.hexdigest()[:16]
+
+
 def results_state(lik, fr, cov_free, se_type, opts) -> dict:
     """What a :class:`~glmmix.results.MixtureResults` reports, from the likelihood, the
     estimation's FitResult and the free parameters' covariance; the entries of
@@ -347,6 +367,7 @@ def results_state(lik, fr, cov_free, se_type, opts) -> dict:
         "se_type": se_type,
         "llf": fr.ll,
         "nobs": d.n_rows,
+        "data_digest": data_digest(d),
         "n_units": d.n_units,
         "n_dropped": d.n_dropped,
         "n_units_dropped": d.n_units_dropped,

@@ -27,6 +27,13 @@ if TYPE_CHECKING:  # names for the type hints only
     from .model import MixtureModel
 
 
+def other_outcomes(a, b) -> bool:
+    """Whether two results were fitted to different outcome data (their fingerprints,
+    ``data_digest``, differ; unknown fingerprints do not count as different)."""
+    da, db = getattr(a, "data_digest", None), getattr(b, "data_digest", None)
+    return da is not None and db is not None and da != db
+
+
 class MixtureResults(WaldInference):
     """Results of :func:`glmmix.fit`.
 
@@ -67,6 +74,10 @@ class MixtureResults(WaldInference):
         self.theta = np.asarray(state["theta"], float)
         self.llf = float(state["llf"])
         self.nobs = int(state["nobs"])
+        digest = state.get("data_digest")
+        #: a fingerprint of the outcomes fitted (their multiset; see reporting.data_digest): fits to
+        #: different outcome data differ in it; None when unknown
+        self.data_digest = None if digest is None else str(digest)
         self.n_units = int(state["n_units"])
         #: rows dropped because their outcome is missing
         self.n_dropped = int(state.get("n_dropped") or 0)

@@ -71,6 +71,7 @@ from scipy import integrate, stats
 
 from .exceptions import GlmmixError
 from .progress import run_jobs
+from .results import other_outcomes
 from .weights import refuse_weighted, score_copies
 
 from typing import TYPE_CHECKING
@@ -135,6 +136,9 @@ def _check_pair(small, big, what, frequency_ok=False):
         raise SelectionError("small and big were not fitted to the same data: "
                              f"{small.n_clusters} vs {big.n_clusters} independent units, "
                              f"{small.nobs} vs {big.nobs} rows")
+    if other_outcomes(small, big):
+        raise SelectionError("small and big were not fitted to the same data: their outcome values differ "
+                             "(another outcome column or other rows, of the same number)")
     if big.family != small.family or big.link != small.link:
         raise SelectionError("small and big must have the same family and link")
     if small.formula != big.formula:  # K-1 classes as the restriction of K: the same model otherwise

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from .api import fit
 from .exceptions import DesignError, GlmmixError
-from .results import MixtureResults
+from .results import MixtureResults, other_outcomes
 
 from typing import TYPE_CHECKING
 
@@ -213,6 +213,10 @@ def compare(results: dict | list) -> pd.DataFrame:
         if r.nobs != r0.nobs:
             raise GlmmixError(f"{name!r} was fitted to {r.nobs} rows and {first!r} to {r0.nobs}: information "
                               "criteria compare models of the same data only")
+        if other_outcomes(r, r0):
+            raise GlmmixError(f"{name!r} and {first!r} were fitted to different outcome values (another outcome "
+                              "column or other rows, of the same number): information criteria compare models of "
+                              "the same data only")
     rows = []
     for name, r in results.items():
         rows.append({"model": name, "log-likelihood": r.llf, "parameters": r.df_model, "AIC": r.aic,
@@ -445,6 +449,10 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
         raise HypothesisError("lrtest(restricted, full): the models were not fitted to the same data "
                               f"({restricted.nobs} and {full.nobs} rows, weights {restricted.weighting} and "
                               f"{full.weighting})")
+    if other_outcomes(restricted, full):
+        raise HypothesisError("lrtest(restricted, full): the models were not fitted to the same data: both have "
+                              f"{full.nobs} rows, but their outcome values differ (another outcome column or "
+                              "other rows)")
     stat = 2.0 * (full.llf - restricted.llf)
     df = full.df_model - restricted.df_model
     if df <= 0:

@@ -184,7 +184,7 @@ def test_blrt_reproducible_in_parallel_and_in_the_table(capsys):
     assert enum.table.loc[2, "BLRT p"] == again.pvalue and "BLRT p" in enum.summary()
 
 
-def test_selection_errors(carcinoma):
+def test_selection_errors(carcinoma, tmp_path):
     long, enum = carcinoma
     with pytest.raises(GlmmixError, match="more classes"):
         gm.lmr_test(enum.fits[3], enum.fits[2])
@@ -195,6 +195,26 @@ def test_selection_errors(carcinoma):
     other = gm.fit(LCA, long.iloc[:-7], n_classes=3, family="bernoulli", seed=1, se="none")
     with pytest.raises(GlmmixError, match="same data"):
         gm.lmr_test(enum.fits[2], other)
+    # as many rows, other outcome values (the items reversed): refused by LMR, lrtest and compare,
+    # also after saving and loading; the same data in another row order are the same data
+    flipped = gm.fit(LCA, long.assign(y=1 - long["y"]), n_classes=3, family="bernoulli", seed=1, se="none")
+    assert flipped.nobs == enum.fits[2].nobs
+    with pytest.raises(GlmmixError, match="outcome values differ"):
+        gm.lmr_test(enum.fits[2], flipped)
+    with pytest.raises(GlmmixError, match="outcome values differ"):
+        gm.lrtest(enum.fits[2], flipped)
+    with pytest.raises(GlmmixError, match="different outcome values"):
+        gm.compare([enum.fits[2], flipped])
+    flipped.save(tmp_path / "flipped.json")
+    back = gm.load_results(tmp_path / "flipped.json")
+    assert back.data_digest == flipped.data_digest
+    with pytest.raises(GlmmixError, match="outcome values differ"):
+        gm.lrtest(enum.fits[2], back)
+    shuffled = gm.fit(LCA, long.sample(frac=1.0, random_state=2), n_classes=3, family="bernoulli", seed=1,
+                      se="none")
+    assert shuffled.data_digest == enum.fits[3].data_digest
+    assert list(gm.compare([enum.fits[2], shuffled]).index) == ["latent class analysis (LCA) (2 classes)",
+                                                                "latent class analysis (LCA) (3 classes)"]
     with pytest.raises(GlmmixError, match="same formula"):
         gm.lmr_test(enum.fits[2], gm.fit("y ~ 1 + item | class(id) ~ 1", long, n_classes=3, family="bernoulli",
                                          seed=1, starts=(2, 1), se="none"))
