@@ -345,9 +345,15 @@ def check_residual_separable(design) -> None:
     as many effects as rows, cannot be told from the residual: only the sum of their
     variances is identified, and any split of it is a maximum. lmer refuses such models
     (its checks of the number of levels and of random effects against the number of
-    observations); so does glmmix, by name. Other families have no residual to confound
-    (an observation-level random effect for overdispersion is a model of its own)."""
-    if not design.family.has_residual_sd or not design.re_out:
+    observations); so does glmmix, by name. A binary or ordinal outcome with one response per
+    group has no within-group information on the group effects either (probit: not identified
+    at all; logit: only through the link's tails): refused too. Counts and binomial outcomes
+    with trials have none of this (an observation-level random effect for overdispersion is a
+    model of its own)."""
+    fam = design.family
+    trials = design.aux.trials
+    binary = fam.thresholds or (fam.uses_trials and (not isinstance(trials, np.ndarray) or bool(np.all(trials <= 1))))
+    if not (fam.has_residual_sd or binary) or not design.re_out:
         return
     n = design.n_rows
     for b in design.re_out:
@@ -356,6 +362,15 @@ def check_residual_separable(design) -> None:
         else:
             n_levels = design.n_clusters
         q = b.d if b.structure == "rr" else b.Z.shape[1]
+        if binary and n_levels >= n:
+            raise DesignError(
+                f"random term {b.term!r}: its grouping {b.group!r} has {n_levels} levels for {n} rows with an "
+                "observed outcome, one binary (or ordinal) response per group, where a group's effect is not "
+                "identified: with the probit link only the coefficients divided by sqrt(1 + sd^2) are, with the "
+                "logit link the SD rests on the shape of the link's tails alone; "
+                "drop the term, or group the rows coarser")
+        if binary:
+            continue
         if n_levels >= n:
             raise DesignError(
                 f"random term {b.term!r}: its grouping {b.group!r} has {n_levels} levels for {n} rows with an "
