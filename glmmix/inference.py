@@ -228,7 +228,11 @@ def jacobian(fun, theta, rel_step=1e-6, scale=None):
     """Jacobian of a vector function by central differences (cheap maps only).
 
     Steps are ``rel_step * max(scale_i, |theta_i|)``; ``scale`` (default 1) is a typical
-    size of each coordinate, such as its standard error.
+    size of each coordinate, such as its standard error. Where the central step would cross
+    zero (|theta_i| below the step) the difference is one-sided, away from zero: the natural
+    maps have their kinks at zero (an SD is |L| of its Cholesky entry), and a difference
+    across the kink gives |L|'s slope as L / h instead of 1 (an SD at a singular fit, 6.5e-8,
+    had its SE shrunk from 0.30 to 0.065).
     """
     theta = np.asarray(theta, float)
     scale = np.ones(theta.size) if scale is None else np.asarray(scale, float)
@@ -237,6 +241,11 @@ def jacobian(fun, theta, rel_step=1e-6, scale=None):
     for i in range(theta.size):
         h = rel_step * max(scale[i], abs(theta[i]))
         tp, tm = theta.copy(), theta.copy()
+        if abs(theta[i]) < h:
+            h = h if theta[i] >= 0 else -h
+            tp[i] += h
+            J[:, i] = (np.asarray(fun(tp)) - f0).ravel() / h
+            continue
         tp[i] += h
         tm[i] -= h
         J[:, i] = (np.asarray(fun(tp)) - np.asarray(fun(tm))).ravel() / (2 * h)
