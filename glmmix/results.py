@@ -523,6 +523,36 @@ class MixtureResults(WaldInference):
         return entropy_by_class(self.posterior, self.unit_weight)
 
     # ------------------------------------------------------------------ tables
+    def conf_int(self, alpha: float = 0.05, method: str = "wald", params=None) -> pd.DataFrame:
+        """Confidence intervals, indexed by parameter (columns ``0`` and ``1``, statsmodels' names).
+
+        Parameters
+        ----------
+        alpha : float
+            The intervals have coverage 1 - alpha.
+        method : {"wald", "profile"}
+            ``"wald"`` (default): ``params +- z(1 - alpha/2) bse``, SDs' ending at 0 and
+            correlations' at +-1; NaN where a parameter has no standard error.
+            ``"profile"``: profile-likelihood intervals, {v : 2 (llf - pl(v)) <= chi2_1(1 - alpha)}
+            with pl(v) the log-likelihood maximised with the parameter fixed at v (lme4's
+            ``confint(method = "profile")``); every limit refits the model a few times, so
+            ``params=`` can name the parameters wanted. Parameters that ``fix=`` cannot hold
+            (correlations of correlated effects, thresholds) and boundary estimates get NaN,
+            with a warning. See :mod:`glmmix.proflik`.
+        params : str or list of str, optional
+            With ``method="profile"``: the parameters to profile (default: all).
+        """
+        if method == "wald":
+            if params is not None:
+                raise GlmmixError("params= selects parameters to profile (method='profile'); Wald intervals "
+                                  "are computed for all")
+            return super().conf_int(alpha)
+        if method != "profile":
+            raise GlmmixError(f"method must be 'wald' or 'profile', not {method!r}")
+        from .proflik import profile_intervals
+
+        return profile_intervals(self, alpha, params)
+
     def params_table(self, alpha: float = 0.05) -> pd.DataFrame:
         """The coefficient table of the summary as a DataFrame: estimate, standard error, z,
         p-value and (1 - alpha) confidence limits; boundary estimates have NaN inference."""

@@ -123,7 +123,7 @@ LAYERS = [
     {"reporting", "persist", "predict"},
     {"results"},
     {"model"},
-    {"api", "simulate", "plots"},
+    {"api", "simulate", "plots", "proflik"},
     {"special", "selection"},
     {"irt", "threestep"},
     {"__init__", "cli"},
