@@ -95,7 +95,7 @@ class _Profile:
         return np.nan
 
 
-def profile_intervals(res, alpha: float = 0.05, params=None) -> pd.DataFrame:
+def profile_intervals(res, alpha: float = 0.05, params: str | list | None = None) -> pd.DataFrame:
     """Profile-likelihood intervals; see :meth:`glmmix.results.MixtureResults.conf_int`."""
     if not (isinstance(alpha, (float, int)) and 0 < alpha < 1):
         raise GlmmixError(f"alpha must be a number in (0, 1), not {alpha!r}")

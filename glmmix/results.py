@@ -523,7 +523,7 @@ class MixtureResults(WaldInference):
         return entropy_by_class(self.posterior, self.unit_weight)
 
     # ------------------------------------------------------------------ tables
-    def conf_int(self, alpha: float = 0.05, method: str = "wald", params=None) -> pd.DataFrame:
+    def conf_int(self, alpha: float = 0.05, method: str = "wald", params: str | list | None = None) -> pd.DataFrame:
         """Confidence intervals, indexed by parameter (columns ``0`` and ``1``, statsmodels' names).
 
         Parameters
