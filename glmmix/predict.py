@@ -184,7 +184,15 @@ def _refuse_ambiguous(res, newdata, out, probs):
     user's choice, not a default: refused unless both give the same predictions."""
     from .design import grouping_parts
 
-    if res.model is None:
+    if res.model is None:  # a loaded result keeps its units' posteriors but not their responses
+        unit = res.posterior.index.name
+        if unit is not None and unit in newdata.columns and newdata[unit].isin(res.posterior.index).any():
+            raise DesignError(
+                f"which='conditional': newdata has observed outcomes and names {unit!r} values that were fitted "
+                f"(e.g. {plain(newdata[unit][newdata[unit].isin(res.posterior.index)].iloc[0])!r}); a loaded "
+                "result cannot check that newdata's rows are all their responses, so say "
+                "responses='newdata' to condition on the rows given (the fitted responses need the result "
+                "fitted in this session)")
         return
     d = res.model.likelihood.design
     name = d.cluster_name if d.re_out else d.unit_name

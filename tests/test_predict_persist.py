@@ -276,7 +276,15 @@ def test_posterior_of_new_units(carcinoma, tmp_path):
     with pytest.raises(DesignError, match="outcome column"):
         res.predict(new.drop(columns="y"), which="posterior")
     res.save(tmp_path / "c.json")  # a loaded result classifies alike
-    np.testing.assert_allclose(gm.load_results(tmp_path / "c.json").predict(new, which="posterior"), post, atol=1e-14)
+    back = gm.load_results(tmp_path / "c.json")
+    np.testing.assert_allclose(back.predict(new, which="posterior"), post, atol=1e-14)
+    # new units' conditional predictions alike; fitted units' rows with outcomes need responses=
+    # (a loaded result has not the fitted responses to compare them with)
+    np.testing.assert_allclose(back.predict(with_na, which="conditional"), cond, rtol=1e-12)
+    with pytest.raises(DesignError, match="loaded result cannot check.*responses='newdata'"):
+        back.predict(long.head(3), which="conditional")
+    np.testing.assert_allclose(back.predict(long, which="conditional", responses="newdata"),
+                               res.predict(long, which="conditional"), rtol=1e-10)
 
 
 def test_modal_class_table_and_entropy_by_class(carcinoma):
