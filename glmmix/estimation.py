@@ -832,6 +832,10 @@ def _run(fn, args_list, opts: FitOptions, desc=""):
 
 #: split starts completed besides the best split of each class (:meth:`_Search.best_candidates`)
 SPLITS_EXTRA = 1
+#: EM iterations of the split starts' stage one (random starts: ``stage1_iter``): a split begins at
+#: the K - 1 class maximum, and 5 iterations rank the splits of each class as well as 10 for the
+#: LCAs of ``benchmarks/start_search.py`` (seeds 1-20 at the best known maximum either way)
+SPLIT_STAGE1_ITER = 5
 #: stage-one starts of the adaptive search: for the cheapest models, and at least
 STAGE1_MAX, STAGE1_MIN = 45, 20
 
@@ -911,12 +915,13 @@ class _Search:
             out.append((th, "random" if origin == "centre" else f"around {origin}"))
         return out
 
-    def stage_one(self, drawn):
-        """Partial optimization of [(theta, origin)]; returns [(index, theta after stage one)],
-        best first."""
+    def stage_one(self, drawn, n_iter=None):
+        """Partial optimization of [(theta, origin)] (``n_iter`` EM iterations, default
+        ``stage1_iter``); returns [(index, theta after stage one)], best first."""
         opts = self.opts
-        say(opts.verbose, f"starts: {len(drawn)} starting sets, {opts.stage1_iter} EM iterations each (stage one)")
-        out = _run(_guarded, [(_stage1, self.lik1, self.adapt0, t, opts.stage1_iter, opts.em_tol) for t, _ in drawn],
+        n_iter = opts.stage1_iter if n_iter is None else n_iter
+        say(opts.verbose, f"starts: {len(drawn)} starting sets, {n_iter} EM iterations each (stage one)")
+        out = _run(_guarded, [(_stage1, self.lik1, self.adapt0, t, n_iter, opts.em_tol) for t, _ in drawn],
                    opts, "starts")
         res = []
         for o, (t, origin) in zip(out, drawn):
@@ -989,7 +994,7 @@ class _Search:
         split, whatever its direction: an origin's text up to " by "), then the next
         :data:`SPLITS_EXTRA` best of them all."""
         out, seen, rest = [], set(), []
-        for i, th in self.stage_one(list(candidates)) if len(candidates) else []:
+        for i, th in self.stage_one(list(candidates), SPLIT_STAGE1_ITER) if len(candidates) else []:
             origin = self.records[i].origin.split(" by ")[0]
             if origin not in seen:
                 seen.add(origin)

@@ -55,7 +55,7 @@ def test_auto_search_replicates_and_reports(carcinoma_long, tmp_path):
     r = gm.fit(LCA, carcinoma_long, n_classes=4, family="bernoulli", seed=2, se="none")
     s = r.search
     assert s.mode == "auto" and s.best_replicated and s.n_best >= 2
-    # 5 splits of each class of the 3-class solution (by the response to one of the 7 items) and
+    # RESPONSE_SPLITS splits of each class of the 3-class solution (by the response to one of the 7 items) and
     # half of the 45 random starts go through stage one
     n_random = STAGE1_MAX // 2
     assert s.stage1 == 3 * RESPONSE_SPLITS + n_random and (r.starts["origin"] == "random").sum() == n_random
@@ -77,6 +77,31 @@ def test_auto_search_replicates_and_reports(carcinoma_long, tmp_path):
     r.save(path)
     back = gm.load_results(path)
     assert isinstance(back.search, SearchReport) and back.search.maxima == s.maxima
+
+
+def test_split_stage_ones_are_short(carcinoma_long, monkeypatch):
+    # the splits of the K - 1 class solution rank after SPLIT_STAGE1_ITER EM iterations, the
+    # random starts and the K - 1 class fit's own after stage1_iter
+    import glmmix.estimation as est
+    from glmmix.nesting import SPLIT_SEARCH
+
+    calls = []
+    stage1 = est._stage1
+
+    def spy(lik, theta, n_iter, tol):
+        calls.append((lik.K, n_iter))
+        return stage1(lik, theta, n_iter, tol)
+
+    monkeypatch.setattr(est, "_stage1", spy)
+    # (a seed of its own: no K - 1 class fit of another test is reused)
+    r = gm.fit(LCA, carcinoma_long, n_classes=4, family="bernoulli", seed=4, se="none")
+    n1 = FitOptions().stage1_iter
+    count = lambda K, n: sum(c == (K, n) for c in calls)  # noqa: E731
+    assert est.SPLIT_STAGE1_ITER < n1 and count(4, est.SPLIT_STAGE1_ITER) == 3 * RESPONSE_SPLITS
+    assert count(3, n1) == SPLIT_SEARCH[0] and count(4, n1) == STAGE1_MAX // 2 == (r.starts["origin"] == "random").sum()
+    assert {n for _, n in calls} == {est.SPLIT_STAGE1_ITER, n1, est.BOUNDARY_MOVE_ITER}
+    # poLCA (published)
+    assert r.llf == pytest.approx(-289.2859, abs=2e-4)
 
 
 def test_split_starts_keep_the_smaller_models_likelihood(carcinoma_long):
