@@ -81,9 +81,9 @@ BEST_KNOWN = {
     "ability FMA probit K=2": (-10656.1846, "glmmix default fit, from a perturbation of its LCA start (15 completed "
                                             "starts); no peer value"),
     "ability FMA-GoM probit K=2": (-10656.1846, "the FMA it nests as its between limit (the class-logit SD to "
-                                                "infinity; the FMA row's best known); no long run of the FMA-GoM's "
-                                                "own search; no completed start above it in 20 default fits "
-                                                "(seeds 1-20)"),
+                                                "infinity; the FMA row's best known); no completed start above it in "
+                                                "20 default fits (seeds 1-20) nor in two longer searches (--long, "
+                                                "18 completed starts each: best interior maximum -10656.7585)"),
     "LSAT 3PL": (-2466.6491, "girth 0.8.0 estimates, log-likelihood by 61-point quadrature; guessing ~0.21 "
                              "for item 2 (shared REFERENCE-VALUES.md)"),
 }
