@@ -75,11 +75,9 @@ class _Profile:
         inside, z_in = self.est, 0.0
         v = self.est + side * crit * se
         for _ in range(MAX_STEPS):
-            if v <= floor:
-                if not np.isfinite(floor):
-                    break
+            if v <= floor:  # an SD: its profile may stay within the limit down to 0
                 v = floor
-                if abs(self.zeta(v)) <= crit:  # the SD's profile stays within the limit down to 0
+                if abs(self.zeta(v)) <= crit:
                     return floor
             z = self.zeta(v)
             if abs(z) >= crit:

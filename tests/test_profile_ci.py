@@ -82,3 +82,17 @@ def test_an_sd_whose_profile_reaches_zero_ends_at_zero():
     ll = gm.fit("y ~ x + (1|g)", d, family="bernoulli", fix={"sd(g:Intercept)": hi}, start_from=res,
                 starts=(0, 1), se="none").llf
     assert 2 * (res.llf - ll) == pytest.approx(3.841458820694124, abs=2e-3)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"params": 123}, "params must be a parameter label or a non-empty list"),
+    ({"params": []}, "non-empty list"),
+    ({"params": [1]}, "non-empty list"),
+    ({"alpha": True}, "alpha must be a number in \\(0, 1\\)"),
+    ({"alpha": 1.5}, "alpha must be"),
+    ({"alpha": float("nan")}, "alpha must be"),
+])
+def test_malformed_profile_arguments_are_refused(kw, match):
+    res = gm.fit("y ~ age", gm.datasets.load("contraception"), family="bernoulli", se="none")
+    with pytest.raises(gm.GlmmixError, match=match):
+        res.conf_int(method="profile", **kw)
