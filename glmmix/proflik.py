@@ -95,7 +95,7 @@ class _Profile:
 
 def profile_intervals(res, alpha: float = 0.05, params: str | list | None = None) -> pd.DataFrame:
     """Profile-likelihood intervals; see :meth:`glmmix.results.MixtureResults.conf_int`."""
-    if not (isinstance(alpha, (float, int)) and 0 < alpha < 1):
+    if isinstance(alpha, bool) or not (isinstance(alpha, (float, int)) and 0 < alpha < 1):
         raise GlmmixError(f"alpha must be a number in (0, 1), not {alpha!r}")
     if res.model is None:
         raise GlmmixError("profile intervals refit the model: they need a result fitted in this session "
@@ -109,7 +109,10 @@ def profile_intervals(res, alpha: float = 0.05, params: str | list | None = None
     if params is None:
         chosen = names
     else:
-        chosen = [params] if isinstance(params, str) else list(params)
+        chosen = [params] if isinstance(params, str) else params
+        if not isinstance(chosen, (list, tuple)) or not chosen or not all(isinstance(p, str) for p in chosen):
+            raise GlmmixError(f"params must be a parameter label or a non-empty list of them, not {params!r}")
+        chosen = list(dict.fromkeys(chosen))
         unknown = [p for p in chosen if p not in names]
         if unknown:
             raise GlmmixError(f"params {unknown} are not free parameters of the fit; they are {names}")
