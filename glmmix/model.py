@@ -14,6 +14,7 @@ maximum and hands the numbers to a results object. :func:`glmmix.fit` is
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -33,9 +34,10 @@ from .params import ParamLayout
 from .partitions import PartitionedLikelihood, dask_design, is_dask
 from .progress import say
 from .quadrature import Integration
+from .centring import plan as centring_plan
 from .random_effects import check_residual_separable, check_slopes_centred, with_parameterization
 from .weights import frequency_weighted
-from .reporting import from_natural, natural_params
+from .reporting import correlations_at_one, from_natural, natural_params, results_state
 from .results import MixtureResults
 from .terms import ParsedFormula
 from .validate import (check_label_values, check_model_args, check_n_jobs, check_options, check_seed,
@@ -193,6 +195,9 @@ class MixtureModel:
         #: the formula, data and model arguments (set by from_formula): the simpler models
         #: this one nests are built from them (structured starts, nesting.py)
         self.spec: dict | None = None
+        #: correlated random slopes on columns far from zero: the model fitted on their
+        #: centred columns and the map back (centring.py); None for most models
+        self.centring = None
 
     @classmethod
     def from_formula(
@@ -263,19 +268,27 @@ class MixtureModel:
             design, partitions = dask_design(parsed, ddf, K, fam, build, re_parameterization)
         else:
             design = with_parameterization(build_design(parsed, data, K, fam, **build), re_parameterization)
-        check_slopes_centred(design)
+        if partitions is not None:
+            check_slopes_centred(design)
         check_residual_separable(design)
         if family is None:
             _warn_default_family(design)
         integration = check_crossed(design, integration)
-        layout = ParamLayout(design, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
-                             measurement_invariance=measurement_invariance)
-        integ = Integration.make(integration, n_points, design.D, design.n_clusters, adaptive=adaptive,
-                                 seed=0 if integration_seed is None else integration_seed,
-                                 class_logits=bool(design.re_cls) and design.unit_name is None)
+
+        def parts(des):
+            layout = ParamLayout(des, invariant=invariant, class_specific=class_specific, fix=fix, equal=equal,
+                                 measurement_invariance=measurement_invariance)
+            integ = Integration.make(integration, n_points, des.D, des.n_clusters, adaptive=adaptive,
+                                     seed=0 if integration_seed is None else integration_seed,
+                                     class_logits=bool(des.re_cls) and des.unit_name is None)
+            return layout, integ
+
+        layout, integ = parts(design)
         _check_integration(integ)
         model = cls(design, layout, integ, partitions)
         model.spec = spec
+        if partitions is None:
+            model.centring = centring_plan(design, layout, lambda des: cls(des, *parts(des)))
         return model
 
     # ------------------------------------------------------------------ description
@@ -358,7 +371,10 @@ class MixtureModel:
         return float(self.likelihood.adapt(self._theta(params)))
 
     def start_params(self) -> np.ndarray:
-        """The data-based centre: every class at the one-class estimates."""
+        """The data-based centre: every class at the one-class estimates (with far slopes
+        centred, the centred model's, mapped to this one)."""
+        if self.centring is not None:
+            return self.centring.to_raw(self.centring.model.start_params())
         return homogeneous_start(self.likelihood)
 
     # ------------------------------------------------------------------ estimation
@@ -379,6 +395,8 @@ class MixtureModel:
         d = self.design
         say(opts.verbose, f"model: {self.layout.n_free} free parameters, {d.n_clusters} independent units"
                           + (f", {d.D} random-effect dimension(s), integration {self.integration.method!r}" if d.D else ""))
+        if self.centring is not None:
+            return self.fit_centred(opts, se, theta0)
         starts_s, limits, candidates = self.structured_starts(opts)
         fr = estimate(lik, opts, start_params=theta0, structured=starts_s, limits=limits, candidates=candidates)
         del starts_s, limits, candidates  # the simpler models' fits they hold are not needed beyond here
@@ -391,6 +409,29 @@ class MixtureModel:
 
             remember(self, opts, res, fr.adapt_state)
         return res
+
+    def fit_centred(self, opts: FitOptions, se: str | None, theta0: np.ndarray | None) -> MixtureResults:
+        """The fit of a model with correlated random slopes on columns far from zero: estimated
+        on the centred columns (``self.centring.model``), reported on the raw ones (the
+        estimates mapped exactly, SEs by the delta method through the map); see
+        :mod:`glmmix.centring`. The simpler models' structured starts are not used."""
+        c = self.centring
+        clik = c.model.likelihood
+        fr = estimate(clik, opts, start_params=None if theta0 is None else c.to_centred(theta0))
+        clik.restore(fr.adapt_state)
+        say(opts.verbose, f"standard errors: {se}")
+        cov_c, _ = covariance(clik, fr.theta, kind=se, boundary=fr.boundary)
+        lik = self.likelihood
+        theta_c, theta = fr.theta, c.to_raw(fr.theta)
+        lik.adapt(theta)  # the raw model's nodes, for random effects and predictions
+        fr = dataclasses.replace(fr, theta=theta, adapt_state=lik.adaptation())
+        cov_free = c.raw_covariance(theta_c, cov_c)
+        nat_cov = c.reported_covariance(lambda t: natural_params(lik, t), theta_c, cov_c)
+        # a correlation at +-1 is judged where the data are (on the raw column a far slope's
+        # correlation with the intercept is within 1e-9 of -1 without being singular)
+        at_one = correlations_at_one(self.layout.labels, natural_params(clik, theta_c))
+        state = results_state(lik, fr, cov_free, se or "none", opts, natural_cov=nat_cov, at_one=at_one)
+        return MixtureResults(state, self, cov_free)
 
     def structured_starts(self, opts: FitOptions) -> tuple[list, list, list]:
         """Starting values, boundary limits and stage-one candidates (splits of the K - 1

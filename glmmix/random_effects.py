@@ -310,19 +310,21 @@ def covariance(block: RandomBlock, entries: np.ndarray, pos: np.ndarray) -> np.n
 
 
 #: a covariate of a correlated random term this many SDs away from zero (with a random
-#: intercept beside it) is refused: see :func:`check_slopes_centred`
+#: intercept beside it) is refused on a dask DataFrame: see :func:`check_slopes_centred`
 SLOPE_OFFSET_LIMIT = 50.0
 
 
 def check_slopes_centred(design) -> None:
-    """Refuse a correlated random slope on a column far from zero in units of its spread.
+    """Refuse a correlated random slope on a column far from zero in units of its spread, in
+    a model on a dask DataFrame's partitions.
 
     With a random intercept, the term's covariance describes the effects at the column's
     zero: for a calendar year (mean 2004, SD 3) that is 700 SDs outside the data, where the
-    intercept's SD is in the thousands and its correlation with the slope -0.9999... The
-    fixed part is centred internally (:mod:`glmmix.scaling`), but a covariance does not map
-    linearly, and the optimizer fails on such a ridge (sleepstudy with Days + 300: 1.1 below
-    lmer's maximum, Days + 1000: 95 below). A clear refusal with the remedy beats that."""
+    intercept's SD is in the thousands and its correlation with the slope -0.9999..., and
+    the optimizer fails on such a ridge (sleepstudy with Days + 300: 1.1 below lmer's
+    maximum, Days + 1000: 95 below). In memory such columns are centred inside the fit
+    (:mod:`glmmix.centring`); a partitioned design is not, and a clear refusal with the
+    remedy beats a wrong maximum."""
     for b in design.re_out:
         if b.structure not in ("chol", "reg") or b.Z is None:
             continue

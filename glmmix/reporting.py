@@ -327,19 +327,22 @@ def data_digest(d) -> str | None:
     return h.hexdigest()[:16]
 
 
-def results_state(lik, fr, cov_free, se_type, opts) -> dict:
+def results_state(lik, fr, cov_free, se_type, opts, natural_cov=None, at_one=None) -> dict:
     """What a :class:`~glmmix.results.MixtureResults` reports, from the likelihood, the
     estimation's FitResult and the free parameters' covariance; the entries of
-    ``LAZY_ENTRIES`` are left out (the results compute them when asked)."""
+    ``LAZY_ENTRIES`` are left out (the results compute them when asked). ``natural_cov``
+    and ``at_one``: the reported parameters' covariance and the correlations at +-1 when
+    judged otherwise (on a centred twin's parameters, centring.py)."""
     d = lik.design
     L = lik.layout
     K = d.n_classes
     theta = fr.theta
     nat = natural_params(lik, theta)
-    cov = None
-    if cov_free is not None:
+    cov = natural_cov
+    if cov_free is not None and cov is None:
         cov = delta_cov(lambda t: natural_params(lik, t), theta, cov_free)
-    at_one = correlations_at_one(L.labels, nat)
+    if at_one is None:
+        at_one = correlations_at_one(L.labels, nat)
     if at_one and cov is not None:
         cov[at_one, :] = np.nan
         cov[:, at_one] = np.nan

@@ -119,7 +119,7 @@ LAYERS = [
     {"likelihood"},
     {"scaling", "laplace_sparse", "partitions"},
     {"inference", "structural", "copies"},
-    {"estimation", "scoring"},
+    {"estimation", "scoring", "centring"},
     {"reporting", "persist", "predict"},
     {"results"},
     {"model"},
