@@ -104,6 +104,10 @@ class Design:
     stored: bool = False  # read from a results file (glmmix.persist): only its encodings are used
     #: crossed designs: grouping column -> (level code of every row, the levels); None otherwise
     groupings: dict | None = None
+    #: positions, in the data given, of the rows in design order (rows are sorted by cluster and
+    #: unit): per-row results of the fitted rows are returned in the data's order; None for
+    #: designs assembled from partitions
+    row_position: np.ndarray | None = None
     #: a design of the distinct clusters of another (:meth:`take_clusters`, ``glmmix.copies``):
     #: how many clusters of that design these stand for; None otherwise
     n_represented: int | None = None
@@ -188,7 +192,7 @@ class Design:
             n_missing_wide=sum(p.n_missing_wide for p in parts),
             n_units_dropped=sum(p.n_units_dropped for p in parts),
             n_clusters_dropped=sum(p.n_clusters_dropped for p in parts),
-            unit_weight=None, cluster_weight=None, stored=False)
+            unit_weight=None, cluster_weight=None, stored=False, row_position=None)
 
     def clusters(self, a: int, b: int) -> "Design":
         """The design of the clusters [a, b) alone: the same model, encodings and scales, the
@@ -210,11 +214,14 @@ class Design:
             self, aux=self.aux.rows(rows), y=self.y[rows], X=self.X[rows],
             unit_of_row=local(self.unit_of_row[rows], ua), unit_starts=local(self.unit_starts[units], ra),
             unit_ids=self.unit_ids[units], Z=self.Z[units], cluster_of_unit=local(self.cluster_of_unit[units], a),
-            cluster_ids=self.cluster_ids[cl], row_index=self.row_index[rows],
+            cluster_ids=self.cluster_ids[cl], row_index=self.row_index[rows], row_position=self._positions(rows),
             re_out=[replace(t, Z=t.Z[rows]) for t in self.re_out],
             re_cls=[replace(t, Z=t.Z[units]) for t in self.re_cls], classes=sub_cs,
             unit_weight=None if self.unit_weight is None else self.unit_weight[units],
             cluster_weight=None if self.cluster_weight is None else self.cluster_weight[cl])
+
+    def _positions(self, rows):
+        return None if self.row_position is None else self.row_position[rows]
 
     def take_clusters(self, idx, cluster_weight: np.ndarray, n_represented: int) -> "Design":
         """The design of the clusters ``idx`` (increasing) alone, as :meth:`clusters` for a set
@@ -237,7 +244,7 @@ class Design:
             self, aux=self.aux.rows(rows), y=self.y[rows], X=self.X[rows], unit_of_row=unit_of_row,
             unit_starts=unit_starts, unit_ids=self.unit_ids[units], Z=self.Z[units],
             cluster_of_unit=(np.cumsum(keep_c) - 1)[self.cluster_of_unit[units]].astype(idx_t),
-            cluster_ids=self.cluster_ids[cl], row_index=self.row_index[rows],
+            cluster_ids=self.cluster_ids[cl], row_index=self.row_index[rows], row_position=self._positions(rows),
             re_out=[replace(t, Z=t.Z[rows]) for t in self.re_out],
             re_cls=[replace(t, Z=t.Z[units]) for t in self.re_cls], classes=sub_cs,
             cluster_weight=np.asarray(cluster_weight, float), n_represented=int(n_represented))
@@ -526,7 +533,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
         form=units.form, re_out=re_out, re_cls=re_cls,
         Z=Z, z_names=z_names, z_spec=z_spec, n_classes=n_classes,
         class_name=formula.classes[0].name if formula.classes else "class",
-        row_index=df.index, n_dropped=obs.n_dropped,
+        row_index=df.index, row_position=np.flatnonzero(obs.keep)[units.order], n_dropped=obs.n_dropped,
         n_units_dropped=_n_vanished(obs.data, df, unit_name),
         n_clusters_dropped=_n_vanished(obs.data, df, cluster_name) if cluster_name != unit_name else 0,
         dropped_levels=obs.dropped_levels,

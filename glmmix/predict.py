@@ -13,7 +13,10 @@ seen in fitting is refused by name.
   (needs the units' responses). With random effects or factors in the outcome part of a
   one-class model (a GLMM, an IRT model), E[y_r | the cluster's responses]: the mean
   averaged over the posterior of the cluster's effects, on the fitted rule's adapted nodes
-  (with Laplace integration, the mean at the conditional mode, lme4's ``predict()``).
+  (with Laplace integration, the mean at the conditional mode, lme4's ``predict()``). With
+  random terms on several grouping columns (crossed; Laplace), every row's effects sit at its
+  levels' joint conditional modes from the fit (lme4's ``fitted()`` and ``predict(newdata)``;
+  conditioning them on newdata's own responses is not implemented).
   Mixtures with such effects are not implemented (their classes and effects would need a
   joint posterior). The posterior is given the responses of ``newdata`` when it has an
   observed outcome, else the fitted responses of the units (clusters) it names: new rows of
@@ -41,8 +44,9 @@ DataFrame with a column per category: P(y_r = k) weighted, integrated and condit
 exactly as the means are (``which`` "marginal", "conditional" or "by_class"; the last with
 a (class, category) column per pair).
 
-Per-row results keep the order (and index) of the rows given; per-unit results list units
-in their order of first appearance.
+Per-row results keep the order (and index) of the rows given, for the fitted rows too (the
+engine sorts rows by cluster and unit; results are put back in the data's order); per-unit
+results for new data list units in their order of first appearance.
 """
 
 from __future__ import annotations
@@ -93,7 +97,8 @@ def predict(res, newdata=None, which="marginal", responses="auto", type="mean"):
             raise GlmmixError("a loaded result has no data: pass newdata to predict()")
         lik = res.model.likelihood
         post = res.posterior.to_numpy()
-        return _expected(lik, res.theta, which, post, lik.design.row_index, res.posterior.columns, probs)
+        return in_data_order(_expected(lik, res.theta, which, post, lik.design.row_index, res.posterior.columns,
+                                       probs), lik.design)
     nlik = new_likelihood(res, newdata, with_outcome=False)  # every row, missing outcomes included
     post = None
     if which == "conditional":  # weights: the units' posteriors given their observed responses
@@ -149,6 +154,8 @@ def _conditional_from_fit(res, newdata, probs=False):
     lik = res.model.likelihood
     d = lik.design
     effects = bool(d.re_out)
+    if effects and d.form == "crossed" and d.n_classes == 1:
+        return _crossed_at_modes(res, newdata, probs)
     name = d.cluster_name if effects else d.unit_name
     if name is None:
         raise DesignError("which='conditional' from the fitted responses needs units: with one class per "
@@ -220,35 +227,75 @@ def _refuse_ambiguous(res, newdata, out, probs):
         "a new sample whose ids repeat fitted ones)")
 
 
-def _refuse_unseen(ids, name):
+def _refuse_unseen(ids, name, remedy="give newdata their responses or use which='marginal'"):
     if len(ids):
         raise DesignError(f"which='conditional' from the fitted responses: {len(ids)} value(s) of {name!r} in "
                           f"newdata were not fitted (e.g. {plain(ids[0])!r}), so no responses of theirs are known; "
-                          "give newdata their responses or use which='marginal'")
+                          + remedy)
 
 
 def _effects_implemented(d):
     if d.n_classes > 1 or d.form == "crossed":
         raise NotImplementedError(
-            "which='conditional' is implemented for one-class models with random effects in one grouping: "
-            + ("a mixture's classes and random effects would need their joint posterior per cluster"
-               if d.n_classes > 1 else "crossed random effects have no independent clusters")
-            + "; use which='marginal' (integrated over the effects) or res.random_effects() for the scores")
+            "which='conditional' is implemented for one-class models with random effects: "
+            + ("a mixture's classes and random effects would need their joint posterior per cluster; use "
+               "which='marginal' (integrated over the effects) or res.random_effects() for the scores"
+               if d.n_classes > 1 else
+               "with random terms on several grouping columns the effects are conditioned on the fitted "
+               "responses only (responses='fitted': the fitted conditional modes, lme4's predict(newdata)); "
+               "conditioning them on newdata's responses would need a new joint mode")
+            )
+
+
+def _crossed_at_modes(res, newdata, probs=False):
+    """Conditional means with random terms on several grouping columns (Laplace): every row's
+    effects at its levels' joint conditional modes from the fit (lme4's ``fitted()`` and
+    ``predict(newdata)``); ``newdata=None``: the fitted rows. Levels not fitted are refused."""
+    lik = res.model.likelihood
+    theta = res.theta
+    rows = lik if newdata is None else new_likelihood(res, newdata, with_outcome=False)
+    d = rows.design
+    U = np.zeros((d.n_rows, 1, lik.D))
+    for g, levels, m, _ in lik.level_posteriors(theta):
+        codes, new_levels = d.groupings[g]
+        at = levels.get_indexer(new_levels)
+        _refuse_unseen(new_levels[at < 0], g, "use which='marginal' (integrated over the effects)")
+        U[:, 0] += m[at[codes]]  # each grouping's modes sit at its own latent dimensions
+    P = lik.layout.unpack(lik.layout.expand(theta))
+    first, D = _outcome_dims(lik)
+    one = np.ones((1, 1))
+    out = _per_row(_integrated_means(rows, P, lambda r: U[r][:, :, first:first + D], lambda r: one, 1, probs)[:, 0],
+                   d, probs)
+    if newdata is None:
+        return in_data_order(out, d)
+    out = out.sort_index()
+    out.index = newdata.index[out.index.to_numpy()]
+    return out
 
 
 def fitted(res) -> pd.Series:
     """Fitted values of the rows used (see :attr:`MixtureResults.fittedvalues`); refused, with
     the reason, where they are not defined."""
     lik = _fitted_likelihood(res, "fittedvalues")
-    return _expected(lik, res.theta, "conditional", res.posterior.to_numpy(), lik.design.row_index,
-                     res.posterior.columns).rename("fitted")
+    if lik.design.D:  # one class, outcome random effects: their posterior given the cluster's responses
+        return _conditional_with_effects(res, None).rename("fitted")
+    return in_data_order(_expected(lik, res.theta, "conditional", res.posterior.to_numpy(), lik.design.row_index,
+                                   res.posterior.columns).rename("fitted"), lik.design)
 
 
 def residuals(res) -> pd.Series:
     """Response residuals of the rows used (see :attr:`MixtureResults.resid`)."""
     d = _fitted_likelihood(res, "resid").design
     y = d.y / d.aux.trials if d.family.uses_trials else d.y  # binomial: proportions, as the means
-    return pd.Series(y - fitted(res).to_numpy(), index=d.row_index, name="resid")
+    y = in_data_order(pd.Series(y, index=d.row_index), d)
+    return (y - fitted(res).to_numpy()).rename("resid")
+
+
+def in_data_order(out, d):
+    """Per-row results of the fitted rows (computed in design order, rows sorted by cluster and
+    unit) in the order of the data given, so that their positions match the data's rows."""
+    pos = d.row_position
+    return out if pos is None else out.iloc[np.argsort(pos, kind="stable")]
 
 
 def _fitted_likelihood(res, what):
@@ -257,10 +304,11 @@ def _fitted_likelihood(res, what):
                           "predict(newdata)")
     lik = res.model.likelihood
     d = lik.design
-    if d.D:
-        raise GlmmixError(f"{what} is not defined for models with random effects or factors: E[y | class] "
-                          "depends on them (use random_effects() for their scores and predict(which='by_class') "
-                          "for the expected outcomes integrated over the effects)")
+    if d.D and (d.n_classes > 1 or d.re_cls or not d.re_out):
+        raise GlmmixError(f"{what} is not defined for mixtures with random effects or factors: E[y | class] "
+                          "depends on them and the classes and effects would need their joint posterior (use "
+                          "random_effects() for their scores and predict(which='by_class') for the expected "
+                          "outcomes integrated over the effects)")
     if d.family.thresholds:
         raise GlmmixError(f"{what} is not defined for ordinal outcomes (categories are not numbers): use "
                           "predict(which='conditional', type='prob') for each category's fitted probability, or "
@@ -462,13 +510,15 @@ def _class_means(lik, P, probs=False):
 def _conditional_with_effects(res, newdata, probs=False):
     """``which="conditional"`` for one-class models with outcome random effects or factors."""
     lik = source_likelihood(res)
+    if newdata is None and res.model is None:
+        raise GlmmixError("a loaded result has no data: pass newdata to predict()")
+    if newdata is None and lik.design.form == "crossed" and lik.design.n_classes == 1:
+        return _crossed_at_modes(res, None, probs)
     _effects_implemented(lik.design)
     theta = res.theta
     if newdata is None:
-        if res.model is None:
-            raise GlmmixError("a loaded result has no data: pass newdata to predict()")
         U, W = _posterior_nodes(lik, theta)
-        return _per_row(_means_at_nodes(lik, theta, U, W, probs), lik.design, probs)
+        return in_data_order(_per_row(_means_at_nodes(lik, theta, U, W, probs), lik.design, probs), lik.design)
     obs = new_likelihood(res, newdata, with_outcome=True)
     U, W = _posterior_nodes(obs, theta)
     rows = new_likelihood(res, newdata, with_outcome=False)

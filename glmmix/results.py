@@ -48,7 +48,8 @@ class MixtureResults(WaldInference):
     nobs : int
         Rows used (responses). ``n_units`` counts independent units (for BIC).
     posterior : DataFrame
-        Posterior class probabilities per unit, indexed by unit id.
+        Posterior class probabilities per unit, indexed by unit id, in sorted order of the ids
+        (as lme4's ``ranef`` and pandas' ``groupby``): join on the id, not by position.
     class_proportions : Series
         Model-implied class proportions (averaged over units' covariates).
     converged : bool
@@ -486,8 +487,12 @@ class MixtureResults(WaldInference):
         expected outcomes weighted by the unit's posterior class probabilities
         (``predict(which="conditional")``); for binomial outcomes, probabilities.
 
-        Defined for models without random effects or factors and for outcomes that are
-        numbers (not ordinal); elsewhere a :class:`GlmmixError` says why.
+        With random effects or factors in a one-class model (a GLMM, an IRT model): the mean
+        averaged over the posterior of the cluster's effects given its responses (with Laplace
+        integration, the mean at the conditional modes: lme4's ``fitted()``; for an LMM both
+        are lme4's). Rows come in the order of the data given (rows with a missing outcome
+        left out), indexed by its labels. Not defined for mixtures with random effects or
+        factors, nor for ordinal outcomes; there a :class:`GlmmixError` says why.
         ``predict(which="marginal")`` gives the expected outcomes without the responses.
         """
         from .predict import fitted
