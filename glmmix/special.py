@@ -21,12 +21,14 @@ FMA-GoM and the 3PL) from its structure and starts from them (``glmmix.nesting``
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .api import fit
-from .exceptions import DesignError, GlmmixError
+from .exceptions import DesignError, GlmmixError, GlmmixWarning
 from .results import MixtureResults, other_outcomes
 
 from typing import TYPE_CHECKING
@@ -182,27 +184,32 @@ def three_pl_parameters(res: MixtureResults) -> pd.DataFrame:
     return out
 
 
-def compare(results: dict | list) -> pd.DataFrame:
+def compare(*results: MixtureResults | dict | list) -> pd.DataFrame:
     """Comparison table in the form of the paper's Tables 5 and 6.
 
-    ``results``: a dict {name: result} or a list of results (named by their model type and
-    number of classes; two results of the same name need a dict). Every result must have been
-    fitted to the same rows: criteria of different data do not compare.
+    ``results``: the fitted results (``compare(r0, r1, r2)``, as R's ``anova(m0, m1, m2)``), a
+    list of them, or a dict {name: result}. Results are named by their model type and number
+    of classes, and by their formulas where two of a type share a name; two fits of one
+    formula need a dict. Every result must have been fitted to the same rows: criteria of
+    different data do not compare.
     """
-    if isinstance(results, MixtureResults) or not isinstance(results, (dict, list, tuple)):
-        raise GlmmixError(f"results must be a dict {{name: result}} or a list of results, not "
-                          f"{type(results).__name__}")
+    if len(results) == 1 and isinstance(results[0], (dict, list, tuple)):
+        results = results[0]
+    elif len(results) == 0 or not all(isinstance(r, MixtureResults) for r in results):
+        bad = [r for r in results if not isinstance(r, MixtureResults)][:1]
+        raise GlmmixError("give the fitted results (compare(r0, r1, ...)), a list of them or a dict {name: result}"
+                          + (f", not a {type(bad[0]).__name__}" if bad else ""))
     if not isinstance(results, dict):
-        named = {}
         for i, r in enumerate(results):
             if not isinstance(r, MixtureResults):
                 raise GlmmixError(f"results[{i}] is a {type(r).__name__}, not a fitted result")
-            name = r.model_name + (f" ({r.n_classes} classes)" if r.n_classes > 1 else "")
-            if name in named:
-                raise GlmmixError(f"results[{list(named).index(name)}] and results[{i}] are both named {name!r}: "
+        base = [r.model_name + (f" ({r.n_classes} classes)" if r.n_classes > 1 else "") for r in results]
+        names = [b if base.count(b) == 1 else f"{b}: {r.formula}" for b, r in zip(base, results)]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise GlmmixError(f"results[{names.index(name)}] and results[{i}] are both named {name!r}: "
                                   "pass a dict {name: result} to tell them apart")
-            named[name] = r
-        results = named
+        results = dict(zip(names, results))
     if not results:
         raise GlmmixError("results is empty: give the fitted models to compare")
     for name, r in results.items():
@@ -222,7 +229,15 @@ def compare(results: dict | list) -> pd.DataFrame:
         rows.append({"model": name, "log-likelihood": r.llf, "parameters": r.df_model, "AIC": r.aic,
                      "BIC": r.bic, "SABIC": r.sabic, "entropy": r.entropy, "converged": r.converged,
                      "best LL replicated": r.best_replicated})
-    return pd.DataFrame(rows).set_index("model")
+    tab = pd.DataFrame(rows).set_index("model")
+    n = {name: r.n_independent for name, r in results.items()}
+    if len(set(n.values())) > 1:  # BIC's n: each model's independent units (rows, or clusters)
+        tab.insert(tab.columns.get_loc("BIC"), "n (BIC)", pd.Series(n))
+        warnings.warn("BIC and SABIC take n = each model's independent units, which differ here ("
+                      + ", ".join(f"{name!r}: {v:g}" for name, v in n.items())
+                      + "): their BIC and SABIC do not compare with each other; compare them by AIC or the "
+                      "likelihood-ratio test, or by -2 LL + k log(n) with one n", GlmmixWarning, stacklevel=2)
+    return tab
 
 
 def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1, class_y: int = 1,

@@ -186,3 +186,26 @@ def test_gom_reads_wide_data_with_items(carcinoma_fits):
     same = _quiet(gm.gom, long, 2, seed=1, starts=(2, 1), se="none", verbose=False)
     assert wide.nobs == same.nobs == 826
     assert wide.llf == pytest.approx(same.llf, abs=1e-8)
+
+
+def test_compare_takes_results_as_arguments_names_them_by_formula_and_flags_bic_sample_sizes():
+    """compare(r0, r1, r2) as R's anova(m0, m1, m2); two GLMMs are told apart by their formulas;
+    BIC's n differs between a model without clusters (rows) and GLMMs (clusters): said, and
+    shown in a column, not silently compared."""
+    d = gm.datasets.load("sleepstudy")
+    r0 = gm.fit("Reaction ~ Days", d, se="none")
+    r1 = gm.fit("Reaction ~ Days + (1|Subject)", d, se="none")
+    r2 = gm.fit("Reaction ~ Days + (Days|Subject)", d, se="none")
+    with pytest.warns(gm.exceptions.GlmmixWarning, match="BIC and SABIC take n.*180.*18"):
+        tab = gm.compare(r0, r1, r2)
+    assert list(tab.index) == ["generalized linear model (one class)",
+                               "generalized linear mixed model (GLMM): Reaction ~ Days + (1|Subject)",
+                               "generalized linear mixed model (GLMM): Reaction ~ Days + (Days|Subject)"]
+    assert list(tab["n (BIC)"]) == [180, 18, 18]
+    assert tab["BIC"].iloc[2] == pytest.approx(-2 * r2.llf + 6 * np.log(18))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one n: no warning, no column
+        assert "n (BIC)" not in gm.compare(r1, r2).columns
+    for bad, match in [((), "give the fitted results"), ((r0, "x"), "not a str"), ((r1, r1), "both named")]:
+        with pytest.raises(GlmmixError, match=match):
+            gm.compare(*bad)
