@@ -587,6 +587,8 @@ def new_likelihood(res, newdata, with_outcome):
             if pair is not None else set()
         for c in cols:  # a valid placeholder: 0 successes (of 1 trial)
             df[c] = 1.0 if c in fails else fill
+        if d.trials_arg is not None and d.trials_arg not in df.columns:
+            df[d.trials_arg] = 1  # expected values are proportions: the numbers of trials do not enter
         for c in (d.unit_name, d.cluster_name):
             parts = grouping_parts(c, df.columns) if c is not None else None
             if c is not None and c not in df.columns and not (parts and all(p in df.columns for p in parts)):

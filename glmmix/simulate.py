@@ -70,8 +70,9 @@ def _draw(lik: MixtureLikelihood, theta: np.ndarray, rng: np.random.Generator):
         for v in L.re_out_terms:
             codes, levels = d.groupings[v.term.group]
             lat[:, v.dims] = rng.standard_normal((levels.size, v.term.d))[codes]
-    for v, L_ in zip(L.re_out_terms, Lo):
-        eta = eta + np.einsum("ri,rij,rj->r", v.term.Z, L_[crow], lat[:, v.dims])
+    for b, v, L_ in zip(d.re_out, L.re_out_terms, Lo):  # this design's Z (the layout's are the fitted rows')
+        Z = b.Z.toarray() if sp.issparse(b.Z) else np.asarray(b.Z)
+        eta = eta + np.einsum("ri,rij,rj->r", Z, L_[crow], lat[:, v.dims])
     extra = P["extra"][crow]
     y = d.family.sample(eta, extra, d.aux, rng)
     return y, cls

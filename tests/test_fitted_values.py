@@ -108,3 +108,14 @@ def test_fitted_values_refused_for_mixtures_with_effects():
         gom.fittedvalues
     with pytest.raises(gm.GlmmixError, match="mixtures with random effects"):
         gom.resid
+
+
+def test_expected_proportions_need_no_numbers_of_trials():
+    """A binomial fit with trials= predicts proportions: new rows without the trials column get
+    them (conditioning on responses still needs the trials, and says so)."""
+    cb = gm.datasets.load("cbpp")
+    res = _quiet(gm.fit, "incidence ~ period + (1|herd)", cb, family="binomial", trials="size", se="none")
+    np.testing.assert_allclose(res.predict(cb.head(3).drop(columns="size")).to_numpy(),
+                               res.predict(cb.head(3)).to_numpy(), rtol=1e-12)
+    with pytest.raises(gm.DesignError, match="'size'.*trials"):
+        res.predict(cb.head(3).drop(columns="size"), which="conditional")

@@ -128,3 +128,25 @@ def test_monte_carlo_counts_the_replications_behind_coverage():
     z = 1.959963984540054
     assert mc.table.loc["x", "coverage"] == pytest.approx(np.mean(np.abs(mc.estimates["x"][ok] + 0.4)
                                                                   <= z * mc.ses["x"][ok]))
+
+
+def test_simulate_from_a_glmm_result_uses_the_random_slopes_of_the_rows_given():
+    """Draws for rows other than the fitted ones use those rows' random-effect design: a subset
+    of the rows crashed (the fitted rows' Z), and other rows of the same number silently got
+    the fitted rows' slopes."""
+    d = gm.datasets.load("sleepstudy")
+    res = gm.fit("Reaction ~ Days + (Days|Subject)", d, se="none")
+    head = gm.simulate(res, d.head(25), seed=1)
+    assert list(head.index) == list(d.head(25).index)
+    # every row at Days = 0: no slope variance, Var(y) = sd(Intercept)^2 + sigma^2 (within a
+    # subject's rows, only sigma^2); each subject's rows repeated to get many draws
+    at0 = pd.concat([d.assign(Days=0)] * 40, ignore_index=True)
+    at0["Subject"] = at0["Subject"].astype(str) + "_" + (at0.index // len(d)).astype(str)
+    sim = gm.simulate(res, at0, seed=2)
+    p = res.params
+    means = sim.groupby("Subject")["Reaction"].mean()
+    within = sim.groupby("Subject")["Reaction"].var().mean()
+    assert within == pytest.approx(p["sigma"] ** 2, rel=0.1)
+    between = means.var() - within / 10  # 10 rows per subject
+    assert between == pytest.approx(p["sd(Subject:Intercept)"] ** 2, rel=0.25)
+    assert sim["Reaction"].mean() == pytest.approx(p["Intercept"], abs=3 * np.sqrt(between / len(means)) + 1)
