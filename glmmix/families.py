@@ -821,7 +821,15 @@ def _numeric_outcome(y: pd.Series) -> np.ndarray:
     if pd.api.types.is_bool_dtype(y.dtype):
         return y.to_numpy().astype(float)
     if not pd.api.types.is_numeric_dtype(y.dtype):
-        raise DesignError(f"outcome {y.name!r} must be numeric (it has dtype {y.dtype})")
+        values = pd.unique(y.dropna())
+        hint = ""
+        if len(values) == 2:  # a binary outcome as text: which value is a success is the user's to say
+            a, b = sorted(map(str, values))
+            hint = (f"; its values are {a!r} and {b!r}: code the success as 1, e.g. a column "
+                    f"(df[{y.name!r}] == {b!r}).astype(int)")
+        elif len(values) > 2:
+            hint = f"; it has {len(values)} values: for ordered categories use family='ordinal'"
+        raise DesignError(f"outcome {y.name!r} must be numeric (it has dtype {y.dtype}){hint}")
     return y.to_numpy(dtype=float)
 
 

@@ -209,3 +209,13 @@ def test_compare_takes_results_as_arguments_names_them_by_formula_and_flags_bic_
     for bad, match in [((), "give the fitted results"), ((r0, "x"), "not a str"), ((r1, r1), "both named")]:
         with pytest.raises(GlmmixError, match=match):
             gm.compare(*bad)
+
+
+def test_text_outcome_is_refused_with_the_recoding():
+    d = gm.datasets.load("sleepstudy")
+    d["slow"] = np.where(d["Reaction"] > 300, "slow", "fast")
+    with pytest.raises(DesignError, match=r"'fast' and 'slow': code the success as 1.*\(df\['slow'\] == 'slow'\)"):
+        gm.fit("slow ~ Days", d, family="bernoulli")
+    d["band"] = pd.cut(d["Reaction"], 3, labels=["low", "mid", "high"]).astype(str)
+    with pytest.raises(DesignError, match="3 values: for ordered categories use family='ordinal'"):
+        gm.fit("band ~ Days", d, family="poisson")
