@@ -105,8 +105,8 @@ class Design:
     #: crossed designs: grouping column -> (level code of every row, the levels); None otherwise
     groupings: dict | None = None
     #: positions, in the data given, of the rows in design order (rows are sorted by cluster and
-    #: unit): per-row results of the fitted rows are returned in the data's order; None for
-    #: designs assembled from partitions
+    #: unit): per-row results of the fitted rows are returned in the data's order; None when
+    #: the rows kept the data's order, and for designs assembled from partitions
     row_position: np.ndarray | None = None
     #: a design of the distinct clusters of another (:meth:`take_clusters`, ``glmmix.copies``):
     #: how many clusters of that design these stand for; None otherwise
@@ -533,7 +533,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
         form=units.form, re_out=re_out, re_cls=re_cls,
         Z=Z, z_names=z_names, z_spec=z_spec, n_classes=n_classes,
         class_name=formula.classes[0].name if formula.classes else "class",
-        row_index=df.index, row_position=np.flatnonzero(obs.keep)[units.order], n_dropped=obs.n_dropped,
+        row_index=df.index, row_position=_row_positions(obs, units.order), n_dropped=obs.n_dropped,
         n_units_dropped=_n_vanished(obs.data, df, unit_name),
         n_clusters_dropped=_n_vanished(obs.data, df, cluster_name) if cluster_name != unit_name else 0,
         dropped_levels=obs.dropped_levels,
@@ -815,6 +815,13 @@ def _units(df, cols: _Columns, multi: bool, fitted) -> _Units:
         cluster_of_unit = starts if unit_of_row is starts else np.arange(len(starts), dtype=idx)
         cluster_ids = unit_ids
     return _Units(df, order, unit_of_row, unit_ids, starts, form, cluster_of_unit, cluster_ids)
+
+
+def _row_positions(obs, order) -> np.ndarray | None:
+    """Positions in the data of the design's rows, or None when the rows kept their order."""
+    if isinstance(order, slice):
+        return None
+    return np.flatnonzero(obs.keep)[order] if obs.n_dropped else order
 
 
 def _groupings(df, groups) -> dict:
