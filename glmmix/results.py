@@ -539,11 +539,12 @@ class MixtureResults(WaldInference):
             ``"wald"`` (default): ``params +- z(1 - alpha/2) bse``, SDs' ending at 0 and
             correlations' at +-1; NaN where a parameter has no standard error.
             ``"profile"``: profile-likelihood intervals, {v : 2 (llf - pl(v)) <= chi2_1(1 - alpha)}
-            with pl(v) the log-likelihood maximised with the parameter fixed at v (lme4's
-            ``confint(method = "profile")``); every limit refits the model a few times, so
-            ``params=`` can name the parameters wanted. Parameters that ``fix=`` cannot hold
-            (correlations of correlated effects, thresholds) and boundary estimates get NaN,
-            with a warning. See :mod:`glmmix.proflik`.
+            with pl(v) the log-likelihood maximised with the parameter held at v (lme4's
+            ``confint(method = "profile")``), by constrained refits of the fitted model's
+            likelihood, so for any reported parameter (correlations and the SDs of a
+            correlated term's later effects too); every limit refits a few times, so
+            ``params=`` can name the parameters wanted. Boundary estimates get NaN, with a
+            warning. See :mod:`glmmix.proflik`.
         params : str or list of str, optional
             With ``method="profile"``: the parameters to profile (default: all).
         """

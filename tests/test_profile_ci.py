@@ -1,6 +1,7 @@
 """Profile-likelihood confidence intervals, ``conf_int(method="profile")``, against lme4 1.1.31's
-``confint(method = "profile")`` (ML fits on sleepstudy) and MASS 7.3's profile intervals of a
-logistic GLM (tests/reference/scripts/profile_ci.R, values in profile_ci.json)."""
+``confint(method = "profile")`` (ML fits on sleepstudy, the correlated term's correlation and
+later SD included) and MASS 7.3's profile intervals of a logistic GLM
+(tests/reference/scripts/profile_ci.R, values in profile_ci.json)."""
 
 import json
 import warnings
@@ -48,11 +49,24 @@ def test_lmm_profile_intervals_match_lme4(sleep):
     np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=2e-5)
 
 
-def test_parameters_fix_cannot_hold_get_nan_with_a_warning(sleep):
+def test_correlated_term_profiles_match_lme4(sleep):
+    """The correlation and the later SD of (Days | Subject), which fix= cannot hold, by
+    constrained refits (lme4's .sig02 and .sig03); the fitted nodes are put back afterwards."""
+    res = gm.fit("Reaction ~ Days + (Days | Subject)", sleep)
+    assert res.llf == pytest.approx(VAL["correlated"]["logLik"], abs=1e-5)
+    before = res.random_effects()
+    names = ["cor(Subject:Days,Intercept)", "sd(Subject:Days)", "sd(Subject:Intercept)"]
+    got = res.conf_int(method="profile", params=names)
+    want = _ref("correlated", {".sig01": "sd(Subject:Intercept)", ".sig02": "cor(Subject:Days,Intercept)",
+                               ".sig03": "sd(Subject:Days)"}).loc[names]
+    # lme4's and glmmix's roots are found to 1e-4 of the SE
+    assert np.all(np.abs(got.to_numpy() - want.to_numpy()) <= 2e-4 * res.bse[names].to_numpy()[:, None])
+    pd.testing.assert_frame_equal(res.random_effects(), before)
+    assert res.model.loglike(res.params) == pytest.approx(res.llf, abs=1e-8)
+
+
+def test_profile_arguments_and_methods(sleep):
     res = gm.fit("Reaction ~ Days + (Days | Subject)", sleep, se="none")
-    with pytest.warns(UserWarning, match=r"no profile interval for sd\(Subject:Days\).*cor\(Subject:Days,Intercept\)"):
-        got = res.conf_int(method="profile", params=["sd(Subject:Days)", "cor(Subject:Days,Intercept)"])
-    assert got.isna().all().all()
     with pytest.raises(gm.GlmmixError, match="not free parameters"):
         res.conf_int(method="profile", params=["nope"])
     with pytest.raises(gm.GlmmixError, match="'wald' or 'profile'"):
@@ -96,3 +110,29 @@ def test_malformed_profile_arguments_are_refused(kw, match):
     res = gm.fit("y ~ age", gm.datasets.load("contraception"), family="bernoulli", se="none")
     with pytest.raises(gm.GlmmixError, match=match):
         res.conf_int(method="profile", **kw)
+
+
+def test_a_far_slopes_model_is_profiled_on_its_centred_twin(sleep):
+    """Days + 1e4 (centring.py): the parameters the map leaves alone have the intervals of
+    the model on Days; the raw column's correlation (-0.99999991) gets an interval inside
+    (-1, its estimate's side)."""
+    far = gm.fit("Reaction ~ Days + (Days | Subject)", sleep.assign(Days=sleep.Days + 1e4))
+    names = ["sd(Subject:Days)", "Days"]
+    got = far.conf_int(method="profile", params=names)
+    want = _ref("correlated", {".sig03": "sd(Subject:Days)"}).loc[names]
+    assert np.all(np.abs(got.to_numpy() - want.to_numpy()) <= 2e-4 * far.bse[names].to_numpy()[:, None])
+
+
+def test_the_refits_gradient_matches_finite_differences(sleep):
+    """The refits' objective in the whitened coordinates theta = t0 + C z: its gradient (the
+    likelihood's exact one, times C) against central differences, at a point off the maximum."""
+    from glmmix.proflik import _Frame
+
+    res = gm.fit("Reaction ~ Days + (Days | Subject)", sleep, se="none")
+    fr = _Frame.whitened(res.model.likelihood, res.theta)
+    assert np.allclose(fr.z(res.theta), 0)
+    z = np.linspace(-0.5, 0.5, res.theta.size)
+    _, g = fr.objective(z, res.llf)
+    num = np.array([(fr.objective(z + h, res.llf)[0] - fr.objective(z - h, res.llf)[0]) / 2e-6
+                    for h in 1e-6 * np.eye(z.size)])
+    np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-6)
