@@ -349,11 +349,33 @@ class MixtureModel:
         With adaptive quadrature the nodes are first moved to the posteriors at ``params``
         (:meth:`adapt`): the value the fit reports at those estimates. ``adapt=False`` keeps
         the nodes of the last adaptation: the smooth function whose exact gradient is
-        :meth:`score` (what finite differences of the gradient need)."""
+        :meth:`score` (what finite differences of the gradient need).
+
+        At a point of an exact boundary limit (:meth:`limit_point`: a two-class GoM's
+        class-logit SD of 1e3 or more, as a fit reported at its LCA limit has) the value is
+        the limiting model's at that point, exactly, not the integration rule's."""
         theta = self._theta(params)
+        lp = self.limit_point(theta)
+        if lp is not None:
+            return float(lp.model.loglike(lp.theta, adapt))
         if adapt:
             return float(self.likelihood.adapt(theta))
         return float(self.likelihood.loglik(theta))
+
+    def limit_point(self, params: ArrayLike):
+        """``params`` written in the limiting model, if they are a point of an exact boundary
+        limit of this model (a :class:`glmmix.nesting.LimitPoint`: the limiting model, its
+        parameters there and every unit's unit in it); else None. A row-level class variable
+        with a random class intercept (GoM, FMA-GoM, Table 3's Model 6) with two classes and
+        constant class logits, at a class-logit SD of ``nesting.LIMIT_SD`` (1e3) or more: the
+        SD stands for infinity, where every row of a cluster is in the same class and the
+        model is its ``class(g)`` limit (LCA, FMA, Model 5). :meth:`score` and
+        :meth:`information` there are the integration rule's."""
+        if self.spec is None:
+            return None
+        from .nesting import limit_point
+
+        return limit_point(self, self._theta(params))
 
     def score(self, params: ArrayLike) -> np.ndarray:
         """Gradient of ``loglike(params, adapt=False)`` with respect to the internal

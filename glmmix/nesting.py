@@ -230,6 +230,20 @@ def _remembered(model, opts):
     return res
 
 
+def _simpler_kw(simple: Simpler, class_name: str, spec: dict) -> dict:
+    """The fitted model's arguments ``spec`` for its simpler model: less its formula and
+    classes, and less the constraints that name parameters the simpler model lacks."""
+    kw = {k: v for k, v in spec.items() if k not in ("formula", "n_classes")}
+    if kw.get("fix"):
+        kw["fix"] = {k: v for k, v in kw["fix"].items() if _keep_fix(k, simple, class_name)}
+    if kw.get("equal"):
+        kw["equal"] = [grp for grp in kw["equal"] if all(_keep_fix(x, simple, class_name) for x in grp)]
+    if simple.n_classes == 1:
+        kw.pop("class_specific", None)
+        kw.pop("invariant", None)
+    return kw
+
+
 def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str | None = None, design=None):
     """Fit a simpler model (shared within one top-level fit); None if it cannot be fitted.
     ``method``: the fitted model's integration rule (:func:`simpler_model`); ``design``: the
@@ -239,14 +253,7 @@ def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str 
     key = (simple.formula, simple.n_classes)
     if cache is not None and key in cache:
         return cache[key]
-    kw = {k: v for k, v in spec.items() if k not in ("formula", "n_classes")}
-    if kw.get("fix"):
-        kw["fix"] = {k: v for k, v in kw["fix"].items() if _keep_fix(k, simple, class_name)}
-    if kw.get("equal"):
-        kw["equal"] = [grp for grp in kw["equal"] if all(_keep_fix(x, simple, class_name) for x in grp)]
-    if simple.n_classes == 1:
-        kw.pop("class_specific", None)
-        kw.pop("invariant", None)
+    kw = _simpler_kw(simple, class_name, spec)
     token = None
     verbose = opts.verbose
     what = f"simpler model for structured starts, {simple.kind}: {simple.formula}, {simple.n_classes} class(es)"
@@ -415,6 +422,123 @@ def _response_splits(lik, th, j, one, n: int) -> list:
     return out
 
 
+def limit_name(simple: Simpler) -> str:
+    """How a limit is named in warnings and ``res.search.limits``."""
+    return f"{simple.kind} ({simple.formula}" + (f", {simple.n_classes} classes)" if simple.n_classes > 1 else ")")
+
+
+def _constant_logits(lik) -> bool:
+    """Whether the class part's fixed design is one constant column (``class ~ 1``)."""
+    Zv = np.asarray(lik.pat.Zv, float)
+    return Zv.shape[1] == 1 and bool(np.all(Zv == Zv[0, 0])) and Zv[0, 0] != 0
+
+
+def exact_between(lik, simple_lik) -> bool:
+    """Whether the between limit of ``lik``'s model is its simpler model (``simple_lik``)
+    exactly: two classes and constant class logits in both. The boundary point (class-logit SD
+    :data:`LIMIT_SD`, mean ``LIMIT_SD * Phi^-1(p)``) then puts a whole cluster in class 1 with
+    probability p, the simpler model's proportion (:func:`limit_point`). With covariates in the
+    class part it does not: the limit of ``logistic(z'gamma + s u)`` as s grows is a probit in
+    z, not the simpler model's logit."""
+    return lik.K == 2 and _constant_logits(lik) and _constant_logits(simple_lik)
+
+
+@dataclass(frozen=True)
+class LimitPoint:
+    """A model's parameters at an exact boundary limit, written in the limit's own model
+    (:func:`limit_point`): the quantities of the model there are the limiting model's."""
+
+    name: str  # the limit, as res.search.limits names it
+    model: object  # the limiting MixtureModel
+    theta: np.ndarray  # its free parameters at this point
+    units: np.ndarray  # for every unit of the model, the position of its unit in the limiting model
+
+
+#: model -> (Simpler, the limiting MixtureModel) of its exact between limit, or None
+_LIMIT_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _between_limit_model(model):
+    """The between limit of ``model`` and its model, built once (not fitted); None if the model
+    has none that is exact."""
+    if model in _LIMIT_MODELS:
+        return _LIMIT_MODELS[model]
+    import warnings
+
+    from .design import sharing
+    from .formula import parse_formula
+
+    lik = model.likelihood
+    found = [s for s in simpler_models(parse_formula(model.spec["formula"]), lik.K) if s.kind == "between limit"]
+    out = None
+    if found:
+        try:
+            with warnings.catch_warnings(), sharing(lik.design):
+                warnings.simplefilter("ignore")
+                lm = simpler_model(found[0], _simpler_kw(found[0], lik.design.class_name, model.spec),
+                                   lik.integ.method)
+            out = (found[0], lm) if exact_between(lik, lm.likelihood) else None
+        except (GlmmixError, NotImplementedError, ValueError):
+            out = None
+    _LIMIT_MODELS[model] = out
+    return out
+
+
+def limit_point(model, theta) -> LimitPoint | None:
+    """``theta`` of ``model`` (a :class:`~glmmix.model.MixtureModel`) written in its limiting
+    model, if it is a point of an exact between limit; else None.
+
+    A row-level class variable with a random class intercept on ``g`` (GoM, FMA-GoM, Table
+    3's Model 6) with two classes and constant class logits: at a class-logit SD ``s`` and
+    mean ``mu`` the class of a row is 1 with probability Phi(mu / s) when ``s`` is infinite,
+    for every row of a cluster together, which is the simpler model ``class(g)`` with that
+    proportion (:func:`exact_between`). An SD of :data:`LIMIT_SD` or more stands for that
+    limit (the boundary point the nesting guarantee and :class:`BetweenLimitRun` report has
+    exactly :data:`LIMIT_SD`): no integration rule resolves the step such an SD makes (a
+    simulated GoM's class proportion 0.618 on the rule against 0.624 at the limit). The
+    outcome part's parameters carry over by label; each unit (row) maps to its cluster, the
+    limiting model's unit."""
+    from .likelihood import MixtureLikelihood
+
+    lik = model.likelihood
+    d = lik.design
+    if (model.spec is None or lik.K != 2 or not d.re_cls or d.multi or d.unit_name is not None
+            or type(lik) is not MixtureLikelihood):
+        return None
+    L = lik.layout
+    P = L.unpack(L.expand(np.asarray(theta, float)))
+    _, Lc = lik.factor_matrices(P)
+    rs = lik.pat
+    B = lik.class_logit_loadings(rs.Wv, Lc)[:, 0, :]  # (unit patterns, D): the logit's random part
+    s = np.sqrt((B ** 2).sum(axis=1))
+    if not s.size or s.min() < LIMIT_SD * (1 - 1e-9):
+        return None
+    c = (np.asarray(rs.Zv, float) @ P["gamma"])[:, 0] / s
+    if np.ptp(c) > 1e-9 * max(1.0, float(np.abs(c).max())):
+        return None
+    found = _between_limit_model(model)
+    if found is None:
+        return None
+    simple, lm = found
+    Ls = lm.layout
+    src = dict(zip(L.full_labels, L.expand(np.asarray(theta, float))))
+    phi = Ls.expand(np.zeros(Ls.n_free)).copy()  # the limit's fixed values in place
+    for i, lab in enumerate(Ls.full_labels):
+        if Ls.free_idx[i] >= 0 and Ls.block_of(i) != "gamma":
+            if lab not in src:
+                return None
+            phi[i] = src[lab]
+    # class 1's log-odds at the limit: log Phi(c) - log Phi(-c)
+    G = _logit_targets(lm.likelihood, [float(stats.norm.logcdf(c[0]) - stats.norm.logcdf(-c[0]))])
+    th = _with(lm.likelihood, Ls.from_full(phi), gamma=lambda _: G)
+    import pandas as pd
+
+    units = pd.Index(lm.design.unit_ids).get_indexer(d.cluster_ids[d.cluster_of_unit])
+    if (units < 0).any():
+        return None
+    return LimitPoint(limit_name(simple), lm, th, units)
+
+
 def _between_limit_gamma(lik, theta, props, sd) -> np.ndarray:
     """Random class intercepts with SD ``sd`` and means giving each cluster a whole class
     with the simpler model's proportions (threshold crossings of sd * u, u standard normal)."""
@@ -505,7 +629,7 @@ def structured(model, opts, rng) -> tuple[list, list, list]:
                 th = model.transfer_start(res)
             except GlmmixError:
                 continue
-            name = f"{simple.kind} ({simple.formula}" + (f", {simple.n_classes} classes)" if simple.n_classes > 1 else ")")
+            name = limit_name(simple)
             zero = lambda v: np.zeros_like(v)  # noqa: E731
             if simple.kind == "one class":
                 for j in range(lik.K):
@@ -521,11 +645,11 @@ def structured(model, opts, rng) -> tuple[list, list, list]:
             props = res.class_proportions.to_numpy()
             kw = {"re_out": zero} if d.re_out and simple.kind == "no random effects" else {}
             if _between_group(parsed.classes[0]) is not None:
-                # with two classes the limit is the simpler model itself: its log-likelihood is
-                # exact, where quadrature over a class logit this steep is not
+                # with two classes and constant class logits the limit is the simpler model itself:
+                # its log-likelihood is exact, where quadrature over a class logit this steep is not
                 # starts running to it are finished in its model (BetweenLimitRun)
                 exact = ((float(res.llf), (bool(res.converged), float(res.grad_max)), BetweenLimitRun(model, res, opts))
-                         if lik.K == 2 else (None,))
+                         if exact_between(lik, res.model.likelihood) else (None,))
                 limits.append((_between_limit_gamma(lik, _with(lik, th, **kw) if kw else th, props, LIMIT_SD), name,
                                *exact))
                 # the same point moved in from the boundary, a start the optimizer can leave

@@ -78,16 +78,24 @@ def _file(path, verb: str) -> Path:
 def save(res, path) -> None:
     """Write ``res`` to ``path`` as JSON."""
     p = _file(path, "write")
+    text = json.dumps(_jsonable(_saved_state(res)), indent=1, allow_nan=False)
+    try:
+        p.write_text(text)
+    except OSError as exc:
+        raise ResultsFileError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def _saved_state(res) -> dict:
+    """The state a file holds: the results' (:meth:`to_state`) with the model's structure; at
+    an exact boundary limit the limiting model's results (``limit``) the same way."""
     state = dict(res.to_state())
     state.pop("outcome_rhs", None)
     state.pop("class_rhs", None)
     if res.model is not None:  # a loaded result keeps the structure it was read with
         state["model"] = _structure(res)
-    text = json.dumps(_jsonable(state), indent=1, allow_nan=False)
-    try:
-        p.write_text(text)
-    except OSError as exc:
-        raise ResultsFileError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    if res.limit is not None:
+        state["limit"] = _saved_state(res.limit)
+    return state
 
 
 def load(cls, path):
@@ -109,6 +117,12 @@ def load(cls, path):
         raise ResultsFileError(f"{what}: it is not valid JSON ({msg}; truncated?)") from None
     if not isinstance(s, dict):
         raise ResultsFileError(f"{what}: it holds a JSON {type(s).__name__}, not an object")
+    return _from_state(cls, s, what)
+
+
+def _from_state(cls, s: dict, what: str, nested: bool = False):
+    """Results from a file's state ``s`` (a dict read from JSON), every field checked; the
+    limiting model's results of a fit at a boundary limit (``limit``) the same way."""
     if s.get("format") != FORMAT:
         raise ResultsFileError(f"{what}: its 'format' field is {s.get('format')!r}, not {FORMAT!r}")
     missing = [k for k in _REQUIRED if k not in s]
@@ -131,11 +145,18 @@ def load(cls, path):
         raise ResultsFileError(f"{what}: {exc}") from None
     s["cov"] = None if s["cov"] is None else np.array([[np.nan if v is None else v for v in r] for r in s["cov"]], float)
     s["class_prop"]["se"] = [np.nan if v is None else v for v in s["class_prop"]["se"]]
+    limit = s.pop("limit", None)
+    if limit is not None and (nested or not isinstance(limit, dict)):
+        raise ResultsFileError(f"{what}: the field 'limit' is malformed")
+    if limit is not None:
+        limit = _from_state(cls, limit, f"{what} (its boundary limit's results)", nested=True)
     try:
         res = cls(s, model=None)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ResultsFileError(f"{what}: a field is malformed ({type(exc).__name__}: {exc})") from None
     res.stored_model = stored
+    if limit is not None:
+        res.limit = limit
     return res
 
 

@@ -81,6 +81,8 @@ def predict(res, newdata=None, which="marginal", responses="auto", type="mean"):
         raise DesignError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
     if newdata is not None and len(newdata) == 0:
         raise DesignError("newdata has no rows")
+    if res.limit is not None:
+        return _at_limit(res, newdata, which, responses, type)
     if which == "conditional" and newdata is not None and _from_fit(res, newdata, responses):
         return _conditional_from_fit(res, newdata, probs)
     if which == "conditional" and newdata is not None and responses == "auto":
@@ -114,6 +116,31 @@ def predict(res, newdata=None, which="marginal", responses="auto", type="mean"):
     out = _expected(nlik, res.theta, which, post, nlik.design.row_index, res.posterior.columns, probs).sort_index()
     out.index = newdata.index[out.index.to_numpy()]  # rows were labelled by position
     return out
+
+
+def _at_limit(res, newdata, which, responses, type):
+    """Predictions of a fit reported at an exact boundary limit (``res.limit``: a two-class GoM
+    at its LCA limit, say): the limiting model's, whose rows are this model's. Its units are
+    this model's clusters: posteriors and classes are given to every unit (row) of a cluster,
+    in this model's order of units (fitted) or for the rows of ``newdata`` whose cluster has
+    an observed response."""
+    out = predict(res.limit, newdata, which, responses, type)
+    if which not in ("posterior", "class"):
+        return out
+    if newdata is None:
+        cl = res.model.design.cluster_of_unit if res.model is not None else None
+        if cl is None:
+            raise GlmmixError("a loaded result has no data: pass newdata to predict()")
+        ids = res.model.design.cluster_ids[cl]
+        index = res.posterior.index
+    else:
+        name = res.limit.unit_name
+        keys = newdata[name]
+        keep = keys.isin(out.index).to_numpy()
+        ids, index = keys[keep], newdata.index[keep]
+    mapped = out.loc[ids]
+    mapped.index = index
+    return mapped
 
 
 def _check_type(res, which, type) -> bool:

@@ -115,15 +115,33 @@ class MixtureResults(WaldInference):
         from .estimation import SearchReport
 
         self.search = SearchReport.from_dict(state["search"]) if state.get("search") else None
+        #: at an exact boundary limit (a two-class GoM reported as its LCA limit, an FMA-GoM as
+        #: its FMA, Table 3's Model 6 as Model 5; ``model.limit_point``): the limiting model's
+        #: results at the reported point, whose posteriors, class proportions and predictions
+        #: these results report (mapped to this model's units); None elsewhere
+        self.limit: MixtureResults | None = None
+        if state.get("limit") is not None:
+            self.limit = MixtureResults(state["limit"])
 
     @classmethod
     def from_fit(cls, model: MixtureModel, fit: FitResult, cov_free: np.ndarray | None, se_type: str,
                  options: FitOptions) -> MixtureResults:
         """Results of ``model`` (a :class:`~glmmix.model.MixtureModel`) from the estimation's
-        ``FitResult`` and the free parameters' covariance (None without SEs)."""
+        ``FitResult`` and the free parameters' covariance (None without SEs). At an exact
+        boundary limit (:meth:`~glmmix.model.MixtureModel.limit_point`) the posteriors come
+        from the limiting model at that point (:attr:`limit`)."""
         from .reporting import results_state
 
-        return cls(results_state(model.likelihood, fit, cov_free, se_type, options), model, cov_free)
+        state = results_state(model.likelihood, fit, cov_free, se_type, options)
+        lp = model.limit_point(fit.theta)
+        limit = None
+        if lp is not None:
+            limit = cls.from_fit(lp.model, _limit_fit(lp, fit), None, "none", options)
+            state["posterior"] = limit.posterior.to_numpy()[lp.units]
+        res = cls(state, model, cov_free)
+        if limit is not None:
+            res.limit = limit
+        return res
 
     # ------------------------------------------------------------------ stored and lazy entries
     def _entry(self, key):
@@ -133,7 +151,12 @@ class MixtureResults(WaldInference):
 
             if key not in LAZY_ENTRIES or self.model is None:
                 return None
-            self._state[key] = LAZY_ENTRIES[key](self.model.likelihood, self.theta, self._cov_free)
+            entry = LAZY_ENTRIES[key](self.model.likelihood, self.theta, self._cov_free)
+            if key == "class_prop" and self.limit is not None:
+                # the limiting model's proportions; their SEs stay this model's (delta method on
+                # its free parameters: NaN where they depend on the boundary estimates)
+                entry = dict(entry, value=self.limit.class_proportions.to_numpy())
+            self._state[key] = entry
         return self._state[key]
 
     def to_state(self) -> dict:
@@ -143,6 +166,8 @@ class MixtureResults(WaldInference):
 
         for key in LAZY_ENTRIES:
             self._entry(key)
+        if self.limit is not None:
+            self._state["limit"] = self.limit.to_state()
         return self._state
 
     @property
@@ -386,6 +411,13 @@ class MixtureResults(WaldInference):
         """
         from .scoring import random_effects
 
+        if self.limit is not None:
+            raise GlmmixError(
+                f"random_effects(): this fit is reported at its boundary limit {self.limit.formula!r}, "
+                "where the class-logit SD is infinite and no integration rule scores the class-logit "
+                "effects; every row of a cluster is in one class there, with the cluster's posterior "
+                "(res.posterior); the limiting model's own scores (its factors or random effects, if it "
+                "has any) are res.limit.random_effects()")
         if newdata is not None:
             from .predict import new_likelihood
 
@@ -603,3 +635,14 @@ class MixtureResults(WaldInference):
         from .persist import load
 
         return load(cls, path)
+
+
+def _limit_fit(lp, fit: FitResult) -> FitResult:
+    """The estimation's result written in the limiting model at a limit point ``lp``: its
+    parameters there with its log-likelihood (its nodes adapted to them), the fit's convergence."""
+    from .estimation import FitResult
+
+    ll = float(lp.model.adapt(lp.theta))
+    out = FitResult(lp.theta, ll, fit.converged, fit.grad_max, 0, 0, message=fit.message)
+    out.adapt_state = lp.model.likelihood.adaptation()
+    return out
