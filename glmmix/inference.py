@@ -224,6 +224,54 @@ def covariance(lik, theta, kind="ml", boundary=()):
     return cov, info
 
 
+def limit_covariance(theta, limit_lik, limit_theta, to_limit, kind="ml", boundary=()):
+    """Covariance of the free parameters at a point ``theta`` of an exact boundary limit
+    (``nesting.limit_point``), where the integration rule cannot resolve the model: the
+    limiting model's (``limit_lik`` at ``limit_theta``; observed information or sandwich)
+    carried to this model's free parameters other than ``boundary`` (held, NaN) through the
+    Jacobian J of ``to_limit`` (this model's parameters -> the limiting model's), cov =
+    J^-1 V J^-T. Limiting-model parameters that none of them moves are held in V. Returns
+    (cov, V), or None where the map is not one to one there (the caller keeps the rule's)."""
+    n = theta.size
+    held = set(boundary)
+    idx = np.array([i for i in range(n) if i not in held], dtype=int)
+
+    def mapped(t):
+        out = to_limit(_put(theta, idx, t))
+        if out is None:
+            raise _NotAtLimit
+        return out
+
+    try:
+        J = jacobian(mapped, theta[idx])
+    except _NotAtLimit:
+        return None
+    moved = np.flatnonzero(np.abs(J).max(axis=1) > 0) if idx.size else np.zeros(0, int)
+    if moved.size != idx.size or (idx.size and np.linalg.cond(J[moved]) > 1e12):
+        return None
+    V, _ = covariance(limit_lik, limit_theta, kind,
+                      boundary=[j for j in range(limit_theta.size) if j not in set(moved.tolist())])
+    cov = np.full((n, n), np.nan)
+    if V is None or not idx.size:
+        return (None if V is None else cov), V
+    Vm = V[np.ix_(moved, moved)]
+    if np.isnan(Vm).any():
+        return None
+    Ji = np.linalg.inv(J[moved])
+    cov[np.ix_(idx, idx)] = Ji @ Vm @ Ji.T
+    return cov, V
+
+
+class _NotAtLimit(Exception):
+    """A step of :func:`limit_covariance`'s Jacobian left the limit."""
+
+
+def _put(theta, idx, values):
+    out = np.array(theta, float)
+    out[idx] = values
+    return out
+
+
 def jacobian(fun, theta, rel_step=1e-6, scale=None):
     """Jacobian of a vector function by central differences (cheap maps only).
 

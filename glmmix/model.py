@@ -26,7 +26,7 @@ from .estimation import FitOptions, estimate, homogeneous_start
 from .exceptions import DataWarning, DesignError, GlmmixWarning
 from .families import get_family
 from .formula import parse_formula
-from .inference import covariance, observed_information
+from .inference import covariance, limit_covariance, observed_information
 from .laplace_sparse import CrossedLaplace, check_crossed
 from .likelihood import MixtureLikelihood
 from .long import wide_for_formula
@@ -424,8 +424,8 @@ class MixtureModel:
         del starts_s, limits, candidates  # the simpler models' fits they hold are not needed beyond here
         lik.restore(fr.adapt_state)  # keep the nodes adapted to the estimates
         say(opts.verbose, f"standard errors: {se}")
-        cov_free, _ = covariance(lik, fr.theta, kind=se, boundary=fr.boundary)
-        res = MixtureResults.from_fit(self, fr, cov_free, se or "none", opts)
+        cov_free, limit_cov = self._covariance_at(fr, se)
+        res = MixtureResults.from_fit(self, fr, cov_free, se or "none", opts, limit_cov)
         if theta0 is None:  # a later fit that nests this model may use it (nesting.remember)
             from .nesting import remember
 
@@ -454,6 +454,20 @@ class MixtureModel:
         at_one = correlations_at_one(self.layout.labels, natural_params(clik, theta_c))
         state = results_state(lik, fr, cov_free, se or "none", opts, natural_cov=nat_cov, at_one=at_one)
         return MixtureResults(state, self, cov_free)
+
+    def _covariance_at(self, fr, se) -> tuple:
+        """The free parameters' covariance at the estimates and, at an exact boundary limit
+        (:meth:`limit_point`), the limiting model's there: the limit's information carried to
+        this model's parameters (``inference.limit_covariance``), as the rule cannot resolve
+        the model at that point; elsewhere (or if that map fails) the rule's, and None."""
+        lp = self.limit_point(fr.theta) if se not in (None, "none") else None
+        if lp is not None:
+            lp.model.adapt(lp.theta)
+            out = limit_covariance(fr.theta, lp.model.likelihood, lp.theta,
+                                   lambda t: getattr(self.limit_point(t), "theta", None), se, fr.boundary)
+            if out is not None:
+                return out
+        return covariance(self.likelihood, fr.theta, kind=se, boundary=fr.boundary)[0], None
 
     def structured_starts(self, opts: FitOptions) -> tuple[list, list, list]:
         """Starting values, boundary limits and stage-one candidates (splits of the K - 1

@@ -125,18 +125,20 @@ class MixtureResults(WaldInference):
 
     @classmethod
     def from_fit(cls, model: MixtureModel, fit: FitResult, cov_free: np.ndarray | None, se_type: str,
-                 options: FitOptions) -> MixtureResults:
+                 options: FitOptions, limit_cov: np.ndarray | None = None) -> MixtureResults:
         """Results of ``model`` (a :class:`~glmmix.model.MixtureModel`) from the estimation's
         ``FitResult`` and the free parameters' covariance (None without SEs). At an exact
-        boundary limit (:meth:`~glmmix.model.MixtureModel.limit_point`) the posteriors come
-        from the limiting model at that point (:attr:`limit`)."""
+        boundary limit (:meth:`~glmmix.model.MixtureModel.limit_point`) the posteriors and
+        class proportions come from the limiting model at that point (:attr:`limit`), with
+        ``limit_cov``, its parameters' covariance, for the proportions' SEs."""
         from .reporting import results_state
 
         state = results_state(model.likelihood, fit, cov_free, se_type, options)
         lp = model.limit_point(fit.theta)
         limit = None
         if lp is not None:
-            limit = cls.from_fit(lp.model, _limit_fit(lp, fit), None, "none", options)
+            limit = cls.from_fit(lp.model, _limit_fit(lp, fit), limit_cov, se_type if limit_cov is not None else "none",
+                                 options)
             state["posterior"] = limit.posterior.to_numpy()[lp.units]
         res = cls(state, model, cov_free)
         if limit is not None:
@@ -153,9 +155,11 @@ class MixtureResults(WaldInference):
                 return None
             entry = LAZY_ENTRIES[key](self.model.likelihood, self.theta, self._cov_free)
             if key == "class_prop" and self.limit is not None:
-                # the limiting model's proportions; their SEs stay this model's (delta method on
-                # its free parameters: NaN where they depend on the boundary estimates)
+                # the limiting model's proportions, and their SEs where it has a covariance (the
+                # rule's delta method cannot differentiate a step either)
                 entry = dict(entry, value=self.limit.class_proportions.to_numpy())
+                if self.limit.se_type != "none":
+                    entry["se"] = self.limit.class_proportions_se.to_numpy()
             self._state[key] = entry
         return self._state[key]
 

@@ -124,6 +124,8 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
             raise DesignError("simulate(result, data) needs data: the rows to draw outcomes for (the data the "
                               "model was fitted to, or other rows with its covariates, units and clusters)")
         _refuse_counted_rows(model, data)
+        if model.limit is not None:  # at an exact boundary limit: the limiting model's draws
+            model = model.limit
         lik = result_likelihood(model, data)
         return _assemble(lik, model.theta, data, np.random.default_rng(seed), positional=True)
     if data is None or params is None:

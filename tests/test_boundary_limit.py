@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import glmmix as gm
 from glmmix.nesting import LIMIT_SD
@@ -104,14 +105,21 @@ def test_saving_keeps_the_limit(gom_at_limit, tmp_path):
 
 
 def test_standard_errors_at_the_limit(gom_at_limit):
-    _, gom, lca, _ = gom_at_limit
-    # the boundary estimates (the class-logit SD and mean, which together give the limit's
-    # proportion) have none; the class proportions, functions of them, neither
-    assert np.isnan(gom.bse["sd(id:class1)"]) and np.isnan(gom.bse["logit:class1:Intercept"])
-    assert gom.class_proportions_se.isna().all()
-    # the outcome parameters' are finite
+    df, gom, lca, _ = gom_at_limit
+    # the boundary estimate (the class-logit SD, held at 1e3) has none; the others are the
+    # limiting model's information carried to this model's parameters: the items' are the LCA's
+    # (the rule's information at this point had them 4% too small), the class-logit mean's is
+    # the LCA logit's through mean = 1e3 * Phi^-1(p)
+    assert np.isnan(gom.bse["sd(id:class1)"]) and "sd(id:class1)" in gom.params.index[gom.boundary]
     items = [lab for lab in gom.params.index if ":item[" in lab]
-    assert np.isfinite(gom.bse[items]).all()
+    np.testing.assert_allclose(gom.bse[items], lca.bse[items], rtol=1e-4)
+    p = lca.class_proportions.iloc[0]
+    dmu = LIMIT_SD * p * (1 - p) / stats.norm.pdf(stats.norm.ppf(p))
+    assert gom.bse["logit:class1:Intercept"] == pytest.approx(dmu * lca.bse["logit:class1:Intercept"], rel=1e-3)
+    np.testing.assert_allclose(gom.class_proportions_se, lca.class_proportions_se, rtol=1e-4)
+    # draws from the fit are the LCA's: every row of a person in the person's class
+    sim = gm.simulate(gom, df, seed=3)
+    assert (sim.groupby("id")["true_class"].nunique() == 1).all()
 
 
 def test_interior_points_and_other_models_are_not_limits(gom_at_limit):
