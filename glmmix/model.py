@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # names for the type hints only
     from numpy.typing import ArrayLike
 
     from .families import Family
+    from .nesting import LimitPoint
 
 #: the default start search: adaptive (estimation.adaptive_search)
 DEFAULT_STARTS = "auto"
@@ -362,7 +363,7 @@ class MixtureModel:
             return float(self.likelihood.adapt(theta))
         return float(self.likelihood.loglik(theta))
 
-    def limit_point(self, params: ArrayLike):
+    def limit_point(self, params: ArrayLike) -> LimitPoint | None:
         """``params`` written in the limiting model, if they are a point of an exact boundary
         limit of this model (a :class:`glmmix.nesting.LimitPoint`: the limiting model, its
         parameters there and every unit's unit in it); else None. A row-level class variable

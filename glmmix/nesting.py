@@ -422,6 +422,66 @@ def _response_splits(lik, th, j, one, n: int) -> list:
     return out
 
 
+def limit_log_probs(c) -> np.ndarray:
+    """Log class probabilities (K,) at the between limit of K - 1 independent class-logit
+    intercepts with a common SD s -> infinity and means s * c (K - 1,) against the reference
+    (last) class, logit 0: class k has the largest of c_j + u_j (u standard normal) and 0, so
+    P(K) = prod_j Phi(-c_j) and P(k) = int_0^inf phi(x - c_k) prod_{j != k} Phi(x - c_j) dx
+    (adaptive quadrature to 1e-12; two classes: Phi(c) and Phi(-c))."""
+    from scipy import integrate
+    from scipy.special import log_ndtr
+
+    c = np.asarray(c, float)
+    out = np.empty(c.size + 1)
+    out[-1] = float(log_ndtr(-c).sum())
+    if c.size == 1:
+        out[0] = float(log_ndtr(c[0]))
+        return out
+    half_log_2pi = 0.5 * np.log(2 * np.pi)
+    for k in range(c.size):
+        rest = [float(v) for v in np.delete(c, k)]
+        ck = float(c[k])
+        # the integrand exp(log phi(x - c_k) + sum_j log Phi(x - c_j)), scaled by its value at
+        # max(0, c_k) (near its peak) so that far tails do not underflow
+        peak = max(0.0, ck)
+        top = -0.5 * (peak - ck) ** 2 - half_log_2pi + sum(float(log_ndtr(peak - r)) for r in rest)
+
+        def f(x, ck=ck, rest=rest, top=top):
+            return np.exp(-0.5 * (x - ck) ** 2 - half_log_2pi + sum(log_ndtr(x - r) for r in rest) - top)
+
+        val, _ = integrate.quad(f, 0.0, np.inf, epsabs=0.0, epsrel=1e-12, limit=200)
+        out[k] = np.log(val) + top
+    return out
+
+
+def limit_means(props) -> np.ndarray:
+    """The means c (K - 1,) (per unit of the SD) whose between-limit class probabilities
+    (:func:`limit_log_probs`) are ``props`` (K,): Phi^-1(p_1) for two classes, else solved
+    from the approximation c_k = Phi^-1(p_k / (p_k + p_K)) (exact to 1e-10 in the log
+    odds; :func:`limit_mean_error` says how close)."""
+    from scipy import optimize
+
+    p = np.asarray(props, float) / np.sum(props)
+    c0 = stats.norm.ppf(p[:-1] / (p[:-1] + p[-1]))
+    if c0.size == 1:
+        return c0
+    target = np.log(p[:-1]) - np.log(p[-1])
+
+    def gap(c):
+        lp = limit_log_probs(c)
+        return lp[:-1] - lp[-1] - target
+
+    sol = optimize.root(gap, c0, tol=1e-13)
+    return sol.x if np.all(np.isfinite(sol.x)) else c0
+
+
+def limit_mean_error(c, props) -> float:
+    """How far the between-limit log odds of ``c`` are from those of ``props`` (largest)."""
+    lp = limit_log_probs(c)
+    p = np.asarray(props, float)
+    return float(np.abs((lp[:-1] - lp[-1]) - (np.log(p[:-1]) - np.log(p[-1]))).max())
+
+
 def limit_name(simple: Simpler) -> str:
     """How a limit is named in warnings and ``res.search.limits``."""
     return f"{simple.kind} ({simple.formula}" + (f", {simple.n_classes} classes)" if simple.n_classes > 1 else ")")
@@ -435,12 +495,12 @@ def _constant_logits(lik) -> bool:
 
 def exact_between(lik, simple_lik) -> bool:
     """Whether the between limit of ``lik``'s model is its simpler model (``simple_lik``)
-    exactly: two classes and constant class logits in both. The boundary point (class-logit SD
-    :data:`LIMIT_SD`, mean ``LIMIT_SD * Phi^-1(p)``) then puts a whole cluster in class 1 with
-    probability p, the simpler model's proportion (:func:`limit_point`). With covariates in the
-    class part it does not: the limit of ``logistic(z'gamma + s u)`` as s grows is a probit in
-    z, not the simpler model's logit."""
-    return lik.K == 2 and _constant_logits(lik) and _constant_logits(simple_lik)
+    exactly: constant class logits in both. The boundary point (independent class-logit
+    intercepts of SD :data:`LIMIT_SD`, means ``LIMIT_SD * c``, :func:`limit_means`) then puts a
+    whole cluster in class k with the simpler model's proportion p_k (:func:`limit_point`;
+    two classes: c = Phi^-1(p_1)). With covariates in the class part it does not: the limit of
+    ``logistic(z'gamma + s u)`` as s grows is a probit in z, not the simpler model's logit."""
+    return _constant_logits(lik) and _constant_logits(simple_lik)
 
 
 @dataclass(frozen=True)
@@ -489,32 +549,37 @@ def limit_point(model, theta) -> LimitPoint | None:
     model, if it is a point of an exact between limit; else None.
 
     A row-level class variable with a random class intercept on ``g`` (GoM, FMA-GoM, Table
-    3's Model 6) with two classes and constant class logits: at a class-logit SD ``s`` and
-    mean ``mu`` the class of a row is 1 with probability Phi(mu / s) when ``s`` is infinite,
-    for every row of a cluster together, which is the simpler model ``class(g)`` with that
-    proportion (:func:`exact_between`). An SD of :data:`LIMIT_SD` or more stands for that
-    limit (the boundary point the nesting guarantee and :class:`BetweenLimitRun` report has
-    exactly :data:`LIMIT_SD`): no integration rule resolves the step such an SD makes (a
-    simulated GoM's class proportion 0.618 on the rule against 0.624 at the limit). The
-    outcome part's parameters carry over by label; each unit (row) maps to its cluster, the
-    limiting model's unit."""
+    3's Model 6) with constant class logits: when the K - 1 class logits' random parts are
+    independent with a common SD ``s`` (the same latent direction for every row) and means
+    ``s * c``, the class of a row as ``s`` goes to infinity is the largest of c_k + u_k and 0
+    (the reference), for every row of a cluster together: the simpler model ``class(g)``
+    with those proportions (:func:`limit_log_probs`; two classes: Phi(c), Phi(-c);
+    :func:`exact_between`). An SD of :data:`LIMIT_SD` or more stands for that limit (the
+    boundary point the nesting guarantee and :class:`BetweenLimitRun` report has exactly
+    :data:`LIMIT_SD`): no integration rule resolves the step such an SD makes (a simulated
+    GoM's class proportion 0.618 on the rule against 0.634 at the limit). The outcome part's
+    parameters carry over by label; each unit (row) maps to its cluster, the limiting model's
+    unit."""
     from .likelihood import MixtureLikelihood
 
     lik = model.likelihood
     d = lik.design
-    if (model.spec is None or lik.K != 2 or not d.re_cls or d.multi or d.unit_name is not None
+    if (model.spec is None or lik.K < 2 or not d.re_cls or d.multi or d.unit_name is not None
             or type(lik) is not MixtureLikelihood):
         return None
     L = lik.layout
     P = L.unpack(L.expand(np.asarray(theta, float)))
     _, Lc = lik.factor_matrices(P)
     rs = lik.pat
-    B = lik.class_logit_loadings(rs.Wv, Lc)[:, 0, :]  # (unit patterns, D): the logit's random part
-    s = np.sqrt((B ** 2).sum(axis=1))
+    B = lik.class_logit_loadings(rs.Wv, Lc)  # (unit patterns, K - 1, D): the logits' random parts
+    s = np.sqrt((B[:, 0, :] ** 2).sum(axis=1))
     if not s.size or s.min() < LIMIT_SD * (1 - 1e-9):
         return None
-    c = (np.asarray(rs.Zv, float) @ P["gamma"])[:, 0] / s
-    if np.ptp(c) > 1e-9 * max(1.0, float(np.abs(c).max())):
+    Bn = B / s[:, None, None]  # one direction for every unit, orthonormal across the logits
+    if np.abs(Bn - Bn[:1]).max() > 1e-9 or np.abs(Bn[0] @ Bn[0].T - np.eye(lik.K - 1)).max() > 1e-9:
+        return None
+    c = (np.asarray(rs.Zv, float) @ P["gamma"]) / s[:, None]
+    if np.abs(c - c[:1]).max() > 1e-9 * max(1.0, float(np.abs(c).max())):
         return None
     found = _between_limit_model(model)
     if found is None:
@@ -528,8 +593,8 @@ def limit_point(model, theta) -> LimitPoint | None:
             if lab not in src:
                 return None
             phi[i] = src[lab]
-    # class 1's log-odds at the limit: log Phi(c) - log Phi(-c)
-    G = _logit_targets(lm.likelihood, [float(stats.norm.logcdf(c[0]) - stats.norm.logcdf(-c[0]))])
+    lp = limit_log_probs(c[0])  # every class's log-odds against the reference at the limit
+    G = _logit_targets(lm.likelihood, lp[:-1] - lp[-1])
     th = _with(lm.likelihood, Ls.from_full(phi), gamma=lambda _: G)
     import pandas as pd
 
@@ -542,9 +607,7 @@ def limit_point(model, theta) -> LimitPoint | None:
 def _between_limit_gamma(lik, theta, props, sd) -> np.ndarray:
     """Random class intercepts with SD ``sd`` and means giving each cluster a whole class
     with the simpler model's proportions (threshold crossings of sd * u, u standard normal)."""
-    p = np.clip(np.asarray(props, float), 1e-6, 1)
-    # class k (non-reference) against the reference: P(alpha_k > 0) ~ p_k / (p_k + p_K)
-    c = stats.norm.ppf(p[:-1] / (p[:-1] + p[-1]))
+    c = limit_means(np.clip(np.asarray(props, float), 1e-6, 1))
     G = _logit_targets(lik, sd * c)
 
     def re_cls(v):
@@ -555,6 +618,17 @@ def _between_limit_gamma(lik, theta, props, sd) -> np.ndarray:
 
     th = _with(lik, theta, re_cls=re_cls)
     return th if G is None else _with(lik, th, gamma=lambda _: G)
+
+
+def _hits(lik, theta, props) -> bool:
+    """Whether the between-limit point ``theta`` has the class proportions ``props`` (to 1e-9
+    in the log odds): the solve of :func:`limit_means` reached them, and none is below 1e-6."""
+    p = np.asarray(props, float)
+    if p.min() < 1e-6:
+        return False
+    P = lik.layout.unpack(lik.layout.expand(theta))
+    Zv = np.asarray(lik.pat.Zv, float)
+    return limit_mean_error((Zv[:1] @ P["gamma"])[0] / LIMIT_SD, p) < 1e-9
 
 
 @dataclass(frozen=True)
@@ -648,10 +722,13 @@ def structured(model, opts, rng) -> tuple[list, list, list]:
                 # with two classes and constant class logits the limit is the simpler model itself:
                 # its log-likelihood is exact, where quadrature over a class logit this steep is not
                 # starts running to it are finished in its model (BetweenLimitRun)
-                exact = ((float(res.llf), (bool(res.converged), float(res.grad_max)), BetweenLimitRun(model, res, opts))
-                         if exact_between(lik, res.model.likelihood) else (None,))
-                limits.append((_between_limit_gamma(lik, _with(lik, th, **kw) if kw else th, props, LIMIT_SD), name,
-                               *exact))
+                at = _between_limit_gamma(lik, _with(lik, th, **kw) if kw else th, props, LIMIT_SD)
+                # with several classes a start running to the limit is not finished there (some
+                # of its class-logit SDs may run off and others not: no between limit)
+                exact = ((float(res.llf), (bool(res.converged), float(res.grad_max)),
+                          BetweenLimitRun(model, res, opts) if lik.K == 2 else None)
+                         if exact_between(lik, res.model.likelihood) and _hits(lik, at, props) else (None,))
+                limits.append((at, name, *exact))
                 # the same point moved in from the boundary, a start the optimizer can leave
                 starts.append((_between_limit_gamma(lik, th, props, 5.0), f"{simple.kind}, SD 5"))
             elif d.re_cls or kw:

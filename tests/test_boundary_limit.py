@@ -187,3 +187,37 @@ def test_three_pl_two_pl_limit_is_exact_on_the_rule(lsat_long):
     at = _class_favoured(m.likelihood, m.transfer_start(two), 1, LIMIT_LOGIT)
     assert m.limit_point(at) is None
     assert m.loglike(at) == pytest.approx(two.llf, abs=1e-6) and two.llf == pytest.approx(-2466.6534, abs=1e-4)
+
+
+def test_three_class_between_limit_is_exact():
+    """With three classes the between limit's proportions are those of the largest of c_k + u_k
+    and 0 (independent standard normal u): the boundary point's means are solved for the LCA's
+    proportions (nesting.limit_means), and the point evaluates to the LCA's log-likelihood
+    exactly, where the rule puts it 2.1 below; the results there report the LCA's posteriors
+    and proportions."""
+    from glmmix.estimation import FitResult
+    from glmmix.nesting import _between_limit_gamma, limit_log_probs, limit_means
+    from glmmix.results import MixtureResults
+
+    # the class probabilities against a direct simulation of the argmax (2e6 draws, SE 4e-4)
+    c = np.array([0.3, -0.5])
+    x = np.column_stack([c + np.random.default_rng(0).standard_normal((2_000_000, 2)), np.zeros(2_000_000)])
+    np.testing.assert_allclose(np.exp(limit_log_probs(c)), np.bincount(x.argmax(axis=1)) / len(x), atol=2e-3)
+    assert np.exp(limit_log_probs(limit_means([0.2, 0.3, 0.4, 0.1]))) == pytest.approx([0.2, 0.3, 0.4, 0.1], abs=1e-12)
+    rng = np.random.default_rng(1)
+    member = rng.choice(3, size=400, p=[0.5, 0.3, 0.2])
+    probs = np.array([[0.9, 0.85, 0.8, 0.9, 0.85, 0.8], [0.1, 0.2, 0.15, 0.1, 0.2, 0.1],
+                      [0.9, 0.85, 0.8, 0.1, 0.2, 0.15]])
+    y = (rng.random((400, 6)) < probs[member]).astype(float)
+    df = pd.DataFrame({"id": np.repeat(np.arange(400), 6), "item": np.tile([f"u{j + 1}" for j in range(6)], 400),
+                       "y": y.ravel()})
+    lca = gm.fit(LCA, df, n_classes=3, family="bernoulli", seed=1, se="none")
+    m = gm.MixtureModel.from_formula(GOM, df, n_classes=3, family="bernoulli")
+    at = _between_limit_gamma(m.likelihood, m.transfer_start(lca), lca.class_proportions.to_numpy(), LIMIT_SD)
+    assert m.limit_point(at) is not None
+    assert m.loglike(at) == pytest.approx(lca.llf, abs=1e-6)
+    assert m.likelihood.loglik(at) < lca.llf - 1.0  # the rule at that point
+    res = MixtureResults.from_fit(m, FitResult(at, lca.llf, True, 0.0, 0, 0), None, "none", gm.FitOptions(seed=1))
+    np.testing.assert_allclose(res.class_proportions, lca.class_proportions, atol=1e-8)
+    np.testing.assert_allclose(res.posterior.to_numpy(), lca.posterior.loc[df["id"]].to_numpy(), atol=1e-8)
+    np.testing.assert_allclose(res.predict(), lca.predict(), atol=1e-8)
