@@ -60,6 +60,12 @@ class MixtureResults(WaldInference):
         What the start search did: starts drawn, completed and converged, the distinct
         maxima with how many starts reached each (``search.table()``), whether the best was
         replicated, why the search stopped and the time spent (``print(res.search)``).
+    limit : MixtureResults or None
+        At an exact boundary limit (a GoM reported as its LCA limit, an FMA-GoM as its FMA,
+        Table 3's Model 6 as Model 5; :meth:`MixtureModel.limit_point`): the limiting model's
+        results at the reported point. Posteriors (every row gets its cluster's), class
+        proportions, predictions, standard errors and draws (``simulate``) are its, where the
+        integration rule cannot resolve this model; None elsewhere.
     """
 
     def __init__(self, state: dict, model: MixtureModel | None = None, cov_free: np.ndarray | None = None):
@@ -115,10 +121,8 @@ class MixtureResults(WaldInference):
         from .estimation import SearchReport
 
         self.search = SearchReport.from_dict(state["search"]) if state.get("search") else None
-        #: at an exact boundary limit (a two-class GoM reported as its LCA limit, an FMA-GoM as
-        #: its FMA, Table 3's Model 6 as Model 5; ``model.limit_point``): the limiting model's
-        #: results at the reported point, whose posteriors, class proportions and predictions
-        #: these results report (mapped to this model's units); None elsewhere
+        #: at an exact boundary limit: the limiting model's results at the reported point (see
+        #: the class docstring); None elsewhere
         self.limit: MixtureResults | None = None
         if state.get("limit") is not None:
             self.limit = MixtureResults(state["limit"])

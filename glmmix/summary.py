@@ -195,6 +195,10 @@ def _add_maxima(smry, res):
 
 def _notes(res) -> list[str]:
     notes = list(res.warnings)
+    if res.limit is not None:
+        notes.append(f"the posteriors, class proportions, predictions and standard errors are those of the limiting "
+                     f"model {res.limit.formula!r} at this point (res.limit), where the integration rule cannot "
+                     "resolve this model.")
     if res.n_dropped:
         notes.append(f"{res.n_dropped} row(s) with a missing outcome were dropped (ML under MAR).")
     if res.n_units_dropped:

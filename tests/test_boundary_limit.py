@@ -60,7 +60,7 @@ def test_gom_at_its_lca_limit_reports_the_lca(gom_at_limit):
     assert len(gom.posterior) == len(df)  # the GoM's units: rows
     # the summary prints the LCA's proportions
     text = str(gom.summary())
-    assert f"{lca.class_proportions.iloc[0]:.4f}" in text
+    assert f"{lca.class_proportions.iloc[0]:.4f}" in text and "(res.limit)" in text
     # the limit's results: the LCA at the reported point
     assert gom.limit.llf == pytest.approx(lca.llf, abs=1e-6)
     np.testing.assert_allclose(gom.limit.params.reindex(lca.params.index), lca.params, atol=1e-4)
