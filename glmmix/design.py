@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import gc
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -27,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 from formulaic import Formula
 
-from .exceptions import DesignError, FormulaError, plain
+from .exceptions import DataWarning, DesignError, FormulaError, plain
 from .mathutils import OnWorkers, column_sums, compact
 from .families import Family, FamilyData, check_counts
 from .classes import ClassSystem, ClassVar
@@ -499,6 +500,8 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
         X, x_names, x_terms, x_spec = shared.X, list(shared.x_names), dict(shared.x_terms), shared.x_spec
     else:
         X, x_names, x_terms, x_spec = _outcome_design(formula, df, family, aux, fitted)
+        if fitted is None:
+            _warn_index_as_number(df, x_names, family, unit_name)
     x_group, mgroups = None, None
     if multi:
         if fitted is None:
@@ -862,6 +865,33 @@ def _outcome_design(formula, df, family, aux, fitted):
     if X.shape[1] == len(offset_columns(x_names)) and not family.has_extra:
         raise FormulaError("the outcome part has no terms besides offsets: nothing to estimate")
     return X, x_names, x_terms, x_spec
+
+
+def _warn_index_as_number(df, x_names, family, unit_name) -> None:
+    """``y ~ 0 + item`` with ``item`` numbered 1, 2, ...: the items enter as one slope on their
+    numbers, not one parameter each. Said when an outcome part without intercept has a numeric
+    column of whole numbers (3 or more values) that every unit has at most once per value."""
+    if unit_name is None or "Intercept" in x_names or family.thresholds:
+        return
+    for name in x_names:
+        if name not in df.columns or name == unit_name:
+            continue
+        col = df[name]
+        if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+            continue
+        v = col.to_numpy()
+        if not np.all(np.isfinite(v)) or not np.all(v == np.round(v)):
+            continue
+        k = np.unique(v).size
+        if k < 3 or k > len(v) // 2:
+            continue
+        if df.groupby(unit_name, sort=False, observed=True)[name].nunique().sum() != len(df):
+            continue  # a value repeats within a unit: not an index of the unit's rows
+        warnings.warn(
+            f"column {name!r} in the outcome part holds whole numbers ({k} values, e.g. {plain(v[0])!r}), "
+            f"each at most once per {unit_name!r}, and enters as a number: one slope on its values, not one "
+            f"parameter per value; if it numbers items (y ~ 0 + {name}), make it categorical: C({name}) in the "
+            f"formula, or df[{name!r}].astype('category')", DataWarning, stacklevel=2)
 
 
 def _single_class(formula, df, starts, cols: _Columns, n_classes, form, fenc, fitted):

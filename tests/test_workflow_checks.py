@@ -219,3 +219,25 @@ def test_text_outcome_is_refused_with_the_recoding():
     d["band"] = pd.cut(d["Reaction"], 3, labels=["low", "mid", "high"]).astype(str)
     with pytest.raises(DesignError, match="3 values: for ordered categories use family='ordinal'"):
         gm.fit("band ~ Days", d, family="poisson")
+
+
+def test_items_numbered_as_numbers_are_flagged():
+    """`y ~ 0 + item` with item numbered 1..7 fits one slope on the numbers: said, with the fix;
+    C(item) gives the LCA; a time column beside an intercept (sleepstudy) is not flagged."""
+    long = gm.wide_to_long(gm.datasets.load("carcinoma"))
+    long["item"] = long["item"].cat.codes + 1
+    with pytest.warns(gm.exceptions.DataWarning, match=r"'item'.*7 values.*C\(item\)"):
+        _quiet_except(gm.exceptions.DataWarning, gm.fit, "y ~ 0 + item | class(id) ~ 1", long, n_classes=2,
+                      family="bernoulli", seed=1, se="none", starts=(4, 2))
+    res = _quiet(gm.fit, "y ~ 0 + C(item) | class(id) ~ 1", long, n_classes=3, family="bernoulli", seed=1)
+    assert res.llf == pytest.approx(-293.7050, abs=1e-3)  # poLCA's, as with item categorical
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gm.exceptions.DataWarning)
+        gm.fit("Reaction ~ Days + (1|Subject)", gm.datasets.load("sleepstudy"), se="none")
+
+
+def _quiet_except(category, f, *a, **k):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", category)
+        return f(*a, **k)
