@@ -86,7 +86,8 @@ def parse_constraints(text: str, names) -> tuple[np.ndarray, np.ndarray]:
         try:
             trees = [ast.parse(s.strip(), mode="eval").body for s in sides]
         except SyntaxError:
-            raise HypothesisError(f"cannot read the equation {_decode(part, names).strip()!r}") from None
+            raise HypothesisError(f"cannot read the equation {_decode(part, names).strip()!r}"
+                                  + _unknown_labels(part, names)) from None
         lhs = _linear(trees[0], names)
         rhs = _linear(trees[1], names) if len(trees) == 2 else (np.zeros(len(names)), 0.0)
         r = lhs[0] - rhs[0]
@@ -95,6 +96,17 @@ def parse_constraints(text: str, names) -> tuple[np.ndarray, np.ndarray]:
         rows.append(r)
         consts.append(rhs[1] - lhs[1])
     return np.array(rows), np.array(consts)
+
+
+def _unknown_labels(part, names) -> str:
+    """What in an unreadable equation looks like a parameter label but is none (e.g.
+    ``class1:item[Q]``), with the labels that exist."""
+    left = re.sub(r"_p\d+_", " ", part)
+    words = [w for w in re.findall(r"[A-Za-z_][\w.:()\[\], ]*\]|[A-Za-z_][\w.:]*", left) if not w.isdigit()]
+    if not words:
+        return ""
+    shown = names if len(names) <= 20 else names[:20] + ["..."]
+    return f": {', '.join(repr(w.strip()) for w in words)} is not a parameter label; the labels are {shown}"
 
 
 def _decode(s, names):

@@ -62,6 +62,8 @@ def test_parse_constraints_reads_labels_with_punctuation():
     np.testing.assert_array_equal(q, [0, 3])
     R, q = parse_constraints("(class1:item[u1] + class2:item[u1]) / 2 = 1", names)
     np.testing.assert_array_equal(R, [[0.5, 0.5, 0, 0]])
+    with pytest.raises(GlmmixError, match=r"'class1:item\[u9\]' is not a parameter label; the labels are"):
+        parse_constraints("class1:item[u9] = 0", names)  # a label with brackets that does not exist
 
 
 @pytest.mark.parametrize("bad, match", [("x9 = 0", "not a parameter label"), ("x1 * x2 = 0", "linear"),
