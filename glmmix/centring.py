@@ -171,6 +171,20 @@ class Centring:
         """The inverse of :meth:`to_raw`."""
         return self._map(theta, -1.0)
 
+    def note(self, design) -> str:
+        """What the summary says of the centring (the reported covariance is at the column's
+        zero, far from the data)."""
+        parts = []
+        for s in self.shifts:
+            b = design.re_out[s.index]
+            cols = ", ".join(f"{b.names[j]!r} at {c:.6g} ({d:.0f} SDs from zero)"
+                             for j, c, d in zip(s.cols, s.centres, s.distance))
+            parts.append(f"random term {s.term!r}: column {cols} was centred inside the fit and the estimates "
+                         f"mapped back exactly, so the random intercept's SD and correlations describe the clusters "
+                         f"at {b.names[s.cols[0]]} = 0; the same model with the column centred in the formula "
+                         f"(I({b.names[s.cols[0]]} - {np.round(s.centres[0]):.0f})) reports them where the data are.")
+        return " ".join(parts)
+
     def raw_covariance(self, theta_c, cov_c):
         """The covariance of the raw free parameters (delta method through the map)."""
         if cov_c is None:

@@ -447,7 +447,8 @@ class MixtureModel:
         lik = self.likelihood
         theta_c, theta = fr.theta, c.to_raw(fr.theta)
         lik.adapt(theta)  # the raw model's nodes, for random effects and predictions
-        fr = dataclasses.replace(fr, theta=theta, adapt_state=lik.adaptation())
+        fr = dataclasses.replace(fr, theta=theta, adapt_state=lik.adaptation(),
+                                 warnings=[*fr.warnings, c.note(self.design)])
         cov_free = c.raw_covariance(theta_c, cov_c)
         nat_cov = c.reported_covariance(lambda t: natural_params(lik, t), theta_c, cov_c)
         # a correlation at +-1 is judged where the data are (on the raw column a far slope's

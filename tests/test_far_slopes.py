@@ -71,6 +71,9 @@ def test_sleepstudy_far_from_zero_reaches_lmers_maximum(far, ref):
     assert far.converged
     assert far.llf == pytest.approx(r["logLik"], abs=1e-6)
     assert far.model.loglike(far.params) == pytest.approx(far.llf, abs=1e-6)  # the raw model at the mapped estimates
+    text = " ".join(str(far.summary()).split())
+    assert "column 'Days' at 10004.5 (3483 SDs from zero) was centred inside the fit" in text
+    assert "I(Days - 10004)" in text
     p = far.params
     assert p["Intercept"] == pytest.approx(r["fixef"][0], rel=1e-7)
     assert p["Days"] == pytest.approx(r["fixef"][1], rel=1e-6)
