@@ -229,12 +229,19 @@ def limit_covariance(theta, limit_lik, limit_theta, to_limit, kind="ml", boundar
     (``nesting.limit_point``), where the integration rule cannot resolve the model: the
     limiting model's (``limit_lik`` at ``limit_theta``; observed information or sandwich)
     carried to this model's free parameters other than ``boundary`` (held, NaN) through the
-    Jacobian J of ``to_limit`` (this model's parameters -> the limiting model's), cov =
-    J^-1 V J^-T. Limiting-model parameters that none of them moves are held in V. Returns
-    (cov, V), or None where the map is not one to one there (the caller keeps the rule's)."""
+    Jacobian J of ``to_limit`` (this model's parameters -> the limiting model's, None off the
+    limit), cov = J^-1 V J^-T. Parameters whose step leaves the limit or that do not move it
+    (the SDs and correlation of a GoM's class-logit intercepts) are held too; limiting-model parameters
+    that none of the others moves are held in V. Returns (cov, V), or None where the map is
+    not one to one there (the caller keeps the rule's)."""
     n = theta.size
     held = set(boundary)
-    idx = np.array([i for i in range(n) if i not in held], dtype=int)
+
+    def leaves(i):
+        h = 1e-6 * max(1.0, abs(theta[i]))
+        return any(to_limit(_put(theta, [i], [theta[i] + d])) is None for d in (h, -h))
+
+    idx = np.array([i for i in range(n) if i not in held and not leaves(i)], dtype=int)
 
     def mapped(t):
         out = to_limit(_put(theta, idx, t))
@@ -246,6 +253,8 @@ def limit_covariance(theta, limit_lik, limit_theta, to_limit, kind="ml", boundar
         J = jacobian(mapped, theta[idx])
     except _NotAtLimit:
         return None
+    moves = np.abs(J).max(axis=0) > 0 if idx.size else np.zeros(0, bool)
+    idx, J = idx[moves], J[:, moves]  # parameters the limit does not depend on are held as well
     moved = np.flatnonzero(np.abs(J).max(axis=1) > 0) if idx.size else np.zeros(0, int)
     if moved.size != idx.size or (idx.size and np.linalg.cond(J[moved]) > 1e12):
         return None

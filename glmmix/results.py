@@ -595,6 +595,12 @@ class MixtureResults(WaldInference):
             return super().conf_int(alpha)
         if method != "profile":
             raise GlmmixError(f"method must be 'wald' or 'profile', not {method!r}")
+        if self.limit is not None:
+            raise NotImplementedError(
+                f"profile intervals of a fit reported at its boundary limit {self.limit.formula!r}: the refits "
+                "would run on the integration rule, which cannot resolve this model there; the limiting model's "
+                "are res.limit.conf_int(method='profile') (its parameters are this model's, less the class-logit "
+                "SDs), or method='wald' here")
         from .proflik import profile_intervals
 
         return profile_intervals(self, alpha, params)

@@ -117,6 +117,9 @@ def test_standard_errors_at_the_limit(gom_at_limit):
     dmu = LIMIT_SD * p * (1 - p) / stats.norm.pdf(stats.norm.ppf(p))
     assert gom.bse["logit:class1:Intercept"] == pytest.approx(dmu * lca.bse["logit:class1:Intercept"], rel=1e-3)
     np.testing.assert_allclose(gom.class_proportions_se, lca.class_proportions_se, rtol=1e-4)
+    # profile intervals would refit on the rule: refused, pointing to the limiting model's
+    with pytest.raises(NotImplementedError, match="res.limit.conf_int"):
+        gom.conf_int(method="profile", params="class1:item[u1]")
     # draws from the fit are the LCA's: every row of a person in the person's class
     sim = gm.simulate(gom, df, seed=3)
     assert (sim.groupby("id")["true_class"].nunique() == 1).all()
@@ -196,6 +199,7 @@ def test_three_class_between_limit_is_exact():
     exactly, where the rule puts it 2.1 below; the results there report the LCA's posteriors
     and proportions."""
     from glmmix.estimation import FitResult
+    from glmmix.inference import limit_covariance
     from glmmix.nesting import _between_limit_gamma, limit_log_probs, limit_means
     from glmmix.results import MixtureResults
 
@@ -211,12 +215,22 @@ def test_three_class_between_limit_is_exact():
     y = (rng.random((400, 6)) < probs[member]).astype(float)
     df = pd.DataFrame({"id": np.repeat(np.arange(400), 6), "item": np.tile([f"u{j + 1}" for j in range(6)], 400),
                        "y": y.ravel()})
-    lca = gm.fit(LCA, df, n_classes=3, family="bernoulli", seed=1, se="none")
+    lca = gm.fit(LCA, df, n_classes=3, family="bernoulli", seed=1)
     m = gm.MixtureModel.from_formula(GOM, df, n_classes=3, family="bernoulli")
     at = _between_limit_gamma(m.likelihood, m.transfer_start(lca), lca.class_proportions.to_numpy(), LIMIT_SD)
     assert m.limit_point(at) is not None
     assert m.loglike(at) == pytest.approx(lca.llf, abs=1e-6)
     assert m.likelihood.loglik(at) < lca.llf - 1.0  # the rule at that point
+    # standard errors: the SDs at the boundary and the correlation (0 at this limit, a step
+    # of it leaves the limit) held; the items' are the LCA's, the means' through limit_means
+    sds = [i for i, lab in enumerate(m.param_names) if lab.startswith("sd(")]
+    cov, V = limit_covariance(at, m.limit_point(at).model.likelihood, m.limit_point(at).theta,
+                              lambda t: getattr(m.limit_point(t), "theta", None), "ml", sds)
+    se = pd.Series(np.sqrt(np.diag(cov)), index=m.param_names)
+    lca_se = lca.bse
+    items = [lab for lab in m.param_names if ":item[" in lab]
+    np.testing.assert_allclose(se[items], lca_se[items], rtol=1e-3)
+    assert np.isnan(se.filter(like="cor(")).all() and np.isfinite(se.filter(like="logit:")).all()
     res = MixtureResults.from_fit(m, FitResult(at, lca.llf, True, 0.0, 0, 0), None, "none", gm.FitOptions(seed=1))
     np.testing.assert_allclose(res.class_proportions, lca.class_proportions, atol=1e-8)
     np.testing.assert_allclose(res.posterior.to_numpy(), lca.posterior.loc[df["id"]].to_numpy(), atol=1e-8)
