@@ -571,6 +571,10 @@ SHARD_CELLS = 1 << 19
 #: benchmarks' ``old``, ``benchmarks/table3_model6.py``)
 PRODUCT_SUMS = True
 
+#: points of the coarse adaptive Gauss-Hermite rule on which stage one ranks random starts in one
+#: dimension (:meth:`MixtureLikelihood.coarse`; 3 per dimension in two or more)
+COARSE_POINTS_1D = 7
+
 #: an adaptation step shrinks the latents' scale by at most this factor in any direction
 #: (``MixtureLikelihood._set_moments``)
 ADAPT_MAX_SHRINK = 0.5
@@ -943,15 +947,18 @@ class MixtureLikelihood:
             return None
         return first, inv
 
-    def coarse(self, n_points: int = 3) -> "MixtureLikelihood":
-        """This likelihood on adaptive Gauss-Hermite with ``n_points`` per dimension, for an
-        adaptive rule of two or more dimensions with more points (else itself). The
+    def coarse(self, n_points: int | None = None) -> "MixtureLikelihood":
+        """This likelihood on adaptive Gauss-Hermite with ``n_points`` per dimension (default
+        3, or :data:`COARSE_POINTS_1D` in one dimension), for an adaptive rule with more
+        points (else itself). The
         adaptation (each cluster's posterior mean and Cholesky factor) does not depend on the
         points, so states pass between the two. Estimation ranks random starts with it
         (stage one), where the node count (81 for 9 points in two dimensions) dominates and
         the ranking needs no accuracy to 1e-3."""
         integ = self.integ
-        if not (integ.adaptive and integ.method == "agh" and self.D >= 2 and integ.n_points > n_points):
+        if n_points is None:
+            n_points = 3 if self.D >= 2 else COARSE_POINTS_1D
+        if not (integ.adaptive and integ.method == "agh" and self.D >= 1 and integ.n_points > n_points):
             return self
         new = copy.copy(self)
         t, lw = gauss_hermite(n_points, self.D)
