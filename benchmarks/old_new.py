@@ -13,11 +13,12 @@ code before them instead: with ``GLMMIX_OLD_TREE`` set to its directory (``git w
 that tree's copy of the same script as its ``new`` (a script imports the glmmix of the tree it
 sits in). The ninth round (benchmarks/README.md) was measured so, against the commit before it.
 
-The round whose attributes are set back here (benchmarks/README.md, "Seventh round"): outcome
-loadings and SDs beyond ``RESOLVED_STEPS`` per step of a trapezoid rule count as unresolved
-(``RESOLVED_STEPS`` set back to infinity: only ``HUGE_RE`` applies, as before). The sixth
-round's old code (the binomial formula for 0/1 logit outcomes, the probit path with its
-temporaries, einsum rows, no earlier fit reused) is in the git history of this file.
+The round whose attributes are set back here (benchmarks/README.md, "Tenth round"): the probit
+0/1 path with scipy's ``log_ndtr`` (``_old_probit_binary`` below, the code before the table of
+``families.log_ndtr``), stage one on the model's own rule in one dimension
+(``likelihood.COARSE_POINTS_1D`` above any rule's points), and every random start of a round
+completed at once (``estimation.REPLICATED_STOP`` False). The seventh round's (``RESOLVED_STEPS``
+set back to infinity) and the sixth round's old code are in the git history of this file.
 """
 
 from __future__ import annotations
@@ -30,12 +31,43 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy import special
 
 import glmmix.estimation as estimation
+import glmmix.families as families
+import glmmix.likelihood as likelihood
+
+
+def _old_probit_binary(yy, eta, derivs):
+    """``families._probit_binary`` before the tenth round: scipy's ``log_ndtr`` per cell."""
+    s = 2.0 * yy - 1.0
+    z = s * eta
+    lp = special.log_ndtr(z)
+    if not derivs:
+        return families.FamilyEval(lp)
+    lphi = np.multiply(z, z)
+    lphi += families.LOG_2PI
+    lphi *= -0.5
+    ratio = np.subtract(lphi, lp)
+    np.exp(ratio, out=ratio)  # phi(z) / Phi(z)
+    ratio *= s
+
+    def weights():
+        with np.errstate(divide="ignore"):
+            lq = np.log(-np.expm1(lp))
+        far = lp > -1e-300
+        if far.any():
+            lq[far] = special.log_ndtr(-z[far])
+        return np.exp(2.0 * lphi - lp - lq)
+
+    return families.FamilyEval(lp, ratio, weights)
+
 
 #: (module or class, attribute, old value)
 OLD_PATCHES = [
-    (estimation, "RESOLVED_STEPS", np.inf),  # no rule-relative limit on outcome loadings and SDs
+    (families, "_probit_binary", _old_probit_binary),  # scipy's log_ndtr per cell
+    (likelihood, "COARSE_POINTS_1D", 10**9),  # stage one on the model's rule in one dimension
+    (estimation, "REPLICATED_STOP", False),  # every random start of a round at once
 ]
 #: environment of the old variant's child process (the allocator as in the new: it predates the round)
 OLD_ENV = {"GLMMIX_KEEP_FREED_MEMORY": "1"}
