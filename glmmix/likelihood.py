@@ -572,8 +572,12 @@ SHARD_CELLS = 1 << 19
 PRODUCT_SUMS = True
 
 #: points of the coarse adaptive Gauss-Hermite rule on which stage one ranks random starts in one
-#: dimension (:meth:`MixtureLikelihood.coarse`; 3 per dimension in two or more)
+#: dimension (:meth:`MixtureLikelihood.coarse`; 3 per dimension in two or more), when one
+#: evaluation fills at least COARSE_1D_CELLS cells (rows x classes x nodes: VerbAgg's FMA, 227,520;
+#: the LSAT 3PL's 30 distinct response patterns, 4,500, keep the model's rule, where a stage one on
+#: 7 points saves little and ranks its flat likelihood's starts differently)
 COARSE_POINTS_1D = 7
+COARSE_1D_CELLS = 1e5
 
 #: an adaptation step shrinks the latents' scale by at most this factor in any direction
 #: (``MixtureLikelihood._set_moments``)
@@ -960,6 +964,8 @@ class MixtureLikelihood:
             n_points = 3 if self.D >= 2 else COARSE_POINTS_1D
         if not (integ.adaptive and integ.method == "agh" and self.D >= 1 and integ.n_points > n_points):
             return self
+        if self.D == 1 and self.n_patterns * self.K * integ.n_nodes < COARSE_1D_CELLS:
+            return self  # a small evaluation costs little more on the model's rule
         new = copy.copy(self)
         t, lw = gauss_hermite(n_points, self.D)
         new.integ = replace(integ, n_points=n_points, t=t, logw=lw)
