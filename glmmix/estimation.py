@@ -1165,6 +1165,9 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     rounds complete perturbations of the best alone, one at a time until one replicates it,
     while the previous round made progress (raised the best log-likelihood or its count of
     starts): they replicate a maximum, where random starts rarely reach one with a small basin.
+    A costly model (fewer than :data:`STAGE1_MAX` stage-one starts) completes round one's random
+    starts in pairs and an extension round's perturbations before its pool starts, each only while
+    the best is not replicated (:data:`REPLICATED_STOP`).
     The order of the completions does not depend on ``n_jobs``.
     """
     lik, opts = S.lik, S.opts
