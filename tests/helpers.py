@@ -92,3 +92,15 @@ def cpu_seconds(f, *args):
     cpu = time.process_time()
     out = f(*args)
     return out, time.process_time() - cpu
+
+
+def table3_data(G, n):
+    """Table 3's design (vignettes/table3_within_between.py): data from Model 5, G clusters of n."""
+    import glmmix as gm
+
+    rng = np.random.default_rng(3)
+    design = pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.standard_normal(G * n)})
+    truth = {"class1:Intercept": 1.0, "class2:Intercept": 0.0, "class1:x": 0.2, "class2:x": 0.8, "sigma": 1.0,
+             "sd(g:Intercept)": np.sqrt(0.2), "logit:class1:Intercept": 0.0}
+    return gm.simulate("y ~ 1 + x + (1 | g) | class(g) ~ 1", design, params=truth, n_classes=2,
+                       family="gaussian", seed=5)

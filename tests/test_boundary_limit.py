@@ -19,6 +19,7 @@ from scipy import stats
 
 import glmmix as gm
 from glmmix.nesting import LIMIT_SD
+from helpers import table3_data
 
 GOM = "y ~ 0 + item | class ~ 1 + (1 | id)"
 LCA = "y ~ 0 + item | class(id) ~ 1"
@@ -143,20 +144,10 @@ def test_interior_points_and_other_models_are_not_limits(gom_at_limit):
     assert mx.limit_point(px) is None
 
 
-def _table3_data(G, n):
-    """Table 3's design (vignettes/table3_within_between.py): data from Model 5."""
-    rng = np.random.default_rng(3)
-    design = pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.standard_normal(G * n)})
-    truth = {"class1:Intercept": 1.0, "class2:Intercept": 0.0, "class1:x": 0.2, "class2:x": 0.8, "sigma": 1.0,
-             "sd(g:Intercept)": np.sqrt(0.2), "logit:class1:Intercept": 0.0}
-    return gm.simulate("y ~ 1 + x + (1 | g) | class(g) ~ 1", design, params=truth, n_classes=2,
-                       family="gaussian", seed=5)
-
-
 def test_model6_at_model5_reports_model5():
     """Table 3's Model 6 (random class intercept, classes per row) reported at Model 5 (classes
     per cluster), with a random outcome intercept besides: Model 5's quantities, cluster by cluster."""
-    data = _table3_data(12, 4)
+    data = table3_data(12, 4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m5 = gm.fit("y ~ 1 + x + (1 | g) | class(g) ~ 1", data, n_classes=2, family="gaussian", seed=1,

@@ -9,6 +9,7 @@ import glmmix as gm
 from glmmix.estimation import (SPLIT_ROUND_RANDOM, SPLITS_EXTRA, STAGE1_MAX, FitOptions, SearchReport, StartRecord,
                                 _maxima)
 from glmmix.nesting import RESPONSE_SPLITS, SPLITS_PER_CLASS
+from helpers import table3_data
 
 LCA = "y ~ 0 + item | class(id) ~ 1"
 
@@ -369,18 +370,6 @@ def test_three_pl_formula_seed_4_reaches_its_maximum(lsat_long):
     assert r.llf == pytest.approx(-2466.6491, abs=1e-3)
 
 
-def _table3_data(G, n):
-    """Table 3's design (vignettes/table3_within_between.py): data from Model 5."""
-    import pandas as pd
-
-    rng = np.random.default_rng(3)
-    design = pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.standard_normal(G * n)})
-    truth = {"class1:Intercept": 1.0, "class2:Intercept": 0.0, "class1:x": 0.2, "class2:x": 0.8, "sigma": 1.0,
-             "sd(g:Intercept)": np.sqrt(0.2), "logit:class1:Intercept": 0.0}
-    return gm.simulate("y ~ 1 + x + (1 | g) | class(g) ~ 1", design, params=truth, n_classes=2,
-                       family="gaussian", seed=5)
-
-
 def _model6_vs_model5(data, **kw):
     """Models 5 and 6 fitted; Model 6's warnings, by category."""
     with warnings.catch_warnings(record=True) as caught:
@@ -397,7 +386,7 @@ def test_model6_not_below_model5_small():
     # cannot be lower. Quadrature cannot resolve the step that P(C = 1 | alpha) becomes at
     # that limit (Model 6 ended 5e-4 below Model 5 on 20 clusters of 5): the limit carries
     # Model 5's log-likelihood, exactly
-    m5, m6, kinds = _model6_vs_model5(_table3_data(12, 4), seed=1, starts=(1, 1))
+    m5, m6, kinds = _model6_vs_model5(table3_data(12, 4), seed=1, starts=(1, 1))
     assert m6.llf >= m5.llf - 1e-6
     lim = [x for x in m6.search.limits if x["model"].startswith("between limit")]
     assert len(lim) == 1 and lim[0]["loglik"] == pytest.approx(m5.llf, abs=1e-6)
@@ -427,7 +416,7 @@ def test_a_completion_running_to_the_between_limit_stops_there():
     from glmmix.estimation import HUGE_RE, Runaway, converge, unresolved_params
     from glmmix.scaling import internal
 
-    m = gm.MixtureModel.from_formula("y ~ 1 + x + (1 | g) | class ~ 1 + (1 | g)", _table3_data(12, 4), n_classes=2,
+    m = gm.MixtureModel.from_formula("y ~ 1 + x + (1 | g) | class ~ 1 + (1 | g)", table3_data(12, 4), n_classes=2,
                                      family="gaussian")
     lik, rs = internal(m.likelihood)
     sd = m.param_names.index("sd(g:class1)")
@@ -467,7 +456,7 @@ def test_non_converged_fits_still_warn(carcinoma_long):
 @pytest.mark.slow
 def test_model6_not_below_model5():
     # the vignette's design (100 clusters of 10) with default settings
-    m5, m6, kinds = _model6_vs_model5(_table3_data(100, 10), seed=1)
+    m5, m6, kinds = _model6_vs_model5(table3_data(100, 10), seed=1)
     assert m6.llf >= m5.llf - 1e-6
     if any(x["used"] for x in m6.search.limits):  # at the limit: no spurious non-convergence
         assert m6.converged and gm.ConvergenceWarning not in kinds
