@@ -255,40 +255,77 @@ def item_curves(res: MixtureResults, axes: Sequence[Axes] | None = None) -> Figu
 
 
 def caterpillar(res: MixtureResults, effect: str | None = None, ax: Axes | None = None,
-                max_labels: int = 40) -> Figure:
-    """Random-effect scores by cluster, sorted: EAP +- 2 posterior SD (``res.random_effects()``).
+                max_labels: int = 40, grouping: str | None = None) -> Figure:
+    """Random-effect scores by cluster, sorted, +- 2 posterior SD (``res.random_effects()``):
+    posterior means (EAP), or with Laplace integration conditional modes (lme4's
+    ``dotplot(ranef(m, condVar = TRUE))``).
 
-    ``effect`` names the column of ``random_effects()`` (default: the first).
+    One panel per effect (``(1 + x | g)``: the intercept and the slope, clusters on the same
+    rows, sorted by the first) and, with random terms on several grouping columns, per
+    grouping. ``effect`` names one column of ``random_effects()``, ``grouping`` one grouping
+    column (crossed designs); ``ax`` draws one panel, so it needs a single (effect, grouping).
     """
     if not hasattr(res, "random_effects"):
         raise NotImplementedError("caterpillar() needs MixtureResults.random_effects() (EAP scores), "
                                   "which this version does not have")
     re_ = res.random_effects()
     names = [c for c in re_.columns if not str(c).startswith("sd:")]
-    effect = names[0] if effect is None else effect
-    if effect not in names:
+    if effect is not None and effect not in names:
         raise GlmmixError(f"effect {effect!r} is not one of the random effects {names}")
-    est = re_[effect].to_numpy(float)
-    sd = re_[f"sd:{effect}"].to_numpy(float) if f"sd:{effect}" in re_ else np.zeros_like(est)
-    order = np.argsort(est, kind="stable")
+    crossed = isinstance(re_.index, pd.MultiIndex) and "grouping" in re_.index.names
+    groups = list(pd.unique(re_.index.get_level_values("grouping"))) if crossed else [None]
+    if grouping is not None:
+        if grouping not in groups:
+            raise GlmmixError(f"grouping {grouping!r} is not one of the model's grouping columns "
+                              f"{groups if crossed else [re_.index.name]}" if crossed else
+                              f"grouping= picks one of several grouping columns (crossed random terms); this "
+                              f"model's effects group by {re_.index.name!r} alone")
+        groups = [grouping]
+    panels = []
+    for g in groups:
+        sub = re_.xs(g, level="grouping") if crossed else re_
+        own = [e for e in ([effect] if effect is not None else names) if sub[e].notna().any()]
+        panels += [(g, sub.dropna(subset=own[:1]), e, own[0]) for e in own]
+    if ax is not None and len(panels) > 1:
+        raise GlmmixError(f"ax= draws one panel and this model has {len(panels)} (effects "
+                          f"{sorted({p[2] for p in panels})}" + (f", groupings {groups}" if crossed else "")
+                          + "): give effect=" + (" and grouping=" if crossed else "") + " to pick one")
+    what = "conditional mode" if crossed or res.integration.get("method") == "laplace" else "EAP"
+    n_max = max(len(p[1]) for p in panels)
+    height = min(8.0, 2.0 + 0.12 * min(n_max, 60))
+    if ax is None:
+        fig, axes = _plt().subplots(1, len(panels), figsize=(min(4.2 * len(panels), 13.0), height),
+                                    layout="constrained", squeeze=False)
+        axes = list(axes[0])
+    else:
+        fig, axes = ax.figure, [ax]
+    for a, (g, sub, e, first) in zip(axes, panels):
+        _caterpillar_panel(a, sub, e, first, g, what, max_labels, labels=a is axes[0] or g != panels[0][0])
+    axes[0].figure.suptitle(_title(res), fontsize=10)
+    return fig
+
+
+def _caterpillar_panel(ax, sub, effect, first, grouping, what, max_labels, labels):
+    """One panel of :func:`caterpillar`: ``effect``'s scores of ``sub``'s clusters, sorted by
+    ``first`` (the grouping's first effect, so its panels share their rows)."""
+    est = sub[effect].to_numpy(float)
+    sd = sub[f"sd:{effect}"].to_numpy(float) if f"sd:{effect}" in sub else np.zeros_like(est)
+    order = np.argsort(sub[first].to_numpy(float), kind="stable")
     n = len(est)
-    fig, ax = _axes(ax, (5.0, min(8.0, 2.0 + 0.12 * min(n, 60))))
     y = np.arange(n)
     thin = min(1.0, 100 / n)  # hundreds of clusters: thinner lines and points, so each stays visible
     ax.errorbar(est[order], y, xerr=2 * sd[order], fmt="o", ms=max(1.0, 2.5 * thin), color=COLORS[0],
                 ecolor="0.6", elinewidth=max(0.25, 0.8 * thin), capsize=0)
     ax.axvline(0, color="0.5", lw=0.8, ls="--")
-    label = str(re_.index.name or "cluster")
-    if n <= max_labels:
-        ax.set_yticks(y, [str(i) for i in re_.index[order]], fontsize=7)
+    label = str(grouping or sub.index.name or "cluster")
+    if n <= max_labels and labels:
+        ax.set_yticks(y, [str(i) for i in sub.index[order]], fontsize=7)
     else:
         ax.set_yticks([])
-        label += f" ({n}, sorted by EAP)"
+        label += f" ({n}, sorted by {'EAP' if what == 'EAP' else 'mode'})"
     ax.set_ylim(-1, n)
-    ax.set_ylabel(label)
-    ax.set_xlabel(f"{effect}: EAP \u00b1 2 posterior SD")
-    ax.set_title(_title(res), fontsize=10)
-    return fig
+    ax.set_ylabel(label if labels else "")
+    ax.set_xlabel(f"{effect}: {what} \u00b1 2 posterior SD")
 
 
 def transition_diagram(res: MixtureResults, to: str | None = None, given: str | None = None, ax: Axes | None = None,

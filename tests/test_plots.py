@@ -1,5 +1,7 @@
 """Every figure renders to PNG (Agg backend) and shows what it claims."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,3 +210,30 @@ def test_profile_turns_item_labels_only_when_they_would_overlap():
         boxes = [t.get_window_extent() for t in labels]
         assert all(a.x1 <= b.x0 + 1 for a, b in zip(boxes, boxes[1:])) or turned
         plt.close(fig)
+
+
+def test_caterpillar_draws_every_effect_and_every_grouping(tmp_path):
+    """(Days | Subject): an intercept and a slope panel, subjects on the same rows (sorted by the
+    intercept), as lme4's dotplot(ranef); crossed terms: one panel per grouping, labelled as
+    conditional modes (Laplace), never one panel mixing the groupings' levels."""
+    res = gm.fit("Reaction ~ Days + (Days|Subject)", gm.datasets.load("sleepstudy"), se="none")
+    fig = plots.caterpillar(res)
+    png(fig, tmp_path, "caterpillar_slopes")
+    a, b = fig.axes
+    scores = res.random_effects()
+    order = np.argsort(scores["Intercept"].to_numpy(), kind="stable")
+    np.testing.assert_allclose(b.get_lines()[0].get_xdata(), scores["Days"].to_numpy()[order])
+    assert "Days: EAP" in b.get_xlabel()
+    with pytest.raises(gm.GlmmixError, match="ax= draws one panel.*effect="):
+        plots.caterpillar(res, ax=a)
+    g = pd.read_csv(Path(__file__).parent / "reference" / "data" / "grouseticks.csv").astype({"YEAR": str})
+    crossed = gm.fit("TICKS ~ YEAR + cHEIGHT + (1|BROOD) + (1|LOCATION)", g, family="poisson", se="none")
+    fig = plots.caterpillar(crossed)
+    png(fig, tmp_path, "caterpillar_crossed")
+    assert [ax.get_ylabel() for ax in fig.axes] == ["BROOD (118, sorted by mode)", "LOCATION (63, sorted by mode)"]
+    assert all("conditional mode" in ax.get_xlabel() for ax in fig.axes)
+    loc = crossed.random_effects().xs("LOCATION", level="grouping")
+    fig = plots.caterpillar(crossed, grouping="LOCATION", max_labels=100)
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_xdata(), np.sort(loc["Intercept"].to_numpy()))
+    with pytest.raises(gm.GlmmixError, match="not one of the model's grouping columns"):
+        plots.caterpillar(crossed, grouping="INDEX")
