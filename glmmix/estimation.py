@@ -373,7 +373,23 @@ def perturb(lik: MixtureLikelihood, theta0: np.ndarray, rng: np.random.Generator
     phi = L.pack({**P, "beta": beta, "extra": extra, "gamma": gamma})
     m = L.free_idx < 0
     phi[m] = L.fixed_val[m]
-    return L.from_full(phi)
+    return _at_centred_intercepts(lik, theta0, L.from_full(phi))
+
+
+def _at_centred_intercepts(lik, theta0, theta):
+    """A perturbation of the coefficients of centred columns (:mod:`glmmix.scaling`: columns far
+    from zero) moved with what plays their intercept, so that it leaves the linear predictor at
+    the columns' means where it was (a coefficient of a calendar year moved by 0.1 would
+    otherwise move the intercept's effect by 200)."""
+    scaled = isinstance(lik, ScaledLikelihood)  # the search's starts are on internal coordinates
+    rs = lik.rescaling if scaled else Rescaling.of(lik)
+    if not rs.shifts:
+        return theta
+    t0 = rs.to_external(theta0) if scaled else np.asarray(theta0, float)
+    out = np.array(rs.to_external(theta) if scaled else theta, float)
+    for i0, j, mean in rs.shifts:  # coefficients are never intercepts: one pass
+        out[i0] -= mean * (out[j] - t0[j])
+    return rs.to_internal(out) if scaled else out
 
 
 def perturb_scales(lik: MixtureLikelihood, theta0: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -31,6 +31,7 @@ scale.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from .mathutils import column_moments, one_hot_rows
 
@@ -195,32 +196,36 @@ def _centring(L, d, a, b, bad) -> list:
     date) makes its coefficient and the intercept nearly collinear; the optimizer then
     works on the intercept at the covariate's mean, theta_0 = u_0 - sum_j mean_j beta_j,
     which is exact reparameterization (the same likelihood) with a well-conditioned
-    information. Likewise an identity-link outcome far from zero (|mean| > 8 SD) puts its
-    intercepts (or the coefficients of indicator columns that partition the rows, as
-    ``0 + item``) at b = the outcome's mean, so they are of unit size in u. Columns are
-    centred only where every class's intercept and coefficient are free parameters of their
-    own column (ties across classes allowed when the intercept's follow the coefficient's).
-    Random-effect designs are not centred (their covariance would map non-linearly)."""
+    information. What plays the intercept (:func:`_intercepts`): a constant column; else the
+    indicator columns of a term that partition the rows (``0 + item``: every item's
+    coefficient); else, for ordinal outcomes, the first threshold of every threshold group
+    (tau_1 - mean * beta: P(y <= k) = F(tau_k - eta)). Likewise an identity-link outcome far
+    from zero (|mean| > 8 SD) puts its intercepts (or the coefficients of indicator columns
+    that partition the rows, as ``0 + item``) at b = the outcome's mean, so they are of unit
+    size in u. Columns are centred only where every class's intercept and coefficient are
+    free parameters of their own (ties across classes allowed when the intercept's follow
+    the coefficient's). Random-effect designs are centred elsewhere (:mod:`glmmix.centring`)."""
     bb = L.blocks["beta"]
-    if not bb.size or not isinstance(d.X, np.ndarray) or d.X.ndim != 2:
-        return []
     X = d.X
-    if X.shape[0] == 0:
+    if not bb.size or not (isinstance(X, np.ndarray) or sp.issparse(X)) or X.ndim != 2 or X.shape[0] == 0:
         return []
     mean, sd, _, const = column_moments(X)
     ncol, K = bb.shape[0], int(np.prod(bb.shape[1:])) if len(bb.shape) > 1 else 1
     full = np.arange(bb.slice.start, bb.slice.stop).reshape(ncol, K)
     fi = L.free_idx
-    owners = {}  # free index -> the beta columns whose entries it holds (or -1: elsewhere)
+    owners = {}  # free index -> the full entries it holds
     for i, f in enumerate(fi):
         if f >= 0:
-            owners.setdefault(int(f), set()).add(int((i - bb.slice.start) // K) if bb.slice.start <= i < bb.slice.stop else -1)
+            owners.setdefault(int(f), set()).add(i)
 
-    def own(j):  # free indices of column j per class, or None when not its own parameters
-        idx = fi[full[j]]
-        if np.any(idx < 0) or any(owners[int(f)] != {j} or bad[f] for f in idx):
+    def own_entries(entries):  # their free indices, or None when not free parameters of their own
+        idx = fi[entries]
+        if np.any(idx < 0) or any(not owners[int(f)] <= set(map(int, entries)) or bad[f] for f in idx):
             return None
         return idx
+
+    def own(j):  # free indices of column j per class, or None when not its own parameters
+        return own_entries(full[j])
 
     if d.family.has_residual_sd and np.size(d.y) > 1:  # identity link: intercepts at the outcome's mean
         y = np.asarray(d.y, float)
@@ -233,24 +238,57 @@ def _centring(L, d, a, b, bad) -> list:
                 idx = own(int(j))
                 if idx is not None:
                     b[idx] = ym
-    if not np.any(const):
+    far = np.flatnonzero(~const & (np.abs(mean) > 8.0 * sd))
+    if far.size == 0:
         return []
-    j0 = int(np.flatnonzero(const)[0])
-    i0s = own(j0)
-    if i0s is None:
-        return []
+    bases = _intercepts(L, d, X, const, own, own_entries)
     shifts = []
-    for j in np.flatnonzero(~const & (np.abs(mean) > 8.0 * sd)):
+    for j in far:
         idx = own(int(j))
         if idx is None:
             continue
-        # a coefficient shared by classes may shift several intercepts; an intercept shared by
-        # classes must follow one coefficient
-        pairs = sorted({(int(i0), int(ij)) for i0, ij in zip(i0s, idx)})
-        if len({i0 for i0, _ in pairs}) < len(pairs):
-            continue
-        shifts += [(i0, ij, float(mean[j] / X[0, j0])) for i0, ij in pairs]
+        col = []
+        for i0s, factor in bases:
+            # a coefficient shared by classes may shift several intercepts; an intercept shared by
+            # classes must follow one coefficient
+            pairs = sorted({(int(i0), int(ij)) for i0, ij in zip(i0s, idx)})
+            if len({i0 for i0, _ in pairs}) < len(pairs):
+                col = []
+                break
+            col += [(i0, ij, float(mean[j] * factor)) for i0, ij in pairs]
+        shifts += col
     return shifts
+
+
+def _intercepts(L, d, X, const, own, own_entries) -> list:
+    """What shifts every row's linear predictor by one amount c per class: [(free indices per
+    class, f)], each entry moving by f * c: a constant column (f = 1 / its value); else every
+    column of a term whose indicator columns partition the rows (``0 + item``); else an
+    ordinal outcome's first threshold of each threshold group (f = -1: tau enters as tau - eta).
+    Empty when none is free on its own."""
+    if np.any(const):
+        j0 = int(np.flatnonzero(const)[0])
+        idx = own(j0)
+        return [] if idx is None else [(idx, 1.0 / float(X[0, j0]))]
+    for cols in d.x_terms.values():
+        cols = list(cols)
+        if len(cols) > 1 and one_hot_rows(X[:, cols]):
+            idx = [own(int(j)) for j in cols]
+            return [] if any(i is None for i in idx) else [(i, 1.0) for i in idx]
+    fam = d.family
+    eb = L.blocks["extra"]
+    if fam.thresholds and eb.size:
+        m = d.aux.n_cat - 1
+        S, E = eb.shape
+        full = np.arange(eb.slice.start, eb.slice.stop).reshape(S, E)
+        out = []
+        for g in range(E // m):
+            idx = own_entries(full[:, g * m])
+            if idx is None:
+                return []
+            out.append((idx, -1.0))
+        return out
+    return []
 
 
 def _gamma_scales(d) -> np.ndarray:

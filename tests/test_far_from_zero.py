@@ -91,3 +91,33 @@ def test_a_covariates_units_do_not_make_a_fit_singular(sleep, ref):
         warnings.simplefilter("error", gm.BoundaryWarning)
         res = fit("Reaction ~ Days + (Days | Subject)", sleep.assign(Days=sleep.Days * 1e6))
     assert res.llf == pytest.approx(ref["outcome_far"]["logLik"], abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def verbagg():
+    va = gm.datasets.load("verbagg_long")
+    va = va[va["id"] <= 80].copy()
+    va["r3"] = pd.Categorical(va["resp"], categories=["no", "perhaps", "yes"], ordered=True)
+    return va
+
+
+@pytest.mark.parametrize("formula, family, n_classes", [
+    ("y ~ 0 + item + Anger + (1|id)", "bernoulli", 1),     # indicator columns play the intercept
+    ("r3 ~ btype + Anger + (1|id)", "ordinal", 1),         # the thresholds play it (Laplace below)
+    ("y ~ item + Anger | class(id) ~ 1", "bernoulli", 2),  # sparse item dummies and an intercept
+])
+def test_a_covariate_far_from_zero_beside_items_or_thresholds(verbagg, formula, family, n_classes):
+    """Anger + 1e5 is the same model as Anger: without an intercept column (``0 + item``, ordinal
+    thresholds) and with sparse designs the fit once stopped short (0.2 and 8 log-likelihood
+    units below, converged False)."""
+    kw = dict(family=family, n_classes=n_classes, seed=1, se="none")
+    if family == "ordinal":  # with adaptive quadrature its optimizer stops at max |gradient| 0.05 (ll to 1e-6)
+        kw["integration"] = "laplace"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        near = gm.fit(formula, verbagg, **kw)
+        warnings.simplefilter("error", gm.ConvergenceWarning)
+        far = gm.fit(formula, verbagg.assign(Anger=verbagg["Anger"] + 1e5), **kw)
+    assert far.converged and far.llf == pytest.approx(near.llf, abs=1e-5)
+    assert sorted(far.params.filter(like="Anger")) == pytest.approx(sorted(near.params.filter(like="Anger")),
+                                                                    rel=1e-4)
