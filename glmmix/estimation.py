@@ -117,6 +117,11 @@ class FitOptions:
         out (:class:`Runaway`: the start would end improper), and finish a start running to a
         boundary limit in the limit's model (:meth:`_Search.hand_over`); False: BFGS runs on towards infinity and such starts end
         improper at the quadrature's value.
+    stage1_race : bool
+        Stage one races its starts: every start runs half of ``stage1_iter`` EM iterations,
+        and only the better half (at least the starts the search goes on with) the rest; the
+        others keep their ranking half way. On in the K - 1 class search behind the adaptive
+        search's split starts (``glmmix.nesting``).
     """
 
     n_starts: int | str = "auto"
@@ -136,6 +141,7 @@ class FitOptions:
     progress: bool | None = None
     coarse_search: bool = True
     runaway_stop: bool = True
+    stage1_race: bool = False
 
     @property
     def adaptive(self) -> bool:
@@ -867,6 +873,18 @@ def stage1_size(lik: MixtureLikelihood) -> int:
     return int(np.clip(round(60.0 / (1.0 + work / 2e4)), STAGE1_MIN, STAGE1_MAX))
 
 
+def _race(out, n, run_rest):
+    """Successive halving of stage one: the ``n`` best of the stage-one results ``out``
+    ([(theta, ll) or StartFailure]) go on with ``run_rest(thetas)``; returns ``out`` with
+    theirs replaced by where they went on to."""
+    ok = [j for j, o in enumerate(out) if not isinstance(o, StartFailure) and np.isfinite(o[1])]
+    best = sorted(ok, key=lambda j: -out[j][1])[:n]
+    out = list(out)
+    for j, o in zip(best, run_rest([out[j][0] for j in best])):
+        out[j] = o
+    return out
+
+
 def _tolerance(opts: FitOptions, ll: float) -> float:
     return max(opts.replicate_tol, 1e-7 * abs(ll)) if np.isfinite(ll) else opts.replicate_tol
 
@@ -931,14 +949,23 @@ class _Search:
             out.append((th, "random" if origin == "centre" else f"around {origin}"))
         return out
 
-    def stage_one(self, drawn, n_iter=None):
+    def stage_one(self, drawn, n_iter=None, keep=None):
         """Partial optimization of [(theta, origin)] (``n_iter`` EM iterations, default
-        ``stage1_iter``); returns [(index, theta after stage one)], best first."""
+        ``stage1_iter``); returns [(index, theta after stage one)], best first.
+
+        ``keep``: how many of the best-ranked starts the caller uses. With it and
+        ``FitOptions.stage1_race``, the starts race (:func:`_race`): every start runs half the
+        iterations and only the better half (at least ``keep``) the rest; the others are
+        ranked after them, by their log-likelihood half way."""
         opts = self.opts
         n_iter = opts.stage1_iter if n_iter is None else n_iter
-        say(opts.verbose, f"starts: {len(drawn)} starting sets, {n_iter} EM iterations each (stage one)")
-        out = _run(_guarded, [(_stage1, self.lik1, self.adapt0, t, n_iter, opts.em_tol) for t, _ in drawn],
-                   opts, "starts")
+        half = n_iter // 2 if keep is not None and opts.stage1_race and len(drawn) > keep else n_iter
+        say(opts.verbose, f"starts: {len(drawn)} starting sets, {n_iter} EM iterations each (stage one"
+                          + (f"; the better half after {half})" if half < n_iter else ")"))
+        out = self._stage1_run([t for t, _ in drawn], half)
+        if half < n_iter:
+            out = _race(out, max(keep, -(-len(drawn) // 2)),
+                        lambda thetas: self._stage1_run(thetas, n_iter - half))
         res = []
         for o, (t, origin) in zip(out, drawn):
             if isinstance(o, StartFailure):
@@ -951,11 +978,17 @@ class _Search:
             if i is not None:
                 res.append((i, th))
         self.report.stage1 += len(res)
+        # (raced: the starts that went on rank first, as EM never lowers the log-likelihood)
         res.sort(key=lambda it: -self.records[it[0]].ll_stage1 if np.isfinite(self.records[it[0]].ll_stage1) else np.inf)
         if res:
             say(opts.verbose, f"stage one: best log-likelihood {self.records[res[0][0]].ll_stage1:.4f}; "
                               f"completing the best in order")
         return res
+
+    def _stage1_run(self, thetas, n_iter):
+        """``n_iter`` EM iterations from each of ``thetas``: [(theta, ll) or StartFailure]."""
+        return _run(_guarded, [(_stage1, self.lik1, self.adapt0, t, n_iter, self.opts.em_tol) for t in thetas],
+                    self.opts, "starts")
 
     def complete(self, items):
         """Complete [(index, theta)] (EM + BFGS) and record the results."""
@@ -1191,7 +1224,7 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     batch = max(1, opts.n_final)
 
     def fresh_pool(n=n1):
-        ranked = S.stage_one(S.draw(centres, n))
+        ranked = S.stage_one(S.draw(centres, n), keep=max(batch, n // 2))
         return ranked[: max(batch, len(ranked) // 2)]
 
     pool = fresh_pool(n1 // 2 if n_split else n1)  # split starts had their stage one: half as many random
@@ -1406,7 +1439,7 @@ def search(lik: MixtureLikelihood, opts: FitOptions, start_params, structured, t
                 items = [(S.add(c, np.nan, o), c) for c, o in cand]
                 items = [it for it in items if it[0] is not None]
             else:
-                items = S.stage_one(cand)
+                items = S.stage_one(cand, keep=max(1, opts.n_final))
             # Step 3: complete the best few (and every given or structured start).
             S.complete(pending + items[: max(1, opts.n_final)])
             stopped = f"fixed: {len(S.fits)} completed as requested"

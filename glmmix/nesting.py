@@ -260,7 +260,8 @@ def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str 
     say(opts.verbose, f"{what} (fitted quietly)")
     opts = dataclasses.replace(opts, verbose=False)
     if simple.kind == "one class fewer":  # a cheap search, without splits of its own
-        opts = dataclasses.replace(opts, n_starts=SPLIT_SEARCH[0], n_final=SPLIT_SEARCH[1], progress=False)
+        opts = dataclasses.replace(opts, n_starts=SPLIT_SEARCH[0], n_final=SPLIT_SEARCH[1], progress=False,
+                                   stage1_race=True)
         token = _SPLITTING.set(True)
     try:
         import warnings

@@ -101,7 +101,7 @@ def check_options(options, options_class):
         if f.name in ("seed", "n_jobs") or (f.name == "n_starts" and v == "auto") or \
                 (f.name == "max_time" and v is None):
             continue
-        if f.name in ("verbose", "coarse_search", "runaway_stop"):
+        if f.name in ("verbose", "coarse_search", "runaway_stop", "stage1_race"):
             if not isinstance(v, (bool, np.bool_)):
                 raise DesignError(f"options.{f.name} must be True or False, not {v!r}")
             continue

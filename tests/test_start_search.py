@@ -82,7 +82,8 @@ def test_auto_search_replicates_and_reports(carcinoma_long, tmp_path):
 
 def test_split_stage_ones_are_short(carcinoma_long, monkeypatch):
     # the splits of the K - 1 class solution rank after SPLIT_STAGE1_ITER EM iterations, the
-    # random starts and the K - 1 class fit's own after stage1_iter
+    # random starts after stage1_iter; the K - 1 class fit's own race (half the iterations, then
+    # the better half the rest)
     import glmmix.estimation as est
     from glmmix.nesting import SPLIT_SEARCH
 
@@ -99,10 +100,44 @@ def test_split_stage_ones_are_short(carcinoma_long, monkeypatch):
     n1 = FitOptions().stage1_iter
     count = lambda K, n: sum(c == (K, n) for c in calls)  # noqa: E731
     assert est.SPLIT_STAGE1_ITER < n1 and count(4, est.SPLIT_STAGE1_ITER) == 3 * RESPONSE_SPLITS
-    assert count(3, n1) == SPLIT_SEARCH[0] and count(4, n1) == STAGE1_MAX // 2 == (r.starts["origin"] == "random").sum()
-    assert {n for _, n in calls} == {est.SPLIT_STAGE1_ITER, n1, est.BOUNDARY_MOVE_ITER}
+    assert count(3, n1 // 2) == SPLIT_SEARCH[0] + SPLIT_SEARCH[0] // 2 and count(3, n1) == 0
+    assert count(4, n1) == STAGE1_MAX // 2 == (r.starts["origin"] == "random").sum()
+    assert {n for _, n in calls} == {est.SPLIT_STAGE1_ITER, n1 // 2, n1, est.BOUNDARY_MOVE_ITER}
     # poLCA (published)
     assert r.llf == pytest.approx(-289.2859, abs=2e-4)
+
+
+def test_stage_one_race(carcinoma_long, monkeypatch):
+    # stage1_race: every start runs half the EM iterations, the better half the rest, and
+    # those rank first; the completed starts are among them
+    import glmmix.estimation as est
+
+    calls = []
+    stage1 = est._stage1
+
+    def spy(lik, theta, n_iter, tol):
+        out = stage1(lik, theta, n_iter, tol)
+        calls.append((n_iter, out[1]))
+        return out
+
+    monkeypatch.setattr(est, "_stage1", spy)
+    opts = FitOptions(n_starts=12, n_final=3, seed=5, stage1_race=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = gm.fit(LCA, carcinoma_long, n_classes=3, family="bernoulli", se="none", options=opts)
+    assert [n for n, _ in calls] == [5] * 12 + [5] * 6
+    first = np.array([ll for _, ll in calls[:12]])
+    # the 6 that went on are the 6 best half way, and EM never lowers the log-likelihood
+    went_on = np.sort(first)[-6:]
+    assert np.all(np.sort([ll for _, ll in calls[12:]]) >= went_on.min() - 1e-9)
+    st = r.starts.sort_values("ll_stage1", ascending=False)
+    assert r.search.stage1 == 12 and st["ll_final"].iloc[:3].notna().all() and st["ll_final"].iloc[3:].isna().all()
+    assert sorted(st["ll_stage1"].iloc[:6]) == pytest.approx(sorted(ll for _, ll in calls[12:]))
+    assert sorted(st["ll_stage1"].iloc[6:]) == pytest.approx(np.sort(first)[:6])
+    # poLCA (published), flexmix and StepMix: -293.7050 (shared/REFERENCE-VALUES.md)
+    assert r.llf == pytest.approx(-293.7050, abs=1e-3)
+    with pytest.raises(gm.DesignError, match="stage1_race"):
+        gm.fit(LCA, carcinoma_long, n_classes=3, family="bernoulli", options=FitOptions(stage1_race=1))
 
 
 def test_split_starts_keep_the_smaller_models_likelihood(carcinoma_long):
