@@ -60,8 +60,12 @@ LIMIT_LOGIT = 30.0
 FAVOURED = 0.8
 #: one-class starts that raise one class-logit column at a time, for at most this many columns
 MAX_COLUMN_STARTS = 20
-#: the K - 1 class fit behind split starts: random starts in stage one, completed starts
+#: the K - 1 class fit behind split starts: random starts in stage one (raced,
+#: ``FitOptions.stage1_race``), completed starts
 SPLIT_SEARCH = (30, 3)
+#: ... completed to this max |gradient| / n (``FitOptions.gtol``): its solution only seeds the
+#: splits, which go through a stage one of their own
+SPLIT_GTOL = 1e-4
 #: split starts per class of the K - 1 class solution (random directions of the split)
 SPLITS_PER_CLASS = 3
 #: splits per class of the K - 1 class solution by the response to one item (binary outcomes:
@@ -261,7 +265,7 @@ def fit_simpler(simple: Simpler, class_name: str, spec: dict, opts, method: str 
     opts = dataclasses.replace(opts, verbose=False)
     if simple.kind == "one class fewer":  # a cheap search, without splits of its own
         opts = dataclasses.replace(opts, n_starts=SPLIT_SEARCH[0], n_final=SPLIT_SEARCH[1], progress=False,
-                                   stage1_race=True)
+                                   stage1_race=True, gtol=max(opts.gtol, SPLIT_GTOL))
         token = _SPLITTING.set(True)
     try:
         import warnings

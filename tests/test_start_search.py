@@ -82,8 +82,8 @@ def test_auto_search_replicates_and_reports(carcinoma_long, tmp_path):
 
 def test_split_stage_ones_are_short(carcinoma_long, monkeypatch):
     # the splits of the K - 1 class solution rank after SPLIT_STAGE1_ITER EM iterations, the
-    # random starts after stage1_iter; the K - 1 class fit's own race (half the iterations, then
-    # the better half the rest)
+    # random starts after stage1_iter; the K - 1 class fit's own race (3 of the 10 iterations, then
+    # the best third the rest)
     import glmmix.estimation as est
     from glmmix.nesting import SPLIT_SEARCH
 
@@ -100,15 +100,15 @@ def test_split_stage_ones_are_short(carcinoma_long, monkeypatch):
     n1 = FitOptions().stage1_iter
     count = lambda K, n: sum(c == (K, n) for c in calls)  # noqa: E731
     assert est.SPLIT_STAGE1_ITER < n1 and count(4, est.SPLIT_STAGE1_ITER) == 3 * RESPONSE_SPLITS
-    assert count(3, n1 // 2) == SPLIT_SEARCH[0] + SPLIT_SEARCH[0] // 2 and count(3, n1) == 0
+    assert count(3, 3) == SPLIT_SEARCH[0] and count(3, n1 - 3) == SPLIT_SEARCH[0] // 3 and count(3, n1) == 0
     assert count(4, n1) == STAGE1_MAX // 2 == (r.starts["origin"] == "random").sum()
-    assert {n for _, n in calls} == {est.SPLIT_STAGE1_ITER, n1 // 2, n1, est.BOUNDARY_MOVE_ITER}
+    assert {n for _, n in calls} == {est.SPLIT_STAGE1_ITER, 3, n1 - 3, n1, est.BOUNDARY_MOVE_ITER}
     # poLCA (published)
     assert r.llf == pytest.approx(-289.2859, abs=2e-4)
 
 
 def test_stage_one_race(carcinoma_long, monkeypatch):
-    # stage1_race: every start runs half the EM iterations, the better half the rest, and
+    # stage1_race: every start runs 3 of the 10 EM iterations, the best third the rest, and
     # those rank first; the completed starts are among them
     import glmmix.estimation as est
 
@@ -125,15 +125,15 @@ def test_stage_one_race(carcinoma_long, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = gm.fit(LCA, carcinoma_long, n_classes=3, family="bernoulli", se="none", options=opts)
-    assert [n for n, _ in calls] == [5] * 12 + [5] * 6
+    assert [n for n, _ in calls] == [3] * 12 + [7] * 4
     first = np.array([ll for _, ll in calls[:12]])
-    # the 6 that went on are the 6 best half way, and EM never lowers the log-likelihood
-    went_on = np.sort(first)[-6:]
+    # the 4 that went on are the 4 best after 3 iterations, and EM never lowers the log-likelihood
+    went_on = np.sort(first)[-4:]
     assert np.all(np.sort([ll for _, ll in calls[12:]]) >= went_on.min() - 1e-9)
     st = r.starts.sort_values("ll_stage1", ascending=False)
     assert r.search.stage1 == 12 and st["ll_final"].iloc[:3].notna().all() and st["ll_final"].iloc[3:].isna().all()
-    assert sorted(st["ll_stage1"].iloc[:6]) == pytest.approx(sorted(ll for _, ll in calls[12:]))
-    assert sorted(st["ll_stage1"].iloc[6:]) == pytest.approx(np.sort(first)[:6])
+    assert sorted(st["ll_stage1"].iloc[:4]) == pytest.approx(sorted(ll for _, ll in calls[12:]))
+    assert sorted(st["ll_stage1"].iloc[4:]) == pytest.approx(np.sort(first)[:8])
     # poLCA (published), flexmix and StepMix: -293.7050 (shared/REFERENCE-VALUES.md)
     assert r.llf == pytest.approx(-293.7050, abs=1e-3)
     with pytest.raises(gm.DesignError, match="stage1_race"):
