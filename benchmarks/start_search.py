@@ -82,8 +82,11 @@ BEST_KNOWN = {
                                             "starts); no peer value"),
     "ability FMA-GoM probit K=2": (-10656.1846, "the FMA it nests as its between limit (the class-logit SD to "
                                                 "infinity; the FMA row's best known); no completed start above it in "
-                                                "20 default fits (seeds 1-20) nor in two longer searches (--long, "
-                                                "18 completed starts each: best interior maximum -10656.7585)"),
+                                                "20 default fits (seeds 1-20), two adaptive searches (--long, 18 "
+                                                "completed starts each) nor two long fixed searches (--long-starts "
+                                                "600 60 with structured starts, seed 1, and --long-random, seed 2: "
+                                                "1,200 stage-one starts, 126 completed); best interior maximum "
+                                                "-10656.7585"),
     "LSAT 3PL": (-2466.6491, "girth 0.8.0 estimates, log-likelihood by 61-point quadrature; guessing ~0.21 "
                              "for item 2 (shared REFERENCE-VALUES.md)"),
 }
