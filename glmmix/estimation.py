@@ -968,13 +968,14 @@ class _Search:
         where they stopped."""
         opts = self.opts
         n_iter = opts.stage1_iter if n_iter is None else n_iter
-        half = int(round(RACE_FIRST * n_iter)) if keep is not None and opts.stage1_race and len(drawn) > keep else n_iter
+        race = keep is not None and opts.stage1_race and len(drawn) > keep
+        n_first = int(round(RACE_FIRST * n_iter)) if race else n_iter  # iterations every start runs
         say(opts.verbose, f"starts: {len(drawn)} starting sets, {n_iter} EM iterations each (stage one"
-                          + (f"; the best go on after {half})" if half < n_iter else ")"))
-        out = self._stage1_run([t for t, _ in drawn], half)
-        if half < n_iter:
+                          + (f"; the best go on after {n_first})" if n_first < n_iter else ")"))
+        out = self._stage1_run([t for t, _ in drawn], n_first)
+        if n_first < n_iter:
             out = _race(out, max(keep, -(-len(drawn) // RACE_KEEP)),
-                        lambda thetas: self._stage1_run(thetas, n_iter - half))
+                        lambda thetas: self._stage1_run(thetas, n_iter - n_first))
         res = []
         for o, (t, origin) in zip(out, drawn):
             if isinstance(o, StartFailure):

@@ -200,9 +200,8 @@ def _centring(L, d, a, b, bad) -> list:
     indicator columns of a term that partition the rows (``0 + item``: every item's
     coefficient); else, for ordinal outcomes, the first threshold of every threshold group
     (tau_1 - mean * beta: P(y <= k) = F(tau_k - eta)). Likewise an identity-link outcome far
-    from zero (|mean| > 8 SD) puts its intercepts (or the coefficients of indicator columns
-    that partition the rows, as ``0 + item``) at b = the outcome's mean, so they are of unit
-    size in u. Columns are centred only where every class's intercept and coefficient are
+    from zero (|mean| > 8 SD) puts those intercepts at b = the outcome's mean, so they are of
+    unit size in u. Columns are centred only where every class's intercept and coefficient are
     free parameters of their own (ties across classes allowed when the intercept's follow
     the coefficient's). Random-effect designs are centred elsewhere (:mod:`glmmix.centring`)."""
     bb = L.blocks["beta"]
@@ -227,21 +226,18 @@ def _centring(L, d, a, b, bad) -> list:
     def own(j):  # free indices of column j per class, or None when not its own parameters
         return own_entries(full[j])
 
+    ym = None
     if d.family.has_residual_sd and np.size(d.y) > 1:  # identity link: intercepts at the outcome's mean
         y = np.asarray(d.y, float)
         ym, ys = float(np.mean(y)), float(np.std(y))
-        if abs(ym) > 8.0 * max(ys, 1e-300):
-            base = np.flatnonzero(const)
-            if base.size == 0 and one_hot_rows(X):  # indicator columns (0 + item): a pass over X, only here
-                base = np.arange(ncol)
-            for j in base:
-                idx = own(int(j))
-                if idx is not None:
-                    b[idx] = ym
+        ym = ym if abs(ym) > 8.0 * max(ys, 1e-300) else None
     far = np.flatnonzero(~const & (np.abs(mean) > 8.0 * sd))
-    if far.size == 0:
+    if ym is None and far.size == 0:
         return []
     bases = _intercepts(L, d, X, const, own, own_entries)
+    if ym is not None:
+        for idx, factor in bases:
+            b[idx] = ym * factor
     shifts = []
     for j in far:
         idx = own(int(j))
