@@ -188,8 +188,8 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         (``y`` and ``item`` in ``"y ~ 0 + item | class(id) ~ 1"``); the other columns are kept
         as unit covariates. Without ``items`` the data are long.
     id : str, optional
-        With ``items``: the column identifying units (default: a new column ``id`` numbering
-        the rows).
+        With ``items``: the column identifying units (default: a new column ``id`` of the
+        data's row labels, so that ``data.join(result.posterior)`` lines up).
     progress : bool, optional
         A tqdm progress bar over the random starts; default (None): only in interactive
         sessions (the prompt, IPython, Jupyter).

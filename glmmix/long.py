@@ -32,8 +32,10 @@ def wide_to_long(
         The item columns, in the order they should take as levels of ``item_name``.
         Default: every column except ``id`` and ``keep``.
     id : str, optional
-        Column identifying units. If None, a column ``"id"`` numbering the rows 1..n is made
-        (an error if ``df`` already has a column of that name).
+        Column identifying units. If None, a column ``"id"`` holding the data's row labels
+        (its index) is made, so that per-unit results (posteriors, scores) join back to
+        ``df`` by its index; an error if ``df`` already has a column of that name or its
+        index repeats labels.
     item_name, value_name : str
         Names of the item column (an ordered categorical with the items as levels, so that
         ``0 + item`` gives one dummy per item in item order) and of the response column.
@@ -64,7 +66,7 @@ def wide_to_long(
         if "id" in df.columns:
             raise DesignError("the data already have a column 'id': pass id='id' (or another name)")
         id = "id"
-        df.insert(0, id, np.arange(1, len(df) + 1))
+        df.insert(0, id, _row_labels(df.index))
     elif id not in df.columns:
         raise DesignError(f"id column {id!r} is not in the data; columns are {list(df.columns)}")
     if df[id].isna().any():
@@ -117,6 +119,22 @@ def wide_to_long(
     return long
 
 
+def _row_labels(index: pd.Index) -> np.ndarray:
+    """The wide data's row labels as unit ids (``id=None``): unique, one level, no missing."""
+    if isinstance(index, pd.MultiIndex):
+        raise DesignError(f"the data's index has {index.nlevels} levels and no id= was given: pass id= naming "
+                          "the unit column, or reset the index (df.reset_index()) to make one")
+    if index.hasnans:
+        raise DesignError("the data's index has missing labels and no id= was given: the units are the rows, "
+                          "told apart by their index labels; pass id= naming the unit column or reset the index")
+    if index.has_duplicates:
+        dup = index[index.duplicated()][0]
+        raise DesignError(f"the data's index repeats labels (e.g. {plain(dup)!r}) and no id= was given: the units "
+                          "are the rows, told apart by their index labels; pass id= naming the unit column, or "
+                          "reset the index (df.reset_index(drop=True)) to number them")
+    return index.to_numpy()
+
+
 def _check_item_types(df: pd.DataFrame, items: list, id: str, keep: list) -> None:
     """Item columns must melt into one outcome column of one kind: numbers (bool items, 0/1,
     join numeric ones as 0/1 integers, in place) or all text/categories (for the user to code);
@@ -127,7 +145,7 @@ def _check_item_types(df: pd.DataFrame, items: list, id: str, keep: list) -> Non
         other = [c for c in items if kind[c] == "other"]
         if other:
             hint = (f"pass id={other[0]!r} if it identifies the units, keep=[...] for covariates, "
-                    if id == "id" and df[id].equals(pd.Series(np.arange(1, len(df) + 1), index=df.index)) else
+                    if id == "id" and df[id].equals(pd.Series(df.index, index=df.index)) else
                     "pass keep=[...] for covariates, ")
             raise DesignError(
                 f"item column(s) {other[:5]} are not numeric (dtype {df[other[0]].dtype}) while the other items are: "
@@ -186,7 +204,7 @@ def wide_for_formula(parsed, data: pd.DataFrame, items, id: str | None = None) -
                           f"the outcome column: write another name left of '~' (e.g. 'response ~ ...')")
     absent = formula_variables(parsed) - cols - {y}
     if id is None and "id" not in cols:
-        absent.discard("id")  # wide_to_long numbers the rows in a new column 'id'
+        absent.discard("id")  # wide_to_long makes a column 'id' of the row labels
     units = {c.level for c in parsed.classes if c.level}
     units |= {t.group for p in [parsed.outcome_part] + [c.part for c in parsed.classes]
               for t in tuple(p.random) + tuple(p.factors)}

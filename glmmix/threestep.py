@@ -78,10 +78,12 @@ def _unit_data(res, data, formula):
     if not isinstance(formula, str) or "~" not in formula:
         raise ThreeStepError(f"formula must read 'z ~ 1', 'z ~ 1 + x' or '~ x', not {formula!r}")
     lhs, rhs = (s.strip() for s in formula.split("~", 1))
+    spec = getattr(getattr(res, "model", None), "spec", None) or {}
+    if (unit is not None and unit not in data.columns and spec.get("items") is not None
+            and spec.get("id") is None):  # wide data fitted without id=: the units are the row labels
+        data = data.rename_axis(unit).reset_index()
     if unit is None or unit not in data.columns:
-        hint = (" (wide data fitted with items= and no id=: the units are the rows numbered 1..n, "
-                "data.assign(id=range(1, len(data) + 1)))" if unit == "id" else "")
-        raise ThreeStepError(f"data needs the fitted model's unit column {unit!r} to match units to classes{hint}")
+        raise ThreeStepError(f"data needs the fitted model's unit column {unit!r} to match units to classes")
     try:
         mm = Formula(rhs).get_model_matrix(data, na_action="ignore")
     except Exception as exc:

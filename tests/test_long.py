@@ -59,6 +59,40 @@ def test_wide_to_long_item_types():
     assert gm.wide_to_long(text)["y"].tolist() == ["yes", "no", "no", "no"]
 
 
+def test_default_ids_are_the_row_labels():
+    """Without id= the units are the wide data's rows, identified by their index labels, so that
+    per-unit results join back by the index. They were numbered 1..n: ``wide.join(posterior)``
+    then put each unit's posterior on another row (every row, with the default 0..n-1 index)."""
+    wide = pd.DataFrame({"a": [1, 0, 1], "b": [0, 1, 1]}, index=[7, 3, 5])
+    long = gm.wide_to_long(wide)
+    assert long["id"].tolist() == [7, 7, 3, 3, 5, 5]
+    with pytest.raises(DesignError, match=r"index repeats labels \(e.g. 7\).*pass id="):
+        gm.wide_to_long(wide.set_axis([7, 3, 7]))
+    with pytest.raises(DesignError, match="index has 2 levels"):
+        gm.wide_to_long(wide.set_axis(pd.MultiIndex.from_tuples([(1, 1), (1, 2), (2, 1)])))
+    with pytest.raises(DesignError, match="index has missing labels"):
+        gm.wide_to_long(wide.set_axis([1.0, np.nan, 2.0]))
+
+
+def test_wide_fit_results_join_back_by_index():
+    """A wide fit without id=: posteriors line up with the rows of a shuffled, subsetted frame
+    (checked against the same fit with the row labels given as an id column), and three_step
+    finds the units in the index."""
+    wide = gm.datasets.load("carcinoma").sample(frac=1, random_state=0).iloc[:100]
+    items = list("ABCDEFG")
+    kw = dict(n_classes=2, family="bernoulli", seed=1, starts=(4, 2), se="none")
+    res = gm.fit("y ~ 0 + item | class(id) ~ 1", wide, items=items, **kw)
+    ref = gm.fit("y ~ 0 + item | class(unit) ~ 1", wide.assign(unit=wide.index), items=items, id="unit", **kw)
+    assert res.llf == pytest.approx(ref.llf, abs=1e-9)
+    joined = wide.join(res.posterior)
+    expected = ref.posterior.loc[wide.index]
+    np.testing.assert_allclose(joined[list(res.posterior.columns)].to_numpy(), expected.to_numpy(), atol=1e-12)
+    z = np.random.default_rng(0).normal(size=len(wide))
+    a = gm.three_step(res, wide.assign(z=z), "z ~ 1")
+    b = gm.three_step(ref, wide.assign(z=z, unit=wide.index), "z ~ 1")
+    np.testing.assert_allclose(np.asarray(a.params, float), np.asarray(b.params, float), atol=1e-10)
+
+
 def test_wide_to_long_duplicate_ids():
     with pytest.raises(DesignError, match="repeats"):
         gm.wide_to_long(pd.DataFrame({"pid": [1, 1], "u1": [1, 0]}), items=["u1"], id="pid")
