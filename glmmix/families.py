@@ -181,20 +181,32 @@ class FamilyEval:
         d logf / d a for the m extra parameters each row involves.
     extra_cols : ndarray of int of shape (n_rows, m) or None
         Which entries of the state's extra-parameter vector those m derivatives belong to.
+    w_extra : tuple or None
+        The expected information of (eta, a) where the family provides it: (cross, block)
+        of shapes (n_rows, n_states, m) (eta with each of the m extra parameters) and
+        (n_rows, n_states, m, m). Without it EM's metric takes the extra parameters' by BHHH
+        (the squares of ``d_extra``), apart from eta's. Like ``w_eta``, it may be a function.
     """
 
-    def __init__(self, logf, d_eta=None, w_eta=None, d_extra=None, extra_cols=None):
+    def __init__(self, logf, d_eta=None, w_eta=None, d_extra=None, extra_cols=None, w_extra=None):
         self.logf = logf
         self.d_eta = d_eta
         self._w_eta = w_eta
         self.d_extra = d_extra
         self.extra_cols = extra_cols
+        self._w_extra = w_extra
 
     @property
     def w_eta(self) -> np.ndarray | None:
         if callable(self._w_eta):
             self._w_eta = self._w_eta()
         return self._w_eta
+
+    @property
+    def w_extra(self) -> tuple | None:
+        if callable(self._w_extra):
+            self._w_extra = self._w_extra()
+        return self._w_extra
 
 
 # --------------------------------------------------------------------------- families
@@ -837,11 +849,37 @@ class Ordinal(Family):
         i = np.arange(m)
         d_a = fhi[:, :, None] * (i[None, :] <= k[:, None])[:, None, :]
         d_a -= flo[:, :, None] * (i[None, :] < k[:, None])[:, None, :]
+        ex = None
         if m > 1:
-            ex = np.exp(np.clip(extra.reshape(s, -1, m)[:, :, 1:], -30, 30))  # (S, G, m-1)
-            d_a[:, :, 1:] *= ex[:, g, :].transpose(1, 0, 2)
+            ex = np.exp(np.clip(extra.reshape(s, -1, m)[:, :, 1:], -30, 30))[:, g, :].transpose(1, 0, 2)  # (n, S, m-1)
+            d_a[:, :, 1:] *= ex
         cols = g[:, None] * m + np.arange(m)[None, :]
-        return FamilyEval(logf, d_eta, w, d_a, cols)
+        return FamilyEval(logf, d_eta, w, d_a, cols, lambda: self._threshold_information(fu, fl, ex))
+
+    @staticmethod
+    def _threshold_information(fu, fl, ex):
+        """The expected information of (eta, a) per row and state, from f(z_t) / sqrt(P_c) of
+        each threshold t as the upper (``fu``: category t) and the lower (``fl``: category
+        t + 1) bound. With g_c = (dP_c / d eta) / sqrt(P_c) and the thresholds' d P_c / d tau_t
+        = f_t ([c = t] - [c = t + 1]): I(tau_t, tau_t) = fu_t^2 + fl_t^2, I(tau_t, tau_t+1) =
+        -fl_t fu_t+1, I(eta, tau_t) = -sum_s I(tau_t, tau_s) (P_c depends on tau - eta only: a
+        shift of eta and every threshold together carries no information; the centring of a
+        covariate far from zero against the first threshold, ``scaling._centring``, needs it).
+        Then to a through d tau_t / d a_0 = 1, d tau_t / d a_i = exp(a_i) (1 <= i <= t)."""
+        n, s, m = fu.shape
+        It = np.zeros((n, s, m, m))
+        t = np.arange(m)
+        It[:, :, t, t] = fu**2 + fl**2
+        if m > 1:
+            off = -fl[:, :, :-1] * fu[:, :, 1:]
+            It[:, :, t[:-1], t[1:]] = off
+            It[:, :, t[1:], t[:-1]] = off
+        cross = -It.sum(axis=3)
+        J = np.broadcast_to(np.tril(np.ones((m, m))), (n, s, m, m)).copy()  # J[t, i] = d tau_t / d a_i
+        if m > 1:
+            J[:, :, :, 1:] *= ex[:, :, None, :]
+        Ia = np.einsum("nsti,nstu,nsuj->nsij", J, It, J, optimize=True)
+        return np.einsum("nst,nsti->nsi", cross, J), Ia
 
     def mean(self, eta, extra, aux):
         """Expected category index (0-based) for every state."""

@@ -1508,10 +1508,14 @@ class MixtureLikelihood:
         eb = L.blocks["extra"]
         if eb.size:
             E = eb.shape[1]
-            vals = _state_weights(es)[:, :, None] * es.fe.d_extra**2
-            d2 = self._extra_sum(vals, es.fe.extra_cols)
-            for k in range(K):
-                _scatter(H, L.free_idx[eb.offset + k * E + np.arange(E)], np.diag(d2[k]))
+            sw = _state_weights(es)[:, :, None]
+            wx = es.fe.w_extra
+            if wx is None:  # BHHH, apart from eta
+                d2 = self._extra_sum(sw * es.fe.d_extra**2, es.fe.extra_cols)
+                for k in range(K):
+                    _scatter(H, L.free_idx[eb.offset + k * E + np.arange(E)], np.diag(d2[k]))
+            else:  # the expected information of (eta, a): with the coefficients' cross terms
+                self._extra_information(H, rs, sw, wx, es.fe.extra_cols, E)
         if self.design.re_out:
             sq = self._node_moment(Wfull, es.eta_nodes, rs, power=2)
             rb = L.blocks["re_out"]
@@ -1553,6 +1557,29 @@ class MixtureLikelihood:
                         H[fi, fi] *= sc[j]
                         done.add(fi)
         return H
+
+    def _extra_information(self, H, rs, sw, wx, cols, E) -> None:
+        """Add the family's expected information of its extra parameters and of their cross
+        terms with the coefficients (``FamilyEval.w_extra``), summed over the states with the
+        posterior weights ``sw`` (P, K * Qe, 1), to ``H`` (in place)."""
+        L = self.layout
+        K = self.K
+        P, m = cols.shape
+        cross, block = wx
+        cross = (sw * cross).reshape(P, K, -1, m).sum(axis=2)  # (P, K, m)
+        block = (sw[..., None] * block).reshape(P, K, -1, m, m).sum(axis=2)  # (P, K, m, m)
+        pairs = (cols[:, :, None] * E + cols[:, None, :]).ravel()
+        rows = np.repeat(np.arange(P), m)
+        bb = L.blocks["beta"]
+        p = bb.shape[0]
+        for k in range(K):
+            ie = L.free_idx[L.blocks["extra"].offset + k * E + np.arange(E)]
+            _scatter(H, ie, np.bincount(pairs, weights=block[:, k].ravel(), minlength=E * E).reshape(E, E))
+            if p:
+                M = sp.csr_matrix((cross[:, k].ravel(), (rows, cols.ravel())), shape=(P, E))
+                C = M.T @ rs.X  # (E, p): sum_rows I(eta, a_e) x_r
+                C = np.asarray(C.toarray() if sp.issparse(C) else C)
+                _scatter_cross(H, L.free_idx[bb.offset + np.arange(p) * K + k], ie, C.T)
 
     # ------------------------------------------------------------------ adaptation
     def adaptation(self):
@@ -1855,6 +1882,17 @@ def _state_weights(es: EStep) -> np.ndarray:
     classes only (the node weights are then summed)."""
     P = es.wpat.shape[0]
     return es.wpat.reshape(P, -1) if es.eta_q > 1 else es.wpat.sum(axis=2)
+
+
+def _scatter_cross(H, ridx, cidx, block):
+    """Add ``block`` at (ridx, cidx) of the symmetric ``H`` and its transpose at (cidx, ridx)."""
+    mr, mc = ridx >= 0, cidx >= 0
+    if not (mr.any() and mc.any()):
+        return
+    b = block[np.ix_(mr, mc)]
+    ii, jj = ridx[mr], cidx[mc]
+    np.add.at(H, (ii[:, None], jj[None, :]), b)
+    np.add.at(H, (jj[:, None], ii[None, :]), b.T)
 
 
 def _scatter(H, idx, block):

@@ -139,6 +139,34 @@ def test_expected_information(name, link, rng):
     np.testing.assert_allclose(got, expected, rtol=1e-8)
 
 
+@pytest.mark.parametrize("link", ["logit", "probit"])
+@pytest.mark.parametrize("tau", [[-1.0, 0.2, 1.5], [0.3], [-2.0, 3.0]])
+def test_ordinal_expected_information_of_eta_and_thresholds(link, tau, rng):
+    """w_extra (eta with the unconstrained thresholds a, and a with a) equals E[s s'] of the
+    scores s = (d logf / d eta, d logf / d a) by enumeration over the categories, and a shift
+    of eta with every threshold carries no information (I(eta, tau) = -sum_s I(tau, tau_s))."""
+    m = len(tau)
+    support = np.arange(m + 1.0)
+    fam, _, aux = _prepared("ordinal", link, np.tile(support, 3))
+    a = fam.extra_from_natural(np.array(tau), aux)
+    extra = np.tile(a, (2, 1)) + 0.2 * rng.standard_normal((2, m))
+    eta = np.array([[0.4, -1.3]])
+    a1 = replace(aux, threshold_group=np.zeros(len(support), np.intp))
+    fe = fam.evaluate(support, np.repeat(eta, len(support), 0), extra, a1)
+    p = np.exp(fe.logf)  # (categories, states)
+    s = np.concatenate([fe.d_eta[:, :, None], fe.d_extra], axis=2)  # cols are 0..m-1 for every row
+    expected = np.einsum("cs,csi,csj->sij", p, s, s)
+    one = replace(aux, threshold_group=np.zeros(1, np.intp))
+    got = fam.evaluate(np.array([0.0]), eta, extra, one)
+    cross, block = got.w_extra
+    np.testing.assert_allclose(got.w_eta[0], expected[:, 0, 0], rtol=1e-10)
+    np.testing.assert_allclose(cross[0], expected[:, 0, 1:], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(block[0], expected[:, 1:, 1:], rtol=1e-10, atol=1e-14)
+    # on the thresholds themselves (a_0 = tau_1 moves them all): eta and tau_1 together are free
+    np.testing.assert_allclose(cross[0][:, 0], -block[0][:, 0, 0], rtol=1e-10)
+    np.testing.assert_allclose(got.w_eta[0], block[0][:, 0, 0], rtol=1e-10)
+
+
 def test_family_data_rows_subset_only_row_fields():
     fd = FamilyData(trials=np.array([1.0, 2.0, 3.0]), threshold_group=np.array([0, 1, 0]),
                     threshold_levels=["a", "b"], threshold_mgroup=np.array([0, 0]), n_cat=3)
