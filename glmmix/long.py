@@ -75,6 +75,7 @@ def wide_to_long(
         dup = df.loc[df[id].duplicated(), id].iloc[0]
         raise DesignError(f"id column {id!r} repeats values (e.g. {plain(dup)!r}); wide data need one row per unit")
     keep = list(keep) if keep is not None else None
+    defaulted = items is None
     if items is None:
         items = [c for c in df.columns if c != id and (keep is None or c not in keep)]
     items = list(items)
@@ -94,6 +95,8 @@ def wide_to_long(
             raise DesignError(f"output column {name!r} clashes with an input column; choose another name")
 
     _check_item_types(df, items, id, keep)
+    if defaulted:
+        _check_default_items(df, items)
 
     # Step 2: melt, drop missing responses, order by unit then item.
     long = df.melt(id_vars=[id] + keep, value_vars=items, var_name=item_name, value_name=value_name)
@@ -133,6 +136,31 @@ def _row_labels(index: pd.Index) -> np.ndarray:
                           "are the rows, told apart by their index labels; pass id= naming the unit column, or "
                           "reset the index (df.reset_index(drop=True)) to number them")
     return index.to_numpy()
+
+
+def _check_default_items(df: pd.DataFrame, items: list) -> None:
+    """``items=None`` takes every column but the id: a covariate left in the wide data would
+    silently become an item. Numeric columns unlike the rest (real values among integer
+    items, many distinct integers among 0/1 items) are refused by name."""
+    num = [c for c in items if pd.api.types.is_numeric_dtype(df[c].dtype) and not pd.api.types.is_bool_dtype(df[c].dtype)]
+    if len(num) < 2:
+        return
+    kind = {}
+    for c in num:
+        v = df[c].dropna().to_numpy(dtype=float)
+        kind[c] = ("real" if not np.all(np.isfinite(v) & (v == np.round(v))) else
+                   "binary" if np.isin(v, (0.0, 1.0)).all() else
+                   "many" if np.unique(v).size >= 10 else "integer")
+    kinds = set(kind.values())
+    odd = ([c for c in num if kind[c] == "real"] if "real" in kinds and kinds - {"real"} else
+           [c for c in num if kind[c] == "many"] if {"binary", "many"} <= kinds else [])
+    if odd:
+        others = sorted({kind[c] for c in num} - {kind[odd[0]]})
+        raise DesignError(
+            f"column(s) {odd[:5]} hold {'non-integer values' if kind[odd[0]] == 'real' else '10 or more distinct values'}"
+            f" while the other columns hold {' or '.join({'binary': '0/1 values', 'integer': 'few integers', 'many': 'many integers'}[k] for k in others)}: "
+            "without items= every column but the id becomes an item; pass keep=[...] for unit-level covariates "
+            "and items=[...] for the item columns")
 
 
 def _check_item_types(df: pd.DataFrame, items: list, id: str, keep: list) -> None:

@@ -93,6 +93,22 @@ def test_wide_fit_results_join_back_by_index():
     np.testing.assert_allclose(np.asarray(a.params, float), np.asarray(b.params, float), atol=1e-10)
 
 
+def test_default_items_refuse_a_covariate_left_among_them():
+    """Without items= every column but the id is an item: a covariate left in the wide data
+    became part of the outcome without a word. Numeric columns unlike the others are refused."""
+    rng = np.random.default_rng(1)
+    w = pd.DataFrame(rng.integers(0, 2, (50, 4)).astype(float), columns=list("abcd"))
+    with pytest.raises(DesignError, match=r"\['x'\] hold non-integer values.*keep="):
+        gm.wide_to_long(w.assign(x=rng.normal(size=50)))
+    with pytest.raises(DesignError, match=r"\['age'\] hold 10 or more distinct values"):
+        gm.wide_to_long(w.assign(age=rng.integers(18, 80, 50)))
+    assert gm.wide_to_long(w.assign(x=rng.normal(size=50)), keep=["x"]).shape == (200, 4)
+    assert gm.wide_to_long(w.assign(x=rng.normal(size=50)), items=list("abcdx")).shape == (250, 3)
+    # items of one kind pass: Likert 1..5, continuous (a latent profile analysis), 0/1
+    assert len(gm.wide_to_long(pd.DataFrame(rng.integers(1, 6, (50, 4))))) == 200
+    assert len(gm.wide_to_long(pd.DataFrame(rng.normal(size=(50, 4))))) == 200
+
+
 def test_wide_to_long_duplicate_ids():
     with pytest.raises(DesignError, match="repeats"):
         gm.wide_to_long(pd.DataFrame({"pid": [1, 1], "u1": [1, 0]}), items=["u1"], id="pid")
