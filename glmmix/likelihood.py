@@ -1309,6 +1309,51 @@ class MixtureLikelihood:
                 out[a:b] = block
         return out / max(U, 1) if mean else out
 
+    def state_node_posterior(self, es: EStep):
+        """Each unit's joint posterior of its class (joint state) and of the latent values its
+        rows' linear predictors see, given its cluster's responses: (J, nodes).
+
+        J (n_units, K, Qe): p(state, node q | y_g) summed over the nodes the linear predictors
+        do not tell apart (the class-logit dimensions of a shared product rule; every node
+        without outcome random terms, Qe = 1); classes outside the integral, the unit's (the
+        cluster's) post_vq; classes inside, post_c (given the between state and node) times
+        post_bq (the cluster's between state and node). ``nodes`` (G or 1, K or 1, Qe, D):
+        where the linear predictors see node q (per class with class-specific adapted nodes).
+        Needs an evaluation of the whole data (``evaluate(whole=True)``)."""
+        d, rs, K = self.design, es.rs, self.K
+        G, U = d.n_clusters, d.n_units
+        nodes = np.asarray(es.eta_nodes)
+        Qe = es.eta_q
+        grid = self._eta_grid
+        if self.class_nodes:
+            nodes = self._by_class(nodes)
+        else:
+            nodes = (nodes[:, None] if nodes.shape[1] == Qe else np.zeros((1, 1, 1, max(self.D, 1))))
+
+        def reduce(J):  # (n, K, Q) -> (n, K, Qe)
+            if J.shape[2] == Qe:
+                return J
+            if Qe == 1:
+                return J.sum(axis=2, keepdims=True)
+            if isinstance(grid[2], np.ndarray):
+                return np.add.reduceat(J, grid[2], axis=2)
+            return np.asarray(J.reshape(-1, J.shape[2]) @ grid[2]).reshape(J.shape[0], K, Qe)
+
+        if es.post_vq is not None:  # classes outside: units are clusters
+            return reduce(es.post_vq[rs.vinv]), nodes
+        if es.post_bq is None:  # no latent values: the unit posteriors
+            return self.unit_posterior(es)[:, :, None], nodes
+        cu, Kb = d.cluster_of_unit, self.cs.Kb
+        Q = es.post_bq.shape[2]
+        J = np.empty((U, K, Qe))
+        step = max(1, _CHUNK * 4 // max(K * Q, 1))  # units at a time: temporaries of ~1 MiB
+        for a in range(0, U, step):
+            b = min(a + step, U)
+            pc = es.post_c[rs.vinv[a:b]]  # (units, K, Q or 1)
+            pbq = es.post_bq[rs.ginv[cu[a:b]]]  # (units, Kb, Q)
+            J[a:b] = reduce((pc.reshape(b - a, Kb, K // Kb, -1) * pbq[:, :, None, :]).reshape(b - a, K, Q))
+        return J, nodes
+
     def _rowset(self, rows):
         if not rows or (self.pat.cluster is not None and self.pat.V == self.design.n_units):
             return self.pat

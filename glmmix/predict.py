@@ -196,10 +196,13 @@ def _conditional_from_fit(res, newdata, probs=False):
     if effects:
         _effects_implemented(d)
         rows = new_likelihood(res, newdata, with_outcome=False)
-        at = d.cluster_ids.get_indexer(rows.design.cluster_ids)
-        _refuse_unseen(rows.design.cluster_ids[at < 0], name)
-        U, W = _posterior_nodes(lik, res.theta)
-        out = _per_row(_means_at_nodes(rows, res.theta, U[at], W[at], probs), rows.design, probs)
+        own = d.unit_name is not None and all(c in newdata.columns for c in grouping_parts(d.unit_name, newdata.columns)
+                                              or [d.unit_name])
+        at, cl = _locate(lik, rows.design, own, "the fitted units" if own or d.unit_name is None else
+                         f"the fitted units (newdata has no column {d.unit_name!r})")
+        _refuse_unseen(rows.design.cluster_ids[cl < 0], name)
+        J, N = _posterior_nodes(lik, res.theta)
+        out = _per_row(_means_given(rows, res.theta, J, N, at, cl, probs), rows.design, probs)
     else:
         rows = new_likelihood(res, newdata, with_outcome=False)
         at = res.posterior.index.get_indexer(rows.design.unit_ids)
@@ -262,16 +265,11 @@ def _refuse_unseen(ids, name, remedy="give newdata their responses or use which=
 
 
 def _effects_implemented(d):
-    if d.n_classes > 1 or d.form == "crossed":
+    if d.form == "crossed":
         raise NotImplementedError(
-            "which='conditional' is implemented for one-class models with random effects: "
-            + ("a mixture's classes and random effects would need their joint posterior per cluster; use "
-               "which='marginal' (integrated over the effects) or res.random_effects() for the scores"
-               if d.n_classes > 1 else
-               "with random terms on several grouping columns the effects are conditioned on the fitted "
-               "responses only (responses='fitted': the fitted conditional modes, lme4's predict(newdata)); "
-               "conditioning them on newdata's responses would need a new joint mode")
-            )
+            "which='conditional' with random terms on several grouping columns conditions the effects on "
+            "the fitted responses only (responses='fitted': the fitted conditional modes, lme4's "
+            "predict(newdata)); conditioning them on newdata's responses would need a new joint mode")
 
 
 def _crossed_at_modes(res, newdata, probs=False):
@@ -290,8 +288,9 @@ def _crossed_at_modes(res, newdata, probs=False):
         U[:, 0] += m[at[codes]]  # each grouping's modes sit at its own latent dimensions
     P = lik.layout.unpack(lik.layout.expand(theta))
     first, D = _outcome_dims(lik)
-    one = np.ones((1, 1))
-    out = _per_row(_integrated_means(rows, P, lambda r: U[r][:, :, first:first + D], lambda r: one, 1, probs)[:, 0],
+    one = np.ones((1, 1, 1))
+    out = _per_row(_integrated_means(rows, P, lambda r: U[r][:, None, :, first:first + D], lambda r: one, 1,
+                                     probs)[:, 0],
                    d, probs)
     if newdata is None:
         return in_data_order(out, d)
@@ -301,13 +300,10 @@ def _crossed_at_modes(res, newdata, probs=False):
 
 
 def fitted(res) -> pd.Series:
-    """Fitted values of the rows used (see :attr:`MixtureResults.fittedvalues`); refused, with
-    the reason, where they are not defined."""
-    lik = _fitted_likelihood(res, "fittedvalues")
-    if lik.design.D:  # one class, outcome random effects: their posterior given the cluster's responses
-        return _conditional_with_effects(res, None).rename("fitted")
-    return in_data_order(_expected(lik, res.theta, "conditional", res.posterior.to_numpy(), lik.design.row_index,
-                                   res.posterior.columns).rename("fitted"), lik.design)
+    """Fitted values of the rows used (see :attr:`MixtureResults.fittedvalues`):
+    ``predict(which="conditional")``; refused, with the reason, where they are not defined."""
+    _fitted_likelihood(res, "fittedvalues")
+    return predict(res, None, "conditional").rename("fitted")
 
 
 def residuals(res) -> pd.Series:
@@ -331,11 +327,6 @@ def _fitted_likelihood(res, what):
                           "predict(newdata)")
     lik = res.model.likelihood
     d = lik.design
-    if d.D and (d.n_classes > 1 or d.re_cls or not d.re_out):
-        raise GlmmixError(f"{what} is not defined for mixtures with random effects or factors: E[y | class] "
-                          "depends on them and the classes and effects would need their joint posterior (use "
-                          "random_effects() for their scores and predict(which='by_class') for the expected "
-                          "outcomes integrated over the effects)")
     if d.family.thresholds:
         raise GlmmixError(f"{what} is not defined for ordinal outcomes (categories are not numbers): use "
                           "predict(which='conditional', type='prob') for each category's fitted probability, or "
@@ -495,10 +486,11 @@ def _row_means(family, eta, extra, aux, probs):
 
 
 def _integrated_means(lik, P, nodes, weights, Q, probs=False):
-    """sum_q weights[r, q] E[y_r | s, u = nodes[r, q]] for every row r and state s, (rows,
-    states), or with ``probs`` the category probabilities (rows, states, categories);
-    ``nodes(rows)`` (m or 1, Q, D) in the outcome terms' dimensions and ``weights(rows)``
-    (m or 1, Q) give each row's rule."""
+    """sum_q weights[r, s, q] E[y_r | s, u = nodes[r, s, q]] for every row r and state s,
+    (rows, states), or with ``probs`` the category probabilities (rows, states, categories);
+    ``nodes(rows)`` (m or 1, states or 1, Q, D) in the outcome terms' dimensions and
+    ``weights(rows)`` (m or 1, states or 1, Q) give each row's rule (per state: a joint
+    posterior of state and node, or class-specific nodes)."""
     d = lik.design
     eta = np.asarray(d.X @ P["beta"])
     Lo, _ = lik.factor_matrices(P)
@@ -515,11 +507,11 @@ def _integrated_means(lik, P, nodes, weights, Q, probs=False):
             Zr = b.Z[rows]
             Zr = Zr.toarray() if sp.issparse(Zr) else np.asarray(Zr)
             A[:, :, v.dims.start - first:v.dims.stop - first] += np.einsum("pi,kij->pkj", Zr, L)
-        U = np.broadcast_to(nodes(rows), (rows.size, Q, D))
-        e = eta[rows][:, :, None] + np.einsum("pkd,pqd->pkq", A, U)
+        U = np.broadcast_to(nodes(rows), (rows.size, K, Q, D))
+        e = eta[rows][:, :, None] + np.einsum("pkd,pkqd->pkq", A, U)
         mu = _row_means(d.family, e.reshape(rows.size, K * Q), extra, d.aux.rows(rows), probs)
-        out[rows] = np.einsum("pkq...,pq->pk...", mu.reshape((rows.size, K, Q) + C),
-                              np.broadcast_to(weights(rows), (rows.size, Q)))
+        out[rows] = np.einsum("pkq...,pkq->pk...", mu.reshape((rows.size, K, Q) + C),
+                              np.broadcast_to(weights(rows), (rows.size, K, Q)))
     return out
 
 
@@ -531,11 +523,13 @@ def _class_means(lik, P, probs=False):
     if not d.re_out:
         return _row_means(d.family, np.asarray(d.X @ P["beta"]), P["extra"], d.aux, probs)
     t, w = _normal_rule(_outcome_dims(lik)[1])
-    return _integrated_means(lik, P, lambda rows: t[None], lambda rows: w[None], t.shape[0], probs)
+    return _integrated_means(lik, P, lambda rows: t[None, None], lambda rows: w[None, None], t.shape[0], probs)
 
 
 def _conditional_with_effects(res, newdata, probs=False):
-    """``which="conditional"`` for one-class models with outcome random effects or factors."""
+    """``which="conditional"`` with outcome random effects or factors, one class or several:
+    sum over states and nodes of p(state, node | the cluster's responses) times the row's
+    mean there (:func:`_posterior_nodes`)."""
     lik = source_likelihood(res)
     if newdata is None and res.model is None:
         raise GlmmixError("a loaded result has no data: pass newdata to predict()")
@@ -544,44 +538,75 @@ def _conditional_with_effects(res, newdata, probs=False):
     _effects_implemented(lik.design)
     theta = res.theta
     if newdata is None:
-        U, W = _posterior_nodes(lik, theta)
-        return in_data_order(_per_row(_means_at_nodes(lik, theta, U, W, probs), lik.design, probs), lik.design)
+        J, N = _posterior_nodes(lik, theta)
+        d = lik.design
+        at, cl = np.arange(d.n_units), np.arange(d.n_clusters)
+        return in_data_order(_per_row(_means_given(lik, theta, J, N, at, cl, probs), d, probs), d)
     obs = new_likelihood(res, newdata, with_outcome=True)
-    U, W = _posterior_nodes(obs, theta)
+    J, N = _posterior_nodes(obs, theta)
     rows = new_likelihood(res, newdata, with_outcome=False)
-    at = obs.design.cluster_ids.get_indexer(rows.design.cluster_ids)
-    if (at < 0).any():
+    at, cl = _locate(obs, rows.design, True, "newdata's rows with an observed outcome")
+    if (cl < 0).any():
         raise DesignError("which='conditional' needs every cluster's responses: cluster(s) "
-                          f"{list(rows.design.cluster_ids[at < 0][:5])} have no observed response")
-    out = _per_row(_means_at_nodes(rows, theta, U[at], W[at], probs), rows.design, probs).sort_index()
+                          f"{list(rows.design.cluster_ids[cl < 0][:5])} have no observed response")
+    out = _per_row(_means_given(rows, theta, J, N, at, cl, probs), rows.design, probs).sort_index()
     out.index = newdata.index[out.index.to_numpy()]
     return out
 
 
 def _posterior_nodes(lik, theta):
-    """Each cluster's posterior of its random effects as nodes (G, Q, D) with weights (G, Q):
-    the rule's nodes (adapted to the cluster) weighted by the posterior; with Laplace
-    integration one node at the cluster's mode."""
+    """Every unit's joint posterior of its class (joint state) and of the random effects and
+    factors, given its cluster's responses, as weights J (n_units, K, Q) on nodes N (G or 1,
+    K or 1, Q, D): the rule's nodes (adapted to the cluster, and to each class where the
+    classes are outside the integral) weighted by p(state, node | y_g), the engine's E-step
+    (``MixtureLikelihood.state_node_posterior``). With Laplace integration (one-class models
+    only) one node at the cluster's conditional mode, weight one."""
     if lik.integ.adaptive:
         lik.adapt(theta)
     es = lik.evaluate(theta, derivs=False, whole=True)  # every cluster's nodes and posterior weights
-    G = lik.design.n_clusters
     if lik.laplace:
         m = np.asarray(lik.integ.m, dtype=float)
-        return m[:, None, :], np.ones((G, 1))
-    U = np.broadcast_to(np.asarray(es.nodes), (G,) + np.shape(es.nodes)[1:])
-    return U, np.asarray(es.post_node, dtype=float)
+        return np.ones((lik.design.n_units, 1, 1)), m[:, None, None, :]
+    return lik.state_node_posterior(es)
 
 
-def _means_at_nodes(lik, theta, U, W, probs=False):
-    """sum_q W[g, q] E[y_r | u = U[g, q]] for every row r (cluster g) of a one-class model
-    (``probs``: the category probabilities, (rows, categories))."""
-    d = lik.design
-    P = lik.layout.unpack(lik.layout.expand(theta))
-    cl = d.cluster_of_unit[d.unit_of_row]
-    first, D = _outcome_dims(lik)
-    return _integrated_means(lik, P, lambda rows: U[cl[rows]][:, :, first:first + D], lambda rows: W[cl[rows]],
-                             U.shape[1], probs)[:, 0]
+def _locate(src, d, match_units, what):
+    """Where the units and clusters of design ``d`` take their posteriors from in the
+    likelihood ``src``: (unit of src for every unit of d, cluster of src for every cluster of
+    d, -1 where the cluster is not there). A unit of d not in src (matched by id when
+    ``match_units``) but in one of its clusters takes that cluster's posterior when the
+    classes are the cluster's (or there are none); a new unit's within-level class given its
+    cluster's effects is not implemented."""
+    s = src.design
+    cl = s.cluster_ids.get_indexer(d.cluster_ids)
+    at = s.unit_ids.get_indexer(d.unit_ids) if match_units else np.full(d.n_units, -1)
+    new = (at < 0) & (cl[d.cluster_of_unit] >= 0)
+    if new.any():
+        if s.form == "inside" and src.K // src.cs.Kb > 1:
+            raise NotImplementedError(
+                f"which='conditional' with within-level classes and random effects: {int(new.sum())} unit(s) of "
+                f"newdata are not among {what} but their clusters are (e.g. "
+                + (f"{s.unit_name!r} {plain(d.unit_ids[new][0])!r}" if s.unit_name is not None else "a row")
+                + f" in {s.cluster_name!r} {plain(d.cluster_ids[d.cluster_of_unit[new][0]])!r}); a new unit's class "
+                "given its cluster's effects is not implemented: give its rows with their responses "
+                "(responses='newdata', the whole cluster) or use which='marginal'")
+        first = np.empty(s.n_clusters, dtype=np.intp)
+        first[s.cluster_of_unit[::-1]] = np.arange(s.n_units)[::-1]  # each cluster's first unit
+        at[new] = first[cl[d.cluster_of_unit[new]]]  # one state per cluster: the same J for its units
+    return at, cl
+
+
+def _means_given(rows, theta, J, N, at, cl, probs=False):
+    """sum over states s and nodes q of J[unit, s, q] E[y_r | s, u = N[cluster, s, q]] for
+    every row r of ``rows`` (``at``, ``cl``: the rows' units and clusters in J and N), or
+    with ``probs`` the category probabilities (rows, categories)."""
+    d = rows.design
+    P = rows.layout.unpack(rows.layout.expand(theta))
+    ju = at[d.unit_of_row]
+    jc = cl[d.cluster_of_unit[d.unit_of_row]] if N.shape[0] > 1 else np.zeros(d.n_rows, dtype=np.intp)
+    first, D = _outcome_dims(rows)
+    return _integrated_means(rows, P, lambda r: N[jc[r]][..., first:first + D], lambda r: J[ju[r]], J.shape[2],
+                             probs).sum(axis=1)
 
 
 def source_likelihood(res):

@@ -100,14 +100,17 @@ def test_crossed_refusals(crossed, grouse):
         crossed.predict(grouse.head(2), which="conditional")
 
 
-def test_fitted_values_refused_for_mixtures_with_effects():
+def test_gom_fitted_values_weigh_each_response_by_its_class_posterior():
+    """Grade of Membership (classes per response, a random class logit per person): the
+    class means weighted by each response's posterior, the person's responses given;
+    brute-force checks of mixtures with random effects are in test_fitted_mixtures_effects.py."""
     long = gm.wide_to_long(gm.datasets.load("carcinoma"))
     gom = _quiet(gm.fit, "y ~ 0 + item | class ~ 1 + (1|id)", long, n_classes=2, family="bernoulli", seed=1,
                  se="none", starts=(4, 2))
-    with pytest.raises(gm.GlmmixError, match="mixtures with random effects"):
-        gom.fittedvalues
-    with pytest.raises(gm.GlmmixError, match="mixtures with random effects"):
-        gom.resid
+    byc = gom.predict(which="by_class").to_numpy()
+    want = (gom.posterior.to_numpy() * byc).sum(axis=1)  # one unit per row, in the data's order
+    np.testing.assert_allclose(gom.fittedvalues.to_numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(gom.resid.to_numpy(), long["y"].to_numpy() - want, rtol=1e-12)
 
 
 def test_expected_proportions_need_no_numbers_of_trials():

@@ -137,11 +137,18 @@ def test_conditional_predictions_average_over_the_posterior(cbpp):
     np.testing.assert_allclose(res.predict(herd1, which="conditional"), got.loc[herd1.index], rtol=1e-8)
 
 
-def test_conditional_predictions_of_mixtures_with_effects_are_refused(cbpp):
-    res = _quiet(gm.fit, "incidence ~ period + offset(np.log(size)) + (1|herd) | class(herd) ~ 1", cbpp,
-                 n_classes=2, family="poisson", seed=1, starts=(4, 2), se="none")
-    with pytest.raises(NotImplementedError, match="joint posterior"):
-        res.predict(which="conditional")
+def test_conditional_predictions_of_mixtures_with_blocks_of_clusters(cbpp, monkeypatch):
+    """Herd classes with a herd effect: the fitted evaluation runs over blocks of clusters, the
+    predictions over the whole data; both give each herd's joint posterior of class and effect."""
+    import glmmix.likelihood as likmod
+
+    formula = "incidence ~ period + offset(np.log(size)) + (1|herd) | class(herd) ~ 1"
+    whole = _quiet(gm.fit, formula, cbpp, n_classes=2, family="poisson", seed=1, starts=(4, 2), se="none")
+    monkeypatch.setattr(likmod, "SHARD_CELLS", 40)  # a few herds per block
+    blocked = _quiet(gm.fit, formula, cbpp, n_classes=2, family="poisson", seed=1, starts=(4, 2), se="none")
+    assert blocked.model.likelihood.shards is not None
+    assert blocked.llf == pytest.approx(whole.llf, abs=1e-6)
+    np.testing.assert_allclose(blocked.predict(which="conditional"), whole.predict(which="conditional"), rtol=1e-5)
 
 
 def test_conditional_predictions_with_blocks_of_clusters(cbpp, monkeypatch):

@@ -1,0 +1,303 @@
+"""Fitted values and conditional predictions of mixtures with random effects or factors:
+E[y_r | the cluster's responses] = sum over states and nodes of p(state, u | y_g) mu_r(state, u).
+
+References, none of them glmmix's own rule:
+
+* brute force: the same posterior mean by a dense trapezoid rule written here with numpy
+  (4,001 points on [-10, 10]; 161 x 161 for two latent dimensions), for a two-level LCA
+  with random class intercepts, classes within clusters with a random outcome intercept, a
+  model with between-level classes, a factor mixture (LSAT) and an FMA-GoM;
+* the one-class model: a two-class model whose classes are equal (the one-class estimates
+  in both) predicts what the one-class model does;
+* the score equations: with a canonical link (logit, log) and a fixed part that spans an
+  intercept in every class, the fitted values' sum equals the outcomes' sum at the MLE (for
+  every item with item dummies), because the gradient of the class-specific item intercepts
+  is sum_r sum_(state, node) p(state, node | y_g) (y_r - mu_r) (Fisher's identity).
+"""
+
+import copy
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special, stats
+
+import glmmix as gm
+
+U = np.linspace(-10, 10, 4001)  # the brute-force rule: trapezoid weights times phi(u)
+WU = np.full(U.size, U[1] - U[0]) * stats.norm.pdf(U)
+WU[[0, -1]] /= 2
+
+
+def _quiet(f, *a, **k):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return f(*a, **k)
+
+
+def two_level(seed=3, G=25, S=6, between=False):
+    """Simulated rooms of students answering 4 binary items: the class is the student's with
+    a room effect on its logit, or (``between``) the room's, with a room intercept."""
+    rng = np.random.default_rng(seed)
+    p = np.array([[0.85, 0.8, 0.75, 0.7], [0.2, 0.25, 0.3, 0.15]])
+    rows = []
+    for g in range(G):
+        a = rng.normal()
+        cg = int(rng.random() < 0.4)
+        for s in range(S):
+            c = cg if between else int(rng.random() < special.expit(0.3 + a))
+            for i in range(4):
+                pr = special.expit(special.logit(p[c, i]) + (0.6 * a if between else 0.0))
+                rows.append((g, g * 100 + s, f"u{i + 1}", int(rng.random() < pr)))
+    return pd.DataFrame(rows, columns=["room", "student", "item", "y"])
+
+
+def _bern(y, eta):
+    """Bernoulli densities at logits eta (broadcast)."""
+    return np.where(y == 1, special.expit(eta), special.expit(-eta))
+
+
+def _items(df, p, prefix):
+    """The class-specific item intercepts (K, rows)."""
+    return np.array([[p[f"class{k}:item[{i}]"] for i in df["item"]] for k in (1, 2)])
+
+
+# ---------------------------------------------------------------------------------- brute force
+@pytest.fixture(scope="module")
+def rooms():
+    return two_level()
+
+
+def test_two_level_lca_matches_brute_force(rooms):
+    """Student classes whose logit has a random room intercept: p(u | y_g) over the room,
+    then each student's class posterior given u."""
+    res = _quiet(gm.fit, "y ~ 0 + item | class(student) ~ 1 + (1 | room)", rooms, n_classes=2,
+                 family="bernoulli", seed=1, se="none", n_points=41)  # 15 points: within 2.4e-5
+    p = res.params
+    beta = _items(rooms, p, "class")  # (2, rows)
+    pi1 = special.expit(p["logit:class1:Intercept"] + p["sd(room:class1)"] * U)  # (nodes,)
+    prior = np.stack([pi1, 1 - pi1])  # (2, nodes)
+    want = np.empty(len(rooms))
+    for g, rows in rooms.groupby("room").groups.items():
+        sub = rooms.loc[rows]
+        f = _bern(sub["y"].to_numpy()[None], beta[:, rooms.index.get_indexer(rows)])  # (2, rows)
+        Ls = np.stack([np.prod(f[:, (sub["student"] == s).to_numpy()], axis=1) for s in sub["student"].unique()], 1)
+        joint = prior[:, None, :] * Ls[:, :, None]  # (2, students, nodes)
+        pu = WU * np.prod(joint.sum(axis=0), axis=0)
+        pu /= pu.sum()
+        pc = joint / joint.sum(axis=0)  # each student's class given u
+        s_of = pd.Index(sub["student"].unique()).get_indexer(sub["student"])
+        mu = special.expit(beta[:, rooms.index.get_indexer(rows)])  # (2, rows)
+        want[rooms.index.get_indexer(rows)] = np.einsum("n,krn,kr->r", pu, pc[:, s_of], mu)
+    np.testing.assert_allclose(res.fittedvalues.to_numpy(), want, rtol=1e-7)
+    np.testing.assert_allclose(res.resid.to_numpy(), rooms["y"] - want, atol=1e-7)
+
+
+def _inside_effect_reference(df, p, sd, ci=None):
+    """Student classes (prior P(class1) = expit(gamma)) and a random room intercept sd * u in
+    the outcome: E[y_r | room] by brute force."""
+    beta = _items(df, p, "class")
+    pi1 = special.expit(p["logit:class1:Intercept"])
+    prior = np.array([pi1, 1 - pi1])
+    want = np.empty(len(df))
+    for g, rows in df.groupby("room").groups.items():
+        at = df.index.get_indexer(rows)
+        sub = df.loc[rows]
+        eta = beta[:, at, None] + sd * U  # (2, rows, nodes)
+        f = _bern(sub["y"].to_numpy()[None, :, None], eta)
+        studs = sub["student"].unique()
+        s_of = pd.Index(studs).get_indexer(sub["student"])
+        Ls = np.stack([np.prod(f[:, s_of == j], axis=1) for j in range(len(studs))], 1)  # (2, students, nodes)
+        joint = prior[:, None, None] * Ls
+        pu = WU * np.prod(joint.sum(axis=0), axis=0)
+        pu /= pu.sum()
+        pc = joint / joint.sum(axis=0)
+        want[at] = np.einsum("n,krn,krn->r", pu, pc[:, s_of], special.expit(eta))
+    return want
+
+
+def test_student_classes_with_a_room_intercept_match_brute_force(rooms):
+    res = _quiet(gm.fit, "y ~ 0 + item + (1 | room) | class(student) ~ 1", rooms, n_classes=2,
+                 family="bernoulli", seed=1, se="none")
+    want = _inside_effect_reference(rooms, res.params, res.params["sd(room:Intercept)"])
+    np.testing.assert_allclose(res.fittedvalues.to_numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(res.predict(which="conditional").to_numpy(), want, rtol=1e-6)
+    # the rows given as new data with their responses (responses="newdata"), or without them
+    # (conditioned on the fitted responses): the same, in newdata's order
+    sub = rooms[rooms["room"].isin([3, 7])].iloc[::-1]
+    np.testing.assert_allclose(res.predict(sub, which="conditional").to_numpy(),
+                               pd.Series(want, rooms.index).loc[sub.index].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(res.predict(sub.drop(columns="y"), which="conditional").to_numpy(),
+                               pd.Series(want, rooms.index).loc[sub.index].to_numpy(), rtol=1e-6)
+    # a new student of a fitted room: its class given the room's effect is not implemented
+    with pytest.raises(NotImplementedError, match="'student' 10300 in 'room' 3.*new unit's class"):
+        res.predict(sub.drop(columns="y").assign(student=sub["student"] + 10_000), which="conditional")
+    with pytest.raises(gm.DesignError, match="'room' in newdata were not fitted.*999"):
+        res.predict(sub.drop(columns="y").assign(room=999), which="conditional")
+
+
+def test_between_level_classes_match_brute_force():
+    """Room classes outside the integral (eq 18): p(class, u | y_g), each class with its own
+    adapted nodes in glmmix."""
+    df = two_level(seed=5, G=30, between=True)
+    res = _quiet(gm.fit, "y ~ 0 + item + (1 | room) | class(room) ~ 1", df, n_classes=2, family="bernoulli",
+                 seed=1, se="none")
+    p = res.params
+    assert 0.1 < res.class_proportions.min()  # two real classes
+    beta = _items(df, p, "class")
+    sd = p["sd(room:Intercept)"]
+    pi1 = special.expit(p["logit:class1:Intercept"])
+    want = np.empty(len(df))
+    marg = np.empty(len(df))
+    for g, rows in df.groupby("room").groups.items():
+        at = df.index.get_indexer(rows)
+        eta = beta[:, at, None] + sd * U
+        lj = np.log([pi1, 1 - pi1])[:, None] + np.log(_bern(df["y"].to_numpy()[at][None, :, None], eta)).sum(1)
+        w = WU * np.exp(lj - lj.max())  # (2, nodes)
+        w /= w.sum()
+        want[at] = np.einsum("kn,krn->r", w, special.expit(eta))
+        marg[at] = np.einsum("k,n,krn->r", [pi1, 1 - pi1], WU, special.expit(eta))
+    np.testing.assert_allclose(res.fittedvalues.to_numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(res.predict(which="marginal").to_numpy(), marg, rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def lsat():
+    return gm.wide_to_long(gm.datasets.load("lsat"))
+
+
+@pytest.fixture(scope="module")
+def fma(lsat):
+    return _quiet(gm.fit, "y ~ 0 + item + rr(0 + item | id, 1) | class(id) ~ 1", lsat, n_classes=2,
+                  family="bernoulli", seed=1, starts=(6, 2), se="none")
+
+
+def test_factor_mixture_matches_brute_force(fma, lsat):
+    p = fma.params
+    beta = _items(lsat, p, "class")  # (2, rows)
+    lam = np.array([p[f"loading(id:item[{i}])"] for i in lsat["item"]])
+    pi1 = special.expit(p["logit:class1:Intercept"])
+    ids = lsat["id"].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    eta = beta[:, order, None] + lam[order, None] * U  # persons' rows together, 5 items each
+    y = lsat["y"].to_numpy()[order]
+    n = len(np.unique(ids))
+    lf = np.log(_bern(y[None, :, None], eta)).reshape(2, n, 5, -1).sum(axis=2)  # (2, persons, nodes)
+    lj = np.log([pi1, 1 - pi1])[:, None, None] + lf
+    w = WU * np.exp(lj - lj.max(axis=(0, 2), keepdims=True))
+    w /= w.sum(axis=(0, 2), keepdims=True)
+    mu = special.expit(eta).reshape(2, n, 5, -1)
+    want = np.empty(len(lsat))
+    want[order] = np.einsum("kpn,kpin->pi", w, mu).ravel()
+    np.testing.assert_allclose(fma.fittedvalues.to_numpy(), want, rtol=1e-6)
+    marg = np.empty(len(lsat))
+    marg[order] = np.einsum("k,n,kpin->pi", [pi1, 1 - pi1], WU, mu).ravel()
+    np.testing.assert_allclose(fma.predict(which="marginal").to_numpy(), marg, rtol=1e-6)
+    # a person's item not in the data, conditioned on the person's fitted responses: the same
+    # weights on that item's means (here the fitted item, given without its response)
+    rows = lsat[lsat["id"].isin([3, 500])]
+    np.testing.assert_allclose(fma.predict(rows.drop(columns="y"), which="conditional").to_numpy(),
+                               pd.Series(want, lsat.index).loc[rows.index].to_numpy(), rtol=1e-6)
+
+
+def _at(res, values):
+    """The result at parameters ``values`` (reported scale; the rest as fitted)."""
+    out = copy.copy(res)
+    out.theta = res.model.starting_values(start_params=res.theta, start_values=values)
+    out.limit = None  # not the limiting model's predictions (a fit at a boundary reports its limit's)
+    return out
+
+
+def test_fma_gom_matches_brute_force(lsat):
+    """Classes per response with a random class logit and a factor in the outcome (eq 38-41):
+    two latent dimensions, a 161 x 161 trapezoid rule here; at chosen parameters (the MLE of
+    a small sample is at a boundary: sd(id:class1) = 1000, a step in the class logit that no
+    rule integrates)."""
+    sub = lsat[lsat["id"] < 60]
+    fit = _quiet(gm.fit, "y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)", sub, n_classes=2,
+                 family="bernoulli", seed=1, starts=(1, 1), se="none")
+    values = {"logit:class1:Intercept": 0.3, "sd(id:class1)": 1.2}
+    for j, (b1, b2, lam) in enumerate([(1.0, -1.0, 0.8), (0.5, -1.5, 1.1), (0.0, -0.5, 0.6), (-0.5, -2.0, 0.9),
+                                       (1.5, 0.0, 1.3)]):
+        values.update({f"class1:item[I{j + 1}]": b1, f"class2:item[I{j + 1}]": b2, f"loading(id:item[I{j + 1}])": lam})
+    res = _at(fit, values)
+    p = pd.Series(values)
+    t = np.linspace(-8, 8, 161)
+    wt = np.full(t.size, t[1] - t[0]) * stats.norm.pdf(t)
+    wt[[0, -1]] /= 2
+    beta = _items(sub, p, "class")
+    lam = np.array([p[f"loading(id:item[{i}])"] for i in sub["item"]])
+    pi1 = special.expit(p["logit:class1:Intercept"] + p["sd(id:class1)"] * t)  # (v,): the class logit's effect
+    prior = np.stack([pi1, 1 - pi1])  # (2, v)
+    want = np.empty(len(sub))
+    marg = np.empty(len(sub))
+    for _, rows in sub.groupby("id").groups.items():
+        at = sub.index.get_indexer(rows)
+        eta = beta[:, at, None] + lam[at, None] * t  # (2, rows, u)
+        f = _bern(sub["y"].to_numpy()[at][None, :, None], eta)
+        joint = prior[:, None, None, :] * f[..., None]  # (2, rows, u, v)
+        puv = wt[:, None] * wt[None, :] * np.prod(joint.sum(axis=0), axis=0)
+        puv /= puv.sum()
+        pc = joint / joint.sum(axis=0)
+        want[at] = np.einsum("uv,kruv,kru->r", puv, pc, special.expit(eta))
+        marg[at] = np.einsum("kv,v,u,kru->r", prior, wt, wt, special.expit(eta))
+    np.testing.assert_allclose(res.fittedvalues.to_numpy(), want, rtol=1e-6)  # glmmix: 31 x 31 points
+    np.testing.assert_allclose(res.predict(which="marginal").to_numpy(), marg, rtol=1e-6)
+    # a person's rows without their responses, conditioned on the fitted ones: one class per
+    # row, so every row is a unit not fitted; its class given the person's effects is not implemented
+    with pytest.raises(NotImplementedError, match="new unit's class"):
+        res.predict(sub.head(3).drop(columns="y"), which="conditional")
+
+
+# --------------------------------------------------------------------- equal classes, one class
+def _at_equal_classes(two, one):
+    """The two-class result at the one-class estimates in both classes."""
+    out = copy.copy(two)
+    out.theta = two.model.starting_values(start_from=one)
+    out.limit = None
+    P = two.model.layout.unpack(two.model.layout.expand(out.theta))
+    np.testing.assert_array_equal(P["beta"][:, 0], P["beta"][:, 1])
+    return out
+
+
+@pytest.mark.parametrize("one_f, two_f", [
+    ("y ~ 0 + item + (1 | room)", "y ~ 0 + item + (1 | room) | class(student) ~ 1"),  # classes inside
+    ("y ~ 0 + item + (1 | room)", "y ~ 0 + item + (1 | room) | class(room) ~ 1"),  # classes outside
+])
+def test_equal_classes_predict_as_one_class(rooms, one_f, two_f):
+    one = _quiet(gm.fit, one_f, rooms, family="bernoulli", se="none")
+    two = _quiet(gm.fit, two_f, rooms, n_classes=2, family="bernoulli", seed=1, starts=(2, 1), se="none")
+    eq = _at_equal_classes(two, one)
+    np.testing.assert_allclose(eq.fittedvalues.to_numpy(), one.fittedvalues.to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(eq.predict(which="marginal").to_numpy(), one.predict(which="marginal").to_numpy(),
+                               rtol=1e-7)
+    assert not np.allclose(two.fittedvalues.to_numpy(), one.fittedvalues.to_numpy(), rtol=1e-3)
+
+
+def test_equal_classes_of_a_factor_mixture_predict_as_the_2pl(fma, lsat):
+    twopl = _quiet(gm.fit, "y ~ 0 + item + rr(0 + item | id, 1)", lsat, family="bernoulli", se="none")
+    eq = _at_equal_classes(fma, twopl)
+    np.testing.assert_allclose(eq.fittedvalues.to_numpy(), twopl.fittedvalues.to_numpy(), rtol=1e-7)
+    rows = lsat[lsat["id"] < 4]
+    np.testing.assert_allclose(eq.predict(rows, which="conditional", responses="newdata").to_numpy(),
+                               twopl.predict(rows, which="conditional", responses="newdata").to_numpy(), rtol=1e-7)
+
+
+# -------------------------------------------------------------------------- score equations
+def test_fitted_values_sum_to_the_outcomes_at_the_mle(fma, lsat, rooms):
+    """Logit link, class-specific item intercepts: per item, sum of fitted = sum of y at the
+    MLE (to the fit's gradient tolerance)."""
+    for res, df in [(fma, lsat), (_quiet(gm.fit, "y ~ 0 + item + (1 | room) | class(student) ~ 1", rooms,
+                                         n_classes=2, family="bernoulli", seed=1, se="none"), rooms)]:
+        by_item = res.fittedvalues.groupby(df["item"]).mean()
+        np.testing.assert_allclose(by_item.to_numpy(), df.groupby("item")["y"].mean().to_numpy(), atol=2e-6)
+
+
+def test_poisson_between_classes_fitted_mean_is_the_data_mean():
+    """Log link, class-specific intercepts: the mean of the fitted counts is the mean count."""
+    cb = gm.datasets.load("cbpp")
+    res = _quiet(gm.fit, "incidence ~ period + (1|herd) | class(herd) ~ 1", cb, n_classes=2, family="poisson",
+                 seed=1, starts=(4, 2), se="none")
+    assert res.fittedvalues.mean() == pytest.approx(cb["incidence"].mean(), rel=1e-6)
+    np.testing.assert_allclose(res.resid.to_numpy(), (cb["incidence"] - res.fittedvalues).to_numpy(), rtol=1e-12)
