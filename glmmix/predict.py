@@ -10,20 +10,42 @@ seen in fitting is refused by name.
 * ``"marginal"``: E[y_r] = sum_s P(s | z_u) E[y_r | s], the class probabilities from the
   class part (covariates; random class logits integrated with the model's rule);
 * ``"conditional"``: the same weighted by each unit's posterior class probabilities
-  (needs the units' responses). With random effects or factors in the outcome part of a
-  one-class model (a GLMM, an IRT model), E[y_r | the cluster's responses]: the mean
-  averaged over the posterior of the cluster's effects, on the fitted rule's adapted nodes
-  (with Laplace integration, the mean at the conditional mode, lme4's ``predict()``). With
-  random terms on several grouping columns (crossed; Laplace), every row's effects sit at its
-  levels' joint conditional modes from the fit (lme4's ``fitted()`` and ``predict(newdata)``;
-  conditioning them on newdata's own responses is not implemented).
-  Mixtures with such effects are not implemented (their classes and effects would need a
-  joint posterior). The posterior is given the responses of ``newdata`` when it has an
+  (needs the units' responses). With random effects or factors in the outcome part, one
+  class or several (a GLMM, an IRT model, a factor mixture, an FMA-GoM or the 3PL,
+  between-level classes, classes within clusters with a cluster effect), E[y_r | the
+  cluster's responses y_g] = sum over states s and nodes q of p(s, u_q | y_g)
+  E[y_r | s, u = u_q]: the joint posterior of the unit's class (the joint state of every
+  class variable) and of the cluster's latent values, the engine's E-step on the fitted
+  rule's nodes (adapted to the cluster, and to each class where the classes are the
+  cluster's: FMA, between-level classes), times the row's mean there. Classes within
+  clusters enter as p(between state, u | y_g) P(within state | between state, u, the unit's
+  responses); random class logits (GoM, two-level LCA, FMA-GoM) enter through the nodes of
+  the class posterior. It is the posterior mean of the row's mean mu_r(s, u), the row's own
+  response among those conditioned on (a fitted value, not a leave-one-out prediction).
+  Without outcome random effects (LCA, GoM, two-level LCA) the nodes do not move the means
+  and this is the posterior class probabilities times E[y_r | s]. With Laplace integration
+  (one-class models only: mixtures are fitted by quadrature) the mean at the conditional
+  mode of the effects, lme4's ``predict()``, not their posterior mean. With random terms on
+  several grouping columns (crossed; Laplace), every row's effects sit at its levels' joint
+  conditional modes from the fit (lme4's ``fitted()`` and ``predict(newdata)``; conditioning
+  them on newdata's own responses is not implemented).
+  The posterior is given the responses of ``newdata`` when it has an
   observed outcome, else the fitted responses of the units (clusters) it names: new rows of
   fitted units, as lme4's ``predict(newdata)`` with the fitted effects (``responses=``).
+  A new unit of a fitted cluster takes the cluster's posterior when the classes, if any, are
+  the cluster's; with within-level classes its class given the cluster's effects is not
+  implemented (``NotImplementedError``), nor, for a model with one class per row (GoM,
+  FMA-GoM, 3PL), a new row conditioned on the fitted responses of its person.
   Rows of fitted units given with observed outcomes that the two would predict differently
   (a subset of a unit's rows; held-out rows with their outcomes, which would condition on the
-  outcomes being predicted) are refused unless ``responses=`` says which is meant;
+  outcomes being predicted) are refused unless ``responses=`` says which is meant.
+  At the maximum likelihood estimate, with a canonical link (logit, log, identity) and a
+  fixed part spanning an intercept in every class (``0 + item``, class-specific or not),
+  the conditional means of the fitted rows sum to the outcomes (item by item with item
+  dummies; binomial proportions weighted by their trials, weighted fits by their weights)
+  by the score equations of those coefficients (Fisher's identity), to the fit's gradient
+  tolerance; not with a probit link, fixed coefficients (the 3PL's guessing class), Laplace
+  integration, or a fit reported at a boundary limit (its limit's values are given);
 * ``"by_class"``: E[y_r | s] for every class (joint state), a DataFrame;
 * ``"posterior"``: P(s | responses, covariates) of every unit, a DataFrame indexed by
   unit (poLCA's ``poLCA.posterior``, StepMix's ``predict_proba``); with random effects the

@@ -495,7 +495,8 @@ class MixtureResults(WaldInference):
         which : {"marginal", "conditional", "by_class", "posterior", "class"}
             ``"marginal"``: sum_c P(c | class covariates) E[y | c]; ``"conditional"``: the
             same weighted by each unit's posterior class probabilities (the units'
-            responses are needed); ``"by_class"``: a DataFrame with E[y | c] for every
+            responses are needed), with random effects or factors by the joint posterior of
+            class and effects given the cluster's responses; ``"by_class"``: a DataFrame with E[y | c] for every
             class; ``"posterior"``: posterior class probabilities of every unit given its
             responses and covariates (a DataFrame indexed by unit); ``"class"``: every unit's
             modal class. For ordinal outcomes the expected outcome is the expected category
@@ -527,12 +528,15 @@ class MixtureResults(WaldInference):
         expected outcomes weighted by the unit's posterior class probabilities
         (``predict(which="conditional")``); for binomial outcomes, probabilities.
 
-        With random effects or factors in a one-class model (a GLMM, an IRT model): the mean
-        averaged over the posterior of the cluster's effects given its responses (with Laplace
-        integration, the mean at the conditional modes: lme4's ``fitted()``; for an LMM both
-        are lme4's). Rows come in the order of the data given (rows with a missing outcome
-        left out), indexed by its labels. Not defined for mixtures with random effects or
-        factors, nor for ordinal outcomes; there a :class:`GlmmixError` says why.
+        With random effects or factors (a GLMM, an IRT model, and mixtures with them: a
+        factor mixture, FMA-GoM, GoM, two-level LCA, between-level classes): the row's mean
+        averaged over the joint posterior of the unit's class and the cluster's effects given
+        the cluster's responses, sum over states s and nodes q of p(s, u_q | y_g) mu_r(s, u_q)
+        on the fitted rule's adapted nodes (with Laplace integration, one-class models only,
+        the mean at the conditional modes: lme4's ``fitted()``; for an LMM both are lme4's).
+        See :mod:`glmmix.predict`, also for when they sum to the outcomes. Rows come in the
+        order of the data given (rows with a missing outcome left out), indexed by its labels.
+        Not defined for ordinal outcomes; there a :class:`GlmmixError` says why.
         ``predict(which="marginal")`` gives the expected outcomes without the responses.
         """
         from .predict import fitted
