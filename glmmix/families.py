@@ -287,17 +287,17 @@ class Family:
     def evaluate(self, y, eta, extra, aux, derivs=True) -> FamilyEval:
         raise NotImplementedError
 
-    def eta_curvature(self, y, eta, aux):
+    def eta_curvature(self, y, eta, aux, extra=None):
         """Observed information ``w = -d2 logf / d eta2`` and its derivative ``dw / d eta``
-        (rows, states).
+        (rows, states), at the family parameters ``extra`` (states, n_extra) where it has any.
 
         The Laplace approximation's log-determinant holds the observed information at the
-        mode (glmmTMB's; for canonical links it equals the working weights ``w_eta``, for
-        the probit link it does not), and its exact gradient needs the derivative (the mode
-        moves with the parameters, the curvature with the mode). None where a family or link
-        does not provide them, and for families with extra parameters (the curvature then
-        also moves with those): the Laplace gradient is then taken by differences and the
-        curvature is the working weights.
+        mode (glmmTMB's and clmm's; for canonical links it equals the working weights
+        ``w_eta``, for the probit link and ordinal outcomes it does not), and its exact
+        gradient needs the derivative (the mode moves with the parameters, the curvature with
+        the mode). None where a family does not provide them: the curvature is then the
+        working weights. With extra parameters the curvature moves with those too, and the
+        Laplace gradient is taken by differences.
         """
         return None
 
@@ -381,7 +381,7 @@ class Binomial(Family):
         w = n * np.exp(2 * lphi - lp - lq)
         return FamilyEval(logf, d, w)
 
-    def eta_curvature(self, y, eta, aux):
+    def eta_curvature(self, y, eta, aux, extra=None):
         n = aux.trials[:, None]
         yy = y[:, None]
         if self.link.name == "logit":
@@ -573,7 +573,7 @@ class Poisson(Family):
             return FamilyEval(logf)
         return FamilyEval(logf, y[:, None] - mu, mu)
 
-    def eta_curvature(self, y, eta, aux):
+    def eta_curvature(self, y, eta, aux, extra=None):
         mu = np.exp(np.minimum(eta, 700.0))
         return mu, mu
 
@@ -880,6 +880,41 @@ class Ordinal(Family):
             J[:, :, :, 1:] *= ex[:, :, None, :]
         Ia = np.einsum("nsti,nstu,nsuj->nsij", J, It, J, optimize=True)
         return np.einsum("nst,nsti->nsi", cross, J), Ia
+
+    def eta_curvature(self, y, eta, aux, extra=None):
+        """-d2 log P / d eta2 and its derivative, P = F(b) - F(a) with b, a the observed
+        category's upper and lower thresholds minus eta: with r(x) = f(x) / P and the link's
+        f' / f, f'' / f (logit: 1 - 2F, 1 - 6F(1 - F); probit: -x, x^2 - 1), the derivatives
+        of log P in eta are d1 = r(a) - r(b), d2 = q2 - d1^2 and d3 = q3 - 3 q2 d1 + 2 d1^3,
+        where q2 = r(b) f'(b) / f(b) - r(a) f'(a) / f(a) (P's second derivative over P) and
+        q3 = r(a) f''(a) / f(a) - r(b) f''(b) / f(b) (its third)."""
+        if extra is None:
+            return None
+        g = aux.threshold_group
+        k = np.asarray(y).astype(np.intp)
+        taus = self._taus(extra, aux)
+        hi = taus[:, g, k + 1].T - eta  # (n, S)
+        lo = taus[:, g, k].T - eta
+        logP = _log_diff_cdf(self.link, lo, hi)
+        logit = self.link.name == "logit"
+
+        def ratios(x):  # r, r f'/f, r f''/f; 0 at an infinite threshold
+            fin = np.isfinite(x)
+            xx = np.where(fin, x, 0.0)
+            r = np.where(fin, np.exp(self.link.logpdf(xx) - logP), 0.0)
+            if logit:
+                F = special.expit(xx)
+                return r, r * (1.0 - 2.0 * F), r * (1.0 - 6.0 * F * (1.0 - F))
+            return r, -r * xx, r * (xx * xx - 1.0)
+
+        rb, r1b, r2b = ratios(hi)
+        ra, r1a, r2a = ratios(lo)
+        d1 = ra - rb
+        q2 = r1b - r1a
+        q3 = r2a - r2b
+        w = d1 * d1 - q2
+        dw = -(q3 - 3.0 * q2 * d1 + 2.0 * d1**3)
+        return w, dw
 
     def mean(self, eta, extra, aux):
         """Expected category index (0-based) for every state."""

@@ -251,7 +251,7 @@ class CrossedLaplace(MixtureLikelihood):
         eta = eta0 + (a * u[self.struct.cols]).sum(1)
         d = self.design
         fe = self.family.evaluate(d.y, eta[:, None], P["extra"], d.aux)
-        return fe, float(fe.logf.sum()) - 0.5 * float(u @ u), self.laplace_curvature(d.y, eta, fe, d.aux)
+        return fe, float(fe.logf.sum()) - 0.5 * float(u @ u), self.laplace_curvature(d.y, eta, fe, d.aux, P["extra"])
 
     @one_blas_thread
     def joint_mode(self, theta, max_iter: int = 100, tol: float = 1e-10):

@@ -1767,18 +1767,18 @@ class MixtureLikelihood:
             eta = eta0 + (A * u[rs.cluster]).sum(1)
             fe = self.family.evaluate(rs.y, eta[:, None], P["extra"], rs.aux)
             grad = np.asarray(Gr @ (fe.d_eta[:, 0:1] * A)) - u
-            H = self._cluster_info(Gr, self.laplace_curvature(rs.y, eta, fe, rs.aux), A)
+            H = self._cluster_info(Gr, self.laplace_curvature(rs.y, eta, fe, rs.aux, P["extra"]), A)
             step = np.linalg.solve(H, grad[:, :, None])[:, :, 0]
             u = u + step
             if np.abs(step).max() < 1e-8:
                 break
         return u, H
 
-    def laplace_curvature(self, y, eta, fe, aux) -> np.ndarray:
-        """The curvature of each row's log-density at eta (n,): the observed information
-        where the family gives it (the Laplace approximation proper), else the working
-        weights."""
-        cur = self.family.eta_curvature(y, eta[:, None], aux)
+    def laplace_curvature(self, y, eta, fe, aux, extra=None) -> np.ndarray:
+        """The curvature of each row's log-density at eta (n,) and the family parameters
+        ``extra`` (1, n_extra): the observed information where the family gives it (the
+        Laplace approximation proper), else the working weights."""
+        cur = self.family.eta_curvature(y, eta[:, None], aux, extra)
         return fe.w_eta[:, 0] if cur is None else cur[0][:, 0]
 
     @property

@@ -250,3 +250,28 @@ def test_logit_binary_path_is_the_binomial_formula_to_the_bit(rng):
     ref = stats.binom.logpmf(yb[:, None], 3, special.expit(eta / 3))
     with np.errstate(invalid="ignore"):
         np.testing.assert_allclose(fam.evaluate(yv, eta / 3, np.zeros((3, 0)), aux).logf[:60], ref[:60], rtol=1e-9)
+
+
+@pytest.mark.parametrize("name, link", [("bernoulli", "probit"), ("bernoulli", "logit"), ("poisson", "log"),
+                                        ("ordinal", "logit"), ("ordinal", "probit")])
+def test_observed_curvature_matches_finite_differences(name, link, rng):
+    """eta_curvature (the Laplace approximation's curvature) is -d(d logf / d eta)/d eta, and
+    its second value that curvature's derivative, by central differences of d_eta; into the
+    tails (eta far beyond the thresholds) it stays finite and non-negative."""
+    y = _data(name, rng)
+    fam, yv, aux = _prepared(name, link, y, **({"trials": np.ones(len(y)), "lchoose": np.zeros(len(y))}
+                                                if name == "bernoulli" else {}))
+    if name == "poisson":
+        aux.lgy = special.gammaln(yv + 1)
+    S = 2
+    eta = rng.normal(0.3, 1.0, (len(y), S))
+    extra = _extra(fam, aux, rng, S)
+    w, dw = fam.eta_curvature(yv, eta, aux, extra)
+    h = 1e-5
+    d = lambda e: fam.evaluate(yv, e, extra, aux).d_eta
+    np.testing.assert_allclose(w, -(d(eta + h) - d(eta - h)) / (2 * h), rtol=1e-6, atol=1e-9)
+    wp, wm = fam.eta_curvature(yv, eta + h, aux, extra)[0], fam.eta_curvature(yv, eta - h, aux, extra)[0]
+    np.testing.assert_allclose(dw, (wp - wm) / (2 * h), rtol=1e-5, atol=1e-8)
+    far = np.repeat([[-30.0, 30.0]], len(y), 0)
+    wf = fam.eta_curvature(yv, far, aux, extra)[0]
+    assert np.all(np.isfinite(wf)) and np.all(wf >= -1e-12)
