@@ -60,8 +60,9 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         every variable) or ``{name: K}`` naming every class variable of the formula.
     measured_by : str or dict, optional
         Several class variables (LTA, eq 6-9): which rows measure which variable. A column
-        name (e.g. ``"time"``) whose sorted distinct values map, in order, to the
-        within-level class variables of the formula; or ``{name: selector}`` with a query
+        name (e.g. ``"time"``) whose distinct values, sorted (numbers, dates) or in category
+        order (categoricals; text is refused), map in that order to the within-level class
+        variables of the formula (the summary's "Measured by" line); or ``{name: selector}`` with a query
         string (``"time == 1"``), ``True`` (every row) or a boolean array. Between-level
         variables measure every row unless the dict says otherwise. A row's outcome
         coefficients depend on the classes of the variables that measure it (C and D

@@ -466,7 +466,8 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     obs = _observed_rows(formula, data, cols, trials, by, fitted is not None)
     meas_values = None
     if multi and isinstance(measured_by, str):
-        meas_values = sorted(pd.unique(obs.data[measured_by].dropna())) if fitted is None else fitted.meas_values
+        meas_values = (measurement_order(obs.data[measured_by], measured_by, cols.roles["within"]) if fitted is None
+                       else fitted.meas_values)
     meas = _measurement(formula, cols.roles, measured_by, obs.data, meas_values, fitted is not None) if multi else None
     _check_no_missing(obs.df, (cols.out_vars | cols.cls_vars | cols.re_vars | cols.meas_cols
                                | {c for c in (unit_name, cluster_name, by, obs.trials, weights,
@@ -1312,6 +1313,27 @@ def _measured_by_columns(measured_by, data):
                 cols |= {c for c in data.columns if isinstance(c, str) and c in names}
         return cols
     raise DesignError("measured_by must be a column name or a dict {class variable: row selector}")
+
+
+def measurement_order(col: pd.Series, name: str, within: list) -> list:
+    """The values of a ``measured_by`` column in the order that maps them to the within-level
+    class variables: numbers, booleans and dates sorted, categoricals in their categories'
+    order. Text is refused: its alphabetical order maps "post" before "pre" (and "wave10"
+    before "wave2"), which would silently reverse the transitions."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        present = set(pd.unique(col.dropna()))
+        return [c for c in col.cat.categories if c in present]
+    if (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)
+            or pd.api.types.is_datetime64_any_dtype(col.dtype)):
+        return sorted(pd.unique(col.dropna()))
+    vals = list(pd.unique(col.dropna()))
+    if len(vals) < 2:
+        return vals
+    raise DesignError(
+        f"measured_by column {name!r} holds text ({', '.join(repr(plain(v)) for v in vals[:4])}), whose order "
+        f"would decide which values measure {within}: make it numbers or an ordered categorical "
+        f"(pd.Categorical(data[{name!r}], categories=[first, second, ...], ordered=True)), or give "
+        f"measured_by={{{within[0]!r}: \"{name} == '...'\", ...}}")
 
 
 def _measurement(formula, roles, measured_by, data, values=None, new_rows=False):

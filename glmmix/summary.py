@@ -12,6 +12,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 from statsmodels.iolib.summary2 import Summary
+from .exceptions import plain
 
 #: the widest line of a summary's text
 WIDTH = 100
@@ -38,6 +39,17 @@ def classes_text(sizes: dict, K: int) -> str:
     if len(sizes) < 2:
         return str(K)
     return ", ".join(f"{n}: {k}" for n, k in sizes.items()) + f" ({K} joint states)"
+
+
+def measurement_text(res) -> str | None:
+    """Which values of a ``measured_by`` column measure which class variable
+    (``"time: 1 -> c1, 2 -> c2"``); None when the fit named no such column."""
+    model = res.model if res.model is not None else res.stored_model
+    d = getattr(model, "design", None)
+    if d is None or not isinstance(d.measured_by, str) or not d.meas_values or d.classes is None:
+        return None
+    within = [v.name for v in d.classes.vars if not v.between]
+    return f"{d.measured_by}: " + ", ".join(f"{plain(v)} -> {n}" for v, n in zip(d.meas_values, within))
 
 
 def _irt_table(res):
@@ -76,6 +88,9 @@ def _header(res) -> tuple[dict, dict]:
     }
     if res.unit_name:
         left["Units dropped (no outcome):"] = str(res.n_units_dropped)
+    measured = measurement_text(res)
+    if measured:
+        left["Measured by:"] = measured
     if res.cluster_name and res.classes_within_clusters:
         left[f"Clusters ({res.cluster_name}):"] = str(res.n_clusters)
     if res.integration:

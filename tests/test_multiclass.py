@@ -578,3 +578,38 @@ def test_regression_parameterization_is_the_same_model_and_can_be_constrained():
     alias = {"sd(classroom:c2#1)": "residual sd(classroom:c2#1)"}
     vals = np.array([zero.params[alias.get(lab, lab)] for lab in ind.params.index])
     assert ind.model.adapt(from_natural(ind.model.likelihood, vals)) == pytest.approx(zero.llf, abs=1e-4)
+
+
+def test_measured_by_text_order_is_refused_and_categories_keep_their_order():
+    """measured_by='time' with time = "pre"/"post": the values were sorted alphabetically, so
+    "post" measured c1 and "pre" c2 and the transitions ran backwards without a word (on this
+    simulation P(c1 = A) came out 0.53 instead of the true 0.82). Text is now refused; an
+    ordered categorical maps its values in category order and gives the fit of the numeric
+    coding; the summary says which value measures which variable. Truth: the simulation's
+    P(C1 = A) = logistic(1.5) = 0.818, P(C2 = A | C1 = A) = logistic(0.5) = 0.622,
+    P(C2 = A | C1 = B) = logistic(-2) = 0.119."""
+    n, items = 800, 5
+    base = pd.DataFrame([(i, t, f"u{j}") for i in range(n) for t in (1, 2) for j in range(items)],
+                        columns=["id", "time", "item"])
+    f = "y ~ 0 + item | c1(id) ~ 1 | c2(id) ~ 1 + c1"
+    truth = {f"c1,c2#1:item[u{j}]": 2.0 for j in range(items)}
+    truth.update({f"c1,c2#2:item[u{j}]": -2.0 for j in range(items)})
+    truth.update({"logit:c1#1:Intercept": 1.5, "logit:c2#1:Intercept": -2.0, "logit:c2#1:c1#1": 2.5})
+    kw = dict(n_classes=2, family="bernoulli", measurement_invariance=True)
+    df = gm.simulate(f, base, params=truth, seed=5, measured_by="time", **kw)
+    fit_kw = dict(kw, seed=1, starts=(4, 2), measured_by="time")
+    num = gm.fit(f, df, **fit_kw)
+    text = df.assign(time=df.time.map({1: "pre", 2: "post"}))
+    with pytest.raises(DesignError, match=r"measured_by column 'time' holds text \('pre', 'post'\).*ordered categorical"):
+        gm.fit(f, text, **fit_kw)
+    cat = gm.fit(f, text.assign(time=pd.Categorical(text.time, categories=["pre", "post"], ordered=True)), **fit_kw)
+    assert cat.llf == pytest.approx(num.llf, abs=1e-6)
+    tm = cat.transition_matrix("c2", "c1")
+    pd.testing.assert_frame_equal(tm, num.transition_matrix("c2", "c1"), atol=1e-5)
+    a = int(cat.params["c1,c2#1:item[u0]"] < 0)  # the class with high item probabilities (A)
+    pa = cat.derived().loc[f"P(c1#{a + 1})", "value"]
+    assert pa == pytest.approx(0.818, abs=0.04)
+    assert tm.iloc[a, a] == pytest.approx(0.622, abs=0.06)
+    assert tm.iloc[1 - a, a] == pytest.approx(0.119, abs=0.05)
+    assert "Measured by:     time: pre -> c1, post -> c2" in str(cat.summary())
+    assert "time: 1 -> c1, 2 -> c2" in str(num.summary())
