@@ -100,8 +100,15 @@ def _unit_data(res, data, formula):
     per_unit = frame.groupby(unit, sort=False).first()
     missing = res.posterior.index.difference(per_unit.index)
     if len(missing):
-        raise ThreeStepError(f"{len(missing)} fitted unit(s) of {unit!r} are not in data (e.g. {plain(missing[0])!r})")
+        fitted, given = res.posterior.index.dtype, data[unit].dtype
+        hint = (f"; the fitted ids are {fitted}, data[{unit!r}] holds {given}: convert the column"
+                if pd.api.types.is_numeric_dtype(fitted) != pd.api.types.is_numeric_dtype(given) else "")
+        raise ThreeStepError(f"{len(missing)} fitted unit(s) of {unit!r} are not in data (e.g. "
+                             f"{plain(missing[0])!r}){hint}")
     per_unit = per_unit.loc[res.posterior.index]
+    if lhs and not (pd.api.types.is_numeric_dtype(per_unit[lhs].dtype) or pd.api.types.is_bool_dtype(per_unit[lhs])):
+        raise ThreeStepError(f"the distal outcome {lhs!r} must be numeric, not {per_unit[lhs].dtype}: code it as "
+                             "numbers (a binary outcome as 0/1 with family='bernoulli')")
     X = per_unit[list(mm.columns)].to_numpy(dtype=float)
     z = per_unit[lhs].to_numpy(dtype=float) if lhs else None
     named = [(lhs, z)] if lhs else []
@@ -111,7 +118,20 @@ def _unit_data(res, data, formula):
             raise ThreeStepError(f"{name!r} is infinite for unit {unit_at} of {unit!r}: three-step needs finite "
                                  "values (missing values are NaN and are left out)")
     ok = ~np.isnan(X).any(axis=1) & (~np.isnan(z) if z is not None else True)
+    _check_rank(X[ok], list(mm.columns), rhs)
     return lhs, list(mm.columns), X, z, ok
+
+
+def _check_rank(X, names, rhs):
+    """Refuse a step-3 design whose columns are linearly dependent, naming the first column
+    that the ones before it determine (a constant covariate beside the intercept)."""
+    if X.shape[1] == 0 or np.linalg.matrix_rank(X) == X.shape[1]:
+        return
+    for j in range(X.shape[1]):
+        if np.linalg.matrix_rank(X[:, : j + 1]) <= j:
+            dep = "is zero in every unit" if j == 0 else f"is a linear combination of {names[:j]}"
+            raise ThreeStepError(f"the step-3 design of {rhs!r} is rank deficient: column {names[j]!r} {dep} "
+                                 "(over the units with every value observed); drop it")
 
 
 class ThreeStepResults(WaldInference):
@@ -479,6 +499,9 @@ def three_step(res: MixtureResults, data: pd.DataFrame, formula: str, method: st
     llf = None
     if lhs:
         _check_outcome(z, family, lhs)
+        if z.size and np.all(z == z[0]):
+            raise ThreeStepError(f"the distal outcome {lhs!r} takes one value ({plain(z[0])!r}) in every unit with "
+                                 "its variables observed: nothing to relate to the classes")
         if method == "bch":
             params, V = _bch(W, D, X, z, classes, xnames, family, uw, copies)
         else:

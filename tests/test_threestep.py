@@ -288,3 +288,23 @@ def test_covariates_bch_and_ml_match_stepmix():
         b = np.asarray(want["beta"])
         hi = int(np.argmax(want["p_u0"]))
         np.testing.assert_allclose(got, b[hi] - b[1 - hi], atol=1e-4)
+
+
+def test_bad_step3_variables_are_refused_by_name(distal):
+    """Inputs that crashed or were misread: a text distal outcome (ValueError "could not convert
+    string to float"), a constant covariate beside the intercept (numpy's LinAlgError "Singular
+    matrix"), a constant distal outcome (reported as a negative residual variance), and unit ids
+    read as text while the fitted ones are numbers (no hint)."""
+    long, c, res = distal
+    with pytest.raises(ThreeStepError, match=r"distal outcome 'g' must be numeric, not (object|str).*0/1"):
+        three_step(res, long.assign(g=np.where(long.z > 0, "high", "low")), "g ~ 1")
+    for method in ("bch", "ml"):
+        with pytest.raises(ThreeStepError, match=r"rank deficient: column 'k' is a linear combination of \['Intercept'\]"):
+            three_step(res, long.assign(k=2.0), "~ k", method=method)
+        with pytest.raises(ThreeStepError, match=r"rank deficient: column 'x2' is a linear combination of "
+                                                 r"\['Intercept', 'x'\]"):
+            three_step(res, long.assign(x2=2 * long.x), "z ~ 1 + x + x2", method=method)
+        with pytest.raises(ThreeStepError, match=r"'z' takes one value \(1.5\)"):
+            three_step(res, long.assign(z=1.5), "z ~ 1", method=method)
+    with pytest.raises(ThreeStepError, match=r"not in data \(e.g. 0\); the fitted ids are int64, data\['id'\] holds"):
+        three_step(res, long.assign(id=long.id.astype(str)), "z ~ 1")
