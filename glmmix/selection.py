@@ -323,6 +323,34 @@ def _fitted_data(res, data, kw):
         raise SelectionError(str(exc)) from None
 
 
+def _check_same_model(res, name, data, kw):
+    """The bootstrap refits ``res``'s formula with ``kw`` (blrt's ``fit_kwargs``): refuse,
+    before any draw, settings that give another model than the one fitted (``fix=``,
+    ``invariant=``, ``thresholds_by=`` ... left out), whose likelihood-ratio distribution
+    would not be the test's."""
+    from .model import MODEL_KEYWORDS, MixtureModel
+    from .reporting import fixed_params
+
+    model_kw = {k: v for k, v in kw.items() if k in MODEL_KEYWORDS}
+    try:
+        m = MixtureModel.from_formula(res.formula, data, res.n_classes, kw["family"], kw["link"], **model_kw)
+    except GlmmixError as exc:
+        raise SelectionError(f"the bootstrap cannot build the model of {name} from fit_kwargs: {exc}") from None
+    free, fixed = list(m.layout.labels), sorted(fixed_params(m.likelihood, m.start_params()))
+    if free == list(res.params.index) and fixed == sorted(res.fixed_params.index):
+        return
+    extra = [lab for lab in free if lab not in set(res.params.index)][:3]
+    lost = [lab for lab in res.params.index if lab not in set(free)][:3]
+    fixed_diff = sorted(set(fixed) ^ set(res.fixed_params.index))[:3]
+    detail = "; ".join(t for t in (f"parameters {extra} not in {name}" if extra else "",
+                                   f"{name}'s parameters {lost} missing" if lost else "",
+                                   f"fixed parameters differ: {fixed_diff}" if fixed_diff else "") if t)
+    raise SelectionError(f"the bootstrap fits with fit_kwargs={ {k: v for k, v in kw.items() if k in MODEL_KEYWORDS} } "
+                         f"would not be the model of {name} ({len(free)} free parameters against its "
+                         f"{res.df_model}; {detail or 'labels in another order'}): give blrt the fit's own "
+                         "arguments in fit_kwargs (fix=, equal=, invariant=, thresholds_by=, measured_by=, ...)")
+
+
 def _boot_one(small, big, data, formula, kw, starts, seed):
     from .api import fit
     from .simulate import simulate
@@ -371,6 +399,8 @@ def blrt(small: MixtureResults, big: MixtureResults, data: pd.DataFrame, n_boot:
         raise SelectionError("data must be the DataFrame both models were fitted to")
     kw = _fit_settings(small, fit_kwargs)
     data = _fitted_data(small, data, kw)
+    for name, res in (("small", small), ("big", big)):
+        _check_same_model(res, name, data, kw)
     lr = max(2.0 * (big.llf - small.llf), 0.0)
     seeds = np.random.SeedSequence(seed).generate_state(n_boot)
     jobs = [(small, big, data, small.formula, kw, starts, int(s)) for s in seeds]

@@ -281,3 +281,24 @@ def test_lmr_null_behaviour_by_simulation():
     p = np.array([_null_pvalues(rep, 0) for rep in range(200)])
     rate, rate_adj = np.mean(p[:, 0] <= 0.05), np.mean(p[:, 1] <= 0.05)
     assert rate <= 0.2 and rate_adj <= rate + 1e-12, (rate, rate_adj)
+
+
+def test_blrt_refuses_fit_kwargs_that_give_another_model(carcinoma):
+    """Fits with fix= bootstrapped without it: every draw refitted the model without the
+    constraint (15 and 23 free parameters instead of 14 and 22), so the LR's bootstrap
+    distribution was another model's, without a word. Refused before any draw; with the
+    fit's own fix= the draws run."""
+    long, _ = carcinoma
+    fix = {"class1:item[A]": -2.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small, big = (gm.fit(LCA, long, n_classes=k, family="bernoulli", seed=1, starts=(6, 2), fix=fix)
+                      for k in (2, 3))
+    assert (small.df_model, big.df_model) == (14, 22)
+    with pytest.raises(GlmmixError, match=r"would not be the model of small \(15 free parameters against its 14; "
+                                          r"parameters \['class1:item\[A\]'\] not in small"):
+        gm.blrt(small, big, long, n_boot=3, seed=1, starts=(4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = gm.blrt(small, big, long, n_boot=3, seed=1, starts=(4, 2), fit_kwargs={"fix": fix})
+    assert b.n_failed == 0 and b.statistic == pytest.approx(2 * (big.llf - small.llf))
