@@ -1321,26 +1321,15 @@ class MixtureLikelihood:
         where the linear predictors see node q (per class with class-specific adapted nodes).
         Needs an evaluation of the whole data (``evaluate(whole=True)``)."""
         d, rs, K = self.design, es.rs, self.K
-        G, U = d.n_clusters, d.n_units
+        U = d.n_units
         nodes = np.asarray(es.eta_nodes)
         Qe = es.eta_q
-        grid = self._eta_grid
         if self.class_nodes:
             nodes = self._by_class(nodes)
         else:
             nodes = (nodes[:, None] if nodes.shape[1] == Qe else np.zeros((1, 1, 1, max(self.D, 1))))
-
-        def reduce(J):  # (n, K, Q) -> (n, K, Qe)
-            if J.shape[2] == Qe:
-                return J
-            if Qe == 1:
-                return J.sum(axis=2, keepdims=True)
-            if isinstance(grid[2], np.ndarray):
-                return np.add.reduceat(J, grid[2], axis=2)
-            return np.asarray(J.reshape(-1, J.shape[2]) @ grid[2]).reshape(J.shape[0], K, Qe)
-
         if es.post_vq is not None:  # classes outside: units are clusters
-            return reduce(es.post_vq[rs.vinv]), nodes
+            return self._eta_node_sums(es.post_vq[rs.vinv], Qe), nodes
         if es.post_bq is None:  # no latent values: the unit posteriors
             return self.unit_posterior(es)[:, :, None], nodes
         cu, Kb = d.cluster_of_unit, self.cs.Kb
@@ -1351,8 +1340,56 @@ class MixtureLikelihood:
             b = min(a + step, U)
             pc = es.post_c[rs.vinv[a:b]]  # (units, K, Q or 1)
             pbq = es.post_bq[rs.ginv[cu[a:b]]]  # (units, Kb, Q)
-            J[a:b] = reduce((pc.reshape(b - a, Kb, K // Kb, -1) * pbq[:, :, None, :]).reshape(b - a, K, Q))
+            J[a:b] = self._eta_node_sums((pc.reshape(b - a, Kb, K // Kb, -1) * pbq[:, :, None, :])
+                                         .reshape(b - a, K, Q), Qe)
         return J, nodes
+
+    def _eta_node_sums(self, J, Qe):
+        """(n, K, Q) -> (n, K, Qe): sums over the nodes the linear predictors do not tell apart."""
+        grid = self._eta_grid
+        if J.shape[2] == Qe:
+            return J
+        if Qe == 1:
+            return J.sum(axis=2, keepdims=True)
+        if isinstance(grid[2], np.ndarray):
+            return np.add.reduceat(J, grid[2], axis=2)
+        return np.asarray(J.reshape(-1, J.shape[2]) @ grid[2]).reshape(J.shape[0], J.shape[1], Qe)
+
+    def new_unit_posterior(self, es: EStep, logprior, clusters) -> np.ndarray:
+        """:meth:`state_node_posterior`'s J of units without responses in the clusters
+        ``clusters`` of this data (classes inside the integral): p(between state, node q | y_g)
+        times the units' class priors there, ``logprior`` (n, K, Q) (:meth:`unit_log_prior`
+        at the clusters' nodes ``es.nodes``): (n, K, Qe)."""
+        if es.post_bq is None:
+            raise ValueError("new units of fitted clusters need classes inside the integral")
+        n, K, Kb = len(clusters), self.K, self.cs.Kb
+        pbq = es.post_bq[es.rs.ginv[clusters]]  # (n, Kb, Q)
+        Q = pbq.shape[2]
+        J = (np.exp(logprior).reshape(n, Kb, K // Kb, -1) * pbq[:, :, None, :]).reshape(n, K, Q)
+        return self._eta_node_sums(J, es.eta_q)
+
+    def unit_log_prior(self, theta, units, nodes) -> np.ndarray:
+        """log P(within state | between state, u) of this design's units ``units`` at their
+        nodes ``nodes`` (n, Q, D) (class covariates and random class logits): (n, K, Q) over
+        the joint states; zeros without within-level classes."""
+        n, Q = len(units), nodes.shape[1]
+        cs = self.cs
+        if self.K // cs.Kb == 1 or not cs.within:
+            return np.zeros((n, self.K, Q))
+        P = self.layout.unpack(self.layout.expand(theta))
+        Z = self.design.Z[units]
+        Z = Z.toarray() if sp.issparse(Z) else np.asarray(Z)
+        Zs, off = {}, 0
+        for t in cs.within:
+            q = cs.vars[t].Z.shape[1]
+            Zs[t] = Z[:, off:off + q]
+            off += q
+        re_lin = None
+        if self.design.re_cls:
+            _, Lc = self.factor_matrices(P)
+            Ws = [b.Z[units] for b in self.design.re_cls]
+            re_lin = self._class_re_lin([w.toarray() if sp.issparse(w) else np.asarray(w) for w in Ws], Lc, nodes)
+        return np.broadcast_to(cs.logprior("within", P["gamma"].ravel(), Zs, re_lin), (n, self.K, Q))
 
     def _rowset(self, rows):
         if not rows or (self.pat.cluster is not None and self.pat.V == self.design.n_units):

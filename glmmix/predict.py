@@ -32,10 +32,11 @@ seen in fitting is refused by name.
   The posterior is given the responses of ``newdata`` when it has an
   observed outcome, else the fitted responses of the units (clusters) it names: new rows of
   fitted units, as lme4's ``predict(newdata)`` with the fitted effects (``responses=``).
-  A new unit of a fitted cluster takes the cluster's posterior when the classes, if any, are
-  the cluster's; with within-level classes its class given the cluster's effects is not
-  implemented (``NotImplementedError``), nor, for a model with one class per row (GoM,
-  FMA-GoM, 3PL), a new row conditioned on the fitted responses of its person.
+  A unit without responses in a cluster with responses (a new student of a fitted
+  classroom; with one class per row, as in GoM, FMA-GoM and the 3PL, every new row of a
+  fitted person) gets p(between state, u | y_g) times its class prior P(state | u, its class
+  covariates) at the cluster's nodes: the cluster's effects are conditioned on, its own
+  class is not (it has no response).
   Rows of fitted units given with observed outcomes that the two would predict differently
   (a subset of a unit's rows; held-out rows with their outcomes, which would condition on the
   outcomes being predicted) are refused unless ``responses=`` says which is meant.
@@ -114,7 +115,7 @@ def predict(res, newdata=None, which="marginal", responses="auto", type="mean"):
     if which in ("posterior", "class"):
         post = res.posterior if newdata is None else posterior(res, newdata)
         return post if which == "posterior" else modal_class(post)
-    if which == "conditional" and source_likelihood(res).design.re_out:
+    if which == "conditional" and source_likelihood(res).design.D:
         return _conditional_with_effects(res, newdata, probs)
     if newdata is None:
         if res.model is None:
@@ -202,7 +203,10 @@ def _conditional_from_fit(res, newdata, probs=False):
                           "session (a loaded result has no data): give newdata the units' responses")
     lik = res.model.likelihood
     d = lik.design
-    effects = bool(d.re_out)
+    # with random effects: the clusters' posteriors (without outcome effects, random class
+    # logits, the units' posteriors serve as well where newdata names no clusters)
+    cparts = (grouping_parts(d.cluster_name, newdata.columns) or [d.cluster_name]) if d.cluster_name else [None]
+    effects = bool(d.re_out) or (bool(d.D) and (d.unit_name is None or all(c in newdata.columns for c in cparts)))
     if effects and d.form == "crossed" and d.n_classes == 1:
         return _crossed_at_modes(res, newdata, probs)
     name = d.cluster_name if effects else d.unit_name
@@ -220,10 +224,8 @@ def _conditional_from_fit(res, newdata, probs=False):
         rows = new_likelihood(res, newdata, with_outcome=False)
         own = d.unit_name is not None and all(c in newdata.columns for c in grouping_parts(d.unit_name, newdata.columns)
                                               or [d.unit_name])
-        at, cl = _locate(lik, rows.design, own, "the fitted units" if own or d.unit_name is None else
-                         f"the fitted units (newdata has no column {d.unit_name!r})")
-        _refuse_unseen(rows.design.cluster_ids[cl < 0], name)
-        J, N = _posterior_nodes(lik, res.theta)
+        J, N, at, cl = _states_of(lik, res.theta, rows, own, lambda cl: _refuse_unseen(rows.design.cluster_ids[cl < 0],
+                                                                                       name))
         out = _per_row(_means_given(rows, res.theta, J, N, at, cl, probs), rows.design, probs)
     else:
         rows = new_likelihood(res, newdata, with_outcome=False)
@@ -254,12 +256,12 @@ def _refuse_ambiguous(res, newdata, out, probs):
                 "fitted in this session)")
         return
     d = res.model.likelihood.design
-    name = d.cluster_name if d.re_out else d.unit_name
+    name = d.cluster_name if d.D else d.unit_name
     if name is None or not all(c in newdata.columns for c in (grouping_parts(name, newdata.columns) or [name])):
         return
     rows = new_likelihood(res, newdata, with_outcome=False).design
-    ids = rows.cluster_ids[rows.cluster_of_unit[rows.unit_of_row]] if d.re_out else rows.unit_ids[rows.unit_of_row]
-    fitted_ids = d.cluster_ids if d.re_out else res.posterior.index
+    ids = rows.cluster_ids[rows.cluster_of_unit[rows.unit_of_row]] if d.D else rows.unit_ids[rows.unit_of_row]
+    fitted_ids = d.cluster_ids if d.D else res.posterior.index
     seen = np.zeros(len(newdata), dtype=bool)
     seen[np.asarray(rows.row_index, dtype=int)] = fitted_ids.get_indexer(ids) >= 0
     if not seen.any() or len(out) != len(newdata):
@@ -549,9 +551,9 @@ def _class_means(lik, P, probs=False):
 
 
 def _conditional_with_effects(res, newdata, probs=False):
-    """``which="conditional"`` with outcome random effects or factors, one class or several:
-    sum over states and nodes of p(state, node | the cluster's responses) times the row's
-    mean there (:func:`_posterior_nodes`)."""
+    """``which="conditional"`` with random effects or factors, one class or several: sum over
+    states and nodes of p(state, node | the cluster's responses) times the row's mean there
+    (:func:`_posterior_nodes`)."""
     lik = source_likelihood(res)
     if newdata is None and res.model is None:
         raise GlmmixError("a loaded result has no data: pass newdata to predict()")
@@ -560,17 +562,18 @@ def _conditional_with_effects(res, newdata, probs=False):
     _effects_implemented(lik.design)
     theta = res.theta
     if newdata is None:
-        J, N = _posterior_nodes(lik, theta)
         d = lik.design
+        J, N, _ = _posterior_nodes(lik, theta)
         at, cl = np.arange(d.n_units), np.arange(d.n_clusters)
         return in_data_order(_per_row(_means_given(lik, theta, J, N, at, cl, probs), d, probs), d)
     obs = new_likelihood(res, newdata, with_outcome=True)
-    J, N = _posterior_nodes(obs, theta)
     rows = new_likelihood(res, newdata, with_outcome=False)
-    at, cl = _locate(obs, rows.design, True, "newdata's rows with an observed outcome")
-    if (cl < 0).any():
+
+    def unseen(cl):
         raise DesignError("which='conditional' needs every cluster's responses: cluster(s) "
                           f"{list(rows.design.cluster_ids[cl < 0][:5])} have no observed response")
+
+    J, N, at, cl = _states_of(obs, theta, rows, True, unseen)
     out = _per_row(_means_given(rows, theta, J, N, at, cl, probs), rows.design, probs).sort_index()
     out.index = newdata.index[out.index.to_numpy()]
     return out
@@ -582,40 +585,53 @@ def _posterior_nodes(lik, theta):
     K or 1, Q, D): the rule's nodes (adapted to the cluster, and to each class where the
     classes are outside the integral) weighted by p(state, node | y_g), the engine's E-step
     (``MixtureLikelihood.state_node_posterior``). With Laplace integration (one-class models
-    only) one node at the cluster's conditional mode, weight one."""
+    only) one node at the cluster's conditional mode, weight one. Third: the evaluation, for
+    units without responses in these clusters (:func:`_states_of`)."""
     if lik.integ.adaptive:
         lik.adapt(theta)
     es = lik.evaluate(theta, derivs=False, whole=True)  # every cluster's nodes and posterior weights
     if lik.laplace:
         m = np.asarray(lik.integ.m, dtype=float)
-        return np.ones((lik.design.n_units, 1, 1)), m[:, None, None, :]
-    return lik.state_node_posterior(es)
+        return np.ones((lik.design.n_units, 1, 1)), m[:, None, None, :], None
+    J, N = lik.state_node_posterior(es)
+    return J, N, es
 
 
-def _locate(src, d, match_units, what):
-    """Where the units and clusters of design ``d`` take their posteriors from in the
-    likelihood ``src``: (unit of src for every unit of d, cluster of src for every cluster of
-    d, -1 where the cluster is not there). A unit of d not in src (matched by id when
-    ``match_units``) but in one of its clusters takes that cluster's posterior when the
-    classes are the cluster's (or there are none); a new unit's within-level class given its
-    cluster's effects is not implemented."""
-    s = src.design
+def _states_of(src, theta, rows, match_units, unseen):
+    """J, N (:func:`_posterior_nodes` of the likelihood ``src``, whose responses are conditioned
+    on) and where the units and clusters of the likelihood ``rows`` take theirs: (J, N, unit
+    of J for every unit of rows, cluster of N for every cluster of rows). Units of rows are
+    matched to src's by id when ``match_units``; a unit not in src but in one of its clusters
+    (a new student of a fitted room, a new row of a GoM's person) gets p(between state, node |
+    y_g) times its class prior at the node, appended to J. ``unseen(cl)`` refuses clusters of
+    rows that src has not (cl < 0)."""
+    s, d = src.design, rows.design
     cl = s.cluster_ids.get_indexer(d.cluster_ids)
+    if (cl < 0).any():
+        unseen(cl)
+    J, N, es = _posterior_nodes(src, theta)
     at = s.unit_ids.get_indexer(d.unit_ids) if match_units else np.full(d.n_units, -1)
-    new = (at < 0) & (cl[d.cluster_of_unit] >= 0)
-    if new.any():
-        if s.form == "inside" and src.K // src.cs.Kb > 1:
-            raise NotImplementedError(
-                f"which='conditional' with within-level classes and random effects: {int(new.sum())} unit(s) of "
-                f"newdata are not among {what} but their clusters are (e.g. "
-                + (f"{s.unit_name!r} {plain(d.unit_ids[new][0])!r}" if s.unit_name is not None else "a row")
-                + f" in {s.cluster_name!r} {plain(d.cluster_ids[d.cluster_of_unit[new][0]])!r}); a new unit's class "
-                "given its cluster's effects is not implemented: give its rows with their responses "
-                "(responses='newdata', the whole cluster) or use which='marginal'")
-        first = np.empty(s.n_clusters, dtype=np.intp)
-        first[s.cluster_of_unit[::-1]] = np.arange(s.n_units)[::-1]  # each cluster's first unit
-        at[new] = first[cl[d.cluster_of_unit[new]]]  # one state per cluster: the same J for its units
-    return at, cl
+    new = np.flatnonzero(at < 0)
+    if not new.size:
+        return J, N, at, cl
+    g = cl[d.cluster_of_unit[new]]
+    if es is None:  # Laplace: one class, one node per cluster
+        Jn = np.ones((new.size, 1, 1))
+    elif s.form != "inside":
+        raise NotImplementedError("which='conditional': new units of fitted clusters with classes at the "
+                                  "clusters' level")  # units are the clusters there: not reached
+    else:
+        nodes = np.asarray(es.nodes)
+        Q = nodes.shape[1]
+        Jn = np.empty((new.size, J.shape[1], J.shape[2]))
+        step = max(1, (1 << 20) // max(J.shape[1] * Q, 1))
+        for a in range(0, new.size, step):
+            b = min(a + step, new.size)
+            at_nodes = nodes[g[a:b]] if nodes.shape[0] > 1 else np.broadcast_to(nodes, (b - a,) + nodes.shape[1:])
+            lp = rows.unit_log_prior(theta, new[a:b], at_nodes)
+            Jn[a:b] = src.new_unit_posterior(es, lp, g[a:b])
+    at[new] = J.shape[0] + np.arange(new.size)
+    return np.concatenate([J, Jn]), N, at, cl
 
 
 def _means_given(rows, theta, J, N, at, cl, probs=False):
@@ -626,6 +642,8 @@ def _means_given(rows, theta, J, N, at, cl, probs=False):
     P = rows.layout.unpack(rows.layout.expand(theta))
     ju = at[d.unit_of_row]
     jc = cl[d.cluster_of_unit[d.unit_of_row]] if N.shape[0] > 1 else np.zeros(d.n_rows, dtype=np.intp)
+    if not d.re_out:  # the nodes move the class posteriors only (random class logits)
+        return np.einsum("rk,rk...->r...", J[ju].sum(axis=2), _class_means(rows, P, probs))
     first, D = _outcome_dims(rows)
     return _integrated_means(rows, P, lambda r: N[jc[r]][..., first:first + D], lambda r: J[ju[r]], J.shape[2],
                              probs).sum(axis=1)

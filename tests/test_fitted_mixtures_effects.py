@@ -78,7 +78,7 @@ def test_two_level_lca_matches_brute_force(rooms):
     beta = _items(rooms, p, "class")  # (2, rows)
     pi1 = special.expit(p["logit:class1:Intercept"] + p["sd(room:class1)"] * U)  # (nodes,)
     prior = np.stack([pi1, 1 - pi1])  # (2, nodes)
-    want = np.empty(len(rooms))
+    want, new = np.empty(len(rooms)), np.empty(len(rooms))
     for g, rows in rooms.groupby("room").groups.items():
         sub = rooms.loc[rows]
         f = _bern(sub["y"].to_numpy()[None], beta[:, rooms.index.get_indexer(rows)])  # (2, rows)
@@ -90,8 +90,13 @@ def test_two_level_lca_matches_brute_force(rooms):
         s_of = pd.Index(sub["student"].unique()).get_indexer(sub["student"])
         mu = special.expit(beta[:, rooms.index.get_indexer(rows)])  # (2, rows)
         want[rooms.index.get_indexer(rows)] = np.einsum("n,krn,kr->r", pu, pc[:, s_of], mu)
+        new[rooms.index.get_indexer(rows)] = np.einsum("n,kn,kr->r", pu, prior, mu)  # class from its prior at u
     np.testing.assert_allclose(res.fittedvalues.to_numpy(), want, rtol=1e-7)
     np.testing.assert_allclose(res.resid.to_numpy(), rooms["y"] - want, atol=1e-7)
+    # rows of new students of fitted rooms, conditioned on the rooms' fitted responses
+    rows = rooms[rooms["room"].isin([2, 9])]
+    got = res.predict(rows.drop(columns="y").assign(student=rows["student"] + 10_000), which="conditional")
+    np.testing.assert_allclose(got.to_numpy(), pd.Series(new, rooms.index).loc[rows.index].to_numpy(), rtol=1e-7)
 
 
 def _inside_effect_reference(df, p, sd, ci=None):
@@ -100,7 +105,7 @@ def _inside_effect_reference(df, p, sd, ci=None):
     beta = _items(df, p, "class")
     pi1 = special.expit(p["logit:class1:Intercept"])
     prior = np.array([pi1, 1 - pi1])
-    want = np.empty(len(df))
+    want, new = np.empty(len(df)), np.empty(len(df))
     for g, rows in df.groupby("room").groups.items():
         at = df.index.get_indexer(rows)
         sub = df.loc[rows]
@@ -114,13 +119,14 @@ def _inside_effect_reference(df, p, sd, ci=None):
         pu /= pu.sum()
         pc = joint / joint.sum(axis=0)
         want[at] = np.einsum("n,krn,krn->r", pu, pc[:, s_of], special.expit(eta))
-    return want
+        new[at] = np.einsum("n,k,krn->r", pu, prior, special.expit(eta))
+    return want, new
 
 
 def test_student_classes_with_a_room_intercept_match_brute_force(rooms):
     res = _quiet(gm.fit, "y ~ 0 + item + (1 | room) | class(student) ~ 1", rooms, n_classes=2,
                  family="bernoulli", seed=1, se="none")
-    want = _inside_effect_reference(rooms, res.params, res.params["sd(room:Intercept)"])
+    want, new = _inside_effect_reference(rooms, res.params, res.params["sd(room:Intercept)"])
     np.testing.assert_allclose(res.fittedvalues.to_numpy(), want, rtol=1e-6)
     np.testing.assert_allclose(res.predict(which="conditional").to_numpy(), want, rtol=1e-6)
     # the rows given as new data with their responses (responses="newdata"), or without them
@@ -130,9 +136,12 @@ def test_student_classes_with_a_room_intercept_match_brute_force(rooms):
                                pd.Series(want, rooms.index).loc[sub.index].to_numpy(), rtol=1e-6)
     np.testing.assert_allclose(res.predict(sub.drop(columns="y"), which="conditional").to_numpy(),
                                pd.Series(want, rooms.index).loc[sub.index].to_numpy(), rtol=1e-6)
-    # a new student of a fitted room: its class given the room's effect is not implemented
-    with pytest.raises(NotImplementedError, match="'student' 10300 in 'room' 3.*new unit's class"):
-        res.predict(sub.drop(columns="y").assign(student=sub["student"] + 10_000), which="conditional")
+    # new students of fitted rooms beside fitted ones: the room's posterior of its effect times
+    # the class prior
+    mixed = pd.concat([sub.head(5), sub.assign(student=sub["student"] + 10_000)]).drop(columns="y")
+    np.testing.assert_allclose(res.predict(mixed, which="conditional").to_numpy(),
+                               np.r_[pd.Series(want, rooms.index).loc[sub.index[:5]],
+                                     pd.Series(new, rooms.index).loc[sub.index]], rtol=1e-6)
     with pytest.raises(gm.DesignError, match="'room' in newdata were not fitted.*999"):
         res.predict(sub.drop(columns="y").assign(room=999), which="conditional")
 
@@ -230,8 +239,7 @@ def test_fma_gom_matches_brute_force(lsat):
     lam = np.array([p[f"loading(id:item[{i}])"] for i in sub["item"]])
     pi1 = special.expit(p["logit:class1:Intercept"] + p["sd(id:class1)"] * t)  # (v,): the class logit's effect
     prior = np.stack([pi1, 1 - pi1])  # (2, v)
-    want = np.empty(len(sub))
-    marg = np.empty(len(sub))
+    want, marg, new = np.empty(len(sub)), np.empty(len(sub)), np.empty(len(sub))
     for _, rows in sub.groupby("id").groups.items():
         at = sub.index.get_indexer(rows)
         eta = beta[:, at, None] + lam[at, None] * t  # (2, rows, u)
@@ -242,12 +250,14 @@ def test_fma_gom_matches_brute_force(lsat):
         pc = joint / joint.sum(axis=0)
         want[at] = np.einsum("uv,kruv,kru->r", puv, pc, special.expit(eta))
         marg[at] = np.einsum("kv,v,u,kru->r", prior, wt, wt, special.expit(eta))
+        new[at] = np.einsum("uv,kv,kru->r", puv, prior, special.expit(eta))
     np.testing.assert_allclose(res.fittedvalues.to_numpy(), want, rtol=1e-6)  # glmmix: 31 x 31 points
     np.testing.assert_allclose(res.predict(which="marginal").to_numpy(), marg, rtol=1e-6)
     # a person's rows without their responses, conditioned on the fitted ones: one class per
-    # row, so every row is a unit not fitted; its class given the person's effects is not implemented
-    with pytest.raises(NotImplementedError, match="new unit's class"):
-        res.predict(sub.head(3).drop(columns="y"), which="conditional")
+    # row, so every row is a new unit, whose class has its prior given the person's effects
+    rows = sub[sub["id"].isin([4, 17])]
+    np.testing.assert_allclose(res.predict(rows.drop(columns="y"), which="conditional").to_numpy(),
+                               pd.Series(new, sub.index).loc[rows.index].to_numpy(), rtol=1e-6)
 
 
 # --------------------------------------------------------------------- equal classes, one class
@@ -301,3 +311,31 @@ def test_poisson_between_classes_fitted_mean_is_the_data_mean():
                  seed=1, starts=(4, 2), se="none")
     assert res.fittedvalues.mean() == pytest.approx(cb["incidence"].mean(), rel=1e-6)
     np.testing.assert_allclose(res.resid.to_numpy(), (cb["incidence"] - res.fittedvalues).to_numpy(), rtol=1e-12)
+
+
+def test_new_students_class_prior_uses_their_covariate(rooms):
+    """Class membership regressed on a student covariate z: a new student of a fitted room
+    gets sum_c P(c | z) int p(u | y_room) mu(c, u) du (brute force)."""
+    df = rooms.assign(z=(rooms["student"] % 7 - 3) / 2.0)
+    res = _quiet(gm.fit, "y ~ 0 + item + (1 | room) | class(student) ~ 1 + z", df, n_classes=2,
+                 family="bernoulli", seed=1, se="none")
+    p = res.params
+    beta = _items(df, p, "class")
+    sd = p["sd(room:Intercept)"]
+    rows = df[df["room"] == 4]
+    at = df.index.get_indexer(rows.index)
+    eta = beta[:, at, None] + sd * U
+    studs = rows["student"].unique()
+    s_of = pd.Index(studs).get_indexer(rows["student"])
+    pi1 = special.expit(p["logit:class1:Intercept"] + p["logit:class1:z"] * rows.groupby("student")["z"].first()
+                        .loc[studs].to_numpy())
+    prior = np.stack([pi1, 1 - pi1])  # (2, students)
+    f = _bern(rows["y"].to_numpy()[None, :, None], eta)
+    Ls = np.stack([np.prod(f[:, s_of == j], axis=1) for j in range(len(studs))], 1)
+    pu = WU * np.prod((prior[:, :, None] * Ls).sum(axis=0), axis=0)
+    pu /= pu.sum()
+    znew = 1.7
+    q1 = special.expit(p["logit:class1:Intercept"] + p["logit:class1:z"] * znew)
+    want = np.einsum("n,k,krn->r", pu, [q1, 1 - q1], special.expit(eta))
+    got = res.predict(rows.drop(columns="y").assign(student=-4, z=znew), which="conditional")
+    np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-6)
