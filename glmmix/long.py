@@ -74,6 +74,11 @@ def wide_to_long(
     if df[id].duplicated().any():
         dup = df.loc[df[id].duplicated(), id].iloc[0]
         raise DesignError(f"id column {id!r} repeats values (e.g. {plain(dup)!r}); wide data need one row per unit")
+    for arg, val in (("items", items), ("keep", keep)):
+        if isinstance(val, str) or (val is not None and not hasattr(val, "__iter__")):
+            raise DesignError(f"{arg} must be a list of column names, not {val!r}"
+                              + (f" (a string is read letter by letter: [{val!r}] names one column)"
+                                 if isinstance(val, str) else ""))
     keep = list(keep) if keep is not None else None
     defaulted = items is None
     if items is None:

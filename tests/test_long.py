@@ -32,6 +32,9 @@ def test_wide_to_long_dummies_and_default_id():
         ({"items": ["zz"], "id": "pid"}, "zz"),
         ({"items": ["u1"], "id": "nope"}, "nope"),
         ({"items": ["pid", "u1"], "id": "pid"}, "id column 'pid' is also listed among the items"),
+        # a string was read letter by letter: "u1" as columns 'u' and '1'
+        ({"items": "u1", "id": "pid"}, r"items must be a list of column names, not 'u1' \(a string is read letter"),
+        ({"keep": "pid"}, r"keep must be a list of column names, not 'pid'"),
     ],
 )
 def test_wide_to_long_errors(kwargs, fragment):
