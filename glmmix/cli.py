@@ -15,6 +15,7 @@ status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -115,6 +116,34 @@ def _starts(text: str | None):
     return vals[0] if len(vals) == 1 else tuple(vals)
 
 
+def _measured_by(text: str, data):
+    """``--measured-by COL`` or ``COL=V1,V2,...`` (the column's values in the order of the
+    class variables): the column name, and the data with a text column made an ordered
+    categorical in the order given (text has no order of its own)."""
+    import pandas as pd
+
+    col, _, order = (part.strip() for part in text.partition("="))
+    if col not in data.columns:
+        raise CommandError(f"--measured-by names column {col!r}, which is not in the data; columns are "
+                           f"{list(data.columns)}")
+    values = pd.unique(data[col].dropna())
+    if not order:
+        if pd.api.types.is_numeric_dtype(data[col]) or len(values) < 2:
+            return col, data
+        raise CommandError(f"--measured-by column {col!r} holds text ({', '.join(map(str, values[:4]))}): give "
+                           f"the values in the order of the class variables, --measured-by "
+                           f"{col}={','.join(map(str, values[:2]))}")
+    levels = [v.strip() for v in order.split(",") if v.strip()]
+    seen = data[col].dropna().astype(str)
+    unknown = sorted(set(seen) - set(levels))
+    if unknown or len(set(levels)) != len(levels):
+        raise CommandError(f"--measured-by {text!r} must list every value of {col!r} once; "
+                           + (f"not listed: {unknown[:5]}" if unknown else "a value repeats"))
+    out = data.copy()
+    out[col] = pd.Categorical(data[col].astype(str).where(data[col].notna()), categories=levels, ordered=True)
+    return col, out
+
+
 def _fit(args) -> int:
     import glmmix as gm
 
@@ -127,9 +156,15 @@ def _fit(args) -> int:
         raise CommandError("--items names no column: give the item columns, comma separated (A,B,C)")
     items = [s.strip() for s in args.items.split(",") if s.strip()] if args.items else None
     kw = {}
+    if args.measured_by:
+        args.measured_by, data = _measured_by(args.measured_by, data)
+    for arg in ("weights", "cluster_weights", "freq_weights", "measured_by"):
+        if getattr(args, arg):
+            kw[arg] = getattr(args, arg)
     if args.wide or items:
-        if items is None:
-            items = [c for c in data.columns if c != args.id]
+        if items is None:  # every column but the id and the columns other options name
+            named = {args.id, args.weights, args.cluster_weights, args.freq_weights, args.measured_by}
+            items = [c for c in data.columns if c not in named]
         kw.update(items=items, id=args.id)
         formula = args.formula or "y ~ 0 + item | class(id) ~ 1".replace("(id)", f"({args.id or 'id'})")
     else:
@@ -248,8 +283,20 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--sigma-by", dest="sigma_by",
                    help="gaussian family: a column whose levels get their own residual SDs (e.g. item)")
     f.add_argument("--trials", help="binomial family: the column with the numbers of trials")
+    f.add_argument("--weights", help="column of sampling weights (constant within units): pseudo-ML with "
+                                     "robust SEs")
+    f.add_argument("--cluster-weights", dest="cluster_weights",
+                   help="column of sampling weights of the clusters of a two-level model")
+    f.add_argument("--freq-weights", dest="freq_weights",
+                   help="column of frequency weights: how many identical units each row stands for (a table "
+                        "of response patterns with their counts)")
+    f.add_argument("--measured-by", dest="measured_by",
+                   help="several class variables (LTA): the column whose values say which rows measure which "
+                        "class variable, numbers in increasing order (e.g. time), or COL=V1,V2 for text "
+                        "values in the order of the class variables (time=pre,post)")
     f.add_argument("--jobs", type=int, default=1, help="parallel starts (-1: all cores)")
-    f.add_argument("--se", default="ml", choices=["ml", "robust", "none"], help="standard errors (default ml)")
+    f.add_argument("--se", default="auto", choices=["auto", "ml", "robust", "none"],
+                   help="standard errors (default auto: robust with sampling weights, ml otherwise)")
     f.add_argument("--progress", action="store_true", help="show a progress bar over the starts")
     f.add_argument("--out", "-o", help="write the results to this JSON file")
     f.set_defaults(run=_fit)
@@ -284,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # the reader of the output stopped (glmmix fit ... | head): no message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("glmmix: interrupted", file=sys.stderr)
         return 130

@@ -111,6 +111,10 @@ def test_parquet(files, capsys):
         (["fit", "{d}/wide.csv", "--wide", "--items", ""], "--items names no column"),
         (["fit", "{d}/wide.csv", "--wide", "--items", " , "], "--items names no column"),
         (["fit", "{d}/wide.csv", "--wide", "--out", "{d}/no/such/folder/r.json"], "no folder"),
+        (["fit", "{d}/long.csv", "-f", "y ~ 1", "--measured-by", "tme"], "--measured-by names column 'tme'"),
+        (["fit", "{d}/long.csv", "-f", "y ~ 1", "--measured-by", "item"],
+         "--measured-by column 'item' holds text (A, B, C, D): give the values in the order"),
+        (["fit", "{d}/long.csv", "-f", "y ~ 1", "--measured-by", "item=A,B"], "not listed: ['C', 'D', 'E', 'F', 'G']"),
     ],
 )
 def test_errors_are_one_line_with_status_2(files, capsys, argv, fragment):
@@ -156,3 +160,49 @@ def test_missing_optional_package_is_a_one_line_error(files, capsys, monkeypatch
                  "--starts", "2,1", option]) == 2
     err = capsys.readouterr().err
     assert err.startswith("glmmix: error: ") and f"pip install" in err and err.count("\n") == 1
+
+
+def test_weights_and_measured_by_options(tmp_path, capsys):
+    """A table of response patterns with their counts (--freq-weights), sampling weights
+    (--weights, robust SEs by default) and an LTA (--measured-by), which the command line could
+    not fit. The pattern table gives the 3-class carcinoma LCA's -293.70498 (flexmix 2.3.18,
+    tests/reference/values/lca_carcinoma.json); the weights column is not taken for an item."""
+    wide = gm.datasets.load("carcinoma")
+    table = wide.groupby(list(wide.columns)).size().reset_index(name="n")
+    table.to_csv(tmp_path / "patterns.csv", index=False)
+    assert main(["fit", str(tmp_path / "patterns.csv"), "--wide", "--freq-weights", "n", "-k", "3",
+                 "--family", "bernoulli", "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "-293.7050" in text and "Frequency weights:" in text and "n (sum 118)" in text and "item[n]" not in text
+    wide.assign(w=1.0 + (wide.index % 3)).to_csv(tmp_path / "weighted.csv", index=False)
+    assert main(["fit", str(tmp_path / "weighted.csv"), "--wide", "--weights", "w", "-k", "2",
+                 "--family", "bernoulli", "--seed", "1", "--starts", "4,2"]) == 0
+    text = capsys.readouterr().out
+    assert "Sampling weights:" in text and "robust (sandwich)" in text and "item[w]" not in text
+    lta = gm.datasets.load("toca_sim").query("student <= 150")
+    lta.to_csv(tmp_path / "lta.csv", index=False)
+    f = "y ~ 0 + item | c1(student) ~ 1 | c2(student) ~ 1 + c1"
+    assert main(["fit", str(tmp_path / "lta.csv"), "-f", f, "--measured-by", "time", "-k", "2",
+                 "--family", "bernoulli", "--seed", "1", "--starts", "4,2", "--out", str(tmp_path / "lta.json")]) == 0
+    assert "time: 1 -> c1, 2 -> c2" in capsys.readouterr().out
+    res = gm.fit(f, lta, n_classes=2, family="bernoulli", measured_by="time", seed=1, starts=(4, 2))
+    assert gm.load_results(tmp_path / "lta.json").llf == pytest.approx(res.llf, abs=1e-6)
+    # text times in the order given: "post" does not come first for being first alphabetically
+    lta.assign(time=lta.time.map({1: "pre", 2: "post"})).to_csv(tmp_path / "lta_text.csv", index=False)
+    assert main(["fit", str(tmp_path / "lta_text.csv"), "-f", f, "--measured-by", "time=pre,post", "-k", "2",
+                 "--family", "bernoulli", "--seed", "1", "--starts", "4,2", "--out", str(tmp_path / "t.json")]) == 0
+    assert "time: pre -> c1, post -> c2" in capsys.readouterr().out
+    back = gm.load_results(tmp_path / "t.json")
+    assert back.llf == pytest.approx(res.llf, abs=1e-6)
+    pd.testing.assert_frame_equal(back.transition_matrix("c2", "c1"), res.transition_matrix("c2", "c1"), atol=1e-6)
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`glmmix datasets | head -1`: the reader closes the pipe before the output is written;
+    this printed "glmmix: internal error (BrokenPipeError ...); please report it"."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen([sys.executable, "-m", "glmmix", "datasets"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=env)
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=300) == 141 and err == ""
