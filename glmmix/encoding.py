@@ -38,7 +38,7 @@ import pandas as pd
 import scipy.sparse as sp
 from formulaic import Formula
 
-from .exceptions import DesignError, GlmmixError, plain
+from .exceptions import DesignError, GlmmixError, kind_hint, plain
 
 # Stateless functions an expression may call: dotted name -> numpy function.
 _UFUNCS = {"log": np.log, "log1p": np.log1p, "log2": np.log2, "log10": np.log10, "exp": np.exp,
@@ -361,7 +361,8 @@ class Encoding:
                 unknown = list(pd.unique(pd.Series(vals[idx < 0], dtype=object)))
                 raise DesignError(
                     f"column {colname!r} has level(s) {unknown[:10]} not seen in fitting (the fitted levels "
-                    f"of {expr!r} are {levels[:20]}); predictions for unseen levels are not defined")
+                    f"of {expr!r} are {levels[:20]}); predictions for unseen levels are not defined"
+                    + kind_hint(unknown, levels))
             code = f["coding"]["reduced" if reduced else "full"]
             M = np.asarray(code["matrix"], float)
             return [(nm, M[idx, j]) for j, nm in enumerate(code["names"])]

@@ -11,6 +11,23 @@ def plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def kind_hint(unknown, known) -> str:
+    """When values not found among the fitted ones match them as text (``'308'`` against
+    ``308``, ``2.0`` against ``2``), a sentence saying the column's type differs; else ''."""
+    def text(v):
+        v = plain(v)
+        return str(int(v)) if isinstance(v, float) and float(v).is_integer() else str(v)
+
+    fitted = {text(v) for v in known}
+    hits = [v for v in unknown if text(v) in fitted]
+    if not hits:
+        return ""
+    v = plain(hits[0])
+    match = next(plain(k) for k in known if text(k) == text(v))
+    return (f"; {v!r} differs from the fitted {match!r} only in its type ({type(v).__name__} against "
+            f"{type(match).__name__}): give the column the type it had in the fitted data")
+
+
 class GlmmixError(Exception):
     """Base class of all glmmix errors."""
 

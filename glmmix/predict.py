@@ -82,7 +82,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .exceptions import DataWarning, DesignError, GlmmixError, plain
+from .exceptions import DataWarning, DesignError, GlmmixError, kind_hint, plain
 
 WHICH = ("marginal", "conditional", "by_class", "posterior", "class")
 TYPES = ("mean", "prob")
@@ -225,12 +225,12 @@ def _conditional_from_fit(res, newdata, probs=False):
         own = d.unit_name is not None and all(c in newdata.columns for c in grouping_parts(d.unit_name, newdata.columns)
                                               or [d.unit_name])
         J, N, at, cl = _states_of(lik, res.theta, rows, own, lambda cl: _refuse_unseen(rows.design.cluster_ids[cl < 0],
-                                                                                       name))
+                                                                                       name, known=d.cluster_ids))
         out = _per_row(_means_given(rows, res.theta, J, N, at, cl, probs), rows.design, probs)
     else:
         rows = new_likelihood(res, newdata, with_outcome=False)
         at = res.posterior.index.get_indexer(rows.design.unit_ids)
-        _refuse_unseen(rows.design.unit_ids[at < 0], name)
+        _refuse_unseen(rows.design.unit_ids[at < 0], name, known=res.posterior.index)
         post = res.posterior.to_numpy()[at]
         out = _expected(rows, res.theta, "conditional", post, rows.design.row_index, res.posterior.columns, probs)
     out = out.sort_index()
@@ -281,11 +281,11 @@ def _refuse_ambiguous(res, newdata, out, probs):
         "a new sample whose ids repeat fitted ones)")
 
 
-def _refuse_unseen(ids, name, remedy="give newdata their responses or use which='marginal'"):
+def _refuse_unseen(ids, name, remedy="give newdata their responses or use which='marginal'", known=()):
     if len(ids):
         raise DesignError(f"which='conditional' from the fitted responses: {len(ids)} value(s) of {name!r} in "
                           f"newdata were not fitted (e.g. {plain(ids[0])!r}), so no responses of theirs are known; "
-                          + remedy)
+                          + remedy + kind_hint(ids, known))
 
 
 def _effects_implemented(d):
@@ -308,7 +308,7 @@ def _crossed_at_modes(res, newdata, probs=False):
     for g, levels, m, _ in lik.level_posteriors(theta):
         codes, new_levels = d.groupings[g]
         at = levels.get_indexer(new_levels)
-        _refuse_unseen(new_levels[at < 0], g, "use which='marginal' (integrated over the effects)")
+        _refuse_unseen(new_levels[at < 0], g, "use which='marginal' (integrated over the effects)", levels)
         U[:, 0] += m[at[codes]]  # each grouping's modes sit at its own latent dimensions
     P = lik.layout.unpack(lik.layout.expand(theta))
     first, D = _outcome_dims(lik)

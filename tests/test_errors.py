@@ -316,3 +316,17 @@ def test_an_item_formula_on_wide_data_says_how_to_reshape():
     with pytest.raises(DesignError) as err:  # an outcome merely misspelt gets no such hint
         gm.fit("yy ~ 0 + item | class(id) ~ 1", gm.wide_to_long(wide), n_classes=2, family="bernoulli")
     assert "wide" not in str(err.value)
+
+
+def test_newdata_values_of_another_type_are_named():
+    """A newdata column read with another type ('308' for 308, 2 for the category '2') matches
+    no fitted value; the refusal says the type is what differs."""
+    ss = gm.datasets.load("sleepstudy")
+    res = gm.fit("Reaction ~ Days + (1 | Subject)", ss, se="none")
+    nd = ss[ss["Days"] == 9]
+    with pytest.raises(DesignError, match=r"'308' differs from the fitted 308 only in its type \(str against int\)"):
+        res.predict(nd.assign(Subject=nd["Subject"].astype(str)), which="conditional", responses="fitted")
+    cb = gm.datasets.load("cbpp")
+    res = gm.fit("cbind(incidence, size - incidence) ~ period", cb, family="binomial", se="none")
+    with pytest.raises(DesignError, match=r"1 differs from the fitted '1' only in its type \(int against str\)"):
+        res.predict(cb.head(4).assign(period=[1, 2, 3, 4]))
