@@ -70,3 +70,17 @@ def test_ordinal_vs_orderedmodel(link, rng):
     assert res.params["x"] == pytest.approx(ref.params["x"], rel=1e-5)
     tau = res.params[[c for c in res.params.index if c.startswith("threshold")]].to_numpy()
     np.testing.assert_allclose(tau, ref.model.transform_threshold_params(ref.params)[1:-1], rtol=1e-5)
+
+
+def test_robust_ses_are_cluster_robust_per_unit():
+    """With units (``class(id)``), the sandwich sums scores per unit: for one class it is
+    statsmodels' cluster-robust covariance of the GLM (groups = id, no small-sample factor)."""
+    va = gm.datasets.load("verbagg_long")
+    res = gm.fit("y ~ Anger + Gender + btype | class(id) ~ 1", va, 1, family="bernoulli", se="robust")
+    X = sm.add_constant(pd.get_dummies(va[["Anger", "Gender", "btype"]], drop_first=True).astype(float))
+    ref = sm.GLM(va["y"], X, family=sm.families.Binomial()).fit(
+        cov_type="cluster", cov_kwds={"groups": va["id"].to_numpy(), "use_correction": False})
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(res.bse.to_numpy(), ref.bse.to_numpy(), rtol=1e-6)
+    naive = sm.GLM(va["y"], X, family=sm.families.Binomial()).fit()
+    assert np.abs(res.bse.to_numpy() / naive.bse.to_numpy() - 1).max() > 0.05  # clustering matters here
