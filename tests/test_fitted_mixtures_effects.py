@@ -4,9 +4,11 @@ E[y_r | the cluster's responses] = sum over states and nodes of p(state, u | y_g
 References, none of them glmmix's own rule:
 
 * brute force: the same posterior mean by a dense trapezoid rule written here with numpy
-  (4,001 points on [-10, 10]; 161 x 161 for two latent dimensions), for a two-level LCA
-  with random class intercepts, classes within clusters with a random outcome intercept, a
-  model with between-level classes, a factor mixture (LSAT) and an FMA-GoM;
+  (4,001 points on [-10, 10]; 121 x 121 on [-8, 8] for two latent dimensions), for a
+  two-level LCA with random class intercepts, classes within clusters with a random outcome
+  intercept (with a class covariate; with between-level classes too), between-level classes
+  (binary and ordinal outcomes), a factor mixture (LSAT) and an FMA-GoM; units without
+  responses in fitted clusters (new students, new rows of a person) too;
 * the one-class model: a two-class model whose classes are equal (the one-class estimates
   in both) predicts what the one-class model does;
 * the score equations: with a canonical link (logit, log) and a fixed part that spans an
@@ -182,7 +184,7 @@ def fma(lsat):
                   family="bernoulli", seed=1, starts=(6, 2), se="none")
 
 
-def test_factor_mixture_matches_brute_force(fma, lsat):
+def test_factor_mixture_matches_brute_force(fma, lsat, tmp_path):
     p = fma.params
     beta = _items(lsat, p, "class")  # (2, rows)
     lam = np.array([p[f"loading(id:item[{i}])"] for i in lsat["item"]])
@@ -208,6 +210,11 @@ def test_factor_mixture_matches_brute_force(fma, lsat):
     rows = lsat[lsat["id"].isin([3, 500])]
     np.testing.assert_allclose(fma.predict(rows.drop(columns="y"), which="conditional").to_numpy(),
                                pd.Series(want, lsat.index).loc[rows.index].to_numpy(), rtol=1e-6)
+    # a saved and loaded result conditions on newdata's responses alike
+    fma.save(tmp_path / "fma.json")
+    loaded = gm.load_results(tmp_path / "fma.json")
+    np.testing.assert_allclose(loaded.predict(rows, which="conditional", responses="newdata").to_numpy(),
+                               pd.Series(want, lsat.index).loc[rows.index].to_numpy(), rtol=1e-6)
 
 
 def _at(res, values):
@@ -220,10 +227,10 @@ def _at(res, values):
 
 def test_fma_gom_matches_brute_force(lsat):
     """Classes per response with a random class logit and a factor in the outcome (eq 38-41):
-    two latent dimensions, a 161 x 161 trapezoid rule here; at chosen parameters (the MLE of
+    two latent dimensions, a 121 x 121 trapezoid rule here; at chosen parameters (the MLE of
     a small sample is at a boundary: sd(id:class1) = 1000, a step in the class logit that no
     rule integrates)."""
-    sub = lsat[lsat["id"] < 60]
+    sub = lsat[lsat["id"] < 30]
     fit = _quiet(gm.fit, "y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)", sub, n_classes=2,
                  family="bernoulli", seed=1, starts=(1, 1), se="none")
     values = {"logit:class1:Intercept": 0.3, "sd(id:class1)": 1.2}
@@ -232,7 +239,7 @@ def test_fma_gom_matches_brute_force(lsat):
         values.update({f"class1:item[I{j + 1}]": b1, f"class2:item[I{j + 1}]": b2, f"loading(id:item[I{j + 1}])": lam})
     res = _at(fit, values)
     p = pd.Series(values)
-    t = np.linspace(-8, 8, 161)
+    t = np.linspace(-8, 8, 121)
     wt = np.full(t.size, t[1] - t[0]) * stats.norm.pdf(t)
     wt[[0, -1]] /= 2
     beta = _items(sub, p, "class")
@@ -339,3 +346,74 @@ def test_new_students_class_prior_uses_their_covariate(rooms):
     want = np.einsum("n,k,krn->r", pu, [q1, 1 - q1], special.expit(eta))
     got = res.predict(rows.drop(columns="y").assign(student=-4, z=znew), which="conditional")
     np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-6)
+
+
+def test_within_and_between_classes_with_a_room_intercept_match_brute_force(rooms):
+    """Student classes C regressed on room classes D (eq 22-26), a room intercept in the
+    outcome, coefficients specific to (c, d): p(d, u | y_room) times each student's
+    P(c | d, u, its responses); a new student of a fitted room gets P(c | d) instead. At
+    chosen parameters (the MLE of these data is at a boundary)."""
+    fit = _quiet(gm.fit, "y ~ 0 + item + (1 | room) | c(student) ~ 1 + d | d(room) ~ 1", rooms, n_classes=2,
+                 family="bernoulli", seed=1, se="none", starts=(1, 1))
+    rng = np.random.default_rng(0)
+    b = rng.normal(0, 1.2, size=(2, 2, 4))  # (c, d, item)
+    values = {f"c#{c + 1}.d#{d + 1}:item[u{i + 1}]": b[c, d, i] for c in range(2) for d in range(2) for i in range(4)}
+    values.update({"logit:c#1:Intercept": -0.4, "logit:c#1:d#1": 1.5, "logit:d#1:Intercept": 0.3,
+                   "sd(room:Intercept)": 0.9})
+    res = _at(fit, values)
+    pc1 = special.expit(-0.4 + 1.5 * np.array([1.0, 0.0]))  # P(c = 1 | d)
+    pcd = np.stack([pc1, 1 - pc1])  # (c, d)
+    pd_ = np.array([special.expit(0.3), 1 - special.expit(0.3)])
+    item = rooms["item"].str[1:].astype(int).to_numpy() - 1
+    want, new = np.empty(len(rooms)), np.empty(len(rooms))
+    for _, rows in rooms.groupby("room").groups.items():
+        at = rooms.index.get_indexer(rows)
+        eta = b[:, :, item[at], None] + 0.9 * U  # (c, d, rows, nodes)
+        f = _bern(rooms["y"].to_numpy()[at][None, None, :, None], eta)
+        studs = rooms["student"].to_numpy()[at]
+        s_of = pd.Index(pd.unique(studs)).get_indexer(studs)
+        Ls = np.stack([np.prod(f[:, :, s_of == j], axis=2) for j in range(s_of.max() + 1)], 2)  # (c, d, s, n)
+        joint = pcd[:, :, None, None] * Ls
+        pdu = pd_[:, None] * WU * np.prod(joint.sum(axis=0), axis=1)  # (d, nodes)
+        pdu /= pdu.sum()
+        post_c = joint / joint.sum(axis=0)
+        mu = special.expit(eta)
+        want[at] = np.einsum("dn,cdrn,cdrn->r", pdu, post_c[:, :, s_of], mu)
+        new[at] = np.einsum("dn,cd,cdrn->r", pdu, pcd, mu)
+    np.testing.assert_allclose(res.fittedvalues.to_numpy(), want, rtol=1e-6)
+    rows = rooms[rooms["room"].isin([1, 6])]
+    got = res.predict(rows.drop(columns="y").assign(student=rows["student"] + 10_000), which="conditional")
+    np.testing.assert_allclose(got.to_numpy(), pd.Series(new, rooms.index).loc[rows.index].to_numpy(), rtol=1e-6)
+
+
+def test_ordinal_category_probabilities_of_cluster_classes_match_brute_force():
+    """Cumulative logit, class-specific thresholds and slope, a cluster intercept, classes of
+    the clusters: P(y_r = k | y_g) by brute force (type="prob"), and the expected index."""
+    rng = np.random.default_rng(1)
+    G, n = 40, 5
+    df = pd.DataFrame({"g": np.repeat(np.arange(G), n), "x": rng.normal(size=G * n)})
+    cls = rng.random(G) < 0.5
+    lat = 0.8 * df["x"] + rng.normal(size=G)[df["g"]] + np.where(cls[df["g"]], 1.5, -1.0) + rng.logistic(size=G * n)
+    df["y"] = np.digitize(lat, [-1, 1])
+    res = _quiet(gm.fit, "y ~ x + (1|g) | class(g) ~ 1", df, family="ordinal", n_classes=2, seed=1, se="none")
+    p = res.params
+    sd, pi1 = p["sd(g:Intercept)"], special.expit(p["logit:class1:Intercept"])
+    want = np.empty((len(df), 3))
+    for g, rows in df.groupby("g").groups.items():
+        at = df.index.get_indexer(rows)
+        cum = []  # P(y <= k | class, u): (2, rows, nodes) for k = 0, 1
+        for c in (1, 2):
+            eta = p[f"class{c}:x"] * df["x"].to_numpy()[at, None] + sd * U
+            cum.append([special.expit(p[f"class{c}:threshold[{k}]"] - eta) for k in (1, 2)])
+        cum = np.array(cum)  # (class, k, rows, nodes)
+        prob = np.stack([cum[:, 0], cum[:, 1] - cum[:, 0], 1 - cum[:, 1]], axis=1)  # (class, category, rows, nodes)
+        y = df["y"].to_numpy()[at]
+        lik = np.take_along_axis(prob, y[None, None, :, None], axis=1)[:, 0].prod(axis=1)  # (class, nodes)
+        w = np.array([pi1, 1 - pi1])[:, None] * WU * lik
+        w /= w.sum()
+        want[at] = np.einsum("kn,kcrn->rc", w, prob)
+    got = res.predict(which="conditional", type="prob")
+    np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(res.predict(which="conditional").to_numpy(), want @ np.arange(3), rtol=1e-6)
+    with pytest.raises(gm.GlmmixError, match="ordinal"):
+        res.fittedvalues
