@@ -264,3 +264,23 @@ def test_cluster_class_proportions_weight_the_units(rng):
     for g in got.index[:3]:
         m = cl == g
         np.testing.assert_allclose(got.loc[g].to_numpy(), w[m] @ post.to_numpy()[m] / w[m].sum(), rtol=1e-12)
+
+
+def test_weighted_lca_matches_stepmix():
+    """Sampling weights in an LCA, unequal within the response patterns (weights equal to the
+    patterns' counts would be frequency weights): the pseudo log-likelihood (weights scaled to
+    sum to n), class proportions and item probabilities equal StepMix 3.0.0's weighted fit
+    (tests/reference/scripts/lca_weighted_stepmix.py, 50 starts); unscaled weights change the
+    log-likelihood only."""
+    ref = load_reference("lca_weighted_stepmix.json")
+    wide = gm.datasets.load("carcinoma")
+    wide["w"] = 0.5 * (1 + np.arange(len(wide)) % 4)
+    kw = dict(items=ref["items"], n_classes=3, family="bernoulli", seed=1, weights="w")
+    res = gm.fit("y ~ 0 + item | class(id) ~ 1", wide, **kw)
+    assert res.llf == pytest.approx(ref["loglik_sample_scaled"], abs=1e-6)
+    np.testing.assert_allclose(res.class_proportions, ref["class_proportions"], atol=1e-5)
+    prof = res.profile()
+    got = np.array([[prof.loc[f"item[{i}]", f"class{k + 1}"] for i in ref["items"]] for k in range(3)])
+    np.testing.assert_allclose(got, ref["p_yes"], atol=1e-4)
+    raw = gm.fit("y ~ 0 + item | class(id) ~ 1", wide, weight_scaling="unscaled", **kw)
+    assert raw.llf == pytest.approx(ref["loglik_sample_scaled"] * wide["w"].sum() / len(wide), abs=1e-5)
