@@ -973,8 +973,11 @@ def _ordinal_codes(y: pd.Series, fitted_aux: FamilyData, aux: FamilyData) -> np.
     vals = y.astype(object).to_numpy() if isinstance(y.dtype, pd.CategoricalDtype) else y.to_numpy()
     idx = pd.Index(cats, dtype=object).get_indexer(pd.Index(vals, dtype=object))
     if (idx < 0).any():
-        raise DesignError(f"outcome {y.name!r} has categories {list(pd.unique(vals[idx < 0]))[:10]} not seen in "
-                          f"fitting (the fitted categories are {cats})")
+        unseen = [plain(v) for v in pd.unique(vals[idx < 0])[:10]]
+        hint = (": the outcome is given as numbers (category codes?); give it as the fitted categories"
+                if all(isinstance(v, (int, float)) for v in unseen) and all(isinstance(c, str) for c in cats) else "")
+        raise DesignError(f"outcome {y.name!r} has categories {unseen} not seen in fitting (the fitted categories "
+                          f"are {[plain(c) for c in cats]}){hint}")
     aux.categories = cats
     aux.n_cat = len(cats)
     if aux.threshold_group is None:

@@ -413,3 +413,18 @@ def test_binomial_counts_in_session_and_loaded(tmp_path):
                                res.predict(sub, which="conditional", responses="newdata"), rtol=1e-10)
     with pytest.raises(gm.GlmmixError, match="say which is meant"):
         res.predict(sub, which="conditional")
+
+
+def test_ordinal_outcome_of_new_rows_given_as_codes_is_refused_plainly():
+    """An ordinal outcome fitted as text categories and given to predict() as their codes: the
+    refusal listed numpy reprs ("[np.int8(0), np.int8(2)]"); it now lists plain values and says
+    the outcome came as numbers."""
+    rng = np.random.default_rng(2)
+    cats = pd.CategoricalDtype(["no", "perhaps", "yes"], ordered=True)
+    df = pd.DataFrame({"id": np.repeat(np.arange(60), 4), "item": np.tile(list("abcd"), 60)})
+    df["resp"] = pd.Categorical.from_codes(rng.integers(0, 3, len(df)), dtype=cats)
+    res = _quiet(gm.fit, "resp ~ item + (1 | id)", df, family="ordinal")
+    new = df[df.id == 0].assign(resp=lambda d: d.resp.cat.codes)
+    with pytest.raises(DesignError, match=r"categories \[\d, \d.*\] not seen in fitting \(the fitted categories "
+                                          r"are \['no', 'perhaps', 'yes'\]\): the outcome is given as numbers"):
+        res.predict(new, which="conditional", responses="newdata")
