@@ -151,9 +151,9 @@ def _class_prop(lik, theta):
     Computed on distinct unit patterns, weighted by how often each occurs."""
     d = lik.design
     if d.multi:  # joint states: the averaged joint distribution (structural.py)
-        from .structural import joint_prior
+        from .structural import joint_prior, unit_mean
 
-        return joint_prior(lik, theta).mean(axis=0)
+        return unit_mean(lik, joint_prior(lik, theta))
     P = lik.layout.unpack(lik.layout.expand(theta))
     rs = lik.pat
     lin = (rs.Zv @ P["gamma"])[:, :, None]  # (V, K-1, 1)

@@ -6,6 +6,8 @@ Formulas (documented in docs/DESIGN.md, "Derived quantities"):
 * Joint state probabilities of a unit, P(s | z_u) = prod_t P(c_t | parents, z_u, u),
   integrated over random class logits with the standard-normal rule, averaged over units
   (within variables) and weighted by P(b | z_g) of the unit's cluster (between variables).
+  Averages over units and clusters count each with its weight (frequency or sampling
+  weights: ``weights.unit_weights``), as the log-likelihood does.
 * Class proportions of every variable: marginals of the averaged joint distribution
   (between variables: averaged over clusters).
 * Transition probabilities P(C_t = k | C_p = j) = P(c_t = k, c_p = j) / P(c_p = j) for each
@@ -28,9 +30,29 @@ from __future__ import annotations
 import numpy as np
 
 from .likelihood import MixtureLikelihood
+from .weights import unit_weights
 
 #: variance of the standard logistic distribution: the latent-response variance of a class logit
 LOGISTIC_VARIANCE = np.pi ** 2 / 3
+
+
+def unit_mean(lik: MixtureLikelihood, a: np.ndarray) -> np.ndarray:
+    """The mean of per-unit rows ``a`` (n_units, ...) over the units, each counted with its
+    weight as the likelihood counts it (frequency weights: its copies; sampling weights: the
+    population it stands for); a plain mean without weights."""
+    w = unit_weights(lik.design)
+    if w is None:
+        return a.mean(axis=0)
+    return np.tensordot(w / w.sum(), a, axes=1)
+
+
+def _cluster_mean(lik: MixtureLikelihood, a: np.ndarray) -> np.ndarray:
+    """The mean of per-cluster rows ``a`` over the clusters, with the clusters' weights."""
+    w = lik.design.cluster_weight
+    if w is None:
+        return a.mean(axis=0)
+    w = np.asarray(w, dtype=float)
+    return np.tensordot(w / w.sum(), a, axes=1)
 
 
 def _re_lin(lik: MixtureLikelihood, P, t):
@@ -81,9 +103,9 @@ def marginals(lik, theta, p=None) -> tuple[list, np.ndarray]:
             pb = np.exp(cs.logprior("between", P["gamma"].ravel(), {j: cs.vars[j].Z for j in cs.betw}))
             full = np.zeros((pb.shape[0], cs.S))
             full[:, cs.bstates] = pb
-            pm = full.mean(axis=0)
+            pm = _cluster_mean(lik, full)
         else:
-            pm = p.mean(axis=0)
+            pm = unit_mean(lik, p)
         for c in range(v.K):
             names.append(f"P({v.name}#{c + 1})")
             vals.append(pm[cs.digits[:, k] == c].sum())
@@ -93,7 +115,7 @@ def marginals(lik, theta, p=None) -> tuple[list, np.ndarray]:
 def transitions(lik, theta, p=None) -> tuple[list, np.ndarray]:
     """P(C_t = k | C_p = j) for every parent p of every variable t (names ``P(c2#1|c1#2)``)."""
     cs = lik.cs
-    pm = (joint_prior(lik, theta) if p is None else p).mean(axis=0)
+    pm = unit_mean(lik, joint_prior(lik, theta) if p is None else p)
     names, vals = [], []
     for t, v in enumerate(cs.vars):
         for p in v.parents:
@@ -111,7 +133,9 @@ def r_squared(lik, theta) -> tuple[list, np.ndarray]:
     cs = lik.cs
     # joint distribution of the states per unit and node, to weigh the parents' states
     pj, w, gam, re_lin = _joint_by_node(lik, theta)
-    wt = pj * w[None, None, :] / pj.shape[0]  # weights over (unit, state, node), sum 1
+    uw = unit_weights(lik.design)
+    uw = np.full(pj.shape[0], 1.0 / pj.shape[0]) if uw is None else uw / uw.sum()
+    wt = pj * w[None, None, :] * uw[:, None, None]  # weights over (unit, state, node), sum 1
     names, vals = [], []
     for k in cs.within:
         v = cs.vars[k]

@@ -225,3 +225,43 @@ def test_pattern_table_against_mplus_and_lem():
     for got, want in ((hom.llf, h["loglik"]), (hom.aic, h["AIC"]), (hom.bic, h["BIC"])):
         assert got == pytest.approx(want, abs=6e-5)
     assert hom.class_proportions.iloc[0] > 0.5
+
+
+def test_lta_with_covariates_derived_quantities_count_the_copies():
+    """An LTA with a covariate in both class logits, fitted to the distinct (x, responses)
+    patterns with their counts: the log-likelihood was the expanded data's, but the class
+    proportions, transition probabilities and R^2 averaged over the patterns, not the units
+    (P(c1#1) 0.529 against the expanded data's 0.540, P(c2#1|c1#2) 0.250 against 0.253). The
+    reference is the fit of the 600 simulated units themselves (simulation with known truth:
+    P(c1#1 | x) = logistic(-1 + 2.5 x), P(c2#1 | c1, x) = logistic(-1.5 + 2 [c1 = 1] + x)).
+    Sampling weights equal to the counts give the same point estimates (a population average)."""
+    rng = np.random.default_rng(3)
+    n, J = 600, 4
+    base = pd.DataFrame([(i, t, f"u{j}") for i in range(n) for t in (1, 2) for j in range(J)],
+                        columns=["id", "time", "item"])
+    base["x"] = rng.integers(0, 2, n)[base.id]
+    f = "y ~ 0 + item | c1(id) ~ 1 + x | c2(id) ~ 1 + c1 + x"
+    truth = {f"c1,c2#{k}:item[u{j}]": (2.0 if k == 1 else -2.0) for j in range(J) for k in (1, 2)}
+    truth.update({"logit:c1#1:Intercept": -1.0, "logit:c1#1:x": 2.5, "logit:c2#1:Intercept": -1.5,
+                  "logit:c2#1:c1#1": 2.0, "logit:c2#1:x": 1.0})
+    kw = dict(n_classes=2, family="bernoulli", measurement_invariance=True, measured_by="time")
+    df = gm.simulate(f, base, params=truth, seed=5, **kw)
+    wide = df.pivot_table(index=["id", "x"], columns=["time", "item"], values="y").reset_index()
+    cols = [f"t{t}_{i}" for t, i in wide.columns[2:]]
+    wide.columns = ["id", "x", *cols]
+    table = wide.groupby(["x", *cols]).size().reset_index(name="n").assign(pid=lambda d: np.arange(len(d)))
+    long = table.melt(id_vars=["pid", "x", "n"], value_vars=cols, var_name="ti", value_name="y")
+    long["time"], long["item"] = long.ti.str[1].astype(int), long.ti.str[3:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = gm.fit(f, df, seed=1, starts=(6, 2), **kw)
+        freq = gm.fit(f.replace("(id)", "(pid)"), long, freq_weights="n", seed=1, starts=(6, 2), **kw)
+        samp = gm.fit(f.replace("(id)", "(pid)"), long, weights="n", seed=1, starts=(6, 2), **kw)
+    assert len(table) < n and freq.llf == pytest.approx(full.llf, abs=1e-6)
+    a, b = full.derived(), freq.derived()
+    np.testing.assert_allclose(b["value"], a["value"], atol=1e-6)
+    np.testing.assert_allclose(b["se"], a["se"], rtol=1e-3)
+    np.testing.assert_allclose(freq.class_proportions, full.class_proportions, atol=1e-6)
+    pd.testing.assert_frame_equal(freq.transition_matrix("c2", "c1"), full.transition_matrix("c2", "c1"), atol=1e-6)
+    np.testing.assert_allclose(samp.derived()["value"], a["value"], atol=1e-5)
+    assert a.loc["P(c1#1)", "value"] == pytest.approx(0.540, abs=0.005)  # the simulated units' fit
