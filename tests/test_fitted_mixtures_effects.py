@@ -7,14 +7,16 @@ References, none of them glmmix's own rule:
   (4,001 points on [-10, 10]; 121 x 121 on [-8, 8] for two latent dimensions), for a
   two-level LCA with random class intercepts, classes within clusters with a random outcome
   intercept (with a class covariate; with between-level classes too), between-level classes
-  (binary and ordinal outcomes), a factor mixture (LSAT) and an FMA-GoM; units without
-  responses in fitted clusters (new students, new rows of a person) too;
+  (binary and ordinal outcomes), a factor mixture (LSAT), an FMA-GoM and a two-level LTA
+  (correlated random class intercepts, 121 x 121); units without responses in fitted
+  clusters (new students, new rows of a person) too;
 * the one-class model: a two-class model whose classes are equal (the one-class estimates
   in both) predicts what the one-class model does;
 * the score equations: with a canonical link (logit, log) and a fixed part that spans an
   intercept in every class, the fitted values' sum equals the outcomes' sum at the MLE (for
-  every item with item dummies), because the gradient of the class-specific item intercepts
-  is sum_r sum_(state, node) p(state, node | y_g) (y_r - mu_r) (Fisher's identity).
+  every item with item dummies; weighted by binomial trials or frequency weights), because
+  the gradient of the class-specific item intercepts is
+  sum_r sum_(state, node) p(state, node | y_g) (y_r - mu_r) (Fisher's identity).
 """
 
 import copy
@@ -417,3 +419,77 @@ def test_ordinal_category_probabilities_of_cluster_classes_match_brute_force():
     np.testing.assert_allclose(res.predict(which="conditional").to_numpy(), want @ np.arange(3), rtol=1e-6)
     with pytest.raises(gm.GlmmixError, match="ordinal"):
         res.fittedvalues
+
+
+def test_weighted_sums_at_the_mle():
+    """The score identity with weights: binomial proportions weighted by their trials (herd
+    classes with a herd intercept), and frequency-weighted response patterns (LSAT's 30
+    patterns, a factor mixture); unweighted sums differ."""
+    cb = gm.datasets.load("cbpp")
+    res = _quiet(gm.fit, "cbind(incidence, size - incidence) ~ period + (1|herd) | class(herd) ~ 1", cb,
+                 n_classes=2, family="binomial", seed=1, se="none", starts=(4, 2))
+    fv = res.fittedvalues.to_numpy()
+    assert (fv * cb["size"]).sum() == pytest.approx(cb["incidence"].sum(), abs=1e-4)
+    assert abs(fv.sum() - (cb["incidence"] / cb["size"]).sum()) > 0.05
+    pats = gm.datasets.load("lsat").value_counts().reset_index(name="n")
+    pats["pid"] = np.arange(len(pats))
+    long = gm.wide_to_long(pats, items=[f"I{j}" for j in range(1, 6)], id="pid")
+    res = _quiet(gm.fit, "y ~ 0 + item + rr(0 + item | pid, 1) | class(pid) ~ 1", long, n_classes=2,
+                 family="bernoulli", seed=1, se="none", starts=(4, 2), freq_weights="n")
+    gap = ((long["y"] - res.fittedvalues) * long["n"]).groupby(long["item"]).sum()
+    np.testing.assert_allclose(gap.to_numpy(), 0.0, atol=1e-4)  # of 1,000 persons per item
+    assert abs((long["y"] - res.fittedvalues).sum()) > 1.0
+
+
+def test_two_level_lta_matches_brute_force():
+    """Two-level latent transition analysis (eq 15): C1 and C2 of a student, their logits with
+    correlated room intercepts (alpha_1, alpha_2), C2 regressed on C1, items measurement-
+    invariant. Brute force on a 121 x 121 grid of (z1, z2), alpha = L z; new students of
+    fitted rooms too. Data: glmmix's simulator at the toca_sim generator's values."""
+    from test_multiclass import TWO_LEVEL, _two_level_lta_truth
+
+    truth, items, _ = _two_level_lta_truth()
+    base = pd.DataFrame([(r, r * 8 + i, t, it) for r in range(12) for i in range(8) for t in (1, 2) for it in items],
+                        columns=["room", "id", "time", "item"])
+    kw = dict(n_classes=2, family="bernoulli", measured_by="time", measurement_invariance=True)
+    df = gm.simulate(TWO_LEVEL, base, params=truth, seed=3, **kw)
+    res = _quiet(gm.fit, TWO_LEVEL, df, starts=0, start_values={k: v for k, v in truth.items() if "item" in k},
+                 se="none", n_points=25, **kw)
+    p = res.params
+    s1, s2, rho = p["sd(room:c1#1)"], p["sd(room:c2#1)"], p["cor(room:c2#1,c1#1)"]
+    t = np.linspace(-8, 8, 121)
+    wt = np.full(t.size, t[1] - t[0]) * stats.norm.pdf(t)
+    wt[[0, -1]] /= 2
+    z1, z2 = np.meshgrid(t, t, indexing="ij")
+    w2 = (wt[:, None] * wt[None, :]).ravel()
+    a1, a2 = (s1 * z1).ravel(), (s2 * (rho * z1 + np.sqrt(1 - rho ** 2) * z2)).ravel()
+    p1 = special.expit(p["logit:c1#1:Intercept"] + a1)  # P(c1 = 1 | alpha)
+    p2 = [special.expit(p["logit:c2#1:Intercept"] + p["logit:c2#1:c1#1"] * (c1 == 0) + a2) for c1 in (0, 1)]
+    prior = np.stack([np.stack([p1 * p2[0], p1 * (1 - p2[0])]), np.stack([(1 - p1) * p2[1], (1 - p1) * (1 - p2[1])])])
+    beta = np.array([[p[f"c1,c2#{k}:item[{i}]"] for i in df["item"]] for k in (1, 2)])  # (class, rows)
+    mu = special.expit(beta)
+    f = _bern(df["y"].to_numpy()[None], beta)  # (class, rows)
+    time = df["time"].to_numpy()
+    want, new = np.empty(len(df)), np.empty(len(df))
+    for _, rows in df.groupby("room").groups.items():
+        at = df.index.get_indexer(rows)
+        studs = pd.unique(df["id"].to_numpy()[at])
+        s_of = pd.Index(studs).get_indexer(df["id"].to_numpy()[at])
+        # each student's density given (c1, c2): (students, c1, c2)
+        L = np.ones((len(studs), 2, 2))
+        for j in range(len(studs)):
+            r1 = at[(s_of == j) & (time[at] == 1)]
+            r2 = at[(s_of == j) & (time[at] == 2)]
+            L[j] = np.prod(f[:, r1], axis=1)[:, None] * np.prod(f[:, r2], axis=1)[None, :]
+        joint = prior[None] * L[..., None]  # (students, c1, c2, nodes)
+        pz = w2 * np.prod(joint.sum(axis=(1, 2)), axis=0)
+        pz /= pz.sum()
+        post = joint / joint.sum(axis=(1, 2), keepdims=True)
+        # a row at time 1 has the mean of c1's class, at time 2 of c2's
+        m = np.where(time[at][None, None, :] == 1, mu[:, at][:, None, :], mu[:, at][None, :, :])  # (c1, c2, rows)
+        want[at] = np.einsum("n,rabn,abr->r", pz, post[s_of], m)
+        new[at] = np.einsum("n,abn,abr->r", pz, prior, m)
+    np.testing.assert_allclose(res.fittedvalues.to_numpy(), want, rtol=1e-7)  # 15 points: within 5.5e-6
+    rows = df[df["room"].isin([2, 5])]
+    got = res.predict(rows.drop(columns="y").assign(id=rows["id"] + 10_000), which="conditional")
+    np.testing.assert_allclose(got.to_numpy(), pd.Series(new, df.index).loc[rows.index].to_numpy(), rtol=1e-7)
