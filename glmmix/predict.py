@@ -664,7 +664,7 @@ def new_likelihood(res, newdata, with_outcome):
 
     Rows are labelled by their positions in ``newdata``. Without outcomes (expected values),
     the outcome is set to a placeholder and missing unit or cluster columns make every row
-    its own unit."""
+    its own unit (a missing cluster column beside a unit column: every unit its own cluster)."""
     from .design import build_design, grouping_parts, outcome_columns
     from .likelihood import MixtureLikelihood
 
@@ -681,10 +681,16 @@ def new_likelihood(res, newdata, with_outcome):
             df[c] = 1.0 if c in fails else fill
         if d.trials_arg is not None and d.trials_arg not in df.columns:
             df[d.trials_arg] = 1  # expected values are proportions: the numbers of trials do not enter
+        given = {}
         for c in (d.unit_name, d.cluster_name):
-            parts = grouping_parts(c, df.columns) if c is not None else None
-            if c is not None and c not in df.columns and not (parts and all(p in df.columns for p in parts)):
-                df[c] = np.arange(len(df))
+            parts = (grouping_parts(c, df.columns) or [c]) if c is not None else None
+            given[c] = c is not None and all(p in df.columns for p in parts)
+            if c is not None and not given[c]:
+                if c == d.cluster_name and given.get(d.unit_name):  # units given: each its own cluster
+                    uparts = grouping_parts(d.unit_name, df.columns) or [d.unit_name]
+                    df[c] = df.groupby(uparts, sort=False, dropna=False).ngroup().to_numpy()
+                else:
+                    df[c] = np.arange(len(df))
     else:
         missing = [c for c in cols if c not in df.columns]
         if missing:

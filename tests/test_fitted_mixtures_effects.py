@@ -101,6 +101,15 @@ def test_two_level_lca_matches_brute_force(rooms):
     rows = rooms[rooms["room"].isin([2, 9])]
     got = res.predict(rows.drop(columns="y").assign(student=rows["student"] + 10_000), which="conditional")
     np.testing.assert_allclose(got.to_numpy(), pd.Series(new, rooms.index).loc[rows.index].to_numpy(), rtol=1e-7)
+    # fitted students' rows without responses: from the rooms' posteriors (room column given)
+    # or from the students' posteriors (no room column), alike
+    fitted_rows = rows.drop(columns="y")
+    np.testing.assert_allclose(res.predict(fitted_rows, which="conditional").to_numpy(),
+                               pd.Series(want, rooms.index).loc[rows.index].to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(res.predict(fitted_rows.drop(columns="room"), which="conditional").to_numpy(),
+                               pd.Series(want, rooms.index).loc[rows.index].to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(res.predict(fitted_rows.drop(columns="room")).to_numpy(),  # marginal
+                               res.predict(fitted_rows).to_numpy(), rtol=1e-12)
 
 
 def _inside_effect_reference(df, p, sd, ci=None):
