@@ -301,6 +301,36 @@ class Family:
         """
         return None
 
+    def curvature_extra(self, y, eta, extra, aux, step: float = 1e-5):
+        """Derivatives of the observed information ``w`` and of ``d logf / d eta`` with respect to
+        the extra parameters each row involves: (dw, dd), each (rows, states, m), in the
+        order of :attr:`FamilyEval.extra_cols`. The Laplace approximation's exact gradient
+        needs them when the curvature moves with the extra parameters (the mode moves with
+        ``d``, the log-determinant with ``w``). By default central differences in each extra
+        parameter at fixed eta (2 evaluations per parameter, vectorised over rows); families
+        override it analytically."""
+        fe = self.evaluate(y, eta, extra, aux)
+        cols = fe.extra_cols
+        n, S = eta.shape
+        m = cols.shape[1]
+        dw, dd = np.zeros((n, S, m)), np.zeros((n, S, m))
+        for e in range(extra.shape[1]):  # the family's parameters, not rows
+            at = cols == e
+            if not at.any():
+                continue
+            out = []
+            for sign in (1.0, -1.0):
+                ex = extra.copy()
+                ex[:, e] += sign * step
+                w = self.eta_curvature(y, eta, aux, ex)[0]
+                out.append((w, self.evaluate(y, eta, ex, aux).d_eta))
+            gw = (out[0][0] - out[1][0]) / (2 * step)
+            gd = (out[0][1] - out[1][1]) / (2 * step)
+            r, j = np.nonzero(at)
+            dw[r, :, j] = gw[r]
+            dd[r, :, j] = gd[r]
+        return dw, dd
+
     def mean(self, eta, extra, aux):
         """E[y | eta] for every state, shape of eta."""
         raise NotImplementedError
@@ -677,6 +707,21 @@ class Gaussian(Family):
             (z2 - 1.0)[:, :, None],
             cols,
         )
+
+    def eta_curvature(self, y, eta, aux, extra=None):
+        """w = 1 / sigma^2 (the same observed and expected), constant in eta."""
+        if extra is None:
+            return None
+        ls, _ = self._log_sd(extra, aux, y.shape[0])
+        w = np.broadcast_to(np.exp(-2 * ls), eta.shape)
+        return w, np.zeros(eta.shape)
+
+    def curvature_extra(self, y, eta, extra, aux, step: float = 1e-5):
+        """In log sigma: d w = -2 w, d (d logf / d eta) = -2 (y - eta) / sigma^2; one SD per row."""
+        ls, _ = self._log_sd(extra, aux, y.shape[0])
+        w = np.exp(-2 * ls)
+        dd = -2.0 * (y[:, None] - eta) * w
+        return np.broadcast_to(-2.0 * w, eta.shape)[:, :, None], dd[:, :, None]
 
     def mean(self, eta, extra, aux):
         return eta

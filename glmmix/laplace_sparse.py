@@ -323,7 +323,7 @@ class CrossedLaplace(MixtureLikelihood):
         st = self.struct
         y, aux = self.design.y, self.design.aux
         eta = (eta0 + (a * u[st.cols]).sum(1))[:, None]
-        w, dw = (v[:, 0] for v in self.family.eta_curvature(y, eta, aux))  # H's weights (observed)
+        w, dw = (v[:, 0] for v in self.family.eta_curvature(y, eta, aux, P["extra"]))  # H's weights (observed)
         d = fe.d_eta[:, 0]
         Mrow = fac.row_blocks()
         Ma = np.einsum("nab,nb->na", Mrow, a)
@@ -333,7 +333,11 @@ class CrossedLaplace(MixtureLikelihood):
         beta = d[:, None] * c + 2.0 * w[:, None] * Ma
         Mr = np.zeros((st.n, self.D))
         Mr[:, st.order] = alpha[:, None] * u[st.cols] + beta
-        return self._laplace_assemble(self.design.X, [b.Z for b in self.design.re_out], alpha, Mr)
+        g = self._laplace_assemble(self.design.X, [b.Z for b in self.design.re_out], alpha, Mr)
+        ge = self._laplace_extra(y, eta, P["extra"], aux, fe, s, (a * c).sum(1))
+        if ge is not None:
+            g[self.layout.blocks["extra"].slice] = ge
+        return g
 
     @one_blas_thread
     def level_posteriors(self, theta) -> list:

@@ -1821,9 +1821,31 @@ class MixtureLikelihood:
     @property
     def laplace_exact(self) -> bool:
         """Whether the Laplace approximation's gradient is exact (else central differences):
-        the family gives the curvature's derivative and has no extra parameters."""
-        return (self.laplace and self.layout.blocks["extra"].size == 0
-                and type(self.family).eta_curvature is not Family.eta_curvature)
+        the family gives the curvature's derivative in eta (its derivatives in the extra
+        parameters, ``Family.curvature_extra``, are analytic or differences at fixed eta)."""
+        return self.laplace and type(self.family).eta_curvature is not Family.eta_curvature
+
+    def _laplace_extra(self, y, eta, extra, aux, fe, s, ac, rw=None, Gc=None):
+        """The extra parameters' part of d log det H: each row adds dw_i s_i (the curvature
+        moves) + (a_i' c) dd_i (the mode moves, du = H^-1 sum_i a_i dd_i), dw and dd the
+        derivatives of w_i and of d logf / d eta in the parameter; summed into the state's
+        extra entries (n_full layout), per cluster with ``Gc``."""
+        L = self.layout
+        eb = L.blocks["extra"]
+        if eb.size == 0:
+            return None
+        dw, dd = self.family.curvature_extra(y, eta, extra, aux)
+        vals = dw[:, 0, :] * s[:, None] + dd[:, 0, :] * ac[:, None]
+        if rw is not None:
+            vals = vals * rw[:, None]
+        E = eb.shape[1]
+        cols = fe.extra_cols
+        if Gc is None:
+            return np.bincount(cols.ravel(), weights=vals.ravel(), minlength=E)
+        dense = np.zeros((vals.shape[0], E))
+        for j in range(cols.shape[1]):  # the row's few extra parameters
+            np.add.at(dense, (np.arange(vals.shape[0]), cols[:, j]), vals[:, j])
+        return np.asarray(Gc @ dense)
 
     def _laplace_gradient(self, es: EStep, theta, per_cluster: bool = False) -> np.ndarray:
         """Exact gradient of the log-determinant term 2 x (Laplace log-likelihood - the rest)
@@ -1844,7 +1866,7 @@ class MixtureLikelihood:
         cl = rs.cluster
         eta = (eta0 + (A * u[cl]).sum(1))[:, None]
         fe = self.family.evaluate(rs.y, eta, P["extra"], rs.aux)
-        w, dw = (v[:, 0] for v in self.family.eta_curvature(rs.y, eta, rs.aux))
+        w, dw = (v[:, 0] for v in self.family.eta_curvature(rs.y, eta, rs.aux, P["extra"]))
         d = fe.d_eta[:, 0]
         M = np.linalg.inv(self._cluster_info(Gr, w, A))
         MA = np.einsum("nij,nj->ni", M[cl], A)
@@ -1857,7 +1879,11 @@ class MixtureLikelihood:
         beta = rw[:, None] * (d[:, None] * c[cl] + 2.0 * w[:, None] * MA)
         Mrow = alpha[:, None] * u[cl] + beta
         Gc = sp.csr_matrix((np.ones(cl.size), (cl, np.arange(cl.size))), shape=Gr.shape) if per_cluster else None
-        return self._laplace_assemble(rs.X, rs.Zs, alpha, Mrow, Gc)
+        g = self._laplace_assemble(rs.X, rs.Zs, alpha, Mrow, Gc)
+        ge = self._laplace_extra(rs.y, eta, P["extra"], rs.aux, fe, s, (A * c[cl]).sum(1), rw, Gc)
+        if ge is not None:
+            g[..., self.layout.blocks["extra"].slice] = ge
+        return g
 
     def _laplace_assemble(self, X, Zs, alpha, Mrow, Gc=None) -> np.ndarray:
         """Full-parameter vector of a sum over rows of alpha_i d eta_i|u + Mrow_i' d(L' z_i):
