@@ -296,8 +296,8 @@ class Family:
         ``w_eta``, for the probit link and ordinal outcomes it does not), and its exact
         gradient needs the derivative (the mode moves with the parameters, the curvature with
         the mode). None where a family does not provide them: the curvature is then the
-        working weights. With extra parameters the curvature moves with those too, and the
-        Laplace gradient is taken by differences.
+        working weights. With extra parameters the curvature moves with those too
+        (:meth:`curvature_extra`).
         """
         return None
 
