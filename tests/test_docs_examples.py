@@ -1,7 +1,7 @@
 """The code in README.md and the documentation runs as written, and the log-likelihoods its
 comments quote (``res.llf  # -293.7050 (poLCA ...)``) are what it gives, to the digits shown.
 Blocks with placeholders (``...``) are left out. The gallery's twelve models are in the slow
-run; README, the index and getting started in the default run."""
+run; README, the index, getting started and predictions in the default run."""
 
 import re
 import warnings
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["README.md", "docs/index.md", "docs/getting-started.md", "docs/gallery.md"]
+PAGES = ["README.md", "docs/index.md", "docs/getting-started.md", "docs/prediction.md", "docs/gallery.md"]
 #: a line that states what an expression evaluates to: `expr  # -293.7050 ...`
 STATED = re.compile(r"^(?P<expr>[\w.\[\]\"']+)\s+#\s*(?P<value>-?\d+\.\d+)")
 
