@@ -265,6 +265,13 @@ class MixtureResults(WaldInference):
         return self._state.get("form") == "inside"
 
     @property
+    def unit_clusters(self) -> np.ndarray | None:
+        """The cluster of every fitted unit (the rows of ``posterior``) when classes are within
+        clusters (units nested in the clusters of a two-level model); None otherwise."""
+        uc = self._entry("unit_cluster")
+        return None if uc is None else np.asarray(uc)
+
+    @property
     def class_name(self) -> str:
         """The class variable's name (the first one with several)."""
         return self._state["class_name"]

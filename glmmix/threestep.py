@@ -29,7 +29,11 @@ classes X to further variables while the measurement part stays fixed:
 Both ignore the sampling error of step 1, as those programs do by default. A model fitted
 with weights passes them on: every unit's contributions to D and to step 3 are weighted;
 sampling weights give pseudo-ML estimates with sandwich SEs (the ML step 3 too), frequency
-weights the estimates and SEs of the data with every unit repeated. The formula is
+weights the estimates and SEs of the data with every unit repeated. Units nested in the
+clusters of a two-level model (classes within clusters: a two-level LCA, classes with a
+cluster's random effects) are not independent: the SEs are cluster-robust, the meat of the
+sandwich summing each cluster's estimating functions (Mplus's TYPE = COMPLEX), for the ML
+step too. The formula is
 ``"z ~ 1"`` (class-specific means of a distal outcome z), ``"z ~ 1 + x"`` (class-specific
 regressions), or ``"~ x1 + x2"`` (covariates predicting class membership). With several
 class variables, ``class_variable`` names the one whose marginal posterior is used. Variables are read per unit: ``data`` has the unit column of the
@@ -152,6 +156,9 @@ class ThreeStepResults(WaldInference):
         self.weighting = None
         #: the class labels (rows and columns of the classification table)
         self.class_labels = None
+        #: units nested in clusters of a two-level model: (cluster column, number of clusters),
+        #: the SEs being cluster-robust; None otherwise
+        self.clusters = None
         self.llf = llf
 
     def cov_params(self) -> pd.DataFrame:
@@ -176,6 +183,8 @@ class ThreeStepResults(WaldInference):
             w = self.weighting
             lines.append(f"Frequency weights: {w['freq_weights']} (sum {w['n_weighted']:.0f})" if "freq_weights" in w
                          else "Sampling weights: " + ", ".join(f"{w[k]}" for k in ("weights", "cluster_weights") if k in w))
+        if self.clusters:
+            lines.append(f"Standard errors: cluster-robust, {self.clusters[1]} clusters of {self.clusters[0]!r}")
         if self.llf is not None:
             lines.append(f"Step-3 log-likelihood: {self.llf:.4f}")
         lines += [tab.to_string(float_format=lambda v: f"{v:.4f}"),
@@ -198,11 +207,20 @@ def _bch_weights(W, D):
                              "enough for BCH weights") from None
 
 
-def _sandwich(bread, psi, copies=None):
+def _sandwich(bread, psi, copies=None, groups=None):
     """A^-1 (sum_i psi_i psi_i') A^-1 for the stacked estimating equations (``psi`` weighted
     by the units' weights); with frequency weights (``copies``) every copy of a unit counts
-    once: sum_i psi_i psi_i' / f_i."""
+    once: sum_i psi_i psi_i' / f_i. ``groups`` (codes 0..G-1 of the units' clusters): the
+    cluster-robust meat sum_g psi_g psi_g' of the clusters' sums, for units nested in the
+    clusters of a two-level model (with frequency weights, the copies of a cluster)."""
     Ainv = np.linalg.inv(bread)
+    if groups is not None:
+        G = int(groups.max()) + 1 if groups.size else 0
+        psi = np.stack([np.bincount(groups, psi[:, j], G) for j in range(psi.shape[1])], axis=1)
+        if copies is not None:
+            first = np.full(G, -1)
+            first[groups[::-1]] = np.arange(groups.size)[::-1]
+            copies = copies[first]
     meat = psi.T @ psi if copies is None else (psi / copies[:, None]).T @ psi
     return Ainv @ meat @ Ainv
 
@@ -239,7 +257,7 @@ def _bch_glm(X, z, w, family, label):
     return beta, (X * (w * v)[:, None]).T @ X, X * (w * d)[:, None]
 
 
-def _bch(W, D, X, z, classes, xnames, family="gaussian", uw=None, copies=None):
+def _bch(W, D, X, z, classes, xnames, family="gaussian", uw=None, copies=None, groups=None):
     """BCH step 3 for a distal outcome: per class a weighted GLM (Gaussian: least squares with
     the class's residual variance), sandwich SEs of the stacked estimating equations. ``uw``:
     the units' weights (multiplying the BCH weights); ``copies``: the same when they are
@@ -277,7 +295,7 @@ def _bch(W, D, X, z, classes, xnames, family="gaussian", uw=None, copies=None):
     at = np.cumsum([0, *sizes])
     for s in range(K):
         A[at[s]:at[s + 1], at[s]:at[s + 1]] = bread[s]
-    V = _sandwich(A, np.concatenate(psi, axis=1), copies)
+    V = _sandwich(A, np.concatenate(psi, axis=1), copies, groups)
     est = np.array(est)
     if get_family(family).has_residual_sd:  # report sigma = sqrt(sigma^2) (delta method)
         J = np.eye(est.size)
@@ -289,7 +307,7 @@ def _bch(W, D, X, z, classes, xnames, family="gaussian", uw=None, copies=None):
     return pd.Series(est, index=names, name="coef"), V
 
 
-def _bch_covariates(W, D, X, classes, xnames, uw=None, copies=None):
+def _bch_covariates(W, D, X, classes, xnames, uw=None, copies=None, groups=None):
     """BCH step 3 for covariates of class membership (Vermunt 2010; Bakk & Vermunt 2016):
     every unit enters every class s with weight w_is in a multinomial logistic regression,
     maximising sum_i sum_s w_is log P(X = s | x_i). As the weights of a unit sum to 1, the
@@ -315,7 +333,7 @@ def _bch_covariates(W, D, X, classes, xnames, uw=None, copies=None):
         if np.abs(step).max() < 1e-10:
             break
     labels = [f"logit:{classes[k]}:{v}" for v in xnames for k in range(K - 1)]
-    return pd.Series(theta, index=labels, name="coef"), _sandwich(H, score, copies)
+    return pd.Series(theta, index=labels, name="coef"), _sandwich(H, score, copies, groups)
 
 
 def _ml_parts(theta, W, logD, X, z, K, mode, Xc):
@@ -351,9 +369,10 @@ def _ml_parts(theta, W, logD, X, z, K, mode, Xc):
     return ll, score
 
 
-def _ml(W, D, X, z, classes, xnames, mode, post, uw=None, frequency=False):
+def _ml(W, D, X, z, classes, xnames, mode, post, uw=None, frequency=False, groups=None):
     """ML step 3; ``uw``: the units' weights (pseudo-ML with sandwich SEs for sampling
-    weights, the observed information of the weighted log-likelihood for frequency ones)."""
+    weights, the observed information of the weighted log-likelihood for frequency ones);
+    ``groups``: the units' clusters (two-level models), for the cluster-robust sandwich."""
     from .inference import numeric_hessian
 
     K = D.shape[0]
@@ -389,9 +408,9 @@ def _ml(W, D, X, z, classes, xnames, mode, post, uw=None, frequency=False):
         V = np.linalg.inv(-H)
     except np.linalg.LinAlgError:
         raise ThreeStepError("the step-3 information matrix is singular") from None
-    if uw is not None and not frequency:  # sampling weights: the sandwich
+    if (uw is not None and not frequency) or groups is not None:  # sampling weights, clusters: the sandwich
         S = u[:, None] * _ml_parts(theta, W, logD, X, z, K, mode, Xc)[1]
-        V = V @ (S.T @ S) @ V
+        V = _sandwich(-H, S, u if frequency else None, groups)
     if mode == "distal":
         p = X.shape[1]
         labels = [f"logit:{classes[s]}:Intercept" for s in range(K - 1)]
@@ -495,6 +514,8 @@ def three_step(res: MixtureResults, data: pd.DataFrame, formula: str, method: st
     z = z[ok] if z is not None else None
     uw = None if uw_all is None else uw_all[ok]
     copies = uw if frequency else None
+    clusters = _unit_clusters(res)
+    groups = None if clusters is None else pd.factorize(clusters[ok])[0]
     classes = list(post.columns)
     llf = None
     if lhs:
@@ -503,15 +524,26 @@ def three_step(res: MixtureResults, data: pd.DataFrame, formula: str, method: st
             raise ThreeStepError(f"the distal outcome {lhs!r} takes one value ({plain(z[0])!r}) in every unit with "
                                  "its variables observed: nothing to relate to the classes")
         if method == "bch":
-            params, V = _bch(W, D, X, z, classes, xnames, family, uw, copies)
+            params, V = _bch(W, D, X, z, classes, xnames, family, uw, copies, groups)
         else:
-            params, V, llf = _ml(W, D, X, z, classes, xnames, "distal", P, uw, frequency)
+            params, V, llf = _ml(W, D, X, z, classes, xnames, "distal", P, uw, frequency, groups)
     elif method == "bch":
-        params, V = _bch_covariates(W, D, X, classes, xnames, uw, copies)
+        params, V = _bch_covariates(W, D, X, classes, xnames, uw, copies, groups)
     else:
-        params, V, llf = _ml(W, D, X, None, classes, xnames, "covariates", P, uw, frequency)
+        params, V, llf = _ml(W, D, X, None, classes, xnames, "covariates", P, uw, frequency, groups)
     out = ThreeStepResults(params, 0.5 * (V + V.T), method, formula, D, int(ok.sum()), llf)
     out.class_labels = classes
     out.n_missing = int((~ok).sum())
     out.weighting = getattr(res, "weighting", None) or None
+    if groups is not None:
+        out.clusters = (res.cluster_name, int(groups.max()) + 1 if groups.size else 0)
     return out
+
+
+def _unit_clusters(res):
+    """The cluster of every fitted unit when units are nested in the clusters of a two-level
+    model (classes within clusters), else None: their step-3 contributions are not
+    independent within a cluster, so the SEs are cluster-robust."""
+    if not getattr(res, "classes_within_clusters", False):
+        return None
+    return res.unit_clusters

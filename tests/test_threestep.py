@@ -308,3 +308,67 @@ def test_bad_step3_variables_are_refused_by_name(distal):
             three_step(res, long.assign(z=1.5), "z ~ 1", method=method)
     with pytest.raises(ThreeStepError, match=r"not in data \(e.g. 0\); the fitted ids are int64, data\['id'\] holds"):
         three_step(res, long.assign(id=long.id.astype(str)), "z ~ 1")
+
+
+def _two_level(seed, G=30, m=15, J=6):
+    """Units in G clusters of m: a two-level LCA (class logit 0.2 + a_g, a_g ~ N(0, 0.8^2); item
+    probabilities 0.85 and 0.15) and a distal z = mu_c + b_g + e with mu = (0, 1),
+    b_g ~ N(0, 1) shared by a cluster's units and e ~ N(0, 0.5^2)."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(G), m)
+    n = G * m
+    c = (rng.uniform(size=n) >= 1 / (1 + np.exp(-(0.2 + rng.normal(0, 0.8, G)[g])))).astype(int)
+    Y = (rng.uniform(size=(n, J)) < np.where(c[:, None] == 0, 0.85, 0.15)).astype(int)
+    wide = pd.DataFrame(Y, columns=[f"u{j}" for j in range(J)]).assign(id=np.arange(n), g=g)
+    wide["z"] = np.array([0.0, 1.0])[c] + rng.normal(0, 1.0, G)[g] + rng.normal(0, 0.5, n)
+    long = wide.melt(id_vars=["id", "g", "z"], var_name="item", value_name="y")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit("y ~ 0 + item | class(id) ~ 1 + (1 | g)", long, n_classes=2, family="bernoulli", seed=1,
+                     starts=(3, 1), se="none")
+    one = int(res.profile()["class1"].mean() < res.profile()["class2"].mean())  # the simulation's class 1
+    return wide, res, res.posterior.columns[one], res.posterior.columns[1 - one]
+
+
+def test_units_nested_in_clusters_get_cluster_robust_ses():
+    """Units of a two-level model share their cluster's effects, so their step-3 contributions
+    are not independent: the SEs treated them as independent (0.108 for the distal difference
+    where replications vary by 0.151; 95% intervals covered 0.82 of 60 simulated data sets,
+    tests below). They are now cluster-robust: BCH's variance of a class mean is
+    sum_g (sum_{i in g} w_is (z_i - m_s))^2 / (sum_i w_is)^2, written out here from the BCH
+    weights w_is = (D^-1)[W_i, s]."""
+    wide, res, a, b = _two_level(7)
+    out = three_step(res, wide, "z ~ 1")
+    P = res.posterior.to_numpy()
+    W = P.argmax(axis=1)
+    D = (P.T @ np.eye(2)[W]) / P.sum(axis=0)[:, None]
+    w = np.linalg.inv(D)[W]
+    z = wide.set_index("id").loc[res.posterior.index, "z"].to_numpy()
+    g = wide.set_index("id").loc[res.posterior.index, "g"].to_numpy()
+    for s, label in enumerate(res.posterior.columns):
+        m = (w[:, s] * z).sum() / w[:, s].sum()
+        assert out.params[f"{label}:Intercept"] == pytest.approx(m, rel=1e-10)
+        by_cluster = pd.Series(w[:, s] * (z - m)).groupby(g).sum()
+        assert out.bse[f"{label}:Intercept"] == pytest.approx(np.sqrt((by_cluster ** 2).sum()) / w[:, s].sum(),
+                                                              rel=1e-8)
+    assert out.clusters == ("g", 30) and "Standard errors: cluster-robust, 30 clusters of 'g'" in out.summary()
+    ml = three_step(res, wide, "z ~ 1", method="ml")
+    # the ML step's cluster-robust SEs of the class means agree with BCH's (0.179 and 0.194 against
+    # 0.182 and 0.183 here)
+    assert ml.clusters == ("g", 30)
+    np.testing.assert_allclose(ml.bse[[f"{a}:Intercept", f"{b}:Intercept"]],
+                               out.bse[[f"{a}:Intercept", f"{b}:Intercept"]], rtol=0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["bch", "ml"])
+def test_cluster_robust_ses_cover_by_simulation(method):
+    """100 simulated two-level data sets (_two_level): the 95% interval of the distal difference
+    (true 1) covers at the nominal rate within binomial error (measured: BCH 0.95, ML 0.97 on 60
+    data sets, where the SEs treating units as independent covered 0.82 and 0.80)."""
+    cover = []
+    for rep in range(100):
+        wide, res, a, b = _two_level(1000 + rep)
+        t = three_step(res, wide, "z ~ 1", method=method).t_test(f"{b}:Intercept - {a}:Intercept = 1")
+        cover.append(float(np.squeeze(t.pvalue)) > 0.05)
+    assert abs(np.mean(cover) - 0.95) < 3 * np.sqrt(0.95 * 0.05 / 100), np.mean(cover)
