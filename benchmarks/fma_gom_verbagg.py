@@ -4,6 +4,7 @@
     python benchmarks/fma_gom_verbagg.py --reps 2      # old, new, old, new
     python benchmarks/fma_gom_verbagg.py --quick       # 20 persons, starts=(1, 1) (CI)
     python benchmarks/fma_gom_verbagg.py --new-only    # the current code alone
+    python benchmarks/fma_gom_verbagg.py --stages      # the current code: CPU and evaluations by stage
 
 ``gm.fma_gom(va, 2, link="probit", seed=1)``: the formula
 ``y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)`` on the 31 x 31 trapezoid rule,
@@ -13,6 +14,9 @@ starts and limits. ``old`` undoes the changes measured here and ``new`` is the c
 and alternating with ``--reps``, so their ratio is measured under the same load. Printed per
 fit: elapsed and CPU seconds, the CPU seconds of the simpler models' fits, of the standard
 errors, the log-likelihood and the largest relative difference of the standard errors.
+``--stages`` fits the current code once and prints, for each model fitted (the simpler models and
+the FMA-GoM itself), the CPU seconds of its stage one and of each completed start (EM and BFGS
+iterations, log-likelihood, whether it ended improper) and its evaluations by rule size.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: benchmarks/ importable
 import glmmix as gm  # noqa: E402
+import glmmix.estimation as estimation  # noqa: E402
 import glmmix.inference as inference  # noqa: E402
+import glmmix.likelihood as likelihood  # noqa: E402
 import glmmix.nesting as nesting  # noqa: E402
 from benchmarks.old_new import run_child, variant  # noqa: E402
 
@@ -68,6 +74,62 @@ def fit_once(data, name, starts):
             "llf": res.llf, "bse": np.asarray(res.bse, float)}
 
 
+def stages(data, seed=1, starts=None):
+    """One fit of the current code with CPU time and evaluations counted by model and stage."""
+    from collections import Counter, defaultdict
+
+    model = ["FMA-GoM"]
+    cpu, evals, lines = defaultdict(float), Counter(), []
+    saved = (nesting.fit_simpler, estimation.converge, estimation._stage1, likelihood.MixtureLikelihood.evaluate)
+
+    def fit_simpler(simple, *a, **k):
+        model.append(f"{simple.kind} ({simple.formula})")
+        try:
+            return saved[0](simple, *a, **k)
+        finally:
+            model.pop()
+
+    def converge(lik, theta, opts, stop=None):
+        c0 = time.process_time()
+        fr = saved[1](lik, theta, opts, stop)
+        d = time.process_time() - c0
+        cpu[(model[-1], "completions")] += d
+        lines.append(f"  {model[-1][:40]:40s} completion: EM {fr.em_iterations:3d}, BFGS {fr.qn_iterations:4d}, "
+                     f"log-lik {fr.ll:11.4f}{' improper' if estimation.improper(lik, fr.theta) else ''}, CPU {d:5.2f} s")
+        return fr
+
+    def stage1(*a, **k):
+        c0 = time.process_time()
+        try:
+            return saved[2](*a, **k)
+        finally:
+            cpu[(model[-1], "stage one")] += time.process_time() - c0
+
+    def evaluate(self, *a, **k):
+        evals[(model[-1], int(self.integ.nodes()[1].shape[-1]) if self.D else 1)] += 1
+        return saved[3](self, *a, **k)
+
+    nesting.fit_simpler, estimation.converge, estimation._stage1 = fit_simpler, converge, stage1
+    likelihood.MixtureLikelihood.evaluate = evaluate
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c0 = time.process_time()
+            kw = {} if starts is None else {"starts": starts}
+            res = gm.fma_gom(data, 2, link="probit", seed=seed, verbose=False, **kw)
+            total = time.process_time() - c0
+    finally:
+        nesting.fit_simpler, estimation.converge, estimation._stage1 = saved[:3]
+        likelihood.MixtureLikelihood.evaluate = saved[3]
+    print(f"seed {seed}: log-likelihood {res.llf:.4f}, CPU {total:.2f} s (load average {os.getloadavg()[0]:.1f})")
+    print("\n".join(lines))
+    for key in sorted(cpu):
+        print(f"  {key[0][:40]:40s} {key[1]:12s} CPU {cpu[key]:6.2f} s")
+    for key in sorted(evals):
+        print(f"  {key[0][:40]:40s} evaluations on {key[1]:4d} nodes: {evals[key]}")
+    return res
+
+
 def _child(name, argv):
     row = run_child(__file__, name, argv)
     row["bse"] = np.array(row["bse"], float)
@@ -79,6 +141,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--new-only", action="store_true")
+    ap.add_argument("--stages", action="store_true", help="the current code: CPU and evaluations by stage")
+    ap.add_argument("--seed", type=int, default=1, help="with --stages")
     ap.add_argument("--variant", choices=["old", "new"], help="one fit in this process, printed as JSON")
     args = ap.parse_args(argv)
     va = gm.datasets.load("verbagg_long")
@@ -86,6 +150,9 @@ def main(argv=None):
     if args.quick:
         va = va[va.id.isin(va.id.unique()[:20])]
         starts = (1, 1)
+    if args.stages:
+        stages(va, args.seed, starts)
+        return []
     if args.variant:
         r = fit_once(va, args.variant, starts)
         print(json.dumps(dict(r, bse=[float(x) for x in r["bse"]])))

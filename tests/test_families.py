@@ -228,6 +228,27 @@ def test_log_ndtr_table_against_scipy_and_its_derivatives():
     np.testing.assert_allclose(fd, families.log_ndtr(zc, derivs=True)[2], rtol=1e-6, atol=1e-12)
 
 
+def test_log_ndtr_table_is_its_polynomials_to_the_bit(rng):
+    """The table's blocked evaluation (one gather of an interval's coefficients per cell, Horner
+    in place) gives, to the last bit, the polynomial of the cell's interval written out cell by
+    cell: log Phi(z) = -exp(p_j(t)), j = floor((z - LO) S), t = (z - LO) S - j - 1/2; across
+    block boundaries (a size that is not a multiple of the block) and at the intervals' ends."""
+    T = families._LogNdtr()
+    edges = T.LO + np.arange(0, T.n, 97) / T.S
+    z = np.concatenate([rng.uniform(T.LO, T.HI, 3 * T.BLOCK + 11), edges, np.nextafter(edges, np.inf)])
+    w = (z - T.LO) * T.S
+    j = np.floor(w).astype(np.intp)
+    t = w - j - 0.5
+    p = T.coef[j, 0].copy()
+    for k in range(1, T.DEG + 1):
+        p = p * t + T.coef[j, k]
+    lp, lphi, ratio = T(z, derivs=True)
+    np.testing.assert_array_equal(lp, -np.exp(p))
+    np.testing.assert_array_equal(lphi, -0.5 * z * z - 0.5 * families.LOG_2PI)
+    np.testing.assert_array_equal(ratio, np.exp(lphi - lp))
+    np.testing.assert_array_equal(T(z), lp)
+
+
 def test_logit_binary_path_is_the_binomial_formula_to_the_bit(rng):
     """0/1 logit outcomes with one trial skip the binomial formula's factors 1 and terms 0 and
     work in place (``families._logit_binary``): the same numbers to the last bit, signed zeros,
