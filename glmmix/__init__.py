@@ -14,6 +14,7 @@ from .estimation import FitOptions  # noqa: E402
 from .exceptions import (  # noqa: E402
     BoundaryWarning,
     ConvergenceWarning,
+    DataWarning,
     DegenerateLikelihoodWarning,
     DesignError,
     EstimationError,
@@ -40,6 +41,6 @@ __all__ = [
     "fit", "MixtureModel", "wide_to_long", "datasets", "families", "plots", "FitOptions", "MixtureResults", "load_results",
     "parse_formula", "GlmmixError", "FormulaError", "DesignError", "IdentificationError", "EstimationError",
     "ConvergenceWarning", "BoundaryWarning", "DegenerateLikelihoodWarning", "LabelSwitchingWarning", "SingularInformationWarning",
-    "IntegrationAccuracyWarning",
+    "IntegrationAccuracyWarning", "DataWarning",
     "lca", "gom", "fma", "fma_gom", "three_pl", "irt_parameters", "item_curves", "compare", "plot_profiles", "lrtest", "enumerate_classes", "lmr_test", "blrt", "three_step", "simulate", "monte_carlo",
 ]

@@ -411,8 +411,15 @@ class MixtureModel:
         """
         opts = fit_options(starts, seed, n_jobs, options, se)
         keep_freed_memory()  # the evaluations' temporaries reuse freed memory (allocator.py)
+        sampling = bool(self.design.weighting) and not frequency_weighted(self.design)
         if se == "auto":  # sampling weights: pseudo-maximum likelihood, sandwich SEs
-            se = "robust" if self.design.weighting and not frequency_weighted(self.design) else "ml"
+            se = "robust" if sampling else "ml"
+        elif se == "ml" and sampling:
+            warnings.warn("se='ml' with sampling weights: the observed information of the weighted "
+                          "pseudo-likelihood treats the weights as counts of independent units, which they are "
+                          "not; its standard errors are not the design-based ones that se='robust' (the default "
+                          "with weights) gives. Counts of identical units go in freq_weights=", DataWarning,
+                          stacklevel=3)
         theta0 = self.starting_values(start_params, start_from, start_values)
         lik = self.likelihood
         d = self.design

@@ -284,3 +284,17 @@ def test_weighted_lca_matches_stepmix():
     np.testing.assert_allclose(got, ref["p_yes"], atol=1e-4)
     raw = gm.fit("y ~ 0 + item | class(id) ~ 1", wide, weight_scaling="unscaled", **kw)
     assert raw.llf == pytest.approx(ref["loglik_sample_scaled"] * wide["w"].sum() / len(wide), abs=1e-5)
+
+
+def test_observed_information_ses_with_sampling_weights_warn(apistrat):
+    """se='ml' with sampling weights gave observed-information SEs without a word: on apistrat
+    0.360 for ell where the design-based (sandwich) SE is 0.392 (svyglm's, without its
+    n / (n - 1): tests/reference/values/svyglm_apistrat.json)."""
+    ref = load_reference("svyglm_apistrat.json")["with_replacement"]["gaussian"]
+    n = load_reference("svyglm_apistrat.json")["n"]
+    with pytest.warns(gm.DataWarning, match="se='ml' with sampling weights.*se='robust'"):
+        ml = gm.fit("api00 ~ ell + meals + mobility", apistrat, weights="pw", se="ml")
+    robust = gm.fit("api00 ~ ell + meals + mobility", apistrat, weights="pw")
+    i = ref["names"].index("ell")
+    assert robust.bse["ell"] == pytest.approx(np.sqrt(np.asarray(ref["vcov"])[i, i] * (n - 1) / n), rel=1e-4)
+    assert ml.se_type == "ml" and abs(ml.bse["ell"] / robust.bse["ell"] - 1) > 0.05
