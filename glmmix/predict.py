@@ -611,6 +611,14 @@ def _states_of(src, theta, rows, match_units, unseen):
         unseen(cl)
     J, N, es = _posterior_nodes(src, theta)
     at = s.unit_ids.get_indexer(d.unit_ids) if match_units else np.full(d.n_units, -1)
+    moved = (at >= 0) & (s.cluster_of_unit[np.maximum(at, 0)] != cl[d.cluster_of_unit])
+    if moved.any():
+        u = np.flatnonzero(moved)[0]
+        raise DesignError(f"which='conditional': {int(moved.sum())} unit(s) of newdata sit in another cluster than "
+                          f"when fitted (e.g. {s.unit_name!r} {plain(d.unit_ids[u])!r} in {s.cluster_name!r} "
+                          f"{plain(d.cluster_ids[d.cluster_of_unit[u]])!r}, fitted in "
+                          f"{plain(s.cluster_ids[s.cluster_of_unit[at[u]]])!r}); give them new ids to predict them "
+                          "as new units of those clusters")
     new = np.flatnonzero(at < 0)
     if not new.size:
         return J, N, at, cl
@@ -683,8 +691,8 @@ def new_likelihood(res, newdata, with_outcome):
             df[d.trials_arg] = 1  # expected values are proportions: the numbers of trials do not enter
         given = {}
         for c in (d.unit_name, d.cluster_name):
-            parts = (grouping_parts(c, df.columns) or [c]) if c is not None else None
-            given[c] = c is not None and all(p in df.columns for p in parts)
+            parts = grouping_parts(c, df.columns) if c is not None else None
+            given[c] = c is not None and (c in df.columns or bool(parts and all(p in df.columns for p in parts)))
             if c is not None and not given[c]:
                 if c == d.cluster_name and given.get(d.unit_name):  # units given: each its own cluster
                     uparts = grouping_parts(d.unit_name, df.columns) or [d.unit_name]

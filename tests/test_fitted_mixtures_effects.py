@@ -155,6 +155,9 @@ def test_student_classes_with_a_room_intercept_match_brute_force(rooms):
     np.testing.assert_allclose(res.predict(mixed, which="conditional").to_numpy(),
                                np.r_[pd.Series(want, rooms.index).loc[sub.index[:5]],
                                      pd.Series(new, rooms.index).loc[sub.index]], rtol=1e-6)
+    with pytest.raises(gm.DesignError, match=r"1 unit\(s\) of newdata sit in another cluster.*'student' 300 in "
+                       "'room' 7, fitted in 3"):
+        res.predict(sub[sub["room"] == 7].drop(columns="y").assign(student=300), which="conditional")
     with pytest.raises(gm.DesignError, match="'room' in newdata were not fitted.*999"):
         res.predict(sub.drop(columns="y").assign(room=999), which="conditional")
 
