@@ -5,6 +5,7 @@
     glmmix summary results.json
     glmmix example lca        # worked examples on shipped data (``glmmix example list``)
     glmmix datasets           # shipped data sets
+    glmmix datasets carcinoma --out carcinoma.csv   # one of them as a CSV file
     glmmix --version
 
 Data are read from CSV (``.csv``, ``.tsv``, ``.txt``) and, where pandas can read them,
@@ -244,8 +245,27 @@ def _example(args) -> int:
 def _datasets(args) -> int:
     from . import datasets
 
-    for n in datasets.names():
-        print(f"  {n:15s} {datasets.describe(n)}")
+    if args.name is None:
+        if args.out:
+            raise CommandError("--out needs the name of a data set (glmmix datasets carcinoma --out carcinoma.csv)")
+        for n in datasets.names():
+            print(f"  {n:15s} {datasets.describe(n)}")
+        return 0
+    if args.name not in datasets.names():
+        raise CommandError(f"no data set named {args.name!r}; data sets are {', '.join(datasets.names())}")
+    df = datasets.load(args.name)
+    if not args.out:
+        print(f"{args.name}: {datasets.describe(args.name)}\n{df.shape[0]} rows x {df.shape[1]} columns\n")
+        print(df.head(10).to_string(index=False))
+        return 0
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        raise CommandError(f"cannot write {args.out!r}: use a .csv or .tsv file")
+    if not out.resolve().parent.is_dir():
+        raise CommandError(f"cannot write {args.out!r}: no folder {str(out.resolve().parent)!r}")
+    df.to_csv(out, sep="\t" if out.suffix.lower() == ".tsv" else ",", index=False)
+    print(f"{args.name} ({df.shape[0]} rows x {df.shape[1]} columns, as gm.datasets.load gives it) written to "
+          f"{args.out}")
     return 0
 
 
@@ -306,7 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("example", help="run a worked example on shipped data")
     ex.add_argument("name", help="example name, or 'list'")
     ex.set_defaults(run=_example)
-    d = sub.add_parser("datasets", help="list the shipped data sets")
+    d = sub.add_parser("datasets", help="list the shipped data sets, show one or write it to a file")
+    d.add_argument("name", nargs="?", help="a data set: show its first rows, or write it with --out")
+    d.add_argument("--out", "-o", help="write the data set (as gm.datasets.load gives it) to this CSV file")
     d.set_defaults(run=_datasets)
     return parser
 

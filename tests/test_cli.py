@@ -112,6 +112,9 @@ def test_parquet(files, capsys):
         (["fit", "{d}/wide.csv", "--wide", "--items", " , "], "--items names no column"),
         (["fit", "{d}/wide.csv", "--wide", "--out", "{d}/no/such/folder/r.json"], "no folder"),
         (["fit", "{d}/long.csv", "-f", "y ~ 1", "--measured-by", "tme"], "--measured-by names column 'tme'"),
+        (["datasets", "nope"], "no data set named 'nope'"),
+        (["datasets", "--out", "{d}/x.csv"], "--out needs the name of a data set"),
+        (["datasets", "lsat", "--out", "{d}/x.xlsx"], "use a .csv or .tsv file"),
         (["fit", "{d}/long.csv", "-f", "y ~ 1", "--measured-by", "item"],
          "--measured-by column 'item' holds text (A, B, C, D): give the values in the order"),
         (["fit", "{d}/long.csv", "-f", "y ~ 1", "--measured-by", "item=A,B"], "not listed: ['C', 'D', 'E', 'F', 'G']"),
@@ -206,3 +209,16 @@ def test_a_closed_pipe_ends_quietly():
     p.stdout.close()
     err = p.stderr.read().decode()
     assert p.wait(timeout=300) == 141 and err == ""
+
+
+def test_datasets_written_as_csv_fit_as_shipped(tmp_path, capsys):
+    """The README's shell example needs carcinoma.csv coded 0/1; `glmmix datasets carcinoma --out`
+    writes the data as gm.datasets.load gives them (the shipped file is poLCA's 1/2 coding), and
+    its 3-class LCA gives flexmix's -293.70498 (tests/reference/values/lca_carcinoma.json)."""
+    out = tmp_path / "carcinoma.csv"
+    assert main(["datasets", "carcinoma", "--out", str(out)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out), gm.datasets.load("carcinoma"), check_dtype=False)
+    assert main(["datasets", "carcinoma"]) == 0
+    assert "118 rows x 7 columns" in capsys.readouterr().out
+    assert main(["fit", str(out), "--wide", "--classes", "3", "--family", "bernoulli", "--seed", "1"]) == 0
+    assert "-293.7050" in capsys.readouterr().out
