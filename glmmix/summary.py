@@ -97,7 +97,9 @@ def _header(res) -> tuple[dict, dict]:
         it = res.integration
         kind = "adaptive " if it["adaptive"] and it["method"] != "laplace" else ""
         rule = _RULES.get(it["method"], it["method"])
-        left["Integration:"] = rule if it["method"] == "laplace" else f"{kind}{rule}, {it['n_nodes']} nodes"
+        exact = it["method"] == "laplace" and res.family == "gaussian"
+        left["Integration:"] = ("exact (normal)" if exact else rule if it["method"] == "laplace"
+                                else f"{kind}{rule}, {it['n_nodes']} nodes")
     if res.unit_freq is not None:
         w = res.weighting
         left["Frequency weights:"] = f"{w['freq_weights']} (sum {w['n_weighted']:.0f})"
