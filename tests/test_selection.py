@@ -302,3 +302,22 @@ def test_blrt_refuses_fit_kwargs_that_give_another_model(carcinoma):
         warnings.simplefilter("ignore")
         b = gm.blrt(small, big, long, n_boot=3, seed=1, starts=(4, 2), fit_kwargs={"fix": fix})
     assert b.n_failed == 0 and b.statistic == pytest.approx(2 * (big.llf - small.llf))
+
+
+def test_enumeration_table_matches_stepmix(carcinoma):
+    """Log-likelihood, parameters, AIC, BIC, CAIC and relative entropy of K = 1-4 on carcinoma
+    equal StepMix 3.0.0's (tests/reference/scripts/enumeration_stepmix.py, 50 starts each;
+    StepMix's SABIC uses log(n (n + 2) / 24) instead of Sclove's log((n + 2) / 24) and is not
+    compared here; Mplus's SABIC is checked on Dayton's table in test_freq_weights.py)."""
+    from conftest import load_reference
+
+    ref = load_reference("enumeration_stepmix.json")["K"]
+    tab = carcinoma[1].table
+    for k, r in ref.items():
+        row = tab.loc[int(k)]
+        assert row["log-likelihood"] == pytest.approx(r["loglik"], abs=1e-4)
+        assert row["parameters"] == r["n_parameters"]
+        for ours, theirs in (("AIC", "aic"), ("BIC", "bic"), ("CAIC", "caic")):
+            assert row[ours] == pytest.approx(r[theirs], abs=2e-4)
+        if r["relative_entropy"] is not None:
+            assert row["entropy"] == pytest.approx(r["relative_entropy"], abs=1e-4)
