@@ -1357,6 +1357,8 @@ def _measurement(formula, roles, measured_by, data, values=None, new_rows=False)
     elif isinstance(measured_by, str):
         col = data[measured_by]
         vals = values
+        if pd.api.types.is_datetime64_any_dtype(col.dtype) and all(isinstance(v, str) for v in vals):
+            vals = list(pd.to_datetime(vals))  # a results file keeps dates as ISO text
         unseen = sorted(set(pd.unique(col.dropna())) - set(vals))
         if unseen:
             raise DesignError(f"measured_by column {measured_by!r} has value(s) {[plain(v) for v in unseen[:10]]} not seen "

@@ -49,7 +49,18 @@ def measurement_text(res) -> str | None:
     if d is None or not isinstance(d.measured_by, str) or not d.meas_values or d.classes is None:
         return None
     within = [v.name for v in d.classes.vars if not v.between]
-    return f"{d.measured_by}: " + ", ".join(f"{plain(v)} -> {n}" for v, n in zip(d.meas_values, within))
+    return f"{d.measured_by}: " + ", ".join(f"{_value_text(v)} -> {n}" for v, n in zip(d.meas_values, within))
+
+
+def _value_text(v) -> str:
+    """A measured_by value as text: dates at midnight as dates (also as a results file keeps
+    them, ISO text)."""
+    if isinstance(v, str) and len(v) > 10 and v[4:5] == "-" and v[10:11] == "T" and not v[11:].strip("0:.T"):
+        return v[:10]
+    if isinstance(v, (pd.Timestamp, np.datetime64)):
+        t = pd.Timestamp(v)
+        return t.date().isoformat() if t == t.normalize() else str(t)
+    return str(plain(v))
 
 
 def _irt_table(res):

@@ -613,3 +613,21 @@ def test_measured_by_text_order_is_refused_and_categories_keep_their_order():
     assert tm.iloc[1 - a, a] == pytest.approx(0.119, abs=0.05)
     assert "Measured by:     time: pre -> c1, post -> c2" in str(cat.summary())
     assert "time: 1 -> c1, 2 -> c2" in str(num.summary())
+
+
+def test_measured_by_dates_survive_save_and_load(tmp_path):
+    """A measured_by column of dates: a results file keeps them as ISO text, and a loaded
+    result refused new rows' dates as unseen ("not seen in fitting"); the posterior of a new
+    unit is now the fitted result's, and the summary shows the dates as dates."""
+    df = gm.datasets.load("toca_sim").query("student <= 120")
+    df = df.assign(time=pd.to_datetime(df.time.map({1: "2020-09-01", 2: "2021-05-01"})))
+    f = "y ~ 0 + item | c1(student) ~ 1 | c2(student) ~ 1 + c1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit(f, df, n_classes=2, family="bernoulli", measured_by="time", seed=1, starts=(3, 1))
+    res.save(tmp_path / "dates.json")
+    back = gm.load_results(tmp_path / "dates.json")
+    new = df[df.student == 3].assign(student=999)
+    pd.testing.assert_frame_equal(back.predict(new, which="posterior"), res.predict(new, which="posterior"))
+    assert "time: 2020-09-01 -> c1, 2021-05-01 -> c2" in str(res.summary())
+    assert str(back.summary()) == str(res.summary())
