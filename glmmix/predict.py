@@ -702,9 +702,10 @@ def new_likelihood(res, newdata, with_outcome):
     else:
         missing = [c for c in cols if c not in df.columns]
         if missing:
-            raise DesignError(f"newdata lacks the outcome column(s) {missing}: posterior class probabilities "
-                              "are computed from the units' responses (wide data, one row per unit: reshape "
-                              "them with gm.wide_to_long first, as fit(items=...) did)")
+            what = ("posterior class probabilities are computed from the units' responses" if d.n_classes > 1 else
+                    "the scores of random effects and factors are computed from the clusters' responses")
+            raise DesignError(f"newdata lacks the outcome column(s) {missing}: {what} (wide data, one row per "
+                              "unit: reshape them with gm.wide_to_long first, as fit(items=...) did)")
     sizes = {v.name: v.K for v in d.classes.vars} if d.multi else None
     nd = build_design(d.formula, df, 2 if d.multi else d.n_classes, d.family,
                       thresholds_by=d.aux.threshold_by if d.family.thresholds else None,

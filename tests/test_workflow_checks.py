@@ -241,3 +241,14 @@ def _quiet_except(category, f, *a, **k):
         warnings.simplefilter("ignore")
         warnings.simplefilter("always", category)
         return f(*a, **k)
+
+
+def test_scores_of_new_clusters_without_outcome_say_what_is_missing():
+    """random_effects(newdata) of a GLMM without the outcome column said that "posterior class
+    probabilities are computed from the units' responses" (a model without classes)."""
+    cbpp = gm.datasets.load("cbpp")
+    res = gm.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+    new = cbpp[cbpp.herd == cbpp.herd.iloc[0]].drop(columns="incidence")
+    with pytest.raises(DesignError, match=r"lacks the outcome column\(s\) \['incidence'\]: the scores of random "
+                                          r"effects and factors are computed from the clusters' responses"):
+        res.random_effects(newdata=new)
