@@ -8,12 +8,13 @@ membership); ``theta`` keeps the optimizer's unconstrained vector.
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from .exceptions import GlmmixError
+from .exceptions import DataWarning, GlmmixError, plain
 from .hypothesis import SCALE_LABEL, WaldInference
 
 from typing import TYPE_CHECKING
@@ -441,7 +442,17 @@ class MixtureResults(WaldInference):
             lik = new_likelihood(self, newdata, with_outcome=True)
             if lik.integ.adaptive and lik.D:
                 lik.adapt(self.theta)  # the rule centred on the new clusters' posteriors
-            return random_effects(lik, self.theta, kind)
+            out = random_effects(lik, self.theta, kind)
+            gone = lik.design.n_clusters_dropped
+            if gone:
+                name = lik.design.cluster_name
+                given = pd.unique(newdata[name]) if name in newdata.columns else []
+                lost = [v for v in given if v not in set(out.index)]
+                warnings.warn(f"{gone} cluster(s) of newdata have no observed response"
+                              + (f" (e.g. {name} = {plain(lost[0])!r})" if lost else "")
+                              + ": they get no score (without responses a cluster's posterior is the prior)",
+                              DataWarning, stacklevel=2)
+            return out
         if self.model is None:
             raise GlmmixError("random_effects() of a loaded result needs newdata (the file has no data)")
         return random_effects(self.model.likelihood, self.theta, kind)

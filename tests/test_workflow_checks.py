@@ -252,3 +252,16 @@ def test_scores_of_new_clusters_without_outcome_say_what_is_missing():
     with pytest.raises(DesignError, match=r"lacks the outcome column\(s\) \['incidence'\]: the scores of random "
                                           r"effects and factors are computed from the clusters' responses"):
         res.random_effects(newdata=new)
+
+
+def test_new_clusters_without_responses_are_named_not_dropped_silently():
+    """random_effects(newdata) left out a cluster whose responses were all missing without a
+    word (two persons asked for, one scored); it now warns, naming the cluster."""
+    va = gm.datasets.load("verbagg_long")
+    res = gm.fit("y ~ 0 + item + (1 | id)", va[va.id <= 40], family="bernoulli")
+    new = va[va.id.isin([200, 201])].copy()
+    new.loc[new.id == 201, "y"] = np.nan
+    with pytest.warns(gm.DataWarning, match=r"1 cluster\(s\) of newdata have no observed response \(e.g. id = "
+                                            r"201\): they get no score"):
+        out = res.random_effects(newdata=new)
+    assert list(out.index) == [200]
