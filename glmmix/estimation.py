@@ -573,9 +573,13 @@ def _laplace_rescue(lik, theta, ll, opts: FitOptions):
     moves them many posterior SDs away from the nodes; measured: 0.25 per round, 7 below the
     maximum after 10 rounds). The Laplace likelihood re-centres its one node at the modes at
     every evaluation and has an exact gradient: its maximum, near the quadrature's, is taken
-    when it raises the adapted log-likelihood. One-class models with outcome effects only."""
+    when it raises the adapted log-likelihood. One-class models with outcome effects only,
+    without family parameters (a gaussian residual SD, ordinal thresholds: measured on a
+    factor model whose residual SD runs to 0, a Heywood case, the Laplace steps ended off
+    the boundary and unconverged)."""
     base = _base(lik)
-    if base.K != 1 or base.design.re_cls or base.design.form == "crossed":
+    if (base.K != 1 or base.design.re_cls or base.design.form == "crossed"
+            or base.layout.blocks["extra"].size):
         return theta, ll
     lap = _on_rule(lik, Integration.make("laplace", None, base.D, base.design.n_clusters))
     if not _base(lap).laplace_exact:
