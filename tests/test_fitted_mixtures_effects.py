@@ -7,7 +7,7 @@ References, none of them glmmix's own rule:
   (4,001 points on [-10, 10]; 121 x 121 on [-8, 8] for two latent dimensions), for a
   two-level LCA with random class intercepts, classes within clusters with a random outcome
   intercept (with a class covariate; with between-level classes too), between-level classes
-  (binary and ordinal outcomes), a factor mixture (LSAT), an FMA-GoM and a two-level LTA
+  (binary and ordinal outcomes), a factor mixture (LSAT), an FMA-GoM, the 3PL and a two-level LTA
   (correlated random class intercepts, 121 x 121); units without responses in fitted
   clusters (new students, new rows of a person) too;
 * the one-class model: a two-class model whose classes are equal (the one-class estimates
@@ -505,3 +505,39 @@ def test_two_level_lta_matches_brute_force():
     rows = df[df["room"].isin([2, 5])]
     got = res.predict(rows.drop(columns="y").assign(id=rows["id"] + 10_000), which="conditional")
     np.testing.assert_allclose(got.to_numpy(), pd.Series(new, df.index).loc[rows.index].to_numpy(), rtol=1e-7)
+
+
+def test_three_pl_matches_brute_force(lsat):
+    """The 3PL as a constrained FMA-GoM (eq 42-47): each response's class (guessing, P = expit(15);
+    or the 2PL curve) has an item-specific prior; the person's ability is integrated. Fitted
+    rows use the response's own class posterior, rows given without responses (from the
+    person's fitted ones) the item's prior."""
+    res = _quiet(gm.three_pl, lsat, seed=1)
+    p, fixed = res.params, res.fixed_params
+    u = np.linspace(-10, 10, 801)  # 5,000 rows x nodes: a coarser trapezoid rule (step 0.025)
+    wu = np.full(u.size, u[1] - u[0]) * stats.norm.pdf(u)
+    wu[[0, -1]] /= 2
+    ids = lsat["id"].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    its = lsat["item"].to_numpy()[order]
+    g = special.expit(np.array([p[f"logit:class1:item[{i}]"] for i in its]))  # P(guessing class | item)
+    mu1 = special.expit(np.array([fixed[f"class1:item[{i}]"] for i in its]))[:, None]
+    mu2 = special.expit(np.array([p[f"class2:item[{i}]"] for i in its])[:, None]
+                        + np.array([p[f"class2:loading(id:item[{i}])"] for i in its])[:, None] * u)
+    y = lsat["y"].to_numpy()[order][:, None]
+    f1, f2 = np.where(y == 1, mu1, 1 - mu1), np.where(y == 1, mu2, 1 - mu2)
+    mix = g[:, None] * f1 + (1 - g[:, None]) * f2  # (rows, nodes)
+    n = len(np.unique(ids))
+    lp = np.log(mix).reshape(n, 5, -1).sum(axis=1)
+    pu = wu * np.exp(lp - lp.max(axis=1, keepdims=True))
+    pu /= pu.sum(axis=1, keepdims=True)
+    pu = np.repeat(pu, 5, axis=0)  # each row its person's posterior of u
+    fit_r = (g[:, None] * f1 * mu1 + (1 - g[:, None]) * f2 * mu2) / mix
+    new_r = g[:, None] * mu1 + (1 - g[:, None]) * mu2
+    want, new = np.empty(len(lsat)), np.empty(len(lsat))
+    want[order] = (pu * fit_r).sum(axis=1)
+    new[order] = (pu * new_r).sum(axis=1)
+    np.testing.assert_allclose(res.fittedvalues.to_numpy(), want, rtol=1e-6)
+    rows = lsat[lsat["id"].isin([7, 420])]
+    np.testing.assert_allclose(res.predict(rows.drop(columns="y"), which="conditional").to_numpy(),
+                               pd.Series(new, lsat.index).loc[rows.index].to_numpy(), rtol=1e-6)
