@@ -282,18 +282,22 @@ class LRTest:
     """
 
     def __init__(self, statistic: float, df: int, pvalue: float, note: str,
-                 design_effects: np.ndarray | None = None):
+                 design_effects: np.ndarray | None = None, pvalue_mixture: float = float("nan")):
         self.statistic = float(statistic)
         self.df = int(df)
         self.pvalue = float(pvalue)
         self.note = str(note)
+        #: a restriction that sets one random effect's SD to zero (with its correlations): the
+        #: p-value from the 50:50 mixture of chi2(df - 1) and chi2(df); NaN otherwise
+        self.pvalue_mixture = float(pvalue_mixture)
         #: fits with sampling weights: the Rao-Scott generalized design effects lambda (the
         #: statistic's null distribution is sum_i lambda_i chi2(1)); None otherwise
         self.design_effects = None if design_effects is None else np.asarray(design_effects, float)
 
     def to_series(self) -> pd.Series:
         """The test as a Series with entries ``statistic``, ``df``, ``p-value`` and ``note``."""
-        return pd.Series({"statistic": self.statistic, "df": self.df, "p-value": self.pvalue, "note": self.note})
+        return pd.Series({"statistic": self.statistic, "df": self.df, "p-value": self.pvalue,
+                          "p-value (mixture)": self.pvalue_mixture, "note": self.note})
 
     def __getitem__(self, key: str):
         return self.to_series()[key]
@@ -306,6 +310,9 @@ class LRTest:
         kind = "chi-square" if self.design_effects is None else "Rao-Scott"
         p = f"no {kind} p-value" if np.isnan(self.pvalue) else f"{kind} p-value {self.pvalue:.4g}"
         text = f"LR statistic {self.statistic:.4f}, df {self.df}, {p}"
+        if not np.isnan(self.pvalue_mixture):
+            text += (f"\n50:50 mixture of chi-square({self.df - 1}) and chi-square({self.df}): p-value "
+                     f"{self.pvalue_mixture:.4g}")
         if self.note:
             text += "\n" + textwrap.fill(f"Note: {self.note}", width, subsequent_indent="  ")
         return text
@@ -492,9 +499,22 @@ def lrtest(restricted: MixtureResults, full: MixtureResults) -> LRTest:
     extra = [p for p in full.params.index if p not in restricted.params.index]
     if full.weighting and "freq_weights" not in full.weighting:
         return _rao_scott(restricted, full, stat, df, extra, notes)
+    mixture = float("nan")
     if any(p.startswith(("sd(", "loading(")) for p in extra) or full.boundary:
-        notes.append("boundary caveat: the restriction sets a variance to zero (or a class proportion or an "
-                     "ICC to a bound), so the statistic is not chi-square distributed (Section 5); the "
-                     "p-value above is only an approximation (a 50:50 mixture of chi-square(df-1) and "
-                     "chi-square(df) is the usual correction for one variance)")
-    return LRTest(max(stat, 0.0), df, float(stats.chi2.sf(max(stat, 0.0), df)), "; ".join(notes))
+        sds = [p for p in extra if p.startswith("sd(")]
+        if len(sds) == 1 and all(p.startswith("cor(") for p in extra if p not in sds) and not full.boundary:
+            # one SD to zero, its correlations with it (Self & Liang 1987, Stram & Lee 1994)
+            x = max(stat, 0.0)
+            mixture = 0.5 * (float(stats.chi2.sf(x, df - 1)) if df > 1 else float(x <= 0)) + 0.5 * float(
+                stats.chi2.sf(x, df))
+            notes.append(f"boundary: the restriction sets {sds[0]} to zero, a point on the boundary of the "
+                         "fuller model's space, where the statistic is not chi-square(df) but a 50:50 mixture "
+                         "of chi-square(df-1) and chi-square(df) (Self & Liang 1987; Stram & Lee 1994): use the "
+                         "mixture p-value; the chi-square one is conservative")
+        else:
+            notes.append("boundary caveat: the restriction sets a variance to zero (or a class proportion or an "
+                         "ICC to a bound), so the statistic is not chi-square distributed (Section 5); the "
+                         "p-value above is only an approximation (a 50:50 mixture of chi-square(df-1) and "
+                         "chi-square(df) is the usual correction for one variance)")
+    return LRTest(max(stat, 0.0), df, float(stats.chi2.sf(max(stat, 0.0), df)), "; ".join(notes),
+                  pvalue_mixture=mixture)

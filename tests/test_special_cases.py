@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import glmmix as gm
 
@@ -95,7 +96,9 @@ def test_lrtest_states_the_boundary_caveat(lsat, lca2):
     glm = gm.fit("y ~ 0 + item", lsat, family="bernoulli")
     t = gm.lrtest(glm, ras)
     assert t["df"] == 1 and t["statistic"] == pytest.approx(2 * (ras.llf - glm.llf))
-    assert "boundary caveat" in t["note"] and t.note == t["note"] and t.pvalue == t["p-value"]
+    assert "sets sd(id:Intercept) to zero" in t["note"] and t.note == t["note"] and t.pvalue == t["p-value"]
+    # one SD to zero: the statistic's null distribution is 0.5 chi2(0) + 0.5 chi2(1) (Self & Liang 1987)
+    assert t["p-value (mixture)"] == pytest.approx(0.5 * stats.chi2.sf(t.statistic, 1), rel=1e-12)
     shown = str(t)  # the note in full, lines at most 100 characters
     assert t.note in " ".join(shown.split())
     assert max(len(line) for line in shown.splitlines()) <= 100 and "..." not in shown
@@ -105,6 +108,23 @@ def test_lrtest_states_the_boundary_caveat(lsat, lca2):
     k = gm.lrtest(glm, lca2)
     assert k.statistic == pytest.approx(2 * (lca2.llf - glm.llf)) and np.isnan(k.pvalue)
     assert "gm.blrt" in k.note and "no chi-square p-value" in str(k)
+
+
+def test_lrtest_mixture_p_value_for_one_variance_with_its_correlations():
+    """(1 | Subject) against (Days | Subject) sets one SD and its correlation to zero: the null
+    distribution is the 50:50 mixture of chi2(1) and chi2(2) (Stram & Lee 1994)."""
+    ss = gm.datasets.load("sleepstudy")
+    a = gm.fit("Reaction ~ Days + (1 | Subject)", ss, se="none")
+    b = gm.fit("Reaction ~ Days + (Days | Subject)", ss, se="none")
+    t = gm.lrtest(a, b)
+    assert t.df == 2 and t.statistic == pytest.approx(2 * (b.llf - a.llf))
+    expected = 0.5 * stats.chi2.sf(t.statistic, 1) + 0.5 * stats.chi2.sf(t.statistic, 2)
+    assert t.pvalue_mixture == pytest.approx(expected, rel=1e-12) and t.pvalue_mixture < t.pvalue
+    assert "mixture of chi-square(1) and chi-square(2): p-value" in str(t)
+    # more than one variance to zero: only the caveat, no mixture p-value
+    glm = gm.fit("Reaction ~ Days", ss, se="none")
+    u = gm.lrtest(glm, b)
+    assert np.isnan(u.pvalue_mixture) and "boundary caveat" in u.note
 
 
 def test_lrtest_refuses_models_that_are_not_nested(lsat, tmp_path):
