@@ -9,7 +9,12 @@ Checked before any computation (:func:`check_identified`, raising):
   items), or, in a mixture of a binary outcome with one class per row, than its distinct
   covariate patterns;
 * a gaussian outcome that is constant while its residual SD is free: the likelihood grows
-  without bound as sigma -> 0.
+  without bound as sigma -> 0;
+* outcome-part columns with free coefficients that are linear combinations of one another
+  (with ordinal outcomes, of the thresholds too) in the rows used: an empty combination of
+  two factors' levels in their interaction, a covariate that repeats another; their
+  coefficients are not identified (R's lm and lmer drop such a column, as NA). Found by a
+  pivoted QR of the design with unit-norm columns (:func:`collinear_columns`).
 
 Checked at the estimates (:func:`degenerate_params`): a gaussian residual SD whose class
 fits its observations exactly (residual RMS below ``SIGMA_FLOOR`` times the outcome's SD).
@@ -23,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy import linalg
 
 from .exceptions import DesignError, IdentificationError
 from .mathutils import OnWorkers, column_moments, one_hot_rows
@@ -57,6 +64,17 @@ def check_identified(lik) -> None:
             f"a latent class model of {d.X.shape[1]} binary items has {L.n_free} free parameters, more "
             f"than the {cells - 1} that the {cells} possible response patterns can identify; use fewer "
             "classes or more items")
+    dep = collinear_columns(d, L)
+    if dep:
+        j, basis = dep[0]
+        by = getattr(d.aux, "threshold_by", None)
+        names = list(d.x_names) + [f"the thresholds (by {by!r})" if by else "the thresholds"]
+        what = (f"equals a combination of {[names[i] for i in basis]}" if basis else "is zero")
+        more = f" ({len(dep)} such columns: {[names[i] for i, _ in dep]})" if len(dep) > 1 else ""
+        raise IdentificationError(
+            f"outcome-part column {names[j]!r} {what} in the rows used{more}: the coefficients of these "
+            "columns are not identified (an interaction of factors with an empty combination of levels, a "
+            "covariate repeating others); remove the term or merge the levels, or fix one of the coefficients")
     patterns = _row_mixture_patterns(d)
     if patterns is not None and L.n_free > patterns:
         raise IdentificationError(
@@ -87,6 +105,106 @@ def check_identified(lik) -> None:
                     f"the gaussian outcome {d.formula.outcome!r} is constant (every value {lo[const[0]]:g}) where "
                     f"{d.aux.threshold_by!r} = {lev!r}, which sigma_by gives its own residual SD: its likelihood "
                     f"has no maximum (that SD goes to 0); fix it (fix={{'sigma[{lev}]': value}}) or drop those rows")
+
+
+#: largest dense design (rows x columns) checked for collinear columns by a QR decomposition
+COLLINEAR_MAX_CELLS = 2e7
+#: a column whose part outside the others' span is below this fraction of its norm is their
+#: combination (pivoted QR of unit-norm columns; R's lm uses 1e-7, which a covariate 1e8 SDs
+#: from zero would fail beside an intercept, a case the fit centres, ``scaling._centring``)
+COLLINEAR_TOL = 1e-10
+#: the same for sparse designs, on their cross-product matrix (the square of the fraction,
+#: known to about 1e-15 there): columns up to some 1e6 SDs from zero pass
+COLLINEAR_TOL_GRAM = 1e-13
+
+
+def collinear_columns(d, L) -> list:
+    """Outcome-part columns whose free coefficients are not identified: [(column, the columns it
+    is a combination of)], empty when the design has full rank. Per class (or joint state),
+    the columns with a free coefficient, columns held equal (``equal=``) summed, fixed ones
+    (offsets, ``fix=``) left out; with ordinal outcomes the thresholds' indicator columns
+    (index ``len(d.x_names)``, one per set of thresholds) act as the intercepts. Dense designs
+    by a pivoted QR decomposition, sparse ones (item dummies) by a pivoted Cholesky
+    decomposition of their cross products; designs on workers, and dense ones larger than
+    :data:`COLLINEAR_MAX_CELLS`, are not checked."""
+    X = d.X
+    bb = L.blocks["beta"]
+    dense = isinstance(X, np.ndarray)
+    if not bb.size or not (dense or sp.issparse(X)) or (dense and X.size > COLLINEAR_MAX_CELLS):
+        return []
+    p = X.shape[1]
+    fi = L.free_idx[bb.slice].reshape(p, -1)
+    G = None
+    if d.family.thresholds:
+        g = d.aux.threshold_group
+        g = np.zeros(X.shape[0], np.intp) if g is None else np.asarray(g, np.intp)
+        G = sp.csr_matrix((np.ones(g.size), (np.arange(g.size), g)), shape=(g.size, int(g.max()) + 1))
+    for cols in {tuple(fi[:, k]) for k in range(fi.shape[1])}:
+        cols = np.asarray(cols)
+        free = np.unique(cols[cols >= 0])
+        if free.size == 0:
+            continue
+        # one column per free coefficient: the design's columns sharing it summed
+        T = (cols[:, None] == free[None, :]).astype(float)
+        owner = [int(np.flatnonzero(T[:, c])[0]) for c in range(free.size)]
+        if dense:
+            M = X @ T
+            if G is not None:
+                M = np.hstack([M, G.toarray()])
+            dep = _dependent_qr(M)
+        else:
+            M = X @ sp.csr_matrix(T)
+            if G is not None:
+                M = sp.hstack([M, G], format="csr")
+            dep = _dependent_gram(np.asarray((M.T @ M).todense()))
+        if G is not None:
+            owner += [p] * G.shape[1]
+        out = []
+        for j, basis in dep:
+            j, basis = owner[j], sorted({owner[i] for i in basis})
+            if j == p and basis:  # name a column of the design, a combination of the others and the thresholds
+                j, basis = basis[-1], sorted(set(basis[:-1]) | {p})
+            out.append((j, basis))
+        if out:
+            return out
+    return []
+
+
+def _dependent_qr(M) -> list:
+    """Columns of M that combine others: [(column, the columns with weight in the combination)]."""
+    norm = np.sqrt((M * M).sum(axis=0))
+    if np.any(norm == 0):
+        return [(int(j), []) for j in np.flatnonzero(norm == 0)]
+    A = M / norm
+    _, R, piv = linalg.qr(A, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(R))
+    r = int(np.sum(diag > COLLINEAR_TOL * diag[0]))
+    if r == A.shape[1]:
+        return []
+    basis = piv[:r]
+    out = []
+    for j in piv[r:]:
+        coef = linalg.lstsq(R[:, :r], R[:, list(piv).index(j)])[0]
+        out.append((int(j), [int(i) for i in basis[np.abs(coef) > 1e-8]]))
+    return sorted(out)
+
+
+def _dependent_gram(C) -> list:
+    """:func:`_dependent_qr` from the cross products C = M'M of the columns."""
+    norm = np.sqrt(np.diag(C))
+    if np.any(norm == 0):
+        return [(int(j), []) for j in np.flatnonzero(norm == 0)]
+    C = C / np.outer(norm, norm)
+    _, piv, r, _ = linalg.lapack.dpstrf(C, tol=COLLINEAR_TOL_GRAM, lower=0)
+    if r == C.shape[0]:
+        return []
+    piv = piv - 1
+    basis = piv[:r]
+    out = []
+    for j in piv[r:]:
+        coef = linalg.solve(C[np.ix_(basis, basis)], C[basis, j], assume_a="pos")
+        out.append((int(j), [int(i) for i in basis[np.abs(coef) > 1e-8]]))
+    return sorted(out)
 
 
 def _lca_cells(d):

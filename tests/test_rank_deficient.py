@@ -1,0 +1,84 @@
+"""Outcome-part designs without full rank are refused by name before any computation.
+
+Reference: R 4.2.2, lme4 1.1.31 (tests/reference/scripts/rank_deficient.R ->
+tests/reference/values/rank_deficient.json): on Orthodont without the girls' age-14 rows,
+lmer(distance ~ factor(age) * Sex + (1 | Subject), REML = FALSE) drops the aliased column
+agef14:SexMale and reaches logLik -195.998040769; lm likewise. Before, glmmix fitted the
+non-identified model, split the aliased effect evenly between agef[T.14] and its interaction
+(1.8281 each) and said only that the information matrix was singular."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmmix as gm
+from conftest import REF, load_reference
+from glmmix.exceptions import IdentificationError
+
+
+@pytest.fixture(scope="module")
+def orth():
+    o = pd.read_csv(REF.parent / "data" / "orthodont.csv")
+    o = o[~((o.age == 14) & (o.Sex == "Female"))].copy()
+    o["agef"] = o.age.astype(str)
+    return o
+
+
+@pytest.mark.parametrize("random", [" + (1 | Subject)", ""])
+def test_an_empty_cell_of_an_interaction_is_refused_naming_the_columns(orth, random):
+    with pytest.raises(IdentificationError, match=r"'agef\[T.14\]:Sex\[T.Male\]' equals a combination of "
+                                                  r"\['agef\[T.14\]'\]"):
+        gm.fit("distance ~ agef * Sex" + random, orth, family="gaussian")
+
+
+def test_the_identified_model_is_lmers(orth):
+    # the design lmer keeps: the interaction's columns of the non-empty cells
+    ref = load_reference("rank_deficient.json")
+    assert ref["lmer"]["dropped"] == "agef14:SexMale"
+    d = orth.assign(m8=((orth.agef == "8") & (orth.Sex == "Male")).astype(float),
+                    m12=((orth.agef == "12") & (orth.Sex == "Male")).astype(float))
+    res = gm.fit("distance ~ agef + Sex + m8 + m12 + (1 | Subject)", d, family="gaussian", se="none")
+    assert res.llf == pytest.approx(ref["lmer"]["logLik"], abs=1e-6)
+    assert res.df_model == ref["lmer"]["df"]
+    lm = gm.fit("distance ~ agef + Sex + m8 + m12", d, family="gaussian", se="none")
+    assert lm.llf == pytest.approx(ref["lm"]["logLik"], abs=1e-8)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "bernoulli", "poisson"])
+def test_a_covariate_repeating_others_is_refused_dense_or_sparse(orth, family):
+    d = orth.assign(y=(orth.distance > 24).astype(int) if family == "bernoulli" else orth.distance.round(),
+                    age2=3.0 + 2.0 * orth.age)
+    with pytest.raises(IdentificationError, match=r"the coefficients of these columns are not identified"):
+        gm.fit("y ~ age + age2 + (1 | Subject)", d, family=family)
+    va = gm.datasets.load("verbagg_long")
+    va = va[va.id <= 60].assign(dup=lambda v: (v.item == "S1WantCurse").astype(float))  # sparse item dummies
+    with pytest.raises(IdentificationError, match=r"'dup' equals a combination of \['item\[S1WantCurse\]'\]"):
+        gm.fit("y ~ 0 + item + dup | class(id) ~ 1", va, n_classes=2, family="bernoulli")
+
+
+def test_ordinal_columns_within_the_thresholds_are_refused():
+    va = gm.datasets.load("verbagg_long")
+    va = va[va.id <= 60].copy()
+    va["r3"] = pd.Categorical(va["resp"], categories=["no", "perhaps", "yes"], ordered=True)
+    va["self"] = (va.situ == "self").astype(float)  # constant within each situation's thresholds
+    with pytest.raises(IdentificationError, match=r"'self' equals a combination of \[\"the thresholds \(by 'situ'\)\"\]"):
+        gm.fit("r3 ~ btype + self + (1 | id)", va, family="ordinal", thresholds_by="situ")
+
+
+def test_a_fixed_or_far_column_is_not_collinear(orth):
+    va = gm.datasets.load("verbagg_long")
+    va = va[va.id <= 60].assign(dup=lambda v: (v.item == "S1WantCurse").astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # fixing one of the aliased coefficients identifies the other
+        res = gm.fit("y ~ 0 + item + dup + (1 | id)", va, family="bernoulli", fix={"dup": 0.5}, se="none")
+        assert np.isfinite(res.llf)
+        # a covariate 1e6 SDs from zero beside sparse item dummies, 1e9 beside an intercept (dense)
+        near = gm.fit("y ~ 0 + item + Anger + (1 | id)", va, family="bernoulli", se="none")
+        far = gm.fit("y ~ 0 + item + A + (1 | id)", va.assign(A=va.Anger * 0.1 + 1e6), family="bernoulli", se="none")
+        assert far.llf == pytest.approx(near.llf, abs=1e-5)
+        dense = gm.fit("distance ~ A + (1 | Subject)", orth.assign(A=orth.age + 1e9), family="gaussian", se="none")
+        assert dense.llf == pytest.approx(gm.fit("distance ~ age + (1 | Subject)", orth, family="gaussian",
+                                                 se="none").llf, abs=1e-5)
