@@ -10,8 +10,8 @@ Checked before any computation (:func:`check_identified`, raising):
   covariate patterns;
 * a gaussian outcome that is constant while its residual SD is free: the likelihood grows
   without bound as sigma -> 0;
-* outcome-part columns with free coefficients that are linear combinations of one another
-  (with ordinal outcomes, of the thresholds too) in the rows used: an empty combination of
+* outcome- or class-part columns with free coefficients that are linear combinations of one
+  another (with ordinal outcomes, of the thresholds too) in the rows used: an empty combination of
   two factors' levels in their interaction, a covariate that repeats another; their
   coefficients are not identified (R's lm and lmer drop such a column, as NA). Found by a
   pivoted QR of the design with unit-norm columns (:func:`collinear_columns`).
@@ -64,17 +64,19 @@ def check_identified(lik) -> None:
             f"a latent class model of {d.X.shape[1]} binary items has {L.n_free} free parameters, more "
             f"than the {cells - 1} that the {cells} possible response patterns can identify; use fewer "
             "classes or more items")
-    dep = collinear_columns(d, L)
-    if dep:
-        j, basis = dep[0]
-        by = getattr(d.aux, "threshold_by", None)
-        names = list(d.x_names) + [f"the thresholds (by {by!r})" if by else "the thresholds"]
-        what = (f"equals a combination of {[names[i] for i in basis]}" if basis else "is zero")
-        more = f" ({len(dep)} such columns: {[names[i] for i, _ in dep]})" if len(dep) > 1 else ""
-        raise IdentificationError(
-            f"outcome-part column {names[j]!r} {what} in the rows used{more}: the coefficients of these "
-            "columns are not identified (an interaction of factors with an empty combination of levels, a "
-            "covariate repeating others); remove the term or merge the levels, or fix one of the coefficients")
+    for part in ("outcome", "class"):
+        dep = collinear_columns(d, L, part)
+        if dep:
+            j, basis = dep[0]
+            by = getattr(d.aux, "threshold_by", None)
+            names = list(d.x_names if part == "outcome" else d.z_names) + [
+                f"the thresholds (by {by!r})" if by else "the thresholds"]
+            what = (f"equals a combination of {[names[i] for i in basis]}" if basis else "is zero")
+            more = f" ({len(dep)} such columns: {[names[i] for i, _ in dep]})" if len(dep) > 1 else ""
+            raise IdentificationError(
+                f"{part}-part column {names[j]!r} {what} in the rows used{more}: the coefficients of these "
+                "columns are not identified (an interaction of factors with an empty combination of levels, a "
+                "covariate repeating others); remove the term or merge the levels, or fix one of the coefficients")
     patterns = _row_mixture_patterns(d)
     if patterns is not None and L.n_free > patterns:
         raise IdentificationError(
@@ -118,24 +120,28 @@ COLLINEAR_TOL = 1e-10
 COLLINEAR_TOL_GRAM = 1e-13
 
 
-def collinear_columns(d, L) -> list:
-    """Outcome-part columns whose free coefficients are not identified: [(column, the columns it
-    is a combination of)], empty when the design has full rank. Per class (or joint state),
-    the columns with a free coefficient, columns held equal (``equal=``) summed, fixed ones
-    (offsets, ``fix=``) left out; with ordinal outcomes the thresholds' indicator columns
-    (index ``len(d.x_names)``, one per set of thresholds) act as the intercepts. Dense designs
-    by a pivoted QR decomposition, sparse ones (item dummies) by a pivoted Cholesky
-    decomposition of their cross products; designs on workers, and dense ones larger than
-    :data:`COLLINEAR_MAX_CELLS`, are not checked."""
-    X = d.X
-    bb = L.blocks["beta"]
+def collinear_columns(d, L, part: str = "outcome") -> list:
+    """Columns of the outcome part (``part="outcome"``: X, block beta) or of a single class
+    variable's part (``"class"``: Z, block gamma) whose free coefficients are not identified:
+    [(column, the columns it is a combination of)], empty when the design has full rank. Per
+    class (or joint state, or class logit), the columns with a free coefficient, columns held
+    equal (``equal=``) summed, fixed ones (offsets, ``fix=``) left out; with ordinal outcomes the
+    thresholds' indicator columns (index ``len(d.x_names)``, one per set of thresholds) act as
+    the outcome part's intercepts. Dense designs by a pivoted QR decomposition, sparse ones
+    (item dummies) by a pivoted Cholesky decomposition of their cross products; designs on
+    workers, dense ones larger than :data:`COLLINEAR_MAX_CELLS`, and the class parts of several
+    class variables are not checked."""
+    outcome = part == "outcome"
+    X = d.X if outcome else d.Z
+    b = L.blocks["beta" if outcome else "gamma"]
     dense = isinstance(X, np.ndarray)
-    if not bb.size or not (dense or sp.issparse(X)) or (dense and X.size > COLLINEAR_MAX_CELLS):
+    if (not b.size or not (dense or sp.issparse(X)) or (dense and X.size > COLLINEAR_MAX_CELLS)
+            or (not outcome and d.multi) or X.ndim != 2):
         return []
     p = X.shape[1]
-    fi = L.free_idx[bb.slice].reshape(p, -1)
+    fi = L.free_idx[b.slice].reshape(p, -1)
     G = None
-    if d.family.thresholds:
+    if outcome and d.family.thresholds:
         g = d.aux.threshold_group
         g = np.zeros(X.shape[0], np.intp) if g is None else np.asarray(g, np.intp)
         G = sp.csr_matrix((np.ones(g.size), (np.arange(g.size), g)), shape=(g.size, int(g.max()) + 1))

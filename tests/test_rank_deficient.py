@@ -82,3 +82,14 @@ def test_a_fixed_or_far_column_is_not_collinear(orth):
         dense = gm.fit("distance ~ A + (1 | Subject)", orth.assign(A=orth.age + 1e9), family="gaussian", se="none")
         assert dense.llf == pytest.approx(gm.fit("distance ~ age + (1 | Subject)", orth, family="gaussian",
                                                  se="none").llf, abs=1e-5)
+
+
+def test_a_class_covariate_repeating_others_is_refused(orth):
+    va = gm.datasets.load("verbagg_long")
+    va = va[va.id <= 80].assign(A2=lambda v: 10.0 - 0.5 * v.Anger)
+    with pytest.raises(IdentificationError, match=r"class-part column '.*' equals a combination of "):
+        gm.fit("y ~ 0 + item | class(id) ~ 1 + Anger + A2", va, n_classes=2, family="bernoulli")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit("y ~ 0 + item | class(id) ~ 1 + Anger", va, n_classes=2, family="bernoulli", seed=1, se="none")
+    assert np.isfinite(res.llf)
