@@ -49,7 +49,11 @@ def measurement_text(res) -> str | None:
     if d is None or not isinstance(d.measured_by, str) or not d.meas_values or d.classes is None:
         return None
     within = [v.name for v in d.classes.vars if not v.between]
-    return f"{d.measured_by}: " + ", ".join(f"{_value_text(v)} -> {n}" for v, n in zip(d.meas_values, within))
+    pairs = [f"{_value_text(v)} -> {n}" for v, n in zip(d.meas_values, within)]
+    text = f"{d.measured_by}: " + ", ".join(pairs)
+    if len(text) > 60 and len(pairs) > 2:  # many occasions: the first and the last, in order
+        text = f"{d.measured_by}: {pairs[0]}, ..., {pairs[-1]} (in order)"
+    return text
 
 
 def _value_text(v) -> str:
