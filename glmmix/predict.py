@@ -27,8 +27,11 @@ seen in fitting is refused by name.
   (one-class models only: mixtures are fitted by quadrature) the mean at the conditional
   mode of the effects, lme4's ``predict()``, not their posterior mean. With random terms on
   several grouping columns (crossed; Laplace), every row's effects sit at its levels' joint
-  conditional modes from the fit (lme4's ``fitted()`` and ``predict(newdata)``; conditioning
-  them on newdata's own responses is not implemented).
+  conditional modes: from the fit (lme4's ``fitted()`` and ``predict(newdata)``; levels not
+  fitted are refused) or, given newdata's responses, the joint mode of the latents of
+  newdata's levels given its rows alone at the fitted parameters (levels not fitted are
+  conditioned on newdata's responses; a level named only by rows without an observed outcome
+  sits at zero, its prior mode).
   The posterior is given the responses of ``newdata`` when it has an
   observed outcome, else the fitted responses of the units (clusters) it names: new rows of
   fitted units, as lme4's ``predict(newdata)`` with the fitted effects (``responses=``).
@@ -220,7 +223,6 @@ def _conditional_from_fit(res, newdata, probs=False):
         raise DesignError(f"which='conditional' from the fitted responses needs newdata's column(s) {gone}, "
                           "naming the fitted units whose responses the predictions condition on")
     if effects:
-        _effects_implemented(d)
         rows = new_likelihood(res, newdata, with_outcome=False)
         own = d.unit_name is not None and all(c in newdata.columns for c in grouping_parts(d.unit_name, newdata.columns)
                                               or [d.unit_name])
@@ -246,6 +248,12 @@ def _refuse_ambiguous(res, newdata, out, probs):
     from .design import grouping_parts
 
     if res.model is None:  # a loaded result keeps its units' posteriors but not their responses
+        if source_likelihood(res).design.form == "crossed":  # nor its crossed levels
+            raise DesignError(
+                "which='conditional': newdata has observed outcomes and the model has random terms on several "
+                "grouping columns; a loaded result cannot check whether newdata names fitted levels, so say "
+                "responses='newdata' to condition on the rows given (the fitted modes need the result fitted "
+                "in this session)")
         unit = res.posterior.index.name
         if unit is not None and unit in newdata.columns and newdata[unit].isin(res.posterior.index).any():
             raise DesignError(
@@ -256,6 +264,8 @@ def _refuse_ambiguous(res, newdata, out, probs):
                 "fitted in this session)")
         return
     d = res.model.likelihood.design
+    if d.form == "crossed":
+        return _refuse_ambiguous_crossed(res, newdata, out, probs)
     name = d.cluster_name if d.D else d.unit_name
     if name is None or not all(c in newdata.columns for c in (grouping_parts(name, newdata.columns) or [name])):
         return
@@ -281,6 +291,38 @@ def _refuse_ambiguous(res, newdata, out, probs):
         "a new sample whose ids repeat fitted ones)")
 
 
+def _refuse_ambiguous_crossed(res, newdata, out, probs):
+    """:func:`_refuse_ambiguous` with random terms on several grouping columns: rows naming a
+    fitted level of some grouping are predicted from the fitted responses or from newdata's
+    alone; refused unless every such row has only fitted levels and both predict them alike."""
+    d = res.model.likelihood.design
+    rows = new_likelihood(res, newdata, with_outcome=False).design
+    every = np.ones(rows.n_rows, dtype=bool)
+    named = np.zeros(rows.n_rows, dtype=bool)
+    example = None
+    for g, (codes, levels) in rows.groupings.items():
+        known = d.groupings[g][1].get_indexer(levels)[codes] >= 0
+        every &= known
+        named |= known
+        if example is None and known.any():
+            example = (g, levels[codes[np.flatnonzero(known)[0]]])
+    if not named.any():
+        return
+    pos = np.asarray(rows.row_index, dtype=int)
+    if every[named].all():
+        keep = np.sort(pos[named])
+        own = np.asarray(out, dtype=float)[keep]
+        fit = np.asarray(_conditional_from_fit(res, newdata.iloc[keep], probs), dtype=float)
+        if np.allclose(own, fit, rtol=1e-7, atol=1e-10):
+            return
+    raise DesignError(
+        f"which='conditional': newdata has observed outcomes and names fitted levels ({example[0]!r} "
+        f"{plain(example[1])!r}, say), and the fitted responses and newdata's rows alone give their latents "
+        "different modes; say which is meant: responses='fitted' (the fitted conditional modes, lme4's "
+        "predict(newdata); every level of newdata must have been fitted) or responses='newdata' (the joint "
+        "modes of newdata's levels given its rows alone, at the fitted parameters)")
+
+
 def _refuse_unseen(ids, name, remedy="give newdata their responses or use which='marginal'", known=()):
     if len(ids):
         raise DesignError(f"which='conditional' from the fitted responses: {len(ids)} value(s) of {name!r} in "
@@ -288,30 +330,29 @@ def _refuse_unseen(ids, name, remedy="give newdata their responses or use which=
                           + remedy + kind_hint(ids, known))
 
 
-def _effects_implemented(d):
-    if d.form == "crossed":
-        raise NotImplementedError(
-            "which='conditional' with random terms on several grouping columns conditions the effects on "
-            "the fitted responses only (responses='fitted': the fitted conditional modes, lme4's "
-            "predict(newdata)); conditioning them on newdata's responses would need a new joint mode")
-
-
-def _crossed_at_modes(res, newdata, probs=False):
+def _crossed_at_modes(res, newdata, probs=False, given=None):
     """Conditional means with random terms on several grouping columns (Laplace): every row's
-    effects at its levels' joint conditional modes from the fit (lme4's ``fitted()`` and
-    ``predict(newdata)``); ``newdata=None``: the fitted rows. Levels not fitted are refused."""
-    lik = res.model.likelihood
+    effects at its levels' joint conditional modes given the responses of ``given`` (a
+    CrossedLaplace), by default the fitted ones (lme4's ``fitted()`` and ``predict(newdata)``;
+    levels not fitted are refused); ``newdata=None``: the fitted rows. With ``given`` the
+    likelihood of newdata's rows with an observed outcome, the joint mode of their levels'
+    latents at the fitted parameters (Newton on log f(y_new | u) + log phi(u), as in fitting);
+    a level named only by rows without an observed outcome is conditioned on nothing: its
+    latents sit at their prior mode, zero."""
+    src = res.model.likelihood if given is None else given
     theta = res.theta
-    rows = lik if newdata is None else new_likelihood(res, newdata, with_outcome=False)
+    rows = src if newdata is None else new_likelihood(res, newdata, with_outcome=False)
     d = rows.design
-    U = np.zeros((d.n_rows, 1, lik.D))
-    for g, levels, m, _ in lik.level_posteriors(theta):
+    U = np.zeros((d.n_rows, 1, rows.D))
+    for g, levels, m, _ in src.level_posteriors(theta):
         codes, new_levels = d.groupings[g]
         at = levels.get_indexer(new_levels)
-        _refuse_unseen(new_levels[at < 0], g, "use which='marginal' (integrated over the effects)", levels)
+        if given is None:
+            _refuse_unseen(new_levels[at < 0], g, "use which='marginal' (integrated over the effects)", levels)
+        m = np.vstack([m, np.zeros((1, m.shape[1]))])  # at = -1: a level without responses, at zero
         U[:, 0] += m[at[codes]]  # each grouping's modes sit at its own latent dimensions
-    P = lik.layout.unpack(lik.layout.expand(theta))
-    first, D = _outcome_dims(lik)
+    P = rows.layout.unpack(rows.layout.expand(theta))
+    first, D = _outcome_dims(rows)
     one = np.ones((1, 1, 1))
     out = _per_row(_integrated_means(rows, P, lambda r: U[r][:, None, :, first:first + D], lambda r: one, 1,
                                      probs)[:, 0],
@@ -557,9 +598,10 @@ def _conditional_with_effects(res, newdata, probs=False):
     lik = source_likelihood(res)
     if newdata is None and res.model is None:
         raise GlmmixError("a loaded result has no data: pass newdata to predict()")
-    if newdata is None and lik.design.form == "crossed" and lik.design.n_classes == 1:
-        return _crossed_at_modes(res, None, probs)
-    _effects_implemented(lik.design)
+    if lik.design.form == "crossed" and lik.design.n_classes == 1:
+        if newdata is None:
+            return _crossed_at_modes(res, None, probs)
+        return _crossed_at_modes(res, newdata, probs, new_likelihood(res, newdata, with_outcome=True))
     theta = res.theta
     if newdata is None:
         d = lik.design
@@ -674,6 +716,7 @@ def new_likelihood(res, newdata, with_outcome):
     the outcome is set to a placeholder and missing unit or cluster columns make every row
     its own unit (a missing cluster column beside a unit column: every unit its own cluster)."""
     from .design import build_design, grouping_parts, outcome_columns
+    from .laplace_sparse import CrossedLaplace
     from .likelihood import MixtureLikelihood
 
     lik = source_likelihood(res)
@@ -713,4 +756,5 @@ def new_likelihood(res, newdata, with_outcome):
                       measured_by=d.measured_by, class_sizes=sizes, fitted=d)
     integ = dataclasses.replace(lik.integ)
     integ.reset(nd.n_clusters)
-    return MixtureLikelihood(nd, lik.layout, integ)
+    engine = CrossedLaplace if nd.groupings else MixtureLikelihood  # the fitted engine, as in model.py
+    return engine(nd, lik.layout, integ)

@@ -529,7 +529,12 @@ class MixtureResults(WaldInference):
             ``"auto"`` (default): ``"fitted"`` when ``newdata`` has no observed outcome,
             else ``"newdata"``; but rows of fitted units with observed outcomes that the two
             would predict differently (some of a unit's rows, or held-out rows with their
-            outcomes) are refused, naming the choice to make.
+            outcomes) are refused, naming the choice to make. With random terms on several
+            grouping columns (crossed; Laplace) ``"newdata"`` puts every row's effects at the
+            joint conditional modes of newdata's levels given its rows alone, at the fitted
+            parameters: levels not fitted are conditioned on newdata's responses, rows without
+            an observed outcome are predicted but not conditioned on (a level named only by them
+            sits at zero, its prior mode); the whole fitted data give the fitted values.
         type : {"mean", "prob"}
             ``"mean"`` (default): expected outcomes. ``"prob"`` (ordinal outcomes): the
             probability of every category instead, a DataFrame with one column per category

@@ -96,8 +96,11 @@ def test_crossed_refusals(crossed, grouse):
     unseen = grouse.head(2).drop(columns="TICKS").assign(BROOD=99999)
     with pytest.raises(gm.DesignError, match="'BROOD'.*not fitted.*99999.*marginal"):
         crossed.predict(unseen, which="conditional")
-    with pytest.raises(NotImplementedError, match="responses='fitted'"):  # newdata's own responses
-        crossed.predict(grouse.head(2), which="conditional")
+    with pytest.raises(gm.DesignError, match="names fitted levels.*responses='fitted'.*responses='newdata'"):
+        crossed.predict(grouse.iloc[5:7], which="conditional")  # whose responses: the user says
+    # rows 0 and 1 are all the rows of their levels: both choices give the same modes, no question
+    np.testing.assert_allclose(crossed.predict(grouse.head(2), which="conditional").to_numpy(),
+                               crossed.fittedvalues.loc[[0, 1]].to_numpy(), rtol=1e-7)
 
 
 def test_gom_fitted_values_weigh_each_response_by_its_class_posterior():
