@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from scipy import linalg
 
 from .exceptions import DesignError, IdentificationError
-from .mathutils import OnWorkers, column_moments, one_hot_rows
+from .mathutils import OnWorkers, column_moments, cross_products, one_hot_rows
 
 #: a residual SD below this fraction of the outcome's SD is a collapsed variance
 SIGMA_FLOOR = 1e-6
@@ -128,15 +128,17 @@ def collinear_columns(d, L, part: str = "outcome") -> list:
     equal (``equal=``) summed, fixed ones (offsets, ``fix=``) left out; with ordinal outcomes the
     thresholds' indicator columns (index ``len(d.x_names)``, one per set of thresholds) act as
     the outcome part's intercepts. Dense designs by a pivoted QR decomposition, sparse ones
-    (item dummies) by a pivoted Cholesky decomposition of their cross products; designs on
-    workers, dense ones larger than :data:`COLLINEAR_MAX_CELLS`, and the class parts of several
-    class variables are not checked."""
+    (item dummies), dense ones larger than :data:`COLLINEAR_MAX_CELLS` and designs on dask
+    workers (their partitions' X'X summed) by a pivoted Cholesky decomposition of their cross
+    products; the class parts of several class variables, and ordinal thresholds on workers,
+    are not checked."""
     outcome = part == "outcome"
     X = d.X if outcome else d.Z
     b = L.blocks["beta" if outcome else "gamma"]
+    workers = isinstance(X, OnWorkers)
     dense = isinstance(X, np.ndarray)
-    if (not b.size or not (dense or sp.issparse(X)) or (dense and X.size > COLLINEAR_MAX_CELLS)
-            or (not outcome and d.multi) or X.ndim != 2):
+    if (not b.size or not (dense or sp.issparse(X) or workers) or (not outcome and d.multi)
+            or len(X.shape) != 2):
         return []
     p = X.shape[1]
     fi = L.free_idx[b.slice].reshape(p, -1)
@@ -145,6 +147,15 @@ def collinear_columns(d, L, part: str = "outcome") -> list:
         g = d.aux.threshold_group
         g = np.zeros(X.shape[0], np.intp) if g is None else np.asarray(g, np.intp)
         G = sp.csr_matrix((np.ones(g.size), (np.arange(g.size), g)), shape=(g.size, int(g.max()) + 1))
+    if workers and G is not None:
+        return []  # the thresholds' indicators of rows on the workers: not summed there
+    C = None
+    if not (dense and X.size <= COLLINEAR_MAX_CELLS):
+        # cross products of [X, thresholds' indicators] once, blockwise or summed on the workers
+        C = cross_products(X)
+        if G is not None:
+            XG = np.asarray((G.T @ X).T)  # (columns, threshold sets)
+            C = np.block([[C, XG], [XG.T, np.diag(np.asarray(G.sum(axis=0)).ravel())]])
     for cols in {tuple(fi[:, k]) for k in range(fi.shape[1])}:
         cols = np.asarray(cols)
         free = np.unique(cols[cols >= 0])
@@ -153,16 +164,15 @@ def collinear_columns(d, L, part: str = "outcome") -> list:
         # one column per free coefficient: the design's columns sharing it summed
         T = (cols[:, None] == free[None, :]).astype(float)
         owner = [int(np.flatnonzero(T[:, c])[0]) for c in range(free.size)]
-        if dense:
+        if C is None:
             M = X @ T
             if G is not None:
                 M = np.hstack([M, G.toarray()])
             dep = _dependent_qr(M)
         else:
-            M = X @ sp.csr_matrix(T)
             if G is not None:
-                M = sp.hstack([M, G], format="csr")
-            dep = _dependent_gram(np.asarray((M.T @ M).todense()))
+                T = linalg.block_diag(T, np.eye(G.shape[1]))
+            dep = _dependent_gram(T.T @ C @ T)
         if G is not None:
             owner += [p] * G.shape[1]
         out = []

@@ -144,7 +144,7 @@ class OnWorkers:
         self.name = name
         self.shape = tuple(int(s) for s in shape)
         self.ndim = len(self.shape)
-        self.sums = sums  # (n, sum, sum of squares, nonzeros) per column and one-hot rows, or None
+        self.sums = sums  # (n, sum, sum of squares, nonzeros) per column, one-hot rows, X'X; or None
 
     @classmethod
     def of(cls, name: str, a) -> "OnWorkers":
@@ -152,7 +152,7 @@ class OnWorkers:
         if getattr(a, "ndim", 1) != 2:
             return cls(name, (len(a),))
         n, s, sq, nnz = column_sums(a)
-        return cls(name, a.shape, (n, s, sq, nnz, one_hot_rows(a)))
+        return cls(name, a.shape, (n, s, sq, nnz, one_hot_rows(a), cross_products(a)))
 
     @classmethod
     def join(cls, parts: list) -> "OnWorkers":
@@ -161,7 +161,8 @@ class OnWorkers:
         shape = (sum(p.shape[0] for p in parts),) + first.shape[1:]
         sums = None
         if first.sums is not None:
-            sums = tuple(sum(p.sums[i] for p in parts) for i in range(4)) + (all(p.sums[4] for p in parts),)
+            sums = (tuple(sum(p.sums[i] for p in parts) for i in range(4)) + (all(p.sums[4] for p in parts),)
+                    + (sum(p.sums[5] for p in parts),))
         return cls(first.name, shape, sums)
 
     @property
@@ -200,6 +201,26 @@ def column_sums(X):
         return n, s, sq, nnz
     X = np.asarray(X, float)
     return n, X.sum(axis=0), (X * X).sum(axis=0), np.count_nonzero(X, axis=0)
+
+
+#: rows per block of a sparse cross-product
+CROSS_BLOCK = 65536
+
+
+def cross_products(X) -> np.ndarray:
+    """X'X of a dense, sparse or :class:`OnWorkers` matrix, dense (columns x columns); a sparse
+    one by blocks of rows (no transposed copy of a long matrix)."""
+    if isinstance(X, OnWorkers):
+        return X.sums[5]
+    if hasattr(X, "tocsr"):
+        X = X.tocsr()
+        G = np.zeros((X.shape[1], X.shape[1]))
+        for a in range(0, X.shape[0], CROSS_BLOCK):  # blocks of rows, not rows
+            B = X[a:a + CROSS_BLOCK]
+            G += (B.T @ B).toarray()
+        return G
+    X = np.asarray(X, float)
+    return X.T @ X
 
 
 def column_moments(X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -224,3 +224,11 @@ def test_partition_evaluations_send_a_rule_only_when_it_changed(client, monkeypa
         assert ll == pytest.approx(ll0, abs=1e-9) and np.allclose(g, g0, atol=1e-8)
         assert es.ll_units is None
     assert again[0] == out[1][0]
+
+
+def test_dask_dataframe_with_dependent_columns_is_refused(client):
+    """The partitions' X'X reach the client: linearly dependent columns are refused there too
+    (they were fitted, the check needing the design's entries)."""
+    df = glmm_data(np.random.default_rng(3))
+    with pytest.raises(gm.IdentificationError, match=r"'x2' equals a combination of \['Intercept', 'x'\]"):
+        gm.fit("y ~ x + x2 + (1 | g)", _split(df.assign(x2=3 * df["x"] - 1), "g"), family="bernoulli")
