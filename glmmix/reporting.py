@@ -317,11 +317,23 @@ def data_digest(d) -> str | None:
     not in memory (a dask design)."""
     if not isinstance(d.y, np.ndarray):
         return None
-    cols = [np.asarray(d.y, dtype=float) + 0.0]  # + 0.0: -0.0 and 0.0 alike
-    if isinstance(d.aux.trials, np.ndarray):
-        cols.append(np.asarray(d.aux.trials, dtype=float) + 0.0)
-    order = np.lexsort(cols[::-1])
+    trials = d.aux.trials if isinstance(d.aux.trials, np.ndarray) else None
     h = hashlib.sha256()
+    if trials is not None and trials.size and np.all(trials == trials.flat[0]):
+        # one number of trials (bernoulli: a view of a constant): the outcomes sorted, then the
+        # constant, hashed by blocks, as the rows sorted by (y, trials) would be, without copies
+        ys = np.sort(np.asarray(d.y, dtype=float))
+        ys += 0.0  # -0.0 and 0.0 alike
+        h.update(ys.tobytes())
+        del ys
+        block = np.full(min(trials.size, 65536), float(trials.flat[0]) + 0.0)
+        for a in range(0, trials.size, block.size):  # blocks of rows, not rows
+            h.update(block[:min(block.size, trials.size - a)].tobytes())
+        return h.hexdigest()[:16]
+    cols = [np.asarray(d.y, dtype=float) + 0.0]  # + 0.0: -0.0 and 0.0 alike
+    if trials is not None:
+        cols.append(np.asarray(trials, dtype=float) + 0.0)
+    order = np.lexsort(cols[::-1])
     for c in cols:
         h.update(np.ascontiguousarray(c[order]).tobytes())
     return h.hexdigest()[:16]
