@@ -5,6 +5,7 @@
     python benchmarks/fma_gom_verbagg.py --quick       # 20 persons, starts=(1, 1) (CI)
     python benchmarks/fma_gom_verbagg.py --new-only    # the current code alone
     python benchmarks/fma_gom_verbagg.py --stages      # the current code: CPU and evaluations by stage
+    python benchmarks/fma_gom_verbagg.py --seeds 1-10  # the current code, one fit per seed: maxima found
 
 ``gm.fma_gom(va, 2, link="probit", seed=1)``: the formula
 ``y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)`` on the 31 x 31 trapezoid rule,
@@ -17,6 +18,9 @@ errors, the log-likelihood and the largest relative difference of the standard e
 ``--stages`` fits the current code once and prints, for each model fitted (the simpler models and
 the FMA-GoM itself), the CPU seconds of its stage one and of each completed start (EM and BFGS
 iterations, log-likelihood, whether it ended improper) and its evaluations by rule size.
+``--seeds A-B`` fits the current code once per seed (``se="none"``) and prints, for each, the
+reported log-likelihood, CPU seconds, completed starts, whether the best was replicated (and
+by how many starts), the warnings' categories and the proper maxima with their starts' origins.
 """
 
 from __future__ import annotations
@@ -130,6 +134,25 @@ def stages(data, seed=1, starts=None):
     return res
 
 
+def seeds(data, first, last, starts=None):
+    """One default fit per seed: what each reports and which proper maxima its search found."""
+    for seed in range(first, last + 1):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            c0 = time.process_time()
+            kw = {} if starts is None else {"starts": starts}
+            res = gm.fma_gom(data, 2, link="probit", seed=seed, verbose=False, se="none", **kw)
+            cpu = time.process_time() - c0
+        rep = res.search
+        kinds = sorted({w.category.__name__ for w in caught})
+        print(f"seed {seed}: log-likelihood {res.llf:.4f}, CPU {cpu:.2f} s, {rep.completed} completed, best "
+              f"replicated {rep.best_replicated} ({rep.n_best} starts); warnings: {', '.join(kinds) or 'none'}")
+        proper = [m for m in rep.maxima if not m.get("improper")]
+        for m in proper:
+            print(f"    {m['loglik']:11.4f} {m['starts']:3d} from {', '.join(m['origins'])}")
+        print(f"    improper: {sum(m['starts'] for m in rep.maxima if m.get('improper'))} starts", flush=True)
+
+
 def _child(name, argv):
     row = run_child(__file__, name, argv)
     row["bse"] = np.array(row["bse"], float)
@@ -143,6 +166,7 @@ def main(argv=None):
     ap.add_argument("--new-only", action="store_true")
     ap.add_argument("--stages", action="store_true", help="the current code: CPU and evaluations by stage")
     ap.add_argument("--seed", type=int, default=1, help="with --stages")
+    ap.add_argument("--seeds", help="A-B: one default fit per seed, the maxima each found")
     ap.add_argument("--variant", choices=["old", "new"], help="one fit in this process, printed as JSON")
     args = ap.parse_args(argv)
     va = gm.datasets.load("verbagg_long")
@@ -152,6 +176,10 @@ def main(argv=None):
         starts = (1, 1)
     if args.stages:
         stages(va, args.seed, starts)
+        return []
+    if args.seeds:
+        first, _, last = args.seeds.partition("-")
+        seeds(va, int(first), int(last or first), starts)
         return []
     if args.variant:
         r = fit_once(va, args.variant, starts)
