@@ -161,3 +161,23 @@ def test_a_loaded_result_conditions_on_newdata_when_told(penicillin, tmp_path):
         back.predict(sub, which="conditional")
     with pytest.raises(gm.DesignError, match="every value of the outcome 'diameter' is missing"):
         res.predict(sub.assign(diameter=np.nan), which="conditional", responses="newdata")
+
+
+def test_ordinal_probabilities_and_nested_groupings_on_the_fitted_data():
+    """The same joint mode for category probabilities (ordinal, type="prob") and for nested
+    groupings (batch/cask: two grouping columns, the crossed engine): the fitted data give the
+    fitted values."""
+    va = gm.datasets.load("verbagg_long")
+    va = va[va["id"] <= 60].reset_index(drop=True)
+    va["r3"] = pd.Categorical(va["resp"], categories=["no", "perhaps", "yes"], ordered=True)
+    res = _quiet(gm.fit, "r3 ~ btype + Anger + (1|id) + (1|item)", va, family="ordinal", se="none")
+    got = res.predict(va, which="conditional", responses="newdata", type="prob")
+    np.testing.assert_allclose(got.to_numpy(), res.predict(which="conditional", type="prob").to_numpy(),
+                               rtol=1e-8, atol=1e-10)
+    sub = va[va["id"] <= 20]
+    assert not np.allclose(res.predict(sub, which="conditional", responses="newdata", type="prob").to_numpy(),
+                           got.loc[sub.index].to_numpy(), atol=1e-3)
+    pastes = pd.read_csv(os.path.join(HERE, "reference", "data", "pastes.csv"))
+    nested = gm.fit("strength ~ 1 + (1 | batch/cask)", pastes, family="gaussian", se="none")
+    np.testing.assert_allclose(nested.predict(pastes, which="conditional", responses="newdata").to_numpy(),
+                               nested.fittedvalues.to_numpy(), rtol=1e-8)
