@@ -47,6 +47,25 @@ def cluster_copies(design) -> tuple[np.ndarray, np.ndarray]:
     return gfirst, ginv
 
 
+def _may_repeat(design) -> bool:
+    """A necessary condition for copies, from per-cluster sums (clusters x columns, no pass that
+    copies the rows): two clusters with the same numbers of rows and sums of the outcome and of
+    a dense design's columns. Without it (continuous covariates: every cluster its own) the
+    patterns' pass, several times the data's size in memory, is skipped. Sums of the same rows
+    in another order may differ in their last bits: rounded; a miss only forgoes a merge."""
+    G = design.n_clusters
+    first_unit = np.searchsorted(design.cluster_of_unit, np.arange(G))
+    starts = np.asarray(design.unit_starts)[first_unit]
+    cols = [np.diff(np.append(starts, design.n_rows)).astype(float),
+            np.add.reduceat(np.asarray(design.y, float), starts)]
+    if isinstance(design.X, np.ndarray) and design.X.shape[1]:
+        cols.append(np.add.reduceat(design.X, starts, axis=0))
+    keys = np.column_stack(cols)
+    scale = np.maximum(np.abs(keys).max(axis=0), 1.0)
+    keys = np.round(keys / scale, 9)
+    return np.unique(keys, axis=0).shape[0] <= MAX_SHARE * G
+
+
 def _mergeable(lik) -> bool:
     d = lik.design
     return (type(lik) is MixtureLikelihood and not lik.shared_nodes and d.groupings is None
@@ -64,6 +83,8 @@ def on_distinct_clusters(lik):
     if not MERGE or not _mergeable(base):
         return None
     d = base.design
+    if not _may_repeat(d):
+        return None
     first, inv = cluster_copies(d)
     if first.size > MAX_SHARE * d.n_clusters:
         return None

@@ -109,8 +109,9 @@ def check_identified(lik) -> None:
                     f"has no maximum (that SD goes to 0); fix it (fix={{'sigma[{lev}]': value}}) or drop those rows")
 
 
-#: largest dense design (rows x columns) checked for collinear columns by a QR decomposition
-COLLINEAR_MAX_CELLS = 2e7
+#: rows per block of a dense design's QR decomposition (its R factor from the blocks' R
+#: factors: memory of one block, not copies of the design)
+QR_BLOCK = 65536
 #: a column whose part outside the others' span is below this fraction of its norm is their
 #: combination (pivoted QR of unit-norm columns; R's lm uses 1e-7, which a covariate 1e8 SDs
 #: from zero would fail beside an intercept, a case the fit centres, ``scaling._centring``)
@@ -127,9 +128,9 @@ def collinear_columns(d, L, part: str = "outcome") -> list:
     class (or joint state, or class logit), the columns with a free coefficient, columns held
     equal (``equal=``) summed, fixed ones (offsets, ``fix=``) left out; with ordinal outcomes the
     thresholds' indicator columns (index ``len(d.x_names)``, one per set of thresholds) act as
-    the outcome part's intercepts. Dense designs by a pivoted QR decomposition, sparse ones
-    (item dummies), dense ones larger than :data:`COLLINEAR_MAX_CELLS` and designs on dask
-    workers (their partitions' X'X summed) by a pivoted Cholesky decomposition of their cross
+    the outcome part's intercepts. Dense designs by a pivoted QR decomposition (of their R
+    factor, made by blocks of rows), sparse ones (item dummies) and designs on dask workers
+    (their partitions' X'X summed) by a pivoted Cholesky decomposition of their cross
     products; the class parts of several class variables, and ordinal thresholds on workers,
     are not checked."""
     outcome = part == "outcome"
@@ -150,11 +151,12 @@ def collinear_columns(d, L, part: str = "outcome") -> list:
     if workers and G is not None:
         return []  # the thresholds' indicators of rows on the workers: not summed there
     C = None
-    if not (dense and X.size <= COLLINEAR_MAX_CELLS):
+    if not dense:
         # cross products of [X, thresholds' indicators] once, blockwise or summed on the workers
         C = cross_products(X)
         if G is not None:
-            XG = np.asarray((G.T @ X).T)  # (columns, threshold sets)
+            XG = G.T @ X
+            XG = (XG.toarray() if sp.issparse(XG) else np.asarray(XG)).T  # (columns, threshold sets)
             C = np.block([[C, XG], [XG.T, np.diag(np.asarray(G.sum(axis=0)).ravel())]])
     for cols in {tuple(fi[:, k]) for k in range(fi.shape[1])}:
         cols = np.asarray(cols)
@@ -165,10 +167,7 @@ def collinear_columns(d, L, part: str = "outcome") -> list:
         T = (cols[:, None] == free[None, :]).astype(float)
         owner = [int(np.flatnonzero(T[:, c])[0]) for c in range(free.size)]
         if C is None:
-            M = X @ T
-            if G is not None:
-                M = np.hstack([M, G.toarray()])
-            dep = _dependent_qr(M)
+            dep = _dependent_qr(_r_factor(X, T, G))
         else:
             if G is not None:
                 T = linalg.block_diag(T, np.eye(G.shape[1]))
@@ -184,6 +183,20 @@ def collinear_columns(d, L, part: str = "outcome") -> list:
         if out:
             return out
     return []
+
+
+def _r_factor(X, T, G) -> np.ndarray:
+    """The R factor of M = [X T, G] (G: the thresholds' indicators or None) from the R factors
+    of blocks of :data:`QR_BLOCK` rows (M = Q R with R's columns having M's inner products, so
+    a pivoted QR decomposition of R decides as one of M would)."""
+    Rs = []
+    for a in range(0, X.shape[0], QR_BLOCK):  # blocks of rows, not rows
+        M = X[a:a + QR_BLOCK] @ T
+        if G is not None:
+            M = np.hstack([M, G[a:a + QR_BLOCK].toarray()])
+        Rs.append(linalg.qr(M, mode="r", check_finite=False)[0][:M.shape[1]].copy())  # its top square
+    R = np.vstack(Rs)
+    return linalg.qr(R, mode="r", check_finite=False)[0][:R.shape[1]] if len(Rs) > 1 else R
 
 
 def _dependent_qr(M) -> list:

@@ -95,16 +95,17 @@ def test_a_class_covariate_repeating_others_is_refused(orth):
     assert np.isfinite(res.llf)
 
 
-def test_large_dense_designs_are_checked_on_their_cross_products(orth, monkeypatch):
-    """Dense designs beyond COLLINEAR_MAX_CELLS (a QR decomposition would copy them) are checked
-    on X'X, with ordinal thresholds' indicators; they were not checked at all. Forced here by
-    lowering the limit: the same refusals as the QR decomposition's, and a far column passes."""
+def test_dense_designs_are_checked_by_blocks_of_rows(orth, monkeypatch):
+    """A dense design's QR decomposition is made from the R factors of blocks of rows (memory of a
+    block: copies of a 10^6-row design were 4 times its frame). Forced here with blocks of 7
+    rows: the same refusals as one decomposition, ordinal thresholds included; a far column
+    passes."""
     import glmmix.identification as ident
 
-    monkeypatch.setattr(ident, "COLLINEAR_MAX_CELLS", 10)
+    monkeypatch.setattr(ident, "QR_BLOCK", 7)
     with pytest.raises(IdentificationError, match=r"'agef\[T.14\]:Sex\[T.Male\]' equals a combination of "
                                                   r"\['agef\[T.14\]'\]"):
         gm.fit("distance ~ agef * Sex + (1 | Subject)", orth, family="gaussian")
     test_ordinal_columns_within_the_thresholds_are_refused()
-    far = orth.assign(agefar=orth.age + 1e4)
+    far = orth.assign(agefar=orth.age + 1e8)
     assert gm.fit("distance ~ agefar + Sex + (1 | Subject)", far, family="gaussian", se="none").converged
