@@ -64,12 +64,16 @@ def check_identified(lik) -> None:
             f"a latent class model of {d.X.shape[1]} binary items has {L.n_free} free parameters, more "
             f"than the {cells - 1} that the {cells} possible response patterns can identify; use fewer "
             "classes or more items")
-    for part in ("outcome", "class"):
-        dep = collinear_columns(d, L, part)
+    parts = [("outcome", None), ("class", None)]
+    if d.multi and d.classes is not None:
+        parts += [("class", t) for t in range(len(d.classes.vars))]
+    for part, t in parts:
+        dep = collinear_columns(d, L, part, t)
         if dep:
             j, basis = dep[0]
             by = getattr(d.aux, "threshold_by", None)
-            names = list(d.x_names if part == "outcome" else d.z_names) + [
+            names = (list(d.x_names) if part == "outcome" else list(d.z_names) if t is None else
+                     [f"{d.classes.vars[t].name}:{z}" for z in d.classes.vars[t].z_names]) + [
                 f"the thresholds (by {by!r})" if by else "the thresholds"]
             what = (f"equals a combination of {[names[i] for i in basis]}" if basis else "is zero")
             more = f" ({len(dep)} such columns: {[names[i] for i, _ in dep]})" if len(dep) > 1 else ""
@@ -121,7 +125,7 @@ COLLINEAR_TOL = 1e-10
 COLLINEAR_TOL_GRAM = 1e-13
 
 
-def collinear_columns(d, L, part: str = "outcome") -> list:
+def collinear_columns(d, L, part: str = "outcome", variable: int | None = None) -> list:
     """Columns of the outcome part (``part="outcome"``: X, block beta) or of a single class
     variable's part (``"class"``: Z, block gamma) whose free coefficients are not identified:
     [(column, the columns it is a combination of)], empty when the design has full rank. Per
@@ -131,18 +135,29 @@ def collinear_columns(d, L, part: str = "outcome") -> list:
     the outcome part's intercepts. Dense designs by a pivoted QR decomposition (of their R
     factor, made by blocks of rows), sparse ones (item dummies) and designs on dask workers
     (their partitions' X'X summed) by a pivoted Cholesky decomposition of their cross
-    products; the class parts of several class variables, and ordinal thresholds on workers,
-    are not checked."""
+    products; with several class variables, ``variable`` names one (its covariates, ``Z`` of
+    the variable, and its logits' block of gamma); ordinal thresholds on workers are not
+    checked."""
     outcome = part == "outcome"
-    X = d.X if outcome else d.Z
     b = L.blocks["beta" if outcome else "gamma"]
+    if variable is not None:  # several class variables: one variable's covariates and logits
+        cs = d.classes
+        X = cs.vars[variable].Z
+        if not b.size or not isinstance(X, np.ndarray) or X.ndim != 2:
+            return []
+        fi = L.free_idx[b.offset:b.offset + b.size][cs.gslices[variable]].reshape(cs.gshapes[variable])
+        fi = fi[:X.shape[1]]  # the covariates' rows (the parents' indicators follow)
+    else:
+        X = d.X if outcome else d.Z
+        if not outcome and d.multi:
+            return []
     workers = isinstance(X, OnWorkers)
     dense = isinstance(X, np.ndarray)
-    if (not b.size or not (dense or sp.issparse(X) or workers) or (not outcome and d.multi)
-            or len(X.shape) != 2):
+    if not b.size or not (dense or sp.issparse(X) or workers) or len(X.shape) != 2:
         return []
     p = X.shape[1]
-    fi = L.free_idx[b.slice].reshape(p, -1)
+    if variable is None:
+        fi = L.free_idx[b.slice].reshape(p, -1)
     G = None
     if outcome and d.family.thresholds:
         g = d.aux.threshold_group

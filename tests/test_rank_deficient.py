@@ -109,3 +109,28 @@ def test_dense_designs_are_checked_by_blocks_of_rows(orth, monkeypatch):
     test_ordinal_columns_within_the_thresholds_are_refused()
     far = orth.assign(agefar=orth.age + 1e8)
     assert gm.fit("distance ~ agefar + Sex + (1 | Subject)", far, family="gaussian", se="none").converged
+
+
+def test_a_covariate_repeating_others_in_one_of_several_class_variables_is_refused():
+    """Several class variables (an LTA): each variable's covariates are checked with its own
+    logits. x2 = 2 x + 1 beside x in c1's part was fitted (0.62, -0.22, -0.55: any split)."""
+    rng = np.random.default_rng(1)
+    n, items = 200, 4
+    base = pd.DataFrame([(i, t, f"u{j}") for i in range(n) for t in (1, 2) for j in range(items)],
+                        columns=["id", "time", "item"])
+    x = rng.normal(size=n)
+    base["x"] = x[base["id"]]
+    base["x2"] = 2 * base["x"] + 1
+    truth = {f"c1,c2#1:item[u{j}]": 1.5 for j in range(items)}
+    truth.update({f"c1,c2#2:item[u{j}]": -1.5 for j in range(items)})
+    truth.update({"logit:c1#1:Intercept": 0.2, "logit:c1#1:x": 1.0, "logit:c2#1:Intercept": -1.5,
+                  "logit:c2#1:c1#1": 3.0})
+    kw = dict(n_classes=2, family="bernoulli", measured_by="time", measurement_invariance=True)
+    df = gm.simulate("y ~ 0 + item | c1(id) ~ 1 + x | c2(id) ~ 1 + c1", base, params=truth, seed=4, **kw)
+    with pytest.raises(IdentificationError, match=r"class-part column 'c1:x2' equals a combination of "
+                                                  r"\['c1:Intercept', 'c1:x'\]"):
+        gm.fit("y ~ 0 + item | c1(id) ~ 1 + x + x2 | c2(id) ~ 1 + c1", df, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ok = gm.fit("y ~ 0 + item | c1(id) ~ 1 + x | c2(id) ~ 1 + c1 + x", df, seed=1, starts=(4, 2), se="none", **kw)
+    assert np.isfinite(ok.llf)
