@@ -237,7 +237,19 @@ def compare(*results: MixtureResults | dict | list) -> pd.DataFrame:
                       + ", ".join(f"{name!r}: {v:g}" for name, v in n.items())
                       + "): their BIC and SABIC do not compare with each other; compare them by AIC or the "
                       "likelihood-ratio test, or by -2 LL + k log(n) with one n", GlmmixWarning, stacklevel=2)
-    return tab
+    return ComparisonTable(tab)
+
+
+class ComparisonTable(pd.DataFrame):
+    """:func:`compare`'s table: a DataFrame that prints every column (as R's ``anova`` does),
+    whatever pandas' display width; operations on it give plain DataFrames."""
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def __repr__(self) -> str:
+        return self.to_string()
 
 
 def plot_profiles(res_x: MixtureResults, res_y: MixtureResults, class_x: int = 1, class_y: int = 1,

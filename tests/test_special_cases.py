@@ -83,6 +83,13 @@ def test_compare_table(lsat, lca2):
     assert list(tab.index) == ["LCA", "2PL"]
     assert tab.loc["LCA", "parameters"] == 11 and tab.loc["2PL", "parameters"] == 10
     assert tab.loc["2PL", "BIC"] == pytest.approx(two.bic)
+    # printed, every column shows whatever pandas' display width (it printed '...' at 80)
+    import pandas as pd
+
+    with pd.option_context("display.width", 80, "display.max_columns", 5):
+        shown = str(tab)
+    assert "..." not in shown and all(c in shown for c in ("SABIC", "entropy", "best LL replicated"))
+    assert type(tab[["AIC", "BIC"]]) is pd.DataFrame
 
 
 def test_start_from_maps_labels(lsat, lca2):
