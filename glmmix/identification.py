@@ -14,7 +14,8 @@ Checked before any computation (:func:`check_identified`, raising):
   another (with ordinal outcomes, of the thresholds too) in the rows used: an empty combination of
   two factors' levels in their interaction, a covariate that repeats another; their
   coefficients are not identified (R's lm and lmer drop such a column, as NA). Found by a
-  pivoted QR of the design with unit-norm columns (:func:`collinear_columns`).
+  pivoted QR (dense designs) or pivoted Cholesky (cross products) decomposition with unit-norm
+  columns (:func:`collinear_columns`).
 
 Checked at the estimates (:func:`degenerate_params`): a gaussian residual SD whose class
 fits its observations exactly (residual RMS below ``SIGMA_FLOOR`` times the outcome's SD).
@@ -165,30 +166,35 @@ def collinear_columns(d, L, part: str = "outcome", variable: int | None = None) 
         G = sp.csr_matrix((np.ones(g.size), (np.arange(g.size), g)), shape=(g.size, int(g.max()) + 1))
     if workers and G is not None:
         return []  # the thresholds' indicators of rows on the workers: not summed there
-    C = None
-    if not dense:
-        # cross products of [X, thresholds' indicators] once, blockwise or summed on the workers
+    # one pass over the rows: the R factor of [X, thresholds' indicators] (dense, by blocks of
+    # rows) or their cross products (sparse, blockwise, or summed on the workers)
+    if dense:
+        R0 = _r_factor(X, G)
+    else:
         C = cross_products(X)
         if G is not None:
             XG = G.T @ X
             XG = (XG.toarray() if sp.issparse(XG) else np.asarray(XG)).T  # (columns, threshold sets)
             C = np.block([[C, XG], [XG.T, np.diag(np.asarray(G.sum(axis=0)).ravel())]])
-    for cols in {tuple(fi[:, k]) for k in range(fi.shape[1])}:
-        cols = np.asarray(cols)
+    # the classes' patterns of free coefficients (which columns are free, which share one)
+    patterns = set()
+    for k in range(fi.shape[1]):
+        cols = fi[:, k]
         free = np.unique(cols[cols >= 0])
-        if free.size == 0:
+        patterns.add(tuple(np.where(cols >= 0, np.searchsorted(free, cols), -1)))
+    for pat in patterns:
+        pat = np.asarray(pat)
+        n_free = int(pat.max()) + 1
+        if n_free == 0:
             continue
         # one column per free coefficient: the design's columns sharing it summed
-        T = (cols[:, None] == free[None, :]).astype(float)
-        owner = [int(np.flatnonzero(T[:, c])[0]) for c in range(free.size)]
-        if C is None:
-            dep = _dependent_qr(_r_factor(X, T, G))
-        else:
-            if G is not None:
-                T = linalg.block_diag(T, np.eye(G.shape[1]))
-            dep = _dependent_gram(T.T @ C @ T)
+        T = (pat[:, None] == np.arange(n_free)[None, :]).astype(float)
+        owner = [int(np.flatnonzero(T[:, c])[0]) for c in range(n_free)]
         if G is not None:
+            T = linalg.block_diag(T, np.eye(G.shape[1]))
             owner += [p] * G.shape[1]
+        # [X, G] = Q R0: the columns of R0 T have the inner products of [X, G] T
+        dep = _dependent_qr(R0 @ T) if dense else _dependent_gram(T.T @ C @ T)
         out = []
         for j, basis in dep:
             j, basis = owner[j], sorted({owner[i] for i in basis})
@@ -200,13 +206,13 @@ def collinear_columns(d, L, part: str = "outcome", variable: int | None = None) 
     return []
 
 
-def _r_factor(X, T, G) -> np.ndarray:
-    """The R factor of M = [X T, G] (G: the thresholds' indicators or None) from the R factors
+def _r_factor(X, G) -> np.ndarray:
+    """The R factor of M = [X, G] (G: the thresholds' indicators or None) from the R factors
     of blocks of :data:`QR_BLOCK` rows (M = Q R with R's columns having M's inner products, so
     a pivoted QR decomposition of R decides as one of M would)."""
     Rs = []
     for a in range(0, X.shape[0], QR_BLOCK):  # blocks of rows, not rows
-        M = X[a:a + QR_BLOCK] @ T
+        M = np.asarray(X[a:a + QR_BLOCK], float)
         if G is not None:
             M = np.hstack([M, G[a:a + QR_BLOCK].toarray()])
         Rs.append(linalg.qr(M, mode="r", check_finite=False)[0][:M.shape[1]].copy())  # its top square
