@@ -144,7 +144,8 @@ class OnWorkers:
         self.name = name
         self.shape = tuple(int(s) for s in shape)
         self.ndim = len(self.shape)
-        self.sums = sums  # (n, sum, sum of squares, nonzeros) per column, one-hot rows, X'X; or None
+        self.sums = sums  # (n, sum, sum of squares, nonzeros) per column, one-hot rows, X'X,
+        # squared deviations from the column means; or None
 
     @classmethod
     def of(cls, name: str, a) -> "OnWorkers":
@@ -152,7 +153,8 @@ class OnWorkers:
         if getattr(a, "ndim", 1) != 2:
             return cls(name, (len(a),))
         n, s, sq, nnz = column_sums(a)
-        return cls(name, a.shape, (n, s, sq, nnz, one_hot_rows(a), cross_products(a)))
+        m2 = centred_squares(a, s / max(n, 1))
+        return cls(name, a.shape, (n, s, sq, nnz, one_hot_rows(a), cross_products(a), m2))
 
     @classmethod
     def join(cls, parts: list) -> "OnWorkers":
@@ -163,6 +165,10 @@ class OnWorkers:
         if first.sums is not None:
             sums = (tuple(sum(p.sums[i] for p in parts) for i in range(4)) + (all(p.sums[4] for p in parts),)
                     + (sum(p.sums[5] for p in parts),))
+            # squared deviations from the joint mean: each part's own plus n_p (mean_p - mean)^2
+            n, s = sums[0], sums[1]
+            mean = s / max(n, 1)
+            sums += (sum(p.sums[6] + p.sums[0] * (p.sums[1] / max(p.sums[0], 1) - mean) ** 2 for p in parts),)
         return cls(first.name, shape, sums)
 
     @property
@@ -223,15 +229,45 @@ def cross_products(X) -> np.ndarray:
     return X.T @ X
 
 
+def centred_squares(X, mean, chunk: int = 1 << 16) -> np.ndarray:
+    """Per column of a dense or sparse matrix: the sum of squared deviations from ``mean``, by a
+    second pass over the entries in blocks (no copy of the matrix). The one-pass
+    ``sum of squares - n mean^2`` loses every digit of the SD of a column whose mean is more
+    than ~1e8 of its SDs from zero (Days + 1e8 had SD 0: a second intercept)."""
+    mean = np.asarray(mean, float)
+    p = mean.size
+    if hasattr(X, "tocsr"):  # stored entries, then the implicit zeros' share
+        Xr = X.tocsr()
+        out, nnz = np.zeros(p), np.zeros(p, np.int64)
+        for a in range(0, Xr.data.size, chunk):
+            data, cols = Xr.data[a:a + chunk], Xr.indices[a:a + chunk]
+            nz = data != 0
+            data, cols = data[nz], cols[nz]
+            out += np.bincount(cols, weights=(data - mean[cols]) ** 2, minlength=p)
+            nnz += np.bincount(cols, minlength=p)
+        return out + (X.shape[0] - nnz) * mean * mean
+    X = np.asarray(X, float)
+    out = np.zeros(p)
+    for a in range(0, X.shape[0], chunk):
+        out += ((X[a:a + chunk] - mean) ** 2).sum(axis=0)
+    return out
+
+
 def column_moments(X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per column of a dense, sparse or :class:`OnWorkers` matrix: (mean, SD, root mean square,
-    constant nonzero column); zeros (and no constant column) for a matrix without rows."""
+    constant nonzero column); zeros (and no constant column) for a matrix without rows. The SD
+    is from squared deviations from the mean (:func:`centred_squares`; a dask design's from
+    its partitions' own, combined exactly), exact for columns far from zero."""
     n, s, sq, _ = column_sums(X)
     if n == 0:
         z = np.zeros(X.shape[1])
         return z, z, z, np.zeros(X.shape[1], bool)
     mean, msq = s / n, sq / n
-    sd = np.sqrt(np.maximum(msq - mean * mean, 0.0))
+    if isinstance(X, OnWorkers):
+        m2 = X.sums[6] if len(X.sums) > 6 else np.maximum(sq - n * mean * mean, 0.0)
+    else:
+        m2 = centred_squares(X, mean)
+    sd = np.sqrt(np.maximum(m2 / n, 0.0))
     rms = np.sqrt(msq)
     return mean, sd, rms, (sd <= 1e-12 * rms) & (mean != 0)
 

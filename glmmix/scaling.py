@@ -136,7 +136,7 @@ class Rescaling:
         bad = np.zeros(L.n_free, bool)
         np.logical_or.at(bad, fi, (a_full[m] != a[fi]) | (b_full[m] != b[fi]))
         a[bad], b[bad] = 1.0, 0.0
-        shifts = _centring(L, d, a, b, bad)
+        shifts = _centring(L, d, a, b, bad) + _gamma_centring(L, d, bad)
         out = cls(a, b, shifts)
         out.a_full = a_full
         L.rescaling = out
@@ -253,6 +253,48 @@ def _centring(L, d, a, b, bad) -> list:
                 break
             col += [(i0, ij, float(mean[j] * factor)) for i0, ij in pairs]
         shifts += col
+    return shifts
+
+
+def _gamma_centring(L, d, bad) -> list:
+    """Location part of the map for class-logit coefficients: a class covariate far from zero
+    (|mean| > 8 SD over the units, or clusters, of its variable) beside a constant column of
+    the same logit is centred as :func:`_centring` centres outcome columns, each class's
+    logit intercept taken at the covariate's mean (one shift per non-reference class).
+    Without it the intercept and the coefficient are nearly collinear: the information
+    matrix looked singular (an LCA with Anger + 1e4 as its class covariate gave no standard
+    errors). Only where both are free parameters of their own (not fixed or tied)."""
+    gb = L.blocks["gamma"]
+    if not gb.size:
+        return []
+    fi = L.free_idx
+    owners = {}
+    for i, f in enumerate(fi):
+        if f >= 0:
+            owners.setdefault(int(f), set()).add(i)
+
+    def own(i):  # the free index of full entry i, or None
+        f = int(fi[i])
+        return None if f < 0 or owners[f] != {i} or bad[f] else f
+
+    cs = d.classes
+    shifts = []
+    for t, v in enumerate(cs.vars):
+        Z = v.Z
+        if not isinstance(Z, np.ndarray) or Z.ndim != 2 or Z.shape[0] < 2 or Z.shape[1] < 2:
+            continue
+        mean, sd, _, const = column_moments(Z)
+        if not np.any(const):
+            continue
+        j0 = int(np.flatnonzero(const)[0])
+        far = np.flatnonzero(~const & (np.abs(mean) > 8.0 * sd))
+        km1 = v.K - 1
+        start = gb.slice.start + cs.gslices[t].start
+        for j in far:
+            for k in range(km1):
+                i0, ij = own(start + j0 * km1 + k), own(start + int(j) * km1 + k)
+                if i0 is not None and ij is not None:
+                    shifts.append((i0, ij, float(mean[j] / Z[0, j0])))
     return shifts
 
 

@@ -123,3 +123,61 @@ def test_a_covariate_far_from_zero_beside_items_or_thresholds(verbagg, formula, 
     assert far.converged and far.llf == pytest.approx(near.llf, abs=1e-5)
     assert sorted(far.params.filter(like="Anger")) == pytest.approx(sorted(near.params.filter(like="Anger")),
                                                                     rel=1e-4)
+
+
+@pytest.mark.parametrize("shift", [1e8, 1e10])
+def test_a_covariate_1e8_sds_from_zero_is_not_a_second_intercept(sleep, ref, shift):
+    # Days + 1e8 (SD 2.87; every value exact in double precision) once had SD 0 by the one-pass
+    # sum of squares: the column was taken for a constant, the fit stopped at Days ~ 0 (OLS 30.4
+    # below, the LMM 16.9 below with a convergence warning; at 1e10 only a singular-information
+    # warning). The slope does not depend on the shift: lme4 1.1.31's on Days + 2000.
+    r = ref["covariate_far_intercept"]
+    far = sleep.assign(Days=sleep.Days + shift)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = gm.fit("Reaction ~ Days + (1 | Subject)", far, family="gaussian")
+        ols = gm.fit("Reaction ~ Days", far, family="gaussian")
+    assert res.llf == pytest.approx(r["logLik"], abs=1e-5)
+    assert res.params["Days"] == pytest.approx(r["fixef"]["Days_far"], rel=1e-5)
+    near = gm.fit("Reaction ~ Days + (1 | Subject)", sleep, family="gaussian")
+    # at 1e10 the linear predictor itself carries ~1e-5 of rounding (intercept -1e11): 6e-4 off
+    assert res.bse["Days"] == pytest.approx(near.bse["Days"], rel=1e-4 if shift < 1e9 else 2e-3)
+    assert ols.llf == pytest.approx(fit("Reaction ~ Days", sleep).llf, abs=1e-5)
+
+
+def test_column_moments_are_exact_far_from_zero():
+    import scipy.sparse as sp
+
+    from glmmix.mathutils import OnWorkers, column_moments
+    rng = np.random.default_rng(1)
+    X = np.c_[np.ones(1000), rng.integers(0, 10, 1000) + 1e10, rng.normal(size=1000) * 1e-3 + 5e4,
+              np.zeros(1000)]
+    X[::7, 3] = 1e9  # sparse-like column far from zero where it is nonzero
+    want = np.std(X - X[0], axis=0)  # shifted by a row: exact
+    for M in (X, sp.csr_matrix(X), OnWorkers.join([OnWorkers.of("X", X[:300]), OnWorkers.of("X", X[300:])])):
+        mean, sd, rms, const = column_moments(M)
+        assert sd == pytest.approx(want, rel=1e-7, abs=1e-12)
+        assert const.tolist() == [True, False, False, False]
+
+
+def test_a_class_covariate_far_from_zero_keeps_its_standard_errors(verbagg):
+    # the class logits' intercept and a covariate far from zero (Anger + 1e4) were nearly
+    # collinear on the optimizer's coordinates: a SingularInformationWarning and no standard
+    # errors at all (K = 2, full VerbAgg). The class logits are now centred like the outcome's.
+    kw = dict(family="bernoulli", n_classes=2, seed=1)
+    f = "y ~ 0 + item | class(id) ~ 1 + Anger"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gm.BoundaryWarning)
+        near = gm.fit(f, verbagg, **kw)
+        warnings.simplefilter("error", gm.SingularInformationWarning)
+        far = gm.fit(f, verbagg.assign(Anger=verbagg["Anger"] + 1e4), **kw)
+    assert far.llf == pytest.approx(near.llf, abs=1e-6)
+    b, a = "logit:class1:Anger", "logit:class1:Intercept"
+    assert far.params[b] == pytest.approx(near.params[b], rel=1e-5)
+    assert far.params[a] == pytest.approx(near.params[a] - 1e4 * near.params[b], rel=1e-5)
+    assert far.bse[b] == pytest.approx(near.bse[b], rel=1e-4)
+    V = near.cov_params().loc[[a, b], [a, b]].to_numpy()
+    g = np.array([1.0, -1e4])  # the far intercept is a - 1e4 b
+    assert far.bse[a] == pytest.approx(np.sqrt(g @ V @ g), rel=1e-4)
+    items = [p for p in near.params.index if "item" in p]
+    assert far.bse[items].to_numpy() == pytest.approx(near.bse[items].to_numpy(), rel=1e-4, nan_ok=True)
