@@ -46,8 +46,10 @@ FMA_GOM = "y ~ 0 + item + rr(0 + item | id, 1) | class ~ 1 + (1 | id)"
 
 def test_which_models_search_on_a_coarse_rule():
     """Large evaluations (VerbAgg's FMA-GoM: 48 row patterns, 316 persons, 961 or 3,721 nodes)
-    search on the coarse rule; small ones (LSAT's, 30 response patterns) and adaptive rules
-    on their own, as does every model with coarse_search=False."""
+    search on the coarse rule; small ones (LSAT's, 30 response patterns) on their own, as does
+    every model with coarse_search=False. An adaptive rule in one dimension whose rows merge
+    into few patterns on shared nodes (VerbAgg's FMA: 7,584 rows, 48 patterns) searches on the
+    shared 61-point trapezoid rule; one whose rows do not merge (a covariate per row) on its own."""
     va = gm.datasets.load("verbagg_long")
     lsat = gm.wide_to_long(gm.datasets.load("lsat"))
     big = MixtureModel.from_formula(FMA_GOM, va, n_classes=2, family="bernoulli", n_points=61).likelihood
@@ -59,7 +61,53 @@ def test_which_models_search_on_a_coarse_rule():
     assert estimation.search_likelihood(small, FitOptions()) is small
     fma = MixtureModel.from_formula("y ~ 0 + item + rr(0 + item | id, 1) | class(id) ~ 1", va, n_classes=2,
                                     family="bernoulli").likelihood
-    assert estimation.search_likelihood(fma, FitOptions()) is fma  # adaptive GH: no coarse rule
+    sh = estimation.search_likelihood(fma, FitOptions())
+    assert sh is not fma and fma.integ.adaptive and fma.integ.n_points == 15
+    assert not sh.integ.adaptive and sh.integ.method == "trapezoid" and sh.integ.n_points == 61
+    assert np.abs(sh.integ.t).max() == 6.0 and sh.design is fma.design
+    assert estimation.evaluation_cells(sh) <= estimation.SHARED_SEARCH_SHARE * estimation.evaluation_cells(fma)
+    assert estimation.search_likelihood(fma, FitOptions(coarse_search=False)) is fma
+    rng = np.random.default_rng(3)
+    vx = va.assign(x=rng.standard_normal(len(va)))  # a covariate per row: no patterns to merge
+    glmm = MixtureModel.from_formula("y ~ 0 + item + x + (1 | id) | class(id) ~ 1", vx, n_classes=2,
+                                     family="bernoulli").likelihood
+    assert estimation.evaluation_cells(glmm) >= estimation.COARSE_SEARCH_CELLS
+    assert estimation.search_likelihood(glmm, FitOptions()) is glmm
+
+
+def test_shared_search_of_an_adaptive_model_reaches_the_same_maximum():
+    """VerbAgg's 2-class FMA (logit, adaptive Gauss-Hermite with 15 points, seed 1): the search
+    on the shared trapezoid rule re-converged on the adaptive rule reports the maximum of the
+    search on the model's rule (coarse_search=False: -3907.7725, the value special_cases.py
+    prints, measured before the shared search existed), at the adaptive rule's log-likelihood."""
+    va = gm.datasets.load("verbagg_long")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fma(va, 2, seed=1, verbose=False, se="none")
+    assert res.llf == pytest.approx(-3907.772543, abs=1e-5)
+    assert res.search.rule.startswith("starts searched on trapezoid 61^1 (61 nodes)")
+    assert res.search.rule.endswith("re-converged on agh 15^1 (15 nodes)")
+    lik = res.model.likelihood
+    assert lik.integ.adaptive and lik.loglik(res.theta) == pytest.approx(res.llf, abs=1e-6)
+
+
+def test_shared_search_falls_back_when_the_rule_does_not_resolve(monkeypatch):
+    """When the shared rule's best maximum moves by more than SHARED_SEARCH_TOL on the model's
+    rule, the search runs again on the model's rule, and the fit is the one coarse_search=False
+    gives (LSAT's FMA with the thresholds lowered so that it searches on the shared rule)."""
+    lsat = gm.wide_to_long(gm.datasets.load("lsat"))
+    monkeypatch.setattr(estimation, "COARSE_SEARCH_CELLS", 0.0)
+    monkeypatch.setattr(estimation, "SHARED_SEARCH_SHARE", 10.0)
+    monkeypatch.setattr(estimation, "SHARED_SEARCH_TOL", -1.0)  # every offset too large
+    kw = dict(seed=2, verbose=False, se="none", starts=(4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = gm.fma(lsat, 2, **kw)
+        ref = gm.fma(lsat, 2, options=FitOptions(seed=2, n_starts=4, n_final=2, coarse_search=False),
+                     verbose=False, se="none")
+    assert not again.search.rule
+    assert again.llf == pytest.approx(ref.llf, abs=1e-8)
+    np.testing.assert_allclose(again.theta, ref.theta, atol=1e-8)
 
 
 @pytest.mark.slow
@@ -174,3 +222,36 @@ def test_polish_skips_maxima_far_below_an_exact_limit(monkeypatch):
         estimation.polish(S, lik, floor)
         assert calls == [61] * n_redone, floor
         assert S.report.rule.startswith(f"starts searched on trapezoid 31^2 (961 nodes); the best {n_redone} max")
+
+
+def test_shared_search_falls_back_for_loadings_only_the_adaptive_rule_resolves():
+    """A start improper on the shared rule (a loading of 30: beyond its 20, four per step of
+    0.2) but proper on the adaptive rule (within 50) that ends above the best proper maximum
+    sends the search back to the adaptive rule; below it, or improper on both, it does not."""
+    from types import SimpleNamespace
+
+    va = gm.datasets.load("verbagg_long")
+    fma = MixtureModel.from_formula("y ~ 0 + item + rr(0 + item | id, 1) | class(id) ~ 1", va, n_classes=2,
+                                    family="bernoulli").likelihood
+    shared = estimation.search_likelihood(fma, FitOptions())
+    L = fma.layout
+    phi = L.expand(homogeneous_start(fma)).copy()
+    first = next(j for j, lab in enumerate(L.full_labels) if "loading(" in lab and L.free_idx[j] >= 0)
+
+    def at(loading):
+        p = phi.copy()
+        p[first] = loading
+        return L.from_full(p)
+
+    big, huge, fine = at(30.0), at(80.0), at(1.0)
+    assert estimation.improper(shared, big) and not estimation.improper(fma, big)
+    assert estimation.improper(fma, huge) and not estimation.improper(shared, fine)
+
+    def search(ll_improper, theta):
+        fit = lambda th, ll: estimation.FitResult(th, ll, True, 0.0, 0, 0)  # noqa: E731
+        return SimpleNamespace(fits={0: fit(theta, ll_improper), 1: fit(fine, -3910.0)},
+                               degenerate={0: True, 1: False})
+
+    assert estimation._beyond_shared_rule(search(-3900.0, big), fma)
+    assert not estimation._beyond_shared_rule(search(-3920.0, big), fma)
+    assert not estimation._beyond_shared_rule(search(-3900.0, huge), fma)
