@@ -84,6 +84,9 @@ def default_points(method: str, D: int) -> int:
 #: largest step of a coarse trapezoid rule (``Integration.coarse``)
 COARSE_MAX_STEP = 0.4
 
+#: the check of a Gauss-Hermite rule (``Integration.refined``) has at most this many times its nodes
+REFINED_MAX_GROWTH = 4
+
 #: fewest points per dimension each rule supports
 MIN_POINTS = {"agh": 3, "gh": 3, "trapezoid": 3, "mc": 2, "qmc": 2}
 
@@ -233,10 +236,27 @@ class Integration:
         self.m, self.R = (a.copy() for a in adaptation)
 
     def refined(self) -> "Integration | None":
-        """The check of a non-adaptive trapezoid rule: the same range with 2n - 1 points per
-        dimension (every node of this rule and the midpoints between them, so the two agree
-        only if the integrands are resolved); None for other rules."""
-        if self.D == 0 or self.method != "trapezoid" or self.adaptive:
+        """The check of a rule: for a non-adaptive trapezoid rule, the same range with 2n - 1
+        points per dimension (every node of this rule and the midpoints between them, so the
+        two agree only if the integrands are resolved); for Gauss-Hermite (adaptive or not),
+        n + max(2, n // 2) points per dimension, fewer where that would give more than
+        :data:`REFINED_MAX_GROWTH` times the nodes (a copy of this rule's adaptation, which
+        the check then adapts); None for other rules (Laplace, Monte Carlo) or when no finer
+        rule is that cheap."""
+        if self.D == 0:
+            return None
+        if self.method in ("agh", "gh"):
+            n, D = self.n_points, self.D
+            nf = n + max(2, n // 2)
+            while nf > n and nf ** D > REFINED_MAX_GROWTH * n ** D:
+                nf -= 1
+            if nf <= n:
+                return None
+            t, lw = gauss_hermite(nf, D)
+            obj = Integration(self.method, nf, D, self.adaptive, t, lw)
+            obj.m, obj.R = self.m.copy(), self.R.copy()
+            return obj
+        if self.method != "trapezoid" or self.adaptive:
             return None
         n = 2 * self.n_points - 1
         t, lw = trapezoid(n, self.D, float(np.abs(self.t).max()))

@@ -154,7 +154,15 @@ def test_refined_rule_contains_the_rule():
     assert fine.n_points == 61 and np.abs(fine.t).max() == 6.0
     rows = {tuple(r) for r in np.round(fine.t, 12)}
     assert all(tuple(r) in rows for r in np.round(trap.t, 12))  # nested: the old nodes and the midpoints
-    assert Integration.make("agh", None, 1, 3).refined() is None
+    # Gauss-Hermite: about 1.5 times the points per dimension, at most 4 times the nodes, with a
+    # copy of the adaptation; Laplace has no check
+    agh = Integration.make("agh", None, 1, 3)
+    agh.m[:] = 0.5
+    assert agh.refined().n_points == 22 and agh.refined().m[0, 0] == 0.5 and agh.refined().adaptive
+    assert Integration.make("agh", None, 2, 3).refined().n_points == 13  # 169 nodes for 81
+    assert Integration.make("agh", None, 3, 3).refined().n_points == 7   # 343 for 125
+    assert Integration.make("agh", None, 4, 3).refined().n_points == 4   # 256 for 81
+    assert Integration.make("laplace", None, 1, 3).refined() is None
 
 
 def test_trapezoid_rule_checked_at_the_estimates():
