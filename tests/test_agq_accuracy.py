@@ -1,7 +1,10 @@
-"""Adaptive Gauss-Hermite where the random effects' posteriors are far from normal: a
-random-intercept logit with SD about 6.4 and 25 of 40 clusters all 0 or all 1. The exact
-maximum (R 4.2.2, integrate() per cluster and optim(); lme4 1.1.31's glmer for comparison):
-tests/reference/scripts/agq_skewed.R -> tests/reference/values/agq_skewed.json."""
+"""Adaptive Gauss-Hermite and Laplace where the random effects' posteriors are far from
+normal: a random-intercept logit with SD about 6.4 and 25 of 40 clusters all 0 or all 1
+(tests/reference/scripts/agq_skewed.R -> tests/reference/values/agq_skewed.json), and a Poisson
+GLMM with SD about 4.2, 32 of 60 clusters all zero and one of 809 counts
+(tests/reference/scripts/poisson_wide_re.R -> tests/reference/values/poisson_wide_re.json).
+Exact maxima by R 4.2.2's integrate() per cluster and optim(); lme4 1.1.31 and glmmTMB 1.1.5
+for the Laplace approximation."""
 
 import warnings
 
@@ -39,3 +42,41 @@ def test_enough_points_give_the_exact_maximum(data, ref, kw, tol):
     assert res.llf == pytest.approx(e["logLik"], abs=tol)  # -123.086492
     assert res.params["sd(g:Intercept)"] == pytest.approx(e["sd"], rel=10 * tol)
     assert res.params["x"] == pytest.approx(e["x"], rel=10 * tol)
+
+
+@pytest.fixture(scope="module")
+def wide():
+    return pd.read_csv(REF.parent / "data" / "poisson_wide_re.csv"), load_reference("poisson_wide_re.json")
+
+
+def test_laplace_with_a_wide_poisson_random_intercept(wide):
+    # Newton's first step from u = 0 took the 809-count cluster to u ~ 800 and overflowed: the
+    # fit ended at -780.32 (glmmTMB -366.4954) with a convergence warning; steps are now halved
+    # until each cluster's integrand does not fall
+    d, ref = wide
+    r = ref["glmmTMB_laplace"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = gm.fit("y ~ x + (1 | g)", d, family="poisson", integration="laplace")
+    assert res.llf == pytest.approx(r["logLik"], abs=1e-5)  # -366.495364, glmer's too
+    assert res.params[["Intercept", "x"]].tolist() == pytest.approx([r["fixef"]["(Intercept)"], r["fixef"]["x"]],
+                                                                     rel=1e-4)
+    assert res.params["sd(g:Intercept)"] == pytest.approx(r["random_effects"]["g"]["sd"]["(Intercept)"], rel=1e-4)
+    assert res.bse[["Intercept", "x"]].tolist() == pytest.approx([r["fixef_se"]["(Intercept)"], r["fixef_se"]["x"]],
+                                                                  rel=1e-4)
+
+
+def test_adaptive_quadrature_with_a_wide_poisson_random_intercept(wide):
+    # before: -388.0 to -408.9 with a convergence warning at 15, 25 and 61 points (the nodes
+    # were re-centred at modes that had overflowed); now 151 points give the exact maximum
+    d, ref = wide
+    e = ref["exact"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = gm.fit("y ~ x + (1 | g)", d, family="poisson", n_points=151)
+    assert res.llf == pytest.approx(e["logLik"], abs=2e-5)  # -366.748907
+    assert res.params["sd(g:Intercept)"] == pytest.approx(e["sd"], rel=1e-4)
+    assert res.params["x"] == pytest.approx(e["x"], rel=1e-5)
+    # 25 points are off by 0.02 and say so (glmer's 25: -366.7866, 0.038 below)
+    with pytest.warns(gm.IntegrationAccuracyWarning, match="agh rule with 25 points"):
+        gm.fit("y ~ x + (1 | g)", d, family="poisson", n_points=25, se="none")
