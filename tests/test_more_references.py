@@ -4,7 +4,11 @@
 clm) and flexmix's NregFix (a gaussian mixture regression with class membership ~ w, where
 flexmix's EM stops 0.0138 short; the maximum is optim()'s on the hand-written likelihood).
 Values: tests/reference/scripts/betablocker_soup_nregfix.R ->
-tests/reference/values/betablocker_soup_nregfix.json; data in tests/reference/data/ (GPL)."""
+tests/reference/values/betablocker_soup_nregfix.json. Also lme4's Dyestuff2 (a singular lmer
+fit) and cake, MASS's bacteria (binary, 2-5 rows per child, glmer AGQ 25) and datasets'
+warpbreaks (a 2-class Poisson mixture regression, flexmix): tests/reference/scripts/
+more_agreements.R -> tests/reference/values/more_agreements.json. Data in tests/reference/data/
+(the R packages' data sets, GPL)."""
 
 import warnings
 
@@ -109,3 +113,69 @@ def test_nregfix_mixture_regression_with_a_class_covariate(nregfix, ref, scale_y
                   res.bse[c + "x2[T.1]"] / scale_y, res.bse[c + "sigma"] / scale_y]
         want_se = [r["coef_se"][j]["Intercept"], r["coef_se"][j]["x1"], r["coef_se"][j]["x21"], r["sigma_se"][j]]
         assert got_se == pytest.approx(want_se, rel=2e-3)  # numDeriv's Hessian
+
+
+# ---- tests/reference/scripts/more_agreements.R -> tests/reference/values/more_agreements.json
+
+
+@pytest.fixture(scope="module")
+def more():
+    return load_reference("more_agreements.json")
+
+
+def test_dyestuff2_singular(more):
+    # lmer stops at a batch SD of exactly 0 (isSingular): the linear model's log-likelihood
+    r = more["dyestuff2"]
+    d = pd.read_csv(DATA / "dyestuff2.csv")
+    with pytest.warns(gm.BoundaryWarning, match="singular fit"):
+        res = gm.fit("Yield ~ 1 + (1 | Batch)", d, family="gaussian")
+    assert res.llf == pytest.approx(r["logLik"], abs=1e-6) and res.llf == pytest.approx(r["logLik_lm"], abs=1e-6)
+    assert res.params["sd(Batch:Intercept)"] < 1e-4
+    assert res.params["Intercept"] == pytest.approx(r["fixef"]["(Intercept)"], abs=1e-6)
+    assert res.params["sigma"] == pytest.approx(r["sigma"], rel=1e-5)
+    assert res.bse["Intercept"] == pytest.approx(r["fixef_se"]["(Intercept)"], rel=1e-4)
+
+
+def test_cake_interaction_grouping(more):
+    r = more["cake"]
+    d = pd.read_csv(DATA / "cake.csv").astype({"temperature": str, "replicate": str})
+    res = fit("angle ~ recipe * temperature + (1 | recipe:replicate)", d, family="gaussian")
+    assert res.llf == pytest.approx(r["logLik"], abs=1e-6)  # -839.525933
+    assert res.params["sd(recipe:replicate:Intercept)"] == pytest.approx(
+        r["random_effects"]["recipe:replicate"]["sd"]["(Intercept)"], rel=1e-5)
+    assert res.params["sigma"] == pytest.approx(r["sigma"], rel=1e-5)
+    for k, v in r["fixef"].items():
+        name = "Intercept" if k == "(Intercept)" else ":".join(
+            f"{t[:6]}[T.{t[6:]}]" if t.startswith("recipe") else f"temperature[T.{t[11:]}]" for t in k.split(":"))
+        assert res.params[name] == pytest.approx(v, abs=1e-5)
+        assert res.bse[name] == pytest.approx(r["fixef_se"][k], rel=1e-4)
+
+
+def test_bacteria_binary_small_clusters(more):
+    r = more["bacteria"]
+    b = pd.read_csv(DATA / "bacteria.csv")
+    b = b.assign(y=(b["y"] == "y").astype(int), wk2=(b["week"] > 2).astype(int),
+                 trt=pd.Categorical(b["trt"], ["placebo", "drug", "drug+"]))
+    res = fit("y ~ trt + wk2 + (1 | ID)", b, family="bernoulli", n_points=25)
+    assert res.llf == pytest.approx(r["logLik_exact_integrate"], abs=1e-5)  # -95.897057
+    names = {"(Intercept)": "Intercept", "trtdrug": "trt[T.drug]", "trtdrug+": "trt[T.drug+]", "wk2": "wk2"}
+    assert [res.params[v] for v in names.values()] == pytest.approx([r["fixef"][k] for k in names], abs=1e-5)
+    assert [res.bse[v] for v in names.values()] == pytest.approx([r["fixef_se"][k] for k in names], rel=1e-4)
+    assert res.params["sd(ID:Intercept)"] == pytest.approx(r["random_effects"]["ID"]["sd"]["(Intercept)"], rel=1e-4)
+
+
+def test_warpbreaks_poisson_mixture(more):
+    r = more["warpbreaks"]
+    w = pd.read_csv(DATA / "warpbreaks.csv")
+    w["tension"] = pd.Categorical(w["tension"], ["L", "M", "H"])
+    res = fit("breaks ~ wool + tension | class ~ 1", w, family="poisson", n_classes=2, seed=1)
+    assert res.llf == pytest.approx(r["logLik"], abs=1e-6)  # -193.945530, flexmix's too
+    assert res.df_model == r["df"]
+    order = np.argsort(-res.params[["class1:Intercept", "class2:Intercept"]].to_numpy())
+    names = {"Intercept": "Intercept", "woolB": "wool[T.B]", "tensionM": "tension[T.M]", "tensionH": "tension[T.H]"}
+    for j, k in enumerate(order):
+        got = [res.params[f"class{k + 1}:{v}"] for v in names.values()]
+        assert got == pytest.approx([r["coef"][j][n] for n in names], abs=1e-5)
+        got_se = [res.bse[f"class{k + 1}:{v}"] for v in names.values()]
+        assert got_se == pytest.approx([r["coef_se"][j][n] for n in names], rel=1e-3)  # numDeriv's Hessian
+    assert res.class_proportions.to_numpy()[order] == pytest.approx(r["class_proportions"], abs=1e-5)
