@@ -181,3 +181,22 @@ def test_a_class_covariate_far_from_zero_keeps_its_standard_errors(verbagg):
     assert far.bse[a] == pytest.approx(np.sqrt(g @ V @ g), rel=1e-4)
     items = [p for p in near.params.index if "item" in p]
     assert far.bse[items].to_numpy() == pytest.approx(near.bse[items].to_numpy(), rel=1e-4, nan_ok=True)
+
+
+@pytest.mark.parametrize("sds", [1e7, 1e9])
+def test_crossed_gaussian_outcome_far_from_zero(sds):
+    # lme4 1.1.31's Penicillin (tests/reference/scripts/laplace_extra.R), diameter + 1e7 or 1e9
+    # of its SDs: the crossed engine added the effects a u to eta0 ~ 1e9 before y - eta, so u
+    # kept 7 digits and the SEs (differences of the gradient) were 7.7e-4 and 22% off; y - eta0
+    # is now formed first (measured after: 6.6e-5 and 6.8e-4, the one-grouping engine's)
+    r = load_reference("laplace_extra.json")["penicillin"]
+    p = pd.read_csv(REF.parent / "data" / "penicillin.csv")
+    f = "diameter ~ 1 + (1 | plate) + (1 | sample)"
+    near = gm.fit(f, p, family="gaussian")
+    shift = sds * p["diameter"].std()
+    far = gm.fit(f, p.assign(diameter=p["diameter"] + shift), family="gaussian")
+    assert far.llf == pytest.approx(r["logLik"], abs=1e-6)
+    assert far.params["Intercept"] - shift == pytest.approx(r["intercept"], abs=1e-6 * max(1.0, shift * 1e-9))
+    assert near.bse["Intercept"] == pytest.approx(r["se_intercept"], rel=1e-4)
+    assert far.bse.to_numpy() == pytest.approx(near.bse.to_numpy(), rel=2e-3)
+    assert far.params["sd(sample:Intercept)"] == pytest.approx(r["sd_sample"], rel=1e-5)
