@@ -54,7 +54,10 @@ def fit(formula: str, data: pd.DataFrame, n_classes: int | dict = 1, family: str
         Levels of categorical or text columns that no row with an observed outcome has (an
         unused category, an unanswered item) get no parameter and are listed in
         ``dropped_levels``; a design column that is zero in every row is refused. Column
-        names that are not plain identifiers are quoted: ```my y```, ``Q("my y")``.
+        names that are not plain identifiers are quoted: ```my y```, ``Q("my y")``. Columns
+        a formula would misread are refused: numbers held as text or as Python objects,
+        object columns mixing types (``1`` and ``'1'``), complex numbers, and dates used as
+        covariates (``C(x)`` makes a text column categorical).
     n_classes : int or dict
         Number of latent classes K >= 1; an int (with several class variables, the same for
         every variable) or ``{name: K}`` naming every class variable of the formula.

@@ -28,14 +28,15 @@ import pandas as pd
 import scipy.sparse as sp
 from formulaic import Formula
 
-from .exceptions import DataWarning, DesignError, FormulaError, plain
+from .exceptions import DataWarning, DesignError, FormulaError, formula_message, plain
 from .mathutils import OnWorkers, column_sums, compact
 from .families import Family, FamilyData, check_counts
 from .classes import ClassSystem, ClassVar
-from .encoding import Encoding, freeze, matrix_by_chunks
+from .encoding import Encoding, build_error, freeze, matrix_by_chunks, nonfinite_message
 from .terms import OFFSET_TERM, ParsedFormula, column_name, offset_columns, split_top
 from .validate import check_data
-from .random_effects import RandomBlock, term_matrix, build_blocks, check_grouping, check_nested, random_terms
+from .random_effects import (RandomBlock, build_blocks, check_grouping, check_nested, check_repeated_effects,
+                             random_terms, term_matrix)
 from .weights import check_arguments as check_weights
 from .weights import sampling_weights
 
@@ -318,7 +319,7 @@ def _required(fixed: str, where: str, columns, enc=None) -> set:
     try:
         req = Formula(fixed).rhs.required_variables if "~" in fixed else Formula(fixed).required_variables
     except Exception as exc:  # formulaic parse errors
-        raise FormulaError(f"cannot read the {where} {fixed!r}: {exc}") from None
+        raise FormulaError(f"cannot read the {where} {fixed!r}: {formula_message(exc)}") from None
     req = set(req)
     if "offset" in req and "offset" not in columns and re.search(r"(?<![\w.])offset\s*\(", fixed):
         req.discard("offset")  # the offset() marker, not a column
@@ -469,9 +470,13 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
         meas_values = (measurement_order(obs.data[measured_by], measured_by, cols.roles["within"]) if fitted is None
                        else fitted.meas_values)
     meas = _measurement(formula, cols.roles, measured_by, obs.data, meas_values, fitted is not None) if multi else None
-    _check_no_missing(obs.df, (cols.out_vars | cols.cls_vars | cols.re_vars | cols.meas_cols
-                               | {c for c in (unit_name, cluster_name, by, obs.trials, weights,
-                                              cluster_weights, freq_weights) if c} | set(cols.groups)) - {obs.yname})
+    used = (cols.out_vars | cols.cls_vars | cols.re_vars | cols.meas_cols
+            | {c for c in (unit_name, cluster_name, by, obs.trials, weights, cluster_weights, freq_weights) if c}
+            | set(cols.groups)) - {obs.yname}
+    _check_no_missing(obs.df, used)
+    rhs = [formula.outcome_part.fixed, *(c.part.fixed for c in formula.classes),
+           *(t.expr for t in cols.re_o + cols.re_c)]
+    _check_column_types(obs.df, used, _bare_columns(rhs, obs.df.columns) if fitted is None else set(), fitted)
 
     # Step 3: outcome support (family-specific checks) and family auxiliaries.
     aux = _family_data(family, obs.df, by_arg, by, obs.trials, formula.outcome, cols.outcome_pair, fitted)
@@ -626,8 +631,22 @@ def _check_columns(formula, data, n_classes, fenc, by_arg, by, trials, measured_
     for arg, col in ((by_arg, by), ("trials", trials)):
         if col is not None:
             _missing_columns([col], data, f"argument {arg}")
+    _check_outcome_not_predictor(formula.outcome, outcome_pair, (("outcome part", out_vars),
+                                                                   ("random terms", re_vars),
+                                                                   ("class part", cls_vars)))
     return _Columns(outcome_pair, out_vars, cls_vars, re_vars, meas_cols, re_o, re_c, groups, unit_name,
                     cluster_name, roles)
+
+
+def _check_outcome_not_predictor(outcome, outcome_pair, parts) -> None:
+    """The outcome's own column (a cbind() count given by name) among a part's predictors
+    explains the outcome by itself: refused, naming the part."""
+    own = {outcome} if outcome_pair is None else {n for n in map(column_name, outcome_pair) if n is not None}
+    for where, used in parts:
+        hit = sorted(own & set(used))
+        if hit:
+            raise DesignError(f"the outcome's column {hit[0]!r} is also a predictor in the {where}: a response "
+                              "cannot explain itself; remove it (a previous response is a column of its own)")
 
 
 def _observed_rows(formula, data, cols: _Columns, trials, by, new_rows: bool) -> _Observed:
@@ -671,6 +690,100 @@ def _check_no_missing(df, columns) -> None:
                 f"column {col!r} has {nmiss} missing value(s) in rows with an observed outcome; "
                 "glmmix drops only rows with a missing outcome: drop or impute these rows first"
             )
+
+
+#: text values that mark a missing number in files written by other programs (SAS and Stata's
+#: '.', spreadsheets' '#N/A'...): a numeric column holding them is read as text
+_MISSING_CODES = {"", ".", "?", "-", "--", "*", "na", "n/a", "#n/a", "nan", "null", "none", "missing", "nil"}
+
+
+def _bare_columns(texts, columns) -> set:
+    """Columns that right-hand sides use as they are (``x``, ``x:z``), not through a function
+    such as ``C(x)`` or ``np.log(x)``: formulaic decides from their dtype alone whether they
+    enter as numbers or as categories."""
+    out = set()
+    for text in texts:
+        try:
+            terms = list(Formula(text))
+        except Exception:  # unreadable: reported with its place when the matrix is built
+            continue
+        for term in terms:
+            for factor in getattr(term, "factors", ()):
+                expr = str(factor.expr)
+                name = expr if expr in columns else column_name(expr)
+                if name is not None and name in columns:
+                    out.add(name)
+    return out
+
+
+def _check_column_types(df: pd.DataFrame, used, bare, fitted) -> None:
+    """Refuse column types that a formula would read wrongly without a word: complex numbers
+    (the imaginary part dropped), dates used as they are (nanoseconds since 1970), object
+    columns mixing numbers and text (``1`` and ``'1'`` two groups, ``True`` and ``1`` one),
+    and, in a new model, numbers stored as objects or as text, which would enter as a
+    categorical with one level per distinct number."""
+    for c in sorted(used, key=str):
+        if c not in df.columns:
+            continue
+        col = df[c]
+        dt = col.dtype
+        if dt.kind == "c":
+            raise DesignError(f"column {c!r} holds complex numbers ({dt}); models take real values: give "
+                              f"df[{c!r}].real (or the modulus) if that is what is meant")
+        if c in bare and (dt.kind in "mM" or isinstance(dt, (pd.DatetimeTZDtype, pd.PeriodDtype))):
+            what = "durations" if dt.kind == "m" else "dates"
+            raise DesignError(
+                f"column {c!r} holds {what} ({dt}), which a formula reads neither as numbers nor as "
+                f"categories: make it a number, e.g. days since the first date, (df[{c!r}] - "
+                f"df[{c!r}].min()).dt.days, or text for categories")
+        if dt == object:
+            kind = pd.api.types.infer_dtype(col, skipna=True)
+            if kind in ("mixed", "mixed-integer"):
+                values = col.dropna()
+                kinds = values.map(type)
+                examples = [plain(values.iloc[int(np.argmax((kinds == k).to_numpy()))]) for k in pd.unique(kinds)[:3]]
+                raise DesignError(
+                    f"column {c!r} mixes values of different types ({', '.join(repr(v) for v in examples)}): "
+                    f"1 and '1' would be different values, True and 1 the same; give the column one type "
+                    f"(e.g. df[{c!r}].astype(str))")
+            if fitted is None and c in bare and kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+                raise DesignError(
+                    f"column {c!r} holds numbers but has dtype object, so the formula would make it a "
+                    f"categorical with {col.nunique()} levels: convert it, df[{c!r}].astype(float), or write "
+                    f"C({c}) if its values are category labels")
+        if fitted is None and c in bare and (dt == object or _is_na_text(dt) or isinstance(dt, pd.StringDtype)):
+            _check_numbers_as_text(col, c)
+
+
+def _check_numbers_as_text(col: pd.Series, name) -> None:
+    """A text column whose values read as numbers with decimals, or as numbers and
+    missing-value codes ('.', 'NA'), is a numeric column that was read as text."""
+    values = pd.Series(pd.unique(col.dropna()), dtype=object)
+    if len(values) < 2 or not all(isinstance(v, str) for v in values[:1000]):
+        return
+    text = values.astype(str).str.strip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    isnum = np.isfinite(num)
+    if not isnum.any():
+        return
+    others = [v for v, t in zip(values[~isnum], text[~isnum])]
+    codes = bool(others) and all(t.lower() in _MISSING_CODES for t in text[~isnum]) and isnum.sum() >= 2
+    decimals = bool((num[isnum] != np.round(num[isnum])).any()) and isnum.mean() >= 0.5
+    if not (codes or decimals):
+        return
+    example = values[np.flatnonzero(isnum)[0]]
+    if codes:
+        said = (f"its other values ({', '.join(repr(v) for v in others[:5])}) look like codes for a missing "
+                f"number: pd.to_numeric(df[{name!r}], errors='coerce') makes them missing values (rows "
+                "that must then be dropped or imputed)")
+    else:
+        said = f"convert it with pd.to_numeric(df[{name!r}])"
+    raise DesignError(
+        f"column {name!r} is text, but {int(isnum.sum())} of its {len(values)} distinct values read as numbers "
+        f"(e.g. {example!r}): as text it would enter as a categorical with {len(values)} levels; {said}; or "
+        f"write C({name}) if its values are category labels")
 
 
 def _family_data(family, df, by_arg, by, trials, outcome, outcome_pair, fitted) -> FamilyData:
@@ -907,6 +1020,11 @@ def _single_class(formula, df, starts, cols: _Columns, n_classes, form, fenc, fi
             _check_unit_constant(df, unit_name, sorted(cols.cls_vars), cls.name)
         Zm, z_names, _, z_spec = _fixed_matrix(cls.part.fixed, udf, f"class part of {cls.name!r}",
                                                None if fitted is None else fitted.z_spec)
+        if Zm.shape[1] == 0:  # equal class sizes: the logits' intercepts fixed at 0
+            fixes = ", ".join(f"'logit:{cls.name}{k + 1}:Intercept': 0" for k in range(max(n_classes - 1, 1)))
+            raise FormulaError(
+                f"the class part of {cls.name!r} has no terms ('~ {cls.part.fixed}'): write '~ 1' for class sizes "
+                f"that are estimated; to hold them equal, keep '~ 1' and fix={{{fixes}}}")
         Z = compact(np.asarray(Zm.toarray() if sp.issparse(Zm) else Zm, dtype=float))
         del Zm
     re_out = build_blocks(cols.re_o, df, "outcome", n_classes, None if fitted is None else fitted.re_out)
@@ -1118,10 +1236,11 @@ def _fixed_matrix(rhs: str, df: pd.DataFrame, where: str, enc=None):
         X, names, terms = enc.matrix(df, where), list(enc.columns), enc.term_indices
     values = X.data if sp.issparse(X) else X
     if not np.all(np.isfinite(values)):
-        bad = X.tocsc() if sp.issparse(X) else X
-        bad = [names[j] for j in range(X.shape[1]) if not np.isfinite(
-            bad[:, j].data if sp.issparse(bad) else bad[:, j]).all()]
-        raise DesignError(f"the {where} has non-finite values in column(s) {bad}")
+        cols = X.tocsc() if sp.issparse(X) else X
+        j = next(j for j in range(X.shape[1]) if not np.isfinite(
+            cols[:, j].data if sp.issparse(cols) else cols[:, j]).all())
+        col = cols[:, j].toarray().ravel() if sp.issparse(cols) else cols[:, j]
+        raise DesignError(nonfinite_message(names[j], col, df, where))
     if sp.issparse(X):
         X.eliminate_zeros()
         used = np.diff(X.tocsc().indptr) > 0
@@ -1166,9 +1285,10 @@ def _model_matrix(rhs: str, df: pd.DataFrame, where: str):
     if built is not None:
         return built
     try:
-        mm = Formula(rhs).get_model_matrix(df, context=_CONTEXT, na_action="raise", output=output)
+        with np.errstate(all="ignore"):  # a transform's NaN or inf is named below, with its rows
+            mm = Formula(rhs).get_model_matrix(df, context=_CONTEXT, na_action="raise", output=output)
     except Exception as exc:
-        raise FormulaError(f"cannot build the {where} '{rhs}': {exc}") from None
+        raise build_error(exc, df, where, rhs) from None
     spec = mm.model_spec
     X = sp.csr_matrix(mm, dtype=float) if output == "sparse" else np.asarray(mm, dtype=float)
     if X is not mm and len(df) > _LARGE:
@@ -1541,4 +1661,6 @@ def _class_system(formula, df, starts, cluster_of_unit, roles, sizes, unit_name,
             blocks.append(b)
             if structure != "rr" and term.correlated:
                 merged[(term.group, term.expr)] = b
+    if fitted is None:
+        check_repeated_effects(blocks)
     return system, blocks

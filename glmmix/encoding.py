@@ -38,7 +38,7 @@ import pandas as pd
 import scipy.sparse as sp
 from formulaic import Formula
 
-from .exceptions import DesignError, GlmmixError, kind_hint, plain
+from .exceptions import DesignError, FormulaError, GlmmixError, formula_message, kind_hint, null_expression, plain
 
 # Stateless functions an expression may call: dotted name -> numpy function.
 _UFUNCS = {"log": np.log, "log1p": np.log1p, "log2": np.log2, "log10": np.log10, "exp": np.exp,
@@ -168,6 +168,9 @@ class _Evaluator:
 
     def numeric(self, name):
         col = self.column(name)
+        if col.dtype.kind in "mMc" or isinstance(col.dtype, (pd.DatetimeTZDtype, pd.PeriodDtype)):
+            raise DesignError(f"column {self.cols.get(name, name)!r} in the {self.where} must hold real numbers, "
+                              f"not {col.dtype}")
         try:
             v = col.to_numpy(dtype=float)
         except (TypeError, ValueError):
@@ -233,6 +236,41 @@ def evaluate(expr: str, df: pd.DataFrame, where: str) -> np.ndarray:
     with np.errstate(all="ignore"):
         v = _Evaluator(df, {}, expr, cols, where).value(body)
     return np.broadcast_to(np.asarray(v, dtype=float), (len(df),)).copy()
+
+
+def nonfinite_message(label: str, values: np.ndarray, df: pd.DataFrame, where: str) -> str:
+    """Names the rows where a design column ``label`` (``np.log(x)``, an offset) is not
+    finite: how many, the first one's index and the values there of the columns it reads."""
+    values = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(values)
+    i = int(np.argmax(bad))
+    names = [c for c in df.columns if isinstance(c, str) and label != c
+             and re.search(rf"(?<![\w.]){re.escape(c)}(?![\w.])", label)]
+    at = ", ".join(f"{c} = {plain(df[c].iloc[i])!r}" for c in names[:3])
+    kinds = "/".join(k for k, hit in (("NaN", np.isnan(values).any()), ("inf", (values == np.inf).any()),
+                                      ("-inf", (values == -np.inf).any())) if hit)
+    return (f"{label!r} in the {where} is {kinds} in {int(bad.sum())} row(s) (first at index "
+            f"{plain(df.index[i])!r}{', where ' + at if at else ''}): "
+            + ("infinite values in the data; drop or recode those rows first" if label in df.columns else
+               "a transform undefined there (a log or square root of a value <= 0?) or infinite data; "
+               "transform only where it is defined, or drop those rows first"))
+
+
+def build_error(exc: BaseException, df: pd.DataFrame, where: str, rhs: str) -> GlmmixError:
+    """The error to raise when formulaic cannot build ``rhs``, the ``where`` ("outcome
+    part"), on ``df``: an expression giving missing values (``np.log(x)`` of x < 0) named with
+    its rows, anything else as formulaic's message on one line."""
+    expr = null_expression(exc)
+    if expr is not None:
+        try:
+            values = evaluate(expr, df, where)
+        except Exception:  # an expression the interpreter does not know: formulaic's words
+            values = None
+        if values is not None and not np.isfinite(values).all():
+            return DesignError(nonfinite_message(expr, values, df, where))
+    hint = ("; in Python '^' is the bitwise xor: write I(x**2) for a square" if "^" in rhs and "xor" in str(exc)
+            else "")
+    return FormulaError(f"cannot build the {where} {rhs!r}: {formula_message(exc)}{hint}")
 
 
 def _as_columns(out, n, name):

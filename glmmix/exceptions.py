@@ -3,6 +3,8 @@
 Every error says what is wrong and, where it can, what to change.
 """
 
+import re
+
 import numpy as np
 
 
@@ -26,6 +28,25 @@ def kind_hint(unknown, known) -> str:
     match = next(plain(k) for k in known if text(k) == text(v))
     return (f"; {v!r} differs from the fitted {match!r} only in its type ({type(v).__name__} against "
             f"{type(match).__name__}): give the column the type it had in the fitted data")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_NULLS = re.compile(r"checking for nulls in `(.+?)`: `.+?` contains null values")
+
+
+def formula_message(exc: BaseException) -> str:
+    """An exception of formulaic's as one plain line: its terminal colours dropped and the
+    piece of the formula it marks shown between ``>>`` and ``<<``."""
+    text = _ANSI.sub("", str(exc)).replace("\u29db", ">>").replace("\u29da", "<<").strip()
+    head, _, where = text.partition("\n\n")
+    head = " ".join(head.split())
+    return f"{head.rstrip('.')} (at '{' '.join(where.split())}')" if where.strip() else head
+
+
+def null_expression(exc: BaseException) -> str | None:
+    """The expression formulaic found to give missing values (``np.log(x)`` of x <= 0), or None."""
+    m = _NULLS.search(str(exc))
+    return m.group(1) if m else None
 
 
 class GlmmixError(Exception):

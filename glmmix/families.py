@@ -1014,13 +1014,25 @@ def get_family(family, link=None) -> Family:
 def _numeric_outcome(y: pd.Series) -> np.ndarray:
     if pd.api.types.is_bool_dtype(y.dtype):
         return y.to_numpy().astype(float)
+    if y.dtype.kind == "c":
+        raise DesignError(f"outcome {y.name!r} holds complex numbers ({y.dtype}); models take real values")
+    if y.dtype == object and pd.api.types.infer_dtype(y, skipna=True) in ("integer", "floating",
+                                                                         "mixed-integer-float", "decimal"):
+        return y.to_numpy(dtype=float)  # numbers held as Python objects: their values are unambiguous
     if not pd.api.types.is_numeric_dtype(y.dtype):
         values = pd.unique(y.dropna())
         hint = ""
-        if len(values) == 2:  # a binary outcome as text: which value is a success is the user's to say
+        kinds = pd.api.types.infer_dtype(y, skipna=True)
+        if kinds in ("mixed", "mixed-integer"):
+            hint = "; it mixes values of different types (such as numbers and text, or True and 1): give it one type"
+        elif len(values) == 2:  # a binary outcome as text: which value is a success is the user's to say
             a, b = sorted(map(str, values))
             hint = (f"; its values are {a!r} and {b!r}: code the success as 1, e.g. a column "
                     f"(df[{y.name!r}] == {b!r}).astype(int)")
+        elif len(values) > 2 and kinds == "string" and \
+                pd.to_numeric(pd.Series(values), errors="coerce").notna().mean() >= 0.5:
+            hint = (f"; most of its {len(values)} values read as numbers (numbers read as text?): convert it with "
+                    f"pd.to_numeric(df[{y.name!r}], errors='coerce'), which makes the others missing")
         elif len(values) > 2:
             hint = f"; it has {len(values)} values: for ordered categories use family='ordinal'"
         raise DesignError(f"outcome {y.name!r} must be numeric (it has dtype {y.dtype}){hint}")

@@ -60,6 +60,8 @@ def _parse_rhs(rhs: str, where: str) -> Part:
                 raise FormulaError(f"cannot subtract a factor term: {t!r}")
             factors.append(_parse_rr(m_rr.group(1), t))
             continue
+        if t.startswith("(") and t.endswith(")") and len(split_top(t[1:-1], ("||", "|"))) > 2:
+            raise FormulaError(f"random term {t!r} has more than one '|': write (expr | group), e.g. (1 + x | g)")
         if t.startswith("(") and t.endswith(")") and _is_bar_term(t[1:-1]):
             if sign == "-":
                 raise FormulaError(f"cannot subtract a random term: {t!r}")

@@ -98,6 +98,9 @@ def wide_to_long(
     for name in (item_name, value_name):
         if name in keep or name == id:
             raise DesignError(f"output column {name!r} clashes with an input column; choose another name")
+    if value_name in items:
+        raise DesignError(f"item column {value_name!r} has the name of the output column of the responses; rename "
+                          f"the item (df.rename(columns={{{value_name!r}: ...}})) or pass value_name='...'")
 
     _check_item_types(df, items, id, keep)
     if defaulted:

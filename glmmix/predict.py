@@ -104,7 +104,7 @@ def predict(res, newdata=None, which="marginal", responses="auto", type="mean"):
     if responses != "auto" and which != "conditional":
         raise GlmmixError(f"responses={responses!r} applies to which='conditional' only, not which={which!r}")
     if newdata is not None and not isinstance(newdata, pd.DataFrame):
-        raise DesignError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+        raise DesignError(f"newdata must be a pandas DataFrame, not {newdata.__class__.__name__}")
     if newdata is not None and len(newdata) == 0:
         raise DesignError("newdata has no rows")
     if res.limit is not None:

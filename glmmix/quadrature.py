@@ -87,6 +87,16 @@ COARSE_MAX_STEP = 0.4
 #: the check of a Gauss-Hermite rule (``Integration.refined``) has at most this many times its nodes
 REFINED_MAX_GROWTH = 4
 
+#: most points per dimension of a Gauss-Hermite rule numpy computes: its rule loses its outer
+#: weights to underflow between 370 and 380 points (the weights then no longer sum to one)
+GH_COMPUTABLE = 360
+
+#: most points per dimension ``n_points`` may ask of a Gauss-Hermite rule
+MAX_GH_POINTS = 300
+
+#: most nodes a rule may have (all dimensions together)
+MAX_NODES = 500_000
+
 #: fewest points per dimension each rule supports
 MIN_POINTS = {"agh": 3, "gh": 3, "trapezoid": 3, "mc": 2, "qmc": 2}
 
@@ -110,6 +120,11 @@ def check_points(method: str, n_points, adaptive=None) -> None:
             raise DesignError(f"integration='laplace' uses one point (the mode); n_points={n_points} "
                               "asks for adaptive Gauss-Hermite: use integration='agh'")
         return
+    if method in ("agh", "gh") and n_points > MAX_GH_POINTS:
+        raise DesignError(f"integration={method!r} with n_points={n_points}: Gauss-Hermite rules of more than "
+                          f"{MAX_GH_POINTS} points per dimension cannot be computed in double precision (their "
+                          "outer weights underflow); use fewer points "
+                          "or integration='trapezoid'")
     low = MIN_POINTS.get(method, 1)
     if n_points < low:
         hint = " (one point at the mode is integration='laplace')" if method in ("agh", "gh") else ""
@@ -173,6 +188,12 @@ class Integration:
             raise DesignError("the number of integration points must be at least 1")
         if adaptive is None:
             adaptive = method in ("agh", "laplace", "qmc", "mc")
+        n_nodes = n if method in ("mc", "qmc") else n ** D
+        if n_nodes > MAX_NODES:  # said before the rule is computed (its 1-d rule alone is n x n)
+            raise DesignError(
+                f"{method} with {n} points{'' if method in ('mc', 'qmc') else ' per dimension'} in {D} "
+                f"dimension(s) needs {n_nodes:.3g} nodes, more than {MAX_NODES:,}; use fewer points"
+                + (" or integration='qmc' for many dimensions" if method not in ("mc", "qmc") else ""))
         if method in ("agh", "gh", "laplace"):
             t, lw = gauss_hermite(n, D)
         elif method == "trapezoid":
@@ -183,11 +204,6 @@ class Integration:
             t, lw = monte_carlo(n, D, np.random.default_rng(seed))
         else:
             t, lw = quasi_monte_carlo(n, D, seed)
-        if t.shape[0] > 500_000:
-            raise DesignError(
-                f"{method} with {n} points in {D} dimensions needs {t.shape[0]} nodes; use fewer "
-                "points or integration='qmc' for many dimensions"
-            )
         obj = cls(method, n, D, bool(adaptive), t, lw)
         obj.reset(n_clusters)
         return obj
@@ -247,7 +263,7 @@ class Integration:
             return None
         if self.method in ("agh", "gh"):
             n, D = self.n_points, self.D
-            nf = n + max(2, n // 2)
+            nf = min(n + max(2, n // 2), GH_COMPUTABLE)
             while nf > n and nf ** D > REFINED_MAX_GROWTH * n ** D:
                 nf -= 1
             if nf <= n:

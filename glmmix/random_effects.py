@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula
 
-from .exceptions import DesignError, FormulaError, plain
+from .exceptions import DesignError, FormulaError, IdentificationError, plain
 from .mathutils import column_moments, compact
 from .terms import FactorTerm, RandomTerm
 
@@ -126,22 +126,50 @@ def build_blocks(terms, df, where, K, fitted=None):
         blocks.append(RandomBlock(where, t.group, structure, Z, names, d, m, str(t), slots=slots, enc=enc))
         if fitted is not None:
             blocks[-1].structure = fitted[i].structure
+    if fitted is None:
+        check_repeated_effects(blocks)
     return blocks
+
+
+def check_repeated_effects(blocks) -> None:
+    """Refuse two random effects of the same column by the same grouping (in the same
+    logit): ``(1 | g) + (1 | g)``, ``(1 + x | g) + (1 | g)``, ``rr(1 | g, 1) + (1 | g)``.
+    The likelihood depends only on the sum of their variances, so each would be an
+    arbitrary share of it (and both would carry the same label)."""
+    seen = {}
+    for b in blocks:
+        slots = b.slots if b.slots is not None else [None]
+        slot_names = b.slot_names if b.slot_names is not None else [None] * len(slots)
+        for slot, sname in zip(slots, slot_names):
+            for name in b.names:
+                key = (b.group, slot, name)
+                if key in seen:
+                    first = seen[key]
+                    which = (f"random term {b.term} gives {name!r} two effects" if first == b.term else
+                             f"random terms {first} and {b.term} both give {name!r} an effect")
+                    where = f" in the logit of {sname}" if sname else ""
+                    raise IdentificationError(
+                        f"{which} by {b.group!r}{where}: only the sum of their variances is identified, so "
+                        f"each would be an arbitrary share of it; give every effect once, e.g. (1 + x | "
+                        f"{b.group}) for correlated effects or (1 | {b.group}) + (0 + x | {b.group}) for "
+                        "uncorrelated ones")
+                seen[key] = b.term
 
 
 def term_matrix(expr, df, term, where, enc=None):
     """Design of a random term, its column names and its fitted encoding; with ``enc``, the
     rows are new rows of a fitted model (encoded as fitted, no identification checks)."""
-    from .encoding import freeze, matrix_by_chunks
+    from .encoding import build_error, freeze, matrix_by_chunks, nonfinite_message
 
     if enc is not None:
         return enc.matrix(df, f"random term {term}"), list(enc.columns), enc
     built = matrix_by_chunks(expr, df)  # a large design: a chunk of rows at a time
     if built is None:
         try:
-            mm = Formula(expr).get_model_matrix(df, na_action="raise")
+            with np.errstate(all="ignore"):
+                mm = Formula(expr).get_model_matrix(df, na_action="raise")
         except Exception as exc:
-            raise FormulaError(f"cannot build random term {term}: {exc}") from None
+            raise build_error(exc, df, f"random term {term}", expr) from None
         built = np.asarray(mm.to_numpy(), dtype=float), mm.model_spec
         del mm
         if len(df) > 100_000:
@@ -149,6 +177,10 @@ def term_matrix(expr, df, term, where, enc=None):
     # a constant design (a random intercept) is one row seen n times, from the start
     Z, spec = compact(built[0]), built[1]
     names = list(spec.column_names)
+    finite = np.isfinite(Z[:1] if Z.strides[0] == 0 else Z).all(axis=0)
+    if not finite.all():
+        j = int(np.argmin(finite))
+        raise DesignError(nonfinite_message(names[j], np.broadcast_to(Z[:, j], (len(df),)), df, f"random term {term}"))
     del built
     enc = freeze(spec, df, Z, f"random term {term}")
     if Z.shape[1] == 0:

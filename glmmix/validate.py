@@ -39,6 +39,9 @@ def check_data(data, what: str = "data") -> pd.DataFrame:
         raise DesignError(f"the {what} set is empty (0 rows)" if what == "data" else f"{what} has 0 rows")
     if data.shape[1] == 0:
         raise DesignError(f"{what} has no columns")
+    if isinstance(data.columns, pd.MultiIndex):
+        raise DesignError(f"{what} has columns on {data.columns.nlevels} levels (a MultiIndex), which a formula cannot "
+                          "name: flatten them first, e.g. data.columns = ['_'.join(map(str, c)) for c in data.columns]")
     dup = data.columns[data.columns.duplicated()]
     if len(dup):
         raise DesignError(
@@ -64,6 +67,10 @@ def check_n_jobs(n_jobs, name: str = "n_jobs") -> int:
     return int(n_jobs)
 
 
+#: most random starts ``starts=(n, k)`` may ask for
+MAX_STARTS = 100_000
+
+
 def check_starts(starts) -> tuple[int | str, int]:
     """``starts`` as (number of random starts, number completed); ``"auto"`` as ("auto", 5)."""
     if isinstance(starts, str):
@@ -84,6 +91,9 @@ def check_starts(starts) -> tuple[int | str, int]:
         raise DesignError(f"starts must be an integer or a pair of integers (n_starts, n_final), not {starts!r}")
     if n < 0 or f < 0 or (n > 0 and f < 1) or f > max(n, 1):
         raise DesignError(f"starts=({n}, {f}) is not valid: need n_starts >= n_final >= 1")
+    if n > MAX_STARTS:  # every starting set is drawn and held before stage one
+        raise DesignError(f"starts=({n}, {f}) asks for more than {MAX_STARTS:,} random starts, each drawn, held in "
+                          "memory and partly optimized; use fewer")
     return n, f
 
 
