@@ -270,6 +270,9 @@ def build_error(exc: BaseException, df: pd.DataFrame, where: str, rhs: str) -> G
             return DesignError(nonfinite_message(expr, values, df, where))
     hint = ("; in Python '^' is the bitwise xor: write I(x**2) for a square" if "^" in rhs and "xor" in str(exc)
             else "")
+    shadowed = sorted({f for f in re.findall(r"(?<![\w.])([^\W\d][\w]*)\s*\(", rhs) if f in df.columns})
+    if shadowed and "not callable" in str(exc):
+        hint += f"; a column named {shadowed[0]!r} hides the function {shadowed[0]}(): rename the column"
     return FormulaError(f"cannot build the {where} {rhs!r}: {formula_message(exc)}{hint}")
 
 

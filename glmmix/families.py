@@ -12,13 +12,14 @@ thresholds for categorical outcomes; identity for continuous outcomes).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from .exceptions import DesignError, plain
+from .exceptions import DataWarning, DesignError, plain
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -772,6 +773,7 @@ class Ordinal(Family):
                           "; an ordinal outcome's categories must be finite numbers or an ordered categorical")
             cats = [plain(c) for c in sorted(pd.unique(y.to_numpy()))]
             codes = pd.Categorical(y.to_numpy(), categories=cats).codes.astype(float)
+            _warn_integer_gaps(y.name, cats)
         else:
             raise DesignError(
                 f"outcome {y.name!r} must be numeric or an ordered categorical for family "
@@ -1037,6 +1039,21 @@ def _numeric_outcome(y: pd.Series) -> np.ndarray:
             hint = f"; it has {len(values)} values: for ordered categories use family='ordinal'"
         raise DesignError(f"outcome {y.name!r} must be numeric (it has dtype {y.dtype}){hint}")
     return y.to_numpy(dtype=float)
+
+
+def _warn_integer_gaps(name, cats) -> None:
+    """An ordinal outcome coded 1, 2, 3, 5: its categories are the values observed, so 4 is
+    none of them (as an empty category of an ordered categorical, which is refused); said,
+    since predicted category indices and thresholds then skip it."""
+    v = np.asarray(cats, dtype=float)
+    if len(v) < 2 or not np.all(v == np.round(v)) or v[-1] - v[0] + 1 == len(v) or v[-1] - v[0] > 1000:
+        return
+    gaps = sorted(set(range(int(v[0]), int(v[-1]) + 1)) - set(v.astype(int).tolist()))
+    warnings.warn(f"ordinal outcome {name!r} takes the values {[plain(c) for c in cats][:12]}: its {len(cats)} "
+                  f"categories are the values observed, in order, and {gaps[:5]}, which no row has, "
+                  f"{'is' if len(gaps) == 1 else 'are'} none of them (threshold[k] separates the k-th and "
+                  "(k+1)-th observed values; predicted category indices count observed values from 0)",
+                  DataWarning, stacklevel=2)
 
 
 def refuse_values(y: pd.Series, yv: np.ndarray, bad: np.ndarray, problem: str, advice: str = ""):

@@ -222,6 +222,9 @@ class WaldInference:
             the parameter space (an SD of 0.2 with SE 0.3 has the interval [0, 0.79], not
             [-0.39, 0.79]).
         """
+        if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (float, int, np.floating, np.integer)) \
+                or not 0 < alpha < 1:
+            raise GlmmixError(f"alpha must be a number in (0, 1), not {alpha!r} (0.05 gives 95% intervals)")
         z = stats.norm.ppf(1 - alpha / 2)
         lo = (self.params - z * self.bse).to_numpy(dtype=float)
         hi = (self.params + z * self.bse).to_numpy(dtype=float)

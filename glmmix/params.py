@@ -205,6 +205,7 @@ class ParamLayout:
         R = self._re_labels(design, K)
         add("re_out", (K, R), [f"{cls(k)}{lab}" for k in range(K) for lab in self.re_out_labels])
         add("re_cls", (len(self.re_cls_labels),), list(self.re_cls_labels))
+        self._check_unique_labels()
 
         # Step 2: ties. Class-invariant terms tie beta across classes; sigma is invariant
         # unless asked otherwise; ordinal thresholds are class-specific unless asked.
@@ -272,6 +273,18 @@ class ParamLayout:
             f"no outcome parameter differs across the {K} classes ({given or 'as specified'}), so the classes "
             "cannot be told apart and their proportions are not identified: leave some term class-specific, or "
             "fit one class")
+
+    def _check_unique_labels(self):
+        """A column named like a label glmmix gives ('Intercept', 'sigma') would give two
+        parameters one label."""
+        seen = set()
+        for lab in self.full_labels:
+            if lab in seen:
+                raise DesignError(
+                    f"two parameters have the label {lab!r}: a column of the data is named like a label that "
+                    "glmmix gives (Intercept, sigma, threshold[k], ...), so results, fix= and equal= could not "
+                    "tell them apart; rename the column")
+            seen.add(lab)
 
     def _finish(self, find, union, fix, equal, fam, K):
         # Step 3: user equalities and fixed values (by full or free label).

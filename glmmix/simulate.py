@@ -25,7 +25,7 @@ from .formula import parse_formula
 from .likelihood import MixtureLikelihood
 from .model import MixtureModel
 from .progress import run_jobs
-from .reporting import from_natural
+from .reporting import from_natural, natural_params
 from .results import MixtureResults
 from .validate import check_data, check_label_values, check_n_jobs, check_seed
 
@@ -154,8 +154,37 @@ def simulate(model: str | MixtureResults, data: pd.DataFrame | None = None, para
     if unknown:
         raise DesignError(f"params names {unknown}, which the model does not have; its parameters are "
                           f"{layout.labels}")
-    theta = from_natural(lik, np.array([params[lab] for lab in layout.labels], float))
+    theta = _checked_theta(lik, layout.labels, np.array([params[lab] for lab in layout.labels], float))
     return _assemble(lik, theta, source, np.random.default_rng(seed))
+
+
+def _checked_theta(lik, labels, values) -> np.ndarray:
+    """The internal parameters of ``values`` (the reported scale), refused when they are not
+    a point of the parameter space: the internal map would otherwise simulate from another
+    point (a negative SD as its absolute value, unordered thresholds as ordered ones, a
+    negative residual SD as missing outcomes)."""
+    bad = [(lab, v) for lab, v in zip(labels, values) if lab.split(":")[-1].startswith("cor(") or
+           lab.startswith("cor(")]
+    bad = [(lab, v) for lab, v in bad if not -1 <= v <= 1]
+    if not bad:
+        with np.errstate(all="ignore"):
+            try:
+                theta = from_natural(lik, values)
+                back = natural_params(lik, theta)
+            except np.linalg.LinAlgError:
+                raise DesignError("params give a random-effect covariance that is not positive definite "
+                                  "(correlations too large together)") from None
+        if not np.all(np.isfinite(theta)):
+            bad = [(lab, v) for lab, v, t in zip(labels, values, theta) if not np.isfinite(t)]
+        else:
+            bad = [(lab, v) for lab, v, b in zip(labels, values, back) if "cor(" not in lab and
+                   abs(b - v) > 1e-8 * (1 + abs(v))]
+    if bad:
+        lab, v = bad[0]
+        raise DesignError(f"params[{lab!r}] = {float(v)!r} is outside the parameter space (standard deviations must be "
+                          ">= 0 and residual SDs > 0, correlations within [-1, 1], thresholds increasing)"
+                          + (f"; also {[b[0] for b in bad[1:6]]}" if len(bad) > 1 else ""))
+    return theta
 
 
 def _refuse_counted_rows(res, data):

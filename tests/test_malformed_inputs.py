@@ -205,6 +205,22 @@ def test_wide_items_named_like_the_response_column():
     assert gm.wide_to_long(wide, value_name="resp").shape == (5000, 3)
 
 
+@pytest.mark.parametrize("formula, column, family", [
+    ("y ~ Intercept", "Intercept", "bernoulli"),
+    ("yg ~ sigma", "sigma", "gaussian"),
+])
+def test_columns_named_like_a_label_are_refused(glm, formula, column, family):
+    """A column 'Intercept' gave two parameters labelled 'Intercept' (params.to_dict() kept
+    the slope under the intercept's name); a column 'sigma' two labelled 'sigma'."""
+    with pytest.raises(DesignError, match=rf"two parameters have the label '{column}'.*rename the column"):
+        _model(formula, glm.assign(**{column: glm["x"]}), family=family)
+
+
+def test_a_column_hiding_a_formula_function_is_named(glm):
+    with pytest.raises(gm.FormulaError, match=r"a column named 'C' hides the function C\(\): rename the column"):
+        _model("y ~ C(z) + C", glm.assign(C=glm["x"]))
+
+
 # ---------------------------------------------------------------- transforms and formula text
 @pytest.mark.parametrize("formula, fragment", [
     ("y ~ np.log(x)", r"'np\.log\(x\)' in the outcome part is NaN in 98 row\(s\) \(first at index 1, where x = "),
@@ -233,3 +249,46 @@ def test_formula_messages_are_one_plain_line(glm, formula, fragment):
     with pytest.raises(gm.FormulaError, match=fragment) as err:
         _model(formula, glm)
     assert "\x1b" not in str(err.value) and "\n" not in str(err.value)
+
+
+# ---------------------------------------------------------------- results and simulation
+@pytest.mark.parametrize("alpha", [2, 0, -0.1, "0.05", True])
+def test_confidence_levels_outside_zero_one_are_refused(glm, alpha):
+    """alpha=2 gave intervals from +inf to -inf; '0.05' a TypeError from numpy."""
+    res = gm.fit("y ~ x", glm, family="bernoulli")
+    with pytest.raises(gm.GlmmixError, match=rf"alpha must be a number in \(0, 1\), not {re.escape(repr(alpha))}"):
+        res.conf_int(alpha=alpha)
+
+
+@pytest.mark.parametrize("formula, family, params, named", [
+    ("yg ~ x", "gaussian", {"Intercept": 0.0, "x": 1.0, "sigma": -1.0}, "sigma"),
+    ("y ~ x + (1 | g)", "bernoulli", {"Intercept": 0.0, "x": 1.0, "sd(g:Intercept)": -1.0}, r"sd\(g:Intercept\)"),
+    ("y ~ x + (1 + x | g)", "bernoulli", {"Intercept": 0.0, "x": 1.0, "sd(g:Intercept)": 1.0, "sd(g:x)": 1.0,
+                                          "cor(g:x,Intercept)": 1.5}, r"cor\(g:x,Intercept\)"),
+    ("o ~ x", "ordinal", {"x": 1.0, "threshold[1]": 1.0, "threshold[2]": 0.0, "threshold[3]": 2.0},
+     r"threshold\[2\]"),
+])
+def test_simulation_from_values_outside_the_parameter_space_is_refused(glm, formula, family, params, named):
+    """A negative residual SD simulated an outcome of NaNs, unordered thresholds were simulated
+    as the ordered thresholds 1, 1, 3, a negative SD as its absolute value, a correlation of 1.5
+    raised numpy's LinAlgError."""
+    data = glm.assign(o=np.arange(len(glm)) % 4)
+    with pytest.raises(DesignError, match=rf"params\['{named}'\] = .* is outside the parameter space"):
+        gm.simulate(formula, data, params=params, family=family)
+    ok = {**params, **{k: abs(v) for k, v in params.items() if k.startswith(("sigma", "sd("))}}
+    if family == "ordinal":
+        ok["threshold[2]"] = 1.5
+    if "cor(g:x,Intercept)" in ok:
+        ok["cor(g:x,Intercept)"] = 0.5
+    sim = gm.simulate(formula, data, params=ok, family=family, seed=1)
+    assert np.isfinite(sim[formula.split(" ~")[0]]).all()
+
+
+def test_an_ordinal_outcome_with_a_gap_in_its_integer_codes_says_so(glm):
+    """Codes 0, 1, 3 are three categories (no row has 2), as clm's factor(y) takes them; the
+    thresholds and predicted category indices then skip the 2, which the fit did not say."""
+    o = np.where(glm["yg"] > 1, 3, (glm["yg"] > 0).astype(int))
+    with pytest.warns(gm.DataWarning, match=r"takes the values \[0, 1, 3\]: its 3 categories .* and \[2\], which "
+                                            r"no row has, is none of them"):
+        m = _model("o ~ x", glm.assign(o=o), family="ordinal")
+    assert m.param_names == ["x", "threshold[1]", "threshold[2]"]
