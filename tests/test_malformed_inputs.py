@@ -292,3 +292,15 @@ def test_an_ordinal_outcome_with_a_gap_in_its_integer_codes_says_so(glm):
                                             r"no row has, is none of them"):
         m = _model("o ~ x", glm.assign(o=o), family="ordinal")
     assert m.param_names == ["x", "threshold[1]", "threshold[2]"]
+
+
+def test_the_largest_gauss_hermite_rule_allowed_is_computed_and_checked(glm):
+    """n_points=300 and its accuracy check (about 1.5 times the points, held at 360, where
+    numpy's rule still has finite weights)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gm.IntegrationAccuracyWarning)
+        big = gm.fit("y ~ x + (1 | g)", glm, family="bernoulli", n_points=300, se="none")
+    ref = gm.fit("y ~ x + (1 | g)", glm, family="bernoulli", n_points=25, se="none")
+    assert np.isfinite(big.llf) and abs(big.llf - ref.llf) < 1e-6
