@@ -80,3 +80,25 @@ def test_adaptive_quadrature_with_a_wide_poisson_random_intercept(wide):
     # 25 points are off by 0.02 and say so (glmer's 25: -366.7866, 0.038 below)
     with pytest.warns(gm.IntegrationAccuracyWarning, match="agh rule with 25 points"):
         gm.fit("y ~ x + (1 | g)", d, family="poisson", n_points=25, se="none")
+
+
+@pytest.mark.parametrize("moved, warns", [(0.004, False), (0.03, True)])
+def test_gauss_hermite_check_tolerance(data, moved, warns):
+    # The check on 1.5 times the points moves ordinary fits by a few 1e-3 (the within_between_cd
+    # vignette: 0.0018), which changes no inference; 1e-2 (GH_RULE_TOL) is the line. Here the
+    # reported log-likelihood is shifted by `moved` from the check's own value at the estimates.
+    import dataclasses
+
+    from glmmix import estimation
+
+    res = gm.fit("y ~ x + (1 | g)", data, family="bernoulli", n_points=101, se="none")
+    lik = res.model.likelihood
+    fr = estimation.FitResult(theta=res.theta, ll=res.llf, converged=True, grad_max=0.0, em_iterations=0,
+                              qn_iterations=0)
+    estimation.check_rule(lik, fr)
+    fr = dataclasses.replace(fr, ll=fr.ll_refined + moved, warnings=[])
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        estimation.check_rule(lik, fr)
+    assert any(issubclass(x.category, gm.IntegrationAccuracyWarning) for x in w) is warns
+    assert bool(fr.warnings) is warns
