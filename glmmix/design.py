@@ -386,10 +386,26 @@ WIDE_HINT = ("; these look like wide data (one column per item): give items=[...
 def _missing_columns(names, data, where, hint=""):
     absent = sorted(n for n in names if n not in data.columns)
     if absent:
+        near = _near_names(absent, data.columns)
         raise DesignError(
-            f"column(s) {absent} named in the {where} are not in the data; "
-            f"available columns: {list(data.columns)}{hint}"
+            f"column(s) {absent} named in the {where} are not in the data"
+            + (f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else "")
+            + f"; available columns: {list(data.columns)}{'' if near else hint}"
         )
+
+
+def _near_names(absent, columns) -> list:
+    """Columns that differ from names not found only in letter case or by a letter or two."""
+    import difflib
+
+    text = [c for c in columns if isinstance(c, str)]
+    lower = {c.lower(): c for c in text}
+    out = []
+    for n in absent:
+        hit = lower.get(str(n).lower()) or next(iter(difflib.get_close_matches(str(n), text, n=1, cutoff=0.8)), None)
+        if hit is not None and hit not in out:
+            out.append(hit)
+    return out
 
 
 @dataclass

@@ -58,7 +58,8 @@ def check_identified(lik) -> None:
     if L.n_free > d.n_rows:
         raise IdentificationError(
             f"the model has {L.n_free} free parameters but the data have only {d.n_rows} "
-            "observations: it cannot be identified; simplify it (fewer classes or terms) or add data")
+            f"observation{'s' if d.n_rows != 1 else ''}: it cannot be identified; simplify it (fewer classes "
+            "or terms) or add data")
     cells = _lca_cells(d)
     if cells is not None and L.n_free > cells - 1:
         raise IdentificationError(

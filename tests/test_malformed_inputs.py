@@ -304,3 +304,11 @@ def test_the_largest_gauss_hermite_rule_allowed_is_computed_and_checked(glm):
         big = gm.fit("y ~ x + (1 | g)", glm, family="bernoulli", n_points=300, se="none")
     ref = gm.fit("y ~ x + (1 | g)", glm, family="bernoulli", n_points=25, se="none")
     assert np.isfinite(big.llf) and abs(big.llf - ref.llf) < 1e-6
+
+
+@pytest.mark.parametrize("formula, near", [("Y ~ x", "y"), ("y ~ x + (1 | G)", "g"), ("y ~ x + Zeta", "zeta")])
+def test_a_column_misspelt_in_case_or_a_letter_is_suggested(glm, formula, near):
+    """'Y ~ X' on long data was told it looked like wide data."""
+    with pytest.raises(DesignError, match=rf"are not in the data \(did you mean '{near}'\?\)") as err:
+        _model(formula, glm.assign(zeta=glm["x"]))
+    assert "wide" not in str(err.value)
