@@ -492,7 +492,8 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     _check_no_missing(obs.df, used)
     rhs = [formula.outcome_part.fixed, *(c.part.fixed for c in formula.classes),
            *(t.expr for t in cols.re_o + cols.re_c)]
-    _check_column_types(obs.df, used, _bare_columns(rhs, obs.df.columns) if fitted is None else set(), fitted)
+    _check_column_types(obs.df, used, _bare_columns(rhs, obs.df.columns) if fitted is None else set(), fitted,
+                        cols.out_vars | cols.cls_vars | cols.re_vars)
 
     # Step 3: outcome support (family-specific checks) and family auxiliaries.
     aux = _family_data(family, obs.df, by_arg, by, obs.trials, formula.outcome, cols.outcome_pair, fitted)
@@ -732,7 +733,7 @@ def _bare_columns(texts, columns) -> set:
     return out
 
 
-def _check_column_types(df: pd.DataFrame, used, bare, fitted) -> None:
+def _check_column_types(df: pd.DataFrame, used, bare, fitted, terms=frozenset()) -> None:
     """Refuse column types that a formula would read wrongly without a word: complex numbers
     (the imaginary part dropped), dates used as they are (nanoseconds since 1970), object
     columns mixing numbers and text (``1`` and ``'1'`` two groups, ``True`` and ``1`` one),
@@ -769,6 +770,27 @@ def _check_column_types(df: pd.DataFrame, used, bare, fitted) -> None:
                     f"C({c}) if its values are category labels")
         if fitted is None and c in bare and (dt == object or _is_na_text(dt) or isinstance(dt, pd.StringDtype)):
             _check_numbers_as_text(col, c)
+        if fitted is None and c in terms and (dt == object or isinstance(dt, (pd.StringDtype, pd.CategoricalDtype))):
+            _warn_near_levels(col, c)
+
+
+def _warn_near_levels(col: pd.Series, name) -> None:
+    """Text levels that differ only in letter case or surrounding spaces ('male', 'Male ') are
+    most often one category typed two ways; each would get its own parameter."""
+    values = pd.unique(col.dropna()) if not isinstance(col.dtype, pd.CategoricalDtype) else \
+        col.cat.remove_unused_categories().cat.categories
+    text = [v for v in values if isinstance(v, str)]
+    if len(text) < 2 or len(text) > 100_000:
+        return
+    key = pd.Series(text, dtype=object).str.strip().str.casefold()
+    dup = key.duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = key[dup].iloc[0]
+        same = [t for t, k in zip(text, key) if k == first][:3]
+        warnings.warn(f"column {name!r} has levels that differ only in letter case or spaces "
+                      f"({', '.join(repr(t) for t in same)}): each gets its own parameter; if they are one "
+                      f"category, recode them first (e.g. df[{name!r}].str.strip().str.lower())",
+                      DataWarning, stacklevel=4)
 
 
 def _check_numbers_as_text(col: pd.Series, name) -> None:

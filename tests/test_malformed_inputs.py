@@ -312,3 +312,16 @@ def test_a_column_misspelt_in_case_or_a_letter_is_suggested(glm, formula, near):
     with pytest.raises(DesignError, match=rf"are not in the data \(did you mean '{near}'\?\)") as err:
         _model(formula, glm.assign(zeta=glm["x"]))
     assert "wide" not in str(err.value)
+
+
+def test_levels_differing_only_in_case_or_spaces_are_pointed_out(glm):
+    """'b' and 'B' (or 'b ') got a parameter each without a word."""
+    for odd in ("B", "b "):
+        with pytest.warns(gm.DataWarning, match=rf"column 'z' has levels that differ only in letter case or spaces "
+                                                rf"\(.*{re.escape(repr(odd))}.*\)"):
+            _model("y ~ x + z", glm.assign(z=np.where(glm.index == 3, odd, glm["z"])))
+    import warnings
+
+    with warnings.catch_warnings():  # grouping ids are not categories of a term: 'A' and 'a' may be two groups
+        warnings.simplefilter("error", gm.DataWarning)
+        _model("y ~ x + (1 | gs)", glm.assign(gs=np.where(glm["g"] == 3, "A", np.where(glm["g"] == 4, "a", "o"))))
