@@ -174,7 +174,11 @@ class _Evaluator:
         try:
             v = col.to_numpy(dtype=float)
         except (TypeError, ValueError):
-            raise DesignError(f"column {self.cols.get(name, name)!r} in the {self.where} must be numeric") from None
+            bad = pd.to_numeric(col, errors="coerce").isna() & col.notna()
+            first = f" (e.g. {plain(col[bad].iloc[0])!r} at index {plain(col.index[bad.to_numpy()][0])!r})" \
+                if bad.any() else ""
+            raise DesignError(f"column {self.cols.get(name, name)!r} in the {self.where} must be numeric{first}") \
+                from None
         if np.isnan(v).any():
             raise DesignError(f"column {self.cols.get(name, name)!r} in the {self.where} has missing values")
         return v

@@ -165,6 +165,9 @@ def test_newdata_that_is_not_a_frame_is_named(glm):
     res = gm.fit("y ~ x", glm, family="bernoulli", se="none")
     with pytest.raises(DesignError, match="newdata must be a pandas DataFrame, not dict"):
         res.predict(glm.head().to_dict("list"))
+    junk = glm.head().assign(x=["0.5", ".", "1", "2", "3"])
+    with pytest.raises(DesignError, match=r"column 'x' in the outcome part must be numeric \(e\.g\. '\.' at index 1\)"):
+        res.predict(junk)
 
 
 def test_multiindex_columns_are_refused(glm):
