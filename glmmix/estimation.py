@@ -1247,7 +1247,7 @@ def adaptive_search(S: _Search, centres, pending, t0, n_split: int = 0) -> str:
     by_pairs = REPLICATED_STOP and not cheap  # costly completions stop once the best is replicated
     if (LIMIT_ROUND_RANDOM is not None and S.handovers or by_pairs) and pending:  # structured starts first
         S.complete(pending)
-        if _one_limit(S, pending):
+        if LIMIT_ROUND_RANDOM is not None and _one_limit(S, pending):
             n_random = min(batch, LIMIT_ROUND_RANDOM)
         pending = []
     first, pool = pool[:n_random], pool[n_random:]
