@@ -12,7 +12,7 @@
 # Only the fit itself is timed (system.time(...)[["elapsed"]]); loading the packages and
 # reading the data are not. Both glmer fits use control = glmerControl(optimizer = "bobyqa").
 # OUT.csv gets one row per fit (and repetition) with the time, log-likelihood, random
-# intercept SD, fixed effects ("name=value;..."), convergence flag and warnings.
+# intercept SD of the first grouping (sd) and of the second one if any (sd2), fixed effects ("name=value;..."), convergence flag and warnings.
 
 args <- commandArgs(trailingOnly = TRUE)
 if (length(args) != 8) stop("expected 8 arguments, got ", length(args))
@@ -32,7 +32,8 @@ suppressPackageStartupMessages({
 
 d <- read.csv(data_file, stringsAsFactors = FALSE)
 for (f in factors) d[[f]] <- factor(d[[f]])
-group <- all.vars(lme4::findbars(form)[[1]][[3]])
+groups <- vapply(lme4::findbars(form), function(b) all.vars(b[[3]])[1], "")
+sd_of <- function(vc, i) if (i > length(groups)) NA_real_ else attr(vc[[groups[i]]], "stddev")[[1]]
 
 timed <- function(fun) {
   w <- character()
@@ -47,10 +48,11 @@ fe_string <- function(b) paste(sprintf("%s=%.10g", names(b), b), collapse = ";")
 clean <- function(s) gsub("[\r\n,\"]", " ", paste(s, collapse = " | "))
 
 rows <- list()
-add_row <- function(software, method, rep, r, loglik, sd, fe, converged, msg) {
+add_row <- function(software, method, rep, r, loglik, vc, fe, converged, msg) {
   rows[[length(rows) + 1]] <<- data.frame(
     software = software, method = method, rep = rep, seconds = r$seconds,
-    loglik = sprintf("%.10f", loglik), sd = sprintf("%.10f", sd), fixef = fe,
+    loglik = sprintf("%.10f", loglik), sd = sprintf("%.10f", sd_of(vc, 1)),
+    sd2 = sprintf("%.10f", sd_of(vc, 2)), fixef = fe,
     converged = converged, message = clean(c(msg, r$warnings)),
     version = as.character(packageVersion(if (software == "glmer") "lme4" else "glmmTMB")),
     r_version = paste(R.version$major, R.version$minor, sep = "."),
@@ -65,7 +67,7 @@ glmer_row <- function(method, nq, rep) {
   msgs <- m@optinfo$conv$lme4$messages
   conv <- m@optinfo$conv$opt == 0 && is.null(msgs)
   add_row("glmer", method, rep, r, as.numeric(logLik(m)),
-          attr(VarCorr(m)[[group]], "stddev")[[1]], fe_string(fixef(m)), conv, msgs)
+          VarCorr(m), fe_string(fixef(m)), conv, msgs)
 }
 
 if ("glmmtmb" %in% methods) {
@@ -74,7 +76,7 @@ if ("glmmtmb" %in% methods) {
     m <- r$model
     conv <- m$fit$convergence == 0 && isTRUE(m$sdr$pdHess)
     add_row("glmmTMB", "Laplace", i, r, as.numeric(logLik(m)),
-            attr(VarCorr(m)$cond[[group]], "stddev")[[1]], fe_string(fixef(m)$cond), conv,
+            VarCorr(m)$cond, fe_string(fixef(m)$cond), conv,
             if (m$fit$convergence != 0) m$fit$message else character())
   }
 }

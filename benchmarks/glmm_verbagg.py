@@ -251,6 +251,7 @@ def run_r_peers(formula: str, data: pd.DataFrame, factors: list[str], nagq: int 
         msgs = sorted({m for m in grp["message"].astype(str) if m.strip()})
         rows.append(dict(software=software, method=method, sec_median=med, sec_best=best,
                          reps=len(grp), loglik=float(last["loglik"]), sd=float(last["sd"]),
+                         sd2=float(last["sd2"]) if str(last.get("sd2", "NA")) != "NA" else float("nan"),
                          converged=bool(grp["converged"].astype(str).str.upper().eq("TRUE").all()),
                          note="; ".join(msgs), fixef=fe,
                          kind="laplace" if method == "Laplace" else "agq"))

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -114,21 +115,22 @@ def measure(model: str, n_units: int, two_fits: bool = False) -> dict:
     frame = int(data.memory_usage(deep=True).sum())
     llf, n_eval = None, None
     if two_fits:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = fit(model, data)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         llf = float(res.llf)
         del res
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = fit(model, data)
     if not two_fits:
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         llf = float(res.llf)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {"model": model, "units": n_units, "rows": len(data), "frame_mb": frame / 2**20,
-            "seconds": seconds, "peak_mb": peak / 2**20, "peak_ratio": peak / frame,
+            "seconds": seconds, "cpu_seconds": cpu, "load": os.getloadavg()[0], "peak_mb": peak / 2**20,
+            "peak_ratio": peak / frame,
             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "llf": llf,
             "llf_again": float(res.llf), "evals": n_eval}
 
@@ -161,7 +163,8 @@ def main(argv=None):
         return None
     sizes = [10_000] if a.quick else a.units
     tab = run(a.models, sizes, a.two_fits)
-    cols = [c for c in ("model", "units", "rows", "frame_mb", "seconds", "peak_mb", "peak_ratio", "maxrss_mb", "llf",
+    cols = [c for c in ("model", "units", "rows", "frame_mb", "seconds", "cpu_seconds", "load", "peak_mb", "peak_ratio",
+                        "maxrss_mb", "llf",
                         "error") if c in tab]
     print(tab[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}" if abs(v) < 1e4 else f"{v:.1f}"))
     return tab
