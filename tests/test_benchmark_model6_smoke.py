@@ -48,3 +48,21 @@ def test_structured_starts_at_one_limit_cut_the_random_completions():
     assert m6.search.maxima[0]["limit_starts"] == len(done)  # every completed start ran to the limit
     assert m6.search.best_replicated
     assert m6.llf == pytest.approx(m5.llf, abs=1e-6)
+
+
+def test_old_round_one_still_runs(monkeypatch):
+    """``LIMIT_ROUND_RANDOM = None`` (the benchmark's ``old`` variant: round one completes
+    n_final random starts whatever the structured starts reached) fits Model 6 on 12 clusters
+    to the same maximum (it raised a TypeError once costly models completed starts in pairs)."""
+    import warnings
+
+    import glmmix as gm
+    import glmmix.estimation as estmod
+
+    df = table3_model6.data(12)
+    monkeypatch.setattr(estmod, "LIMIT_ROUND_RANDOM", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m5 = gm.fit(table3_model6.M5, df, n_classes=2, family="gaussian", seed=1)
+        m6 = gm.fit(table3_model6.M6, df, n_classes=2, family="gaussian", seed=1)
+    assert m6.llf == pytest.approx(m5.llf, abs=1e-6)
