@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from .design import Design
 from .families import Family
-from .mathutils import OnWorkers, SUM_SPREAD_LIMIT, lse, lse_post, lse_softmax, lse_softmax_sum
+from .mathutils import OnWorkers, SUM_SPREAD_LIMIT, lse, lse_post, lse_softmax, lse_softmax_sum, sum_last
 from .params import ParamLayout
 from .quadrature import Integration, gauss_hermite
 from .random_effects import factor as re_factor
@@ -561,6 +561,8 @@ class _PriorWeights:
 #: rows (or units) handled at once when rows are grouped by hash and the grouping verified:
 #: bounds the memory these steps add to the data's
 _CHUNK = 1 << 15
+_ONE = np.ones(1)
+_ONE.flags.writeable = False  # broadcast as the posterior of a single within state
 
 #: cells (rows or row patterns x classes x nodes) one evaluation fills at most before it runs
 #: over blocks of clusters (``MixtureLikelihood._make_shards``): about 4 MiB per such array
@@ -1109,7 +1111,7 @@ class MixtureLikelihood:
                 Wu = c.post_c.node_sums(c.pq)  # or the class-logit values (``_Product``)
                 Wu = Wu[:, :, None] if Wu.ndim == 2 else Wu
             elif Qe == 1:
-                Wu = c.Wu.sum(axis=2, keepdims=True)
+                Wu = sum_last(c.Wu, keepdims=True)
             elif grid is not None:
                 Wu = (np.add.reduceat(c.Wu, grid[2], axis=2) if isinstance(grid[2], np.ndarray)
                       else np.asarray(c.Wu.reshape(-1, Q) @ grid[2]).reshape(V, K, Qe))
@@ -1215,6 +1217,9 @@ class MixtureLikelihood:
             lu2, post_c = lse_softmax_sum(logprior.reshape(-1, Kb, K // Kb, logprior.shape[2]),
                                           lu.reshape(V, Kb, K // Kb, -1), axis=2, index=rs.zinv, take=take)
             post_c = post_c.reshape(V, K, -1)
+        elif K == Kb:  # one within state per between state (one class, or between classes only): weight 1
+            lu2 = (logprior[rs.zinv] + lu).reshape(V, Kb, -1)
+            post_c = np.broadcast_to(_ONE, (V, K, 1))
         else:
             lu2, post_c = lse_softmax((logprior[rs.zinv] + lu).reshape(V, Kb, K // Kb, -1), axis=2)
             post_c = post_c.reshape(V, K, -1)
@@ -1255,10 +1260,10 @@ class MixtureLikelihood:
             Wu = None
             wprior = _PriorWeights(post_c, pq) if random_logits else post_c.node_sums(pq)[:, :, None]
         else:
-            Wu = (post_c.reshape(V, Kb, K // Kb, -1) * pq[:, :, None, :]).reshape(V, K, -1)
+            Wu = pq if K == Kb else (post_c.reshape(V, Kb, K // Kb, -1) * pq[:, :, None, :]).reshape(V, K, -1)
             if Wu.shape[2] == 1 and Q > 1:
                 Wu = np.broadcast_to(Wu, (V, K, Q))
-            wprior = Wu if random_logits else Wu.sum(axis=2, keepdims=True)
+            wprior = Wu if random_logits else sum_last(Wu, keepdims=True)
         return _Combined(ll=ll, ll_units=ll_g, post=None, post_node=post_node, Wu=Wu, wprior=wprior, pq=pq, wb=wb,
                          post_c=post_c, post_bq=post_bq)
 
@@ -1422,7 +1427,7 @@ class MixtureLikelihood:
         K = self.K
         g = np.zeros(L.n_full)
         WD, M = self._row_terms(es, rs)
-        wd = WD.sum(axis=2)
+        wd = sum_last(WD)
         gb = rs.Xt @ wd if rs.Xt is not None else rs.X.T @ wd
         g[L.blocks["beta"].slice] = np.asarray(gb).ravel()
         eb = L.blocks["extra"]
@@ -1512,7 +1517,7 @@ class MixtureLikelihood:
         Gr = sp.csr_matrix((np.ones(n), (rs.cluster, np.arange(n))), shape=(G, n))
         out = np.zeros((G, L.n_full))
         WD, M = self._row_terms(es, rs)
-        wd = WD.sum(axis=2)
+        wd = sum_last(WD)
         Xd = rs.X.toarray() if sp.issparse(rs.X) else rs.X
         bb = L.blocks["beta"]
         out[:, bb.slice] = np.asarray(Gr @ (Xd[:, :, None] * wd[:, None, :]).reshape(n, -1))
@@ -1582,7 +1587,7 @@ class MixtureLikelihood:
         p = bb.shape[0]
         w_eta = es.fe.w_eta.reshape(rs.P, K, es.eta_q)
         Wfull = es.wpat * w_eta  # (P, K, Q)
-        W = Wfull.sum(axis=2)
+        W = sum_last(Wfull)
         for k in range(K):
             if sp.issparse(rs.X):
                 Hk = (rs.Xt @ rs.X.multiply(W[:, k : k + 1])).toarray()

@@ -27,6 +27,14 @@ def lse_post(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (np.log(s) + m)[:, 0], a
 
 
+def sum_last(a: np.ndarray, keepdims: bool = False) -> np.ndarray:
+    """Sum of a 3-d array over its last axis. ``einsum`` takes a short last axis (the nodes of
+    a GLMM: 7 to 25) 2-3x faster than ``ndarray.sum``, whose reduction pays per row; the same
+    numbers to rounding (another order of the additions)."""
+    s = np.einsum("ijk->ij", a)
+    return s[:, :, None] if keepdims else s
+
+
 def lse_softmax(a: np.ndarray, axis: int = 1):
     """log-sum-exp along ``axis`` and the normalized exponentials (softmax) with one exp pass.
 
