@@ -1605,8 +1605,22 @@ def _shared_search(lik):
     integ = _base(lik).integ
     if not (integ.adaptive and integ.method == "agh" and integ.D == 1):
         return None
+    if _distinct_rows_exceed(_base(lik).design, SHARED_SEARCH_SHARE * evaluation_cells(lik)
+                             / (SHARED_SEARCH_POINTS * _base(lik).K)):
+        return None  # too few could merge: not built (its row patterns are a pass over the rows and memory)
     shared = _on_rule(lik, Integration.make("trapezoid", SHARED_SEARCH_POINTS, 1, integ.m.shape[0], adaptive=False))
     return shared if evaluation_cells(shared) <= SHARED_SEARCH_SHARE * evaluation_cells(lik) else None
+
+
+def _distinct_rows_exceed(design, bound: float) -> bool:
+    """Whether some dense column of the fixed design takes more than ``bound`` values in the
+    first bound + 1 rows: then the rows form more than ``bound`` patterns on any rule (a GLMM
+    with a continuous covariate), counted without building them."""
+    X = getattr(design, "X", None)
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or bound >= X.shape[0]:
+        return False
+    head = X[: int(bound) + 1]
+    return any(np.unique(head[:, j]).size > bound for j in range(X.shape[1]))
 
 
 def search_likelihood(lik, opts: FitOptions):

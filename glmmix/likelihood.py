@@ -1111,7 +1111,7 @@ class MixtureLikelihood:
                 Wu = c.post_c.node_sums(c.pq)  # or the class-logit values (``_Product``)
                 Wu = Wu[:, :, None] if Wu.ndim == 2 else Wu
             elif Qe == 1:
-                Wu = sum_last(c.Wu, keepdims=True)
+                Wu = c.Wu.sum(axis=2, keepdims=True)
             elif grid is not None:
                 Wu = (np.add.reduceat(c.Wu, grid[2], axis=2) if isinstance(grid[2], np.ndarray)
                       else np.asarray(c.Wu.reshape(-1, Q) @ grid[2]).reshape(V, K, Qe))
@@ -1259,11 +1259,15 @@ class MixtureLikelihood:
         elif isinstance(post_c, _Factored):  # sums over nodes (evaluate) and prior groups on request
             Wu = None
             wprior = _PriorWeights(post_c, pq) if random_logits else post_c.node_sums(pq)[:, :, None]
-        else:
-            Wu = pq if K == Kb else (post_c.reshape(V, Kb, K // Kb, -1) * pq[:, :, None, :]).reshape(V, K, -1)
+        elif K == Kb:  # one within state: the posterior weights are pq
+            Wu = pq
+            wprior = Wu if random_logits else sum_last(Wu, keepdims=True)
+        else:  # (ndarray.sum here and in the gradient: einsum's order of additions moved the LSAT
+            # 3PL, whose information is ill-conditioned, by 1e-8 in log-likelihood and 0.3% in SEs)
+            Wu = (post_c.reshape(V, Kb, K // Kb, -1) * pq[:, :, None, :]).reshape(V, K, -1)
             if Wu.shape[2] == 1 and Q > 1:
                 Wu = np.broadcast_to(Wu, (V, K, Q))
-            wprior = Wu if random_logits else sum_last(Wu, keepdims=True)
+            wprior = Wu if random_logits else Wu.sum(axis=2, keepdims=True)
         return _Combined(ll=ll, ll_units=ll_g, post=None, post_node=post_node, Wu=Wu, wprior=wprior, pq=pq, wb=wb,
                          post_c=post_c, post_bq=post_bq)
 
@@ -1427,7 +1431,7 @@ class MixtureLikelihood:
         K = self.K
         g = np.zeros(L.n_full)
         WD, M = self._row_terms(es, rs)
-        wd = sum_last(WD)
+        wd = WD.sum(axis=2)
         gb = rs.Xt @ wd if rs.Xt is not None else rs.X.T @ wd
         g[L.blocks["beta"].slice] = np.asarray(gb).ravel()
         eb = L.blocks["extra"]
@@ -1517,7 +1521,7 @@ class MixtureLikelihood:
         Gr = sp.csr_matrix((np.ones(n), (rs.cluster, np.arange(n))), shape=(G, n))
         out = np.zeros((G, L.n_full))
         WD, M = self._row_terms(es, rs)
-        wd = sum_last(WD)
+        wd = WD.sum(axis=2)
         Xd = rs.X.toarray() if sp.issparse(rs.X) else rs.X
         bb = L.blocks["beta"]
         out[:, bb.slice] = np.asarray(Gr @ (Xd[:, :, None] * wd[:, None, :]).reshape(n, -1))
@@ -1587,7 +1591,7 @@ class MixtureLikelihood:
         p = bb.shape[0]
         w_eta = es.fe.w_eta.reshape(rs.P, K, es.eta_q)
         Wfull = es.wpat * w_eta  # (P, K, Q)
-        W = sum_last(Wfull)
+        W = Wfull.sum(axis=2)
         for k in range(K):
             if sp.issparse(rs.X):
                 Hk = (rs.Xt @ rs.X.multiply(W[:, k : k + 1])).toarray()
