@@ -164,3 +164,28 @@ def test_units_in_several_clusters_are_refused_by_name():
     df.loc[5, "g"] = 7  # unit 2 has a row in cluster 0 and one in cluster 7
     with pytest.raises(DesignError, match="'u' is not nested in 'g': u = 2 appears"):
         gm.fit("y ~ 0 + item | class(u) ~ 1 + (1 | g)", df, n_classes=2, family="bernoulli", starts=(1, 1))
+
+
+def test_shared_search_rule_is_not_built_when_the_rows_cannot_merge(monkeypatch):
+    """An adaptive 1-d model searches on a shared trapezoid rule only when its rows merge into
+    few patterns there; a GLMM with a continuous covariate cannot (benchmarks/scaling.py's GLMM
+    at 10^5 clusters peaked at 12.3 times its frame building that rule's patterns only to
+    discard them; 4.3 without). Its rule is refused before it is built; dense designs of a few
+    values are not."""
+    import glmmix as gm
+    from glmmix import estimation
+    from glmmix.likelihood import MixtureLikelihood
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        glmm = gm.fit("y ~ x1 + x2 + (1 | g)", scaling.glmm_data(300), family="bernoulli", integration="agh",
+                      n_points=7, starts=(1, 1), se="none", seed=1)
+        binary = gm.fit("y ~ Gender + btype + (1 | id)", gm.datasets.load("verbagg_long"), family="bernoulli",
+                        starts=(1, 1), se="none", seed=1)
+    built = []
+    real = MixtureLikelihood.with_integration
+    monkeypatch.setattr(MixtureLikelihood, "with_integration", lambda self, integ: built.append(1) or real(self, integ))
+    assert estimation._shared_search(glmm.model.likelihood) is None and not built
+    assert not isinstance(binary.model.likelihood.design.X, sp.spmatrix)  # dense, few values: the rule is built
+    estimation._shared_search(binary.model.likelihood)
+    assert built
