@@ -103,6 +103,15 @@ def read_data(path: str):
     return df
 
 
+def _default_formula(data, id_column) -> str:
+    """The LCA of wide data without --formula: the response and item columns the reshaping
+    makes are named ``y`` and ``item`` unless the data already have such columns."""
+    taken = {str(c) for c in data.columns}
+    y = next(n for n in ("y", "response", "value", "y_") if n not in taken)
+    item = next(n for n in ("item", "variable", "item_") if n not in taken)
+    return f"{y} ~ 0 + {item} | class({id_column or 'id'}) ~ 1"
+
+
 def _starts(text: str | None):
     if text is None:
         return None
@@ -167,7 +176,7 @@ def _fit(args) -> int:
             named = {args.id, args.weights, args.cluster_weights, args.freq_weights, args.measured_by}
             items = [c for c in data.columns if c not in named]
         kw.update(items=items, id=args.id)
-        formula = args.formula or "y ~ 0 + item | class(id) ~ 1".replace("(id)", f"({args.id or 'id'})")
+        formula = args.formula or _default_formula(data, args.id)
     else:
         if args.id:
             raise CommandError("--id names the unit column of wide data: add --wide (or --items)")

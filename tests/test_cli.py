@@ -49,6 +49,18 @@ def test_fit_wide_lca_writes_results_and_summary_reads_them(files, capsys):
     assert "-317.2569" in capsys.readouterr().out
 
 
+def test_wide_items_named_y_and_item_get_other_long_names(files, capsys, tmp_path):
+    """Without --formula the reshaped columns were 'y' and 'item' whatever the data: items with
+    those names were refused with advice to change a formula the user had not written. The
+    carcinoma 2-class LCA is -317.2569 whatever its items are called (poLCA)."""
+    wide = pd.read_csv(files / "wide.csv").rename(columns={"A": "y", "B": "item"})
+    wide.to_csv(tmp_path / "named.csv", index=False)
+    assert main(["fit", str(tmp_path / "named.csv"), "--wide", "--id", "slide", "-k", "2", "--family", "bernoulli",
+                 "--seed", "1", "--starts", "4,2"]) == 0
+    text = capsys.readouterr().out
+    assert "response ~ 0 + variable | class(slide) ~ 1" in text and "-317.2569" in text
+
+
 def test_fit_long_and_stata_agree(files, capsys):
     f = "y ~ 0 + item | class(slide) ~ 1"
     assert main(["fit", str(files / "long.csv"), "-f", f, "-k", "2", "--family", "bernoulli", "--seed", "1",
