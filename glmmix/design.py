@@ -489,7 +489,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame, n_classes: int, fam
     used = (cols.out_vars | cols.cls_vars | cols.re_vars | cols.meas_cols
             | {c for c in (unit_name, cluster_name, by, obs.trials, weights, cluster_weights, freq_weights) if c}
             | set(cols.groups)) - {obs.yname}
-    _check_no_missing(obs.df, used)
+    _check_no_missing(obs.df, used, fitted is not None)
     rhs = [formula.outcome_part.fixed, *(c.part.fixed for c in formula.classes),
            *(t.expr for t in cols.re_o + cols.re_c)]
     _check_column_types(obs.df, used, _bare_columns(rhs, obs.df.columns) if fitted is None else set(), fitted,
@@ -697,15 +697,19 @@ def _observed_rows(formula, data, cols: _Columns, trials, by, new_rows: bool) ->
     return _Observed(data, df, keep, yname, trials, n_dropped, dropped_levels)
 
 
-def _check_no_missing(df, columns) -> None:
+def _check_no_missing(df, columns, new_rows: bool = False) -> None:
     """A missing value outside the outcome is an error, never a silent drop (named by the
     data's own columns before the combined groupings made of them)."""
     for col in sorted(columns, key=lambda c: (":" in str(c), str(c))):
-        nmiss = int(df[col].isna().sum())
+        miss = df[col].isna().to_numpy()
+        nmiss = int(miss.sum())
         if nmiss:
+            first = plain(df.index[np.argmax(miss)])
             raise DesignError(
-                f"column {col!r} has {nmiss} missing value(s) in rows with an observed outcome; "
-                "glmmix drops only rows with a missing outcome: drop or impute these rows first"
+                f"column {col!r} has {nmiss} missing value(s) in newdata (first at index {first!r}): every row "
+                "needs its predictors and ids; drop or impute these rows first" if new_rows else
+                f"column {col!r} has {nmiss} missing value(s) in rows with an observed outcome (first at index "
+                f"{first!r}); glmmix drops only rows with a missing outcome: drop or impute these rows first"
             )
 
 

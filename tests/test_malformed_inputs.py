@@ -161,6 +161,18 @@ def test_dates_in_newdata_are_refused_not_predicted(glm):
         res.predict(glm.head().assign(x=pd.Timestamp("2020-01-01")))
 
 
+def test_missing_values_in_newdata_are_named_as_newdata(glm):
+    """The refusal spoke of 'rows with an observed outcome', which newdata for predictions need
+    not have."""
+    res = gm.fit("y ~ x + (1 | g)", glm, family="bernoulli", se="none")
+    nd = glm.head(4).drop(columns="y").assign(x=[0.1, np.nan, 0.2, 0.3])
+    with pytest.raises(DesignError, match=r"column 'x' has 1 missing value\(s\) in newdata \(first at index 1\)"):
+        res.predict(nd)
+    with pytest.raises(DesignError, match=r"column 'x' has 1 missing value\(s\) in rows with an observed outcome "
+                                          r"\(first at index 1\)"):
+        _model("y ~ x", glm.assign(x=np.where(glm.index == 1, np.nan, glm["x"])))
+
+
 def test_newdata_that_is_not_a_frame_is_named(glm):
     res = gm.fit("y ~ x", glm, family="bernoulli", se="none")
     with pytest.raises(DesignError, match="newdata must be a pandas DataFrame, not dict"):
