@@ -1679,8 +1679,8 @@ def check_rule(lik, best: FitResult) -> None:
         return
     why = ("a latent variable's posterior is narrower than the rule's step (large loadings or SDs)"
            if integ.method == "trapezoid" else
-           "the random effects' posteriors are far from normal (a large SD with clusters whose outcomes are "
-           "all 0 or all 1, or few rows per cluster)")
+           "the random effects' posteriors are far from normal (e.g. a large SD with clusters whose outcomes "
+           "are all 0 or all 1, or few rows per cluster)")
     msg = (f"the {integ.method} rule with {integ.n_points} points per dimension does not resolve the integrals at "
            f"the estimates: the log-likelihood is {best.ll:.4f} on it and {ll_fine:.4f} with "
            f"{refined.n_points} points per dimension; {why}, so the estimates and log-likelihood are not "
