@@ -1065,12 +1065,17 @@ def refuse_values(y: pd.Series, yv: np.ndarray, bad: np.ndarray, problem: str, a
                           f"(first at index {plain(y.index[np.argmax(bad)])!r}){advice}")
 
 
+#: largest count taken as an exact integer (2**53: above it doubles skip integers)
+MAX_COUNT = 2.0 ** 53
+
+
 def check_counts(v: np.ndarray, name, what: str, index=None):
     """Refuse values that are not finite non-negative integers, naming the column and values."""
-    bad = ~np.isfinite(v) | (v < 0) | (v != np.round(v))
+    bad = ~np.isfinite(v) | (v < 0) | (v != np.round(v)) | (v > MAX_COUNT)
     if bad.any():
         vals = [float(x) for x in pd.unique(v[bad])[:5]]
         where = f" (first at index {plain(index[np.argmax(bad)])!r})" if index is not None else ""
+        big = " (counts above 2**53 are not exact integers in floating point)" if (v[bad] > MAX_COUNT).any() else ""
         raise DesignError(
             f"column {name!r} must hold non-negative integer {what}: found {vals} in "
-            f"{int(bad.sum())} row(s){where}")
+            f"{int(bad.sum())} row(s){where}{big}")

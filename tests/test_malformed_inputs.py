@@ -340,3 +340,12 @@ def test_levels_differing_only_in_case_or_spaces_are_pointed_out(glm):
     with warnings.catch_warnings():  # grouping ids are not categories of a term: 'A' and 'a' may be two groups
         warnings.simplefilter("error", gm.DataWarning)
         _model("y ~ x + (1 | gs)", glm.assign(gs=np.where(glm["g"] == 3, "A", np.where(glm["g"] == 4, "a", "o"))))
+
+
+def test_counts_beyond_exact_integers_are_refused(glm):
+    """A Poisson count of 1e300 ended in an EstimationError after thousands of numpy overflow
+    warnings; 2**53 is the largest count a double holds with every integer below it."""
+    with pytest.raises(DesignError, match=r"found \[1e\+300\] in 1 row\(s\) \(first at index 3\) \(counts above "
+                                          r"2\*\*53 are not exact integers"):
+        _model("c ~ x", glm.assign(c=np.where(glm.index == 3, 1e300, 2.0)), family="poisson")
+    _model("c ~ x", glm.assign(c=np.where(glm.index == 3, 2.0 ** 53, 2.0)), family="poisson")
