@@ -66,3 +66,25 @@ def test_mixture_regression_matches_flexmix(case):
         for t in cterms:
             got = logit(k, t) - logit(order[0], t)
             assert got == pytest.approx(ref["concomitant_logits"][j][t], abs=1e-3, rel=1e-4)
+
+
+def test_rescaled_and_shifted_covariates_give_flexmix_maximum():
+    """lgRD / 100 + 50 (far from zero, small spread) and RDS * 1e4: the same maximum, and the
+    estimates map back to flexmix's exactly (slope * 100, intercept + 50 * slope)."""
+    ref = load_reference("flexmix_patent_tribolium.json")["patent_conc_k3"]
+    df = _data("patent")
+    df["lgRD_c"] = df["lgRD"] / 100 + 50
+    df["RDS_k"] = df["RDS"] * 1e4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit("Patents ~ 1 + lgRD_c | class ~ 1 + RDS_k", df, n_classes=3, family="poisson", seed=1)
+    assert res.llf == pytest.approx(ref["logLik"], abs=1e-6)
+    p = res.params
+    order = sorted(range(1, 4), key=lambda k: -(p[f"class{k}:Intercept"] + 50 * p[f"class{k}:lgRD_c"]))
+    logit = {k: (0.0 if k == 3 else p[f"logit:class{k}:RDS_k"]) for k in range(1, 4)}
+    for j, k in enumerate(order):
+        b = p[f"class{k}:lgRD_c"]
+        assert b / 100 == pytest.approx(ref["coef"][j]["lgRD"], abs=1e-4)
+        assert p[f"class{k}:Intercept"] + 50 * b == pytest.approx(ref["coef"][j]["(Intercept)"], abs=1e-3)
+        got = (logit[k] - logit[order[0]]) * 1e4
+        assert got == pytest.approx(ref["concomitant_logits"][j]["RDS"], abs=1e-2, rel=1e-4)
