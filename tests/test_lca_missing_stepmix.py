@@ -11,11 +11,12 @@ at least one). In long data a missing response is a row that is not there.
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import glmmix as gm
 
-from conftest import load_reference
+from conftest import REF, load_reference
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +43,32 @@ def test_lca_with_missing_responses_matches_stepmix(ability_long, K):
     for k in range(K):  # both ordered by class size, largest first
         got = [prof.loc[f"item[{item}]", f"class{k + 1}"] for item in ref["items"]]
         np.testing.assert_allclose(got, r["p_yes"][k], atol=2e-4)
+
+
+def test_categorical_lca_with_missing_responses_matches_stepmix():
+    """3-category items, free category probabilities per class (ordinal with item- and
+    class-specific thresholds), 583 responses deleted by a fixed pattern: StepMix 3.0.0's
+    categorical_nan, best of 30 starts (tests/reference/scripts/lca_categorical_missing_stepmix.py,
+    tests/reference/values/lca_categorical_missing_stepmix.json)."""
+    ref = load_reference("lca_categorical_missing_stepmix.json")
+    items = ref["items"]
+    wide = pd.read_csv(REF.parent / "data" / "verbagg_wide_resp.csv")
+    i, j = np.indices((len(wide), len(items)))
+    vals = wide[items].to_numpy(float)
+    vals[(7 * i + 3 * j) % 13 == 0] = np.nan
+    wide[items] = vals
+    long = gm.wide_to_long(wide, id="id", items=items)
+    assert len(long) == vals.size - ref["n_missing"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit("y ~ 0 | class(id) ~ 1", long, n_classes=2, family="ordinal", thresholds_by="item",
+                     seed=1, se="none")
+    r = ref["K2"]
+    assert res.llf == pytest.approx(r["loglik"], abs=1e-5)
+    assert res.df_model == 2 * 24 * 2 + 1
+    np.testing.assert_allclose(np.asarray(res.class_proportions, float), r["class_proportions"], atol=1e-4)
+    prof = res.profile()
+    for k in range(2):
+        for jj, item in enumerate(items):
+            got = [prof.loc[f"{item}: {float(c)}", f"class{k + 1}"] for c in (1, 2, 3)]
+            np.testing.assert_allclose(got, r["category_probabilities"][k][jj], atol=2e-4)
