@@ -56,3 +56,25 @@ def test_lpa_matches_mclust(data, model, K):
             lab = f"sigma[{item}]" if by_item else "sigma"
             lab = f"class{k + 1}:{lab}" if by_class else lab
             assert res.params[lab] == pytest.approx(ref["sds"][k][item], rel=1e-5, abs=1e-4)
+
+
+def test_weighted_lpa_matches_stepmix():
+    """Sampling weights w_i = 0.5 (1 + i mod 4) on faithful, VVI (StepMix's gaussian_diag,
+    reg_covar 0): StepMix 3.0.0's best of 20 starts, script
+    tests/reference/scripts/lpa_weighted_stepmix.py, values tests/reference/values/lpa_weighted_stepmix.json."""
+    ref = load_reference("lpa_weighted_stepmix.json")
+    wide = pd.read_csv(REF.parent / "data" / "faithful.csv")
+    n = len(wide)
+    wide["w"] = 0.5 * (1 + np.arange(n) % 4)
+    wide["id"] = np.arange(n)
+    long = gm.wide_to_long(wide, id="id", items=ref["items"], keep=["w"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gm.fit("y ~ 0 + item | class(id) ~ 1", long, n_classes=2, family="gaussian", sigma_by="item",
+                     class_specific=["sigma"], weights="w", seed=1)
+    assert res.llf == pytest.approx(ref["loglik_sample_scaled"], abs=1e-6)
+    np.testing.assert_allclose(np.asarray(res.class_proportions, float), ref["class_proportions"], atol=1e-5)
+    for k in range(2):
+        for j, item in enumerate(ref["items"]):
+            assert res.params[f"class{k + 1}:item[{item}]"] == pytest.approx(ref["means"][k][j], rel=1e-5)
+            assert res.params[f"class{k + 1}:sigma[{item}]"] == pytest.approx(ref["sds"][k][j], rel=1e-5)
