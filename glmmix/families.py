@@ -772,6 +772,8 @@ class Ordinal(Family):
             refuse_values(y, yv, ~np.isfinite(yv), "has non-finite values",
                           "; an ordinal outcome's categories must be finite numbers or an ordered categorical")
             cats = [plain(c) for c in sorted(pd.unique(y.to_numpy()))]
+            if pd.api.types.is_float_dtype(y.dtype) and all(float(c).is_integer() for c in cats):
+                cats = [int(c) for c in cats]  # whole numbers held as floats (missing values): 1, not 1.0
             codes = pd.Categorical(y.to_numpy(), categories=cats).codes.astype(float)
             _warn_integer_gaps(y.name, cats)
         else:

@@ -70,5 +70,6 @@ def test_categorical_lca_with_missing_responses_matches_stepmix():
     prof = res.profile()
     for k in range(2):
         for jj, item in enumerate(items):
-            got = [prof.loc[f"{item}: {float(c)}", f"class{k + 1}"] for c in (1, 2, 3)]
+            # the categories 1, 2, 3 are whole numbers held as floats (missing values): labelled 1, 2, 3
+            got = [prof.loc[f"{item}: {c}", f"class{k + 1}"] for c in (1, 2, 3)]
             np.testing.assert_allclose(got, r["category_probabilities"][k][jj], atol=2e-4)

@@ -103,3 +103,27 @@ def test_by_class_and_loaded_results_and_refusals(tmp_path):
     binary = gm.fit("y ~ x", df.assign(y=(df["y"] > 0).astype(int)), family="bernoulli", se="none")
     with pytest.raises(GlmmixError, match="ordinal"):
         binary.predict(type="prob")
+
+
+def test_whole_number_categories_held_as_floats_keep_their_labels(six, tmp_path):
+    # A numeric ordinal outcome with missing values is a float column: its categories 1, 2, 3
+    # were labelled 1.0, 2.0, 3.0 (thresholds, profiles, type="prob" columns). The fit is the
+    # same as with the integer column; new rows may give the outcome as 2 or 2.0.
+    d = six.copy()
+    d["r"] = d["resp"].cat.codes + 1
+    f = d.copy()
+    f["r"] = f["r"].astype(float)
+    f.loc[f.index[::17], "r"] = np.nan
+    i = f.dropna(subset=["r"]).astype({"r": int})
+    kw = dict(family="ordinal", se="none")
+    rf, ri = gm.fit("r ~ item + Gender", f, **kw), gm.fit("r ~ item + Gender", i, **kw)
+    assert list(rf.params.index) == list(ri.params.index)
+    assert rf.llf == pytest.approx(ri.llf, abs=1e-8)
+    p = rf.predict(NEW.assign(r=[2.0] * len(NEW)).head(3), type="prob")
+    assert [str(c) for c in p.columns] == ["1", "2", "3"]
+    path = tmp_path / "fit.json"
+    rf.save(path)
+    back = gm.load_results(path)
+    assert [str(c) for c in back.predict(NEW.head(3), type="prob").columns] == ["1", "2", "3"]
+    lca = gm.fit("r ~ 1 | class(id) ~ 1", f, n_classes=2, family="ordinal", thresholds_by="item", seed=1, se="none")
+    assert [str(i).split(": ")[-1] for i in lca.profile().index[:3]] == ["1", "2", "3"]
