@@ -1661,9 +1661,10 @@ def check_rule(lik, best: FitResult) -> None:
     estimates on ``Integration.refined()`` (the trapezoid rule's nodes and midpoints; for
     Gauss-Hermite about 1.5 times the points per dimension, adapted to the estimates) must
     agree to :data:`RULE_TOL` (Gauss-Hermite: :data:`GH_RULE_TOL`); else an
-    :class:`IntegrationAccuracyWarning` names both values. (Measured: VerbAgg's FMA-GoM on 31 x 31 points reached -3888.05 with loadings above 100,
-    where the factor's posterior is far narrower than the step 0.4; the same estimates give
-    -3902.6 on 61 x 61 and -3906.8 on 91 x 91 points. A random-intercept logit with SD 6.4 and
+    :class:`IntegrationAccuracyWarning` names both values. (Measured: VerbAgg's FMA-GoM on
+    31 x 31 points reached -3888.05 with loadings above 100, where the factor's posterior is far
+    narrower than the step 0.4; the same estimates give -3902.6 on 61 x 61 and -3906.8 on
+    91 x 91 points. A random-intercept logit with SD 6.4 and
     25 of 40 clusters all 0 or all 1: adaptive Gauss-Hermite with 25 points reported -123.0018,
     0.085 above the exact maximum -123.0865 by R's integrate(), the SD 6.65 for 6.45, without
     a warning; the check's 37 points give -123.1220.)"""
@@ -1675,12 +1676,12 @@ def check_rule(lik, best: FitResult) -> None:
     # an adaptive rule is adapted to the estimates first (from this rule's nodes)
     ll_fine = float(fine.adapt(best.theta) if refined.adaptive else fine.loglik(best.theta))
     best.ll_refined = ll_fine
-    if abs(ll_fine - best.ll) <= (GH_RULE_TOL if integ.method in ("agh", "gh") else RULE_TOL):
+    on_gh = integ.method in ("agh", "gh")  # refined() checks these and the trapezoid rule
+    if abs(ll_fine - best.ll) <= (GH_RULE_TOL if on_gh else RULE_TOL):
         return
-    why = ("a latent variable's posterior is narrower than the rule's step (large loadings or SDs)"
-           if integ.method == "trapezoid" else
-           "the random effects' posteriors are far from normal (e.g. a large SD with clusters whose outcomes "
-           "are all 0 or all 1, or few rows per cluster)")
+    why = ("the random effects' posteriors are far from normal (e.g. a large SD with clusters whose outcomes "
+           "are all 0 or all 1, or few rows per cluster)" if on_gh else
+           "a latent variable's posterior is narrower than the rule's step (large loadings or SDs)")
     msg = (f"the {integ.method} rule with {integ.n_points} points per dimension does not resolve the integrals at "
            f"the estimates: the log-likelihood is {best.ll:.4f} on it and {ll_fine:.4f} with "
            f"{refined.n_points} points per dimension; {why}, so the estimates and log-likelihood are not "

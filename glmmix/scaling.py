@@ -212,10 +212,7 @@ def _centring(L, d, a, b, bad) -> list:
     ncol, K = bb.shape[0], int(np.prod(bb.shape[1:])) if len(bb.shape) > 1 else 1
     full = np.arange(bb.slice.start, bb.slice.stop).reshape(ncol, K)
     fi = L.free_idx
-    owners = {}  # free index -> the full entries it holds
-    for i, f in enumerate(fi):
-        if f >= 0:
-            owners.setdefault(int(f), set()).add(i)
+    owners = _owners(fi)
 
     def own_entries(entries):  # their free indices, or None when not free parameters of their own
         idx = fi[entries]
@@ -256,6 +253,15 @@ def _centring(L, d, a, b, bad) -> list:
     return shifts
 
 
+def _owners(free_idx) -> dict:
+    """Free index -> the set of full entries it holds (several when parameters are tied)."""
+    owners: dict = {}
+    for i, f in enumerate(free_idx):
+        if f >= 0:
+            owners.setdefault(int(f), set()).add(i)
+    return owners
+
+
 def _gamma_centring(L, d, bad) -> list:
     """Location part of the map for class-logit coefficients: a class covariate far from zero
     (|mean| > 8 SD over the units, or clusters, of its variable) beside a constant column of
@@ -268,10 +274,7 @@ def _gamma_centring(L, d, bad) -> list:
     if not gb.size:
         return []
     fi = L.free_idx
-    owners = {}
-    for i, f in enumerate(fi):
-        if f >= 0:
-            owners.setdefault(int(f), set()).add(i)
+    owners = _owners(fi)
 
     def own(i):  # the free index of full entry i, or None
         f = int(fi[i])
